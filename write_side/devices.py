@@ -1,0 +1,99 @@
+"""The Device aggregate: registration, updates and decommissioning of one device.
+
+Invariants are checked in the public methods; state changes only in the `@event` methods, which
+the library also replays when the aggregate is loaded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from write_side.errors import AlreadyDecommissioned
+
+
+class Device(Aggregate):
+    """One device of one tenant."""
+
+    @event("Registered")
+    def __init__(
+        self,
+        tenant_id: str,
+        name: str,
+        device_type: str,
+        tags: list[str],
+        metadata: dict[str, str],
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.name = name
+        self.device_type = device_type
+        self.tags = list(tags)
+        self.metadata = dict(metadata)
+        self.decommissioned_at: datetime | None = None
+        self.decommission_reason: str | None = None
+
+    @property
+    def is_decommissioned(self) -> bool:
+        return self.decommissioned_at is not None
+
+    def update(
+        self,
+        *,
+        name: str | None = None,
+        device_type: str | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> bool:
+        """Apply the given changes; returns False (records nothing) when nothing changes."""
+        self._refuse_if_decommissioned()
+        changes: dict[str, Any] = {
+            key: value
+            for key, value in (
+                ("name", name),
+                ("device_type", device_type),
+                ("tags", tags),
+                ("metadata", metadata),
+            )
+            if value is not None and value != getattr(self, key)
+        }
+        if not changes:
+            return False
+        self._updated(
+            name=changes.get("name"),
+            device_type=changes.get("device_type"),
+            tags=changes.get("tags"),
+            metadata=changes.get("metadata"),
+        )
+        return True
+
+    def decommission(self, reason: str | None) -> None:
+        self._refuse_if_decommissioned()
+        self._decommissioned(reason=reason)
+
+    def _refuse_if_decommissioned(self) -> None:
+        if self.is_decommissioned:
+            raise AlreadyDecommissioned(f"device {self.id} is decommissioned")
+
+    @event("Updated")
+    def _updated(
+        self,
+        name: str | None,
+        device_type: str | None,
+        tags: list[str] | None,
+        metadata: dict[str, str] | None,
+    ) -> None:
+        if name is not None:
+            self.name = name
+        if device_type is not None:
+            self.device_type = device_type
+        if tags is not None:
+            self.tags = list(tags)
+        if metadata is not None:
+            self.metadata = dict(metadata)
+
+    @event("Decommissioned")
+    def _decommissioned(self, reason: str | None) -> None:
+        self.decommissioned_at = self.modified_on
+        self.decommission_reason = reason

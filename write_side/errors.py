@@ -1,0 +1,44 @@
+"""Typed domain errors. The API maps each `code` to a GraphQL error code and an HTTP status."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a command can end with; nothing is stored when one is raised."""
+
+    code = "DOMAIN_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class AlreadyDecommissioned(DomainError):
+    code = "ALREADY_DECOMMISSIONED"
+
+
+class InvalidInput(DomainError):
+    code = "INVALID_INPUT"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ConcurrencyConflict(DomainError):
+    """The stream moved on since the caller read it (expected version mismatch or a lost race)."""
+
+    code = "CONFLICT"
+
+    def __init__(self, message: str, expected: int | None = None, actual: int | None = None):
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
