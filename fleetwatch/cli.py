@@ -1,0 +1,164 @@
+"""The operators' command line: `fleetwatch serve | token issue | dynamodb create-tables |
+projections rebuild | events`. Bad input exits with code 2 and a one-line error, no traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from fleetwatch.bootstrap import PROJECTIONS, build_system
+from fleetwatch.settings import DEV_JWT_SECRET, Settings
+
+app = typer.Typer(help="Fleetwatch: IoT fleet monitoring backend.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
+dynamodb_app = typer.Typer(help="DynamoDB tables.", no_args_is_help=True)
+projections_app = typer.Typer(help="Read-model projections.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(dynamodb_app, name="dynamodb")
+app.add_typer(projections_app, name="projections")
+
+console = Console()
+err = Console(stderr=True)
+
+Role = Annotated[
+    list[str],
+    typer.Option("--role", "-r", help="Role (repeatable): viewer, operator, admin, auditor."),
+]
+ROLES = ("viewer", "operator", "admin", "auditor")
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    tenant: Annotated[str, typer.Option(help="Tenant of the printed dev token.")] = "demo",
+) -> None:
+    """Run the API (GraphQL, REST) and the projection workers."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.auth import issue_token
+
+    settings = Settings()
+    host = host or settings.host
+    port = port or settings.port
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    system = build_system(settings)
+    system.start()
+    where = (
+        f"SQLite file {settings.sqlite_path}"
+        if settings.store == "sqlite"
+        else f"DynamoDB tables {settings.dynamodb_table_prefix}*"
+    )
+    console.print(f"[bold]Fleetwatch[/] on {where}; fan-out: {settings.redis_url or 'in-process'}")
+    console.print(f"GraphiQL:  http://{host}:{port}/graphql")
+    console.print(f"REST docs: http://{host}:{port}/docs")
+    if settings.jwt_secret == DEV_JWT_SECRET:
+        token = issue_token(settings, "dev-admin", tenant, ["admin"], 24 * 3600)
+        console.print(f"Dev token (tenant {tenant!r}, role admin, 24 h):")
+        print(token)  # plain, so it can be copied whole
+        console.print('GraphiQL headers: {"Authorization": "Bearer <token>"}')
+    try:
+        uvicorn.run(create_app(system), host=host, port=port, log_level="info")
+    finally:
+        system.close()
+
+
+@token_app.command("issue")
+def token_issue(
+    tenant: Annotated[str, typer.Option(help="Tenant id carried by the token.")] = "demo",
+    subject: Annotated[str, typer.Option(help="Subject (user id).")] = "dev-user",
+    role: Role | None = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.", min=1)] = 3600,
+) -> None:
+    """Print a development JWT (HS256 with FLEETWATCH_JWT_SECRET)."""
+    from api.auth import issue_token
+
+    roles = role or ["admin"]
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise _fail(f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}")
+    if not tenant.strip():
+        raise _fail("--tenant must not be empty")
+    print(issue_token(Settings(), subject, tenant, roles, ttl))
+
+
+@dynamodb_app.command("create-tables")
+def dynamodb_create_tables(
+    endpoint_url: Annotated[str | None, typer.Option(help="e.g. http://127.0.0.1:8000")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Table name prefix.")] = None,
+) -> None:
+    """Create the event-store and read-model tables (idempotent)."""
+    updates: dict[str, object] = {"store": "dynamodb", "create_tables": True}
+    if endpoint_url:
+        updates["dynamodb_endpoint_url"] = endpoint_url
+    if prefix:
+        updates["dynamodb_table_prefix"] = prefix
+    settings = Settings().model_copy(update=updates)
+    system = build_system(settings)  # creates every missing table, waiting until ACTIVE
+    try:
+        client = system.views["device_status"].client  # type: ignore[attr-defined]
+        names = [
+            name
+            for name in client.list_tables()["TableNames"]
+            if name.startswith(settings.dynamodb_table_prefix)
+        ]
+    finally:
+        system.close()
+    console.print(f"tables ready: {', '.join(sorted(names))}")
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(PROJECTIONS)}")],
+) -> None:
+    """Drop a read model and rebuild it from the start of the feed."""
+    if name not in PROJECTIONS:
+        raise _fail(f"unknown projection {name!r}; choose from {', '.join(PROJECTIONS)}")
+    system = build_system(Settings())
+    try:
+        head = system.event_log.head()
+        with Progress(
+            TextColumn(f"rebuilding {name}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(name, total=max(head, 1))
+            count = system.rebuild(
+                name, lambda position, _head: progress.update(task, completed=position)
+            )
+            progress.update(task, completed=max(head, 1))
+        console.print(f"{name}: {count} events replayed up to position {head}")
+    finally:
+        system.close()
+
+
+@app.command()
+def events(
+    after: Annotated[int, typer.Option(help="Feed position to start after.", min=0)] = 0,
+    limit: Annotated[int, typer.Option(help="At most this many events.", min=1)] = 50,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's events.")] = None,
+) -> None:
+    """Print recorded events from the ordered feed (JSON lines), for auditors."""
+    system = build_system(Settings())
+    try:
+        for envelope in system.event_log.read_feed(after=after, limit=limit, tenant_id=tenant):
+            print(json.dumps(_jsonable(envelope.__dict__), default=str))
+    finally:
+        system.close()
+
+
+def _jsonable(data: dict[str, object]) -> dict[str, object]:
+    return {key: str(value) if key in {"event_id"} else value for key, value in data.items()}

@@ -1,0 +1,1 @@
+"""Read-model writers (views): each commits its rows and its checkpoint in one transaction."""

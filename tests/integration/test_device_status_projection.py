@@ -1,0 +1,150 @@
+"""The device-status projection against real stores: resume after a kill without applying an
+event twice, rebuild from zero to an identical model, and a live worker thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from event_store.envelope import EventMetadata
+from fleetwatch.bootstrap import _device_status_store, application_env
+from fleetwatch.settings import Settings
+from projections.device_status import DeviceStatusProjection
+from projections.runner import ProjectionWorker
+from read_side.device_status import DeviceFilter, DeviceStatus
+from write_side.application import FleetApplication
+from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
+
+META = EventMetadata("acme", "user:alice")
+
+
+@dataclass
+class Store:
+    app: FleetApplication
+    view: Any
+    reader: Any
+
+    def worker(self, projection: DeviceStatusProjection | None = None) -> ProjectionWorker:
+        return ProjectionWorker(
+            projection or DeviceStatusProjection(self.view, self.reader),
+            checkpoints=self.view,
+            recorder=self.app.recorder,
+            mapper=self.app.envelope_mapper,
+            upstream_name=self.app.name,
+        )
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        settings = Settings(store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3")
+    else:
+        settings = Settings(
+            store="dynamodb",
+            dynamodb_endpoint_url=request.getfixturevalue("dynamodb_endpoint"),
+            dynamodb_table_prefix=request.getfixturevalue("table_prefix"),
+        )
+    app = FleetApplication(env=application_env(settings))
+    view, reader = _device_status_store(app, settings)
+    yield Store(app, view, reader)
+    app.close()
+
+
+def populate(app: FleetApplication, count: int = 6) -> None:
+    ids = [
+        app.register_device(
+            RegisterDevice(name=f"d{i}", device_type="pump", tags=[f"t{i % 2}"]), META
+        ).aggregate.id
+        for i in range(count)
+    ]
+    for device_id in ids[::2]:
+        app.update_device(UpdateDevice(device_id=device_id, name="renamed"), META)
+    app.decommission_device(DecommissionDevice(device_id=ids[1], reason="eol"), META)
+
+
+def all_rows(store: Store) -> list[DeviceStatus]:
+    return store.reader.list("acme", DeviceFilter(), 500, None).items  # type: ignore[no-any-return]
+
+
+class CountingProjection(DeviceStatusProjection):
+    """Counts the positions whose change was committed; can crash at a chosen position."""
+
+    def __init__(self, view: Any, reader: Any, crash_at: int | None = None) -> None:
+        super().__init__(view, reader)
+        self.committed: list[int] = []
+        self.crash_at = crash_at
+
+    def process(self, envelope: Any, tracking: Tracking) -> list[Any]:
+        if tracking.notification_id == self.crash_at:
+            raise RuntimeError("worker killed")
+        notices = super().process(envelope, tracking)
+        self.committed.append(tracking.notification_id)
+        return notices
+
+
+def test_model_matches_the_aggregates(store: Store) -> None:
+    populate(store.app)
+    worker = store.worker()
+    assert worker.catch_up() == 10
+    rows = all_rows(store)
+    assert len(rows) == 6
+    for row in rows:
+        device = store.app.get_device("acme", row.device_id)
+        assert (row.name, row.version, row.tags) == (
+            device.name,
+            device.version,
+            tuple(device.tags),
+        )
+        assert (row.lifecycle == "decommissioned") == device.is_decommissioned
+    assert store.reader.list("other-tenant", DeviceFilter(), 10, None).items == []
+    tagged = store.reader.list("acme", DeviceFilter(tag="t1"), 10, None).items
+    assert [r.device_id for r in tagged] == [r.device_id for r in rows if "t1" in r.tags]
+    assert len(tagged) == 3
+
+
+def test_killed_worker_resumes_without_applying_an_event_twice(store: Store) -> None:
+    populate(store.app)
+    first = CountingProjection(store.view, store.reader, crash_at=7)
+    with pytest.raises(RuntimeError, match="killed"):
+        store.worker(first).catch_up()
+    assert first.committed == [1, 2, 3, 4, 5, 6]
+    second = CountingProjection(store.view, store.reader)
+    resumed = store.worker(second)
+    assert resumed.position == 6  # from the committed checkpoint
+    resumed.catch_up()
+    assert second.committed == [7, 8, 9, 10]
+    assert sorted(first.committed + second.committed) == list(range(1, 11))
+
+
+def test_rebuild_from_zero_yields_an_identical_model(store: Store) -> None:
+    populate(store.app)
+    worker = store.worker()
+    worker.catch_up()
+    before = all_rows(store)
+    store.view.reset(worker.tracking_name)
+    assert all_rows(store) == []
+    rebuilt = store.worker()
+    assert rebuilt.position == 0
+    rebuilt.catch_up()
+    assert all_rows(store) == before
+
+
+def test_live_worker_applies_new_events_and_wait_for_returns(store: Store) -> None:
+    worker = store.worker()
+    worker.start()
+    try:
+        saved = store.app.register_device(RegisterDevice(name="live", device_type="pump"), META)
+        assert worker.wait_for(saved.position, timeout=10)
+        row = store.reader.get("acme", saved.aggregate.id)
+        assert row is not None
+        assert row.name == "live"
+        assert not worker.wait_for(saved.position + 1, timeout=0.05)
+    finally:
+        worker.stop()
+    assert not any(t.name.startswith("projection-") and t.is_alive() for t in threading.enumerate())
