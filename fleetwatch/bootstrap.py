@@ -117,6 +117,7 @@ def _device_status_store(app: FleetApplication, settings: Settings) -> tuple[Any
         from read_side.dynamodb import DynamoDBDeviceStatusReader
 
         dview = app.factory.tracking_recorder(DynamoDBDeviceStatusView)
+        assert isinstance(dview, DynamoDBDeviceStatusView)
         return dview, DynamoDBDeviceStatusReader(dview.client, dview.table_prefix)
     from projections.views.sqlite import SQLiteDeviceStatusView
     from read_side.sqlite import SQLiteDeviceStatusReader

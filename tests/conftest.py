@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from dynamodb_local import dynamodb_local  # noqa: E402
 
 # boto3 needs credentials and a region even for DynamoDB Local; never reach real AWS from tests.
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "fleetwatch-test")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "fleetwatch-test")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "fleetwatchtest")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "fleetwatchtest")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 

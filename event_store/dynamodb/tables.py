@@ -1,0 +1,133 @@
+"""Table definitions, creation (waiting until ACTIVE) and deletion."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+from eventsourcing.persistence import OperationalError, ProgrammingError
+
+from event_store.dynamodb.client import DynamoDBClient, endpoint_of
+from event_store.dynamodb.errors import error_code, translated_errors
+
+TABLE_ACTIVE_TIMEOUT_SECONDS = 300.0
+
+_ensured: set[tuple[str, str]] = set()
+_ensured_lock = threading.Lock()
+
+
+def events_table_spec(table_name: str) -> dict[str, Any]:
+    """CreateTable kwargs of an events (or snapshots) table: ``pk`` (S) + ``sk`` (N)."""
+    return {
+        "TableName": table_name,
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def tracking_table_spec(table_name: str) -> dict[str, Any]:
+    """CreateTable kwargs of a tracking table: ``pk`` (S) only, one item per upstream app."""
+    return {
+        "TableName": table_name,
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def _key_schema(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return sorted((k["AttributeName"], k["KeyType"]) for k in spec["KeySchema"])
+
+
+def _describe(client: DynamoDBClient, table_name: str) -> dict[str, Any] | None:
+    try:
+        response = client.describe_table(TableName=table_name)
+    except ClientError as e:
+        if error_code(e) == "ResourceNotFoundException":
+            return None
+        raise
+    table: dict[str, Any] = response["Table"]
+    return table
+
+
+def _wait_active(client: DynamoDBClient, table_name: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        table = _describe(client, table_name)
+        if table is not None and table.get("TableStatus") == "ACTIVE":
+            return table
+        if time.monotonic() > deadline:
+            msg = f"DynamoDB table {table_name} not ACTIVE after {timeout:.0f} s"
+            raise OperationalError(msg)
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def ensure_table(
+    client: DynamoDBClient,
+    spec: Mapping[str, Any],
+    timeout: float = TABLE_ACTIVE_TIMEOUT_SECONDS,
+) -> None:
+    """Create the table described by CreateTable kwargs unless it exists; wait until ACTIVE.
+
+    An existing table with a different key schema is a ProgrammingError.
+    """
+    table_name = str(spec["TableName"])
+    cache_key = (endpoint_of(client), table_name)
+    with _ensured_lock:
+        if cache_key in _ensured:
+            return
+    with translated_errors():
+        table = _describe(client, table_name)
+        if table is None:
+            try:
+                client.create_table(**spec)
+            except ClientError as e:
+                if error_code(e) != "ResourceInUseException":  # created concurrently
+                    raise
+        table = _wait_active(client, table_name, timeout)
+    existing = sorted((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"])
+    if existing != _key_schema(spec):
+        msg = f"DynamoDB table {table_name} exists with key schema {existing}"
+        raise ProgrammingError(msg)
+    with _ensured_lock:
+        _ensured.add(cache_key)
+
+
+def ensure_tables(client: DynamoDBClient, specs: Iterable[Mapping[str, Any]]) -> None:
+    for spec in specs:
+        ensure_table(client, spec)
+
+
+def delete_table(client: DynamoDBClient, table_name: str, *, wait: bool = True) -> bool:
+    """Delete a table if it exists; return whether it existed."""
+    with _ensured_lock:
+        _ensured.discard((endpoint_of(client), table_name))
+    with translated_errors():
+        try:
+            client.delete_table(TableName=table_name)
+        except ClientError as e:
+            if error_code(e) == "ResourceNotFoundException":
+                return False
+            raise
+        if wait:
+            deadline = time.monotonic() + TABLE_ACTIVE_TIMEOUT_SECONDS
+            delay = 0.05
+            while _describe(client, table_name) is not None:
+                if time.monotonic() > deadline:
+                    msg = f"DynamoDB table {table_name} still exists"
+                    raise OperationalError(msg)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+    return True
