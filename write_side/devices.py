@@ -70,7 +70,7 @@ class Device(Aggregate):
 
     def decommission(self, reason: str | None) -> None:
         self._refuse_if_decommissioned()
-        self._decommissioned(reason=reason)
+        self.trigger_event(self.Decommissioned, reason=reason)
 
     def _refuse_if_decommissioned(self) -> None:
         if self.is_decommissioned:
@@ -93,7 +93,10 @@ class Device(Aggregate):
         if metadata is not None:
             self.metadata = dict(metadata)
 
-    @event("Decommissioned")
-    def _decommissioned(self, reason: str | None) -> None:
-        self.decommissioned_at = self.modified_on
-        self.decommission_reason = reason
+    class Decommissioned(Aggregate.Event):
+        reason: str | None
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Device)
+            aggregate.decommissioned_at = self.timestamp  # the event's own time
+            aggregate.decommission_reason = self.reason

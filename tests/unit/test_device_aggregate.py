@@ -111,3 +111,13 @@ class DeviceLifecycle(RuleBasedStateMachine):
 
 
 TestDeviceLifecycle = DeviceLifecycle.TestCase
+
+
+def test_decommissioned_at_is_the_time_of_the_decommissioned_event() -> None:
+    device = new_device()
+    device.update(name="later")
+    device.decommission("eol")
+    *_, decommissioned = device.collect_events()
+    assert type(decommissioned).__qualname__ == "Device.Decommissioned"
+    assert device.decommissioned_at == decommissioned.timestamp
+    assert device.modified_on == decommissioned.timestamp

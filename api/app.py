@@ -1,0 +1,29 @@
+"""The ASGI application: GraphQL at /graphql, REST devices, /health. Built by `create_app` from
+an already built `System` (see `fleetwatch.bootstrap`); nothing happens at import time.
+
+    system = build_system(Settings()); system.start()
+    app = create_app(system)   # serve with uvicorn; system.close() afterwards
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.graphql.router import FleetGraphQLRouter
+from api.rest import devices, health
+from api.rest.errors import install_error_handlers
+from fleetwatch.bootstrap import System
+
+
+def create_app(system: System) -> FastAPI:
+    app = FastAPI(
+        title="Fleetwatch",
+        version="0.1.0",
+        summary="IoT fleet monitoring: devices over REST and GraphQL (/graphql).",
+    )
+    app.state.system = system
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(devices.router)
+    app.include_router(FleetGraphQLRouter(system))
+    return app

@@ -1,0 +1,106 @@
+"""The device use cases both API adapters share: run a command for a caller, and the
+`DeviceStatus` that every response is built from (from the read model, from the aggregate a
+command saved, or from a change notice)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+from uuid import UUID
+
+from anyio import to_thread
+from pydantic import ValidationError
+
+from api.auth import Principal
+from event_store.envelope import EventMetadata
+from fleetwatch.bootstrap import System
+from read_side.device_status import DeviceStatus
+from write_side.application import Saved
+from write_side.commands import Command
+from write_side.devices import Device
+from write_side.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+DEVICE_TOPIC = "device"
+READ_YOUR_WRITES_TIMEOUT = 2.0  # seconds a command waits for the read model to catch up
+
+C = TypeVar("C")
+CommandT = TypeVar("CommandT", bound=Command)
+Handler = Callable[[C, EventMetadata], Saved[Device]]
+
+
+async def execute(
+    system: System, caller: Principal, handle: Handler[C], command: C
+) -> DeviceStatus:
+    """Run `command` in a worker thread, wait (bounded) until the read model has applied it,
+    and return the device as saved."""
+    return await to_thread.run_sync(partial(_execute, system, caller, handle, command))
+
+
+def _execute(system: System, caller: Principal, handle: Handler[C], command: C) -> DeviceStatus:
+    saved = handle(command, caller.metadata())
+    if not system.wait_for(saved.position, READ_YOUR_WRITES_TIMEOUT):
+        log.warning("read model still behind position %d after a command", saved.position)
+    return status_of(saved.aggregate, saved.position)
+
+
+def build_command(command_class: type[CommandT], fields: Mapping[str, object]) -> CommandT:
+    """The command, or InvalidInput naming the first field at fault (command field name)."""
+    try:
+        return command_class.model_validate(fields)
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = next((part for part in first["loc"] if isinstance(part, str)), None)
+        raise InvalidInput(first["msg"], field=field) from None
+
+
+def parse_device_id(value: str, field: str = "id") -> UUID:
+    try:
+        return UUID(value)
+    except (ValueError, TypeError):
+        raise InvalidInput("not a device id (expected a UUID)", field=field) from None
+
+
+def status_of(device: Device, position: int = 0) -> DeviceStatus:
+    return DeviceStatus(
+        device_id=device.id,
+        tenant_id=device.tenant_id,
+        name=device.name,
+        device_type=device.device_type,
+        tags=tuple(device.tags),
+        metadata=dict(device.metadata),
+        lifecycle="decommissioned" if device.is_decommissioned else "active",
+        version=device.version,
+        registered_at=device.created_on,
+        updated_at=device.modified_on,
+        decommissioned_at=device.decommissioned_at,
+        decommission_reason=device.decommission_reason,
+        position=position,
+    )
+
+
+def device_status_from_notice_data(data: Mapping[str, Any]) -> DeviceStatus:
+    """The `DeviceStatus` a projection worker put in a change notice (JSON-ready form)."""
+    return DeviceStatus(
+        device_id=UUID(data["device_id"]),
+        tenant_id=str(data["tenant_id"]),
+        name=str(data["name"]),
+        device_type=str(data["device_type"]),
+        tags=tuple(data.get("tags") or ()),
+        metadata=dict(data.get("metadata") or {}),
+        lifecycle="decommissioned" if data.get("lifecycle") == "decommissioned" else "active",
+        version=int(data["version"]),
+        registered_at=datetime.fromisoformat(data["registered_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+        decommissioned_at=_time(data.get("decommissioned_at")),
+        decommission_reason=data.get("decommission_reason"),
+        position=int(data.get("position") or 0),
+    )
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)

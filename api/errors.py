@@ -1,0 +1,74 @@
+"""What a client is told about an error, for GraphQL and REST alike.
+
+Expected errors (domain errors, invalid input, authentication) get a code a client can act on
+and, for input, the field named as the client spelled it. Anything else is a bug: the adapters
+log it and answer INTERNAL_SERVER_ERROR without details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pydantic.alias_generators import to_camel
+
+from api.auth import Unauthenticated
+from read_side.fanout_memory import SubscriptionEnded
+from write_side.errors import DomainError, InvalidInput
+
+BAD_USER_INPUT = "BAD_USER_INPUT"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+INTERNAL_MESSAGE = "Internal server error"
+
+HTTP_STATUS: Mapping[str, int] = {
+    BAD_USER_INPUT: 422,
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "ALREADY_DECOMMISSIONED": 409,
+}
+
+
+@dataclass(frozen=True)
+class ClientError:
+    code: str
+    message: str
+    field: str | None = None
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 400)
+
+
+def describe(error: BaseException, field_names: Mapping[str, str]) -> ClientError | None:
+    """The client's view of an expected error; None when `error` is unexpected.
+
+    `field_names` renames command fields for the client (e.g. device_id -> id); other fields
+    are put in camelCase.
+    """
+    if isinstance(error, Unauthenticated):
+        return ClientError(error.code, error.message)
+    if isinstance(error, InvalidInput):
+        loc = () if error.field is None else (error.field,)
+        return invalid_input(loc, error.message, field_names)
+    if isinstance(error, DomainError):
+        return ClientError(error.code, error.message)
+    if isinstance(error, SubscriptionEnded):
+        return ClientError(error.code, str(error))
+    return None
+
+
+def invalid_input(
+    loc: Sequence[int | str], message: str, field_names: Mapping[str, str]
+) -> ClientError:
+    field = client_field(loc, field_names)
+    return ClientError(BAD_USER_INPUT, f"{field}: {message}" if field else message, field)
+
+
+def client_field(loc: Sequence[int | str], field_names: Mapping[str, str]) -> str | None:
+    """The top-level field a validation error location points at, as the client names it."""
+    name = next((part for part in loc if isinstance(part, str)), None)
+    if name is None:
+        return None
+    return field_names.get(name) or (to_camel(name) if "_" in name else name)

@@ -1,0 +1,1 @@
+"""The REST API: devices (per the seed's endpoint list) and health."""
