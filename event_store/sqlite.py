@@ -1,0 +1,221 @@
+"""The embedded event store: the library's SQLite persistence module, plus subscriptions.
+
+Use it with `PERSISTENCE_MODULE=event_store.sqlite` and the library's environment keys
+(`SQLITE_DBNAME`, `SQLITE_LOCK_TIMEOUT`, `CREATE_TABLE`, ...).
+
+The library's `SQLiteApplicationRecorder.subscribe` raises NotImplementedError; here it returns
+a `SQLiteSubscription`, which yields every notification after `gt` in order, then new ones as
+they commit. Its pull thread wakes up:
+
+- at once when this process inserts events into the same database (an in-process notifier
+  shared by every recorder of one database file), and
+- within `poll_interval` seconds when another process commits to the file: it polls
+  `PRAGMA data_version` on a dedicated connection (one cheap call, no table read) and selects
+  only when the value has changed.
+
+`SQLiteFactory.close()` ends the subscriptions of its recorders before it closes the connections
+(closing a connection that a pull thread is using can crash the interpreter).
+
+SQLite notification ids are rowids. SQLite has a single writer at a time, so ids are committed in
+increasing order and a rolled-back insert leaves no gap: "select everything after the last id
+seen" never skips an event. (The table has no AUTOINCREMENT: were the last rows ever deleted,
+their ids would be given again.) The library already puts file databases in WAL mode (readers
+don't block the writer; the mode is persistent in the file) and gives every connection a busy
+timeout (`SQLITE_LOCK_TIMEOUT` seconds, 5 by default), so an API process and a projection
+process can share one file. Plain ":memory:" gives each pooled connection its own database: use
+"file:NAME?mode=memory&cache=shared" when several threads read at once (e.g. a subscription).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing import sqlite as es_sqlite
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    ListenNotifySubscription,
+    OperationalError,
+    StoredEvent,
+    Subscription,
+)
+
+__all__ = [
+    "Factory",
+    "SQLiteApplicationRecorder",
+    "SQLiteFactory",
+    "SQLiteProcessRecorder",
+    "SQLiteSubscription",
+    "SQLiteTrackingRecorder",
+]
+
+SQLiteTrackingRecorder = es_sqlite.SQLiteTrackingRecorder  # Nothing to add for tracking.
+
+
+class CommitNotifier:
+    """Wakes the subscriptions of this process when events are committed to one database."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: set[threading.Event] = set()
+
+    def listen(self, event: threading.Event) -> None:
+        with self._lock:
+            self._listeners.add(event)
+
+    def unlisten(self, event: threading.Event) -> None:
+        with self._lock:
+            self._listeners.discard(event)
+
+    def notify(self) -> None:
+        with self._lock:
+            for event in self._listeners:
+                event.set()
+
+
+_notifiers: weakref.WeakValueDictionary[str, CommitNotifier] = weakref.WeakValueDictionary()
+_notifiers_lock = threading.Lock()
+
+# The running subscriptions of each datastore, which `SQLiteFactory.close()` ends first: closing
+# a connection that a pull thread is using can crash the interpreter.
+_subscriptions: weakref.WeakKeyDictionary[
+    es_sqlite.SQLiteDatastore, weakref.WeakSet[SQLiteSubscription]
+] = weakref.WeakKeyDictionary()
+_subscriptions_lock = threading.Lock()
+
+
+def commit_notifier(datastore: es_sqlite.SQLiteDatastore) -> CommitNotifier:
+    """The notifier of the datastore's database, shared by all recorders of this process."""
+    key = _database_key(datastore)
+    with _notifiers_lock:
+        notifier = _notifiers.get(key)
+        if notifier is None:
+            notifier = _notifiers[key] = CommitNotifier()
+        return notifier
+
+
+def _database_key(datastore: es_sqlite.SQLiteDatastore) -> str:
+    name = datastore.pool.db_name
+    if datastore.pool.is_sqlite_memory_mode:
+        if "cache=shared" in name:
+            return name  # A shared-cache memory database is shared by name within the process.
+        return f"{name}#{id(datastore)}"  # A private memory database belongs to its datastore.
+    path = name.removeprefix("file:").split("?", 1)[0]
+    return os.path.realpath(path)
+
+
+class SQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
+    """The library's recorder, with `subscribe`."""
+
+    def __init__(
+        self,
+        datastore: es_sqlite.SQLiteDatastore,
+        events_table_name: str = "stored_events",
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.notifier = commit_notifier(datastore)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super().insert_events(stored_events, **kwargs)
+        self.notifier.notify()  # After the commit: the transaction has ended.
+        return notification_ids
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        subscription = SQLiteSubscription(recorder=self, gt=gt, topics=topics)
+        with _subscriptions_lock:
+            _subscriptions.setdefault(self.datastore, weakref.WeakSet()).add(subscription)
+        return subscription
+
+
+class SQLiteProcessRecorder(es_sqlite.SQLiteProcessRecorder, SQLiteApplicationRecorder):
+    """The library's process recorder, with `subscribe` (and the in-process notifier)."""
+
+
+class SQLiteSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
+    """Notifications after `gt`, then new ones as they are committed, until `stop()`."""
+
+    poll_interval = 0.05  # seconds between two `PRAGMA data_version` of a file database
+
+    def close(self) -> None:
+        """Stops the subscription and waits for its pull thread to end."""
+        self.stop()
+        if self._pull_thread is not threading.current_thread():
+            self._pull_thread.join()
+
+    def _loop_on_pull(self) -> None:
+        # Runs in the library's pull thread; `stop()` sets `_has_been_notified`, so it ends
+        # promptly. Listening starts before the first select, so no commit is missed.
+        notifier = self._recorder.notifier
+        notifier.listen(self._has_been_notified)
+        watcher: sqlite3.Connection | None = None
+        try:
+            watcher = self._connect_watcher()
+            version = _data_version(watcher)
+            self._pull()  # Already recorded events.
+            while not self._has_been_stopped:
+                notified = self._has_been_notified.wait(timeout=self.poll_interval)
+                if self._has_been_stopped:
+                    break
+                new_version = _data_version(watcher)
+                if notified or new_version != version:
+                    version = new_version  # Read before selecting: nothing slips by.
+                    self._pull()  # Newly recorded events.
+        except BaseException as e:
+            if self._thread_error is None:
+                self._thread_error = e
+            self.stop()
+        finally:
+            notifier.unlisten(self._has_been_notified)
+            if watcher is not None:
+                watcher.close()
+
+    def _connect_watcher(self) -> sqlite3.Connection | None:
+        """A dedicated connection to a file database (None for in-memory databases)."""
+        pool = self._recorder.datastore.pool
+        if pool.is_sqlite_memory_mode:
+            return None  # No other process can write to it: the notifier is enough.
+        try:
+            return sqlite3.connect(
+                pool.db_name,
+                uri=True,
+                isolation_level=None,
+                timeout=pool.lock_timeout or es_sqlite.SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except sqlite3.Error as e:
+            raise OperationalError(e) from e
+
+
+def _data_version(watcher: sqlite3.Connection | None) -> int:
+    """Changes whenever another connection (of any process) has committed to the database."""
+    if watcher is None:
+        return 0
+    try:
+        return int(watcher.execute("PRAGMA data_version").fetchone()[0])
+    except sqlite3.Error as e:
+        raise OperationalError(e) from e
+
+
+class SQLiteFactory(es_sqlite.SQLiteFactory):
+    """The library's factory, constructing the recorders above (same environment keys)."""
+
+    application_recorder_class = SQLiteApplicationRecorder
+    process_recorder_class = SQLiteProcessRecorder
+
+    def close(self) -> None:
+        """Ends the subscriptions of its recorders, then closes the database connections."""
+        with _subscriptions_lock:
+            subscriptions = list(_subscriptions.pop(self.datastore, ()))
+        for subscription in subscriptions:
+            subscription.close()
+        super().close()
+
+
+Factory = SQLiteFactory
