@@ -60,7 +60,7 @@ class System:
         """Drop the read model `name` and rebuild it from position zero; returns events read."""
         worker = self.workers[name]
         self.views[name].reset(worker.tracking_name)
-        worker._position = 0  # noqa: SLF001 - the worker restarts from the reset checkpoint
+        worker._position = 0
         return worker.catch_up(progress)
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ class DeviceStatusView(ABC):
 
     @abstractmethod
     def save(self, status: DeviceStatus, tracking: Tracking) -> None:
-        """Upsert the row and record `tracking`, atomically; a seen tracking id -> IntegrityError."""
+        """Upsert the row and record `tracking` atomically (a seen tracking id: IntegrityError)."""
 
     @abstractmethod
     def max_tracking_id(self, application_name: str) -> int | None: ...

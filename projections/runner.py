@@ -40,6 +40,7 @@ class ProjectionWorker:
     def __init__(
         self,
         projection: Projection,
+        *,
         checkpoints: Checkpointed,
         recorder: ApplicationRecorder,
         mapper: EnvelopeMapper,

@@ -19,7 +19,7 @@ from read_side.device_status import (
 )
 
 DEVICE_STATUS_TABLE = "device_status"
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM {DEVICE_STATUS_TABLE}"
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM {DEVICE_STATUS_TABLE}"  # noqa: S608 - constants
 
 
 class SQLiteDeviceStatusReader(DeviceStatusReader):
@@ -28,7 +28,9 @@ class SQLiteDeviceStatusReader(DeviceStatusReader):
 
     def get(self, tenant_id: str, device_id: UUID) -> DeviceStatus | None:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"{_SELECT} WHERE tenant_id = ? AND device_id = ?", (tenant_id, device_id.hex))
+            c.execute(
+                f"{_SELECT} WHERE tenant_id = ? AND device_id = ?", (tenant_id, device_id.hex)
+            )
             row = c.fetchone()
         return from_row(row) if row is not None else None
 

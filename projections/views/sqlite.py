@@ -11,7 +11,7 @@ from read_side.device_status import DeviceStatus
 from read_side.sqlite import DEVICE_STATUS_TABLE
 
 _UPSERT = (
-    f"INSERT OR REPLACE INTO {DEVICE_STATUS_TABLE} ({', '.join(COLUMNS)}) "
+    f"INSERT OR REPLACE INTO {DEVICE_STATUS_TABLE} ({', '.join(COLUMNS)}) "  # noqa: S608 - constants
     f"VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
 
@@ -37,5 +37,5 @@ class SQLiteDeviceStatusView(SQLiteTrackingRecorder, DeviceStatusView):
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as c:
-            c.execute(f"DELETE FROM {DEVICE_STATUS_TABLE}")
+            c.execute(f"DELETE FROM {DEVICE_STATUS_TABLE}")  # noqa: S608 - constant name
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
