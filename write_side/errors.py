@@ -42,3 +42,28 @@ class ConcurrencyConflict(DomainError):
 
 class Forbidden(DomainError):
     code = "FORBIDDEN"
+
+
+class InvalidTelemetry(DomainError):
+    """A whole telemetry message is unusable (no device or message id, oversize, not an object).
+    Problems with single readings are not errors: they are returned as rejections."""
+
+    code = "INVALID_TELEMETRY"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AlertRuleDeleted(DomainError):
+    code = "ALERT_RULE_DELETED"
+
+
+class AlertAlreadyResolved(DomainError):
+    """Resolved alerts are immutable; a recurrence opens a new alert (the next episode)."""
+
+    code = "ALERT_RESOLVED"
+
+
+class AlertAlreadyAcknowledged(DomainError):
+    code = "ALERT_ACKNOWLEDGED"

@@ -1,0 +1,224 @@
+"""The pure core of the alerting process manager: telemetry in, alert commands out.
+
+Per (rule, device) it keeps a `Watch`: the evaluation state, the episode number and the open
+alert, so there is at most one open alert per pair; a recurrence gets the next episode (and so a
+new deterministic alert id). Readings of a message id seen recently for the device are skipped.
+No I/O: the caller persists what the commands say and feeds back what others did (`note_*`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from uuid import UUID
+
+from write_side.alert_rules import Absence, ForDuration, RuleVersion
+from write_side.alerts import PeakMode, alert_id
+from write_side.rule_evaluation import Decision, EvaluationState, Raise, Repeat, evaluate, tick
+from write_side.telemetry import TelemetryBatch
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    device_id: UUID
+    tenant_id: str
+    device_type: str
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    alert_id: UUID
+    tenant_id: str
+    rule_id: UUID
+    rule_revision: int
+    device_id: UUID
+    episode: int
+    severity: str
+    value: float | None
+    at: datetime
+    peak_mode: PeakMode
+
+
+@dataclass(frozen=True)
+class RecordRepeat:
+    alert_id: UUID
+    value: float
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AutoResolve:
+    alert_id: UUID
+    value: float | None
+    at: datetime
+    note: str | None = None
+
+
+AlertCommand = OpenAlert | RecordRepeat | AutoResolve
+
+
+@dataclass
+class Watch:
+    rule_id: UUID
+    device: DeviceFacts
+    rule: RuleVersion | None = None  # None while the rule does not apply (episodes still count)
+    state: EvaluationState | None = None
+    episode: int = 0
+    open_alert: UUID | None = None
+
+
+@dataclass
+class AlertingPolicy:
+    recent_message_ids: int = 1024  # per device, to skip redelivered messages
+    watches: dict[tuple[UUID, UUID], Watch] = field(default_factory=dict)
+    _by_alert: dict[UUID, Watch] = field(default_factory=dict)
+    _recent: dict[UUID, tuple[deque[str], set[str]]] = field(default_factory=dict)
+
+    def handle_readings(
+        self, rules: Iterable[RuleVersion], device: DeviceFacts, batch: TelemetryBatch
+    ) -> list[AlertCommand]:
+        """`rules`: the tenant's current rules (those not applying to the device are skipped)."""
+        if batch.device_id != device.device_id:
+            raise ValueError("the batch is not the device's")
+        fresh = [e for e in batch.entries if self._first_time(device.device_id, e.message_id)]
+        readings = [r for e in fresh for r in e.readings]
+        newest = max((r.at for r in readings), default=None)
+        commands: list[AlertCommand] = []
+        for rule in rules:
+            watch = self.watches.get((rule.rule_id, device.device_id))
+            if not _applies(rule, device):
+                if watch and newest:
+                    commands += self._retire(watch, newest, "the rule no longer applies")
+                continue
+            watch = watch or self._watch(rule.rule_id, device)
+            self._sync(watch, rule, device)
+            made = evaluate(rule, watch.state, readings)
+            commands += self._apply(watch, rule, *made)
+        return commands
+
+    def handle_tick(self, now: datetime) -> list[AlertCommand]:
+        """Absence and for_duration deadlines; call it every few seconds."""
+        commands: list[AlertCommand] = []
+        for watch in self.watches.values():
+            rule = watch.rule
+            if rule and isinstance(rule.definition.condition, Absence | ForDuration):
+                commands += self._apply(watch, rule, *tick(rule, watch.state, now))
+        return commands
+
+    def handle_rule_revised(self, rule: RuleVersion, at: datetime) -> list[AlertCommand]:
+        """Adopt the revision; resolve the open alerts of devices it no longer applies to."""
+        commands: list[AlertCommand] = []
+        for watch in [w for w in self.watches.values() if w.rule_id == rule.rule_id]:
+            if _applies(rule, watch.device):
+                self._sync(watch, rule, watch.device)
+            else:
+                commands += self._retire(watch, at, "the rule no longer applies")
+        return commands
+
+    def handle_rule_deleted(self, rule_id: UUID, at: datetime) -> list[AlertCommand]:
+        return self._drop(lambda key: key[0] == rule_id, at, "the rule was deleted")
+
+    def handle_device_removed(self, device_id: UUID, at: datetime) -> list[AlertCommand]:
+        """A decommissioned device: resolve its open alerts and forget it."""
+        self._recent.pop(device_id, None)
+        return self._drop(lambda key: key[1] == device_id, at, "the device was removed")
+
+    def note_opened(self, rule_id: UUID, device: DeviceFacts, episode: int, alert: UUID) -> None:
+        """An `Alert.Raised` (to rebuild after a restart; echoes of our own opens are ignored)."""
+        watch = self.watches.get((rule_id, device.device_id)) or self._watch(rule_id, device)
+        if episode > watch.episode:
+            watch.episode, watch.open_alert = episode, alert
+            watch.state = replace(watch.state or EvaluationState(), active=True)
+            self._by_alert[alert] = watch
+
+    def note_resolved(self, alert: UUID, *, cleared: bool = False) -> None:
+        """An `Alert.Resolved` by someone else (`cleared`: auto, when rebuilding). Unless cleared,
+        a condition still met reopens on the next repeat, as the next episode."""
+        watch = self._by_alert.pop(alert, None)
+        if watch is not None and watch.open_alert == alert:
+            watch.open_alert = None
+            if cleared and watch.state:
+                watch.state = replace(watch.state, active=False)
+
+    def _watch(self, rule_id: UUID, device: DeviceFacts) -> Watch:
+        watch = self.watches[rule_id, device.device_id] = Watch(rule_id, device)
+        return watch
+
+    def _sync(self, watch: Watch, rule: RuleVersion, device: DeviceFacts) -> None:
+        """Adopt a new revision; a changed condition restarts evaluation (keeping `active`)."""
+        old, state = watch.rule, watch.state
+        if old and state and old.revision != rule.revision and _semantics(old) != _semantics(rule):
+            watch.state = EvaluationState(active=state.active, since=state.since)
+        watch.rule, watch.device = rule, device
+
+    def _apply(
+        self, watch: Watch, rule: RuleVersion, state: EvaluationState, decisions: list[Decision]
+    ) -> list[AlertCommand]:
+        watch.state = state
+        commands: list[AlertCommand] = []
+        for d in decisions:
+            if isinstance(d, Raise | Repeat) and watch.open_alert is None:
+                commands.append(self._open(watch, rule, d.value, d.at))
+            elif isinstance(d, Raise | Repeat):
+                if d.value is not None and watch.open_alert is not None:
+                    commands.append(RecordRepeat(watch.open_alert, d.value, d.at))
+            elif watch.open_alert is not None:
+                commands.append(AutoResolve(watch.open_alert, d.value, d.at))
+                self.note_resolved(watch.open_alert)
+        return commands
+
+    def _open(
+        self, watch: Watch, rule: RuleVersion, value: float | None, at: datetime
+    ) -> OpenAlert:
+        device = watch.device
+        watch.episode += 1
+        watch.open_alert = alert_id(device.tenant_id, rule.rule_id, device.device_id, watch.episode)
+        self._by_alert[watch.open_alert] = watch
+        raising = rule.definition.raise_comparison
+        lowest = raising is not None and raising.op in ("<", "<=")
+        return OpenAlert(
+            watch.open_alert, device.tenant_id, rule.rule_id, rule.revision, device.device_id,
+            watch.episode, rule.definition.severity, value, at, "lowest" if lowest else "highest",
+        )  # fmt: skip
+
+    def _drop(
+        self, which: Callable[[tuple[UUID, UUID]], bool], at: datetime, note: str
+    ) -> list[AlertCommand]:
+        commands: list[AlertCommand] = []
+        for key in [k for k in self.watches if which(k)]:
+            commands += self._retire(self.watches.pop(key), at, note)
+        return commands
+
+    def _retire(self, watch: Watch, at: datetime, note: str) -> list[AlertCommand]:
+        """Stop evaluating the pair (its episode count stays); resolve its open alert."""
+        opened, watch.state, watch.rule = watch.open_alert, None, None
+        if opened is None:
+            return []
+        self.note_resolved(opened)
+        return [AutoResolve(opened, None, at, note)]
+
+    def _first_time(self, device_id: UUID, message_id: str) -> bool:
+        order, seen = self._recent.setdefault(device_id, (deque(), set()))
+        if message_id in seen:
+            return False
+        order.append(message_id)
+        seen.add(message_id)
+        if len(order) > self.recent_message_ids:
+            seen.discard(order.popleft())
+        return True
+
+
+def _applies(rule: RuleVersion, device: DeviceFacts) -> bool:
+    d = rule.definition
+    return (
+        rule.tenant_id == device.tenant_id
+        and d.enabled
+        and d.matches_scope(device.device_id, device.device_type, device.tags)
+    )
+
+
+def _semantics(rule: RuleVersion) -> tuple[object, ...]:
+    return rule.definition.condition, rule.definition.clear_comparison

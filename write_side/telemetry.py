@@ -1,0 +1,246 @@
+"""Telemetry messages: validated per reading, so one bad value never costs the good ones.
+
+`validate_message` is pure (the caller passes `now`). Whole-message problems raise
+`InvalidTelemetry`; per-reading problems come back as `Rejection`s beside the accepted readings.
+A `TelemetryBatch` holds the accepted messages of one device, to be stored as one event.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from write_side.errors import InvalidTelemetry
+
+METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
+_EPOCH_MILLIS_ABOVE = 1e11  # a number above this is epoch milliseconds (1e11 s is year 5138)
+
+
+class RejectionCode(StrEnum):
+    NOT_A_NUMBER = "NOT_A_NUMBER"
+    NOT_FINITE = "NOT_FINITE"
+    BAD_METRIC_NAME = "BAD_METRIC_NAME"
+    TOO_MANY_METRICS = "TOO_MANY_METRICS"
+    BAD_TIMESTAMP = "BAD_TIMESTAMP"
+    TIMESTAMP_IN_FUTURE = "TIMESTAMP_IN_FUTURE"
+    TIMESTAMP_TOO_OLD = "TIMESTAMP_TOO_OLD"
+    BAD_STATUS_FIELD = "BAD_STATUS_FIELD"
+
+
+@dataclass(frozen=True)
+class TelemetryLimits:
+    max_payload_bytes: int = 16_384
+    max_metrics: int = 64
+    max_future_skew: timedelta = timedelta(minutes=5)
+    max_age: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    metric: str
+    value: float
+    at: datetime  # timezone-aware UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    metric: str | None  # None for the timestamp of a status-only message and for status fields
+    code: RejectionCode
+    detail: str
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    firmware_version: str | None = None
+    battery: float | None = None  # percent, 0..100
+    rssi: float | None = None  # dBm, -150..0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields that were reported (JSON-friendly)."""
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class ValidatedMessage:
+    device_id: UUID
+    message_id: str
+    at: datetime | None  # None when the timestamp was rejected
+    readings: tuple[Reading, ...]
+    rejections: tuple[Rejection, ...]
+    status: StatusReport = field(default_factory=StatusReport)
+
+    def entry(self) -> BatchEntry | None:
+        """What to store for this message; None when nothing was accepted."""
+        if self.at is None or not (self.readings or self.status.as_dict()):
+            return None
+        return BatchEntry(self.message_id, self.at, self.readings, self.status)
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    message_id: str
+    at: datetime
+    readings: tuple[Reading, ...]  # all at `at`
+    status: StatusReport = field(default_factory=StatusReport)
+
+
+@dataclass(frozen=True)
+class TelemetryBatch:
+    """Many messages of one device in one event. `to_payload` is JSON-friendly and compact."""
+
+    device_id: UUID
+    entries: tuple[BatchEntry, ...]
+
+    @property
+    def readings(self) -> tuple[Reading, ...]:
+        return tuple(r for e in self.entries for r in e.readings)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "device_id": str(self.device_id),
+            "entries": [
+                {
+                    "message_id": e.message_id,
+                    "at": e.at.isoformat(),
+                    "metrics": {r.metric: r.value for r in e.readings},
+                    "status": e.status.as_dict(),
+                }
+                for e in self.entries
+            ],
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> TelemetryBatch:
+        entries = []
+        for e in payload["entries"]:
+            at = datetime.fromisoformat(e["at"])
+            readings = tuple(Reading(m, float(v), at) for m, v in e["metrics"].items())
+            entries.append(BatchEntry(e["message_id"], at, readings, StatusReport(**e["status"])))
+        return cls(UUID(payload["device_id"]), tuple(entries))
+
+
+def validate_message(
+    raw: Mapping[str, Any], now: datetime, limits: TelemetryLimits, *, size: int | None = None
+) -> ValidatedMessage:
+    """Validate one message; `size` is its encoded size in bytes (measured here when omitted)."""
+    if not isinstance(raw, Mapping):
+        raise InvalidTelemetry("a telemetry message must be a JSON object")
+    if size is None:
+        size = len(json.dumps(raw, default=str).encode())
+    if size > limits.max_payload_bytes:
+        raise InvalidTelemetry(f"message of {size} bytes is over {limits.max_payload_bytes}")
+    device_id, message_id = _ids(raw)
+    metrics = raw.get("metrics", {})
+    if not isinstance(metrics, Mapping):
+        raise InvalidTelemetry("metrics must be an object of {name: number}", field="metrics")
+    rejections: list[Rejection] = []
+    at, time_problem = _timestamp(raw.get("timestamp"), now, limits)
+    readings: list[Reading] = []
+    for index, (name, value) in enumerate(metrics.items()):
+        problem = _reading_problem(name, value, index, limits) or time_problem
+        if problem is not None:
+            rejections.append(Rejection(name if isinstance(name, str) else None, *problem))
+        elif at is not None:
+            readings.append(Reading(name, float(value), at))  # float() is safe: checked above
+    status, status_rejections = _status(raw)
+    rejections += status_rejections
+    if time_problem is not None:  # nothing of this message is kept, not even its status
+        if status.as_dict() or not metrics:
+            rejections.append(Rejection(None, *time_problem))
+        status = StatusReport()
+    return ValidatedMessage(device_id, message_id, at, tuple(readings), tuple(rejections), status)
+
+
+def _ids(raw: Mapping[str, Any]) -> tuple[UUID, str]:
+    try:
+        device_id = UUID(str(raw["device_id"]))
+    except (KeyError, ValueError):
+        raise InvalidTelemetry("device_id must be a device's UUID", field="device_id") from None
+    message_id = raw.get("message_id")
+    if not isinstance(message_id, str) or not 1 <= len(message_id) <= 128:
+        raise InvalidTelemetry("message_id must be a string of 1..128 characters", "message_id")
+    return device_id, message_id
+
+
+Problem = tuple[RejectionCode, str]
+
+
+def _timestamp(
+    value: object, now: datetime, limits: TelemetryLimits
+) -> tuple[datetime | None, Problem | None]:
+    at = _parse_time(value)
+    if at is None:
+        return None, (RejectionCode.BAD_TIMESTAMP, f"unreadable timestamp {value!r}")
+    if at > now + limits.max_future_skew:
+        return None, (RejectionCode.TIMESTAMP_IN_FUTURE, f"{at.isoformat()} is in the future")
+    if at < now - limits.max_age:
+        return None, (RejectionCode.TIMESTAMP_TOO_OLD, f"{at.isoformat()} is too old")
+    return at, None
+
+
+def _parse_time(value: object) -> datetime | None:
+    """ISO 8601 (no zone = UTC) or epoch seconds (milliseconds when above 1e11)."""
+    try:
+        if isinstance(value, str):
+            at = datetime.fromisoformat(value)
+            return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = value / 1000 if value > _EPOCH_MILLIS_ABOVE else value
+            return datetime.fromtimestamp(seconds, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def _reading_problem(
+    name: object, value: object, index: int, limits: TelemetryLimits
+) -> Problem | None:
+    if not isinstance(name, str) or not METRIC_NAME.match(name):
+        return RejectionCode.BAD_METRIC_NAME, f"metric name must match {METRIC_NAME.pattern}"
+    if index >= limits.max_metrics:
+        return RejectionCode.TOO_MANY_METRICS, f"only the first {limits.max_metrics} are kept"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return RejectionCode.NOT_A_NUMBER, f"{type(value).__name__} is not a number"
+    if _finite(value) is None:
+        return RejectionCode.NOT_FINITE, f"{value!r} is not a finite float"
+    return None
+
+
+def _finite(value: object) -> float | None:
+    """`value` as a finite float; None for anything else (bools, strings, NaN, inf, 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _status(raw: Mapping[str, Any]) -> tuple[StatusReport, list[Rejection]]:
+    kept: dict[str, Any] = {}
+    rejections = []
+    for key, low, high in (("battery", 0, 100), ("rssi", -150, 0)):
+        value = raw.get(key)
+        if value is None:
+            continue
+        number = _finite(value)
+        if number is not None and low <= number <= high:
+            kept[key] = number
+        else:
+            detail = f"{key} must be a number in {low}..{high}, not {value!r}"
+            rejections.append(Rejection(None, RejectionCode.BAD_STATUS_FIELD, detail))
+    firmware = raw.get("firmware_version")
+    if isinstance(firmware, str) and 1 <= len(firmware) <= 64:
+        kept["firmware_version"] = firmware
+    elif firmware is not None:
+        detail = "firmware_version must be a string of 1..64 characters"
+        rejections.append(Rejection(None, RejectionCode.BAD_STATUS_FIELD, detail))
+    return StatusReport(**kept), rejections
