@@ -5,12 +5,18 @@ from __future__ import annotations
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.mutation import Mutation
 from api.graphql.query import Query
 from api.graphql.subscription import Subscription
+
+# Each slice of the API contributes its root types here; they are merged into one schema.
+QUERIES: tuple[type, ...] = (Query,)
+MUTATIONS: tuple[type, ...] = (Mutation,)
+SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
 
 MAX_DEPTH = 10
 MAX_ALIASES = 15
@@ -26,9 +32,9 @@ class FleetSchema(Schema):
 
 def build_schema() -> Schema:
     return FleetSchema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
+        query=merge_types("Query", QUERIES),
+        mutation=merge_types("Mutation", MUTATIONS),
+        subscription=merge_types("Subscription", SUBSCRIPTIONS),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
