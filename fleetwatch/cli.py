@@ -115,7 +115,9 @@ def dynamodb_create_tables(
         ]
     finally:
         system.close()
-    console.print(f"tables ready: {', '.join(sorted(names))}")
+    console.print(f"{len(names)} tables ready:")
+    for name in sorted(names):
+        print(name)
 
 
 @projections_app.command("rebuild")
