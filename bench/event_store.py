@@ -4,8 +4,9 @@
 
 For each store (SQLite file; DynamoDB Local, started here) it measures events/s for
 single-event appends (one `insert_events` call per event, each to a new stream, as a command on
-a new aggregate does) and for batched appends (`--batch` events per call), and the raw ceiling of
-the same storage written the plain way: `sqlite3.executemany` in one transaction; boto3
+a new aggregate does), the same from 8 threads at once, and batched appends (`--batch` events
+per call); and the raw ceiling of the same storage written the plain way, one row or item per
+event (the raw ceilings are single-threaded): `sqlite3.executemany` in one transaction; boto3
 `BatchWriteItem` (25 items per call) and `TransactWriteItems` (25 items per call). Prints one
 JSON document, then a table.
 """
@@ -21,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from eventsourcing.utils import Environment  # noqa: E402
 
 STATE = b'{"name":"pump 17","device_type":"pump","tags":["north","b2"],"metadata":{"site":"lyon"}}'
 TOPIC = "write_side.devices:Device.Registered"
+WRITERS = 8
 
 
 def rate(count: int, seconds: float) -> float:
@@ -64,9 +67,17 @@ def bench_recorder(recorder: ApplicationRecorder, total: int, batch: int) -> dic
             recorder.insert_events(events(uuid.uuid4(), batch))
         return calls * batch
 
+    def concurrent_singles() -> int:  # 8 writers, one event per call (group commit applies)
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            list(
+                pool.map(lambda _: recorder.insert_events(events(uuid.uuid4(), 1)), range(singles))
+            )
+        return singles
+
     recorder.insert_events(events(uuid.uuid4(), 10))  # warm up
     return {
         "single_append_events_per_s": rate(*timed(single)),
+        "concurrent_single_append_events_per_s": rate(*timed(concurrent_singles)),
         "batch_append_events_per_s": rate(*timed(batched)),
     }
 
@@ -213,6 +224,10 @@ def bench_dynamodb(total: int, batch: int) -> dict[str, Any]:
 BASELINES = {
     # measure -> the raw write it is compared with (same storage, same run)
     "single_append_events_per_s": (
+        "ceiling_single_commit_rows_per_s",
+        "ceiling_conditional_put_items_per_s",
+    ),
+    "concurrent_single_append_events_per_s": (
         "ceiling_single_commit_rows_per_s",
         "ceiling_conditional_put_items_per_s",
     ),
