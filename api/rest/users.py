@@ -1,0 +1,245 @@
+"""REST users: the caller's own profile, notification preferences and push tokens
+(`/users/me*`). Thin: a request model in, a command out, the user back.
+
+The user is read from its (short) event stream, not from a read model, so every answer
+reflects the caller's last change. Before the first change `GET /users/me` answers defaults
+built from the token (version 0).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Path, Response
+from pydantic import Field
+
+from api.auth import Permission, Principal
+from api.devices import build_command
+from api.rest.deps import SystemDep, require
+from api.rest.errors import CONFLICT, ERROR_RESPONSES
+from api.rest.models import CamelModel
+from write_side.application import Saved
+from write_side.commands import Command
+from write_side.errors import InvalidInput, NotFound
+from write_side.user_commands import (
+    Channels,
+    ClockTime,
+    DisplayName,
+    Email,
+    Locale,
+    PhoneE164,
+    PushTokenValue,
+    RegisterPushToken,
+    RemovePushToken,
+    SetNotificationPreferences,
+    TimeZoneName,
+    UpdateMyProfile,
+)
+from write_side.user_service import (
+    find_user,
+    register_push_token,
+    remove_push_token,
+    set_notification_preferences,
+    update_my_profile,
+)
+from write_side.users import (
+    DEFAULT_LOCALE,
+    DEFAULT_TIME_ZONE,
+    PushPlatform,
+    User,
+    default_preferences,
+    push_token_id,
+    user_id_for,
+)
+
+CommandT = TypeVar("CommandT", bound=Command)
+
+
+def _profile_permission() -> Permission:
+    """`profile:self` (every role) once `api.auth` defines it; until then `devices:read`,
+    which every role holds today."""
+    values = {permission.value for permission in Permission}
+    return Permission("profile:self") if "profile:self" in values else Permission.READ_DEVICES
+
+
+Me = Annotated[Principal, Depends(require(_profile_permission()))]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description='The version the change expects, e.g. `"3"` (ETag).'),
+]
+router = APIRouter(prefix="/users/me", tags=["users"], responses=ERROR_RESPONSES)
+
+
+class QuietHoursBody(CamelModel):
+    start: ClockTime = Field(examples=["22:00"])
+    end: ClockTime = Field(examples=["07:00"])
+    days: list[int] | None = Field(default=None, description="Start days, 0 = Monday; null: all.")
+
+
+class PreferencesBody(CamelModel):
+    expected_version: int | None = Field(default=None, ge=0)
+    info: Channels = Field(default_factory=list)
+    warning: Channels = Field(default_factory=list)
+    critical: Channels = Field(default_factory=list)
+    quiet_hours: QuietHoursBody | None = None
+    critical_overrides_quiet_hours: bool = True
+
+
+class ProfileBody(CamelModel):
+    """Only the fields sent change; `null` clears email, displayName or phone."""
+
+    expected_version: int | None = Field(default=None, ge=0)
+    email: Email | None = None
+    display_name: DisplayName | None = None
+    phone: PhoneE164 | None = Field(default=None, description="E.164, e.g. +4915112345678.")
+    time_zone: TimeZoneName | None = Field(default=None, description="IANA, e.g. Europe/Berlin.")
+    locale: Locale | None = None
+
+
+class PushTokenBody(CamelModel):
+    token: PushTokenValue
+    platform: PushPlatform
+
+
+class PushTokenPublic(CamelModel):
+    id: str
+    platform: str
+    registered_at: datetime
+
+
+class PreferencesPublic(CamelModel):
+    info: list[str]
+    warning: list[str]
+    critical: list[str]
+    quiet_hours: QuietHoursBody | None
+    critical_overrides_quiet_hours: bool
+
+
+class UserPublic(CamelModel):
+    id: UUID
+    subject: str
+    tenant_id: str
+    roles: list[str]
+    email: str | None
+    display_name: str | None
+    phone: str | None
+    time_zone: str
+    locale: str
+    preferences: PreferencesPublic
+    push_tokens: list[PushTokenPublic]
+    version: int
+
+
+@router.get("", summary="My profile (defaults from the token before the first change)")
+def get_me(caller: Me, system: SystemDep, response: Response) -> UserPublic:
+    return _public(caller, find_user(system.app, caller.tenant_id, caller.subject), response)
+
+
+@router.put("", summary="Update my profile (fields sent only)", responses=CONFLICT)
+def put_me(
+    body: ProfileBody, caller: Me, system: SystemDep, response: Response, if_match: IfMatch = None
+) -> UserPublic:
+    fields = body.model_dump(exclude={"expected_version", "phone"}, exclude_unset=True)
+    if "phone" in body.model_fields_set:
+        fields["phone_e164"] = body.phone
+    fields["expected_version"] = _expected_version(body.expected_version, if_match)
+    command = _command(UpdateMyProfile, fields)
+    saved = update_my_profile(system.app, caller.subject, command, caller.metadata())
+    return _public(caller, saved.aggregate, response)
+
+
+@router.put("/preferences", summary="Set my notification preferences", responses=CONFLICT)
+def put_preferences(
+    body: PreferencesBody,
+    caller: Me,
+    system: SystemDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> UserPublic:
+    fields = body.model_dump(exclude={"expected_version"})
+    fields["expected_version"] = _expected_version(body.expected_version, if_match)
+    command = _command(SetNotificationPreferences, fields)
+    saved = set_notification_preferences(system.app, caller.subject, command, caller.metadata())
+    return _public(caller, saved.aggregate, response)
+
+
+@router.post("/device-tokens", status_code=201, summary="Register a push token of my device")
+def post_device_token(
+    body: PushTokenBody, caller: Me, system: SystemDep, response: Response
+) -> PushTokenPublic:
+    command = _command(RegisterPushToken, body.model_dump())
+    saved: Saved[User] = register_push_token(system.app, caller.subject, command, caller.metadata())
+    token = saved.aggregate.push_tokens[push_token_id(command.token)]
+    response.headers["Location"] = f"/users/me/device-tokens/{token.token_id}"
+    return PushTokenPublic(
+        id=token.token_id, platform=token.platform, registered_at=token.registered_at
+    )
+
+
+@router.delete(
+    "/device-tokens/{tokenId}",
+    status_code=204,
+    summary="Remove a push token",
+    responses={404: {"description": "No such token."}},
+)
+def delete_device_token(
+    token_id: Annotated[str, Path(alias="tokenId")], caller: Me, system: SystemDep
+) -> Response:
+    command = _command(RemovePushToken, {"token_id": token_id, "reason": "user"})
+    user = find_user(system.app, caller.tenant_id, caller.subject)
+    if user is None:
+        raise NotFound(f"push token {token_id} not found")
+    remove_push_token(system.app, user.id, command, caller.metadata())
+    return Response(status_code=204)
+
+
+_REST_FIELDS = {"phone_e164": "phone", "token_id": "tokenId"}
+
+
+def _command(command_class: type[CommandT], fields: dict[str, Any]) -> CommandT:
+    """The command, with a validation error's field named as the client sent it."""
+    try:
+        return build_command(command_class, fields)
+    except InvalidInput as e:
+        raise InvalidInput(e.message, field=_REST_FIELDS.get(e.field or "", e.field)) from None
+
+
+def _expected_version(given: int | None, if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return given
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise InvalidInput('expected a user version, e.g. "3"', field="If-Match")
+    if given is not None and given != int(tag):
+        raise InvalidInput("differs from the If-Match header", field="expectedVersion")
+    return int(tag)
+
+
+def _public(caller: Principal, user: User | None, response: Response) -> UserPublic:
+    prefs = default_preferences() if user is None else user.preferences
+    version = 0 if user is None else user.version
+    response.headers["ETag"] = f'"{version}"'
+    quiet = prefs.get("quiet_hours")
+    return UserPublic(
+        id=user_id_for(caller.tenant_id, caller.subject),
+        subject=caller.subject,
+        tenant_id=caller.tenant_id,
+        roles=sorted(caller.roles),
+        email=None if user is None else user.email,
+        display_name=None if user is None else user.display_name,
+        phone=None if user is None else user.phone_e164,
+        time_zone=DEFAULT_TIME_ZONE if user is None else user.time_zone,
+        locale=DEFAULT_LOCALE if user is None else user.locale,
+        preferences=PreferencesPublic(
+            **prefs["channels"],
+            quiet_hours=None if not quiet else QuietHoursBody(**quiet),
+            critical_overrides_quiet_hours=prefs["critical_overrides_quiet_hours"],
+        ),
+        push_tokens=[
+            PushTokenPublic(id=t.token_id, platform=t.platform, registered_at=t.registered_at)
+            for t in ([] if user is None else user.push_tokens.values())
+        ],
+        version=version,
+    )
