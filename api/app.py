@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.graphql.router import FleetGraphQLRouter
-from api.rest import devices, health
+from api.rest import devices, events, health
 from api.rest.errors import install_error_handlers
 from fleetwatch.bootstrap import System
 
@@ -25,5 +25,6 @@ def create_app(system: System) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(devices.router)
+    app.include_router(events.router)
     app.include_router(FleetGraphQLRouter(system))
     return app

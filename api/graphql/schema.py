@@ -5,16 +5,19 @@ from __future__ import annotations
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from api.graphql.audit import AuditQuery
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.mutation import Mutation
 from api.graphql.query import Query
+from api.graphql.scalars import SCALAR_MAP
 from api.graphql.subscription import Subscription
 
 # Each slice of the API contributes its root types here; they are merged into one schema.
-QUERIES: tuple[type, ...] = (Query,)
+QUERIES: tuple[type, ...] = (Query, AuditQuery)
 MUTATIONS: tuple[type, ...] = (Mutation,)
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
 
@@ -35,6 +38,7 @@ def build_schema() -> Schema:
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS),
         subscription=merge_types("Subscription", SUBSCRIPTIONS),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
