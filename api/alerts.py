@@ -1,0 +1,178 @@
+"""The alert use cases both API adapters share: parse a rule definition with the client's field
+names, run an alerts command for a caller (then wait, bounded, for the read model), and the
+rows every response is built from (from the read model, or from the aggregate just saved when
+the read model is still behind)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from functools import partial
+from typing import Any, TypeVar
+from uuid import UUID
+
+from anyio import to_thread
+from pydantic.alias_generators import to_camel
+
+from api.auth import Principal
+from event_store.envelope import EventMetadata
+from fleetwatch.bootstrap import System
+from read_side.alerts import AlertRow, AlertRuleRow
+from write_side.alert_rules import AlertRule, RuleDefinition, parse_rule_definition
+from write_side.alert_service import AlertService
+from write_side.alerts import Alert
+from write_side.application import Saved
+from write_side.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+READ_YOUR_WRITES_TIMEOUT = 2.0
+KINDS = frozenset({"threshold", "for_duration", "absence", "rate_of_change"})
+C = TypeVar("C")
+
+
+def service(system: System) -> AlertService:
+    return AlertService(system.app)
+
+
+def parse_id(value: object, field: str) -> UUID:
+    try:
+        return UUID(str(value))
+    except (ValueError, TypeError):
+        raise InvalidInput("not an id (expected a UUID)", field=field) from None
+
+
+def parse_definition(data: Mapping[str, Any], prefix: str = "") -> RuleDefinition:
+    """A checked rule definition, or `InvalidInput` naming the field as the client spells it
+    (camelCase, dotted, after `prefix`: `definition.condition.value`)."""
+    try:
+        return parse_rule_definition(data)
+    except InvalidInput as e:
+        field = client_path(e.field, prefix)
+        detail = e.message.split(": ", 1)[1] if e.field and ": " in e.message else e.message
+        raise InvalidInput(detail, field=field) from None
+
+
+def client_path(field: str | None, prefix: str = "") -> str | None:
+    parts = [prefix] if prefix else []
+    if field:  # pydantic puts the discriminator's value in union locations: drop it
+        parts += [to_camel(p) for p in field.split(".") if p not in KINDS]
+    return ".".join(parts) or None
+
+
+async def run_rule_command(
+    system: System,
+    caller: Principal,
+    handle: Callable[[C, EventMetadata], Saved[AlertRule]],
+    command: C,
+) -> AlertRuleRow:
+    return await to_thread.run_sync(partial(_run_rule, system, caller, handle, command))
+
+
+async def run_alert_command(
+    system: System,
+    caller: Principal,
+    handle: Callable[[C, EventMetadata], Saved[Alert]],
+    command: C,
+) -> AlertRow:
+    return await to_thread.run_sync(partial(_run_alert, system, caller, handle, command))
+
+
+def _run_rule(
+    system: System,
+    caller: Principal,
+    handle: Callable[[C, EventMetadata], Saved[AlertRule]],
+    command: C,
+) -> AlertRuleRow:
+    saved = handle(command, caller.metadata())
+    _wait(system, saved.position)
+    row = system.alerts.get_rule(caller.tenant_id, saved.aggregate.id)
+    if row is not None and row.version >= saved.aggregate.version:
+        return row
+    return rule_row_of(saved.aggregate, row, caller.actor)
+
+
+def _run_alert(
+    system: System,
+    caller: Principal,
+    handle: Callable[[C, EventMetadata], Saved[Alert]],
+    command: C,
+) -> AlertRow:
+    saved = handle(command, caller.metadata())
+    _wait(system, saved.position)
+    row = system.alerts.get_alert(caller.tenant_id, saved.aggregate.id)
+    if row is not None and row.version >= saved.aggregate.version:
+        return row
+    return alert_row_of(saved.aggregate, row)
+
+
+def _wait(system: System, position: int) -> None:
+    if not system.wait_for(position, READ_YOUR_WRITES_TIMEOUT):
+        log.warning("alert read model still behind position %d after a command", position)
+
+
+def rule_row_of(rule: AlertRule, row: AlertRuleRow | None, actor: str) -> AlertRuleRow:
+    """The rule as saved, for a response the read model has not caught up with yet."""
+    definition = rule.definition.model_dump(mode="json")
+    revisions = list(row.revisions) if row is not None else []
+    if not revisions or revisions[-1]["revision"] != rule.revision:
+        revisions.append(
+            {
+                "revision": rule.revision,
+                "definition": definition,
+                "revised_at": rule.modified_on.isoformat(),
+                "revised_by": actor,
+            }
+        )
+    return AlertRuleRow(
+        tenant_id=rule.tenant_id,
+        rule_id=rule.id,
+        revision=rule.revision,
+        name=rule.definition.name,
+        severity=rule.definition.severity,
+        enabled=rule.definition.enabled,
+        deleted=rule.deleted,
+        definition=definition,
+        revisions=revisions,
+        version=rule.version,
+        created_at=rule.created_on,
+        updated_at=rule.modified_on,
+        position=row.position if row is not None else 0,
+    )
+
+
+def alert_row_of(alert: Alert, row: AlertRow | None) -> AlertRow:
+    """The alert as saved (its lifecycle fields), over the read model's row when there is one."""
+    base = row or AlertRow(
+        tenant_id=alert.tenant_id, alert_id=alert.id, rule_id=alert.rule_id,
+        rule_revision=alert.rule_revision, rule_name="", device_id=alert.device_id,
+        device_name="", episode=alert.episode, severity=alert.severity, state=alert.status,
+        kind="unknown", metric=None, trigger_value=None, threshold=None, condition_text="",
+        raised_at=alert.raised_at, count=alert.count, last_value=alert.last_value,
+        peak_value=alert.peak, last_at=alert.last_at, version=alert.version, position=0,
+    )  # fmt: skip
+    notes: dict[str, str | None] = {"acknowledged": None, "resolved": None}
+    if alert.notes and alert.status in notes:
+        notes[alert.status] = alert.notes[-1]
+    return replace(
+        base,
+        severity=alert.severity,
+        state=alert.status,
+        count=alert.count,
+        last_value=alert.last_value,
+        peak_value=alert.peak,
+        last_at=alert.last_at,
+        version=alert.version,
+        acknowledged_at=alert.acknowledged_at,
+        acknowledged_by=alert.acknowledged_by,
+        acknowledge_note=base.acknowledge_note or notes["acknowledged"],
+        resolved_at=alert.resolved_at,
+        resolved_by=alert.resolved_by,
+        resolution=None
+        if alert.resolved_at is None
+        else "auto"
+        if alert.auto_resolved
+        else "manual",
+        resolve_note=base.resolve_note or notes["resolved"],
+    )

@@ -1,0 +1,189 @@
+"""GraphQL input types of the alerts slice; each turns into the plain values the write side and
+the readers take (a rule definition as the domain's JSON, filters as `read_side.alerts` ones)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from api.alerts import parse_id
+from api.graphql.alert_types import (
+    AlertState,
+    AlertTransition,
+    ComparisonOperator,
+    ConditionKind,
+    RateDirection,
+    RateUnit,
+)
+from api.graphql.types import Severity
+from read_side.alerts import AlertFilter, RuleFilter, TimelineFilter
+
+
+@strawberry.input
+class RuleScopeInput:
+    device_id: strawberry.ID | None = None
+    tag: str | None = None
+    device_type: str | None = None
+
+
+@strawberry.input
+class ComparisonInput:
+    op: ComparisonOperator
+    value: float
+
+
+@strawberry.input
+class ConditionInput:
+    kind: ConditionKind
+    metric: str | None = None
+    op: ComparisonOperator | None = None
+    value: float | None = None
+    seconds: float | None = None
+    rate: float | None = None
+    per: RateUnit = RateUnit.SECOND
+    direction: RateDirection = RateDirection.ANY
+    window_seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind.value}
+        for key in ("metric", "value", "seconds", "rate", "window_seconds"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        if self.op is not None:
+            data["op"] = self.op.value
+        if self.kind is ConditionKind.RATE_OF_CHANGE:
+            data |= {"per": self.per.value, "direction": self.direction.value}
+        return data
+
+
+@strawberry.input
+class AlertRuleDefinitionInput:
+    name: str
+    scope: RuleScopeInput
+    severity: Severity
+    condition: ConditionInput
+    clear_condition: ComparisonInput | None = None
+    hysteresis: float = 0.0
+    enabled: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        scope = {
+            key: value
+            for key, value in (
+                ("device_id", self.scope.device_id),
+                ("tag", self.scope.tag),
+                ("device_type", self.scope.device_type),
+            )
+            if value is not None
+        }
+        clear = self.clear_condition
+        return {
+            "name": self.name,
+            "scope": scope,
+            "severity": self.severity.value,
+            "condition": self.condition.to_dict(),
+            "clear_condition": None
+            if clear is None
+            else {"op": clear.op.value, "value": clear.value},
+            "hysteresis": self.hysteresis,
+            "enabled": self.enabled,
+        }
+
+
+@strawberry.input
+class CreateAlertRuleInput:
+    definition: AlertRuleDefinitionInput
+
+
+@strawberry.input
+class ReviseAlertRuleInput:
+    id: strawberry.ID
+    definition: AlertRuleDefinitionInput
+    expected_version: int | None = None
+
+
+@strawberry.input
+class DeleteAlertRuleInput:
+    id: strawberry.ID
+    expected_version: int | None = None
+
+
+@strawberry.input
+class AcknowledgeAlertInput:
+    id: strawberry.ID
+    note: str | None = None
+    expected_version: int | None = None
+
+
+@strawberry.input
+class ResolveAlertInput:
+    id: strawberry.ID
+    note: str | None = None
+    expected_version: int | None = None
+
+
+@strawberry.input(name="AlertRuleFilter")
+class AlertRuleFilterInput:
+    enabled: bool | None = None
+    severity: Severity | None = None
+    include_deleted: bool = False
+
+    def to_filter(self) -> RuleFilter:
+        severity = None if self.severity is None else self.severity.value
+        return RuleFilter(self.include_deleted, self.enabled, severity)
+
+
+@strawberry.input(name="AlertFilter")
+class AlertFilterInput:
+    severities: list[Severity] | None = None
+    states: list[AlertState] | None = None
+    rule_id: strawberry.ID | None = None
+    device_id: strawberry.ID | None = None
+    raised_from: datetime | None = None
+    raised_to: datetime | None = None
+
+    def to_filter(self) -> AlertFilter:
+        return AlertFilter(
+            severities=frozenset(s.value for s in self.severities or ()),
+            states=frozenset(s.value for s in self.states or ()),
+            rule_id=None if self.rule_id is None else parse_id(self.rule_id, "filter.ruleId"),
+            device_id=None
+            if self.device_id is None
+            else parse_id(self.device_id, "filter.deviceId"),
+            raised_from=self.raised_from,
+            raised_to=self.raised_to,
+        )
+
+
+@strawberry.input(name="AlertTimelineFilter")
+class AlertTimelineFilterInput:
+    device_id: strawberry.ID | None = None
+    alert_id: strawberry.ID | None = None
+    rule_id: strawberry.ID | None = None
+    severities: list[Severity] | None = None
+    transitions: list[AlertTransition] | None = None
+    states: list[AlertState] | None = None
+    start: datetime | None = strawberry.field(
+        default=None, name="from", description="Recorded at or after (inclusive)."
+    )
+    end: datetime | None = strawberry.field(
+        default=None, name="to", description="Recorded at or before (inclusive)."
+    )
+
+    def to_filter(self, newest_first: bool) -> TimelineFilter:
+        def uid(value: strawberry.ID | None, field: str) -> Any:
+            return None if value is None else parse_id(value, f"filter.{field}")
+
+        return TimelineFilter(
+            device_id=uid(self.device_id, "deviceId"),
+            alert_id=uid(self.alert_id, "alertId"),
+            rule_id=uid(self.rule_id, "ruleId"),
+            severities=frozenset(s.value for s in self.severities or ()),
+            transitions=frozenset(t.value for t in self.transitions or ()),
+            states=frozenset(s.value for s in self.states or ()),
+            start=self.start,
+            end=self.end,
+            newest_first=newest_first,
+        )

@@ -1,0 +1,190 @@
+"""REST bodies of the alerts slice (camelCase on the wire). A rule definition travels as the
+domain's JSON with camelCase keys (`clearCondition`, `scope.deviceType`, `windowSeconds`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import Field
+from pydantic.alias_generators import to_camel, to_snake
+
+from api.rest.models import CamelModel
+from read_side.alerts import AlertRow, AlertRuleRow, TimelineEntry
+from read_side.device_status import Page
+from write_side.alerts import MAX_NOTE
+
+RULE_EXAMPLE = {
+    "name": "Pump too hot",
+    "scope": {"deviceType": "pump"},
+    "severity": "critical",
+    "condition": {"kind": "threshold", "metric": "temperature", "op": ">", "value": 80},
+    "clearCondition": {"op": "<", "value": 75},
+    "enabled": True,
+}
+
+
+def camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {to_camel(k) if "_" in k else k: camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel_keys(v) for v in value]
+    return value
+
+
+def snake_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {to_snake(str(k)): snake_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [snake_keys(v) for v in value]
+    return value
+
+
+class AlertAction(CamelModel):
+    """Acknowledge or resolve; the version may also come as an `If-Match` header."""
+
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class RuleRevisionPublic(CamelModel):
+    revision: int
+    definition: dict[str, Any]
+    revised_at: datetime
+    revised_by: str
+
+
+class AlertRulePublic(CamelModel):
+    id: UUID
+    name: str
+    severity: str
+    enabled: bool
+    deleted: bool
+    revision: int
+    version: int
+    definition: dict[str, Any]
+    revisions: list[RuleRevisionPublic]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: AlertRuleRow) -> AlertRulePublic:
+        return cls(
+            id=row.rule_id,
+            name=row.name,
+            severity=row.severity,
+            enabled=row.enabled,
+            deleted=row.deleted,
+            revision=row.revision,
+            version=row.version,
+            definition=camel_keys(row.definition),
+            revisions=[
+                RuleRevisionPublic(
+                    revision=r["revision"],
+                    definition=camel_keys(r["definition"]),
+                    revised_at=datetime.fromisoformat(r["revised_at"]),
+                    revised_by=r["revised_by"],
+                )
+                for r in row.revisions
+            ],
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class AlertRulesPage(CamelModel):
+    items: list[AlertRulePublic]
+    next_cursor: str | None = Field(description="Pass as `after` for the next page.")
+
+    @classmethod
+    def from_page(cls, page: Page[AlertRuleRow]) -> AlertRulesPage:
+        return cls(
+            items=[AlertRulePublic.from_row(r) for r in page.items], next_cursor=page.next_cursor
+        )
+
+
+class TimelineEntryPublic(CamelModel):
+    event_id: UUID
+    alert_id: UUID
+    device_id: UUID
+    rule_id: UUID
+    severity: str
+    transition: str
+    state_after: str
+    actor: str
+    note: str | None
+    value: float | None
+    count: int
+    at: datetime = Field(description="When it happened (reading or action time).")
+    last_at: datetime | None
+    recorded_at: datetime = Field(description="When it was recorded (the timeline's order).")
+    position: int
+
+    @classmethod
+    def from_entry(cls, e: TimelineEntry) -> TimelineEntryPublic:
+        data = {k: v for k, v in vars(e).items() if k not in ("tenant_id", "key")}
+        return cls.model_validate(data)
+
+
+class TimelinePage(CamelModel):
+    items: list[TimelineEntryPublic]
+    next_cursor: str | None = Field(description="Pass as `after` for the next page.")
+
+    @classmethod
+    def from_page(cls, page: Page[TimelineEntry]) -> TimelinePage:
+        items = [TimelineEntryPublic.from_entry(e) for e in page.items]
+        return cls(items=items, next_cursor=page.next_cursor)
+
+
+class AlertPublic(CamelModel):
+    id: UUID
+    rule_id: UUID
+    rule_revision: int
+    rule_name: str
+    device_id: UUID
+    device_name: str
+    episode: int
+    severity: str
+    state: str
+    kind: str
+    metric: str | None
+    trigger_value: float | None
+    threshold: float | None
+    condition_text: str
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledge_note: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution: str | None
+    resolve_note: str | None
+    count: int
+    last_value: float | None
+    peak_value: float | None
+    last_at: datetime
+    version: int
+    timeline: list[TimelineEntryPublic] | None = Field(
+        default=None, description="Every transition, oldest first (single alerts only)."
+    )
+
+    @classmethod
+    def from_row(cls, row: AlertRow, timeline: list[TimelineEntry] | None = None) -> AlertPublic:
+        skip = ("tenant_id", "alert_id", "position", "repeat_run")
+        data: dict[str, Any] = {k: v for k, v in vars(row).items() if k not in skip}
+        data["id"] = row.alert_id
+        if timeline is not None:
+            data["timeline"] = [TimelineEntryPublic.from_entry(e) for e in timeline]
+        return cls.model_validate(data)
+
+
+class AlertsPage(CamelModel):
+    items: list[AlertPublic]
+    next_cursor: str | None = Field(description="Pass as `after` for the next page.")
+
+    @classmethod
+    def from_page(cls, page: Page[AlertRow]) -> AlertsPage:
+        return cls(
+            items=[AlertPublic.from_row(r) for r in page.items], next_cursor=page.next_cursor
+        )

@@ -1,0 +1,266 @@
+"""REST alerts (seed: `GET /alerts`, `GET /alerts/{alertId}`, `POST /alerts/{alertId}/acknowledge`,
+`POST /alerts/{alertId}/resolve`) and alert rules (`GET/POST /alert-rules`,
+`PUT/DELETE /alert-rules/{ruleId}`), plus `GET /alert-rules/{ruleId}` and `GET /alert-timeline`.
+Thin: a body or query in, a command or a read out, a response model back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
+
+from api.alerts import parse_definition, run_alert_command, run_rule_command, service
+from api.auth import Permission, Principal
+from api.devices import build_command
+from api.rest.alert_models import (
+    RULE_EXAMPLE,
+    AlertAction,
+    AlertPublic,
+    AlertRulePublic,
+    AlertRulesPage,
+    AlertsPage,
+    TimelinePage,
+    snake_keys,
+)
+from api.rest.deps import SystemDep, require
+from api.rest.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from read_side.alerts import (
+    SEVERITIES,
+    STATES,
+    TRANSITIONS,
+    AlertFilter,
+    RuleFilter,
+    TimelineFilter,
+    check_choices,
+)
+from read_side.device_status import MAX_PAGE_SIZE
+from write_side.alert_commands import (
+    AcknowledgeAlert,
+    DeleteAlertRule,
+    ResolveAlert,
+    ReviseAlertRule,
+)
+from write_side.alert_commands import CreateAlertRule as CreateRule
+from write_side.errors import InvalidInput, NotFound
+
+router = APIRouter(tags=["alerts"], responses=ERROR_RESPONSES)
+
+Reader = Annotated[Principal, Depends(require(Permission.READ_ALERTS))]
+Operator = Annotated[Principal, Depends(require(Permission.WRITE_ALERTS))]
+Admin = Annotated[Principal, Depends(require(Permission.WRITE_RULES))]
+AlertId = Annotated[UUID, Path(alias="alertId", description="The alert's id (a UUID).")]
+RuleId = Annotated[UUID, Path(alias="ruleId", description="The rule's id (a UUID).")]
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description='The expected version, e.g. `"3"`.')
+]
+First = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+After = Annotated[str | None, Query(description="`nextCursor` of the previous page.")]
+Definition = Annotated[dict[str, Any], Body(examples=[RULE_EXAMPLE])]
+
+
+@router.get("/alerts", summary="List alerts (newest raised first)")
+def list_alerts(
+    *,
+    caller: Reader,
+    system: SystemDep,
+    severity: Annotated[list[str] | None, Query(description="Repeatable.")] = None,
+    state: Annotated[list[str] | None, Query(description="Repeatable.")] = None,
+    rule_id: Annotated[UUID | None, Query(alias="ruleId")] = None,
+    device_id: Annotated[UUID | None, Query(alias="deviceId")] = None,
+    raised_from: Annotated[datetime | None, Query(alias="from")] = None,
+    raised_to: Annotated[datetime | None, Query(alias="to")] = None,
+    first: First = 50,
+    after: After = None,
+) -> AlertsPage:
+    criteria = AlertFilter(
+        check_choices(severity, SEVERITIES, "severity"),
+        check_choices(state, STATES, "state"),
+        rule_id,
+        device_id,
+        raised_from,
+        raised_to,
+    )
+    return AlertsPage.from_page(system.alerts.list_alerts(caller.tenant_id, criteria, first, after))
+
+
+@router.get("/alerts/{alertId}", summary="Show an alert with its timeline", responses=NOT_FOUND)
+def get_alert(
+    alert_id: AlertId, caller: Reader, system: SystemDep, response: Response
+) -> AlertPublic:
+    row = system.alerts.get_alert(caller.tenant_id, alert_id)
+    if row is None:
+        raise NotFound(f"alert {alert_id} not found")
+    criteria = TimelineFilter(alert_id=alert_id, newest_first=False)
+    timeline = system.alerts.timeline(caller.tenant_id, criteria, MAX_PAGE_SIZE, None).items
+    response.headers["ETag"] = f'"{row.version}"'
+    return AlertPublic.from_row(row, timeline)
+
+
+@router.post(
+    "/alerts/{alertId}/acknowledge", summary="Acknowledge an alert", responses=NOT_FOUND | CONFLICT
+)
+async def acknowledge_alert(
+    *,
+    alert_id: AlertId,
+    caller: Operator,
+    system: SystemDep,
+    response: Response,
+    body: AlertAction | None = None,
+    if_match: IfMatch = None,
+) -> AlertPublic:
+    action = body or AlertAction()
+    fields: dict[str, object] = {"alert_id": alert_id, "note": action.note}
+    command = build_command(AcknowledgeAlert, fields | _version(action.expected_version, if_match))
+    row = await run_alert_command(system, caller, service(system).acknowledge, command)
+    response.headers["ETag"] = f'"{row.version}"'
+    return AlertPublic.from_row(row)
+
+
+@router.post(
+    "/alerts/{alertId}/resolve", summary="Resolve an alert", responses=NOT_FOUND | CONFLICT
+)
+async def resolve_alert(
+    *,
+    alert_id: AlertId,
+    caller: Operator,
+    system: SystemDep,
+    response: Response,
+    body: AlertAction | None = None,
+    if_match: IfMatch = None,
+) -> AlertPublic:
+    action = body or AlertAction()
+    fields: dict[str, object] = {"alert_id": alert_id, "note": action.note}
+    command = build_command(ResolveAlert, fields | _version(action.expected_version, if_match))
+    row = await run_alert_command(system, caller, service(system).resolve, command)
+    response.headers["ETag"] = f'"{row.version}"'
+    return AlertPublic.from_row(row)
+
+
+@router.get("/alert-timeline", summary="Alert transitions, in the order recorded")
+def alert_timeline(
+    *,
+    caller: Reader,
+    system: SystemDep,
+    device_id: Annotated[UUID | None, Query(alias="deviceId")] = None,
+    alert_id: Annotated[UUID | None, Query(alias="alertId")] = None,
+    rule_id: Annotated[UUID | None, Query(alias="ruleId")] = None,
+    severity: Annotated[list[str] | None, Query()] = None,
+    transition: Annotated[list[str] | None, Query()] = None,
+    state: Annotated[list[str] | None, Query(description="The state after the transition.")] = None,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    order: Literal["newest_first", "oldest_first"] = "newest_first",
+    first: First = 50,
+    after: After = None,
+) -> TimelinePage:
+    criteria = TimelineFilter(
+        device_id=device_id,
+        alert_id=alert_id,
+        rule_id=rule_id,
+        severities=check_choices(severity, SEVERITIES, "severity"),
+        transitions=check_choices(transition, TRANSITIONS, "transition"),
+        states=check_choices(state, STATES, "state"),
+        start=start,
+        end=end,
+        newest_first=order == "newest_first",
+    )
+    return TimelinePage.from_page(system.alerts.timeline(caller.tenant_id, criteria, first, after))
+
+
+@router.get("/alert-rules", summary="List alert rules (by id)")
+def list_rules(
+    *,
+    caller: Reader,
+    system: SystemDep,
+    enabled: bool | None = None,
+    severity: Literal["info", "warning", "critical"] | None = None,
+    include_deleted: Annotated[bool, Query(alias="includeDeleted")] = False,
+    first: First = 50,
+    after: After = None,
+) -> AlertRulesPage:
+    criteria = RuleFilter(include_deleted, enabled, severity)
+    return AlertRulesPage.from_page(
+        system.alerts.list_rules(caller.tenant_id, criteria, first, after)
+    )
+
+
+@router.get("/alert-rules/{ruleId}", summary="Show an alert rule", responses=NOT_FOUND)
+def get_rule(
+    rule_id: RuleId, caller: Reader, system: SystemDep, response: Response
+) -> AlertRulePublic:
+    row = system.alerts.get_rule(caller.tenant_id, rule_id)
+    if row is None:
+        raise NotFound(f"alert rule {rule_id} not found")
+    response.headers["ETag"] = f'"{row.version}"'
+    return AlertRulePublic.from_row(row)
+
+
+@router.post("/alert-rules", status_code=201, summary="Create an alert rule")
+async def create_rule(
+    body: Definition, caller: Admin, system: SystemDep, response: Response
+) -> AlertRulePublic:
+    command = CreateRule(definition=parse_definition(snake_keys(body)))
+    row = await run_rule_command(system, caller, service(system).create_rule, command)
+    response.headers["Location"] = f"/alert-rules/{row.rule_id}"
+    response.headers["ETag"] = f'"{row.version}"'
+    return AlertRulePublic.from_row(row)
+
+
+@router.put(
+    "/alert-rules/{ruleId}",
+    summary="Revise an alert rule (the full definition; `enabled` toggles)",
+    responses=NOT_FOUND | CONFLICT,
+)
+async def revise_rule(
+    *,
+    rule_id: RuleId,
+    body: Definition,
+    caller: Admin,
+    system: SystemDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AlertRulePublic:
+    data = snake_keys(body)
+    expected = data.pop("expected_version", None)
+    if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool)):
+        raise InvalidInput("expected an integer version", field="expectedVersion")
+    fields = {"rule_id": rule_id, "definition": parse_definition(data)}
+    command = build_command(ReviseAlertRule, fields | _version(expected, if_match))
+    row = await run_rule_command(system, caller, service(system).revise_rule, command)
+    response.headers["ETag"] = f'"{row.version}"'
+    return AlertRulePublic.from_row(row)
+
+
+@router.delete(
+    "/alert-rules/{ruleId}",
+    summary="Delete an alert rule (soft: its open alerts are resolved)",
+    responses=NOT_FOUND | CONFLICT,
+)
+async def delete_rule(
+    *,
+    rule_id: RuleId,
+    caller: Admin,
+    system: SystemDep,
+    response: Response,
+    expected_version: Annotated[int | None, Query(alias="expectedVersion", ge=1)] = None,
+    if_match: IfMatch = None,
+) -> AlertRulePublic:
+    fields = {"rule_id": rule_id} | _version(expected_version, if_match)
+    command = build_command(DeleteAlertRule, fields)
+    row = await run_rule_command(system, caller, service(system).delete_rule, command)
+    response.headers["ETag"] = f'"{row.version}"'
+    return AlertRulePublic.from_row(row)
+
+
+def _version(given: int | None, if_match: str | None) -> dict[str, object]:
+    """`expected_version` from the body/query or an `If-Match: "<version>"` header."""
+    if if_match is None or if_match.strip() == "*":
+        return {"expected_version": given}
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit() or int(tag) < 1:
+        raise InvalidInput('expected a version, e.g. "3"', field="If-Match")
+    if given is not None and given != int(tag):
+        raise InvalidInput("differs from the If-Match header", field="expectedVersion")
+    return {"expected_version": int(tag)}

@@ -1,0 +1,299 @@
+"""The alert read models: alert rules (current revision, with their history), alerts (current
+state of each) and the alert timeline (every transition, in the order recorded). Types and the
+reader port.
+
+Orderings (the same on every adapter): rules by rule id; alerts newest raised first (`raised_key`
+= raise time, then alert id); the timeline by `key` = time recorded, then feed position (newest
+first by default), which is the order transitions were decided in. Cursors are opaque base64url
+strings of the last key returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, TypeVar, get_type_hints
+from uuid import UUID
+
+from read_side.device_status import Page
+from write_side.errors import InvalidInput
+
+SEVERITIES = ("info", "warning", "critical")
+STATES = ("open", "acknowledged", "resolved")
+TRANSITIONS = ("raised", "repeated", "acknowledged", "resolved", "escalated")
+ALERT_TOPIC = "alert"
+R = TypeVar("R")
+
+
+def time_key(at: datetime) -> str:
+    """A sortable, fixed-width UTC text form of a time."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class AlertRuleRow:
+    tenant_id: str
+    rule_id: UUID
+    revision: int
+    name: str
+    severity: str
+    enabled: bool
+    deleted: bool
+    definition: dict[str, Any]  # the current RuleDefinition as JSON values
+    revisions: list[dict[str, Any]]  # {revision, definition, revised_at, revised_by}, oldest first
+    version: int  # the aggregate's version (for expectedVersion)
+    created_at: datetime
+    updated_at: datetime
+    position: int
+
+    def definition_of(self, revision: int) -> dict[str, Any] | None:
+        found = [r["definition"] for r in self.revisions if r["revision"] == revision]
+        return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    tenant_id: str
+    alert_id: UUID
+    rule_id: UUID
+    rule_revision: int
+    rule_name: str
+    device_id: UUID
+    device_name: str
+    episode: int
+    severity: str
+    state: str  # open | acknowledged | resolved
+    kind: str  # the rule's condition kind at its revision
+    metric: str | None
+    trigger_value: float | None
+    threshold: float | None
+    condition_text: str
+    raised_at: datetime
+    count: int
+    last_value: float | None
+    peak_value: float | None
+    last_at: datetime
+    version: int  # the alert's stream version (the row's guard)
+    position: int
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledge_note: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None  # manual | auto | rule_deleted | rule_out_of_scope | ...
+    resolve_note: str | None = None
+    repeat_run: str | None = None  # timeline key of the current run of repeats
+
+    @property
+    def raised_key(self) -> str:
+        return f"{time_key(self.raised_at)}#{self.alert_id.hex}"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One transition; consecutive repeats of an alert are one entry (`count`, `last_at`)."""
+
+    tenant_id: str
+    key: str  # time_key(at) + "#" + feed position: unique, sortable
+    event_id: UUID
+    alert_id: UUID
+    device_id: UUID
+    rule_id: UUID
+    severity: str
+    transition: str
+    state_after: str
+    actor: str
+    at: datetime  # when it happened: the reading's time, or the operator's action
+    recorded_at: datetime  # when it was decided and recorded (the order of the timeline)
+    position: int
+    note: str | None = None
+    value: float | None = None
+    count: int = 1
+    last_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RuleFilter:
+    include_deleted: bool = False
+    enabled: bool | None = None
+    severity: str | None = None
+
+    def matches(self, row: AlertRuleRow) -> bool:
+        return (
+            (self.include_deleted or not row.deleted)
+            and self.enabled in (None, row.enabled)
+            and self.severity in (None, row.severity)
+        )
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    severities: frozenset[str] = frozenset()  # empty: any
+    states: frozenset[str] = frozenset()
+    rule_id: UUID | None = None
+    device_id: UUID | None = None
+    raised_from: datetime | None = None
+    raised_to: datetime | None = None
+
+    def matches(self, row: AlertRow) -> bool:
+        return (
+            (not self.severities or row.severity in self.severities)
+            and (not self.states or row.state in self.states)
+            and self.rule_id in (None, row.rule_id)
+            and self.device_id in (None, row.device_id)
+            and (self.raised_from is None or row.raised_at >= self.raised_from)
+            and (self.raised_to is None or row.raised_at <= self.raised_to)
+        )
+
+
+@dataclass(frozen=True)
+class TimelineFilter:
+    device_id: UUID | None = None
+    alert_id: UUID | None = None
+    rule_id: UUID | None = None
+    severities: frozenset[str] = frozenset()
+    transitions: frozenset[str] = frozenset()
+    states: frozenset[str] = frozenset()  # the state after the transition
+    start: datetime | None = None  # recorded at or after (inclusive)
+    end: datetime | None = None  # recorded at or before (inclusive)
+    newest_first: bool = True
+
+    def matches(self, entry: TimelineEntry) -> bool:
+        return (
+            self.device_id in (None, entry.device_id)
+            and self.alert_id in (None, entry.alert_id)
+            and self.rule_id in (None, entry.rule_id)
+            and (not self.severities or entry.severity in self.severities)
+            and (not self.transitions or entry.transition in self.transitions)
+            and (not self.states or entry.state_after in self.states)
+        )
+
+    def key_range(self) -> tuple[str, str]:
+        """Bounds of `TimelineEntry.key` for the time range (inclusive)."""
+        low = time_key(self.start) if self.start else ""
+        return low, (time_key(self.end) + "#~") if self.end else "~"
+
+
+@dataclass(frozen=True)
+class DeviceName:
+    tenant_id: str
+    device_id: UUID
+    name: str
+
+
+class AlertReader(ABC):
+    """Port: queries over the alert read models; another tenant's rows are never returned."""
+
+    @abstractmethod
+    def get_rule(self, tenant_id: str, rule_id: UUID) -> AlertRuleRow | None: ...
+
+    @abstractmethod
+    def list_rules(
+        self, tenant_id: str, criteria: RuleFilter, first: int, after: str | None
+    ) -> Page[AlertRuleRow]: ...
+
+    @abstractmethod
+    def get_alert(self, tenant_id: str, alert_id: UUID) -> AlertRow | None: ...
+
+    @abstractmethod
+    def list_alerts(
+        self, tenant_id: str, criteria: AlertFilter, first: int, after: str | None
+    ) -> Page[AlertRow]: ...
+
+    @abstractmethod
+    def timeline(
+        self, tenant_id: str, criteria: TimelineFilter, first: int, after: str | None
+    ) -> Page[TimelineEntry]: ...
+
+    @abstractmethod
+    def timeline_entry(self, tenant_id: str, key: str) -> TimelineEntry | None: ...
+
+    @abstractmethod
+    def device_name(self, tenant_id: str, device_id: UUID) -> str | None: ...
+
+
+# Cursors ----------------------------------------------------------------------------------------
+
+
+def encode_cursor(kind: str, key: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str) -> str:
+    """The key a cursor of `kind` points after; anything else is invalid input on `after`."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, ValueError):
+        raw = ""
+    found, sep, key = raw.partition(":")
+    if found != kind or not sep or not key or len(key) > 200:
+        raise InvalidInput("malformed cursor", field="after")
+    return key
+
+
+# JSON records (change notices, stored rows) ---------------------------------------------------
+
+
+def to_record(row: object) -> dict[str, Any]:
+    """A JSON-ready dict of a row dataclass (UUIDs as text, times in ISO 8601)."""
+    return {f.name: _jsonable(getattr(row, f.name)) for f in dataclasses.fields(row)}  # type: ignore[arg-type]
+
+
+def from_record(cls: type[R], record: Mapping[str, Any]) -> R:
+    """The row of type `cls` from `to_record`'s output."""
+    kinds = _field_kinds(cls)  # type: ignore[arg-type]
+    return cls(**{name: _revive(kinds[name], v) for name, v in record.items() if name in kinds})
+
+
+def dumps(row: object) -> str:
+    return json.dumps(to_record(row), separators=(",", ":"), sort_keys=True)
+
+
+def loads(cls: type[R], text: str) -> R:
+    return from_record(cls, json.loads(text))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, frozenset | set | tuple):
+        return sorted(value)
+    return value
+
+
+@cache
+def _field_kinds(cls: type) -> dict[str, str]:
+    hints = get_type_hints(cls)
+    return {
+        f.name: "uuid"
+        if "UUID" in str(hints[f.name])
+        else "time"
+        if "datetime" in str(hints[f.name])
+        else "plain"
+        for f in dataclasses.fields(cls)
+    }
+
+
+def _revive(kind: str, value: Any) -> Any:
+    if value is None or kind == "plain":
+        return value
+    return UUID(str(value)) if kind == "uuid" else datetime.fromisoformat(str(value))
+
+
+def check_choices(
+    values: Sequence[str] | None, allowed: Sequence[str], name: str
+) -> frozenset[str]:
+    chosen = frozenset(values or ())
+    unknown = sorted(chosen - set(allowed))
+    if unknown:
+        raise InvalidInput(f"unknown {name} {', '.join(unknown)}", field=name)
+    return chosen

@@ -1,0 +1,362 @@
+"""The alerting process manager and the alert read models against real stores (SQLite file and
+DynamoDB Local): threshold crossings open exactly one alert per (rule, device) also with
+redelivered messages and two managers running at once; clearing resolves; a recurrence is a new
+alert; a restarted (or rewound) manager records nothing twice; the timeline keeps the order."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from event_store.envelope import EventMetadata
+from fleetwatch.bootstrap import _alerts_store, application_env, build_alerting
+from fleetwatch.settings import Settings
+from projections.alert_views import AlertsProjection
+from projections.alerting import AlertingWorker
+from projections.batching import BatchingProjectionWorker
+from read_side.alerts import AlertFilter, AlertReader, RuleFilter, TimelineFilter
+from write_side.alert_commands import (
+    AcknowledgeAlert,
+    CreateAlertRule,
+    DeleteAlertRule,
+    ResolveAlert,
+    ReviseAlertRule,
+)
+from write_side.alert_rules import parse_rule_definition
+from write_side.alert_service import AlertService
+from write_side.alerts import alert_id
+from write_side.application import FleetApplication
+from write_side.commands import RegisterDevice
+from write_side.telemetry import BatchEntry, Reading
+from write_side.telemetry_log import Telemetry, telemetry_id
+
+TENANT = "acme"
+ADMIN = EventMetadata(TENANT, "user:admin")
+OPERATOR = EventMetadata(TENANT, "user:olga")
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+HOT = {
+    "name": "hot pump",
+    "scope": {"device_type": "pump"},
+    "severity": "warning",
+    "condition": {"kind": "threshold", "metric": "temp", "op": ">", "value": 80},
+    "clear_condition": {"op": "<", "value": 75},
+}
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@dataclass
+class Fleet:
+    settings: Settings
+    app: FleetApplication
+    view: Any
+    reader: AlertReader
+    service: AlertService
+
+    def manager(self, **kwargs: Any) -> AlertingWorker:
+        return build_alerting(self.app, **kwargs)
+
+    def projection(self) -> BatchingProjectionWorker:
+        return BatchingProjectionWorker(
+            AlertsProjection(self.view, self.reader),
+            checkpoints=self.view,
+            recorder=self.app.recorder,
+            mapper=self.app.envelope_mapper,
+            upstream_name=self.app.name,
+        )
+
+    def device(self, device_type: str = "pump", tenant: str = TENANT) -> UUID:
+        command = RegisterDevice(
+            name=f"{device_type}-{uuid.uuid4().hex[:4]}", device_type=device_type
+        )
+        return self.app.register_device(command, EventMetadata(tenant, "user:admin")).aggregate.id
+
+    def rule(self, definition: dict[str, Any] | None = None, tenant: str = TENANT) -> UUID:
+        command = CreateAlertRule(definition=parse_rule_definition(definition or HOT))
+        return self.service.create_rule(command, EventMetadata(tenant, "user:admin")).aggregate.id
+
+    def send(self, device: UUID, *readings: tuple[str, float, float], tenant: str = TENANT) -> None:
+        """Messages (message id, seconds after T0, temp) of one device in one batch."""
+        stream = self.app.load_telemetry(telemetry_id(tenant, device))
+        stream = stream or Telemetry(tenant_id=tenant, device_id=device)
+        entries = [BatchEntry(m, at(s), (Reading("temp", v, at(s)),)) for m, s, v in readings]
+        if stream.record(entries, datetime.now(UTC), "http"):
+            self.app.save_telemetry([stream], EventMetadata(tenant, f"device:{device}"))
+
+    def stored_alert_events(self) -> int:
+        head = self.app.recorder.max_notification_id() or 0
+        notifications = self.app.recorder.select_notifications(start=1, limit=head + 1)
+        return sum(1 for n in notifications if n.topic.startswith("write_side.alerts:"))
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def fleet(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fleet]:
+    if request.param == "sqlite":
+        settings = Settings(store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3")
+    else:
+        settings = Settings(
+            store="dynamodb",
+            dynamodb_endpoint_url=request.getfixturevalue("dynamodb_endpoint"),
+            dynamodb_table_prefix=request.getfixturevalue("table_prefix"),
+        )
+    app = FleetApplication(env=application_env(settings))
+    view, reader = _alerts_store(app, settings)
+    yield Fleet(settings, app, view, reader, AlertService(app))
+    app.close()
+
+
+def test_crossing_opens_one_alert_repeats_update_it_clearing_resolves_recurrence_is_new(
+    fleet: Fleet,
+) -> None:
+    pump, rule = fleet.device(), fleet.rule()
+    fleet.send(pump, ("m1", 1, 70), ("m2", 2, 85))
+    fleet.send(pump, ("m2", 2, 85), ("m3", 3, 90))  # m2 redelivered
+    fleet.send(pump, ("m4", 4, 78))  # in the hysteresis band: still open
+    manager, projection = fleet.manager(), fleet.projection()
+    manager.catch_up()
+    projection.catch_up()
+    first = alert_id(TENANT, rule, pump, 1)
+    alert = fleet.reader.get_alert(TENANT, first)
+    assert alert is not None
+    assert (alert.state, alert.count, alert.trigger_value, alert.last_value, alert.peak_value) == (
+        "open", 2, 85, 90, 90,
+    )  # fmt: skip
+    assert (alert.rule_name, alert.kind, alert.condition_text) == (
+        "hot pump",
+        "threshold",
+        "temp > 80",
+    )
+    assert alert.device_name.startswith("pump-")
+
+    fleet.send(pump, ("m5", 5, 70))  # clears
+    fleet.send(pump, ("m6", 6, 95))  # recurs: the next episode
+    manager.catch_up()
+    projection.catch_up()
+    alerts = fleet.reader.list_alerts(TENANT, AlertFilter(), 50, None).items
+    assert [(a.alert_id, a.state, a.episode) for a in alerts] == [
+        (alert_id(TENANT, rule, pump, 2), "open", 2),
+        (first, "resolved", 1),
+    ]
+    resolved = fleet.reader.get_alert(TENANT, first)
+    assert resolved is not None
+    assert (resolved.resolution, resolved.resolved_by, resolved.last_value) == (
+        "auto",
+        "system:auto",
+        70,
+    )
+    entries = fleet.reader.timeline(TENANT, TimelineFilter(newest_first=False), 50, None).items
+    assert [(e.alert_id, e.transition, e.count) for e in entries] == [
+        (first, "raised", 1),
+        (first, "repeated", 1),
+        (first, "resolved", 1),
+        (alert_id(TENANT, rule, pump, 2), "raised", 1),
+    ]
+    assert [e.at for e in entries] == [at(2), at(3), at(5), at(6)]
+    assert all(e.actor == "system:alerting" for e in entries if e.transition != "resolved")
+
+
+def test_a_rewound_or_restarted_manager_records_nothing_twice(fleet: Fleet) -> None:
+    pump, rule = fleet.device(), fleet.rule()
+    fleet.send(pump, ("m1", 1, 85), ("m2", 2, 86))
+    first = fleet.manager()
+    first.catch_up()
+    events = fleet.stored_alert_events()
+    assert events == 2  # raised + one repeat
+
+    again = fleet.manager()  # a restart: state rebuilt from the feed up to its checkpoint
+    fleet.send(pump, ("m3", 3, 87))
+    again.catch_up()
+    assert fleet.stored_alert_events() == events + 1
+
+    rewound = fleet.manager()  # the checkpoint lost: the whole feed decided again
+    rewound.projection.reset(rewound.tracking_name)
+    rewound._position = 0
+    rewound.catch_up()
+    assert fleet.stored_alert_events() == events + 1
+    aggregate = fleet.service.get_alert(TENANT, alert_id(TENANT, rule, pump, 1))
+    assert (aggregate.count, aggregate.version) == (3, 3)
+
+
+def test_two_managers_at_once_open_one_alert_and_count_each_reading_once(fleet: Fleet) -> None:
+    pumps, rule = [fleet.device() for _ in range(3)], fleet.rule()
+    managers = [fleet.manager(), fleet.manager()]
+    for manager in managers:
+        manager.start()
+    try:
+        senders = [
+            threading.Thread(
+                target=lambda p=pump: [fleet.send(p, (f"m{i}", i, 81 + i)) for i in range(6)]
+            )
+            for pump in pumps
+        ]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+        head = fleet.app.recorder.max_notification_id() or 0
+        assert all(m.wait_for(head, 20) for m in managers)
+        time.sleep(0.2)  # let the last commits of the slower one settle
+    finally:
+        for manager in managers:
+            manager.stop()
+    for pump in pumps:
+        alert = fleet.service.get_alert(TENANT, alert_id(TENANT, rule, pump, 1))
+        assert (alert.count, alert.last_value) == (6, 86)
+        with pytest.raises(Exception, match="not found"):
+            fleet.service.get_alert(TENANT, alert_id(TENANT, rule, pump, 2))
+    assert fleet.stored_alert_events() == 3 * 6
+
+
+def test_operator_actions_rule_changes_and_the_timeline(fleet: Fleet) -> None:
+    pump, valve = fleet.device(), fleet.device("valve")
+    rule = fleet.rule()
+    fleet.send(pump, ("p1", 1, 85))
+    manager, projection = fleet.manager(), fleet.projection()
+    manager.catch_up()
+    opened = alert_id(TENANT, rule, pump, 1)
+    fleet.service.acknowledge(AcknowledgeAlert(alert_id=opened, note="on it"), OPERATOR)
+    fleet.send(pump, ("p2", 2, 86), ("p3", 3, 87))  # repeats after the acknowledgement
+    manager.catch_up()
+    # Revised to another scope: the open alert is resolved as out of scope.
+    wide = HOT | {"severity": "critical", "scope": {"tag": "x"}}
+    revised = ReviseAlertRule(rule_id=rule, definition=parse_rule_definition(wide))
+    fleet.service.revise_rule(revised, ADMIN)
+    manager.catch_up()
+    projection.catch_up()
+    alert = fleet.reader.get_alert(TENANT, opened)
+    assert alert is not None
+    assert (alert.state, alert.resolution, alert.severity) == (
+        "resolved",
+        "rule_out_of_scope",
+        "warning",
+    )
+
+    back = ReviseAlertRule(
+        rule_id=rule, definition=parse_rule_definition(HOT | {"severity": "critical"})
+    )
+    fleet.service.revise_rule(back, ADMIN)
+    fleet.send(pump, ("p4", 4, 99))
+    fleet.send(valve, ("v1", 4, 99))  # not a pump: no alert
+    manager.catch_up()
+    second = alert_id(TENANT, rule, pump, 2)
+    fleet.service.resolve(ResolveAlert(alert_id=second, note="fixed"), OPERATOR)
+    fleet.service.delete_rule(DeleteAlertRule(rule_id=rule), ADMIN)
+    manager.catch_up()
+    projection.catch_up()
+
+    rules = fleet.reader.list_rules(TENANT, RuleFilter(), 50, None)
+    assert rules.items == []
+    row = fleet.reader.get_rule(TENANT, rule)
+    assert row is not None
+    assert (row.deleted, row.revision, [r["revision"] for r in row.revisions]) == (
+        True,
+        3,
+        [1, 2, 3],
+    )
+    second_row = fleet.reader.get_alert(TENANT, second)
+    assert second_row is not None
+    assert (second_row.rule_revision, second_row.severity, second_row.state) == (
+        3,
+        "critical",
+        "resolved",
+    )
+    assert (second_row.resolution, second_row.resolve_note) == ("manual", "fixed")
+
+    timeline = fleet.reader.timeline(
+        TENANT, TimelineFilter(device_id=pump, newest_first=False), 50, None
+    )
+    assert [(e.transition, e.state_after, e.count) for e in timeline.items] == [
+        ("raised", "open", 1),
+        ("acknowledged", "acknowledged", 1),
+        ("repeated", "acknowledged", 2),
+        ("resolved", "resolved", 1),
+        ("raised", "open", 1),
+        ("resolved", "resolved", 1),
+    ]
+    assert timeline.items[1].actor == "user:olga"
+    assert timeline.items[1].note == "on it"
+    assert fleet.reader.timeline(TENANT, TimelineFilter(device_id=valve), 50, None).items == []
+    # Filters and pages.
+    newest = fleet.reader.timeline(TENANT, TimelineFilter(), 2, None)
+    assert [e.transition for e in newest.items] == ["resolved", "raised"]
+    assert newest.next_cursor is not None
+    rest = fleet.reader.timeline(TENANT, TimelineFilter(), 50, newest.next_cursor)
+    assert [e.transition for e in rest.items] == ["resolved", "repeated", "acknowledged", "raised"]
+    raised = TimelineFilter(transitions=frozenset({"raised"}), severities=frozenset({"critical"}))
+    assert [e.alert_id for e in fleet.reader.timeline(TENANT, raised, 50, None).items] == [second]
+    third = timeline.items[2]
+    window = TimelineFilter(start=third.recorded_at, end=third.recorded_at)
+    assert fleet.reader.timeline(TENANT, window, 50, None).items == [third]
+    by_alert = TimelineFilter(alert_id=second, states=frozenset({"resolved"}))
+    assert [e.note for e in fleet.reader.timeline(TENANT, by_alert, 50, None).items] == ["fixed"]
+    # Alerts filters.
+    for criteria, expected in (
+        (AlertFilter(device_id=pump), [second, opened]),
+        (AlertFilter(rule_id=rule, severities=frozenset({"critical"})), [second]),
+        (AlertFilter(states=frozenset({"open", "acknowledged"})), []),
+        (AlertFilter(raised_from=at(3)), [second]),
+        (AlertFilter(raised_to=at(3)), [opened]),
+    ):
+        assert [
+            a.alert_id for a in fleet.reader.list_alerts(TENANT, criteria, 50, None).items
+        ] == expected
+    # Another tenant sees nothing.
+    assert fleet.reader.get_alert("other", opened) is None
+    assert fleet.reader.timeline("other", TimelineFilter(), 50, None).items == []
+
+
+def test_absence_raises_at_a_tick_and_the_next_reading_clears_it_also_after_a_restart(
+    fleet: Fleet,
+) -> None:
+    pump = fleet.device()
+    silent = {
+        "name": "silent", "scope": {"device_id": str(pump)}, "severity": "critical",
+        "condition": {"kind": "absence", "metric": None, "seconds": 30},
+    }  # fmt: skip
+    rule = fleet.rule(silent)
+    manager = fleet.manager()
+    manager.catch_up()
+    now = datetime.now(UTC)
+    assert manager.projection.tick(now) == 0  # the timer starts
+    assert manager.projection.tick(now + timedelta(seconds=31)) == 1
+    restarted = fleet.manager()
+    restarted.catch_up()
+    fleet.send(pump, ("m1", 3600, 20))
+    restarted.catch_up()
+    aggregate = fleet.service.get_alert(TENANT, alert_id(TENANT, rule, pump, 1))
+    assert (aggregate.status, aggregate.auto_resolved) == ("resolved", True)
+
+
+def test_rebuilding_the_alert_read_models_from_zero_yields_the_same_rows(fleet: Fleet) -> None:
+    pump, rule = fleet.device(), fleet.rule()
+    fleet.send(pump, ("m1", 1, 85), ("m2", 2, 86), ("m3", 3, 70), ("m4", 4, 90))
+    manager, projection = fleet.manager(), fleet.projection()
+    manager.catch_up()
+    fleet.service.acknowledge(AcknowledgeAlert(alert_id=alert_id(TENANT, rule, pump, 2)), OPERATOR)
+    projection.catch_up()
+
+    def everything() -> tuple[object, ...]:
+        return (
+            fleet.reader.list_rules(TENANT, RuleFilter(include_deleted=True), 500, None).items,
+            fleet.reader.list_alerts(TENANT, AlertFilter(), 500, None).items,
+            fleet.reader.timeline(TENANT, TimelineFilter(), 500, None).items,
+        )
+
+    before = everything()
+    assert len(before[2]) == 5  # raised, repeated, resolved, raised, acknowledged
+    fleet.view.reset(projection.tracking_name)
+    assert everything() == ([], [], [])
+    again = fleet.projection()
+    again.catch_up()
+    assert everything() == before

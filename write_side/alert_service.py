@@ -1,0 +1,175 @@
+"""The alerts application service: alert rules (create, revise, delete) and alert handling
+(acknowledge, resolve), plus the decisions behind the alerting policy's commands.
+
+Every load checks the caller's tenant: another tenant's rule or alert is `NotFound`. Acknowledge
+and resolve carry no expected version unless the caller gives one, so a lost race (the policy
+recorded a repeat meanwhile) reloads and retries (`CONFLICT_RETRIES`) before answering CONFLICT.
+
+`apply_policy_command` is what the alerting process manager records for each policy command; it
+is idempotent against the alert's state, so a replayed or duplicated command records nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from event_store.envelope import EventMetadata
+from write_side.alert_commands import (
+    AcknowledgeAlert,
+    CreateAlertRule,
+    DeleteAlertRule,
+    ResolveAlert,
+    ReviseAlertRule,
+)
+from write_side.alert_rules import AlertRule
+from write_side.alerting_policy import AlertCommand, AutoResolve, OpenAlert, RecordRepeat
+from write_side.alerts import Alert
+from write_side.application import FleetApplication, Saved
+from write_side.errors import AlertAlreadyResolved, ConcurrencyConflict, NotFound
+
+A = TypeVar("A", bound=Aggregate)
+CONFLICT_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class EscalateAlert:
+    """Raise an open alert's severity (its rule was revised to a higher one)."""
+
+    alert_id: UUID
+    severity: str
+    at: datetime
+
+
+PolicyCommand = AlertCommand | EscalateAlert
+
+
+class AlertService:
+    def __init__(self, app: FleetApplication, clock: Callable[[], datetime] | None = None) -> None:
+        self.app = app
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # Rules -------------------------------------------------------------------------------------
+
+    def create_rule(self, command: CreateAlertRule, meta: EventMetadata) -> Saved[AlertRule]:
+        return self.app._save(AlertRule.create(meta.tenant_id, command.definition), meta)
+
+    def revise_rule(self, command: ReviseAlertRule, meta: EventMetadata) -> Saved[AlertRule]:
+        """Saved(rule, 0) when the definition is unchanged (nothing recorded)."""
+        rule = self.get_rule(meta.tenant_id, command.rule_id)
+        _check_version(rule, command.expected_version)
+        if not rule.revise(command.definition):
+            return Saved(rule, 0)
+        return self.app._save(rule, meta)
+
+    def delete_rule(self, command: DeleteAlertRule, meta: EventMetadata) -> Saved[AlertRule]:
+        rule = self.get_rule(meta.tenant_id, command.rule_id)
+        _check_version(rule, command.expected_version)
+        rule.delete()
+        return self.app._save(rule, meta)
+
+    def get_rule(self, tenant_id: str, rule_id: UUID) -> AlertRule:
+        return self._load(AlertRule, tenant_id, rule_id, "alert rule")
+
+    # Alerts ------------------------------------------------------------------------------------
+
+    def acknowledge(self, command: AcknowledgeAlert, meta: EventMetadata) -> Saved[Alert]:
+        def decide(alert: Alert) -> None:
+            alert.acknowledge(meta.actor, self.clock(), command.note)
+
+        return self._handle(command.alert_id, command.expected_version, decide, meta)
+
+    def resolve(self, command: ResolveAlert, meta: EventMetadata) -> Saved[Alert]:
+        def decide(alert: Alert) -> None:
+            alert.resolve(meta.actor, self.clock(), command.note)
+
+        return self._handle(command.alert_id, command.expected_version, decide, meta)
+
+    def get_alert(self, tenant_id: str, alert_id: UUID) -> Alert:
+        return self._load(Alert, tenant_id, alert_id, "alert")
+
+    def _handle(
+        self,
+        alert_id: UUID,
+        expected: int | None,
+        decide: Callable[[Alert], None],
+        meta: EventMetadata,
+    ) -> Saved[Alert]:
+        for attempt in range(CONFLICT_RETRIES):
+            alert = self.get_alert(meta.tenant_id, alert_id)
+            _check_version(alert, expected)
+            decide(alert)
+            try:
+                return self.app._save(alert, meta)
+            except ConcurrencyConflict:
+                if expected is not None or attempt == CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _load(self, cls: type[A], tenant_id: str, aggregate_id: UUID, what: str) -> A:
+        try:
+            aggregate: Aggregate = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} {aggregate_id} not found") from None
+        if not isinstance(aggregate, cls) or getattr(aggregate, "tenant_id", None) != tenant_id:
+            raise NotFound(f"{what} {aggregate_id} not found")
+        return aggregate
+
+
+def apply_policy_command(alert: Alert | None, command: PolicyCommand) -> Alert | None:
+    """The alert with the command's event pending, or None when there is nothing to record.
+
+    `alert` is the alert as stored (None when its stream does not exist). Idempotent: an open
+    whose alert exists with the same raise time, a repeat not newer than the alert's last one,
+    a resolve of a resolved alert and anything on a resolved alert record nothing. An open whose
+    alert exists otherwise (another raiser won the stream's first version) counts as a repeat.
+    """
+    if isinstance(command, OpenAlert):
+        if alert is None:
+            return Alert.open(
+                tenant_id=command.tenant_id,
+                rule_id=command.rule_id,
+                rule_revision=command.rule_revision,
+                device_id=command.device_id,
+                episode=command.episode,
+                severity=command.severity,
+                value=command.value,
+                at=command.at,
+                peak_mode=command.peak_mode,
+            )
+        if alert.raised_at == command.at or command.value is None:
+            return None
+        return _repeat(alert, command.value, command.at)
+    if alert is None or alert.status == "resolved":
+        return None
+    if isinstance(command, RecordRepeat):
+        return _repeat(alert, command.value, command.at)
+    if isinstance(command, AutoResolve):
+        return alert if alert.auto_resolve(command.at, command.value, command.note) else None
+    try:
+        return alert if alert.escalate(command.severity, command.at) else None
+    except AlertAlreadyResolved:  # pragma: no cover - checked above
+        return None
+
+
+def _repeat(alert: Alert, value: float, at: datetime) -> Alert | None:
+    if alert.status == "resolved" or at <= alert.last_at:
+        return None
+    alert.repeat(value, at)
+    return alert
+
+
+def _check_version(aggregate: Aggregate, expected: int | None) -> None:
+    if expected is not None and expected != aggregate.version:
+        raise ConcurrencyConflict(
+            f"{type(aggregate).__name__} {aggregate.id} is at version {aggregate.version}, "
+            f"not {expected}",
+            expected=expected,
+            actual=aggregate.version,
+        )
