@@ -10,9 +10,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.graphql.router import FleetGraphQLRouter
-from api.rest import devices, events, health
+from api.rest import alerts, devices, events, health
 from api.rest.errors import install_error_handlers
+from api.rest.telemetry import router as telemetry_router
+from api.rest.users import router as users_router
 from fleetwatch.bootstrap import System
+from ingestion.http import router_for as ingest_router_for
 
 
 def create_app(system: System) -> FastAPI:
@@ -25,6 +28,10 @@ def create_app(system: System) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(devices.router)
+    app.include_router(telemetry_router)
     app.include_router(events.router)
+    app.include_router(alerts.router)
+    app.include_router(users_router)
+    app.include_router(ingest_router_for(system))
     app.include_router(FleetGraphQLRouter(system))
     return app

@@ -44,13 +44,28 @@ class Permission(StrEnum):
     READ_DEVICES = "devices:read"
     WRITE_DEVICES = "devices:write"
     READ_EVENTS = "events:read"
+    READ_ALERTS = "alerts:read"  # alerts, the alert timeline, alert rules
+    WRITE_ALERTS = "alerts:write"  # acknowledge, resolve
+    WRITE_RULES = "rules:write"  # create, revise, delete alert rules
+    PROFILE_SELF = "profile:self"  # `me`, `/users/me*`: every role
 
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
-    "viewer": frozenset({Permission.READ_DEVICES}),
-    "operator": frozenset({Permission.READ_DEVICES, Permission.WRITE_DEVICES}),
-    "auditor": frozenset({Permission.READ_DEVICES, Permission.READ_EVENTS}),
+    "viewer": frozenset({Permission.READ_DEVICES, Permission.READ_ALERTS}),
+    "operator": frozenset(
+        {
+            Permission.READ_DEVICES,
+            Permission.WRITE_DEVICES,
+            Permission.READ_ALERTS,
+            Permission.WRITE_ALERTS,
+        }
+    ),
+    "auditor": frozenset({Permission.READ_DEVICES, Permission.READ_EVENTS, Permission.READ_ALERTS}),
     "admin": frozenset(Permission),
+}
+# Every role may see and change its own profile, preferences and push tokens.
+ROLE_PERMISSIONS = {
+    role: granted | {Permission.PROFILE_SELF} for role, granted in ROLE_PERMISSIONS.items()
 }
 ROLES = tuple(ROLE_PERMISSIONS)
 

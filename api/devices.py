@@ -45,7 +45,10 @@ def _execute(system: System, caller: Principal, handle: Handler[C], command: C) 
     saved = handle(command, caller.metadata())
     if not system.wait_for(saved.position, READ_YOUR_WRITES_TIMEOUT):
         log.warning("read model still behind position %d after a command", saved.position)
-    return status_of(saved.aggregate, saved.position)
+    status = status_of(saved.aggregate, saved.position)
+    # The row adds what the aggregate does not hold (telemetry, connectivity, open alerts).
+    row = system.devices.get(caller.tenant_id, status.device_id)
+    return row if row is not None and row.version == status.version else status
 
 
 def build_command(command_class: type[CommandT], fields: Mapping[str, object]) -> CommandT:
@@ -99,6 +102,18 @@ def device_status_from_notice_data(data: Mapping[str, Any]) -> DeviceStatus:
         decommissioned_at=_time(data.get("decommissioned_at")),
         decommission_reason=data.get("decommission_reason"),
         position=int(data.get("position") or 0),
+        credential_id=data.get("credential_id"),
+        last_seen_at=_time(data.get("last_seen_at")),
+        online=data.get("online"),
+        last_values={m: float(v) for m, v in (data.get("last_values") or {}).items()},
+        last_values_at={
+            m: datetime.fromisoformat(at) for m, at in (data.get("last_values_at") or {}).items()
+        },
+        firmware_version=data.get("firmware_version"),
+        battery=data.get("battery"),
+        rssi=data.get("rssi"),
+        telemetry_version=int(data.get("telemetry_version") or 0),
+        open_alerts=dict(data.get("open_alerts") or {}),
     )
 
 

@@ -9,19 +9,46 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from event_store.log import EventLog
 from fleetwatch.settings import Settings
-from projections.device_status import DeviceStatusProjection, DeviceStatusView
+from ingestion.buffer import IngestService
+from ingestion.settings import IngestSettings
+from notifications.dispatcher import Dispatcher
+from notifications.outbox import Outbox
+from notifications.wiring import build_dispatcher, build_outbox, build_senders
+from projections.alert_views import AlertsProjection, AlertsView
+from projections.alerting import AlertingProcess, AlertingWorker
+from projections.batching import BatchingProjectionWorker
+from projections.device_status import DeviceStatusProjection
+from projections.notifier import NotifierProjection, StoredAlerts
 from projections.runner import ProjectionWorker
+from projections.telemetry import TelemetryProjection
+from projections.users import UsersProjection, UsersView
+from read_side.alerts import AlertReader
 from read_side.device_status import DeviceStatusReader
 from read_side.notifications import Fanout
+from read_side.telemetry import TelemetryReader
+from read_side.users import UsersReader
 from write_side.application import FleetApplication
+from write_side.credentials import DeviceDirectory
+from write_side.ingestion import TelemetryIngestion
 
-PROJECTIONS = ("device_status",)
+if TYPE_CHECKING:
+    from ingestion.mqtt import MqttIngestor
+
+PROJECTIONS = ("device_status", "telemetry", "alerts", "alerting", "users")
+RECIPIENTS_TIMEOUT = 2.0  # seconds the notifier waits for the users model per batch
+
+
+class ResettableView(Protocol):
+    """What `System.rebuild` needs of a projection's view."""
+
+    def reset(self, application_name: str) -> None: ...
 
 
 @dataclass
@@ -31,16 +58,30 @@ class System:
     devices: DeviceStatusReader
     event_log: EventLog
     fanout: Fanout
+    telemetry: TelemetryReader  # raw readings and rollups (issue 4)
+    alerts: AlertReader  # alert rules, alerts, alert timeline (issue 4)
     workers: dict[str, ProjectionWorker] = field(default_factory=dict)
-    views: dict[str, DeviceStatusView] = field(default_factory=dict)
+    views: dict[str, ResettableView] = field(default_factory=dict)
+    ingest: IngestService | None = None  # the telemetry command path (issue 4)
+    mqtt: MqttIngestor | None = None  # set when FLEETWATCH_MQTT_URL is
+    users: UsersReader | None = None  # the users read model (issue 4)
+    outbox: Outbox | None = None  # queued notifications, written by the notifier (issue 4)
+    dispatcher: Dispatcher | None = None  # delivers the outbox; runs with the workers
     _started: bool = False
 
     def start(self) -> None:
-        """Start the projection workers (threads), unless settings say another process runs them."""
+        """Start the projection workers (threads), unless settings say another process runs them;
+        and the ingestion flusher (plus the MQTT subscriber when configured)."""
         if self.settings.run_projections and not self._started:
             for worker in self.workers.values():
                 worker.start()
+            if self.dispatcher is not None:
+                self.dispatcher.start(self.settings.notify_poll_interval)
             self._started = True
+        if self.ingest is not None:
+            self.ingest.start()
+        if self.mqtt is not None:
+            self.mqtt.start()
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every read model has applied the feed up to `position` (read-your-writes)."""
@@ -64,6 +105,12 @@ class System:
         return worker.catch_up(progress)
 
     def close(self) -> None:
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        if self.ingest is not None:
+            self.ingest.close()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         for worker in self.workers.values():
             worker.stop()
         self.fanout.close()
@@ -127,13 +174,167 @@ def _device_status_store(app: FleetApplication, settings: Settings) -> tuple[Any
     return sview, SQLiteDeviceStatusReader(sview.datastore)
 
 
-def build_system(settings: Settings | None = None) -> System:
+def _telemetry_store(app: FleetApplication, settings: Settings) -> tuple[Any, TelemetryReader]:
+    """The telemetry view (raw readings + rollups writer) and reader for the configured store."""
+    if settings.store == "dynamodb":
+        from projections.views.telemetry_dynamodb import DynamoDBTelemetryView
+        from read_side.telemetry_dynamodb import DynamoDBTelemetryReader
+
+        dview = app.factory.tracking_recorder(DynamoDBTelemetryView)
+        assert isinstance(dview, DynamoDBTelemetryView)
+        return dview, DynamoDBTelemetryReader(dview.client, dview.table_prefix)
+    from projections.views.telemetry_sqlite import SQLiteTelemetryView
+    from read_side.telemetry_sqlite import SQLiteTelemetryReader
+
+    sview = app.factory.tracking_recorder(SQLiteTelemetryView)
+    assert isinstance(sview, SQLiteTrackingRecorder)
+    return sview, SQLiteTelemetryReader(sview.datastore)
+
+
+def _alerts_store(app: FleetApplication, settings: Settings) -> tuple[AlertsView, AlertReader]:
+    """The alert read models' view (writer) and reader for the configured store."""
+    if settings.store == "dynamodb":
+        from projections.views.alerts_dynamodb import DynamoDBAlertsView
+        from read_side.alerts_dynamodb import DynamoDBAlertReader
+
+        dview = app.factory.tracking_recorder(DynamoDBAlertsView)
+        assert isinstance(dview, DynamoDBAlertsView)
+        return dview, DynamoDBAlertReader(dview.client, dview.table_prefix)
+    from projections.views.alerts_sqlite import SQLiteAlertsView
+    from read_side.alerts_sqlite import SQLiteAlertReader
+
+    sview = app.factory.tracking_recorder(SQLiteAlertsView)
+    assert isinstance(sview, SQLiteAlertsView)
+    return sview, SQLiteAlertReader(sview.datastore)
+
+
+def build_alerting(app: FleetApplication, **worker_kwargs: Any) -> AlertingWorker:
+    """The alerting process manager (its own checkpoint, committed with the alert events it
+    records through a process recorder)."""
+    process = AlertingProcess(app, app.factory.process_recorder())
+    return AlertingWorker(
+        process,
+        recorder=app.recorder,
+        mapper=app.envelope_mapper,
+        upstream_name=app.name,
+        **worker_kwargs,
+    )
+
+
+@dataclass(frozen=True)
+class Notifying:
+    """The users read model and the notification pipeline: notifier, outbox, dispatcher."""
+
+    users: UsersReader
+    workers: dict[str, ProjectionWorker]  # "users", "notifier"
+    views: dict[str, ResettableView]  # "users" (the notifier's outbox is not rebuildable)
+    outbox: Outbox
+    dispatcher: Dispatcher
+
+
+def _users_store(app: FleetApplication, settings: Settings) -> tuple[UsersView, UsersReader]:
+    if settings.store == "dynamodb":
+        from projections.views.users_dynamodb import DynamoDBUsersView
+        from read_side.users_dynamodb import DynamoDBUsersReader
+
+        dview = app.factory.tracking_recorder(DynamoDBUsersView)
+        assert isinstance(dview, DynamoDBUsersView)
+        return dview, DynamoDBUsersReader(dview.client, dview.table_prefix)
+    from projections.views.users_sqlite import SQLiteUsersView
+    from read_side.users_sqlite import SQLiteUsersReader
+
+    sview = app.factory.tracking_recorder(SQLiteUsersView)
+    assert isinstance(sview, SQLiteUsersView)
+    return sview, SQLiteUsersReader(sview.datastore)
+
+
+def build_notifications(app: FleetApplication, settings: Settings) -> Notifying:
+    """Users projection, notifier (outbox rows + its checkpoint, recipients no older than the
+    alert) and the dispatcher with the senders settings name (default: log lines)."""
+    mapper, name = app.envelope_mapper, app.name
+    users_view, users = _users_store(app, settings)
+    users_worker = BatchingProjectionWorker(
+        UsersProjection(users_view, users),
+        checkpoints=users_view,
+        recorder=app.recorder,
+        mapper=mapper,
+        upstream_name=name,
+    )
+    outbox = build_outbox(app)
+    assert isinstance(outbox, TrackingRecorder)  # its checkpoint commits with its rows
+    notifier = NotifierProjection(
+        outbox,
+        users,
+        StoredAlerts(app),
+        recipients_ready=lambda position: users_worker.wait_for(position, RECIPIENTS_TIMEOUT),
+    )
+    notifier_worker = BatchingProjectionWorker(
+        notifier,
+        max_batch=100,
+        checkpoints=outbox,
+        recorder=app.recorder,
+        mapper=mapper,
+        upstream_name=name,
+    )
+    senders = build_senders(
+        settings.notify_sender_names,
+        region=settings.notify_region or settings.dynamodb_region,
+        ses_from=settings.ses_from,
+        fcm_project_id=settings.fcm_project_id,
+        fcm_credentials_file=settings.fcm_credentials_file,
+        endpoint_url=settings.notify_endpoint_url,
+    )
+    return Notifying(
+        users=users,
+        workers={"users": users_worker, "notifier": notifier_worker},
+        views={"users": users_view},
+        outbox=outbox,
+        dispatcher=build_dispatcher(app, outbox, senders),
+    )
+
+
+def build_ingestion(
+    app: FleetApplication, settings: Settings, ingest: IngestSettings
+) -> tuple[IngestService, MqttIngestor | None]:
+    """The telemetry handler behind its bounded buffer, and the MQTT subscriber if configured."""
+    dynamodb = settings.store == "dynamodb"
+    handler = TelemetryIngestion(
+        app,
+        DeviceDirectory(app.device_access),
+        heartbeat_timeout_s=ingest.heartbeat_timeout,
+        max_streams_per_call=40 if dynamodb else 500,  # DynamoDB: 100 actions per transaction
+    )
+    service = IngestService(
+        handler,
+        max_pending=ingest.ingest_max_pending,
+        flush_interval=ingest.ingest_flush_ms / 1000,
+        flush_devices=ingest.ingest_flush_devices or (40 if dynamodb else 500),
+        heartbeat_interval=ingest.heartbeat_interval,
+    )
+    if ingest.mqtt_url is None:
+        return service, None
+    from ingestion.mqtt import MqttIngestor
+
+    mqtt = MqttIngestor(
+        service,
+        ingest.mqtt_url,
+        client_id=ingest.mqtt_client_id,
+        shared_group=ingest.mqtt_shared_group,
+        receive_maximum=ingest.mqtt_receive_maximum,
+    )
+    return service, mqtt
+
+
+def build_system(
+    settings: Settings | None = None, ingest_settings: IngestSettings | None = None
+) -> System:
     settings = settings or Settings()
     app = FleetApplication(env=application_env(settings))
     view, reader = _device_status_store(app, settings)
     fanout = build_fanout(settings)
     mapper = app.envelope_mapper
-    worker = ProjectionWorker(
+    ingest, mqtt = build_ingestion(app, settings, ingest_settings or IngestSettings())
+    worker = BatchingProjectionWorker(
         DeviceStatusProjection(view, reader),
         checkpoints=view,
         recorder=app.recorder,
@@ -141,12 +342,51 @@ def build_system(settings: Settings | None = None) -> System:
         upstream_name=app.name,
         publisher=fanout,
     )
+    telemetry_view, telemetry_reader = _telemetry_store(app, settings)
+    telemetry_worker = BatchingProjectionWorker(
+        TelemetryProjection(telemetry_view),
+        checkpoints=telemetry_view,
+        recorder=app.recorder,
+        mapper=mapper,
+        upstream_name=app.name,
+        publisher=fanout,
+    )
+    alerts_view, alerts_reader = _alerts_store(app, settings)
+    alerts_worker = BatchingProjectionWorker(
+        AlertsProjection(alerts_view, alerts_reader),
+        checkpoints=alerts_view,
+        recorder=app.recorder,
+        mapper=mapper,
+        upstream_name=app.name,
+        publisher=fanout,
+    )
+    alerting = build_alerting(app)
+    notifying = build_notifications(app, settings)
     return System(
         settings=settings,
         app=app,
         devices=reader,
         event_log=EventLog(app.recorder, mapper),
         fanout=fanout,
-        workers={"device_status": worker},
-        views={"device_status": view},
+        telemetry=telemetry_reader,
+        alerts=alerts_reader,
+        workers={
+            "device_status": worker,
+            "telemetry": telemetry_worker,
+            "alerts": alerts_worker,
+            "alerting": alerting,
+            **notifying.workers,
+        },
+        views={
+            "device_status": view,
+            "telemetry": telemetry_view,
+            "alerts": alerts_view,
+            "alerting": alerting.projection,
+            **notifying.views,
+        },
+        ingest=ingest,
+        mqtt=mqtt,
+        users=notifying.users,
+        outbox=notifying.outbox,
+        dispatcher=notifying.dispatcher,
     )

@@ -3,6 +3,7 @@ projections rebuild | events`. Bad input exits with code 2 and a one-line error,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Annotated
@@ -21,6 +22,10 @@ projections_app = typer.Typer(help="Read-model projections.", no_args_is_help=Tr
 app.add_typer(token_app, name="token")
 app.add_typer(dynamodb_app, name="dynamodb")
 app.add_typer(projections_app, name="projections")
+ingest_app = typer.Typer(help="Telemetry ingestion.", no_args_is_help=True)
+credential_app = typer.Typer(help="Device credentials.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(credential_app, name="credential")
 
 console = Console()
 err = Console(stderr=True)
@@ -164,3 +169,83 @@ def events(
 
 def _jsonable(data: dict[str, object]) -> dict[str, object]:
     return {key: str(value) if key in {"event_id"} else value for key, value in data.items()}
+
+
+@ingest_app.command("mqtt")
+def ingest_mqtt(
+    url: Annotated[str, typer.Option(help="Broker URL.")] = "mqtt://127.0.0.1:1883",
+    client_id: Annotated[str, typer.Option(help="Stable id: the broker keeps its session.")] = (
+        "fleetwatch-ingest"
+    ),
+) -> None:
+    """Subscribe to devices/+/telemetry (QoS 1, shared subscription) until interrupted."""
+    import time
+
+    from ingestion.settings import IngestSettings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    ingest = IngestSettings().model_copy(update={"mqtt_url": url, "mqtt_client_id": client_id})
+    system = build_system(Settings(), ingest)
+    try:
+        system.start()
+        console.print(f"ingesting MQTT from {url} as {client_id!r}; Ctrl-C to stop")
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(10)
+                assert system.ingest is not None
+                console.print(json.dumps(system.ingest.handler.counters.snapshot()))
+    finally:
+        system.close()
+
+
+@credential_app.command("issue")
+def credential_issue(
+    device_id: Annotated[str, typer.Argument(help="The device's id.")],
+    tenant: Annotated[str, typer.Option(help="The device's tenant.")] = "demo",
+) -> None:
+    """Issue (or rotate) a device credential and print its token (shown once)."""
+    from uuid import UUID
+
+    from event_store.envelope import EventMetadata
+    from write_side.credentials import IssueDeviceCredential
+    from write_side.errors import DomainError
+
+    try:
+        command = IssueDeviceCredential(device_id=UUID(device_id))
+    except ValueError:
+        raise _fail(f"{device_id!r} is not a device id") from None
+    system = build_system(Settings())
+    try:
+        issued = system.app.issue_device_credential(command, EventMetadata(tenant, "system:cli"))
+    except DomainError as e:
+        raise _fail(e.message) from None
+    finally:
+        system.close()
+    print(issued.token)
+
+
+@app.command()
+def simulate(  # noqa: PLR0917 - typer options
+    devices: Annotated[int, typer.Option(help="Devices to simulate.", min=1)] = 10,
+    rate: Annotated[float, typer.Option(help="Messages per second, all devices.", min=0.1)] = 10,
+    transport: Annotated[str, typer.Option(help="mqtt or http.")] = "mqtt",
+    duration: Annotated[float | None, typer.Option(help="Seconds (default: forever).")] = None,
+    url: Annotated[str | None, typer.Option(help="Broker or API base URL.")] = None,
+    tenant: Annotated[str, typer.Option(help="Tenant of the simulated devices.")] = "demo",
+    duplicate_ratio: Annotated[float, typer.Option(min=0, max=1)] = 0.02,
+    bad_ratio: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
+    ingest_here: Annotated[
+        bool, typer.Option(help="MQTT: also run the ingestor in this process.")
+    ] = True,
+) -> None:
+    """Register (or reuse) simulated devices and send telemetry; prints rates every second."""
+    from fleetwatch.simulate import simulate as run_simulation
+
+    if transport not in ("mqtt", "http"):
+        raise _fail("--transport must be mqtt or http")
+    with contextlib.suppress(KeyboardInterrupt):
+        run_simulation(
+            devices=devices, rate=rate, transport=transport, duration=duration, url=url,
+            tenant=tenant, duplicate_ratio=duplicate_ratio, bad_ratio=bad_ratio,
+            ingest_here=ingest_here, echo=console.print,
+        )  # fmt: skip

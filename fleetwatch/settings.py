@@ -44,3 +44,19 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+
+    # Notifications (issue 4): alert notifications always queue in the outbox; the dispatcher
+    # (run with the projection workers) delivers them through the senders named here, comma
+    # separated: "log" (default: a log line per message) or any of "ses" (email), "sns" (SMS),
+    # "fcm" (push); channels without a sender get the log line.
+    notify_senders: str = "log"
+    notify_poll_interval: float = Field(default=1.0, gt=0)  # seconds between idle outbox polls
+    notify_region: str | None = None  # SES/SNS region; default: the DynamoDB region (AWS_REGION)
+    notify_endpoint_url: str | None = None  # SES/SNS endpoint override (e.g. LocalStack)
+    ses_from: str | None = None  # the From address of SES email
+    fcm_project_id: str | None = None
+    fcm_credentials_file: Path | None = None  # a Google service-account JSON key
+
+    @property
+    def notify_sender_names(self) -> list[str]:
+        return [name.strip() for name in self.notify_senders.split(",") if name.strip()]

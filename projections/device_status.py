@@ -1,4 +1,4 @@
-"""The device-status projection: folds Device events into one row per device.
+"""The device-status projection: folds Device and Telemetry events into one row per device.
 
 `evolve` is pure (no I/O); `DeviceStatusProjection` reads the current row, evolves it and hands
 the new row plus the checkpoint to the view, which commits both together.
@@ -7,7 +7,8 @@ the new row plus the checkpoint to the view, which commits both together.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,18 @@ from read_side.device_status import DeviceStatus, DeviceStatusReader
 from read_side.notifications import ChangeNotice
 
 DEVICE_TOPIC_PREFIX = "write_side.devices:Device."
+TELEMETRY_TOPIC_PREFIX = "write_side.telemetry_log:Telemetry."
+# Only the alert events that open, re-grade or close an alert change a device's row.
+ALERT_TOPICS = frozenset(
+    f"write_side.alerts:Alert.{kind}" for kind in ("Raised", "Escalated", "Resolved")
+)
+# Of the Telemetry stream's events, these change a row (`Opened` does not).
+TELEMETRY_TOPICS = frozenset(
+    f"{TELEMETRY_TOPIC_PREFIX}{kind}"
+    for kind in ("BatchRecorded", "DeviceCameOnline", "DeviceWentOffline")
+)
+ROW_TOPICS = TELEMETRY_TOPICS | ALERT_TOPICS
+AlertLinks = Mapping[tuple[str, str], UUID | None]  # (tenant, alert id hex) -> device, or unlink
 
 
 class DeviceStatusView(ABC):
@@ -27,6 +40,21 @@ class DeviceStatusView(ABC):
     @abstractmethod
     def save(self, status: DeviceStatus, tracking: Tracking) -> None:
         """Upsert the row and record `tracking` atomically (a seen tracking id: IntegrityError)."""
+
+    @abstractmethod
+    def save_many(
+        self,
+        rows: Sequence[DeviceStatus],
+        tracking: Tracking,
+        alert_links: AlertLinks | None = None,
+    ) -> None:
+        """Upsert the rows and record `tracking` (with the last of them, when they need several
+        transactions; row guards make a replay of a partly committed batch harmless).
+        `alert_links` records (or, for None, forgets) which device an open alert belongs to."""
+
+    @abstractmethod
+    def alert_devices(self, tenant_id: str, alert_ids: Sequence[str]) -> dict[str, UUID]:
+        """The devices of the given open alerts (hex ids), as linked by `save_many`."""
 
     @abstractmethod
     def max_tracking_id(self, application_name: str) -> int | None: ...
@@ -67,6 +95,10 @@ def evolve(current: DeviceStatus | None, envelope: EventEnvelope) -> DeviceStatu
         if payload.get("tags") is not None:
             changes["tags"] = tuple(payload["tags"])
         return replace(current, **changes, **common)
+    if envelope.type == "Device.CredentialIssued":
+        return replace(current, credential_id=str(payload["credential_id"]), **common)
+    if envelope.type == "Device.CredentialRevoked":
+        return replace(current, credential_id=None, **common)
     if envelope.type == "Device.Decommissioned":
         return replace(
             current,
@@ -78,11 +110,80 @@ def evolve(current: DeviceStatus | None, envelope: EventEnvelope) -> DeviceStatu
     return None
 
 
+def evolve_telemetry(current: DeviceStatus, envelope: EventEnvelope) -> DeviceStatus | None:
+    """The row after a `Telemetry.*` event of its device; None when already applied (the row's
+    `telemetry_version` guard) or irrelevant. Last values are the newest by device time, so
+    out-of-order messages never overwrite newer readings."""
+    if envelope.version <= current.telemetry_version:
+        return None
+    payload, kind = envelope.payload, envelope.type
+    common: dict[str, Any] = {
+        "telemetry_version": envelope.version,
+        "position": envelope.position or current.position,
+    }
+    if kind == "Telemetry.DeviceCameOnline":
+        return replace(current, online=True, **common)
+    if kind == "Telemetry.DeviceWentOffline":
+        return replace(current, online=False, **common)
+    if kind != "Telemetry.BatchRecorded":
+        return replace(current, **common)
+    received_at = _time(payload["received_at"])
+    values, times = dict(current.last_values), dict(current.last_values_at)
+    newest = max(times.values(), default=None)
+    status: dict[str, Any] = {}
+    for entry in sorted(payload["entries"], key=lambda e: str(e["at"])):
+        at = _time(entry["at"])
+        for metric, value in entry["metrics"].items():
+            if metric not in times or at >= times[metric]:
+                values[metric], times[metric] = float(value), at
+        if entry.get("status") and (newest is None or at >= newest):
+            status.update(entry["status"])
+    seen = current.last_seen_at
+    return replace(
+        current,
+        last_seen_at=received_at if seen is None or received_at > seen else seen,
+        last_values=values,
+        last_values_at=times,
+        **{k: v for k, v in status.items() if k in _STATUS_FIELDS},
+        **common,
+    )
+
+
+_STATUS_FIELDS = frozenset({"firmware_version", "battery", "rssi"})
+
+
+def evolve_alert(current: DeviceStatus, envelope: EventEnvelope) -> DeviceStatus | None:
+    """The row after an `Alert.Raised/Escalated/Resolved` of its device; None when nothing
+    changes (or the row already absorbed that feed position). An alert is open until it is
+    resolved; the count and the highest severity derive from `open_alerts`."""
+    if envelope.position is not None and envelope.position <= current.position:
+        return None
+    alert_id = UUID(envelope.stream_id).hex
+    alerts = dict(current.open_alerts)
+    if envelope.type == "Alert.Raised" or (
+        envelope.type == "Alert.Escalated" and alert_id in alerts
+    ):
+        alerts[alert_id] = str(envelope.payload["severity"])
+    elif envelope.type == "Alert.Resolved":
+        alerts.pop(alert_id, None)
+    if alerts == current.open_alerts:
+        return None
+    return replace(current, open_alerts=alerts, position=envelope.position or current.position)
+
+
+def _time(value: object) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
 def status_to_json(status: DeviceStatus) -> dict[str, Any]:
     """A JSON-ready dict of the row (used for change notices)."""
-    data = asdict(status)
+    data = {f.name: getattr(status, f.name) for f in fields(status)}  # shallow: asdict is slow
     data["device_id"] = str(status.device_id)
+    data["metadata"] = dict(status.metadata)
+    data["last_values"] = dict(status.last_values)
+    data["open_alerts"] = dict(status.open_alerts)
     data["tags"] = list(status.tags)
+    data["last_values_at"] = {m: at.isoformat() for m, at in status.last_values_at.items()}
     for key, value in data.items():
         if isinstance(value, datetime):
             data[key] = value.isoformat()
@@ -90,6 +191,10 @@ def status_to_json(status: DeviceStatus) -> dict[str, Any]:
 
 
 class DeviceStatusProjection:
+    """Device events keep the row's registry fields (guard: `version`); the device's
+    `Telemetry` events keep its connectivity and last values (guard: `telemetry_version`).
+    `process_batch` folds many events into one write of the changed rows."""
+
     name = "device_status"
 
     def __init__(self, view: DeviceStatusView, reader: DeviceStatusReader) -> None:
@@ -97,24 +202,99 @@ class DeviceStatusProjection:
         self.reader = reader
 
     def handles(self, topic: str) -> bool:
-        return topic.startswith(DEVICE_TOPIC_PREFIX)
+        return topic.startswith(DEVICE_TOPIC_PREFIX) or topic in ROW_TOPICS
 
     def process(self, envelope: EventEnvelope, tracking: Tracking) -> list[ChangeNotice]:
-        device_id = UUID(envelope.stream_id)
-        current = self.reader.get(envelope.tenant_id, device_id)
-        if current is not None and current.version >= envelope.version:
-            return []  # already applied (the checkpoint lagged the row): nothing to do
-        new = evolve(current, envelope)
-        if new is None:
+        return self.process_batch([envelope], tracking)
+
+    def process_batch(
+        self, envelopes: Sequence[EventEnvelope], tracking: Tracking
+    ) -> list[ChangeNotice]:
+        """Apply the events in order, then save the changed rows with `tracking` (nothing is
+        written when nothing changed); one notice per changed row."""
+        rows: dict[tuple[str, UUID], DeviceStatus | None] = {}
+        changed: dict[tuple[str, UUID], str] = {}
+        registry: dict[tuple[str, UUID], str] = {}  # rows a Device event changed: its type
+        alerts = self._alert_devices(envelopes)
+        links: dict[tuple[str, str], UUID | None] = {}
+        for envelope in envelopes:
+            device_id = _device_id(envelope, alerts)
+            if device_id is None:
+                continue  # an alert this model never saw open
+            key = (envelope.tenant_id, device_id)
+            if key not in rows:
+                rows[key] = self.reader.get(*key)
+            new = _apply(rows[key], envelope)
+            if new is not None:
+                rows[key] = new
+                changed[key] = envelope.type
+                if envelope.type.startswith("Device."):
+                    registry[key] = envelope.type
+                if envelope.type.startswith("Alert."):
+                    link = (envelope.tenant_id, UUID(envelope.stream_id).hex)
+                    is_open = link[1] in new.open_alerts
+                    alerts[link] = links[link] = device_id if is_open else None
+        if not changed:
             return []
-        self.view.save(new, tracking)
+        saved = [row for key in changed if (row := rows[key]) is not None]
+        self.view.save_many(saved, tracking, alert_links=links)
+        keys = [(row.tenant_id, row.device_id) for row in saved]
         return [
-            ChangeNotice(
-                tenant_id=new.tenant_id,
-                topic="device",
-                key=str(device_id),
-                position=new.position,
-                event_type=envelope.type,
-                data=status_to_json(new),
-            )
+            notice
+            for row, key in zip(saved, keys, strict=True)
+            for notice in _notices(row, changed[key], registry.get(key))
         ]
+
+    def _alert_devices(
+        self, envelopes: Sequence[EventEnvelope]
+    ) -> dict[tuple[str, str], UUID | None]:
+        """The devices of the alerts the batch escalates or resolves (one read per tenant)."""
+        wanted: dict[str, list[str]] = {}
+        for e in envelopes:
+            if e.type in ("Alert.Escalated", "Alert.Resolved"):
+                wanted.setdefault(e.tenant_id, []).append(UUID(e.stream_id).hex)
+        return {
+            (tenant, alert): device
+            for tenant, ids in wanted.items()
+            for alert, device in self.view.alert_devices(tenant, ids).items()
+        }
+
+
+def _device_id(
+    envelope: EventEnvelope, alerts: Mapping[tuple[str, str], UUID | None]
+) -> UUID | None:
+    if envelope.type.startswith("Telemetry.") or envelope.type == "Alert.Raised":
+        return UUID(str(envelope.payload["device_id"]))
+    if envelope.type.startswith("Alert."):
+        return alerts.get((envelope.tenant_id, UUID(envelope.stream_id).hex))
+    return UUID(envelope.stream_id)
+
+
+def _apply(current: DeviceStatus | None, envelope: EventEnvelope) -> DeviceStatus | None:
+    if envelope.type.startswith("Telemetry."):
+        return None if current is None else evolve_telemetry(current, envelope)
+    if envelope.type.startswith("Alert."):
+        return None if current is None else evolve_alert(current, envelope)
+    if current is not None and current.version >= envelope.version:
+        return None  # already applied (the checkpoint lagged the row): nothing to do
+    return evolve(current, envelope)
+
+
+def _notices(row: DeviceStatus, event_type: str, registry_type: str | None) -> list[ChangeNotice]:
+    """Every row change goes to the `device_status` topic (`deviceStatusChanged`, with the last
+    event type); a change by Device events also to `device` (`deviceChanged`)."""
+    data = status_to_json(row)
+    topics = [("device_status", event_type)]
+    if registry_type is not None:
+        topics.insert(0, ("device", registry_type))
+    return [
+        ChangeNotice(
+            tenant_id=row.tenant_id,
+            topic=topic,
+            key=str(row.device_id),
+            position=row.position,
+            event_type=kind,
+            data=data,
+        )
+        for topic, kind in topics
+    ]

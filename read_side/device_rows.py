@@ -23,6 +23,15 @@ COLUMNS = (
     "decommissioned_at",
     "decommission_reason",
     "position",
+    "credential_id",
+    "last_seen_at",
+    "online",
+    "last_values",
+    "firmware_version",
+    "battery",
+    "rssi",
+    "telemetry_version",
+    "open_alerts",
 )
 
 
@@ -41,11 +50,31 @@ def to_row(status: DeviceStatus) -> tuple[Any, ...]:
         status.decommissioned_at.isoformat() if status.decommissioned_at else None,
         status.decommission_reason,
         status.position,
+        status.credential_id,
+        _iso(status.last_seen_at),
+        None if status.online is None else int(status.online),
+        json.dumps(
+            {m: [v, _iso(status.last_values_at.get(m))] for m, v in status.last_values.items()}
+        ),
+        status.firmware_version,
+        status.battery,
+        status.rssi,
+        status.telemetry_version,
+        json.dumps(status.open_alerts, sort_keys=True),
     )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def from_row(row: Any) -> DeviceStatus:
     """A DeviceStatus from a row indexable by column name (sqlite3.Row)."""
+    values: dict[str, list[Any]] = json.loads(row["last_values"] or "{}")
     return DeviceStatus(
         device_id=UUID(hex=row["device_id"]),
         tenant_id=row["tenant_id"],
@@ -62,4 +91,14 @@ def from_row(row: Any) -> DeviceStatus:
         ),
         decommission_reason=row["decommission_reason"],
         position=row["position"],
+        credential_id=row["credential_id"],
+        last_seen_at=_time(row["last_seen_at"]),
+        online=None if row["online"] is None else bool(row["online"]),
+        last_values={m: float(v) for m, (v, _) in values.items()},
+        last_values_at={m: t for m, (_, at) in values.items() if (t := _time(at)) is not None},
+        firmware_version=row["firmware_version"],
+        battery=row["battery"],
+        rssi=row["rssi"],
+        telemetry_version=row["telemetry_version"] or 0,
+        open_alerts=json.loads(row["open_alerts"] or "{}"),
     )

@@ -6,6 +6,7 @@ tenant's devices are one item collection, listed in device-id order and paged by
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -54,7 +55,54 @@ def to_item(status: DeviceStatus) -> dict[str, Any]:
         item["decommissioned_at"] = {"S": status.decommissioned_at.isoformat()}
     if status.decommission_reason is not None:
         item["decommission_reason"] = {"S": status.decommission_reason}
+    item.update(_telemetry_attributes(status))
     return item
+
+
+def _telemetry_attributes(status: DeviceStatus) -> dict[str, Any]:
+    """Issue 4 attributes (credential, connectivity, last values), present only when set."""
+    item: dict[str, Any] = {"telemetry_version": {"N": str(status.telemetry_version)}}
+    for key in ("credential_id", "firmware_version"):
+        if (text := getattr(status, key)) is not None:
+            item[key] = {"S": text}
+    for key in ("battery", "rssi"):
+        if (number := getattr(status, key)) is not None:
+            item[key] = {"N": repr(float(number))}
+    if status.last_seen_at is not None:
+        item["last_seen_at"] = {"S": status.last_seen_at.isoformat()}
+    if status.online is not None:
+        item["online"] = {"BOOL": status.online}
+    if status.last_values:
+        item["last_values"] = {"S": json.dumps(_values_json(status))}
+    if status.open_alerts:
+        item["open_alerts"] = {"M": {a: {"S": s} for a, s in status.open_alerts.items()}}
+    return item
+
+
+def _values_json(status: DeviceStatus) -> dict[str, list[Any]]:
+    times = status.last_values_at
+    return {
+        m: [v, times[m].isoformat() if m in times else None] for m, v in status.last_values.items()
+    }
+
+
+def _telemetry_fields(item: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, list[Any]] = json.loads(item.get("last_values", {}).get("S", "{}"))
+    number = {key: float(item[key]["N"]) for key in ("battery", "rssi") if key in item}
+    return {
+        "credential_id": item.get("credential_id", {}).get("S"),
+        "firmware_version": item.get("firmware_version", {}).get("S"),
+        "last_seen_at": (
+            datetime.fromisoformat(item["last_seen_at"]["S"]) if "last_seen_at" in item else None
+        ),
+        "online": item["online"]["BOOL"] if "online" in item else None,
+        "last_values": {m: float(v) for m, (v, _) in values.items()},
+        "last_values_at": {m: datetime.fromisoformat(at) for m, (_, at) in values.items() if at},
+        "telemetry_version": int(item.get("telemetry_version", {}).get("N", "0")),
+        "open_alerts": {a: s["S"] for a, s in item.get("open_alerts", {}).get("M", {}).items()},
+        "battery": number.get("battery"),
+        "rssi": number.get("rssi"),
+    }
 
 
 def from_item(item: dict[str, Any]) -> DeviceStatus:
@@ -76,4 +124,5 @@ def from_item(item: dict[str, Any]) -> DeviceStatus:
         ),
         decommission_reason=reason["S"] if reason else None,
         position=int(item["position"]["N"]),
+        **_telemetry_fields(item),
     )

@@ -6,20 +6,40 @@ Built on the `eventsourcing` Application; persistence is chosen by its environme
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
+from eventsourcing.domain import Aggregate, Snapshot
+from eventsourcing.persistence import IntegrityError, Mapper, OperationalError
 
 from event_store.envelope import EnvelopeMapper, EventMetadata, recording_as
 from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
+from write_side.credentials import (
+    HEARTBEAT_METADATA_KEY,
+    DeviceAccess,
+    IssueDeviceCredential,
+    RevokeDeviceCredential,
+    new_credential,
+)
 from write_side.devices import Device
 from write_side.errors import ConcurrencyConflict, NotFound
+from write_side.telemetry_log import SNAPSHOT_INTERVAL, Telemetry
 
 A = TypeVar("A", bound=Aggregate)
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """The device as saved with its new credential, and the token: shown once, never stored."""
+
+    saved: Saved[Device]
+    token: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,93 @@ class FleetApplication(Application[UUID]):
                 ) from e
         positions = [r.notification.id for r in recordings if r.notification.id is not None]
         return Saved(aggregate, max(positions, default=0))
+
+    # Credentials and telemetry (issue 4). The telemetry command handler is
+    # `write_side.ingestion.TelemetryIngestion`; these are the store operations it needs.
+
+    def issue_device_credential(
+        self, command: IssueDeviceCredential, meta: EventMetadata
+    ) -> IssuedCredential:
+        device = self.get_device(meta.tenant_id, command.device_id)
+        credential = new_credential(device.id)
+        device.issue_credential(credential.credential_id, credential.credential_hash)
+        return IssuedCredential(self._save(device, meta), credential.token)
+
+    def revoke_device_credential(
+        self, command: RevokeDeviceCredential, meta: EventMetadata
+    ) -> Saved[Device]:
+        device = self.get_device(meta.tenant_id, command.device_id)
+        changed = device.revoke_credential(command.reason)
+        return self._save(device, meta) if changed else Saved(device, 0)
+
+    def device_access(self, device_id: UUID) -> DeviceAccess | None:
+        """What ingestion needs to authenticate the device (any tenant: the credential or the
+        certificate says which); None when no such device exists."""
+        try:
+            device: Aggregate = self.repository.get(device_id)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(device, Device):
+            return None
+        timeout = device.metadata.get(HEARTBEAT_METADATA_KEY, "")
+        return DeviceAccess(
+            device_id=device.id,
+            tenant_id=device.tenant_id,
+            decommissioned=device.is_decommissioned,
+            credential_id=device.credential_id,
+            credential_hash=device.credential_hash,
+            heartbeat_timeout_s=int(timeout) if timeout.isdigit() and int(timeout) > 0 else None,
+        )
+
+    @cached_property
+    def telemetry_repository(self) -> Repository[UUID]:
+        """Telemetry streams, loaded from their latest snapshot (the rest of the application
+        does not pay a snapshot lookup per load)."""
+        recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        snapshots = self.factory.event_store(mapper=self.mapper, recorder=recorder)
+        return Repository(event_store=self.events, snapshot_store=snapshots)
+
+    def load_telemetry(self, stream_id: UUID) -> Telemetry | None:
+        try:
+            telemetry: Aggregate = self.telemetry_repository.get(stream_id)
+        except AggregateNotFoundError:
+            return None
+        return telemetry if isinstance(telemetry, Telemetry) else None
+
+    def save_telemetry(self, streams: Sequence[Telemetry], meta: EventMetadata) -> dict[UUID, int]:
+        """Save the streams' pending events in ONE `insert_events` call (one transaction);
+        returns each stream's feed position. A lost race raises the store's IntegrityError
+        (the caller reloads and retries); then the in-memory streams must be discarded."""
+        before = {t.id: t.version - len(t.pending_events) for t in streams}
+        events = [event for t in streams for event in t.collect_events()]
+        with recording_as(meta):  # (`save` would also run isinstance checks per event)
+            recordings = self.events.put(events)
+        positions: dict[UUID, int] = {}
+        for recording in recordings:
+            if recording.notification.id is not None:
+                stream = recording.domain_event.originator_id
+                positions[stream] = max(positions.get(stream, 0), recording.notification.id)
+        self._snapshot_telemetry(
+            [
+                t
+                for t in streams
+                if t.version // SNAPSHOT_INTERVAL > before[t.id] // SNAPSHOT_INTERVAL
+            ],
+            meta,
+        )
+        return positions
+
+    def _snapshot_telemetry(self, streams: Sequence[Telemetry], meta: EventMetadata) -> None:
+        """Snapshots from the in-memory state just saved (no reload); a snapshot another process
+        already took is fine, a failed one only costs a longer load later."""
+        store = self.telemetry_repository.snapshot_store
+        if not streams or store is None:
+            return
+        try:
+            with recording_as(meta):
+                store.put([Snapshot.take(t) for t in streams])
+        except (IntegrityError, OperationalError) as e:
+            log.info("telemetry snapshots not stored: %s", e)
 
 
 def _check_expected_version(device: Device, expected: int | None) -> None:

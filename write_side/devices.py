@@ -33,6 +33,8 @@ class Device(Aggregate):
         self.metadata = dict(metadata)
         self.decommissioned_at: datetime | None = None
         self.decommission_reason: str | None = None
+        self.credential_id: str | None = None
+        self.credential_hash: str | None = None
 
     @property
     def is_decommissioned(self) -> bool:
@@ -100,3 +102,29 @@ class Device(Aggregate):
             assert isinstance(aggregate, Device)
             aggregate.decommissioned_at = self.timestamp  # the event's own time
             aggregate.decommission_reason = self.reason
+
+    # Credentials (issue 4): the token itself is never stored, only its hash.
+
+    def issue_credential(self, credential_id: str, credential_hash: str) -> None:
+        """Record a new credential; it replaces any previous one (rotation)."""
+        self._refuse_if_decommissioned()
+        self._credential_issued(
+            credential_id=credential_id, credential_hash=credential_hash, algorithm="sha256"
+        )
+
+    def revoke_credential(self, reason: str | None) -> bool:
+        """Revoke the current credential; False (records nothing) when there is none."""
+        if self.credential_id is None:
+            return False
+        self._credential_revoked(credential_id=self.credential_id, reason=reason)
+        return True
+
+    @event("CredentialIssued")
+    def _credential_issued(self, credential_id: str, credential_hash: str, algorithm: str) -> None:
+        self.credential_id = credential_id
+        self.credential_hash = credential_hash
+
+    @event("CredentialRevoked")
+    def _credential_revoked(self, credential_id: str, reason: str | None) -> None:
+        self.credential_id = None
+        self.credential_hash = None

@@ -9,17 +9,20 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from api.graphql.alerts import AlertMutation, AlertQuery, AlertSubscription
 from api.graphql.audit import AuditQuery
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.mutation import Mutation
 from api.graphql.query import Query
 from api.graphql.scalars import SCALAR_MAP
 from api.graphql.subscription import Subscription
+from api.graphql.telemetry import TelemetryQuery, TelemetrySubscription
+from api.graphql.users import UsersMutation, UsersQuery
 
 # Each slice of the API contributes its root types here; they are merged into one schema.
-QUERIES: tuple[type, ...] = (Query, AuditQuery)
-MUTATIONS: tuple[type, ...] = (Mutation,)
-SUBSCRIPTIONS: tuple[type, ...] = (Subscription,)
+QUERIES: tuple[type, ...] = (Query, AuditQuery, TelemetryQuery, AlertQuery, UsersQuery)
+MUTATIONS: tuple[type, ...] = (Mutation, AlertMutation, UsersMutation)
+SUBSCRIPTIONS: tuple[type, ...] = (Subscription, TelemetrySubscription, AlertSubscription)
 
 MAX_DEPTH = 10
 MAX_ALIASES = 15

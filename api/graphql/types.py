@@ -1,4 +1,7 @@
-"""GraphQL output types of the device slice, built from `DeviceStatus`."""
+"""GraphQL output types of the device slice, built from `DeviceStatus`.
+
+`Severity` and `MetricValue` are shared with the alert and telemetry slices (one definition per
+GraphQL type name)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,27 @@ class DeviceLifecycle(Enum):
     DECOMMISSIONED = "decommissioned"
 
 
+@strawberry.enum
+class Connectivity(Enum):
+    UNKNOWN = "unknown"
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+@strawberry.enum
+class Severity(Enum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@strawberry.type
+class MetricValue:
+    metric: str
+    value: float
+    at: datetime  # device time of the reading
+
+
 @strawberry.type
 class Device:
     id: strawberry.ID
@@ -32,9 +56,34 @@ class Device:
     updated_at: datetime
     decommissioned_at: datetime | None
     decommission_reason: str | None
+    # Status fields (issue 4): from telemetry, connectivity and open alerts.
+    connectivity: Connectivity
+    online: bool | None = strawberry.field(
+        description="Whether the device is online; null until it first reports."
+    )
+    last_seen_at: datetime | None = strawberry.field(
+        description="Server time of the last telemetry received from the device."
+    )
+    firmware_version: str | None
+    battery: float | None
+    rssi: float | None
+    credential_id: str | None = strawberry.field(
+        description="Public id of the device's active credential (never the secret)."
+    )
+    open_alert_count: int
+    highest_open_severity: Severity | None
+    values: strawberry.Private[tuple[MetricValue, ...]]
+
+    @strawberry.field
+    def last_values(self, metrics: list[str] | None = None) -> list[MetricValue]:
+        """The newest value of each metric (by device time), optionally only `metrics`."""
+        wanted = None if metrics is None else set(metrics)
+        return [v for v in self.values if wanted is None or v.metric in wanted]
 
     @classmethod
     def from_status(cls, status: DeviceStatus) -> Device:
+        severity = status.highest_open_severity
+        times = status.last_values_at
         return cls(
             id=strawberry.ID(str(status.device_id)),
             name=status.name,
@@ -47,6 +96,22 @@ class Device:
             updated_at=status.updated_at,
             decommissioned_at=status.decommissioned_at,
             decommission_reason=status.decommission_reason,
+            connectivity=Connectivity(
+                "unknown" if status.online is None else "online" if status.online else "offline"
+            ),
+            online=status.online,
+            last_seen_at=status.last_seen_at,
+            firmware_version=status.firmware_version,
+            battery=status.battery,
+            rssi=status.rssi,
+            credential_id=status.credential_id,
+            open_alert_count=status.open_alert_count,
+            highest_open_severity=None if severity is None else Severity(severity),
+            values=tuple(
+                MetricValue(metric=m, value=v, at=times[m])
+                for m, v in sorted(status.last_values.items())
+                if m in times
+            ),
         )
 
 

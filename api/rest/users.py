@@ -57,14 +57,7 @@ from write_side.users import (
 CommandT = TypeVar("CommandT", bound=Command)
 
 
-def _profile_permission() -> Permission:
-    """`profile:self` (every role) once `api.auth` defines it; until then `devices:read`,
-    which every role holds today."""
-    values = {permission.value for permission in Permission}
-    return Permission("profile:self") if "profile:self" in values else Permission.READ_DEVICES
-
-
-Me = Annotated[Principal, Depends(require(_profile_permission()))]
+Me = Annotated[Principal, Depends(require(Permission.PROFILE_SELF))]
 IfMatch = Annotated[
     str | None,
     Header(alias="If-Match", description='The version the change expects, e.g. `"3"` (ETag).'),

@@ -3,23 +3,52 @@ condition + update, so a row change is never applied twice nor lost."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
-from projections.device_status import DeviceStatusView
+from projections.device_status import AlertLinks, DeviceStatusView
+from projections.views import device_alerts
 from read_side.device_status import DeviceStatus
 from read_side.dynamodb_devices import create_table_kwargs, table_name, to_item
+
+ROWS_PER_TRANSACTION = 99  # + the checkpoint: DynamoDB's limit is 100 actions
 
 
 class DynamoDBDeviceStatusView(DynamoDBTrackingRecorder, DeviceStatusView):
     def construct_extra_tables(self) -> list[dict[str, Any]]:
-        return [*super().construct_extra_tables(), create_table_kwargs(self.table_prefix)]
+        return [
+            *super().construct_extra_tables(),
+            create_table_kwargs(self.table_prefix),
+            device_alerts.dynamodb_table_kwargs(self.table_prefix),
+        ]
 
     def save(self, status: DeviceStatus, tracking: Tracking) -> None:
-        put = {"Put": {"TableName": table_name(self.table_prefix), "Item": to_item(status)}}
-        self.write_with_tracking(tracking, [put])
+        self.save_many([status], tracking)
+
+    def save_many(
+        self,
+        rows: Sequence[DeviceStatus],
+        tracking: Tracking,
+        alert_links: AlertLinks | None = None,
+    ) -> None:
+        """Transactions of at most 99 rows; the checkpoint rides on the last one. If a crash
+        falls between two, the replay skips what the committed rows absorbed (row guards)."""
+        table = table_name(self.table_prefix)
+        puts = [{"Put": {"TableName": table, "Item": to_item(status)}} for status in rows]
+        puts += device_alerts.dynamodb_actions(self.table_prefix, alert_links)
+        for start in range(0, max(len(puts) - ROWS_PER_TRANSACTION, 0), ROWS_PER_TRANSACTION):
+            self.client.transact_write_items(
+                TransactItems=puts[start : start + ROWS_PER_TRANSACTION]
+            )
+        last = (len(puts) - 1) // ROWS_PER_TRANSACTION * ROWS_PER_TRANSACTION if puts else 0
+        self.write_with_tracking(tracking, puts[last:])
+
+    def alert_devices(self, tenant_id: str, alert_ids: Sequence[str]) -> dict[str, UUID]:
+        return device_alerts.dynamodb_read(self.client, self.table_prefix, tenant_id, alert_ids)
 
     def reset(self, application_name: str) -> None:
         table = table_name(self.table_prefix)
@@ -38,4 +67,5 @@ class DynamoDBDeviceStatusView(DynamoDBTrackingRecorder, DeviceStatusView):
                 pending = self.client.batch_write_item(RequestItems=pending).get(
                     "UnprocessedItems", {}
                 )
+        device_alerts.dynamodb_delete_all(self.client, self.table_prefix)
         self.delete_tracking(application_name)

@@ -92,7 +92,7 @@ def test_the_schema_is_the_device_slice() -> None:
         "type PageInfo {\n  hasNextPage: Boolean!\n  endCursor: String\n}",
         "type DeviceEdge {\n  cursor: String!\n  node: Device!\n}",
         "  metadata: JSON!\n  lifecycle: DeviceLifecycle!\n  version: Int!\n",
-        "  decommissionedAt: DateTime\n  decommissionReason: String\n}",
+        "  decommissionedAt: DateTime\n  decommissionReason: String\n",
     ):
         assert line in sdl
 

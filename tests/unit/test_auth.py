@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from api.auth import (
+    ROLE_PERMISSIONS,
     Permission,
     Principal,
     Unauthenticated,
@@ -230,14 +231,24 @@ def principal(*roles: str, expires_in: float = 60) -> Principal:
 @pytest.mark.parametrize(
     ("role", "granted"),
     [
-        ("viewer", {Permission.READ_DEVICES}),
-        ("operator", {Permission.READ_DEVICES, Permission.WRITE_DEVICES}),
-        ("auditor", {Permission.READ_DEVICES, Permission.READ_EVENTS}),
+        ("viewer", {Permission.READ_DEVICES, Permission.READ_ALERTS}),
+        (
+            "operator",
+            {
+                Permission.READ_DEVICES,
+                Permission.WRITE_DEVICES,
+                Permission.READ_ALERTS,
+                Permission.WRITE_ALERTS,
+            },
+        ),
+        ("auditor", {Permission.READ_DEVICES, Permission.READ_EVENTS, Permission.READ_ALERTS}),
         ("admin", set(Permission)),
         ("unknown-role", set()),
     ],
 )
 def test_each_role_grants_its_permissions_only(role: str, granted: set[Permission]) -> None:
+    if role in ROLE_PERMISSIONS:  # every known role manages its own profile
+        granted = granted | {Permission.PROFILE_SELF}
     caller = principal(role)
     for permission in Permission:
         if permission in granted:

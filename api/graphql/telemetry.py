@@ -1,0 +1,111 @@
+"""GraphQL telemetry slice: `telemetryHistory` (raw readings or rollups, paged), and the
+subscriptions `telemetry(deviceId)` (each stored batch of a device) and
+`deviceStatusChanged(deviceId)` (each committed change of a device's status row).
+
+Subscriptions are fed by the fan-out after the projections commit; notices are at most once,
+so on any end a client re-reads with queries and subscribes again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import datetime
+from functools import partial
+from typing import Annotated, Any
+
+import strawberry
+from anyio import to_thread
+
+from api.auth import Permission, authorize
+from api.devices import parse_device_id
+from api.graphql.context import Info
+from api.graphql.telemetry_types import (
+    DeviceStatusChange,
+    TelemetryHistory,
+    TelemetryResolution,
+    TelemetryUpdate,
+)
+from api.telemetry import check_device, read_history
+from read_side.telemetry import DEFAULT_HISTORY_PAGE, HistoryQuery, Resolution, telemetry_topic
+
+DEVICE_STATUS_TOPIC = "device_status"
+
+
+@strawberry.type
+class TelemetryQuery:
+    @strawberry.field
+    async def telemetry_history(
+        self,
+        info: Info,
+        *,
+        device_id: strawberry.ID,
+        metric: str,
+        start: Annotated[datetime, strawberry.argument(name="from")],
+        end: Annotated[datetime, strawberry.argument(name="to")],
+        resolution: TelemetryResolution = TelemetryResolution.RAW,
+        first: int = DEFAULT_HISTORY_PAGE,
+        after: str | None = None,
+    ) -> TelemetryHistory:
+        """A device's metric over `[from, to)`: raw readings (RAW, at most 31 days) or
+        min/max/avg/count buckets (MINUTE: 31 days, HOUR: 2 years, DAY: 10 years), oldest
+        first, `first` (1..5000) per page; pass `pageInfo.endCursor` as `after`."""
+        caller = info.context.authorize(Permission.READ_DEVICES)
+        query = HistoryQuery.checked(
+            parse_device_id(device_id, "deviceId"),
+            metric,
+            start,
+            end,
+            resolution=Resolution(resolution.value),
+            first=first,
+            after=after,
+        )
+        read = partial(read_history, info.context.system, caller, query)
+        return TelemetryHistory.from_page(query, await to_thread.run_sync(read))
+
+
+@strawberry.type
+class TelemetrySubscription:
+    @strawberry.subscription
+    async def telemetry(
+        self, info: Info, device_id: strawberry.ID, metrics: list[str] | None = None
+    ) -> AsyncGenerator[TelemetryUpdate, None]:
+        """Every batch of messages stored for the device from now on (one update per stored
+        batch), optionally only some metrics."""
+        caller = info.context.authorize(Permission.READ_DEVICES)
+        device = parse_device_id(device_id, "deviceId")
+        system = info.context.system
+        await to_thread.run_sync(check_device, system, caller, device)
+        notices = system.fanout.subscribe(caller.tenant_id, telemetry_topic(device))
+        try:
+            async for notice in notices:
+                if notice.tenant_id != caller.tenant_id or notice.key != str(device):
+                    continue
+                authorize(caller, Permission.READ_DEVICES)  # ends the stream once it expires
+                update = TelemetryUpdate.from_notice(notice, metrics)
+                if update.messages:
+                    yield update
+        finally:
+            await _close(notices)
+
+    @strawberry.subscription
+    async def device_status_changed(
+        self, info: Info, device_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[DeviceStatusChange, None]:
+        """Every committed change of the tenant's devices' status (or of one device's):
+        registry changes, telemetry (last values, last seen), connectivity, open alerts."""
+        caller = info.context.authorize(Permission.READ_DEVICES)
+        wanted = None if device_id is None else str(parse_device_id(device_id, "deviceId"))
+        notices = info.context.system.fanout.subscribe(caller.tenant_id, DEVICE_STATUS_TOPIC)
+        try:
+            async for notice in notices:
+                if notice.tenant_id != caller.tenant_id or wanted not in (None, notice.key):
+                    continue
+                authorize(caller, Permission.READ_DEVICES)
+                yield DeviceStatusChange.from_notice(notice)
+        finally:
+            await _close(notices)
+
+
+async def _close(iterator: AsyncIterator[Any]) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()

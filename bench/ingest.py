@@ -1,0 +1,406 @@
+"""Telemetry ingestion end to end: accepted -> read models updated, beside a plain baseline.
+
+    .venv/bin/python bench/ingest.py [--devices 200] [--rate 10000] [--duration 60]
+        [--dynamodb-rate 0] [--dynamodb-duration 30] [--baseline-duration 20] [--rules 100]
+        [--stores sqlite,dynamodb] [--json-only]
+
+Workload: `--devices` registered devices with credentials, `--rules` alert rules active (scoped
+to the devices' type), messages of 3 metrics (temperature, humidity, battery) with the device
+token in the payload, as MQTT delivers them (JSON bytes), submitted to the ingestion service in
+bursts of 50 at `--rate` messages/s (0 = as fast as the service takes them). Each burst's
+latency runs from its submission until EVERY projection / process manager wired in the
+composition root has applied its messages (so it includes validation, authentication,
+buffering, the commit and the read models). Each store runs in its own process (peak RSS is
+per run); RSS is sampled every 10 s. DynamoDB Local is started here (scripts/dynamodb_local.py).
+
+Baseline, same run: the same messages written the plain way with the `eventsourcing` library
+(one aggregate per device, one load and one save per message, library defaults: SQLite
+persistence module, no snapshots, no cache); it parses and validates like the service but
+writes no read model and checks no credential, so it is flattered, not handicapped.
+
+Prints one JSON document, then a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+
+BURST = 50
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(values: list[tuple[float, int]], q: float) -> float:
+    """Weighted percentile of (value, weight) pairs."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    total = sum(w for _, w in ordered)
+    seen = 0
+    for value, weight in ordered:
+        seen += weight
+        if seen >= q * total:
+            return value
+    return ordered[-1][0]
+
+
+def payload(device: tuple[str, str], sequence: int) -> bytes:
+    device_id, token = device
+    now = datetime.now(UTC).isoformat()
+    t = 20 + (sequence % 50) / 10
+    return (
+        f'{{"device_id":"{device_id}","message_id":"b{sequence}","timestamp":"{now}",'
+        f'"metrics":{{"temperature":{t},"humidity":45.5,"battery":{100 - sequence % 100}}},'
+        f'"token":"{token}"}}'
+    ).encode()
+
+
+# --- the service ---------------------------------------------------------------------------
+
+
+def provision(system: Any, devices: int, rules: int) -> tuple[list[tuple[str, str]], int]:
+    from event_store.envelope import EventMetadata
+    from write_side.commands import RegisterDevice
+    from write_side.credentials import IssueDeviceCredential
+
+    meta = EventMetadata("bench", "user:bench")
+    fleet = []
+    for i in range(devices):
+        saved = system.app.register_device(
+            RegisterDevice(name=f"bench-{i}", device_type="bench", tags=["bench"]), meta
+        )
+        token = system.app.issue_device_credential(
+            IssueDeviceCredential(device_id=saved.aggregate.id), meta
+        ).token
+        fleet.append((str(saved.aggregate.id), token))
+    created = 0
+    try:
+        from write_side.alert_commands import CreateAlertRule
+        from write_side.alert_rules import parse_rule_definition
+        from write_side.alert_service import AlertService
+    except ImportError:
+        return fleet, created
+    service = AlertService(system.app)
+    for i in range(rules):
+        metric = ("temperature", "humidity", "battery")[i % 3]
+        op, value = (">", 1000.0 + i) if metric != "battery" else ("<", -1.0 - i)
+        definition = parse_rule_definition({
+            "name": f"bench rule {i}", "scope": {"device_type": "bench"},
+            "severity": ("info", "warning", "critical")[i % 3],
+            "condition": {"kind": "threshold", "metric": metric, "op": op, "value": value},
+            "hysteresis": 1.0,
+        })  # fmt: skip
+        service.create_rule(CreateAlertRule(definition=definition), meta)
+        created += 1
+    return fleet, created
+
+
+class LatencyTracker(threading.Thread):
+    """Bursts (submitted at t0) become samples when every worker has applied their positions."""
+
+    def __init__(self, workers: list[Any]) -> None:
+        super().__init__(daemon=True)
+        self.workers = workers
+        self.inflight: deque[tuple[float, list[Future[Any]]]] = deque()
+        self.committed: deque[tuple[int, float, int]] = deque()
+        self.samples: list[tuple[float, int]] = []
+        self.applied = 0
+        self.last_applied_at = 0.0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set() or self.inflight or self.committed:
+            while self.inflight and all(f.done() for f in self.inflight[0][1]):
+                t0, futures = self.inflight.popleft()
+                results = [f.result() for f in futures]
+                position = max(r.position for r in results)
+                self.committed.append((position, t0, len(results)))
+            applied = min((w.position for w in self.workers), default=1 << 62)
+            now = time.monotonic()
+            while self.committed and self.committed[0][0] <= applied:
+                _, t0, count = self.committed.popleft()
+                self.samples.append((now - t0, count))
+                self.applied += count
+                self.last_applied_at = now
+            time.sleep(0.002)
+
+
+def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
+    from fleetwatch.bootstrap import build_system
+    from fleetwatch.settings import Settings
+    from ingestion.settings import IngestSettings
+    from write_side.ingestion import Submission
+
+    rate = args.rate if store == "sqlite" else args.dynamodb_rate
+    duration = args.duration if store == "sqlite" else args.dynamodb_duration
+    with contextlib.ExitStack() as stack:
+        if store == "sqlite":
+            folder = stack.enter_context(tempfile.TemporaryDirectory())
+            settings = Settings(sqlite_path=Path(folder) / "bench.sqlite3")
+        else:
+            from dynamodb_local import dynamodb_local
+
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+            url = stack.enter_context(dynamodb_local())
+            settings = Settings(
+                store="dynamodb", dynamodb_endpoint_url=url,
+                dynamodb_table_prefix=f"b{uuid.uuid4().hex[:8]}_",
+            )  # fmt: skip
+        system = build_system(settings, IngestSettings())
+        stack.callback(system.close)
+        if args.consumers != "all":
+            keep = set(args.consumers.split(","))
+            system.workers = {k: w for k, w in system.workers.items() if k in keep}
+        fleet, rules = provision(system, args.devices, args.rules)
+        system.start()
+        assert system.wait_for(system.event_log.head(), timeout=120)
+        assert system.ingest is not None
+        service = system.ingest
+        tracker = LatencyTracker(list(system.workers.values()))
+        tracker.start()
+        rss: list[float] = [rss_mb()]
+        sequence = 0
+        started = time.monotonic()
+        next_rss = started + 10
+        while (now := time.monotonic()) - started < duration:
+            due = len(fleet) if rate <= 0 else int((now - started) * rate) - sequence
+            if due <= 0:
+                time.sleep(0.001)
+                continue
+            for _ in range(0, due, BURST):
+                burst = [
+                    Submission(payload(fleet[(sequence + k) % len(fleet)], sequence + k), "mqtt")
+                    for k in range(BURST)
+                ]
+                sequence += BURST
+                tracker.inflight.append((time.monotonic(), service.submit(burst, block=True)))
+            if now >= next_rss:
+                rss.append(rss_mb())
+                next_rss += 10
+        submitted_for = time.monotonic() - started
+        head = system.event_log.head()
+        lag = {name: head - worker.position for name, worker in system.workers.items()}
+        tracker.stop.set()
+        tracker.join(300)
+        rss.append(rss_mb())
+        counts = service.handler.counters.snapshot()
+        elapsed = tracker.last_applied_at - started
+        return {
+            "store": store,
+            "devices": len(fleet),
+            "alert_rules": rules,
+            "alerting_policy_wired": any("alert" in name for name in system.workers),
+            "read_models": sorted(system.workers),
+            "target_rate": rate,
+            "duration_s": round(submitted_for, 1),
+            "messages": tracker.applied,
+            "messages_per_s": round(tracker.applied / elapsed, 1),
+            "p50_latency_ms": round(percentile(tracker.samples, 0.50) * 1000, 1),
+            "p99_latency_ms": round(percentile(tracker.samples, 0.99) * 1000, 1),
+            "max_latency_ms": round(max(v for v, _ in tracker.samples) * 1000, 1),
+            "feed_lag_at_end_by_consumer": lag,  # notifications not yet applied
+            "commits": service.commits,
+            "messages_per_commit": round(tracker.applied / max(service.commits, 1), 1),
+            "outcomes": counts["messages"],
+            "rss_mb_every_10s": [round(x) for x in rss],
+            "peak_rss_mb": round(peak_rss_mb()),
+        }
+
+
+def run_breakdown(args: argparse.Namespace) -> dict[str, Any]:
+    """CPU cost per message of each stage, measured one at a time on SQLite: ingestion alone
+    (validate, authenticate, commit), then each consumer catching up on what it stored."""
+    from fleetwatch.bootstrap import build_system
+    from fleetwatch.settings import Settings
+    from ingestion.settings import IngestSettings
+    from write_side.ingestion import Submission
+
+    count = 40_000
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(sqlite_path=Path(folder) / "b.sqlite3", run_projections=False)
+        system = build_system(settings, IngestSettings())
+        try:
+            fleet, _ = provision(system, args.devices, args.rules)
+            for worker in system.workers.values():
+                worker.catch_up()
+            assert system.ingest is not None
+            system.ingest.start()
+            started = time.perf_counter()
+            futures: list[Future[Any]] = []
+            for i in range(0, count, BURST):
+                burst = [
+                    Submission(payload(fleet[(i + k) % len(fleet)], i + k), "mqtt")
+                    for k in range(BURST)
+                ]
+                futures = system.ingest.submit(burst)
+            futures[-1].result(120)
+            rates = {"ingestion": count / (time.perf_counter() - started)}
+            for name, worker in system.workers.items():
+                started = time.perf_counter()
+                worker.catch_up()
+                rates[name] = count / (time.perf_counter() - started)
+        finally:
+            system.close()
+    return {
+        "store": "breakdown (SQLite, one stage at a time)",
+        "messages_per_s_by_stage": {k: round(v) for k, v in rates.items()},
+        "cpu_us_per_message_by_stage": {k: round(1e6 / v, 1) for k, v in rates.items()},
+    }
+
+
+# --- the plain baseline --------------------------------------------------------------------
+
+
+def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
+    from eventsourcing.application import Application
+    from eventsourcing.domain import Aggregate, event
+
+    from write_side.telemetry import TelemetryLimits, validate_message
+
+    class PlainDevice(Aggregate):
+        @event("Registered")
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.seen: list[str] = []
+
+        @event("TelemetryRecorded")
+        def record(self, message_id: str, at: str, metrics: dict[str, float]) -> None:
+            self.seen.append(message_id)
+
+    class PlainApp(Application[uuid.UUID]):
+        pass
+
+    with tempfile.TemporaryDirectory() as folder:
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{folder}/p.db"}
+        app = PlainApp(env=env)
+        ids = []
+        for i in range(args.devices):
+            device = PlainDevice(name=f"bench-{i}")
+            app.save(device)
+            ids.append(device.id)
+        fleet = [(str(i), "") for i in ids]
+        limits = TelemetryLimits()
+        count = 0
+        started = time.monotonic()
+        while time.monotonic() - started < args.baseline_duration:
+            raw = payload(fleet[count % len(fleet)], count)
+            message = validate_message(json.loads(raw), datetime.now(UTC), limits, size=len(raw))
+            device = app.repository.get(message.device_id)
+            if message.message_id not in device.seen:
+                metrics = {r.metric: r.value for r in message.readings}
+                device.record(message.message_id, str(message.at), metrics)
+                app.save(device)
+            count += 1
+        elapsed = time.monotonic() - started
+        app.close()
+    return {
+        "store": "baseline (eventsourcing defaults, SQLite)",
+        "devices": args.devices,
+        "duration_s": round(elapsed, 1),
+        "messages": count,
+        "messages_per_s": round(count / elapsed, 1),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
+
+
+# --- driver ----------------------------------------------------------------------------------
+
+
+def child(run: str, args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", run, *sys.argv[1:]]
+    out = subprocess.run(command, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        return {"store": run, "error": out.stderr.strip().splitlines()[-1:] or ["failed"]}
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument(
+        "--rate", type=float, default=10_000, help="SQLite; 0 = as fast as it takes"
+    )
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--dynamodb-rate", type=float, default=0)
+    parser.add_argument("--dynamodb-duration", type=float, default=30)
+    parser.add_argument("--baseline-duration", type=float, default=20)
+    parser.add_argument("--rules", type=int, default=100)
+    parser.add_argument("--stores", default="sqlite,dynamodb")
+    parser.add_argument(
+        "--consumers", default="all", help="worker names to run (diagnosis), default all wired"
+    )
+    parser.add_argument("--json-only", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        runners = {"baseline": run_baseline, "breakdown": run_breakdown}
+        result = (
+            runners[args.child](args) if args.child in runners else run_service(args.child, args)
+        )
+        print(json.dumps(result))
+        return
+    names = [*args.stores.split(","), "baseline", "breakdown"]
+    runs = {name: child(name, args) for name in names}
+    baseline = runs["baseline"].get("messages_per_s") or float("nan")
+    for name, result in runs.items():
+        if name != "baseline" and "messages_per_s" in result:
+            result["ratio_to_baseline"] = round(result["messages_per_s"] / baseline, 1)
+    report = {"machine_cpus": os.cpu_count(), "runs": runs}
+    print(json.dumps(report, indent=2))
+    if not args.json_only:
+        print_table(runs)
+
+
+def print_table(runs: dict[str, dict[str, Any]]) -> None:
+    header = ("run", "msg/s", "x baseline", "p50 ms", "p99 ms", "peak RSS MB", "rules/alerting")
+    rows = [header]
+    for name, r in runs.items():
+        if name == "breakdown":
+            continue
+        alerting = (
+            f"{r.get('alert_rules', '-')}/{'wired' if r.get('alerting_policy_wired') else 'NOT wired'}"  # noqa: E501
+            if name != "baseline" else "-"
+        )  # fmt: skip
+        rate = str(r.get("messages_per_s", r.get("error")))
+        rows.append((
+            name, rate, str(r.get("ratio_to_baseline", "-")), str(r.get("p50_latency_ms", "-")),
+            str(r.get("p99_latency_ms", "-")), str(r.get("peak_rss_mb", "-")), alerting,
+        ))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    costs = runs.get("breakdown", {}).get("cpu_us_per_message_by_stage", {})
+    if costs:
+        print("CPU per message by stage (us): " + ", ".join(f"{k} {v}" for k, v in costs.items()))
+
+
+if __name__ == "__main__":
+    main()

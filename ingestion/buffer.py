@@ -1,0 +1,269 @@
+"""The bounded buffer between the transports and the telemetry command handler.
+
+`IngestService.submit` prepares each message in the caller's thread (parse, validate,
+authenticate: refusals are answered at once), then queues the valid ones, holding one slot of
+`max_pending` per message until its commit has finished. When the buffer is full a producer
+either waits (`block=True`: MQTT's network thread, so the broker stops sending; Lambda) or is told
+`Overloaded` at once (HTTP answers 503 with Retry-After).
+
+One flusher thread commits: when `flush_devices` distinct devices are queued, or `flush_interval`
+after the oldest queued message. While a commit runs, the next batch accumulates, so under load
+each device's event carries more messages. Each message's future completes only after the
+transaction holding it has committed (or with its final refusal); transports acknowledge then.
+A failed commit is retried with backoff for as long as the service runs: nothing is dropped and
+nothing uncommitted is acknowledged; the full buffer pushes back on the producers meanwhile. On
+`close()`, what cannot be committed in time fails with `NotCommitted` (MQTT then leaves the
+message unacknowledged, so the broker redelivers it).
+
+The flusher also runs the heartbeat check (devices silent too long go offline) every
+`heartbeat_interval` seconds, in the same thread, so it never races this process's own commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from write_side.ingestion import MessageResult, Pending, Submission, TelemetryIngestion
+from write_side.ingestion.connectivity import check_heartbeats, watch
+from write_side.telemetry_log import TOPICS
+
+log = logging.getLogger(__name__)
+
+OVERLOADED = "OVERLOADED"
+
+
+class Overloaded(Exception):
+    """The buffer is full; try again shortly (HTTP 503 + Retry-After)."""
+
+    code = OVERLOADED
+
+
+class NotCommitted(Exception):
+    """The service stopped before the message could be committed; it was not acknowledged."""
+
+    code = "NOT_COMMITTED"
+
+
+@dataclass(eq=False)
+class _Item:
+    pending: Pending
+    future: Future[MessageResult]
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+class IngestService:
+    """Bounded buffering, batching and acknowledgement-after-commit (see the module docstring)."""
+
+    def __init__(
+        self,
+        handler: TelemetryIngestion,
+        *,
+        max_pending: int = 20_000,
+        flush_interval: float = 0.02,
+        flush_devices: int = 500,
+        max_batch: int = 10_000,
+        heartbeat_interval: float = 5.0,
+        max_retry_delay: float = 2.0,
+    ) -> None:
+        self.handler = handler
+        self.max_pending = max_pending
+        self.flush_interval = flush_interval
+        self.flush_devices = flush_devices
+        self.max_batch = max_batch
+        self.heartbeat_interval = heartbeat_interval
+        self.max_retry_delay = max_retry_delay
+        self.commits = 0
+        self.failed_commits = 0
+        self._cond = threading.Condition()
+        self._queue: deque[_Item] = deque()
+        self._queued_streams: set[UUID] = set()
+        self._held = 0  # slots taken: queued + being committed
+        self._stopping = False
+        self._deadline = 0.0  # when stopping: give up retrying after this
+        self._thread: threading.Thread | None = None
+
+    @property
+    def pending(self) -> int:
+        return self._held
+
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is not None:
+                return
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="ingest-flusher", daemon=True)
+            self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Commit what is queued (retrying for at most `timeout` s), then stop."""
+        with self._cond:
+            thread, self._thread = self._thread, None
+            self._stopping = True
+            self._deadline = time.monotonic() + timeout
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout + 5.0)
+        self._fail_queued()
+
+    def submit(
+        self, submissions: Sequence[Submission], *, block: bool = True, timeout: float | None = None
+    ) -> list[Future[MessageResult]]:
+        """One future per submission, in order. Refusals are already done; the others complete
+        after their commit. Raises `Overloaded` when there is no room (at once unless `block`;
+        after `timeout` seconds otherwise) and then queues none of them."""
+        outcomes = [self.handler.prepare(s) for s in submissions]
+        items = [_Item(o, Future()) for o in outcomes if isinstance(o, Pending)]
+        if items:
+            self._reserve(len(items), block, timeout)
+            with self._cond:
+                self._queue.extend(items)
+                self._queued_streams.update(i.pending.stream_id for i in items)
+                self._cond.notify_all()
+        queued = iter(items)
+        futures: list[Future[MessageResult]] = []
+        for outcome in outcomes:
+            if isinstance(outcome, Pending):
+                futures.append(next(queued).future)
+            else:
+                done: Future[MessageResult] = Future()
+                done.set_result(outcome)
+                futures.append(done)
+        return futures
+
+    def ingest(
+        self, submissions: Sequence[Submission], *, block: bool = True, timeout: float = 30.0
+    ) -> list[MessageResult]:
+        """`submit`, then wait for every result."""
+        return [f.result(timeout) for f in self.submit(submissions, block=block, timeout=timeout)]
+
+    def _reserve(self, count: int, block: bool, timeout: float | None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._held + count > self.max_pending or self._stopping:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                too_big = count > self.max_pending
+                timed_out = remaining is not None and remaining <= 0
+                if self._stopping or too_big or not block or timed_out:
+                    for _ in range(count):
+                        self.handler.counters.count(MessageResult.rejected(OVERLOADED, "busy"))
+                    raise Overloaded(f"{self._held} messages pending; retry shortly")
+                self._cond.wait(remaining)
+            self._held += count
+
+    def _run(self) -> None:
+        next_heartbeat = time.monotonic() + self.heartbeat_interval
+        self._watch_recent()
+        while True:
+            batch = self._next_batch(next_heartbeat)
+            if batch is None:
+                return
+            if batch:
+                self._flush(batch)
+            if time.monotonic() >= next_heartbeat:
+                next_heartbeat = time.monotonic() + self.heartbeat_interval
+                try:
+                    check_heartbeats(self.handler)
+                except Exception:
+                    log.exception("heartbeat check failed; trying again next time")
+
+    def _next_batch(self, next_heartbeat: float) -> list[_Item] | None:
+        """The next batch to commit ([] when it is time for the heartbeat; None to stop)."""
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self._queue:
+                    due = self._queue[0].queued_at + self.flush_interval
+                    full = len(self._queued_streams) >= self.flush_devices
+                    if full or now >= due or self._stopping:
+                        break
+                    wait = min(due, next_heartbeat) - now
+                elif self._stopping:
+                    return None
+                else:
+                    wait = next_heartbeat - now
+                if wait <= 0:
+                    return []
+                self._cond.wait(wait)
+            count = min(len(self._queue), self.max_batch)
+            batch = [self._queue.popleft() for _ in range(count)]
+            self._queued_streams = {i.pending.stream_id for i in self._queue}
+            return batch
+
+    def _flush(self, batch: list[_Item]) -> None:
+        futures = {id(i.pending): i.future for i in batch}
+        for group in self.handler.plan(i.pending for i in batch):
+            results: list[MessageResult] | None = None
+            try:
+                results = self._commit(group)
+            except Exception:  # a bug, not the store: never kill the flusher, never ack
+                log.exception("telemetry commit of %d messages failed for good", len(group))
+            finally:
+                for k, pending in enumerate(group):
+                    _settle(futures[id(pending)], results[k] if results else None)
+                with self._cond:
+                    self._held -= len(group)
+                    self._cond.notify_all()
+
+    def _commit(self, group: list[Pending]) -> list[MessageResult] | None:
+        """Commit one group, retrying failures with backoff; None when the service is stopping
+        and its deadline has passed."""
+        delay, retried = 0.05, False
+        while True:
+            try:
+                results = self.handler.commit(group, retried)
+            except Exception:
+                self.failed_commits += 1
+                log.exception("telemetry commit of %d messages failed; retrying", len(group))
+                retried = True
+                if self._stopping and time.monotonic() + delay > self._deadline:
+                    return None
+                time.sleep(delay)
+                delay = min(delay * 2, self.max_retry_delay)
+                continue
+            self.commits += 1
+            return results
+
+    def _fail_queued(self) -> None:
+        with self._cond:
+            items, self._queue = list(self._queue), deque()
+            self._held -= len(items)
+            self._cond.notify_all()
+        for item in items:
+            _settle(item.future, None)
+
+    def _watch_recent(self, notifications: int = 20_000) -> None:
+        """Watch the devices active in the last `notifications` of the feed, so a device that
+        fell silent while no ingestion process ran still goes offline."""
+        recorder = self.handler.app.recorder
+        try:
+            head = recorder.max_notification_id() or 0
+            found = recorder.select_notifications(
+                start=max(0, head - notifications),
+                limit=notifications,
+                topics=[TOPICS["DeviceCameOnline"], TOPICS["BatchRecorded"]],
+                inclusive_of_start=False,
+            )
+        except Exception:
+            log.exception("could not read the feed's tail for recently active devices")
+            return
+        watch(self.handler, {UUID(str(n.originator_id)) for n in found})
+
+
+def _settle(future: Future[MessageResult], result: MessageResult | None) -> None:
+    """Complete a message's future (None: not committed). A caller may have given up on it
+    (an HTTP request cancelled on timeout cancels its futures): that is not an error here."""
+    if future.done():
+        return
+    with contextlib.suppress(InvalidStateError):
+        if result is None:
+            future.set_exception(NotCommitted("not committed; it was not acknowledged"))
+        else:
+            future.set_result(result)

@@ -1,0 +1,112 @@
+"""AWS IoT Core transport: a Lambda-style `handler(event, context)` behind a topic rule.
+
+Rule: `SELECT *, topic(2) AS device_id, clientid() AS client_id FROM 'devices/+/telemetry'`.
+IoT Core authenticated the device (X.509 certificate; an IoT policy binds the client id
+`{tenant}_{device_id}` to its own topic), so the handler trusts `client_id` instead of a token:
+the tenant is the part before the last `_`, and the device id after it must be the message's.
+A message without `client_id` falls back to the token in its payload.
+
+Two event shapes, one code path (`IngestService`, built once per container by the composition
+root and cached between invocations):
+
+- Lambda action (one message per invocation): the event is the message. Returns
+  `{"results": [...]}`; raises when the message could not be committed, so Lambda retries it.
+- Kinesis action (partition key `${topic(2)}`): `{"Records": [{"kinesis": {"data": base64,
+  "sequenceNumber": ...}}]}`. Returns `{"batchItemFailures": [{"itemIdentifier": seq}]}` for the
+  records that were not committed (Kinesis retries them); rejections are final, never retried.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from write_side.ingestion import MessageResult, Submission
+
+if TYPE_CHECKING:
+    from ingestion.buffer import IngestService
+
+COMMIT_TIMEOUT_S = 25.0
+_lock = threading.Lock()
+_service: IngestService | None = None
+
+
+def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    service = _ingest_service()
+    if isinstance(event.get("Records"), list):
+        return _kinesis(service, event["Records"])
+    result = _ingest(service, [_submission(event)])[0]
+    if result is None:
+        raise RuntimeError("the message could not be committed; retry")
+    return {"results": [result.to_json()]}
+
+
+def use_service(service: IngestService | None) -> None:
+    """Use this service instead of building one from the environment (tests, local runs)."""
+    global _service  # noqa: PLW0603 - the per-container cache Lambda handlers rely on
+    with _lock:
+        _service = service
+
+
+def _ingest_service() -> IngestService:
+    global _service  # noqa: PLW0603
+    with _lock:
+        if _service is None:
+            from fleetwatch.bootstrap import build_system
+
+            system = build_system()  # from FLEETWATCH_* environment variables
+            assert system.ingest is not None
+            system.ingest.start()
+            _service = system.ingest
+        return _service
+
+
+def _kinesis(service: IngestService, records: list[Any]) -> dict[str, Any]:
+    submissions, ids = [], []
+    for record in records:
+        kinesis = record.get("kinesis") or {}
+        ids.append(str(kinesis.get("sequenceNumber", "")))
+        try:
+            data = base64.b64decode(kinesis.get("data", ""), validate=True)
+        except (binascii.Error, ValueError):
+            data = b""
+        try:
+            submissions.append(_submission(json.loads(data)))
+        except ValueError:  # rejected (and counted) as INVALID_TELEMETRY
+            submissions.append(Submission(data, "iot-core"))
+    results = _ingest(service, submissions)
+    failures = [{"itemIdentifier": i} for i, r in zip(ids, results, strict=True) if r is None]
+    return {"batchItemFailures": failures}
+
+
+def _submission(message: object) -> Submission:
+    if not isinstance(message, Mapping):
+        return Submission(json.dumps(message), "iot-core")
+    raw = dict(message)
+    client_id = raw.pop("client_id", None)
+    topic_device = raw.get("device_id")
+    tenant, device = None, None
+    if isinstance(client_id, str) and "_" in client_id:
+        tenant, _, device = client_id.rpartition("_")
+    return Submission(
+        raw,
+        "iot-core",
+        channel_device_id=device or (str(topic_device) if topic_device else None),
+        trusted_tenant=tenant or None,
+    )
+
+
+def _ingest(service: IngestService, submissions: list[Submission]) -> list[MessageResult | None]:
+    """Results in order; None where the message was not committed (to be retried)."""
+    futures = service.submit(submissions, block=True, timeout=COMMIT_TIMEOUT_S)
+    results: list[MessageResult | None] = []
+    for future in futures:
+        try:
+            results.append(future.result(COMMIT_TIMEOUT_S))
+        except Exception:
+            results.append(None)
+    return results

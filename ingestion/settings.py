@@ -1,0 +1,22 @@
+"""Ingestion settings (prefix `FLEETWATCH_`), read by the composition root only."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLEETWATCH_", extra="ignore")
+
+    # MQTT subscriber on devices/+/telemetry: unset means no subscriber in this process.
+    mqtt_url: str | None = None  # mqtt://host:port
+    mqtt_client_id: str = "fleetwatch-ingest"  # stable: the broker keeps its session
+    mqtt_shared_group: str | None = "fleetwatch"  # $share/<group>/...: processes split the load
+    mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535)  # in-flight window
+
+    ingest_max_pending: int = Field(default=20_000, ge=1)  # messages held (queued + committing)
+    ingest_flush_ms: int = Field(default=20, ge=1)  # after the oldest queued message
+    ingest_flush_devices: int | None = None  # default: 500 on SQLite, 40 on DynamoDB
+    heartbeat_timeout: int = Field(default=300, ge=1)  # seconds of silence before offline
+    heartbeat_interval: float = Field(default=5.0, gt=0)  # seconds between offline checks

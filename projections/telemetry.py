@@ -1,0 +1,198 @@
+"""The telemetry projection: `Telemetry.BatchRecorded` events into raw readings and rollups.
+
+Folding is pure: `fold(envelope)` turns one event into a `DeviceBatch` (its entries, and the
+min/max/sum/count it adds to each (metric, resolution, bucket)), by device time, so out-of-order
+readings land in their own buckets. `TelemetryProjection` hands the batches of one or many
+events to the view, which commits them with the checkpoint; a re-applied event is therefore
+never counted twice (the checkpoint), and the DynamoDB view also guards each rollup item with
+the device's stream version (see `projections.views.telemetry_dynamodb`).
+After the commit it publishes one notice per event on the device's `telemetry:{device}` topic.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+
+from event_store.envelope import EventEnvelope
+from read_side.notifications import ChangeNotice
+from read_side.telemetry import (
+    BUCKET_SECONDS,
+    ROLLUP_RESOLUTIONS,
+    Resolution,
+    bucket_start,
+    epoch_ms,
+    telemetry_topic,
+)
+
+BATCH_TOPIC = "write_side.telemetry_log:Telemetry.BatchRecorded"
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    min: float
+    max: float
+    sum: float
+    count: int
+
+    @classmethod
+    def of(cls, value: float) -> Stats:
+        return cls(value, value, value, 1)
+
+    def merge(self, other: Stats) -> Stats:
+        return Stats(
+            min(self.min, other.min),
+            max(self.max, other.max),
+            self.sum + other.sum,
+            self.count + other.count,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RollupKey:
+    metric: str
+    resolution: Resolution
+    start_s: int  # epoch seconds of the bucket's start
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    at_ms: int  # device time
+    message_id: str
+    metrics: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class DeviceBatch:
+    """What one `BatchRecorded` event adds to its device's telemetry read models."""
+
+    tenant_id: str
+    device_id: UUID
+    version: int  # of the device's Telemetry stream
+    position: int  # in the feed
+    received_at: datetime
+    transport: str
+    entries: tuple[RawEntry, ...]
+    status: tuple[Mapping[str, Any], ...]  # each entry's status fields, in entry order
+    rollups: Mapping[RollupKey, Stats]
+
+    @property
+    def reading_count(self) -> int:
+        return sum(len(e.metrics) for e in self.entries)
+
+
+def rollup(entries: Iterable[RawEntry]) -> dict[RollupKey, Stats]:
+    """Min/max/sum/count of each metric per UTC bucket of every rollup resolution."""
+    result: dict[RollupKey, Stats] = {}
+    for entry in entries:
+        for metric, value in entry.metrics.items():
+            stats = Stats.of(value)
+            for resolution in ROLLUP_RESOLUTIONS:
+                start = bucket_start(entry.at_ms, BUCKET_SECONDS[resolution])
+                key = RollupKey(metric, resolution, start)
+                current = result.get(key)
+                result[key] = stats if current is None else current.merge(stats)
+    return result
+
+
+def merge_rollups(
+    into: dict[RollupKey, Stats], more: Mapping[RollupKey, Stats]
+) -> dict[RollupKey, Stats]:
+    for key, stats in more.items():
+        current = into.get(key)
+        into[key] = stats if current is None else current.merge(stats)
+    return into
+
+
+def fold(envelope: EventEnvelope) -> DeviceBatch:
+    """The batch of one `Telemetry.BatchRecorded` envelope (pure)."""
+    payload = envelope.payload
+    entries = tuple(
+        RawEntry(
+            epoch_ms(_time(e["at"])),
+            str(e["message_id"]),
+            {str(m): float(v) for m, v in e["metrics"].items()},
+        )
+        for e in payload["entries"]
+    )
+    return DeviceBatch(
+        tenant_id=envelope.tenant_id,
+        device_id=UUID(str(payload["device_id"])),
+        version=envelope.version,
+        position=envelope.position or 0,
+        received_at=_time(payload["received_at"]),
+        transport=str(payload.get("transport", "")),
+        entries=entries,
+        status=tuple(dict(e.get("status") or {}) for e in payload["entries"]),
+        rollups=rollup(entries),
+    )
+
+
+def notice_data(batch: DeviceBatch) -> dict[str, Any]:
+    """The JSON-ready body of a `telemetry` change notice: the event's messages."""
+    return {
+        "device_id": str(batch.device_id),
+        "version": batch.version,
+        "received_at": batch.received_at.isoformat(),
+        "transport": batch.transport,
+        "messages": [
+            {"message_id": e.message_id, "at_ms": e.at_ms, "metrics": dict(e.metrics), "status": s}
+            for e, s in zip(batch.entries, batch.status, strict=True)
+        ],
+    }
+
+
+def _time(value: object) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+class TelemetryView(ABC):
+    """Port of the projection's writes: batches and the checkpoint commit together."""
+
+    @abstractmethod
+    def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> None:
+        """Store the batches' raw readings and add their rollups, and record `tracking`
+        (a tracking id already recorded: IntegrityError, nothing applied)."""
+
+    @abstractmethod
+    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+    @abstractmethod
+    def reset(self, application_name: str) -> None:
+        """Delete every reading, rollup and the checkpoint, for a rebuild from zero."""
+
+
+class TelemetryProjection:
+    name = "telemetry"
+
+    def __init__(self, view: TelemetryView) -> None:
+        self.view = view
+
+    def handles(self, topic: str) -> bool:
+        return topic == BATCH_TOPIC
+
+    def process(self, envelope: EventEnvelope, tracking: Tracking) -> list[ChangeNotice]:
+        return self.process_batch([envelope], tracking)
+
+    def process_batch(
+        self, envelopes: Sequence[EventEnvelope], tracking: Tracking
+    ) -> list[ChangeNotice]:
+        batches = [fold(envelope) for envelope in envelopes]
+        self.view.apply(batches, tracking)
+        return [
+            ChangeNotice(
+                tenant_id=batch.tenant_id,
+                topic=telemetry_topic(batch.device_id),
+                key=str(batch.device_id),
+                position=batch.position,
+                event_type="Telemetry.BatchRecorded",
+                data=notice_data(batch),
+            )
+            for batch in batches
+        ]

@@ -1,0 +1,125 @@
+"""Which device an open alert belongs to, for the device-status views.
+
+`Alert.Escalated` and `Alert.Resolved` carry no device id (only `Alert.Raised` does), so the
+device-status projection links each open alert to its device when it is raised and forgets the
+link when it is resolved. The links are written in the same transaction as the rows.
+
+- SQLite: `device_status_alerts(tenant_id, alert_id, device_id)`, PK (tenant_id, alert_id).
+- DynamoDB: `{prefix}device_status_alerts`, `tenant_id` (S, hash), `alert_id` (S, range, hex),
+  attribute `device_id` (S, hex).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
+
+from projections.device_status import AlertLinks
+
+TABLE = "device_status_alerts"
+CREATE_SQLITE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (tenant_id TEXT NOT NULL, alert_id TEXT NOT NULL, "
+    "device_id TEXT NOT NULL, PRIMARY KEY (tenant_id, alert_id)) WITHOUT ROWID"
+)
+GET_BATCH = 100
+
+
+def sqlite_write(c: SQLiteCursor, links: AlertLinks | None) -> None:
+    for (tenant_id, alert_id), device_id in (links or {}).items():
+        if device_id is None:
+            c.execute(
+                f"DELETE FROM {TABLE} WHERE tenant_id = ? AND alert_id = ?",  # noqa: S608
+                (tenant_id, alert_id),
+            )
+        else:
+            c.execute(
+                f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?)",  # noqa: S608 - constant
+                (tenant_id, alert_id, device_id.hex),
+            )
+
+
+def sqlite_read(datastore: SQLiteDatastore, tenant_id: str, ids: Sequence[str]) -> dict[str, UUID]:
+    found: dict[str, UUID] = {}
+    with datastore.transaction(commit=False) as c:
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            c.execute(
+                f"SELECT alert_id, device_id FROM {TABLE} "  # noqa: S608 - constant, marks
+                f"WHERE tenant_id = ? AND alert_id IN ({marks})",
+                (tenant_id, *chunk),
+            )
+            found.update((row[0], UUID(hex=row[1])) for row in c.fetchall())
+    return found
+
+
+def dynamodb_table(prefix: str) -> str:
+    return f"{prefix}{TABLE}"
+
+
+def dynamodb_table_kwargs(prefix: str) -> dict[str, Any]:
+    return {
+        "TableName": dynamodb_table(prefix),
+        "KeySchema": [
+            {"AttributeName": "tenant_id", "KeyType": "HASH"},
+            {"AttributeName": "alert_id", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "tenant_id", "AttributeType": "S"},
+            {"AttributeName": "alert_id", "AttributeType": "S"},
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def dynamodb_actions(prefix: str, links: AlertLinks | None) -> list[dict[str, Any]]:
+    """TransactItems actions recording (Put) or forgetting (Delete) the links."""
+    table = dynamodb_table(prefix)
+    actions: list[dict[str, Any]] = []
+    for (tenant_id, alert_id), device_id in (links or {}).items():
+        key = {"tenant_id": {"S": tenant_id}, "alert_id": {"S": alert_id}}
+        if device_id is None:
+            actions.append({"Delete": {"TableName": table, "Key": key}})
+        else:
+            item = {**key, "device_id": {"S": device_id.hex}}
+            actions.append({"Put": {"TableName": table, "Item": item}})
+    return actions
+
+
+def dynamodb_read(client: Any, prefix: str, tenant_id: str, ids: Sequence[str]) -> dict[str, UUID]:
+    table = dynamodb_table(prefix)
+    found: dict[str, UUID] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), GET_BATCH):
+        keys = [
+            {"tenant_id": {"S": tenant_id}, "alert_id": {"S": alert_id}}
+            for alert_id in unique[start : start + GET_BATCH]
+        ]
+        request: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table, []):
+                found[item["alert_id"]["S"]] = UUID(hex=item["device_id"]["S"])
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def dynamodb_delete_all(client: Any, prefix: str) -> None:
+    table = dynamodb_table(prefix)
+    paginator = client.get_paginator("scan")
+    keys = [
+        {"tenant_id": item["tenant_id"], "alert_id": item["alert_id"]}
+        for page in paginator.paginate(
+            TableName=table, ProjectionExpression="tenant_id, alert_id", ConsistentRead=True
+        )
+        for item in page.get("Items", [])
+    ]
+    for start in range(0, len(keys), 25):
+        pending: dict[str, Any] = {
+            table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
+        }
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})

@@ -1,0 +1,159 @@
+"""DynamoDB view of telemetry (keys and item layout: `read_side.telemetry_dynamodb`).
+
+Applying a batch of `BatchRecorded` events:
+
+1. raw items: one immutable Put per (device, hour, event); their key depends on the event
+   only, so writing one twice changes nothing;
+2. rollups: the touched items are read (BatchGetItem, consistent), each event's contribution
+   is merged only if the event's stream version is above the item's guard `v`, and the item is
+   Put back with the new `v`, on condition that it is still the version read (or absent);
+3. the actions go out in transactions of at most 99 actions and ~3.5 MB; the checkpoint rides
+   on the last one (`write_with_tracking`).
+
+A typical event (3 metrics x 3 resolutions, one hour) is one read and one 10-action
+transaction. A bigger one (many metrics, entries spread over days) needs several
+transactions: if the process dies between two, the replay re-reads the rollups, skips what
+their guards say was absorbed, and re-puts identical raw items, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from event_store.dynamodb import DynamoDBTrackingRecorder
+from event_store.dynamodb.commit import Built
+from event_store.dynamodb.transact import run_transaction
+from projections.telemetry import DeviceBatch, RollupKey, Stats, TelemetryView
+from read_side.telemetry_dynamodb import (
+    create_tables_kwargs,
+    item_stats,
+    raw_items,
+    raw_table,
+    rollup_pk,
+    rollups_table,
+    stats_attributes,
+)
+
+MAX_ACTIONS = 99  # + the checkpoint: DynamoDB allows 100 actions per transaction
+MAX_TRANSACTION_BYTES = 3_500_000  # DynamoDB allows 4 MB
+GET_BATCH = 100  # keys per BatchGetItem
+
+ItemKey = tuple[str, int]  # rollup pk, sk
+
+
+class DynamoDBTelemetryView(DynamoDBTrackingRecorder, TelemetryView):
+    def construct_extra_tables(self) -> list[dict[str, Any]]:
+        return [*super().construct_extra_tables(), *create_tables_kwargs(self.table_prefix)]
+
+    def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> None:
+        actions: list[tuple[dict[str, Any], int]] = []  # (action, estimated bytes)
+        raw = raw_table(self.table_prefix)
+        for batch in batches:
+            rows = [(e.at_ms, e.message_id, dict(e.metrics)) for e in batch.entries if e.metrics]
+            for item in raw_items(batch.tenant_id, batch.device_id, batch.version, rows):
+                size = len(item["e"]["B"]) + 200
+                actions.append(({"Put": {"TableName": raw, "Item": item}}, size))
+        actions.extend((action, 300) for action in self._rollup_actions(batches))
+        self._commit(actions, tracking)
+
+    def _rollup_actions(self, batches: Sequence[DeviceBatch]) -> list[dict[str, Any]]:
+        contributions: dict[ItemKey, list[tuple[int, Stats]]] = {}
+        for batch in batches:
+            for rollup_key, stats in batch.rollups.items():
+                item_key = _item_key(batch, rollup_key)
+                contributions.setdefault(item_key, []).append((batch.version, stats))
+        current = self._get_rollups(list(contributions))
+        table = rollups_table(self.table_prefix)
+        actions = []
+        for key, parts in contributions.items():
+            item = current.get(key)
+            guard = int(item["v"]["N"]) if item else 0
+            fresh = [(version, stats) for version, stats in parts if version > guard]
+            if not fresh:
+                continue  # absorbed before (a replay after a partial commit)
+            merged = Stats(*item_stats(item)) if item else fresh[0][1]
+            for _, stats in fresh if item else fresh[1:]:
+                merged = merged.merge(stats)
+            version = max(v for v, _ in fresh)
+            put: dict[str, Any] = {
+                "TableName": table,
+                "Item": {
+                    "pk": {"S": key[0]},
+                    "sk": {"N": str(key[1])},
+                    **stats_attributes(merged.min, merged.max, merged.sum, merged.count, version),
+                },
+            }
+            if item is None:
+                put["ConditionExpression"] = "attribute_not_exists(pk)"
+            else:
+                put["ConditionExpression"] = "v = :v"
+                put["ExpressionAttributeValues"] = {":v": {"N": str(guard)}}
+            actions.append({"Put": put})
+        return actions
+
+    def _get_rollups(self, keys: list[ItemKey]) -> dict[ItemKey, dict[str, Any]]:
+        table = rollups_table(self.table_prefix)
+        found: dict[ItemKey, dict[str, Any]] = {}
+        for start in range(0, len(keys), GET_BATCH):
+            request: dict[str, Any] = {
+                table: {
+                    "Keys": [
+                        {"pk": {"S": pk}, "sk": {"N": str(sk)}}
+                        for pk, sk in keys[start : start + GET_BATCH]
+                    ],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(table, []):
+                    found[(item["pk"]["S"], int(item["sk"]["N"]))] = item
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def _commit(self, actions: list[tuple[dict[str, Any], int]], tracking: Tracking) -> None:
+        chunks: list[list[dict[str, Any]]] = [[]]
+        size = 0
+        for action, action_size in actions:
+            if chunks[-1] and (
+                len(chunks[-1]) >= MAX_ACTIONS or size + action_size > MAX_TRANSACTION_BYTES
+            ):
+                chunks.append([])
+                size = 0
+            chunks[-1].append(action)
+            size += action_size
+        for chunk in chunks[:-1]:
+            self._transact(chunk)
+        self.write_with_tracking(tracking, chunks[-1])
+
+    def _transact(self, actions: list[dict[str, Any]]) -> None:
+        """One transaction without the checkpoint (a failed condition: IntegrityError)."""
+        kinds = ["extra"] * len(actions)
+        built = Built(actions, kinds, [0] * len(actions), new_head=0, notification_ids=[None])
+        run_transaction(self.client, lambda _: built, 0, self.datastore.retry_policy)
+
+    def reset(self, application_name: str) -> None:
+        for table in (raw_table(self.table_prefix), rollups_table(self.table_prefix)):
+            paginator = self.client.get_paginator("scan")
+            keys = [
+                {"pk": item["pk"], "sk": item["sk"]}
+                for page in paginator.paginate(
+                    TableName=table, ProjectionExpression="pk, sk", ConsistentRead=True
+                )
+                for item in page.get("Items", [])
+            ]
+            for start in range(0, len(keys), 25):
+                requests = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
+                pending: dict[str, Any] = {table: requests}
+                while pending:
+                    pending = self.client.batch_write_item(RequestItems=pending).get(
+                        "UnprocessedItems", {}
+                    )
+        self.delete_tracking(application_name)
+
+
+def _item_key(batch: DeviceBatch, key: RollupKey) -> ItemKey:
+    return rollup_pk(batch.tenant_id, batch.device_id, key.metric, key.resolution), key.start_s

@@ -1,0 +1,253 @@
+"""DynamoDB tables, item codecs and reader of telemetry history. Every key starts with the tenant.
+
+`{prefix}telemetry_raw`: raw readings grouped, never one item per reading.
+
+- `pk` (S) = `"{tenant}#{device_hex}"`,
+  `sk` (S) = `"{hour_start_s:011d}#{version:012d}#{part:02d}"`: one item per (device, UTC
+  hour, `BatchRecorded` event), holding every entry of that event whose device time falls in
+  that hour (all metrics). Items are immutable, and their key is a
+  function of the event alone, so writing one again (a replay, a retried transaction) is a
+  no-op. `e` (B) = zlib(JSON `[[at_ms, message_id, {metric: value}], ...]`), `n` (N) entries.
+  An event holds at most 500 entries (~60 KB of JSON), so an item stays far below 400 KB;
+  `part` splits one anyway if its blob passes `MAX_BLOB_BYTES`.
+- A time range is one Query on `sk BETWEEN "{first hour}#" AND "{last hour}#~"`, read in hour
+  order: once an hour's items are all read, its readings are complete, so a page stops there.
+
+`{prefix}telemetry_rollups`: pre-aggregated buckets.
+
+- `pk` (S) = `"{tenant}#{device_hex}#{metric}#{1m|1h|1d}"`, `sk` (N) = bucket start (epoch s);
+  `mn`, `mx`, `sm` (S: Python float repr, exact and free of DynamoDB's N range limits, since
+  a device may report any finite float), `ct` (N) count, `v` (N) the device's Telemetry stream
+  version absorbed last (the guard that makes re-applying an event a no-op).
+- A history read is one Query on `pk` with `sk BETWEEN`: O(buckets), whatever the raw volume.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from read_side.device_status import Page
+from read_side.telemetry import (
+    BUCKET_SECONDS,
+    Bucket,
+    HistoryQuery,
+    RawReading,
+    Resolution,
+    TelemetryReader,
+    bucket_range,
+    bucket_start,
+    decode_bucket_cursor,
+    decode_reading_cursor,
+    encode_bucket_cursor,
+    encode_reading_cursor,
+    epoch_ms,
+    from_epoch_ms,
+)
+
+RAW_SUFFIX = "telemetry_raw"
+ROLLUPS_SUFFIX = "telemetry_rollups"
+HOUR = 3600
+MAX_BLOB_BYTES = 300_000  # per raw item (DynamoDB's item limit is 400 KB)
+
+RawRow = tuple[int, str, dict[str, float]]  # at_ms, message_id, metrics
+
+
+def raw_table(prefix: str) -> str:
+    return f"{prefix}{RAW_SUFFIX}"
+
+
+def rollups_table(prefix: str) -> str:
+    return f"{prefix}{ROLLUPS_SUFFIX}"
+
+
+def create_tables_kwargs(prefix: str) -> list[dict[str, Any]]:
+    def spec(name: str, sort_type: str) -> dict[str, Any]:
+        return {
+            "TableName": name,
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": sort_type},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+
+    return [spec(raw_table(prefix), "S"), spec(rollups_table(prefix), "N")]
+
+
+def raw_pk(tenant_id: str, device_id: UUID) -> str:
+    return f"{tenant_id}#{device_id.hex}"
+
+
+def raw_sk(hour_s: int, version: int, part: int) -> str:
+    return f"{hour_s:011d}#{version:012d}#{part:02d}"
+
+
+def rollup_pk(tenant_id: str, device_id: UUID, metric: str, resolution: Resolution) -> str:
+    return f"{tenant_id}#{device_id.hex}#{metric}#{resolution.value}"
+
+
+def encode_raw(rows: Sequence[RawRow]) -> bytes:
+    return zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 6)
+
+
+def decode_raw(blob: bytes) -> list[RawRow]:
+    return [(int(r[0]), str(r[1]), r[2]) for r in json.loads(zlib.decompress(blob))]
+
+
+def raw_items(
+    tenant_id: str, device_id: UUID, version: int, rows: Sequence[RawRow]
+) -> list[dict[str, Any]]:
+    """The raw items of one event: one per UTC hour its entries fall in (split in parts only
+    if an hour's blob would be too big)."""
+    by_hour: dict[int, list[RawRow]] = {}
+    for row in rows:
+        by_hour.setdefault(bucket_start(row[0], HOUR), []).append(row)
+    items = []
+    pk = raw_pk(tenant_id, device_id)
+    for hour, hour_rows in sorted(by_hour.items()):
+        for part, blob in enumerate(_blobs(hour_rows)):
+            items.append(
+                {
+                    "pk": {"S": pk},
+                    "sk": {"S": raw_sk(hour, version, part)},
+                    "e": {"B": blob},
+                    "n": {"N": str(len(hour_rows))},
+                }
+            )
+    return items
+
+
+def _blobs(rows: Sequence[RawRow]) -> Iterator[bytes]:
+    blob = encode_raw(rows)
+    if len(blob) <= MAX_BLOB_BYTES or len(rows) == 1:
+        yield blob
+        return
+    middle = len(rows) // 2
+    yield from _blobs(rows[:middle])
+    yield from _blobs(rows[middle:])
+
+
+def stats_attributes(mn: float, mx: float, sm: float, ct: int, version: int) -> dict[str, Any]:
+    return {
+        "mn": {"S": repr(mn)},
+        "mx": {"S": repr(mx)},
+        "sm": {"S": repr(sm)},
+        "ct": {"N": str(ct)},
+        "v": {"N": str(version)},
+    }
+
+
+def item_stats(item: dict[str, Any]) -> tuple[float, float, float, int]:
+    return (
+        float(item["mn"]["S"]),
+        float(item["mx"]["S"]),
+        float(item["sm"]["S"]),
+        int(item["ct"]["N"]),
+    )
+
+
+class DynamoDBTelemetryReader(TelemetryReader):
+    """Strongly consistent Queries (read-your-writes after waiting for the projection)."""
+
+    def __init__(self, client: Any, table_prefix: str) -> None:
+        self.client = client
+        self.raw = raw_table(table_prefix)
+        self.rollups = rollups_table(table_prefix)
+
+    def readings(self, tenant_id: str, query: HistoryQuery) -> Page[RawReading]:
+        device_id, metric, start, end = query.device_id, query.metric, query.start, query.end
+        first, after = query.first, query.after
+        low_key = decode_reading_cursor(after) if after else (epoch_ms(start) - 1, "")
+        start_ms, end_ms = max(epoch_ms(start), low_key[0]), epoch_ms(end)
+        if start_ms >= end_ms:
+            return Page([], None)
+        found: list[tuple[int, str, float]] = []
+        hour_rows: set[tuple[int, str, float]] = set()
+        current_hour: int | None = None
+        for item in self._query(
+            TableName=self.raw,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": {"S": raw_pk(tenant_id, device_id)},
+                ":lo": {"S": f"{bucket_start(start_ms, HOUR):011d}#"},
+                ":hi": {"S": f"{bucket_start(end_ms - 1, HOUR):011d}#~"},
+            },
+        ):
+            hour = int(item["sk"]["S"].split("#", 1)[0])
+            if hour != current_hour:
+                found.extend(sorted(hour_rows))  # the previous hour is complete
+                hour_rows.clear()
+                current_hour = hour
+                if len(found) > first:
+                    break
+            for at_ms, message_id, metrics in decode_raw(item["e"]["B"]):
+                value = metrics.get(metric)
+                if (
+                    value is not None
+                    and start_ms <= at_ms < end_ms
+                    and (at_ms, message_id) > low_key
+                ):
+                    hour_rows.add((at_ms, message_id, float(value)))
+        else:
+            found.extend(sorted(hour_rows))
+        found = _unique(found)
+        items = [RawReading(from_epoch_ms(at), value, mid) for at, mid, value in found[:first]]
+        more = len(found) > first
+        last = found[first - 1] if more else None
+        return Page(items, encode_reading_cursor(last[0], last[1]) if last else None)
+
+    def buckets(self, tenant_id: str, query: HistoryQuery) -> Page[Bucket]:
+        device_id, metric, resolution = query.device_id, query.metric, query.resolution
+        first, after = query.first, query.after
+        start, end = query.start, query.end
+        low, high = bucket_range(resolution, start, end)
+        if after is not None:
+            low = max(low, decode_bucket_cursor(after) + 1)
+        if low >= high:
+            return Page([], None)
+        seconds = BUCKET_SECONDS[resolution]
+        rows: list[Bucket] = []
+        for item in self._query(
+            TableName=self.rollups,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": {"S": rollup_pk(tenant_id, device_id, metric, resolution)},
+                ":lo": {"N": str(low)},
+                ":hi": {"N": str(high - 1)},
+            },
+            Limit=first + 1,
+        ):
+            mn, mx, sm, ct = item_stats(item)
+            rows.append(Bucket(from_epoch_ms(int(item["sk"]["N"]) * 1000), seconds, mn, mx, sm, ct))
+            if len(rows) > first:
+                break
+        more = len(rows) > first
+        cursor = encode_bucket_cursor(epoch_ms(rows[first - 1].start) // 1000) if more else None
+        return Page(rows[:first], cursor)
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        kwargs["ConsistentRead"] = True
+        while True:
+            response = self.client.query(**kwargs)
+            yield from response.get("Items", [])
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            kwargs["ExclusiveStartKey"] = last_key
+
+
+def _unique(rows: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
+    """Drop a message stored twice (same time and id; sorted input)."""
+    result: list[tuple[int, str, float]] = []
+    for row in rows:
+        if not result or result[-1][:2] != row[:2]:
+            result.append(row)
+    return result

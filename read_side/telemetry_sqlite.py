@@ -1,0 +1,78 @@
+"""SQLite reader of telemetry history (tables written by `projections.views.telemetry_sqlite`).
+
+Both reads are one index range scan: readings by (tenant, device, metric, at_ms, message_id),
+rollups by (tenant, device, metric, resolution, start_s); `first + 1` rows tell whether there
+is a next page.
+"""
+
+from __future__ import annotations
+
+from eventsourcing.sqlite import SQLiteDatastore
+
+from read_side.device_status import Page
+from read_side.telemetry import (
+    BUCKET_SECONDS,
+    Bucket,
+    HistoryQuery,
+    RawReading,
+    TelemetryReader,
+    bucket_range,
+    decode_bucket_cursor,
+    decode_reading_cursor,
+    encode_bucket_cursor,
+    encode_reading_cursor,
+    epoch_ms,
+    from_epoch_ms,
+)
+
+READINGS_TABLE = "telemetry_readings"
+ROLLUPS_TABLE = "telemetry_rollups"
+
+_READINGS = (
+    f"SELECT at_ms, message_id, value FROM {READINGS_TABLE} "  # noqa: S608 - constant name
+    "WHERE tenant_id = ? AND device_id = ? AND metric = ? AND at_ms >= ? AND at_ms < ? "
+    "AND (at_ms, message_id) > (?, ?) ORDER BY at_ms, message_id LIMIT ?"
+)
+_BUCKETS = (
+    f"SELECT start_s, min, max, sum, count FROM {ROLLUPS_TABLE} "  # noqa: S608 - constant name
+    "WHERE tenant_id = ? AND device_id = ? AND metric = ? AND resolution = ? "
+    "AND start_s >= ? AND start_s < ? ORDER BY start_s LIMIT ?"
+)
+
+
+class SQLiteTelemetryReader(TelemetryReader):
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        self.datastore = datastore
+
+    def readings(self, tenant_id: str, query: HistoryQuery) -> Page[RawReading]:
+        device_id, metric, start, end = query.device_id, query.metric, query.start, query.end
+        first, after = query.first, query.after
+        after_key = decode_reading_cursor(after) if after else (epoch_ms(start) - 1, "")
+        span = (epoch_ms(start), epoch_ms(end))
+        params = (tenant_id, device_id.hex, metric, *span, *after_key, first + 1)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(_READINGS, params)
+            rows = c.fetchall()
+        items = [RawReading(from_epoch_ms(r[0]), r[2], r[1]) for r in rows[:first]]
+        more = len(rows) > first
+        last = rows[first - 1] if more else None
+        return Page(items, encode_reading_cursor(last[0], last[1]) if last else None)
+
+    def buckets(self, tenant_id: str, query: HistoryQuery) -> Page[Bucket]:
+        device_id, metric, resolution = query.device_id, query.metric, query.resolution
+        first, after = query.first, query.after
+        start, end = query.start, query.end
+        low, high = bucket_range(resolution, start, end)
+        if after is not None:
+            low = max(low, decode_bucket_cursor(after) + 1)
+        params = (tenant_id, device_id.hex, metric, resolution.value, low, high, first + 1)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(_BUCKETS, params)
+            rows = c.fetchall()
+        seconds = BUCKET_SECONDS[resolution]
+        items = [
+            Bucket(from_epoch_ms(r[0] * 1000), seconds, r[1], r[2], r[3], r[4])
+            for r in rows[:first]
+        ]
+        more = len(rows) > first
+        return Page(items, encode_bucket_cursor(rows[first - 1][0]) if more else None)

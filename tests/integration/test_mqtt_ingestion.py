@@ -1,0 +1,209 @@
+"""MQTT through the real Mosquitto on 127.0.0.1:1883 (fails, never skips, when it is absent):
+QoS 1, PUBACK only after commit, redelivery before PUBACK stored once (across a restart),
+malformed and unauthenticated messages rejected and counted."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from event_store.envelope import EventMetadata
+from fleetwatch.bootstrap import System, build_system
+from fleetwatch.settings import Settings
+from ingestion.mqtt import MqttIngestor, _Slot
+from ingestion.settings import IngestSettings
+from write_side.commands import RegisterDevice
+from write_side.credentials import IssueDeviceCredential
+from write_side.telemetry_log import telemetry_id
+
+BROKER = ("127.0.0.1", 1883)
+META = EventMetadata("acme", "user:alice")
+
+
+@pytest.fixture(scope="module")
+def broker() -> tuple[str, int]:
+    try:
+        socket.create_connection(BROKER, timeout=2).close()
+    except OSError as e:
+        pytest.fail(f"Mosquitto is required at {BROKER[0]}:{BROKER[1]} and is not reachable: {e}")
+    return BROKER
+
+
+@pytest.fixture
+def root() -> str:
+    return (
+        f"test-{uuid.uuid4().hex[:8]}/devices"  # our own topics: other publishers never interfere
+    )
+
+
+@pytest.fixture
+def client_id() -> Iterator[str]:
+    client_id = f"fleetwatch-test-{uuid.uuid4().hex[:8]}"
+    yield client_id
+    _end_session(client_id)  # do not leave a persistent session behind in the broker
+
+
+@pytest.fixture
+def systems(tmp_path: Path) -> Iterator[Callable[[], System]]:
+    built: list[System] = []
+
+    def build() -> System:
+        settings = Settings(sqlite_path=tmp_path / "fleet.sqlite3")
+        system = build_system(settings, IngestSettings(ingest_flush_ms=5))
+        system.start()
+        built.append(system)
+        return system
+
+    yield build
+    for system in built:
+        system.close()
+
+
+@pytest.fixture
+def publisher(broker: tuple[str, int]) -> Iterator[mqtt.Client]:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    client.connect(*broker)
+    client.loop_start()
+    yield client
+    client.disconnect()
+    client.loop_stop()
+
+
+def ingestor(
+    system: System, root: str, client_id: str, cls: type[MqttIngestor] = MqttIngestor
+) -> MqttIngestor:
+    assert system.ingest is not None
+    started = cls(
+        system.ingest,
+        "mqtt://127.0.0.1:1883",
+        client_id=client_id,
+        topic_root=root,
+        shared_group=None,
+    )
+    started.start()
+    return started
+
+
+def device(system: System) -> tuple[uuid.UUID, str]:
+    saved = system.app.register_device(RegisterDevice(name="pump", device_type="pump"), META)
+    token = system.app.issue_device_credential(
+        IssueDeviceCredential(device_id=saved.aggregate.id), META
+    ).token
+    return saved.aggregate.id, token
+
+
+def publish(client: mqtt.Client, root: str, device_id: uuid.UUID, payload: Any) -> None:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    client.publish(f"{root}/{device_id}/telemetry", body, qos=1).wait_for_publish(5)
+
+
+def msg(device_id: uuid.UUID, message_id: str, token: str | None, **metrics: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "device_id": str(device_id),
+        "message_id": message_id,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "metrics": metrics or {"temperature": 21.0, "humidity": 40.0, "battery": 90.0},
+    }
+    if token is not None:
+        body["token"] = token
+    return body
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail("timed out")
+        time.sleep(0.05)
+
+
+def stored(system: System, device_id: uuid.UUID) -> list[str]:
+    events = system.app.events.get(telemetry_id("acme", device_id))
+    return [e["message_id"] for ev in events for e in getattr(ev, "entries", ())]
+
+
+def _end_session(client_id: str) -> None:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+    )
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 0
+    client.connect(*BROKER, clean_start=True, properties=props)
+    client.loop_start()
+    time.sleep(0.2)
+    client.disconnect()
+    client.loop_stop()
+
+
+def test_good_duplicate_malformed_and_unauthenticated_messages(
+    systems: Callable[[], System], publisher: mqtt.Client, root: str, client_id: str
+) -> None:
+    system = systems()
+    (a, token_a), (b, token_b) = device(system), device(system)
+    subscriber = ingestor(system, root, client_id)
+    try:
+        publish(publisher, root, a, msg(a, "m1", token_a))
+        publish(publisher, root, a, msg(a, "m1", token_a))  # the device re-sent it
+        publish(publisher, root, a, b"{not json")
+        publish(publisher, root, b, msg(b, "m2", None))  # no token
+        publish(publisher, root, b, msg(b, "m3", token_a))  # a's token for b
+        publish(publisher, root, b, msg(a, "m4", token_a))  # a's message on b's topic
+        publish(publisher, root, b, msg(b, "m5", token_b, temperature=float("inf"), humidity=3))
+        assert system.ingest is not None
+        counters = system.ingest.handler.counters
+        wait_until(lambda: subscriber.acked == 7)
+    finally:
+        subscriber.stop()
+    counts = counters.snapshot()
+    assert counts["messages"] == {"accepted": 2, "duplicate": 1, "rejected": 4}
+    assert counts["rejected_by_code"] == {"INVALID_TELEMETRY": 1, "UNAUTHENTICATED": 3}
+    assert counts["readings_rejected_by_code"] == {"NOT_FINITE": 1}
+    assert stored(system, a) == ["m1"]
+    assert stored(system, b) == ["m5"]
+    wait_until(lambda: (row := system.devices.get("acme", b)) is not None and bool(row.last_values))
+    row = system.devices.get("acme", b)
+    assert row is not None
+    assert row.last_values == {"humidity": 3.0}
+
+
+class CrashBeforeAck(MqttIngestor):
+    """Commits, then 'crashes' before sending any PUBACK."""
+
+    def _settle(self, slot: _Slot, ok: bool) -> None:
+        self.committed = getattr(self, "committed", 0) + 1
+
+
+def test_a_message_redelivered_before_its_puback_is_stored_once_across_a_restart(
+    systems: Callable[[], System], publisher: mqtt.Client, root: str, client_id: str
+) -> None:
+    first = systems()
+    a, token = device(first)
+    crashing = ingestor(first, root, client_id, CrashBeforeAck)
+    publish(publisher, root, a, msg(a, "m1", token))
+    wait_until(lambda: getattr(crashing, "committed", 0) == 1)
+    crashing.stop()  # gone without a PUBACK: the broker keeps m1 in the session
+    assert stored(first, a) == ["m1"]  # committed, not acknowledged
+    first.close()
+
+    second = systems()  # a new process, same client id: the broker redelivers m1 (DUP)
+    resumed = ingestor(second, root, client_id)
+    try:
+        wait_until(lambda: resumed.acked == 1)
+    finally:
+        resumed.stop()
+    assert second.ingest is not None
+    assert second.ingest.handler.counters.snapshot()["messages"] == {"duplicate": 1}
+    assert stored(second, a) == ["m1"]
+    assert resumed.received == 1

@@ -1,0 +1,167 @@
+"""The bounded buffer: batching, backpressure, acknowledgement only after commit, retries."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ingestion.buffer import IngestService, NotCommitted, Overloaded
+from tests.unit.test_ingestion_handler import Fleet, message
+from write_side.ingestion import Submission
+
+
+@pytest.fixture
+def fleet() -> Fleet:
+    return Fleet()
+
+
+@pytest.fixture
+def service(fleet: Fleet) -> Iterator[IngestService]:
+    service = IngestService(fleet.handler, max_pending=10, flush_interval=0.01)
+    service.start()
+    yield service
+    service.close(timeout=1)
+
+
+def test_messages_complete_after_their_commit_many_per_transaction(
+    fleet: Fleet, service: IngestService
+) -> None:
+    device, token = fleet.device()
+    results = service.ingest(
+        [Submission(message(device, f"m{i}"), "http", token) for i in range(8)]
+    )
+    assert {r.status for r in results} == {"accepted"}
+    assert service.commits == 1
+    assert service.pending == 0
+
+
+def test_refusals_answer_at_once_without_taking_room(fleet: Fleet, service: IngestService) -> None:
+    futures = service.submit([Submission(b"nope", "mqtt")] * 50, block=False)
+    assert all(f.done() for f in futures)
+    assert futures[0].result().code == "INVALID_TELEMETRY"
+
+
+def test_a_full_buffer_says_busy_or_makes_the_producer_wait(fleet: Fleet) -> None:
+    device, token = fleet.device()
+    gate = threading.Event()
+    real = fleet.app.save_telemetry
+
+    def slow(streams: Any, meta: Any) -> Any:
+        gate.wait(5)
+        return real(streams, meta)
+
+    fleet.app.save_telemetry = slow  # type: ignore[method-assign]
+    service = IngestService(fleet.handler, max_pending=4, flush_interval=0.001)
+    service.start()
+    try:
+        first = service.submit(
+            [Submission(message(device, f"a{i}"), "http", token) for i in range(4)]
+        )
+        with pytest.raises(Overloaded):
+            service.submit([Submission(message(device, "b"), "http", token)], block=False)
+        assert fleet.handler.counters.snapshot()["rejected_by_code"] == {"OVERLOADED": 1}
+        assert not any(f.done() for f in first)  # nothing answered before its commit
+        waited: list[float] = []
+
+        def producer() -> None:
+            started = time.monotonic()
+            service.ingest([Submission(message(device, "c"), "http", token)])
+            waited.append(time.monotonic() - started)
+
+        thread = threading.Thread(target=producer)
+        thread.start()
+        time.sleep(0.2)
+        assert not waited  # blocked: no room
+        gate.set()
+        thread.join(5)
+        assert waited
+        assert waited[0] >= 0.15
+        assert {f.result(5).status for f in first} == {"accepted"}
+    finally:
+        gate.set()
+        service.close(timeout=1)
+
+
+def test_an_ambiguous_failure_is_retried_and_stores_once(fleet: Fleet) -> None:
+    device, token = fleet.device()
+    real = fleet.app.save_telemetry
+    failures = [1]
+
+    def flaky(streams: Any, meta: Any) -> Any:
+        result = real(streams, meta)
+        if failures:  # committed, but the caller is told it failed (an ambiguous outcome)
+            failures.pop()
+            raise RuntimeError("timeout")
+        return result
+
+    fleet.app.save_telemetry = flaky  # type: ignore[method-assign]
+    service = IngestService(fleet.handler, flush_interval=0.001)
+    service.start()
+    try:
+        results = service.ingest([Submission(message(device, "a"), "http", token)], timeout=10)
+    finally:
+        service.close(timeout=1)
+    assert [r.status for r in results] == ["accepted"]  # stored by the "failed" attempt
+    assert service.failed_commits == 1  # the retry found it stored: nothing left to save
+    assert fleet.stored_entries("acme", device) == ["a"]
+
+
+def test_closing_during_an_outage_fails_what_was_not_committed(fleet: Fleet) -> None:
+    device, token = fleet.device()
+
+    def down(streams: Any, meta: Any) -> Any:
+        raise RuntimeError("store down")
+
+    fleet.app.save_telemetry = down  # type: ignore[method-assign]
+    service = IngestService(fleet.handler, flush_interval=0.001, max_retry_delay=0.05)
+    service.start()
+    [future] = service.submit([Submission(message(device, "a"), "http", token)])
+    time.sleep(0.1)
+    service.close(timeout=0.2)
+    with pytest.raises(NotCommitted):
+        future.result(1)
+    assert fleet.stored_entries("acme", device) == []
+    assert service.pending == 0
+
+
+def test_a_store_that_fails_then_recovers_is_retried_until_committed(fleet: Fleet) -> None:
+    device, token = fleet.device()
+    real = fleet.app.save_telemetry
+    failures = [1, 1, 1]
+
+    def down_then_up(streams: Any, meta: Any) -> Any:
+        if failures:
+            failures.pop()
+            raise RuntimeError("store down")
+        return real(streams, meta)
+
+    fleet.app.save_telemetry = down_then_up  # type: ignore[method-assign]
+    service = IngestService(fleet.handler, flush_interval=0.001)
+    service.start()
+    try:
+        futures = service.submit(
+            [Submission(message(device, f"m{i}"), "http", token) for i in range(3)]
+        )
+        assert [f.result(10).status for f in futures] == ["accepted"] * 3
+    finally:
+        service.close(timeout=1)
+    assert service.failed_commits == 3
+    assert fleet.stored_entries("acme", device) == ["m0", "m1", "m2"]
+
+
+def test_a_caller_giving_up_on_its_futures_does_not_stop_the_flusher(fleet: Fleet) -> None:
+    device, token = fleet.device()
+    service = IngestService(fleet.handler, flush_interval=0.05)
+    service.start()
+    try:
+        abandoned = service.submit([Submission(message(device, "a"), "http", token)])
+        assert abandoned[0].cancel()  # e.g. an HTTP request that timed out
+        later = service.ingest([Submission(message(device, "b"), "http", token)], timeout=5)
+    finally:
+        service.close(timeout=1)
+    assert [r.status for r in later] == ["accepted"]
+    assert fleet.stored_entries("acme", device) == ["a", "b"]  # committed all the same

@@ -1,0 +1,104 @@
+"""POST /ingest: per-message and per-reading results; typed errors, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ingestion.buffer import IngestService
+from ingestion.http import router_for
+from tests.unit.test_ingestion_handler import Fleet, message
+
+
+@pytest.fixture
+def fleet() -> Fleet:
+    return Fleet()
+
+
+@pytest.fixture
+def client(fleet: Fleet) -> Iterator[TestClient]:
+    service = IngestService(fleet.handler, max_pending=5, flush_interval=0.001)
+    service.start()
+    app = FastAPI()
+    app.include_router(router_for(SimpleNamespace(ingest=service)))
+    with TestClient(app) as client:
+        yield client
+    service.close(timeout=1)
+
+
+def post(client: TestClient, body: Any, token: str | None = None, **kwargs: Any) -> Any:
+    headers = {"Authorization": f"Device {token}"} if token else {}
+    return client.post("/ingest", json=body, headers=headers, **kwargs)
+
+
+def test_an_accepted_batch_is_200_with_one_result_per_message(
+    fleet: Fleet, client: TestClient
+) -> None:
+    device, token = fleet.device()
+    body = {"messages": [message(device, "a"), message(device, "b"), message(device, "a")]}
+    response = post(client, body, token)
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "accepted", "duplicate"]
+    assert results[0]["messageId"] == "a"
+    assert results[0]["deviceId"] == str(device)
+
+
+def test_partial_rejections_are_207_and_say_why(fleet: Fleet, client: TestClient) -> None:
+    device, token = fleet.device()
+    bad_reading = message(device, "a", metrics={"temperature": "hot", "humidity": 40})
+    body = {"messages": [bad_reading, {"message_id": "x"}, 17]}
+    response = post(client, body, token)
+    assert response.status_code == 207
+    first, second, third = response.json()["results"]
+    assert first["status"] == "accepted"
+    assert first["rejections"] == [
+        {"metric": "temperature", "code": "NOT_A_NUMBER", "detail": "str is not a number"}
+    ]
+    assert second["code"] == third["code"] == "INVALID_TELEMETRY"
+
+
+def test_gateways_send_a_token_per_message(fleet: Fleet, client: TestClient) -> None:
+    (d1, t1), (d2, t2) = fleet.device(), fleet.device()
+    body = {"messages": [message(d1, "a", token=t1), message(d2, "a", token=t2)]}
+    assert post(client, body).status_code == 200
+
+
+def test_no_authenticated_message_is_401(fleet: Fleet, client: TestClient) -> None:
+    device, _ = fleet.device()
+    response = post(client, {"messages": [message(device, "a")]}, "fwd1.wrong")
+    assert response.status_code == 401
+    assert response.json()["results"][0]["code"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "code"),
+    [
+        (b"{oops", 400, "INVALID_JSON"),
+        (b"[]", 422, "NOT_A_BATCH"),
+        (b'{"messages": []}', 422, "NOT_A_BATCH"),
+        (b'{"messages": {}}', 422, "NOT_A_BATCH"),
+        (b'{"messages": [' + b"1," * 1000 + b"1]}", 422, "NOT_A_BATCH"),
+        (b'{"x": "' + b"y" * 1_000_001 + b'"}', 413, "PAYLOAD_TOO_LARGE"),
+    ],
+)
+def test_bad_bodies_get_typed_errors(
+    client: TestClient, content: bytes, status: int, code: str
+) -> None:
+    response = client.post("/ingest", content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_a_full_buffer_is_503_with_retry_after(fleet: Fleet, client: TestClient) -> None:
+    device, token = fleet.device()
+    body = {"messages": [message(device, f"m{i}") for i in range(6)]}  # more than max_pending
+    response = post(client, body, token)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.json()["error"]["code"] == "OVERLOADED"

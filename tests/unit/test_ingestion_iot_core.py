@@ -1,0 +1,61 @@
+"""The AWS IoT Core topic-rule handler: Lambda action and Kinesis batches, one code path."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from ingestion import iot_core
+from ingestion.buffer import IngestService
+from tests.unit.test_ingestion_handler import Fleet, message
+
+
+@pytest.fixture
+def fleet() -> Iterator[Fleet]:
+    fleet = Fleet()
+    service = IngestService(fleet.handler, flush_interval=0.001)
+    service.start()
+    iot_core.use_service(service)
+    yield fleet
+    iot_core.use_service(None)
+    service.close(timeout=1)
+
+
+def test_a_lambda_action_event_is_trusted_by_its_client_id(fleet: Fleet) -> None:
+    device, _ = fleet.device()
+    event = message(device, "a") | {"client_id": f"acme_{device}"}
+    result = iot_core.handler(event, None)
+    assert result["results"][0]["status"] == "accepted"
+    assert fleet.stored_entries("acme", device) == ["a"]
+
+
+def test_a_client_id_of_another_device_or_tenant_is_refused(fleet: Fleet) -> None:
+    device, _ = fleet.device()
+    other, _ = fleet.device()
+    spoofed = iot_core.handler(message(device, "a") | {"client_id": f"acme_{other}"}, None)
+    foreign = iot_core.handler(message(device, "b") | {"client_id": f"evil_{device}"}, None)
+    assert spoofed["results"][0]["code"] == "UNAUTHENTICATED"
+    assert foreign["results"][0]["code"] == "UNKNOWN_DEVICE"
+
+
+def test_kinesis_batches_report_only_uncommitted_records_as_failures(fleet: Fleet) -> None:
+    device, _ = fleet.device()
+
+    def record(seq: str, data: object) -> dict[str, object]:
+        raw = json.dumps(data).encode() if not isinstance(data, bytes) else data
+        return {"kinesis": {"sequenceNumber": seq, "data": base64.b64encode(raw).decode()}}
+
+    event = {
+        "Records": [
+            record("1", message(device, "a") | {"client_id": f"acme_{device}"}),
+            record("2", message(device, "a") | {"client_id": f"acme_{device}"}),
+            record("3", b"not json"),
+        ]
+    }
+    assert iot_core.handler(event, None) == {"batchItemFailures": []}  # rejections are final
+    assert fleet.stored_entries("acme", device) == ["a"]
+    counts = fleet.handler.counters.snapshot()["messages"]
+    assert counts == {"accepted": 1, "duplicate": 1, "rejected": 1}

@@ -1,0 +1,258 @@
+"""The telemetry command handler: every transport's messages end here, in two steps.
+
+1. `prepare(submission)` (any thread): parse, validate (`validate_message`), authenticate the
+   device. A refusal is final at once (`MessageResult` "rejected", counted); otherwise the message
+   becomes a `Pending` entry to commit.
+2. `commit(pendings)` (one flusher thread): group the entries by device, let each device's
+   `Telemetry` stream drop what it already recorded, and save every touched stream in ONE
+   `insert_events` call. Lost races (another process wrote a stream) reload and retry.
+
+Buffering, flush timing and acknowledgements are the caller's (`ingestion.buffer`); nothing here
+knows about a transport beyond its name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from event_store.envelope import EventMetadata
+from write_side.application import FleetApplication
+from write_side.credentials import AccessDenied, DeviceDirectory, check_access, parse_token
+from write_side.errors import InvalidTelemetry
+from write_side.ingestion.results import IngestCounters, MessageResult, Pending, Submission
+from write_side.telemetry import TelemetryLimits, validate_message
+from write_side.telemetry_log import Telemetry, telemetry_id
+
+log = logging.getLogger(__name__)
+
+INVALID_TELEMETRY = InvalidTelemetry.code
+CONFLICT_RETRIES = 3
+REFRESH_AFTER_S = 1.0  # a refused device's cached access is reloaded at most this often
+_MAYBE_STALE = (AccessDenied.UNAUTHENTICATED, AccessDenied.UNKNOWN_DEVICE)
+
+
+class TelemetryIngestion:
+    """The one telemetry command handler (see the module docstring)."""
+
+    def __init__(
+        self,
+        app: FleetApplication,
+        directory: DeviceDirectory,
+        *,
+        limits: TelemetryLimits | None = None,
+        heartbeat_timeout_s: int = 300,
+        max_streams_per_call: int = 500,
+        max_cached_streams: int = 20_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.app = app
+        self.directory = directory
+        self.limits = limits or TelemetryLimits()
+        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.max_streams_per_call = max_streams_per_call
+        self.max_cached_streams = max_cached_streams
+        self.clock = clock
+        self.counters = IngestCounters()
+        # Only the committing thread touches these two.
+        self._streams: OrderedDict[UUID, Telemetry] = OrderedDict()
+        self.online: dict[UUID, tuple[datetime | None, int]] = {}  # stream -> last seen, timeout
+
+    # Step 1 -----------------------------------------------------------------------------------
+
+    def prepare(self, submission: Submission) -> Pending | MessageResult:
+        """A `Pending` entry, or the final (counted) refusal of the message."""
+        outcome = self._prepare(submission)
+        if isinstance(outcome, MessageResult):
+            self.counters.count(outcome)
+        return outcome
+
+    def _prepare(self, submission: Submission) -> Pending | MessageResult:
+        now = self.clock()
+        raw, size, problem = _decode(submission.payload, self.limits.max_payload_bytes)
+        if raw is None:
+            return MessageResult.rejected(INVALID_TELEMETRY, problem)
+        try:
+            message = validate_message(raw, now, self.limits, size=size)
+        except InvalidTelemetry as e:
+            message_id = raw.get("message_id")
+            return MessageResult.rejected(
+                INVALID_TELEMETRY, e.message, message_id if isinstance(message_id, str) else None
+            )
+        except Exception:  # a shape validation did not foresee: refuse it, never retry it
+            log.exception("unreadable telemetry message")
+            return MessageResult.rejected(INVALID_TELEMETRY, "unreadable message")
+        device_id, message_id = message.device_id, message.message_id
+        channel = submission.channel_device_id
+        if channel is not None and channel.lower() not in (str(device_id), device_id.hex):
+            detail = "the topic names another device than the message"
+            return MessageResult.rejected(
+                AccessDenied.UNAUTHENTICATED, detail, message_id, device_id
+            )
+        token: object = submission.token or raw.get("token")
+        if submission.trusted_tenant is None:
+            token = parse_token(token)
+            if token is None or token.device_id != device_id:
+                detail = "a valid device token for this device is required"
+                code = AccessDenied.UNAUTHENTICATED
+                return MessageResult.rejected(code, detail, message_id, device_id)
+        access = self.directory.lookup(device_id)
+        denied = check_access(access, device_id, token, submission.trusted_tenant)
+        if denied in _MAYBE_STALE:  # issued or registered a moment ago? ask the store again
+            access = self.directory.lookup(device_id, max_age=REFRESH_AFTER_S)
+            denied = check_access(access, device_id, token, submission.trusted_tenant)
+        if denied is not None or access is None:
+            code = denied or AccessDenied.UNKNOWN_DEVICE
+            return MessageResult.rejected(code, _DENIED[code], message_id, device_id)
+        entry = message.entry()
+        if entry is None:
+            detail = "no reading or status field of the message is valid"
+            return MessageResult.rejected(
+                INVALID_TELEMETRY, detail, message_id, device_id, message.rejections
+            )
+        return Pending(
+            tenant_id=access.tenant_id,
+            stream_id=telemetry_id(access.tenant_id, device_id),
+            message=message,
+            entry=entry,
+            received_at=now,
+            transport=submission.transport,
+            heartbeat_timeout_s=access.heartbeat_timeout_s or self.heartbeat_timeout_s,
+        )
+
+    # Step 2 -----------------------------------------------------------------------------------
+
+    def plan(self, pendings: Iterable[Pending]) -> list[list[Pending]]:
+        """Commit groups: one tenant each (events carry their tenant in the call's metadata), at
+        most `max_streams_per_call` devices each (DynamoDB transactions are bounded)."""
+        by_tenant: dict[str, dict[UUID, list[Pending]]] = {}
+        for p in pendings:
+            by_tenant.setdefault(p.tenant_id, {}).setdefault(p.stream_id, []).append(p)
+        groups: list[list[Pending]] = []
+        for streams in by_tenant.values():
+            items = list(streams.values())
+            size = self.max_streams_per_call
+            groups.extend(
+                [p for ps in items[start : start + size] for p in ps]
+                for start in range(0, len(items), size)
+            )
+        return groups
+
+    def commit(self, group: Sequence[Pending], retried: bool = False) -> list[MessageResult]:
+        """Store one group (see `plan`) in one call; results in the order of `group`.
+
+        A lost race reloads the streams and retries (3 times, then device by device). Any other
+        failure propagates with nothing acknowledged: the caller retries later with
+        `retried=True`, so messages that the failed call did store count as accepted."""
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return self._commit(group, retried)
+            except IntegrityError:
+                retried = True
+                log.info("telemetry commit lost a race; reloading %d streams", len(group))
+        by_stream: dict[UUID, list[Pending]] = {}
+        for p in group:
+            by_stream.setdefault(p.stream_id, []).append(p)
+        done: dict[int, MessageResult] = {}
+        for items in by_stream.values():  # one device per call: conflicts stay isolated
+            done.update(zip(map(id, items), self._commit(items, True), strict=True))
+        return [done[id(p)] for p in group]
+
+    def _commit(self, group: Sequence[Pending], retried: bool) -> list[MessageResult]:
+        by_stream: dict[UUID, list[Pending]] = {}
+        for p in group:
+            by_stream.setdefault(p.stream_id, []).append(p)
+        touched: list[Telemetry] = []
+        fresh: dict[UUID, set[str]] = {}
+        last_seen: dict[UUID, datetime | None] = {}
+        for stream_id, items in by_stream.items():
+            telemetry = self._stream(stream_id, items[0])
+            received_at = max(p.received_at for p in items)
+            new = fresh[stream_id] = set()
+            for transport in dict.fromkeys(p.transport for p in items):
+                entries = [p.entry for p in items if p.transport == transport]
+                recorded = telemetry.record(entries, received_at, transport)
+                new.update(e.message_id for e in recorded)
+                self.counters.count_readings(sum(len(e.readings) for e in recorded))
+            if telemetry.pending_events:
+                touched.append(telemetry)
+            last_seen[stream_id] = telemetry.last_received_at
+        meta = EventMetadata(group[0].tenant_id, "system:ingestion", uuid.uuid4().hex)
+        try:
+            positions = self.app.save_telemetry(touched, meta) if touched else {}
+        except BaseException:
+            for telemetry in touched:  # their in-memory state is ahead of the store now
+                self._streams.pop(telemetry.id, None)
+            raise
+        done: dict[int, MessageResult] = {}
+        for stream_id, items in by_stream.items():
+            self.online[stream_id] = (last_seen[stream_id], items[0].heartbeat_timeout_s)
+            position = positions.get(stream_id, 0)
+            done.update(_results(items, fresh[stream_id], position, retried))
+        results = [done[id(p)] for p in group]
+        self.counters.count_all(results)
+        return results
+
+    def _stream(self, stream_id: UUID, first: Pending) -> Telemetry:
+        telemetry = self._streams.get(stream_id)
+        if telemetry is None:
+            telemetry = self.app.load_telemetry(stream_id) or Telemetry(
+                tenant_id=first.tenant_id, device_id=first.message.device_id
+            )
+            self._streams[stream_id] = telemetry
+            while len(self._streams) > self.max_cached_streams:
+                self._streams.popitem(last=False)
+        self._streams.move_to_end(stream_id)
+        return telemetry
+
+    def forget(self, stream_id: UUID) -> None:
+        """Drop the cached stream: the next use reloads it from the store."""
+        self._streams.pop(stream_id, None)
+
+
+_DENIED: Mapping[str, str] = {
+    AccessDenied.UNAUTHENTICATED: "the device token is not valid for this device",
+    AccessDenied.UNKNOWN_DEVICE: "no such device",
+    AccessDenied.DEVICE_DECOMMISSIONED: "the device is decommissioned",
+}
+
+
+def _decode(
+    payload: bytes | str | Mapping[str, Any], max_bytes: int
+) -> tuple[Mapping[str, Any] | None, int | None, str]:
+    """The message as a mapping (None when unusable), its size when known, and the problem."""
+    if isinstance(payload, Mapping):
+        return payload, None, ""
+    size = len(payload.encode() if isinstance(payload, str) else payload)
+    if size > max_bytes:
+        return None, size, f"message of {size} bytes is over {max_bytes}"
+    try:
+        raw = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as e:
+        return None, size, f"not JSON: {e}"
+    if not isinstance(raw, dict):
+        return None, size, "a telemetry message must be a JSON object"
+    return raw, size, ""
+
+
+def _results(
+    items: Sequence[Pending], fresh: set[str], position: int, retried: bool
+) -> Iterator[tuple[int, MessageResult]]:
+    """One device's results. Accepted: stored by this call (or, when `retried`, possibly by an
+    earlier attempt of it), first copy only. Duplicate: recorded before, or repeated here."""
+    claimed: set[str] = set()
+    for p in items:
+        message_id = p.entry.message_id
+        if message_id not in claimed and (message_id in fresh or retried):
+            claimed.add(message_id)
+            yield id(p), MessageResult.accepted(p.message, position)
+        else:
+            yield id(p), MessageResult.duplicate(p.message)

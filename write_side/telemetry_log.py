@@ -1,0 +1,165 @@
+"""How readings are recorded as events: the `Telemetry` aggregate, one stream per device.
+
+Many messages of one device go into one `Telemetry.BatchRecorded` event (up to 500 entries and
+about 60 KB), so the store writes one item per device per flush, never one per reading. The
+stream remembers the last `DEDUP_WINDOW` message ids it recorded: a redelivered message (same
+device, same message id) is dropped here, also after a restart, since the window is part of the
+aggregate's state (rebuilt from events or a snapshot). Connectivity lives on the same stream:
+`DeviceCameOnline` is recorded with the first batch after the device was offline or unknown,
+`DeviceWentOffline` by a heartbeat check; both compete with batches for the stream's next
+version, so two processes can never record contradicting transitions (optimistic concurrency).
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from write_side.telemetry import BatchEntry, TelemetryBatch
+
+FLEETWATCH_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:fleetwatch")
+DEDUP_WINDOW = 1024
+MAX_ENTRIES_PER_EVENT = 500
+MAX_EVENT_BYTES = 60_000  # estimated JSON size of one event's entries
+SNAPSHOT_INTERVAL = 100  # versions between two snapshots of a Telemetry stream
+
+
+@functools.lru_cache(maxsize=65_536)
+def telemetry_id(tenant_id: str, device_id: UUID) -> UUID:
+    return uuid.uuid5(FLEETWATCH_NS, f"{tenant_id}/telemetry/{device_id}")
+
+
+class Telemetry(Aggregate):
+    """The recorded telemetry and connectivity of one device."""
+
+    @staticmethod
+    def create_id(tenant_id: str, device_id: UUID) -> UUID:
+        return telemetry_id(tenant_id, device_id)
+
+    @event("Opened")
+    def __init__(self, tenant_id: str, device_id: UUID) -> None:
+        self.tenant_id = tenant_id
+        self.device_id = device_id
+        self.recent: dict[str, int] = {}  # message id -> batch number, oldest first
+        self.batches = 0
+        self.last_received_at: datetime | None = None
+        self.online: bool | None = None  # None until the first batch
+        self.offline_since: datetime | None = None
+
+    def has_seen(self, message_id: str) -> bool:
+        return message_id in self.recent
+
+    def record(
+        self, entries: Sequence[BatchEntry], received_at: datetime, transport: str
+    ) -> list[BatchEntry]:
+        """Record the entries not seen before (duplicates in `entries` count once); returns
+        them. Records nothing when nothing is new."""
+        fresh: dict[str, BatchEntry] = {}
+        for entry in entries:
+            if entry.message_id not in self.recent and entry.message_id not in fresh:
+                fresh[entry.message_id] = entry
+        if not fresh:
+            return []
+        device = str(self.device_id)
+        if self.online is not True:
+            self.trigger_event(
+                self.DeviceCameOnline, device_id=device, at=received_at,
+                offline_since=self.offline_since,
+            )  # fmt: skip
+        for chunk in _chunks(list(fresh.values())):
+            entries = TelemetryBatch(self.device_id, tuple(chunk)).to_payload()["entries"]
+            self.trigger_event(
+                self.BatchRecorded, device_id=device, entries=entries, received_at=received_at,
+                transport=transport,
+            )  # fmt: skip
+        return list(fresh.values())
+
+    def silent_for(self, now: datetime) -> timedelta | None:
+        """How long the device has been silent while online; None when it is not online."""
+        if self.online is not True or self.last_received_at is None:
+            return None
+        return now - self.last_received_at
+
+    def check_heartbeat(self, now: datetime, timeout_s: int) -> bool:
+        """Record `DeviceWentOffline` when online and silent for more than `timeout_s`."""
+        silent = self.silent_for(now)
+        if silent is None or silent <= timedelta(seconds=timeout_s):
+            return False
+        assert self.last_received_at is not None
+        self.trigger_event(
+            self.DeviceWentOffline, device_id=str(self.device_id),
+            last_seen_at=self.last_received_at, detected_at=now, timeout_s=timeout_s,
+        )  # fmt: skip
+        return True
+
+    # Events: explicit classes (not `@event` methods), since a batch event is triggered
+    # thousands of times a second and the decorator inspects its arguments on every call.
+
+    class BatchRecorded(Aggregate.Event):
+        device_id: str
+        entries: list[dict[str, Any]]  # `TelemetryBatch.to_payload()["entries"]`
+        received_at: datetime
+        transport: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            t = _telemetry(aggregate)
+            t.batches += 1
+            recent = t.recent
+            for entry in self.entries:
+                recent[entry["message_id"]] = t.batches
+            while len(recent) > DEDUP_WINDOW:
+                del recent[next(iter(recent))]
+            if t.last_received_at is None or self.received_at > t.last_received_at:
+                t.last_received_at = self.received_at
+
+    class DeviceCameOnline(Aggregate.Event):
+        device_id: str
+        at: datetime
+        offline_since: datetime | None
+
+        def apply(self, aggregate: Aggregate) -> None:
+            t = _telemetry(aggregate)
+            t.online, t.offline_since = True, None
+
+    class DeviceWentOffline(Aggregate.Event):
+        device_id: str
+        last_seen_at: datetime
+        detected_at: datetime
+        timeout_s: int
+
+        def apply(self, aggregate: Aggregate) -> None:
+            t = _telemetry(aggregate)
+            t.online, t.offline_since = False, self.detected_at
+
+
+def _telemetry(aggregate: Aggregate) -> Telemetry:
+    if not isinstance(aggregate, Telemetry):
+        raise TypeError(f"not a Telemetry stream: {type(aggregate).__name__}")
+    return aggregate
+
+
+TOPICS = {
+    name: f"{__name__}:Telemetry.{name}"
+    for name in ("Opened", "BatchRecorded", "DeviceCameOnline", "DeviceWentOffline")
+}
+
+
+def _chunks(entries: list[BatchEntry]) -> Iterator[list[BatchEntry]]:
+    """Entries in event-sized chunks (count and estimated encoded size)."""
+    chunk: list[BatchEntry] = []
+    size = 0
+    for entry in entries:
+        entry_size = 80 + len(entry.message_id) + sum(len(r.metric) + 24 for r in entry.readings)
+        if chunk and (len(chunk) >= MAX_ENTRIES_PER_EVENT or size + entry_size > MAX_EVENT_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(entry)
+        size += entry_size
+    if chunk:
+        yield chunk
