@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.graphql.router import FleetGraphQLRouter
-from api.rest import alerts, devices, events, health
+from api.rest import alerts, credentials, devices, events, health
 from api.rest.errors import install_error_handlers
 from api.rest.telemetry import router as telemetry_router
 from api.rest.users import router as users_router
@@ -28,6 +28,7 @@ def create_app(system: System) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(devices.router)
+    app.include_router(credentials.router)
     app.include_router(telemetry_router)
     app.include_router(events.router)
     app.include_router(alerts.router)

@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 
 from api.graphql.alerts import AlertMutation, AlertQuery, AlertSubscription
 from api.graphql.audit import AuditQuery
+from api.graphql.credentials import CredentialMutation
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.mutation import Mutation
 from api.graphql.query import Query
@@ -21,7 +22,7 @@ from api.graphql.users import UsersMutation, UsersQuery
 
 # Each slice of the API contributes its root types here; they are merged into one schema.
 QUERIES: tuple[type, ...] = (Query, AuditQuery, TelemetryQuery, AlertQuery, UsersQuery)
-MUTATIONS: tuple[type, ...] = (Mutation, AlertMutation, UsersMutation)
+MUTATIONS: tuple[type, ...] = (Mutation, CredentialMutation, AlertMutation, UsersMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription, TelemetrySubscription, AlertSubscription)
 
 MAX_DEPTH = 10
