@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
+import threading
 from typing import Annotated
 
 import typer
@@ -148,6 +150,27 @@ def projections_rebuild(
             )
             progress.update(task, completed=max(head, 1))
         console.print(f"{name}: {count} events replayed up to position {head}")
+    finally:
+        system.close()
+
+
+@projections_app.command("run")
+def projections_run() -> None:
+    """Run the projection workers, the alerting process manager and the notification
+    dispatcher without the API (API processes then run with FLEETWATCH_RUN_PROJECTIONS=false).
+    Also ingests MQTT when FLEETWATCH_MQTT_URL is set. Stops on Ctrl-C or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings().model_copy(update={"run_projections": True})
+    system = build_system(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    system.start()
+    console.print(f"running: {', '.join(system.workers)} (Ctrl-C to stop)")
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
     finally:
         system.close()
 

@@ -104,3 +104,29 @@ def test_dynamodb_create_tables(
     assert result.exit_code == 0, result.output
     for table in ("events", "tracking", "device_status"):
         assert f"{table_prefix}{table}" in result.output
+
+
+def test_projections_run_applies_the_feed_in_its_own_process_and_stops_on_sigterm(
+    sqlite_env: Settings, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    system = build_system(sqlite_env.model_copy(update={"run_projections": False}))
+    saved = system.app.register_device(
+        RegisterDevice(name="p", device_type="pump"), EventMetadata("acme", "user:alice")
+    )
+    env = {**os.environ, "FLEETWATCH_RUN_PROJECTIONS": "true"}
+    cli = [sys.executable, "-c", "from fleetwatch.cli import app; app()", "projections", "run"]
+    process = subprocess.Popen(cli, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert system.wait_for(saved.position, timeout=30), "the worker process did not catch up"
+        assert system.devices.get("acme", saved.aggregate.id) is not None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        system.close()
+    assert process.returncode == 0, output.decode()
+    assert b"Traceback" not in output
