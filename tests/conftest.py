@@ -19,6 +19,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from dynamodb_local import dynamodb_local  # noqa: E402
 
+from fleetwatch.settings import Settings  # noqa: E402
+
 # boto3 needs credentials and a region even for DynamoDB Local; never reach real AWS from tests.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "fleetwatchtest")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "fleetwatchtest")
@@ -56,3 +58,16 @@ def redis_url() -> str:
     finally:
         client.close()
     return url
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings to run the same test on each store: a fresh SQLite file, or fresh DynamoDB
+    tables (on the session's DynamoDB Local, which only the dynamodb case starts)."""
+    if request.param == "sqlite":
+        return Settings(store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3")
+    return Settings(
+        store="dynamodb",
+        dynamodb_endpoint_url=request.getfixturevalue("dynamodb_endpoint"),
+        dynamodb_table_prefix=request.getfixturevalue("table_prefix"),
+    )

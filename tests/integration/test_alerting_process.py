@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -100,16 +99,9 @@ class Fleet:
         return sum(1 for n in notifications if n.topic.startswith("write_side.alerts:"))
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def fleet(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fleet]:
-    if request.param == "sqlite":
-        settings = Settings(store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3")
-    else:
-        settings = Settings(
-            store="dynamodb",
-            dynamodb_endpoint_url=request.getfixturevalue("dynamodb_endpoint"),
-            dynamodb_table_prefix=request.getfixturevalue("table_prefix"),
-        )
+@pytest.fixture
+def fleet(store_settings: Settings) -> Iterator[Fleet]:
+    settings = store_settings
     app = FleetApplication(env=application_env(settings))
     view, reader = _alerts_store(app, settings)
     yield Fleet(settings, app, view, reader, AlertService(app))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,16 +56,9 @@ class Store:
         return self.reader.list("acme", DeviceFilter(), 500, None).items  # type: ignore[no-any-return]
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        settings = Settings(store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3")
-    else:
-        settings = Settings(
-            store="dynamodb",
-            dynamodb_endpoint_url=request.getfixturevalue("dynamodb_endpoint"),
-            dynamodb_table_prefix=request.getfixturevalue("table_prefix"),
-        )
+@pytest.fixture
+def store(store_settings: Settings) -> Iterator[Store]:
+    settings = store_settings
     opened = Store(settings)
     yield opened
     opened.app.close()

@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,17 +26,10 @@ META = EventMetadata("acme", "user:alice")
 Factory = Callable[..., System]
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def systems(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
+@pytest.fixture
+def systems(store_settings: Settings) -> Iterator[Factory]:
     """Builds Systems on ONE store (several = several processes); closes them at the end."""
-    if request.param == "sqlite":
-        settings = Settings(store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3")
-    else:
-        settings = Settings(
-            store="dynamodb",
-            dynamodb_endpoint_url=request.getfixturevalue("dynamodb_endpoint"),
-            dynamodb_table_prefix=request.getfixturevalue("table_prefix"),
-        )
+    settings = store_settings
     built: list[System] = []
 
     def build(**ingest: Any) -> System:

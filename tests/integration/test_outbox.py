@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
@@ -93,16 +92,9 @@ def note(i: int = 0, channel: str = "email", **overrides: object) -> Notificatio
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FleetApplication]:
-    if request.param == "sqlite":
-        settings = Settings(store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3")
-    else:
-        settings = Settings(
-            store="dynamodb",
-            dynamodb_endpoint_url=request.getfixturevalue("dynamodb_endpoint"),
-            dynamodb_table_prefix=request.getfixturevalue("table_prefix"),
-        )
+@pytest.fixture
+def app(store_settings: Settings) -> Iterator[FleetApplication]:
+    settings = store_settings
     application = FleetApplication(env=application_env(settings))
     yield application
     application.close()

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,16 +69,9 @@ def open_store(settings: Settings) -> Store:
     return Store(app, view, reader)
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        settings = Settings(store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3")
-    else:
-        settings = Settings(
-            store="dynamodb",
-            dynamodb_endpoint_url=request.getfixturevalue("dynamodb_endpoint"),
-            dynamodb_table_prefix=request.getfixturevalue("table_prefix"),
-        )
+@pytest.fixture
+def store(store_settings: Settings) -> Iterator[Store]:
+    settings = store_settings
     opened = open_store(settings)
     yield opened
     opened.app.close()
