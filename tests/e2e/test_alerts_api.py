@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -19,8 +17,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from websockets.asyncio.client import connect
 
@@ -238,37 +234,13 @@ def test_rule_crud_permissions_validation_and_tenants(
     )  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def alerts_live_url(api_app: FastAPI) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(api_app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
 def test_a_device_crosses_a_threshold_a_subscriber_sees_it_an_operator_handles_it(
-    alerts_live_url: str, api_system: System, tokens: Tokens
+    live_url: str, api_system: System, tokens: Tokens
 ) -> None:
     tenant, other = new_tenant(), new_tenant()
     admin, operator, viewer = (tokens(tenant, r) for r in ("admin", "operator", "viewer"))
     stranger = tokens(other, "admin")
-    base = f"http://{alerts_live_url}"
+    base = f"http://{live_url}"
     client = httpx.Client(base_url=base, timeout=WAIT)
 
     def call(query: str, token: str, **variables: Any) -> dict[str, Any]:
@@ -287,9 +259,7 @@ def test_a_device_crosses_a_threshold_a_subscriber_sees_it_an_operator_handles_i
     received: list[dict[str, Any]] = []
 
     async def subscriber(ready: asyncio.Event, want: int) -> None:
-        async with connect(
-            f"ws://{alerts_live_url}/graphql", subprotocols=["graphql-transport-ws"]
-        ) as ws:  # type: ignore[list-item]
+        async with connect(f"ws://{live_url}/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
             await ws.send(
                 json.dumps({"type": "connection_init", "payload": {"Authorization": viewer}})
             )

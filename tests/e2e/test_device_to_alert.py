@@ -6,43 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
-import uvicorn
-from fastapi import FastAPI
 from websockets.asyncio.client import connect
 
 from tests.e2e.conftest import Tokens, new_tenant
 
 WAIT = 15.0
 CHANGED = """subscription { alertChanged { transition alert { id state severity count } } }"""
-
-
-@pytest.fixture
-def live(api_app: FastAPI) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(api_app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 def message(device: str, temp: float, at: datetime) -> dict[str, Any]:
@@ -55,11 +29,11 @@ def message(device: str, temp: float, at: datetime) -> dict[str, Any]:
 
 
 def test_http_telemetry_raises_an_alert_that_is_handled_and_clears(
-    live: str, tokens: Tokens
+    live_url: str, tokens: Tokens
 ) -> None:
     tenant = new_tenant()
     admin, operator, viewer = (tokens(tenant, r) for r in ("admin", "operator", "viewer"))
-    http = httpx.Client(base_url=f"http://{live}", timeout=WAIT)
+    http = httpx.Client(base_url=f"http://{live_url}", timeout=WAIT)
 
     def gql(query: str, token: str, **variables: Any) -> dict[str, Any]:
         body = http.post(
@@ -103,7 +77,7 @@ def test_http_telemetry_raises_an_alert_that_is_handled_and_clears(
         return http.post("/ingest", json=body, headers=device_auth)
 
     async def subscriber(ready: asyncio.Event, raised: asyncio.Event) -> None:
-        async with connect(f"ws://{live}/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        async with connect(f"ws://{live_url}/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
             await ws.send(
                 json.dumps({"type": "connection_init", "payload": {"Authorization": viewer}})
             )

@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -20,8 +18,6 @@ from typing import Any
 import httpx
 import pytest
 import redis
-import uvicorn
-from fastapi import FastAPI
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 from websockets.asyncio.client import ClientConnection, connect
@@ -30,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from fleetwatch.bootstrap import System
 from read_side.fanout_memory import InProcessFanout
 from read_side.notifications import channel_name
-from tests.e2e.conftest import TEST_SECRET, Tokens, new_tenant
+from tests.e2e.conftest import TEST_SECRET, Tokens, free_port, new_tenant
 
 PROTOCOL = "graphql-transport-ws"
 CHANGES = """
@@ -51,31 +47,6 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
         await asyncio.wait_for(scenario(), 30)
 
     asyncio.run(bounded())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def live_url(api_app: FastAPI) -> Iterator[str]:
-    """The app served by uvicorn in a thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(api_app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 def fanout_of(system: System) -> InProcessFanout:
