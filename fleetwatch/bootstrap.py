@@ -8,11 +8,12 @@ fan-out across API processes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from eventsourcing.persistence import TrackingRecorder
-from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from event_store.log import EventLog
 from fleetwatch.settings import Settings
@@ -24,16 +25,32 @@ from notifications.wiring import build_dispatcher, build_outbox, build_senders
 from projections.alert_views import AlertsProjection, AlertsView
 from projections.alerting import AlertingProcess, AlertingWorker
 from projections.batching import BatchingProjectionWorker
-from projections.device_status import DeviceStatusProjection
+from projections.device_status import DeviceStatusProjection, DeviceStatusView
 from projections.notifier import NotifierProjection, StoredAlerts
 from projections.runner import ProjectionWorker
 from projections.telemetry import TelemetryProjection
 from projections.users import UsersProjection, UsersView
+from projections.views.alerts_dynamodb import DynamoDBAlertsView
+from projections.views.alerts_sqlite import SQLiteAlertsView
+from projections.views.dynamodb import DynamoDBDeviceStatusView
+from projections.views.sqlite import SQLiteDeviceStatusView
+from projections.views.telemetry_dynamodb import DynamoDBTelemetryView
+from projections.views.telemetry_sqlite import SQLiteTelemetryView
+from projections.views.users_dynamodb import DynamoDBUsersView
+from projections.views.users_sqlite import SQLiteUsersView
 from read_side.alerts import AlertReader
+from read_side.alerts_dynamodb import DynamoDBAlertReader
+from read_side.alerts_sqlite import SQLiteAlertReader
 from read_side.device_status import DeviceStatusReader
+from read_side.dynamodb import DynamoDBDeviceStatusReader
 from read_side.notifications import Fanout
+from read_side.sqlite import SQLiteDeviceStatusReader
 from read_side.telemetry import TelemetryReader
+from read_side.telemetry_dynamodb import DynamoDBTelemetryReader
+from read_side.telemetry_sqlite import SQLiteTelemetryReader
 from read_side.users import UsersReader
+from read_side.users_dynamodb import DynamoDBUsersReader
+from read_side.users_sqlite import SQLiteUsersReader
 from write_side.application import FleetApplication
 from write_side.credentials import DeviceDirectory
 from write_side.ingestion import TelemetryIngestion
@@ -41,6 +58,7 @@ from write_side.ingestion import TelemetryIngestion
 if TYPE_CHECKING:
     from ingestion.mqtt import MqttIngestor
 
+R = TypeVar("R")
 PROJECTIONS = ("device_status", "telemetry", "alerts", "alerting", "users")
 RECIPIENTS_TIMEOUT = 2.0  # seconds the notifier waits for the users model per batch
 
@@ -162,55 +180,51 @@ def build_fanout(settings: Settings) -> Fanout:
     return InProcessFanout()
 
 
-def _device_status_store(app: FleetApplication, settings: Settings) -> tuple[Any, Any]:
-    """The device-status view (writer) and reader for the configured store."""
+def _read_model(
+    app: FleetApplication,
+    settings: Settings,
+    sqlite: tuple[type[Any], Callable[[SQLiteDatastore], R]],
+    dynamodb: tuple[type[Any], Callable[[Any, str], R]],
+) -> tuple[Any, R]:
+    """A read model's view (its writer, which holds its checkpoint) and its reader, on the
+    configured store; the view creates its tables."""
     if settings.store == "dynamodb":
-        from projections.views.dynamodb import DynamoDBDeviceStatusView
-        from read_side.dynamodb import DynamoDBDeviceStatusReader
+        view_class, dynamodb_reader = dynamodb
+        view = app.factory.tracking_recorder(view_class)
+        return view, dynamodb_reader(view.client, view.table_prefix)  # type: ignore[attr-defined]
+    view_class, sqlite_reader = sqlite
+    view = app.factory.tracking_recorder(view_class)
+    assert isinstance(view, SQLiteTrackingRecorder)
+    return view, sqlite_reader(view.datastore)
 
-        dview = app.factory.tracking_recorder(DynamoDBDeviceStatusView)
-        assert isinstance(dview, DynamoDBDeviceStatusView)
-        return dview, DynamoDBDeviceStatusReader(dview.client, dview.table_prefix)
-    from projections.views.sqlite import SQLiteDeviceStatusView
-    from read_side.sqlite import SQLiteDeviceStatusReader
 
-    sview = app.factory.tracking_recorder(SQLiteDeviceStatusView)
-    assert isinstance(sview, SQLiteTrackingRecorder)
-    return sview, SQLiteDeviceStatusReader(sview.datastore)
+def _device_status_store(
+    app: FleetApplication, settings: Settings
+) -> tuple[DeviceStatusView, DeviceStatusReader]:
+    return _read_model(
+        app,
+        settings,
+        (SQLiteDeviceStatusView, SQLiteDeviceStatusReader),
+        (DynamoDBDeviceStatusView, DynamoDBDeviceStatusReader),
+    )
 
 
 def _telemetry_store(app: FleetApplication, settings: Settings) -> tuple[Any, TelemetryReader]:
-    """The telemetry view (raw readings + rollups writer) and reader for the configured store."""
-    if settings.store == "dynamodb":
-        from projections.views.telemetry_dynamodb import DynamoDBTelemetryView
-        from read_side.telemetry_dynamodb import DynamoDBTelemetryReader
-
-        dview = app.factory.tracking_recorder(DynamoDBTelemetryView)
-        assert isinstance(dview, DynamoDBTelemetryView)
-        return dview, DynamoDBTelemetryReader(dview.client, dview.table_prefix)
-    from projections.views.telemetry_sqlite import SQLiteTelemetryView
-    from read_side.telemetry_sqlite import SQLiteTelemetryReader
-
-    sview = app.factory.tracking_recorder(SQLiteTelemetryView)
-    assert isinstance(sview, SQLiteTrackingRecorder)
-    return sview, SQLiteTelemetryReader(sview.datastore)
+    return _read_model(
+        app,
+        settings,
+        (SQLiteTelemetryView, SQLiteTelemetryReader),
+        (DynamoDBTelemetryView, DynamoDBTelemetryReader),
+    )
 
 
 def _alerts_store(app: FleetApplication, settings: Settings) -> tuple[AlertsView, AlertReader]:
-    """The alert read models' view (writer) and reader for the configured store."""
-    if settings.store == "dynamodb":
-        from projections.views.alerts_dynamodb import DynamoDBAlertsView
-        from read_side.alerts_dynamodb import DynamoDBAlertReader
-
-        dview = app.factory.tracking_recorder(DynamoDBAlertsView)
-        assert isinstance(dview, DynamoDBAlertsView)
-        return dview, DynamoDBAlertReader(dview.client, dview.table_prefix)
-    from projections.views.alerts_sqlite import SQLiteAlertsView
-    from read_side.alerts_sqlite import SQLiteAlertReader
-
-    sview = app.factory.tracking_recorder(SQLiteAlertsView)
-    assert isinstance(sview, SQLiteAlertsView)
-    return sview, SQLiteAlertReader(sview.datastore)
+    return _read_model(
+        app,
+        settings,
+        (SQLiteAlertsView, SQLiteAlertReader),
+        (DynamoDBAlertsView, DynamoDBAlertReader),
+    )
 
 
 def build_alerting(app: FleetApplication, **worker_kwargs: Any) -> AlertingWorker:
@@ -238,19 +252,12 @@ class Notifying:
 
 
 def _users_store(app: FleetApplication, settings: Settings) -> tuple[UsersView, UsersReader]:
-    if settings.store == "dynamodb":
-        from projections.views.users_dynamodb import DynamoDBUsersView
-        from read_side.users_dynamodb import DynamoDBUsersReader
-
-        dview = app.factory.tracking_recorder(DynamoDBUsersView)
-        assert isinstance(dview, DynamoDBUsersView)
-        return dview, DynamoDBUsersReader(dview.client, dview.table_prefix)
-    from projections.views.users_sqlite import SQLiteUsersView
-    from read_side.users_sqlite import SQLiteUsersReader
-
-    sview = app.factory.tracking_recorder(SQLiteUsersView)
-    assert isinstance(sview, SQLiteUsersView)
-    return sview, SQLiteUsersReader(sview.datastore)
+    return _read_model(
+        app,
+        settings,
+        (SQLiteUsersView, SQLiteUsersReader),
+        (DynamoDBUsersView, DynamoDBUsersReader),
+    )
 
 
 def build_notifications(app: FleetApplication, settings: Settings) -> Notifying:
