@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.graphql.router import FleetGraphQLRouter
-from api.rest import alerts, credentials, devices, events, health
+from api.rest import alerts, credentials, devices, events, health, metrics
 from api.rest.errors import install_error_handlers
 from api.rest.telemetry import router as telemetry_router
 from api.rest.users import router as users_router
@@ -27,6 +27,7 @@ def create_app(system: System) -> FastAPI:
     app.state.system = system
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(devices.router)
     app.include_router(credentials.router)
     app.include_router(telemetry_router)

@@ -151,3 +151,34 @@ def test_http_telemetry_raises_an_alert_that_is_handled_and_clears(
                       headers={"Authorization": "Device fwd1.bogus"})  # fmt: skip
     assert wrong.status_code == 401
     http.close()
+
+
+def test_metrics_count_accepted_and_rejected_telemetry(live_url: str, tokens: Tokens) -> None:
+    tenant = new_tenant()
+    http = httpx.Client(base_url=f"http://{live_url}", timeout=WAIT)
+    admin = tokens(tenant, "admin")
+    device = http.post(
+        "/devices", json={"name": "m", "deviceType": "pump"}, headers={"Authorization": admin}
+    ).json()["id"]
+    token = http.post(f"/devices/{device}/credentials", headers={"Authorization": admin}).json()[
+        "token"
+    ]
+    now = datetime.now(UTC)
+    good = message(device, 20.0, now) | {"metrics": {"temp": 20.0, "hum": "wet"}}
+    assert (
+        http.post(
+            "/ingest", json={"messages": [good]}, headers={"Authorization": f"Device {token}"}
+        ).status_code
+        == 207
+    )
+    assert http.post(
+        "/ingest",
+        json={"messages": [message(str(uuid.uuid4()), 1.0, now)]},
+        headers={"Authorization": f"Device {token}"},
+    ).status_code in (401, 207)
+    text = http.get("/metrics").text
+    assert 'fleetwatch_ingest_messages_total{status="accepted"} 1' in text
+    assert 'fleetwatch_ingest_readings_rejected_total{code="NOT_A_NUMBER"} 1' in text
+    assert "fleetwatch_ingest_rejected_messages_total{code=" in text
+    assert 'fleetwatch_projection_lag{projection="device_status"}' in text
+    http.close()
