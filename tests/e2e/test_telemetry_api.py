@@ -14,9 +14,8 @@ from fastapi.testclient import TestClient
 from event_store.envelope import EventMetadata, recording_as
 from fleetwatch.bootstrap import System
 from tests.e2e.conftest import Tokens, new_tenant
-from tests.e2e.test_subscriptions import (  # noqa: F401 - `live_url` is a fixture
+from tests.e2e.test_subscriptions import (
     fanout_of,
-    live_url,
     receive,
     run,
     until,
@@ -257,7 +256,7 @@ subscription Status($id: ID) {
 
 
 def test_a_subscriber_receives_telemetry_and_status_changes(
-    live_url: str,  # noqa: F811 - the fixture imported above
+    live_url: str,
     api_system: System,
     api_client: TestClient,
     tokens: Tokens,
