@@ -26,12 +26,12 @@ from read_side.telemetry import (
     BUCKET_SECONDS,
     ROLLUP_RESOLUTIONS,
     Resolution,
-    bucket_start,
     epoch_ms,
     telemetry_topic,
 )
 
 BATCH_TOPIC = "write_side.telemetry_log:Telemetry.BatchRecorded"
+_BUCKETS = tuple((resolution, BUCKET_SECONDS[resolution]) for resolution in ROLLUP_RESOLUTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +89,25 @@ class DeviceBatch:
 
 def rollup(entries: Iterable[RawEntry]) -> dict[RollupKey, Stats]:
     """Min/max/sum/count of each metric per UTC bucket of every rollup resolution."""
-    result: dict[RollupKey, Stats] = {}
+    # Accumulated in plain lists under plain tuples (the same additions and comparisons, in the
+    # same order, as merging `Stats`), turned into keys and stats once per bucket at the end.
+    acc: dict[tuple[str, Resolution, int], list[Any]] = {}
+    get = acc.get
     for entry in entries:
+        seconds = entry.at_ms // 1000
+        buckets = [(resolution, seconds // size * size) for resolution, size in _BUCKETS]
         for metric, value in entry.metrics.items():
-            stats = Stats.of(value)
-            for resolution in ROLLUP_RESOLUTIONS:
-                start = bucket_start(entry.at_ms, BUCKET_SECONDS[resolution])
-                key = RollupKey(metric, resolution, start)
-                current = result.get(key)
-                result[key] = stats if current is None else current.merge(stats)
-    return result
+            for resolution, start in buckets:
+                key = (metric, resolution, start)
+                current = get(key)
+                if current is None:
+                    acc[key] = [value, value, value, 1]
+                else:
+                    current[0] = min(current[0], value)
+                    current[1] = max(current[1], value)
+                    current[2] = current[2] + value
+                    current[3] += 1
+    return {RollupKey(*key): Stats(*stats) for key, stats in acc.items()}
 
 
 def merge_rollups(

@@ -16,7 +16,17 @@ from uuid import UUID
 
 from write_side.alert_rules import Absence, ForDuration, RuleVersion
 from write_side.alerts import PeakMode, alert_id
-from write_side.rule_evaluation import Decision, EvaluationState, Raise, Repeat, evaluate, tick
+from write_side.rule_evaluation import (
+    Decision,
+    EvaluationState,
+    Prepared,
+    Raise,
+    Repeat,
+    Series,
+    evaluate_series,
+    prepare,
+    tick,
+)
 from write_side.telemetry import TelemetryBatch
 
 
@@ -76,6 +86,10 @@ class AlertingPolicy:
     watches: dict[tuple[UUID, UUID], Watch] = field(default_factory=dict)
     _by_alert: dict[UUID, Watch] = field(default_factory=dict)
     _recent: dict[UUID, tuple[deque[str], set[str]]] = field(default_factory=dict)
+    # Per device: id(rule) -> the watch that adopted that very `RuleVersion` object, and the
+    # compiled rule. An entry is used only while `watch.rule is rule` (a watch keeps its rule
+    # alive, so the id is not reused meanwhile; a retired watch has no rule).
+    _known: dict[UUID, dict[int, tuple[Watch, Prepared]]] = field(default_factory=dict)
 
     def handle_readings(
         self, rules: Iterable[RuleVersion], device: DeviceFacts, batch: TelemetryBatch
@@ -83,20 +97,40 @@ class AlertingPolicy:
         """`rules`: the tenant's current rules (those not applying to the device are skipped)."""
         if batch.device_id != device.device_id:
             raise ValueError("the batch is not the device's")
-        fresh = [e for e in batch.entries if self._first_time(device.device_id, e.message_id)]
+        device_id = device.device_id
+        fresh = [e for e in batch.entries if self._first_time(device_id, e.message_id)]
         readings = [r for e in fresh for r in e.readings]
         newest = max((r.at for r in readings), default=None)
         commands: list[AlertCommand] = []
+        watches = self.watches
+        series: dict[str | None, Series] = {}  # the readings of each metric, sorted once
+        known = self._known.get(device_id)
+        if known is None:
+            known = self._known[device_id] = {}
         for rule in rules:
-            watch = self.watches.get((rule.rule_id, device.device_id))
-            if not _applies(rule, device):
-                if watch and newest:
-                    commands += self._retire(watch, newest, "the rule no longer applies")
-                continue
-            watch = watch or self._watch(rule.rule_id, device)
-            self._sync(watch, rule, device)
-            made = evaluate(rule, watch.state, readings)
-            commands += self._apply(watch, rule, *made)
+            hit = known.get(id(rule))
+            if hit is not None and hit[0].rule is rule and hit[0].device is device:
+                # This very rule and device were adopted by this (live) watch after
+                # `_applies` held, and both are frozen: nothing to check or sync.
+                watch, prepared = hit
+            else:
+                found = watches.get((rule.rule_id, device_id))
+                if not _applies(rule, device):
+                    if found and newest:
+                        commands += self._retire(found, newest, "the rule no longer applies")
+                    continue
+                watch = found or self._watch(rule.rule_id, device)
+                self._sync(watch, rule, device)
+                prepared = prepare(rule)
+                known[id(rule)] = (watch, prepared)
+            mine = series.get(prepared.metric)
+            if mine is None:
+                mine = series[prepared.metric] = Series(readings, prepared.metric)
+            state, decisions = evaluate_series(prepared, watch.state, mine)
+            if decisions:
+                commands += self._apply(watch, rule, state, decisions)
+            else:
+                watch.state = state
         return commands
 
     def handle_tick(self, now: datetime) -> list[AlertCommand]:
@@ -111,6 +145,7 @@ class AlertingPolicy:
     def handle_rule_revised(self, rule: RuleVersion, at: datetime) -> list[AlertCommand]:
         """Adopt the revision; resolve the open alerts of devices it no longer applies to."""
         commands: list[AlertCommand] = []
+        self._known.clear()
         for watch in [w for w in self.watches.values() if w.rule_id == rule.rule_id]:
             if _applies(rule, watch.device):
                 self._sync(watch, rule, watch.device)
@@ -188,6 +223,7 @@ class AlertingPolicy:
         self, which: Callable[[tuple[UUID, UUID]], bool], at: datetime, note: str
     ) -> list[AlertCommand]:
         commands: list[AlertCommand] = []
+        self._known.clear()
         for key in [k for k in self.watches if which(k)]:
             commands += self._retire(self.watches.pop(key), at, note)
         return commands
@@ -201,7 +237,10 @@ class AlertingPolicy:
         return [AutoResolve(opened, None, at, note)]
 
     def _first_time(self, device_id: UUID, message_id: str) -> bool:
-        order, seen = self._recent.setdefault(device_id, (deque(), set()))
+        recent = self._recent.get(device_id)
+        if recent is None:
+            recent = self._recent[device_id] = (deque(), set())
+        order, seen = recent
         if message_id in seen:
             return False
         order.append(message_id)
