@@ -154,6 +154,7 @@ class LatencyTracker(threading.Thread):
 
 def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
     from fleetwatch.bootstrap import build_system
+    from fleetwatch.runtime import tune_gc
     from fleetwatch.settings import Settings
     from ingestion.settings import IngestSettings
     from write_side.ingestion import Submission
@@ -180,6 +181,7 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
             keep = set(args.consumers.split(","))
             system.workers = {k: w for k, w in system.workers.items() if k in keep}
         fleet, rules = provision(system, args.devices, args.rules)
+        tune_gc()  # as the service entry points do once the system is built
         system.start()
         assert system.wait_for(system.event_log.head(), timeout=120)
         assert system.ingest is not None
@@ -218,6 +220,7 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
             "devices": len(fleet),
             "alert_rules": rules,
             "alerting_policy_wired": any("alert" in name for name in system.workers),
+            "gc_tuned": True,
             "read_models": sorted(system.workers),
             "target_rate": rate,
             "duration_s": round(submitted_for, 1),

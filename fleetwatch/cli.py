@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fleetwatch.bootstrap import PROJECTIONS, build_system
+from fleetwatch.runtime import tune_gc
 from fleetwatch.settings import DEV_JWT_SECRET, Settings
 
 app = typer.Typer(help="Fleetwatch: IoT fleet monitoring backend.", no_args_is_help=True)
@@ -61,6 +62,7 @@ def serve(
     port = port or settings.port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     system = build_system(settings)
+    tune_gc()
     system.start()
     where = (
         f"SQLite file {settings.sqlite_path}"
@@ -164,6 +166,7 @@ def projections_run() -> None:
     system = build_system(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    tune_gc()
     system.start()
     console.print(f"running: {', '.join(system.workers)} (Ctrl-C to stop)")
     try:
@@ -209,6 +212,7 @@ def ingest_mqtt(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     ingest = IngestSettings().model_copy(update={"mqtt_url": url, "mqtt_client_id": client_id})
     system = build_system(Settings(), ingest)
+    tune_gc()
     try:
         system.start()
         console.print(f"ingesting MQTT from {url} as {client_id!r}; Ctrl-C to stop")
