@@ -31,6 +31,9 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from eventsourcing.persistence import DataError
+
+from event_store.dynamodb.errors import TransactionLimitError
 from write_side.ingestion import MessageResult, Pending, Submission, TelemetryIngestion
 from write_side.ingestion.connectivity import check_heartbeats, watch
 from write_side.telemetry_log import TOPICS
@@ -213,12 +216,17 @@ class IngestService:
                     self._cond.notify_all()
 
     def _commit(self, group: list[Pending]) -> list[MessageResult] | None:
-        """Commit one group, retrying failures with backoff; None when the service is stopping
-        and its deadline has passed."""
+        """Commit one group, retrying failures of the store with backoff; None when the service
+        is stopping and its deadline has passed. A failure that retrying cannot cure (the
+        group cannot be stored as it is) is narrowed down by halving the group, so only the
+        message(s) at fault are rejected, as UNSTORABLE, and everything else is stored."""
         delay, retried = 0.05, False
         while True:
             try:
                 results = self.handler.commit(group, retried)
+            except UNSTORABLE_ERRORS as e:
+                self.failed_commits += 1
+                return self._isolate(group, e)
             except Exception:
                 self.failed_commits += 1
                 log.exception("telemetry commit of %d messages failed; retrying", len(group))
@@ -230,6 +238,22 @@ class IngestService:
                 continue
             self.commits += 1
             return results
+
+    def _isolate(self, group: list[Pending], error: Exception) -> list[MessageResult] | None:
+        if len(group) == 1:
+            (pending,) = group
+            message_id = pending.message.message_id
+            log.error("telemetry message %r cannot be stored: %r", message_id, error)
+            result = MessageResult.rejected(
+                UNSTORABLE, "the message cannot be stored", message_id, pending.message.device_id
+            )
+            self.handler.counters.count(result)
+            return [result]
+        half = len(group) // 2
+        first, second = self._commit(group[:half]), self._commit(group[half:])
+        if first is None or second is None:
+            return None
+        return first + second
 
     def _fail_queued(self) -> None:
         with self._cond:
@@ -255,6 +279,12 @@ class IngestService:
             log.exception("could not read the feed's tail for recently active devices")
             return
         watch(self.handler, {UUID(str(n.originator_id)) for n in found})
+
+
+# Failures about what is being stored (encoding, size, values), which retrying cannot cure. Any
+# other failure is taken for the store's (unavailable, throttled, conflicting) and retried.
+UNSTORABLE_ERRORS = (DataError, TransactionLimitError, ValueError, TypeError, RecursionError)
+UNSTORABLE = "UNSTORABLE"
 
 
 def _settle(future: Future[MessageResult], result: MessageResult | None) -> None:

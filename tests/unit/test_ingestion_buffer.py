@@ -165,3 +165,31 @@ def test_a_caller_giving_up_on_its_futures_does_not_stop_the_flusher(fleet: Flee
         service.close(timeout=1)
     assert [r.status for r in later] == ["accepted"]
     assert fleet.stored_entries("acme", device) == ["a", "b"]  # committed all the same
+
+
+def test_a_message_that_cannot_be_stored_is_rejected_alone_and_ingestion_goes_on(
+    fleet: Fleet,
+) -> None:
+    """A lone surrogate is valid JSON but cannot be encoded: only that message is refused
+    (UNSTORABLE), the rest of its batch and later batches are stored, nothing retries forever."""
+    bad_device, bad_token = fleet.device()
+    good_device, good_token = fleet.device()
+    service = IngestService(fleet.handler, max_pending=100, flush_interval=0.05)
+    service.start()
+    try:
+        futures = service.submit(
+            [
+                Submission(message(bad_device, "ok-1"), "http", bad_token),
+                Submission(message(bad_device, "\ud800"), "http", bad_token),
+                Submission(message(good_device, "ok-2"), "http", good_token),
+            ]
+        )
+        results = [f.result(timeout=10) for f in futures]
+        assert [r.status for r in results] == ["accepted", "rejected", "accepted"]
+        assert results[1].code == "UNSTORABLE"
+        later = service.ingest([Submission(message(good_device, "ok-3"), "http", good_token)])
+        assert later[0].status == "accepted"
+        counts = fleet.handler.counters.snapshot()
+        assert counts["rejected_by_code"] == {"UNSTORABLE": 1}
+    finally:
+        service.close(timeout=1)
