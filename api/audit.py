@@ -20,6 +20,7 @@ from fleetwatch.bootstrap import System
 from write_side.errors import InvalidInput
 
 MAX_EVENTS = 1000
+MAX_POSITION = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class AuditPage:
 def parse_cursor(after: str | None) -> int:
     if after is None or after == "":
         return 0
-    if not after.isdigit() or len(after) > 19:
+    if not (after.isascii() and after.isdigit()) or int(after) > MAX_POSITION:
         raise InvalidInput("after must be a cursor returned by a previous page", field="after")
     return int(after)
 

@@ -90,6 +90,11 @@ def test_bad_cursor_and_page_size_are_typed_errors(api_client: TestClient, token
         "BAD_USER_INPUT",
         "after",
     )
+    for cursor in ("\u00b2", str(2**64)):  # a superscript digit; past a 64-bit position
+        errors = gql(api_client, auditor, EVENTS, after=cursor, first=5)["errors"]
+        assert errors[0]["extensions"]["field"] == "after"
+        response = api_client.get(f"/events?after={cursor}", headers={"Authorization": auditor})
+        assert response.status_code == 422
     errors = gql(api_client, auditor, EVENTS, first=0)["errors"]
     assert errors[0]["extensions"]["field"] == "first"
     response = api_client.get("/events?first=0", headers={"Authorization": auditor})
