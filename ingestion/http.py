@@ -89,7 +89,7 @@ def router_for(system: HasIngest) -> APIRouter:
 def _messages(body: bytes) -> tuple[list[Any] | None, str]:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         return None, f"not JSON: {e}"
     messages = data.get("messages") if isinstance(data, dict) else None
     if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_MESSAGES:

@@ -76,7 +76,7 @@ def _kinesis(service: IngestService, records: list[Any]) -> dict[str, Any]:
             data = b""
         try:
             submissions.append(_submission(json.loads(data)))
-        except ValueError:  # rejected (and counted) as INVALID_TELEMETRY
+        except (ValueError, RecursionError):  # rejected (and counted) as INVALID_TELEMETRY
             submissions.append(Submission(data, "iot-core"))
     results = _ingest(service, submissions)
     failures = [{"itemIdentifier": i} for i, r in zip(ids, results, strict=True) if r is None]

@@ -102,3 +102,10 @@ def test_a_full_buffer_is_503_with_retry_after(fleet: Fleet, client: TestClient)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert response.json()["error"]["code"] == "OVERLOADED"
+
+
+def test_deeply_nested_json_is_a_typed_400_not_a_500(client: TestClient) -> None:
+    body = '{"messages": [' + "[" * 100_000 + "]" * 100_000 + "]}"
+    response = client.post("/ingest", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "INVALID_JSON"
