@@ -151,7 +151,7 @@ class FleetApplication(Application[UUID]):
             decommissioned=device.is_decommissioned,
             credential_id=device.credential_id,
             credential_hash=device.credential_hash,
-            heartbeat_timeout_s=int(timeout) if timeout.isdigit() and int(timeout) > 0 else None,
+            heartbeat_timeout_s=_positive_seconds(timeout),
         )
 
     @cached_property
@@ -212,3 +212,12 @@ def _check_expected_version(device: Device, expected: int | None) -> None:
             expected=expected,
             actual=device.version,
         )
+
+
+def _positive_seconds(value: str) -> int | None:
+    """A device's own heartbeat timeout from its metadata; None when absent or not a plain
+    positive whole number of seconds (ASCII digits, at most a year)."""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    seconds = int(value)
+    return seconds if 0 < seconds <= 366 * 24 * 3600 else None

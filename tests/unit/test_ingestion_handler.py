@@ -297,3 +297,23 @@ def test_streams_are_snapshotted_and_load_from_the_snapshot(fleet: Fleet) -> Non
     assert isinstance(loaded, Telemetry)
     assert loaded.version == 122
     assert loaded.has_seen("m0")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("90", 90), ("\u00b2", None), ("0", None), ("-5", None), ("9" * 30, None)],
+)
+def test_a_devices_heartbeat_timeout_comes_from_plain_digits_only(
+    fleet: Fleet, value: str, expected: int | None
+) -> None:
+    from write_side.commands import UpdateDevice
+    from write_side.credentials import HEARTBEAT_METADATA_KEY
+
+    device, _ = fleet.device()
+    meta = EventMetadata("acme", "user:admin")
+    fleet.app.update_device(
+        UpdateDevice(device_id=device, metadata={HEARTBEAT_METADATA_KEY: value}), meta
+    )
+    access = fleet.app.device_access(device)
+    assert access is not None
+    assert access.heartbeat_timeout_s == expected
