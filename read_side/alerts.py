@@ -23,6 +23,7 @@ from typing import Any, TypeVar, get_type_hints
 from uuid import UUID
 
 from read_side.device_status import Page
+from read_side.times import as_utc
 from write_side.errors import InvalidInput
 
 SEVERITIES = ("info", "warning", "critical")
@@ -142,6 +143,12 @@ class AlertFilter:
     raised_from: datetime | None = None
     raised_to: datetime | None = None
 
+    def __post_init__(self) -> None:
+        for name, field in (("raised_from", "raisedFrom"), ("raised_to", "raisedTo")):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, as_utc(value, field))
+
     def matches(self, row: AlertRow) -> bool:
         return (
             (not self.severities or row.severity in self.severities)
@@ -164,6 +171,12 @@ class TimelineFilter:
     start: datetime | None = None  # recorded at or after (inclusive)
     end: datetime | None = None  # recorded at or before (inclusive)
     newest_first: bool = True
+
+    def __post_init__(self) -> None:
+        for name, field in (("start", "from"), ("end", "to")):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, as_utc(value, field))
 
     def matches(self, entry: TimelineEntry) -> bool:
         return (

@@ -23,6 +23,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from read_side.device_status import Page
+from read_side.times import as_utc
 from write_side.errors import InvalidInput
 
 MAX_HISTORY_PAGE = 5000
@@ -172,7 +173,7 @@ class HistoryQuery:
         `first`, `after`)."""
         if not METRIC_NAME.match(metric):
             raise InvalidInput(f"not a metric name (must match {METRIC_NAME.pattern})", "metric")
-        start, end = _utc(start), _utc(end)
+        start, end = as_utc(start, "from"), as_utc(end, "to")
         if end <= start:
             raise InvalidInput("must be later than `from`", field="to")
         if end - start > MAX_RANGE[resolution]:
@@ -190,10 +191,6 @@ class HistoryQuery:
             else:
                 decode_bucket_cursor(after)
         return cls(device_id, metric, start, end, resolution, first, after)
-
-
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 class TelemetryReader(ABC):
