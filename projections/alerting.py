@@ -250,9 +250,13 @@ class AlertingProcess:
         old = self.index.rules.get(rule_id)
         tenant = str(payload.get("tenant_id") or (old.tenant_id if old else envelope.tenant_id))
         revision = int(payload.get("revision", 1))
-        rule = RuleVersion(
-            rule_id, tenant, revision, RuleDefinition.model_validate(payload["definition"])
-        )
+        try:
+            rule = RuleVersion(
+                rule_id, tenant, revision, RuleDefinition.model_validate(payload["definition"])
+            )
+        except ValueError:  # stored before today's checks: skip it rather than stop alerting
+            log.exception("alerting: rule %s revision %d is unusable; ignored", rule_id, revision)
+            return []
         self.index.put_rule(rule)
         commands: list[PolicyCommand] = []
         if envelope.type == "AlertRule.Revised":

@@ -155,6 +155,10 @@ def check_definition(definition: RuleDefinition) -> None:
     cond = definition.condition
     if isinstance(cond, RateOfChange) and definition.hysteresis >= cond.rate:
         raise InvalidInput("hysteresis must be below the rate", "hysteresis")
+    try:  # the derived clear bound must be a finite number too (value +- hysteresis)
+        definition.clear_comparison  # noqa: B018 - computed for its validation
+    except (ValueError, OverflowError):
+        raise InvalidInput("value +- hysteresis is not a finite number", "hysteresis") from None
 
 
 def overlaps(a: Comparison, b: Comparison) -> bool:

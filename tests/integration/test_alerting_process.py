@@ -352,3 +352,27 @@ def test_rebuilding_the_alert_read_models_from_zero_yields_the_same_rows(fleet: 
     again = fleet.projection()
     again.catch_up()
     assert everything() == before
+
+
+def test_an_unusable_stored_rule_is_skipped_and_alerting_goes_on(fleet: Fleet) -> None:
+    """A rule stored before today's checks (its clear bound overflows) must not stop alerting
+    for every tenant: the manager skips it and keeps evaluating the others."""
+    from event_store.envelope import recording_as
+    from write_side.alert_rules import AlertRule
+
+    pump, good = fleet.device(), fleet.rule()
+    bad = AlertRule(tenant_id=TENANT, definition=parse_rule_definition(HOT).model_dump(mode="json"))
+    (created,) = bad.collect_events()  # stored as it was, before check_definition existed
+    created.definition["condition"]["value"] = -1.7e308  # type: ignore[attr-defined]
+    created.definition["hysteresis"] = 1.7e308  # type: ignore[attr-defined]
+    created.definition["clear_condition"] = None  # type: ignore[attr-defined]  # derived: -inf
+    with recording_as(EventMetadata(TENANT, "user:admin")):
+        fleet.app.save(created)
+    fleet.send(pump, ("m1", 1, 85))
+    manager = fleet.manager()
+    manager.catch_up()
+    assert manager.last_error is None
+    fleet.projection().catch_up()
+    alert = fleet.reader.get_alert(TENANT, alert_id(TENANT, good, pump, 1))
+    assert alert is not None
+    assert alert.state == "open"

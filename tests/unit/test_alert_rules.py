@@ -119,6 +119,13 @@ def test_rate_of_change_raises_above_the_rate_and_clears_below_it_less_hysteresi
             "condition.threshold.op",
         ),
         ({"condition": {"kind": "absence", "seconds": 0}}, "condition.absence.seconds"),
+        (  # value - hysteresis overflows to -inf: no finite clear bound
+            {
+                "condition": {"kind": "threshold", "metric": "t", "op": ">", "value": -1.7e308},
+                "hysteresis": 1.7e308,
+            },
+            "hysteresis",
+        ),
         ({"condition": {"kind": "sometimes"}}, "condition"),
         ({"extra": 1}, "extra"),
     ],
