@@ -24,6 +24,7 @@ import json
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from write_side.ingestion import MessageResult, Submission
 
@@ -89,15 +90,26 @@ def _submission(message: object) -> Submission:
     raw = dict(message)
     client_id = raw.pop("client_id", None)
     topic_device = raw.get("device_id")
-    tenant, device = None, None
-    if isinstance(client_id, str) and "_" in client_id:
-        tenant, _, device = client_id.rpartition("_")
+    tenant, device = _trusted_identity(client_id)
     return Submission(
         raw,
         "iot-core",
         channel_device_id=device or (str(topic_device) if topic_device else None),
         trusted_tenant=tenant or None,
     )
+
+
+def _trusted_identity(client_id: object) -> tuple[str | None, str | None]:
+    """(tenant, device id) from a client id `{tenant}_{device uuid}`; (None, None) unless both
+    parts are there and the device part is a UUID (then the payload's token must prove it)."""
+    if not isinstance(client_id, str):
+        return None, None
+    tenant, _, device = client_id.rpartition("_")
+    try:
+        device_id = str(UUID(device))
+    except ValueError:
+        return None, None
+    return (tenant, device_id) if tenant else (None, None)
 
 
 def _ingest(service: IngestService, submissions: list[Submission]) -> list[MessageResult | None]:

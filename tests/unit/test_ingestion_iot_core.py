@@ -59,3 +59,12 @@ def test_kinesis_batches_report_only_uncommitted_records_as_failures(fleet: Flee
     assert fleet.stored_entries("acme", device) == ["a"]
     counts = fleet.handler.counters.snapshot()["messages"]
     assert counts == {"accepted": 1, "duplicate": 1, "rejected": 1}
+
+
+@pytest.mark.parametrize("client_id", ["acme_", "_{device}", "acme_not-a-uuid", "acme"])
+def test_an_incomplete_client_id_is_not_trusted(fleet: Fleet, client_id: str) -> None:
+    device, _ = fleet.device()
+    event = message(device, "a") | {"client_id": client_id.format(device=device)}
+    result = iot_core.handler(event, None)["results"][0]
+    assert (result["status"], result["code"]) == ("rejected", "UNAUTHENTICATED")
+    assert fleet.stored_entries("acme", device) == []
