@@ -217,8 +217,13 @@ class DeviceStatusProjection:
         registry: dict[tuple[str, UUID], str] = {}  # rows a Device event changed: its type
         alerts = self._alert_devices(envelopes)
         links: dict[tuple[str, str], UUID | None] = {}
-        for envelope in envelopes:
-            device_id = _device_id(envelope, alerts)
+        targets = [_device_id(envelope, alerts) for envelope in envelopes]
+        rows.update(self._read_rows(envelopes, targets))
+        for envelope, target in zip(envelopes, targets, strict=True):
+            # An escalation or resolution may concern an alert raised earlier in this batch.
+            device_id = (
+                _device_id(envelope, alerts) if envelope.type in _LINKED_ALERT_TOPICS else target
+            )
             if device_id is None:
                 continue  # an alert this model never saw open
             key = (envelope.tenant_id, device_id)
@@ -245,6 +250,21 @@ class DeviceStatusProjection:
             for notice in _notices(row, changed[key], registry.get(key))
         ]
 
+    def _read_rows(
+        self, envelopes: Sequence[EventEnvelope], targets: Sequence[UUID | None]
+    ) -> dict[tuple[str, UUID], DeviceStatus | None]:
+        """The current rows of every device the batch touches: one read per tenant (None for
+        a device without a row yet)."""
+        wanted: dict[str, dict[UUID, None]] = {}
+        for envelope, device_id in zip(envelopes, targets, strict=True):
+            if device_id is not None:
+                wanted.setdefault(envelope.tenant_id, {})[device_id] = None
+        rows: dict[tuple[str, UUID], DeviceStatus | None] = {}
+        for tenant, devices in wanted.items():
+            found = self.reader.get_many(tenant, list(devices))
+            rows.update(((tenant, device_id), found.get(device_id)) for device_id in devices)
+        return rows
+
     def _alert_devices(
         self, envelopes: Sequence[EventEnvelope]
     ) -> dict[tuple[str, str], UUID | None]:
@@ -258,6 +278,9 @@ class DeviceStatusProjection:
             for tenant, ids in wanted.items()
             for alert, device in self.view.alert_devices(tenant, ids).items()
         }
+
+
+_LINKED_ALERT_TOPICS = frozenset(("Alert.Escalated", "Alert.Resolved"))
 
 
 def _device_id(

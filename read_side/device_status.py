@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
@@ -116,6 +117,16 @@ class DeviceStatusReader(ABC):
     @abstractmethod
     def get(self, tenant_id: str, device_id: UUID) -> DeviceStatus | None:
         """The device's status, or None (also when it belongs to another tenant)."""
+
+    def get_many(self, tenant_id: str, device_ids: Sequence[UUID]) -> dict[UUID, DeviceStatus]:
+        """The statuses of those of the devices that have a row in the tenant, by device id
+        (the adapters read them in one query or batch; this default reads one at a time)."""
+        found: dict[UUID, DeviceStatus] = {}
+        for device_id in dict.fromkeys(device_ids):
+            status = self.get(tenant_id, device_id)
+            if status is not None:
+                found[device_id] = status
+        return found
 
     @abstractmethod
     def list(

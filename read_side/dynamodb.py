@@ -3,6 +3,7 @@ the projection (read-your-writes) sees the committed row."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,8 @@ from read_side.device_status import (
     encode_cursor,
 )
 from read_side.dynamodb_devices import from_item, table_name
+
+_GET_BATCH = 100  # BatchGetItem's limit of keys per call
 
 
 def _filter_expression(device_filter: DeviceFilter) -> tuple[str | None, dict[str, Any]]:
@@ -49,6 +52,25 @@ class DynamoDBDeviceStatusReader(DeviceStatusReader):
         )
         item = response.get("Item")
         return from_item(item) if item else None
+
+    def get_many(self, tenant_id: str, device_ids: Sequence[UUID]) -> dict[UUID, DeviceStatus]:
+        """BatchGetItem of at most 100 keys a call, strongly consistent, unprocessed keys
+        retried."""
+        hexes = list(dict.fromkeys(device_id.hex for device_id in device_ids))
+        found: dict[UUID, DeviceStatus] = {}
+        for start in range(0, len(hexes), _GET_BATCH):
+            keys = [
+                {"tenant_id": {"S": tenant_id}, "device_id": {"S": device_hex}}
+                for device_hex in hexes[start : start + _GET_BATCH]
+            ]
+            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    status = from_item(item)
+                    found[status.device_id] = status
+                request = response.get("UnprocessedKeys") or {}
+        return found
 
     def list(
         self, tenant_id: str, device_filter: DeviceFilter, first: int, after: str | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from read_side.device_status import (
 )
 
 DEVICE_STATUS_TABLE = "device_status"
+_IN_CHUNK = 500  # bound parameters per IN list (SQLite's limit is 999 on old builds)
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {DEVICE_STATUS_TABLE}"  # noqa: S608 - constants
 
 
@@ -33,6 +35,25 @@ class SQLiteDeviceStatusReader(DeviceStatusReader):
             )
             row = c.fetchone()
         return from_row(row) if row is not None else None
+
+    def get_many(self, tenant_id: str, device_ids: Sequence[UUID]) -> dict[UUID, DeviceStatus]:
+        """One query per `_IN_CHUNK` devices (one for any projection batch of a normal fleet)."""
+        hexes = list(dict.fromkeys(device_id.hex for device_id in device_ids))
+        found: dict[UUID, DeviceStatus] = {}
+        if not hexes:
+            return found
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(hexes), _IN_CHUNK):
+                chunk = hexes[start : start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                c.execute(
+                    f"{_SELECT} WHERE tenant_id = ? AND device_id IN ({marks})",
+                    (tenant_id, *chunk),
+                )
+                for row in c.fetchall():
+                    status = from_row(row)
+                    found[status.device_id] = status
+        return found
 
     def list(
         self, tenant_id: str, device_filter: DeviceFilter, first: int, after: str | None

@@ -32,6 +32,7 @@ from uuid import UUID
 from pydantic import StringConstraints
 
 from write_side.commands import Command
+from write_side.uuids import parse_uuid
 
 TOKEN_PREFIX = "fwd1"
 ALGORITHM = "sha256"
@@ -82,7 +83,7 @@ def parse_token(token: object) -> TokenParts | None:
     if len(parts) != 4 or parts[0] != TOKEN_PREFIX or len(parts[2]) != 8 or not parts[3]:
         return None
     try:
-        device_id = UUID(hex=parts[1])
+        device_id = parse_uuid(parts[1])  # the same as UUID(hex=...)
     except ValueError:
         return None
     return TokenParts(device_id, parts[2], parts[3])

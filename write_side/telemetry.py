@@ -18,8 +18,10 @@ from typing import Any
 from uuid import UUID
 
 from write_side.errors import InvalidTelemetry
+from write_side.uuids import parse_uuid
 
 METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
+_NUMBER = (int, float)  # a tuple, not `int | float`: no union object built per check
 _EPOCH_MILLIS_ABOVE = 1e11  # a number above this is epoch milliseconds (1e11 s is year 5138)
 
 
@@ -66,6 +68,10 @@ class StatusReport:
         """The fields that were reported (JSON-friendly)."""
         return {k: v for k, v in vars(self).items() if v is not None}
 
+    def reported(self) -> bool:
+        """Whether any field was reported (`bool(as_dict())` without building the dict)."""
+        return not (self.firmware_version is None and self.battery is None and self.rssi is None)
+
 
 @dataclass(frozen=True)
 class ValidatedMessage:
@@ -78,7 +84,7 @@ class ValidatedMessage:
 
     def entry(self) -> BatchEntry | None:
         """What to store for this message; None when nothing was accepted."""
-        if self.at is None or not (self.readings or self.status.as_dict()):
+        if self.at is None or not (self.readings or self.status.reported()):
             return None
         return BatchEntry(self.message_id, self.at, self.readings, self.status)
 
@@ -130,7 +136,7 @@ def validate_message(
     raw: Mapping[str, Any], now: datetime, limits: TelemetryLimits, *, size: int | None = None
 ) -> ValidatedMessage:
     """Validate one message; `size` is its encoded size in bytes (measured here when omitted)."""
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict) and not isinstance(raw, Mapping):  # dict: skip the ABC check
         raise InvalidTelemetry("a telemetry message must be a JSON object")
     if size is None:
         size = len(json.dumps(raw, default=str).encode())
@@ -138,7 +144,7 @@ def validate_message(
         raise InvalidTelemetry(f"message of {size} bytes is over {limits.max_payload_bytes}")
     device_id, message_id = _ids(raw)
     metrics = raw.get("metrics", {})
-    if not isinstance(metrics, Mapping):
+    if not isinstance(metrics, dict) and not isinstance(metrics, Mapping):
         raise InvalidTelemetry("metrics must be an object of {name: number}", field="metrics")
     rejections: list[Rejection] = []
     at, time_problem = _timestamp(raw.get("timestamp"), now, limits)
@@ -152,7 +158,7 @@ def validate_message(
     status, status_rejections = _status(raw)
     rejections += status_rejections
     if time_problem is not None:  # nothing of this message is kept, not even its status
-        if status.as_dict() or not metrics:
+        if status.reported() or not metrics:
             rejections.append(Rejection(None, *time_problem))
         status = StatusReport()
     return ValidatedMessage(device_id, message_id, at, tuple(readings), tuple(rejections), status)
@@ -160,7 +166,7 @@ def validate_message(
 
 def _ids(raw: Mapping[str, Any]) -> tuple[UUID, str]:
     try:
-        device_id = UUID(str(raw["device_id"]))
+        device_id = parse_uuid(str(raw["device_id"]))
     except (KeyError, ValueError):
         raise InvalidTelemetry("device_id must be a device's UUID", field="device_id") from None
     message_id = raw.get("message_id")
@@ -191,7 +197,7 @@ def _parse_time(value: object) -> datetime | None:
         if isinstance(value, str):
             at = datetime.fromisoformat(value)
             return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, _NUMBER) and not isinstance(value, bool):
             seconds = value / 1000 if value > _EPOCH_MILLIS_ABOVE else value
             return datetime.fromtimestamp(seconds, UTC)
     except (ValueError, OverflowError, OSError):
@@ -202,20 +208,32 @@ def _parse_time(value: object) -> datetime | None:
 def _reading_problem(
     name: object, value: object, index: int, limits: TelemetryLimits
 ) -> Problem | None:
-    if not isinstance(name, str) or not METRIC_NAME.match(name):
+    if not isinstance(name, str) or (name not in _GOOD_NAMES and not _good_name(name)):
         return RejectionCode.BAD_METRIC_NAME, f"metric name must match {METRIC_NAME.pattern}"
     if index >= limits.max_metrics:
         return RejectionCode.TOO_MANY_METRICS, f"only the first {limits.max_metrics} are kept"
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, _NUMBER):
         return RejectionCode.NOT_A_NUMBER, f"{type(value).__name__} is not a number"
     if _finite(value) is None:
         return RejectionCode.NOT_FINITE, f"{value!r} is not a finite float"
     return None
 
 
+_GOOD_NAMES: set[str] = set()  # names that matched METRIC_NAME (a fleet reuses a few)
+_MAX_GOOD_NAMES = 10_000
+
+
+def _good_name(name: str) -> bool:
+    if METRIC_NAME.match(name) is None:
+        return False
+    if len(_GOOD_NAMES) < _MAX_GOOD_NAMES:
+        _GOOD_NAMES.add(name)
+    return True
+
+
 def _finite(value: object) -> float | None:
     """`value` as a finite float; None for anything else (bools, strings, NaN, inf, 10**400)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, _NUMBER):
         return None
     try:
         number = float(value)

@@ -4,8 +4,10 @@ event twice, rebuild from zero to an identical model, and a live worker thread."
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from write_side.application import FleetApplication
 from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
 
 META = EventMetadata("acme", "user:alice")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -140,3 +143,32 @@ def test_live_worker_applies_new_events_and_wait_for_returns(store: Store) -> No
     finally:
         worker.stop()
     assert not any(t.name.startswith("projection-") and t.is_alive() for t in threading.enumerate())
+
+
+def test_get_many_reads_rows_across_batches_and_skips_missing_and_other_tenants(
+    store: Store,
+) -> None:
+    """Over the store's batch size (DynamoDB BatchGetItem: 100 keys), unknown ids left out."""
+    rows = [
+        DeviceStatus(
+            device_id=uuid.uuid4(),
+            tenant_id="acme",
+            name=f"d{i}",
+            device_type="pump",
+            tags=("t",),
+            metadata={},
+            lifecycle="active",
+            version=1,
+            registered_at=T0,
+            updated_at=T0,
+            position=i + 1,
+        )
+        for i in range(130)
+    ]
+    store.view.save_many(rows, Tracking("get-many-test", 1))
+    missing = uuid.uuid4()
+    wanted = [row.device_id for row in rows] + [missing, rows[0].device_id]
+    found = store.reader.get_many("acme", wanted)
+    assert found == {row.device_id: row for row in rows}
+    assert store.reader.get_many("other-tenant", wanted) == {}
+    assert store.reader.get_many("acme", []) == {}

@@ -122,9 +122,17 @@ class Rows:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, DeviceStatus] = {DEVICE: ROW}
         self.writes: list[tuple[int, int]] = []
+        self.reads: list[int] = []  # devices asked for, per read
 
     def get(self, tenant_id: str, device_id: uuid.UUID) -> DeviceStatus | None:
+        self.reads.append(1)
         return self.rows.get(device_id)
+
+    def get_many(
+        self, tenant_id: str, device_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, DeviceStatus]:
+        self.reads.append(len(device_ids))
+        return {d: self.rows[d] for d in device_ids if d in self.rows}
 
     def save_many(self, rows: Sequence[DeviceStatus], tracking: Tracking, **_: Any) -> None:
         self.writes.append((len(rows), tracking.notification_id))
@@ -142,6 +150,7 @@ def test_a_batch_of_events_is_one_write_and_one_notice_per_row() -> None:
     envelopes = [batch(v, v, (f"m{v}", v, {"t": float(v)})) for v in range(2, 12)]
     notices = projection.process_batch(envelopes, Tracking("x", 111))
     assert rows.writes == [(1, 111)]
+    assert rows.reads == [1]  # the batch's rows are read at once, each device once
     assert [(n.topic, n.event_type) for n in notices] == [
         ("device_status", "Telemetry.BatchRecorded")
     ]

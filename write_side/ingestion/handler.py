@@ -38,6 +38,7 @@ INVALID_TELEMETRY = InvalidTelemetry.code
 CONFLICT_RETRIES = 3
 REFRESH_AFTER_S = 1.0  # a refused device's cached access is reloaded at most this often
 _MAYBE_STALE = (AccessDenied.UNAUTHENTICATED, AccessDenied.UNKNOWN_DEVICE)
+_ENCODED = (bytes, str)
 
 
 class TelemetryIngestion:
@@ -229,14 +230,14 @@ def _decode(
     payload: bytes | str | Mapping[str, Any], max_bytes: int
 ) -> tuple[Mapping[str, Any] | None, int | None, str]:
     """The message as a mapping (None when unusable), its size when known, and the problem."""
-    if isinstance(payload, Mapping):
+    if not isinstance(payload, _ENCODED) and isinstance(payload, Mapping):  # ABC check last
         return payload, None, ""
     size = len(payload.encode() if isinstance(payload, str) else payload)
     if size > max_bytes:
         return None, size, f"message of {size} bytes is over {max_bytes}"
     try:
         raw = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         return None, size, f"not JSON: {e}"
     if not isinstance(raw, dict):
         return None, size, "a telemetry message must be a JSON object"
