@@ -7,6 +7,8 @@ refused with 4403 when it is missing or invalid.
 
 from __future__ import annotations
 
+import json
+
 from anyio import to_thread
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
@@ -40,6 +42,13 @@ class FleetGraphQLRouter(GraphQLRouter[GraphQLContext, None]):
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             include_in_schema=False,
         )
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON nested too deeply for the parser is a 400 like any unparsable body, not a 500."""
+        try:
+            return json.loads(data)
+        except RecursionError as e:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from e
 
     async def on_ws_connect(self, context: GraphQLContext) -> UnsetType | dict[str, object] | None:
         params = context.connection_params

@@ -375,3 +375,11 @@ def test_graphiql_is_served(api_client: TestClient) -> None:
     response = api_client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+def test_a_body_nested_too_deeply_is_a_400_not_a_500(api_client: TestClient) -> None:
+    body = '{"query": "{ __typename }", "variables": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+    response = api_client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
