@@ -12,6 +12,7 @@ from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.commit import Built
 from event_store.dynamodb.transact import run_transaction
 from projections.alert_views import AlertsChanges, AlertsView
+from projections.views.dynamodb_tables import delete_all_items
 from read_side.alerts_dynamodb import (
     alert_item,
     create_table_kwargs,
@@ -69,21 +70,5 @@ class DynamoDBAlertsView(DynamoDBTrackingRecorder, AlertsView):
             "alert_device_names": "device_id",
         }
         for suffix, table in table_names(self.table_prefix).items():
-            wanted = ("tenant_id", keys[suffix])
-            paginator = self.client.get_paginator("scan")
-            found = [
-                {name: item[name] for name in wanted}
-                for page in paginator.paginate(
-                    TableName=table, ProjectionExpression=", ".join(wanted), ConsistentRead=True
-                )
-                for item in page.get("Items", [])
-            ]
-            for start in range(0, len(found), 25):
-                pending: dict[str, Any] = {
-                    table: [{"DeleteRequest": {"Key": k}} for k in found[start : start + 25]]
-                }
-                while pending:
-                    pending = self.client.batch_write_item(RequestItems=pending).get(
-                        "UnprocessedItems", {}
-                    )
+            delete_all_items(self.client, table, ("tenant_id", keys[suffix]))
         self.delete_tracking(application_name)

@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from projections.device_status import AlertLinks
+from projections.views.dynamodb_tables import delete_all_items
 
 TABLE = "device_status_alerts"
 CREATE_SQLITE = (
@@ -108,18 +109,4 @@ def dynamodb_read(client: Any, prefix: str, tenant_id: str, ids: Sequence[str]) 
 
 
 def dynamodb_delete_all(client: Any, prefix: str) -> None:
-    table = dynamodb_table(prefix)
-    paginator = client.get_paginator("scan")
-    keys = [
-        {"tenant_id": item["tenant_id"], "alert_id": item["alert_id"]}
-        for page in paginator.paginate(
-            TableName=table, ProjectionExpression="tenant_id, alert_id", ConsistentRead=True
-        )
-        for item in page.get("Items", [])
-    ]
-    for start in range(0, len(keys), 25):
-        pending: dict[str, Any] = {
-            table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
-        }
-        while pending:
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
+    delete_all_items(client, dynamodb_table(prefix), ("tenant_id", "alert_id"))

@@ -12,6 +12,7 @@ from eventsourcing.persistence import Tracking
 from event_store.dynamodb import DynamoDBTrackingRecorder
 from projections.device_status import AlertLinks, DeviceStatusView
 from projections.views import device_alerts
+from projections.views.dynamodb_tables import delete_all_items
 from read_side.device_status import DeviceStatus
 from read_side.dynamodb_devices import create_table_kwargs, table_name, to_item
 
@@ -51,21 +52,6 @@ class DynamoDBDeviceStatusView(DynamoDBTrackingRecorder, DeviceStatusView):
         return device_alerts.dynamodb_read(self.client, self.table_prefix, tenant_id, alert_ids)
 
     def reset(self, application_name: str) -> None:
-        table = table_name(self.table_prefix)
-        paginator = self.client.get_paginator("scan")
-        keys = [
-            {"tenant_id": item["tenant_id"], "device_id": item["device_id"]}
-            for page in paginator.paginate(
-                TableName=table, ProjectionExpression="tenant_id, device_id", ConsistentRead=True
-            )
-            for item in page.get("Items", [])
-        ]
-        for start in range(0, len(keys), 25):
-            requests = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
-            pending: dict[str, Any] = {table: requests}
-            while pending:
-                pending = self.client.batch_write_item(RequestItems=pending).get(
-                    "UnprocessedItems", {}
-                )
+        delete_all_items(self.client, table_name(self.table_prefix), ("tenant_id", "device_id"))
         device_alerts.dynamodb_delete_all(self.client, self.table_prefix)
         self.delete_tracking(application_name)

@@ -27,6 +27,7 @@ from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.commit import Built
 from event_store.dynamodb.transact import run_transaction
 from projections.telemetry import DeviceBatch, RollupKey, Stats, TelemetryView
+from projections.views.dynamodb_tables import delete_all_items
 from read_side.telemetry_dynamodb import (
     create_tables_kwargs,
     item_stats,
@@ -137,21 +138,7 @@ class DynamoDBTelemetryView(DynamoDBTrackingRecorder, TelemetryView):
 
     def reset(self, application_name: str) -> None:
         for table in (raw_table(self.table_prefix), rollups_table(self.table_prefix)):
-            paginator = self.client.get_paginator("scan")
-            keys = [
-                {"pk": item["pk"], "sk": item["sk"]}
-                for page in paginator.paginate(
-                    TableName=table, ProjectionExpression="pk, sk", ConsistentRead=True
-                )
-                for item in page.get("Items", [])
-            ]
-            for start in range(0, len(keys), 25):
-                requests = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
-                pending: dict[str, Any] = {table: requests}
-                while pending:
-                    pending = self.client.batch_write_item(RequestItems=pending).get(
-                        "UnprocessedItems", {}
-                    )
+            delete_all_items(self.client, table, ("pk", "sk"))
         self.delete_tracking(application_name)
 
 

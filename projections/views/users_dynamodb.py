@@ -11,6 +11,7 @@ from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
 from projections.users import UsersView
+from projections.views.dynamodb_tables import delete_all_items
 from read_side.users import UserRow
 from read_side.users_dynamodb import to_item, users_table, users_table_kwargs
 
@@ -34,21 +35,5 @@ class DynamoDBUsersView(DynamoDBTrackingRecorder, UsersView):
         self.write_with_tracking(tracking, last)
 
     def reset(self, application_name: str) -> None:
-        table = users_table(self.table_prefix)
-        paginator = self.client.get_paginator("scan")
-        keys = [
-            {"tenant_id": item["tenant_id"], "user_id": item["user_id"]}
-            for page in paginator.paginate(
-                TableName=table, ProjectionExpression="tenant_id, user_id", ConsistentRead=True
-            )
-            for item in page.get("Items", [])
-        ]
-        for start in range(0, len(keys), 25):
-            pending: dict[str, Any] = {
-                table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
-            }
-            while pending:
-                pending = self.client.batch_write_item(RequestItems=pending).get(
-                    "UnprocessedItems", {}
-                )
+        delete_all_items(self.client, users_table(self.table_prefix), ("tenant_id", "user_id"))
         self.delete_tracking(application_name)

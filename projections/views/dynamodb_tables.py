@@ -1,0 +1,37 @@
+"""Helpers shared by the DynamoDB views."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+BATCH = 25  # BatchWriteItem's limit
+
+
+def delete_all_items(client: Any, table: str, key_names: Sequence[str]) -> int:
+    """Delete every item of `table` (a view's rows, for a rebuild); returns how many. Keys are
+    read with a consistent scan, deleted 25 at a time; unprocessed deletes are retried with a
+    short backoff (throttling)."""
+    paginator = client.get_paginator("scan")
+    keys = [
+        {name: item[name] for name in key_names}
+        for page in paginator.paginate(
+            TableName=table,
+            ProjectionExpression=", ".join(f"#k{i}" for i in range(len(key_names))),
+            ExpressionAttributeNames={f"#k{i}": name for i, name in enumerate(key_names)},
+            ConsistentRead=True,
+        )
+        for item in page.get("Items", [])
+    ]
+    for start in range(0, len(keys), BATCH):
+        pending: dict[str, Any] = {
+            table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + BATCH]]
+        }
+        delay = 0.05
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
+            if pending:
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+    return len(keys)
