@@ -17,6 +17,7 @@ import binascii
 import re
 import struct
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -157,6 +158,13 @@ class HistoryQuery:
     first: int = DEFAULT_HISTORY_PAGE
     after: str | None = None
 
+    def bucket_bounds(self) -> tuple[int, int]:
+        """The bucket starts (epoch seconds) this page covers: `[low, high)`, after the cursor."""
+        low, high = bucket_range(self.resolution, self.start, self.end)
+        if self.after is not None:
+            low = max(low, decode_bucket_cursor(self.after) + 1)
+        return low, high
+
     @classmethod
     def checked(
         cls,
@@ -214,3 +222,11 @@ def bucket_range(resolution: Resolution, start: datetime, end: datetime) -> tupl
     """`[first bucket start, end)` in epoch seconds for a bucket query."""
     seconds = BUCKET_SECONDS[resolution]
     return bucket_start(epoch_ms(start), seconds), -(-epoch_ms(end) // 1000)
+
+
+def readings_page(found: Sequence[tuple[int, str, float]], first: int) -> Page[RawReading]:
+    """A page of readings from up to `first + 1` (epoch ms, message id, value) rows in order;
+    the extra row only says there is a next page."""
+    items = [RawReading(from_epoch_ms(at), value, mid) for at, mid, value in found[:first]]
+    last = found[first - 1] if len(found) > first else None
+    return Page(items, encode_reading_cursor(last[0], last[1]) if last else None)

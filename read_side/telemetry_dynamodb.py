@@ -38,14 +38,12 @@ from read_side.telemetry import (
     RawReading,
     Resolution,
     TelemetryReader,
-    bucket_range,
     bucket_start,
-    decode_bucket_cursor,
     decode_reading_cursor,
     encode_bucket_cursor,
-    encode_reading_cursor,
     epoch_ms,
     from_epoch_ms,
+    readings_page,
 )
 
 RAW_SUFFIX = "telemetry_raw"
@@ -199,18 +197,12 @@ class DynamoDBTelemetryReader(TelemetryReader):
         else:
             found.extend(sorted(hour_rows))
         found = _unique(found)
-        items = [RawReading(from_epoch_ms(at), value, mid) for at, mid, value in found[:first]]
-        more = len(found) > first
-        last = found[first - 1] if more else None
-        return Page(items, encode_reading_cursor(last[0], last[1]) if last else None)
+        return readings_page(found, first)
 
     def buckets(self, tenant_id: str, query: HistoryQuery) -> Page[Bucket]:
         device_id, metric, resolution = query.device_id, query.metric, query.resolution
-        first, after = query.first, query.after
-        start, end = query.start, query.end
-        low, high = bucket_range(resolution, start, end)
-        if after is not None:
-            low = max(low, decode_bucket_cursor(after) + 1)
+        first = query.first
+        low, high = query.bucket_bounds()
         if low >= high:
             return Page([], None)
         seconds = BUCKET_SECONDS[resolution]

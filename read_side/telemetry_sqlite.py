@@ -16,13 +16,11 @@ from read_side.telemetry import (
     HistoryQuery,
     RawReading,
     TelemetryReader,
-    bucket_range,
-    decode_bucket_cursor,
     decode_reading_cursor,
     encode_bucket_cursor,
-    encode_reading_cursor,
     epoch_ms,
     from_epoch_ms,
+    readings_page,
 )
 
 READINGS_TABLE = "telemetry_readings"
@@ -53,18 +51,12 @@ class SQLiteTelemetryReader(TelemetryReader):
         with self.datastore.transaction(commit=False) as c:
             c.execute(_READINGS, params)
             rows = c.fetchall()
-        items = [RawReading(from_epoch_ms(r[0]), r[2], r[1]) for r in rows[:first]]
-        more = len(rows) > first
-        last = rows[first - 1] if more else None
-        return Page(items, encode_reading_cursor(last[0], last[1]) if last else None)
+        return readings_page([(r[0], r[1], r[2]) for r in rows], first)
 
     def buckets(self, tenant_id: str, query: HistoryQuery) -> Page[Bucket]:
         device_id, metric, resolution = query.device_id, query.metric, query.resolution
-        first, after = query.first, query.after
-        start, end = query.start, query.end
-        low, high = bucket_range(resolution, start, end)
-        if after is not None:
-            low = max(low, decode_bucket_cursor(after) + 1)
+        first = query.first
+        low, high = query.bucket_bounds()
         params = (tenant_id, device_id.hex, metric, resolution.value, low, high, first + 1)
         with self.datastore.transaction(commit=False) as c:
             c.execute(_BUCKETS, params)
