@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from anyio import to_thread
@@ -30,6 +30,15 @@ log = logging.getLogger(__name__)
 READ_YOUR_WRITES_TIMEOUT = 2.0
 KINDS = frozenset({"threshold", "for_duration", "absence", "rate_of_change"})
 C = TypeVar("C")
+A = TypeVar("A", AlertRule, Alert)
+
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+R = TypeVar("R", bound=Versioned)
 
 
 def service(system: System) -> AlertService:
@@ -67,7 +76,13 @@ async def run_rule_command(
     handle: Callable[[C, EventMetadata], Saved[AlertRule]],
     command: C,
 ) -> AlertRuleRow:
-    return await to_thread.run_sync(partial(_run_rule, system, caller, handle, command))
+    def fallback(rule: AlertRule, row: AlertRuleRow | None) -> AlertRuleRow:
+        return rule_row_of(rule, row, caller.actor)
+
+    run = partial(
+        _run, system, caller, handle, command, read=system.alerts.get_rule, fallback=fallback
+    )
+    return await to_thread.run_sync(run)
 
 
 async def run_alert_command(
@@ -76,35 +91,29 @@ async def run_alert_command(
     handle: Callable[[C, EventMetadata], Saved[Alert]],
     command: C,
 ) -> AlertRow:
-    return await to_thread.run_sync(partial(_run_alert, system, caller, handle, command))
+    run = partial(
+        _run, system, caller, handle, command, read=system.alerts.get_alert, fallback=alert_row_of
+    )
+    return await to_thread.run_sync(run)
 
 
-def _run_rule(
+def _run(
     system: System,
     caller: Principal,
-    handle: Callable[[C, EventMetadata], Saved[AlertRule]],
+    handle: Callable[[C, EventMetadata], Saved[A]],
     command: C,
-) -> AlertRuleRow:
+    *,
+    read: Callable[[str, UUID], R | None],
+    fallback: Callable[[A, R | None], R],
+) -> R:
+    """Run the command, wait (bounded) for the read model, and answer with its row; the row
+    built from the saved aggregate when the read model has not caught up yet."""
     saved = handle(command, caller.metadata())
     _wait(system, saved.position)
-    row = system.alerts.get_rule(caller.tenant_id, saved.aggregate.id)
+    row = read(caller.tenant_id, saved.aggregate.id)
     if row is not None and row.version >= saved.aggregate.version:
         return row
-    return rule_row_of(saved.aggregate, row, caller.actor)
-
-
-def _run_alert(
-    system: System,
-    caller: Principal,
-    handle: Callable[[C, EventMetadata], Saved[Alert]],
-    command: C,
-) -> AlertRow:
-    saved = handle(command, caller.metadata())
-    _wait(system, saved.position)
-    row = system.alerts.get_alert(caller.tenant_id, saved.aggregate.id)
-    if row is not None and row.version >= saved.aggregate.version:
-        return row
-    return alert_row_of(saved.aggregate, row)
+    return fallback(saved.aggregate, row)
 
 
 def _wait(system: System, position: int) -> None:
