@@ -31,7 +31,12 @@ from read_side.telemetry import (
 )
 
 BATCH_TOPIC = "write_side.telemetry_log:Telemetry.BatchRecorded"
-_BUCKETS = tuple((resolution, BUCKET_SECONDS[resolution]) for resolution in ROLLUP_RESOLUTIONS)
+_MINUTE = Resolution.MINUTE
+_COARSER = tuple(
+    (resolution, BUCKET_SECONDS[resolution])
+    for resolution in ROLLUP_RESOLUTIONS
+    if resolution is not _MINUTE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,25 +94,27 @@ class DeviceBatch:
 
 def rollup(entries: Iterable[RawEntry]) -> dict[RollupKey, Stats]:
     """Min/max/sum/count of each metric per UTC bucket of every rollup resolution."""
-    # Accumulated in plain lists under plain tuples (the same additions and comparisons, in the
-    # same order, as merging `Stats`), turned into keys and stats once per bucket at the end.
-    acc: dict[tuple[str, Resolution, int], list[Any]] = {}
-    get = acc.get
+    # The values of each (metric, minute) are gathered in a list and summarised by the C
+    # builtins; each coarser bucket then merges the summaries of its minutes, in time order.
+    # For one set of entries this is deterministic, so a rebuild yields the same numbers.
+    minutes: dict[tuple[str, int], list[float]] = {}
     for entry in entries:
-        seconds = entry.at_ms // 1000
-        buckets = [(resolution, seconds // size * size) for resolution, size in _BUCKETS]
+        start = entry.at_ms // 60_000 * 60
         for metric, value in entry.metrics.items():
-            for resolution, start in buckets:
-                key = (metric, resolution, start)
-                current = get(key)
-                if current is None:
-                    acc[key] = [value, value, value, 1]
-                else:
-                    current[0] = min(current[0], value)
-                    current[1] = max(current[1], value)
-                    current[2] = current[2] + value
-                    current[3] += 1
-    return {RollupKey(*key): Stats(*stats) for key, stats in acc.items()}
+            values = minutes.get((metric, start))
+            if values is None:
+                minutes[(metric, start)] = [value]
+            else:
+                values.append(value)
+    result: dict[RollupKey, Stats] = {}
+    for (metric, start), values in sorted(minutes.items()):
+        stats = Stats(min(values), max(values), sum(values), len(values))
+        result[RollupKey(metric, _MINUTE, start)] = stats
+        for resolution, size in _COARSER:
+            key = RollupKey(metric, resolution, start // size * size)
+            current = result.get(key)
+            result[key] = stats if current is None else current.merge(stats)
+    return result
 
 
 def merge_rollups(
