@@ -8,7 +8,9 @@ Why a fast hash is enough here: slow password hashes (bcrypt, scrypt, argon2) ex
 guessing *low-entropy, human-chosen* secrets expensive after a leak of the hashes. A uniformly
 random 256-bit secret cannot be guessed whatever the hash speed (2^256 candidates), so SHA-256
 gives the same protection, and it keeps verification at about a microsecond, which matters when
-every one of 10,000 messages per second carries a token. Comparison is constant-time.
+every one of 10,000 messages per second carries a token. Comparison is constant-time. Parsed
+tokens (with their hash) are memoised per process (65,536 of them, least recently used first):
+a device sends the same token with every message.
 
 `DeviceDirectory` caches what verification needs per device (tenant, lifecycle, credential) for
 `ttl` seconds; `forget(device_id)` drops an entry at once (called when the device changes).
@@ -17,6 +19,7 @@ every one of 10,000 messages per second carries a token. Comparison is constant-
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -57,11 +60,12 @@ class NewCredential:
     credential_hash: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TokenParts:
     device_id: UUID
     credential_id: str
     secret: str
+    secret_hash: str  # `hash_secret(secret)`, computed once per parse
 
 
 def new_credential(device_id: UUID) -> NewCredential:
@@ -79,6 +83,11 @@ def parse_token(token: object) -> TokenParts | None:
     """The parts of a well-formed token; None for anything else."""
     if not isinstance(token, str) or len(token) > 200:
         return None
+    return _parse_token(token)
+
+
+@functools.lru_cache(maxsize=65_536)  # a fleet's devices send the same token again and again
+def _parse_token(token: str) -> TokenParts | None:
     parts = token.split(".")
     if len(parts) != 4 or parts[0] != TOKEN_PREFIX or len(parts[2]) != 8 or not parts[3]:
         return None
@@ -86,7 +95,7 @@ def parse_token(token: object) -> TokenParts | None:
         device_id = parse_uuid(parts[1])  # the same as UUID(hex=...)
     except ValueError:
         return None
-    return TokenParts(device_id, parts[2], parts[3])
+    return TokenParts(device_id, parts[2], parts[3], hash_secret(parts[3]))
 
 
 class AccessDenied(StrEnum):
@@ -112,7 +121,7 @@ class DeviceAccess:
         if self.credential_id is None or self.credential_hash is None:
             return False
         same_id = hmac.compare_digest(token.credential_id, self.credential_id)
-        same_hash = hmac.compare_digest(hash_secret(token.secret), self.credential_hash)
+        same_hash = hmac.compare_digest(token.secret_hash, self.credential_hash)
         return same_id and same_hash
 
 

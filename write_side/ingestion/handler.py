@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import IntegrityError
 
 from event_store.envelope import EventMetadata
@@ -236,9 +237,14 @@ def _decode(
     if size > max_bytes:
         return None, size, f"message of {size} bytes is over {max_bytes}"
     try:
-        raw = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        return None, size, f"not JSON: {e}"
+        raw = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        # orjson is strict JSON; the standard parser also reads what devices send besides
+        # (NaN, Infinity, integers over 64 bits), so those values are refused per reading.
+        try:
+            raw = json.loads(payload)
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            return None, size, f"not JSON: {e}"
     if not isinstance(raw, dict):
         return None, size, "a telemetry message must be a JSON object"
     return raw, size, ""
