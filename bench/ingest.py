@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--devices 200] [--rate 10000] [--duration 60]
         [--dynamodb-rate 0] [--dynamodb-duration 30] [--baseline-duration 20] [--rules 100]
-        [--stores sqlite,dynamodb] [--json-only]
+        [--stores sqlite,sqlite-2proc,dynamodb] [--json-only]
 
 Workload: `--devices` registered devices with credentials, `--rules` alert rules active (scoped
 to the devices' type), messages of 3 metrics (temperature, humidity, battery) with the device
@@ -123,11 +123,16 @@ def provision(system: Any, devices: int, rules: int) -> tuple[list[tuple[str, st
 
 
 class LatencyTracker(threading.Thread):
-    """Bursts (submitted at t0) become samples when every worker has applied their positions."""
+    """Bursts (submitted at t0) become samples when every worker has applied their positions.
 
-    def __init__(self, workers: list[Any]) -> None:
+    In this process a worker's position is in memory; workers of another process are read from
+    their checkpoints (`remote`: only those that handle telemetry batches, since a checkpoint
+    moves only on the events its worker handles, and every burst ends in a batch event)."""
+
+    def __init__(self, workers: list[Any], remote: bool = False) -> None:
         super().__init__(daemon=True)
         self.workers = workers
+        self.remote = remote
         self.inflight: deque[tuple[float, list[Future[Any]]]] = deque()
         self.committed: deque[tuple[int, float, int]] = deque()
         self.samples: list[tuple[float, int]] = []
@@ -142,14 +147,39 @@ class LatencyTracker(threading.Thread):
                 results = [f.result() for f in futures]
                 position = max(r.position for r in results)
                 self.committed.append((position, t0, len(results)))
-            applied = min((w.position for w in self.workers), default=1 << 62)
+            if self.remote:
+                applied = min((w.checkpoint() for w in self.workers), default=1 << 62)
+            else:
+                applied = min((w.position for w in self.workers), default=1 << 62)
             now = time.monotonic()
             while self.committed and self.committed[0][0] <= applied:
                 _, t0, count = self.committed.popleft()
                 self.samples.append((now - t0, count))
                 self.applied += count
                 self.last_applied_at = now
-            time.sleep(0.002)
+            time.sleep(0.01 if self.remote else 0.002)
+
+
+def start_consumers(sqlite_path: Path, stack: contextlib.ExitStack) -> subprocess.Popen[bytes]:
+    """`fleetwatch projections run` on the same SQLite file, as an operator would start it."""
+    env = {**os.environ, "FLEETWATCH_SQLITE_PATH": str(sqlite_path)}
+    command = [str(Path(sys.executable).parent / "fleetwatch"), "projections", "run"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(60)
+
+    stack.callback(stop)
+    return process
+
+
+def process_rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory of another process (`VmHWM`: its peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -159,12 +189,16 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
     from ingestion.settings import IngestSettings
     from write_side.ingestion import Submission
 
-    rate = args.rate if store == "sqlite" else args.dynamodb_rate
-    duration = args.duration if store == "sqlite" else args.dynamodb_duration
+    rate = args.rate if store != "dynamodb" else args.dynamodb_rate
+    duration = args.duration if store != "dynamodb" else args.dynamodb_duration
+    split = store == "sqlite-2proc"  # consumers in a second process (`projections run`)
+    consumer: subprocess.Popen[bytes] | None = None
     with contextlib.ExitStack() as stack:
-        if store == "sqlite":
+        if store != "dynamodb":
             folder = stack.enter_context(tempfile.TemporaryDirectory())
-            settings = Settings(sqlite_path=Path(folder) / "bench.sqlite3")
+            settings = Settings(
+                sqlite_path=Path(folder) / "bench.sqlite3", run_projections=not split
+            )
         else:
             from dynamodb_local import dynamodb_local
 
@@ -182,13 +216,24 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
             system.workers = {k: w for k, w in system.workers.items() if k in keep}
         fleet, rules = provision(system, args.devices, args.rules)
         tune_gc()  # as the service entry points do once the system is built
+        if split:
+            consumer = start_consumers(settings.sqlite_path, stack)
         system.start()
         assert system.wait_for(system.event_log.head(), timeout=120)
         assert system.ingest is not None
         service = system.ingest
-        tracker = LatencyTracker(list(system.workers.values()))
+        if split:
+            batches = "write_side.telemetry_log:Telemetry.BatchRecorded"
+            tracked = [w for w in system.workers.values() if w.projection.handles(batches)]
+            tracker = LatencyTracker(tracked, remote=True)
+        else:
+            tracker = LatencyTracker(list(system.workers.values()))
         tracker.start()
-        rss: list[float] = [rss_mb()]
+
+        def rss_now() -> float:
+            return rss_mb() + (process_rss_mb(consumer.pid) if consumer else 0.0)
+
+        rss: list[float] = [rss_now()]
         sequence = 0
         started = time.monotonic()
         next_rss = started + 10
@@ -205,14 +250,18 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
                 sequence += BURST
                 tracker.inflight.append((time.monotonic(), service.submit(burst, block=True)))
             if now >= next_rss:
-                rss.append(rss_mb())
+                rss.append(rss_now())
                 next_rss += 10
         submitted_for = time.monotonic() - started
         head = system.event_log.head()
-        lag = {name: head - worker.position for name, worker in system.workers.items()}
+        lag = {
+            name: head - (worker.checkpoint() if split else worker.position)
+            for name, worker in system.workers.items()
+        }
         tracker.stop.set()
         tracker.join(300)
-        rss.append(rss_mb())
+        rss.append(rss_now())
+        consumer_peak = process_rss_mb(consumer.pid, "VmHWM") if consumer else None
         counts = service.handler.counters.snapshot()
         elapsed = tracker.last_applied_at - started
         return {
@@ -233,8 +282,11 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
             "commits": service.commits,
             "messages_per_commit": round(tracker.applied / max(service.commits, 1), 1),
             "outcomes": counts["messages"],
-            "rss_mb_every_10s": [round(x) for x in rss],
-            "peak_rss_mb": round(peak_rss_mb()),
+            "processes": 2 if split else 1,
+            "rss_mb_every_10s": [round(x) for x in rss],  # both processes' when split
+            "peak_rss_mb": round(peak_rss_mb()),  # of the ingestion process
+            "consumer_process_peak_rss_mb": consumer_peak and round(consumer_peak),
+
         }
 
 
@@ -356,7 +408,11 @@ def main() -> None:
     parser.add_argument("--dynamodb-duration", type=float, default=30)
     parser.add_argument("--baseline-duration", type=float, default=20)
     parser.add_argument("--rules", type=int, default=100)
-    parser.add_argument("--stores", default="sqlite,dynamodb")
+    parser.add_argument(
+        "--stores",
+        default="sqlite,sqlite-2proc,dynamodb",
+        help="sqlite: one process; sqlite-2proc: ingestion + `fleetwatch projections run`",
+    )
     parser.add_argument(
         "--consumers", default="all", help="worker names to run (diagnosis), default all wired"
     )

@@ -8,6 +8,7 @@ fan-out across API processes.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -137,6 +138,7 @@ class System:
         for worker in self.workers.values():
             worker.stop()
         self.fanout.close()
+        close_read_models(self.app)
         self.app.close()
 
 
@@ -193,9 +195,37 @@ def _read_model(
         view = app.factory.tracking_recorder(view_class)
         return view, dynamodb_reader(view.client, view.table_prefix)  # type: ignore[attr-defined]
     view_class, sqlite_reader = sqlite
-    view = app.factory.tracking_recorder(view_class)
+    view = view_class(datastore=read_models_datastore(app, settings))
     assert isinstance(view, SQLiteTrackingRecorder)
+    if settings.create_tables:
+        view.create_table()
     return view, sqlite_reader(view.datastore)
+
+
+_read_datastores: weakref.WeakKeyDictionary[FleetApplication, SQLiteDatastore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def read_models_datastore(app: FleetApplication, settings: Settings) -> SQLiteDatastore:
+    """The SQLite file of `app`'s read models (`Settings.read_models_path`), one per app.
+
+    The event store's file then has only writers of events (ingestion, commands, the alerting
+    process manager): a telemetry commit never waits behind a projection's transaction, which
+    can hold tens of thousands of rows. Each view commits its rows and its checkpoint in this
+    file, in one transaction, as before."""
+    datastore = _read_datastores.get(app)
+    if datastore is None:
+        path = settings.read_models_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        datastore = _read_datastores[app] = SQLiteDatastore(str(path))
+    return datastore
+
+
+def close_read_models(app: FleetApplication) -> None:
+    datastore = _read_datastores.pop(app, None)
+    if datastore is not None:
+        datastore.close()
 
 
 def _device_status_store(

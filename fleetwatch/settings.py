@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     # Event store and read models: "sqlite" (embedded default) or "dynamodb".
     store: Literal["sqlite", "dynamodb"] = "sqlite"
     sqlite_path: Path = Path(".fleetwatch/fleetwatch.sqlite3")
+    # The read models (views and their checkpoints) live in a second SQLite file, so the event
+    # store's writers never wait for a projection's transaction. Default: beside `sqlite_path`,
+    # named `<stem>-read-models<suffix>`. Rebuildable: deleting it replays the feed.
+    sqlite_read_models_path: Path | None = None
     dynamodb_endpoint_url: str | None = None
     dynamodb_region: str = Field(
         default="us-east-1",
@@ -56,6 +60,13 @@ class Settings(BaseSettings):
     ses_from: str | None = None  # the From address of SES email
     fcm_project_id: str | None = None
     fcm_credentials_file: Path | None = None  # a Google service-account JSON key
+
+    @property
+    def read_models_path(self) -> Path:
+        if self.sqlite_read_models_path is not None:
+            return self.sqlite_read_models_path
+        path = self.sqlite_path
+        return path.with_name(f"{path.stem}-read-models{path.suffix}")
 
     @property
     def notify_sender_names(self) -> list[str]:
