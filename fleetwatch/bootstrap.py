@@ -17,6 +17,7 @@ from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from event_store.log import EventLog
+from event_store.sqlite import ReadModelsDatastore
 from fleetwatch.settings import Settings
 from ingestion.buffer import IngestService
 from ingestion.settings import IngestSettings
@@ -218,7 +219,7 @@ def read_models_datastore(app: FleetApplication, settings: Settings) -> SQLiteDa
     if datastore is None:
         path = settings.read_models_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        datastore = _read_datastores[app] = SQLiteDatastore(str(path))
+        datastore = _read_datastores[app] = ReadModelsDatastore(str(path))
     return datastore
 
 

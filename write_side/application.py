@@ -15,9 +15,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate, Snapshot
-from eventsourcing.persistence import IntegrityError, Mapper, OperationalError
+from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, Transcoder
 
 from event_store.envelope import EnvelopeMapper, EventMetadata, recording_as
+from event_store.transcoder import FastJSONTranscoder
 from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
 from write_side.credentials import (
     HEARTBEAT_METADATA_KEY,
@@ -55,6 +56,11 @@ class FleetApplication(Application[UUID]):
     """Commands for the device registry (alerts, firmware and users join as they are built)."""
 
     name = "Fleetwatch"
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = FastJSONTranscoder()  # the library's format, decoded faster
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
