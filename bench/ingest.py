@@ -286,7 +286,6 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
             "rss_mb_every_10s": [round(x) for x in rss],  # both processes' when split
             "peak_rss_mb": round(peak_rss_mb()),  # of the ingestion process
             "consumer_process_peak_rss_mb": consumer_peak and round(consumer_peak),
-
         }
 
 

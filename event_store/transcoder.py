@@ -3,10 +3,11 @@ handles, and the standard parser calls a Python hook for each JSON object of an 
 
 The stored format is unchanged (the library's encoder writes it; custom types as
 `{"_type_": name, "_data_": data}`). `decode` parses with orjson, then restores custom types
-bottom-up, as the library's `object_hook` does, only when the text holds a `"_type_"` key at
-all, and without walking the whole document when every one of them is a top-level value. What orjson refuses (NaN, Infinity) or would read differently (integers beyond 64 bits,
-which it turns into floats; any run of 19 digits sends the text this way) is decoded by the
-library's decoder, so every stored event reads back exactly as before.
+bottom-up, as the library's `object_hook` does: only when the text holds a `"_type_"` key at
+all, and without walking the document when every one of them is a top-level value. What orjson
+refuses (NaN, Infinity) or would read differently (integers beyond 64 bits, which it turns into
+floats; any run of 19 digits sends the text this way) is decoded by the library's decoder, so
+every stored event reads back exactly as before.
 """
 
 from __future__ import annotations
