@@ -7,7 +7,8 @@ Tables (in the event-store file; device ids as hex, times as epoch ms / s):
   message_id) WITHOUT ROWID, so a range read of one metric is one index range in time order;
   a message stored twice (past the aggregate's dedup window) is ignored here.
 - `telemetry_rollups`: one row per (tenant, device, metric, resolution, bucket start) with
-  min, max, sum, count; upserted by merging (`min(min, excluded.min)`, `sum + excluded.sum`).
+  min, max, sum, count; per batch of events, each touched row is read once, merged with the
+  events' contributions in feed order, and written once.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from projections.telemetry import DeviceBatch, TelemetryView
+from projections.telemetry import DeviceBatch, Stats, TelemetryView
+from read_side.telemetry import Resolution
 
 READINGS_TABLE = "telemetry_readings"
 ROLLUPS_TABLE = "telemetry_rollups"
@@ -27,14 +30,46 @@ _INSERT_READING = (
     f"INSERT OR IGNORE INTO {READINGS_TABLE} "  # noqa: S608 - constant name
     "(tenant_id, device_id, metric, at_ms, message_id, value) VALUES (?, ?, ?, ?, ?, ?)"
 )
-_UPSERT_ROLLUP = (
-    f"INSERT INTO {ROLLUPS_TABLE} "  # noqa: S608 - constant name
+_REPLACE_ROLLUP = (
+    f"INSERT OR REPLACE INTO {ROLLUPS_TABLE} "  # noqa: S608 - constant name
     "(tenant_id, device_id, metric, resolution, start_s, min, max, sum, count) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (tenant_id, device_id, metric, resolution, start_s) DO UPDATE SET "
-    "min = min(min, excluded.min), max = max(max, excluded.max), "
-    "sum = sum + excluded.sum, count = count + excluded.count"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# The rollup rows of many keys in one statement (keys as a JSON array of 5-element arrays).
+_SELECT_ROLLUPS = (
+    "SELECT r.tenant_id, r.device_id, r.metric, r.resolution, r.start_s, "  # noqa: S608
+    "r.min, r.max, r.sum, r.count "
+    f"FROM json_each(?) AS k JOIN {ROLLUPS_TABLE} AS r "
+    "ON r.tenant_id = json_extract(k.value, '$[0]') "
+    "AND r.device_id = json_extract(k.value, '$[1]') "
+    "AND r.metric = json_extract(k.value, '$[2]') "
+    "AND r.resolution = json_extract(k.value, '$[3]') "
+    "AND r.start_s = json_extract(k.value, '$[4]')"
+)
+RowKey = tuple[str, str, str, str, int]  # tenant, device hex, metric, resolution, start_s
+
+
+_RESOLUTION = {resolution: resolution.value for resolution in Resolution}
+
+
+def _merged(found: Stats | None, parts: list[Stats]) -> tuple[float, float, float, int]:
+    """`found.merge(parts[0]).merge(parts[1])...` (`parts` alone when nothing was found), as
+    plain numbers: the same comparisons and additions in the same order."""
+    first = parts[0] if found is None else found
+    low, high, total, count = first.min, first.max, first.sum, first.count
+    for stats in parts if found is not None else parts[1:]:
+        low = min(low, stats.min)
+        high = max(high, stats.max)
+        total = total + stats.sum
+        count += stats.count
+    return low, high, total, count
+
+
+def _current_rollups(cursor: Any, keys: list[RowKey]) -> dict[RowKey, Stats]:
+    if not keys:
+        return {}
+    cursor.execute(_SELECT_ROLLUPS, (orjson.dumps(keys).decode(),))
+    return {tuple(row[:5]): Stats(*row[5:]) for row in cursor.fetchall()}
 
 
 class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
@@ -53,11 +88,8 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
         ]
 
     def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> None:
-        # Each event's rollups are added in feed order (not merged across events first), so
-        # the floating-point sums do not depend on how events were grouped into batches: a
-        # rebuild yields the same numbers, bit for bit.
         readings: list[tuple[Any, ...]] = []
-        rows: list[tuple[Any, ...]] = []
+        contributions: dict[RowKey, list[Stats]] = {}  # each event's, in feed order
         for batch in batches:
             tenant, device = batch.tenant_id, batch.device_id.hex
             readings.extend(
@@ -65,24 +97,25 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
                 for entry in batch.entries
                 for metric, value in entry.metrics.items()
             )
-            rows.extend(
-                (
-                    tenant,
-                    device,
-                    k.metric,
-                    k.resolution.value,
-                    k.start_s,
-                    s.min,
-                    s.max,
-                    s.sum,
-                    s.count,
-                )
-                for k, s in batch.rollups.items()
-            )
+            for (metric, resolution, start_s), stats in batch.rollups.items():
+                key = (tenant, device, metric, _RESOLUTION[resolution], start_s)
+                parts = contributions.get(key)
+                if parts is None:
+                    contributions[key] = [stats]
+                else:
+                    parts.append(stats)
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
             c.executemany(_INSERT_READING, readings)
-            c.executemany(_UPSERT_ROLLUP, rows)
+            # Each touched rollup row is read once, the batch's events are added to it in feed
+            # order (the same additions, in the same order, as one upsert per event: sums are
+            # bit for bit the same however events were grouped into batches, so a rebuild
+            # yields the same numbers), and it is written once.
+            current = _current_rollups(c, list(contributions))
+            rows = [
+                (*key, *_merged(current.get(key), parts)) for key, parts in contributions.items()
+            ]
+            c.executemany(_REPLACE_ROLLUP, rows)
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as c:
