@@ -126,7 +126,12 @@ class AlertingPolicy:
             mine = series.get(prepared.metric)
             if mine is None:
                 mine = series[prepared.metric] = Series(readings, prepared.metric)
-            state, decisions = evaluate_series(prepared, watch.state, mine)
+            old = watch.state
+            shared = _advanced_already(prepared, old, mine)
+            if shared is not None:
+                watch.state = shared
+                continue
+            state, decisions = evaluate_series(prepared, old, mine)
             if decisions:
                 commands += self._apply(watch, rule, state, decisions)
             else:
@@ -248,6 +253,23 @@ class AlertingPolicy:
         if len(order) > self.recent_message_ids:
             seen.discard(order.popleft())
         return True
+
+
+def _advanced_already(
+    prepared: Prepared, old: EvaluationState | None, series: Series
+) -> EvaluationState | None:
+    """What `evaluate_series` would return at once (a device has many rules, and this runs per
+    rule per event): `old` was already advanced through `series` for another rule (so it is a
+    quiet state) and the series' extreme does not raise this rule. None: evaluate."""
+    if old is None or not prepared.quiet:
+        return None
+    done = series.advanced.get(id(old))
+    if done is None or done[0] is not old:
+        return None
+    extreme = series.high if prepared.quiet > 0 else series.low
+    if extreme is None or prepared.raise_op(extreme, prepared.raise_value):
+        return None
+    return done[1][0]
 
 
 def _applies(rule: RuleVersion, device: DeviceFacts) -> bool:

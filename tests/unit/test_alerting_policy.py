@@ -9,8 +9,9 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -330,3 +331,45 @@ PolicyMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestPolicyMachine = PolicyMachine.TestCase
+
+
+# The shortcut for quiet states (`_advanced_already`) decides exactly what evaluation decides.
+LADDER = [
+    make_rule({"kind": "threshold", "metric": "temp", "op": op, "value": v}, hysteresis=2.0)
+    for op, v in ((">", 60), (">=", 80), (">", 100), ("<", 0), ("<=", 10))
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("send"), st.sampled_from(DEVICES), messages),
+            st.tuples(st.just("tick"), st.integers(1, 120), st.just([])),
+        ),
+        max_size=25,
+    )
+)
+def test_the_quiet_state_shortcut_changes_no_decision(
+    steps: list[tuple[str, Any, list[tuple[int, int, float]]]],
+) -> None:
+    def run() -> tuple[list[AlertCommand], dict[Any, Any]]:
+        policy, clock, commands = AlertingPolicy(), 200.0, []
+        for kind, arg, sent in steps:
+            if kind == "tick":
+                clock += arg
+                commands += policy.handle_tick(at(clock))
+                continue
+            entries = tuple(
+                BatchEntry(f"m{n}", at(clock - b), (Reading("temp", v, at(clock - b)),))
+                for n, b, v in sent
+            )
+            batch_ = TelemetryBatch(arg.device_id, entries)
+            commands += policy.handle_readings(LADDER + RULES, arg, batch_)
+        states = {k: (w.state, w.episode, w.open_alert) for k, w in policy.watches.items()}
+        return commands, states
+
+    fast = run()
+    with mock.patch("write_side.alerting_policy._advanced_already", return_value=None):
+        slow = run()
+    assert fast == slow
