@@ -142,7 +142,8 @@ class LatencyTracker(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set() or self.inflight or self.committed:
-            while self.inflight and all(f.done() for f in self.inflight[0][1]):
+            # A burst's futures complete in queue order (one tenant): its last one settles last.
+            while self.inflight and self.inflight[0][1][-1].done():
                 t0, futures = self.inflight.popleft()
                 results = [f.result() for f in futures]
                 position = max(r.position for r in results)
@@ -172,6 +173,12 @@ def start_consumers(sqlite_path: Path, stack: contextlib.ExitStack) -> subproces
 
     stack.callback(stop)
     return process
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process so far (this one by default)."""
+    fields = Path(f"/proc/{pid or 'self'}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def process_rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -236,6 +243,7 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
         rss: list[float] = [rss_now()]
         sequence = 0
         started = time.monotonic()
+        cpu_at_start = (cpu_seconds(), cpu_seconds(consumer.pid) if consumer else 0.0)
         next_rss = started + 10
         while (now := time.monotonic()) - started < duration:
             due = len(fleet) if rate <= 0 else int((now - started) * rate) - sequence
@@ -262,8 +270,13 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
         tracker.join(300)
         rss.append(rss_now())
         consumer_peak = process_rss_mb(consumer.pid, "VmHWM") if consumer else None
+        cpu = (
+            cpu_seconds() - cpu_at_start[0],
+            (cpu_seconds(consumer.pid) - cpu_at_start[1]) if consumer else 0.0,
+        )
         counts = service.handler.counters.snapshot()
         elapsed = tracker.last_applied_at - started
+        count = max(tracker.applied, 1)
         return {
             "store": store,
             "devices": len(fleet),
@@ -283,6 +296,12 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
             "messages_per_commit": round(tracker.applied / max(service.commits, 1), 1),
             "outcomes": counts["messages"],
             "processes": 2 if split else 1,
+            # CPU time per message applied, from the start of the load to its end (the bench's
+            # own load generator and latency tracker included, in the ingestion process)
+            "cpu_us_per_message": {
+                "ingestion_process" if split else "process": round(cpu[0] / count * 1e6, 1),
+                **({"consumer_process": round(cpu[1] / count * 1e6, 1)} if split else {}),
+            },
             "rss_mb_every_10s": [round(x) for x in rss],  # both processes' when split
             "peak_rss_mb": round(peak_rss_mb()),  # of the ingestion process
             "consumer_process_peak_rss_mb": consumer_peak and round(consumer_peak),

@@ -28,7 +28,6 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from eventsourcing.persistence import DataError
@@ -55,11 +54,11 @@ class NotCommitted(Exception):
     code = "NOT_COMMITTED"
 
 
-@dataclass(eq=False)
 class _Item:
-    pending: Pending
-    future: Future[MessageResult]
-    queued_at: float = field(default_factory=time.monotonic)
+    __slots__ = ("future", "pending", "queued_at")
+
+    def __init__(self, pending: Pending, future: Future[MessageResult], queued_at: float) -> None:
+        self.pending, self.future, self.queued_at = pending, future, queued_at
 
 
 class IngestService:
@@ -123,7 +122,8 @@ class IngestService:
         after their commit. Raises `Overloaded` when there is no room (at once unless `block`;
         after `timeout` seconds otherwise) and then queues none of them."""
         outcomes = [self.handler.prepare(s) for s in submissions]
-        items = [_Item(o, Future()) for o in outcomes if isinstance(o, Pending)]
+        now = time.monotonic()
+        items = [_Item(o, Future(), now) for o in outcomes if isinstance(o, Pending)]
         if items:
             self._reserve(len(items), block, timeout)
             with self._cond:
