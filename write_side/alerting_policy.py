@@ -27,7 +27,7 @@ from write_side.rule_evaluation import (
     prepare,
     tick,
 )
-from write_side.telemetry import TelemetryBatch
+from write_side.telemetry import Reading, TelemetryBatch
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,9 @@ class AlertingPolicy:
     # compiled rule. An entry is used only while `watch.rule is rule` (a watch keeps its rule
     # alive, so the id is not reused meanwhile; a retired watch has no rule).
     _known: dict[UUID, dict[int, tuple[Watch, Prepared]]] = field(default_factory=dict)
+    # Per device: its quiet threshold rules grouped by metric and side (see `_Lanes`).
+    _lanes: dict[UUID, _Lanes] = field(default_factory=dict)
+    shortcuts: bool = True  # False: evaluate every rule in full (tests compare the two)
 
     def handle_readings(
         self, rules: Iterable[RuleVersion], device: DeviceFacts, batch: TelemetryBatch
@@ -102,32 +105,32 @@ class AlertingPolicy:
         readings = [r for e in fresh for r in e.readings]
         newest = max((r.at for r in readings), default=None)
         commands: list[AlertCommand] = []
-        watches = self.watches
         series: dict[str | None, Series] = {}  # the readings of each metric, sorted once
         known = self._known.get(device_id)
         if known is None:
             known = self._known[device_id] = {}
-        for rule in rules:
+        rules = list(rules)
+        key = tuple(map(id, rules))
+        lanes = self._lanes.get(device_id) if self.shortcuts else None
+        if lanes is not None and lanes.key == key and lanes.device is device:
+            remaining: Iterable[int] = lanes.run(device, readings, series)
+        else:
+            lanes, remaining = None, range(len(rules))
+        for index in remaining:
+            rule = rules[index]
             hit = known.get(id(rule))
-            if hit is not None and hit[0].rule is rule and hit[0].device is device:
-                # This very rule and device were adopted by this (live) watch after
-                # `_applies` held, and both are frozen: nothing to check or sync.
-                watch, prepared = hit
-            else:
-                found = watches.get((rule.rule_id, device_id))
-                if not _applies(rule, device):
-                    if found and newest:
-                        commands += self._retire(found, newest, "the rule no longer applies")
+            if hit is None or hit[0].rule is not rule or hit[0].device is not device:
+                hit = self._adopt(rule, device, known, newest, commands)
+                if hit is None:
                     continue
-                watch = found or self._watch(rule.rule_id, device)
-                self._sync(watch, rule, device)
-                prepared = prepare(rule)
-                known[id(rule)] = (watch, prepared)
+            # Else this very rule and device were adopted by this (live) watch after `_applies`
+            # held, and both are frozen: nothing to check or sync.
+            watch, prepared = hit
             mine = series.get(prepared.metric)
             if mine is None:
                 mine = series[prepared.metric] = Series(readings, prepared.metric)
             old = watch.state
-            shared = _advanced_already(prepared, old, mine)
+            shared = _advanced_already(prepared, old, mine) if self.shortcuts else None
             if shared is not None:
                 watch.state = shared
                 continue
@@ -136,7 +139,29 @@ class AlertingPolicy:
                 commands += self._apply(watch, rule, state, decisions)
             else:
                 watch.state = state
+        if lanes is None and self.shortcuts:
+            self._lanes[device_id] = _Lanes.build(key, device, rules, known)
         return commands
+
+    def _adopt(
+        self,
+        rule: RuleVersion,
+        device: DeviceFacts,
+        known: dict[int, tuple[Watch, Prepared]],
+        newest: datetime | None,
+        commands: list[AlertCommand],
+    ) -> tuple[Watch, Prepared] | None:
+        """The watch of (rule, device), synced to this rule; None (and its open alert resolved)
+        when the rule does not apply to the device."""
+        found = self.watches.get((rule.rule_id, device.device_id))
+        if not _applies(rule, device):
+            if found and newest:
+                commands += self._retire(found, newest, "the rule no longer applies")
+            return None
+        watch = found or self._watch(rule.rule_id, device)
+        self._sync(watch, rule, device)
+        known[id(rule)] = hit = (watch, prepare(rule))
+        return hit
 
     def handle_tick(self, now: datetime) -> list[AlertCommand]:
         """Absence and for_duration deadlines; call it every few seconds."""
@@ -151,6 +176,7 @@ class AlertingPolicy:
         """Adopt the revision; resolve the open alerts of devices it no longer applies to."""
         commands: list[AlertCommand] = []
         self._known.clear()
+        self._lanes.clear()
         for watch in [w for w in self.watches.values() if w.rule_id == rule.rule_id]:
             if _applies(rule, watch.device):
                 self._sync(watch, rule, watch.device)
@@ -229,6 +255,7 @@ class AlertingPolicy:
     ) -> list[AlertCommand]:
         commands: list[AlertCommand] = []
         self._known.clear()
+        self._lanes.clear()
         for key in [k for k in self.watches if which(k)]:
             commands += self._retire(self.watches.pop(key), at, note)
         return commands
@@ -253,6 +280,116 @@ class AlertingPolicy:
         if len(order) > self.recent_message_ids:
             seen.discard(order.popleft())
         return True
+
+
+class _Lane:
+    """The quiet threshold / for-duration rules of one device on one metric and one side (1:
+    raised by high values, -1: by low ones), with the value a series' extreme must reach to
+    raise any of them."""
+
+    __slots__ = ("entries", "limit_exclusive", "limit_inclusive", "metric", "side")
+
+    def __init__(self, metric: str | None, side: int) -> None:
+        self.metric, self.side = metric, side
+        self.entries: list[tuple[int, RuleVersion, Watch, Prepared]] = []
+        # side 1: no rule raises iff extreme <= limit_exclusive ('>') and < limit_inclusive
+        # ('>='); side -1: iff extreme >= limit_exclusive ('<') and > limit_inclusive ('<=').
+        infinity = float("inf") * side
+        self.limit_exclusive, self.limit_inclusive = infinity, infinity
+
+    def add(self, index: int, rule: RuleVersion, watch: Watch, prepared: Prepared) -> None:
+        self.entries.append((index, rule, watch, prepared))
+        pick = min if self.side > 0 else max
+        assert prepared.raising is not None
+        if prepared.raising.op in (">", "<"):
+            self.limit_exclusive = pick(self.limit_exclusive, prepared.raise_value)
+        else:
+            self.limit_inclusive = pick(self.limit_inclusive, prepared.raise_value)
+
+    def quiet_through(self, series: Series) -> bool:
+        """Whether the series raises none of the lane's rules."""
+        if self.side > 0:
+            high = series.high
+            return high is not None and high <= self.limit_exclusive and high < self.limit_inclusive
+        low = series.low
+        return low is not None and low >= self.limit_exclusive and low > self.limit_inclusive
+
+
+@dataclass
+class _Lanes:
+    """A device's many quiet rules, moved through an event together instead of one by one.
+
+    Rules of a device that saw the same readings hold one (shared) quiet state object; when a
+    series raises none of the rules of a lane, `evaluate_series` would advance that shared state
+    the same way for each of them (only `last_seen` and the watermark move), so it is advanced
+    once and given to every watch holding it. Everything else (another state, a rule or device
+    changed since, an extreme that may raise) is evaluated rule by rule, in the rules' order."""
+
+    key: tuple[int, ...]  # ids of the rules the lanes were built for, in order
+    device: DeviceFacts
+    lanes: list[_Lane]
+    others: list[int]  # indexes of the rules no lane takes
+
+    @classmethod
+    def build(
+        cls,
+        key: tuple[int, ...],
+        device: DeviceFacts,
+        rules: list[RuleVersion],
+        known: dict[int, tuple[Watch, Prepared]],
+    ) -> _Lanes:
+        lanes: dict[tuple[str | None, int], _Lane] = {}
+        others = []
+        for index, rule in enumerate(rules):
+            hit = known.get(id(rule))
+            if hit is None or hit[0].rule is not rule or not hit[1].quiet:
+                others.append(index)
+                continue
+            watch, prepared = hit
+            lane = lanes.get((prepared.metric, prepared.quiet))
+            if lane is None:
+                lane = lanes[prepared.metric, prepared.quiet] = _Lane(
+                    prepared.metric, prepared.quiet
+                )
+            lane.add(index, rule, watch, prepared)
+        return cls(key, device, list(lanes.values()), others)
+
+    def run(
+        self, device: DeviceFacts, readings: list[Reading], series: dict[str | None, Series]
+    ) -> list[int]:
+        """Move what the lanes can; the indexes of the rules left to evaluate, in order."""
+        remaining = list(self.others)
+        for lane in self.lanes:
+            mine = series.get(lane.metric)
+            if mine is None:
+                mine = series[lane.metric] = Series(readings, lane.metric)
+            entries = lane.entries
+            shared = entries[0][2].state
+            if not (lane.quiet_through(mine) and _quiet(shared)):
+                remaining += [entry[0] for entry in entries]
+                continue
+            advanced: EvaluationState | None = None
+            for index, rule, watch, prepared in entries:
+                if (
+                    watch.state is not shared
+                    or watch.rule is not rule
+                    or watch.device is not device
+                ):
+                    remaining.append(index)
+                    continue
+                if advanced is None:
+                    advanced, decisions = evaluate_series(prepared, shared, mine)
+                    assert not decisions  # quiet through the series: nothing to decide
+                watch.state = advanced
+        remaining.sort()
+        return remaining
+
+
+def _quiet(state: EvaluationState | None) -> bool:
+    """A state `evaluate_series` only advances when the series does not raise."""
+    return state is None or (
+        not state.active and state.pending_since is None and state.pending_value is None
+    )
 
 
 def _advanced_already(

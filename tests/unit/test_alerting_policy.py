@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -333,28 +332,35 @@ PolicyMachine.TestCase.settings = settings(
 TestPolicyMachine = PolicyMachine.TestCase
 
 
-# The shortcut for quiet states (`_advanced_already`) decides exactly what evaluation decides.
+# The shortcuts for quiet states (lanes, `_advanced_already`) decide what evaluation decides.
 LADDER = [
     make_rule({"kind": "threshold", "metric": "temp", "op": op, "value": v}, hysteresis=2.0)
     for op, v in ((">", 60), (">=", 80), (">", 100), ("<", 0), ("<=", 10))
 ]
 
 
-@settings(max_examples=150, deadline=None)
+ladder_values = st.one_of(values, st.sampled_from([0, 60, 100, 9.5, 10.5, 59.5, 60.5]))
+ladder_messages = st.lists(
+    st.tuples(st.integers(0, 40), st.integers(0, 120), ladder_values), min_size=1, max_size=8
+)
+
+
+@settings(max_examples=300, deadline=None)
 @given(
+    st.lists(st.sampled_from(LADDER + RULES), min_size=1, max_size=9, unique=True),
     st.lists(
         st.one_of(
-            st.tuples(st.just("send"), st.sampled_from(DEVICES), messages),
+            st.tuples(st.just("send"), st.sampled_from(DEVICES), ladder_messages),
             st.tuples(st.just("tick"), st.integers(1, 120), st.just([])),
         ),
         max_size=25,
-    )
+    ),
 )
-def test_the_quiet_state_shortcut_changes_no_decision(
-    steps: list[tuple[str, Any, list[tuple[int, int, float]]]],
+def test_the_quiet_state_shortcuts_change_no_decision(
+    rules: list[RuleVersion], steps: list[tuple[str, Any, list[tuple[int, int, float]]]]
 ) -> None:
-    def run() -> tuple[list[AlertCommand], dict[Any, Any]]:
-        policy, clock, commands = AlertingPolicy(), 200.0, []
+    def run(shortcuts: bool) -> tuple[list[AlertCommand], dict[Any, Any]]:
+        policy, clock, commands = AlertingPolicy(shortcuts=shortcuts), 200.0, []
         for kind, arg, sent in steps:
             if kind == "tick":
                 clock += arg
@@ -365,11 +371,8 @@ def test_the_quiet_state_shortcut_changes_no_decision(
                 for n, b, v in sent
             )
             batch_ = TelemetryBatch(arg.device_id, entries)
-            commands += policy.handle_readings(LADDER + RULES, arg, batch_)
+            commands += policy.handle_readings(rules, arg, batch_)
         states = {k: (w.state, w.episode, w.open_alert) for k, w in policy.watches.items()}
         return commands, states
 
-    fast = run()
-    with mock.patch("write_side.alerting_policy._advanced_already", return_value=None):
-        slow = run()
-    assert fast == slow
+    assert run(shortcuts=True) == run(shortcuts=False)
