@@ -58,6 +58,7 @@ from write_side.alerting_policy import AlertingPolicy, DeviceFacts, OpenAlert
 from write_side.alerts import Alert
 from write_side.application import FleetApplication
 from write_side.telemetry import TelemetryBatch
+from write_side.uuids import parse_uuid
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ class AlertingProcess:
         return []
 
     def _readings(self, payload: dict[str, Any]) -> list[PolicyCommand]:
-        device = self.index.devices.get(UUID(str(payload["device_id"])))
+        device = self.index.devices.get(parse_uuid(str(payload["device_id"])))
         if device is None:
             return []
         metrics = {m for entry in payload["entries"] for m in entry["metrics"]}

@@ -18,6 +18,7 @@ from eventsourcing.persistence import Tracking
 from event_store.envelope import EventEnvelope
 from read_side.device_status import DeviceStatus, DeviceStatusReader
 from read_side.notifications import ChangeNotice
+from write_side.uuids import parse_uuid
 
 DEVICE_TOPIC_PREFIX = "write_side.devices:Device."
 TELEMETRY_TOPIC_PREFIX = "write_side.telemetry_log:Telemetry."
@@ -287,7 +288,7 @@ def _device_id(
     envelope: EventEnvelope, alerts: Mapping[tuple[str, str], UUID | None]
 ) -> UUID | None:
     if envelope.type.startswith("Telemetry.") or envelope.type == "Alert.Raised":
-        return UUID(str(envelope.payload["device_id"]))
+        return parse_uuid(str(envelope.payload["device_id"]))
     if envelope.type.startswith("Alert."):
         return alerts.get((envelope.tenant_id, UUID(envelope.stream_id).hex))
     return UUID(envelope.stream_id)

@@ -29,6 +29,7 @@ from read_side.telemetry import (
     epoch_ms,
     telemetry_topic,
 )
+from write_side.uuids import parse_uuid
 
 BATCH_TOPIC = "write_side.telemetry_log:Telemetry.BatchRecorded"
 _MINUTE = Resolution.MINUTE
@@ -138,7 +139,7 @@ def fold(envelope: EventEnvelope) -> DeviceBatch:
     )
     return DeviceBatch(
         tenant_id=envelope.tenant_id,
-        device_id=UUID(str(payload["device_id"])),
+        device_id=parse_uuid(str(payload["device_id"])),
         version=envelope.version,
         position=envelope.position or 0,
         received_at=_time(payload["received_at"]),

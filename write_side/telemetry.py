@@ -129,7 +129,7 @@ class TelemetryBatch:
             at = datetime.fromisoformat(e["at"])
             readings = tuple(Reading(m, float(v), at) for m, v in e["metrics"].items())
             entries.append(BatchEntry(e["message_id"], at, readings, StatusReport(**e["status"])))
-        return cls(UUID(payload["device_id"]), tuple(entries))
+        return cls(parse_uuid(str(payload["device_id"])), tuple(entries))
 
 
 def validate_message(
