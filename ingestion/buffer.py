@@ -69,7 +69,7 @@ class IngestService:
         handler: TelemetryIngestion,
         *,
         max_pending: int = 20_000,
-        flush_interval: float = 0.02,
+        flush_interval: float = 0.25,
         flush_devices: int = 500,
         max_batch: int = 10_000,
         heartbeat_interval: float = 5.0,

@@ -16,7 +16,10 @@ class IngestSettings(BaseSettings):
     mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535)  # in-flight window
 
     ingest_max_pending: int = Field(default=20_000, ge=1)  # messages held (queued + committing)
-    ingest_flush_ms: int = Field(default=20, ge=1)  # after the oldest queued message
+    # After the oldest queued message. It sets how many messages of a device share one event,
+    # and every consumer pays per event as well as per message: at 8k msg/s on 2 cores, 20 ms
+    # gave events too small for the consumers to keep up (bench/ingest.py, docs §16).
+    ingest_flush_ms: int = Field(default=250, ge=1)
     ingest_flush_devices: int | None = None  # default: 500 on SQLite, 40 on DynamoDB
     heartbeat_timeout: int = Field(default=300, ge=1)  # seconds of silence before offline
     heartbeat_interval: float = Field(default=5.0, gt=0)  # seconds between offline checks

@@ -30,7 +30,6 @@ MAX_EVENT_BYTES = 60_000  # estimated JSON size of one event's entries
 SNAPSHOT_INTERVAL = 100  # versions between two snapshots of a Telemetry stream
 
 
-@functools.lru_cache(maxsize=65_536)
 @functools.lru_cache(maxsize=65_536)  # pure, and computed for every ingested message
 def telemetry_id(tenant_id: str, device_id: UUID) -> UUID:
     return uuid.uuid5(FLEETWATCH_NS, f"{tenant_id}/telemetry/{device_id}")
