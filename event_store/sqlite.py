@@ -111,6 +111,12 @@ def _database_key(datastore: es_sqlite.SQLiteDatastore) -> str:
 class SQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
     """The library's recorder, with `subscribe`."""
 
+    # Rowids commit in increasing order (one writer at a time), so every notification up to
+    # `max_notification_id()` is visible once that id is: a reader filtering by topic may move
+    # its position to the head it read up to. (Not so on DynamoDB, where a concurrent commit's
+    # items can show a gap for a moment.)
+    visible_up_to_head = True
+
     def __init__(
         self,
         datastore: es_sqlite.SQLiteDatastore,

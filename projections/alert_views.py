@@ -23,6 +23,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
+from projections.runner import event_topics
 from read_side.alerts import (
     ALERT_TOPIC,
     AlertReader,
@@ -34,6 +35,8 @@ from read_side.alerts import (
     to_record,
 )
 from read_side.notifications import ChangeNotice
+from write_side.alert_rules import AlertRule
+from write_side.alerts import Alert
 
 RULE_PREFIX = "write_side.alert_rules:AlertRule."
 ALERT_PREFIX = "write_side.alerts:Alert."
@@ -279,6 +282,8 @@ class AlertsProjection:
     def __init__(self, view: AlertsView, reader: AlertReader) -> None:
         self.view = view
         self.reader = reader
+        candidates = [*event_topics(Alert, AlertRule), *sorted(DEVICE_TOPICS)]
+        self.topics = tuple(t for t in candidates if self.handles(t))
 
     def handles(self, topic: str) -> bool:
         return topic.startswith((ALERT_PREFIX, RULE_PREFIX)) or topic in DEVICE_TOPICS

@@ -47,6 +47,12 @@ class BatchingProjectionWorker(ProjectionWorker):
         super().__init__(projection, **kwargs)  # type: ignore[arg-type]
         self.max_batch = max_batch
         self.idle_poll = idle_poll
+        # A projection that lists its topics (`topics`) has the store skip the others (it then
+        # never reads the telemetry batches that make up most of the feed), on stores where
+        # everything up to the head is visible (`visible_up_to_head`: SQLite).
+        listed = tuple(getattr(projection, "topics", ()))
+        skips = getattr(self.recorder, "visible_up_to_head", False)
+        self.topics: tuple[str, ...] = listed if skips else ()
 
     def apply_batch(self, notifications: Sequence[Notification]) -> None:
         """Apply (or skip) consecutive notifications and advance the position past them."""
@@ -70,19 +76,34 @@ class BatchingProjectionWorker(ProjectionWorker):
             self._moved.notify_all()
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Apply the feed up to its current head; returns the number of notifications read."""
         head = self.recorder.max_notification_id() or 0
         count = 0
         while self._position < head:
-            batch = self.recorder.select_notifications(
-                start=self._position, limit=self.max_batch, stop=head, inclusive_of_start=False
-            )
-            if not batch:
-                break
-            self.apply_batch(batch)
-            count += len(batch)
+            before = self._position
+            count += self._read(head)
             if progress is not None:
                 progress(self._position, head)
+            if self._position == before:  # nothing visible beyond it yet
+                break
         return count
+
+    def _read(self, head: int) -> int:
+        """Read and apply one batch after the position, up to `head`; how many were read.
+        With `topics`, the position then moves past what the store skipped."""
+        batch = self.recorder.select_notifications(
+            start=self._position,
+            limit=self.max_batch,
+            stop=head,
+            topics=self.topics,
+            inclusive_of_start=False,
+        )
+        self.apply_batch(batch)
+        if self.topics and len(batch) < self.max_batch:
+            with self._moved:  # nothing else this projection handles up to `head`
+                self._position = max(self._position, head)
+                self._moved.notify_all()
+        return len(batch)
 
     def _run(self) -> None:
         wake = threading.Event()
@@ -106,11 +127,17 @@ class BatchingProjectionWorker(ProjectionWorker):
 
     def _follow(self, wake: threading.Event) -> None:
         while not self._stopping.is_set():
-            batch = self.recorder.select_notifications(
-                start=self._position, limit=self.max_batch, inclusive_of_start=False
-            )
-            if batch:
-                self.apply_batch(batch)
-                continue
+            if self.topics:
+                head = self.recorder.max_notification_id() or 0
+                if head > self._position:
+                    self._read(head)
+                    continue
+            else:
+                batch = self.recorder.select_notifications(
+                    start=self._position, limit=self.max_batch, inclusive_of_start=False
+                )
+                if batch:
+                    self.apply_batch(batch)
+                    continue
             wake.wait(self.idle_poll)
             wake.clear()

@@ -158,6 +158,7 @@ class NotifierProjection:
         self.outbox, self.users, self.alerts = outbox, users, alerts
         self.recipients_ready = recipients_ready
         self.clock = clock
+        self.topics = tuple(sorted(ALERT_TOPICS))
 
     def handles(self, topic: str) -> bool:
         return topic in ALERT_TOPICS

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notification, Tracking
 
 from event_store.envelope import EnvelopeMapper, EventEnvelope
@@ -28,6 +29,16 @@ class Projection(Protocol):
     def handles(self, topic: str) -> bool: ...
 
     def process(self, envelope: EventEnvelope, tracking: Tracking) -> list[ChangeNotice]: ...
+
+
+def event_topics(*aggregates: type) -> list[str]:
+    """The topics of the event classes declared on `aggregates` (as the store records them)."""
+    return [
+        f"{value.__module__}:{value.__qualname__}"
+        for aggregate in aggregates
+        for value in vars(aggregate).values()
+        if isinstance(value, type) and issubclass(value, Aggregate.Event)
+    ]
 
 
 class Checkpointed(Protocol):

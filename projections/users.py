@@ -16,12 +16,13 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
-from read_side.notifications import ChangeNotice
-from read_side.users import PushTokenRow, UserRow, UsersReader
 
 # The default preferences belong to the domain (a new `User` starts with them and its first
 # event does not repeat them); a copy here would drift.
-from write_side.users import default_preferences
+from projections.runner import event_topics
+from read_side.notifications import ChangeNotice
+from read_side.users import PushTokenRow, UserRow, UsersReader
+from write_side.users import User, default_preferences
 
 USER_TOPIC_PREFIX = "write_side.users:User."
 PROFILE_FIELDS = ("email", "display_name", "phone_e164", "time_zone", "locale")
@@ -93,6 +94,7 @@ class UsersProjection:
 
     def __init__(self, view: UsersView, reader: UsersReader) -> None:
         self.view = view
+        self.topics = tuple(t for t in event_topics(User) if self.handles(t))
         self.reader = reader
 
     def handles(self, topic: str) -> bool:
