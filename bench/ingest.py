@@ -262,9 +262,12 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
                 next_rss += 10
         submitted_for = time.monotonic() - started
         head = system.event_log.head()
+        # Split: only the tracked workers (a checkpoint moves only on events its worker handles,
+        # so the others' checkpoints say nothing about how far they read).
         lag = {
             name: head - (worker.checkpoint() if split else worker.position)
             for name, worker in system.workers.items()
+            if not split or worker in tracker.workers
         }
         tracker.stop.set()
         tracker.join(300)
