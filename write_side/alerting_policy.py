@@ -15,6 +15,7 @@ from datetime import datetime
 from uuid import UUID
 
 from write_side.alert_rules import Absence, ForDuration, RuleVersion
+from write_side.alerting_lanes import Lanes, advanced_already
 from write_side.alerts import PeakMode, alert_id
 from write_side.rule_evaluation import (
     Decision,
@@ -27,7 +28,7 @@ from write_side.rule_evaluation import (
     prepare,
     tick,
 )
-from write_side.telemetry import Reading, TelemetryBatch
+from write_side.telemetry import TelemetryBatch
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,8 @@ class AlertingPolicy:
     # compiled rule. An entry is used only while `watch.rule is rule` (a watch keeps its rule
     # alive, so the id is not reused meanwhile; a retired watch has no rule).
     _known: dict[UUID, dict[int, tuple[Watch, Prepared]]] = field(default_factory=dict)
-    # Per device: its quiet threshold rules grouped by metric and side (see `_Lanes`).
-    _lanes: dict[UUID, _Lanes] = field(default_factory=dict)
+    # Per device: its quiet threshold rules grouped by metric and side (see `Lanes`).
+    _lanes: dict[UUID, Lanes] = field(default_factory=dict)
     shortcuts: bool = True  # False: evaluate every rule in full (tests compare the two)
 
     def handle_readings(
@@ -130,7 +131,7 @@ class AlertingPolicy:
             if mine is None:
                 mine = series[prepared.metric] = Series(readings, prepared.metric)
             old = watch.state
-            shared = _advanced_already(prepared, old, mine) if self.shortcuts else None
+            shared = advanced_already(prepared, old, mine) if self.shortcuts else None
             if shared is not None:
                 watch.state = shared
                 continue
@@ -140,7 +141,7 @@ class AlertingPolicy:
             else:
                 watch.state = state
         if lanes is None and self.shortcuts:
-            self._lanes[device_id] = _Lanes.build(key, device, rules, known)
+            self._lanes[device_id] = Lanes.build(key, device, rules, known)
         return commands
 
     def _adopt(
@@ -280,133 +281,6 @@ class AlertingPolicy:
         if len(order) > self.recent_message_ids:
             seen.discard(order.popleft())
         return True
-
-
-class _Lane:
-    """The quiet threshold / for-duration rules of one device on one metric and one side (1:
-    raised by high values, -1: by low ones), with the value a series' extreme must reach to
-    raise any of them."""
-
-    __slots__ = ("entries", "limit_exclusive", "limit_inclusive", "metric", "side")
-
-    def __init__(self, metric: str | None, side: int) -> None:
-        self.metric, self.side = metric, side
-        self.entries: list[tuple[int, RuleVersion, Watch, Prepared]] = []
-        # side 1: no rule raises iff extreme <= limit_exclusive ('>') and < limit_inclusive
-        # ('>='); side -1: iff extreme >= limit_exclusive ('<') and > limit_inclusive ('<=').
-        infinity = float("inf") * side
-        self.limit_exclusive, self.limit_inclusive = infinity, infinity
-
-    def add(self, index: int, rule: RuleVersion, watch: Watch, prepared: Prepared) -> None:
-        self.entries.append((index, rule, watch, prepared))
-        pick = min if self.side > 0 else max
-        assert prepared.raising is not None
-        if prepared.raising.op in (">", "<"):
-            self.limit_exclusive = pick(self.limit_exclusive, prepared.raise_value)
-        else:
-            self.limit_inclusive = pick(self.limit_inclusive, prepared.raise_value)
-
-    def quiet_through(self, series: Series) -> bool:
-        """Whether the series raises none of the lane's rules."""
-        if self.side > 0:
-            high = series.high
-            return high is not None and high <= self.limit_exclusive and high < self.limit_inclusive
-        low = series.low
-        return low is not None and low >= self.limit_exclusive and low > self.limit_inclusive
-
-
-@dataclass
-class _Lanes:
-    """A device's many quiet rules, moved through an event together instead of one by one.
-
-    Rules of a device that saw the same readings hold one (shared) quiet state object; when a
-    series raises none of the rules of a lane, `evaluate_series` would advance that shared state
-    the same way for each of them (only `last_seen` and the watermark move), so it is advanced
-    once and given to every watch holding it. Everything else (another state, a rule or device
-    changed since, an extreme that may raise) is evaluated rule by rule, in the rules' order."""
-
-    key: tuple[int, ...]  # ids of the rules the lanes were built for, in order
-    device: DeviceFacts
-    lanes: list[_Lane]
-    others: list[int]  # indexes of the rules no lane takes
-
-    @classmethod
-    def build(
-        cls,
-        key: tuple[int, ...],
-        device: DeviceFacts,
-        rules: list[RuleVersion],
-        known: dict[int, tuple[Watch, Prepared]],
-    ) -> _Lanes:
-        lanes: dict[tuple[str | None, int], _Lane] = {}
-        others = []
-        for index, rule in enumerate(rules):
-            hit = known.get(id(rule))
-            if hit is None or hit[0].rule is not rule or not hit[1].quiet:
-                others.append(index)
-                continue
-            watch, prepared = hit
-            lane = lanes.get((prepared.metric, prepared.quiet))
-            if lane is None:
-                lane = lanes[prepared.metric, prepared.quiet] = _Lane(
-                    prepared.metric, prepared.quiet
-                )
-            lane.add(index, rule, watch, prepared)
-        return cls(key, device, list(lanes.values()), others)
-
-    def run(
-        self, device: DeviceFacts, readings: list[Reading], series: dict[str | None, Series]
-    ) -> list[int]:
-        """Move what the lanes can; the indexes of the rules left to evaluate, in order."""
-        remaining = list(self.others)
-        for lane in self.lanes:
-            mine = series.get(lane.metric)
-            if mine is None:
-                mine = series[lane.metric] = Series(readings, lane.metric)
-            entries = lane.entries
-            shared = entries[0][2].state
-            if not (lane.quiet_through(mine) and _quiet(shared)):
-                remaining += [entry[0] for entry in entries]
-                continue
-            advanced: EvaluationState | None = None
-            for index, rule, watch, prepared in entries:
-                if (
-                    watch.state is not shared
-                    or watch.rule is not rule
-                    or watch.device is not device
-                ):
-                    remaining.append(index)
-                    continue
-                if advanced is None:
-                    advanced, decisions = evaluate_series(prepared, shared, mine)
-                    assert not decisions  # quiet through the series: nothing to decide
-                watch.state = advanced
-        remaining.sort()
-        return remaining
-
-
-def _quiet(state: EvaluationState | None) -> bool:
-    """A state `evaluate_series` only advances when the series does not raise."""
-    return state is None or (
-        not state.active and state.pending_since is None and state.pending_value is None
-    )
-
-
-def _advanced_already(
-    prepared: Prepared, old: EvaluationState | None, series: Series
-) -> EvaluationState | None:
-    """What `evaluate_series` would return at once (a device has many rules, and this runs per
-    rule per event): `old` was already advanced through `series` for another rule (so it is a
-    quiet state) and the series' extreme does not raise this rule. None: evaluate."""
-    if old is None or not prepared.quiet:
-        return None
-    done = series.advanced.get(id(old))
-    if done is None or done[0] is not old:
-        return None
-    extreme = series.high if prepared.quiet > 0 else series.low
-    if extreme is None or prepared.raise_op(extreme, prepared.raise_value):
-        return None
-    return done[1][0]
 
 
 def _applies(rule: RuleVersion, device: DeviceFacts) -> bool:

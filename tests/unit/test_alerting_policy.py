@@ -332,7 +332,7 @@ PolicyMachine.TestCase.settings = settings(
 TestPolicyMachine = PolicyMachine.TestCase
 
 
-# The shortcuts for quiet states (lanes, `_advanced_already`) decide what evaluation decides.
+# The shortcuts for quiet states (lanes, `advanced_already`) decide what evaluation decides.
 LADDER = [
     make_rule({"kind": "threshold", "metric": "temp", "op": op, "value": v}, hysteresis=2.0)
     for op, v in ((">", 60), (">=", 80), (">", 100), ("<", 0), ("<=", 10))
