@@ -46,9 +46,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 BURST = 50
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def rss_mb(pid: int | None = None, field: str = "VmRSS") -> float:
+    """Resident memory of a process (this one by default; `VmHWM`: its peak)."""
+    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -181,14 +182,6 @@ def cpu_seconds(pid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def process_rss_mb(pid: int, field: str = "VmRSS") -> float:
-    """Resident memory of another process (`VmHWM`: its peak)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
     from fleetwatch.bootstrap import build_system
     from fleetwatch.runtime import tune_gc
@@ -238,7 +231,7 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
         tracker.start()
 
         def rss_now() -> float:
-            return rss_mb() + (process_rss_mb(consumer.pid) if consumer else 0.0)
+            return rss_mb() + (rss_mb(consumer.pid) if consumer else 0.0)
 
         rss: list[float] = [rss_now()]
         sequence = 0
@@ -272,7 +265,7 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
         tracker.stop.set()
         tracker.join(300)
         rss.append(rss_now())
-        consumer_peak = process_rss_mb(consumer.pid, "VmHWM") if consumer else None
+        consumer_peak = rss_mb(consumer.pid, "VmHWM") if consumer else None
         cpu = (
             cpu_seconds() - cpu_at_start[0],
             (cpu_seconds(consumer.pid) - cpu_at_start[1]) if consumer else 0.0,

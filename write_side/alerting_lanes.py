@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from write_side.alert_rules import RuleVersion
-from write_side.rule_evaluation import EvaluationState, Prepared, Series, evaluate_series
+from write_side.rule_evaluation import (
+    EvaluationState,
+    Prepared,
+    Series,
+    evaluate_series,
+    is_quiet,
+)
 from write_side.telemetry import Reading
 
 if TYPE_CHECKING:
@@ -98,7 +104,7 @@ class Lanes:
                 mine = series[lane.metric] = Series(readings, lane.metric)
             entries = lane.entries
             shared = entries[0][2].state
-            if not (lane.quiet_through(mine) and _quiet(shared)):
+            if not (lane.quiet_through(mine) and is_quiet(shared)):
                 remaining += [entry[0] for entry in entries]
                 continue
             advanced: EvaluationState | None = None
@@ -116,13 +122,6 @@ class Lanes:
                 watch.state = advanced
         remaining.sort()
         return remaining
-
-
-def _quiet(state: EvaluationState | None) -> bool:
-    """A state `evaluate_series` only advances when the series does not raise."""
-    return state is None or (
-        not state.active and state.pending_since is None and state.pending_value is None
-    )
 
 
 def advanced_already(

@@ -199,6 +199,13 @@ def evaluate(
     return new, decisions if decisions is not _NOTHING else []
 
 
+def is_quiet(state: EvaluationState | None) -> bool:
+    """A state `evaluate_series` only advances when the series does not raise (None: initial)."""
+    return state is None or (
+        not state.active and state.pending_since is None and state.pending_value is None
+    )
+
+
 def evaluate_series(
     rule: Prepared, state: EvaluationState | None, series: Series
 ) -> tuple[EvaluationState, list[Decision]]:
@@ -210,6 +217,7 @@ def evaluate_series(
         return old, []
     quiet = rule.quiet
     if quiet and not old.active and old.pending_since is None and old.pending_value is None:
+        # (the condition of `is_quiet`, inline: this runs per rule per event)
         # Quiet (a threshold or for-duration, clear and not pending): a reading that does not
         # raise leaves the state as it is. When the series' extreme value does not raise, none
         # does: only `last_seen` and the watermark move.
