@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +39,7 @@ from typing import Any
 from eventsourcing import sqlite as es_sqlite
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    IntegrityError,
     ListenNotifySubscription,
     OperationalError,
     StoredEvent,
@@ -53,7 +55,32 @@ __all__ = [
     "SQLiteTrackingRecorder",
 ]
 
-SQLiteTrackingRecorder = es_sqlite.SQLiteTrackingRecorder  # Nothing to add for tracking.
+
+class _CreatedConcurrently(es_sqlite.SQLiteTrackingRecorder):
+    """`create_table` that tolerates another process creating the same tables at the same time.
+
+    The library looks for the tracking table before its create transaction and then records its
+    migration row; two processes starting on a fresh file can both find no table, and the later
+    one fails on the row the other committed (together with the table, in one transaction). Once
+    more (within 10 s), it finds table and row and has nothing to add."""
+
+    def create_table(self) -> None:
+        deadline = time.monotonic() + 10.0
+        while True:
+            try:
+                super().create_table()
+                return
+            except (IntegrityError, OperationalError):
+                # IntegrityError: the other's migration row; OperationalError: "database is
+                # locked" while the other's create transaction commits (a read transaction
+                # that turns into a write gets no busy wait). Look again.
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
+
+
+class SQLiteTrackingRecorder(_CreatedConcurrently):
+    """The library's tracking recorder, safe to create from several processes at once."""
 
 
 class CommitNotifier:
@@ -141,7 +168,9 @@ class SQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
         return subscription
 
 
-class SQLiteProcessRecorder(es_sqlite.SQLiteProcessRecorder, SQLiteApplicationRecorder):
+class SQLiteProcessRecorder(
+    _CreatedConcurrently, es_sqlite.SQLiteProcessRecorder, SQLiteApplicationRecorder
+):
     """The library's process recorder, with `subscribe` (and the in-process notifier)."""
 
 
@@ -213,7 +242,12 @@ class SQLiteFactory(es_sqlite.SQLiteFactory):
     """The library's factory, constructing the recorders above (same environment keys)."""
 
     application_recorder_class = SQLiteApplicationRecorder
+    tracking_recorder_class = SQLiteTrackingRecorder
     process_recorder_class = SQLiteProcessRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        _use_pool(self.datastore)
 
     def close(self) -> None:
         """Ends the subscriptions of its recorders, then closes the database connections."""
@@ -225,14 +259,6 @@ class SQLiteFactory(es_sqlite.SQLiteFactory):
 
 
 Factory = SQLiteFactory
-
-
-class _ReadModelsPool(es_sqlite.SQLiteConnectionPool):
-    def _create_connection(self) -> es_sqlite.SQLiteConnection:
-        connection = super()._create_connection()
-        for pragma in READ_MODELS_PRAGMAS:
-            connection._sqlite_conn.execute(pragma)
-        return connection
 
 
 # Read models can be rebuilt from the feed, so their file trades durability of the newest
@@ -249,14 +275,44 @@ class ReadModelsDatastore(es_sqlite.SQLiteDatastore):
 
     def __init__(self, db_name: str, **kwargs: Any) -> None:
         super().__init__(db_name, **kwargs)
-        pool = self.pool
-        self.pool = _ReadModelsPool(
-            db_name=db_name,
-            lock_timeout=pool.lock_timeout,
-            pool_size=pool.pool_size,
-            max_overflow=pool.max_overflow,
-            pool_timeout=pool.pool_timeout,
-            max_age=pool.max_age,
-            pre_ping=pool.pre_ping,
-        )
-        pool.close()
+        _use_pool(self, READ_MODELS_PRAGMAS)
+
+
+class _Pool(es_sqlite.SQLiteConnectionPool):
+    """The library's pool; a new connection waits (up to the lock timeout) when another process
+    holds the lock while this one switches a fresh file to WAL (the library's first connection
+    does that without a busy handler, so two processes starting at once could fail), and runs
+    `pragmas` on each connection."""
+
+    pragmas: tuple[str, ...] = ()
+
+    def _create_connection(self) -> es_sqlite.SQLiteConnection:
+        deadline = time.monotonic() + (self.lock_timeout or 5)
+        while True:
+            try:
+                connection = super()._create_connection()
+                break
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
+        for pragma in self.pragmas:
+            connection._sqlite_conn.execute(pragma)
+        return connection
+
+
+def _use_pool(datastore: es_sqlite.SQLiteDatastore, pragmas: tuple[str, ...] = ()) -> None:
+    """Give `datastore` a `_Pool` with the same settings (before any connection is made)."""
+    old = datastore.pool
+    pool = _Pool(
+        db_name=old.db_name,
+        lock_timeout=old.lock_timeout,
+        pool_size=old.pool_size,
+        max_overflow=old.max_overflow,
+        pool_timeout=old.pool_timeout,
+        max_age=old.max_age,
+        pre_ping=old.pre_ping,
+    )
+    pool.pragmas = pragmas
+    datastore.pool = pool
+    old.close()

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from eventsourcing.persistence import TrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore
 
 from event_store.log import EventLog
-from event_store.sqlite import ReadModelsDatastore
+from event_store.sqlite import ReadModelsDatastore, SQLiteTrackingRecorder
 from fleetwatch.settings import Settings
 from ingestion.buffer import IngestService
 from ingestion.settings import IngestSettings

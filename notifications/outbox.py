@@ -25,8 +25,8 @@ from typing import Any, Literal, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteTrackingRecorder
 
+from event_store.sqlite import SQLiteTrackingRecorder
 from notifications.port import DeliveryResult, NotificationSender
 from write_side.notifications import Notification, superseded_keys
 

@@ -4,8 +4,8 @@ checkpoint."""
 from __future__ import annotations
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteTrackingRecorder
 
+from event_store.sqlite import SQLiteTrackingRecorder
 from projections.alert_views import AlertsChanges, AlertsView
 from read_side.alerts import dumps
 from read_side.alerts_sqlite import ALERTS_TABLE, DDL, NAMES_TABLE, RULES_TABLE, TIMELINE_TABLE

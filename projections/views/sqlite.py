@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor
 
+from event_store.sqlite import SQLiteTrackingRecorder
 from projections.device_status import AlertLinks, DeviceStatusView
 from projections.views import device_alerts
 from read_side.device_rows import COLUMNS, to_row

@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteTrackingRecorder
 
+from event_store.sqlite import SQLiteTrackingRecorder
 from projections.telemetry import DeviceBatch, Stats, TelemetryView
 from read_side.telemetry import Resolution
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteTrackingRecorder
 
+from event_store.sqlite import SQLiteTrackingRecorder
 from projections.users import UsersView
 from read_side.users import RECORD_FIELDS, USERS_TABLE, UserRow, to_record
 from read_side.users_sqlite import CREATE_USERS_TABLE

@@ -21,16 +21,19 @@ from unittest import TestCase
 from unittest.mock import patch
 from uuid import uuid4
 
+import pytest
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     InfrastructureFactory,
     Notification,
+    OperationalError,
     ProcessRecorder,
     StoredEvent,
+    Tracking,
     TrackingRecorder,
 )
-from eventsourcing.sqlite import SQLiteAggregateRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteDatastore
 from eventsourcing.tests import persistence as lib
 from eventsourcing.utils import Environment
 
@@ -361,3 +364,24 @@ class TestInfrastructureFactory(Databases, lib.InfrastructureFactoryTestCase[SQL
 
 class TestInfrastructureFactoryMemory(TestInfrastructureFactory):
     database = "memory"
+
+
+def test_a_tracking_recorder_created_while_another_process_creates_it_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes starting on a fresh file: both look for the tracking table before either
+    created it; the later one then meets the other's migration row, and must still start."""
+    path = str(tmp_path / "fresh.sqlite3")
+    first = SQLiteTrackingRecorder(datastore=SQLiteDatastore(path))
+    late = SQLiteTrackingRecorder(datastore=SQLiteDatastore(path))
+    looked = late.max_tracking_id
+
+    def not_there_yet(application_name: str) -> int | None:
+        monkeypatch.setattr(late, "max_tracking_id", looked)  # only the first look is stale
+        first.create_table()  # the other process wins the race
+        raise OperationalError("no such table: tracking")
+
+    monkeypatch.setattr(late, "max_tracking_id", not_there_yet)
+    late.create_table()
+    late.insert_tracking(Tracking("app", 3))
+    assert first.max_tracking_id("app") == 3
