@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     InfrastructureFactory,
+    IntegrityError,
     Notification,
     OperationalError,
     ProcessRecorder,
@@ -38,6 +39,7 @@ from eventsourcing.tests import persistence as lib
 from eventsourcing.utils import Environment
 
 from event_store.sqlite import (
+    INSERT_CHUNK,
     SQLiteApplicationRecorder,
     SQLiteFactory,
     SQLiteProcessRecorder,
@@ -118,6 +120,27 @@ class ApplicationRecorderCase(
 
     def test_insert_subscribe(self) -> None:
         self.optional_test_insert_subscribe()
+
+    def test_a_large_insert_returns_the_ids_the_feed_shows(self) -> None:
+        recorder = self.create_recorder()
+        self.insert(recorder, 3)
+        count = 2 * INSERT_CHUNK + 7  # three statements
+        events = [StoredEvent(uuid4(), v, f"t{v % 3}", b"{}") for v in range(1, count + 1)]
+        ids = list(recorder.insert_events(events) or [])
+        feed = recorder.select_notifications(start=4, limit=count + 10)
+        assert ids == [n.id for n in feed] == list(range(4, 4 + count))
+        assert [(n.originator_id, n.originator_version, n.topic) for n in feed] == [
+            (e.originator_id, e.originator_version, e.topic) for e in events
+        ]
+
+    def test_a_large_insert_with_a_conflict_writes_nothing(self) -> None:
+        recorder = self.create_recorder()
+        taken = StoredEvent(uuid4(), 1, "t", b"{}")
+        recorder.insert_events([taken])
+        events = [StoredEvent(uuid4(), 1, "t", b"{}") for _ in range(INSERT_CHUNK + 5)]
+        with pytest.raises(IntegrityError):
+            recorder.insert_events([*events, taken])  # the conflict is in the second statement
+        assert recorder.max_notification_id() == 1
 
     def test_subscribe_concurrent_reading_and_writing(self) -> None:
         recorder = self.create_recorder()
