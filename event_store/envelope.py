@@ -27,6 +27,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic, resolve_topic
 
+from event_store.ids import new_uuid4
+
 META_KEY = "_meta"
 
 
@@ -40,7 +42,7 @@ class EventMetadata:
 
     tenant_id: str
     actor: str  # "user:<subject>", "device:<device id>" or "system:<component>"
-    correlation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    correlation_id: str = field(default_factory=lambda: new_uuid4().hex)
     causation_id: str | None = None
 
 
@@ -99,7 +101,7 @@ class EnvelopeMapper(Mapper[UUID]):
         if class_version > 1:
             event_state["class_version"] = class_version
         event_state[META_KEY] = {
-            "event_id": uuid.uuid4().hex,
+            "event_id": new_uuid4().hex,
             "tenant_id": metadata.tenant_id,
             "actor": metadata.actor,
             "correlation_id": metadata.correlation_id,

@@ -9,13 +9,13 @@ this save fail instead of contradicting it; the next tick decides again.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
 from event_store.envelope import EventMetadata
+from event_store.ids import new_uuid4
 from write_side.ingestion.handler import TelemetryIngestion
 
 
@@ -45,7 +45,7 @@ def check_heartbeats(handler: TelemetryIngestion, limit: int = 500) -> int:
         if not telemetry.check_heartbeat(now, timeout):
             handler.online[stream_id] = (telemetry.last_received_at, timeout)
             continue
-        meta = EventMetadata(telemetry.tenant_id, "system:connectivity", uuid.uuid4().hex)
+        meta = EventMetadata(telemetry.tenant_id, "system:connectivity", new_uuid4().hex)
         try:
             app.save_telemetry([telemetry], meta)
         except IntegrityError:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ import orjson
 from eventsourcing.persistence import IntegrityError
 
 from event_store.envelope import EventMetadata
+from event_store.ids import new_uuid4
 from write_side.application import FleetApplication
 from write_side.credentials import AccessDenied, DeviceDirectory, check_access, parse_token
 from write_side.errors import InvalidTelemetry
@@ -187,7 +187,7 @@ class TelemetryIngestion:
             if telemetry.pending_events:
                 touched.append(telemetry)
             last_seen[stream_id] = telemetry.last_received_at
-        meta = EventMetadata(group[0].tenant_id, "system:ingestion", uuid.uuid4().hex)
+        meta = EventMetadata(group[0].tenant_id, "system:ingestion", new_uuid4().hex)
         try:
             positions = self.app.save_telemetry(touched, meta) if touched else {}
         except BaseException:
