@@ -28,6 +28,7 @@ from projections.alert_views import AlertsProjection, AlertsView
 from projections.alerting import AlertingProcess, AlertingWorker
 from projections.batching import BatchingProjectionWorker
 from projections.device_status import DeviceStatusProjection, DeviceStatusView
+from projections.group import WorkerGroup
 from projections.notifier import NotifierProjection, StoredAlerts
 from projections.runner import ProjectionWorker
 from projections.telemetry import TelemetryProjection
@@ -87,14 +88,20 @@ class System:
     users: UsersReader | None = None  # the users read model (issue 4)
     outbox: Outbox | None = None  # queued notifications, written by the notifier (issue 4)
     dispatcher: Dispatcher | None = None  # delivers the outbox; runs with the workers
+    # Workers that share one thread, one read and one decode of the feed (projections.group)
+    groups: list[WorkerGroup] = field(default_factory=list)
     _started: bool = False
 
     def start(self) -> None:
         """Start the projection workers (threads), unless settings say another process runs them;
         and the ingestion flusher (plus the MQTT subscriber when configured)."""
         if self.settings.run_projections and not self._started:
+            grouped = {id(w) for group in self.groups for w in group.workers}
+            for group in self.groups:
+                group.start()
             for worker in self.workers.values():
-                worker.start()
+                if id(worker) not in grouped:
+                    worker.start()
             if self.dispatcher is not None:
                 self.dispatcher.start(self.settings.notify_poll_interval)
             self._started = True
@@ -136,6 +143,8 @@ class System:
             self.ingest.close()
         if self.dispatcher is not None:
             self.dispatcher.stop()
+        for group in self.groups:
+            group.stop()
         for worker in self.workers.values():
             worker.stop()
         self.fanout.close()
@@ -429,6 +438,7 @@ def build_system(
         },
         ingest=ingest,
         mqtt=mqtt,
+        groups=[WorkerGroup([worker, telemetry_worker, alerting])],
         users=notifying.users,
         outbox=notifying.outbox,
         dispatcher=notifying.dispatcher,

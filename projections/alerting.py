@@ -413,6 +413,7 @@ class AlertingWorker(BatchingProjectionWorker):
         self.tick_interval = tick_interval
         self.clock = clock or (lambda: datetime.now(UTC))
         self._ticking_from: int | None = None  # ticks start once the position reaches it
+        self._housekept_at = time.monotonic()
 
     def rebuild_state(self) -> int:
         self._position = self.checkpoint()
@@ -424,24 +425,30 @@ class AlertingWorker(BatchingProjectionWorker):
             self.rebuild_state()
         return super().catch_up(progress)
 
+    def resume(self) -> None:
+        self.rebuild_state()
+        self._housekept_at = time.monotonic()
+
     def housekeeping(self) -> None:
         """A tick (once caught up) and the checkpoint of quiet stretches."""
         if self._ticking_from is not None and self._position >= self._ticking_from:
             self.projection.tick(self.clock())
         self.projection.record_position(Tracking(self.tracking_name, self._position))
 
+    def housekeeping_if_due(self) -> None:
+        if time.monotonic() - self._housekept_at >= self.tick_interval:
+            self.housekeeping()
+            self._housekept_at = time.monotonic()
+
     def _follow(self, wake: threading.Event) -> None:
-        self.rebuild_state()
-        last = time.monotonic()
+        # `resume()` (in `_run`) rebuilt the state from the checkpoint.
         while not self._stopping.is_set():
             batch = self.recorder.select_notifications(
                 start=self._position, limit=self.max_batch, inclusive_of_start=False
             )
             if batch:
                 self.apply_batch(batch)
-            if time.monotonic() - last >= self.tick_interval:
-                self.housekeeping()
-                last = time.monotonic()
+            self.housekeeping_if_due()
             if not batch:
                 wake.wait(min(self.idle_poll, self.tick_interval))
                 wake.clear()

@@ -54,13 +54,25 @@ class BatchingProjectionWorker(ProjectionWorker):
         skips = getattr(self.recorder, "visible_up_to_head", False)
         self.topics: tuple[str, ...] = listed if skips else ()
 
-    def apply_batch(self, notifications: Sequence[Notification]) -> None:
-        """Apply (or skip) consecutive notifications and advance the position past them."""
+    def apply_batch(
+        self,
+        notifications: Sequence[Notification],
+        decoded: dict[int, EventEnvelope] | None = None,
+    ) -> None:
+        """Apply (or skip) consecutive notifications and advance the position past them.
+        `decoded`: envelopes by notification id, shared with other workers reading the same
+        notifications (`projections.group`), filled with what this one decodes."""
         if not notifications:
             return
         handled = [n for n in notifications if self.projection.handles(n.topic)]
         if handled:
-            envelopes = [self.mapper.to_envelope(n) for n in handled]
+            if decoded is None:
+                envelopes = [self.mapper.to_envelope(n) for n in handled]
+            else:
+                envelopes = [
+                    decoded.get(n.id) or decoded.setdefault(n.id, self.mapper.to_envelope(n))
+                    for n in handled
+                ]
             tracking = Tracking(self.tracking_name, handled[-1].id)
             try:
                 notices = self.projection.process_batch(envelopes, tracking)
@@ -74,6 +86,13 @@ class BatchingProjectionWorker(ProjectionWorker):
         with self._moved:
             self._position = max(self._position, notifications[-1].id)
             self._moved.notify_all()
+
+    def resume(self) -> None:
+        """Go back to the checkpoint (at a (re)start, and after a failure)."""
+        self._position = self.checkpoint()
+
+    def housekeeping_if_due(self) -> None:
+        """Periodic work between batches, when there is any (the alerting worker's ticks)."""
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply the feed up to its current head; returns the number of notifications read."""
@@ -115,7 +134,7 @@ class BatchingProjectionWorker(ProjectionWorker):
         try:
             while not self._stopping.is_set():
                 try:
-                    self._position = self.checkpoint()
+                    self.resume()
                     self._follow(wake)
                 except Exception as e:
                     self.last_error = e
