@@ -137,6 +137,7 @@ class LatencyTracker(threading.Thread):
         self.inflight: deque[tuple[float, list[Future[Any]]]] = deque()
         self.committed: deque[tuple[int, float, int]] = deque()
         self.samples: list[tuple[float, int]] = []
+        self.commit_samples: list[tuple[float, int]] = []  # submitted -> committed
         self.applied = 0
         self.last_applied_at = 0.0
         self.stop = threading.Event()
@@ -149,6 +150,7 @@ class LatencyTracker(threading.Thread):
                 results = [f.result() for f in futures]
                 position = max(r.position for r in results)
                 self.committed.append((position, t0, len(results)))
+                self.commit_samples.append((time.monotonic() - t0, len(results)))
             if self.remote:
                 applied = min((w.checkpoint() for w in self.workers), default=1 << 62)
             else:
@@ -287,6 +289,9 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
             "p50_latency_ms": round(percentile(tracker.samples, 0.50) * 1000, 1),
             "p99_latency_ms": round(percentile(tracker.samples, 0.99) * 1000, 1),
             "max_latency_ms": round(max(v for v, _ in tracker.samples) * 1000, 1),
+            # the part of it up to the commit (window, flush, commit)
+            "p50_commit_latency_ms": round(percentile(tracker.commit_samples, 0.50) * 1000, 1),
+            "p99_commit_latency_ms": round(percentile(tracker.commit_samples, 0.99) * 1000, 1),
             "feed_lag_at_end_by_consumer": lag,  # notifications not yet applied
             "commits": service.commits,
             "messages_per_commit": round(tracker.applied / max(service.commits, 1), 1),
