@@ -121,7 +121,8 @@ class IngestService:
         """One future per submission, in order. Refusals are already done; the others complete
         after their commit. Raises `Overloaded` when there is no room (at once unless `block`;
         after `timeout` seconds otherwise) and then queues none of them."""
-        outcomes = [self.handler.prepare(s) for s in submissions]
+        received_at = self.handler.clock()  # one reading of the clock for the batch
+        outcomes = [self.handler.prepare(s, received_at) for s in submissions]
         now = time.monotonic()
         items = [_Item(o, Future(), now) for o in outcomes if isinstance(o, Pending)]
         if items:

@@ -70,15 +70,17 @@ class TelemetryIngestion:
 
     # Step 1 -----------------------------------------------------------------------------------
 
-    def prepare(self, submission: Submission) -> Pending | MessageResult:
-        """A `Pending` entry, or the final (counted) refusal of the message."""
-        outcome = self._prepare(submission)
+    def prepare(
+        self, submission: Submission, now: datetime | None = None
+    ) -> Pending | MessageResult:
+        """A `Pending` entry, or the final (counted) refusal of the message. `now`: the time
+        it was received (the clock's, when not given: one reading for a batch of them)."""
+        outcome = self._prepare(submission, self.clock() if now is None else now)
         if isinstance(outcome, MessageResult):
             self.counters.count(outcome)
         return outcome
 
-    def _prepare(self, submission: Submission) -> Pending | MessageResult:
-        now = self.clock()
+    def _prepare(self, submission: Submission, now: datetime) -> Pending | MessageResult:
         raw, size, problem = _decode(submission.payload, self.limits.max_payload_bytes)
         if raw is None:
             return MessageResult.rejected(INVALID_TELEMETRY, problem)
