@@ -8,7 +8,8 @@ either waits (`block=True`: MQTT's network thread, so the broker stops sending; 
 
 One flusher thread commits: when `flush_devices` distinct devices are queued, or `flush_interval`
 after the oldest queued message. While a commit runs, the next batch accumulates, so under load
-each device's event carries more messages. Each message's future completes only after the
+each device's event carries more messages. Each message's future (or, with `submit_each`, its
+callback) completes only after the
 transaction holding it has committed (or with its final refusal); transports acknowledge then.
 A failed commit is retried with backoff for as long as the service runs: nothing is dropped and
 nothing uncommitted is acknowledged; the full buffer pushes back on the producers meanwhile. On
@@ -26,8 +27,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
+from functools import partial
 from uuid import UUID
 
 from eventsourcing.persistence import DataError
@@ -54,11 +56,15 @@ class NotCommitted(Exception):
     code = "NOT_COMMITTED"
 
 
-class _Item:
-    __slots__ = ("future", "pending", "queued_at")
+# Told a message's final result once its commit has finished; None: it was not committed.
+Settle = Callable[[MessageResult | None], object]
 
-    def __init__(self, pending: Pending, future: Future[MessageResult], queued_at: float) -> None:
-        self.pending, self.future, self.queued_at = pending, future, queued_at
+
+class _Item:
+    __slots__ = ("pending", "queued_at", "settle")
+
+    def __init__(self, pending: Pending, settle: Settle, queued_at: float) -> None:
+        self.pending, self.settle, self.queued_at = pending, settle, queued_at
 
 
 class IngestService:
@@ -121,26 +127,39 @@ class IngestService:
         """One future per submission, in order. Refusals are already done; the others complete
         after their commit. Raises `Overloaded` when there is no room (at once unless `block`;
         after `timeout` seconds otherwise) and then queues none of them."""
+        futures: list[Future[MessageResult]] = [Future() for _ in submissions]
+        outcomes = self.submit_each(
+            submissions, [partial(_settle, f) for f in futures], block=block, timeout=timeout
+        )
+        for future, outcome in zip(futures, outcomes, strict=True):
+            if outcome is not None:
+                future.set_result(outcome)
+        return futures
+
+    def submit_each(
+        self,
+        submissions: Sequence[Submission],
+        settle: Sequence[Settle],
+        *,
+        block: bool = True,
+        timeout: float | None = None,
+    ) -> list[MessageResult | None]:
+        """`submit` without futures: `settle[i]` is called with the final result of
+        `submissions[i]` once its commit has finished (None: not committed), from the flusher
+        thread. Returns the refusals at once (None where the message was queued); they are not
+        passed to `settle`. A `Future` per message costs more than the rest of its queueing
+        (a `Condition` each); a transport that acknowledges from a callback (MQTT) needs none."""
         received_at = self.handler.clock()  # one reading of the clock for the batch
         outcomes = [self.handler.prepare(s, received_at) for s in submissions]
         now = time.monotonic()
-        items = [_Item(o, Future(), now) for o in outcomes if isinstance(o, Pending)]
+        items = [_Item(o, settle[k], now) for k, o in enumerate(outcomes) if isinstance(o, Pending)]
         if items:
             self._reserve(len(items), block, timeout)
             with self._cond:
                 self._queue.extend(items)
                 self._queued_streams.update(i.pending.stream_id for i in items)
                 self._cond.notify_all()
-        queued = iter(items)
-        futures: list[Future[MessageResult]] = []
-        for outcome in outcomes:
-            if isinstance(outcome, Pending):
-                futures.append(next(queued).future)
-            else:
-                done: Future[MessageResult] = Future()
-                done.set_result(outcome)
-                futures.append(done)
-        return futures
+        return [None if isinstance(o, Pending) else o for o in outcomes]
 
     def ingest(
         self, submissions: Sequence[Submission], *, block: bool = True, timeout: float = 30.0
@@ -202,7 +221,7 @@ class IngestService:
             return batch
 
     def _flush(self, batch: list[_Item]) -> None:
-        futures = {id(i.pending): i.future for i in batch}
+        settle = {id(i.pending): i.settle for i in batch}
         for group in self.handler.plan(i.pending for i in batch):
             results: list[MessageResult] | None = None
             try:
@@ -211,7 +230,7 @@ class IngestService:
                 log.exception("telemetry commit of %d messages failed for good", len(group))
             finally:
                 for k, pending in enumerate(group):
-                    _settle(futures[id(pending)], results[k] if results else None)
+                    _tell(settle[id(pending)], results[k] if results else None)
                 with self._cond:
                     self._held -= len(group)
                     self._cond.notify_all()
@@ -262,7 +281,7 @@ class IngestService:
             self._held -= len(items)
             self._cond.notify_all()
         for item in items:
-            _settle(item.future, None)
+            _tell(item.settle, None)
 
     def _watch_recent(self, notifications: int = 20_000) -> None:
         """Watch the devices active in the last `notifications` of the feed, so a device that
@@ -286,6 +305,13 @@ class IngestService:
 # other failure is taken for the store's (unavailable, throttled, conflicting) and retried.
 UNSTORABLE_ERRORS = (DataError, TransactionLimitError, ValueError, TypeError, RecursionError)
 UNSTORABLE = "UNSTORABLE"
+
+
+def _tell(settle: Settle, result: MessageResult | None) -> None:
+    try:
+        settle(result)
+    except Exception:  # a transport's callback: never let it stop the flusher
+        log.exception("a submitter's callback failed on a message's result")
 
 
 def _settle(future: Future[MessageResult], result: MessageResult | None) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from concurrent.futures import Future
 from typing import Any
 from urllib.parse import urlparse
 
@@ -39,7 +38,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingestion.buffer import IngestService
-from write_side.ingestion import MessageResult, Submission
+from write_side.ingestion import Submission
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +132,16 @@ class MqttIngestor:
             slot = _Slot(message.mid, self._generation)
             if message.qos > 0:
                 self._slots.append(slot)
+        # Settled from the flusher once committed (ok) or given up (None: not acknowledged).
+        settle = [lambda result: self._settle(slot, ok=result is not None)]
         try:
-            future = self.service.submit([submission], block=True)[0]
+            refused = self.service.submit_each([submission], settle, block=True)[0]
         except Exception:  # stopping: leave it unacknowledged, the broker keeps it
             log.warning("message %d not submitted; it will be redelivered", message.mid)
             self._settle(slot, ok=False)
             return
-        future.add_done_callback(lambda f: self._settle(slot, ok=_final(f)))
+        if refused is not None:  # a final answer: acknowledged, never redelivered
+            self._settle(slot, ok=True)
 
     def _settle(self, slot: _Slot, ok: bool) -> None:
         """Mark the message done and send the PUBACKs that are now due, in arrival order."""
@@ -153,8 +155,3 @@ class MqttIngestor:
         for mid in due:
             self.client.ack(mid, 1)
             self.acked += 1
-
-
-def _final(future: Future[MessageResult]) -> bool:
-    """True when the message has a final outcome (acknowledge it); False when it failed."""
-    return not future.cancelled() and future.exception() is None

@@ -193,3 +193,76 @@ def test_a_message_that_cannot_be_stored_is_rejected_alone_and_ingestion_goes_on
         assert counts["rejected_by_code"] == {"UNSTORABLE": 1}
     finally:
         service.close(timeout=1)
+
+
+class Told:
+    """Callbacks for `submit_each`: what each message was told, and when all were."""
+
+    def __init__(self, count: int) -> None:
+        self.results: list[list[Any]] = [[] for _ in range(count)]
+        self.threads: set[str] = set()
+        self.all_told = threading.Event()
+
+    def callbacks(self) -> list[Any]:
+        return [lambda result, k=k: self.tell(k, result) for k in range(len(self.results))]
+
+    def tell(self, k: int, result: Any) -> None:
+        self.results[k].append(result)
+        self.threads.add(threading.current_thread().name)
+        if all(self.results):
+            self.all_told.set()
+
+
+def test_submit_each_tells_each_queued_message_once_after_its_commit(
+    fleet: Fleet, service: IngestService
+) -> None:
+    device, token = fleet.device()
+    submissions = [
+        Submission(message(device, "a"), "mqtt", token),
+        Submission(b"nope", "mqtt"),
+        Submission(message(device, "b"), "mqtt", token),
+    ]
+    told = Told(3)
+    refused = service.submit_each(submissions, told.callbacks())
+    assert refused[0] is None  # queued
+    assert refused[2] is None
+    assert refused[1] is not None  # answered at once
+    assert refused[1].code == "INVALID_TELEMETRY"
+    deadline = time.monotonic() + 5
+    while not (told.results[0] and told.results[2]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [[r.status for r in rs] for rs in told.results] == [["accepted"], [], ["accepted"]]
+    assert told.threads == {"ingest-flusher"}
+    assert fleet.stored_entries("acme", device) == ["a", "b"]
+
+
+def test_submit_each_tells_none_when_the_service_stops_before_the_commit(fleet: Fleet) -> None:
+    device, token = fleet.device()
+
+    def down(streams: Any, meta: Any) -> Any:
+        raise RuntimeError("store down")
+
+    fleet.app.save_telemetry = down  # type: ignore[method-assign]
+    service = IngestService(fleet.handler, flush_interval=0.001, max_retry_delay=0.05)
+    service.start()
+    told = Told(2)
+    service.submit_each(
+        [Submission(message(device, m), "mqtt", token) for m in ("a", "b")], told.callbacks()
+    )
+    time.sleep(0.1)
+    service.close(timeout=0.2)
+    assert told.all_told.wait(2)
+    assert told.results == [[None], [None]]  # not committed: MQTT leaves them unacknowledged
+    assert service.pending == 0
+
+
+def test_a_failing_callback_does_not_stop_the_flusher(fleet: Fleet, service: IngestService) -> None:
+    device, token = fleet.device()
+
+    def broken(result: Any) -> None:
+        raise RuntimeError("the transport's bug")
+
+    service.submit_each([Submission(message(device, "a"), "mqtt", token)], [broken])
+    later = service.ingest([Submission(message(device, "b"), "mqtt", token)], timeout=5)
+    assert [r.status for r in later] == ["accepted"]
+    assert fleet.stored_entries("acme", device) == ["a", "b"]
