@@ -7,7 +7,8 @@
 Workload: `--devices` registered devices with credentials, `--rules` alert rules active (scoped
 to the devices' type), messages of 3 metrics (temperature, humidity, battery) with the device
 token in the payload, as MQTT delivers them (JSON bytes), submitted to the ingestion service in
-bursts of 50 at `--rate` messages/s (0 = as fast as the service takes them). Each burst's
+bursts of 50 at `--rate` messages/s (0 = as fast as the service takes them), each message told
+its result by a callback as the MQTT transport is (`submit_each`, no future). Each burst's
 latency runs from its submission until EVERY projection / process manager wired in the
 composition root has applied its messages (so it includes validation, authentication,
 buffering, the commit and the read models). Each store runs in its own process (peak RSS is
@@ -123,6 +124,25 @@ def provision(system: Any, devices: int, rules: int) -> tuple[list[tuple[str, st
     return fleet, created
 
 
+class Burst:
+    """One burst's messages, told their results by the ingestion flusher (`submit_each`, the
+    way the MQTT transport acknowledges: a callback per message, no future)."""
+
+    __slots__ = ("committed_at", "count", "position", "remaining", "t0")
+
+    def __init__(self, t0: float, count: int) -> None:
+        self.t0, self.count, self.remaining = t0, count, count
+        self.position = 0
+        self.committed_at: float | None = None
+
+    def told(self, result: Any) -> None:  # called by the flusher only
+        if result is not None:
+            self.position = max(self.position, result.position)
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.committed_at = time.monotonic()
+
+
 class LatencyTracker(threading.Thread):
     """Bursts (submitted at t0) become samples when every worker has applied their positions.
 
@@ -134,7 +154,7 @@ class LatencyTracker(threading.Thread):
         super().__init__(daemon=True)
         self.workers = workers
         self.remote = remote
-        self.inflight: deque[tuple[float, list[Future[Any]]]] = deque()
+        self.inflight: deque[Burst] = deque()
         self.committed: deque[tuple[int, float, int]] = deque()
         self.samples: list[tuple[float, int]] = []
         self.commit_samples: list[tuple[float, int]] = []  # submitted -> committed
@@ -144,13 +164,12 @@ class LatencyTracker(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set() or self.inflight or self.committed:
-            # A burst's futures complete in queue order (one tenant): its last one settles last.
-            while self.inflight and self.inflight[0][1][-1].done():
-                t0, futures = self.inflight.popleft()
-                results = [f.result() for f in futures]
-                position = max(r.position for r in results)
-                self.committed.append((position, t0, len(results)))
-                self.commit_samples.append((time.monotonic() - t0, len(results)))
+            # Bursts commit in queue order (one tenant).
+            while self.inflight and self.inflight[0].committed_at is not None:
+                burst = self.inflight.popleft()
+                assert burst.committed_at is not None
+                self.committed.append((burst.position, burst.t0, burst.count))
+                self.commit_samples.append((burst.committed_at - burst.t0, burst.count))
             if self.remote and not self.committed:
                 applied = 0
             elif self.remote:
@@ -255,7 +274,10 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
                     for k in range(BURST)
                 ]
                 sequence += BURST
-                tracker.inflight.append((time.monotonic(), service.submit(burst, block=True)))
+                told = Burst(time.monotonic(), len(burst))
+                refused = service.submit_each(burst, [told.told] * len(burst), block=True)
+                assert not any(refused), refused
+                tracker.inflight.append(told)
             if now >= next_rss:
                 rss.append(rss_now())
                 next_rss += 10
