@@ -58,8 +58,8 @@ __all__ = [
 ]
 
 
-# Events per INSERT statement (4 parameters each; SQLite allows 32,766 parameters).
-INSERT_CHUNK = 500
+# Events per INSERT statement: 4 parameters each, under the 999 that SQLite before 3.32 allows.
+INSERT_CHUNK = 240
 
 
 class _CreatedConcurrently(es_sqlite.SQLiteTrackingRecorder):
@@ -172,12 +172,13 @@ class SQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
         """Insert with one statement per `INSERT_CHUNK` events, not one per event.
 
         Python's sqlite3 module lets go of the GIL around every step of a statement; in a busy
-        process, getting it back waits out another thread's switch interval (5 ms). One
-        statement per event made a 200-event commit take 3 times its CPU time beside a busy
-        thread (`docs/architecture.md` section 16). Each row gets one more than the largest
-        rowid so far (SQLite's documented rule short of rowid 2**63-1), in VALUES order, so a
-        statement's ids end at its `lastrowid`. (No select first: a read would make this a
-        read transaction turned writer, which fails at once when another process committed.)"""
+        process, getting it back waits out another thread's switch interval (5 ms): 1,000
+        one-row steps beside a busy thread took ~800 times as long as alone, one statement of
+        many rows ~10 times (`bench/gil_convoy.py`, architecture section 16). Each row gets one
+        more than the largest rowid so far (SQLite's documented rule short of rowid 2**63-1),
+        in VALUES order, so a statement's ids end at its `lastrowid`. (No select first: a read
+        would make this a read transaction turned writer, which fails at once when another
+        process committed.)"""
         ids: list[int] = []
         for start in range(0, len(stored_events), INSERT_CHUNK):
             chunk = stored_events[start : start + INSERT_CHUNK]

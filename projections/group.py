@@ -7,7 +7,7 @@ writes, and taking it back waits out a busy thread's switch interval (5 ms), so 
 read took a second beside a busy thread instead of a millisecond (architecture section 16).
 
 `WorkerGroup` runs them in turn in one thread. Each cycle reads the feed once from the lowest
-position among them, decodes each event once (`apply_batch`'s shared `envelopes`), and hands
+position among them, decodes each event once (`apply_batch`'s shared `decoded`), and hands
 every worker the part after its own position. Each worker keeps its own checkpoint, committed
 with its own read-model writes, its own `position`, `wait_for` and `catch_up`: the group only
 changes which thread calls them. A worker that fails is retried from its checkpoint after its
