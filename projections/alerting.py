@@ -406,11 +406,17 @@ class AlertingWorker(BatchingProjectionWorker):
         process: AlertingProcess,
         *,
         tick_interval: float = 1.0,
+        record_interval: float = 0.1,
         clock: Callable[[], datetime] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(process, checkpoints=process.recorder, **kwargs)
         self.tick_interval = tick_interval
+        # How often the checkpoint follows batches that decided nothing (no alert events to
+        # commit it with): processes that wait on it (`System.wait_for` of an API process, the
+        # benchmark) then see them applied within this, not within a tick.
+        self.record_interval = record_interval
+        self._recorded_at = time.monotonic()
         self.clock = clock or (lambda: datetime.now(UTC))
         self._ticking_from: int | None = None  # ticks start once the position reaches it
         self._housekept_at = time.monotonic()
@@ -436,9 +442,13 @@ class AlertingWorker(BatchingProjectionWorker):
         self.projection.record_position(Tracking(self.tracking_name, self._position))
 
     def housekeeping_if_due(self) -> None:
-        if time.monotonic() - self._housekept_at >= self.tick_interval:
+        now = time.monotonic()
+        if now - self._housekept_at >= self.tick_interval:
             self.housekeeping()
-            self._housekept_at = time.monotonic()
+            self._housekept_at = self._recorded_at = time.monotonic()
+        elif now - self._recorded_at >= self.record_interval:
+            self.projection.record_position(Tracking(self.tracking_name, self._position))
+            self._recorded_at = time.monotonic()
 
     def _follow(self, wake: threading.Event) -> None:
         # `resume()` (in `_run`) rebuilt the state from the checkpoint.

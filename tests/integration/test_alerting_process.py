@@ -376,3 +376,23 @@ def test_an_unusable_stored_rule_is_skipped_and_alerting_goes_on(fleet: Fleet) -
     alert = fleet.reader.get_alert(TENANT, alert_id(TENANT, good, pump, 1))
     assert alert is not None
     assert alert.state == "open"
+
+
+def test_the_checkpoint_follows_batches_that_decide_nothing_without_waiting_for_a_tick(
+    fleet: Fleet,
+) -> None:
+    fleet.rule()
+    device = fleet.device()
+    manager = fleet.manager(tick_interval=3600, record_interval=0.05)  # no tick in this test
+    manager.start()
+    try:
+        fleet.send(device, ("m1", 1, 20.0))  # below the threshold: nothing to record
+        head = fleet.app.recorder.max_notification_id() or 0
+        assert manager.wait_for(head, timeout=10)
+        deadline = time.monotonic() + 5
+        while manager.checkpoint() < head and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert manager.checkpoint() == head
+        assert fleet.stored_alert_events() == 0
+    finally:
+        manager.stop()
