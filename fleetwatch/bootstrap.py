@@ -91,18 +91,33 @@ class System:
     # Workers that share one thread, one read and one decode of the feed (projections.group)
     groups: list[WorkerGroup] = field(default_factory=list)
     _started: bool = False
+    _running: set[str] = field(default_factory=set)  # the workers started in this process
 
     def start(self) -> None:
-        """Start the projection workers (threads), unless settings say another process runs them;
-        and the ingestion flusher (plus the MQTT subscriber when configured)."""
+        """Start the projection workers (threads), unless settings say another process runs them
+        (all of them, or those not in `FLEETWATCH_PROJECTIONS`); and the ingestion flusher (plus
+        the MQTT subscriber when configured)."""
         if self.settings.run_projections and not self._started:
-            grouped = {id(w) for group in self.groups for w in group.workers}
+            self._running = set(self.settings.projection_names or self.workers)
+            unknown = self._running - set(self.workers)
+            if unknown:
+                known = ", ".join(self.workers)
+                raise ValueError(f"unknown projections {sorted(unknown)}; known: {known}")
+            by_id = {id(w): name for name, w in self.workers.items()}
+            grouped: set[str] = set()
+            groups = []
+            for group in self.groups:
+                members = [w for w in group.workers if by_id[id(w)] in self._running]
+                grouped.update(by_id[id(w)] for w in group.workers)
+                if members:
+                    groups.append(WorkerGroup(members, max_batch=group.max_batch))
+            self.groups = groups
             for group in self.groups:
                 group.start()
-            for worker in self.workers.values():
-                if id(worker) not in grouped:
+            for name, worker in self.workers.items():
+                if name in self._running and name not in grouped:
                     worker.start()
-            if self.dispatcher is not None:
+            if self.dispatcher is not None and "notifier" in self._running:
                 self.dispatcher.start(self.settings.notify_poll_interval)
             self._started = True
         if self.ingest is not None:
@@ -115,19 +130,22 @@ class System:
         if position <= 0:
             return True
         deadline = time.monotonic() + timeout
-        if self._started:  # in-memory positions move past skipped events too
-            return all(
-                worker.wait_for(position, max(0.0, deadline - time.monotonic()))
-                for worker in self.workers.values()
-            )
-        # Workers run in another process: their checkpoints only move on events they handle,
-        # so wait for those that handle the event at `position`.
-        topics = [n.topic for n in self.app.recorder.select_notifications(position, 1)]
-        return all(
-            _poll_checkpoint(worker, position, max(0.0, deadline - time.monotonic()))
-            for worker in self.workers.values()
-            if not topics or worker.projection.handles(topics[0])
-        )
+        topics: list[str] | None = None
+        for name, worker in self.workers.items():
+            remaining = max(0.0, deadline - time.monotonic())
+            if name in self._running:  # in-memory positions move past skipped events too
+                if not worker.wait_for(position, remaining):
+                    return False
+                continue
+            # Run by another process: its checkpoint only moves on events it handles, so wait
+            # only when it handles the event at `position`.
+            if topics is None:
+                topics = [n.topic for n in self.app.recorder.select_notifications(position, 1)]
+            if topics and not worker.projection.handles(topics[0]):
+                continue
+            if not _poll_checkpoint(worker, position, remaining):
+                return False
+        return True
 
     def rebuild(self, name: str, progress: Any = None) -> int:
         """Drop the read model `name` and rebuild it from position zero; returns events read."""

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fleetwatch.bootstrap import PROJECTIONS, build_system
+from fleetwatch.bootstrap import PROJECTIONS, System, build_system
 from fleetwatch.runtime import tune_gc
 from fleetwatch.settings import DEV_JWT_SECRET, Settings
 
@@ -45,6 +45,15 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _start(system: System) -> None:
+    """`system.start()`; a setting it refuses (an unknown projection name) ends the command."""
+    try:
+        system.start()
+    except ValueError as e:
+        system.close()
+        raise _fail(str(e)) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
@@ -63,7 +72,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     system = build_system(settings)
     tune_gc()
-    system.start()
+    _start(system)
     where = (
         f"SQLite file {settings.sqlite_path}"
         if settings.store == "sqlite"
@@ -167,8 +176,9 @@ def projections_run() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     tune_gc()
-    system.start()
-    console.print(f"running: {', '.join(system.workers)} (Ctrl-C to stop)")
+    _start(system)
+    running = settings.projection_names or list(system.workers)
+    console.print(f"running: {', '.join(running)} (Ctrl-C to stop)")
     try:
         while not stop.wait(1.0):
             pass
@@ -213,8 +223,8 @@ def ingest_mqtt(
     ingest = IngestSettings().model_copy(update={"mqtt_url": url, "mqtt_client_id": client_id})
     system = build_system(Settings(), ingest)
     tune_gc()
+    _start(system)
     try:
-        system.start()
         console.print(f"ingesting MQTT from {url} as {client_id!r}; Ctrl-C to stop")
         with contextlib.suppress(KeyboardInterrupt):
             while True:

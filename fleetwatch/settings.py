@@ -37,6 +37,10 @@ class Settings(BaseSettings):
 
     # Projection workers run inside `serve` unless disabled (e.g. several API processes).
     run_projections: bool = True
+    # Which of them this process runs, comma separated (empty: all): spread them over processes
+    # (and cores), e.g. "telemetry" in one and the others in another. The notification
+    # dispatcher runs where "notifier" does.
+    projections: str = ""
 
     # Authentication: HS256 with a development secret, or RS256 through a JWKS URL (Cognito).
     jwt_secret: str = DEV_JWT_SECRET
@@ -67,6 +71,10 @@ class Settings(BaseSettings):
             return self.sqlite_read_models_path
         path = self.sqlite_path
         return path.with_name(f"{path.stem}-read-models{path.suffix}")
+
+    @property
+    def projection_names(self) -> list[str]:
+        return [name.strip() for name in self.projections.split(",") if name.strip()]
 
     @property
     def notify_sender_names(self) -> list[str]:
