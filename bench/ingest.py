@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--devices 200] [--rate 10000] [--duration 60]
         [--dynamodb-rate 0] [--dynamodb-duration 30] [--baseline-duration 20] [--rules 100]
-        [--stores sqlite,sqlite-2proc,dynamodb] [--json-only]
+        [--stores sqlite,sqlite-2proc,sqlite-3proc,dynamodb] [--json-only]
 
 Workload: `--devices` registered devices with credentials, `--rules` alert rules active (scoped
 to the devices' type), messages of 3 metrics (temperature, humidity, battery) with the device
@@ -197,9 +197,21 @@ class LatencyTracker(threading.Thread):
             time.sleep(0.02 if self.remote else 0.002)
 
 
-def start_consumers(sqlite_path: Path, stack: contextlib.ExitStack) -> subprocess.Popen[bytes]:
+# The consumer processes of each split layout (`FLEETWATCH_PROJECTIONS` of each; "" = all).
+CONSUMER_PROCESSES = {
+    "sqlite-2proc": [""],
+    "sqlite-3proc": ["telemetry", "device_status,alerts,alerting,users,notifier"],
+}
+
+
+def start_consumers(
+    sqlite_path: Path, projections: str, stack: contextlib.ExitStack
+) -> subprocess.Popen[bytes]:
     """`fleetwatch projections run` on the same SQLite file, as an operator would start it."""
-    env = {**os.environ, "FLEETWATCH_SQLITE_PATH": str(sqlite_path)}
+    env = {
+        **os.environ, "FLEETWATCH_SQLITE_PATH": str(sqlite_path),
+        "FLEETWATCH_PROJECTIONS": projections,
+    }  # fmt: skip
     command = [str(Path(sys.executable).parent / "fleetwatch"), "projections", "run"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
@@ -226,8 +238,9 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
 
     rate = args.rate if store != "dynamodb" else args.dynamodb_rate
     duration = args.duration if store != "dynamodb" else args.dynamodb_duration
-    split = store == "sqlite-2proc"  # consumers in a second process (`projections run`)
-    consumer: subprocess.Popen[bytes] | None = None
+    # Consumers in other processes (`projections run`): one, or two splitting the workers
+    split = store in CONSUMER_PROCESSES
+    consumers: list[subprocess.Popen[bytes]] = []
     with contextlib.ExitStack() as stack:
         if store != "dynamodb":
             folder = stack.enter_context(tempfile.TemporaryDirectory())
@@ -251,8 +264,10 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
             system.workers = {k: w for k, w in system.workers.items() if k in keep}
         fleet, rules = provision(system, args.devices, args.rules)
         tune_gc()  # as the service entry points do once the system is built
-        if split:
-            consumer = start_consumers(settings.sqlite_path, stack)
+        consumers += [
+            start_consumers(settings.sqlite_path, projections, stack)
+            for projections in CONSUMER_PROCESSES.get(store, [])
+        ]
         system.start()
         assert system.wait_for(system.event_log.head(), timeout=120)
         assert system.ingest is not None
@@ -266,12 +281,12 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
         tracker.start()
 
         def rss_now() -> float:
-            return rss_mb() + (rss_mb(consumer.pid) if consumer else 0.0)
+            return rss_mb() + sum(rss_mb(c.pid) for c in consumers)
 
         rss: list[float] = [rss_now()]
         sequence = 0
         started = time.monotonic()
-        cpu_at_start = (cpu_seconds(), cpu_seconds(consumer.pid) if consumer else 0.0)
+        cpu_at_start = [cpu_seconds(), *(cpu_seconds(c.pid) for c in consumers)]
         next_rss = started + 10
         while (now := time.monotonic()) - started < duration:
             due = len(fleet) if rate <= 0 else int((now - started) * rate) - sequence
@@ -303,11 +318,11 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
         tracker.stop.set()
         tracker.join(300)
         rss.append(rss_now())
-        consumer_peak = rss_mb(consumer.pid, "VmHWM") if consumer else None
-        cpu = (
+        consumer_peaks = [round(rss_mb(c.pid, "VmHWM")) for c in consumers]
+        cpu = [
             cpu_seconds() - cpu_at_start[0],
-            (cpu_seconds(consumer.pid) - cpu_at_start[1]) if consumer else 0.0,
-        )
+            *(cpu_seconds(c.pid) - at for c, at in zip(consumers, cpu_at_start[1:], strict=True)),
+        ]
         counts = service.handler.counters.snapshot()
         elapsed = tracker.last_applied_at - started
         count = max(tracker.applied, 1)
@@ -338,16 +353,20 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
             "commits": service.commits,
             "messages_per_commit": round(tracker.applied / max(service.commits, 1), 1),
             "outcomes": counts["messages"],
-            "processes": 2 if split else 1,
+            "processes": 1 + len(consumers),
+            "consumer_processes_run": CONSUMER_PROCESSES.get(store, []),  # "" = all workers
             # CPU time per message applied, from the start of the load to its end (the bench's
             # own load generator and latency tracker included, in the ingestion process)
             "cpu_us_per_message": {
                 "ingestion_process" if split else "process": round(cpu[0] / count * 1e6, 1),
-                **({"consumer_process": round(cpu[1] / count * 1e6, 1)} if split else {}),
+                **{
+                    f"consumer_process_{k + 1}": round(c / count * 1e6, 1)
+                    for k, c in enumerate(cpu[1:])
+                },
             },
-            "rss_mb_every_10s": [round(x) for x in rss],  # both processes' when split
+            "rss_mb_every_10s": [round(x) for x in rss],  # all processes' when split
             "peak_rss_mb": round(peak_rss_mb()),  # of the ingestion process
-            "consumer_process_peak_rss_mb": consumer_peak and round(consumer_peak),
+            "consumer_processes_peak_rss_mb": consumer_peaks,
         }
 
 
@@ -471,8 +490,9 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=100)
     parser.add_argument(
         "--stores",
-        default="sqlite,sqlite-2proc,dynamodb",
-        help="sqlite: one process; sqlite-2proc: ingestion + `fleetwatch projections run`",
+        default="sqlite,sqlite-2proc,sqlite-3proc,dynamodb",
+        help="sqlite: one process; sqlite-2proc: ingestion + `fleetwatch projections run`; "
+        "sqlite-3proc: ingestion + telemetry + the other workers",
     )
     parser.add_argument(
         "--consumers", default="all", help="worker names to run (diagnosis), default all wired"
