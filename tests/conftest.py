@@ -19,7 +19,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from dynamodb_local import dynamodb_local  # noqa: E402
 
+from fleetwatch.bootstrap import application_env  # noqa: E402
 from fleetwatch.settings import Settings  # noqa: E402
+from write_side.application import FleetApplication  # noqa: E402
 
 # boto3 needs credentials and a region even for DynamoDB Local; never reach real AWS from tests.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "fleetwatchtest")
@@ -71,3 +73,11 @@ def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         dynamodb_endpoint_url=request.getfixturevalue("dynamodb_endpoint"),
         dynamodb_table_prefix=request.getfixturevalue("table_prefix"),
     )
+
+
+@pytest.fixture
+def app(store_settings: Settings) -> Iterator[FleetApplication]:
+    """The write-side application on `store_settings`' store, closed afterwards."""
+    application = FleetApplication(env=application_env(store_settings))
+    yield application
+    application.close()

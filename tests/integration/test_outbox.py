@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
@@ -16,8 +15,6 @@ from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBFactory
 from event_store.envelope import EventMetadata
-from fleetwatch.bootstrap import application_env
-from fleetwatch.settings import Settings
 from notifications.dispatcher import Backoff, Dispatcher
 from notifications.outbox import Outbox, OutboxSender, SQLiteOutbox
 from notifications.outbox_dynamodb import DynamoDBOutbox
@@ -90,14 +87,6 @@ def note(i: int = 0, channel: str = "email", **overrides: object) -> Notificatio
         address=f"user{i}@example.com",
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def app(store_settings: Settings) -> Iterator[FleetApplication]:
-    settings = store_settings
-    application = FleetApplication(env=application_env(settings))
-    yield application
-    application.close()
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ commit can show a gap for a moment, it reads everything as before."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import pytest
 from eventsourcing.persistence import Notification, Tracking
 
 from event_store.envelope import EventEnvelope, EventMetadata
-from fleetwatch.bootstrap import application_env
 from fleetwatch.settings import Settings
 from projections.batching import BatchingProjectionWorker
 from read_side.notifications import ChangeNotice
@@ -47,13 +45,6 @@ class Updates:
 
     def max_tracking_id(self, application_name: str) -> int | None:
         return self.checkpoint
-
-
-@pytest.fixture
-def app(store_settings: Settings) -> Iterator[FleetApplication]:
-    application = FleetApplication(env=application_env(store_settings))
-    yield application
-    application.close()
 
 
 def rename_devices(app: FleetApplication, count: int, prefix: str) -> list[tuple[int, str]]:

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import pytest
 from eventsourcing.persistence import Notification, Tracking
 
 from event_store.envelope import EventEnvelope, EventMetadata
-from fleetwatch.bootstrap import application_env
-from fleetwatch.settings import Settings
 from projections.batching import BatchingProjectionWorker
 from projections.group import WorkerGroup
 from read_side.notifications import ChangeNotice
@@ -53,13 +50,6 @@ class Seen:
 
     def max_tracking_id(self, application_name: str) -> int | None:
         return self.checkpoint
-
-
-@pytest.fixture
-def app(store_settings: Settings) -> Iterator[FleetApplication]:
-    application = FleetApplication(env=application_env(store_settings))
-    yield application
-    application.close()
 
 
 def worker(app: FleetApplication, projection: Seen) -> BatchingProjectionWorker:

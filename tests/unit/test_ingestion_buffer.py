@@ -110,8 +110,8 @@ def test_an_ambiguous_failure_is_retried_and_stores_once(fleet: Fleet) -> None:
     assert fleet.stored_entries("acme", device) == ["a"]
 
 
-def test_closing_during_an_outage_fails_what_was_not_committed(fleet: Fleet) -> None:
-    device, token = fleet.device()
+def during_an_outage(fleet: Fleet) -> IngestService:
+    """A started service whose store fails every commit (retried every 50 ms at most)."""
 
     def down(streams: Any, meta: Any) -> Any:
         raise RuntimeError("store down")
@@ -119,6 +119,12 @@ def test_closing_during_an_outage_fails_what_was_not_committed(fleet: Fleet) -> 
     fleet.app.save_telemetry = down  # type: ignore[method-assign]
     service = IngestService(fleet.handler, flush_interval=0.001, max_retry_delay=0.05)
     service.start()
+    return service
+
+
+def test_closing_during_an_outage_fails_what_was_not_committed(fleet: Fleet) -> None:
+    device, token = fleet.device()
+    service = during_an_outage(fleet)
     [future] = service.submit([Submission(message(device, "a"), "http", token)])
     time.sleep(0.1)
     service.close(timeout=0.2)
@@ -238,13 +244,7 @@ def test_submit_each_tells_each_queued_message_once_after_its_commit(
 
 def test_submit_each_tells_none_when_the_service_stops_before_the_commit(fleet: Fleet) -> None:
     device, token = fleet.device()
-
-    def down(streams: Any, meta: Any) -> Any:
-        raise RuntimeError("store down")
-
-    fleet.app.save_telemetry = down  # type: ignore[method-assign]
-    service = IngestService(fleet.handler, flush_interval=0.001, max_retry_delay=0.05)
-    service.start()
+    service = during_an_outage(fleet)
     told = Told(2)
     service.submit_each(
         [Submission(message(device, m), "mqtt", token) for m in ("a", "b")], told.callbacks()
