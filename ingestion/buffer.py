@@ -9,8 +9,8 @@ either waits (`block=True`: MQTT's network thread, so the broker stops sending; 
 One flusher thread commits: when `flush_devices` distinct devices are queued, or `flush_interval`
 after the oldest queued message. While a commit runs, the next batch accumulates, so under load
 each device's event carries more messages. Each message's future (or, with `submit_each`, its
-callback) completes only after the
-transaction holding it has committed (or with its final refusal); transports acknowledge then.
+callback) completes only after the transaction holding it has committed (or with its final
+refusal); transports acknowledge then.
 A failed commit is retried with backoff for as long as the service runs: nothing is dropped and
 nothing uncommitted is acknowledged; the full buffer pushes back on the producers meanwhile. On
 `close()`, what cannot be committed in time fails with `NotCommitted` (MQTT then leaves the
@@ -149,6 +149,8 @@ class IngestService:
         thread. Returns the refusals at once (None where the message was queued); they are not
         passed to `settle`. A `Future` per message costs more than the rest of its queueing
         (a `Condition` each); a transport that acknowledges from a callback (MQTT) needs none."""
+        if len(settle) != len(submissions):
+            raise ValueError(f"{len(settle)} callbacks for {len(submissions)} submissions")
         received_at = self.handler.clock()  # one reading of the clock for the batch
         outcomes = [self.handler.prepare(s, received_at) for s in submissions]
         now = time.monotonic()
