@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
@@ -70,20 +73,70 @@ def router_for(system: HasIngest) -> APIRouter:
             Submission(m if isinstance(m, dict) else json.dumps(m), "http", token=token)
             for m in messages
         ]
+        batch = _BatchResults(asyncio.get_running_loop(), len(submissions))
         try:
-            futures = await run_in_threadpool(service.submit, submissions, block=False)
+            refused = await run_in_threadpool(
+                service.submit_each, submissions, batch.callbacks(), block=False
+            )
         except Overloaded as e:
             return _error(503, e.code, str(e), retry=1)
         try:
-            results: list[MessageResult] = await asyncio.wait_for(
-                asyncio.gather(*(asyncio.wrap_future(f) for f in futures)), COMMIT_TIMEOUT_S
-            )
-        except Exception:  # not committed (store down, service stopping, timeout)
+            async with asyncio.timeout(COMMIT_TIMEOUT_S):
+                results = await batch.wait(refused)
+        except TimeoutError:
+            results = None
+        if results is None:  # not committed (store down, service stopping, timeout)
             detail = "the batch could not be committed now; retry later (idempotent)"
             return _error(503, "STORE_UNAVAILABLE", detail, retry=5)
         return JSONResponse({"results": [r.to_json() for r in results]}, _status(results))
 
     return router
+
+
+class _BatchResults:
+    """One request's results: the queued messages' are told by the ingestion flusher (one
+    callback each, no `Future` per message); the request's coroutine awaits the last one."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self._loop = loop
+        self._done: asyncio.Future[None] = loop.create_future()
+        self._results: list[MessageResult | None] = [None] * count
+        self._failed = False
+        self._lock = threading.Lock()
+        self._told = 0
+        self._expected: int | None = None  # known once submitted
+
+    def callbacks(self) -> list[Callable[[MessageResult | None], None]]:
+        return [partial(self._tell, k) for k in range(len(self._results))]
+
+    async def wait(self, refused: list[MessageResult | None]) -> list[MessageResult] | None:
+        """Every message's result, in order, once the last is told; None when any was not
+        committed. `refused`: what `submit_each` answered at once."""
+        with self._lock:
+            for k, result in enumerate(refused):
+                if result is not None:
+                    self._results[k] = result
+            self._expected = sum(1 for r in refused if r is None)
+            finished = self._told == self._expected
+        if finished:
+            self._finish()
+        await self._done
+        if self._failed or any(r is None for r in self._results):
+            return None
+        return [r for r in self._results if r is not None]
+
+    def _tell(self, k: int, result: MessageResult | None) -> None:  # the flusher thread
+        with self._lock:
+            self._results[k] = result
+            self._failed = self._failed or result is None
+            self._told += 1
+            finished = self._told == self._expected
+        if finished:
+            self._loop.call_soon_threadsafe(self._finish)
+
+    def _finish(self) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
 
 
 def _messages(body: bytes) -> tuple[list[Any] | None, str]:

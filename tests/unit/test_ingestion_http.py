@@ -109,3 +109,28 @@ def test_deeply_nested_json_is_a_typed_400_not_a_500(client: TestClient) -> None
     response = client.post("/ingest", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "INVALID_JSON"
+
+
+def test_a_batch_not_committed_in_time_is_503_and_a_later_one_is_answered(
+    fleet: Fleet, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device, token = fleet.device()
+    real = fleet.app.save_telemetry
+    down = [True]
+
+    def flaky(streams: Any, meta: Any) -> Any:
+        if down[0]:
+            raise RuntimeError("store down")
+        return real(streams, meta)
+
+    fleet.app.save_telemetry = flaky  # type: ignore[method-assign]
+    monkeypatch.setattr("ingestion.http.COMMIT_TIMEOUT_S", 0.3)
+    response = post(client, {"messages": [message(device, "a"), {"message_id": "x"}]}, token)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "STORE_UNAVAILABLE"
+    down[0] = False  # the store is back: the retried commit stores "a" (once), then "b"
+    response = post(client, {"messages": [message(device, "a"), message(device, "b")]}, token)
+    assert response.status_code == 200
+    assert sorted(r["status"] for r in response.json()["results"]) == ["accepted", "duplicate"]
+    assert fleet.stored_entries("acme", device) == ["a", "b"]
