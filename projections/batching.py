@@ -11,9 +11,10 @@ recorder's in-process notifier) or polls every `idle_poll` seconds (other proces
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
@@ -23,6 +24,21 @@ from projections.runner import Projection, ProjectionWorker
 from read_side.notifications import ChangeNotice
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def woken_by_commits(recorder: object) -> Iterator[threading.Event]:
+    """An event set when this process commits to the recorder's store (SQLite notifier,
+    DynamoDB feed state), so a waiting reader goes at once; never set when there is neither."""
+    wake = threading.Event()
+    source = getattr(recorder, "notifier", None) or getattr(recorder, "feed_state", None)
+    if source is not None:
+        source.listen(wake)
+    try:
+        yield wake
+    finally:
+        if source is not None:
+            source.unlisten(wake)
 
 
 class BatchProjection(Projection, Protocol):
@@ -125,13 +141,7 @@ class BatchingProjectionWorker(ProjectionWorker):
         return len(batch)
 
     def _run(self) -> None:
-        wake = threading.Event()
-        # This process's commits wake the worker at once (SQLite notifier, DynamoDB feed state).
-        recorder = self.recorder
-        source = getattr(recorder, "notifier", None) or getattr(recorder, "feed_state", None)
-        if source is not None:
-            source.listen(wake)
-        try:
+        with woken_by_commits(self.recorder) as wake:
             while not self._stopping.is_set():
                 try:
                     self.resume()
@@ -140,9 +150,6 @@ class BatchingProjectionWorker(ProjectionWorker):
                     self.last_error = e
                     log.exception("%s failed; retrying from its checkpoint", self.tracking_name)
                     self._stopping.wait(self.retry_delay)
-        finally:
-            if source is not None:
-                source.unlisten(wake)
 
     def _follow(self, wake: threading.Event) -> None:
         while not self._stopping.is_set():

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from eventsourcing.persistence import Notification
 
 from event_store.envelope import EventEnvelope
-from projections.batching import BatchingProjectionWorker
+from projections.batching import BatchingProjectionWorker, woken_by_commits
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +73,9 @@ class WorkerGroup:
             self._thread = None
 
     def _run(self) -> None:
-        wake = threading.Event()
-        source = getattr(self.recorder, "notifier", None) or getattr(
-            self.recorder, "feed_state", None
-        )
-        if source is not None:
-            source.listen(wake)
         retry_at = dict.fromkeys(self.workers, 0.0)  # 0: running; else when to resume it
         resume = set(self.workers)  # to (re)start from their checkpoints
-        try:
+        with woken_by_commits(self.recorder) as wake:
             while not self._stopping.is_set():
                 now = time.monotonic()
                 for worker in [w for w in resume if retry_at[w] <= now]:
@@ -97,9 +91,6 @@ class WorkerGroup:
                 if not batch:
                     wake.wait(self.idle_poll)
                     wake.clear()
-        finally:
-            if source is not None:
-                source.unlisten(wake)
 
     def _read(self, running: Sequence[BatchingProjectionWorker]) -> Sequence[Notification]:
         if not running:
