@@ -88,7 +88,9 @@ class System:
     users: UsersReader | None = None  # the users read model (issue 4)
     outbox: Outbox | None = None  # queued notifications, written by the notifier (issue 4)
     dispatcher: Dispatcher | None = None  # delivers the outbox; runs with the workers
-    # Workers that share one thread, one read and one decode of the feed (projections.group)
+    # Workers (by name) that share one thread, one read and one decode of the feed
+    # (projections.group); `groups`: those started in this process
+    worker_groups: list[tuple[str, ...]] = field(default_factory=list)
     groups: list[WorkerGroup] = field(default_factory=list)
     _started: bool = False
     _running: set[str] = field(default_factory=set)  # the workers started in this process
@@ -103,17 +105,12 @@ class System:
             if unknown:
                 known = ", ".join(self.workers)
                 raise ValueError(f"unknown projections {sorted(unknown)}; known: {known}")
-            by_id = {id(w): name for name, w in self.workers.items()}
-            grouped: set[str] = set()
-            groups = []
-            for group in self.groups:
-                members = [w for w in group.workers if by_id[id(w)] in self._running]
-                grouped.update(by_id[id(w)] for w in group.workers)
+            for names in self.worker_groups:
+                members = [_batching(self.workers[n]) for n in names if n in self._running]
                 if members:
-                    groups.append(WorkerGroup(members, max_batch=group.max_batch))
-            self.groups = groups
-            for group in self.groups:
-                group.start()
+                    self.groups.append(WorkerGroup(members))
+                    self.groups[-1].start()
+            grouped = {name for names in self.worker_groups for name in names}
             for name, worker in self.workers.items():
                 if name in self._running and name not in grouped:
                     worker.start()
@@ -168,6 +165,12 @@ class System:
         self.fanout.close()
         close_read_models(self.app)
         self.app.close()
+
+
+def _batching(worker: ProjectionWorker) -> BatchingProjectionWorker:
+    if not isinstance(worker, BatchingProjectionWorker):
+        raise TypeError(f"{worker.tracking_name}: a worker group takes batching workers only")
+    return worker
 
 
 def _poll_checkpoint(worker: ProjectionWorker, position: int, timeout: float) -> bool:
@@ -456,7 +459,7 @@ def build_system(
         },
         ingest=ingest,
         mqtt=mqtt,
-        groups=[WorkerGroup([worker, telemetry_worker, alerting])],
+        worker_groups=[("device_status", "telemetry", "alerting")],
         users=notifying.users,
         outbox=notifying.outbox,
         dispatcher=notifying.dispatcher,
