@@ -33,8 +33,8 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing import sqlite as es_sqlite
@@ -42,6 +42,7 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
     ListenNotifySubscription,
+    Notification,
     OperationalError,
     ProgrammingError,
     StoredEvent,
@@ -57,6 +58,8 @@ __all__ = [
     "SQLiteTrackingRecorder",
 ]
 
+
+T = TypeVar("T")
 
 # Events per INSERT statement: 4 parameters each, under the 999 that SQLite before 3.32 allows.
 INSERT_CHUNK = 240
@@ -162,9 +165,24 @@ class SQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        notification_ids = super().insert_events(stored_events, **kwargs)
+        insert = super().insert_events
+        notification_ids = _waiting_out_table_locks(self, lambda: insert(stored_events, **kwargs))
         self.notifier.notify()  # After the commit: the transaction has ended.
         return notification_ids
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        select = super().select_notifications
+        return _waiting_out_table_locks(
+            self, lambda: select(start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
+        )
 
     def _insert_events(
         self, c: es_sqlite.SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
@@ -347,6 +365,23 @@ class _Pool(es_sqlite.SQLiteConnectionPool):
         for pragma in self.pragmas:
             connection._sqlite_conn.execute(pragma)
         return connection
+
+
+def _waiting_out_table_locks(recorder: es_sqlite.SQLiteRecorder, operation: Callable[[], T]) -> T:
+    """`operation()`, tried again while it fails on a table lock, up to the lock timeout.
+
+    A shared-cache database ("file:...?mode=memory&cache=shared") locks tables, not the file: a
+    writer meets a reader's table lock, and a reader a writer's, at once (SQLITE_LOCKED); the
+    busy timeout does not apply. The failed transaction was rolled back, so trying again is
+    safe. (File databases, the product's, never fail this way.)"""
+    deadline = time.monotonic() + (recorder.datastore.pool.lock_timeout or 5)
+    while True:
+        try:
+            return operation()
+        except OperationalError as e:
+            if "table is locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _use_pool(datastore: es_sqlite.SQLiteDatastore, pragmas: tuple[str, ...] = ()) -> None:
