@@ -280,10 +280,10 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
             tracker = LatencyTracker(list(system.workers.values()))
         tracker.start()
 
-        def rss_now() -> float:
-            return rss_mb() + sum(rss_mb(c.pid) for c in consumers)
+        def rss_now() -> list[float]:  # of each process, the ingestion process first
+            return [rss_mb(), *(rss_mb(c.pid) for c in consumers)]
 
-        rss: list[float] = [rss_now()]
+        rss: list[list[float]] = [rss_now()]
         sequence = 0
         started = time.monotonic()
         cpu_at_start = [cpu_seconds(), *(cpu_seconds(c.pid) for c in consumers)]
@@ -364,7 +364,12 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
                     for k, c in enumerate(cpu[1:])
                 },
             },
-            "rss_mb_every_10s": [round(x) for x in rss],  # all processes' when split
+            "rss_mb_every_10s": [round(sum(x)) for x in rss],  # all processes' when split
+            "rss_mb_every_10s_by_process": [
+                [round(x) for x in xs] for xs in zip(*rss, strict=True)
+            ],
+            # Growth over the second half of the load (all processes): ~0 when memory is flat
+            "rss_growth_second_half_mb": round(sum(rss[-1]) - sum(rss[len(rss) // 2]), 1),
             "peak_rss_mb": round(peak_rss_mb()),  # of the ingestion process
             "consumer_processes_peak_rss_mb": consumer_peaks,
         }

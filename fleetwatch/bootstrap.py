@@ -31,7 +31,7 @@ from projections.device_status import DeviceStatusProjection, DeviceStatusView
 from projections.group import WorkerGroup
 from projections.notifier import NotifierProjection, StoredAlerts
 from projections.runner import ProjectionWorker
-from projections.telemetry import TelemetryProjection
+from projections.telemetry import BATCH_TOPIC, TelemetryProjection
 from projections.users import UsersProjection, UsersView
 from projections.views.alerts_dynamodb import DynamoDBAlertsView
 from projections.views.alerts_sqlite import SQLiteAlertsView
@@ -117,10 +117,22 @@ class System:
             if self.dispatcher is not None and "notifier" in self._running:
                 self.dispatcher.start(self.settings.notify_poll_interval)
             self._started = True
+            self._pace_ingestion()
         if self.ingest is not None:
             self.ingest.start()
         if self.mqtt is not None:
             self.mqtt.start()
+
+    def _pace_ingestion(self) -> None:
+        """Let ingestion wait for the workers of this process that apply telemetry batches
+        when they fall behind (they share its GIL; `ingestion.buffer`, pacing)."""
+        paced = [
+            worker
+            for name, worker in self.workers.items()
+            if name in self._running and worker.projection.handles(BATCH_TOPIC)
+        ]
+        if self.ingest is not None and paced:
+            self.ingest.pace_with(lambda: min(worker.position for worker in paced))
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every read model has applied the feed up to `position` (read-your-writes)."""
@@ -383,6 +395,7 @@ def build_ingestion(
         flush_interval=ingest.ingest_flush_ms / 1000,
         flush_devices=ingest.ingest_flush_devices or (40 if dynamodb else 500),
         heartbeat_interval=ingest.heartbeat_interval,
+        max_consumer_lag=ingest.ingest_max_consumer_lag_ms / 1000 or None,
     )
     if ingest.mqtt_url is None:
         return service, None

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ingestion import buffer
 from ingestion.buffer import IngestService, NotCommitted, Overloaded
 from tests.unit.test_ingestion_handler import Fleet, message
 from write_side.ingestion import Submission
@@ -266,3 +267,85 @@ def test_a_failing_callback_does_not_stop_the_flusher(fleet: Fleet, service: Ing
     later = service.ingest([Submission(message(device, "b"), "mqtt", token)], timeout=5)
     assert [r.status for r in later] == ["accepted"]
     assert fleet.stored_entries("acme", device) == ["a", "b"]
+
+
+
+class Consumer:
+    """A paced consumer: applies one event of the feed every `step` seconds once started."""
+
+    def __init__(self, step: float = 0.01) -> None:
+        self.applied, self.step = 0, step
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __call__(self) -> int:
+        return self.applied
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.step):
+            self.applied += 1
+
+
+def test_commits_wait_while_the_paced_consumers_lag_and_catch_up(fleet: Fleet) -> None:
+    for _ in range(30):  # the feed's first events: 30 registrations for the consumer to apply
+        fleet.device()
+    device, token = fleet.device()
+    consumer = Consumer(step=0.02)
+    service = IngestService(fleet.handler, flush_interval=0.001, max_consumer_lag=0.05)
+    service.pace_with(consumer)
+    service.start()
+    try:
+        [first] = service.ingest([Submission(message(device, "a"), "http", token)])
+        assert first.position > 60
+        consumer.thread.start()  # ~1.2 s to reach the first commit, moving all along
+        time.sleep(0.1)  # the first commit is now older than max_consumer_lag
+        [held] = service.submit([Submission(message(device, "b"), "http", token)])
+        time.sleep(0.3)
+        assert not held.done()  # paced: held while the consumer catches up
+        assert fleet.stored_entries("acme", device) == ["a"]
+        assert held.result(5).status == "accepted"  # once it has caught up
+        assert consumer.applied >= first.position
+    finally:
+        consumer.stop.set()
+        service.close(timeout=1)
+    assert service.paced_s >= 0.3
+
+
+def test_consumers_that_do_not_move_are_not_waited_for(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failing or stopped read model must not stop ingestion: after STALLED_AFTER_S without
+    moving, the consumer is not waited for, and later commits do not wait at all."""
+    monkeypatch.setattr(buffer, "STALLED_AFTER_S", 0.2)
+    device, token = fleet.device()
+    stalled = Consumer()  # never started: stays at 0
+    service = IngestService(fleet.handler, flush_interval=0.001, max_consumer_lag=0.01)
+    service.pace_with(stalled)
+    service.start()
+    try:
+        service.ingest([Submission(message(device, "a"), "http", token)])
+        time.sleep(0.05)
+        started = time.monotonic()
+        service.ingest([Submission(message(device, "b"), "http", token)])
+        service.ingest([Submission(message(device, "c"), "http", token)])
+        took = time.monotonic() - started
+    finally:
+        service.close(timeout=1)
+    assert took < 1.0
+    assert service.paced_s < 0.5
+    assert fleet.stored_entries("acme", device) == ["a", "b", "c"]
+
+
+def test_no_pacing_without_a_lag_bound(fleet: Fleet) -> None:
+    device, token = fleet.device()
+    stalled = Consumer()
+    service = IngestService(fleet.handler, flush_interval=0.001, max_consumer_lag=None)
+    service.pace_with(stalled)
+    service.start()
+    try:
+        for k in range(3):
+            service.ingest([Submission(message(device, f"m{k}"), "http", token)])
+            time.sleep(0.02)
+    finally:
+        service.close(timeout=1)
+    assert service.paced_s == 0.0
