@@ -5,8 +5,11 @@ unknown name is refused before anything starts."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +17,7 @@ from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.settings import Settings
 from ingestion.settings import IngestSettings
+from projections.views.telemetry_sqlite import SQLiteTelemetryView
 from read_side.telemetry import HistoryQuery, Resolution
 from write_side.commands import RegisterDevice
 from write_side.credentials import IssueDeviceCredential
@@ -91,3 +95,43 @@ def test_the_dispatcher_runs_where_the_notifier_does(pair: tuple[System, System]
     assert others.dispatcher is not None
     assert telemetry.dispatcher._thread is None
     assert others.dispatcher._thread is not None
+
+
+@pytest.mark.parametrize(("projections", "paced"), [("telemetry", True), ("users", False)])
+def test_ingestion_waits_for_the_telemetry_consumers_of_its_own_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, projections: str, paced: bool
+) -> None:
+    """With the telemetry worker in this process and slow (0.3 s a batch), each commit waits
+    for it to apply the one before (pacing); with only workers that ignore telemetry batches
+    here, nothing waits."""
+    real = SQLiteTelemetryView.apply
+
+    def slow(view: SQLiteTelemetryView, batches: Any, tracking: Any) -> None:
+        time.sleep(0.3)
+        real(view, batches, tracking)
+
+    monkeypatch.setattr(SQLiteTelemetryView, "apply", slow)
+    settings = Settings(sqlite_path=tmp_path / "fleet.sqlite3", projections=projections)
+    system = build_system(
+        settings, IngestSettings(ingest_flush_ms=5, ingest_max_consumer_lag_ms=50)
+    )
+    system.start()
+    try:
+        saved = system.app.register_device(RegisterDevice(name="p", device_type="pump"), META)
+        device = saved.aggregate.id
+        credential = IssueDeviceCredential(device_id=device)
+        token = system.app.issue_device_credential(credential, META).token
+        assert system.ingest is not None
+        for k in range(5):
+            message = {
+                "device_id": str(device), "message_id": f"m{k}",
+                "timestamp": datetime.now(UTC).isoformat(), "metrics": {"temperature": 20.0 + k},
+            }  # fmt: skip
+            [result] = system.ingest.ingest([Submission(message, "http", token)])
+            assert result.status == "accepted"
+            time.sleep(0.1)  # the commit is now older than the 50 ms bound
+        waited = system.ingest.paced_s
+    finally:
+        system.close()
+    assert (waited > 0.5) is paced
+    assert waited < 0.01 or paced

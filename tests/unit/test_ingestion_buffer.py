@@ -269,7 +269,6 @@ def test_a_failing_callback_does_not_stop_the_flusher(fleet: Fleet, service: Ing
     assert fleet.stored_entries("acme", device) == ["a", "b"]
 
 
-
 class Consumer:
     """A paced consumer: applies one event of the feed every `step` seconds once started."""
 
