@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
+from array import array
 from collections import deque
 from concurrent.futures import Future
 from datetime import UTC, datetime
@@ -59,26 +60,46 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def percentile(values: list[tuple[float, int]], q: float) -> float:
-    """Weighted percentile of (value, weight) pairs."""
-    if not values:
+class Histogram:
+    """Weighted latencies in 1 ms bins, allocated once: the instrument must not grow while it
+    runs, since whether the service's memory stays flat is one of the things it measures."""
+
+    def __init__(self, limit_s: float = 300.0) -> None:
+        self.counts = array("q", bytes(8 * (int(limit_s * 1000) + 1)))  # the last bin: beyond
+        self.total = 0
+        self.max = 0.0
+
+    def add(self, seconds: float, weight: int) -> None:
+        self.counts[min(int(seconds * 1000), len(self.counts) - 1)] += weight
+        self.total += weight
+        self.max = max(self.max, seconds)
+
+    def percentile_ms(self, q: float) -> float:
+        """The upper edge of the bin holding the q-th weighted quantile (NaN when empty)."""
+        seen = 0
+        for k, count in enumerate(self.counts):
+            seen += count
+            if count and seen >= q * self.total:
+                return float(k + 1)
         return float("nan")
-    ordered = sorted(values)
-    total = sum(w for _, w in ordered)
-    seen = 0
-    for value, weight in ordered:
-        seen += weight
-        if seen >= q * total:
-            return value
-    return ordered[-1][0]
 
 
-def sustained(applied_at: list[tuple[float, int]], start: float, end: float) -> float | None:
-    """Messages applied per second between `start` and `end` (None when too short)."""
-    if end - start < 5:
-        return None
-    count = sum(n for at, n in applied_at if start <= at < end)
-    return round(count / (end - start), 1)
+class PerSecond:
+    """Messages applied in each second since `origin` (allocated once, like `Histogram`)."""
+
+    def __init__(self, origin: float, seconds: int) -> None:
+        self.origin = origin
+        self.counts = array("q", bytes(8 * seconds))
+
+    def add(self, at: float, count: int) -> None:
+        self.counts[min(int(at - self.origin), len(self.counts) - 1)] += count
+
+    def sustained(self, start: float, end: float) -> float | None:
+        """Messages applied per second between `start` and `end` (None when too short)."""
+        if end - start < 5:
+            return None
+        first, last = int(start - self.origin), int(end - self.origin)
+        return round(sum(self.counts[first:last]) / (last - first), 1)
 
 
 def payload(device: tuple[str, str], sequence: int) -> bytes:
@@ -158,15 +179,15 @@ class LatencyTracker(threading.Thread):
     their checkpoints (`remote`: only those that handle telemetry batches, since a checkpoint
     moves only on the events its worker handles, and every burst ends in a batch event)."""
 
-    def __init__(self, workers: list[Any], remote: bool = False) -> None:
+    def __init__(self, workers: list[Any], seconds: int, remote: bool = False) -> None:
         super().__init__(daemon=True)
         self.workers = workers
         self.remote = remote
         self.inflight: deque[Burst] = deque()
         self.committed: deque[tuple[int, float, int]] = deque()
-        self.samples: list[tuple[float, int]] = []
-        self.commit_samples: list[tuple[float, int]] = []  # submitted -> committed
-        self.applied_at: list[tuple[float, int]] = []  # when, how many messages
+        self.latency = Histogram()  # submitted -> applied by every worker
+        self.commit_latency = Histogram()  # submitted -> committed
+        self.applied_at = PerSecond(time.monotonic(), seconds)
         self.applied = 0
         self.last_applied_at = 0.0
         self.stop = threading.Event()
@@ -178,7 +199,7 @@ class LatencyTracker(threading.Thread):
                 burst = self.inflight.popleft()
                 assert burst.committed_at is not None
                 self.committed.append((burst.position, burst.t0, burst.count))
-                self.commit_samples.append((burst.committed_at - burst.t0, burst.count))
+                self.commit_latency.add(burst.committed_at - burst.t0, burst.count)
             if self.remote and not self.committed:
                 applied = 0
             elif self.remote:
@@ -188,8 +209,8 @@ class LatencyTracker(threading.Thread):
             now = time.monotonic()
             while self.committed and self.committed[0][0] <= applied:
                 _, t0, count = self.committed.popleft()
-                self.samples.append((now - t0, count))
-                self.applied_at.append((now, count))
+                self.latency.add(now - t0, count)
+                self.applied_at.add(now, count)
                 self.applied += count
                 self.last_applied_at = now
             # Another process's checkpoints are queries: every 20 ms (the instrument shares the
@@ -272,12 +293,13 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
         assert system.wait_for(system.event_log.head(), timeout=120)
         assert system.ingest is not None
         service = system.ingest
+        seconds = int(duration) + 600  # of per-second counts: the load, then its drain
         if split:
             batches = "write_side.telemetry_log:Telemetry.BatchRecorded"
             tracked = [w for w in system.workers.values() if w.projection.handles(batches)]
-            tracker = LatencyTracker(tracked, remote=True)
+            tracker = LatencyTracker(tracked, seconds, remote=True)
         else:
-            tracker = LatencyTracker(list(system.workers.values()))
+            tracker = LatencyTracker(list(system.workers.values()), seconds)
         tracker.start()
 
         def rss_now() -> list[float]:  # of each process, the ingestion process first
@@ -340,15 +362,16 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
             "messages_per_s": round(tracker.applied / elapsed, 1),  # to the last one applied
             # Applied per second in the steady state: from 10 s after the start to the end of
             # the load (without the warm-up and the drain of the last second's messages)
-            "sustained_messages_per_s": sustained(
-                tracker.applied_at, started + 10, started + submitted_for
+            "sustained_messages_per_s": tracker.applied_at.sustained(
+                started + 10, started + submitted_for
             ),
-            "p50_latency_ms": round(percentile(tracker.samples, 0.50) * 1000, 1),
-            "p99_latency_ms": round(percentile(tracker.samples, 0.99) * 1000, 1),
-            "max_latency_ms": round(max(v for v, _ in tracker.samples) * 1000, 1),
+            # to the millisecond above (1 ms bins)
+            "p50_latency_ms": tracker.latency.percentile_ms(0.50),
+            "p99_latency_ms": tracker.latency.percentile_ms(0.99),
+            "max_latency_ms": round(tracker.latency.max * 1000, 1),
             # the part of it up to the commit (window, flush, commit)
-            "p50_commit_latency_ms": round(percentile(tracker.commit_samples, 0.50) * 1000, 1),
-            "p99_commit_latency_ms": round(percentile(tracker.commit_samples, 0.99) * 1000, 1),
+            "p50_commit_latency_ms": tracker.commit_latency.percentile_ms(0.50),
+            "p99_commit_latency_ms": tracker.commit_latency.percentile_ms(0.99),
             "feed_lag_at_end_by_consumer": lag,  # notifications not yet applied
             "commits": service.commits,
             "messages_per_commit": round(tracker.applied / max(service.commits, 1), 1),
@@ -393,7 +416,7 @@ def run_breakdown(args: argparse.Namespace) -> dict[str, Any]:
                 worker.catch_up()
             assert system.ingest is not None
             system.ingest.start()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             futures: list[Future[Any]] = []
             for i in range(0, count, BURST):
                 burst = [
@@ -402,17 +425,21 @@ def run_breakdown(args: argparse.Namespace) -> dict[str, Any]:
                 ]
                 futures = system.ingest.submit(burst)
             futures[-1].result(120)
+            # wall time -> rate; CPU time of the process (every thread) -> cost
             rates = {"ingestion": count / (time.perf_counter() - started)}
+            costs = {"ingestion": (time.process_time() - cpu) / count}
             for name, worker in system.workers.items():
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 worker.catch_up()
                 rates[name] = count / (time.perf_counter() - started)
+                costs[name] = (time.process_time() - cpu) / count
         finally:
             system.close()
     return {
         "store": "breakdown (SQLite, one stage at a time)",
         "messages_per_s_by_stage": {k: round(v) for k, v in rates.items()},
-        "cpu_us_per_message_by_stage": {k: round(1e6 / v, 1) for k, v in rates.items()},
+        # ingestion: the load generator's payloads included, as in the runs above
+        "cpu_us_per_message_by_stage": {k: round(v * 1e6, 1) for k, v in costs.items()},
     }
 
 
