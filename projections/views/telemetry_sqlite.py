@@ -7,8 +7,8 @@ Tables (in the event-store file; device ids as hex, times as epoch ms / s):
   message_id) WITHOUT ROWID, so a range read of one metric is one index range in time order;
   a message stored twice (past the aggregate's dedup window) is ignored here.
 - `telemetry_rollups`: one row per (tenant, device, metric, resolution, bucket start) with
-  min, max, sum, count; per batch of events, each touched row is read once, merged with the
-  events' contributions in feed order, and written once.
+  min, max, sum, count; each event's contribution to a row is added by one upsert
+  (`ON CONFLICT DO UPDATE`), in feed order.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from eventsourcing.persistence import Tracking
 
 from event_store.sqlite import SQLiteTrackingRecorder
@@ -30,46 +29,18 @@ _INSERT_READING = (
     f"INSERT OR IGNORE INTO {READINGS_TABLE} "  # noqa: S608 - constant name
     "(tenant_id, device_id, metric, at_ms, message_id, value) VALUES (?, ?, ?, ?, ?, ?)"
 )
-_REPLACE_ROLLUP = (
-    f"INSERT OR REPLACE INTO {ROLLUPS_TABLE} "  # noqa: S608 - constant name
+_ADD_ROLLUP = (
+    f"INSERT INTO {ROLLUPS_TABLE} AS r "  # noqa: S608 - constant name
     "(tenant_id, device_id, metric, resolution, start_s, min, max, sum, count) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# The rollup rows of many keys in one statement (keys as a JSON array of 5-element arrays).
-_SELECT_ROLLUPS = (
-    "SELECT r.tenant_id, r.device_id, r.metric, r.resolution, r.start_s, "  # noqa: S608
-    "r.min, r.max, r.sum, r.count "
-    f"FROM json_each(?) AS k JOIN {ROLLUPS_TABLE} AS r "
-    "ON r.tenant_id = json_extract(k.value, '$[0]') "
-    "AND r.device_id = json_extract(k.value, '$[1]') "
-    "AND r.metric = json_extract(k.value, '$[2]') "
-    "AND r.resolution = json_extract(k.value, '$[3]') "
-    "AND r.start_s = json_extract(k.value, '$[4]')"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant_id, device_id, metric, resolution, start_s) DO UPDATE SET "
+    "min = min(r.min, excluded.min), max = max(r.max, excluded.max), "
+    "sum = r.sum + excluded.sum, count = r.count + excluded.count"
 )
 RowKey = tuple[str, str, str, str, int]  # tenant, device hex, metric, resolution, start_s
 
 
 _RESOLUTION = {resolution: resolution.value for resolution in Resolution}
-
-
-def _merged(found: Stats | None, parts: list[Stats]) -> tuple[float, float, float, int]:
-    """`found.merge(parts[0]).merge(parts[1])...` (`parts` alone when nothing was found), as
-    plain numbers: the same comparisons and additions in the same order."""
-    first = parts[0] if found is None else found
-    low, high, total, count = first.min, first.max, first.sum, first.count
-    for stats in parts if found is not None else parts[1:]:
-        low = min(low, stats.min)
-        high = max(high, stats.max)
-        total = total + stats.sum
-        count += stats.count
-    return low, high, total, count
-
-
-def _current_rollups(cursor: Any, keys: list[RowKey]) -> dict[RowKey, Stats]:
-    if not keys:
-        return {}
-    cursor.execute(_SELECT_ROLLUPS, (orjson.dumps(keys).decode(),))
-    return {tuple(row[:5]): Stats(*row[5:]) for row in cursor.fetchall()}
 
 
 class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
@@ -107,15 +78,18 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
             c.executemany(_INSERT_READING, readings)
-            # Each touched rollup row is read once, the batch's events are added to it in feed
-            # order (the same additions, in the same order, as one upsert per event: sums are
-            # bit for bit the same however events were grouped into batches, so a rebuild
-            # yields the same numbers), and it is written once.
-            current = _current_rollups(c, list(contributions))
-            rows = [
-                (*key, *_merged(current.get(key), parts)) for key, parts in contributions.items()
-            ]
-            c.executemany(_REPLACE_ROLLUP, rows)
+            # One upsert per event and row, in feed order: the same additions in the same order
+            # however events are grouped into batches, so a rebuild yields the same sums bit for
+            # bit. (Reading each touched row once, merging in Python and writing it back cost a
+            # third more where each event is a different device's: section 16.)
+            c.executemany(
+                _ADD_ROLLUP,
+                [
+                    (*key, p.min, p.max, p.sum, p.count)
+                    for key, parts in contributions.items()
+                    for p in parts
+                ],
+            )
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as c:
