@@ -43,6 +43,10 @@ RowKey = tuple[str, str, str, str, int]  # tenant, device hex, metric, resolutio
 _RESOLUTION = {resolution: resolution.value for resolution in Resolution}
 
 
+def _fields(stats: Stats) -> tuple[float, float, float, int]:
+    return stats.min, stats.max, stats.sum, stats.count
+
+
 class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -60,7 +64,7 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
 
     def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> None:
         readings: list[tuple[Any, ...]] = []
-        contributions: dict[RowKey, list[Stats]] = {}  # each event's, in feed order
+        rollups: list[tuple[Any, ...]] = []  # each event's contribution to each row, feed order
         for batch in batches:
             tenant, device = batch.tenant_id, batch.device_id.hex
             readings.extend(
@@ -68,13 +72,10 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
                 for entry in batch.entries
                 for metric, value in entry.metrics.items()
             )
-            for (metric, resolution, start_s), stats in batch.rollups.items():
-                key = (tenant, device, metric, _RESOLUTION[resolution], start_s)
-                parts = contributions.get(key)
-                if parts is None:
-                    contributions[key] = [stats]
-                else:
-                    parts.append(stats)
+            rollups.extend(
+                (tenant, device, metric, _RESOLUTION[resolution], start_s, *_fields(s))
+                for (metric, resolution, start_s), s in batch.rollups.items()
+            )
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
             c.executemany(_INSERT_READING, readings)
@@ -82,14 +83,7 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
             # however events are grouped into batches, so a rebuild yields the same sums bit for
             # bit. (Reading each touched row once, merging in Python and writing it back cost a
             # third more where each event is a different device's: section 16.)
-            c.executemany(
-                _ADD_ROLLUP,
-                [
-                    (*key, p.min, p.max, p.sum, p.count)
-                    for key, parts in contributions.items()
-                    for p in parts
-                ],
-            )
+            c.executemany(_ADD_ROLLUP, rollups)
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as c:

@@ -223,3 +223,25 @@ def test_coarser_resolutions_allow_longer_ranges() -> None:
     assert query.resolution is HOUR
     naive = HistoryQuery.checked(DEVICE, "temp", datetime(2026, 3, 1), datetime(2026, 3, 2))
     assert naive.start == T0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 3 * 86400 * 1000),
+    st.dictionaries(
+        st.sampled_from(["temp", "hum", "v"]), st.floats(-1e6, 1e6, allow_nan=False), min_size=1
+    ),
+)
+def test_a_one_message_event_rolls_up_as_the_general_path_does(
+    at: int, metrics: dict[str, float]
+) -> None:
+    """The one-message shortcut gives what the general path gives for the same message twice,
+    halved: every bucket of every metric holds that one value."""
+    entry = RawEntry(ms(T0) + at, "m", metrics)
+    twice = rollup([entry, RawEntry(entry.at_ms, "m2", metrics)])
+    once = rollup([entry])
+    assert list(once) == list(twice)  # the same buckets, in the same order
+    for key, stats in once.items():
+        value = metrics[key.metric]
+        assert stats == Stats(value, value, sum([value]), 1)
+        assert (twice[key].min, twice[key].max, twice[key].count) == (value, value, 2)
