@@ -117,22 +117,26 @@ class System:
             if self.dispatcher is not None and "notifier" in self._running:
                 self.dispatcher.start(self.settings.notify_poll_interval)
             self._started = True
-            self._pace_ingestion()
         if self.ingest is not None:
+            self._pace_ingestion(self.ingest)
             self.ingest.start()
         if self.mqtt is not None:
             self.mqtt.start()
 
-    def _pace_ingestion(self) -> None:
-        """Let ingestion wait for the workers of this process that apply telemetry batches
-        when they fall behind (they share its GIL; `ingestion.buffer`, pacing)."""
-        paced = [
-            worker
-            for name, worker in self.workers.items()
-            if name in self._running and worker.projection.handles(BATCH_TOPIC)
-        ]
-        if self.ingest is not None and paced:
-            self.ingest.pace_with(lambda: min(worker.position for worker in paced))
+    def _pace_ingestion(self, ingest: IngestService) -> None:
+        """Let ingestion wait for the workers that apply telemetry batches when they fall
+        behind (`ingestion.buffer`, pacing): those of this process by their positions in
+        memory, those of other processes by their checkpoints (a batch moves them all)."""
+        paced = [(n, w) for n, w in self.workers.items() if w.projection.handles(BATCH_TOPIC)]
+        here = [w for n, w in paced if n in self._running]
+        elsewhere = [w for n, w in paced if n not in self._running]
+        if not paced:
+            return
+
+        def applied() -> list[int]:
+            return [w.position for w in here] + [w.checkpoint() for w in elsewhere]
+
+        ingest.pace_with(applied, poll=0.05 if elsewhere else 0.01)
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every read model has applied the feed up to `position` (read-your-writes)."""

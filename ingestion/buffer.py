@@ -16,15 +16,16 @@ nothing uncommitted is acknowledged; the full buffer pushes back on the producer
 `close()`, what cannot be committed in time fails with `NotCommitted` (MQTT then leaves the
 message unacknowledged, so the broker redelivers it).
 
-Pacing (`pace_with`): when the read models and the alerting policy run in THIS process, they
-share its GIL with the transports and the flusher, and an ingestion path that takes more than it
-can apply starves them: at 2x the rate they keep up with, one process accepted 21k msg/s while
-its consumers fell to 4k/s and 40 s behind. So, before each commit, while those consumers are
-more than `max_consumer_lag` seconds behind this flusher's commits and still moving, the
-flusher waits; the queue fills and pushes back on the producers (MQTT stops reading, HTTP says
-503), the backlog stays with the broker and the devices instead of in the feed, and the read
-models stay fresh. Consumers that have not moved for `STALLED_AFTER_S` (failing, stopped) are
-not waited for: ingestion never stops because a read model does.
+Pacing (`pace_with`): an ingestion path that takes more than the consumers of its messages
+can apply lets them fall behind without bound. In one process it also starves them of the GIL:
+at 2x the rate they keep up with, one process accepted 21k msg/s while its consumers fell to
+4k/s and 40 s behind. So, before each commit, while those consumers (the read models and the
+alerting policy that apply telemetry batches, in this process or others) are more than
+`max_consumer_lag` seconds behind this flusher's commits and still moving, the flusher waits;
+the queue fills and pushes back on the producers (MQTT stops reading, HTTP says 503), the
+backlog stays with the broker and the devices instead of in the feed, and read models and
+alerts stay fresh. Consumers that have not moved for `STALLED_AFTER_S` (failing, stopped, not
+started) are not waited for: ingestion never stops because a read model does.
 
 The flusher also runs the heartbeat check (devices silent too long go offline) every
 `heartbeat_interval` seconds, in the same thread, so it never races this process's own commits.
@@ -68,10 +69,10 @@ class NotCommitted(Exception):
 
 # Told a message's final result once its commit has finished; None: it was not committed.
 Settle = Callable[[MessageResult | None], object]
-# The feed position that the consumers to pace with have applied.
-Applied = Callable[[], int]
+# The feed positions that the consumers to pace with have applied, one per consumer, in the
+# same order every time.
+Applied = Callable[[], Sequence[int]]
 STALLED_AFTER_S = 2.0  # consumers not moving for this long are not waited for
-PACE_POLL_S = 0.01
 
 
 class _Item:
@@ -108,8 +109,8 @@ class IngestService:
         self.paced_s = 0.0  # time the flusher held commits for the consumers to catch up
         self.max_consumer_lag = max_consumer_lag  # None: never pace
         self._applied: Applied | None = None
-        self._applied_last = -1
-        self._applied_moved_at = 0.0
+        self._pace_poll = 0.01
+        self._consumers: list[tuple[int, float]] = []  # each one's last position, when it moved
         # (position, when) of this flusher's commits not yet known to be applied
         self._commits: deque[tuple[int, float]] = deque(maxlen=100_000)
         self._cond = threading.Condition()
@@ -124,11 +125,12 @@ class IngestService:
     def pending(self) -> int:
         return self._held
 
-    def pace_with(self, applied: Applied) -> None:
+    def pace_with(self, applied: Applied, poll: float = 0.01) -> None:
         """Hold commits while the consumers reporting `applied` are more than
-        `max_consumer_lag` seconds behind and moving (see the module docstring)."""
+        `max_consumer_lag` seconds behind and moving (see the module docstring); `poll`: how
+        often to ask while waiting (asking another process's consumers is a query)."""
         if self.max_consumer_lag is not None:
-            self._applied = applied
+            self._applied, self._pace_poll = applied, poll
 
     def start(self) -> None:
         with self._cond:
@@ -252,26 +254,36 @@ class IngestService:
             return batch
 
     def _pace(self) -> None:
-        """Wait while the paced consumers lag more than `max_consumer_lag` and are moving."""
+        """Wait while the paced consumers that are moving lag more than `max_consumer_lag`."""
         if self._applied is None or self.max_consumer_lag is None:
             return
         started = time.monotonic()
         while not self._stopping:
             now = time.monotonic()
             try:
-                applied = self._applied()
+                positions = self._applied()
             except Exception:  # an instrument, not the commit path: never stop ingestion
                 log.exception("could not read how far the consumers are; not pacing")
                 return
-            if applied != self._applied_last:
-                self._applied_last, self._applied_moved_at = applied, now
-            commits = self._commits
+            if len(self._consumers) != len(positions):  # first sight: moving once it moves
+                self._consumers = [(p, float("-inf")) for p in positions]
+            moving = []
+            for k, (position, (last, moved_at)) in enumerate(
+                zip(positions, self._consumers, strict=True)
+            ):
+                if position != last:
+                    self._consumers[k] = (position, now)
+                    moving.append(position)
+                elif now - moved_at < STALLED_AFTER_S:
+                    moving.append(position)
+            if not moving:  # caught up and idle, or stalled: nothing to wait for
+                break
+            applied, commits = min(moving), self._commits
             while commits and commits[0][0] <= applied:
                 commits.popleft()
-            behind = now - commits[0][1] if commits else 0.0
-            if behind <= self.max_consumer_lag or now - self._applied_moved_at >= STALLED_AFTER_S:
+            if not commits or now - commits[0][1] <= self.max_consumer_lag:
                 break
-            time.sleep(PACE_POLL_S)
+            time.sleep(self._pace_poll)
         self.paced_s += time.monotonic() - started
 
     def _flush(self, batch: list[_Item]) -> None:

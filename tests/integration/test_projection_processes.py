@@ -16,6 +16,7 @@ import pytest
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.settings import Settings
+from ingestion import buffer
 from ingestion.settings import IngestSettings
 from projections.views.telemetry_sqlite import SQLiteTelemetryView
 from read_side.telemetry import HistoryQuery, Resolution
@@ -97,41 +98,75 @@ def test_the_dispatcher_runs_where_the_notifier_does(pair: tuple[System, System]
     assert others.dispatcher._thread is not None
 
 
-@pytest.mark.parametrize(("projections", "paced"), [("telemetry", True), ("users", False)])
-def test_ingestion_waits_for_the_telemetry_consumers_of_its_own_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, projections: str, paced: bool
-) -> None:
-    """With the telemetry worker in this process and slow (0.3 s a batch), each commit waits
-    for it to apply the one before (pacing); with only workers that ignore telemetry batches
-    here, nothing waits."""
+def ingest_five_slowly(system: System) -> float:
+    """Five messages of one device, one at a time, 0.1 s apart; the time ingestion waited."""
+    saved = system.app.register_device(RegisterDevice(name="p", device_type="pump"), META)
+    device = saved.aggregate.id
+    credential = IssueDeviceCredential(device_id=device)
+    token = system.app.issue_device_credential(credential, META).token
+    assert system.ingest is not None
+    for k in range(5):
+        message = {
+            "device_id": str(device), "message_id": f"m{k}",
+            "timestamp": datetime.now(UTC).isoformat(), "metrics": {"temperature": 20.0 + k},
+        }  # fmt: skip
+        [result] = system.ingest.ingest([Submission(message, "http", token)])
+        assert result.status == "accepted"
+        time.sleep(0.1)  # the commit is now older than the 50 ms bound
+    return system.ingest.paced_s
+
+
+@pytest.fixture
+def slow_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SQLite telemetry view takes 0.3 s more per batch; consumers are taken for stalled
+    only after 30 s, so a wait that does not follow them would show (it would last 30 s)."""
     real = SQLiteTelemetryView.apply
+    monkeypatch.setattr(buffer, "STALLED_AFTER_S", 30.0)
 
     def slow(view: SQLiteTelemetryView, batches: Any, tracking: Any) -> None:
         time.sleep(0.3)
         real(view, batches, tracking)
 
     monkeypatch.setattr(SQLiteTelemetryView, "apply", slow)
-    settings = Settings(sqlite_path=tmp_path / "fleet.sqlite3", projections=projections)
+
+
+def paced_system(path: Path, projections: str) -> System:
+    settings = Settings(sqlite_path=path, projections=projections)
     system = build_system(
         settings, IngestSettings(ingest_flush_ms=5, ingest_max_consumer_lag_ms=50)
     )
     system.start()
+    return system
+
+
+@pytest.mark.usefixtures("slow_telemetry")
+def test_ingestion_waits_for_the_slow_telemetry_worker_of_its_process(tmp_path: Path) -> None:
+    system = paced_system(tmp_path / "fleet.sqlite3", "telemetry")
     try:
-        saved = system.app.register_device(RegisterDevice(name="p", device_type="pump"), META)
-        device = saved.aggregate.id
-        credential = IssueDeviceCredential(device_id=device)
-        token = system.app.issue_device_credential(credential, META).token
-        assert system.ingest is not None
-        for k in range(5):
-            message = {
-                "device_id": str(device), "message_id": f"m{k}",
-                "timestamp": datetime.now(UTC).isoformat(), "metrics": {"temperature": 20.0 + k},
-            }  # fmt: skip
-            [result] = system.ingest.ingest([Submission(message, "http", token)])
-            assert result.status == "accepted"
-            time.sleep(0.1)  # the commit is now older than the 50 ms bound
-        waited = system.ingest.paced_s
+        assert 0.5 < ingest_five_slowly(system) < 5  # ~0.3 s per commit after the first
     finally:
         system.close()
-    assert (waited > 0.5) is paced
-    assert waited < 0.01 or paced
+
+
+@pytest.mark.usefixtures("slow_telemetry")
+def test_ingestion_waits_for_the_slow_telemetry_worker_of_another_process(
+    tmp_path: Path,
+) -> None:
+    consumers = paced_system(tmp_path / "fleet.sqlite3", "device_status,telemetry,alerting")
+    ingestion = paced_system(tmp_path / "fleet.sqlite3", "users")
+    try:
+        assert 0.5 < ingest_five_slowly(ingestion) < 5  # through the workers' checkpoints
+    finally:
+        ingestion.close()
+        consumers.close()
+
+
+def test_ingestion_does_not_wait_for_consumers_that_run_nowhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(buffer, "STALLED_AFTER_S", 0.3)
+    system = paced_system(tmp_path / "fleet.sqlite3", "users")
+    try:
+        assert ingest_five_slowly(system) < 0.6  # once, until they are seen not to move
+    finally:
+        system.close()

@@ -277,8 +277,8 @@ class Consumer:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def __call__(self) -> int:
-        return self.applied
+    def __call__(self) -> list[int]:
+        return [self.applied]
 
     def _run(self) -> None:
         while not self.stop.wait(self.step):
