@@ -71,7 +71,7 @@ class AutoResolve:
 AlertCommand = OpenAlert | RecordRepeat | AutoResolve
 
 
-@dataclass
+@dataclass(slots=True)  # one per (rule, device): 100 rules x 10,000 devices are a million
 class Watch:
     rule_id: UUID
     device: DeviceFacts
