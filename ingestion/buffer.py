@@ -112,7 +112,7 @@ class IngestService:
         self._pace_poll = 0.01
         self._consumers: list[tuple[int, float]] = []  # each one's last position, when it moved
         # (position, when) of this flusher's commits not yet known to be applied
-        self._commits: deque[tuple[int, float]] = deque(maxlen=100_000)
+        self._commits: deque[tuple[int, float]] = deque(maxlen=10_000)
         self._cond = threading.Condition()
         self._queue: deque[_Item] = deque()
         self._queued_streams: set[UUID] = set()

@@ -2,7 +2,8 @@
 
 Feed head and per-projection position/lag, and the ingestion counters: messages by outcome,
 rejected messages by code (unknown, decommissioned, unauthenticated devices, bad payloads,
-overload), readings accepted and rejected by code.
+overload), readings accepted and rejected by code, the buffer's pending messages, commits, and
+the time commits waited for the consumers (pacing).
 """
 
 from __future__ import annotations
@@ -72,5 +73,24 @@ def metrics(system: SystemDep) -> PlainTextResponse:
             "counter",
             "Readings rejected by code (the rest of their message was kept).",
             [({"code": k}, v) for k, v in counts["readings_rejected_by_code"].items()],
+        )
+        service = system.ingest
+        lines += _family(
+            "fleetwatch_ingest_pending_messages",
+            "gauge",
+            "Messages held by the ingestion buffer (queued or being committed).",
+            [({}, service.pending)],
+        )
+        lines += _family(
+            "fleetwatch_ingest_commits_total",
+            "counter",
+            "Ingestion commits, and those that failed and were retried or narrowed down.",
+            [({"outcome": "ok"}, service.commits), ({"outcome": "failed"}, service.failed_commits)],
+        )
+        lines += _family(
+            "fleetwatch_ingest_paced_seconds_total",
+            "counter",
+            "Time ingestion held its commits for the read models and alerting to catch up.",
+            [({}, service.paced_s)],
         )
     return PlainTextResponse("\n".join(lines) + "\n", media_type=CONTENT_TYPE)

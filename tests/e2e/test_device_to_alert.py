@@ -181,4 +181,7 @@ def test_metrics_count_accepted_and_rejected_telemetry(live_url: str, tokens: To
     assert 'fleetwatch_ingest_readings_rejected_total{code="NOT_A_NUMBER"} 1' in text
     assert "fleetwatch_ingest_rejected_messages_total{code=" in text
     assert 'fleetwatch_projection_lag{projection="device_status"}' in text
+    assert 'fleetwatch_ingest_commits_total{outcome="ok"} ' in text
+    assert "fleetwatch_ingest_pending_messages " in text
+    assert "fleetwatch_ingest_paced_seconds_total " in text
     http.close()
