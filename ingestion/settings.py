@@ -20,8 +20,9 @@ class IngestSettings(BaseSettings):
     # and every consumer pays per event as well as per message: at 8k msg/s on 2 cores, 20 ms
     # gave events too small for the consumers to keep up (bench/ingest.py, docs §16).
     ingest_flush_ms: int = Field(default=250, ge=1)
-    # Commits wait while this process's own read models and alerting policy are more than this
-    # far behind them and catching up (ingestion.buffer: pacing); 0: never wait.
+    # Commits wait while the read models and the alerting policy that apply telemetry (in any
+    # process) are more than this far behind them and catching up (ingestion.buffer: pacing);
+    # 0: never wait.
     ingest_max_consumer_lag_ms: int = Field(default=1000, ge=0)
     ingest_flush_devices: int | None = None  # default: 500 on SQLite, 40 on DynamoDB
     heartbeat_timeout: int = Field(default=300, ge=1)  # seconds of silence before offline

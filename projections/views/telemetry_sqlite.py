@@ -37,7 +37,6 @@ _ADD_ROLLUP = (
     "min = min(r.min, excluded.min), max = max(r.max, excluded.max), "
     "sum = r.sum + excluded.sum, count = r.count + excluded.count"
 )
-RowKey = tuple[str, str, str, str, int]  # tenant, device hex, metric, resolution, start_s
 
 
 _RESOLUTION = {resolution: resolution.value for resolution in Resolution}
