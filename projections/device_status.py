@@ -176,9 +176,12 @@ def _time(value: object) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
+_FIELD_NAMES = tuple(f.name for f in fields(DeviceStatus))
+
+
 def status_to_json(status: DeviceStatus) -> dict[str, Any]:
     """A JSON-ready dict of the row (used for change notices)."""
-    data = {f.name: getattr(status, f.name) for f in fields(status)}  # shallow: asdict is slow
+    data = {name: getattr(status, name) for name in _FIELD_NAMES}  # shallow: asdict is slow
     data["device_id"] = str(status.device_id)
     data["metadata"] = dict(status.metadata)
     data["last_values"] = dict(status.last_values)
