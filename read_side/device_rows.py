@@ -1,8 +1,9 @@
 """Row codec for the device-status model, shared by its SQLite writer and reader.
 
 JSON columns are written and read with orjson (a row is rewritten for every event of its device:
-at one message per event the stdlib codec was a sixth of the projection's time); a value orjson
-refuses (an integer beyond 64 bits in free-form metadata) falls back to the stdlib encoder.
+at one message per event the stdlib codec was a sixth of the projection's time), except where
+free-form metadata may hold an integer beyond 64 bits: orjson refuses to write one (the stdlib
+encoder then does) and reads one as a float, so metadata is read by the stdlib.
 """
 
 from __future__ import annotations
@@ -86,14 +87,14 @@ def _time(value: str | None) -> datetime | None:
 
 def from_row(row: Any) -> DeviceStatus:
     """A DeviceStatus from a row indexable by column name (sqlite3.Row)."""
-    values: dict[str, list[Any]] = _loads(row["last_values"] or "{}")
+    values: dict[str, list[Any]] = orjson.loads(row["last_values"] or "{}")
     return DeviceStatus(
         device_id=UUID(hex=row["device_id"]),
         tenant_id=row["tenant_id"],
         name=row["name"],
         device_type=row["device_type"],
-        tags=tuple(_loads(row["tags"])),
-        metadata=_loads(row["metadata"]),
+        tags=tuple(orjson.loads(row["tags"])),
+        metadata=json.loads(row["metadata"]),  # free-form: orjson reads big integers as floats
         lifecycle=row["lifecycle"],
         version=row["version"],
         registered_at=datetime.fromisoformat(row["registered_at"]),
@@ -112,12 +113,5 @@ def from_row(row: Any) -> DeviceStatus:
         battery=row["battery"],
         rssi=row["rssi"],
         telemetry_version=row["telemetry_version"] or 0,
-        open_alerts=_loads(row["open_alerts"] or "{}"),
+        open_alerts=orjson.loads(row["open_alerts"] or "{}"),
     )
-
-
-def _loads(text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # what only the stdlib writes: an integer beyond 64 bits
-        return json.loads(text)

@@ -37,7 +37,7 @@ def test_a_full_row_reads_back_as_written() -> None:
 def test_metadata_beyond_what_orjson_encodes_still_round_trips() -> None:
     status = DeviceStatus(
         device_id=uuid.uuid4(), tenant_id="acme", name="p", device_type="pump", tags=(),
-        metadata={"serial": 2**70}, lifecycle="active", version=1, registered_at=T0,
+        metadata={"serial": 2**70 + 1}, lifecycle="active", version=1, registered_at=T0,
         updated_at=T0, position=1,
     )  # fmt: skip
-    assert round_trip(status).metadata == {"serial": 2**70}
+    assert round_trip(status).metadata == {"serial": 2**70 + 1}
