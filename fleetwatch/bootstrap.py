@@ -128,10 +128,10 @@ class System:
         behind (`ingestion.buffer`, pacing): those of this process by their positions in
         memory, those of other processes by their checkpoints (a batch moves them all)."""
         paced = [(n, w) for n, w in self.workers.items() if w.projection.handles(BATCH_TOPIC)]
-        here = [w for n, w in paced if n in self._running]
-        elsewhere = [w for n, w in paced if n not in self._running]
         if not paced:
             return
+        here = [w for n, w in paced if n in self._running]
+        elsewhere = [w for n, w in paced if n not in self._running]
 
         def applied() -> list[int]:
             return [w.position for w in here] + [w.checkpoint() for w in elsewhere]
