@@ -70,18 +70,29 @@ def _jitter(base: float, cap: float, attempt: int) -> float:
 class CommitConflict(IntegrityError):
     """A condition other than the feed head's failed: nothing was written.
 
-    `owners` are the indexes of the plans (calls) whose conditions failed.
+    `owners` are the indexes of the plans (calls) whose conditions failed; `kinds` the kinds of
+    the failed actions (``tracking``, ``stream_head``, ``extra``...): a conflict on the tracking
+    item alone means the position was recorded before, one on a caller's own item does not.
     """
 
-    def __init__(self, message: str, owners: frozenset[int]) -> None:
+    def __init__(
+        self, message: str, owners: frozenset[int], kinds: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__(message)
         self.owners = owners
+        self.kinds = kinds
+
+    @property
+    def only_tracking(self) -> bool:
+        """Whether the tracking condition was the only one that failed."""
+        return self.kinds == frozenset({"tracking"})
 
 
 @dataclass
 class _Outcome:
     integrity: list[str] = field(default_factory=list)
     owners: set[int] = field(default_factory=set)
+    kinds: set[str] = field(default_factory=set)
     head: int | None = None
     retryable: bool = False
     invalid: str | None = None
@@ -98,6 +109,7 @@ def _classify(reasons: list[dict[str, Any]], built: Built) -> _Outcome:
                 outcome.head = int(item["n"]["N"]) if "n" in item else 0
             else:
                 outcome.integrity.append(f"{kind} action #{index}")
+                outcome.kinds.add(kind)
                 outcome.owners.add(built.owners[index] if index < len(built.owners) else -1)
         elif code in RETRYABLE_CANCELLATION_CODES:
             outcome.retryable = True
@@ -163,7 +175,9 @@ class _Runner:
         outcome = _classify(cancellation_reasons(error), self.built)
         if outcome.integrity:
             msg = f"Transaction cancelled: condition failed on {', '.join(outcome.integrity)}"
-            raise CommitConflict(msg, frozenset(outcome.owners)) from error
+            raise CommitConflict(
+                msg, frozenset(outcome.owners), frozenset(outcome.kinds)
+            ) from error
         if outcome.invalid is not None:
             msg = f"Transaction cancelled: {outcome.invalid}"
             raise DataError(msg) from error
