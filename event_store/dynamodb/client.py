@@ -14,6 +14,14 @@ CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 20
 MAX_POOL_CONNECTIONS = 32
 BOTOCORE_MAX_ATTEMPTS = 4
+BOTOCORE_MAX_BACKOFF_SECONDS = 20  # botocore's standard retry mode caps its backoff there
+MAX_CALL_SECONDS = (
+    BOTOCORE_MAX_ATTEMPTS * (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS)
+    + (BOTOCORE_MAX_ATTEMPTS - 1) * BOTOCORE_MAX_BACKOFF_SECONDS
+)
+"""The longest one client call can take, botocore's own attempts and backoffs included."""
+TOKEN_WINDOW_SECONDS = 600
+"""DynamoDB remembers a TransactWriteItems ClientRequestToken for 10 minutes."""
 
 
 class DynamoDBClient(Protocol):
