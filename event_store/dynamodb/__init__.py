@@ -18,7 +18,8 @@ item               pk                    sk          attributes
 feed head          ``{ns}head``          0           ``n``: last notification id assigned
 stream head        ``{ns}v#{id}``        0           ``v``: last version of the stream
 stream commit      ``{ns}s#{id}``        last vers.  ``a``: first version, ``b``: events,
-                                                     ``n0``: feed head before the commit
+                                                     ``n0``: feed head before the commit,
+                                                     ``c``: the writing run's commit id
 feed commit        ``{ns}f#{bucket}``    last id     ``a``: first notification id, ``b``
 tracking           ``{ns}t#{app}``       (none)      ``n``: last notification id processed
 =================  ====================  ==========  =======================================
@@ -41,7 +42,10 @@ process do not contend with each other: they queue, and the calls queued while a
 is in flight are committed together in the next one (group commit, see :mod:`.group`; each
 call still gets contiguous ids and all-or-nothing). The process remembers the head, so a commit
 needs no read first. Throttling, transaction conflicts and errors of unknown outcome are
-retried (bounded, jittered; see :mod:`.transact`), then raise ``OperationalError``.
+retried (bounded in attempts and time, jittered; see :mod:`.transact`), then raise
+``OperationalError``. The reported outcome is the true one: after an attempt whose answer was
+lost, a failed condition or the end of the retries is resolved by reading back whether the
+run's commit (its commit id ``c``) is stored (see :mod:`.outcome`).
 
 Consequences and limits:
 
