@@ -21,12 +21,15 @@ from dynamodb_local import dynamodb_local  # noqa: E402
 
 from fleetwatch.bootstrap import application_env  # noqa: E402
 from fleetwatch.settings import Settings  # noqa: E402
+from tests.hypothesis_profiles import load as load_hypothesis_profile  # noqa: E402
 from write_side.application import FleetApplication  # noqa: E402
 
 # boto3 needs credentials and a region even for DynamoDB Local; never reach real AWS from tests.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "fleetwatchtest")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "fleetwatchtest")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# Before any test module builds its `@settings`: ci, dev or nightly (tests/hypothesis_profiles.py).
+load_hypothesis_profile(os.environ)
 
 
 @pytest.fixture(scope="session")

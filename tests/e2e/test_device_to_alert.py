@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
+from fleetwatch.bootstrap import System
 from tests.e2e.conftest import Tokens, new_tenant
+from tests.e2e.test_subscriptions import fanout_of, until
 
 WAIT = 15.0
 CHANGED = """subscription { alertChanged { transition alert { id state severity count } } }"""
@@ -29,9 +31,10 @@ def message(device: str, temp: float, at: datetime) -> dict[str, Any]:
 
 
 def test_http_telemetry_raises_an_alert_that_is_handled_and_clears(
-    live_url: str, tokens: Tokens
+    live_url: str, api_system: System, tokens: Tokens
 ) -> None:
     tenant = new_tenant()
+    fanout = fanout_of(api_system)
     admin, operator, viewer = (tokens(tenant, r) for r in ("admin", "operator", "viewer"))
     http = httpx.Client(base_url=f"http://{live_url}", timeout=WAIT)
 
@@ -85,7 +88,8 @@ def test_http_telemetry_raises_an_alert_that_is_handled_and_clears(
             await ws.send(
                 json.dumps({"id": "1", "type": "subscribe", "payload": {"query": CHANGED}})
             )
-            await asyncio.sleep(0.3)  # the subscription is registered server-side
+            # Notices are at most once: the telemetry may only go once the server listens.
+            await until(lambda: fanout.subscriber_count(tenant, "alert") == 1)
             ready.set()
             while len(received) < 3:
                 message = json.loads(await asyncio.wait_for(ws.recv(), WAIT))

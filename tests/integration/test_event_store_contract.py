@@ -39,6 +39,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from tests.hypothesis_profiles import examples
+
 WAIT = 10.0  # seconds: the longest a test waits for a subscription to deliver
 
 
@@ -548,5 +550,5 @@ def test_concurrent_writers_keep_streams_and_feed_consistent(
     Machine.new_store = new_store
     run_state_machine_as_test(
         Machine,
-        settings=settings(max_examples=20, stateful_step_count=10, deadline=None),
+        settings=settings(max_examples=examples(20), stateful_step_count=10, deadline=None),
     )

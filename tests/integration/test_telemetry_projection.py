@@ -34,6 +34,7 @@ from read_side.telemetry import (
     epoch_ms,
     from_epoch_ms,
 )
+from tests.hypothesis_profiles import examples
 from write_side.application import FleetApplication
 from write_side.telemetry import BatchEntry, Reading
 from write_side.telemetry_log import Telemetry, telemetry_id
@@ -327,7 +328,7 @@ def test_an_event_bigger_than_a_transaction_is_never_counted_twice(
 
 
 @settings(
-    max_examples=12,
+    max_examples=examples(12),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

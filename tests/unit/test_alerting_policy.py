@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tests.hypothesis_profiles import examples
 from write_side.alert_rules import AlertRule, RuleVersion, parse_rule_definition
 from write_side.alerting_policy import (
     AlertCommand,
@@ -324,7 +325,7 @@ class PolicyMachine(RuleBasedStateMachine):
 
 
 PolicyMachine.TestCase.settings = settings(
-    max_examples=150,
+    max_examples=examples(150),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -345,7 +346,7 @@ ladder_messages = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.lists(st.sampled_from(LADDER + RULES), min_size=1, max_size=9, unique=True),
     st.lists(

@@ -73,6 +73,9 @@ def test_a_trusted_transport_needs_no_token_but_the_right_tenant() -> None:
     denied = check_access(access(), DEVICE, None, trusted_tenant="other")
     assert denied is AccessDenied.UNKNOWN_DEVICE
     assert check_access(None, DEVICE, None, trusted_tenant="acme") is AccessDenied.UNKNOWN_DEVICE
+    retired = access(decommissioned=True)
+    denied = check_access(retired, DEVICE, None, trusted_tenant="acme")
+    assert denied is AccessDenied.DEVICE_DECOMMISSIONED
 
 
 def test_directory_caches_known_and_briefly_unknown_devices() -> None:

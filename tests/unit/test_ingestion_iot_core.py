@@ -10,7 +10,8 @@ import pytest
 
 from ingestion import iot_core
 from ingestion.buffer import IngestService
-from tests.unit.test_ingestion_handler import Fleet, message
+from tests.unit.test_ingestion_handler import META, Fleet, message
+from write_side.commands import DecommissionDevice
 
 
 @pytest.fixture
@@ -67,4 +68,13 @@ def test_an_incomplete_client_id_is_not_trusted(fleet: Fleet, client_id: str) ->
     event = message(device, "a") | {"client_id": client_id.format(device=device)}
     result = iot_core.handler(event, None)["results"][0]
     assert (result["status"], result["code"]) == ("rejected", "UNAUTHENTICATED")
+    assert fleet.stored_entries("acme", device) == []
+
+
+def test_a_decommissioned_device_is_refused_even_with_a_trusted_client_id(fleet: Fleet) -> None:
+    device, _ = fleet.device()
+    fleet.app.decommission_device(DecommissionDevice(device_id=device), META)
+    result = iot_core.handler(message(device, "a") | {"client_id": f"acme_{device}"}, None)
+    got = result["results"][0]
+    assert (got["status"], got.get("code")) == ("rejected", "DEVICE_DECOMMISSIONED")
     assert fleet.stored_entries("acme", device) == []

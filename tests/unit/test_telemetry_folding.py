@@ -26,6 +26,7 @@ from read_side.telemetry import (
     epoch_ms,
     from_epoch_ms,
 )
+from tests.hypothesis_profiles import examples
 from write_side.errors import InvalidInput
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -94,7 +95,7 @@ readings = st.lists(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(readings, st.integers(0, 60))
 def test_rollups_equal_brute_force_and_merge_in_any_split(
     data: list[tuple[int, str, float]], split: int
@@ -225,7 +226,7 @@ def test_coarser_resolutions_allow_longer_ranges() -> None:
     assert naive.start == T0
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     st.integers(0, 3 * 86400 * 1000),
     st.dictionaries(

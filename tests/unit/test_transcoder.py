@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from event_store.transcoder import FastJSONTranscoder
+from tests.hypothesis_profiles import examples
 
 
 def _both() -> tuple[JSONTranscoder, FastJSONTranscoder]:
@@ -53,7 +54,7 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.dictionaries(keys, values, max_size=6))
 def test_decodes_what_the_library_decodes(state: dict[str, Any]) -> None:
     try:
