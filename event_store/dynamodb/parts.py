@@ -14,8 +14,9 @@ or a restarted one beside its predecessor) must not undo each other:
   that carries a version or feed position (it only replaces an older row: users by stream
   version, device status by feed position, alerts and rules by stream version, rollups by their
   guard `v`). Whatever the interleaving, a row never goes back. Items without one are
-  immutable (raw readings, timeline entries) or derived from the feed in a way a replay
-  rewrites the same (device names, alert links; see the report of issue 10 for the limits).
+  immutable (raw readings), ride in the same part as their guarded row (timeline entries), or
+  remain unguarded (device names, alert links: no version to compare; in the race above a
+  lagging worker can still rewrite an older one, architecture 7.2).
 - A part that commits followed by a crash is harmless for the same reason: the replay from
   the checkpoint reads the newer rows and writes only what they have not absorbed.
 
