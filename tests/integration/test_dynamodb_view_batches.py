@@ -1,9 +1,10 @@
 """DynamoDB view batches bigger than one transaction (issue 10, defects 3 and 4).
 
-Two view instances on the same tables, each with its own client (as two worker processes
-have), commit batches of 300 rows of the same keys: the leading one at a newer version and
-tracking id, the lagging one at an older. A boto3 hook holds one of them before a chosen
-TransactWriteItems (nothing sent yet) so the interleaving is forced, not hoped for:
+Two view instances (users, device status, alerts) on the same tables, each with its own
+client (as two worker processes have), commit batches of 300 rows of the same keys: the
+leading one at a newer version and tracking id, the lagging one at an older. A boto3 hook
+holds one of them before a chosen TransactWriteItems (nothing sent yet) so the interleaving
+is forced, not hoped for:
 
 - the lagging one's remaining parts go after the leading one has recorded its position: the
   tracking ConditionCheck on every part stops them (`AlreadyTracked`);
@@ -33,10 +34,14 @@ from event_store.envelope import EventMetadata
 from event_store.tracking import AlreadyTracked
 from fleetwatch.bootstrap import application_env
 from fleetwatch.settings import Settings
+from projections.alert_views import AlertsChanges
 from projections.batching import BatchingProjectionWorker
 from projections.users import UsersProjection
+from projections.views.alerts_dynamodb import DynamoDBAlertsView
 from projections.views.dynamodb import DynamoDBDeviceStatusView
 from projections.views.users_dynamodb import DynamoDBUsersView
+from read_side.alerts import AlertRow
+from read_side.alerts_dynamodb import table_names as alert_tables
 from read_side.device_status import DeviceStatus
 from read_side.dynamodb_devices import table_name as devices_table
 from read_side.users import UserRow
@@ -146,6 +151,36 @@ def device_rows(ids: list[uuid.UUID], position: int) -> list[DeviceStatus]:
     ]
 
 
+def alert_rows(ids: list[uuid.UUID], version: int) -> list[AlertRow]:
+    return [
+        AlertRow(
+            tenant_id=TENANT,
+            alert_id=alert_id,
+            rule_id=alert_id,
+            rule_revision=1,
+            rule_name="hot",
+            device_id=alert_id,
+            device_name=f"d{i}",
+            episode=1,
+            severity="warning",
+            state="open",
+            kind="threshold",
+            metric="temp",
+            trigger_value=81.0,
+            threshold=80.0,
+            condition_text="temp > 80",
+            raised_at=AT,
+            count=version,
+            last_value=80.0 + version,
+            peak_value=80.0 + version,
+            last_at=AT + timedelta(seconds=version),
+            version=version,
+            position=version,
+        )
+        for i, alert_id in enumerate(ids)
+    ]
+
+
 MODELS = {
     "users": Model(
         DynamoDBUsersView,
@@ -154,6 +189,14 @@ MODELS = {
         "version",
         user_rows,
         lambda view, rows, tracking: view.save_many(rows, tracking),
+    ),
+    "alerts": Model(
+        DynamoDBAlertsView,
+        lambda prefix: alert_tables(prefix)["alerts"],
+        "alert_id",
+        "version",
+        alert_rows,
+        lambda view, rows, tracking: view.commit(AlertsChanges(alerts=list(rows)), tracking),
     ),
     "device_status": Model(
         DynamoDBDeviceStatusView,
