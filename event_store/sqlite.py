@@ -47,7 +47,11 @@ from eventsourcing.persistence import (
     ProgrammingError,
     StoredEvent,
     Subscription,
+    Tracking,
 )
+from eventsourcing.sqlite import SQLiteCursor
+
+from event_store.tracking import AlreadyTracked
 
 __all__ = [
     "Factory",
@@ -65,7 +69,19 @@ T = TypeVar("T")
 INSERT_CHUNK = 240
 
 
-class _CreatedConcurrently(es_sqlite.SQLiteTrackingRecorder):
+class _TypedTrackingConflicts(es_sqlite.SQLiteTrackingRecorder):
+    """A tracking insert that does not advance raises `AlreadyTracked` (the library raises a
+    bare IntegrityError: single-row tracking's guarded upsert returns no row, multi-row
+    tracking's insert breaks the primary key), so a worker can tell it from other conflicts."""
+
+    def _insert_tracking(self, c: SQLiteCursor, tracking: Tracking) -> None:
+        try:
+            super()._insert_tracking(c, tracking)
+        except (IntegrityError, sqlite3.IntegrityError) as e:
+            raise AlreadyTracked(str(e)) from e
+
+
+class _CreatedConcurrently(_TypedTrackingConflicts):
     """`create_table` that tolerates another process creating the same tables at the same time.
 
     The library looks for the tracking table before its create transaction and then records its

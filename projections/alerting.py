@@ -49,6 +49,7 @@ from eventsourcing.persistence import (
 )
 
 from event_store.envelope import EnvelopeMapper, EventEnvelope, EventMetadata, recording_as
+from event_store.tracking import AlreadyTracked
 from projections.alerting_index import RuleIndex
 from projections.batching import BatchingProjectionWorker
 from read_side.notifications import ChangeNotice
@@ -150,7 +151,7 @@ class AlertingProcess:
         with self.lock:
             if tracking.notification_id <= max(self.recorded_to, self.built_to or 0):
                 return
-            with contextlib.suppress(IntegrityError):  # else another instance recorded it
+            with contextlib.suppress(AlreadyTracked):  # another instance recorded it
                 self.recorder.insert_tracking(tracking)
             self.recorded_to = tracking.notification_id
 
@@ -343,12 +344,15 @@ class AlertingProcess:
                     self.recorder.insert_events(stored, tracking=tracking)
                 elif tracking is not None:
                     self.recorder.insert_tracking(tracking)
-            except IntegrityError:
+            except IntegrityError as e:
                 for alert_id in alerts:
                     self._cache.pop(alert_id, None)
                 done = self.recorder.max_tracking_id(tracking.application_name) if tracking else 0
                 if tracking is not None and (done or 0) >= tracking.notification_id:
-                    raise  # another instance processed these notifications: the worker skips
+                    # Another instance processed these notifications: the worker skips them
+                    # (the process recorder does not say which condition failed, the
+                    # checkpoint does).
+                    raise AlreadyTracked(str(e)) from e
                 continue  # a stream moved on (an operator, another raiser): reload, decide again
             for alert_id, alert in alerts.items():
                 if alert is None or alert.status == "resolved":

@@ -17,9 +17,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import Notification, Tracking
 
 from event_store.envelope import EventEnvelope
+from event_store.tracking import AlreadyTracked
 from projections.runner import Projection, ProjectionWorker
 from read_side.notifications import ChangeNotice
 
@@ -92,7 +93,7 @@ class BatchingProjectionWorker(ProjectionWorker):
             tracking = Tracking(self.tracking_name, handled[-1].id)
             try:
                 notices = self.projection.process_batch(envelopes, tracking)
-            except IntegrityError:
+            except AlreadyTracked:  # anything else: resume from the checkpoint (`_run`, group)
                 notices = []  # another worker committed these positions first
                 position = tracking.notification_id
                 log.info("%s: position %d already tracked", self.tracking_name, position)

@@ -4,6 +4,10 @@ The checkpoint is the view's tracking record, committed with each row change, so
 resumes after the last event it committed and never applies one twice. Events the projection
 does not handle are skipped without a write; `position` (in memory) still moves past them, so
 `wait_for` answers for any feed position.
+
+A commit that finds its tracking position already recorded (`AlreadyTracked`) is skipped: another
+worker applied it. Any other error, a row's own condition included, leaves the position where it
+was; the worker logs it (`last_error`) and resumes from its checkpoint after `retry_delay`.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notification, Tracking
+from eventsourcing.persistence import ApplicationRecorder, Notification, Tracking
 
 from event_store.envelope import EnvelopeMapper, EventEnvelope
+from event_store.tracking import AlreadyTracked
 from read_side.notifications import ChangeNotice, ChangePublisher
 
 log = logging.getLogger(__name__)
@@ -88,7 +93,7 @@ class ProjectionWorker:
             tracking = Tracking(self.tracking_name, notification.id)
             try:
                 notices = self.projection.process(envelope, tracking)
-            except IntegrityError:
+            except AlreadyTracked:  # any other failure: `_run` resumes from the checkpoint
                 notices = []  # another worker committed this position first
                 log.info("%s: position %d already tracked", self.tracking_name, notification.id)
             if self.publisher is not None:

@@ -122,6 +122,7 @@ def rule_item(row: AlertRuleRow) -> dict[str, Any]:
         "severity": _s(row.severity),
         "enabled": {"BOOL": row.enabled},
         "deleted": {"BOOL": row.deleted},
+        "version": {"N": str(row.version)},  # the writer's row guard
     }
 
 
@@ -135,6 +136,7 @@ def alert_item(row: AlertRow) -> dict[str, Any]:
         "alert_state": _s(row.state),
         "severity": _s(row.severity),
         "d": _s(dumps(row)),
+        "version": {"N": str(row.version)},  # the writer's row guard
     }
     if row.state != "resolved":
         item["active_tenant"] = _s(row.tenant_id)

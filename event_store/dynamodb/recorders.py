@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    IntegrityError,
     Notification,
     ProcessRecorder,
     Recorder,
@@ -20,18 +21,16 @@ from eventsourcing.persistence import (
 )
 
 from event_store.dynamodb.client import DynamoDBClient, endpoint_of, get_n, n
-from event_store.dynamodb.commit import Built, CommitPlan, build_transaction
-from event_store.dynamodb.errors import (
-    MAX_TRANSACTION_ACTIONS,
-    TransactionLimitError,
-    translated_errors,
-)
+from event_store.dynamodb.commit import CommitPlan, build_transaction
+from event_store.dynamodb.errors import translated_errors
 from event_store.dynamodb.keys import FEED_BUCKET_SIZE, Keys
 from event_store.dynamodb.local import FeedState, feed_state
+from event_store.dynamodb.parts import check_sizes, commit_part, tracking_check
 from event_store.dynamodb.reads import select_feed, select_stream
 from event_store.dynamodb.subscription import DynamoDBSubscription
 from event_store.dynamodb.tables import ensure_tables, events_table_spec, tracking_table_spec
 from event_store.dynamodb.transact import RetryPolicy, run_transaction
+from event_store.tracking import AlreadyTracked
 
 
 @dataclass
@@ -237,8 +236,11 @@ class DynamoDBTrackingRecorder(DynamoDBRecorder, TrackingRecorder):
         }
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        with translated_errors():
-            self.client.update_item(**self.tracking_action(tracking)["Update"])
+        try:
+            with translated_errors():
+                self.client.update_item(**self.tracking_action(tracking)["Update"])
+        except IntegrityError as e:  # the tracking condition is the only one here
+            raise AlreadyTracked(str(e)) from e
 
     def max_tracking_id(self, application_name: str) -> int | None:
         with translated_errors():
@@ -260,22 +262,29 @@ class DynamoDBTrackingRecorder(DynamoDBRecorder, TrackingRecorder):
 
     def write_with_tracking(self, tracking: Tracking, items: Sequence[Mapping[str, Any]]) -> None:
         """Commit the tracking update and `items` (boto3 client-format TransactItems actions,
-        TableName included) in ONE transaction.
+        TableName included) in ONE transaction (at most 99 items).
 
-        Raises IntegrityError if the tracking id does not advance (the notification was already
-        processed) or one of the items' own conditions fails: then nothing is written.
-        At most 99 items (DynamoDB's 100 actions per transaction, less the tracking update).
+        Raises AlreadyTracked if the tracking id does not advance (the notification was already
+        processed), another IntegrityError if one of the items' own conditions fails: then
+        nothing is written.
         """
-        actions = [self.tracking_action(tracking), *(dict(item) for item in items)]
-        if len(actions) > MAX_TRANSACTION_ACTIONS:
-            msg = (
-                f"write_with_tracking got {len(items)} items; one transaction holds at most "
-                f"{MAX_TRANSACTION_ACTIONS - 1} besides the tracking update"
-            )
-            raise TransactionLimitError(msg)
-        kinds = ["tracking"] + ["extra"] * len(items)
-        built = Built(actions, kinds, [0] * len(actions), new_head=0, notification_ids=[None])
-        run_transaction(self.client, lambda _: built, 0, self.datastore.retry_policy)
+        self.write_parts_with_tracking(tracking, [items])
+
+    def write_parts_with_tracking(
+        self, tracking: Tracking, parts: Sequence[Sequence[Mapping[str, Any]]]
+    ) -> None:
+        """Commit `parts` (at most 99 items each) as one transaction each, in order: each one
+        checks that `tracking` still advances, the last one records it (see `.parts` for why,
+        and why the items need their own row guards). AlreadyTracked when the tracking
+        condition fails; another IntegrityError (earlier parts stay committed) when an item's
+        own condition does."""
+        check_sizes(parts)
+        update = self.tracking_action(tracking)
+        check = tracking_check(update)
+        *first, last = list(parts) or [[]]
+        for part in first:
+            commit_part(self.client, self.datastore.retry_policy, check, part)
+        commit_part(self.client, self.datastore.retry_policy, update, last)
 
 
 class DynamoDBProcessRecorder(

@@ -1,6 +1,10 @@
 """DynamoDB writer of the alert read models: TransactWriteItems holding the rows and the
 checkpoint. A batch needing more than one transaction keeps each alert's row with its timeline
-entries, and puts the checkpoint on the last one (row guards make a replay harmless)."""
+entries, guards every part by the tracking item and records the checkpoint with the last one
+(`write_parts_with_tracking`). Alert and rule rows only replace rows of a lower stream version,
+and a timeline entry rides with its alert's row, so neither a replay nor a second worker's
+interleaved parts take them back (`event_store.dynamodb.parts`). Device names have no version:
+a lagging worker's part can still write an older name there."""
 
 from __future__ import annotations
 
@@ -9,8 +13,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
-from event_store.dynamodb.commit import Built
-from event_store.dynamodb.transact import run_transaction
+from event_store.dynamodb.parts import MAX_PART_ITEMS, guarded_put
 from projections.alert_views import AlertsChanges, AlertsView
 from projections.views.dynamodb_tables import delete_all_items
 from read_side.alerts_dynamodb import (
@@ -22,7 +25,7 @@ from read_side.alerts_dynamodb import (
     table_names,
 )
 
-MAX_ITEMS = 99  # one transaction: 100 actions, one of them the checkpoint
+MAX_ITEMS = MAX_PART_ITEMS  # one transaction: 100 actions, one of them the tracking guard
 
 
 class DynamoDBAlertsView(DynamoDBTrackingRecorder, AlertsView):
@@ -37,26 +40,22 @@ class DynamoDBAlertsView(DynamoDBTrackingRecorder, AlertsView):
             item = entry_item(entry)
             entries.setdefault((entry.tenant_id, entry.alert_id), []).append(item)
         for row in changes.alerts:
-            unit = [self._put(tables["alerts"], alert_item(row))]
+            unit = [guarded_put(tables["alerts"], alert_item(row), "version")]
             unit += [
                 self._put(tables["alert_timeline"], item)
                 for item in entries.get((row.tenant_id, row.alert_id), [])
             ]
             units.append(unit)
-        units += [[self._put(tables["alert_rules"], rule_item(r))] for r in changes.rules]
+        units += [
+            [guarded_put(tables["alert_rules"], rule_item(r), "version")] for r in changes.rules
+        ]
         units += [[self._put(tables["alert_device_names"], name_item(d))] for d in changes.devices]
         transactions: list[list[dict[str, Any]]] = [[]]
         for unit in units:
             if len(transactions[-1]) + len(unit) > MAX_ITEMS:
                 transactions.append([])
             transactions[-1] += unit
-        for items in transactions[:-1]:
-            self._transact(items)
-        self.write_with_tracking(tracking, transactions[-1])
-
-    def _transact(self, items: list[dict[str, Any]]) -> None:
-        built = Built(items, ["extra"] * len(items), [0] * len(items), 0, [None])
-        run_transaction(self.client, lambda _: built, 0, self.datastore.retry_policy)
+        self.write_parts_with_tracking(tracking, transactions)
 
     @staticmethod
     def _put(table: str, item: dict[str, Any]) -> dict[str, Any]:

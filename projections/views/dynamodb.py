@@ -1,5 +1,12 @@
 """DynamoDB views: one TransactWriteItems per change holds the row Put and the checkpoint
-condition + update, so a row change is never applied twice nor lost."""
+condition + update, so a row change is never applied twice nor lost.
+
+A batch of more than 99 actions is committed in parts, each guarded by the tracking item
+(`write_parts_with_tracking`). The rows also carry their own guard, the feed position of the
+last event they absorbed (every change moves it): a Put only replaces a row with a lower one,
+so a lagging second worker whose part lands between a leading worker's parts, past the
+tracking check, cannot take a row back (`event_store.dynamodb.parts` explains both guards).
+The alert links have no such guard: they are only read to place later alert events."""
 
 from __future__ import annotations
 
@@ -10,13 +17,12 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
+from event_store.dynamodb.parts import guarded_put, split
 from projections.device_status import AlertLinks, DeviceStatusView
 from projections.views import device_alerts
 from projections.views.dynamodb_tables import delete_all_items
 from read_side.device_status import DeviceStatus
 from read_side.dynamodb_devices import create_table_kwargs, table_name, to_item
-
-ROWS_PER_TRANSACTION = 99  # + the checkpoint: DynamoDB's limit is 100 actions
 
 
 class DynamoDBDeviceStatusView(DynamoDBTrackingRecorder, DeviceStatusView):
@@ -36,17 +42,13 @@ class DynamoDBDeviceStatusView(DynamoDBTrackingRecorder, DeviceStatusView):
         tracking: Tracking,
         alert_links: AlertLinks | None = None,
     ) -> None:
-        """Transactions of at most 99 rows; the checkpoint rides on the last one. If a crash
-        falls between two, the replay skips what the committed rows absorbed (row guards)."""
+        """Transactions of at most 99 rows, each guarded by the tracking item; the checkpoint
+        rides on the last one. If a crash falls between two, the replay skips what the
+        committed rows absorbed (row guards)."""
         table = table_name(self.table_prefix)
-        puts = [{"Put": {"TableName": table, "Item": to_item(status)}} for status in rows]
+        puts = [guarded_put(table, to_item(status), "position") for status in rows]
         puts += device_alerts.dynamodb_actions(self.table_prefix, alert_links)
-        for start in range(0, max(len(puts) - ROWS_PER_TRANSACTION, 0), ROWS_PER_TRANSACTION):
-            self.client.transact_write_items(
-                TransactItems=puts[start : start + ROWS_PER_TRANSACTION]
-            )
-        last = (len(puts) - 1) // ROWS_PER_TRANSACTION * ROWS_PER_TRANSACTION if puts else 0
-        self.write_with_tracking(tracking, puts[last:])
+        self.write_parts_with_tracking(tracking, split(puts))
 
     def alert_devices(self, tenant_id: str, alert_ids: Sequence[str]) -> dict[str, UUID]:
         return device_alerts.dynamodb_read(self.client, self.table_prefix, tenant_id, alert_ids)

@@ -24,8 +24,6 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
-from event_store.dynamodb.commit import Built
-from event_store.dynamodb.transact import run_transaction
 from projections.telemetry import DeviceBatch, RollupKey, Stats, TelemetryView
 from projections.views.dynamodb_tables import delete_all_items
 from read_side.telemetry_dynamodb import (
@@ -126,15 +124,9 @@ class DynamoDBTelemetryView(DynamoDBTrackingRecorder, TelemetryView):
                 size = 0
             chunks[-1].append(action)
             size += action_size
-        for chunk in chunks[:-1]:
-            self._transact(chunk)
-        self.write_with_tracking(tracking, chunks[-1])
-
-    def _transact(self, actions: list[dict[str, Any]]) -> None:
-        """One transaction without the checkpoint (a failed condition: IntegrityError)."""
-        kinds = ["extra"] * len(actions)
-        built = Built(actions, kinds, [0] * len(actions), new_head=0, notification_ids=[None])
-        run_transaction(self.client, lambda _: built, 0, self.datastore.retry_policy)
+        # Every chunk checks the tracking item, the last one records it; the rollups' own
+        # guards (`v`) keep a second worker's interleaved chunks from counting twice.
+        self.write_parts_with_tracking(tracking, chunks)
 
     def reset(self, application_name: str) -> None:
         for table in (raw_table(self.table_prefix), rollups_table(self.table_prefix)):

@@ -1,6 +1,9 @@
 """The users view on DynamoDB: row Puts and the checkpoint in one TransactWriteItems (at most
-99 rows per transaction; a bigger batch commits its first parts without the checkpoint, which
-is harmless to replay because rows are guarded by the user stream's version)."""
+99 rows per transaction). A bigger batch is committed in parts, each guarded by the tracking
+item, the last one recording it (`write_parts_with_tracking`); each Put also only replaces a
+row of a lower user stream version, so neither a replay after a crash between parts nor a
+lagging second worker interleaving its parts with ours can take a row back
+(`event_store.dynamodb.parts` explains why both guards are needed)."""
 
 from __future__ import annotations
 
@@ -10,12 +13,11 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
+from event_store.dynamodb.parts import guarded_put, split
 from projections.users import UsersView
 from projections.views.dynamodb_tables import delete_all_items
 from read_side.users import UserRow
 from read_side.users_dynamodb import to_item, users_table, users_table_kwargs
-
-ROWS_PER_TRANSACTION = 99  # + the checkpoint: DynamoDB's limit is 100 actions
 
 
 class DynamoDBUsersView(DynamoDBTrackingRecorder, UsersView):
@@ -26,13 +28,8 @@ class DynamoDBUsersView(DynamoDBTrackingRecorder, UsersView):
 
     def save_many(self, rows: Sequence[UserRow], tracking: Tracking) -> None:
         table = users_table(self.table_prefix)
-        puts = [{"Put": {"TableName": table, "Item": to_item(row)}} for row in rows]
-        head, last = puts[:-ROWS_PER_TRANSACTION], puts[-ROWS_PER_TRANSACTION:]
-        for start in range(0, len(head), ROWS_PER_TRANSACTION):
-            self.client.transact_write_items(
-                TransactItems=head[start : start + ROWS_PER_TRANSACTION]
-            )
-        self.write_with_tracking(tracking, last)
+        puts = [guarded_put(table, to_item(row), "version") for row in rows]
+        self.write_parts_with_tracking(tracking, split(puts))
 
     def reset(self, application_name: str) -> None:
         delete_all_items(self.client, users_table(self.table_prefix), ("tenant_id", "user_id"))

@@ -180,6 +180,24 @@ def test_a_rewound_or_restarted_manager_records_nothing_twice(fleet: Fleet) -> N
     assert (aggregate.count, aggregate.version) == (3, 3)
 
 
+def test_a_manager_behind_another_skips_what_the_other_recorded(fleet: Fleet) -> None:
+    """Deciding from its cached (older) alert, its commit finds the alert stream moved on and
+    the position recorded: the manager reports that as `AlreadyTracked`, which is all its
+    worker skips; nothing is recorded twice."""
+    pump, _ = fleet.device(), fleet.rule()
+    fleet.send(pump, ("m1", 1, 85))
+    behind = fleet.manager()
+    behind.catch_up()  # raised; the alert is in its cache
+    ahead = fleet.manager()
+    start = fleet.app.recorder.max_notification_id() or 0
+    fleet.send(pump, ("m2", 2, 86))
+    ahead.catch_up()  # the repeat
+    events = fleet.stored_alert_events()
+    behind.apply_batch(fleet.app.recorder.select_notifications(start=start + 1, limit=1))
+    assert behind.position == start + 1
+    assert fleet.stored_alert_events() == events == 2
+
+
 def test_two_managers_at_once_open_one_alert_and_count_each_reading_once(fleet: Fleet) -> None:
     pumps, rule = [fleet.device() for _ in range(3)], fleet.rule()
     managers = [fleet.manager(), fleet.manager()]

@@ -46,6 +46,8 @@ from event_store.sqlite import (
     SQLiteSubscription,
     SQLiteTrackingRecorder,
 )
+from event_store.tracking import AlreadyTracked
+from projections.views.users_sqlite import SQLiteUsersView
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -408,3 +410,22 @@ def test_a_tracking_recorder_created_while_another_process_creates_it_too(
     late.create_table()
     late.insert_tracking(Tracking("app", 3))
     assert first.max_tracking_id("app") == 3
+
+
+@pytest.mark.parametrize("single_row", [True, False])
+def test_a_tracking_id_that_does_not_advance_is_already_tracked(
+    tmp_path: Path, single_row: bool
+) -> None:
+    """The workers skip a batch on `AlreadyTracked` only: the SQLite tracking insert raises it
+    for a position recorded before (single-row tracking's guarded upsert, multi-row tracking's
+    primary key), and a view's transaction writes nothing then."""
+    datastore = SQLiteDatastore(str(tmp_path / "t.sqlite3"), single_row_tracking=single_row)
+    view = SQLiteUsersView(datastore=datastore)
+    view.create_table()
+    view.insert_tracking(Tracking("app", 5))
+    with pytest.raises(AlreadyTracked):
+        view.insert_tracking(Tracking("app", 5))
+    with pytest.raises(AlreadyTracked):
+        view.save_many([], Tracking("app", 5))
+    view.save_many([], Tracking("app", 6))
+    assert view.max_tracking_id("app") == 6

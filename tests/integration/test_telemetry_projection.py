@@ -289,7 +289,7 @@ def test_live_worker_publishes_one_notice_per_event(store: Store) -> None:
 
 
 def test_an_event_bigger_than_a_transaction_is_never_counted_twice(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
 ) -> None:
     """500 entries, each in its own minute, 3 metrics: ~1,500 rollup items, so many DynamoDB
     transactions. The process dies after some of them; the replay must not double-count."""
@@ -307,19 +307,20 @@ def test_an_event_bigger_than_a_transaction_is_never_counted_twice(
             for i in range(500)
         ]
         record(store.app, device, messages)
-        real = store.view._transact
         calls = {"n": 0}
 
-        def dies_on_the_fourth(actions: list[dict[str, Any]]) -> None:
+        def dies_on_the_fourth(**kwargs: Any) -> None:
             calls["n"] += 1
-            if calls["n"] == 4:
+            if calls["n"] == 4:  # before sending: the first three parts are committed
                 raise ConnectionError("process killed between transactions")
-            real(actions)
 
-        monkeypatch.setattr(store.view, "_transact", dies_on_the_fourth)
-        with pytest.raises(ConnectionError):
-            store.worker().catch_up()
-        monkeypatch.setattr(store.view, "_transact", real)
+        events = store.view.client.meta.events
+        events.register("before-call.dynamodb.TransactWriteItems", dies_on_the_fourth)
+        try:
+            with pytest.raises(ConnectionError):
+                store.worker().catch_up()
+        finally:
+            events.unregister("before-call.dynamodb.TransactWriteItems", dies_on_the_fourth)
         store.worker().catch_up()
         assert calls["n"] == 4
         assert_matches(store.reader, device, messages)
