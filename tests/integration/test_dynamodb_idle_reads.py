@@ -1,6 +1,6 @@
 """Idle readers of a DynamoDB feed, against DynamoDB Local: a subscription never stalls when it
 sees the new head before the feed item that goes with it; one process polls the head once
-for all its subscriptions.
+for all its subscriptions and workers, and idle workers do not query the feed.
 
 Requests are observed and altered at the boto3 client through botocore's events: every request
 reaches DynamoDB Local; a "not yet visible" feed item is simulated by removing it from the
@@ -14,14 +14,21 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import Notification, StoredEvent, Subscription
+from eventsourcing.persistence import Notification, StoredEvent, Subscription, Tracking
 
 from event_store.dynamodb import DynamoDBApplicationRecorder, DynamoDBFactory
 from event_store.dynamodb.local import FeedState
+from event_store.envelope import EventEnvelope
+from fleetwatch.bootstrap import application_env
+from fleetwatch.settings import Settings
+from projections.batching import BatchingProjectionWorker
+from projections.group import WorkerGroup
+from read_side.notifications import ChangeNotice
+from write_side.application import FleetApplication
 
 pytestmark = pytest.mark.dynamodb
 
@@ -183,3 +190,78 @@ def test_idle_subscriptions_share_one_head_poller(
             follower.stop()
     assert queries == 0
     assert 1 <= head_reads <= 8, head_reads  # one poller: ~5 per second when idle
+
+
+class Seen:
+    """A batch projection that handles no event (the workers still move past them: reading is
+    what is tested here), with its checkpoint in memory."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.checkpoint = 0
+
+    def handles(self, topic: str) -> bool:
+        return False
+
+    def process(self, envelope: EventEnvelope, tracking: Tracking) -> list[ChangeNotice]:
+        return self.process_batch([envelope], tracking)
+
+    def process_batch(
+        self, envelopes: Sequence[EventEnvelope], tracking: Tracking
+    ) -> list[ChangeNotice]:
+        self.checkpoint = tracking.notification_id
+        return []
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.checkpoint
+
+
+def test_idle_workers_do_not_query_the_feed(dynamodb_endpoint: str, table_prefix: str) -> None:
+    """Three workers on their own threads and two in a group, idle: no Query in a second
+    (they used to query the feed tail every 50 ms each); a commit of another process still
+    reaches them, also when their first reads miss its feed item."""
+    settings = Settings(
+        store="dynamodb",
+        dynamodb_endpoint_url=dynamodb_endpoint,
+        dynamodb_table_prefix=table_prefix,
+    )
+    app = FleetApplication(env=application_env(settings))
+    recorder = app.recorder
+    assert isinstance(recorder, DynamoDBApplicationRecorder)
+    requests = Requests(recorder.client)
+    projections = [Seen(f"w{i}") for i in range(5)]
+    workers = [
+        BatchingProjectionWorker(
+            projection,
+            checkpoints=projection,
+            recorder=recorder,
+            mapper=app.envelope_mapper,
+            upstream_name=app.name,
+        )
+        for projection in projections
+    ]
+    group = WorkerGroup(workers[3:])
+    try:
+        for worker in workers[:3]:
+            worker.start()
+        group.start()
+        requests.wait_for_head_read()
+        time.sleep(0.3)  # the first reads are done; the poller backs off
+        head_reads, queries = requests.during(1.0)  # what five idle workers read in 1 s
+        requests.hide = 2  # the first reads after the commit miss its feed item
+        OtherProcessRecorder(datastore=recorder.datastore).insert_events(
+            events_for(uuid.uuid4(), range(1, 3))
+        )
+        caught_up = [w.wait_for(2, timeout=2.0) for w in workers]
+    finally:
+        group.stop()
+        for worker in workers[:3]:
+            worker.stop()
+        app.close()
+        DynamoDBFactory(
+            {"DYNAMODB_ENDPOINT_URL": dynamodb_endpoint, "DYNAMODB_TABLE_PREFIX": table_prefix}
+        ).delete_tables()
+    assert caught_up == [True] * 5
+    assert queries == 0
+    assert head_reads <= 8, head_reads
+    assert requests.hidden == 2
