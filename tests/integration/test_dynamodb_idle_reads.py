@@ -245,14 +245,14 @@ def test_idle_workers_do_not_query_the_feed(dynamodb_endpoint: str, table_prefix
         for worker in workers[:3]:
             worker.start()
         group.start()
-        requests.wait_for_head_read()
-        time.sleep(0.3)  # the first reads are done; the poller backs off
+        other = OtherProcessRecorder(datastore=recorder.datastore)
+        other.insert_events(events_for(uuid.uuid4(), range(1, 2)))
+        assert all(w.wait_for(1, timeout=5.0) for w in workers)  # they have read: idle now
+        time.sleep(0.3)  # the poller backs off
         head_reads, queries = requests.during(1.0)  # what five idle workers read in 1 s
-        requests.hide = 2  # the first reads after the commit miss its feed item
-        OtherProcessRecorder(datastore=recorder.datastore).insert_events(
-            events_for(uuid.uuid4(), range(1, 3))
-        )
-        caught_up = [w.wait_for(2, timeout=2.0) for w in workers]
+        requests.hide = 2  # the first reads after the next commit miss its feed item
+        other.insert_events(events_for(uuid.uuid4(), range(1, 3)))
+        caught_up = [w.wait_for(3, timeout=2.0) for w in workers]
     finally:
         group.stop()
         for worker in workers[:3]:
