@@ -18,8 +18,10 @@ Scenarios, each on fresh tables holding a few events, measured for ``--seconds``
 - ``serve-workers``: the projection workers (and worker group) `fleetwatch serve` starts, from
   `build_system` on the DynamoDB store, caught up.
 
-Prints one JSON document and a table: requests per second by operation, read capacity units
-per second, and the same per consumer.
+Prints one JSON document and a table: requests per second by operation and table, reads per
+second (all, and those of the feed: table ``events``), read capacity units per second, and
+the same per consumer. The ``serve`` process also reads its outbox (the notification
+dispatcher: one Query per shard per ``notify_poll_interval``), which is not a feed consumer.
 """
 
 from __future__ import annotations
@@ -75,9 +77,11 @@ class Counts:
         if model.name in READS:
             params.setdefault("ReturnConsumedCapacity", "TOTAL")
 
-    def _count(self, model: Any, **_: Any) -> None:
+    def _count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        table = json.loads(params.get("body") or b"{}").get("TableName", "")
+        key = f"{model.name} {table.partition('_')[2]}" if table else model.name
         with self._lock:
-            self.requests[model.name] += 1
+            self.requests[key] += 1
 
     def _capacity(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name not in READS:
@@ -106,11 +110,21 @@ def measure(seconds: float) -> dict[str, Any]:
     per_second = {op: round((after[op] - before[op]) / elapsed, 1) for op in after}
     return {
         "requests_per_s": {op: v for op, v in sorted(per_second.items()) if v},
-        "reads_per_s": round(sum(per_second.get(op, 0.0) for op in READS), 1),
+        "reads_per_s": round(sum(v for k, v in per_second.items() if _op(k) in READS), 1),
+        "feed_reads_per_s": round(sum(v for k, v in per_second.items() if _feed_read(k)), 1),
         "rcu_reported_per_s": round((rcu_after - rcu_before) / elapsed, 1),
         "rcu_per_s": round((billed_after - billed_before) / elapsed, 1),
         "seconds": round(elapsed, 2),
     }
+
+
+def _op(key: str) -> str:
+    return key.partition(" ")[0]
+
+
+def _feed_read(key: str) -> bool:
+    """A read of the event store's feed or head (table `events`), not of a read model's."""
+    return _op(key) in READS and key.endswith(" events")
 
 
 @contextlib.contextmanager
@@ -172,14 +186,14 @@ def serve_workers(endpoint: str, settle: float, seconds: float) -> dict[str, Any
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    header = f"{'scenario':<18} {'consumers':>9} {'reads/s':>8} {'RCU/s':>7} {'RCU/s each':>10}"
-    lines = [f"{header}  requests/s"]
+    header = f"{'scenario':<18} {'consumers':>9} {'reads/s':>8} {'feed':>6} {'RCU/s':>7}"
+    lines = [f"{header} {'RCU/s each':>10}  requests/s (operation table)"]
     for r in results:
         each = r["rcu_per_s"] / max(1, r["consumers"])
         ops = ", ".join(f"{op} {v}" for op, v in r["requests_per_s"].items())
         lines.append(
-            f"{r['scenario']:<18} {r['consumers']:>9} {r['reads_per_s']:>8} {r['rcu_per_s']:>7}"
-            f" {each:>10.2f}  {ops}"
+            f"{r['scenario']:<18} {r['consumers']:>9} {r['reads_per_s']:>8}"
+            f" {r['feed_reads_per_s']:>6} {r['rcu_per_s']:>7} {each:>10.2f}  {ops}"
         )
     return "\n".join(lines)
 
