@@ -37,8 +37,6 @@ class HeadWatch:
         self._head: int | None = None
         self._thread: threading.Thread | None = None
         self._moving = False
-        self.polls = 0
-        """Head reads made so far (for tests and benchmarks)."""
 
     @property
     def head(self) -> int | None:
@@ -99,7 +97,6 @@ class HeadWatch:
                 logger.warning("Polling the feed head failed: %s", e)
                 interval = MAX_POLL_INTERVAL
             else:
-                self.polls += 1
                 if self.advance(head):
                     interval = MIN_POLL_INTERVAL
                 else:
