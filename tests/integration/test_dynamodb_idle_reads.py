@@ -77,6 +77,8 @@ class Requests:
         self.hide = 0
         self.hidden = 0
         self.head_read = threading.Event()
+        self.head_read_at: dict[int, list[float]] = {}  # by reading thread
+        self.moved = threading.Condition(self.lock)
         events = client.meta.events
         events.register("provide-client-params.dynamodb.GetItem", self._get_item)
         events.register("before-call.dynamodb.Query", self._query)
@@ -86,6 +88,8 @@ class Requests:
         if params["Key"]["pk"]["S"].endswith("head"):
             with self.lock:
                 self.head_reads += 1
+                self.head_read_at.setdefault(threading.get_ident(), []).append(time.monotonic())
+                self.moved.notify_all()
             self.head_read.set()
 
     def _query(self, **_: Any) -> None:
@@ -111,6 +115,16 @@ class Requests:
         time.sleep(seconds)
         after = self.counts()
         return after[0] - before[0], after[1] - before[1]
+
+    def wait_for_idle_polling(self, gap: float = 0.15) -> None:
+        """Until a thread's last two head reads are `gap` seconds apart: it has backed off to
+        the idle interval (200 ms)."""
+
+        def idle() -> bool:
+            return any(len(at) >= 2 and at[-1] - at[-2] >= gap for at in self.head_read_at.values())
+
+        with self.moved:
+            assert self.moved.wait_for(idle, timeout=5.0), "the head poller did not back off"
 
     def wait_for_head_read(self) -> None:
         """Until the next head read has been answered (the reader has seen the head)."""
@@ -177,8 +191,7 @@ def test_idle_subscriptions_share_one_head_poller(
     try:
         for follower in followers:  # each has delivered what was there: idle from now on
             assert [follower.received.get(timeout=5.0).id for _ in range(3)] == [1, 2, 3]
-        requests.wait_for_head_read()
-        time.sleep(0.5)  # the poller backs off to its idle interval
+        requests.wait_for_idle_polling()
         head_reads, queries = requests.during(1.0)  # what 20 idle subscriptions read in 1 s
         # A commit of another process reaches them all, through the one poller.
         OtherProcessRecorder(datastore=factory.datastore).insert_events(
@@ -188,8 +201,8 @@ def test_idle_subscriptions_share_one_head_poller(
     finally:
         for follower in followers:
             follower.stop()
-    assert queries == 0
     assert 1 <= head_reads <= 8, head_reads  # one poller: ~5 per second when idle
+    assert queries == 0
 
 
 class Seen:
@@ -248,7 +261,6 @@ def test_idle_workers_do_not_query_the_feed(dynamodb_endpoint: str, table_prefix
         other = OtherProcessRecorder(datastore=recorder.datastore)
         other.insert_events(events_for(uuid.uuid4(), range(1, 2)))
         assert all(w.wait_for(1, timeout=5.0) for w in workers)  # they have read: idle now
-        time.sleep(0.6)  # the poller backs off to its idle interval (200 ms)
         head_reads, queries = requests.during(1.0)  # what five idle workers read in 1 s
         requests.hide = 2  # the first reads after the next commit miss its feed item
         other.insert_events(events_for(uuid.uuid4(), range(1, 3)))
@@ -263,5 +275,6 @@ def test_idle_workers_do_not_query_the_feed(dynamodb_endpoint: str, table_prefix
         ).delete_tables()
     assert caught_up == [True] * 5
     assert queries == 0
-    assert head_reads <= 8, head_reads
+    # One poller, its interval growing from 20 ms to 200 ms since the head last moved: <= 9.
+    assert head_reads <= 10, head_reads
     assert requests.hidden == 2
