@@ -52,6 +52,7 @@ from event_store.envelope import EnvelopeMapper, EventEnvelope, EventMetadata, r
 from event_store.tracking import AlreadyTracked
 from projections.alerting_index import RuleIndex
 from projections.batching import BatchingProjectionWorker
+from projections.idle import FeedWake
 from read_side.notifications import ChangeNotice
 from write_side.alert_rules import SEVERITY_RANK, Absence, RuleDefinition, RuleVersion
 from write_side.alert_service import EscalateAlert, PolicyCommand, apply_policy_command
@@ -454,11 +455,15 @@ class AlertingWorker(BatchingProjectionWorker):
             self.projection.record_position(Tracking(self.tracking_name, self._position))
             self._recorded_at = time.monotonic()
 
-    def _follow(self, wake: threading.Event) -> None:
+    def _follow(self, wake: FeedWake) -> None:
         # `resume()` (in `_run`) rebuilt the state from the checkpoint.
         while not self._stopping.is_set():
-            batch = self.recorder.select_notifications(
-                start=self._position, limit=self.max_batch, inclusive_of_start=False
+            batch = (
+                self.recorder.select_notifications(
+                    start=self._position, limit=self.max_batch, inclusive_of_start=False
+                )
+                if wake.worth_reading(self._position)
+                else []
             )
             if batch:
                 self.apply_batch(batch)

@@ -6,14 +6,15 @@ notifications at a time from its position and hands the ones the projection hand
 `process_batch(envelopes, tracking)`, which commits the changed rows and the checkpoint of the
 batch's last handled notification together. Under load a batch holds whatever accumulated
 while the previous one was being applied; when idle it waits for this process's commits (the
-recorder's in-process notifier) or polls every `idle_poll` seconds (other processes' commits).
+recorder's in-process notifier) or polls every `idle_poll` seconds (other processes' commits);
+on DynamoDB that poll reads the feed only when the process's head poller says it moved
+(`projections.idle`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from eventsourcing.persistence import Notification, Tracking
 
 from event_store.envelope import EventEnvelope
 from event_store.tracking import AlreadyTracked
+from projections.idle import FeedWake
 from projections.runner import Projection, ProjectionWorker
 from read_side.notifications import ChangeNotice
 
@@ -28,18 +30,24 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def woken_by_commits(recorder: object) -> Iterator[threading.Event]:
-    """An event set when this process commits to the recorder's store (SQLite notifier,
-    DynamoDB feed state), so a waiting reader goes at once; never set when there is neither."""
-    wake = threading.Event()
-    source = getattr(recorder, "notifier", None) or getattr(recorder, "feed_state", None)
-    if source is not None:
-        source.listen(wake)
+def woken_by_commits(recorder: object) -> Iterator[FeedWake]:
+    """An event set when this process commits to the recorder's store (SQLite notifier), or
+    when the feed head moves (DynamoDB feed state: this process's commits and its one head
+    poller, whose known head also tells `worth_reading`), so a waiting reader goes at once;
+    never set when there is neither."""
+    notifier = getattr(recorder, "notifier", None)
+    feed = None if notifier is not None else getattr(recorder, "feed_state", None)
+    wake = FeedWake(None if feed is None else feed.head)
+    if notifier is not None:
+        notifier.listen(wake.event)
+    elif feed is not None:
+        feed.listen(wake.event, getattr(recorder, "max_notification_id", None))
     try:
         yield wake
     finally:
-        if source is not None:
-            source.unlisten(wake)
+        for source in (notifier, feed):
+            if source is not None:
+                source.unlisten(wake.event)
 
 
 class BatchProjection(Projection, Protocol):
@@ -152,9 +160,11 @@ class BatchingProjectionWorker(ProjectionWorker):
                     log.exception("%s failed; retrying from its checkpoint", self.tracking_name)
                     self._stopping.wait(self.retry_delay)
 
-    def _follow(self, wake: threading.Event) -> None:
+    def _follow(self, wake: FeedWake) -> None:
         while not self._stopping.is_set():
-            if self.topics:
+            if not wake.worth_reading(self._position):
+                pass  # DynamoDB: the known head is not above the position
+            elif self.topics:
                 head = self.recorder.max_notification_id() or 0
                 if head > self._position:
                     self._read(head)

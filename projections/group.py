@@ -83,7 +83,8 @@ class WorkerGroup:
                         resume.discard(worker)
                         retry_at[worker] = 0.0
                 running = [w for w in self.workers if w not in resume]
-                batch = self._read(running)
+                lowest = min((w.position for w in running), default=0)
+                batch = self._read(running) if wake.worth_reading(lowest) else []
                 self._apply(running, batch, retry_at, resume)
                 for worker in running:
                     if worker not in resume:

@@ -56,8 +56,12 @@ Consequences and limits:
   raises :class:`TransactionLimitError` (a ``ProgrammingError``) and writes nothing.
 - Readers use strongly consistent Queries; ``select_notifications`` stops at the first missing
   id, so it never returns id N+1 before N is visible.
-- Subscriptions poll the feed head (20-200 ms, adaptively) and wake at once on commits made by
-  the same process.
+- Subscriptions (and idle projection workers) do not poll on their own: one poller per process
+  and feed reads the head (20-200 ms, adaptively) while anybody listens and wakes them all when
+  it moves, as do commits made by the same process (:mod:`.poller`). A reader reads the feed
+  only while the known head is above its position, and keeps reading while it is (it can see
+  the head before the feed item of the same commit). Idle, a process reads the head ~5 times a
+  second (5 RCU/s) however many readers it has.
 - Commits to one feed are serialised by its head: one transaction per round trip for all
   processes together (group commit packs one process's concurrent calls into it; writers in
   several processes retry against each other).

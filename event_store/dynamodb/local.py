@@ -2,8 +2,8 @@
 
 Per feed (database endpoint, table, namespace): the writer that groups this process's
 concurrent commits (they would only contend on the feed head otherwise) and remembers the
-last feed head (so a commit needs no read first), and the wake-ups of this process's
-subscriptions.
+last feed head (so a commit needs no read first), and the watch of the feed head that wakes
+this process's subscriptions and idle workers (one poller for all of them, see :mod:`.poller`).
 """
 
 from __future__ import annotations
@@ -12,28 +12,24 @@ import threading
 from dataclasses import dataclass, field
 
 from event_store.dynamodb.group import FeedWriter
+from event_store.dynamodb.poller import HeadReader, HeadWatch
 
 
 @dataclass
 class FeedState:
     writer: FeedWriter = field(default_factory=FeedWriter)
-    _listeners: set[threading.Event] = field(default_factory=set)
-    _listeners_lock: threading.Lock = field(default_factory=threading.Lock)
+    head: HeadWatch = field(default_factory=HeadWatch)
 
-    def listen(self, event: threading.Event) -> None:
-        with self._listeners_lock:
-            self._listeners.add(event)
+    def listen(self, event: threading.Event, read_head: HeadReader | None = None) -> None:
+        """Set `event` when the feed head moves (see `HeadWatch.listen`)."""
+        self.head.listen(event, read_head)
 
     def unlisten(self, event: threading.Event) -> None:
-        with self._listeners_lock:
-            self._listeners.discard(event)
+        self.head.unlisten(event)
 
-    def notify(self) -> None:
-        """Wake this process's subscriptions to the feed (events were just committed)."""
-        with self._listeners_lock:
-            listeners = list(self._listeners)
-        for event in listeners:
-            event.set()
+    def notify(self, head: int) -> None:
+        """Events up to `head` were just committed by this process: wake its readers."""
+        self.head.advance(head, committed=True)
 
 
 _registry: dict[tuple[str, str, str], FeedState] = {}

@@ -152,8 +152,8 @@ class DynamoDBApplicationRecorder(DynamoDBAggregateRecorder, ApplicationRecorder
         )
         state = self.feed_state
         ids = state.writer.commit(plan, self.client, self.datastore.retry_policy)
-        if stored_events:
-            state.notify()
+        if stored_events and ids:
+            state.notify(max(ids))
         return ids or []
 
     def select_notifications(
