@@ -10,6 +10,13 @@ Applying a batch of `BatchRecorded` events:
 3. the actions go out in transactions of at most 99 actions and ~3.5 MB; the checkpoint rides
    on the last one (`write_with_tracking`).
 
+Before 1., the late entries (redeliveries past the stream's window, `projections.telemetry`)
+whose message a raw item of an EARLIER event of the device already holds are dropped: one
+consistent Query per (device, hour) they fall in, read before any action is built (like the
+rollups' BatchGetItem). Only earlier versions count, so an event never finds its own items:
+a replay after a partial commit, or a rebuild, drops the same entries and re-puts the same
+items. The normal path (no late entry) reads nothing more.
+
 A typical event (3 metrics x 3 resolutions, one hour) is one read and one 10-action
 transaction. A bigger one (many metrics, entries spread over days) needs several
 transactions: if the process dies between two, the replay re-reads the rollups, skips what
@@ -26,7 +33,15 @@ from eventsourcing.persistence import Tracking
 from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.commit import Built
 from event_store.dynamodb.transact import run_transaction
-from projections.telemetry import DeviceBatch, RollupKey, Stats, TelemetryView
+from projections.telemetry import (
+    DeviceBatch,
+    MessageKey,
+    RawEntry,
+    RollupKey,
+    Stats,
+    TelemetryView,
+    without_repeats,
+)
 from projections.views.dynamodb_tables import delete_all_items
 from read_side.telemetry_dynamodb import (
     create_tables_kwargs,
@@ -36,6 +51,7 @@ from read_side.telemetry_dynamodb import (
     rollup_pk,
     rollups_table,
     stats_attributes,
+    stored_keys,
 )
 
 MAX_ACTIONS = 99  # + the checkpoint: DynamoDB allows 100 actions per transaction
@@ -50,6 +66,7 @@ class DynamoDBTelemetryView(DynamoDBTrackingRecorder, TelemetryView):
         return [*super().construct_extra_tables(), *create_tables_kwargs(self.table_prefix)]
 
     def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> None:
+        batches = without_repeats(batches, self._stored)
         actions: list[tuple[dict[str, Any], int]] = []  # (action, estimated bytes)
         raw = raw_table(self.table_prefix)
         for batch in batches:
@@ -94,6 +111,14 @@ class DynamoDBTelemetryView(DynamoDBTrackingRecorder, TelemetryView):
                 put["ExpressionAttributeValues"] = {":v": {"N": str(guard)}}
             actions.append({"Put": put})
         return actions
+
+    def _stored(self, batch: DeviceBatch, entries: list[RawEntry]) -> set[MessageKey]:
+        """Which of the batch's late entries an earlier event of the device stored raw."""
+        keys = [(e.at_ms, e.message_id) for e in entries]
+        table = raw_table(self.table_prefix)
+        return stored_keys(
+            self.client, table, batch.tenant_id, batch.device_id, keys, below_version=batch.version
+        )
 
     def _get_rollups(self, keys: list[ItemKey]) -> dict[ItemKey, dict[str, Any]]:
         table = rollups_table(self.table_prefix)
