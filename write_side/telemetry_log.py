@@ -25,6 +25,7 @@ version, so two processes can never record contradicting transitions (optimistic
 from __future__ import annotations
 
 import functools
+import operator
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
@@ -43,6 +44,8 @@ SNAPSHOT_INTERVAL = 100  # versions between two snapshots of a Telemetry stream
 # Validation refuses device times further ahead of their receipt than this: the bound of the
 # device times of a state restored from a snapshot taken before `covered_after` existed.
 _MAX_SKEW = TelemetryLimits().max_future_skew
+_AT = operator.itemgetter("at")  # of an entry's payload
+_ENTRY_AT = operator.attrgetter("at")  # of a `BatchEntry`
 
 
 @functools.lru_cache(maxsize=65_536)  # pure, and computed for every ingested message
@@ -89,7 +92,7 @@ class Telemetry(Aggregate):
         """The entries the window cannot vouch for: unknown ids at or before the watermark
         (`record` marks them late). Empty in the normal case, at the cost of one comparison."""
         watermark = self.late_after()
-        if watermark is None:
+        if watermark is None or not entries or min(map(_ENTRY_AT, entries)) > watermark:
             return []
         recent = self.recent
         return [e for e in entries if e.at <= watermark and e.message_id not in recent]
@@ -114,7 +117,7 @@ class Telemetry(Aggregate):
         watermark = self.late_after()
         for chunk in _chunks(list(fresh.values())):
             payloads = TelemetryBatch(self.device_id, tuple(chunk)).to_payload()["entries"]
-            if watermark is not None:
+            if watermark is not None and min(map(_ENTRY_AT, chunk)) <= watermark:
                 for entry, payload in zip(chunk, payloads, strict=True):
                     if entry.at <= watermark:
                         payload["late"] = True  # absent (not false) on the others
@@ -163,7 +166,7 @@ class Telemetry(Aggregate):
             for entry in entries:
                 recent[entry["message_id"]] = batch
             if entries:  # UTC ISO strings (`to_payload`) order as their times do
-                latest[str(batch)] = max(entry["at"] for entry in entries)
+                latest[str(batch)] = max(map(_AT, entries))
             if len(recent) > DEDUP_WINDOW:
                 _evict(t, recent, latest)
             if t.last_received_at is None or self.received_at > t.last_received_at:
