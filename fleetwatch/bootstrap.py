@@ -56,7 +56,7 @@ from read_side.users_dynamodb import DynamoDBUsersReader
 from read_side.users_sqlite import SQLiteUsersReader
 from write_side.application import FleetApplication
 from write_side.credentials import DeviceDirectory
-from write_side.ingestion import TelemetryIngestion
+from write_side.ingestion import RawHistory, TelemetryIngestion
 
 if TYPE_CHECKING:
     from ingestion.mqtt import MqttIngestor
@@ -383,15 +383,20 @@ def build_notifications(app: FleetApplication, settings: Settings) -> Notifying:
 
 
 def build_ingestion(
-    app: FleetApplication, settings: Settings, ingest: IngestSettings
+    app: FleetApplication,
+    settings: Settings,
+    ingest: IngestSettings,
+    history: RawHistory | None = None,
 ) -> tuple[IngestService, MqttIngestor | None]:
-    """The telemetry handler behind its bounded buffer, and the MQTT subscriber if configured."""
+    """The telemetry handler behind its bounded buffer, and the MQTT subscriber if configured.
+    `history`: the telemetry read model's raw history, asked about late redeliveries only."""
     dynamodb = settings.store == "dynamodb"
     handler = TelemetryIngestion(
         app,
         DeviceDirectory(app.device_access),
         heartbeat_timeout_s=ingest.heartbeat_timeout,
         max_streams_per_call=40 if dynamodb else 500,  # DynamoDB: 100 actions per transaction
+        history=history,
     )
     service = IngestService(
         handler,
@@ -423,7 +428,10 @@ def build_system(
     view, reader = _device_status_store(app, settings)
     fanout = build_fanout(settings)
     mapper = app.envelope_mapper
-    ingest, mqtt = build_ingestion(app, settings, ingest_settings or IngestSettings())
+    telemetry_view, telemetry_reader = _telemetry_store(app, settings)
+    ingest, mqtt = build_ingestion(
+        app, settings, ingest_settings or IngestSettings(), history=telemetry_reader
+    )
     worker = BatchingProjectionWorker(
         DeviceStatusProjection(view, reader),
         checkpoints=view,
@@ -432,7 +440,6 @@ def build_system(
         upstream_name=app.name,
         publisher=fanout,
     )
-    telemetry_view, telemetry_reader = _telemetry_store(app, settings)
     telemetry_worker = BatchingProjectionWorker(
         TelemetryProjection(telemetry_view),
         checkpoints=telemetry_view,

@@ -218,9 +218,9 @@ class AlertingProcess:
         rules = self.index.rules_for(device, metrics)
         if not rules:
             return []
-        return list(
-            self.policy.handle_readings(rules, device, TelemetryBatch.from_payload(payload))
-        )
+        batch = TelemetryBatch.from_payload(payload)
+        late = frozenset(e["message_id"] for e in payload["entries"] if e.get("late"))
+        return list(self.policy.handle_readings(rules, device, batch, late))
 
     def _alert_event(self, envelope: EventEnvelope) -> list[PolicyCommand]:
         alert_id, payload = UUID(envelope.stream_id), envelope.payload

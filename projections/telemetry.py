@@ -6,14 +6,21 @@ readings land in their own buckets. `TelemetryProjection` hands the batches of o
 events to the view, which commits them with the checkpoint; a re-applied event is therefore
 never counted twice (the checkpoint), and the DynamoDB view also guards each rollup item with
 the device's stream version (see `projections.views.telemetry_dynamodb`).
+
+A redelivery older than the stream's dedup window is recorded again, its entry marked `late`
+(`write_side.telemetry_log`). Before storing a batch, each view drops the late entries that
+repeat a message already in raw history (same device, message id and device time: a
+redelivery carries its payload) or earlier in the same call (`without_repeats`), in the same
+commit as the rest: a message is counted once however late it comes back. Only late entries
+are looked up, so the normal path costs nothing more; events from before the flag are not late.
 After the commit it publishes one notice per event on the device's `telemetry:{device}` topic.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -86,10 +93,54 @@ class DeviceBatch:
     entries: tuple[RawEntry, ...]
     status: tuple[Mapping[str, Any], ...]  # each entry's status fields, in entry order
     rollups: Mapping[RollupKey, Stats]
+    late: tuple[int, ...] = ()  # indexes of the entries the stream marked late
 
     @property
     def reading_count(self) -> int:
         return sum(len(e.metrics) for e in self.entries)
+
+    def without(self, repeats: set[MessageKey]) -> DeviceBatch:
+        """The batch without the entries of `repeats`, its rollups summed again (pure)."""
+        kept = [
+            (entry, status)
+            for entry, status in zip(self.entries, self.status, strict=True)
+            if (entry.at_ms, entry.message_id) not in repeats
+        ]
+        entries = tuple(entry for entry, _ in kept)
+        status = tuple(status for _, status in kept)
+        return replace(self, entries=entries, status=status, rollups=rollup(entries), late=())
+
+
+MessageKey = tuple[int, str]  # device time (epoch ms), message id
+# What a view's raw history holds of a batch's late entries (an event never finds itself).
+StoredLookup = Callable[[DeviceBatch, list[RawEntry]], set[MessageKey]]
+
+
+def without_repeats(batches: Sequence[DeviceBatch], stored: StoredLookup) -> Sequence[DeviceBatch]:
+    """The batches without their late entries that repeat a message stored before (`stored`
+    asks raw history) or held by an earlier batch of the same device here. Only entries with
+    readings are stored, so only those are looked up; none late: `batches` as they are."""
+    if not any(batch.late for batch in batches):
+        return batches
+    kept: list[DeviceBatch] = []
+    for batch in batches:
+        if batch.late:
+            late = [e for e in (batch.entries[i] for i in batch.late) if e.metrics]
+            earlier = {
+                (e.at_ms, e.message_id)
+                for b in kept
+                if b.device_id == batch.device_id and b.tenant_id == batch.tenant_id
+                for e in b.entries
+            }
+            repeats = {(e.at_ms, e.message_id) for e in late} & earlier
+            unknown = [e for e in late if (e.at_ms, e.message_id) not in repeats]
+            if unknown:
+                repeats |= stored(batch, unknown)
+            if repeats:
+                kept.append(batch.without(repeats))
+                continue
+        kept.append(batch)
+    return kept
 
 
 def rollup(entries: Sequence[RawEntry]) -> dict[RollupKey, Stats]:
@@ -139,13 +190,14 @@ def merge_rollups(
 def fold(envelope: EventEnvelope) -> DeviceBatch:
     """The batch of one `Telemetry.BatchRecorded` envelope (pure)."""
     payload = envelope.payload
+    raw = payload["entries"]
     entries = tuple(
         RawEntry(
             epoch_ms(_time(e["at"])),
             str(e["message_id"]),
             {str(m): float(v) for m, v in e["metrics"].items()},
         )
-        for e in payload["entries"]
+        for e in raw
     )
     return DeviceBatch(
         tenant_id=envelope.tenant_id,
@@ -155,8 +207,9 @@ def fold(envelope: EventEnvelope) -> DeviceBatch:
         received_at=_time(payload["received_at"]),
         transport=str(payload.get("transport", "")),
         entries=entries,
-        status=tuple(dict(e.get("status") or {}) for e in payload["entries"]),
+        status=tuple(dict(e.get("status") or {}) for e in raw),
         rollups=rollup(entries),
+        late=tuple(i for i, e in enumerate(raw) if e.get("late")),
     )
 
 

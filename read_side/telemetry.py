@@ -212,6 +212,13 @@ class TelemetryReader(ABC):
     def buckets(self, tenant_id: str, query: HistoryQuery) -> Page[Bucket]:
         """Rollup buckets (of `query.resolution`) whose start lies in `bucket_range(...)`."""
 
+    @abstractmethod
+    def stored_messages(
+        self, tenant_id: str, device_id: UUID, messages: Sequence[tuple[datetime, str, str]]
+    ) -> set[str]:
+        """The ids of `messages` (device time, message id, one of its metrics) in raw history:
+        the ingestion handler's `RawHistory`, asked about late redeliveries only."""
+
     def history(self, tenant_id: str, query: HistoryQuery) -> Page[RawReading] | Page[Bucket]:
         if query.resolution is Resolution.RAW:
             return self.readings(tenant_id, query)

@@ -12,6 +12,9 @@
   `part` splits one anyway if its blob passes `MAX_BLOB_BYTES`.
 - A time range is one Query on `sk BETWEEN "{first hour}#" AND "{last hour}#~"`, read in hour
   order: once an hour's items are all read, its readings are complete, so a page stops there.
+- Is a message stored (`stored_keys`, for late redeliveries only)? Its device time names its
+  hour: one Query of that hour's items (optionally only the events below a stream version, so
+  an event never finds itself) and a decode of their blobs.
 
 `{prefix}telemetry_rollups`: pre-aggregated buckets.
 
@@ -26,7 +29,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -133,6 +137,46 @@ def _blobs(rows: Sequence[RawRow]) -> Iterator[bytes]:
     yield from _blobs(rows[middle:])
 
 
+def stored_keys(
+    client: Any,
+    table: str,
+    tenant_id: str,
+    device_id: UUID,
+    keys: Iterable[tuple[int, str]],
+    *,
+    below_version: int | None = None,
+) -> set[tuple[int, str]]:
+    """The (at_ms, message id) of `keys` in the device's raw items (of the events below
+    `below_version` only, when given): one consistent Query per hour the keys fall in."""
+    by_hour: dict[int, set[tuple[int, str]]] = {}
+    for key in keys:
+        by_hour.setdefault(bucket_start(key[0], HOUR), set()).add(key)
+    if below_version is not None and below_version <= 1:
+        return set()
+    found: set[tuple[int, str]] = set()
+    for hour, wanted in sorted(by_hour.items()):
+        high = f"{hour:011d}#~" if below_version is None else raw_sk(hour, below_version - 1, 99)
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": raw_pk(tenant_id, device_id)},
+                ":lo": {"S": f"{hour:011d}#"},
+                ":hi": {"S": high},
+            },
+            "ProjectionExpression": "e",
+            "ConsistentRead": True,
+        }
+        while True:
+            response = client.query(**kwargs)
+            for item in response.get("Items", []):
+                found.update(row[:2] for row in decode_raw(item["e"]["B"]) if row[:2] in wanted)
+            if not response.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return found
+
+
 def stats_attributes(mn: float, mx: float, sm: float, ct: int, version: int) -> dict[str, Any]:
     return {
         "mn": {"S": repr(mn)},
@@ -224,6 +268,14 @@ class DynamoDBTelemetryReader(TelemetryReader):
         more = len(rows) > first
         cursor = encode_bucket_cursor(epoch_ms(rows[first - 1].start) // 1000) if more else None
         return Page(rows[:first], cursor)
+
+    def stored_messages(
+        self, tenant_id: str, device_id: UUID, messages: Sequence[tuple[datetime, str, str]]
+    ) -> set[str]:
+        """`RawHistory` of the ingestion handler: the ids of `messages` already stored."""
+        keys = [(epoch_ms(at), message_id) for at, message_id, _ in messages]
+        found = stored_keys(self.client, self.raw, tenant_id, device_id, keys)
+        return {message_id for _, message_id in found}
 
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         kwargs["ConsistentRead"] = True

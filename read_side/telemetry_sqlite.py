@@ -2,10 +2,17 @@
 
 Both reads are one index range scan: readings by (tenant, device, metric, at_ms, message_id),
 rollups by (tenant, device, metric, resolution, start_s); `first + 1` rows tell whether there
-is a next page.
+is a next page. `stored_keys` (is a message in raw history?) is one primary-key read per
+message: its device time, id and any one of its metrics (a message's readings are stored
+together), for the late redeliveries only (see `projections.telemetry`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -36,6 +43,22 @@ _BUCKETS = (
     "WHERE tenant_id = ? AND device_id = ? AND metric = ? AND resolution = ? "
     "AND start_s >= ? AND start_s < ? ORDER BY start_s LIMIT ?"
 )
+_STORED = (
+    f"SELECT 1 FROM {READINGS_TABLE} "  # noqa: S608 - constant name
+    "WHERE tenant_id = ? AND device_id = ? AND metric = ? AND at_ms = ? AND message_id = ?"
+)
+
+
+def stored_keys(
+    cursor: Any, tenant_id: str, device_hex: str, messages: Iterable[tuple[int, str, str]]
+) -> set[tuple[int, str]]:
+    """The (at_ms, message id) of `messages` (at_ms, message id, one of its metrics) stored."""
+    found: set[tuple[int, str]] = set()
+    for at_ms, message_id, metric in messages:
+        cursor.execute(_STORED, (tenant_id, device_hex, metric, at_ms, message_id))
+        if cursor.fetchone() is not None:
+            found.add((at_ms, message_id))
+    return found
 
 
 class SQLiteTelemetryReader(TelemetryReader):
@@ -68,3 +91,11 @@ class SQLiteTelemetryReader(TelemetryReader):
         ]
         more = len(rows) > first
         return Page(items, encode_bucket_cursor(rows[first - 1][0]) if more else None)
+
+    def stored_messages(
+        self, tenant_id: str, device_id: UUID, messages: Sequence[tuple[datetime, str, str]]
+    ) -> set[str]:
+        """`RawHistory` of the ingestion handler: the ids of `messages` already stored."""
+        keys = [(epoch_ms(at), message_id, metric) for at, message_id, metric in messages]
+        with self.datastore.transaction(commit=False) as c:
+            return {message_id for _, message_id in stored_keys(c, tenant_id, device_id.hex, keys)}

@@ -3,6 +3,7 @@
 Per (rule, device) it keeps a `Watch`: the evaluation state, the episode number and the open
 alert, so there is at most one open alert per pair; a recurrence gets the next episode (and so a
 new deterministic alert id). Readings of a message id seen recently for the device are skipped.
+Past that window, a redelivery comes back marked late by its stream: `write_side.alerting_late`.
 No I/O: the caller persists what the commands say and feeds back what others did (`note_*`).
 """
 
@@ -16,6 +17,7 @@ from uuid import UUID
 
 from write_side.alert_rules import Absence, ForDuration, RuleVersion
 from write_side.alerting_lanes import Lanes, advanced_already
+from write_side.alerting_late import unpassed, watermarks
 from write_side.alerts import PeakMode, alert_id
 from write_side.rule_evaluation import (
     Decision,
@@ -28,7 +30,7 @@ from write_side.rule_evaluation import (
     prepare,
     tick,
 )
-from write_side.telemetry import TelemetryBatch
+from write_side.telemetry import BatchEntry, TelemetryBatch
 
 
 @dataclass(frozen=True)
@@ -96,13 +98,19 @@ class AlertingPolicy:
     shortcuts: bool = True  # False: evaluate every rule in full (tests compare the two)
 
     def handle_readings(
-        self, rules: Iterable[RuleVersion], device: DeviceFacts, batch: TelemetryBatch
+        self,
+        rules: Iterable[RuleVersion],
+        device: DeviceFacts,
+        batch: TelemetryBatch,
+        late: frozenset[str] = frozenset(),
     ) -> list[AlertCommand]:
-        """`rules`: the tenant's current rules (those not applying to the device are skipped)."""
+        """`rules`: the tenant's current rules (those not applying to the device are skipped);
+        `late`: the ids of the batch's entries its stream marked late (`alerting_late`)."""
         if batch.device_id != device.device_id:
             raise ValueError("the batch is not the device's")
         device_id = device.device_id
-        fresh = [e for e in batch.entries if self._first_time(device_id, e.message_id)]
+        rules = list(rules)
+        fresh = self._fresh(rules, device_id, batch, late)
         readings = [r for e in fresh for r in e.readings]
         newest = max((r.at for r in readings), default=None)
         commands: list[AlertCommand] = []
@@ -110,7 +118,6 @@ class AlertingPolicy:
         known = self._known.get(device_id)
         if known is None:
             known = self._known[device_id] = {}
-        rules = list(rules)
         key = tuple(map(id, rules))
         lanes = self._lanes.get(device_id) if self.shortcuts else None
         if lanes is not None and lanes.key == key and lanes.device is device:
@@ -268,6 +275,21 @@ class AlertingPolicy:
             return []
         self.note_resolved(opened)
         return [AutoResolve(opened, None, at, note)]
+
+    def _fresh(
+        self,
+        rules: list[RuleVersion],
+        device_id: UUID,
+        batch: TelemetryBatch,
+        late: frozenset[str],
+    ) -> list[BatchEntry]:
+        """The entries not seen recently, late ones without the readings a watch passed."""
+        fresh = [e for e in batch.entries if self._first_time(device_id, e.message_id)]
+        if not late:
+            return fresh
+        states = ((r, self.watches.get((r.rule_id, device_id))) for r in rules)
+        passed = watermarks((r, w.state) for r, w in states if w is not None)
+        return unpassed(fresh, late, passed)
 
     def _first_time(self, device_id: UUID, message_id: str) -> bool:
         recent = self._recent.get(device_id)

@@ -4,7 +4,19 @@ Many messages of one device go into one `Telemetry.BatchRecorded` event (up to 5
 about 60 KB), so the store writes one item per device per flush, never one per reading. The
 stream remembers the last `DEDUP_WINDOW` message ids it recorded: a redelivered message (same
 device, same message id) is dropped here, also after a restart, since the window is part of the
-aggregate's state (rebuilt from events or a snapshot). Connectivity lives on the same stream:
+aggregate's state (rebuilt from events or a snapshot).
+
+Past the window, the stream still knows when it cannot vouch for a message: `covered_after` is
+the newest device time of the batches whose ids left the window (a watermark). A message it
+does not know whose device time is at or before that watermark may be a redelivery of one it
+forgot, so its entry is recorded with `"late": true`; the telemetry read models check those
+entries (only those) against raw history by (device, message id) and drop the repeats, and the
+ingestion handler asks the read model before recording one (docs/architecture.md section 9).
+New messages of a device that sends in time order are never late, so they cost nothing extra.
+A redelivery carries the message's payload, so its device time, which is what locates it in
+raw history (partitioned by device and hour on both stores).
+
+Connectivity lives on the same stream:
 `DeviceCameOnline` is recorded with the first batch after the device was offline or unknown,
 `DeviceWentOffline` by a heartbeat check; both compete with batches for the stream's next
 version, so two processes can never record contradicting transitions (optimistic concurrency).
@@ -13,6 +25,7 @@ version, so two processes can never record contradicting transitions (optimistic
 from __future__ import annotations
 
 import functools
+import operator
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
@@ -21,13 +34,18 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from write_side.telemetry import BatchEntry, TelemetryBatch
+from write_side.telemetry import BatchEntry, TelemetryBatch, TelemetryLimits
 
 FLEETWATCH_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:fleetwatch")
 DEDUP_WINDOW = 1024
 MAX_ENTRIES_PER_EVENT = 500
 MAX_EVENT_BYTES = 60_000  # estimated JSON size of one event's entries
 SNAPSHOT_INTERVAL = 100  # versions between two snapshots of a Telemetry stream
+# Validation refuses device times further ahead of their receipt than this: the bound of the
+# device times of a state restored from a snapshot taken before `covered_after` existed.
+_MAX_SKEW = TelemetryLimits().max_future_skew
+_AT = operator.itemgetter("at")  # of an entry's payload
+_ENTRY_AT = operator.attrgetter("at")  # of a `BatchEntry`
 
 
 @functools.lru_cache(maxsize=65_536)  # pure, and computed for every ingested message
@@ -37,6 +55,13 @@ def telemetry_id(tenant_id: str, device_id: UUID) -> UUID:
 
 class Telemetry(Aggregate):
     """The recorded telemetry and connectivity of one device."""
+
+    # Class-level defaults: a snapshot taken before these existed still loads (see `_legacy`).
+    covered_after: datetime | None = None  # newest device time whose id left the window
+    batch_latest: dict[str, str] | None = None  # batch number -> newest device time (ISO), of
+    # the batches still in the window (str keys: a snapshot's JSON keeps them as they are)
+    legacy_batches = 0  # batches recorded before the restored snapshot, times unknown
+    legacy_bound: datetime | None = None  # a bound of those batches' device times
 
     @staticmethod
     def create_id(tenant_id: str, device_id: UUID) -> UUID:
@@ -51,9 +76,26 @@ class Telemetry(Aggregate):
         self.last_received_at: datetime | None = None
         self.online: bool | None = None  # None until the first batch
         self.offline_since: datetime | None = None
+        self.batch_latest = {}
 
     def has_seen(self, message_id: str) -> bool:
         return message_id in self.recent
+
+    def late_after(self) -> datetime | None:
+        """The watermark: an unknown message with a device time at or before it may have left
+        the window (None: the window has forgotten nothing, every unknown message is new)."""
+        if self.batch_latest is None and len(self.recent) >= DEDUP_WINDOW:
+            return _legacy_bound(self)  # restored from an old snapshot of a full window
+        return self.covered_after
+
+    def unvouched(self, entries: Sequence[BatchEntry]) -> list[BatchEntry]:
+        """The entries the window cannot vouch for: unknown ids at or before the watermark
+        (`record` marks them late). Empty in the normal case, at the cost of one comparison."""
+        watermark = self.late_after()
+        if watermark is None or not entries or min(map(_ENTRY_AT, entries)) > watermark:
+            return []
+        recent = self.recent
+        return [e for e in entries if e.at <= watermark and e.message_id not in recent]
 
     def record(
         self, entries: Sequence[BatchEntry], received_at: datetime, transport: str
@@ -72,10 +114,15 @@ class Telemetry(Aggregate):
                 self.DeviceCameOnline, device_id=device, at=received_at,
                 offline_since=self.offline_since,
             )  # fmt: skip
+        watermark = self.late_after()
         for chunk in _chunks(list(fresh.values())):
-            entries = TelemetryBatch(self.device_id, tuple(chunk)).to_payload()["entries"]
+            payloads = TelemetryBatch(self.device_id, tuple(chunk)).to_payload()["entries"]
+            if watermark is not None and min(map(_ENTRY_AT, chunk)) <= watermark:
+                for entry, payload in zip(chunk, payloads, strict=True):
+                    if entry.at <= watermark:
+                        payload["late"] = True  # absent (not false) on the others
             self.trigger_event(
-                self.BatchRecorded, device_id=device, entries=entries, received_at=received_at,
+                self.BatchRecorded, device_id=device, entries=payloads, received_at=received_at,
                 transport=transport,
             )  # fmt: skip
         return list(fresh.values())
@@ -109,12 +156,19 @@ class Telemetry(Aggregate):
 
         def apply(self, aggregate: Aggregate) -> None:
             t = _telemetry(aggregate)
+            latest = t.batch_latest
+            if latest is None:  # restored from a snapshot taken before the watermark existed
+                latest = _legacy(t)
             t.batches += 1
+            batch = t.batches
             recent = t.recent
-            for entry in self.entries:
-                recent[entry["message_id"]] = t.batches
-            while len(recent) > DEDUP_WINDOW:
-                del recent[next(iter(recent))]
+            entries = self.entries
+            for entry in entries:
+                recent[entry["message_id"]] = batch
+            if entries:  # UTC ISO strings (`to_payload`) order as their times do
+                latest[str(batch)] = max(map(_AT, entries))
+            if len(recent) > DEDUP_WINDOW:
+                _evict(t, recent, latest)
             if t.last_received_at is None or self.received_at > t.last_received_at:
                 t.last_received_at = self.received_at
 
@@ -136,6 +190,44 @@ class Telemetry(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             t = _telemetry(aggregate)
             t.online, t.offline_since = False, self.detected_at
+
+
+def _evict(t: Telemetry, recent: dict[str, int], latest: dict[str, str]) -> None:
+    """Forget the oldest ids past the window; the watermark moves to the newest device time of
+    the batches they belonged to (a batch's time is dropped once its first id leaves)."""
+    watermark = t.covered_after
+    last = 0
+    while len(recent) > DEDUP_WINDOW:
+        message_id = next(iter(recent))
+        batch = recent.pop(message_id)
+        if batch == last:
+            continue
+        last = batch
+        newest = latest.pop(str(batch), None)
+        if newest is not None:
+            at = datetime.fromisoformat(newest)
+        elif batch <= t.legacy_batches and t.legacy_bound is not None:
+            at = t.legacy_bound
+        else:
+            continue  # counted when its first id left
+        if watermark is None or at > watermark:
+            watermark = at
+    t.covered_after = watermark
+
+
+def _legacy(t: Telemetry) -> dict[str, str]:
+    """Adopt a state restored from an old snapshot: its batches' device times are unknown, so
+    they are bounded by its last receipt (plus the skew validation allows)."""
+    t.batch_latest = {}
+    t.legacy_batches = t.batches
+    t.legacy_bound = _legacy_bound(t)
+    if len(t.recent) >= DEDUP_WINDOW:  # it may have forgotten ids already
+        t.covered_after = t.legacy_bound
+    return t.batch_latest
+
+
+def _legacy_bound(t: Telemetry) -> datetime | None:
+    return None if t.last_received_at is None else t.last_received_at + _MAX_SKEW
 
 
 def _telemetry(aggregate: Aggregate) -> Telemetry:

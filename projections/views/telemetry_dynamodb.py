@@ -7,8 +7,16 @@ Applying a batch of `BatchRecorded` events:
 2. rollups: the touched items are read (BatchGetItem, consistent), each event's contribution
    is merged only if the event's stream version is above the item's guard `v`, and the item is
    Put back with the new `v`, on condition that it is still the version read (or absent);
-3. the actions go out in transactions of at most 99 actions and ~3.5 MB; the checkpoint rides
-   on the last one (`write_with_tracking`).
+3. the actions go out in transactions of at most 99 actions and ~3.5 MB, each with the
+   tracking item: a check on all but the last, the checkpoint on the last
+   (`write_parts_with_tracking`, see `event_store.dynamodb.parts`).
+
+Before 1., the late entries (redeliveries past the stream's window, `projections.telemetry`)
+whose message a raw item of an EARLIER event of the device already holds are dropped: one
+consistent Query per (device, hour) they fall in, read before any action is built (like the
+rollups' BatchGetItem). Only earlier versions count, so an event never finds its own items:
+a replay after a partial commit, or a rebuild, drops the same entries and re-puts the same
+items. The normal path (no late entry) reads nothing more.
 
 A typical event (3 metrics x 3 resolutions, one hour) is one read and one 10-action
 transaction. A bigger one (many metrics, entries spread over days) needs several
@@ -24,7 +32,15 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
-from projections.telemetry import DeviceBatch, RollupKey, Stats, TelemetryView
+from projections.telemetry import (
+    DeviceBatch,
+    MessageKey,
+    RawEntry,
+    RollupKey,
+    Stats,
+    TelemetryView,
+    without_repeats,
+)
 from projections.views.dynamodb_tables import delete_all_items
 from read_side.telemetry_dynamodb import (
     create_tables_kwargs,
@@ -34,6 +50,7 @@ from read_side.telemetry_dynamodb import (
     rollup_pk,
     rollups_table,
     stats_attributes,
+    stored_keys,
 )
 
 MAX_ACTIONS = 99  # + the checkpoint: DynamoDB allows 100 actions per transaction
@@ -48,6 +65,7 @@ class DynamoDBTelemetryView(DynamoDBTrackingRecorder, TelemetryView):
         return [*super().construct_extra_tables(), *create_tables_kwargs(self.table_prefix)]
 
     def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> None:
+        batches = without_repeats(batches, self._stored)
         actions: list[tuple[dict[str, Any], int]] = []  # (action, estimated bytes)
         raw = raw_table(self.table_prefix)
         for batch in batches:
@@ -92,6 +110,14 @@ class DynamoDBTelemetryView(DynamoDBTrackingRecorder, TelemetryView):
                 put["ExpressionAttributeValues"] = {":v": {"N": str(guard)}}
             actions.append({"Put": put})
         return actions
+
+    def _stored(self, batch: DeviceBatch, entries: list[RawEntry]) -> set[MessageKey]:
+        """Which of the batch's late entries an earlier event of the device stored raw."""
+        keys = [(e.at_ms, e.message_id) for e in entries]
+        table = raw_table(self.table_prefix)
+        return stored_keys(
+            self.client, table, batch.tenant_id, batch.device_id, keys, below_version=batch.version
+        )
 
     def _get_rollups(self, keys: list[ItemKey]) -> dict[ItemKey, dict[str, Any]]:
         table = rollups_table(self.table_prefix)

@@ -6,6 +6,11 @@ Tables (in the event-store file; device ids as hex, times as epoch ms / s):
 - `telemetry_readings`: one row per reading, PRIMARY KEY (tenant_id, device_id, metric, at_ms,
   message_id) WITHOUT ROWID, so a range read of one metric is one index range in time order;
   a message stored twice (past the aggregate's dedup window) is ignored here.
+- A late entry (a redelivery past the stream's window, `projections.telemetry`) whose message
+  is already a row is dropped before its rollups are added: looked up inside the transaction,
+  one primary-key read per late entry, so the normal path reads nothing. SQLite needs no
+  "not this event's own rows": its rows and checkpoint commit together (and a rebuild starts
+  from empty tables), so an event's rows are never there before it is applied.
 - `telemetry_rollups`: one row per (tenant, device, metric, resolution, bucket start) with
   min, max, sum, count; each event's contribution to a row is added by one upsert
   (`ON CONFLICT DO UPDATE`), in feed order.
@@ -19,8 +24,16 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from event_store.sqlite import SQLiteTrackingRecorder
-from projections.telemetry import DeviceBatch, Stats, TelemetryView
+from projections.telemetry import (
+    DeviceBatch,
+    MessageKey,
+    RawEntry,
+    Stats,
+    TelemetryView,
+    without_repeats,
+)
 from read_side.telemetry import Resolution
+from read_side.telemetry_sqlite import stored_keys
 
 READINGS_TABLE = "telemetry_readings"
 ROLLUPS_TABLE = "telemetry_rollups"
@@ -62,21 +75,17 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
         ]
 
     def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> None:
-        readings: list[tuple[Any, ...]] = []
-        rollups: list[tuple[Any, ...]] = []  # each event's contribution to each row, feed order
-        for batch in batches:
-            tenant, device = batch.tenant_id, batch.device_id.hex
-            readings.extend(
-                (tenant, device, metric, entry.at_ms, entry.message_id, value)
-                for entry in batch.entries
-                for metric, value in entry.metrics.items()
-            )
-            rollups.extend(
-                (tenant, device, metric, _RESOLUTION[resolution], start_s, *_fields(s))
-                for (metric, resolution, start_s), s in batch.rollups.items()
-            )
+        late = any(batch.late for batch in batches)
+        readings, rollups = ([], []) if late else _rows(batches)
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
+            if late:  # rows built once the repeats are dropped, from what the rows say now
+
+                def stored(batch: DeviceBatch, entries: list[RawEntry]) -> set[MessageKey]:
+                    keys = ((e.at_ms, e.message_id, next(iter(e.metrics))) for e in entries)
+                    return stored_keys(c, batch.tenant_id, batch.device_id.hex, keys)
+
+                readings, rollups = _rows(without_repeats(batches, stored))
             c.executemany(_INSERT_READING, readings)
             # One upsert per event and row, in feed order: the same additions in the same order
             # however events are grouped into batches, so a rebuild yields the same sums bit for
@@ -89,3 +98,21 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
             c.execute(f"DELETE FROM {READINGS_TABLE}")  # noqa: S608 - constant name
             c.execute(f"DELETE FROM {ROLLUPS_TABLE}")  # noqa: S608 - constant name
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
+
+
+def _rows(batches: Sequence[DeviceBatch]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The readings' rows, and each event's contribution to each rollup row (feed order)."""
+    readings: list[tuple[Any, ...]] = []
+    rollups: list[tuple[Any, ...]] = []
+    for batch in batches:
+        tenant, device = batch.tenant_id, batch.device_id.hex
+        readings.extend(
+            (tenant, device, metric, entry.at_ms, entry.message_id, value)
+            for entry in batch.entries
+            for metric, value in entry.metrics.items()
+        )
+        rollups.extend(
+            (tenant, device, metric, _RESOLUTION[resolution], start_s, *_fields(s))
+            for (metric, resolution, start_s), s in batch.rollups.items()
+        )
+    return readings, rollups

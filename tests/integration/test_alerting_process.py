@@ -414,3 +414,23 @@ def test_the_checkpoint_follows_batches_that_decide_nothing_without_waiting_for_
         assert fleet.stored_alert_events() == 0
     finally:
         manager.stop()
+
+
+def test_a_redelivery_older_than_the_window_is_not_a_second_repeat(fleet: Fleet) -> None:
+    """Issue 10, defect 6: m2, the newest temp reading, comes back after 1,100 older (out of
+    order) messages, so both the stream and the manager forgot its id; recorded again, marked
+    late, it still counts once (the policy skips it; before, it decided a second repeat that
+    only the alert's own `at <= last_at` guard dropped)."""
+    pump, rule = fleet.device(), fleet.rule()
+    fleet.send(pump, ("m1", 1990, 85), ("m2", 2000, 90))
+    for start in range(0, 1100, 100):
+        fleet.send(pump, *((f"o{i}", i, 85) for i in range(start, start + 100)))
+    fleet.send(pump, ("m2", 2000, 90))
+    *_, redelivery = fleet.app.events.get(telemetry_id(TENANT, pump))
+    assert redelivery.entries[0].get("late") is True  # type: ignore[attr-defined]
+    manager, projection = fleet.manager(), fleet.projection()
+    manager.catch_up()
+    projection.catch_up()
+    alert = fleet.reader.get_alert(TENANT, alert_id(TENANT, rule, pump, 1))
+    assert alert is not None
+    assert (alert.state, alert.count, alert.last_value) == ("open", 2, 90)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from eventsourcing.domain import Snapshot
+
+from event_store.envelope import EventMetadata
+from write_side.application import FleetApplication
 from write_side.telemetry import BatchEntry, Reading, TelemetryBatch
 from write_side.telemetry_log import (
     DEDUP_WINDOW,
@@ -107,3 +111,87 @@ def test_silence_past_the_timeout_goes_offline_and_the_next_batch_comes_back() -
 
 def test_a_device_that_never_reported_is_never_marked_offline() -> None:
     assert not stream().check_heartbeat(T0 + timedelta(days=1), timeout_s=1)
+
+
+def past_the_window() -> Telemetry:
+    """1,100 messages one second apart, in events of 100: m0..m75 have left the window."""
+    telemetry = stream()
+    for start in range(0, 1100, 100):
+        telemetry.record([entry(f"m{i}", i) for i in range(start, start + 100)], T0, "mqtt")
+    telemetry.collect_events()
+    return telemetry
+
+
+def late_flags(telemetry: Telemetry) -> dict[str, bool]:
+    *_, event = telemetry.collect_events()
+    assert isinstance(event, Telemetry.BatchRecorded)
+    return {e["message_id"]: e.get("late", False) for e in event.entries}
+
+
+def test_a_stream_that_forgot_nothing_marks_nothing_late() -> None:
+    telemetry = stream()
+    telemetry.record([entry(f"m{i}", i) for i in range(DEDUP_WINDOW)], T0, "mqtt")
+    assert telemetry.late_after() is None
+    telemetry.record([entry("old", -3600)], T0, "mqtt")  # out of order, but not forgotten
+    assert late_flags(telemetry) == {"old": False}
+
+
+def test_unknown_ids_at_or_before_the_forgotten_times_are_recorded_late() -> None:
+    telemetry = past_the_window()
+    # The ids that left were in the first event (m0..m99): its newest time is the watermark.
+    assert telemetry.late_after() == T0 + timedelta(seconds=99)
+    again = [entry("m0", 0), entry("m5", 5), entry("m1099", 1099), entry("next", 1100)]
+    assert [e.message_id for e in telemetry.unvouched(again)] == ["m0", "m5"]
+    telemetry.record(again, T0, "mqtt")
+    assert late_flags(telemetry) == {"m0": True, "m5": True, "next": False}
+
+
+def test_the_watermark_moves_only_with_the_batches_that_leave() -> None:
+    telemetry = past_the_window()
+    telemetry.record([entry(f"x{i}", 2000 + i) for i in range(100)], T0, "mqtt")
+    assert telemetry.late_after() == T0 + timedelta(seconds=199)  # m100..m199 left now
+    assert telemetry.batch_latest is not None
+    assert len(telemetry.batch_latest) <= DEDUP_WINDOW // 100 + 1
+
+
+def test_the_watermark_is_kept_by_snapshots() -> None:
+    telemetry = past_the_window()
+    restored = Snapshot.take(telemetry).mutate(None)
+    assert isinstance(restored, Telemetry)
+    assert restored.late_after() == telemetry.late_after()
+    assert restored.batch_latest == telemetry.batch_latest
+    restored.record([entry(f"y{i}", 3000 + i) for i in range(100)], T0, "mqtt")
+    assert restored.late_after() == T0 + timedelta(seconds=199)
+
+
+def test_a_snapshot_from_before_the_watermark_still_loads_and_bounds_what_it_forgot() -> None:
+    telemetry = past_the_window()
+    snapshot = Snapshot.take(telemetry)
+    for name in ("covered_after", "batch_latest"):  # as snapshots taken before this change
+        del snapshot.state[name]
+    old = snapshot.mutate(None)
+    assert isinstance(old, Telemetry)
+    assert old.batch_latest is None  # the class defaults
+    assert old.covered_after is None
+    bound = T0 + timedelta(minutes=5)  # its last receipt, plus the skew validation allows
+    assert old.late_after() == bound
+    assert [e.message_id for e in old.unvouched([entry("m0"), entry("new", 301)])] == ["m0"]
+    old.record([entry(f"z{i}", 4000 + i) for i in range(100)], T0, "mqtt")
+    assert old.late_after() == bound  # a batch of unknown time left: bounded the same way
+    assert old.batch_latest == {"12": (T0 + timedelta(seconds=4099)).isoformat()}
+
+
+def test_the_watermark_survives_a_stored_snapshot_and_its_encoding() -> None:
+    app = FleetApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    telemetry = Telemetry(tenant_id="acme", device_id=DEVICE)
+    for start in range(0, 1100, 10):
+        telemetry.record([entry(f"m{i}", i) for i in range(start, start + 10)], T0, "mqtt")
+        app.save_telemetry([telemetry], EventMetadata("acme", "system:ingestion"))
+    snapshots = app.telemetry_repository.snapshot_store
+    assert snapshots is not None
+    assert [s.originator_version for s in snapshots.get(telemetry.id)] == [100]
+    loaded = app.load_telemetry(telemetry.id)
+    assert isinstance(loaded, Telemetry)
+    assert loaded.late_after() == telemetry.late_after() == T0 + timedelta(seconds=79)
+    assert loaded.batch_latest == telemetry.batch_latest
+    assert [e.message_id for e in loaded.unvouched([entry("m0"), entry("m80", 80)])] == ["m0"]

@@ -13,7 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from event_store.envelope import EventEnvelope
-from projections.telemetry import RawEntry, RollupKey, Stats, fold, merge_rollups, rollup
+from projections.telemetry import (
+    DeviceBatch,
+    RawEntry,
+    RollupKey,
+    Stats,
+    fold,
+    merge_rollups,
+    rollup,
+    without_repeats,
+)
 from read_side.telemetry import (
     HistoryQuery,
     Resolution,
@@ -246,3 +255,52 @@ def test_a_one_message_event_rolls_up_as_the_general_path_does(
         value = metrics[key.metric]
         assert stats == Stats(value, value, sum([value]), 1)
         assert (twice[key].min, twice[key].max, twice[key].count) == (value, value, 2)
+
+
+Payload = dict[str, Any]
+
+
+def payload_entry(message_id: str, seconds: int, value: float, late: bool = False) -> Payload:
+    at = (T0 + timedelta(seconds=seconds)).isoformat()
+    body = {"message_id": message_id, "at": at, "metrics": {"temp": value}, "status": {}}
+    return {**body, "late": True} if late else body
+
+
+def test_fold_reads_the_late_flags_and_old_events_have_none() -> None:
+    batch = fold(envelope([payload_entry("a", 0, 1.0), payload_entry("b", 1, 2.0, late=True)]))
+    assert batch.late == (1,)
+    assert fold(envelope([payload_entry("a", 0, 1.0)])).late == ()
+
+
+def test_without_repeats_drops_late_entries_stored_before_or_earlier_in_the_call() -> None:
+    original = fold(envelope([payload_entry(f"m{i}", i, float(i)) for i in range(3)], version=2))
+    redelivery = fold(
+        envelope(
+            [payload_entry("m0", 0, 0.0, late=True), payload_entry("new", 5, 9.0, late=True),
+             payload_entry("m9", 9, 9.0, late=True), payload_entry("fresh", 6, 1.0)],
+            version=3,
+        )
+    )  # fmt: skip
+    asked: list[list[str]] = []
+
+    def stored(batch: DeviceBatch, entries: list[RawEntry]) -> set[tuple[int, str]]:
+        asked.append([e.message_id for e in entries])
+        return {(ms(T0 + timedelta(seconds=9)), "m9")}  # raw history holds m9 only
+
+    kept = without_repeats([original, redelivery], stored)
+    assert kept[0] is original
+    assert [e.message_id for e in kept[1].entries] == ["new", "fresh"]
+    assert asked == [["new", "m9"]]  # m0 was found in the call, "fresh" is not late
+    assert kept[1].rollups[RollupKey("temp", MINUTE, ms(T0) // 1000)] == Stats(1.0, 9.0, 10.0, 2)
+    assert len(kept[1].status) == 2
+    alone = without_repeats([redelivery], stored)  # the original applied in an earlier call
+    assert [e.message_id for e in alone[0].entries] == ["m0", "new", "fresh"]
+
+
+def test_without_repeats_costs_nothing_without_late_entries() -> None:
+    batches = [fold(envelope([payload_entry("a", 0, 1.0)]))]
+
+    def never(batch: DeviceBatch, entries: list[RawEntry]) -> set[tuple[int, str]]:
+        raise AssertionError("asked raw history without a late entry")
+
+    assert without_repeats(batches, never) is batches

@@ -6,6 +6,7 @@ from write_side.ingestion.results import (
     MessageResult,
     MessageStatus,
     Pending,
+    RawHistory,
     Submission,
     Transport,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "MessageResult",
     "MessageStatus",
     "Pending",
+    "RawHistory",
     "Submission",
     "TelemetryIngestion",
     "Transport",

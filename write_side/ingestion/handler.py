@@ -6,6 +6,11 @@
 2. `commit(pendings)` (one flusher thread): group the entries by device, let each device's
    `Telemetry` stream drop what it already recorded, and save every touched stream in ONE
    `insert_events` call. Lost races (another process wrote a stream) reload and retry.
+   A message the stream's window cannot vouch for (an unknown id at or before its watermark:
+   `Telemetry.unvouched`, none in the normal case) is looked up in raw history (`RawHistory`,
+   the telemetry read model): found, it is a `duplicate` and nothing is recorded. Not found
+   (the read model lags, or is unreachable), it is recorded marked late and the read model
+   drops it if it turns out to be a repeat after all, so it is still counted once.
 
 Buffering, flush timing and acknowledgements are the caller's (`ingestion.buffer`); nothing here
 knows about a transport beyond its name.
@@ -29,8 +34,14 @@ from event_store.ids import new_uuid4
 from write_side.application import FleetApplication
 from write_side.credentials import AccessDenied, DeviceDirectory, check_access, parse_token
 from write_side.errors import InvalidTelemetry
-from write_side.ingestion.results import IngestCounters, MessageResult, Pending, Submission
-from write_side.telemetry import TelemetryLimits, validate_message
+from write_side.ingestion.results import (
+    IngestCounters,
+    MessageResult,
+    Pending,
+    RawHistory,
+    Submission,
+)
+from write_side.telemetry import BatchEntry, TelemetryLimits, validate_message
 from write_side.telemetry_log import Telemetry, telemetry_id
 
 log = logging.getLogger(__name__)
@@ -55,8 +66,10 @@ class TelemetryIngestion:
         max_streams_per_call: int = 500,
         max_cached_streams: int = 20_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        history: RawHistory | None = None,
     ) -> None:
         self.app = app
+        self.history = history
         self.directory = directory
         self.limits = limits or TelemetryLimits()
         self.heartbeat_timeout_s = heartbeat_timeout_s
@@ -176,13 +189,17 @@ class TelemetryIngestion:
             by_stream.setdefault(p.stream_id, []).append(p)
         touched: list[Telemetry] = []
         fresh: dict[UUID, set[str]] = {}
+        known: dict[UUID, set[str]] = {}
         last_seen: dict[UUID, datetime | None] = {}
         for stream_id, items in by_stream.items():
             telemetry = self._stream(stream_id, items[0])
             received_at = max(p.received_at for p in items)
             new = fresh[stream_id] = set()
+            stored = known[stream_id] = self._stored(telemetry, [p.entry for p in items])
             for transport in dict.fromkeys(p.transport for p in items):
                 entries = [p.entry for p in items if p.transport == transport]
+                if stored:
+                    entries = [e for e in entries if e.message_id not in stored]
                 recorded = telemetry.record(entries, received_at, transport)
                 new.update(e.message_id for e in recorded)
                 self.counters.count_readings(sum(len(e.readings) for e in recorded))
@@ -200,10 +217,25 @@ class TelemetryIngestion:
         for stream_id, items in by_stream.items():
             self.online[stream_id] = (last_seen[stream_id], items[0].heartbeat_timeout_s)
             position = positions.get(stream_id, 0)
-            done.update(_results(items, fresh[stream_id], position, retried))
+            done.update(_results(items, fresh[stream_id], known[stream_id], position, retried))
         results = [done[id(p)] for p in group]
         self.counters.count_all(results)
         return results
+
+    def _stored(self, telemetry: Telemetry, entries: Sequence[BatchEntry]) -> set[str]:
+        """The ids of the entries the stream cannot vouch for that raw history holds (the
+        read model is asked only about those; a failure to ask accepts them: see above)."""
+        if self.history is None:
+            return set()
+        unvouched = telemetry.unvouched(entries)  # empty in the normal case
+        keys = _keys(unvouched) if unvouched else []
+        if not keys:
+            return set()
+        try:
+            return self.history.stored_messages(telemetry.tenant_id, telemetry.device_id, keys)
+        except Exception:  # the read model's store: never a reason to refuse telemetry
+            log.warning("raw history not reachable; late messages accepted", exc_info=True)
+            return set()
 
     def _stream(self, stream_id: UUID, first: Pending) -> Telemetry:
         telemetry = self._streams.get(stream_id)
@@ -252,15 +284,23 @@ def _decode(
     return raw, size, ""
 
 
+def _keys(entries: Sequence[BatchEntry]) -> list[tuple[datetime, str, str]]:
+    """What raw history is asked about an entry (only entries with readings are stored there)."""
+    return [(e.at, e.message_id, e.readings[0].metric) for e in entries if e.readings]
+
+
 def _results(
-    items: Sequence[Pending], fresh: set[str], position: int, retried: bool
+    items: Sequence[Pending], fresh: set[str], known: set[str], position: int, retried: bool
 ) -> Iterator[tuple[int, MessageResult]]:
     """One device's results. Accepted: stored by this call (or, when `retried`, possibly by an
-    earlier attempt of it), first copy only. Duplicate: recorded before, or repeated here."""
+    earlier attempt of it), first copy only. Duplicate: recorded before (in the window, or
+    `known` to raw history), or repeated here."""
     claimed: set[str] = set()
     for p in items:
         message_id = p.entry.message_id
-        if message_id not in claimed and (message_id in fresh or retried):
+        if message_id in known:
+            yield id(p), MessageResult.duplicate(p.message)
+        elif message_id not in claimed and (message_id in fresh or retried):
             claimed.add(message_id)
             yield id(p), MessageResult.accepted(p.message, position)
         else:

@@ -1,14 +1,15 @@
 """What the telemetry handler takes and answers: submissions, pending entries, per-message
-results, and the counters of outcomes (accepted, duplicate, rejected by code)."""
+results, the counters of outcomes (accepted, duplicate, rejected by code), and the read-only
+port to raw history it asks about the messages its stream's window cannot vouch for."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 from uuid import UUID
 
 from write_side.telemetry import BatchEntry, Rejection, ValidatedMessage
@@ -127,3 +128,14 @@ class Pending(NamedTuple):
     received_at: datetime
     transport: Transport
     heartbeat_timeout_s: int
+
+
+class RawHistory(Protocol):
+    """Read-only port to the telemetry read model's raw history (both stores' readers)."""
+
+    def stored_messages(
+        self, tenant_id: str, device_id: UUID, messages: Sequence[tuple[datetime, str, str]]
+    ) -> set[str]:
+        """The ids of `messages` (device time, message id, one of its metrics) that raw history
+        holds: each is one keyed read (SQLite) or a Query of its (device, hour) partition."""
+        ...

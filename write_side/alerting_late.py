@@ -1,0 +1,61 @@
+"""Late redeliveries at the alerting policy (pure).
+
+The policy skips a message id it saw among the device's last 1,024; past that, a redelivery
+comes back marked late by the device's Telemetry stream (`write_side.telemetry_log`). The read
+models drop such repeats against raw history; the policy has none, and needs none: rule
+evaluation never lets a reading older than its watermark transition. A reading AT the
+watermark would be stepped again though (the redelivered reading was the newest of its
+metric): a repeat counted twice, a for-duration run extended, a rate computed against itself.
+So of a late entry, only the readings newer than every watch's watermark on their metric are
+evaluated. The cost: a genuinely new late message with exactly that time is skipped too; new
+late messages newer than the watermarks (a backfill of a rarely reported metric) still count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from write_side.alert_rules import RuleVersion
+from write_side.rule_evaluation import EvaluationState, prepare
+from write_side.telemetry import BatchEntry
+
+
+def watermarks(
+    states: Iterable[tuple[RuleVersion, EvaluationState | None]],
+) -> dict[str | None, datetime]:
+    """The newest watermark per metric of the device's watches (None: a rule on all metrics)."""
+    passed: dict[str | None, datetime] = {}
+    for rule, state in states:
+        watermark = state.watermark if state is not None else None
+        if watermark is not None:
+            metric = prepare(rule).metric
+            current = passed.get(metric)
+            if current is None or current < watermark:
+                passed[metric] = watermark
+    return passed
+
+
+def unpassed(
+    entries: Iterable[BatchEntry], late: frozenset[str], passed: Mapping[str | None, datetime]
+) -> list[BatchEntry]:
+    """The entries, each late one reduced to its readings no watermark has reached (dropped
+    when none is left)."""
+    everything = passed.get(None)
+    kept: list[BatchEntry] = []
+    for entry in entries:
+        if entry.message_id not in late:
+            kept.append(entry)
+            continue
+        readings = tuple(
+            r
+            for r in entry.readings
+            if not _reached(r.at, passed.get(r.metric)) and not _reached(r.at, everything)
+        )
+        if readings:
+            kept.append(entry._replace(readings=readings))
+    return kept
+
+
+def _reached(at: datetime, watermark: datetime | None) -> bool:
+    return watermark is not None and at <= watermark
