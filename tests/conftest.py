@@ -25,7 +25,9 @@ from tests.hypothesis_profiles import load as load_hypothesis_profile  # noqa: E
 from write_side.application import FleetApplication  # noqa: E402
 
 # boto3 needs credentials and a region even for DynamoDB Local; never reach real AWS from tests.
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "fleetwatchtest")
+if not os.environ.get("AWS_ACCESS_KEY_ID", "").isalnum():
+    # DynamoDB Local rejects access key ids other than letters and digits.
+    os.environ["AWS_ACCESS_KEY_ID"] = "fleetwatchtest"
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "fleetwatchtest")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 # Before any test module builds its `@settings`: ci, dev or nightly (tests/hypothesis_profiles.py).

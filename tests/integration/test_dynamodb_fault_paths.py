@@ -7,9 +7,7 @@ TransactionConflict) is ridden out like a moved head; retries stay within the to
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -23,42 +21,12 @@ from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import application_env
 from fleetwatch.settings import Settings
 from tests.dynamodb_faults import FaultInjector, error_response
+from tests.integration.conftest import FAST_RETRIES
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice
 from write_side.devices import Device
 
 pytestmark = pytest.mark.dynamodb
-
-FAST = {
-    "transient_base_delay": 0.001,
-    "transient_max_delay": 0.01,
-    "head_base_delay": 0.001,
-    "head_max_delay": 0.01,
-}
-
-
-@pytest.fixture(autouse=True)
-def _local_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not os.environ.get("AWS_ACCESS_KEY_ID", "").isalnum():
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "fleetwatchtest")
-
-
-@pytest.fixture
-def factory(dynamodb_endpoint: str, table_prefix: str) -> Iterator[DynamoDBFactory]:
-    factory = DynamoDBFactory(
-        {"DYNAMODB_ENDPOINT_URL": dynamodb_endpoint, "DYNAMODB_TABLE_PREFIX": table_prefix}
-    )
-    factory.datastore.retry_policy = replace(factory.datastore.retry_policy, **FAST)
-    yield factory
-    factory.delete_tables()
-    factory.close()
-
-
-@pytest.fixture
-def recorder(factory: DynamoDBFactory) -> DynamoDBApplicationRecorder:
-    recorder = factory.application_recorder()
-    assert isinstance(recorder, DynamoDBApplicationRecorder)
-    return recorder
 
 
 def events_for(oid: uuid.UUID, first: int, count: int) -> list[StoredEvent]:
@@ -185,7 +153,7 @@ def test_a_create_command_whose_answer_was_lost_makes_one_aggregate(
         client = app.factory.datastore.client  # type: ignore[attr-defined]
         app.factory.datastore.retry_policy = replace(  # type: ignore[attr-defined]
             app.factory.datastore.retry_policy,
-            **FAST,  # type: ignore[attr-defined]
+            **FAST_RETRIES,  # type: ignore[attr-defined]
         )
         FaultInjector(client).then("timeout_after_commit", "head_conflict")
         saved = app.register_device(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +33,6 @@ RATES = {
     "timeout_before": 0.01,
     "error_500_before": 0.01,
 }
-
-
-@pytest.fixture(autouse=True)
-def _local_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not os.environ.get("AWS_ACCESS_KEY_ID", "").isalnum():
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "fleetwatchtest")
 
 
 def test_every_reported_outcome_matches_the_store(

@@ -9,12 +9,11 @@ parsed response of a real Query, as DynamoDB's per-item read-committed Query can
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -31,30 +30,6 @@ from read_side.notifications import ChangeNotice
 from write_side.application import FleetApplication
 
 pytestmark = pytest.mark.dynamodb
-
-
-@pytest.fixture(autouse=True)
-def _local_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    # DynamoDB Local rejects access key ids other than letters and digits.
-    if not os.environ.get("AWS_ACCESS_KEY_ID", "").isalnum():
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "fleetwatchtest")
-
-
-@pytest.fixture
-def factory(dynamodb_endpoint: str, table_prefix: str) -> Iterator[DynamoDBFactory]:
-    factory = DynamoDBFactory(
-        {"DYNAMODB_ENDPOINT_URL": dynamodb_endpoint, "DYNAMODB_TABLE_PREFIX": table_prefix}
-    )
-    yield factory
-    factory.delete_tables()
-    factory.close()
-
-
-@pytest.fixture
-def recorder(factory: DynamoDBFactory) -> DynamoDBApplicationRecorder:
-    recorder = factory.application_recorder()
-    assert isinstance(recorder, DynamoDBApplicationRecorder)
-    return recorder
 
 
 class OtherProcessRecorder(DynamoDBApplicationRecorder):

@@ -13,7 +13,6 @@ import os
 import random
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -41,38 +40,6 @@ from event_store.dynamodb.commit import CommitPlan
 from event_store.dynamodb.group import _Request
 
 pytestmark = pytest.mark.dynamodb
-
-
-@pytest.fixture(autouse=True)
-def _local_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    # DynamoDB Local rejects access key ids other than letters and digits.
-    if not os.environ.get("AWS_ACCESS_KEY_ID", "").isalnum():
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "fleetwatchtest")
-
-
-@pytest.fixture
-def factory(dynamodb_endpoint: str, table_prefix: str) -> Iterator[DynamoDBFactory]:
-    factory = DynamoDBFactory(
-        {"DYNAMODB_ENDPOINT_URL": dynamodb_endpoint, "DYNAMODB_TABLE_PREFIX": table_prefix}
-    )
-    # Short backoffs keep the tests fast; the bounds are what is tested.
-    factory.datastore.retry_policy = replace(
-        factory.datastore.retry_policy,
-        transient_base_delay=0.001,
-        transient_max_delay=0.01,
-        head_base_delay=0.001,
-        head_max_delay=0.01,
-    )
-    yield factory
-    factory.delete_tables()
-    factory.close()
-
-
-@pytest.fixture
-def recorder(factory: DynamoDBFactory) -> DynamoDBApplicationRecorder:
-    recorder = factory.application_recorder()
-    assert isinstance(recorder, DynamoDBApplicationRecorder)
-    return recorder
 
 
 def error_response(code: str, status: int = 400, **extra: Any) -> dict[str, Any]:
