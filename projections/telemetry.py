@@ -235,9 +235,10 @@ class TelemetryView(ABC):
     """Port of the projection's writes: batches and the checkpoint commit together."""
 
     @abstractmethod
-    def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> None:
+    def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> Sequence[DeviceBatch]:
         """Store the batches' raw readings and add their rollups, and record `tracking`
-        (a tracking id already recorded: IntegrityError, nothing applied)."""
+        (a tracking id already recorded: AlreadyTracked, nothing applied). Returns the batches
+        as applied: without the late entries found to repeat a stored message."""
 
     @abstractmethod
     def max_tracking_id(self, application_name: str) -> int | None: ...
@@ -263,8 +264,8 @@ class TelemetryProjection:
         self, envelopes: Sequence[EventEnvelope], tracking: Tracking
     ) -> list[ChangeNotice]:
         batches = [fold(envelope) for envelope in envelopes]
-        self.view.apply(batches, tracking)
-        return [
+        applied = self.view.apply(batches, tracking)
+        return [  # what the read model now holds: no notice of a dropped repeat
             ChangeNotice(
                 tenant_id=batch.tenant_id,
                 topic=telemetry_topic(batch.device_id),
@@ -273,5 +274,6 @@ class TelemetryProjection:
                 event_type="Telemetry.BatchRecorded",
                 data=notice_data(batch),
             )
-            for batch in batches
+            for batch in applied
+            if batch.entries
         ]

@@ -64,7 +64,7 @@ class DynamoDBTelemetryView(DynamoDBTrackingRecorder, TelemetryView):
     def construct_extra_tables(self) -> list[dict[str, Any]]:
         return [*super().construct_extra_tables(), *create_tables_kwargs(self.table_prefix)]
 
-    def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> None:
+    def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> Sequence[DeviceBatch]:
         batches = without_repeats(batches, self._stored)
         actions: list[tuple[dict[str, Any], int]] = []  # (action, estimated bytes)
         raw = raw_table(self.table_prefix)
@@ -75,6 +75,7 @@ class DynamoDBTelemetryView(DynamoDBTrackingRecorder, TelemetryView):
                 actions.append(({"Put": {"TableName": raw, "Item": item}}, size))
         actions.extend((action, 300) for action in self._rollup_actions(batches))
         self._commit(actions, tracking)
+        return batches
 
     def _rollup_actions(self, batches: Sequence[DeviceBatch]) -> list[dict[str, Any]]:
         contributions: dict[ItemKey, list[tuple[int, Stats]]] = {}

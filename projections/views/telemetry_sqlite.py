@@ -74,9 +74,10 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
             "PRIMARY KEY (tenant_id, device_id, metric, resolution, start_s)) WITHOUT ROWID",
         ]
 
-    def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> None:
+    def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> Sequence[DeviceBatch]:
         late = any(batch.late for batch in batches)
         readings, rollups = ([], []) if late else _rows(batches)
+        kept = batches
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
             if late:  # rows built once the repeats are dropped, from what the rows say now
@@ -85,13 +86,15 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
                     keys = ((e.at_ms, e.message_id, next(iter(e.metrics))) for e in entries)
                     return stored_keys(c, batch.tenant_id, batch.device_id.hex, keys)
 
-                readings, rollups = _rows(without_repeats(batches, stored))
+                kept = without_repeats(batches, stored)
+                readings, rollups = _rows(kept)
             c.executemany(_INSERT_READING, readings)
             # One upsert per event and row, in feed order: the same additions in the same order
             # however events are grouped into batches, so a rebuild yields the same sums bit for
             # bit. (Reading each touched row once, merging in Python and writing it back cost a
             # third more where each event is a different device's: section 16.)
             c.executemany(_ADD_ROLLUP, rollups)
+        return kept
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as c:

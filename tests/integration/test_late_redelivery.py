@@ -12,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import Tracking
 
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.settings import Settings
 from ingestion.settings import IngestSettings
+from projections.telemetry import TelemetryProjection
 from read_side.telemetry import Bucket, HistoryQuery, Resolution, TelemetryReader
 from tests.integration.test_ingestion_stores import device
 from tests.integration.test_telemetry_projection import (
@@ -97,6 +99,29 @@ def test_the_view_counts_a_late_redelivery_once(store: Store, max_batch: int) ->
     rebuilt.catch_up()
     assert counted(store.reader, device_id, T0) == EXPECTED
     assert all_buckets(store.reader, device_id, "temp", Resolution.DAY)[0].count == COUNT
+
+
+def test_no_change_notice_tells_of_a_dropped_repeat(store: Store) -> None:
+    """Subscribers of `telemetry(deviceId)` hear what the read model holds: the late repeat the
+    view dropped is in no notice; a late message that is new is."""
+    device_id = uuid.uuid4()
+    sent = messages(T0)
+    for start in range(0, COUNT, 100):
+        record(store.app, device_id, sent[start : start + 100])
+    store.worker().catch_up()
+    new = ("new", T0 + timedelta(seconds=7), {"temp": -1.0})
+    record(store.app, device_id, [sent[0]])  # a repeat only
+    record(store.app, device_id, [sent[5], new])  # a repeat and a new late message
+    head = store.app.recorder.max_notification_id() or 0
+    projection = TelemetryProjection(store.view)
+    envelopes = [
+        store.app.envelope_mapper.to_envelope(n)
+        for n in store.app.recorder.select_notifications(head - 1, 2)
+    ]
+    notices = projection.process_batch(envelopes, Tracking("late-notices", head))
+    assert [[m["message_id"] for m in n.data["messages"]] for n in notices] == [["new"]]
+    got = counted(store.reader, device_id, T0)
+    assert (got["raw"], got["first minute"]) == (COUNT + 1, 61)
 
 
 def test_a_late_message_never_stored_is_kept(store: Store) -> None:

@@ -123,9 +123,9 @@ def slow_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
     real = SQLiteTelemetryView.apply
     monkeypatch.setattr(buffer, "STALLED_AFTER_S", 30.0)
 
-    def slow(view: SQLiteTelemetryView, batches: Any, tracking: Any) -> None:
+    def slow(view: SQLiteTelemetryView, batches: Any, tracking: Any) -> Any:
         time.sleep(0.3)
-        real(view, batches, tracking)
+        return real(view, batches, tracking)
 
     monkeypatch.setattr(SQLiteTelemetryView, "apply", slow)
 
