@@ -30,7 +30,13 @@ class RegisterDeviceInput:
     name: str
     device_type: str
     tags: list[str] = strawberry.field(default_factory=list)
-    metadata: JSON = strawberry.field(default_factory=lambda: JSON({}))
+    # Not `JSON! = {}`: introspection and SDL printers turn a default into a GraphQL literal,
+    # and graphql-core cannot make one from a JSON object (issue 11: the standard introspection
+    # query failed). Nullable, default null; the mutation reads null as `{}`, the old default.
+    metadata: JSON | None = strawberry.field(
+        default=None,
+        description="Key/value pairs (string values); omitted or null means none (`{}`).",
+    )
 
 
 @strawberry.input

@@ -23,7 +23,7 @@ class Mutation:
                 "name": input.name,
                 "device_type": input.device_type,
                 "tags": input.tags,
-                "metadata": input.metadata,
+                "metadata": {} if input.metadata is None else input.metadata,
             },
         )
         system = info.context.system
