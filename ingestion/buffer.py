@@ -48,7 +48,7 @@ from eventsourcing.persistence import DataError
 from event_store.dynamodb.errors import TransactionLimitError
 from write_side.ingestion import MessageResult, Pending, Submission, TelemetryIngestion
 from write_side.ingestion.connectivity import check_heartbeats, watch
-from write_side.telemetry_log import TOPICS
+from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED, TELEMETRY_DEVICE_CAME_ONLINE
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +362,7 @@ class IngestService:
             found = recorder.select_notifications(
                 start=max(0, head - notifications),
                 limit=notifications,
-                topics=[TOPICS["DeviceCameOnline"], TOPICS["BatchRecorded"]],
+                topics=[TELEMETRY_DEVICE_CAME_ONLINE.topic, TELEMETRY_BATCH_RECORDED.topic],
                 inclusive_of_start=False,
             )
         except Exception:
