@@ -35,25 +35,33 @@ from read_side.alerts import (
     to_record,
 )
 from read_side.notifications import ChangeNotice
-from write_side.alert_rules import AlertRule
-from write_side.alerts import Alert
-
-RULE_PREFIX = "write_side.alert_rules:AlertRule."
-ALERT_PREFIX = "write_side.alerts:Alert."
-DEVICE_TOPICS = frozenset(
-    ("write_side.devices:Device.Registered", "write_side.devices:Device.Updated")
+from write_side.alert_rules import RULE_CREATED, RULE_DELETED, RULE_REVISED, AlertRule
+from write_side.alerts import (
+    ALERT_ACKNOWLEDGED,
+    ALERT_ESCALATED,
+    ALERT_RAISED,
+    ALERT_REPEATED,
+    ALERT_RESOLVED,
+    Alert,
 )
+from write_side.devices import DEVICE_REGISTERED, DEVICE_UPDATED, Device
+from write_side.event_names import topic_prefix, topics, type_prefix
+
+RULE_PREFIX = topic_prefix(AlertRule)
+ALERT_PREFIX = topic_prefix(Alert)
+DEVICE_TOPICS = topics((DEVICE_REGISTERED, DEVICE_UPDATED))  # for the device names alerts show
+_RULE, _DEVICE = type_prefix(AlertRule), type_prefix(Device)
 RESOLUTIONS = {  # the alerting policy's notes on the auto-resolves it records
     "the rule was deleted": "rule_deleted",
     "the rule no longer applies": "rule_out_of_scope",
     "the device was removed": "device_decommissioned",
 }
 TRANSITIONS = {
-    "Alert.Raised": "raised",
-    "Alert.Repeated": "repeated",
-    "Alert.Acknowledged": "acknowledged",
-    "Alert.Resolved": "resolved",
-    "Alert.Escalated": "escalated",
+    ALERT_RAISED.type: "raised",
+    ALERT_REPEATED.type: "repeated",
+    ALERT_ACKNOWLEDGED.type: "acknowledged",
+    ALERT_RESOLVED.type: "resolved",
+    ALERT_ESCALATED.type: "escalated",
 }
 
 
@@ -92,7 +100,7 @@ def evolve_rule(current: AlertRuleRow | None, envelope: EventEnvelope) -> AlertR
         "updated_at": at,
         "position": envelope.position or 0,
     }
-    if kind == "AlertRule.Created":
+    if kind == RULE_CREATED.type:
         definition = dict(payload["definition"])
         return AlertRuleRow(
             tenant_id=str(payload["tenant_id"]),
@@ -109,7 +117,7 @@ def evolve_rule(current: AlertRuleRow | None, envelope: EventEnvelope) -> AlertR
         )
     if current is None or envelope.version <= current.version:
         return None
-    if kind == "AlertRule.Revised":
+    if kind == RULE_REVISED.type:
         definition, revision = dict(payload["definition"]), int(payload["revision"])
         return replace(
             current,
@@ -121,7 +129,7 @@ def evolve_rule(current: AlertRuleRow | None, envelope: EventEnvelope) -> AlertR
             revisions=[*current.revisions, _revision(revision, definition, at, envelope.actor)],
             **common,
         )
-    if kind == "AlertRule.Deleted":
+    if kind == RULE_DELETED.type:
         return replace(current, deleted=True, **common)
     return None
 
@@ -137,17 +145,17 @@ def evolve_alert(
     already applied. `rule` and `device_name` are needed for `Alert.Raised`; `run` is the entry
     of the current run of repeats (`current.repeat_run`) for `Alert.Repeated`."""
     payload, kind = envelope.payload, envelope.type
-    if kind not in TRANSITIONS or (current is None and kind != "Alert.Raised"):
+    if kind not in TRANSITIONS or (current is None and kind != ALERT_RAISED.type):
         return None
     if current is not None and envelope.version <= current.version:
         return None
     at = _time(payload["at"])
     common: dict[str, Any] = {"version": envelope.version, "position": envelope.position or 0}
-    if kind == "Alert.Raised":
+    if kind == ALERT_RAISED.type:
         row = _raised(envelope, rule, device_name, at)
     elif current is None:  # pragma: no cover - excluded above
         return None
-    elif kind == "Alert.Repeated":
+    elif kind == ALERT_REPEATED.type:
         value = float(payload["value"])
         row = replace(
             current,
@@ -160,7 +168,7 @@ def evolve_alert(
         if run is not None and current.repeat_run == run.key:
             entry = replace(run, count=run.count + 1, value=value, last_at=at)
             return replace(row, repeat_run=entry.key), entry
-    elif kind == "Alert.Acknowledged":
+    elif kind == ALERT_ACKNOWLEDGED.type:
         row = replace(
             current,
             state="acknowledged",
@@ -170,7 +178,7 @@ def evolve_alert(
             repeat_run=None,
             **common,
         )
-    elif kind == "Alert.Resolved":
+    elif kind == ALERT_RESOLVED.type:
         auto, note = bool(payload.get("auto")), payload.get("note")
         row = replace(
             current,
@@ -203,7 +211,7 @@ def evolve_alert(
         value=payload.get("value"),
         last_at=at,
     )
-    if kind == "Alert.Repeated":
+    if kind == ALERT_REPEATED.type:
         row = replace(row, repeat_run=entry.key)
     return row, entry
 
@@ -303,10 +311,8 @@ class AlertsProjection:
         changes = batch.changes()
         if changes:
             self.view.commit(changes, tracking)
-        last = {n.key: i for i, n in enumerate(notices)}
-        return [
-            n for i, n in enumerate(notices) if n.event_type != "Alert.Repeated" or last[n.key] == i
-        ]
+        last, repeated = {n.key: i for i, n in enumerate(notices)}, ALERT_REPEATED.type
+        return [n for i, n in enumerate(notices) if n.event_type != repeated or last[n.key] == i]
 
 
 def _notice(row: AlertRow, envelope: EventEnvelope) -> ChangeNotice:
@@ -335,13 +341,13 @@ class _Batch:
 
     def apply(self, envelope: EventEnvelope) -> AlertRow | None:
         tenant, stream = envelope.tenant_id, UUID(envelope.stream_id)
-        if envelope.type.startswith("AlertRule."):
+        if envelope.type.startswith(_RULE):
             rule = evolve_rule(self._rule(tenant, stream), envelope)
             if rule is not None:
                 self.rules[tenant, stream] = rule
                 self.dirty_rules.add((tenant, stream))
             return None
-        if envelope.type.startswith("Device."):
+        if envelope.type.startswith(_DEVICE):
             name = envelope.payload.get("name")
             if name is not None:
                 self.names[tenant, stream] = str(name)
@@ -349,7 +355,7 @@ class _Batch:
             return None
         current = self._alert(tenant, stream)
         rule = name_ = run = None
-        if envelope.type == "Alert.Raised":
+        if envelope.type == ALERT_RAISED.type:
             payload = envelope.payload
             rule = self._rule(tenant, UUID(str(payload["rule_id"])))
             name_ = self._name(tenant, UUID(str(payload["device_id"])))

@@ -54,26 +54,35 @@ from projections.alerting_index import RuleIndex
 from projections.batching import BatchingProjectionWorker
 from projections.idle import FeedWake
 from read_side.notifications import ChangeNotice
-from write_side.alert_rules import SEVERITY_RANK, Absence, RuleDefinition, RuleVersion
+from write_side.alert_rules import (
+    RULE_CREATED,
+    RULE_DELETED,
+    RULE_REVISED,
+    SEVERITY_RANK,
+    Absence,
+    AlertRule,
+    RuleDefinition,
+    RuleVersion,
+)
 from write_side.alert_service import EscalateAlert, PolicyCommand, apply_policy_command
 from write_side.alerting_policy import AlertingPolicy, DeviceFacts, OpenAlert
-from write_side.alerts import Alert
+from write_side.alerts import ALERT_RAISED, ALERT_RESOLVED, Alert
 from write_side.application import FleetApplication
+from write_side.devices import DEVICE_DECOMMISSIONED, DEVICE_REGISTERED, DEVICE_UPDATED, Device
+from write_side.event_names import topic_prefix, type_prefix
 from write_side.telemetry import TelemetryBatch
+from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED
 from write_side.uuids import parse_uuid
 
 log = logging.getLogger(__name__)
 
 ACTOR = "system:alerting"
-RULE_TOPICS = tuple(
-    f"write_side.alert_rules:AlertRule.{e}" for e in ("Created", "Revised", "Deleted")
-)
-DEVICE_TOPICS = tuple(
-    f"write_side.devices:Device.{e}" for e in ("Registered", "Updated", "Decommissioned")
-)
-ALERT_PREFIX = "write_side.alerts:Alert."
-BATCH_TOPIC = "write_side.telemetry_log:Telemetry.BatchRecorded"
-FACT_TOPICS = (*RULE_TOPICS, *DEVICE_TOPICS, f"{ALERT_PREFIX}Raised", f"{ALERT_PREFIX}Resolved")
+RULE_TOPICS = tuple(n.topic for n in (RULE_CREATED, RULE_REVISED, RULE_DELETED))
+DEVICE_TOPICS = tuple(n.topic for n in (DEVICE_REGISTERED, DEVICE_UPDATED, DEVICE_DECOMMISSIONED))
+ALERT_PREFIX = topic_prefix(Alert)
+BATCH_TOPIC = TELEMETRY_BATCH_RECORDED.topic
+FACT_TOPICS = (*RULE_TOPICS, *DEVICE_TOPICS, ALERT_RAISED.topic, ALERT_RESOLVED.topic)
+_ALERT, _RULE, _DEVICE = type_prefix(Alert), type_prefix(AlertRule), type_prefix(Device)
 _HANDLED = frozenset((*FACT_TOPICS, BATCH_TOPIC))
 COMMIT_RETRIES = 3
 
@@ -200,13 +209,13 @@ class AlertingProcess:
     def decide(self, envelope: EventEnvelope) -> list[PolicyCommand]:
         """Update the state with one event; the commands it calls for."""
         kind, payload = envelope.type, envelope.payload
-        if kind == "Telemetry.BatchRecorded":
+        if kind == TELEMETRY_BATCH_RECORDED.type:
             return self._readings(payload)
-        if kind.startswith("Alert."):
+        if kind.startswith(_ALERT):
             return self._alert_event(envelope)
-        if kind.startswith("AlertRule."):
+        if kind.startswith(_RULE):
             return self._rule_event(envelope)
-        if kind.startswith("Device."):
+        if kind.startswith(_DEVICE):
             return self._device_event(envelope)
         return []
 
@@ -227,11 +236,11 @@ class AlertingProcess:
         cached = self._cache.get(alert_id)
         if cached is not None and cached.version < envelope.version:
             del self._cache[alert_id]  # someone else changed it (an operator)
-        if envelope.type == "Alert.Raised":
+        if envelope.type == ALERT_RAISED.type:
             device = self.index.devices.get(UUID(str(payload["device_id"])))
             if device is not None:
                 self._note_raised(alert_id, device, payload)
-        elif envelope.type == "Alert.Resolved":
+        elif envelope.type == ALERT_RESOLVED.type:
             self._cache.pop(alert_id, None)
             self.policy.note_resolved(alert_id, cleared=bool(payload.get("auto")))
         return []
@@ -247,7 +256,7 @@ class AlertingProcess:
 
     def _rule_event(self, envelope: EventEnvelope) -> list[PolicyCommand]:
         rule_id, payload, at = UUID(envelope.stream_id), envelope.payload, envelope.occurred_at
-        if envelope.type == "AlertRule.Deleted":
+        if envelope.type == RULE_DELETED.type:
             self.index.remove_rule(rule_id)
             return list(self.policy.handle_rule_deleted(rule_id, at))
         old = self.index.rules.get(rule_id)
@@ -262,7 +271,7 @@ class AlertingProcess:
             return []
         self.index.put_rule(rule)
         commands: list[PolicyCommand] = []
-        if envelope.type == "AlertRule.Revised":
+        if envelope.type == RULE_REVISED.type:
             commands += self.policy.handle_rule_revised(rule, at)
             severity = rule.definition.severity
             if old is not None and SEVERITY_RANK[severity] > SEVERITY_RANK[old.definition.severity]:
@@ -278,11 +287,11 @@ class AlertingProcess:
 
     def _device_event(self, envelope: EventEnvelope) -> list[PolicyCommand]:
         device_id, payload = UUID(envelope.stream_id), envelope.payload
-        if envelope.type == "Device.Decommissioned":
+        if envelope.type == DEVICE_DECOMMISSIONED.type:
             self.index.remove_device(device_id)
             return list(self.policy.handle_device_removed(device_id, envelope.occurred_at))
         old = self.index.devices.get(device_id)
-        if envelope.type == "Device.Registered":
+        if envelope.type == DEVICE_REGISTERED.type:
             tags = payload.get("tags") or ()
             device = DeviceFacts(
                 device_id, str(payload["tenant_id"]), str(payload["device_type"]), frozenset(tags)

@@ -18,20 +18,34 @@ from eventsourcing.persistence import Tracking
 from event_store.envelope import EventEnvelope
 from read_side.device_status import DeviceStatus, DeviceStatusReader
 from read_side.notifications import ChangeNotice
+from write_side.alerts import ALERT_ESCALATED, ALERT_RAISED, ALERT_RESOLVED, Alert
+from write_side.devices import (
+    DEVICE_CREDENTIAL_ISSUED,
+    DEVICE_CREDENTIAL_REVOKED,
+    DEVICE_DECOMMISSIONED,
+    DEVICE_REGISTERED,
+    DEVICE_UPDATED,
+    Device,
+)
+from write_side.event_names import topic_prefix, topics, type_prefix, types
+from write_side.telemetry_log import (
+    TELEMETRY_BATCH_RECORDED,
+    TELEMETRY_DEVICE_CAME_ONLINE,
+    TELEMETRY_DEVICE_WENT_OFFLINE,
+    Telemetry,
+)
 from write_side.uuids import parse_uuid
 
-DEVICE_TOPIC_PREFIX = "write_side.devices:Device."
-TELEMETRY_TOPIC_PREFIX = "write_side.telemetry_log:Telemetry."
+DEVICE_TOPIC_PREFIX = topic_prefix(Device)
+TELEMETRY_TOPIC_PREFIX = topic_prefix(Telemetry)
 # Only the alert events that open, re-grade or close an alert change a device's row.
-ALERT_TOPICS = frozenset(
-    f"write_side.alerts:Alert.{kind}" for kind in ("Raised", "Escalated", "Resolved")
-)
+ALERT_TOPICS = topics((ALERT_RAISED, ALERT_ESCALATED, ALERT_RESOLVED))
 # Of the Telemetry stream's events, these change a row (`Opened` does not).
-TELEMETRY_TOPICS = frozenset(
-    f"{TELEMETRY_TOPIC_PREFIX}{kind}"
-    for kind in ("BatchRecorded", "DeviceCameOnline", "DeviceWentOffline")
+TELEMETRY_TOPICS = topics(
+    (TELEMETRY_BATCH_RECORDED, TELEMETRY_DEVICE_CAME_ONLINE, TELEMETRY_DEVICE_WENT_OFFLINE)
 )
 ROW_TOPICS = TELEMETRY_TOPICS | ALERT_TOPICS
+_DEVICE, _TELEMETRY, _ALERT = type_prefix(Device), type_prefix(Telemetry), type_prefix(Alert)
 AlertLinks = Mapping[tuple[str, str], UUID | None]  # (tenant, alert id hex) -> device, or unlink
 
 
@@ -73,7 +87,7 @@ def evolve(current: DeviceStatus | None, envelope: EventEnvelope) -> DeviceStatu
         "updated_at": envelope.occurred_at,
         "position": envelope.position or 0,
     }
-    if envelope.type == "Device.Registered":
+    if envelope.type == DEVICE_REGISTERED.type:
         return DeviceStatus(
             device_id=UUID(envelope.stream_id),
             tenant_id=str(payload["tenant_id"]),
@@ -87,7 +101,7 @@ def evolve(current: DeviceStatus | None, envelope: EventEnvelope) -> DeviceStatu
         )
     if current is None:
         return None
-    if envelope.type == "Device.Updated":
+    if envelope.type == DEVICE_UPDATED.type:
         changes = {
             key: payload[key]
             for key in ("name", "device_type", "metadata")
@@ -96,11 +110,11 @@ def evolve(current: DeviceStatus | None, envelope: EventEnvelope) -> DeviceStatu
         if payload.get("tags") is not None:
             changes["tags"] = tuple(payload["tags"])
         return replace(current, **changes, **common)
-    if envelope.type == "Device.CredentialIssued":
+    if envelope.type == DEVICE_CREDENTIAL_ISSUED.type:
         return replace(current, credential_id=str(payload["credential_id"]), **common)
-    if envelope.type == "Device.CredentialRevoked":
+    if envelope.type == DEVICE_CREDENTIAL_REVOKED.type:
         return replace(current, credential_id=None, **common)
-    if envelope.type == "Device.Decommissioned":
+    if envelope.type == DEVICE_DECOMMISSIONED.type:
         return replace(
             current,
             lifecycle="decommissioned",
@@ -122,11 +136,11 @@ def evolve_telemetry(current: DeviceStatus, envelope: EventEnvelope) -> DeviceSt
         "telemetry_version": envelope.version,
         "position": envelope.position or current.position,
     }
-    if kind == "Telemetry.DeviceCameOnline":
+    if kind == TELEMETRY_DEVICE_CAME_ONLINE.type:
         return replace(current, online=True, **common)
-    if kind == "Telemetry.DeviceWentOffline":
+    if kind == TELEMETRY_DEVICE_WENT_OFFLINE.type:
         return replace(current, online=False, **common)
-    if kind != "Telemetry.BatchRecorded":
+    if kind != TELEMETRY_BATCH_RECORDED.type:
         return replace(current, **common)
     received_at = _time(payload["received_at"])
     values, times = dict(current.last_values), dict(current.last_values_at)
@@ -161,11 +175,11 @@ def evolve_alert(current: DeviceStatus, envelope: EventEnvelope) -> DeviceStatus
         return None
     alert_id = UUID(envelope.stream_id).hex
     alerts = dict(current.open_alerts)
-    if envelope.type == "Alert.Raised" or (
-        envelope.type == "Alert.Escalated" and alert_id in alerts
+    if envelope.type == ALERT_RAISED.type or (
+        envelope.type == ALERT_ESCALATED.type and alert_id in alerts
     ):
         alerts[alert_id] = str(envelope.payload["severity"])
-    elif envelope.type == "Alert.Resolved":
+    elif envelope.type == ALERT_RESOLVED.type:
         alerts.pop(alert_id, None)
     if alerts == current.open_alerts:
         return None
@@ -237,9 +251,9 @@ class DeviceStatusProjection:
             if new is not None:
                 rows[key] = new
                 changed[key] = envelope.type
-                if envelope.type.startswith("Device."):
+                if envelope.type.startswith(_DEVICE):
                     registry[key] = envelope.type
-                if envelope.type.startswith("Alert."):
+                if envelope.type.startswith(_ALERT):
                     link = (envelope.tenant_id, UUID(envelope.stream_id).hex)
                     is_open = link[1] in new.open_alerts
                     alerts[link] = links[link] = device_id if is_open else None
@@ -275,7 +289,7 @@ class DeviceStatusProjection:
         """The devices of the alerts the batch escalates or resolves (one read per tenant)."""
         wanted: dict[str, list[str]] = {}
         for e in envelopes:
-            if e.type in ("Alert.Escalated", "Alert.Resolved"):
+            if e.type in _LINKED_ALERT_TOPICS:
                 wanted.setdefault(e.tenant_id, []).append(UUID(e.stream_id).hex)
         return {
             (tenant, alert): device
@@ -284,23 +298,24 @@ class DeviceStatusProjection:
         }
 
 
-_LINKED_ALERT_TOPICS = frozenset(("Alert.Escalated", "Alert.Resolved"))
+# The alert events whose device is known only through the alert (its id -> device link).
+_LINKED_ALERT_TOPICS = types((ALERT_ESCALATED, ALERT_RESOLVED))
 
 
 def _device_id(
     envelope: EventEnvelope, alerts: Mapping[tuple[str, str], UUID | None]
 ) -> UUID | None:
-    if envelope.type.startswith("Telemetry.") or envelope.type == "Alert.Raised":
+    if envelope.type.startswith(_TELEMETRY) or envelope.type == ALERT_RAISED.type:
         return parse_uuid(str(envelope.payload["device_id"]))
-    if envelope.type.startswith("Alert."):
+    if envelope.type.startswith(_ALERT):
         return alerts.get((envelope.tenant_id, UUID(envelope.stream_id).hex))
     return UUID(envelope.stream_id)
 
 
 def _apply(current: DeviceStatus | None, envelope: EventEnvelope) -> DeviceStatus | None:
-    if envelope.type.startswith("Telemetry."):
+    if envelope.type.startswith(_TELEMETRY):
         return None if current is None else evolve_telemetry(current, envelope)
-    if envelope.type.startswith("Alert."):
+    if envelope.type.startswith(_ALERT):
         return None if current is None else evolve_alert(current, envelope)
     if current is not None and current.version >= envelope.version:
         return None  # already applied (the checkpoint lagged the row): nothing to do

@@ -35,9 +35,10 @@ from notifications.outbox import Outbox, utc_now
 from read_side.notifications import ChangeNotice
 from read_side.users import UserRow, UsersReader
 from write_side.alert_rules import Absence, AlertRule, ForDuration, RateOfChange, RuleDefinition
-from write_side.alerts import Alert
+from write_side.alerts import ALERT_EVENTS, Alert
 from write_side.application import FleetApplication
 from write_side.errors import NotFound
+from write_side.event_names import topics
 from write_side.notifications import (
     TRANSITION_OF_EVENT,
     AlertTransition,
@@ -50,7 +51,7 @@ from write_side.users import SEVERITIES
 
 log = logging.getLogger(__name__)
 
-ALERT_TOPICS = frozenset(f"write_side.alerts:{event_type}" for event_type in TRANSITION_OF_EVENT)
+ALERT_TOPICS = topics(n for n in ALERT_EVENTS if n.type in TRANSITION_OF_EVENT)
 
 
 class RecipientsBehind(RuntimeError):

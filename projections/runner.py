@@ -20,6 +20,7 @@ from typing import Protocol
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, Notification, Tracking
+from eventsourcing.utils import get_topic
 
 from event_store.envelope import EnvelopeMapper, EventEnvelope
 from event_store.tracking import AlreadyTracked
@@ -39,7 +40,7 @@ class Projection(Protocol):
 def event_topics(*aggregates: type) -> list[str]:
     """The topics of the event classes declared on `aggregates` (as the store records them)."""
     return [
-        f"{value.__module__}:{value.__qualname__}"
+        get_topic(value)
         for aggregate in aggregates
         for value in vars(aggregate).values()
         if isinstance(value, type) and issubclass(value, Aggregate.Event)

@@ -36,9 +36,10 @@ from read_side.telemetry import (
     epoch_ms,
     telemetry_topic,
 )
+from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED
 from write_side.uuids import parse_uuid
 
-BATCH_TOPIC = "write_side.telemetry_log:Telemetry.BatchRecorded"
+BATCH_TOPIC = TELEMETRY_BATCH_RECORDED.topic
 _MINUTE = Resolution.MINUTE
 _COARSER = tuple(
     (resolution, BUCKET_SECONDS[resolution])
@@ -271,7 +272,7 @@ class TelemetryProjection:
                 topic=telemetry_topic(batch.device_id),
                 key=str(batch.device_id),
                 position=batch.position,
-                event_type="Telemetry.BatchRecorded",
+                event_type=TELEMETRY_BATCH_RECORDED.type,
                 data=notice_data(batch),
             )
             for batch in applied

@@ -22,9 +22,18 @@ from event_store.envelope import EventEnvelope
 from projections.runner import event_topics
 from read_side.notifications import ChangeNotice
 from read_side.users import PushTokenRow, UserRow, UsersReader
-from write_side.users import User, default_preferences
+from write_side.event_names import topic_prefix
+from write_side.users import (
+    USER_PREFERENCES_CHANGED,
+    USER_PROFILE_CREATED,
+    USER_PROFILE_UPDATED,
+    USER_PUSH_TOKEN_REGISTERED,
+    USER_PUSH_TOKEN_REMOVED,
+    User,
+    default_preferences,
+)
 
-USER_TOPIC_PREFIX = "write_side.users:User."
+USER_TOPIC_PREFIX = topic_prefix(User)
 PROFILE_FIELDS = ("email", "display_name", "phone_e164", "time_zone", "locale")
 
 
@@ -50,7 +59,7 @@ def evolve(current: UserRow | None, envelope: EventEnvelope) -> UserRow | None:
     if current is not None and envelope.version <= current.version:
         return None
     common: dict[str, Any] = {"version": envelope.version, "updated_at": envelope.occurred_at}
-    if kind == "User.ProfileCreated":
+    if kind == USER_PROFILE_CREATED.type:
         return UserRow(
             tenant_id=str(payload["tenant_id"]),
             user_id=UUID(envelope.stream_id),
@@ -66,15 +75,15 @@ def evolve(current: UserRow | None, envelope: EventEnvelope) -> UserRow | None:
         )
     if current is None:
         return None  # a user this model never saw created (cannot happen in feed order)
-    if kind == "User.ProfileUpdated":
+    if kind == USER_PROFILE_UPDATED.type:
         changes: dict[str, Any] = {
             name: payload[name] for name in PROFILE_FIELDS if payload.get(name) is not None
         }
         changes.update(dict.fromkeys(payload.get("cleared") or ()))
         return replace(current, **changes, **common)
-    if kind == "User.PreferencesChanged":
+    if kind == USER_PREFERENCES_CHANGED.type:
         return replace(current, preferences=dict(payload["preferences"]), **common)
-    if kind == "User.PushTokenRegistered":
+    if kind == USER_PUSH_TOKEN_REGISTERED.type:
         token = PushTokenRow(
             token_id=str(payload["token_id"]),
             platform=str(payload["platform"]),
@@ -83,7 +92,7 @@ def evolve(current: UserRow | None, envelope: EventEnvelope) -> UserRow | None:
         )
         others = tuple(t for t in current.push_tokens if t.token_id != token.token_id)
         return replace(current, push_tokens=(*others, token), **common)
-    if kind == "User.PushTokenRemoved":
+    if kind == USER_PUSH_TOKEN_REMOVED.type:
         kept = tuple(t for t in current.push_tokens if t.token_id != payload["token_id"])
         return replace(current, push_tokens=kept, **common)
     return replace(current, **common)  # an event type added later: keep the guard moving

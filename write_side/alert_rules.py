@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from write_side.errors import AlertRuleDeleted, InvalidInput
+from write_side.event_names import event_name
 from write_side.telemetry import METRIC_NAME
 
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
@@ -241,3 +242,10 @@ class AlertRule(Aggregate):
     @event("Deleted")
     def _deleted(self) -> None:
         self.deleted = True
+
+
+# Its events, named in code (`write_side.event_names`): consumers refer to these, never to strings.
+RULE_CREATED = event_name(AlertRule, "Created")
+RULE_REVISED = event_name(AlertRule, "Revised")
+RULE_DELETED = event_name(AlertRule, "Deleted")
+RULE_EVENTS = (RULE_CREATED, RULE_REVISED, RULE_DELETED)

@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 from write_side.alert_rules import SEVERITY_RANK
 from write_side.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved, InvalidInput
+from write_side.event_names import event_name
 
 ALERT_NAMESPACE = UUID("5b0f6a52-2f0e-4c38-9a37-6f1d0c8e4a11")  # never change: ids depend on it
 AUTO_ACTOR = "system:auto"
@@ -174,3 +175,12 @@ def _note(note: str | None) -> str | None:
     if note is not None and len(note) > MAX_NOTE:
         raise InvalidInput(f"a note has at most {MAX_NOTE} characters", "note")
     return note
+
+
+# Its events, named in code (`write_side.event_names`): consumers refer to these, never to strings.
+ALERT_RAISED = event_name(Alert, "Raised")
+ALERT_REPEATED = event_name(Alert, "Repeated")
+ALERT_ACKNOWLEDGED = event_name(Alert, "Acknowledged")
+ALERT_RESOLVED = event_name(Alert, "Resolved")
+ALERT_ESCALATED = event_name(Alert, "Escalated")
+ALERT_EVENTS = (ALERT_RAISED, ALERT_REPEATED, ALERT_ACKNOWLEDGED, ALERT_RESOLVED, ALERT_ESCALATED)

@@ -12,6 +12,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from write_side.errors import AlreadyDecommissioned
+from write_side.event_names import event_name, name_of
 
 
 class Device(Aggregate):
@@ -128,3 +129,18 @@ class Device(Aggregate):
     def _credential_revoked(self, credential_id: str, reason: str | None) -> None:
         self.credential_id = None
         self.credential_hash = None
+
+
+# Its events, named in code (`write_side.event_names`): consumers refer to these, never to strings.
+DEVICE_REGISTERED = event_name(Device, "Registered")
+DEVICE_UPDATED = event_name(Device, "Updated")
+DEVICE_CREDENTIAL_ISSUED = event_name(Device, "CredentialIssued")
+DEVICE_CREDENTIAL_REVOKED = event_name(Device, "CredentialRevoked")
+DEVICE_DECOMMISSIONED = name_of(Device.Decommissioned)
+DEVICE_EVENTS = (
+    DEVICE_REGISTERED,
+    DEVICE_UPDATED,
+    DEVICE_CREDENTIAL_ISSUED,
+    DEVICE_CREDENTIAL_REVOKED,
+    DEVICE_DECOMMISSIONED,
+)

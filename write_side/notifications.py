@@ -28,13 +28,14 @@ from typing import Any, Literal, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from write_side.alerts import ALERT_ESCALATED, ALERT_RAISED, ALERT_RESOLVED
 from write_side.users import CHANNELS, SEVERITIES, Channel, Severity, push_token_id
 
 Transition = Literal["raised", "escalated", "resolved"]
 TRANSITION_OF_EVENT: Mapping[str, Transition] = {
-    "Alert.Raised": "raised",
-    "Alert.Escalated": "escalated",
-    "Alert.Resolved": "resolved",
+    ALERT_RAISED.type: "raised",
+    ALERT_ESCALATED.type: "escalated",
+    ALERT_RESOLVED.type: "resolved",
 }
 
 

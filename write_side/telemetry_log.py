@@ -34,6 +34,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from write_side.event_names import event_name, name_of
 from write_side.telemetry import BatchEntry, TelemetryBatch, TelemetryLimits
 
 FLEETWATCH_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:fleetwatch")
@@ -236,10 +237,17 @@ def _telemetry(aggregate: Aggregate) -> Telemetry:
     return aggregate
 
 
-TOPICS = {
-    name: f"{__name__}:Telemetry.{name}"
-    for name in ("Opened", "BatchRecorded", "DeviceCameOnline", "DeviceWentOffline")
-}
+# Its events, named in code (`write_side.event_names`): consumers refer to these, never to strings.
+TELEMETRY_OPENED = event_name(Telemetry, "Opened")
+TELEMETRY_BATCH_RECORDED = name_of(Telemetry.BatchRecorded)
+TELEMETRY_DEVICE_CAME_ONLINE = name_of(Telemetry.DeviceCameOnline)
+TELEMETRY_DEVICE_WENT_OFFLINE = name_of(Telemetry.DeviceWentOffline)
+TELEMETRY_EVENTS = (
+    TELEMETRY_OPENED,
+    TELEMETRY_BATCH_RECORDED,
+    TELEMETRY_DEVICE_CAME_ONLINE,
+    TELEMETRY_DEVICE_WENT_OFFLINE,
+)
 
 
 def _chunks(entries: list[BatchEntry]) -> Iterator[list[BatchEntry]]:

@@ -19,6 +19,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from write_side.errors import InvalidInput, NotFound
+from write_side.event_names import event_name, name_of
 
 FLEETWATCH_NS = uuid5(NAMESPACE_URL, "urn:fleetwatch")  # never change: ids depend on it
 MAX_PUSH_TOKENS = 10  # per user; registering one more evicts the oldest
@@ -188,3 +189,18 @@ class User(Aggregate):
 
         def apply(self, aggregate: Aggregate) -> None:
             cast(User, aggregate).push_tokens.pop(self.token_id, None)
+
+
+# Its events, named in code (`write_side.event_names`): consumers refer to these, never to strings.
+USER_PROFILE_CREATED = event_name(User, "ProfileCreated")
+USER_PROFILE_UPDATED = event_name(User, "ProfileUpdated")
+USER_PREFERENCES_CHANGED = event_name(User, "PreferencesChanged")
+USER_PUSH_TOKEN_REGISTERED = name_of(User.PushTokenRegistered)
+USER_PUSH_TOKEN_REMOVED = name_of(User.PushTokenRemoved)
+USER_EVENTS = (
+    USER_PROFILE_CREATED,
+    USER_PROFILE_UPDATED,
+    USER_PREFERENCES_CHANGED,
+    USER_PUSH_TOKEN_REGISTERED,
+    USER_PUSH_TOKEN_REMOVED,
+)

@@ -16,7 +16,7 @@ import pytest
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.settings import Settings
-from ingestion import buffer
+from ingestion import pacing
 from ingestion.settings import IngestSettings
 from projections.views.telemetry_sqlite import SQLiteTelemetryView
 from read_side.telemetry import HistoryQuery, Resolution
@@ -121,7 +121,7 @@ def slow_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
     """The SQLite telemetry view takes 0.3 s more per batch; consumers are taken for stalled
     only after 30 s, so a wait that does not follow them would show (it would last 30 s)."""
     real = SQLiteTelemetryView.apply
-    monkeypatch.setattr(buffer, "STALLED_AFTER_S", 30.0)
+    monkeypatch.setattr(pacing, "STALLED_AFTER_S", 30.0)
 
     def slow(view: SQLiteTelemetryView, batches: Any, tracking: Any) -> Any:
         time.sleep(0.3)
@@ -164,7 +164,7 @@ def test_ingestion_waits_for_the_slow_telemetry_worker_of_another_process(
 def test_ingestion_does_not_wait_for_consumers_that_run_nowhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(buffer, "STALLED_AFTER_S", 0.3)
+    monkeypatch.setattr(pacing, "STALLED_AFTER_S", 0.3)
     system = paced_system(tmp_path / "fleet.sqlite3", "users")
     try:
         assert ingest_five_slowly(system) < 0.6  # once, until they are seen not to move

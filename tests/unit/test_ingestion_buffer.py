@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ingestion import buffer
+from ingestion import pacing
 from ingestion.buffer import IngestService, NotCommitted, Overloaded
 from tests.unit.test_ingestion_handler import Fleet, message
 from write_side.ingestion import Submission
@@ -315,7 +315,7 @@ def test_consumers_that_do_not_move_are_not_waited_for(
 ) -> None:
     """A failing or stopped read model must not stop ingestion: after STALLED_AFTER_S without
     moving, the consumer is not waited for, and later commits do not wait at all."""
-    monkeypatch.setattr(buffer, "STALLED_AFTER_S", 0.2)
+    monkeypatch.setattr(pacing, "STALLED_AFTER_S", 0.2)
     device, token = fleet.device()
     stalled = Consumer()  # never started: stays at 0
     service = IngestService(fleet.handler, flush_interval=0.001, max_consumer_lag=0.01)
