@@ -28,9 +28,13 @@ from read_side.alerts import (
 from read_side.device_status import Page
 from read_side.notifications import ChangeNotice
 from write_side.alert_rules import RuleDefinition
+from write_side.alerts import Alert as AlertAggregate
+from write_side.event_names import type_prefix
 
 T = TypeVar("T")
 _KINDS = frozenset({"threshold", "for_duration", "absence", "rate_of_change"})
+
+ALERT_TYPE_PREFIX = type_prefix(AlertAggregate)  # "Alert.": a transition's name follows it
 
 
 @strawberry.enum
@@ -337,7 +341,7 @@ class AlertChange:
     @classmethod
     def from_notice(cls, notice: ChangeNotice) -> AlertChange:
         row = from_record(AlertRow, notice.data)
-        kind = notice.event_type.removeprefix("Alert.").lower()
+        kind = notice.event_type.removeprefix(ALERT_TYPE_PREFIX).lower()
         transition = AlertTransition(kind) if kind in AlertTransition._value2member_map_ else None
         return cls(
             alert=Alert.from_row(row), transition=transition, event_type=notice.event_type,

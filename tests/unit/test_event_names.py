@@ -158,10 +158,10 @@ def test_every_topic_prefix_a_projection_handles_is_an_aggregate() -> None:
 
 
 # Packages outside the write side: none spells a stored topic. Projections and process managers
-# do not spell envelope types either ("Alert.Raised"): they use the aggregates' names.
+# and the API do not spell envelope types either ("Alert.Raised"): they use the aggregates' names.
 NO_TOPICS = ("api", "event_store", "fleetwatch", "ingestion", "notifications", "projections",
              "read_side")  # fmt: skip
-NO_TYPES = ("ingestion", "notifications", "projections", "read_side")
+NO_TYPES = ("api", "ingestion", "notifications", "projections", "read_side")
 _QUOTE = re.compile(r"^[a-zA-Z]*('''|\"\"\"|'|\")")
 _TYPE_PREFIXES = tuple(type_prefix(aggregate) for aggregate, _ in NAMED)
 
