@@ -1,4 +1,4 @@
-"""The operators' command line: `fleetwatch serve | token issue | dynamodb create-tables |
+"""The operators' command line: `fleetwatch serve | demo | token issue | dynamodb create-tables |
 projections rebuild | events`. Bad input exits with code 2 and a one-line error, no traceback."""
 
 from __future__ import annotations
@@ -286,3 +286,22 @@ def simulate(  # noqa: PLR0917 - typer options
             tenant=tenant, duplicate_ratio=duplicate_ratio, bad_ratio=bad_ratio,
             ingest_here=ingest_here, echo=console.print,
         )  # fmt: skip
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="TCP port (default FLEETWATCH_PORT).")] = None,
+    devices: Annotated[int, typer.Option(help="Simulated devices.", min=1, max=1000)] = 5,
+    rate: Annotated[float, typer.Option(help="Messages per second.", min=0.1, max=1000)] = 10,
+) -> None:
+    """Serve the API with simulated devices raising alerts (tenant demo); print what to see."""
+    from fleetwatch.demo import run_demo
+
+    settings = Settings().model_copy(update={"run_projections": True})
+    system = build_system(settings)
+    tune_gc()
+    _start(system)
+    try:
+        run_demo(system, port=port or settings.port, devices=devices, rate=rate)
+    finally:
+        system.close()

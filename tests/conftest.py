@@ -1,11 +1,16 @@
 """Shared fixtures: real components only (DynamoDB Local, Redis, Mosquitto), never mocks.
 
-DynamoDB Local is started once per test session by `dynamodb_endpoint`. A missing component fails
-the tests that need it; nothing here skips.
+DynamoDB Local is started once per test session by `dynamodb_endpoint`. Redis and Mosquitto are
+used where they answer (`FLEETWATCH_TEST_REDIS_URL`, `FLEETWATCH_TEST_MQTT_URL`; 127.0.0.1 on the
+standard ports by default), else started for the session on that port, installed with apt-get when
+missing (scripts/local_services.py). Here rather than in scripts/test, so that `pytest` run
+directly gets them too, and only a session whose tests need them starts them. A component that
+still is not there fails the tests that need it; nothing here skips.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -18,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from dynamodb_local import dynamodb_local  # noqa: E402
+from local_services import MOSQUITTO, REDIS, Service, ServiceUnavailable, running  # noqa: E402
 
 from fleetwatch.bootstrap import application_env  # noqa: E402
 from fleetwatch.settings import Settings  # noqa: E402
@@ -51,20 +57,31 @@ def table_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}_"
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """Redis on 127.0.0.1:6379; fails (never skips) when it is not running."""
-    import redis
+def _service(service: Service, url: str) -> Iterator[str]:
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(running(service, url))
+        except (ServiceUnavailable, ValueError) as e:  # pragma: no cover - environment problem
+            pytest.fail(f"{service.name} is required at {url} and is not there: {e}")
+        yield url
 
-    url = os.environ.get("FLEETWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.ConnectionError as e:  # pragma: no cover - environment problem
-        pytest.fail(f"Redis is required at {url} and is not reachable: {e}")
-    finally:
-        client.close()
-    return url
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """Redis (127.0.0.1:6379 db 15 by default), started for the session when none answers;
+    fails (never skips) when it can not be."""
+    yield from _service(
+        REDIS, os.environ.get("FLEETWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    )
+
+
+@pytest.fixture(scope="session")
+def mqtt_url() -> Iterator[str]:
+    """Mosquitto (127.0.0.1:1883 by default), started for the session when none answers;
+    fails (never skips) when it can not be."""
+    yield from _service(
+        MOSQUITTO, os.environ.get("FLEETWATCH_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+    )
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])

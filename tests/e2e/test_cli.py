@@ -1,19 +1,34 @@
-"""The operators' CLI: token issue, projections rebuild, dynamodb create-tables, events."""
+"""The operators' CLI: token issue, projections rebuild, dynamodb create-tables, events, demo."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import jwt
 import pytest
 from typer.testing import CliRunner
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import build_system
 from fleetwatch.cli import app
+from fleetwatch.demo import RULES, seed_rules
 from fleetwatch.settings import DEV_JWT_SECRET, Settings
 from read_side.device_status import DeviceFilter
+from tests.e2e.conftest import free_port
+from write_side.alert_commands import DeleteAlertRule
+from write_side.alert_service import AlertService
 from write_side.commands import RegisterDevice, UpdateDevice
 
 runner = CliRunner()
@@ -44,6 +59,10 @@ def test_bad_cli_input_is_a_one_line_error_without_traceback(sqlite_env: Setting
     result = runner.invoke(app, ["projections", "rebuild", "nope"])
     assert result.exit_code == 2
     assert "unknown projection" in result.output
+    result = runner.invoke(app, ["demo", "--devices", "0"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--devices'" in result.output
+    assert not sqlite_env.sqlite_path.exists()  # refused before anything was stored
 
 
 def test_projections_rebuild_replays_the_feed_to_an_identical_model(sqlite_env: Settings) -> None:
@@ -130,3 +149,129 @@ def test_projections_run_applies_the_feed_in_its_own_process_and_stops_on_sigter
         system.close()
     assert process.returncode == 0, output.decode()
     assert b"Traceback" not in output
+
+
+class Output:
+    """A subprocess's stdout lines, read by a thread, waited on with a bound."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.ended = False
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self.thread.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            with self.changed:
+                self.lines.append(line.rstrip("\n"))
+                self.changed.notify_all()
+        with self.changed:
+            self.ended = True
+            self.changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: text in self.lines or self.ended, timeout)
+            if text not in self.lines:
+                pytest.fail(f"no line {text!r} after {timeout} s:\n" + "\n".join(self.lines))
+
+    def after(self, prefix: str) -> str:
+        """The line after the first one starting with `prefix`, or the rest of that line."""
+        for i, line in enumerate(self.lines):
+            if line.startswith(prefix):
+                rest = line.removeprefix(prefix).strip()
+                return rest or self.lines[i + 1]
+        pytest.fail(f"no line starting {prefix!r}:\n" + "\n".join(self.lines))
+
+
+def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """`check()`'s first truthy answer, polled (bounded)."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.2)
+    return found
+
+
+def first_subscription_message(ws_url: str, token: str, query: str) -> dict[str, Any]:
+    with ws_connect(ws_url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        ws.send(json.dumps(init))
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        deadline = time.monotonic() + 30
+        while True:
+            message = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            if message["type"] != "ping":
+                return dict(message)
+            ws.send(json.dumps({"type": "pong"}))
+
+
+def test_demo_raises_alerts_visible_in_graphql_and_over_a_subscription(tmp_path: Path) -> None:
+    """`fleetwatch demo` on a fresh SQLite file, as a newcomer runs it (nothing configured):
+    the printed token, query and subscription show raised, unacknowledged alerts in seconds."""
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("FLEETWATCH_") and key != "REDIS_URL"
+    }
+    env["FLEETWATCH_SQLITE_PATH"] = str(tmp_path / "demo.sqlite3")
+    cli = [sys.executable, "-c", "from fleetwatch.cli import app; app()", "demo"]
+    cli += ["--port", str(port)]
+    process = subprocess.Popen(
+        cli, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output = Output(process)
+    try:
+        output.wait_for("Ctrl-C to stop.", timeout=30)
+        base = output.after("GraphiQL:")
+        assert base == f"http://127.0.0.1:{port}/graphql"
+        token = output.after("Token (tenant 'demo', role admin, 24 h):")
+        query, subscription = output.after("Query:"), output.after("Subscription:")
+        headers = {"Authorization": f"Bearer {token}"}
+        assert f"curl -s http://127.0.0.1:{port}/alerts" in "\n".join(output.lines)
+
+        def raised() -> list[dict[str, Any]]:
+            answer = httpx.post(base, json={"query": query}, headers=headers, timeout=10).json()
+            assert "errors" not in answer, answer
+            nodes = [edge["node"] for edge in answer["data"]["alerts"]["edges"]]
+            return [node for node in nodes if node["state"] == "OPEN"]
+
+        alerts = poll(raised, timeout=30, what="a raised alert in GraphQL")
+        assert {a["ruleName"] for a in alerts} <= {"Demo: too hot", "Demo: humid"}
+        message = first_subscription_message(base.replace("http", "ws", 1), token, subscription)
+        assert message["type"] == "next", message
+        change = message["payload"]["data"]["alertChanged"]
+        assert change["alert"]["ruleName"] in {"Demo: too hot", "Demo: humid"}
+        rest = httpx.get(base.removesuffix("/graphql") + "/alerts", headers=headers, timeout=10)
+        assert rest.status_code == 200
+        assert all(item["acknowledgedBy"] is None for item in rest.json()["items"])
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        process.wait(timeout=30)
+        output.thread.join(timeout=10)
+    assert process.returncode == 0, "\n".join(output.lines)
+    assert "Traceback" not in "\n".join(output.lines)
+
+
+def test_demo_rules_are_seeded_once_and_a_deleted_one_again(
+    sqlite_env: Settings, tmp_path: Path
+) -> None:
+    system = build_system(sqlite_env)
+    state = tmp_path / "demo-acme.json"
+    try:
+        first = seed_rules(system, "acme", state)
+        assert len(first) == len(RULES)
+        assert seed_rules(system, "acme", state) == first  # a rerun: the same rules
+        service = AlertService(system.app)
+        service.delete_rule(DeleteAlertRule(rule_id=first[0]), EventMetadata("acme", "user:a"))
+        again = seed_rules(system, "acme", state)
+        assert again[1:] == first[1:]
+        assert again[0] != first[0]
+        assert not service.get_rule("acme", again[0]).deleted
+    finally:
+        system.close()

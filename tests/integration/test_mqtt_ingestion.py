@@ -1,11 +1,11 @@
-"""MQTT through the real Mosquitto on 127.0.0.1:1883 (fails, never skips, when it is absent):
+"""MQTT through the real Mosquitto at `mqtt_url` (127.0.0.1:1883, or FLEETWATCH_TEST_MQTT_URL;
+started by the session when none answers; fails, never skips, when it can not be):
 QoS 1, PUBACK only after commit, redelivery before PUBACK stored once (across a restart),
 malformed and unauthenticated messages rejected and counted."""
 
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,6 +15,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from local_services import MOSQUITTO, endpoint
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -28,17 +29,12 @@ from write_side.commands import RegisterDevice
 from write_side.credentials import IssueDeviceCredential
 from write_side.telemetry_log import telemetry_id
 
-BROKER = ("127.0.0.1", 1883)
 META = EventMetadata("acme", "user:alice")
 
 
 @pytest.fixture(scope="module")
-def broker() -> tuple[str, int]:
-    try:
-        socket.create_connection(BROKER, timeout=2).close()
-    except OSError as e:
-        pytest.fail(f"Mosquitto is required at {BROKER[0]}:{BROKER[1]} and is not reachable: {e}")
-    return BROKER
+def broker(mqtt_url: str) -> tuple[str, int]:
+    return endpoint(mqtt_url, MOSQUITTO.default_port)
 
 
 @pytest.fixture
@@ -49,10 +45,10 @@ def root() -> str:
 
 
 @pytest.fixture
-def client_id() -> Iterator[str]:
+def client_id(broker: tuple[str, int]) -> Iterator[str]:
     client_id = f"fleetwatch-test-{uuid.uuid4().hex[:8]}"
     yield client_id
-    _end_session(client_id)  # do not leave a persistent session behind in the broker
+    _end_session(broker, client_id)  # do not leave a persistent session behind in the broker
 
 
 @pytest.fixture
@@ -82,12 +78,12 @@ def publisher(broker: tuple[str, int]) -> Iterator[mqtt.Client]:
 
 
 def ingestor(
-    system: System, root: str, client_id: str, cls: type[MqttIngestor] = MqttIngestor
+    system: System, url: str, root: str, client_id: str, cls: type[MqttIngestor] = MqttIngestor
 ) -> MqttIngestor:
     assert system.ingest is not None
     started = cls(
         system.ingest,
-        "mqtt://127.0.0.1:1883",
+        url,
         client_id=client_id,
         topic_root=root,
         shared_group=None,
@@ -134,13 +130,13 @@ def stored(system: System, device_id: uuid.UUID) -> list[str]:
     return [e["message_id"] for ev in events for e in getattr(ev, "entries", ())]
 
 
-def _end_session(client_id: str) -> None:
+def _end_session(broker: tuple[str, int], client_id: str) -> None:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
     )
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 0
-    client.connect(*BROKER, clean_start=True, properties=props)
+    client.connect(*broker, clean_start=True, properties=props)
     client.loop_start()
     time.sleep(0.2)
     client.disconnect()
@@ -148,11 +144,15 @@ def _end_session(client_id: str) -> None:
 
 
 def test_good_duplicate_malformed_and_unauthenticated_messages(
-    systems: Callable[[], System], publisher: mqtt.Client, root: str, client_id: str
+    systems: Callable[[], System],
+    publisher: mqtt.Client,
+    mqtt_url: str,
+    root: str,
+    client_id: str,
 ) -> None:
     system = systems()
     (a, token_a), (b, token_b) = device(system), device(system)
-    subscriber = ingestor(system, root, client_id)
+    subscriber = ingestor(system, mqtt_url, root, client_id)
     try:
         publish(publisher, root, a, msg(a, "m1", token_a))
         publish(publisher, root, a, msg(a, "m1", token_a))  # the device re-sent it
@@ -186,11 +186,15 @@ class CrashBeforeAck(MqttIngestor):
 
 
 def test_a_message_redelivered_before_its_puback_is_stored_once_across_a_restart(
-    systems: Callable[[], System], publisher: mqtt.Client, root: str, client_id: str
+    systems: Callable[[], System],
+    publisher: mqtt.Client,
+    mqtt_url: str,
+    root: str,
+    client_id: str,
 ) -> None:
     first = systems()
     a, token = device(first)
-    crashing = ingestor(first, root, client_id, CrashBeforeAck)
+    crashing = ingestor(first, mqtt_url, root, client_id, CrashBeforeAck)
     publish(publisher, root, a, msg(a, "m1", token))
     wait_until(lambda: getattr(crashing, "committed", 0) == 1)
     crashing.stop()  # gone without a PUBACK: the broker keeps m1 in the session
@@ -198,7 +202,7 @@ def test_a_message_redelivered_before_its_puback_is_stored_once_across_a_restart
     first.close()
 
     second = systems()  # a new process, same client id: the broker redelivers m1 (DUP)
-    resumed = ingestor(second, root, client_id)
+    resumed = ingestor(second, mqtt_url, root, client_id)
     try:
         wait_until(lambda: resumed.acked == 1)
     finally:
