@@ -130,3 +130,21 @@ def test_the_overview_is_short_and_maps_every_section_to_its_file() -> None:
         if f"{path.name}#{anchor}" not in linked
     ]
     assert not unmapped, "sections missing from the overview's map: " + ", ".join(unmapped)
+
+
+WALKTHROUGH = DOCS / "adding-a-capability.md"
+# A file the walkthrough names: `write_side/users.py`, `pyproject.toml`; then its "(new)" mark.
+NAMED_FILE = re.compile(
+    r"`((?:[\w.-]+/)+[\w.-]+\.(?:py|md|graphql|toml)|pyproject\.toml)`(\s+\*\*\(new\)\*\*)?"
+)
+
+
+def test_the_walkthrough_names_files_that_exist_or_are_marked_new() -> None:
+    """The page tells a newcomer which files to copy and which to create: a path it names
+    exists, or is marked **(new)** and does not exist yet (once built, the mark must go)."""
+    wrong = []
+    for path, new in NAMED_FILE.findall("\n".join(_prose(WALKTHROUGH))):
+        exists = (ROOT / path).is_file()
+        if exists == bool(new):
+            wrong.append(f"{path} ({'exists, marked' if exists else 'missing, not marked'} new)")
+    assert not wrong, "; ".join(wrong)
