@@ -148,3 +148,21 @@ def test_the_walkthrough_names_files_that_exist_or_are_marked_new() -> None:
         if exists == bool(new):
             wrong.append(f"{path} ({'exists, marked' if exists else 'missing, not marked'} new)")
     assert not wrong, "; ".join(wrong)
+
+
+BARE_REFERENCE = re.compile(r"(?:\bsections? |§ ?)(\d{1,2}(?:\.\d)?)\b")
+LINK_TEXT = re.compile(r"\[[^\]]*\]\([^)]*\)")
+
+
+@pytest.mark.parametrize("path", sorted(DOCS.glob("*.md")), ids=lambda path: path.name)
+def test_a_reference_to_a_section_in_another_file_is_a_link(path: Path) -> None:
+    """A "section 7.2" in the file that holds 7.2 is found by scrolling; anywhere else it must
+    be a link to that file, or a reader looks for it in the wrong place."""
+    own = _sections(path)
+    bare = [
+        f"line {number}: section {section}"
+        for number, line in enumerate(_prose(path), start=1)
+        for section in BARE_REFERENCE.findall(LINK_TEXT.sub("", INLINE_CODE.sub("", line)))
+        if section not in own
+    ]
+    assert not bare, f"{path.name}: " + "; ".join(bare)
