@@ -208,8 +208,8 @@ class SQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
         Python's sqlite3 module lets go of the GIL around every step of a statement; in a busy
         process, getting it back waits out another thread's switch interval (5 ms): 1,000
         one-row steps beside a busy thread took ~800 times as long as alone, one statement of
-        many rows ~10 times (`bench/gil_convoy.py`, architecture section 16). Each row gets one
-        more than the largest rowid so far (SQLite's documented rule short of rowid 2**63-1),
+        many rows ~10 times (`bench/gil_convoy.py`, docs/operations.md section 16). Each row gets
+        one more than the largest rowid so far (SQLite's documented rule short of rowid 2**63-1),
         in VALUES order, so a statement's ids end at its `lastrowid`. (No select first: a read
         would make this a read transaction turned writer, which fails at once when another
         process committed.)"""

@@ -18,7 +18,8 @@ class IngestSettings(BaseSettings):
     ingest_max_pending: int = Field(default=20_000, ge=1)  # messages held (queued + committing)
     # After the oldest queued message. It sets how many messages of a device share one event,
     # and every consumer pays per event as well as per message: at 8k msg/s on 2 cores, 20 ms
-    # gave events too small for the consumers to keep up (bench/ingest.py, docs §16).
+    # gave events too small for the consumers to keep up (bench/ingest.py,
+    # docs/operations.md section 16).
     ingest_flush_ms: int = Field(default=250, ge=1)
     # Commits wait while the read models and the alerting policy that apply telemetry (in any
     # process) are more than this far behind them and catching up (ingestion.buffer: pacing);

@@ -1,4 +1,4 @@
-"""A projection worker that applies the feed in batches (architecture section 7.2).
+"""A projection worker that applies the feed in batches (docs/projections.md section 7.2).
 
 Per-event transactions cap a projection at about one commit per fsync on SQLite (~1 ms here)
 and one TransactWriteItems round trip on DynamoDB. This worker reads up to `max_batch`

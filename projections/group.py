@@ -4,7 +4,8 @@ The workers that handle telemetry batches (device status, telemetry, alerting) e
 event of the feed. As three threads they read and decode each batch three times, and they fight
 over the GIL: Python's sqlite3 module lets go of it around every row a statement reads or
 writes, and taking it back waits out a busy thread's switch interval (5 ms), so a 1,000-row
-read took a second beside a busy thread instead of a millisecond (architecture section 16).
+read took a second beside a busy thread instead of a millisecond
+(docs/operations.md section 16).
 
 `WorkerGroup` runs them in turn in one thread. Each cycle reads the feed once from the lowest
 position among them, decodes each event once (`apply_batch`'s shared `decoded`), and hands

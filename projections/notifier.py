@@ -1,5 +1,5 @@
 """The notifier: a process manager that turns alert transitions into queued notifications
-(architecture section 11).
+(docs/notifications.md section 11).
 
 It follows the feed from its own checkpoint (`Fleetwatch>notifier`) and handles
 `Alert.Raised`, `Alert.Escalated` and `Alert.Resolved` (the transitions that notify; an

@@ -11,7 +11,7 @@ the newest device time of the batches whose ids left the window (a watermark). A
 does not know whose device time is at or before that watermark may be a redelivery of one it
 forgot, so its entry is recorded with `"late": true`; the telemetry read models check those
 entries (only those) against raw history by (device, message id) and drop the repeats, and the
-ingestion handler asks the read model before recording one (docs/architecture.md section 9).
+ingestion handler asks the read model before recording one (docs/ingestion.md section 9).
 New messages of a device that sends in time order are never late, so they cost nothing extra.
 A redelivery carries the message's payload, so its device time, which is what locates it in
 raw history (partitioned by device and hour on both stores).

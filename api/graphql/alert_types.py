@@ -1,4 +1,4 @@
-"""GraphQL output types of the alerts slice (architecture section 13.5), built from the rows of
+"""GraphQL output types of the alerts slice (docs/api.md section 13.5), built from the rows of
 `read_side.alerts`. `Alert.rule` and `Alert.timeline` read the caller's tenant only."""
 
 from __future__ import annotations

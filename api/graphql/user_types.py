@@ -1,4 +1,4 @@
-"""GraphQL types of the users slice (architecture section 13.5): the caller's `User` with
+"""GraphQL types of the users slice (docs/api.md section 13.5): the caller's `User` with
 notification preferences and push tokens, built from a users read-model row, and the inputs of
 the profile, preferences and push-token mutations."""
 

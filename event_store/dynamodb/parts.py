@@ -16,7 +16,7 @@ or a restarted one beside its predecessor) must not undo each other:
   guard `v`). Whatever the interleaving, a row never goes back. Items without one are
   immutable (raw readings), ride in the same part as their guarded row (timeline entries), or
   remain unguarded (device names, alert links: no version to compare; in the race above a
-  lagging worker can still rewrite an older one, architecture 7.2).
+  lagging worker can still rewrite an older one, docs/projections.md section 7.2).
 - A part that commits followed by a crash is harmless for the same reason: the replay from
   the checkpoint reads the newer rows and writes only what they have not absorbed.
 

@@ -92,7 +92,7 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
             # One upsert per event and row, in feed order: the same additions in the same order
             # however events are grouped into batches, so a rebuild yields the same sums bit for
             # bit. (Reading each touched row once, merging in Python and writing it back cost a
-            # third more where each event is a different device's: section 16.)
+            # third more where each event is a different device's: docs/operations.md section 16.)
             c.executemany(_ADD_ROLLUP, rollups)
         return kept
 

@@ -1,6 +1,6 @@
-"""A subscription outlives no token (section 13.1): every subscription re-checks the caller on
-each event, so the first event after the token expired ends it with UNAUTHENTICATED and the
-server lets go of its fan-out subscription."""
+"""A subscription outlives no token (docs/api.md section 13.1): every subscription re-checks
+the caller on each event, so the first event after the token expired ends it with
+UNAUTHENTICATED and the server lets go of its fan-out subscription."""
 
 from __future__ import annotations
 
