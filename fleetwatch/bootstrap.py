@@ -10,7 +10,10 @@ New code imports from those. To replace a builder in a test, patch it where it i
 `fleetwatch.system.build_fanout`), not here.
 """
 
+from typing import Any
+
 from fleetwatch.consumers import RECIPIENTS_TIMEOUT, Notifying, build_alerting, build_notifications
+from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
 from fleetwatch.system import System, build_ingestion, build_system
 from fleetwatch.wiring import (
@@ -21,6 +24,7 @@ from fleetwatch.wiring import (
     open_read_model,
     read_models_datastore,
 )
+from write_side.application import FleetApplication
 
 __all__ = [
     "PROJECTIONS",
@@ -39,3 +43,20 @@ __all__ = [
     "open_read_model",
     "read_models_datastore",
 ]
+
+
+# The per-model openers tests used to import from here; new code calls `open_read_model`.
+def _device_status_store(app: FleetApplication, settings: Settings) -> tuple[Any, Any]:
+    return open_read_model(app, settings, "device_status")
+
+
+def _telemetry_store(app: FleetApplication, settings: Settings) -> tuple[Any, Any]:
+    return open_read_model(app, settings, "telemetry")
+
+
+def _alerts_store(app: FleetApplication, settings: Settings) -> tuple[Any, Any]:
+    return open_read_model(app, settings, "alerts")
+
+
+def _users_store(app: FleetApplication, settings: Settings) -> tuple[Any, Any]:
+    return open_read_model(app, settings, "users")
