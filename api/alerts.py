@@ -16,8 +16,8 @@ from anyio import to_thread
 from pydantic.alias_generators import to_camel
 
 from api.auth import Principal
+from api.ports import FleetSystem
 from event_store.envelope import EventMetadata
-from fleetwatch.bootstrap import System
 from read_side.alerts import AlertRow, AlertRuleRow
 from write_side.alert_rules import AlertRule, RuleDefinition, parse_rule_definition
 from write_side.alert_service import AlertService
@@ -41,7 +41,7 @@ class Versioned(Protocol):
 R = TypeVar("R", bound=Versioned)
 
 
-def service(system: System) -> AlertService:
+def service(system: FleetSystem) -> AlertService:
     return AlertService(system.app)
 
 
@@ -71,7 +71,7 @@ def client_path(field: str | None, prefix: str = "") -> str | None:
 
 
 async def run_rule_command(
-    system: System,
+    system: FleetSystem,
     caller: Principal,
     handle: Callable[[C, EventMetadata], Saved[AlertRule]],
     command: C,
@@ -86,7 +86,7 @@ async def run_rule_command(
 
 
 async def run_alert_command(
-    system: System,
+    system: FleetSystem,
     caller: Principal,
     handle: Callable[[C, EventMetadata], Saved[Alert]],
     command: C,
@@ -98,7 +98,7 @@ async def run_alert_command(
 
 
 def _run(
-    system: System,
+    system: FleetSystem,
     caller: Principal,
     handle: Callable[[C, EventMetadata], Saved[A]],
     command: C,
@@ -116,7 +116,7 @@ def _run(
     return fallback(saved.aggregate, row)
 
 
-def _wait(system: System, position: int) -> None:
+def _wait(system: FleetSystem, position: int) -> None:
     if not system.wait_for(position, READ_YOUR_WRITES_TIMEOUT):
         log.warning("alert read model still behind position %d after a command", position)
 

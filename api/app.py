@@ -1,5 +1,6 @@
 """The ASGI application: GraphQL at /graphql, REST devices, /health. Built by `create_app` from
-an already built `System` (see `fleetwatch.bootstrap`); nothing happens at import time.
+an already built system (the `api.ports.FleetSystem` port; `fleetwatch.system` builds one);
+nothing happens at import time.
 
     system = build_system(Settings()); system.start()
     app = create_app(system)   # serve with uvicorn; system.close() afterwards
@@ -10,15 +11,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.graphql.router import FleetGraphQLRouter
+from api.ports import FleetSystem
 from api.rest import alerts, credentials, devices, events, health, metrics
 from api.rest.errors import install_error_handlers
 from api.rest.telemetry import router as telemetry_router
 from api.rest.users import router as users_router
-from fleetwatch.bootstrap import System
 from ingestion.http import router_for as ingest_router_for
 
 
-def create_app(system: System) -> FastAPI:
+def create_app(system: FleetSystem) -> FastAPI:
     app = FastAPI(
         title="Fleetwatch",
         version="0.1.0",

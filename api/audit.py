@@ -15,8 +15,8 @@ from uuid import UUID
 from anyio import to_thread
 
 from api.auth import Principal
+from api.ports import FleetSystem
 from event_store.envelope import EventEnvelope
-from fleetwatch.bootstrap import System
 from write_side.errors import InvalidInput
 
 MAX_EVENTS = 1000
@@ -59,7 +59,7 @@ def jsonable(value: Any) -> Any:
 
 
 def _read(
-    system: System,
+    system: FleetSystem,
     tenant_id: str,
     *,
     after: int,
@@ -84,7 +84,7 @@ def _read(
 
 
 async def read_events(
-    system: System,
+    system: FleetSystem,
     caller: Principal,
     *,
     after: str | None,

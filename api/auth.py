@@ -20,8 +20,8 @@ from typing import Any
 
 import jwt
 
+from api.ports import AuthSettings
 from event_store.envelope import EventMetadata
-from fleetwatch.settings import Settings
 from write_side.errors import Forbidden
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-def caller_from_header(authorization: str | None, settings: Settings) -> Caller:
+def caller_from_header(authorization: str | None, settings: AuthSettings) -> Caller:
     """Authenticate a header value, keeping the failure to report it where it matters."""
     try:
         token = bearer_token(authorization)
@@ -126,7 +126,7 @@ def caller_from_header(authorization: str | None, settings: Settings) -> Caller:
         return e
 
 
-def authenticate(token: str, settings: Settings) -> Principal:
+def authenticate(token: str, settings: AuthSettings) -> Principal:
     """Verify `token` and read the caller from it; any failure raises `Unauthenticated`."""
     if len(token) > MAX_TOKEN_LENGTH:
         raise Unauthenticated("token too long")
@@ -155,7 +155,7 @@ def authenticate(token: str, settings: Settings) -> Principal:
 
 
 def issue_token(
-    settings: Settings,
+    settings: AuthSettings,
     subject: str,
     tenant_id: str,
     roles: Iterable[str],
@@ -182,7 +182,7 @@ def issue_token(
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 
-def _verification_key(token: str, settings: Settings) -> tuple[Any, str]:
+def _verification_key(token: str, settings: AuthSettings) -> tuple[Any, str]:
     if settings.jwks_url:
         return _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key, "RS256"
     return settings.jwt_secret, "HS256"
@@ -194,7 +194,7 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
 
 
-def _principal(claims: Mapping[str, Any], settings: Settings) -> Principal:
+def _principal(claims: Mapping[str, Any], settings: AuthSettings) -> Principal:
     subject = claims.get("sub")
     tenant_id = claims.get(settings.tenant_claim)
     if not isinstance(subject, str) or not subject:

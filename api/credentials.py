@@ -12,7 +12,7 @@ from uuid import UUID
 from anyio import to_thread
 
 from api.auth import Principal
-from fleetwatch.bootstrap import System
+from api.ports import FleetSystem
 from write_side.credentials import IssueDeviceCredential
 
 
@@ -23,7 +23,7 @@ class IssuedToken:
     token: str  # the only time it is ever shown
 
 
-def _issue(system: System, caller: Principal, device_id: UUID) -> IssuedToken:
+def _issue(system: FleetSystem, caller: Principal, device_id: UUID) -> IssuedToken:
     issued = system.app.issue_device_credential(
         IssueDeviceCredential(device_id=device_id), caller.metadata()
     )
@@ -33,5 +33,5 @@ def _issue(system: System, caller: Principal, device_id: UUID) -> IssuedToken:
     return IssuedToken(device.id, device.credential_id, issued.token)
 
 
-async def issue_credential(system: System, caller: Principal, device_id: UUID) -> IssuedToken:
+async def issue_credential(system: FleetSystem, caller: Principal, device_id: UUID) -> IssuedToken:
     return await to_thread.run_sync(partial(_issue, system, caller, device_id))

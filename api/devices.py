@@ -15,8 +15,8 @@ from anyio import to_thread
 from pydantic import ValidationError
 
 from api.auth import Principal
+from api.ports import FleetSystem
 from event_store.envelope import EventMetadata
-from fleetwatch.bootstrap import System
 from read_side.device_status import DeviceStatus
 from write_side.application import Saved
 from write_side.commands import Command
@@ -34,14 +34,16 @@ Handler = Callable[[C, EventMetadata], Saved[Device]]
 
 
 async def execute(
-    system: System, caller: Principal, handle: Handler[C], command: C
+    system: FleetSystem, caller: Principal, handle: Handler[C], command: C
 ) -> DeviceStatus:
     """Run `command` in a worker thread, wait (bounded) until the read model has applied it,
     and return the device as saved."""
     return await to_thread.run_sync(partial(_execute, system, caller, handle, command))
 
 
-def _execute(system: System, caller: Principal, handle: Handler[C], command: C) -> DeviceStatus:
+def _execute(
+    system: FleetSystem, caller: Principal, handle: Handler[C], command: C
+) -> DeviceStatus:
     saved = handle(command, caller.metadata())
     if not system.wait_for(saved.position, READ_YOUR_WRITES_TIMEOUT):
         log.warning("read model still behind position %d after a command", saved.position)

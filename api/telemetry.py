@@ -5,20 +5,20 @@ from __future__ import annotations
 from uuid import UUID
 
 from api.auth import Principal
-from fleetwatch.bootstrap import System
+from api.ports import FleetSystem
 from read_side.device_status import Page
 from read_side.telemetry import Bucket, HistoryQuery, RawReading
 from write_side.errors import NotFound
 
 
-def check_device(system: System, caller: Principal, device_id: UUID) -> None:
+def check_device(system: FleetSystem, caller: Principal, device_id: UUID) -> None:
     """NOT_FOUND unless the device exists in the caller's tenant."""
     if system.devices.get(caller.tenant_id, device_id) is None:
         raise NotFound(f"device {device_id} not found")
 
 
 def read_history(
-    system: System, caller: Principal, query: HistoryQuery
+    system: FleetSystem, caller: Principal, query: HistoryQuery
 ) -> Page[RawReading] | Page[Bucket]:
     """Raw readings or rollup buckets of one of the caller's devices (blocking: run it in a
     worker thread)."""

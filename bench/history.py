@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
 from event_store.envelope import EventMetadata  # noqa: E402
-from fleetwatch.bootstrap import _telemetry_store, application_env  # noqa: E402
 from fleetwatch.settings import Settings  # noqa: E402
+from fleetwatch.wiring import application_env, open_read_model  # noqa: E402
 from projections.batching import BatchingProjectionWorker  # noqa: E402
 from projections.telemetry import TelemetryProjection  # noqa: E402
 from read_side.telemetry import (  # noqa: E402
@@ -91,7 +91,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(store="sqlite", sqlite_path=Path(tmp) / "bench.sqlite3")
         app = FleetApplication(env=application_env(settings))
-        view, reader = _telemetry_store(app, settings)
+        view, reader = open_read_model(app, settings, "telemetry")
         device = uuid.uuid4()
         started = time.perf_counter()
         messages = load(app, device, args.days)

@@ -282,7 +282,7 @@ def run_service(store: str, args: argparse.Namespace) -> dict[str, Any]:
         stack.callback(system.close)
         if args.consumers != "all":
             keep = set(args.consumers.split(","))
-            system.workers = {k: w for k, w in system.workers.items() if k in keep}
+            system.supervisor.workers = {k: w for k, w in system.workers.items() if k in keep}
         fleet, rules = provision(system, args.devices, args.rules)
         tune_gc()  # as the service entry points do once the system is built
         consumers += [

@@ -38,7 +38,8 @@ AUTH_CODES = frozenset({"UNAUTHENTICATED", "UNKNOWN_DEVICE", "DEVICE_DECOMMISSIO
 
 
 class HasIngest(Protocol):
-    ingest: IngestService | None
+    @property
+    def ingest(self) -> IngestService | None: ...
 
 
 def router_for(system: HasIngest) -> APIRouter:

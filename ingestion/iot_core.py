@@ -1,4 +1,4 @@
-"""AWS IoT Core transport: a Lambda-style `handler(event, context)` behind a topic rule.
+"""AWS IoT Core transport: `handle(service, event)` for the events of a topic rule.
 
 Rule: `SELECT *, topic(2) AS device_id, clientid() AS client_id FROM 'devices/+/telemetry'`.
 IoT Core authenticated the device (X.509 certificate; an IoT policy binds the client id
@@ -6,8 +6,8 @@ IoT Core authenticated the device (X.509 certificate; an IoT policy binds the cl
 the tenant is the part before the last `_`, and the device id after it must be the message's.
 A message without `client_id` falls back to the token in its payload.
 
-Two event shapes, one code path (`IngestService`, built once per container by the composition
-root and cached between invocations):
+Two event shapes, one code path (`IngestService`: the Lambda entry point
+`fleetwatch.lambdas.iot_core_handler` builds it once per container and passes it to `handle`):
 
 - Lambda action (one message per invocation): the event is the message. Returns
   `{"results": [...]}`; raises when the message could not be committed, so Lambda retries it.
@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -32,38 +31,16 @@ if TYPE_CHECKING:
     from ingestion.buffer import IngestService
 
 COMMIT_TIMEOUT_S = 25.0
-_lock = threading.Lock()
-_service: IngestService | None = None
 
 
-def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
-    service = _ingest_service()
+def handle(service: IngestService, event: Mapping[str, Any]) -> dict[str, Any]:
+    """One topic-rule event (either shape) through `service`."""
     if isinstance(event.get("Records"), list):
         return _kinesis(service, event["Records"])
     result = _ingest(service, [_submission(event)])[0]
     if result is None:
         raise RuntimeError("the message could not be committed; retry")
     return {"results": [result.to_json()]}
-
-
-def use_service(service: IngestService | None) -> None:
-    """Use this service instead of building one from the environment (tests, local runs)."""
-    global _service  # noqa: PLW0603 - the per-container cache Lambda handlers rely on
-    with _lock:
-        _service = service
-
-
-def _ingest_service() -> IngestService:
-    global _service  # noqa: PLW0603
-    with _lock:
-        if _service is None:
-            from fleetwatch.bootstrap import build_system
-
-            system = build_system()  # from FLEETWATCH_* environment variables
-            assert system.ingest is not None
-            system.ingest.start()
-            _service = system.ingest
-        return _service
 
 
 def _kinesis(service: IngestService, records: list[Any]) -> dict[str, Any]:

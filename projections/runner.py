@@ -87,6 +87,13 @@ class ProjectionWorker:
     def checkpoint(self) -> int:
         return self.checkpoints.max_tracking_id(self.tracking_name) or 0
 
+    def rewind(self) -> None:
+        """Forget how far this worker got: the next `catch_up` applies the feed from its start.
+        For a rebuild, once the view has been reset; not while the worker runs (its thread
+        would resume from the checkpoint the reset dropped, and race the replay)."""
+        with self._moved:
+            self._position = 0
+
     def apply(self, notification: Notification) -> None:
         """Apply one notification (or skip it) and advance the position."""
         if self.projection.handles(notification.topic):

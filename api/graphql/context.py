@@ -8,14 +8,14 @@ import strawberry
 from strawberry.fastapi import BaseContext
 
 from api.auth import Caller, Permission, Principal, authorize
-from fleetwatch.bootstrap import System
+from api.ports import FleetSystem
 
 
 class GraphQLContext(BaseContext):
     """Holds the system and the caller; on a websocket, one context serves every operation of
     the connection (the caller is set once, by `connection_init`)."""
 
-    def __init__(self, system: System, caller: Caller) -> None:
+    def __init__(self, system: FleetSystem, caller: Caller) -> None:
         super().__init__()
         self.system = system
         self.caller = caller

@@ -20,11 +20,11 @@ from strawberry.types.unset import UnsetType
 from api.auth import Unauthenticated, authenticate, bearer_token, caller_from_header
 from api.graphql.context import GraphQLContext
 from api.graphql.schema import build_schema
-from fleetwatch.bootstrap import System
+from api.ports import FleetSystem
 
 
 class FleetGraphQLRouter(GraphQLRouter[GraphQLContext, None]):
-    def __init__(self, system: System, path: str = "/graphql") -> None:
+    def __init__(self, system: FleetSystem, path: str = "/graphql") -> None:
         self.system = system
 
         def context(connection: HTTPConnection) -> GraphQLContext:

@@ -9,16 +9,16 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Permission, Principal, authenticate, authorize
-from fleetwatch.bootstrap import System
+from api.ports import FleetSystem
 
 bearer = HTTPBearer(auto_error=False, description="A JWT: `Authorization: Bearer <token>`")
 
 
-def get_system(request: Request) -> System:
-    return cast(System, request.app.state.system)
+def get_system(request: Request) -> FleetSystem:
+    return cast(FleetSystem, request.app.state.system)
 
 
-SystemDep = Annotated[System, Depends(get_system)]
+SystemDep = Annotated[FleetSystem, Depends(get_system)]
 
 
 def require(permission: Permission) -> Callable[..., Principal]:

@@ -26,8 +26,7 @@ def health(system: SystemDep) -> Health | JSONResponse:
     try:
         head = system.event_log.head()
         report.feed_head = head
-        for name, worker in system.workers.items():
-            position = max(worker.position, worker.checkpoint())
+        for name, position in system.positions().items():
             report.projections[name] = ProjectionHealth(position=position, lag=head - position)
     except Exception:
         log.exception("health check could not read the event store")

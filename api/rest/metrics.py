@@ -38,9 +38,7 @@ def _escape(value: str) -> str:
 )
 def metrics(system: SystemDep) -> PlainTextResponse:
     head = system.event_log.head()
-    positions = {
-        name: max(worker.position, worker.checkpoint()) for name, worker in system.workers.items()
-    }
+    positions = system.positions()
     lines = _family("fleetwatch_feed_head", "gauge", "Last feed position.", [({}, head)])
     lines += _family(
         "fleetwatch_projection_lag",

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import pytest
 
-from fleetwatch import bootstrap
+from fleetwatch import system as composition
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.settings import Settings
 from read_side.fanout_memory import InProcessFanout
@@ -55,7 +55,7 @@ def api_system(
     request: pytest.FixtureRequest, api_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[System]:
     if request.param == "cross-talk":
-        monkeypatch.setattr(bootstrap, "build_fanout", lambda _settings: CrossTalkFanout())
+        monkeypatch.setattr(composition, "build_fanout", lambda _settings: CrossTalkFanout())
     system = build_system(api_settings)
     system.start()
     yield system

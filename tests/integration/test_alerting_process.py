@@ -17,8 +17,9 @@ from uuid import UUID
 import pytest
 
 from event_store.envelope import EventMetadata
-from fleetwatch.bootstrap import _alerts_store, application_env, build_alerting
+from fleetwatch.consumers import build_alerting
 from fleetwatch.settings import Settings
+from fleetwatch.wiring import application_env, open_read_model
 from projections.alert_views import AlertsProjection
 from projections.alerting import AlertingWorker
 from projections.batching import BatchingProjectionWorker
@@ -103,7 +104,7 @@ class Fleet:
 def fleet(store_settings: Settings) -> Iterator[Fleet]:
     settings = store_settings
     app = FleetApplication(env=application_env(settings))
-    view, reader = _alerts_store(app, settings)
+    view, reader = open_read_model(app, settings, "alerts")
     yield Fleet(settings, app, view, reader, AlertService(app))
     app.close()
 
@@ -173,7 +174,7 @@ def test_a_rewound_or_restarted_manager_records_nothing_twice(fleet: Fleet) -> N
 
     rewound = fleet.manager()  # the checkpoint lost: the whole feed decided again
     rewound.projection.reset(rewound.tracking_name)
-    rewound._position = 0
+    rewound.rewind()
     rewound.catch_up()
     assert fleet.stored_alert_events() == events + 1
     aggregate = fleet.service.get_alert(TENANT, alert_id(TENANT, rule, pump, 1))

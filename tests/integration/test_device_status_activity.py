@@ -14,8 +14,8 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventMetadata, recording_as
-from fleetwatch.bootstrap import _device_status_store, application_env
 from fleetwatch.settings import Settings
+from fleetwatch.wiring import application_env, open_read_model
 from projections.batching import BatchingProjectionWorker
 from projections.device_status import DeviceStatusProjection
 from read_side.device_status import DeviceFilter, DeviceStatus
@@ -32,7 +32,7 @@ META = EventMetadata("acme", "user:alice")
 class Store:
     def __init__(self, settings: Settings) -> None:
         self.app = FleetApplication(env=application_env(settings))
-        self.view, self.reader = _device_status_store(self.app, settings)
+        self.view, self.reader = open_read_model(self.app, settings, "device_status")
         self.saved_rows: list[int] = []  # rows per save_many call
         real = self.view.save_many
 

@@ -14,8 +14,8 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventMetadata
-from fleetwatch.bootstrap import _device_status_store, application_env
 from fleetwatch.settings import Settings
+from fleetwatch.wiring import application_env, open_read_model
 from projections.device_status import DeviceStatusProjection
 from projections.runner import ProjectionWorker
 from read_side.device_status import DeviceFilter, DeviceStatus
@@ -46,7 +46,7 @@ class Store:
 def store(store_settings: Settings) -> Iterator[Store]:
     settings = store_settings
     app = FleetApplication(env=application_env(settings))
-    view, reader = _device_status_store(app, settings)
+    view, reader = open_read_model(app, settings, "device_status")
     yield Store(app, view, reader)
     app.close()
 

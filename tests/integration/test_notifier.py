@@ -13,7 +13,7 @@ from uuid import UUID
 
 import pytest
 
-import fleetwatch.bootstrap
+import fleetwatch.consumers
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.settings import Settings
@@ -310,7 +310,7 @@ def test_quiet_hours_defer_critical_overrides_and_a_resolve_suppresses(system: S
 def test_the_notifier_waits_for_recipients_as_new_as_the_alert(
     system: System, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fleetwatch.bootstrap, "RECIPIENTS_TIMEOUT", 0.05)
+    monkeypatch.setattr(fleetwatch.consumers, "RECIPIENTS_TIMEOUT", 0.05)
     alice = user(system, "alice", email="alice@example.com", warning=["email"])
     alert_id = raise_alert(system)
 

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from event_store.envelope import EventEnvelope, EventMetadata
-from fleetwatch.bootstrap import _telemetry_store, application_env
 from fleetwatch.settings import Settings
+from fleetwatch.wiring import application_env, open_read_model
 from projections.batching import BatchingProjectionWorker
 from projections.telemetry import TelemetryProjection
 from read_side.telemetry import (
@@ -66,7 +66,7 @@ class Store:
 
 def open_store(settings: Settings) -> Store:
     app = FleetApplication(env=application_env(settings))
-    view, reader = _telemetry_store(app, settings)
+    view, reader = open_read_model(app, settings, "telemetry")
     return Store(app, view, reader)
 
 
@@ -255,7 +255,7 @@ def test_killed_worker_resumes_and_rebuild_is_identical(store: Store) -> None:
     rebuilt = store.worker()
     store.view.reset(rebuilt.tracking_name)
     assert all_readings(store.reader, device, "temp") == []
-    rebuilt._position = 0
+    rebuilt.rewind()
     rebuilt.catch_up()
     assert snapshot(store.reader, device) == before
 

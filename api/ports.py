@@ -1,0 +1,80 @@
+"""What the API needs of the running system: the port `create_app` takes.
+
+The composition root (`fleetwatch`) builds the system and hands it in; the API never imports
+it, so `fleetwatch` can import the API to serve it without an import cycle (issue 11). Only
+what the routes and resolvers use is here: the application (commands), the readers, the event
+log, the fan-out, read-your-writes (`wait_for`), the projections' progress (health, metrics),
+the ingestion service behind `POST /ingest`, and the settings authentication reads.
+Read-only properties, so a dataclass field or a narrower type (a `Literal`) satisfies them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from event_store.log import EventLog
+from ingestion.buffer import IngestService
+from read_side.alerts import AlertReader
+from read_side.device_status import DeviceStatusReader
+from read_side.notifications import Fanout
+from read_side.telemetry import TelemetryReader
+from read_side.users import UsersReader
+from write_side.application import FleetApplication
+
+
+class AuthSettings(Protocol):
+    """How bearer tokens are verified (and, in development, issued): `api.auth`."""
+
+    @property
+    def jwt_secret(self) -> str: ...
+    @property
+    def jwks_url(self) -> str | None: ...
+    @property
+    def jwt_issuer(self) -> str | None: ...
+    @property
+    def jwt_audience(self) -> str | None: ...
+    @property
+    def tenant_claim(self) -> str: ...
+    @property
+    def roles_claim(self) -> str: ...
+
+
+class ApiSettings(AuthSettings, Protocol):
+    """Authentication, and what `/health` reports about the deployment."""
+
+    @property
+    def store(self) -> str: ...
+    @property
+    def redis_url(self) -> str | None: ...
+
+
+class FleetSystem(Protocol):
+    """The built system as the API sees it (`fleetwatch.system.System` implements it)."""
+
+    @property
+    def settings(self) -> ApiSettings: ...
+    @property
+    def app(self) -> FleetApplication: ...
+    @property
+    def devices(self) -> DeviceStatusReader: ...
+    @property
+    def telemetry(self) -> TelemetryReader: ...
+    @property
+    def alerts(self) -> AlertReader: ...
+    @property
+    def users(self) -> UsersReader | None: ...
+    @property
+    def event_log(self) -> EventLog: ...
+    @property
+    def fanout(self) -> Fanout: ...
+    @property
+    def ingest(self) -> IngestService | None: ...
+
+    def wait_for(self, position: int, timeout: float = 2.0) -> bool:
+        """Block until every read model has applied the feed up to `position`."""
+        ...
+
+    def positions(self) -> dict[str, int]:
+        """Each projection's feed position: in memory when it runs here, else its checkpoint
+        (whichever is further). Reads the store: it may raise when the store is down."""
+        ...

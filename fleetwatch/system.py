@@ -1,0 +1,199 @@
+"""The composition root: builds the whole system from settings. Nothing else wires adapters.
+
+Embedded default: the SQLite event store and read models in one file, in-process fan-out.
+Production: `store="dynamodb"` (event store and read models on DynamoDB) and `REDIS_URL` for
+fan-out across API processes.
+
+`build_system` builds from the lists in `fleetwatch.wiring`; the `System` it returns is what
+the API is given (it implements `api.ports.FleetSystem`) and what the entry points start and
+close; running the workers is the `Supervisor`'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from event_store.log import EventLog
+from fleetwatch.consumers import build_alerting, build_notifications, build_read_model_worker
+from fleetwatch.settings import Settings
+from fleetwatch.supervisor import ResettableView, Supervisor
+from fleetwatch.wiring import (
+    READ_MODELS,
+    WORKER_GROUPS,
+    WORKERS,
+    application_env,
+    build_fanout,
+    close_read_models,
+    open_read_model,
+)
+from ingestion.buffer import IngestService
+from ingestion.settings import IngestSettings
+from notifications.dispatcher import Dispatcher
+from notifications.outbox import Outbox
+from projections.group import WorkerGroup
+from projections.runner import ProjectionWorker
+from read_side.alerts import AlertReader
+from read_side.device_status import DeviceStatusReader
+from read_side.notifications import Fanout
+from read_side.telemetry import TelemetryReader
+from read_side.users import UsersReader
+from write_side.application import FleetApplication
+from write_side.credentials import DeviceDirectory
+from write_side.ingestion import RawHistory, TelemetryIngestion
+
+if TYPE_CHECKING:
+    from ingestion.mqtt import MqttIngestor
+
+
+@dataclass
+class System:
+    settings: Settings
+    app: FleetApplication
+    devices: DeviceStatusReader
+    event_log: EventLog
+    fanout: Fanout
+    telemetry: TelemetryReader  # raw readings and rollups (issue 4)
+    alerts: AlertReader  # alert rules, alerts, alert timeline (issue 4)
+    supervisor: Supervisor  # runs the workers: start, pacing, wait_for, rebuild, stop
+    ingest: IngestService | None = None  # the telemetry command path (issue 4)
+    mqtt: MqttIngestor | None = None  # set when FLEETWATCH_MQTT_URL is
+    users: UsersReader | None = None  # the users read model (issue 4)
+    outbox: Outbox | None = None  # queued notifications, written by the notifier (issue 4)
+
+    @property
+    def workers(self) -> dict[str, ProjectionWorker]:
+        return self.supervisor.workers
+
+    @property
+    def views(self) -> dict[str, ResettableView]:
+        return self.supervisor.views
+
+    @property
+    def worker_groups(self) -> list[tuple[str, ...]]:
+        return self.supervisor.worker_groups
+
+    @property
+    def groups(self) -> list[WorkerGroup]:
+        return self.supervisor.groups
+
+    @property
+    def dispatcher(self) -> Dispatcher | None:
+        return self.supervisor.dispatcher
+
+    def start(self) -> None:
+        """Start the projection workers (threads), unless settings say another process runs them
+        (all of them, or those not in `FLEETWATCH_PROJECTIONS`); and the ingestion flusher (plus
+        the MQTT subscriber when configured)."""
+        if self.settings.run_projections:
+            self.supervisor.start(
+                self.settings.projection_names, self.settings.notify_poll_interval
+            )
+        if self.ingest is not None:
+            self.supervisor.pace(self.ingest)
+            self.ingest.start()
+        if self.mqtt is not None:
+            self.mqtt.start()
+
+    def wait_for(self, position: int, timeout: float = 2.0) -> bool:
+        """Block until every read model has applied the feed up to `position` (read-your-writes)."""
+        return self.supervisor.wait_for(position, timeout)
+
+    def positions(self) -> dict[str, int]:
+        return self.supervisor.positions()
+
+    def rebuild(self, name: str, progress: Callable[[int, int], None] | None = None) -> int:
+        """Drop the read model `name` and rebuild it from position zero; returns events read."""
+        return self.supervisor.rebuild(name, progress)
+
+    def close(self) -> None:
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        if self.ingest is not None:
+            self.ingest.close()
+        self.supervisor.stop()
+        self.fanout.close()
+        close_read_models(self.app)
+        self.app.close()
+
+
+def build_ingestion(
+    app: FleetApplication,
+    settings: Settings,
+    ingest: IngestSettings,
+    history: RawHistory | None = None,
+) -> tuple[IngestService, MqttIngestor | None]:
+    """The telemetry handler behind its bounded buffer, and the MQTT subscriber if configured.
+    `history`: the telemetry read model's raw history, asked about late redeliveries only."""
+    dynamodb = settings.store == "dynamodb"
+    handler = TelemetryIngestion(
+        app,
+        DeviceDirectory(app.device_access),
+        heartbeat_timeout_s=ingest.heartbeat_timeout,
+        max_streams_per_call=40 if dynamodb else 500,  # DynamoDB: 100 actions per transaction
+        history=history,
+    )
+    service = IngestService(
+        handler,
+        max_pending=ingest.ingest_max_pending,
+        flush_interval=ingest.ingest_flush_ms / 1000,
+        flush_devices=ingest.ingest_flush_devices or (40 if dynamodb else 500),
+        heartbeat_interval=ingest.heartbeat_interval,
+        max_consumer_lag=ingest.ingest_max_consumer_lag_ms / 1000 or None,
+    )
+    if ingest.mqtt_url is None:
+        return service, None
+    from ingestion.mqtt import MqttIngestor
+
+    mqtt = MqttIngestor(
+        service,
+        ingest.mqtt_url,
+        client_id=ingest.mqtt_client_id,
+        shared_group=ingest.mqtt_shared_group,
+        receive_maximum=ingest.mqtt_receive_maximum,
+    )
+    return service, mqtt
+
+
+def build_system(
+    settings: Settings | None = None, ingest_settings: IngestSettings | None = None
+) -> System:
+    settings = settings or Settings()
+    app = FleetApplication(env=application_env(settings))
+    fanout = build_fanout(settings)
+    models = {model.name: open_read_model(app, settings, model.name) for model in READ_MODELS}
+    readers = {name: reader for name, (_view, reader) in models.items()}
+    ingest, mqtt = build_ingestion(
+        app, settings, ingest_settings or IngestSettings(), history=readers["telemetry"]
+    )
+    workers: dict[str, ProjectionWorker] = {
+        name: build_read_model_worker(app, name, view, reader, fanout)
+        for name, (view, reader) in models.items()
+    }
+    views: dict[str, ResettableView] = {name: view for name, (view, _reader) in models.items()}
+    alerting = workers["alerting"] = build_alerting(app)
+    views["alerting"] = alerting.projection
+    notifying = build_notifications(app, settings, readers["users"], workers["users"])
+    workers["notifier"] = notifying.notifier
+    supervisor = Supervisor(
+        feed=app.recorder,
+        workers={name: workers[name] for name in WORKERS},
+        views=views,
+        worker_groups=list(WORKER_GROUPS),
+        dispatcher=notifying.dispatcher,
+    )
+    return System(
+        settings=settings,
+        app=app,
+        devices=readers["device_status"],
+        event_log=EventLog(app.recorder, app.envelope_mapper),
+        fanout=fanout,
+        telemetry=readers["telemetry"],
+        alerts=readers["alerts"],
+        supervisor=supervisor,
+        ingest=ingest,
+        mqtt=mqtt,
+        users=readers["users"],
+        outbox=notifying.outbox,
+    )

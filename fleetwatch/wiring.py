@@ -1,0 +1,169 @@
+"""What the system is made of, declared: the read models (a view and a reader per store, and
+the projection that feeds the view), the other consumers of the feed, the order the workers
+are kept in and which of them share a thread. `fleetwatch.system.build_system` builds from
+these lists; adding a read model is adding an entry here, not editing the builder.
+
+Also the store-level wiring every builder needs: the `eventsourcing` environment that selects
+the event store, the read models' SQLite file, the fan-out.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.sqlite import SQLiteDatastore
+
+from event_store.sqlite import ReadModelsDatastore, SQLiteTrackingRecorder
+from fleetwatch.settings import Settings
+from projections.alert_views import AlertsProjection
+from projections.batching import BatchProjection
+from projections.device_status import DeviceStatusProjection
+from projections.telemetry import TelemetryProjection
+from projections.users import UsersProjection
+from projections.views.alerts_dynamodb import DynamoDBAlertsView
+from projections.views.alerts_sqlite import SQLiteAlertsView
+from projections.views.dynamodb import DynamoDBDeviceStatusView
+from projections.views.sqlite import SQLiteDeviceStatusView
+from projections.views.telemetry_dynamodb import DynamoDBTelemetryView
+from projections.views.telemetry_sqlite import SQLiteTelemetryView
+from projections.views.users_dynamodb import DynamoDBUsersView
+from projections.views.users_sqlite import SQLiteUsersView
+from read_side.alerts_dynamodb import DynamoDBAlertReader
+from read_side.alerts_sqlite import SQLiteAlertReader
+from read_side.dynamodb import DynamoDBDeviceStatusReader
+from read_side.notifications import Fanout
+from read_side.sqlite import SQLiteDeviceStatusReader
+from read_side.telemetry_dynamodb import DynamoDBTelemetryReader
+from read_side.telemetry_sqlite import SQLiteTelemetryReader
+from read_side.users_dynamodb import DynamoDBUsersReader
+from read_side.users_sqlite import SQLiteUsersReader
+from write_side.application import FleetApplication
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    """One read model: its view (the writer, which holds its checkpoint) and its reader on each
+    store, and the projection that feeds the view (given the view and the reader)."""
+
+    name: str
+    sqlite: tuple[type[Any], Callable[[SQLiteDatastore], Any]]
+    dynamodb: tuple[type[Any], Callable[[Any, str], Any]]
+    projection: Callable[[Any, Any], BatchProjection]
+    publishes: bool = True  # its change notices go to the fan-out (subscriptions)
+
+
+READ_MODELS: tuple[ReadModel, ...] = (
+    ReadModel(
+        "device_status",
+        (SQLiteDeviceStatusView, SQLiteDeviceStatusReader),
+        (DynamoDBDeviceStatusView, DynamoDBDeviceStatusReader),
+        DeviceStatusProjection,
+    ),
+    ReadModel(
+        "telemetry",  # raw readings and rollups (issue 4)
+        (SQLiteTelemetryView, SQLiteTelemetryReader),
+        (DynamoDBTelemetryView, DynamoDBTelemetryReader),
+        lambda view, _reader: TelemetryProjection(view),
+    ),
+    ReadModel(
+        "alerts",  # alert rules, alerts, alert timeline (issue 4)
+        (SQLiteAlertsView, SQLiteAlertReader),
+        (DynamoDBAlertsView, DynamoDBAlertReader),
+        AlertsProjection,
+    ),
+    ReadModel(
+        "users",  # the notifier's recipients, `me` (issue 4); nobody subscribes to it
+        (SQLiteUsersView, SQLiteUsersReader),
+        (DynamoDBUsersView, DynamoDBUsersReader),
+        UsersProjection,
+        publishes=False,
+    ),
+)
+# Consumers of the feed that are not read models (`fleetwatch.consumers` builds them): the
+# alerting process manager (records alert events) and the notifier (writes the outbox).
+CONSUMERS = ("alerting", "notifier")
+# Every worker, in the order the system keeps (starts, waits for, reports) them.
+WORKERS = ("device_status", "telemetry", "alerts", "alerting", "users", "notifier")
+# Those `fleetwatch projections rebuild` may drop and replay (the outbox is not rebuildable:
+# a replay would queue every notification again).
+PROJECTIONS = ("device_status", "telemetry", "alerts", "alerting", "users")
+# Workers that share one thread, one read and one decode of the feed (`projections.group`).
+WORKER_GROUPS: tuple[tuple[str, ...], ...] = (("device_status", "telemetry", "alerting"),)
+
+MODELS_BY_NAME = {model.name: model for model in READ_MODELS}
+
+
+def open_read_model(app: FleetApplication, settings: Settings, name: str) -> tuple[Any, Any]:
+    """The read model `name`'s view and reader on the configured store; the view creates its
+    tables."""
+    model = MODELS_BY_NAME[name]
+    if settings.store == "dynamodb":
+        view_class, dynamodb_reader = model.dynamodb
+        view = app.factory.tracking_recorder(view_class)
+        return view, dynamodb_reader(view.client, view.table_prefix)  # type: ignore[attr-defined]
+    view_class, sqlite_reader = model.sqlite
+    view = view_class(datastore=read_models_datastore(app, settings))
+    assert isinstance(view, SQLiteTrackingRecorder)
+    if settings.create_tables:
+        view.create_table()
+    return view, sqlite_reader(view.datastore)
+
+
+def application_env(settings: Settings) -> dict[str, str]:
+    """The `eventsourcing` environment that selects and configures the persistence module."""
+    create = "y" if settings.create_tables else "n"
+    if settings.store == "dynamodb":
+        env = {
+            "PERSISTENCE_MODULE": "event_store.dynamodb",
+            "DYNAMODB_REGION": settings.dynamodb_region,
+            "DYNAMODB_TABLE_PREFIX": settings.dynamodb_table_prefix,
+            "CREATE_TABLE": create,
+        }
+        if settings.dynamodb_endpoint_url:
+            env["DYNAMODB_ENDPOINT_URL"] = settings.dynamodb_endpoint_url
+        return env
+    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "event_store.sqlite",
+        "SQLITE_DBNAME": str(settings.sqlite_path),
+        "CREATE_TABLE": create,
+    }
+
+
+def build_fanout(settings: Settings) -> Fanout:
+    if settings.redis_url:
+        from read_side.fanout_redis import RedisFanout
+
+        return RedisFanout(settings.redis_url)
+    from read_side.fanout_memory import InProcessFanout
+
+    return InProcessFanout()
+
+
+_read_datastores: weakref.WeakKeyDictionary[FleetApplication, SQLiteDatastore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def read_models_datastore(app: FleetApplication, settings: Settings) -> SQLiteDatastore:
+    """The SQLite file of `app`'s read models (`Settings.read_models_path`), one per app.
+
+    The event store's file then has only writers of events (ingestion, commands, the alerting
+    process manager): a telemetry commit never waits behind a projection's transaction, which
+    can hold tens of thousands of rows. Each view commits its rows and its checkpoint in this
+    file, in one transaction, as before."""
+    datastore = _read_datastores.get(app)
+    if datastore is None:
+        path = settings.read_models_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        datastore = _read_datastores[app] = ReadModelsDatastore(str(path))
+    return datastore
+
+
+def close_read_models(app: FleetApplication) -> None:
+    datastore = _read_datastores.pop(app, None)
+    if datastore is not None:
+        datastore.close()
