@@ -371,6 +371,30 @@ def test_a_filter_matching_few_alerts_walks_past_a_read_budget(model: Model) -> 
     assert found == [rows[0]]
 
 
+def test_a_row_written_again_replaces_the_old_one_in_every_listing(model: Model) -> None:
+    """Resolving an alert takes it out of the open and acknowledged ones (on DynamoDB the
+    sparse `active` index), and its timeline gains the transition."""
+    tenant = f"scratch-{uuid.uuid4().hex[:8]}"
+    opened = alert(tenant, 0, uuid.uuid4(), uuid.uuid4(), state="open", version=1)
+    resolved_at = opened.raised_at + timedelta(minutes=5)
+    resolved = replace(opened, state="resolved", resolved_at=resolved_at, version=2)
+    positions = iter(range(1, 100))
+    checkpoints = Checkpoints("alerts-contract-rewrite")
+    raised = entries_of(opened, positions)
+    model.view.commit(AlertsChanges(alerts=[opened], entries=raised), checkpoints.next())
+    active = AlertFilter(states=frozenset({"open", "acknowledged"}))
+    assert model.reader.list_alerts(tenant, active, 5, None).items == [opened]
+    closing = entries_of(resolved, positions)[1:]
+    model.view.commit(AlertsChanges(alerts=[resolved], entries=closing), checkpoints.next())
+    assert model.reader.get_alert(tenant, opened.alert_id) == resolved
+    assert model.reader.list_alerts(tenant, active, 5, None).items == []
+    gone = AlertFilter(states=frozenset({"resolved"}))
+    assert model.reader.list_alerts(tenant, gone, 5, None).items == [resolved]
+    oldest_first = TimelineFilter(alert_id=opened.alert_id, newest_first=False)
+    timeline = model.reader.timeline(tenant, oldest_first, 5, None).items
+    assert timeline == raised + closing
+
+
 # Timeline ----------------------------------------------------------------------------------
 
 

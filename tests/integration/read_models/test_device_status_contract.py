@@ -185,6 +185,22 @@ def test_a_row_written_through_the_projection_from_recorded_events_reads_back(
     assert model.reader.list(tenant, DeviceFilter(), 10, None).items == [row]
 
 
+def test_a_row_written_again_replaces_the_old_one_in_every_filter(model: Model) -> None:
+    tenant = scratch_tenant()
+    before = status(tenant, 0, name="Alpha", tags=("north",), lifecycle="active", position=1)
+    after = replace(
+        before, name="Beta", tags=("south",), lifecycle="decommissioned", version=2, position=2
+    )
+    checkpoints = Checkpoints("device-status-contract-rewrite")
+    model.view.save_many([before], checkpoints.next())
+    model.view.save_many([after], checkpoints.next())
+    assert model.reader.get(tenant, before.device_id) == after
+    for gone in (DeviceFilter(tag="north"), DeviceFilter(name_contains="alpha")):
+        assert model.reader.list(tenant, gone, 5, None).items == []
+    now = DeviceFilter(tag="south", name_contains="beta", lifecycle="decommissioned")
+    assert model.reader.list(tenant, now, 5, None).items == [after]
+
+
 # Not found and tenant isolation ------------------------------------------------------------
 
 
