@@ -34,8 +34,10 @@ R = TypeVar("R")
 
 
 def time_key(at: datetime) -> str:
-    """A sortable, fixed-width UTC text form of a time."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A sortable, fixed-width UTC text form of a time. The year is padded here: `%Y` leaves
+    years before 1000 short on Linux ("999-"), which sorted after "2026-" as a bound."""
+    utc = at.astimezone(UTC)
+    return f"{utc.year:04d}{utc.strftime('-%m-%dT%H:%M:%S.%fZ')}"
 
 
 @dataclass(frozen=True)

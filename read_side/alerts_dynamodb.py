@@ -322,13 +322,14 @@ class DynamoDBAlertReader(AlertReader):
         matches: Callable[[R], bool],
     ) -> tuple[list[tuple[str, R]], str | None]:
         """Up to first + 1 matching (key, row) pairs in order; plus, when the read budget ran
-        out first, the last key read (the next page starts after it)."""
+        out first, the last key read (the next page starts after it). An empty range (a cursor
+        outside the filter's time range, `from` after `to`) holds nothing, as on SQLite;
+        DynamoDB would refuse its BETWEEN."""
+        low = plan.low or " "
+        if low > plan.high:
+            return [], None
         names = {"#h": plan.hash_name, "#r": plan.range_name}
-        values: dict[str, Any] = {
-            ":h": _s(plan.hash_value),
-            ":lo": _s(plan.low or " "),
-            ":hi": _s(plan.high),
-        }
+        values: dict[str, Any] = {":h": _s(plan.hash_value), ":lo": _s(low), ":hi": _s(plan.high)}
         clauses = []
         for number, (attribute, chosen) in enumerate(plan.filters):
             options = sorted(chosen)

@@ -65,9 +65,9 @@ def _telemetry_attributes(status: DeviceStatus) -> dict[str, Any]:
     for key in ("credential_id", "firmware_version"):
         if (text := getattr(status, key)) is not None:
             item[key] = {"S": text}
-    for key in ("battery", "rssi"):
+    for key in ("battery", "rssi"):  # as text: ingestion accepts 1e-200, DynamoDB's N does not
         if (number := getattr(status, key)) is not None:
-            item[key] = {"N": repr(float(number))}
+            item[key] = {"S": repr(float(number))}
     if status.last_seen_at is not None:
         item["last_seen_at"] = {"S": status.last_seen_at.isoformat()}
     if status.online is not None:
@@ -88,7 +88,11 @@ def _values_json(status: DeviceStatus) -> dict[str, list[Any]]:
 
 def _telemetry_fields(item: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, list[Any]] = json.loads(item.get("last_values", {}).get("S", "{}"))
-    number = {key: float(item[key]["N"]) for key in ("battery", "rssi") if key in item}
+    number = {  # S since 1e-200 was refused; items written before hold N
+        key: float(item[key].get("S") or item[key]["N"])
+        for key in ("battery", "rssi")
+        if key in item
+    }
     return {
         "credential_id": item.get("credential_id", {}).get("S"),
         "firmware_version": item.get("firmware_version", {}).get("S"),

@@ -22,6 +22,11 @@ from read_side.device_status import (
 DEVICE_STATUS_TABLE = "device_status"
 _IN_CHUNK = 500  # bound parameters per IN list (SQLite's limit is 999 on old builds)
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {DEVICE_STATUS_TABLE}"  # noqa: S608 - constants
+_CASEFOLD = "fleetwatch_casefold"  # `nameContains` folds case as `DeviceFilter.matches` does
+
+
+def _casefold(text: str | None) -> str | None:
+    return None if text is None else text.casefold()
 
 
 class SQLiteDeviceStatusReader(DeviceStatusReader):
@@ -74,11 +79,16 @@ class SQLiteDeviceStatusReader(DeviceStatusReader):
             clauses.append("EXISTS (SELECT 1 FROM json_each(tags) WHERE json_each.value = ?)")
             params.append(device_filter.tag)
         if device_filter.name_contains is not None:
-            clauses.append("instr(lower(name), lower(?)) > 0")
-            params.append(device_filter.name_contains)
+            # SQLite's lower() folds A-Z only: "Ölpumpe" would not contain "öl".
+            clauses.append(f"instr({_CASEFOLD}(name), ?) > 0")
+            params.append(device_filter.name_contains.casefold())
         params.append(first + 1)
         statement = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY device_id LIMIT ?"
         with self.datastore.transaction(commit=False) as c:
+            if device_filter.name_contains is not None:
+                c.sqlite_cursor.connection.create_function(
+                    _CASEFOLD, 1, _casefold, deterministic=True
+                )
             c.execute(statement, params)
             rows = c.fetchall()
         items = [from_row(row) for row in rows[:first]]

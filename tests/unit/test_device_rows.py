@@ -6,6 +6,7 @@ import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from read_side import dynamodb_devices
 from read_side.device_rows import COLUMNS, from_row, to_row
 from read_side.device_status import DeviceStatus
 
@@ -41,3 +42,16 @@ def test_metadata_beyond_what_orjson_encodes_still_round_trips() -> None:
         updated_at=T0, position=1,
     )  # fmt: skip
     assert round_trip(status).metadata == {"serial": 2**70 + 1}
+
+
+def test_a_dynamodb_item_written_with_numeric_battery_and_rssi_still_reads() -> None:
+    """Items written before battery and RSSI became text (DynamoDB's N refuses 1e-200) hold N."""
+    status = DeviceStatus(
+        device_id=uuid.uuid4(), tenant_id="acme", name="p", device_type="pump", tags=(),
+        metadata={}, lifecycle="active", version=1, registered_at=T0, updated_at=T0, position=1,
+        battery=87.5, rssi=-70.25,
+    )  # fmt: skip
+    item = dynamodb_devices.to_item(status)
+    assert dynamodb_devices.from_item(item) == status
+    item["battery"], item["rssi"] = {"N": "87.5"}, {"N": "-70.25"}
+    assert dynamodb_devices.from_item(item) == status
