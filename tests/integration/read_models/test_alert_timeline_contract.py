@@ -1,5 +1,5 @@
 """Contract of `AlertReader`'s timeline and of the cursors and limits of all its listings
-(docs/architecture.md 8.3), run on SQLite and DynamoDB Local. What every adapter promises is
+(docs/projections.md 8.3), run on SQLite and DynamoDB Local. What every adapter promises is
 in `test_alerts_contract.py`; the rows, walks and oracles come from `alert_rows`."""
 
 from __future__ import annotations

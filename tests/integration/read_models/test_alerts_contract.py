@@ -1,4 +1,4 @@
-"""Contract of `AlertReader` (docs/architecture.md 8.3), run on SQLite and DynamoDB Local.
+"""Contract of `AlertReader` (docs/projections.md 8.3), run on SQLite and DynamoDB Local.
 
 Every adapter promises: `get_rule`, `get_alert`, `timeline_entry` and `device_name` answer the
 tenant's own row, equal to what the view wrote, and None otherwise; `list_rules` answers by rule

@@ -1,4 +1,4 @@
-"""Contract of `DeviceStatusReader` (docs/architecture.md 8.1), run on SQLite and DynamoDB Local.
+"""Contract of `DeviceStatusReader` (docs/projections.md 8.1), run on SQLite and DynamoDB Local.
 
 Every adapter promises: `get` and `get_many` answer a tenant's own rows only (None / left out
 otherwise); `list` answers the tenant's rows matching the filter in device-id order, at most

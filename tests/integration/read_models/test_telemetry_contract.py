@@ -1,4 +1,4 @@
-"""Contract of `TelemetryReader` (docs/architecture.md 8.2), run on SQLite and DynamoDB Local.
+"""Contract of `TelemetryReader` (docs/projections.md 8.2), run on SQLite and DynamoDB Local.
 
 Readings are recorded as `Telemetry.BatchRecorded` events by `FleetApplication` and applied by
 the telemetry projection. Every adapter promises: `readings` answers one device's metric over

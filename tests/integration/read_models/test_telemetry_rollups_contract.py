@@ -1,5 +1,5 @@
 """Contract of `TelemetryReader`'s rollups and of the cursors and limits of its histories
-(docs/architecture.md 8.2), run on SQLite and DynamoDB Local. What every adapter promises is
+(docs/projections.md 8.2), run on SQLite and DynamoDB Local. What every adapter promises is
 in `test_telemetry_contract.py`; the readings, walks and oracles come from `telemetry_rows`."""
 
 from __future__ import annotations

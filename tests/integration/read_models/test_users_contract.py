@@ -1,4 +1,4 @@
-"""Contract of `UsersReader` (docs/architecture.md 8.4), run on SQLite and DynamoDB Local.
+"""Contract of `UsersReader` (docs/projections.md 8.4), run on SQLite and DynamoDB Local.
 
 Every adapter promises: `get` answers the tenant's own row, equal field for field to what the
 view wrote (optional fields absent stay None, push tokens in registration order, preferences
