@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 
 from api.alerts import parse_id
+from api.device_view import Severity
 from api.graphql.alert_types import (
     AlertState,
     AlertTransition,
@@ -17,7 +18,6 @@ from api.graphql.alert_types import (
     RateDirection,
     RateUnit,
 )
-from api.graphql.types import Severity
 from read_side.alerts import AlertFilter, RuleFilter, TimelineFilter
 
 

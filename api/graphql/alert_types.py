@@ -14,9 +14,10 @@ from anyio import to_thread
 from strawberry.scalars import JSON
 
 from api.auth import Permission
+from api.device_view import Severity
 from api.graphql.context import Info
 from api.graphql.scalars import Long
-from api.graphql.types import PageInfo, Severity
+from api.graphql.types import PageInfo
 from read_side.alerts import (
     AlertRow,
     AlertRuleRow,

@@ -15,6 +15,7 @@ from anyio import to_thread
 
 from api.alerts import parse_definition, parse_id, run_alert_command, run_rule_command, service
 from api.auth import Permission, authorize
+from api.device_view import Severity
 from api.devices import build_command
 from api.graphql.alert_inputs import (
     AcknowledgeAlertInput,
@@ -39,7 +40,6 @@ from api.graphql.alert_types import (
 )
 from api.graphql.context import Info
 from api.graphql.subscription import _close
-from api.graphql.types import Severity
 from read_side.alerts import ALERT_TOPIC, AlertFilter, RuleFilter, TimelineFilter
 from read_side.device_status import check_page_size
 from write_side.alert_commands import (

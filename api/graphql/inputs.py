@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from api.graphql.types import DeviceLifecycle
+from api.device_view import DeviceLifecycle
 from read_side.device_status import DeviceFilter
 
 

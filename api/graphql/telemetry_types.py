@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from api.device_view import MetricValuePublic
 from api.devices import device_status_from_notice_data
 from api.graphql.scalars import Long
 from api.graphql.types import Device, MetricValue, PageInfo
@@ -120,7 +121,7 @@ class TelemetryUpdate:
         for message in data["messages"]:
             at = from_epoch_ms(int(message["at_ms"]))
             values = [
-                MetricValue(metric=m, value=float(v), at=at)
+                MetricValue(view=MetricValuePublic(metric=m, value=float(v), at=at))
                 for m, v in message["metrics"].items()
                 if wanted is None or m in wanted
             ]

@@ -3,15 +3,16 @@ in, a command or a query out, a response model back."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
+from api.device_view import DeviceLifecycle, DevicePublic
 from api.devices import build_command, execute
 from api.rest.deps import Operator, Reader, SystemDep
 from api.rest.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from api.rest.models import DeviceCreate, DevicePublic, DevicesPage, DeviceUpdate
+from api.rest.models import DeviceCreate, DevicesPage, DeviceUpdate
 from read_side.device_status import MAX_PAGE_SIZE, DeviceFilter, DeviceStatus
 from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
 from write_side.errors import InvalidInput, NotFound
@@ -40,14 +41,16 @@ def list_devices(
     *,
     caller: Reader,
     system: SystemDep,
-    lifecycle: Literal["active", "decommissioned"] | None = None,
+    lifecycle: DeviceLifecycle | None = None,
     device_type: Annotated[str | None, Query(alias="deviceType")] = None,
     tag: str | None = None,
     name_contains: Annotated[str | None, Query(alias="nameContains")] = None,
     first: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     after: Annotated[str | None, Query(description="`nextCursor` of the previous page.")] = None,
 ) -> DevicesPage:
-    criteria = DeviceFilter(lifecycle, device_type, tag, name_contains)
+    criteria = DeviceFilter(
+        None if lifecycle is None else lifecycle.value, device_type, tag, name_contains
+    )
     return DevicesPage.from_page(system.devices.list(caller.tenant_id, criteria, first, after))
 
 

@@ -1,0 +1,116 @@
+"""GraphQL output types derived from the pydantic output shapes (issue 11, item 1).
+
+A type is declared once, as a pydantic model (`api.device_view.DevicePublic`); `derived_type`
+adds one GraphQL field per model field to a strawberry class, with the model's description,
+each resolving from the model instance the object wraps (`view`). So the GraphQL object is
+built as `Device(view=DevicePublic.from_status(status))` and a field added to the model needs no
+edit here.
+
+Ours rather than `strawberry.experimental.pydantic.type(model, all_fields=True)`: in the pinned
+strawberry (0.341) that integration maps a `UUID` to a `UUID` scalar where the schema has always
+said `ID`, cannot map `dict[str, str]` at all (the schema's `JSON`), and has no way to give one
+field arguments (`Device.lastValues(metrics:)`) while deriving the rest; overriding those by
+hand in the class would spell the fields out again. The mapping here is small and total over
+the types the shapes use: `UUID` -> `ID`, `dict` -> `JSON`, an `Enum` -> the same class as a
+GraphQL enum, a model -> its derived type, `list`/`| None` around any of these, and scalars
+(`str`, `int`, `float`, `bool`, `datetime`) as they are. Anything else is a `TypeError` when the
+schema module is imported, not a wrong schema.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from datetime import datetime
+from enum import Enum
+from typing import Any, TypeVar
+from uuid import UUID
+
+import strawberry
+from pydantic import BaseModel
+from strawberry.scalars import JSON
+
+T = TypeVar("T")
+Convert = Callable[[Any], Any]
+
+_SCALARS: tuple[type, ...] = (str, int, float, bool, datetime)
+# Each model's derived GraphQL class, so a nested model resolves to its one GraphQL type.
+_DERIVED: dict[type[BaseModel], type] = {}
+E = TypeVar("E", bound=Enum)
+
+
+def derived_type(model: type[BaseModel], name: str) -> Callable[[type[T]], type[T]]:
+    """Decorator: make the class a strawberry type named `name` with a field per model field.
+
+    The class declares `view: strawberry.Private[<model>]` and may define fields of its own
+    (a field with arguments); a model field of the same name is then left to the class, moved
+    to the model's place so the fields keep the model's order."""
+
+    def wrap(cls: type[T]) -> type[T]:
+        own = set(vars(cls))
+        for field_name, info in model.model_fields.items():
+            if field_name in own:
+                defined = vars(cls)[field_name]
+                delattr(cls, field_name)
+                setattr(cls, field_name, defined)
+                continue
+            graphql_type, convert = graphql_type_of(info.annotation)
+            field = strawberry.field(
+                resolver=_resolver(field_name, convert),
+                graphql_type=graphql_type,
+                description=info.description,
+            )
+            setattr(cls, field_name, field)
+        derived = strawberry.type(cls, name=name)
+        _DERIVED[model] = derived
+        return derived
+
+    return wrap
+
+
+def graphql_enum(enum: type[E]) -> type[E]:
+    """The enum, registered as a GraphQL enum of the same name (strawberry marks the class
+    itself, so pydantic models and GraphQL types share it)."""
+    if not hasattr(enum, "__strawberry_definition__"):
+        strawberry.enum(enum)
+    return enum
+
+
+def graphql_type_of(annotation: Any) -> tuple[Any, Convert]:
+    """The GraphQL type for a model field's annotation, and how to convert a value to it."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (types.UnionType, typing.Union) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        inner_type, convert = graphql_type_of(inner)
+        return inner_type | None, lambda v: None if v is None else convert(v)
+    if origin is list:
+        item_type, convert_item = graphql_type_of(args[0])
+        return list[item_type], lambda v: [convert_item(item) for item in v]  # type: ignore[valid-type]
+    if origin is dict:
+        return JSON, lambda v: JSON(dict(v))
+    if annotation is UUID:
+        return strawberry.ID, lambda v: strawberry.ID(str(v))
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return graphql_enum(annotation), _same
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        derived = _DERIVED.get(annotation)
+        if derived is None:
+            raise TypeError(f"derive the GraphQL type of {annotation.__name__} first")
+        return derived, lambda v: derived(view=v)
+    if annotation in _SCALARS:
+        return annotation, _same
+    raise TypeError(f"no GraphQL type for {annotation!r}: extend api.graphql.derive")
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _resolver(field_name: str, convert: Convert) -> Callable[..., Any]:
+    def resolve(self: Any) -> Any:
+        return convert(getattr(self.view, field_name))
+
+    resolve.__name__ = f"resolve_{field_name}"
+    return resolve

@@ -1,0 +1,151 @@
+"""The device as shown is declared once (`api.device_view.DevicePublic`, issue 11): the REST
+response model, the OpenAPI document and the GraphQL `Device` type all carry exactly its fields,
+with its descriptions, and a field added to it shows up in all three without another edit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import strawberry
+from fastapi import FastAPI
+from graphql import GraphQLObjectType
+from pydantic import Field
+from pydantic.alias_generators import to_camel
+
+from api.app import create_app
+from api.device_view import DevicePublic, MetricValuePublic
+from api.graphql.derive import derived_type
+from api.graphql.schema import build_schema
+from api.graphql.types import Device
+from read_side.device_status import DeviceStatus
+
+WIRE_NAMES = {to_camel(name) for name in DevicePublic.model_fields}
+
+
+class WithColour(DevicePublic):
+    """A throwaway definition: the device with one field more."""
+
+    colour: str | None = Field(default=None, description="Paint colour.")
+
+
+@derived_type(WithColour, name="DeviceWithColour")
+class DeviceWithColour:
+    view: strawberry.Private[WithColour]
+
+    def __init__(self, view: WithColour) -> None:
+        self.view = view
+
+
+def schema_showing(graphql_type: type, value: object) -> strawberry.Schema:
+    @strawberry.type
+    class Query:
+        d: Any = strawberry.field(resolver=lambda: value, graphql_type=graphql_type)
+
+    return strawberry.Schema(Query)
+
+
+def graphql_fields(type_name: str) -> dict[str, Any]:
+    graphql_type = build_schema()._schema.get_type(type_name)
+    assert isinstance(graphql_type, GraphQLObjectType)
+    return dict(graphql_type.fields)
+
+
+def openapi_properties(app: FastAPI, component: str) -> dict[str, Any]:
+    properties: dict[str, Any] = app.openapi()["components"]["schemas"][component]["properties"]
+    return properties
+
+
+def same_times(value: Any) -> Any:
+    """The JSON value with every ISO time parsed, so two spellings of an instant compare equal."""
+    if isinstance(value, dict):
+        return {k: same_times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [same_times(v) for v in value]
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+        return datetime.fromisoformat(value)
+    return value
+
+
+def a_status() -> DeviceStatus:
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    return DeviceStatus(
+        device_id=uuid4(),
+        tenant_id="t1",
+        name="pump",
+        device_type="pump.v2",
+        tags=("north",),
+        metadata={"site": "a"},
+        lifecycle="active",
+        version=3,
+        registered_at=now,
+        updated_at=now,
+        online=True,
+        last_seen_at=now,
+        last_values={"temp": 21.5},
+        last_values_at={"temp": now},
+        open_alerts={"a1": "warning"},
+    )
+
+
+def test_the_graphql_device_type_has_exactly_the_definitions_fields() -> None:
+    assert set(graphql_fields("Device")) == WIRE_NAMES
+    assert list(graphql_fields("Device")) == [to_camel(n) for n in DevicePublic.model_fields]
+
+
+def test_the_openapi_document_has_exactly_the_definitions_fields() -> None:
+    assert set(openapi_properties(create_app(None), "DevicePublic")) == WIRE_NAMES
+
+
+def test_both_adapters_carry_the_definitions_descriptions() -> None:
+    openapi = openapi_properties(create_app(None), "DevicePublic")
+    graphql = graphql_fields("Device")
+    for name, info in DevicePublic.model_fields.items():
+        if info.description is None or name == "last_values":  # lastValues: its own resolver
+            continue
+        assert graphql[to_camel(name)].description == info.description, name
+        assert openapi[to_camel(name)]["description"] == info.description, name
+    at = MetricValuePublic.model_fields["at"].description
+    assert graphql_fields("MetricValue")["at"].description == at
+
+
+def test_rest_and_graphql_show_a_row_alike() -> None:
+    status = a_status()
+    rest = DevicePublic.from_status(status).model_dump(mode="json", by_alias=True)
+    query = (
+        "{ d { "
+        + " ".join(sorted(WIRE_NAMES - {"lastValues"}))
+        + " lastValues { metric value at } } }"
+    )
+
+    result = schema_showing(Device, Device.from_status(status)).execute_sync(query)
+    assert result.errors is None
+    assert result.data is not None
+    shown = result.data["d"]
+    # Enums: GraphQL shows member names, REST values; times are the same instants (GraphQL
+    # writes UTC as +00:00, REST as Z, as they always did); everything else is the same JSON.
+    for name in ("lifecycle", "connectivity", "highestOpenSeverity"):
+        assert shown.pop(name) == rest.pop(name).upper()
+    assert same_times(shown) == same_times(rest)
+
+
+def test_a_field_added_to_the_definition_shows_in_rest_openapi_and_graphql() -> None:
+    status = a_status()
+
+    shown = WithColour.from_status(status).model_copy(update={"colour": "red"})
+    schema = schema_showing(DeviceWithColour, DeviceWithColour(shown))
+    assert '"""Paint colour."""\n  colour: String' in schema.as_str()
+    result = schema.execute_sync("{ d { colour name } }")
+    assert result.data == {"d": {"colour": "red", "name": "pump"}}
+
+    app = FastAPI()
+
+    @app.get("/d")
+    def show() -> WithColour:
+        return WithColour.from_status(status)
+
+    properties = openapi_properties(app, "WithColour")
+    assert set(properties) == WIRE_NAMES | {"colour"}
+    assert properties["colour"]["description"] == "Paint colour."
+    assert WithColour.from_status(status).model_dump(by_alias=True)["colour"] is None
