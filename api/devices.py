@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_type_hints
 from uuid import UUID
 
 from anyio import to_thread
@@ -89,35 +90,26 @@ def status_of(device: Device, position: int = 0) -> DeviceStatus:
 
 
 def device_status_from_notice_data(data: Mapping[str, Any]) -> DeviceStatus:
-    """The `DeviceStatus` a projection worker put in a change notice (JSON-ready form)."""
-    return DeviceStatus(
-        device_id=UUID(data["device_id"]),
-        tenant_id=str(data["tenant_id"]),
-        name=str(data["name"]),
-        device_type=str(data["device_type"]),
-        tags=tuple(data.get("tags") or ()),
-        metadata=dict(data.get("metadata") or {}),
-        lifecycle="decommissioned" if data.get("lifecycle") == "decommissioned" else "active",
-        version=int(data["version"]),
-        registered_at=datetime.fromisoformat(data["registered_at"]),
-        updated_at=datetime.fromisoformat(data["updated_at"]),
-        decommissioned_at=_time(data.get("decommissioned_at")),
-        decommission_reason=data.get("decommission_reason"),
-        position=int(data.get("position") or 0),
-        credential_id=data.get("credential_id"),
-        last_seen_at=_time(data.get("last_seen_at")),
-        online=data.get("online"),
-        last_values={m: float(v) for m, v in (data.get("last_values") or {}).items()},
-        last_values_at={
-            m: datetime.fromisoformat(at) for m, at in (data.get("last_values_at") or {}).items()
-        },
-        firmware_version=data.get("firmware_version"),
-        battery=data.get("battery"),
-        rssi=data.get("rssi"),
-        telemetry_version=int(data.get("telemetry_version") or 0),
-        open_alerts=dict(data.get("open_alerts") or {}),
-    )
+    """The `DeviceStatus` a projection worker put in a change notice (the JSON-ready form of
+    `projections.device_status.status_to_json`). Every field of the row is taken by name, so a
+    field added to `DeviceStatus` needs no edit here; only what JSON cannot carry as it is (the
+    id, times, the tags' tuple) is converted, the times found by their declared type. A field
+    missing or null in the notice keeps the row's default."""
+    values = {name: data[name] for name in _STATUS_FIELDS if data.get(name) is not None}
+    values["device_id"] = UUID(str(values["device_id"]))
+    values["tags"] = tuple(values.get("tags", ()))
+    for name in _TIME_FIELDS & values.keys():
+        values[name] = datetime.fromisoformat(values[name])
+    values["last_values"] = {m: float(v) for m, v in values.get("last_values", {}).items()}
+    values["last_values_at"] = {
+        m: datetime.fromisoformat(at) for m, at in values.get("last_values_at", {}).items()
+    }
+    return DeviceStatus(**values)
 
 
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+_STATUS_FIELDS = tuple(f.name for f in fields(DeviceStatus))
+_TIME_FIELDS = frozenset(
+    name
+    for name, hint in get_type_hints(DeviceStatus).items()
+    if hint in (datetime, datetime | None)
+)

@@ -4,6 +4,8 @@ with its descriptions, and a field added to it shows up in all three without ano
 
 from __future__ import annotations
 
+import json
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -16,9 +18,11 @@ from pydantic.alias_generators import to_camel
 
 from api.app import create_app
 from api.device_view import DevicePublic, MetricValuePublic
+from api.devices import device_status_from_notice_data
 from api.graphql.derive import derived_type
 from api.graphql.schema import build_schema
 from api.graphql.types import Device
+from projections.device_status import status_to_json
 from read_side.device_status import DeviceStatus
 
 WIRE_NAMES = {to_camel(name) for name in DevicePublic.model_fields}
@@ -149,3 +153,39 @@ def test_a_field_added_to_the_definition_shows_in_rest_openapi_and_graphql() -> 
     assert set(properties) == WIRE_NAMES | {"colour"}
     assert properties["colour"]["description"] == "Paint colour."
     assert WithColour.from_status(status).model_dump(by_alias=True)["colour"] is None
+
+
+def test_a_change_notice_carries_every_field_of_the_row() -> None:
+    """`deviceChanged`/`deviceStatusChanged` rebuild the row from the notice by the row's own
+    field list: every field, set to something other than its default, comes back as sent."""
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    status = replace(
+        a_status(),
+        lifecycle="decommissioned",
+        decommissioned_at=now,
+        decommission_reason="scrapped",
+        position=41,
+        credential_id="cred-1",
+        firmware_version="1.2.3",
+        battery=87.5,
+        rssi=-70.0,
+        telemetry_version=9,
+    )
+    defaults = DeviceStatus(
+        device_id=status.device_id,
+        tenant_id="",
+        name="",
+        device_type="",
+        tags=(),
+        metadata={},
+        lifecycle="active",
+        version=0,
+        registered_at=datetime.min.replace(tzinfo=UTC),
+        updated_at=datetime.min.replace(tzinfo=UTC),
+    )
+    unset = [
+        f.name for f in fields(DeviceStatus) if getattr(status, f.name) == getattr(defaults, f.name)
+    ]
+    assert unset == ["device_id"]  # the test row sets every other field
+    wire = json.loads(json.dumps(status_to_json(status)))  # what the fan-out carries
+    assert device_status_from_notice_data(wire) == status
