@@ -5,17 +5,15 @@ the read model is still behind)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
-from anyio import to_thread
 from pydantic.alias_generators import to_camel
 
 from api.auth import Principal
+from api.command_path import run_command
 from api.ports import FleetSystem
 from event_store.envelope import EventMetadata
 from read_side.alerts import AlertRow, AlertRuleRow
@@ -25,20 +23,8 @@ from write_side.alerts import Alert
 from write_side.application import Saved
 from write_side.errors import InvalidInput
 
-log = logging.getLogger(__name__)
-
-READ_YOUR_WRITES_TIMEOUT = 2.0
 KINDS = frozenset({"threshold", "for_duration", "absence", "rate_of_change"})
 C = TypeVar("C")
-A = TypeVar("A", AlertRule, Alert)
-
-
-class Versioned(Protocol):
-    @property
-    def version(self) -> int: ...
-
-
-R = TypeVar("R", bound=Versioned)
 
 
 def service(system: FleetSystem) -> AlertService:
@@ -76,13 +62,13 @@ async def run_rule_command(
     handle: Callable[[C, EventMetadata], Saved[AlertRule]],
     command: C,
 ) -> AlertRuleRow:
-    def fallback(rule: AlertRule, row: AlertRuleRow | None) -> AlertRuleRow:
-        return rule_row_of(rule, row, caller.actor)
+    """A rule command through the one command path (`api.command_path`)."""
 
-    run = partial(
-        _run, system, caller, handle, command, read=system.alerts.get_rule, fallback=fallback
-    )
-    return await to_thread.run_sync(run)
+    def fallback(saved: Saved[AlertRule], row: AlertRuleRow | None) -> AlertRuleRow:
+        return rule_row_of(saved.aggregate, row, caller.actor)
+
+    read = system.alerts.get_rule
+    return await run_command(system, caller, handle, command, read=read, fallback=fallback)
 
 
 async def run_alert_command(
@@ -91,34 +77,13 @@ async def run_alert_command(
     handle: Callable[[C, EventMetadata], Saved[Alert]],
     command: C,
 ) -> AlertRow:
-    run = partial(
-        _run, system, caller, handle, command, read=system.alerts.get_alert, fallback=alert_row_of
-    )
-    return await to_thread.run_sync(run)
+    """An alert command (acknowledge, resolve) through the one command path."""
 
+    def fallback(saved: Saved[Alert], row: AlertRow | None) -> AlertRow:
+        return alert_row_of(saved.aggregate, row)
 
-def _run(
-    system: FleetSystem,
-    caller: Principal,
-    handle: Callable[[C, EventMetadata], Saved[A]],
-    command: C,
-    *,
-    read: Callable[[str, UUID], R | None],
-    fallback: Callable[[A, R | None], R],
-) -> R:
-    """Run the command, wait (bounded) for the read model, and answer with its row; the row
-    built from the saved aggregate when the read model has not caught up yet."""
-    saved = handle(command, caller.metadata())
-    _wait(system, saved.position)
-    row = read(caller.tenant_id, saved.aggregate.id)
-    if row is not None and row.version >= saved.aggregate.version:
-        return row
-    return fallback(saved.aggregate, row)
-
-
-def _wait(system: FleetSystem, position: int) -> None:
-    if not system.wait_for(position, READ_YOUR_WRITES_TIMEOUT):
-        log.warning("alert read model still behind position %d after a command", position)
+    read = system.alerts.get_alert
+    return await run_command(system, caller, handle, command, read=read, fallback=fallback)
 
 
 def rule_row_of(rule: AlertRule, row: AlertRuleRow | None, actor: str) -> AlertRuleRow:

@@ -1,67 +1,54 @@
-"""The device use cases both API adapters share: run a command for a caller, and the
-`DeviceStatus` that every response is built from (from the read model, from the aggregate a
-command saved, or from a change notice)."""
+"""The device use cases both API adapters share: run a command for a caller (through
+`api.command_path`), and the `DeviceStatus` that every response is built from (from the read
+model, from the aggregate a command saved, or from a change notice)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import datetime
-from functools import partial
 from typing import Any, TypeVar, get_type_hints
 from uuid import UUID
 
-from anyio import to_thread
-from pydantic import ValidationError
-
 from api.auth import Principal
+from api.command_path import run_command
 from api.ports import FleetSystem
 from event_store.envelope import EventMetadata
 from read_side.device_status import DeviceStatus
 from write_side.application import Saved
-from write_side.commands import Command
 from write_side.devices import Device
 from write_side.errors import InvalidInput
 
-log = logging.getLogger(__name__)
+CommandT = TypeVar("CommandT")
 
 DEVICE_TOPIC = "device"
-READ_YOUR_WRITES_TIMEOUT = 2.0  # seconds a command waits for the read model to catch up
-
-C = TypeVar("C")
-CommandT = TypeVar("CommandT", bound=Command)
-Handler = Callable[[C, EventMetadata], Saved[Device]]
 
 
-async def execute(
-    system: FleetSystem, caller: Principal, handle: Handler[C], command: C
+async def run_device_command(
+    system: FleetSystem,
+    caller: Principal,
+    handle: Callable[[CommandT, EventMetadata], Saved[Device]],
+    command: CommandT,
 ) -> DeviceStatus:
-    """Run `command` in a worker thread, wait (bounded) until the read model has applied it,
-    and return the device as saved."""
-    return await to_thread.run_sync(partial(_execute, system, caller, handle, command))
+    """The device command through the one command path (`api.command_path`): the read
+    model's row once it holds the change, else the device as saved."""
+    return await run_command(
+        system,
+        caller,
+        handle,
+        command,
+        read=system.devices.get,
+        fallback=_status_of_saved,
+        fresh=_same_version,  # the row of exactly this change, as devices always answered
+    )
 
 
-def _execute(
-    system: FleetSystem, caller: Principal, handle: Handler[C], command: C
-) -> DeviceStatus:
-    saved = handle(command, caller.metadata())
-    if not system.wait_for(saved.position, READ_YOUR_WRITES_TIMEOUT):
-        log.warning("read model still behind position %d after a command", saved.position)
-    status = status_of(saved.aggregate, saved.position)
-    # The row adds what the aggregate does not hold (telemetry, connectivity, open alerts).
-    row = system.devices.get(caller.tenant_id, status.device_id)
-    return row if row is not None and row.version == status.version else status
+def _status_of_saved(saved: Saved[Device], row: DeviceStatus | None) -> DeviceStatus:
+    return status_of(saved.aggregate, saved.position)
 
 
-def build_command(command_class: type[CommandT], fields: Mapping[str, object]) -> CommandT:
-    """The command, or InvalidInput naming the first field at fault (command field name)."""
-    try:
-        return command_class.model_validate(fields)
-    except ValidationError as e:
-        first = e.errors()[0]
-        field = next((part for part in first["loc"] if isinstance(part, str)), None)
-        raise InvalidInput(first["msg"], field=field) from None
+def _same_version(row: DeviceStatus, device: Device) -> bool:
+    return row.version == device.version
 
 
 def parse_device_id(value: str, field: str = "id") -> UUID:

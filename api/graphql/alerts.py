@@ -15,8 +15,8 @@ from anyio import to_thread
 
 from api.alerts import parse_definition, parse_id, run_alert_command, run_rule_command, service
 from api.auth import Permission, authorize
+from api.command_path import build_command
 from api.device_view import Severity
-from api.devices import build_command
 from api.graphql.alert_inputs import (
     AcknowledgeAlertInput,
     AlertFilterInput,

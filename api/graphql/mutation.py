@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from api.auth import Permission
-from api.devices import build_command, execute
+from api.command_path import build_command
+from api.devices import run_device_command
 from api.graphql.context import Info
 from api.graphql.inputs import DecommissionDeviceInput, RegisterDeviceInput, UpdateDeviceInput
 from api.graphql.types import Device
@@ -28,7 +29,7 @@ class Mutation:
         )
         system = info.context.system
         return Device.from_status(
-            await execute(system, caller, system.app.register_device, command)
+            await run_device_command(system, caller, system.app.register_device, command)
         )
 
     @strawberry.mutation
@@ -46,7 +47,9 @@ class Mutation:
             },
         )
         system = info.context.system
-        return Device.from_status(await execute(system, caller, system.app.update_device, command))
+        return Device.from_status(
+            await run_device_command(system, caller, system.app.update_device, command)
+        )
 
     @strawberry.mutation
     async def decommission_device(self, info: Info, input: DecommissionDeviceInput) -> Device:
@@ -61,5 +64,5 @@ class Mutation:
         )
         system = info.context.system
         return Device.from_status(
-            await execute(system, caller, system.app.decommission_device, command)
+            await run_device_command(system, caller, system.app.decommission_device, command)
         )

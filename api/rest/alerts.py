@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
 from api.alerts import parse_definition, run_alert_command, run_rule_command, service
 from api.auth import Permission, Principal
-from api.devices import build_command
+from api.command_path import build_command
 from api.rest.alert_models import (
     RULE_EXAMPLE,
     AlertAction,
@@ -26,6 +26,7 @@ from api.rest.alert_models import (
 )
 from api.rest.deps import SystemDep, require
 from api.rest.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
+from api.rest.versions import expected_version
 from read_side.alerts import (
     SEVERITIES,
     STATES,
@@ -255,12 +256,4 @@ async def delete_rule(
 
 
 def _version(given: int | None, if_match: str | None) -> dict[str, object]:
-    """`expected_version` from the body/query or an `If-Match: "<version>"` header."""
-    if if_match is None or if_match.strip() == "*":
-        return {"expected_version": given}
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit() or int(tag) < 1:
-        raise InvalidInput('expected a version, e.g. "3"', field="If-Match")
-    if given is not None and given != int(tag):
-        raise InvalidInput("differs from the If-Match header", field="expectedVersion")
-    return {"expected_version": int(tag)}
+    return {"expected_version": expected_version(given, if_match)}

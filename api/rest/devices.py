@@ -8,14 +8,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
+from api.command_path import build_command
 from api.device_view import DeviceLifecycle, DevicePublic
-from api.devices import build_command, execute
+from api.devices import run_device_command
 from api.rest.deps import Operator, Reader, SystemDep
 from api.rest.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from api.rest.models import DeviceCreate, DevicesPage, DeviceUpdate
+from api.rest.versions import expected_version
 from read_side.device_status import MAX_PAGE_SIZE, DeviceFilter, DeviceStatus
 from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
-from write_side.errors import InvalidInput, NotFound
+from write_side.errors import NotFound
 
 router = APIRouter(prefix="/devices", tags=["devices"], responses=ERROR_RESPONSES)
 
@@ -31,7 +33,7 @@ async def register_device(
     body: DeviceCreate, caller: Operator, system: SystemDep, response: Response
 ) -> DevicePublic:
     command = build_command(RegisterDevice, body.model_dump())
-    status = await execute(system, caller, system.app.register_device, command)
+    status = await run_device_command(system, caller, system.app.register_device, command)
     response.headers["Location"] = f"/devices/{status.device_id}"
     return _public(status, response)
 
@@ -81,7 +83,7 @@ async def update_device(
     command = build_command(
         UpdateDevice, {**fields, "device_id": device_id, "expected_version": expected}
     )
-    status = await execute(system, caller, system.app.update_device, command)
+    status = await run_device_command(system, caller, system.app.update_device, command)
     return _public(status, response)
 
 
@@ -104,7 +106,7 @@ async def decommission_device(
             "reason": reason,
         },
     )
-    status = await execute(system, caller, system.app.decommission_device, command)
+    status = await run_device_command(system, caller, system.app.decommission_device, command)
     return _public(status, response)
 
 
@@ -114,12 +116,4 @@ def _public(status: DeviceStatus, response: Response) -> DevicePublic:
 
 
 def _expected_version(given: int | None, if_match: str | None) -> int | None:
-    """The expected version from the body/query or an `If-Match: "<version>"` header."""
-    if if_match is None or if_match.strip() == "*":
-        return given
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit() or int(tag) < 1:
-        raise InvalidInput('expected a device version, e.g. "3"', field="If-Match")
-    if given is not None and given != int(tag):
-        raise InvalidInput("differs from the If-Match header", field="expectedVersion")
-    return int(tag)
+    return expected_version(given, if_match, "a device")

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Header, Path, Response
 from pydantic import Field
 
 from api.auth import Permission, Principal
-from api.devices import build_command
+from api.command_path import build_command
 from api.rest.deps import SystemDep, require
 from api.rest.errors import CONFLICT, ERROR_RESPONSES
 from api.rest.models import CamelModel
