@@ -34,7 +34,7 @@ class Connectivity(Enum):
     OFFLINE = "offline"
 
 
-class Severity(Enum):  # least severe first, as `read_side.device_status.SEVERITIES` ranks them
+class Severity(Enum):  # the values of `write_side.severity.SEVERITIES`, in its order (tested)
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"

@@ -12,6 +12,7 @@ from typing import Generic, Literal, TypeVar
 from uuid import UUID
 
 from write_side.errors import InvalidInput
+from write_side.severity import severity_rank
 
 Lifecycle = Literal["active", "decommissioned"]
 T = TypeVar("T")
@@ -55,14 +56,6 @@ class DeviceStatus:
     def highest_open_severity(self) -> str | None:
         """The most severe of the open alerts' severities (None when none is open)."""
         return max(self.open_alerts.values(), key=severity_rank, default=None)
-
-
-SEVERITIES = ("info", "warning", "critical")  # least severe first
-
-
-def severity_rank(severity: str) -> int:
-    """0 for info .. 2 for critical; -1 for an unknown severity (sorts below every known one)."""
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,14 @@ from pydantic import (
     model_validator,
 )
 
+from write_side import severity
 from write_side.errors import AlertRuleDeleted, InvalidInput
 from write_side.event_names import event_name
 from write_side.telemetry import METRIC_NAME
 
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
-Severity = Literal["info", "warning", "critical"]
-SEVERITY_RANK: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
+Severity = severity.Severity  # declared in write_side/severity.py; kept here for its users
+SEVERITY_RANK = severity.SEVERITY_RANK
 Metric = Annotated[str, StringConstraints(pattern=METRIC_NAME.pattern)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 Seconds = Annotated[float, Field(gt=0, le=30 * 86_400)]

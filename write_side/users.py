@@ -18,6 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from write_side import severity
 from write_side.errors import InvalidInput, NotFound
 from write_side.event_names import event_name, name_of
 
@@ -25,11 +26,11 @@ FLEETWATCH_NS = uuid5(NAMESPACE_URL, "urn:fleetwatch")  # never change: ids depe
 MAX_PUSH_TOKENS = 10  # per user; registering one more evicts the oldest
 
 Channel = Literal["email", "sms", "push"]
-Severity = Literal["info", "warning", "critical"]
+Severity = severity.Severity  # declared in write_side/severity.py; kept here for its users
 PushPlatform = Literal["android", "ios", "web"]
 RemovalReason = Literal["user", "unregistered", "evicted"]
 CHANNELS: tuple[Channel, ...] = get_args(Channel)
-SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+SEVERITIES = severity.SEVERITIES
 
 PROFILE_FIELDS = ("email", "display_name", "phone_e164", "time_zone", "locale")
 CLEARABLE_FIELDS = frozenset({"email", "display_name", "phone_e164"})

@@ -45,6 +45,7 @@ from write_side.alert_commands import (
 )
 from write_side.alert_commands import CreateAlertRule as CreateRule
 from write_side.errors import InvalidInput, NotFound
+from write_side.severity import Severity
 
 router = APIRouter(tags=["alerts"], responses=ERROR_RESPONSES)
 
@@ -176,7 +177,7 @@ def list_rules(
     caller: Reader,
     system: SystemDep,
     enabled: bool | None = None,
-    severity: Literal["info", "warning", "critical"] | None = None,
+    severity: Severity | None = None,
     include_deleted: Annotated[bool, Query(alias="includeDeleted")] = False,
     first: First = 50,
     after: After = None,

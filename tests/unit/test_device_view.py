@@ -17,13 +17,14 @@ from pydantic import Field
 from pydantic.alias_generators import to_camel
 
 from api.app import create_app
-from api.device_view import DevicePublic, MetricValuePublic
+from api.device_view import DevicePublic, MetricValuePublic, Severity
 from api.devices import device_status_from_notice_data
 from api.graphql.derive import derived_type
 from api.graphql.schema import build_schema
 from api.graphql.types import Device
 from projections.device_status import status_to_json
 from read_side.device_status import DeviceStatus
+from write_side.severity import SEVERITIES, severity_rank
 
 WIRE_NAMES = {to_camel(name) for name in DevicePublic.model_fields}
 
@@ -189,3 +190,8 @@ def test_a_change_notice_carries_every_field_of_the_row() -> None:
     assert unset == ["device_id"]  # the test row sets every other field
     wire = json.loads(json.dumps(status_to_json(status)))  # what the fan-out carries
     assert device_status_from_notice_data(wire) == status
+
+
+def test_the_api_severity_enum_is_the_domains_list() -> None:
+    assert tuple(s.value for s in Severity) == SEVERITIES
+    assert [severity_rank(s.value) for s in Severity] == [0, 1, 2]
