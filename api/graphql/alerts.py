@@ -8,13 +8,14 @@ its rows commit; notices are at most once, so on any end, re-read and subscribe 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from functools import partial
 
 import strawberry
 from anyio import to_thread
 
 from api.alerts import parse_definition, parse_id, run_alert_command, run_rule_command, service
-from api.auth import Permission, authorize
+from api.auth import Permission
 from api.command_path import build_command
 from api.device_view import Severity
 from api.graphql.alert_inputs import (
@@ -39,9 +40,10 @@ from api.graphql.alert_types import (
     edges_of,
 )
 from api.graphql.context import Info
-from api.graphql.subscription import _close
+from api.graphql.notices import tenant_notices
 from read_side.alerts import ALERT_TOPIC, AlertFilter, RuleFilter, TimelineFilter
 from read_side.device_status import check_page_size
+from read_side.notifications import ChangeNotice
 from write_side.alert_commands import (
     AcknowledgeAlert,
     CreateAlertRule,
@@ -211,17 +213,16 @@ class AlertSubscription:
         caller = info.context.authorize(Permission.READ_ALERTS)
         device = None if device_id is None else str(parse_id(device_id, "deviceId"))
         lowest = 0 if severity is None else SEVERITY_RANK[severity.value]
-        notices = info.context.system.fanout.subscribe(caller.tenant_id, ALERT_TOPIC)
-        try:
+
+        def keep(notice: ChangeNotice) -> bool:
+            data = notice.data
+            return device in (None, data.get("device_id")) and (
+                SEVERITY_RANK.get(str(data.get("severity")), 0) >= lowest
+            )
+
+        notices = tenant_notices(
+            info.context.system, caller, ALERT_TOPIC, Permission.READ_ALERTS, keep
+        )
+        async with aclosing(notices):
             async for notice in notices:
-                data = notice.data
-                if (
-                    notice.tenant_id != caller.tenant_id
-                    or device not in (None, data.get("device_id"))
-                    or SEVERITY_RANK.get(str(data.get("severity")), 0) < lowest
-                ):
-                    continue
-                authorize(caller, Permission.READ_ALERTS)  # ends the stream once the token expires
                 yield AlertChange.from_notice(notice)
-        finally:
-            await _close(notices)

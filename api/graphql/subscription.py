@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 import strawberry
 
-from api.auth import Permission, authorize
+from api.auth import Permission
 from api.devices import DEVICE_TOPIC, parse_device_id
 from api.graphql.context import Info
+from api.graphql.notices import tenant_notices
 from api.graphql.types import DeviceChange
 
 
@@ -24,18 +25,10 @@ class Subscription:
         any end, re-read and subscribe again."""
         caller = info.context.authorize(Permission.READ_DEVICES)
         wanted = None if device_id is None else str(parse_device_id(device_id, "deviceId"))
-        notices = info.context.system.fanout.subscribe(caller.tenant_id, DEVICE_TOPIC)
-        try:
+        system = info.context.system
+        notices = tenant_notices(
+            system, caller, DEVICE_TOPIC, Permission.READ_DEVICES, lambda n: wanted in (None, n.key)
+        )
+        async with aclosing(notices):
             async for notice in notices:
-                if notice.tenant_id != caller.tenant_id or wanted not in (None, notice.key):
-                    continue
-                authorize(caller, Permission.READ_DEVICES)  # ends the stream once the token expires
                 yield DeviceChange.from_notice(notice)
-        finally:
-            await _close(notices)
-
-
-async def _close(iterator: AsyncIterator[Any]) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        await aclose()

@@ -7,17 +7,19 @@ so on any end a client re-reads with queries and subscribes again."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from anyio import to_thread
 
-from api.auth import Permission, authorize
+from api.auth import Permission
 from api.devices import parse_device_id
 from api.graphql.context import Info
+from api.graphql.notices import tenant_notices
 from api.graphql.telemetry_types import (
     DeviceStatusChange,
     TelemetryHistory,
@@ -74,17 +76,15 @@ class TelemetrySubscription:
         device = parse_device_id(device_id, "deviceId")
         system = info.context.system
         await to_thread.run_sync(check_device, system, caller, device)
-        notices = system.fanout.subscribe(caller.tenant_id, telemetry_topic(device))
-        try:
+        topic = telemetry_topic(device)
+        notices = tenant_notices(
+            system, caller, topic, Permission.READ_DEVICES, lambda n: n.key == str(device)
+        )
+        async with aclosing(notices):
             async for notice in notices:
-                if notice.tenant_id != caller.tenant_id or notice.key != str(device):
-                    continue
-                authorize(caller, Permission.READ_DEVICES)  # ends the stream once it expires
                 update = TelemetryUpdate.from_notice(notice, metrics)
                 if update.messages:
                     yield update
-        finally:
-            await _close(notices)
 
     @strawberry.subscription
     async def device_status_changed(
@@ -94,18 +94,13 @@ class TelemetrySubscription:
         registry changes, telemetry (last values, last seen), connectivity, open alerts."""
         caller = info.context.authorize(Permission.READ_DEVICES)
         wanted = None if device_id is None else str(parse_device_id(device_id, "deviceId"))
-        notices = info.context.system.fanout.subscribe(caller.tenant_id, DEVICE_STATUS_TOPIC)
-        try:
+        notices = tenant_notices(
+            info.context.system,
+            caller,
+            DEVICE_STATUS_TOPIC,
+            Permission.READ_DEVICES,
+            lambda n: wanted in (None, n.key),
+        )
+        async with aclosing(notices):
             async for notice in notices:
-                if notice.tenant_id != caller.tenant_id or wanted not in (None, notice.key):
-                    continue
-                authorize(caller, Permission.READ_DEVICES)
                 yield DeviceStatusChange.from_notice(notice)
-        finally:
-            await _close(notices)
-
-
-async def _close(iterator: AsyncIterator[Any]) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        await aclose()
