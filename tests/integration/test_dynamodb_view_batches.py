@@ -41,7 +41,7 @@ from projections.views.alerts_dynamodb import DynamoDBAlertsView
 from projections.views.dynamodb import DynamoDBDeviceStatusView
 from projections.views.users_dynamodb import DynamoDBUsersView
 from read_side.alerts import AlertRow
-from read_side.alerts_dynamodb import table_names as alert_tables
+from read_side.alerts_dynamodb_items import table_names as alert_tables
 from read_side.device_status import DeviceStatus
 from read_side.dynamodb_devices import table_name as devices_table
 from read_side.users import UserRow
