@@ -19,17 +19,16 @@ from write_side.alert_rules import Absence, ForDuration, RuleVersion
 from write_side.alerting_lanes import Lanes, advanced_already
 from write_side.alerting_late import unpassed, watermarks
 from write_side.alerts import PeakMode, alert_id
-from write_side.rule_evaluation import (
+from write_side.rule_compiled import (
     Decision,
     EvaluationState,
     Prepared,
     Raise,
     Repeat,
     Series,
-    evaluate_series,
     prepare,
-    tick,
 )
+from write_side.rule_evaluation import evaluate_series, tick
 from write_side.telemetry import BatchEntry, TelemetryBatch
 
 
