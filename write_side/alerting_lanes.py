@@ -13,7 +13,7 @@ from write_side.rule_evaluation import evaluate_series, is_quiet
 from write_side.telemetry import Reading
 
 if TYPE_CHECKING:
-    from write_side.alerting_policy import DeviceFacts, Watch
+    from write_side.alerting_watch import DeviceFacts, Watch
 
 
 class _Lane:
