@@ -29,7 +29,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from event_store.dynamodb.client import DynamoDBClient, create_client
-from event_store.dynamodb.recorders import DynamoDBDatastore, DynamoDBTrackingRecorder
+from event_store.dynamodb.datastore import DynamoDBDatastore
+from event_store.dynamodb.tracking_recorder import DynamoDBTrackingRecorder
 from event_store.envelope import EventMetadata
 from event_store.tracking import AlreadyTracked
 from fleetwatch.bootstrap import application_env
