@@ -13,7 +13,8 @@ from fleetwatch.wiring import MODELS_BY_NAME
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from notifications.wiring import build_dispatcher, build_outbox, build_senders
-from projections.alerting import AlertingProcess, AlertingWorker
+from projections.alerting import AlertingProcess
+from projections.alerting_worker import AlertingWorker
 from projections.batching import BatchingProjectionWorker
 from projections.notifier import NotifierProjection, StoredAlerts
 from projections.runner import ProjectionWorker

@@ -16,7 +16,8 @@ from typing import Any
 
 from eventsourcing.sqlite import SQLiteDatastore
 
-from event_store.sqlite import ReadModelsDatastore, SQLiteTrackingRecorder
+from event_store.sqlite import SQLiteTrackingRecorder
+from event_store.sqlite_files import ReadModelsDatastore
 from fleetwatch.settings import Settings
 from projections.alert_views import AlertsProjection
 from projections.batching import BatchProjection

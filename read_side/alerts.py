@@ -12,25 +12,45 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
-import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from typing import Any, TypeVar, get_type_hints
+from typing import Any
 from uuid import UUID
 
+from read_side.alert_records import dumps, from_record, loads, to_record
 from read_side.device_status import Page
 from read_side.times import as_utc
 from write_side.errors import InvalidInput
+
+__all__ = [  # the records codec (`read_side.alert_records`) is re-exported
+    "ALERT_TOPIC",
+    "SEVERITIES",
+    "STATES",
+    "TRANSITIONS",
+    "AlertFilter",
+    "AlertReader",
+    "AlertRow",
+    "AlertRuleRow",
+    "DeviceName",
+    "RuleFilter",
+    "TimelineEntry",
+    "TimelineFilter",
+    "check_choices",
+    "decode_cursor",
+    "dumps",
+    "encode_cursor",
+    "from_record",
+    "loads",
+    "time_key",
+    "to_record",
+]
 
 SEVERITIES = ("info", "warning", "critical")
 STATES = ("open", "acknowledged", "resolved")
 TRANSITIONS = ("raised", "repeated", "acknowledged", "resolved", "escalated")
 ALERT_TOPIC = "alert"
-R = TypeVar("R")
 
 
 def time_key(at: datetime) -> str:
@@ -251,57 +271,6 @@ def decode_cursor(kind: str, cursor: str) -> str:
     if found != kind or not sep or not key or len(key) > 200:
         raise InvalidInput("malformed cursor", field="after")
     return key
-
-
-# JSON records (change notices, stored rows) ---------------------------------------------------
-
-
-def to_record(row: object) -> dict[str, Any]:
-    """A JSON-ready dict of a row dataclass (UUIDs as text, times in ISO 8601)."""
-    return {f.name: _jsonable(getattr(row, f.name)) for f in dataclasses.fields(row)}  # type: ignore[arg-type]
-
-
-def from_record(cls: type[R], record: Mapping[str, Any]) -> R:
-    """The row of type `cls` from `to_record`'s output."""
-    kinds = _field_kinds(cls)  # type: ignore[arg-type]
-    return cls(**{name: _revive(kinds[name], v) for name, v in record.items() if name in kinds})
-
-
-def dumps(row: object) -> str:
-    return json.dumps(to_record(row), separators=(",", ":"), sort_keys=True)
-
-
-def loads(cls: type[R], text: str) -> R:
-    return from_record(cls, json.loads(text))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, frozenset | set | tuple):
-        return sorted(value)
-    return value
-
-
-@cache
-def _field_kinds(cls: type) -> dict[str, str]:
-    hints = get_type_hints(cls)
-    return {
-        f.name: "uuid"
-        if "UUID" in str(hints[f.name])
-        else "time"
-        if "datetime" in str(hints[f.name])
-        else "plain"
-        for f in dataclasses.fields(cls)
-    }
-
-
-def _revive(kind: str, value: Any) -> Any:
-    if value is None or kind == "plain":
-        return value
-    return UUID(str(value)) if kind == "uuid" else datetime.fromisoformat(str(value))
 
 
 def check_choices(

@@ -1,4 +1,4 @@
-"""DynamoDB reader of the alert read models, with the tables' definitions and item codecs.
+"""DynamoDB reader of the alert read models (tables and item codecs: `alerts_dynamodb_items`).
 
 Every key starts with the tenant. Items keep the whole row as JSON in `d`, plus key, index and
 filter attributes (on-demand tables, GSIs projecting everything):
@@ -30,140 +30,19 @@ from read_side.alerts import (
     AlertReader,
     AlertRow,
     AlertRuleRow,
-    DeviceName,
     RuleFilter,
     TimelineEntry,
     TimelineFilter,
     decode_cursor,
-    dumps,
     encode_cursor,
     loads,
     time_key,
 )
+from read_side.alerts_dynamodb_items import s_attr, table_names
 from read_side.device_status import Page, check_page_size
 
 READ_BUDGET = 20
 R = TypeVar("R")
-S = {"AttributeType": "S"}
-
-
-def table_names(prefix: str) -> dict[str, str]:
-    return {
-        t: f"{prefix}{t}" for t in ("alert_rules", "alerts", "alert_timeline", "alert_device_names")
-    }
-
-
-def _table(
-    name: str, hash_key: str, range_key: str, indexes: dict[str, tuple[str, str]]
-) -> dict[str, Any]:
-    attributes = {hash_key, range_key} | {a for pair in indexes.values() for a in pair}
-    spec: dict[str, Any] = {
-        "TableName": name,
-        "KeySchema": [
-            {"AttributeName": hash_key, "KeyType": "HASH"},
-            {"AttributeName": range_key, "KeyType": "RANGE"},
-        ],
-        "AttributeDefinitions": [{"AttributeName": a, **S} for a in sorted(attributes)],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-    if indexes:
-        spec["GlobalSecondaryIndexes"] = [
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": h, "KeyType": "HASH"},
-                    {"AttributeName": r, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index, (h, r) in indexes.items()
-        ]
-    return spec
-
-
-def create_table_kwargs(prefix: str) -> list[dict[str, Any]]:
-    names = table_names(prefix)
-    return [
-        _table(names["alert_rules"], "tenant_id", "rule_id", {}),
-        _table(
-            names["alerts"],
-            "tenant_id",
-            "alert_id",
-            {
-                "by_time": ("tenant_id", "raised_key"),
-                "by_device": ("tenant_device", "raised_key"),
-                "by_rule": ("tenant_rule", "raised_key"),
-                "active": ("active_tenant", "raised_key"),
-            },
-        ),
-        _table(
-            names["alert_timeline"],
-            "tenant_id",
-            "sk",
-            {
-                "by_device": ("tenant_device", "sk"),
-                "by_alert": ("tenant_alert", "sk"),
-                "by_rule": ("tenant_rule", "sk"),
-            },
-        ),
-        _table(names["alert_device_names"], "tenant_id", "device_id", {}),
-    ]
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def rule_item(row: AlertRuleRow) -> dict[str, Any]:
-    return {
-        "tenant_id": _s(row.tenant_id),
-        "rule_id": _s(row.rule_id.hex),
-        "d": _s(dumps(row)),
-        "severity": _s(row.severity),
-        "enabled": {"BOOL": row.enabled},
-        "deleted": {"BOOL": row.deleted},
-        "version": {"N": str(row.version)},  # the writer's row guard
-    }
-
-
-def alert_item(row: AlertRow) -> dict[str, Any]:
-    item = {
-        "tenant_id": _s(row.tenant_id),
-        "alert_id": _s(row.alert_id.hex),
-        "raised_key": _s(row.raised_key),
-        "tenant_device": _s(f"{row.tenant_id}#{row.device_id.hex}"),
-        "tenant_rule": _s(f"{row.tenant_id}#{row.rule_id.hex}"),
-        "alert_state": _s(row.state),
-        "severity": _s(row.severity),
-        "d": _s(dumps(row)),
-        "version": {"N": str(row.version)},  # the writer's row guard
-    }
-    if row.state != "resolved":
-        item["active_tenant"] = _s(row.tenant_id)
-    return item
-
-
-def entry_item(entry: TimelineEntry) -> dict[str, Any]:
-    t = entry.tenant_id
-    return {
-        "tenant_id": _s(t),
-        "sk": _s(entry.key),
-        "tenant_device": _s(f"{t}#{entry.device_id.hex}"),
-        "tenant_alert": _s(f"{t}#{entry.alert_id.hex}"),
-        "tenant_rule": _s(f"{t}#{entry.rule_id.hex}"),
-        "severity": _s(entry.severity),
-        "transition": _s(entry.transition),
-        "state_after": _s(entry.state_after),
-        "d": _s(dumps(entry)),
-    }
-
-
-def name_item(name: DeviceName) -> dict[str, Any]:
-    return {
-        "tenant_id": _s(name.tenant_id),
-        "device_id": _s(name.device_id.hex),
-        "name": _s(name.name),
-    }
 
 
 @dataclass(frozen=True)
@@ -303,7 +182,7 @@ class DynamoDBAlertReader(AlertReader):
     def _item(self, table: str, tenant_id: str, name: str, key: str) -> dict[str, Any] | None:
         response = self.client.get_item(
             TableName=self.tables[table],
-            Key={"tenant_id": _s(tenant_id), name: _s(key)},
+            Key={"tenant_id": s_attr(tenant_id), name: s_attr(key)},
             ConsistentRead=True,
         )
         item: dict[str, Any] | None = response.get("Item")
@@ -329,7 +208,11 @@ class DynamoDBAlertReader(AlertReader):
         if low > plan.high:
             return [], None
         names = {"#h": plan.hash_name, "#r": plan.range_name}
-        values: dict[str, Any] = {":h": _s(plan.hash_value), ":lo": _s(low), ":hi": _s(plan.high)}
+        values: dict[str, Any] = {
+            ":h": s_attr(plan.hash_value),
+            ":lo": s_attr(low),
+            ":hi": s_attr(plan.high),
+        }
         clauses = []
         for number, (attribute, chosen) in enumerate(plan.filters):
             options = sorted(chosen)
@@ -337,7 +220,7 @@ class DynamoDBAlertReader(AlertReader):
                 continue
             names[f"#f{number}"] = attribute
             placeholders = [f":f{number}_{i}" for i in range(len(options))]
-            values.update({p: _s(v) for p, v in zip(placeholders, options, strict=True)})
+            values.update({p: s_attr(v) for p, v in zip(placeholders, options, strict=True)})
             clauses.append(f"#f{number} IN ({', '.join(placeholders)})")
         kwargs: dict[str, Any] = {
             "TableName": plan.table,

@@ -29,7 +29,7 @@ from write_side.alert_commands import (
     ReviseAlertRule,
 )
 from write_side.alert_rules import AlertRule
-from write_side.alerting_policy import AlertCommand, AutoResolve, OpenAlert, RecordRepeat
+from write_side.alerting_watch import AlertCommand, AutoResolve, OpenAlert, RecordRepeat
 from write_side.alerts import Alert
 from write_side.application import FleetApplication, Saved
 from write_side.errors import AlertAlreadyResolved, ConcurrencyConflict, NotFound

@@ -8,17 +8,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from write_side.alert_rules import RuleVersion
-from write_side.rule_evaluation import (
-    EvaluationState,
-    Prepared,
-    Series,
-    evaluate_series,
-    is_quiet,
-)
+from write_side.rule_compiled import EvaluationState, Prepared, Series
+from write_side.rule_evaluation import evaluate_series, is_quiet
 from write_side.telemetry import Reading
 
 if TYPE_CHECKING:
-    from write_side.alerting_policy import DeviceFacts, Watch
+    from write_side.alerting_watch import DeviceFacts, Watch
 
 
 class _Lane:

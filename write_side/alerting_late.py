@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from write_side.alert_rules import RuleVersion
-from write_side.rule_evaluation import EvaluationState, prepare
+from write_side.rule_compiled import EvaluationState, prepare
 from write_side.telemetry import BatchEntry
 
 

@@ -18,69 +18,36 @@ from uuid import UUID
 from write_side.alert_rules import Absence, ForDuration, RuleVersion
 from write_side.alerting_lanes import Lanes, advanced_already
 from write_side.alerting_late import unpassed, watermarks
-from write_side.alerts import PeakMode, alert_id
-from write_side.rule_evaluation import (
+from write_side.alerting_watch import (
+    AlertCommand,
+    AutoResolve,
+    DeviceFacts,
+    OpenAlert,
+    RecordRepeat,
+    Watch,
+)
+from write_side.alerts import alert_id
+from write_side.rule_compiled import (
     Decision,
     EvaluationState,
     Prepared,
     Raise,
     Repeat,
     Series,
-    evaluate_series,
     prepare,
-    tick,
 )
+from write_side.rule_evaluation import evaluate_series, tick
 from write_side.telemetry import BatchEntry, TelemetryBatch
 
-
-@dataclass(frozen=True)
-class DeviceFacts:
-    device_id: UUID
-    tenant_id: str
-    device_type: str
-    tags: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class OpenAlert:
-    alert_id: UUID
-    tenant_id: str
-    rule_id: UUID
-    rule_revision: int
-    device_id: UUID
-    episode: int
-    severity: str
-    value: float | None
-    at: datetime
-    peak_mode: PeakMode
-
-
-@dataclass(frozen=True)
-class RecordRepeat:
-    alert_id: UUID
-    value: float
-    at: datetime
-
-
-@dataclass(frozen=True)
-class AutoResolve:
-    alert_id: UUID
-    value: float | None
-    at: datetime
-    note: str | None = None
-
-
-AlertCommand = OpenAlert | RecordRepeat | AutoResolve
-
-
-@dataclass(slots=True)  # one per (rule, device): 100 rules x 10,000 devices are a million
-class Watch:
-    rule_id: UUID
-    device: DeviceFacts
-    rule: RuleVersion | None = None  # None while the rule does not apply (episodes still count)
-    state: EvaluationState | None = None
-    episode: int = 0
-    open_alert: UUID | None = None
+__all__ = [
+    "AlertCommand",
+    "AlertingPolicy",
+    "AutoResolve",
+    "DeviceFacts",
+    "OpenAlert",
+    "RecordRepeat",
+    "Watch",
+]
 
 
 @dataclass

@@ -69,6 +69,7 @@ Consequences and limits:
   processed. Read models can commit their own actions with it (``write_with_tracking``).
 """
 
+from event_store.dynamodb.datastore import DynamoDBDatastore
 from event_store.dynamodb.errors import (
     MAX_STREAMS_PER_CALL,
     MAX_TRANSACTION_BYTES,
@@ -78,11 +79,10 @@ from event_store.dynamodb.factory import DynamoDBFactory, create_tables, delete_
 from event_store.dynamodb.recorders import (
     DynamoDBAggregateRecorder,
     DynamoDBApplicationRecorder,
-    DynamoDBDatastore,
     DynamoDBProcessRecorder,
-    DynamoDBTrackingRecorder,
 )
 from event_store.dynamodb.subscription import DynamoDBSubscription
+from event_store.dynamodb.tracking_recorder import DynamoDBTrackingRecorder
 from event_store.dynamodb.transact import RetryPolicy
 
 Factory = DynamoDBFactory

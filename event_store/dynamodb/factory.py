@@ -15,13 +15,12 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 
 from event_store.dynamodb.client import DynamoDBClient, create_client, endpoint_of
+from event_store.dynamodb.datastore import DynamoDBDatastore
 from event_store.dynamodb.local import forget_table
 from event_store.dynamodb.recorders import (
     DynamoDBAggregateRecorder,
     DynamoDBApplicationRecorder,
-    DynamoDBDatastore,
     DynamoDBProcessRecorder,
-    DynamoDBTrackingRecorder,
 )
 from event_store.dynamodb.tables import (
     delete_table,
@@ -29,6 +28,7 @@ from event_store.dynamodb.tables import (
     events_table_spec,
     tracking_table_spec,
 )
+from event_store.dynamodb.tracking_recorder import DynamoDBTrackingRecorder
 
 DEFAULT_TABLE_PREFIX = "fleetwatch_"
 DEFAULT_REGION = "us-east-1"

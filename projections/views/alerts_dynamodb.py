@@ -16,7 +16,7 @@ from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.parts import MAX_PART_ITEMS, guarded_put
 from projections.alert_views import AlertsChanges, AlertsView
 from projections.views.dynamodb_tables import delete_all_items
-from read_side.alerts_dynamodb import (
+from read_side.alerts_dynamodb_items import (
     alert_item,
     create_table_kwargs,
     entry_item,

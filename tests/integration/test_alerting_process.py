@@ -21,7 +21,7 @@ from fleetwatch.consumers import build_alerting
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import application_env, open_read_model
 from projections.alert_views import AlertsProjection
-from projections.alerting import AlertingWorker
+from projections.alerting_worker import AlertingWorker
 from projections.batching import BatchingProjectionWorker
 from read_side.alerts import AlertFilter, AlertReader, RuleFilter, TimelineFilter
 from write_side.alert_commands import (

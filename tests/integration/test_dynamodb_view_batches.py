@@ -29,7 +29,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from event_store.dynamodb.client import DynamoDBClient, create_client
-from event_store.dynamodb.recorders import DynamoDBDatastore, DynamoDBTrackingRecorder
+from event_store.dynamodb.datastore import DynamoDBDatastore
+from event_store.dynamodb.tracking_recorder import DynamoDBTrackingRecorder
 from event_store.envelope import EventMetadata
 from event_store.tracking import AlreadyTracked
 from fleetwatch.bootstrap import application_env
@@ -41,7 +42,7 @@ from projections.views.alerts_dynamodb import DynamoDBAlertsView
 from projections.views.dynamodb import DynamoDBDeviceStatusView
 from projections.views.users_dynamodb import DynamoDBUsersView
 from read_side.alerts import AlertRow
-from read_side.alerts_dynamodb import table_names as alert_tables
+from read_side.alerts_dynamodb_items import table_names as alert_tables
 from read_side.device_status import DeviceStatus
 from read_side.dynamodb_devices import table_name as devices_table
 from read_side.users import UserRow

@@ -12,14 +12,8 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
-from projections.alert_views import (
-    AlertsChanges,
-    AlertsProjection,
-    AlertsView,
-    condition_text,
-    evolve_alert,
-    evolve_rule,
-)
+from projections.alert_evolve import condition_text, evolve_alert, evolve_rule
+from projections.alert_views import AlertsChanges, AlertsProjection, AlertsView
 from read_side.alerts import (
     AlertFilter,
     AlertReader,

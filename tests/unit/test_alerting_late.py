@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.unit.test_alerting_policy import HOT, PUMP, at, batch, make_rule
 from write_side.alerting_policy import AlertingPolicy, RecordRepeat
-from write_side.rule_evaluation import EvaluationState
+from write_side.rule_compiled import EvaluationState
 
 RISING = make_rule(
     {"kind": "rate_of_change", "metric": "temp", "rate": 5, "per": "second",

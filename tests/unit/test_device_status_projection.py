@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from event_store.envelope import EventEnvelope
-from projections.device_status import evolve, status_to_json
+from projections.device_status_evolve import evolve, status_to_json
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DEVICE = uuid.uuid4()

@@ -11,15 +11,8 @@ from typing import Any
 import pytest
 
 from write_side.alert_rules import RuleDefinition, RuleVersion, parse_rule_definition
-from write_side.rule_evaluation import (
-    Clear,
-    Decision,
-    EvaluationState,
-    Raise,
-    Repeat,
-    evaluate,
-    tick,
-)
+from write_side.rule_compiled import Clear, Decision, EvaluationState, Raise, Repeat
+from write_side.rule_evaluation import evaluate, tick
 from write_side.telemetry import Reading
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -1,8 +1,8 @@
 """The telemetry command handler: every transport's messages end here, in two steps.
 
 1. `prepare(submission)` (any thread): parse, validate (`validate_message`), authenticate the
-   device. A refusal is final at once (`MessageResult` "rejected", counted); otherwise the message
-   becomes a `Pending` entry to commit.
+   device (`write_side.ingestion.prepare`). A refusal is final at once (`MessageResult`
+   "rejected", counted); otherwise the message becomes a `Pending` entry to commit.
 2. `commit(pendings)` (one flusher thread): group the entries by device, let each device's
    `Telemetry` stream drop what it already recorded, and save every touched stream in ONE
    `insert_events` call. Lost races (another process wrote a stream) reload and retry.
@@ -18,22 +18,19 @@ knows about a transport beyond its name.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
-import orjson
 from eventsourcing.persistence import IntegrityError
 
 from event_store.envelope import EventMetadata
 from event_store.ids import new_uuid4
 from write_side.application import FleetApplication
-from write_side.credentials import AccessDenied, DeviceDirectory, check_access, parse_token
-from write_side.errors import InvalidTelemetry
+from write_side.credentials import DeviceDirectory
+from write_side.ingestion.prepare import prepare_submission
 from write_side.ingestion.results import (
     IngestCounters,
     MessageResult,
@@ -41,16 +38,12 @@ from write_side.ingestion.results import (
     RawHistory,
     Submission,
 )
-from write_side.telemetry import BatchEntry, TelemetryLimits, validate_message
-from write_side.telemetry_log import Telemetry, telemetry_id
+from write_side.telemetry import BatchEntry, TelemetryLimits
+from write_side.telemetry_log import Telemetry
 
 log = logging.getLogger(__name__)
 
-INVALID_TELEMETRY = InvalidTelemetry.code
 CONFLICT_RETRIES = 3
-REFRESH_AFTER_S = 1.0  # a refused device's cached access is reloaded at most this often
-_MAYBE_STALE = (AccessDenied.UNAUTHENTICATED, AccessDenied.UNKNOWN_DEVICE)
-_ENCODED = (bytes, str)
 
 
 class TelemetryIngestion:
@@ -88,62 +81,16 @@ class TelemetryIngestion:
     ) -> Pending | MessageResult:
         """A `Pending` entry, or the final (counted) refusal of the message. `now`: the time
         it was received (the clock's, when not given: one reading for a batch of them)."""
-        outcome = self._prepare(submission, self.clock() if now is None else now)
+        outcome = prepare_submission(
+            submission,
+            self.clock() if now is None else now,
+            self.limits,
+            self.directory,
+            self.heartbeat_timeout_s,
+        )
         if isinstance(outcome, MessageResult):
             self.counters.count(outcome)
         return outcome
-
-    def _prepare(self, submission: Submission, now: datetime) -> Pending | MessageResult:
-        raw, size, problem = _decode(submission.payload, self.limits.max_payload_bytes)
-        if raw is None:
-            return MessageResult.rejected(INVALID_TELEMETRY, problem)
-        try:
-            message = validate_message(raw, now, self.limits, size=size)
-        except InvalidTelemetry as e:
-            message_id = raw.get("message_id")
-            return MessageResult.rejected(
-                INVALID_TELEMETRY, e.message, message_id if isinstance(message_id, str) else None
-            )
-        except Exception:  # a shape validation did not foresee: refuse it, never retry it
-            log.exception("unreadable telemetry message")
-            return MessageResult.rejected(INVALID_TELEMETRY, "unreadable message")
-        device_id, message_id = message.device_id, message.message_id
-        channel = submission.channel_device_id
-        if channel is not None and channel.lower() not in (str(device_id), device_id.hex):
-            detail = "the topic names another device than the message"
-            return MessageResult.rejected(
-                AccessDenied.UNAUTHENTICATED, detail, message_id, device_id
-            )
-        token: object = submission.token or raw.get("token")
-        if submission.trusted_tenant is None:
-            token = parse_token(token)
-            if token is None or token.device_id != device_id:
-                detail = "a valid device token for this device is required"
-                code = AccessDenied.UNAUTHENTICATED
-                return MessageResult.rejected(code, detail, message_id, device_id)
-        access = self.directory.lookup(device_id)
-        denied = check_access(access, device_id, token, submission.trusted_tenant)
-        if denied in _MAYBE_STALE:  # issued or registered a moment ago? ask the store again
-            access = self.directory.lookup(device_id, max_age=REFRESH_AFTER_S)
-            denied = check_access(access, device_id, token, submission.trusted_tenant)
-        if denied is not None or access is None:
-            code = denied or AccessDenied.UNKNOWN_DEVICE
-            return MessageResult.rejected(code, _DENIED[code], message_id, device_id)
-        entry = message.entry()
-        if entry is None:
-            detail = "no reading or status field of the message is valid"
-            return MessageResult.rejected(
-                INVALID_TELEMETRY, detail, message_id, device_id, message.rejections
-            )
-        return Pending(
-            tenant_id=access.tenant_id,
-            stream_id=telemetry_id(access.tenant_id, device_id),
-            message=message,
-            entry=entry,
-            received_at=now,
-            transport=submission.transport,
-            heartbeat_timeout_s=access.heartbeat_timeout_s or self.heartbeat_timeout_s,
-        )
 
     # Step 2 -----------------------------------------------------------------------------------
 
@@ -252,36 +199,6 @@ class TelemetryIngestion:
     def forget(self, stream_id: UUID) -> None:
         """Drop the cached stream: the next use reloads it from the store."""
         self._streams.pop(stream_id, None)
-
-
-_DENIED: Mapping[str, str] = {
-    AccessDenied.UNAUTHENTICATED: "the device token is not valid for this device",
-    AccessDenied.UNKNOWN_DEVICE: "no such device",
-    AccessDenied.DEVICE_DECOMMISSIONED: "the device is decommissioned",
-}
-
-
-def _decode(
-    payload: bytes | str | Mapping[str, Any], max_bytes: int
-) -> tuple[Mapping[str, Any] | None, int | None, str]:
-    """The message as a mapping (None when unusable), its size when known, and the problem."""
-    if not isinstance(payload, _ENCODED) and isinstance(payload, Mapping):  # ABC check last
-        return payload, None, ""
-    size = len(payload.encode() if isinstance(payload, str) else payload)
-    if size > max_bytes:
-        return None, size, f"message of {size} bytes is over {max_bytes}"
-    try:
-        raw = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        # orjson is strict JSON; the standard parser also reads what devices send besides
-        # (NaN, Infinity, integers over 64 bits), so those values are refused per reading.
-        try:
-            raw = json.loads(payload)
-        except (ValueError, UnicodeDecodeError, RecursionError) as e:
-            return None, size, f"not JSON: {e}"
-    if not isinstance(raw, dict):
-        return None, size, "a telemetry message must be a JSON object"
-    return raw, size, ""
 
 
 def _keys(entries: Sequence[BatchEntry]) -> list[tuple[datetime, str, str]]:

@@ -1,0 +1,131 @@
+"""The commands that run Fleetwatch: `serve`, `demo`, `simulate` and `ingest mqtt`.
+
+Apart from the other groups because these are the long-running processes (they tune the garbage
+collector, log at INFO and stop on Ctrl-C); the one-shot administration commands are in
+`fleetwatch.cli.admin` and `fleetwatch.cli.stores`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from typing import Annotated
+
+import typer
+
+from fleetwatch.bootstrap import build_system
+from fleetwatch.cli.common import LOG_FORMAT, console, fail, start
+from fleetwatch.runtime import tune_gc
+from fleetwatch.settings import DEV_JWT_SECRET, Settings
+
+ingest_app = typer.Typer(help="Telemetry ingestion.", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    tenant: Annotated[str, typer.Option(help="Tenant of the printed dev token.")] = "demo",
+) -> None:
+    """Run the API (GraphQL, REST) and the projection workers."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.auth import issue_token
+
+    settings = Settings()
+    host = host or settings.host
+    port = port or settings.port
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    system = build_system(settings)
+    tune_gc()
+    start(system)
+    where = (
+        f"SQLite file {settings.sqlite_path}"
+        if settings.store == "sqlite"
+        else f"DynamoDB tables {settings.dynamodb_table_prefix}*"
+    )
+    console.print(f"[bold]Fleetwatch[/] on {where}; fan-out: {settings.redis_url or 'in-process'}")
+    console.print(f"GraphiQL:  http://{host}:{port}/graphql")
+    console.print(f"REST docs: http://{host}:{port}/docs")
+    if settings.jwt_secret == DEV_JWT_SECRET:
+        token = issue_token(settings, "dev-admin", tenant, ["admin"], 24 * 3600)
+        console.print(f"Dev token (tenant {tenant!r}, role admin, 24 h):")
+        print(token)  # plain, so it can be copied whole
+        console.print('GraphiQL headers: {"Authorization": "Bearer <token>"}')
+    try:
+        uvicorn.run(create_app(system), host=host, port=port, log_level="info")
+    finally:
+        system.close()
+
+
+def simulate(  # noqa: PLR0917 - typer options
+    devices: Annotated[int, typer.Option(help="Devices to simulate.", min=1)] = 10,
+    rate: Annotated[float, typer.Option(help="Messages per second, all devices.", min=0.1)] = 10,
+    transport: Annotated[str, typer.Option(help="mqtt or http.")] = "mqtt",
+    duration: Annotated[float | None, typer.Option(help="Seconds (default: forever).")] = None,
+    url: Annotated[str | None, typer.Option(help="Broker or API base URL.")] = None,
+    tenant: Annotated[str, typer.Option(help="Tenant of the simulated devices.")] = "demo",
+    duplicate_ratio: Annotated[float, typer.Option(min=0, max=1)] = 0.02,
+    bad_ratio: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
+    ingest_here: Annotated[
+        bool, typer.Option(help="MQTT: also run the ingestor in this process.")
+    ] = True,
+) -> None:
+    """Register (or reuse) simulated devices and send telemetry; prints rates every second."""
+    from fleetwatch.simulate import simulate as run_simulation
+
+    if transport not in ("mqtt", "http"):
+        raise fail("--transport must be mqtt or http")
+    with contextlib.suppress(KeyboardInterrupt):
+        run_simulation(
+            devices=devices, rate=rate, transport=transport, duration=duration, url=url,
+            tenant=tenant, duplicate_ratio=duplicate_ratio, bad_ratio=bad_ratio,
+            ingest_here=ingest_here, echo=console.print,
+        )  # fmt: skip
+
+
+def demo(
+    port: Annotated[int | None, typer.Option(help="TCP port (default FLEETWATCH_PORT).")] = None,
+    devices: Annotated[int, typer.Option(help="Simulated devices.", min=1, max=1000)] = 5,
+    rate: Annotated[float, typer.Option(help="Messages per second.", min=0.1, max=1000)] = 10,
+) -> None:
+    """Serve the API with simulated devices raising alerts (tenant demo); print what to see."""
+    from fleetwatch.demo import run_demo
+
+    settings = Settings().model_copy(update={"run_projections": True})
+    system = build_system(settings)
+    tune_gc()
+    start(system)
+    try:
+        run_demo(system, port=port or settings.port, devices=devices, rate=rate)
+    finally:
+        system.close()
+
+
+@ingest_app.command("mqtt")
+def ingest_mqtt(
+    url: Annotated[str, typer.Option(help="Broker URL.")] = "mqtt://127.0.0.1:1883",
+    client_id: Annotated[str, typer.Option(help="Stable id: the broker keeps its session.")] = (
+        "fleetwatch-ingest"
+    ),
+) -> None:
+    """Subscribe to devices/+/telemetry (QoS 1, shared subscription) until interrupted."""
+    import time
+
+    from ingestion.settings import IngestSettings
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    ingest = IngestSettings().model_copy(update={"mqtt_url": url, "mqtt_client_id": client_id})
+    system = build_system(Settings(), ingest)
+    tune_gc()
+    start(system)
+    try:
+        console.print(f"ingesting MQTT from {url} as {client_id!r}; Ctrl-C to stop")
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(10)
+                assert system.ingest is not None
+                console.print(json.dumps(system.ingest.handler.counters.snapshot()))
+    finally:
+        system.close()

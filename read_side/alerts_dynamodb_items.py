@@ -1,0 +1,135 @@
+"""The DynamoDB alert read models' tables and item codecs, shared by their reader and writer.
+
+Apart from `read_side.alerts_dynamodb` (the reader: query plans, paging, the read budget)
+because the writer (`projections.views.alerts_dynamodb`) needs the same table definitions and
+items and nothing of the reading. The tables and their indexes are listed in the reader's
+docstring; every item keeps the whole row as JSON in `d` beside its key, index and filter
+attributes, and the rows that the writer guards carry their `version`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from read_side.alerts import AlertRow, AlertRuleRow, DeviceName, TimelineEntry, dumps
+
+S = {"AttributeType": "S"}
+
+
+def table_names(prefix: str) -> dict[str, str]:
+    return {
+        t: f"{prefix}{t}" for t in ("alert_rules", "alerts", "alert_timeline", "alert_device_names")
+    }
+
+
+def _table(
+    name: str, hash_key: str, range_key: str, indexes: dict[str, tuple[str, str]]
+) -> dict[str, Any]:
+    attributes = {hash_key, range_key} | {a for pair in indexes.values() for a in pair}
+    spec: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": [
+            {"AttributeName": hash_key, "KeyType": "HASH"},
+            {"AttributeName": range_key, "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [{"AttributeName": a, **S} for a in sorted(attributes)],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if indexes:
+        spec["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": h, "KeyType": "HASH"},
+                    {"AttributeName": r, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, (h, r) in indexes.items()
+        ]
+    return spec
+
+
+def create_table_kwargs(prefix: str) -> list[dict[str, Any]]:
+    names = table_names(prefix)
+    return [
+        _table(names["alert_rules"], "tenant_id", "rule_id", {}),
+        _table(
+            names["alerts"],
+            "tenant_id",
+            "alert_id",
+            {
+                "by_time": ("tenant_id", "raised_key"),
+                "by_device": ("tenant_device", "raised_key"),
+                "by_rule": ("tenant_rule", "raised_key"),
+                "active": ("active_tenant", "raised_key"),
+            },
+        ),
+        _table(
+            names["alert_timeline"],
+            "tenant_id",
+            "sk",
+            {
+                "by_device": ("tenant_device", "sk"),
+                "by_alert": ("tenant_alert", "sk"),
+                "by_rule": ("tenant_rule", "sk"),
+            },
+        ),
+        _table(names["alert_device_names"], "tenant_id", "device_id", {}),
+    ]
+
+
+def s_attr(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def rule_item(row: AlertRuleRow) -> dict[str, Any]:
+    return {
+        "tenant_id": s_attr(row.tenant_id),
+        "rule_id": s_attr(row.rule_id.hex),
+        "d": s_attr(dumps(row)),
+        "severity": s_attr(row.severity),
+        "enabled": {"BOOL": row.enabled},
+        "deleted": {"BOOL": row.deleted},
+        "version": {"N": str(row.version)},  # the writer's row guard
+    }
+
+
+def alert_item(row: AlertRow) -> dict[str, Any]:
+    item = {
+        "tenant_id": s_attr(row.tenant_id),
+        "alert_id": s_attr(row.alert_id.hex),
+        "raised_key": s_attr(row.raised_key),
+        "tenant_device": s_attr(f"{row.tenant_id}#{row.device_id.hex}"),
+        "tenant_rule": s_attr(f"{row.tenant_id}#{row.rule_id.hex}"),
+        "alert_state": s_attr(row.state),
+        "severity": s_attr(row.severity),
+        "d": s_attr(dumps(row)),
+        "version": {"N": str(row.version)},  # the writer's row guard
+    }
+    if row.state != "resolved":
+        item["active_tenant"] = s_attr(row.tenant_id)
+    return item
+
+
+def entry_item(entry: TimelineEntry) -> dict[str, Any]:
+    t = entry.tenant_id
+    return {
+        "tenant_id": s_attr(t),
+        "sk": s_attr(entry.key),
+        "tenant_device": s_attr(f"{t}#{entry.device_id.hex}"),
+        "tenant_alert": s_attr(f"{t}#{entry.alert_id.hex}"),
+        "tenant_rule": s_attr(f"{t}#{entry.rule_id.hex}"),
+        "severity": s_attr(entry.severity),
+        "transition": s_attr(entry.transition),
+        "state_after": s_attr(entry.state_after),
+        "d": s_attr(dumps(entry)),
+    }
+
+
+def name_item(name: DeviceName) -> dict[str, Any]:
+    return {
+        "tenant_id": s_attr(name.tenant_id),
+        "device_id": s_attr(name.device_id.hex),
+        "name": s_attr(name.name),
+    }
