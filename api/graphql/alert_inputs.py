@@ -10,14 +10,13 @@ import strawberry
 
 from api.alerts import parse_id
 from api.device_view import Severity
-from api.graphql.alert_types import (
-    AlertState,
-    AlertTransition,
+from api.graphql.alert_rule_types import (
     ComparisonOperator,
     ConditionKind,
     RateDirection,
     RateUnit,
 )
+from api.graphql.alert_types import AlertState, AlertTransition
 from read_side.alerts import AlertFilter, RuleFilter, TimelineFilter
 
 

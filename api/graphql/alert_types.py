@@ -1,5 +1,6 @@
 """GraphQL output types of the alerts slice (docs/api.md section 13.5), built from the rows of
-`read_side.alerts`. `Alert.rule` and `Alert.timeline` read the caller's tenant only."""
+`read_side.alerts`. `Alert.rule` and `Alert.timeline` read the caller's tenant only. The
+rules' types are in `alert_rule_types`."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from anyio import to_thread
-from strawberry.scalars import JSON
 
 from api.auth import Permission
 from api.device_view import Severity
+from api.graphql.alert_rule_types import (
+    AlertRule,
+    ConditionKind,
+)
 from api.graphql.context import Info
 from api.graphql.scalars import Long
 from api.graphql.types import PageInfo
 from read_side.alerts import (
     AlertRow,
-    AlertRuleRow,
     TimelineEntry,
     TimelineFilter,
     encode_cursor,
@@ -28,7 +31,6 @@ from read_side.alerts import (
 )
 from read_side.device_status import Page
 from read_side.notifications import ChangeNotice
-from write_side.alert_rules import RuleDefinition
 from write_side.alerts import Alert as AlertAggregate
 from write_side.event_names import type_prefix
 
@@ -36,37 +38,6 @@ T = TypeVar("T")
 _KINDS = frozenset({"threshold", "for_duration", "absence", "rate_of_change"})
 
 ALERT_TYPE_PREFIX = type_prefix(AlertAggregate)  # "Alert.": a transition's name follows it
-
-
-@strawberry.enum
-class ComparisonOperator(Enum):
-    GT = ">"
-    GE = ">="
-    LT = "<"
-    LE = "<="
-    EQ = "=="
-    NE = "!="
-
-
-@strawberry.enum
-class ConditionKind(Enum):
-    THRESHOLD = "threshold"
-    FOR_DURATION = "for_duration"
-    ABSENCE = "absence"
-    RATE_OF_CHANGE = "rate_of_change"
-
-
-@strawberry.enum
-class RateUnit(Enum):
-    SECOND = "second"
-    MINUTE = "minute"
-
-
-@strawberry.enum
-class RateDirection(Enum):
-    RISING = "rising"
-    FALLING = "falling"
-    ANY = "any"
 
 
 @strawberry.enum
@@ -99,102 +70,6 @@ class AlertTransition(Enum):
 class SortOrder(Enum):
     NEWEST_FIRST = "newest_first"
     OLDEST_FIRST = "oldest_first"
-
-
-@strawberry.type
-class RuleScope:
-    device_id: strawberry.ID | None
-    tag: str | None
-    device_type: str | None
-
-
-@strawberry.type
-class Comparison:
-    op: ComparisonOperator
-    value: float
-
-    @classmethod
-    def of(cls, data: dict[str, Any] | None) -> Comparison | None:
-        return None if data is None else cls(op=ComparisonOperator(data["op"]), value=data["value"])
-
-
-@strawberry.type
-class Condition:
-    kind: ConditionKind
-    metric: str | None
-    op: ComparisonOperator | None
-    value: float | None
-    seconds: float | None
-    rate: float | None
-    per: RateUnit | None
-    direction: RateDirection | None
-    window_seconds: float | None
-
-    @classmethod
-    def of(cls, c: dict[str, Any]) -> Condition:
-        return cls(
-            kind=ConditionKind(c["kind"]), metric=c.get("metric"),
-            op=ComparisonOperator(c["op"]) if "op" in c else None, value=c.get("value"),
-            seconds=c.get("seconds"), rate=c.get("rate"),
-            per=RateUnit(c["per"]) if "per" in c else None,
-            direction=RateDirection(c["direction"]) if "direction" in c else None,
-            window_seconds=c.get("window_seconds"),
-        )  # fmt: skip
-
-
-@strawberry.type
-class AlertRuleRevision:
-    revision: int
-    definition: JSON
-    revised_at: datetime
-    revised_by: str
-
-
-@strawberry.type
-class AlertRule:
-    id: strawberry.ID
-    name: str
-    scope: RuleScope
-    severity: Severity
-    condition: Condition
-    clear_condition: Comparison | None
-    hysteresis: float
-    effective_clear: Comparison | None = strawberry.field(
-        description="What clears the alert (given or derived); null for ABSENCE."
-    )
-    enabled: bool
-    deleted: bool
-    revision: int
-    version: int = strawberry.field(description="The rule's version, for expectedVersion.")
-    created_at: datetime
-    updated_at: datetime
-    revisions: list[AlertRuleRevision]
-
-    @classmethod
-    def from_row(cls, row: AlertRuleRow) -> AlertRule:
-        d = row.definition
-        effective = RuleDefinition.model_validate(d).clear_comparison
-        scope = d["scope"]
-        return cls(
-            id=strawberry.ID(str(row.rule_id)), name=row.name,
-            scope=RuleScope(
-                device_id=strawberry.ID(scope["device_id"]) if scope.get("device_id") else None,
-                tag=scope.get("tag"), device_type=scope.get("device_type"),
-            ),
-            severity=Severity(row.severity), condition=Condition.of(d["condition"]),
-            clear_condition=Comparison.of(d.get("clear_condition")),
-            hysteresis=float(d.get("hysteresis", 0)),
-            effective_clear=Comparison.of(None if effective is None else effective.model_dump()),
-            enabled=row.enabled, deleted=row.deleted, revision=row.revision, version=row.version,
-            created_at=row.created_at, updated_at=row.updated_at,
-            revisions=[
-                AlertRuleRevision(
-                    revision=r["revision"], definition=JSON(r["definition"]),
-                    revised_at=datetime.fromisoformat(r["revised_at"]), revised_by=r["revised_by"],
-                )
-                for r in row.revisions
-            ],
-        )  # fmt: skip
 
 
 @strawberry.type
