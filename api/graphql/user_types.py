@@ -12,9 +12,8 @@ from typing import Any
 import strawberry
 
 from api.auth import Principal
-from read_side.users import PushTokenRow, UserRow
+from read_side.users import UserRow
 from write_side.users import DEFAULT_LOCALE, DEFAULT_TIME_ZONE, default_preferences, user_id_for
-from write_side.users import User as UserAggregate
 
 
 @strawberry.enum
@@ -155,24 +154,3 @@ class RegisterPushTokenInput:
 @strawberry.input
 class RemovePushTokenInput:
     token_id: strawberry.ID
-
-
-def row_of(user: UserAggregate) -> UserRow:
-    """The read-model row of a user as saved (what `me` will read once the model catches up)."""
-    return UserRow(
-        tenant_id=user.tenant_id,
-        user_id=user.id,
-        subject=user.subject,
-        email=user.email,
-        display_name=user.display_name,
-        phone_e164=user.phone_e164,
-        time_zone=user.time_zone,
-        locale=user.locale,
-        preferences=user.preferences,
-        push_tokens=tuple(
-            PushTokenRow(t.token_id, t.platform, t.token, t.registered_at)
-            for t in user.push_tokens.values()
-        ),
-        version=user.version,
-        updated_at=user.modified_on,
-    )

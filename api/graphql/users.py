@@ -2,21 +2,20 @@
 preferences and push tokens (`profile:self`, every role).
 
 `me` reads the users read model (before the caller's first change: defaults built from the
-token, version 0). Mutations run the command, wait (at most 2 s) for the read models to reach
-it, and return the user as saved, so a following `me` sees the change.
+token, version 0); mutations take the one command path (`api.users.run_user_command`) and
+answer with the read model's row, as REST `/users/me*` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import strawberry
-from anyio import to_thread
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
-from api.auth import Permission, Principal
+from api.auth import Permission
 from api.graphql.context import Info
 from api.graphql.user_types import (
     NotificationPreferencesInput,
@@ -24,12 +23,10 @@ from api.graphql.user_types import (
     RemovePushTokenInput,
     UpdateProfileInput,
     User,
-    row_of,
 )
-from event_store.envelope import EventMetadata
-from write_side.application import FleetApplication, Saved
+from api.users import read_me, remove_my_push_token, run_user_command
 from write_side.commands import Command
-from write_side.errors import InvalidInput, NotFound
+from write_side.errors import InvalidInput
 from write_side.user_commands import (
     RegisterPushToken,
     RemovePushToken,
@@ -37,16 +34,11 @@ from write_side.user_commands import (
     UpdateMyProfile,
 )
 from write_side.user_service import (
-    find_user,
     register_push_token,
-    remove_push_token,
     set_notification_preferences,
     update_my_profile,
 )
-from write_side.users import User as UserAggregate
-from write_side.users import user_id_for
 
-READ_YOUR_WRITES_TIMEOUT = 2.0
 FIELD_NAMES = {"phone_e164": "phone"}  # command field -> GraphQL input field
 C = TypeVar("C", bound=Command)
 
@@ -56,16 +48,7 @@ class UsersQuery:
     @strawberry.field
     async def me(self, info: Info) -> User:
         caller = info.context.authorize(Permission.PROFILE_SELF)
-        system = info.context.system
-        user_id = user_id_for(caller.tenant_id, caller.subject)
-        if system.users is not None:
-            row = await to_thread.run_sync(system.users.get, caller.tenant_id, user_id)
-        else:  # no read model wired: the aggregate answers
-            found = await to_thread.run_sync(
-                find_user, system.app, caller.tenant_id, caller.subject
-            )
-            row = None if found is None else row_of(found)
-        return User.of(row, caller)
+        return User.of(await read_me(info.context.system, caller), caller)
 
 
 @strawberry.type
@@ -79,7 +62,8 @@ class UsersMutation:
             if value is not strawberry.UNSET:
                 fields["phone_e164" if name == "phone" else name] = value
         command = command_of(UpdateMyProfile, fields)
-        return await _run(info, caller, update_my_profile, command)
+        row = await run_user_command(info.context.system, caller, update_my_profile, command)
+        return User.of(row, caller)
 
     @strawberry.mutation
     async def set_notification_preferences(
@@ -96,43 +80,25 @@ class UsersMutation:
             "critical_overrides_quiet_hours": input.critical_overrides_quiet_hours,
         }
         command = command_of(SetNotificationPreferences, fields)
-        return await _run(info, caller, set_notification_preferences, command)
+        system = info.context.system
+        row = await run_user_command(system, caller, set_notification_preferences, command)
+        return User.of(row, caller)
 
     @strawberry.mutation
     async def register_push_token(self, info: Info, input: RegisterPushTokenInput) -> User:
         caller = info.context.authorize(Permission.PROFILE_SELF)
         fields = {"token": input.token, "platform": input.platform.value}
-        return await _run(info, caller, register_push_token, command_of(RegisterPushToken, fields))
+        command = command_of(RegisterPushToken, fields)
+        system = info.context.system
+        return User.of(await run_user_command(system, caller, register_push_token, command), caller)
 
     @strawberry.mutation
     async def remove_push_token(self, info: Info, input: RemovePushTokenInput) -> User:
         caller = info.context.authorize(Permission.PROFILE_SELF)
         command = command_of(RemovePushToken, {"token_id": str(input.token_id), "reason": "user"})
-        return await _run(info, caller, _remove_my_push_token, command)
-
-
-Handler = Callable[[FleetApplication, str, C, EventMetadata], Saved[UserAggregate]]
-
-
-def _remove_my_push_token(
-    app: FleetApplication, subject: str, command: RemovePushToken, meta: EventMetadata
-) -> Saved[UserAggregate]:
-    if find_user(app, meta.tenant_id, subject) is None:
-        raise NotFound(f"push token {command.token_id} not found")
-    return remove_push_token(app, user_id_for(meta.tenant_id, subject), command, meta)
-
-
-async def _run(info: Info, caller: Principal, handle: Handler[C], command: C) -> User:
-    """Run the command in a worker thread, wait (bounded) for the read models, answer the user
-    as saved."""
-    system = info.context.system
-
-    def run() -> User:
-        saved = handle(system.app, caller.subject, command, caller.metadata())
-        system.wait_for(saved.position, READ_YOUR_WRITES_TIMEOUT)
-        return User.of(row_of(saved.aggregate), caller)
-
-    return await to_thread.run_sync(run)
+        system = info.context.system
+        row = await run_user_command(system, caller, remove_my_push_token, command)
+        return User.of(row, caller)
 
 
 def command_of(command_class: type[C], fields: Mapping[str, object]) -> C:

@@ -1,9 +1,10 @@
 """REST users: the caller's own profile, notification preferences and push tokens
 (`/users/me*`). Thin: a request model in, a command out, the user back.
 
-The user is read from its (short) event stream, not from a read model, so every answer
-reflects the caller's last change. Before the first change `GET /users/me` answers defaults
-built from the token (version 0).
+Reads and writes go through `api.users`, as GraphQL's do: `GET /users/me` reads the users read
+model, and every write takes the one command path, so it answers with (and a following GET
+reads) the read model's row. Before the first change `GET /users/me` answers defaults built
+from the token (version 0, which `If-Match` may then name).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from api.command_path import build_command
 from api.rest.deps import SystemDep, require
 from api.rest.errors import CONFLICT, ERROR_RESPONSES
 from api.rest.models import CamelModel
-from write_side.application import Saved
+from api.rest.versions import expected_version
+from api.users import read_me, remove_my_push_token, run_user_command
+from read_side.users import UserRow
 from write_side.commands import Command
-from write_side.errors import InvalidInput, NotFound
+from write_side.errors import InvalidInput
 from write_side.user_commands import (
     Channels,
     ClockTime,
@@ -38,9 +41,7 @@ from write_side.user_commands import (
     UpdateMyProfile,
 )
 from write_side.user_service import (
-    find_user,
     register_push_token,
-    remove_push_token,
     set_notification_preferences,
     update_my_profile,
 )
@@ -48,7 +49,6 @@ from write_side.users import (
     DEFAULT_LOCALE,
     DEFAULT_TIME_ZONE,
     PushPlatform,
-    User,
     default_preferences,
     push_token_id,
     user_id_for,
@@ -126,12 +126,12 @@ class UserPublic(CamelModel):
 
 
 @router.get("", summary="My profile (defaults from the token before the first change)")
-def get_me(caller: Me, system: SystemDep, response: Response) -> UserPublic:
-    return _public(caller, find_user(system.app, caller.tenant_id, caller.subject), response)
+async def get_me(caller: Me, system: SystemDep, response: Response) -> UserPublic:
+    return _public(caller, await read_me(system, caller), response)
 
 
 @router.put("", summary="Update my profile (fields sent only)", responses=CONFLICT)
-def put_me(
+async def put_me(
     body: ProfileBody, caller: Me, system: SystemDep, response: Response, if_match: IfMatch = None
 ) -> UserPublic:
     fields = body.model_dump(exclude={"expected_version", "phone"}, exclude_unset=True)
@@ -139,12 +139,12 @@ def put_me(
         fields["phone_e164"] = body.phone
     fields["expected_version"] = _expected_version(body.expected_version, if_match)
     command = _command(UpdateMyProfile, fields)
-    saved = update_my_profile(system.app, caller.subject, command, caller.metadata())
-    return _public(caller, saved.aggregate, response)
+    row = await run_user_command(system, caller, update_my_profile, command)
+    return _public(caller, row, response)
 
 
 @router.put("/preferences", summary="Set my notification preferences", responses=CONFLICT)
-def put_preferences(
+async def put_preferences(
     body: PreferencesBody,
     caller: Me,
     system: SystemDep,
@@ -154,17 +154,18 @@ def put_preferences(
     fields = body.model_dump(exclude={"expected_version"})
     fields["expected_version"] = _expected_version(body.expected_version, if_match)
     command = _command(SetNotificationPreferences, fields)
-    saved = set_notification_preferences(system.app, caller.subject, command, caller.metadata())
-    return _public(caller, saved.aggregate, response)
+    row = await run_user_command(system, caller, set_notification_preferences, command)
+    return _public(caller, row, response)
 
 
 @router.post("/device-tokens", status_code=201, summary="Register a push token of my device")
-def post_device_token(
+async def post_device_token(
     body: PushTokenBody, caller: Me, system: SystemDep, response: Response
 ) -> PushTokenPublic:
     command = _command(RegisterPushToken, body.model_dump())
-    saved: Saved[User] = register_push_token(system.app, caller.subject, command, caller.metadata())
-    token = saved.aggregate.push_tokens[push_token_id(command.token)]
+    row = await run_user_command(system, caller, register_push_token, command)
+    registered = push_token_id(command.token)
+    token = next(t for t in row.push_tokens if t.token_id == registered)
     response.headers["Location"] = f"/users/me/device-tokens/{token.token_id}"
     return PushTokenPublic(
         id=token.token_id, platform=token.platform, registered_at=token.registered_at
@@ -177,14 +178,11 @@ def post_device_token(
     summary="Remove a push token",
     responses={404: {"description": "No such token."}},
 )
-def delete_device_token(
+async def delete_device_token(
     token_id: Annotated[str, Path(alias="tokenId")], caller: Me, system: SystemDep
 ) -> Response:
     command = _command(RemovePushToken, {"token_id": token_id, "reason": "user"})
-    user = find_user(system.app, caller.tenant_id, caller.subject)
-    if user is None:
-        raise NotFound(f"push token {token_id} not found")
-    remove_push_token(system.app, user.id, command, caller.metadata())
+    await run_user_command(system, caller, remove_my_push_token, command)
     return Response(status_code=204)
 
 
@@ -200,17 +198,11 @@ def _command(command_class: type[CommandT], fields: dict[str, Any]) -> CommandT:
 
 
 def _expected_version(given: int | None, if_match: str | None) -> int | None:
-    if if_match is None or if_match.strip() == "*":
-        return given
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise InvalidInput('expected a user version, e.g. "3"', field="If-Match")
-    if given is not None and given != int(tag):
-        raise InvalidInput("differs from the If-Match header", field="expectedVersion")
-    return int(tag)
+    # Version 0 is the user before their first change: the ETag `GET /users/me` answers then.
+    return expected_version(given, if_match, "a user", lowest=0)
 
 
-def _public(caller: Principal, user: User | None, response: Response) -> UserPublic:
+def _public(caller: Principal, user: UserRow | None, response: Response) -> UserPublic:
     prefs = default_preferences() if user is None else user.preferences
     version = 0 if user is None else user.version
     response.headers["ETag"] = f'"{version}"'
@@ -232,7 +224,7 @@ def _public(caller: Principal, user: User | None, response: Response) -> UserPub
         ),
         push_tokens=[
             PushTokenPublic(id=t.token_id, platform=t.platform, registered_at=t.registered_at)
-            for t in ([] if user is None else user.push_tokens.values())
+            for t in (() if user is None else user.push_tokens)
         ],
         version=version,
     )
