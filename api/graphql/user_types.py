@@ -1,119 +1,70 @@
 """GraphQL types of the users slice (docs/api.md section 13.5): the caller's `User` with
-notification preferences and push tokens, built from a users read-model row, and the inputs of
-the profile, preferences and push-token mutations."""
+notification preferences and push tokens, derived from the one definition of a user as shown
+(`api.user_view`) and built from a users read-model row through it, and the inputs of the
+profile, preferences and push-token mutations."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from datetime import datetime
-from enum import Enum
-from typing import Any
 
 import strawberry
 
 from api.auth import Principal
+from api.graphql.derive import derived_type, graphql_enum
+from api.user_view import (
+    Channel,
+    PreferencesPublic,
+    PushPlatform,
+    PushTokenPublic,
+    QuietHoursPublic,
+    Role,
+    UserPublic,
+)
 from read_side.users import UserRow
-from write_side.users import DEFAULT_LOCALE, DEFAULT_TIME_ZONE, default_preferences, user_id_for
+
+for _enum in (Role, Channel, PushPlatform):
+    graphql_enum(_enum)
 
 
-@strawberry.enum
-class Role(Enum):
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-    AUDITOR = "auditor"
-
-
-@strawberry.enum
-class Channel(Enum):
-    EMAIL = "email"
-    SMS = "sms"
-    PUSH = "push"
-
-
-@strawberry.enum
-class PushPlatform(Enum):
-    ANDROID = "android"
-    IOS = "ios"
-    WEB = "web"
-
-
-@strawberry.type
+@derived_type(QuietHoursPublic, name="QuietHours")
 class QuietHours:
-    start: str = strawberry.field(description="HH:MM, in the user's time zone.")
-    end: str
-    days: list[int] | None = strawberry.field(description="Start days, 0 = Monday; null: all.")
+    view: strawberry.Private[QuietHoursPublic]
+
+    def __init__(self, view: QuietHoursPublic) -> None:  # typed; the dataclass keeps it
+        self.view = view
 
 
-@strawberry.type
+@derived_type(PreferencesPublic, name="NotificationPreferences")
 class NotificationPreferences:
-    info: list[Channel]
-    warning: list[Channel]
-    critical: list[Channel]
-    quiet_hours: QuietHours | None
-    critical_overrides_quiet_hours: bool
+    view: strawberry.Private[PreferencesPublic]
 
-    @classmethod
-    def of(cls, document: Mapping[str, Any]) -> NotificationPreferences:
-        channels, quiet = document["channels"], document.get("quiet_hours")
-        return cls(
-            info=[Channel(c) for c in channels["info"]],
-            warning=[Channel(c) for c in channels["warning"]],
-            critical=[Channel(c) for c in channels["critical"]],
-            quiet_hours=None if not quiet else QuietHours(**quiet),
-            critical_overrides_quiet_hours=bool(document["critical_overrides_quiet_hours"]),
-        )
+    def __init__(self, view: PreferencesPublic) -> None:
+        self.view = view
 
 
-@strawberry.type
+@derived_type(PushTokenPublic, name="PushToken")
 class PushToken:
-    id: strawberry.ID
-    platform: PushPlatform
-    registered_at: datetime
+    """Every field but `id` comes from `PushTokenPublic`: a string there, the schema's `ID`."""
+
+    view: strawberry.Private[PushTokenPublic]
+
+    def __init__(self, view: PushTokenPublic) -> None:
+        self.view = view
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.view.id)
 
 
-@strawberry.type
+@derived_type(UserPublic, name="User")
 class User:
-    id: strawberry.ID
-    subject: str
-    tenant_id: str
-    roles: list[Role]
-    email: str | None
-    display_name: str | None
-    phone: str | None
-    time_zone: str
-    locale: str
-    preferences: NotificationPreferences
-    push_tokens: list[PushToken]
-    version: int
+    view: strawberry.Private[UserPublic]
+
+    def __init__(self, view: UserPublic) -> None:
+        self.view = view
 
     @classmethod
     def of(cls, row: UserRow | None, caller: Principal) -> User:
         """The caller as `row` has them; before their first change, defaults (version 0)."""
-        known = {role.value for role in Role}
-        return cls(
-            id=strawberry.ID(str(user_id_for(caller.tenant_id, caller.subject))),
-            subject=caller.subject,
-            tenant_id=caller.tenant_id,
-            roles=[Role(role) for role in sorted(caller.roles) if role in known],
-            email=None if row is None else row.email,
-            display_name=None if row is None else row.display_name,
-            phone=None if row is None else row.phone_e164,
-            time_zone=DEFAULT_TIME_ZONE if row is None else row.time_zone,
-            locale=DEFAULT_LOCALE if row is None else row.locale,
-            preferences=NotificationPreferences.of(
-                default_preferences() if row is None else row.preferences
-            ),
-            push_tokens=[
-                PushToken(
-                    id=strawberry.ID(t.token_id),
-                    platform=PushPlatform(t.platform),
-                    registered_at=t.registered_at,
-                )
-                for t in (() if row is None else row.push_tokens)
-            ],
-            version=0 if row is None else row.version,
-        )
+        return cls(view=UserPublic.from_row(row, caller))
 
 
 @strawberry.input

@@ -4,14 +4,13 @@
 Reads and writes go through `api.users`, as GraphQL's do: `GET /users/me` reads the users read
 model, and every write takes the one command path, so it answers with (and a following GET
 reads) the read model's row. Before the first change `GET /users/me` answers defaults built
-from the token (version 0, which `If-Match` may then name).
+from the token (version 0, which `If-Match` may then name). The user as shown is
+`api.user_view.UserPublic`, the one definition GraphQL's `User` is derived from too.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Response
 from pydantic import Field
@@ -22,6 +21,7 @@ from api.rest.deps import SystemDep, require
 from api.rest.errors import CONFLICT, ERROR_RESPONSES
 from api.rest.models import CamelModel
 from api.rest.versions import expected_version
+from api.user_view import PushTokenPublic, UserPublic
 from api.users import read_me, remove_my_push_token, run_user_command
 from read_side.users import UserRow
 from write_side.commands import Command
@@ -45,14 +45,7 @@ from write_side.user_service import (
     set_notification_preferences,
     update_my_profile,
 )
-from write_side.users import (
-    DEFAULT_LOCALE,
-    DEFAULT_TIME_ZONE,
-    PushPlatform,
-    default_preferences,
-    push_token_id,
-    user_id_for,
-)
+from write_side.users import PushPlatform, push_token_id
 
 CommandT = TypeVar("CommandT", bound=Command)
 
@@ -96,35 +89,6 @@ class PushTokenBody(CamelModel):
     platform: PushPlatform
 
 
-class PushTokenPublic(CamelModel):
-    id: str
-    platform: str
-    registered_at: datetime
-
-
-class PreferencesPublic(CamelModel):
-    info: list[str]
-    warning: list[str]
-    critical: list[str]
-    quiet_hours: QuietHoursBody | None
-    critical_overrides_quiet_hours: bool
-
-
-class UserPublic(CamelModel):
-    id: UUID
-    subject: str
-    tenant_id: str
-    roles: list[str]
-    email: str | None
-    display_name: str | None
-    phone: str | None
-    time_zone: str
-    locale: str
-    preferences: PreferencesPublic
-    push_tokens: list[PushTokenPublic]
-    version: int
-
-
 @router.get("", summary="My profile (defaults from the token before the first change)")
 async def get_me(caller: Me, system: SystemDep, response: Response) -> UserPublic:
     return _public(caller, await read_me(system, caller), response)
@@ -165,11 +129,9 @@ async def post_device_token(
     command = _command(RegisterPushToken, body.model_dump())
     row = await run_user_command(system, caller, register_push_token, command)
     registered = push_token_id(command.token)
-    token = next(t for t in row.push_tokens if t.token_id == registered)
-    response.headers["Location"] = f"/users/me/device-tokens/{token.token_id}"
-    return PushTokenPublic(
-        id=token.token_id, platform=token.platform, registered_at=token.registered_at
-    )
+    token = next(t for t in UserPublic.from_row(row, caller).push_tokens if t.id == registered)
+    response.headers["Location"] = f"/users/me/device-tokens/{token.id}"
+    return token
 
 
 @router.delete(
@@ -202,29 +164,7 @@ def _expected_version(given: int | None, if_match: str | None) -> int | None:
     return expected_version(given, if_match, "a user", lowest=0)
 
 
-def _public(caller: Principal, user: UserRow | None, response: Response) -> UserPublic:
-    prefs = default_preferences() if user is None else user.preferences
-    version = 0 if user is None else user.version
-    response.headers["ETag"] = f'"{version}"'
-    quiet = prefs.get("quiet_hours")
-    return UserPublic(
-        id=user_id_for(caller.tenant_id, caller.subject),
-        subject=caller.subject,
-        tenant_id=caller.tenant_id,
-        roles=sorted(caller.roles),
-        email=None if user is None else user.email,
-        display_name=None if user is None else user.display_name,
-        phone=None if user is None else user.phone_e164,
-        time_zone=DEFAULT_TIME_ZONE if user is None else user.time_zone,
-        locale=DEFAULT_LOCALE if user is None else user.locale,
-        preferences=PreferencesPublic(
-            **prefs["channels"],
-            quiet_hours=None if not quiet else QuietHoursBody(**quiet),
-            critical_overrides_quiet_hours=prefs["critical_overrides_quiet_hours"],
-        ),
-        push_tokens=[
-            PushTokenPublic(id=t.token_id, platform=t.platform, registered_at=t.registered_at)
-            for t in (() if user is None else user.push_tokens)
-        ],
-        version=version,
-    )
+def _public(caller: Principal, row: UserRow | None, response: Response) -> UserPublic:
+    shown = UserPublic.from_row(row, caller)
+    response.headers["ETag"] = f'"{shown.version}"'
+    return shown

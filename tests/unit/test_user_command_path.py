@@ -145,3 +145,12 @@ def test_if_match_names_a_user_version_from_zero(client: TestClient, system: Sta
     bad = client.put("/users/me", json={}, headers=auth(system) | {"If-Match": '"-1"'})
     assert (bad.status_code, bad.json()["error"]["field"]) == (422, "If-Match")
     assert client.get("/users/me", headers=auth(system)).json()["version"] == 0  # nothing stored
+
+
+def test_rest_and_graphql_show_the_same_roles(client: TestClient, system: StagedSystem) -> None:
+    """A role the API does not know is shown by neither (GraphQL's enum cannot carry it)."""
+    token = issue_token(system.settings, "alice", "t1", ("viewer", "guest"), 600)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/users/me", headers=headers).json()["roles"] == ["viewer"]
+    response = client.post("/graphql", json={"query": "{ me { roles } }"}, headers=headers)
+    assert response.json() == {"data": {"me": {"roles": ["VIEWER"]}}}
