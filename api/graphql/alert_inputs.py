@@ -8,15 +8,10 @@ from typing import Any
 
 import strawberry
 
+from api.alert_view import AlertState, AlertTransition, ConditionKind
 from api.alerts import parse_id
 from api.device_view import Severity
-from api.graphql.alert_rule_types import (
-    ComparisonOperator,
-    ConditionKind,
-    RateDirection,
-    RateUnit,
-)
-from api.graphql.alert_types import AlertState, AlertTransition
+from api.graphql.alert_rule_types import ComparisonOperator, RateDirection, RateUnit
 from read_side.alerts import AlertFilter, RuleFilter, TimelineFilter
 
 
