@@ -27,8 +27,10 @@ from api.app import create_app
 from api.graphql.alert_types import Alert, AlertChange, AlertTimelineEntry
 from api.graphql.scalars import SCALAR_MAP
 from api.graphql.schema import build_schema
+from read_side import alerts as read_model
 from read_side.alerts import AlertRow, TimelineEntry, from_record, to_record
 from read_side.notifications import ChangeNotice
+from write_side import severity
 from write_side.alert_rules import Condition
 from write_side.alerts import AlertStatus
 
@@ -188,3 +190,11 @@ def test_the_enums_are_the_domains_values() -> None:
     assert [k.value for k in ConditionKind] == kinds
     assert [s.value for s in AlertState] == list(get_args(AlertStatus))
     assert {"manual", "auto"} <= {r.value for r in AlertResolution}
+    # The read model's filters accept exactly what the API's enums show.
+    assert [s.value for s in AlertState] == list(read_model.STATES)
+    assert {t.value for t in AlertTransition} == set(read_model.TRANSITIONS)
+
+
+def test_the_read_model_ranks_and_filters_by_the_domains_severities() -> None:
+    """One list of severities (`write_side.severity`), not a copy kept in step by hand."""
+    assert read_model.SEVERITIES is severity.SEVERITIES
