@@ -114,6 +114,7 @@ def upper_enums(rest: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 def test_the_graphql_types_have_exactly_the_definitions_fields_in_its_order() -> None:
     alert = [n for n in graphql_fields("Alert") if n not in GRAPHQL_ONLY]
     assert alert == wire_names(AlertPublic)
+    assert list(graphql_fields("Alert"))[-2:] == ["rule", "timeline"]  # where it always was
     assert list(graphql_fields("AlertTimelineEntry")) == wire_names(TimelineEntryPublic)
 
 
