@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic.alias_generators import to_camel
 
+from api.alert_view import ConditionKind
 from api.auth import Principal
 from api.command_path import run_command
 from api.ports import FleetSystem
@@ -23,7 +24,7 @@ from write_side.alerts import Alert
 from write_side.application import Saved
 from write_side.errors import InvalidInput
 
-KINDS = frozenset({"threshold", "for_duration", "absence", "rate_of_change"})
+KINDS = frozenset(kind.value for kind in ConditionKind)  # the domain's (tested)
 C = TypeVar("C")
 
 

@@ -23,8 +23,9 @@ from read_side.alert_records import dumps, from_record, loads, to_record
 from read_side.device_status import Page
 from read_side.times import as_utc
 from write_side.errors import InvalidInput
+from write_side.severity import SEVERITIES
 
-__all__ = [  # the records codec (`read_side.alert_records`) is re-exported
+__all__ = [  # the records codec (`read_side.alert_records`) and the severities are re-exported
     "ALERT_TOPIC",
     "SEVERITIES",
     "STATES",
@@ -47,7 +48,6 @@ __all__ = [  # the records codec (`read_side.alert_records`) is re-exported
     "to_record",
 ]
 
-SEVERITIES = ("info", "warning", "critical")
 STATES = ("open", "acknowledged", "resolved")
 TRANSITIONS = ("raised", "repeated", "acknowledged", "resolved", "escalated")
 ALERT_TOPIC = "alert"

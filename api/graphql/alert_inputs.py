@@ -1,5 +1,10 @@
 """GraphQL input types of the alerts slice; each turns into the plain values the write side and
-the readers take (a rule definition as the domain's JSON, filters as `read_side.alerts` ones)."""
+the readers take (a rule definition as the domain's JSON, filters as `read_side.alerts` ones).
+
+The rule inputs are spelled out rather than derived from `write_side.alert_rules.RuleDefinition`
+(GraphQL has no input unions: the conditions are one flat input; the `Literal`s are named enums):
+their defaults are read from the domain's models, and `tests/unit/test_alert_rule_inputs.py`
+checks them field by field against the definition and the commands, so the two cannot drift."""
 
 from __future__ import annotations
 
@@ -8,16 +13,12 @@ from typing import Any
 
 import strawberry
 
+from api.alert_view import AlertState, AlertTransition, ConditionKind
 from api.alerts import parse_id
 from api.device_view import Severity
-from api.graphql.alert_rule_types import (
-    ComparisonOperator,
-    ConditionKind,
-    RateDirection,
-    RateUnit,
-)
-from api.graphql.alert_types import AlertState, AlertTransition
+from api.graphql.alert_rule_types import ComparisonOperator, RateDirection, RateUnit
 from read_side.alerts import AlertFilter, RuleFilter, TimelineFilter
+from write_side.alert_rules import RateOfChange, RuleDefinition
 
 
 @strawberry.input
@@ -41,8 +42,8 @@ class ConditionInput:
     value: float | None = None
     seconds: float | None = None
     rate: float | None = None
-    per: RateUnit = RateUnit.SECOND
-    direction: RateDirection = RateDirection.ANY
+    per: RateUnit = RateUnit(RateOfChange.model_fields["per"].default)
+    direction: RateDirection = RateDirection(RateOfChange.model_fields["direction"].default)
     window_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,8 +65,8 @@ class AlertRuleDefinitionInput:
     severity: Severity
     condition: ConditionInput
     clear_condition: ComparisonInput | None = None
-    hysteresis: float = 0.0
-    enabled: bool = True
+    hysteresis: float = RuleDefinition.model_fields["hysteresis"].default
+    enabled: bool = RuleDefinition.model_fields["enabled"].default
 
     def to_dict(self) -> dict[str, Any]:
         scope = {

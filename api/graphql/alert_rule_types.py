@@ -10,7 +10,9 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from api.alert_view import ConditionKind
 from api.device_view import Severity
+from api.graphql.derive import graphql_enum
 from read_side.alerts import AlertRuleRow
 from write_side.alert_rules import RuleDefinition
 
@@ -26,14 +28,6 @@ class ComparisonOperator(Enum):
 
 
 @strawberry.enum
-class ConditionKind(Enum):
-    THRESHOLD = "threshold"
-    FOR_DURATION = "for_duration"
-    ABSENCE = "absence"
-    RATE_OF_CHANGE = "rate_of_change"
-
-
-@strawberry.enum
 class RateUnit(Enum):
     SECOND = "second"
     MINUTE = "minute"
@@ -44,6 +38,9 @@ class RateDirection(Enum):
     RISING = "rising"
     FALLING = "falling"
     ANY = "any"
+
+
+graphql_enum(ConditionKind)  # declared with the alert as shown (`api.alert_view`)
 
 
 @strawberry.type

@@ -13,8 +13,8 @@ field arguments (`Device.lastValues(metrics:)`) while deriving the rest; overrid
 hand in the class would spell the fields out again. The mapping here is small and total over
 the types the shapes use: `UUID` -> `ID`, `dict` -> `JSON`, an `Enum` -> the same class as a
 GraphQL enum, a model -> its derived type, `list`/`| None` around any of these, and scalars
-(`str`, `int`, `float`, `bool`, `datetime`) as they are. Anything else is a `TypeError` when the
-schema module is imported, not a wrong schema.
+(`str`, `int`, `float`, `bool`, `datetime`, our `Long`) as they are. Anything else is a
+`TypeError` when the schema module is imported, not a wrong schema.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from uuid import UUID
 import strawberry
 from pydantic import BaseModel
 from strawberry.scalars import JSON
+from strawberry.types.field import StrawberryField
+
+from api.graphql.scalars import Long
 
 T = TypeVar("T")
 Convert = Callable[[Any], Any]
@@ -45,15 +48,22 @@ def derived_type(model: type[BaseModel], name: str) -> Callable[[type[T]], type[
 
     The class declares `view: strawberry.Private[<model>]` and may define fields of its own
     (a field with arguments); a model field of the same name is then left to the class, moved
-    to the model's place so the fields keep the model's order."""
+    to the model's place so the fields keep the model's order; a field the model lacks
+    (`Alert.rule`) stays just before the class's next field the model has, or comes last."""
 
     def wrap(cls: type[T]) -> type[T]:
         own = set(vars(cls))
+        # The class's fields the model lacks, in the class's order: each is placed just before
+        # the class's next field the model has (`Alert.rule` before `timeline`), or at the end.
+        extras = [n for n, v in vars(cls).items() if isinstance(v, StrawberryField)]
+        extras = [n for n in extras if n not in model.model_fields]
         for field_name, info in model.model_fields.items():
             if field_name in own:
-                defined = vars(cls)[field_name]
-                delattr(cls, field_name)
-                setattr(cls, field_name, defined)
+                before = list(vars(cls)).index(field_name)
+                for extra in [n for n in extras if list(vars(cls)).index(n) < before]:
+                    extras.remove(extra)
+                    _move_last(cls, extra)
+                _move_last(cls, field_name)
                 continue
             graphql_type, convert = graphql_type_of(info.annotation)
             field = strawberry.field(
@@ -62,6 +72,8 @@ def derived_type(model: type[BaseModel], name: str) -> Callable[[type[T]], type[
                 description=info.description,
             )
             setattr(cls, field_name, field)
+        for extra in extras:
+            _move_last(cls, extra)
         derived = strawberry.type(cls, name=name)
         _DERIVED[model] = derived
         return derived
@@ -99,9 +111,16 @@ def graphql_type_of(annotation: Any) -> tuple[Any, Convert]:
         if derived is None:
             raise TypeError(f"derive the GraphQL type of {annotation.__name__} first")
         return derived, lambda v: derived(view=v)
-    if annotation in _SCALARS:
+    if annotation in _SCALARS or annotation is Long:  # Long: the schema's own 64-bit scalar
         return annotation, _same
     raise TypeError(f"no GraphQL type for {annotation!r}: extend api.graphql.derive")
+
+
+def _move_last(cls: type, name: str) -> None:
+    """Re-set a class attribute so it comes last in the class's order (strawberry's order)."""
+    defined = vars(cls)[name]
+    delattr(cls, name)
+    setattr(cls, name, defined)
 
 
 def _same(value: Any) -> Any:

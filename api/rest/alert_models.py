@@ -1,5 +1,8 @@
 """REST bodies of the alerts slice (camelCase on the wire). A rule definition travels as the
-domain's JSON with camelCase keys (`clearCondition`, `scope.deviceType`, `windowSeconds`)."""
+domain's JSON with camelCase keys (`clearCondition`, `scope.deviceType`, `windowSeconds`).
+
+An alert and a timeline entry as shown are `api.alert_view`'s, the one definition GraphQL
+derives from too; the pages below are made of them."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from uuid import UUID
 from pydantic import Field
 from pydantic.alias_generators import to_camel, to_snake
 
+from api.alert_view import AlertPublic, TimelineEntryPublic
 from api.rest.models import CamelModel
 from read_side.alerts import AlertRow, AlertRuleRow, TimelineEntry
 from read_side.device_status import Page
@@ -104,29 +108,6 @@ class AlertRulesPage(CamelModel):
         )
 
 
-class TimelineEntryPublic(CamelModel):
-    event_id: UUID
-    alert_id: UUID
-    device_id: UUID
-    rule_id: UUID
-    severity: str
-    transition: str
-    state_after: str
-    actor: str
-    note: str | None
-    value: float | None
-    count: int
-    at: datetime = Field(description="When it happened (reading or action time).")
-    last_at: datetime | None
-    recorded_at: datetime = Field(description="When it was recorded (the timeline's order).")
-    position: int
-
-    @classmethod
-    def from_entry(cls, e: TimelineEntry) -> TimelineEntryPublic:
-        data = {k: v for k, v in vars(e).items() if k not in ("tenant_id", "key")}
-        return cls.model_validate(data)
-
-
 class TimelinePage(CamelModel):
     items: list[TimelineEntryPublic]
     next_cursor: str | None = Field(description="Pass as `after` for the next page.")
@@ -135,48 +116,6 @@ class TimelinePage(CamelModel):
     def from_page(cls, page: Page[TimelineEntry]) -> TimelinePage:
         items = [TimelineEntryPublic.from_entry(e) for e in page.items]
         return cls(items=items, next_cursor=page.next_cursor)
-
-
-class AlertPublic(CamelModel):
-    id: UUID
-    rule_id: UUID
-    rule_revision: int
-    rule_name: str
-    device_id: UUID
-    device_name: str
-    episode: int
-    severity: str
-    state: str
-    kind: str
-    metric: str | None
-    trigger_value: float | None
-    threshold: float | None
-    condition_text: str
-    raised_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    acknowledge_note: str | None
-    resolved_at: datetime | None
-    resolved_by: str | None
-    resolution: str | None
-    resolve_note: str | None
-    count: int
-    last_value: float | None
-    peak_value: float | None
-    last_at: datetime
-    version: int
-    timeline: list[TimelineEntryPublic] | None = Field(
-        default=None, description="Every transition, oldest first (single alerts only)."
-    )
-
-    @classmethod
-    def from_row(cls, row: AlertRow, timeline: list[TimelineEntry] | None = None) -> AlertPublic:
-        skip = ("tenant_id", "alert_id", "position", "repeat_run")
-        data: dict[str, Any] = {k: v for k, v in vars(row).items() if k not in skip}
-        data["id"] = row.alert_id
-        if timeline is not None:
-            data["timeline"] = [TimelineEntryPublic.from_entry(e) for e in timeline]
-        return cls.model_validate(data)
 
 
 class AlertsPage(CamelModel):
