@@ -26,17 +26,15 @@ from projections.telemetry import TelemetryProjection
 from projections.users import UsersProjection
 from projections.views.alerts_dynamodb import DynamoDBAlertsView
 from projections.views.alerts_sqlite import SQLiteAlertsView
-from projections.views.dynamodb import DynamoDBDeviceStatusView
-from projections.views.sqlite import SQLiteDeviceStatusView
 from projections.views.telemetry_dynamodb import DynamoDBTelemetryView
 from projections.views.telemetry_sqlite import SQLiteTelemetryView
 from projections.views.users_dynamodb import DynamoDBUsersView
 from projections.views.users_sqlite import SQLiteUsersView
 from read_side.alerts_dynamodb import DynamoDBAlertReader
 from read_side.alerts_sqlite import SQLiteAlertReader
-from read_side.dynamodb import DynamoDBDeviceStatusReader
+from read_side.device_status.dynamodb import DynamoDBDeviceStatusReader, DynamoDBDeviceStatusView
+from read_side.device_status.sqlite import SQLiteDeviceStatusReader, SQLiteDeviceStatusView
 from read_side.notifications import Fanout
-from read_side.sqlite import SQLiteDeviceStatusReader
 from read_side.telemetry_dynamodb import DynamoDBTelemetryReader
 from read_side.telemetry_sqlite import SQLiteTelemetryReader
 from read_side.users_dynamodb import DynamoDBUsersReader

@@ -2,12 +2,13 @@
 
 `evolve` is pure (no I/O; `projections.device_status_evolve`); `DeviceStatusProjection` reads
 the current row, evolves it and hands the new row plus the checkpoint to the view, which commits
-both together.
+both together. The row, the ports and the adapters that write and read the tables are the
+package `read_side.device_status`; this glue stays here because it (like `evolve`) reads the
+write side's event names from the aggregates' modules, which `read_side` must not import.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from uuid import UUID
 
@@ -15,7 +16,8 @@ from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
 from projections.device_status_evolve import evolve, evolve_alert, evolve_telemetry, status_to_json
-from read_side.device_status import DeviceStatus, DeviceStatusReader
+from read_side.device_status.port import DeviceStatusReader, DeviceStatusView
+from read_side.device_status.row import DeviceStatus
 from read_side.notifications import ChangeNotice
 from write_side.alerts import ALERT_ESCALATED, ALERT_RAISED, ALERT_RESOLVED, Alert
 from write_side.devices import (
@@ -40,37 +42,6 @@ TELEMETRY_TOPICS = topics(
 )
 ROW_TOPICS = TELEMETRY_TOPICS | ALERT_TOPICS
 _DEVICE, _TELEMETRY, _ALERT = type_prefix(Device), type_prefix(Telemetry), type_prefix(Alert)
-AlertLinks = Mapping[tuple[str, str], UUID | None]  # (tenant, alert id hex) -> device, or unlink
-
-
-class DeviceStatusView(ABC):
-    """Port for the projection's writes: the row and the checkpoint commit together."""
-
-    @abstractmethod
-    def save(self, status: DeviceStatus, tracking: Tracking) -> None:
-        """Upsert the row and record `tracking` atomically (a seen tracking id: IntegrityError)."""
-
-    @abstractmethod
-    def save_many(
-        self,
-        rows: Sequence[DeviceStatus],
-        tracking: Tracking,
-        alert_links: AlertLinks | None = None,
-    ) -> None:
-        """Upsert the rows and record `tracking` (with the last of them, when they need several
-        transactions; row guards make a replay of a partly committed batch harmless).
-        `alert_links` records (or, for None, forgets) which device an open alert belongs to."""
-
-    @abstractmethod
-    def alert_devices(self, tenant_id: str, alert_ids: Sequence[str]) -> dict[str, UUID]:
-        """The devices of the given open alerts (hex ids), as linked by `save_many`."""
-
-    @abstractmethod
-    def max_tracking_id(self, application_name: str) -> int | None: ...
-
-    @abstractmethod
-    def reset(self, application_name: str) -> None:
-        """Delete every row and the checkpoint, for a rebuild from position zero."""
 
 
 class DeviceStatusProjection:

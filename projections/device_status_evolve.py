@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from event_store.envelope import EventEnvelope
-from read_side.device_status import DeviceStatus
+from read_side.device_status.row import DeviceStatus
 from write_side.alerts import ALERT_ESCALATED, ALERT_RAISED, ALERT_RESOLVED
 from write_side.devices import (
     DEVICE_CREDENTIAL_ISSUED,

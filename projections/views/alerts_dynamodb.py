@@ -15,7 +15,6 @@ from eventsourcing.persistence import Tracking
 from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.parts import MAX_PART_ITEMS, guarded_put
 from projections.alert_views import AlertsChanges, AlertsView
-from projections.views.dynamodb_tables import delete_all_items
 from read_side.alerts_dynamodb_items import (
     alert_item,
     create_table_kwargs,
@@ -24,6 +23,7 @@ from read_side.alerts_dynamodb_items import (
     rule_item,
     table_names,
 )
+from read_side.dynamodb_tables import delete_all_items
 
 MAX_ITEMS = MAX_PART_ITEMS  # one transaction: 100 actions, one of them the tracking guard
 

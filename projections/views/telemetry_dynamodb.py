@@ -41,7 +41,7 @@ from projections.telemetry import (
     TelemetryView,
     without_repeats,
 )
-from projections.views.dynamodb_tables import delete_all_items
+from read_side.dynamodb_tables import delete_all_items
 from read_side.telemetry_dynamodb import (
     create_tables_kwargs,
     item_stats,

@@ -15,7 +15,7 @@ from eventsourcing.persistence import Tracking
 from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.parts import guarded_put, split
 from projections.users import UsersView
-from projections.views.dynamodb_tables import delete_all_items
+from read_side.dynamodb_tables import delete_all_items
 from read_side.users import UserRow
 from read_side.users_dynamodb import to_item, users_table, users_table_kwargs
 

@@ -6,9 +6,8 @@ import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from read_side import dynamodb_devices
-from read_side.device_rows import COLUMNS, from_row, to_row
-from read_side.device_status import DeviceStatus
+from read_side.device_status import DeviceStatus, dynamodb_items
+from read_side.device_status.sqlite_rows import COLUMNS, from_row, to_row
 
 T0 = datetime(2026, 1, 1, 12, 30, 5, 123456, tzinfo=UTC)
 
@@ -51,7 +50,7 @@ def test_a_dynamodb_item_written_with_numeric_battery_and_rssi_still_reads() -> 
         metadata={}, lifecycle="active", version=1, registered_at=T0, updated_at=T0, position=1,
         battery=87.5, rssi=-70.25,
     )  # fmt: skip
-    item = dynamodb_devices.to_item(status)
-    assert dynamodb_devices.from_item(item) == status
+    item = dynamodb_items.to_item(status)
+    assert dynamodb_items.from_item(item) == status
     item["battery"], item["rssi"] = {"N": "87.5"}, {"N": "-70.25"}
-    assert dynamodb_devices.from_item(item) == status
+    assert dynamodb_items.from_item(item) == status

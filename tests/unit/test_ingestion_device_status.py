@@ -13,9 +13,9 @@ from typing import Any, cast
 from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
-from projections.device_status import DeviceStatusProjection, DeviceStatusView
+from projections.device_status import DeviceStatusProjection
 from projections.device_status_evolve import evolve, evolve_telemetry, status_to_json
-from read_side.device_status import DeviceStatus, DeviceStatusReader
+from read_side.device_status import DeviceStatus, DeviceStatusReader, DeviceStatusView
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DEVICE = uuid.uuid4()

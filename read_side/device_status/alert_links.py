@@ -17,8 +17,8 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
-from projections.device_status import AlertLinks
-from projections.views.dynamodb_tables import delete_all_items
+from read_side.device_status.port import AlertLinks
+from read_side.dynamodb_tables import delete_all_items
 
 TABLE = "device_status_alerts"
 CREATE_SQLITE = (

@@ -1,4 +1,6 @@
-"""SQLite readers of the read models (the embedded default). Read-only transactions."""
+"""The device-status model on SQLite (the embedded default): the table, its writer (the view:
+one SQLite transaction per change holds the row upserts, the alert links and the checkpoint)
+and its reader (read-only transactions), side by side so the table's SQL lives in one place."""
 
 from __future__ import annotations
 
@@ -6,23 +8,93 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
-from read_side.device_rows import COLUMNS, from_row
-from read_side.device_status import (
+from event_store.sqlite import SQLiteTrackingRecorder
+from read_side.device_status import alert_links as links
+from read_side.device_status.port import (
+    AlertLinks,
     DeviceFilter,
-    DeviceStatus,
     DeviceStatusReader,
+    DeviceStatusView,
     Page,
     check_page_size,
     decode_cursor,
     encode_cursor,
 )
+from read_side.device_status.row import DeviceStatus
+from read_side.device_status.sqlite_rows import COLUMNS, from_row, to_row
 
 DEVICE_STATUS_TABLE = "device_status"
 _IN_CHUNK = 500  # bound parameters per IN list (SQLite's limit is 999 on old builds)
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {DEVICE_STATUS_TABLE}"  # noqa: S608 - constants
 _CASEFOLD = "fleetwatch_casefold"  # `nameContains` folds case as `DeviceFilter.matches` does
+_UPSERT = (
+    f"INSERT OR REPLACE INTO {DEVICE_STATUS_TABLE} ({', '.join(COLUMNS)}) "  # noqa: S608 - constants
+    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
+)
+# Columns added after the first release: added to existing files by `create_table`.
+_ADDED_COLUMNS = {
+    "credential_id": "TEXT",
+    "last_seen_at": "TEXT",
+    "online": "INTEGER",
+    "last_values": "TEXT",
+    "firmware_version": "TEXT",
+    "battery": "REAL",
+    "rssi": "REAL",
+    "telemetry_version": "INTEGER NOT NULL DEFAULT 0",
+    "open_alerts": "TEXT",
+}
+
+
+class SQLiteDeviceStatusView(SQLiteTrackingRecorder, DeviceStatusView):
+    def construct_create_table_statements(self) -> list[str]:
+        added = "".join(f"{name} {kind}, " for name, kind in _ADDED_COLUMNS.items())
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {DEVICE_STATUS_TABLE} ("
+            "tenant_id TEXT NOT NULL, device_id TEXT NOT NULL, name TEXT NOT NULL, "
+            "device_type TEXT NOT NULL, lifecycle TEXT NOT NULL, tags TEXT NOT NULL, "
+            "metadata TEXT NOT NULL, version INTEGER NOT NULL, registered_at TEXT NOT NULL, "
+            "updated_at TEXT NOT NULL, decommissioned_at TEXT, decommission_reason TEXT, "
+            f"position INTEGER NOT NULL, {added}"
+            "PRIMARY KEY (tenant_id, device_id)) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {DEVICE_STATUS_TABLE}_type "
+            f"ON {DEVICE_STATUS_TABLE} (tenant_id, device_type, device_id)",
+            links.CREATE_SQLITE,
+        ]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        c.execute(f"PRAGMA table_info({DEVICE_STATUS_TABLE})")
+        existing = {row["name"] for row in c.fetchall()}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in existing:
+                c.execute(f"ALTER TABLE {DEVICE_STATUS_TABLE} ADD COLUMN {name} {kind}")
+
+    def save(self, status: DeviceStatus, tracking: Tracking) -> None:
+        self.save_many([status], tracking)
+
+    def save_many(
+        self,
+        rows: Sequence[DeviceStatus],
+        tracking: Tracking,
+        alert_links: AlertLinks | None = None,
+    ) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_tracking(c, tracking)
+            c.executemany(_UPSERT, [to_row(status) for status in rows])
+            links.sqlite_write(c, alert_links)
+
+    def alert_devices(self, tenant_id: str, alert_ids: Sequence[str]) -> dict[str, UUID]:
+        return links.sqlite_read(self.datastore, tenant_id, alert_ids)
+
+    def reset(self, application_name: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"DELETE FROM {DEVICE_STATUS_TABLE}")  # noqa: S608 - constant name
+            c.execute(f"DELETE FROM {links.TABLE}")  # noqa: S608 - constant name
+            c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
 
 
 def _casefold(text: str | None) -> str | None:

@@ -1,8 +1,5 @@
-"""Item codec and table definition of the device-status model on DynamoDB.
-
-Table `{prefix}device_status`: partition key `tenant_id` (S), sort key `device_id` (S, hex), so a
-tenant's devices are one item collection, listed in device-id order and paged by key.
-"""
+"""Item codec of the device-status model on DynamoDB, shared by its writer and its reader
+(`read_side.device_status.dynamodb`, which also defines the table)."""
 
 from __future__ import annotations
 
@@ -11,28 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from read_side.device_status import DeviceStatus
-
-TABLE_SUFFIX = "device_status"
-
-
-def table_name(prefix: str) -> str:
-    return f"{prefix}{TABLE_SUFFIX}"
-
-
-def create_table_kwargs(prefix: str) -> dict[str, Any]:
-    return {
-        "TableName": table_name(prefix),
-        "KeySchema": [
-            {"AttributeName": "tenant_id", "KeyType": "HASH"},
-            {"AttributeName": "device_id", "KeyType": "RANGE"},
-        ],
-        "AttributeDefinitions": [
-            {"AttributeName": "tenant_id", "AttributeType": "S"},
-            {"AttributeName": "device_id", "AttributeType": "S"},
-        ],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+from read_side.device_status.row import DeviceStatus
 
 
 def to_item(status: DeviceStatus) -> dict[str, Any]:

@@ -1,5 +1,20 @@
-"""DynamoDB readers of the read models. Strongly consistent reads, so a caller that waited for
-the projection (read-your-writes) sees the committed row."""
+"""The device-status model on DynamoDB: the table, its writer (the view) and its reader, side by
+side.
+
+Table `{prefix}device_status`: partition key `tenant_id` (S), sort key `device_id` (S, hex), so a
+tenant's devices are one item collection, listed in device-id order and paged by key. The reader
+reads strongly consistent, so a caller that waited for the projection (read-your-writes) sees
+the committed row.
+
+The writer: one TransactWriteItems per change holds the row Put and the checkpoint
+condition + update, so a row change is never applied twice nor lost.
+
+A batch of more than 99 actions is committed in parts, each guarded by the tracking item
+(`write_parts_with_tracking`). The rows also carry their own guard, the feed position of the
+last event they absorbed (every change moves it): a Put only replaces a row with a lower one,
+so a lagging second worker whose part lands between a leading worker's parts, past the
+tracking check, cannot take a row back (`event_store.dynamodb.parts` explains both guards).
+The alert links have no such guard: they are only read to place later alert events."""
 
 from __future__ import annotations
 
@@ -7,18 +22,46 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from read_side.device_status import (
+from eventsourcing.persistence import Tracking
+
+from event_store.dynamodb import DynamoDBTrackingRecorder
+from event_store.dynamodb.parts import guarded_put, split
+from read_side.device_status import alert_links as links
+from read_side.device_status.dynamodb_items import from_item, to_item
+from read_side.device_status.port import (
+    AlertLinks,
     DeviceFilter,
-    DeviceStatus,
     DeviceStatusReader,
+    DeviceStatusView,
     Page,
     check_page_size,
     decode_cursor,
     encode_cursor,
 )
-from read_side.dynamodb_devices import from_item, table_name
+from read_side.device_status.row import DeviceStatus
+from read_side.dynamodb_tables import delete_all_items
 
 _GET_BATCH = 100  # BatchGetItem's limit of keys per call
+TABLE_SUFFIX = "device_status"
+
+
+def table_name(prefix: str) -> str:
+    return f"{prefix}{TABLE_SUFFIX}"
+
+
+def create_table_kwargs(prefix: str) -> dict[str, Any]:
+    return {
+        "TableName": table_name(prefix),
+        "KeySchema": [
+            {"AttributeName": "tenant_id", "KeyType": "HASH"},
+            {"AttributeName": "device_id", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "tenant_id", "AttributeType": "S"},
+            {"AttributeName": "device_id", "AttributeType": "S"},
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
 
 
 def _filter_expression(device_filter: DeviceFilter) -> tuple[str | None, dict[str, Any]]:
@@ -102,3 +145,37 @@ class DynamoDBDeviceStatusReader(DeviceStatusReader):
         page = items[:first]
         more = len(items) > first
         return Page(page, encode_cursor(page[-1].device_id) if more and page else None)
+
+
+class DynamoDBDeviceStatusView(DynamoDBTrackingRecorder, DeviceStatusView):
+    def construct_extra_tables(self) -> list[dict[str, Any]]:
+        return [
+            *super().construct_extra_tables(),
+            create_table_kwargs(self.table_prefix),
+            links.dynamodb_table_kwargs(self.table_prefix),
+        ]
+
+    def save(self, status: DeviceStatus, tracking: Tracking) -> None:
+        self.save_many([status], tracking)
+
+    def save_many(
+        self,
+        rows: Sequence[DeviceStatus],
+        tracking: Tracking,
+        alert_links: AlertLinks | None = None,
+    ) -> None:
+        """Transactions of at most 99 rows, each guarded by the tracking item; the checkpoint
+        rides on the last one. If a crash falls between two, the replay skips what the
+        committed rows absorbed (row guards)."""
+        table = table_name(self.table_prefix)
+        puts = [guarded_put(table, to_item(status), "position") for status in rows]
+        puts += links.dynamodb_actions(self.table_prefix, alert_links)
+        self.write_parts_with_tracking(tracking, split(puts))
+
+    def alert_devices(self, tenant_id: str, alert_ids: Sequence[str]) -> dict[str, UUID]:
+        return links.dynamodb_read(self.client, self.table_prefix, tenant_id, alert_ids)
+
+    def reset(self, application_name: str) -> None:
+        delete_all_items(self.client, table_name(self.table_prefix), ("tenant_id", "device_id"))
+        links.dynamodb_delete_all(self.client, self.table_prefix)
+        self.delete_tracking(application_name)

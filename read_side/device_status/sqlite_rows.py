@@ -15,7 +15,7 @@ from uuid import UUID
 
 import orjson
 
-from read_side.device_status import DeviceStatus
+from read_side.device_status.row import DeviceStatus
 
 COLUMNS = (
     "tenant_id",

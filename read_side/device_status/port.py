@@ -1,61 +1,28 @@
-"""The device-status read model: what a frontend lists and shows for each device."""
+"""The device-status model's ports: the queries the API asks (`DeviceStatusReader`, with its
+filter, page and cursor) and the writes the projection commits through (`DeviceStatusView`).
+
+Both ports live here, beside the adapters that implement both on one table each, so the code
+that writes a table and the code that reads it are one package (issue 11)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Generic, TypeVar
 from uuid import UUID
 
-from write_side.errors import InvalidInput
-from write_side.severity import severity_rank
+from eventsourcing.persistence import Tracking
 
-Lifecycle = Literal["active", "decommissioned"]
+from read_side.device_status.row import DeviceStatus, Lifecycle
+from write_side.errors import InvalidInput
+
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 500
-
-
-@dataclass(frozen=True)
-class DeviceStatus:
-    device_id: UUID
-    tenant_id: str
-    name: str
-    device_type: str
-    tags: tuple[str, ...]
-    metadata: dict[str, str]
-    lifecycle: Lifecycle
-    version: int
-    registered_at: datetime
-    updated_at: datetime
-    decommissioned_at: datetime | None = None
-    decommission_reason: str | None = None
-    position: int = 0  # feed position of the last event applied to this row
-    # Issue 4: credentials and telemetry (all optional, so rows built before them stay valid).
-    credential_id: str | None = None  # public id of the current device credential
-    last_seen_at: datetime | None = None  # server time of the last batch received
-    online: bool | None = None  # None until the device first reports
-    last_values: dict[str, float] = field(default_factory=dict)  # newest by device time
-    last_values_at: dict[str, datetime] = field(default_factory=dict)  # device time of each
-    firmware_version: str | None = None
-    battery: float | None = None
-    rssi: float | None = None
-    telemetry_version: int = 0  # guard: the device's Telemetry stream version applied
-    # Issue 4: open alerts, alert id (hex) -> severity; an alert is open until resolved.
-    open_alerts: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def open_alert_count(self) -> int:
-        return len(self.open_alerts)
-
-    @property
-    def highest_open_severity(self) -> str | None:
-        """The most severe of the open alerts' severities (None when none is open)."""
-        return max(self.open_alerts.values(), key=severity_rank, default=None)
+AlertLinks = Mapping[tuple[str, str], UUID | None]  # (tenant, alert id hex) -> device, or unlink
 
 
 @dataclass(frozen=True)
@@ -126,3 +93,33 @@ class DeviceStatusReader(ABC):
         self, tenant_id: str, device_filter: DeviceFilter, first: int, after: str | None
     ) -> Page[DeviceStatus]:
         """Up to `first` devices of the tenant matching the filter, after the cursor."""
+
+
+class DeviceStatusView(ABC):
+    """Port for the projection's writes: the row and the checkpoint commit together."""
+
+    @abstractmethod
+    def save(self, status: DeviceStatus, tracking: Tracking) -> None:
+        """Upsert the row and record `tracking` atomically (a seen tracking id: IntegrityError)."""
+
+    @abstractmethod
+    def save_many(
+        self,
+        rows: Sequence[DeviceStatus],
+        tracking: Tracking,
+        alert_links: AlertLinks | None = None,
+    ) -> None:
+        """Upsert the rows and record `tracking` (with the last of them, when they need several
+        transactions; row guards make a replay of a partly committed batch harmless).
+        `alert_links` records (or, for None, forgets) which device an open alert belongs to."""
+
+    @abstractmethod
+    def alert_devices(self, tenant_id: str, alert_ids: Sequence[str]) -> dict[str, UUID]:
+        """The devices of the given open alerts (hex ids), as linked by `save_many`."""
+
+    @abstractmethod
+    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+    @abstractmethod
+    def reset(self, application_name: str) -> None:
+        """Delete every row and the checkpoint, for a rebuild from position zero."""

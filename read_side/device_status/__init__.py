@@ -1,0 +1,37 @@
+"""The device-status read model as one package: its row (`row`), its ports (`port`), and per
+store the table definition with the writer and the reader of that table side by side (`sqlite`,
+`dynamodb`, their codecs `sqlite_rows`, `dynamodb_items`), plus the alert -> device links the
+projection keeps (`alert_links`).
+
+The pure `evolve` and the projection glue stay in `projections.device_status*`: they read the
+write side's event names, which live in the aggregates' modules, and `read_side` imports no
+aggregate. The row and the port names are re-exported here because the API, the other read
+models (`Page`, `check_page_size`) and the tests import them from `read_side.device_status`.
+"""
+
+from read_side.device_status.port import (
+    MAX_PAGE_SIZE,
+    AlertLinks,
+    DeviceFilter,
+    DeviceStatusReader,
+    DeviceStatusView,
+    Page,
+    check_page_size,
+    decode_cursor,
+    encode_cursor,
+)
+from read_side.device_status.row import DeviceStatus, Lifecycle
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "AlertLinks",
+    "DeviceFilter",
+    "DeviceStatus",
+    "DeviceStatusReader",
+    "DeviceStatusView",
+    "Lifecycle",
+    "Page",
+    "check_page_size",
+    "decode_cursor",
+    "encode_cursor",
+]
