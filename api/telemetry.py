@@ -6,7 +6,7 @@ from uuid import UUID
 
 from api.auth import Principal
 from api.ports import FleetSystem
-from read_side.device_status import Page
+from read_side.paging import Page
 from read_side.telemetry import Bucket, HistoryQuery, RawReading
 from write_side.errors import NotFound
 

@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from read_side.alert_records import dumps, from_record, loads, to_record
-from read_side.device_status import Page
+from read_side.paging import Page
 from read_side.times import as_utc
 from write_side.errors import InvalidInput
 from write_side.severity import SEVERITIES

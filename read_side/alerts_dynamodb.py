@@ -39,7 +39,7 @@ from read_side.alerts import (
     time_key,
 )
 from read_side.alerts_dynamodb_items import s_attr, table_names
-from read_side.device_status import Page, check_page_size
+from read_side.paging import Page, check_page_size
 
 READ_BUDGET = 20
 R = TypeVar("R")

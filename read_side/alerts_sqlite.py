@@ -34,7 +34,7 @@ from read_side.alerts import (
     loads,
     time_key,
 )
-from read_side.device_status import Page, check_page_size
+from read_side.paging import Page, check_page_size
 
 RULES_TABLE = "alert_rules"
 ALERTS_TABLE = "alerts"

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from read_side.device_status import Page
+from read_side.paging import Page
 from read_side.times import as_utc
 from write_side.errors import InvalidInput
 

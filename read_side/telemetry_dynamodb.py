@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from read_side.device_status import Page
+from read_side.paging import Page
 from read_side.telemetry import (
     BUCKET_SECONDS,
     Bucket,

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteDatastore
 
-from read_side.device_status import Page
+from read_side.paging import Page
 from read_side.telemetry import (
     BUCKET_SECONDS,
     Bucket,

@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel, to_snake
 from api.alert_view import AlertPublic, TimelineEntryPublic
 from api.rest.models import CamelModel
 from read_side.alerts import AlertRow, AlertRuleRow, TimelineEntry
-from read_side.device_status import Page
+from read_side.paging import Page
 from write_side.alerts import MAX_NOTE
 
 RULE_EXAMPLE = {

@@ -36,7 +36,7 @@ from read_side.alerts import (
     TimelineFilter,
     check_choices,
 )
-from read_side.device_status import MAX_PAGE_SIZE
+from read_side.paging import MAX_PAGE_SIZE
 from write_side.alert_commands import (
     AcknowledgeAlert,
     DeleteAlertRule,

@@ -17,7 +17,7 @@ from api.rest.deps import Reader, SystemDep
 from api.rest.errors import ERROR_RESPONSES, NOT_FOUND
 from api.rest.models import CamelModel
 from api.telemetry import read_history
-from read_side.device_status import Page
+from read_side.paging import Page
 from read_side.telemetry import DEFAULT_HISTORY_PAGE, Bucket, HistoryQuery, RawReading, Resolution
 
 router = APIRouter(prefix="/devices", tags=["telemetry"], responses=ERROR_RESPONSES)

@@ -10,17 +10,15 @@ models (`Page`, `check_page_size`) and the tests import them from `read_side.dev
 """
 
 from read_side.device_status.port import (
-    MAX_PAGE_SIZE,
     AlertLinks,
     DeviceFilter,
     DeviceStatusReader,
     DeviceStatusView,
-    Page,
-    check_page_size,
     decode_cursor,
     encode_cursor,
 )
 from read_side.device_status.row import DeviceStatus, Lifecycle
+from read_side.paging import MAX_PAGE_SIZE, Page, check_page_size
 
 __all__ = [
     "MAX_PAGE_SIZE",

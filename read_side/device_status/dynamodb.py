@@ -33,13 +33,12 @@ from read_side.device_status.port import (
     DeviceFilter,
     DeviceStatusReader,
     DeviceStatusView,
-    Page,
-    check_page_size,
     decode_cursor,
     encode_cursor,
 )
 from read_side.device_status.row import DeviceStatus
 from read_side.dynamodb_tables import delete_all_items
+from read_side.paging import Page, check_page_size
 
 _GET_BATCH = 100  # BatchGetItem's limit of keys per call
 TABLE_SUFFIX = "device_status"
@@ -154,9 +153,6 @@ class DynamoDBDeviceStatusView(DynamoDBTrackingRecorder, DeviceStatusView):
             create_table_kwargs(self.table_prefix),
             links.dynamodb_table_kwargs(self.table_prefix),
         ]
-
-    def save(self, status: DeviceStatus, tracking: Tracking) -> None:
-        self.save_many([status], tracking)
 
     def save_many(
         self,

@@ -1,4 +1,5 @@
-"""The device-status model's ports: the queries the API asks (`DeviceStatusReader`, with its
+"""The device-status model's ports (paging, shared by every model, is
+`read_side.paging`): the queries the API asks (`DeviceStatusReader`, with its
 filter, page and cursor) and the writes the projection commits through (`DeviceStatusView`).
 
 Both ports live here, beside the adapters that implement both on one table each, so the code
@@ -10,18 +11,15 @@ import base64
 import binascii
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from dataclasses import dataclass
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
 from read_side.device_status.row import DeviceStatus, Lifecycle
+from read_side.paging import Page
 from write_side.errors import InvalidInput
 
-T = TypeVar("T")
-
-MAX_PAGE_SIZE = 500
 AlertLinks = Mapping[tuple[str, str], UUID | None]  # (tenant, alert id hex) -> device, or unlink
 
 
@@ -44,12 +42,6 @@ class DeviceFilter:
         )
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T] = field(default_factory=list)
-    next_cursor: str | None = None  # pass as `after` for the next page; None on the last page
-
-
 def encode_cursor(device_id: UUID) -> str:
     return base64.urlsafe_b64encode(b"d:" + device_id.bytes).decode().rstrip("=")
 
@@ -63,12 +55,6 @@ def decode_cursor(cursor: str) -> UUID:
     if len(raw) != 18 or not raw.startswith(b"d:"):
         raise InvalidInput("malformed cursor", field="after")
     return UUID(bytes=raw[2:])
-
-
-def check_page_size(first: int) -> int:
-    if not 1 <= first <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"first must be between 1 and {MAX_PAGE_SIZE}", field="first")
-    return first
 
 
 class DeviceStatusReader(ABC):
@@ -98,9 +84,9 @@ class DeviceStatusReader(ABC):
 class DeviceStatusView(ABC):
     """Port for the projection's writes: the row and the checkpoint commit together."""
 
-    @abstractmethod
     def save(self, status: DeviceStatus, tracking: Tracking) -> None:
-        """Upsert the row and record `tracking` atomically (a seen tracking id: IntegrityError)."""
+        """Upsert the row and record `tracking` atomically (a seen tracking id: AlreadyTracked)."""
+        self.save_many([status], tracking)
 
     @abstractmethod
     def save_many(

@@ -18,13 +18,12 @@ from read_side.device_status.port import (
     DeviceFilter,
     DeviceStatusReader,
     DeviceStatusView,
-    Page,
-    check_page_size,
     decode_cursor,
     encode_cursor,
 )
 from read_side.device_status.row import DeviceStatus
 from read_side.device_status.sqlite_rows import COLUMNS, from_row, to_row
+from read_side.paging import Page, check_page_size
 
 DEVICE_STATUS_TABLE = "device_status"
 _IN_CHUNK = 500  # bound parameters per IN list (SQLite's limit is 999 on old builds)
@@ -72,9 +71,6 @@ class SQLiteDeviceStatusView(SQLiteTrackingRecorder, DeviceStatusView):
         for name, kind in _ADDED_COLUMNS.items():
             if name not in existing:
                 c.execute(f"ALTER TABLE {DEVICE_STATUS_TABLE} ADD COLUMN {name} {kind}")
-
-    def save(self, status: DeviceStatus, tracking: Tracking) -> None:
-        self.save_many([status], tracking)
 
     def save_many(
         self,
