@@ -93,8 +93,9 @@ class CommitConflict(IntegrityError):
     """A condition other than the feed head's failed: nothing was written.
 
     `owners` are the indexes of the plans (calls) whose conditions failed; `kinds` the kinds of
-    the failed actions (``tracking``, ``stream_head``, ``extra``...): a conflict on the tracking
-    item alone means the position was recorded before, one on a caller's own item does not.
+    the failed actions (``tracking``, ``stream_head``, ``extra``...): a failed tracking condition
+    means the position was recorded before (`parts` raises `AlreadyTracked` for it), one on a
+    caller's own item alone does not.
     """
 
     def __init__(
@@ -103,11 +104,6 @@ class CommitConflict(IntegrityError):
         super().__init__(message)
         self.owners = owners
         self.kinds = kinds
-
-    @property
-    def only_tracking(self) -> bool:
-        """Whether the tracking condition was the only one that failed."""
-        return self.kinds == frozenset({"tracking"})
 
 
 def run_transaction(
