@@ -10,9 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 from uuid import uuid4
 
-import strawberry
-from graphql import GraphQLObjectType
-from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 from api.alert_view import (
@@ -25,11 +22,16 @@ from api.alert_view import (
 )
 from api.app import create_app
 from api.graphql.alert_types import Alert, AlertChange, AlertTimelineEntry
-from api.graphql.scalars import SCALAR_MAP
-from api.graphql.schema import build_schema
 from read_side import alerts as read_model
 from read_side.alerts import AlertRow, TimelineEntry, from_record, to_record
 from read_side.notifications import ChangeNotice
+from tests.unit.views import (
+    graphql_fields,
+    openapi_properties,
+    same_times,
+    schema_showing,
+    wire_names,
+)
 from write_side import severity
 from write_side.alert_rules import Condition
 from write_side.alerts import AlertStatus
@@ -37,41 +39,6 @@ from write_side.alerts import AlertStatus
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 # Fields only GraphQL has: they read more of the read model (the rule, the whole timeline).
 GRAPHQL_ONLY = {"rule"}
-
-
-def wire_names(model: type[BaseModel]) -> list[str]:
-    return [to_camel(name) for name in model.model_fields]
-
-
-def graphql_fields(type_name: str) -> dict[str, Any]:
-    graphql_type = build_schema()._schema.get_type(type_name)
-    assert isinstance(graphql_type, GraphQLObjectType)
-    return dict(graphql_type.fields)
-
-
-def openapi_properties(component: str) -> dict[str, Any]:
-    schemas = create_app(None).openapi()["components"]["schemas"]  # type: ignore[arg-type]
-    properties: dict[str, Any] = schemas[component]["properties"]
-    return properties
-
-
-def schema_showing(graphql_type: type, value: object) -> strawberry.Schema:
-    @strawberry.type
-    class Query:
-        d: Any = strawberry.field(resolver=lambda: value, graphql_type=graphql_type)
-
-    return strawberry.Schema(Query, scalar_overrides=SCALAR_MAP)
-
-
-def same_times(value: Any) -> Any:
-    """The JSON value with every ISO time parsed, so two spellings of an instant compare equal."""
-    if isinstance(value, dict):
-        return {k: same_times(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [same_times(v) for v in value]
-    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
-        return datetime.fromisoformat(value)
-    return value
 
 
 def a_row(**changes: Any) -> AlertRow:
@@ -119,8 +86,10 @@ def test_the_graphql_types_have_exactly_the_definitions_fields_in_its_order() ->
 
 
 def test_the_openapi_document_has_exactly_the_definitions_fields() -> None:
-    assert list(openapi_properties("AlertPublic")) == wire_names(AlertPublic)
-    assert list(openapi_properties("TimelineEntryPublic")) == wire_names(TimelineEntryPublic)
+    assert list(openapi_properties(create_app(None), "AlertPublic")) == wire_names(AlertPublic)
+    assert list(openapi_properties(create_app(None), "TimelineEntryPublic")) == wire_names(
+        TimelineEntryPublic
+    )
 
 
 def test_both_adapters_carry_the_definitions_descriptions() -> None:
@@ -128,7 +97,7 @@ def test_both_adapters_carry_the_definitions_descriptions() -> None:
         (AlertPublic, "Alert"),
         (TimelineEntryPublic, "AlertTimelineEntry"),
     ):
-        openapi = openapi_properties(model.__name__)
+        openapi = openapi_properties(create_app(None), model.__name__)
         graphql = graphql_fields(graphql_name)
         for name, info in model.model_fields.items():
             if info.description is None:

@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 from dataclasses import fields, replace
 from datetime import UTC, datetime
-from typing import Any
 from uuid import uuid4
 
 import strawberry
 from fastapi import FastAPI
-from graphql import GraphQLObjectType
 from pydantic import Field
 from pydantic.alias_generators import to_camel
 
@@ -20,10 +18,10 @@ from api.app import create_app
 from api.device_view import DevicePublic, MetricValuePublic, Severity
 from api.devices import device_status_from_notice_data
 from api.graphql.derive import derived_type
-from api.graphql.schema import build_schema
 from api.graphql.types import Device
 from projections.device_status import status_to_json
 from read_side.device_status import DeviceStatus
+from tests.unit.views import graphql_fields, openapi_properties, same_times, schema_showing
 from write_side.severity import SEVERITIES, severity_rank
 
 WIRE_NAMES = {to_camel(name) for name in DevicePublic.model_fields}
@@ -41,36 +39,6 @@ class DeviceWithColour:
 
     def __init__(self, view: WithColour) -> None:
         self.view = view
-
-
-def schema_showing(graphql_type: type, value: object) -> strawberry.Schema:
-    @strawberry.type
-    class Query:
-        d: Any = strawberry.field(resolver=lambda: value, graphql_type=graphql_type)
-
-    return strawberry.Schema(Query)
-
-
-def graphql_fields(type_name: str) -> dict[str, Any]:
-    graphql_type = build_schema()._schema.get_type(type_name)
-    assert isinstance(graphql_type, GraphQLObjectType)
-    return dict(graphql_type.fields)
-
-
-def openapi_properties(app: FastAPI, component: str) -> dict[str, Any]:
-    properties: dict[str, Any] = app.openapi()["components"]["schemas"][component]["properties"]
-    return properties
-
-
-def same_times(value: Any) -> Any:
-    """The JSON value with every ISO time parsed, so two spellings of an instant compare equal."""
-    if isinstance(value, dict):
-        return {k: same_times(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [same_times(v) for v in value]
-    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
-        return datetime.fromisoformat(value)
-    return value
 
 
 def a_status() -> DeviceStatus:

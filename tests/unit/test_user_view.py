@@ -6,17 +6,15 @@ and the enums are the domain's lists."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import get_args
 
 import pytest
 import strawberry
-from graphql import GraphQLObjectType
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 from api.app import create_app
 from api.auth import ROLES, Principal
-from api.graphql.schema import build_schema
 from api.graphql.user_types import User
 from api.user_view import (
     Channel,
@@ -28,6 +26,7 @@ from api.user_view import (
     UserPublic,
 )
 from read_side.users import PushTokenRow, UserRow
+from tests.unit.views import graphql_fields, wire_names
 from write_side import users as domain
 
 CALLER = Principal(subject="alice", tenant_id="t1", roles=frozenset({"viewer", "guest", "admin"}))
@@ -37,16 +36,6 @@ SHAPES: list[tuple[type[BaseModel], str, str]] = [  # model, GraphQL type, OpenA
     (QuietHoursPublic, "QuietHours", "QuietHoursPublic"),
     (PushTokenPublic, "PushToken", "PushTokenPublic"),
 ]
-
-
-def wire_names(model: type[BaseModel]) -> list[str]:
-    return [to_camel(name) for name in model.model_fields]
-
-
-def graphql_fields(type_name: str) -> dict[str, Any]:
-    graphql_type = build_schema()._schema.get_type(type_name)
-    assert isinstance(graphql_type, GraphQLObjectType)
-    return dict(graphql_type.fields)
 
 
 def a_row() -> UserRow:
