@@ -24,14 +24,12 @@ from projections.batching import BatchProjection
 from projections.device_status import DeviceStatusProjection
 from projections.telemetry import TelemetryProjection
 from projections.users import UsersProjection
-from projections.views.alerts_dynamodb import DynamoDBAlertsView
-from projections.views.alerts_sqlite import SQLiteAlertsView
 from projections.views.telemetry_dynamodb import DynamoDBTelemetryView
 from projections.views.telemetry_sqlite import SQLiteTelemetryView
 from projections.views.users_dynamodb import DynamoDBUsersView
 from projections.views.users_sqlite import SQLiteUsersView
-from read_side.alerts_dynamodb import DynamoDBAlertReader
-from read_side.alerts_sqlite import SQLiteAlertReader
+from read_side.alerts.dynamodb import DynamoDBAlertReader, DynamoDBAlertsView
+from read_side.alerts.sqlite import SQLiteAlertReader, SQLiteAlertsView
 from read_side.device_status.dynamodb import DynamoDBDeviceStatusReader, DynamoDBDeviceStatusView
 from read_side.device_status.sqlite import SQLiteDeviceStatusReader, SQLiteDeviceStatusView
 from read_side.notifications import Fanout

@@ -1,10 +1,11 @@
 """The alerts projection's pure part: one event and the rows it touches in, the new rows out.
 
-Apart from `projections.alert_views` (the projection, its batch and the view port it commits
-through) because this is the whole meaning of the events for the read models, with no reader,
-no view and no I/O, testable alone. Rows fed by one stream carry that stream's version as a
-guard (an event at or below it is skipped), so replays are harmless; a timeline entry is keyed
-by the time it was recorded and its feed position; consecutive repeats grow one entry.
+Apart from `projections.alert_views` (the projection and its batch; the view port it commits
+through is `read_side.alerts.AlertsView`) because this is the whole meaning of the events for
+the read models, with no reader, no view and no I/O, testable alone. Rows fed by one stream
+carry that stream's version as a guard (an event at or below it is skipped), so replays are
+harmless; a timeline entry is keyed by the time it was recorded and its feed position;
+consecutive repeats grow one entry.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from uuid import UUID
 
 from event_store.envelope import EventEnvelope
 from read_side.alerts import AlertRow, AlertRuleRow, TimelineEntry, time_key
+from write_side.alert_lifecycle import Transition
 from write_side.alert_rules import RULE_CREATED, RULE_DELETED, RULE_REVISED
 from write_side.alerts import (
     ALERT_ACKNOWLEDGED,
@@ -30,7 +32,7 @@ RESOLUTIONS = {  # the alerting policy's notes on the auto-resolves it records
     "the rule no longer applies": "rule_out_of_scope",
     "the device was removed": "device_decommissioned",
 }
-TRANSITIONS = {
+TRANSITIONS: dict[str, Transition] = {  # event type -> the transition the timeline shows
     ALERT_RAISED.type: "raised",
     ALERT_REPEATED.type: "repeated",
     ALERT_ACKNOWLEDGED.type: "acknowledged",

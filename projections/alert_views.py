@@ -7,16 +7,15 @@ feed position, so writing one again is idempotent and the timeline keeps the ord
 transitions were decided (a reading's time, `at`, may be far older than an operator's later
 action). Consecutive repeats of an alert are coalesced into one timeline entry (its `count` and
 `last_at` grow) until the next transition. `AlertsProjection.process_batch` folds a batch in
-memory and hands the changed rows and the checkpoint to the view, which commits them together;
-one `alert` change notice per changed alert and transition (repeats: only the last of a batch)
-is published afterwards.
+memory and hands the changed rows and the checkpoint to the view (`read_side.alerts.AlertsView`,
+implemented beside the tables it writes), which commits them together; one `alert` change
+notice per changed alert and transition (repeats: only the last of a batch) is published
+afterwards.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
@@ -29,6 +28,8 @@ from read_side.alerts import (
     AlertReader,
     AlertRow,
     AlertRuleRow,
+    AlertsChanges,
+    AlertsView,
     DeviceName,
     TimelineEntry,
     to_record,
@@ -43,33 +44,6 @@ RULE_PREFIX = topic_prefix(AlertRule)
 ALERT_PREFIX = topic_prefix(Alert)
 DEVICE_TOPICS = topics((DEVICE_REGISTERED, DEVICE_UPDATED))  # for the device names alerts show
 _RULE, _DEVICE = type_prefix(AlertRule), type_prefix(Device)
-
-
-@dataclass
-class AlertsChanges:
-    rules: list[AlertRuleRow] = field(default_factory=list)
-    alerts: list[AlertRow] = field(default_factory=list)
-    entries: list[TimelineEntry] = field(default_factory=list)
-    devices: list[DeviceName] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.rules or self.alerts or self.entries or self.devices)
-
-
-class AlertsView(ABC):
-    """Port for the projection's writes: rows and checkpoint commit together."""
-
-    @abstractmethod
-    def commit(self, changes: AlertsChanges, tracking: Tracking) -> None:
-        """Upsert the rows and record `tracking` (when several transactions are needed, an
-        alert's row and its timeline entries share one; the checkpoint rides on the last)."""
-
-    @abstractmethod
-    def max_tracking_id(self, application_name: str) -> int | None: ...
-
-    @abstractmethod
-    def reset(self, application_name: str) -> None:
-        """Delete every row and the checkpoint, for a rebuild from position zero."""
 
 
 class AlertsProjection:

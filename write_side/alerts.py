@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from write_side.alert_lifecycle import AlertStatus
 from write_side.alert_rules import SEVERITY_RANK
 from write_side.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved, InvalidInput
 from write_side.event_names import event_name
@@ -22,7 +23,6 @@ from write_side.event_names import event_name
 ALERT_NAMESPACE = UUID("5b0f6a52-2f0e-4c38-9a37-6f1d0c8e4a11")  # never change: ids depend on it
 AUTO_ACTOR = "system:auto"
 MAX_NOTE = 2000
-AlertStatus = Literal["open", "acknowledged", "resolved"]
 PeakMode = Literal["highest", "lowest"]  # which way is worse, for `peak`
 
 

@@ -35,13 +35,12 @@ from event_store.envelope import EventMetadata
 from event_store.tracking import AlreadyTracked
 from fleetwatch.bootstrap import application_env
 from fleetwatch.settings import Settings
-from projections.alert_views import AlertsChanges
 from projections.batching import BatchingProjectionWorker
 from projections.users import UsersProjection
-from projections.views.alerts_dynamodb import DynamoDBAlertsView
 from projections.views.users_dynamodb import DynamoDBUsersView
-from read_side.alerts import AlertRow
-from read_side.alerts_dynamodb_items import table_names as alert_tables
+from read_side.alerts import AlertRow, AlertsChanges
+from read_side.alerts.dynamodb import DynamoDBAlertsView
+from read_side.alerts.dynamodb_items import table_names as alert_tables
 from read_side.device_status import DeviceStatus
 from read_side.device_status.dynamodb import DynamoDBDeviceStatusView
 from read_side.device_status.dynamodb import table_name as devices_table

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
+from projections import alert_evolve
 from projections.alert_evolve import condition_text, evolve_alert, evolve_rule
-from projections.alert_views import AlertsChanges, AlertsProjection, AlertsView
+from projections.alert_views import AlertsProjection
+from read_side import alerts as read_model
 from read_side.alerts import (
     AlertFilter,
     AlertReader,
     AlertRow,
     AlertRuleRow,
+    AlertsChanges,
+    AlertsView,
     RuleFilter,
     TimelineEntry,
     TimelineFilter,
@@ -29,7 +33,9 @@ from read_side.alerts import (
     loads,
 )
 from read_side.device_status import Page
+from write_side import alert_lifecycle, alerts
 from write_side.errors import InvalidInput
+from write_side.event_names import types
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RULE, ALERT, DEVICE = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -273,3 +279,15 @@ def test_cursors_codecs_and_choices() -> None:
     with pytest.raises(InvalidInput) as caught:
         check_choices(["loud"], ("info",), "severity")
     assert caught.value.field == "severity"
+
+
+def test_states_and_transitions_are_declared_once() -> None:
+    """`write_side.alert_lifecycle` declares them; the aggregate and the read model use those
+    very objects (no copies kept in step by hand), and evolve names one transition per alert
+    event."""
+    assert read_model.STATES is alert_lifecycle.STATES
+    assert read_model.TRANSITIONS is alert_lifecycle.TRANSITIONS
+    assert alerts.AlertStatus is alert_lifecycle.AlertStatus
+    assert get_args(alert_lifecycle.AlertStatus) == alert_lifecycle.STATES
+    assert set(alert_evolve.TRANSITIONS) == types(alerts.ALERT_EVENTS)
+    assert sorted(alert_evolve.TRANSITIONS.values()) == sorted(alert_lifecycle.TRANSITIONS)

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 from fleetwatch.bootstrap import _alerts_store, application_env
 from fleetwatch.settings import Settings
-from projections.alert_views import AlertsChanges
 from read_side.alerts import (
     SEVERITIES,
     STATES,
@@ -21,6 +20,7 @@ from read_side.alerts import (
     AlertReader,
     AlertRow,
     AlertRuleRow,
+    AlertsChanges,
     DeviceName,
     RuleFilter,
     TimelineEntry,

@@ -22,10 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleetwatch.settings import Settings
-from projections.alert_views import AlertsChanges
 from read_side.alerts import (
     AlertFilter,
     AlertRuleRow,
+    AlertsChanges,
     RuleFilter,
     TimelineFilter,
 )

@@ -1,9 +1,9 @@
 """Row dataclasses as JSON records and back: change notices' data and the rows stored as JSON.
 
-Apart from `read_side.alerts` (the alert read models' types and reader port) because this is a
-codec, not a model: any row dataclass goes out with UUIDs as text and times in ISO 8601 (sets
-and tuples as sorted lists) and comes back typed from its field annotations. The alerts module
-re-exports these names, so `from read_side.alerts import dumps` keeps working.
+A codec, not a model: any row dataclass goes out with UUIDs as text and times in ISO 8601 (sets
+and tuples as sorted lists) and comes back typed from its field annotations. Both alert tables'
+adapters keep each row whole in this form; the package re-exports these names, so
+`from read_side.alerts import dumps` works.
 """
 
 from __future__ import annotations

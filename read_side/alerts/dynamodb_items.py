@@ -1,33 +1,37 @@
-"""The DynamoDB alert read models' tables and item codecs, shared by their reader and writer.
-
-Apart from `read_side.alerts_dynamodb` (the reader: query plans, paging, the read budget)
-because the writer (`projections.views.alerts_dynamodb`) needs the same table definitions and
-items and nothing of the reading. The tables and their indexes are listed in the reader's
-docstring; every item keeps the whole row as JSON in `d` beside its key, index and filter
-attributes, and the rows that the writer guards carry their `version`.
+"""The DynamoDB alert read models' tables and item codecs, shared by their writer and reader
+(`read_side.alerts.dynamodb`, which lists the tables and their indexes). Every item keeps the
+whole row as JSON in `d` beside its key, index and filter attributes, and the rows that the
+writer guards carry their `version`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from read_side.alerts import AlertRow, AlertRuleRow, DeviceName, TimelineEntry, dumps
+from read_side.alerts.records import dumps
+from read_side.alerts.rows import AlertRow, AlertRuleRow, DeviceName, TimelineEntry
 
 S = {"AttributeType": "S"}
+# Each table's sort key, by table (every table's partition key is `tenant_id`).
+KEYS = {
+    "alert_rules": "rule_id",
+    "alerts": "alert_id",
+    "alert_timeline": "sk",
+    "alert_device_names": "device_id",
+}
 
 
 def table_names(prefix: str) -> dict[str, str]:
-    return {
-        t: f"{prefix}{t}" for t in ("alert_rules", "alerts", "alert_timeline", "alert_device_names")
-    }
+    return {t: f"{prefix}{t}" for t in KEYS}
 
 
 def _table(
-    name: str, hash_key: str, range_key: str, indexes: dict[str, tuple[str, str]]
+    prefix: str, table: str, indexes: dict[str, tuple[str, str]] | None = None
 ) -> dict[str, Any]:
+    hash_key, range_key, indexes = "tenant_id", KEYS[table], indexes or {}
     attributes = {hash_key, range_key} | {a for pair in indexes.values() for a in pair}
     spec: dict[str, Any] = {
-        "TableName": name,
+        "TableName": f"{prefix}{table}",
         "KeySchema": [
             {"AttributeName": hash_key, "KeyType": "HASH"},
             {"AttributeName": range_key, "KeyType": "RANGE"},
@@ -51,13 +55,11 @@ def _table(
 
 
 def create_table_kwargs(prefix: str) -> list[dict[str, Any]]:
-    names = table_names(prefix)
     return [
-        _table(names["alert_rules"], "tenant_id", "rule_id", {}),
+        _table(prefix, "alert_rules"),
         _table(
-            names["alerts"],
-            "tenant_id",
-            "alert_id",
+            prefix,
+            "alerts",
             {
                 "by_time": ("tenant_id", "raised_key"),
                 "by_device": ("tenant_device", "raised_key"),
@@ -66,16 +68,15 @@ def create_table_kwargs(prefix: str) -> list[dict[str, Any]]:
             },
         ),
         _table(
-            names["alert_timeline"],
-            "tenant_id",
-            "sk",
+            prefix,
+            "alert_timeline",
             {
                 "by_device": ("tenant_device", "sk"),
                 "by_alert": ("tenant_alert", "sk"),
                 "by_rule": ("tenant_rule", "sk"),
             },
         ),
-        _table(names["alert_device_names"], "tenant_id", "device_id", {}),
+        _table(prefix, "alert_device_names"),
     ]
 
 

@@ -1,6 +1,7 @@
-"""The alert read models: alert rules (current revision, with their history), alerts (current
-state of each) and the alert timeline (every transition, in the order recorded). Types and the
-reader port.
+"""The alert read models' ports: the queries the API asks (`AlertReader`, with its filters and
+cursors) and the writes the projection commits through (`AlertsView`, with the `AlertsChanges`
+of a batch). Both live here, beside the adapters that implement both on their tables (`sqlite`,
+`dynamodb`), so the code that writes a table and the code that reads it are one package.
 
 Orderings (the same on every adapter): rules by rule id; alerts newest raised first (`raised_key`
 = raise time, then alert id); the timeline by `key` = time recorded, then feed position (newest
@@ -14,132 +15,18 @@ import base64
 import binascii
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
-from read_side.alert_records import dumps, from_record, loads, to_record
+from eventsourcing.persistence import Tracking
+
+from read_side.alerts.rows import AlertRow, AlertRuleRow, DeviceName, TimelineEntry, time_key
 from read_side.paging import Page
 from read_side.times import as_utc
 from write_side.errors import InvalidInput
-from write_side.severity import SEVERITIES
 
-__all__ = [  # the records codec (`read_side.alert_records`) and the severities are re-exported
-    "ALERT_TOPIC",
-    "SEVERITIES",
-    "STATES",
-    "TRANSITIONS",
-    "AlertFilter",
-    "AlertReader",
-    "AlertRow",
-    "AlertRuleRow",
-    "DeviceName",
-    "RuleFilter",
-    "TimelineEntry",
-    "TimelineFilter",
-    "check_choices",
-    "decode_cursor",
-    "dumps",
-    "encode_cursor",
-    "from_record",
-    "loads",
-    "time_key",
-    "to_record",
-]
-
-STATES = ("open", "acknowledged", "resolved")
-TRANSITIONS = ("raised", "repeated", "acknowledged", "resolved", "escalated")
-ALERT_TOPIC = "alert"
-
-
-def time_key(at: datetime) -> str:
-    """A sortable, fixed-width UTC text form of a time. The year is padded here: `%Y` leaves
-    years before 1000 short on Linux ("999-"), which sorted after "2026-" as a bound."""
-    utc = at.astimezone(UTC)
-    return f"{utc.year:04d}{utc.strftime('-%m-%dT%H:%M:%S.%fZ')}"
-
-
-@dataclass(frozen=True)
-class AlertRuleRow:
-    tenant_id: str
-    rule_id: UUID
-    revision: int
-    name: str
-    severity: str
-    enabled: bool
-    deleted: bool
-    definition: dict[str, Any]  # the current RuleDefinition as JSON values
-    revisions: list[dict[str, Any]]  # {revision, definition, revised_at, revised_by}, oldest first
-    version: int  # the aggregate's version (for expectedVersion)
-    created_at: datetime
-    updated_at: datetime
-    position: int
-
-    def definition_of(self, revision: int) -> dict[str, Any] | None:
-        found = [r["definition"] for r in self.revisions if r["revision"] == revision]
-        return found[0] if found else None
-
-
-@dataclass(frozen=True)
-class AlertRow:
-    tenant_id: str
-    alert_id: UUID
-    rule_id: UUID
-    rule_revision: int
-    rule_name: str
-    device_id: UUID
-    device_name: str
-    episode: int
-    severity: str
-    state: str  # open | acknowledged | resolved
-    kind: str  # the rule's condition kind at its revision
-    metric: str | None
-    trigger_value: float | None
-    threshold: float | None
-    condition_text: str
-    raised_at: datetime
-    count: int
-    last_value: float | None
-    peak_value: float | None
-    last_at: datetime
-    version: int  # the alert's stream version (the row's guard)
-    position: int
-    acknowledged_at: datetime | None = None
-    acknowledged_by: str | None = None
-    acknowledge_note: str | None = None
-    resolved_at: datetime | None = None
-    resolved_by: str | None = None
-    resolution: str | None = None  # manual | auto | rule_deleted | rule_out_of_scope | ...
-    resolve_note: str | None = None
-    repeat_run: str | None = None  # timeline key of the current run of repeats
-
-    @property
-    def raised_key(self) -> str:
-        return f"{time_key(self.raised_at)}#{self.alert_id.hex}"
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One transition; consecutive repeats of an alert are one entry (`count`, `last_at`)."""
-
-    tenant_id: str
-    key: str  # time_key(at) + "#" + feed position: unique, sortable
-    event_id: UUID
-    alert_id: UUID
-    device_id: UUID
-    rule_id: UUID
-    severity: str
-    transition: str
-    state_after: str
-    actor: str
-    at: datetime  # when it happened: the reading's time, or the operator's action
-    recorded_at: datetime  # when it was decided and recorded (the order of the timeline)
-    position: int
-    note: str | None = None
-    value: float | None = None
-    count: int = 1
-    last_at: datetime | None = None
+ALERT_TOPIC = "alert"  # the change notices' topic (one per changed alert and transition)
 
 
 @dataclass(frozen=True)
@@ -166,10 +53,10 @@ class AlertFilter:
     raised_to: datetime | None = None
 
     def __post_init__(self) -> None:
-        for name, field in (("raised_from", "raisedFrom"), ("raised_to", "raisedTo")):
+        for name, argument in (("raised_from", "raisedFrom"), ("raised_to", "raisedTo")):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, as_utc(value, field))
+                object.__setattr__(self, name, as_utc(value, argument))
 
     def matches(self, row: AlertRow) -> bool:
         return (
@@ -195,10 +82,10 @@ class TimelineFilter:
     newest_first: bool = True
 
     def __post_init__(self) -> None:
-        for name, field in (("start", "from"), ("end", "to")):
+        for name, argument in (("start", "from"), ("end", "to")):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, as_utc(value, field))
+                object.__setattr__(self, name, as_utc(value, argument))
 
     def matches(self, entry: TimelineEntry) -> bool:
         return (
@@ -214,13 +101,6 @@ class TimelineFilter:
         """Bounds of `TimelineEntry.key` for the time range (inclusive)."""
         low = time_key(self.start) if self.start else ""
         return low, (time_key(self.end) + "#~") if self.end else "~"
-
-
-@dataclass(frozen=True)
-class DeviceName:
-    tenant_id: str
-    device_id: UUID
-    name: str
 
 
 class AlertReader(ABC):
@@ -252,6 +132,35 @@ class AlertReader(ABC):
 
     @abstractmethod
     def device_name(self, tenant_id: str, device_id: UUID) -> str | None: ...
+
+
+@dataclass
+class AlertsChanges:
+    """The rows a batch of events changed, for `AlertsView.commit`."""
+
+    rules: list[AlertRuleRow] = field(default_factory=list)
+    alerts: list[AlertRow] = field(default_factory=list)
+    entries: list[TimelineEntry] = field(default_factory=list)
+    devices: list[DeviceName] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.rules or self.alerts or self.entries or self.devices)
+
+
+class AlertsView(ABC):
+    """Port for the projection's writes: rows and checkpoint commit together."""
+
+    @abstractmethod
+    def commit(self, changes: AlertsChanges, tracking: Tracking) -> None:
+        """Upsert the rows and record `tracking` (when several transactions are needed, an
+        alert's row and its timeline entries share one; the checkpoint rides on the last)."""
+
+    @abstractmethod
+    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+    @abstractmethod
+    def reset(self, application_name: str) -> None:
+        """Delete every row and the checkpoint, for a rebuild from position zero."""
 
 
 # Cursors ----------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""DynamoDB reader of the alert read models (tables and item codecs: `alerts_dynamodb_items`).
+"""The alert read models on DynamoDB: the tables (defined with their item codecs in
+`dynamodb_items`), their writer (the view) and their reader (query plans: `dynamodb_query`),
+side by side.
 
 Every key starts with the tenant. Items keep the whole row as JSON in `d`, plus key, index and
 filter attributes (on-demand tables, GSIs projecting everything):
@@ -16,46 +18,92 @@ A query picks the most selective index for its filter (device, then alert or rul
 rest as a filter expression, reading at most `READ_BUDGET` pages per request: a page cut short
 by the budget comes back with a cursor. Reads on the base tables are strongly consistent; GSI
 reads are eventually consistent (DynamoDB offers nothing else on a GSI).
+
+The writer: TransactWriteItems holding the rows and the checkpoint. A batch needing more than
+one transaction keeps each alert's row with its timeline entries, guards every part by the
+tracking item and records the checkpoint with the last one (`write_parts_with_tracking`). Alert
+and rule rows only replace rows of a lower stream version, and a timeline entry rides with its
+alert's row, so neither a replay nor a second worker's interleaved parts take them back
+(`event_store.dynamodb.parts`). Device names have no version: a lagging worker's part can still
+write an older name there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from read_side.alerts import (
+from eventsourcing.persistence import Tracking
+
+from event_store.dynamodb import DynamoDBTrackingRecorder
+from event_store.dynamodb.parts import MAX_PART_ITEMS, guarded_put
+from read_side.alerts.dynamodb_items import (
+    KEYS,
+    alert_item,
+    create_table_kwargs,
+    entry_item,
+    name_item,
+    rule_item,
+    s_attr,
+    table_names,
+)
+from read_side.alerts.dynamodb_query import Plan, paged, query
+from read_side.alerts.port import (
     AlertFilter,
     AlertReader,
-    AlertRow,
-    AlertRuleRow,
+    AlertsChanges,
+    AlertsView,
     RuleFilter,
-    TimelineEntry,
     TimelineFilter,
     decode_cursor,
-    encode_cursor,
-    loads,
-    time_key,
 )
-from read_side.alerts_dynamodb_items import s_attr, table_names
+from read_side.alerts.records import loads
+from read_side.alerts.rows import AlertRow, AlertRuleRow, TimelineEntry, time_key
+from read_side.dynamodb_tables import delete_all_items
 from read_side.paging import Page, check_page_size
 
-READ_BUDGET = 20
+MAX_ITEMS = MAX_PART_ITEMS  # one transaction: 100 actions, one of them the tracking guard
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class _Plan:
-    table: str
-    index: str | None
-    hash_name: str
-    hash_value: str
-    range_name: str
-    low: str
-    high: str
-    forward: bool
-    filters: list[tuple[str, Iterable[str]]]
+class DynamoDBAlertsView(DynamoDBTrackingRecorder, AlertsView):
+    def construct_extra_tables(self) -> list[dict[str, Any]]:
+        return [*super().construct_extra_tables(), *create_table_kwargs(self.table_prefix)]
+
+    def commit(self, changes: AlertsChanges, tracking: Tracking) -> None:
+        tables = table_names(self.table_prefix)
+        units: list[list[dict[str, Any]]] = []
+        entries: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+        for entry in changes.entries:
+            item = entry_item(entry)
+            entries.setdefault((entry.tenant_id, entry.alert_id), []).append(item)
+        for row in changes.alerts:
+            unit = [guarded_put(tables["alerts"], alert_item(row), "version")]
+            unit += [
+                self._put(tables["alert_timeline"], item)
+                for item in entries.get((row.tenant_id, row.alert_id), [])
+            ]
+            units.append(unit)
+        units += [
+            [guarded_put(tables["alert_rules"], rule_item(r), "version")] for r in changes.rules
+        ]
+        units += [[self._put(tables["alert_device_names"], name_item(d))] for d in changes.devices]
+        transactions: list[list[dict[str, Any]]] = [[]]
+        for unit in units:
+            if len(transactions[-1]) + len(unit) > MAX_ITEMS:
+                transactions.append([])
+            transactions[-1] += unit
+        self.write_parts_with_tracking(tracking, transactions)
+
+    @staticmethod
+    def _put(table: str, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": table, "Item": item}}
+
+    def reset(self, application_name: str) -> None:
+        for suffix, table in table_names(self.table_prefix).items():
+            delete_all_items(self.client, table, ("tenant_id", KEYS[suffix]))
+        self.delete_tracking(application_name)
 
 
 class DynamoDBAlertReader(AlertReader):
@@ -64,7 +112,7 @@ class DynamoDBAlertReader(AlertReader):
         self.tables = table_names(table_prefix)
 
     def get_rule(self, tenant_id: str, rule_id: UUID) -> AlertRuleRow | None:
-        return self._get(AlertRuleRow, "alert_rules", tenant_id, "rule_id", rule_id.hex)
+        return self._get(AlertRuleRow, "alert_rules", tenant_id, rule_id.hex)
 
     def list_rules(
         self, tenant_id: str, criteria: RuleFilter, first: int, after: str | None
@@ -74,7 +122,7 @@ class DynamoDBAlertReader(AlertReader):
         filters: list[tuple[str, Iterable[str]]] = []
         if criteria.severity is not None:
             filters.append(("severity", [criteria.severity]))
-        plan = _Plan(
+        plan = Plan(
             self.tables["alert_rules"],
             None,
             "tenant_id",
@@ -84,12 +132,13 @@ class DynamoDBAlertReader(AlertReader):
             "~",
             True,
             filters,
+            after is not None,
         )
-        page = self._query(plan, after is not None, first, AlertRuleRow, criteria.matches)
-        return _paged(page, first, lambda r: r.rule_id.hex, "r")
+        page = query(self.client, plan, first, AlertRuleRow, criteria.matches)
+        return paged(page, first, lambda r: r.rule_id.hex, "r")
 
     def get_alert(self, tenant_id: str, alert_id: UUID) -> AlertRow | None:
-        return self._get(AlertRow, "alerts", tenant_id, "alert_id", alert_id.hex)
+        return self._get(AlertRow, "alerts", tenant_id, alert_id.hex)
 
     def list_alerts(
         self, tenant_id: str, criteria: AlertFilter, first: int, after: str | None
@@ -114,7 +163,7 @@ class DynamoDBAlertReader(AlertReader):
         else:
             index, hash_name, hash_value = "by_time", "tenant_id", ""
         hash_value = f"{tenant_id}#{hash_value}" if hash_value else tenant_id
-        plan = _Plan(
+        plan = Plan(
             self.tables["alerts"],
             index,
             hash_name,
@@ -124,9 +173,10 @@ class DynamoDBAlertReader(AlertReader):
             high,
             False,
             filters,
+            after is not None,
         )
-        page = self._query(plan, after is not None, first, AlertRow, criteria.matches)
-        return _paged(page, first, lambda a: a.raised_key, "a")
+        page = query(self.client, plan, first, AlertRow, criteria.matches)
+        return paged(page, first, lambda a: a.raised_key, "a")
 
     def timeline(
         self, tenant_id: str, criteria: TimelineFilter, first: int, after: str | None
@@ -158,7 +208,7 @@ class DynamoDBAlertReader(AlertReader):
                 index, hash_name, hash_value = f"by_{name}", attribute, f"{tenant_id}#{value.hex}"
             else:
                 filters.append((attribute, [f"{tenant_id}#{value.hex}"]))
-        plan = _Plan(
+        plan = Plan(
             self.tables["alert_timeline"],
             index,
             hash_name or "tenant_id",
@@ -168,96 +218,27 @@ class DynamoDBAlertReader(AlertReader):
             high,
             not criteria.newest_first,
             filters,
+            after is not None,
         )
-        page = self._query(plan, after is not None, first, TimelineEntry, criteria.matches)
-        return _paged(page, first, lambda e: e.key, "t")
+        page = query(self.client, plan, first, TimelineEntry, criteria.matches)
+        return paged(page, first, lambda e: e.key, "t")
 
     def timeline_entry(self, tenant_id: str, key: str) -> TimelineEntry | None:
-        return self._get(TimelineEntry, "alert_timeline", tenant_id, "sk", key)
+        return self._get(TimelineEntry, "alert_timeline", tenant_id, key)
 
     def device_name(self, tenant_id: str, device_id: UUID) -> str | None:
-        item = self._item("alert_device_names", tenant_id, "device_id", device_id.hex)
+        item = self._item("alert_device_names", tenant_id, device_id.hex)
         return None if item is None else str(item["name"]["S"])
 
-    def _item(self, table: str, tenant_id: str, name: str, key: str) -> dict[str, Any] | None:
+    def _item(self, table: str, tenant_id: str, key: str) -> dict[str, Any] | None:
         response = self.client.get_item(
             TableName=self.tables[table],
-            Key={"tenant_id": s_attr(tenant_id), name: s_attr(key)},
+            Key={"tenant_id": s_attr(tenant_id), KEYS[table]: s_attr(key)},
             ConsistentRead=True,
         )
         item: dict[str, Any] | None = response.get("Item")
         return item
 
-    def _get(self, cls: type[R], table: str, tenant_id: str, name: str, key: str) -> R | None:
-        item = self._item(table, tenant_id, name, key)
+    def _get(self, cls: type[R], table: str, tenant_id: str, key: str) -> R | None:
+        item = self._item(table, tenant_id, key)
         return None if item is None else loads(cls, item["d"]["S"])
-
-    def _query(
-        self,
-        plan: _Plan,
-        exclusive: bool,
-        first: int,
-        cls: type[R],
-        matches: Callable[[R], bool],
-    ) -> tuple[list[tuple[str, R]], str | None]:
-        """Up to first + 1 matching (key, row) pairs in order; plus, when the read budget ran
-        out first, the last key read (the next page starts after it). An empty range (a cursor
-        outside the filter's time range, `from` after `to`) holds nothing, as on SQLite;
-        DynamoDB would refuse its BETWEEN."""
-        low = plan.low or " "
-        if low > plan.high:
-            return [], None
-        names = {"#h": plan.hash_name, "#r": plan.range_name}
-        values: dict[str, Any] = {
-            ":h": s_attr(plan.hash_value),
-            ":lo": s_attr(low),
-            ":hi": s_attr(plan.high),
-        }
-        clauses = []
-        for number, (attribute, chosen) in enumerate(plan.filters):
-            options = sorted(chosen)
-            if not options:
-                continue
-            names[f"#f{number}"] = attribute
-            placeholders = [f":f{number}_{i}" for i in range(len(options))]
-            values.update({p: s_attr(v) for p, v in zip(placeholders, options, strict=True)})
-            clauses.append(f"#f{number} IN ({', '.join(placeholders)})")
-        kwargs: dict[str, Any] = {
-            "TableName": plan.table,
-            "KeyConditionExpression": "#h = :h AND #r BETWEEN :lo AND :hi",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": plan.forward,
-            "Limit": first + 2,
-        }
-        if plan.index is None:
-            kwargs["ConsistentRead"] = True
-        else:
-            kwargs["IndexName"] = plan.index
-        if clauses:
-            kwargs["FilterExpression"] = " AND ".join(clauses)
-        found: list[tuple[str, R]] = []
-        skip = plan.high if not plan.forward else plan.low
-        for _ in range(READ_BUDGET):
-            response = self.client.query(**kwargs)
-            for item in response.get("Items", []):
-                key = item[plan.range_name]["S"]
-                row = loads(cls, item["d"]["S"])
-                if (exclusive and key == skip) or not matches(row):
-                    continue
-                found.append((key, row))
-            last = response.get("LastEvaluatedKey")
-            if len(found) > first or not last:
-                return found, None
-            kwargs["ExclusiveStartKey"] = last
-        return found, str(last[plan.range_name]["S"])
-
-
-def _paged(
-    result: tuple[list[tuple[str, R]], str | None], first: int, key: Callable[[R], str], kind: str
-) -> Page[R]:
-    found, stopped_at = result
-    items = [row for _, row in found[:first]]
-    if len(found) > first and items:
-        return Page(items, encode_cursor(kind, key(items[-1])))
-    return Page(items, encode_cursor(kind, stopped_at) if stopped_at else None)

@@ -1,17 +1,6 @@
-"""SQLite reader of the alert read models (tables in the event-store file).
-
-Each table keeps its keys and filter columns as columns and the whole row as JSON (`data`), so
-the codec is `read_side.alerts.dumps/loads`. Tables and indexes (created by the view):
-
-- `alert_rules (tenant_id, rule_id)`; columns `severity, enabled, deleted`;
-- `alerts (tenant_id, alert_id)`; `raised_key, device_id, rule_id, state, severity`; indexes
-  `(tenant_id, raised_key)`, `(tenant_id, device_id, raised_key)`, `(tenant_id, rule_id,
-  raised_key)`, `(tenant_id, state, raised_key)`;
-- `alert_timeline (tenant_id, key)`; `alert_id, device_id, rule_id, severity, transition,
-  state_after`; indexes `(tenant_id, device_id, key)`, `(tenant_id, alert_id, key)`,
-  `(tenant_id, rule_id, key)`;
-- `alert_device_names (tenant_id, device_id)`; `name`.
-"""
+"""The alert read models on SQLite (tables in the event-store file, declared in
+`sqlite_tables`): the writer (the view: one transaction holds a batch's rows and the checkpoint)
+and the reader (read-only transactions), side by side so the tables' SQL lives in one package."""
 
 from __future__ import annotations
 
@@ -19,59 +8,50 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 from uuid import UUID
 
+from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
-from read_side.alerts import (
+from event_store.sqlite import SQLiteTrackingRecorder
+from read_side.alerts.port import (
     AlertFilter,
     AlertReader,
-    AlertRow,
-    AlertRuleRow,
+    AlertsChanges,
+    AlertsView,
     RuleFilter,
-    TimelineEntry,
     TimelineFilter,
     decode_cursor,
     encode_cursor,
-    loads,
-    time_key,
 )
+from read_side.alerts.records import loads
+from read_side.alerts.rows import AlertRow, AlertRuleRow, TimelineEntry, time_key
+from read_side.alerts.sqlite_tables import ALERTS, NAMES, RULES, TABLES, TIMELINE, Table
 from read_side.paging import Page, check_page_size
 
-RULES_TABLE = "alert_rules"
-ALERTS_TABLE = "alerts"
-TIMELINE_TABLE = "alert_timeline"
-NAMES_TABLE = "alert_device_names"
 R = TypeVar("R")
 
-DDL = [
-    f"CREATE TABLE IF NOT EXISTS {RULES_TABLE} (tenant_id TEXT NOT NULL, rule_id TEXT NOT NULL, "
-    "severity TEXT NOT NULL, enabled INTEGER NOT NULL, deleted INTEGER NOT NULL, "
-    "data TEXT NOT NULL, PRIMARY KEY (tenant_id, rule_id)) WITHOUT ROWID",
-    f"CREATE TABLE IF NOT EXISTS {ALERTS_TABLE} (tenant_id TEXT NOT NULL, alert_id TEXT NOT NULL, "
-    "raised_key TEXT NOT NULL, device_id TEXT NOT NULL, rule_id TEXT NOT NULL, "
-    "state TEXT NOT NULL, severity TEXT NOT NULL, data TEXT NOT NULL, "
-    "PRIMARY KEY (tenant_id, alert_id)) WITHOUT ROWID",
-    *(
-        f"CREATE INDEX IF NOT EXISTS {ALERTS_TABLE}_{name} ON {ALERTS_TABLE} "
-        f"(tenant_id, {column}raised_key)"
-        for name, column in (
-            ("time", ""),
-            ("device", "device_id, "),
-            ("rule", "rule_id, "),
-            ("state", "state, "),
+
+class SQLiteAlertsView(SQLiteTrackingRecorder, AlertsView):
+    def construct_create_table_statements(self) -> list[str]:
+        tables = [statement for table in TABLES for statement in table.ddl()]
+        return [*super().construct_create_table_statements(), *tables]
+
+    def commit(self, changes: AlertsChanges, tracking: Tracking) -> None:
+        written: tuple[tuple[Table, Iterable[Any]], ...] = (
+            (RULES, changes.rules),
+            (ALERTS, changes.alerts),
+            (TIMELINE, changes.entries),
+            (NAMES, changes.devices),
         )
-    ),
-    f"CREATE TABLE IF NOT EXISTS {TIMELINE_TABLE} (tenant_id TEXT NOT NULL, key TEXT NOT NULL, "
-    "alert_id TEXT NOT NULL, device_id TEXT NOT NULL, rule_id TEXT NOT NULL, "
-    "severity TEXT NOT NULL, transition TEXT NOT NULL, state_after TEXT NOT NULL, "
-    "data TEXT NOT NULL, PRIMARY KEY (tenant_id, key)) WITHOUT ROWID",
-    *(
-        f"CREATE INDEX IF NOT EXISTS {TIMELINE_TABLE}_{column} ON {TIMELINE_TABLE} "
-        f"(tenant_id, {column}, key)"
-        for column in ("device_id", "alert_id", "rule_id")
-    ),
-    f"CREATE TABLE IF NOT EXISTS {NAMES_TABLE} (tenant_id TEXT NOT NULL, device_id TEXT NOT NULL, "
-    "name TEXT NOT NULL, PRIMARY KEY (tenant_id, device_id)) WITHOUT ROWID",
-]
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_tracking(c, tracking)
+            for table, rows in written:
+                c.executemany(table.upsert(), [table.params(row) for row in rows])
+
+    def reset(self, application_name: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for table in TABLES:
+                c.execute(f"DELETE FROM {table.name}")  # noqa: S608 - constant names
+            c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
 
 
 def _in(column: str, values: Iterable[str], clauses: list[str], params: list[Any]) -> None:
@@ -86,7 +66,7 @@ class SQLiteAlertReader(AlertReader):
         self.datastore = datastore
 
     def get_rule(self, tenant_id: str, rule_id: UUID) -> AlertRuleRow | None:
-        return self._one(AlertRuleRow, RULES_TABLE, "rule_id", tenant_id, rule_id.hex)
+        return self._one(AlertRuleRow, RULES, tenant_id, rule_id.hex)
 
     def list_rules(
         self, tenant_id: str, criteria: RuleFilter, first: int, after: str | None
@@ -103,11 +83,11 @@ class SQLiteAlertReader(AlertReader):
         if criteria.severity is not None:
             clauses.append("severity = ?")
             params.append(criteria.severity)
-        rows = self._many(AlertRuleRow, RULES_TABLE, clauses, params, order="rule_id", first=first)
+        rows = self._many(AlertRuleRow, RULES, clauses, params, order="rule_id", first=first)
         return _page(rows, first, lambda r: encode_cursor("r", r.rule_id.hex))
 
     def get_alert(self, tenant_id: str, alert_id: UUID) -> AlertRow | None:
-        return self._one(AlertRow, ALERTS_TABLE, "alert_id", tenant_id, alert_id.hex)
+        return self._one(AlertRow, ALERTS, tenant_id, alert_id.hex)
 
     def list_alerts(
         self, tenant_id: str, criteria: AlertFilter, first: int, after: str | None
@@ -129,9 +109,7 @@ class SQLiteAlertReader(AlertReader):
                 params.append(value.hex)
         _in("state", criteria.states, clauses, params)
         _in("severity", criteria.severities, clauses, params)
-        rows = self._many(
-            AlertRow, ALERTS_TABLE, clauses, params, order="raised_key DESC", first=first
-        )
+        rows = self._many(AlertRow, ALERTS, clauses, params, order="raised_key DESC", first=first)
         return _page(rows, first, lambda r: encode_cursor("a", r.raised_key))
 
     def timeline(
@@ -157,21 +135,21 @@ class SQLiteAlertReader(AlertReader):
         _in("transition", criteria.transitions, clauses, params)
         _in("state_after", criteria.states, clauses, params)
         order = "key DESC" if criteria.newest_first else "key"
-        rows = self._many(TimelineEntry, TIMELINE_TABLE, clauses, params, order=order, first=first)
+        rows = self._many(TimelineEntry, TIMELINE, clauses, params, order=order, first=first)
         return _page(rows, first, lambda e: encode_cursor("t", e.key))
 
     def timeline_entry(self, tenant_id: str, key: str) -> TimelineEntry | None:
-        return self._one(TimelineEntry, TIMELINE_TABLE, "key", tenant_id, key)
+        return self._one(TimelineEntry, TIMELINE, tenant_id, key)
 
     def device_name(self, tenant_id: str, device_id: UUID) -> str | None:
-        statement = f"SELECT name FROM {NAMES_TABLE} WHERE tenant_id = ? AND device_id = ?"  # noqa: S608 - constants
+        statement = f"SELECT name FROM {NAMES.name} WHERE tenant_id = ? AND device_id = ?"  # noqa: S608 - constants
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, (tenant_id, device_id.hex))
             row = c.fetchone()
         return None if row is None else str(row["name"])
 
-    def _one(self, cls: type[R], table: str, column: str, tenant_id: str, key: str) -> R | None:
-        statement = f"SELECT data FROM {table} WHERE tenant_id = ? AND {column} = ?"  # noqa: S608 - constants
+    def _one(self, cls: type[R], table: Table, tenant_id: str, key: str) -> R | None:
+        statement = f"SELECT data FROM {table.name} WHERE tenant_id = ? AND {table.key} = ?"  # noqa: S608 - constants
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, (tenant_id, key))
             row = c.fetchone()
@@ -180,7 +158,7 @@ class SQLiteAlertReader(AlertReader):
     def _many(
         self,
         cls: type[R],
-        table: str,
+        table: Table,
         clauses: list[str],
         params: list[Any],
         *,
@@ -188,7 +166,7 @@ class SQLiteAlertReader(AlertReader):
         first: int,
     ) -> list[R]:
         statement = (
-            f"SELECT data FROM {table} WHERE {' AND '.join(clauses)} "  # noqa: S608 - constants
+            f"SELECT data FROM {table.name} WHERE {' AND '.join(clauses)} "  # noqa: S608 - constants
             f"ORDER BY {order} LIMIT ?"
         )
         with self.datastore.transaction(commit=False) as c:
