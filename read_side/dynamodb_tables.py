@@ -1,6 +1,6 @@
 """Helpers shared by the DynamoDB views. Here in `read_side` rather than `projections/views/`
-because the device-status package writes its own tables and `read_side` must not import
-`projections` (which imports `read_side`: a cycle)."""
+because the read-model packages (`device_status`, `alerts`) write their own tables and
+`read_side` must not import `projections` (which imports `read_side`: a cycle)."""
 
 from __future__ import annotations
 
