@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.sqlite import SQLiteDatastore
+from read_side.telemetry_dynamodb import DynamoDBTelemetryReader
+from read_side.telemetry_sqlite import SQLiteTelemetryReader
 
 from event_store.sqlite import SQLiteTrackingRecorder
 from event_store.sqlite_files import ReadModelsDatastore
@@ -28,17 +30,13 @@ from projections.views.alerts_dynamodb import DynamoDBAlertsView
 from projections.views.alerts_sqlite import SQLiteAlertsView
 from projections.views.telemetry_dynamodb import DynamoDBTelemetryView
 from projections.views.telemetry_sqlite import SQLiteTelemetryView
-from projections.views.users_dynamodb import DynamoDBUsersView
-from projections.views.users_sqlite import SQLiteUsersView
 from read_side.alerts_dynamodb import DynamoDBAlertReader
 from read_side.alerts_sqlite import SQLiteAlertReader
 from read_side.device_status.dynamodb import DynamoDBDeviceStatusReader, DynamoDBDeviceStatusView
 from read_side.device_status.sqlite import SQLiteDeviceStatusReader, SQLiteDeviceStatusView
 from read_side.notifications import Fanout
-from read_side.telemetry_dynamodb import DynamoDBTelemetryReader
-from read_side.telemetry_sqlite import SQLiteTelemetryReader
-from read_side.users_dynamodb import DynamoDBUsersReader
-from read_side.users_sqlite import SQLiteUsersReader
+from read_side.users.dynamodb import DynamoDBUsersReader, DynamoDBUsersView
+from read_side.users.sqlite import SQLiteUsersReader, SQLiteUsersView
 from write_side.application import FleetApplication
 
 
