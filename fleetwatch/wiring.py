@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.sqlite import SQLiteDatastore
-from read_side.telemetry_dynamodb import DynamoDBTelemetryReader
-from read_side.telemetry_sqlite import SQLiteTelemetryReader
 
 from event_store.sqlite import SQLiteTrackingRecorder
 from event_store.sqlite_files import ReadModelsDatastore
@@ -28,13 +26,13 @@ from projections.telemetry import TelemetryProjection
 from projections.users import UsersProjection
 from projections.views.alerts_dynamodb import DynamoDBAlertsView
 from projections.views.alerts_sqlite import SQLiteAlertsView
-from projections.views.telemetry_dynamodb import DynamoDBTelemetryView
-from projections.views.telemetry_sqlite import SQLiteTelemetryView
 from read_side.alerts_dynamodb import DynamoDBAlertReader
 from read_side.alerts_sqlite import SQLiteAlertReader
 from read_side.device_status.dynamodb import DynamoDBDeviceStatusReader, DynamoDBDeviceStatusView
 from read_side.device_status.sqlite import SQLiteDeviceStatusReader, SQLiteDeviceStatusView
 from read_side.notifications import Fanout
+from read_side.telemetry.dynamodb import DynamoDBTelemetryReader, DynamoDBTelemetryView
+from read_side.telemetry.sqlite import SQLiteTelemetryReader, SQLiteTelemetryView
 from read_side.users.dynamodb import DynamoDBUsersReader, DynamoDBUsersView
 from read_side.users.sqlite import SQLiteUsersReader, SQLiteUsersView
 from write_side.application import FleetApplication
