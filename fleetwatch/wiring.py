@@ -24,19 +24,15 @@ from projections.batching import BatchProjection
 from projections.device_status import DeviceStatusProjection
 from projections.telemetry import TelemetryProjection
 from projections.users import UsersProjection
-from projections.views.telemetry_dynamodb import DynamoDBTelemetryView
-from projections.views.telemetry_sqlite import SQLiteTelemetryView
-from projections.views.users_dynamodb import DynamoDBUsersView
-from projections.views.users_sqlite import SQLiteUsersView
 from read_side.alerts.dynamodb import DynamoDBAlertReader, DynamoDBAlertsView
 from read_side.alerts.sqlite import SQLiteAlertReader, SQLiteAlertsView
 from read_side.device_status.dynamodb import DynamoDBDeviceStatusReader, DynamoDBDeviceStatusView
 from read_side.device_status.sqlite import SQLiteDeviceStatusReader, SQLiteDeviceStatusView
 from read_side.notifications import Fanout
-from read_side.telemetry_dynamodb import DynamoDBTelemetryReader
-from read_side.telemetry_sqlite import SQLiteTelemetryReader
-from read_side.users_dynamodb import DynamoDBUsersReader
-from read_side.users_sqlite import SQLiteUsersReader
+from read_side.telemetry.dynamodb import DynamoDBTelemetryReader, DynamoDBTelemetryView
+from read_side.telemetry.sqlite import SQLiteTelemetryReader, SQLiteTelemetryView
+from read_side.users.dynamodb import DynamoDBUsersReader, DynamoDBUsersView
+from read_side.users.sqlite import SQLiteUsersReader, SQLiteUsersView
 from write_side.application import FleetApplication
 
 

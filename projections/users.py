@@ -2,12 +2,13 @@
 
 `evolve` is pure (no I/O); rows are guarded by the user stream's version, so a replayed event
 changes nothing. `UsersProjection.process_batch` folds a batch into the changed rows and hands
-them to the view with the checkpoint, committed together.
+them to the view with the checkpoint, committed together. The row, the ports and the adapters
+that write and read the table are the package `read_side.users`; this glue stays here because it
+reads the `User` event names from the aggregate's module, which `read_side` must not import.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -21,7 +22,7 @@ from event_store.envelope import EventEnvelope
 # event does not repeat them); a copy here would drift.
 from projections.runner import event_topics
 from read_side.notifications import ChangeNotice
-from read_side.users import PushTokenRow, UserRow, UsersReader
+from read_side.users import PushTokenRow, UserRow, UsersReader, UsersView
 from write_side.event_names import topic_prefix
 from write_side.users import (
     USER_PREFERENCES_CHANGED,
@@ -35,22 +36,6 @@ from write_side.users import (
 
 USER_TOPIC_PREFIX = topic_prefix(User)
 PROFILE_FIELDS = ("email", "display_name", "phone_e164", "time_zone", "locale")
-
-
-class UsersView(ABC):
-    """Port for the projection's writes: rows and checkpoint commit together."""
-
-    @abstractmethod
-    def save_many(self, rows: Sequence[UserRow], tracking: Tracking) -> None:
-        """Upsert the rows and record `tracking` (a seen tracking id: IntegrityError). When
-        the rows need several transactions the checkpoint rides on the last one."""
-
-    @abstractmethod
-    def max_tracking_id(self, application_name: str) -> int | None: ...
-
-    @abstractmethod
-    def reset(self, application_name: str) -> None:
-        """Delete every row and the checkpoint, for a rebuild from position zero."""
 
 
 def evolve(current: UserRow | None, envelope: EventEnvelope) -> UserRow | None:

@@ -1,6 +1,5 @@
-"""Helpers shared by the DynamoDB views. Here in `read_side` rather than `projections/views/`
-because the read-model packages (`device_status`, `alerts`) write their own tables and
-`read_side` must not import `projections` (which imports `read_side`: a cycle)."""
+"""Helpers shared by the DynamoDB views of the read-model packages (`device_status`, `alerts`,
+`telemetry`, `users`), each of which writes its own tables."""
 
 from __future__ import annotations
 

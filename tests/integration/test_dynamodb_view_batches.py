@@ -37,7 +37,6 @@ from fleetwatch.bootstrap import application_env
 from fleetwatch.settings import Settings
 from projections.batching import BatchingProjectionWorker
 from projections.users import UsersProjection
-from projections.views.users_dynamodb import DynamoDBUsersView
 from read_side.alerts import AlertRow, AlertsChanges
 from read_side.alerts.dynamodb import DynamoDBAlertsView
 from read_side.alerts.dynamodb_items import table_names as alert_tables
@@ -45,7 +44,8 @@ from read_side.device_status import DeviceStatus
 from read_side.device_status.dynamodb import DynamoDBDeviceStatusView
 from read_side.device_status.dynamodb import table_name as devices_table
 from read_side.users import UserRow
-from read_side.users_dynamodb import DynamoDBUsersReader, users_table
+from read_side.users.dynamodb import DynamoDBUsersReader, DynamoDBUsersView
+from read_side.users.dynamodb import table_name as users_table
 from tests.integration.test_telemetry_projection import METRICS, T0, assert_matches, open_store
 from tests.integration.test_telemetry_projection import record as record_telemetry
 from write_side.application import FleetApplication

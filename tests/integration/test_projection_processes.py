@@ -18,8 +18,8 @@ from fleetwatch.bootstrap import System, build_system
 from fleetwatch.settings import Settings
 from ingestion import pacing
 from ingestion.settings import IngestSettings
-from projections.views.telemetry_sqlite import SQLiteTelemetryView
 from read_side.telemetry import HistoryQuery, Resolution
+from read_side.telemetry.sqlite import SQLiteTelemetryView
 from write_side.commands import RegisterDevice
 from write_side.credentials import IssueDeviceCredential
 from write_side.ingestion import Submission

@@ -47,7 +47,7 @@ from event_store.sqlite import (
     SQLiteTrackingRecorder,
 )
 from event_store.tracking import AlreadyTracked
-from projections.views.users_sqlite import SQLiteUsersView
+from read_side.users.sqlite import SQLiteUsersView
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,16 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from event_store.envelope import EventEnvelope
-from projections.telemetry import (
-    DeviceBatch,
-    RawEntry,
-    RollupKey,
-    Stats,
-    fold,
-    merge_rollups,
-    rollup,
-    without_repeats,
-)
 from read_side.telemetry import (
     HistoryQuery,
     Resolution,
@@ -34,6 +24,16 @@ from read_side.telemetry import (
     encode_reading_cursor,
     epoch_ms,
     from_epoch_ms,
+)
+from read_side.telemetry.batch import (
+    DeviceBatch,
+    RawEntry,
+    RollupKey,
+    Stats,
+    fold,
+    merge_rollups,
+    rollup,
+    without_repeats,
 )
 from tests.hypothesis_profiles import examples
 from write_side.errors import InvalidInput

@@ -1,43 +1,75 @@
-"""SQLite view of telemetry: raw readings and rollups, committed with the checkpoint in one
-SQLite transaction per batch of events (so a re-applied event is never counted twice).
+"""The telemetry model on SQLite: the tables, their writer (the view: readings, rollups and the
+checkpoint in one SQLite transaction per batch of events, so a re-applied event is never counted
+twice) and their reader, side by side so the tables' SQL lives in one place.
 
-Tables (in the event-store file; device ids as hex, times as epoch ms / s):
+Tables (in the read-models file; device ids as hex, times as epoch ms / s):
 
 - `telemetry_readings`: one row per reading, PRIMARY KEY (tenant_id, device_id, metric, at_ms,
   message_id) WITHOUT ROWID, so a range read of one metric is one index range in time order;
   a message stored twice (past the aggregate's dedup window) is ignored here.
-- A late entry (a redelivery past the stream's window, `projections.telemetry`) whose message
-  is already a row is dropped before its rollups are added: looked up inside the transaction,
-  one primary-key read per late entry, so the normal path reads nothing. SQLite needs no
-  "not this event's own rows": its rows and checkpoint commit together (and a rebuild starts
-  from empty tables), so an event's rows are never there before it is applied.
+- A late entry (a redelivery past the stream's window, `read_side.telemetry.batch`) whose
+  message is already a row is dropped before its rollups are added: looked up inside the
+  transaction, one primary-key read per late entry (`stored_keys`: its device time, id and any
+  one of its metrics, since a message's readings are stored together), so the normal path
+  reads nothing. SQLite needs no "not this event's own rows": its rows and checkpoint commit
+  together (and a rebuild starts from empty tables), so an event's rows are never there before
+  it is applied.
 - `telemetry_rollups`: one row per (tenant, device, metric, resolution, bucket start) with
   min, max, sum, count; each event's contribution to a row is added by one upsert
   (`ON CONFLICT DO UPDATE`), in feed order.
+
+Both reads are one index range scan: readings by (tenant, device, metric, at_ms, message_id),
+rollups by (tenant, device, metric, resolution, start_s); `first + 1` rows tell whether there
+is a next page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteDatastore
 
 from event_store.sqlite import SQLiteTrackingRecorder
-from projections.telemetry import (
-    DeviceBatch,
-    MessageKey,
-    RawEntry,
-    Stats,
+from read_side.paging import Page
+from read_side.telemetry.batch import DeviceBatch, MessageKey, RawEntry, Stats, without_repeats
+from read_side.telemetry.port import (
+    HistoryQuery,
+    TelemetryReader,
     TelemetryView,
-    without_repeats,
+    decode_reading_cursor,
+    encode_bucket_cursor,
+    readings_page,
 )
-from read_side.telemetry import Resolution
-from read_side.telemetry_sqlite import stored_keys
+from read_side.telemetry.row import (
+    BUCKET_SECONDS,
+    Bucket,
+    RawReading,
+    Resolution,
+    epoch_ms,
+    from_epoch_ms,
+)
 
 READINGS_TABLE = "telemetry_readings"
 ROLLUPS_TABLE = "telemetry_rollups"
 
+_READINGS = (
+    f"SELECT at_ms, message_id, value FROM {READINGS_TABLE} "  # noqa: S608 - constant name
+    "WHERE tenant_id = ? AND device_id = ? AND metric = ? AND at_ms >= ? AND at_ms < ? "
+    "AND (at_ms, message_id) > (?, ?) ORDER BY at_ms, message_id LIMIT ?"
+)
+_BUCKETS = (
+    f"SELECT start_s, min, max, sum, count FROM {ROLLUPS_TABLE} "  # noqa: S608 - constant name
+    "WHERE tenant_id = ? AND device_id = ? AND metric = ? AND resolution = ? "
+    "AND start_s >= ? AND start_s < ? ORDER BY start_s LIMIT ?"
+)
+_STORED = (
+    f"SELECT 1 FROM {READINGS_TABLE} "  # noqa: S608 - constant name
+    "WHERE tenant_id = ? AND device_id = ? AND metric = ? AND at_ms = ? AND message_id = ?"
+)
 _INSERT_READING = (
     f"INSERT OR IGNORE INTO {READINGS_TABLE} "  # noqa: S608 - constant name
     "(tenant_id, device_id, metric, at_ms, message_id, value) VALUES (?, ?, ?, ?, ?, ?)"
@@ -50,13 +82,23 @@ _ADD_ROLLUP = (
     "min = min(r.min, excluded.min), max = max(r.max, excluded.max), "
     "sum = r.sum + excluded.sum, count = r.count + excluded.count"
 )
-
-
 _RESOLUTION = {resolution: resolution.value for resolution in Resolution}
 
 
 def _fields(stats: Stats) -> tuple[float, float, float, int]:
     return stats.min, stats.max, stats.sum, stats.count
+
+
+def stored_keys(
+    cursor: Any, tenant_id: str, device_hex: str, messages: Iterable[tuple[int, str, str]]
+) -> set[tuple[int, str]]:
+    """The (at_ms, message id) of `messages` (at_ms, message id, one of its metrics) stored."""
+    found: set[tuple[int, str]] = set()
+    for at_ms, message_id, metric in messages:
+        cursor.execute(_STORED, (tenant_id, device_hex, metric, at_ms, message_id))
+        if cursor.fetchone() is not None:
+            found.add((at_ms, message_id))
+    return found
 
 
 class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
@@ -119,3 +161,43 @@ def _rows(batches: Sequence[DeviceBatch]) -> tuple[list[tuple[Any, ...]], list[t
             for (metric, resolution, start_s), s in batch.rollups.items()
         )
     return readings, rollups
+
+
+class SQLiteTelemetryReader(TelemetryReader):
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        self.datastore = datastore
+
+    def readings(self, tenant_id: str, query: HistoryQuery) -> Page[RawReading]:
+        device_id, metric, start, end = query.device_id, query.metric, query.start, query.end
+        first, after = query.first, query.after
+        after_key = decode_reading_cursor(after) if after else (epoch_ms(start) - 1, "")
+        span = (epoch_ms(start), epoch_ms(end))
+        params = (tenant_id, device_id.hex, metric, *span, *after_key, first + 1)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(_READINGS, params)
+            rows = c.fetchall()
+        return readings_page([(r[0], r[1], r[2]) for r in rows], first)
+
+    def buckets(self, tenant_id: str, query: HistoryQuery) -> Page[Bucket]:
+        device_id, metric, resolution = query.device_id, query.metric, query.resolution
+        first = query.first
+        low, high = query.bucket_bounds()
+        params = (tenant_id, device_id.hex, metric, resolution.value, low, high, first + 1)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(_BUCKETS, params)
+            rows = c.fetchall()
+        seconds = BUCKET_SECONDS[resolution]
+        items = [
+            Bucket(from_epoch_ms(r[0] * 1000), seconds, r[1], r[2], r[3], r[4])
+            for r in rows[:first]
+        ]
+        more = len(rows) > first
+        return Page(items, encode_bucket_cursor(rows[first - 1][0]) if more else None)
+
+    def stored_messages(
+        self, tenant_id: str, device_id: UUID, messages: Sequence[tuple[datetime, str, str]]
+    ) -> set[str]:
+        """`RawHistory` of the ingestion handler: the ids of `messages` already stored."""
+        keys = [(epoch_ms(at), message_id, metric) for at, message_id, metric in messages]
+        with self.datastore.transaction(commit=False) as c:
+            return {message_id for _, message_id in stored_keys(c, tenant_id, device_id.hex, keys)}

@@ -1,5 +1,5 @@
-"""The users read model: per tenant, each user's profile, notification preferences and push
-tokens. It serves `me` and the notifier's recipient lists.
+"""The users model's row: per tenant, each user's profile, notification preferences and push
+tokens.
 
 `UserRow.preferences` is the `Preferences` document exactly as `User.PreferencesChanged`
 records it (`channels` per severity, `quiet_hours`, `critical_overrides_quiet_hours`).
@@ -9,14 +9,11 @@ records it (`channels` per severity, `quiet_hours`, `critical_overrides_quiet_ho
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
-
-USERS_TABLE = "users"
 
 
 @dataclass(frozen=True)
@@ -41,15 +38,6 @@ class UserRow:
     push_tokens: tuple[PushTokenRow, ...]  # in registration order
     version: int  # the user stream's version absorbed (the row's guard)
     updated_at: datetime
-
-
-class UsersReader(ABC):
-    @abstractmethod
-    def get(self, tenant_id: str, user_id: UUID) -> UserRow | None: ...
-
-    @abstractmethod
-    def tenant_users(self, tenant_id: str) -> list[UserRow]:
-        """Every user of the tenant (ordered by user id)."""
 
 
 RECORD_FIELDS = (

@@ -1,6 +1,7 @@
-"""DynamoDB view of telemetry (keys and item layout: `read_side.telemetry_dynamodb`).
+"""The telemetry model on DynamoDB: the writer (the view) and the reader of its two tables,
+side by side (tables, keys and item layout: `read_side.telemetry.dynamodb_items`).
 
-Applying a batch of `BatchRecorded` events:
+The view applies a batch of `BatchRecorded` events:
 
 1. raw items: one immutable Put per (device, hour, event); their key depends on the event
    only, so writing one twice changes nothing;
@@ -11,7 +12,7 @@ Applying a batch of `BatchRecorded` events:
    tracking item: a check on all but the last, the checkpoint on the last
    (`write_parts_with_tracking`, see `event_store.dynamodb.parts`).
 
-Before 1., the late entries (redeliveries past the stream's window, `projections.telemetry`)
+Before 1., the late entries (redeliveries past the stream's window, `read_side.telemetry.batch`)
 whose message a raw item of an EARLIER event of the device already holds are dropped: one
 consistent Query per (device, hour) they fall in, read before any action is built (like the
 rollups' BatchGetItem). Only earlier versions count, so an event never finds its own items:
@@ -22,35 +23,59 @@ A typical event (3 metrics x 3 resolutions, one hour) is one read and one 10-act
 transaction. A bigger one (many metrics, entries spread over days) needs several
 transactions: if the process dies between two, the replay re-reads the rollups, skips what
 their guards say was absorbed, and re-puts identical raw items, so nothing is counted twice.
+
+The reader reads with strongly consistent Queries (read-your-writes after waiting for the
+projection): readings hour by hour over the raw items, buckets one Query on the rollup key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
-from projections.telemetry import (
+from read_side.dynamodb_tables import delete_all_items
+from read_side.paging import Page
+from read_side.telemetry.batch import (
     DeviceBatch,
     MessageKey,
     RawEntry,
     RollupKey,
     Stats,
-    TelemetryView,
     without_repeats,
 )
-from read_side.dynamodb_tables import delete_all_items
-from read_side.telemetry_dynamodb import (
+from read_side.telemetry.dynamodb_items import (
+    HOUR,
     create_tables_kwargs,
+    decode_raw,
     item_stats,
     raw_items,
+    raw_pk,
     raw_table,
     rollup_pk,
     rollups_table,
     stats_attributes,
     stored_keys,
+)
+from read_side.telemetry.port import (
+    HistoryQuery,
+    TelemetryReader,
+    TelemetryView,
+    decode_reading_cursor,
+    encode_bucket_cursor,
+    readings_page,
+)
+from read_side.telemetry.row import (
+    BUCKET_SECONDS,
+    Bucket,
+    RawReading,
+    bucket_start,
+    epoch_ms,
+    from_epoch_ms,
 )
 
 MAX_ACTIONS = 99  # + the checkpoint: DynamoDB allows 100 actions per transaction
@@ -163,3 +188,104 @@ class DynamoDBTelemetryView(DynamoDBTrackingRecorder, TelemetryView):
 
 def _item_key(batch: DeviceBatch, key: RollupKey) -> ItemKey:
     return rollup_pk(batch.tenant_id, batch.device_id, key.metric, key.resolution), key.start_s
+
+
+class DynamoDBTelemetryReader(TelemetryReader):
+    """Strongly consistent Queries (read-your-writes after waiting for the projection)."""
+
+    def __init__(self, client: Any, table_prefix: str) -> None:
+        self.client = client
+        self.raw = raw_table(table_prefix)
+        self.rollups = rollups_table(table_prefix)
+
+    def readings(self, tenant_id: str, query: HistoryQuery) -> Page[RawReading]:
+        device_id, metric, start, end = query.device_id, query.metric, query.start, query.end
+        first, after = query.first, query.after
+        low_key = decode_reading_cursor(after) if after else (epoch_ms(start) - 1, "")
+        start_ms, end_ms = max(epoch_ms(start), low_key[0]), epoch_ms(end)
+        if start_ms >= end_ms:
+            return Page([], None)
+        found: list[tuple[int, str, float]] = []
+        hour_rows: set[tuple[int, str, float]] = set()
+        current_hour: int | None = None
+        for item in self._query(
+            TableName=self.raw,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": {"S": raw_pk(tenant_id, device_id)},
+                ":lo": {"S": f"{bucket_start(start_ms, HOUR):011d}#"},
+                ":hi": {"S": f"{bucket_start(end_ms - 1, HOUR):011d}#~"},
+            },
+        ):
+            hour = int(item["sk"]["S"].split("#", 1)[0])
+            if hour != current_hour:
+                found.extend(sorted(hour_rows))  # the previous hour is complete
+                hour_rows.clear()
+                current_hour = hour
+                if len(found) > first:
+                    break
+            for at_ms, message_id, metrics in decode_raw(item["e"]["B"]):
+                value = metrics.get(metric)
+                if (
+                    value is not None
+                    and start_ms <= at_ms < end_ms
+                    and (at_ms, message_id) > low_key
+                ):
+                    hour_rows.add((at_ms, message_id, float(value)))
+        else:
+            found.extend(sorted(hour_rows))
+        found = _unique(found)
+        return readings_page(found, first)
+
+    def buckets(self, tenant_id: str, query: HistoryQuery) -> Page[Bucket]:
+        device_id, metric, resolution = query.device_id, query.metric, query.resolution
+        first = query.first
+        low, high = query.bucket_bounds()
+        if low >= high:
+            return Page([], None)
+        seconds = BUCKET_SECONDS[resolution]
+        rows: list[Bucket] = []
+        for item in self._query(
+            TableName=self.rollups,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": {"S": rollup_pk(tenant_id, device_id, metric, resolution)},
+                ":lo": {"N": str(low)},
+                ":hi": {"N": str(high - 1)},
+            },
+            Limit=first + 1,
+        ):
+            mn, mx, sm, ct = item_stats(item)
+            rows.append(Bucket(from_epoch_ms(int(item["sk"]["N"]) * 1000), seconds, mn, mx, sm, ct))
+            if len(rows) > first:
+                break
+        more = len(rows) > first
+        cursor = encode_bucket_cursor(epoch_ms(rows[first - 1].start) // 1000) if more else None
+        return Page(rows[:first], cursor)
+
+    def stored_messages(
+        self, tenant_id: str, device_id: UUID, messages: Sequence[tuple[datetime, str, str]]
+    ) -> set[str]:
+        """`RawHistory` of the ingestion handler: the ids of `messages` already stored."""
+        keys = [(epoch_ms(at), message_id) for at, message_id, _ in messages]
+        found = stored_keys(self.client, self.raw, tenant_id, device_id, keys)
+        return {message_id for _, message_id in found}
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        kwargs["ConsistentRead"] = True
+        while True:
+            response = self.client.query(**kwargs)
+            yield from response.get("Items", [])
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            kwargs["ExclusiveStartKey"] = last_key
+
+
+def _unique(rows: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
+    """Drop a message stored twice (same time and id; sorted input)."""
+    result: list[tuple[int, str, float]] = []
+    for row in rows:
+        if not result or result[-1][:2] != row[:2]:
+            result.append(row)
+    return result

@@ -1,4 +1,5 @@
-"""DynamoDB tables, item codecs and reader of telemetry history. Every key starts with the tenant.
+"""The telemetry model's DynamoDB tables, keys and item codecs, shared by its writer and its
+reader (`read_side.telemetry.dynamodb`). Every key starts with the tenant.
 
 `{prefix}telemetry_raw`: raw readings grouped, never one item per reading.
 
@@ -30,25 +31,10 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from read_side.paging import Page
-from read_side.telemetry import (
-    BUCKET_SECONDS,
-    Bucket,
-    HistoryQuery,
-    RawReading,
-    Resolution,
-    TelemetryReader,
-    bucket_start,
-    decode_reading_cursor,
-    encode_bucket_cursor,
-    epoch_ms,
-    from_epoch_ms,
-    readings_page,
-)
+from read_side.telemetry.row import Resolution, bucket_start
 
 RAW_SUFFIX = "telemetry_raw"
 ROLLUPS_SUFFIX = "telemetry_rollups"
@@ -194,104 +180,3 @@ def item_stats(item: dict[str, Any]) -> tuple[float, float, float, int]:
         float(item["sm"]["S"]),
         int(item["ct"]["N"]),
     )
-
-
-class DynamoDBTelemetryReader(TelemetryReader):
-    """Strongly consistent Queries (read-your-writes after waiting for the projection)."""
-
-    def __init__(self, client: Any, table_prefix: str) -> None:
-        self.client = client
-        self.raw = raw_table(table_prefix)
-        self.rollups = rollups_table(table_prefix)
-
-    def readings(self, tenant_id: str, query: HistoryQuery) -> Page[RawReading]:
-        device_id, metric, start, end = query.device_id, query.metric, query.start, query.end
-        first, after = query.first, query.after
-        low_key = decode_reading_cursor(after) if after else (epoch_ms(start) - 1, "")
-        start_ms, end_ms = max(epoch_ms(start), low_key[0]), epoch_ms(end)
-        if start_ms >= end_ms:
-            return Page([], None)
-        found: list[tuple[int, str, float]] = []
-        hour_rows: set[tuple[int, str, float]] = set()
-        current_hour: int | None = None
-        for item in self._query(
-            TableName=self.raw,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-            ExpressionAttributeValues={
-                ":pk": {"S": raw_pk(tenant_id, device_id)},
-                ":lo": {"S": f"{bucket_start(start_ms, HOUR):011d}#"},
-                ":hi": {"S": f"{bucket_start(end_ms - 1, HOUR):011d}#~"},
-            },
-        ):
-            hour = int(item["sk"]["S"].split("#", 1)[0])
-            if hour != current_hour:
-                found.extend(sorted(hour_rows))  # the previous hour is complete
-                hour_rows.clear()
-                current_hour = hour
-                if len(found) > first:
-                    break
-            for at_ms, message_id, metrics in decode_raw(item["e"]["B"]):
-                value = metrics.get(metric)
-                if (
-                    value is not None
-                    and start_ms <= at_ms < end_ms
-                    and (at_ms, message_id) > low_key
-                ):
-                    hour_rows.add((at_ms, message_id, float(value)))
-        else:
-            found.extend(sorted(hour_rows))
-        found = _unique(found)
-        return readings_page(found, first)
-
-    def buckets(self, tenant_id: str, query: HistoryQuery) -> Page[Bucket]:
-        device_id, metric, resolution = query.device_id, query.metric, query.resolution
-        first = query.first
-        low, high = query.bucket_bounds()
-        if low >= high:
-            return Page([], None)
-        seconds = BUCKET_SECONDS[resolution]
-        rows: list[Bucket] = []
-        for item in self._query(
-            TableName=self.rollups,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-            ExpressionAttributeValues={
-                ":pk": {"S": rollup_pk(tenant_id, device_id, metric, resolution)},
-                ":lo": {"N": str(low)},
-                ":hi": {"N": str(high - 1)},
-            },
-            Limit=first + 1,
-        ):
-            mn, mx, sm, ct = item_stats(item)
-            rows.append(Bucket(from_epoch_ms(int(item["sk"]["N"]) * 1000), seconds, mn, mx, sm, ct))
-            if len(rows) > first:
-                break
-        more = len(rows) > first
-        cursor = encode_bucket_cursor(epoch_ms(rows[first - 1].start) // 1000) if more else None
-        return Page(rows[:first], cursor)
-
-    def stored_messages(
-        self, tenant_id: str, device_id: UUID, messages: Sequence[tuple[datetime, str, str]]
-    ) -> set[str]:
-        """`RawHistory` of the ingestion handler: the ids of `messages` already stored."""
-        keys = [(epoch_ms(at), message_id) for at, message_id, _ in messages]
-        found = stored_keys(self.client, self.raw, tenant_id, device_id, keys)
-        return {message_id for _, message_id in found}
-
-    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        kwargs["ConsistentRead"] = True
-        while True:
-            response = self.client.query(**kwargs)
-            yield from response.get("Items", [])
-            last_key = response.get("LastEvaluatedKey")
-            if not last_key:
-                return
-            kwargs["ExclusiveStartKey"] = last_key
-
-
-def _unique(rows: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
-    """Drop a message stored twice (same time and id; sorted input)."""
-    result: list[tuple[int, str, float]] = []
-    for row in rows:
-        if not result or result[-1][:2] != row[:2]:
-            result.append(row)
-    return result

@@ -1,9 +1,9 @@
-"""Telemetry history read models: raw readings and pre-aggregated rollups, per device and metric.
+"""The telemetry model's ports: the history queries the API asks (`TelemetryReader`, with
+`HistoryQuery`, pages and cursors) and the writes the projection commits through
+(`TelemetryView`), beside the adapters that implement both per store (issue 11).
 
-Readings are placed by device time, so out-of-order messages land where they belong. Rollup
-buckets are aligned on UTC (1 minute, 1 hour, 1 day); a bucket's `avg` is `sum / count`. Ranges
-are half-open, `[start, end)`: a bucket is returned when its start lies in the range (after
-aligning `start` down to the resolution), a reading when its time does.
+Ranges are half-open, `[start, end)`: a bucket is returned when its start lies in the range
+(after aligning `start` down to the resolution), a reading when its time does.
 
 `HistoryQuery.checked(...)` validates what a client asked for (typed `InvalidInput` naming the
 argument at fault); `TelemetryReader.history(tenant, query)` answers it from raw readings or
@@ -19,32 +19,28 @@ import struct
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from uuid import UUID
 
+from eventsourcing.persistence import Tracking
+
 from read_side.paging import Page
+from read_side.telemetry.batch import DeviceBatch
+from read_side.telemetry.row import (
+    BUCKET_SECONDS,
+    Bucket,
+    RawReading,
+    Resolution,
+    bucket_start,
+    epoch_ms,
+    from_epoch_ms,
+)
 from read_side.times import as_utc
 from write_side.errors import InvalidInput
 
 MAX_HISTORY_PAGE = 5000
 DEFAULT_HISTORY_PAGE = 500
 METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")  # as accepted by ingestion
-
-
-class Resolution(StrEnum):
-    RAW = "raw"
-    MINUTE = "1m"
-    HOUR = "1h"
-    DAY = "1d"
-
-
-BUCKET_SECONDS: dict[Resolution, int] = {
-    Resolution.MINUTE: 60,
-    Resolution.HOUR: 3600,
-    Resolution.DAY: 86400,
-}
-ROLLUP_RESOLUTIONS = tuple(BUCKET_SECONDS)
 # The longest range one query may cover, per resolution (pages keep each answer small; these
 # keep a client from asking for a scan it cannot page through in reasonable time).
 MAX_RANGE: dict[Resolution, timedelta] = {
@@ -58,52 +54,6 @@ MAX_RANGE: dict[Resolution, timedelta] = {
 def telemetry_topic(device_id: UUID) -> str:
     """The change-notice topic of one device's new readings (channel per tenant and device)."""
     return f"telemetry:{device_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class RawReading:
-    at: datetime  # device time, millisecond precision, UTC
-    value: float
-    message_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    start: datetime
-    seconds: int
-    min: float
-    max: float
-    sum: float
-    count: int
-
-    @property
-    def end(self) -> datetime:
-        return self.start + timedelta(seconds=self.seconds)
-
-    @property
-    def avg(self) -> float:
-        return self.sum / self.count
-
-
-def epoch_ms(at: datetime) -> int:
-    """Milliseconds since the epoch (floor), for a timezone-aware time (naive counts as UTC)."""
-    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    delta = at - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
-def from_epoch_ms(ms: int) -> datetime:
-    seconds, millis = divmod(ms, 1000)
-    try:
-        at = datetime.fromtimestamp(seconds, UTC)  # 4x faster than epoch + timedelta
-    except (OverflowError, OSError, ValueError):
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
-    return at.replace(microsecond=millis * 1000) if millis else at
-
-
-def bucket_start(at_ms: int, seconds: int) -> int:
-    """Epoch seconds of the start of the UTC-aligned bucket holding `at_ms`."""
-    return (at_ms // 1000) // seconds * seconds
 
 
 # Cursors ------------------------------------------------------------------------------------
@@ -223,6 +173,23 @@ class TelemetryReader(ABC):
         if query.resolution is Resolution.RAW:
             return self.readings(tenant_id, query)
         return self.buckets(tenant_id, query)
+
+
+class TelemetryView(ABC):
+    """Port of the projection's writes: batches and the checkpoint commit together."""
+
+    @abstractmethod
+    def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> Sequence[DeviceBatch]:
+        """Store the batches' raw readings and add their rollups, and record `tracking`
+        (a tracking id already recorded: AlreadyTracked, nothing applied). Returns the batches
+        as applied: without the late entries found to repeat a stored message."""
+
+    @abstractmethod
+    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+    @abstractmethod
+    def reset(self, application_name: str) -> None:
+        """Delete every reading, rollup and the checkpoint, for a rebuild from zero."""
 
 
 def bucket_range(resolution: Resolution, start: datetime, end: datetime) -> tuple[int, int]:

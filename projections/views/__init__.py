@@ -1,1 +1,0 @@
-"""Read-model writers (views): each commits its rows and its checkpoint in one transaction."""
