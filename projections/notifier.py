@@ -37,6 +37,7 @@ from read_side.users import UserRow, UsersReader
 from write_side.alert_rules import Absence, AlertRule, ForDuration, RateOfChange, RuleDefinition
 from write_side.alerts import ALERT_EVENTS, Alert
 from write_side.application import FleetApplication
+from write_side.devices import Device
 from write_side.errors import NotFound
 from write_side.event_names import topics
 from write_side.notifications import (
@@ -113,7 +114,7 @@ class StoredAlerts:
 
     def _device_name(self, alert: Alert) -> str:
         try:
-            return self.app.get_device(alert.tenant_id, alert.device_id).name
+            return self.app.load(Device, alert.tenant_id, alert.device_id).name
         except NotFound:
             return f"device {alert.device_id}"
 
