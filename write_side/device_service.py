@@ -49,7 +49,7 @@ class DeviceService:
 
     def update(self, command: UpdateDevice, meta: EventMetadata) -> Saved[Device]:
         """Saved(device, 0) when nothing changes (nothing recorded)."""
-        device = self.get(meta.tenant_id, command.device_id)
+        device = self.app.load(Device, meta.tenant_id, command.device_id)
         check_version(device, command.expected_version)
         device.update(
             name=command.name,
@@ -60,7 +60,7 @@ class DeviceService:
         return self.app.commit(device, meta)
 
     def decommission(self, command: DecommissionDevice, meta: EventMetadata) -> Saved[Device]:
-        device = self.get(meta.tenant_id, command.device_id)
+        device = self.app.load(Device, meta.tenant_id, command.device_id)
         check_version(device, command.expected_version)
         device.decommission(command.reason)
         return self.app.commit(device, meta)
@@ -68,7 +68,7 @@ class DeviceService:
     def issue_credential(
         self, command: IssueDeviceCredential, meta: EventMetadata
     ) -> IssuedCredential:
-        device = self.get(meta.tenant_id, command.device_id)
+        device = self.app.load(Device, meta.tenant_id, command.device_id)
         credential = new_credential(device.id)
         device.issue_credential(credential.credential_id, credential.credential_hash)
         return IssuedCredential(self.app.commit(device, meta), credential.token)
@@ -76,7 +76,7 @@ class DeviceService:
     def revoke_credential(
         self, command: RevokeDeviceCredential, meta: EventMetadata
     ) -> Saved[Device]:
-        device = self.get(meta.tenant_id, command.device_id)
+        device = self.app.load(Device, meta.tenant_id, command.device_id)
         device.revoke_credential(command.reason)
         return self.app.commit(device, meta)
 
