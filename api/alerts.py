@@ -29,7 +29,7 @@ C = TypeVar("C")
 
 
 def service(system: FleetSystem) -> AlertService:
-    return AlertService(system.app)
+    return system.alert_service
 
 
 def parse_id(value: object, field: str) -> UUID:

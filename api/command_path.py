@@ -10,7 +10,7 @@ saved (`fallback`), so a write never answers with what it did not write.
     caller = info.context.authorize(Permission.WRITE_DEVICES)
     command = build_command(UpdateDevice, {"device_id": ..., "name": ...})
     status = await run_command(
-        system, caller, system.app.update_device, command,
+        system, caller, system.device_service.update, command,
         read=system.devices.get, fallback=status_of_saved,
     )
 """

@@ -24,7 +24,7 @@ class IssuedToken:
 
 
 def _issue(system: FleetSystem, caller: Principal, device_id: UUID) -> IssuedToken:
-    issued = system.app.issue_device_credential(
+    issued = system.device_service.issue_credential(
         IssueDeviceCredential(device_id=device_id), caller.metadata()
     )
     system.wait_for(issued.saved.position)

@@ -2,9 +2,10 @@
 
 The composition root (`fleetwatch`) builds the system and hands it in; the API never imports
 it, so `fleetwatch` can import the API to serve it without an import cycle (issue 11). Only
-what the routes and resolvers use is here: the application (commands), the readers, the event
-log, the fan-out, read-your-writes (`wait_for`), the projections' progress (health, metrics),
-the ingestion service behind `POST /ingest`, and the settings authentication reads.
+what the routes and resolvers use is here: the command handlers (one service per slice), the
+readers, the event log, the fan-out, read-your-writes (`wait_for`), the projections' progress
+(health, metrics), the ingestion service behind `POST /ingest`, and the settings authentication
+reads.
 Read-only properties, so a dataclass field or a narrower type (a `Literal`) satisfies them.
 """
 
@@ -19,7 +20,9 @@ from read_side.device_status import DeviceStatusReader
 from read_side.notifications import Fanout
 from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
-from write_side.application import FleetApplication
+from write_side.alert_service import AlertService
+from write_side.device_service import DeviceService
+from write_side.user_service import UserService
 
 
 class AuthSettings(Protocol):
@@ -54,7 +57,11 @@ class FleetSystem(Protocol):
     @property
     def settings(self) -> ApiSettings: ...
     @property
-    def app(self) -> FleetApplication: ...
+    def device_service(self) -> DeviceService: ...
+    @property
+    def alert_service(self) -> AlertService: ...
+    @property
+    def user_service(self) -> UserService: ...
     @property
     def devices(self) -> DeviceStatusReader: ...
     @property

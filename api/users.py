@@ -18,14 +18,13 @@ from api.command_path import run_command
 from api.ports import FleetSystem
 from event_store.envelope import EventMetadata
 from read_side.users import PushTokenRow, UserRow
-from write_side.application import FleetApplication, Saved
+from write_side.application import Saved
 from write_side.errors import NotFound
-from write_side.user_commands import RemovePushToken
-from write_side.user_service import find_user, get_user, remove_push_token
+from write_side.user_service import UserService
 from write_side.users import User, user_id_for
 
 C = TypeVar("C")
-Handler = Callable[[FleetApplication, str, C, EventMetadata], Saved[User]]
+Handler = Callable[[str, C, EventMetadata], Saved[User]]  # e.g. UserService.update_my_profile
 
 
 async def read_me(system: FleetSystem, caller: Principal) -> UserRow | None:
@@ -39,20 +38,10 @@ async def run_user_command(
 ) -> UserRow:
     """A users command for the caller (addressed by their subject) through the one command
     path: the read model's row once it holds the change, else the user as saved."""
-    bound: Callable[[C, EventMetadata], Saved[User]] = partial(handle, system.app, caller.subject)
+    bound: Callable[[C, EventMetadata], Saved[User]] = partial(handle, caller.subject)
     return await run_command(
         system, caller, bound, command, read=_read(system), fallback=_row_of_saved
     )
-
-
-def remove_my_push_token(
-    app: FleetApplication, subject: str, command: RemovePushToken, meta: EventMetadata
-) -> Saved[User]:
-    """Remove one of the caller's push tokens; NotFound before the caller's first change, as
-    for a token they do not have."""
-    if find_user(app, meta.tenant_id, subject) is None:
-        raise NotFound(f"push token {command.token_id} not found")
-    return remove_push_token(app, user_id_for(meta.tenant_id, subject), command, meta)
 
 
 def _read(system: FleetSystem) -> Callable[[str, UUID], UserRow | None]:
@@ -60,12 +49,12 @@ def _read(system: FleetSystem) -> Callable[[str, UUID], UserRow | None]:
     if users is not None:
         return users.get
     # No users read model wired: the user's (short) stream answers.
-    return lambda tenant_id, user_id: _row_of_stream(system.app, tenant_id, user_id)
+    return lambda tenant_id, user_id: _row_of_stream(system.user_service, tenant_id, user_id)
 
 
-def _row_of_stream(app: FleetApplication, tenant_id: str, user_id: UUID) -> UserRow | None:
+def _row_of_stream(users: UserService, tenant_id: str, user_id: UUID) -> UserRow | None:
     try:
-        return row_of(get_user(app, tenant_id, user_id))
+        return row_of(users.get(tenant_id, user_id))
     except NotFound:
         return None
 

@@ -124,10 +124,10 @@ def provision(system: Any, devices: int, rules: int) -> tuple[list[tuple[str, st
     meta = EventMetadata("bench", "user:bench")
     fleet = []
     for i in range(devices):
-        saved = system.app.register_device(
+        saved = system.device_service.register(
             RegisterDevice(name=f"bench-{i}", device_type="bench", tags=["bench"]), meta
         )
-        token = system.app.issue_device_credential(
+        token = system.device_service.issue_credential(
             IssueDeviceCredential(device_id=saved.aggregate.id), meta
         ).token
         fleet.append((str(saved.aggregate.id), token))

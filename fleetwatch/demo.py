@@ -34,7 +34,6 @@ from fleetwatch.settings import DEV_JWT_SECRET
 from fleetwatch.simulate import Pacer, SimDevice, messages, post_http, provision
 from write_side.alert_commands import CreateAlertRule
 from write_side.alert_rules import parse_rule_definition
-from write_side.alert_service import AlertService
 from write_side.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ SUBSCRIPTION = (
 def seed_rules(system: System, tenant: str, state_file: Path) -> list[UUID]:
     """The demo rules of `tenant`: those remembered in `state_file` that still exist (checked on
     the write side, which never lags), and the missing ones created."""
-    service = AlertService(system.app)
+    service = system.alert_service
     meta = EventMetadata(tenant, "system:demo")
     known: dict[str, str] = json.loads(state_file.read_text()) if state_file.exists() else {}
     ids: dict[str, str] = {}
@@ -185,7 +184,7 @@ def run_demo(system: System, *, port: int, devices: int, rate: float, tenant: st
     settings = system.settings
     host = settings.host
     folder = settings.sqlite_path.parent
-    fleet = provision(system.app, tenant, devices, folder / f"simulator-{tenant}.json")
+    fleet = provision(system.device_service, tenant, devices, folder / f"simulator-{tenant}.json")
     seed_rules(system, tenant, folder / f"demo-{tenant}.json")
     token = (
         issue_token(settings, "demo-admin", tenant, ["admin"], 24 * 3600)

@@ -27,9 +27,9 @@ from typing import Any
 from uuid import UUID
 
 from event_store.envelope import EventMetadata
-from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice
 from write_side.credentials import IssueDeviceCredential
+from write_side.device_service import DeviceService
 from write_side.errors import DomainError
 
 TICK_S = 0.05
@@ -41,7 +41,7 @@ class SimDevice:
     token: str
 
 
-def provision(app: FleetApplication, tenant: str, count: int, state_file: Path) -> list[SimDevice]:
+def provision(service: DeviceService, tenant: str, count: int, state_file: Path) -> list[SimDevice]:
     """`count` devices with working tokens: those remembered in `state_file`, then new ones."""
     meta = EventMetadata(tenant, "system:simulator")
     known = json.loads(state_file.read_text()) if state_file.exists() else []
@@ -50,15 +50,15 @@ def provision(app: FleetApplication, tenant: str, count: int, state_file: Path) 
         if len(devices) == count:
             break
         try:  # still registered and active in this store?
-            device = app.get_device(tenant, UUID(item["device_id"]))
+            device = service.get(tenant, UUID(item["device_id"]))
         except DomainError:
             continue
         if not device.is_decommissioned and device.credential_id == item["token"].split(".")[2]:
             devices.append(SimDevice(device.id, item["token"]))
     while len(devices) < count:
         command = RegisterDevice(name=f"sim-{len(devices):05d}", device_type="simulated")
-        device_id = app.register_device(command, meta).aggregate.id
-        issued = app.issue_device_credential(IssueDeviceCredential(device_id=device_id), meta)
+        device_id = service.register(command, meta).aggregate.id
+        issued = service.issue_credential(IssueDeviceCredential(device_id=device_id), meta)
         devices.append(SimDevice(device_id, issued.token))
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(
@@ -205,7 +205,7 @@ def simulate(
     system = build_system(settings, ingest)
     try:
         state = settings.sqlite_path.parent / f"simulator-{tenant}.json"
-        fleet = provision(system.app, tenant, devices, state)
+        fleet = provision(system.device_service, tenant, devices, state)
         echo(f"{len(fleet)} devices of tenant {tenant!r} ready; sending {rate:g} messages/s")
         if ingest.mqtt_url is not None:
             system.start()

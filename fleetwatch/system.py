@@ -39,9 +39,12 @@ from read_side.device_status import DeviceStatusReader
 from read_side.notifications import Fanout
 from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
+from write_side.alert_service import AlertService
 from write_side.application import FleetApplication
 from write_side.credentials import DeviceDirectory
+from write_side.device_service import DeviceService
 from write_side.ingestion import RawHistory, TelemetryIngestion
+from write_side.user_service import UserService
 
 if TYPE_CHECKING:
     from ingestion.mqtt import MqttIngestor
@@ -51,6 +54,9 @@ if TYPE_CHECKING:
 class System:
     settings: Settings
     app: FleetApplication
+    device_service: DeviceService  # the command handlers, one service per slice
+    alert_service: AlertService
+    user_service: UserService
     devices: DeviceStatusReader
     event_log: EventLog
     fanout: Fanout
@@ -129,7 +135,7 @@ def build_ingestion(
     dynamodb = settings.store == "dynamodb"
     handler = TelemetryIngestion(
         app,
-        DeviceDirectory(app.device_access),
+        DeviceDirectory(DeviceService(app).access),
         heartbeat_timeout_s=ingest.heartbeat_timeout,
         max_streams_per_call=40 if dynamodb else 500,  # DynamoDB: 100 actions per transaction
         history=history,
@@ -186,6 +192,9 @@ def build_system(
     return System(
         settings=settings,
         app=app,
+        device_service=DeviceService(app),
+        alert_service=AlertService(app),
+        user_service=UserService(app),
         devices=readers["device_status"],
         event_log=EventLog(app.recorder, app.envelope_mapper),
         fanout=fanout,

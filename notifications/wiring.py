@@ -20,7 +20,7 @@ from notifications.outbox import Outbox, SQLiteOutbox
 from notifications.port import NotificationSender
 from write_side.application import FleetApplication
 from write_side.notifications import Notification
-from write_side.user_service import forget_unregistered_token
+from write_side.user_service import UserService
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,10 @@ def build_dispatcher(
     """A dispatcher whose dead push tokens are removed from their users (`User.PushTokenRemoved`
     with reason `unregistered`, actor `system:notifier`)."""
 
+    users = UserService(app)
+
     def forget(notification: Notification) -> None:
-        forget_unregistered_token(
-            app,
+        users.forget_unregistered_token(
             notification.tenant_id,
             notification.user_id,
             notification.address,

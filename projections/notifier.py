@@ -27,7 +27,6 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
@@ -37,6 +36,7 @@ from read_side.users import UserRow, UsersReader
 from write_side.alert_rules import Absence, AlertRule, ForDuration, RateOfChange, RuleDefinition
 from write_side.alerts import ALERT_EVENTS, Alert
 from write_side.application import FleetApplication
+from write_side.devices import Device
 from write_side.errors import NotFound
 from write_side.event_names import topics
 from write_side.notifications import (
@@ -73,14 +73,11 @@ class StoredAlerts:
         kind = TRANSITION_OF_EVENT.get(envelope.type)
         if kind is None:
             return None
-        try:
-            alert: object = self.app.repository.get(
-                UUID(envelope.stream_id), version=envelope.version
-            )
-        except AggregateNotFoundError:
+        alert = self.app.find(Alert, None, UUID(envelope.stream_id), envelope.version)
+        if alert is None:
             log.warning("notifier: alert %s not found; nobody notified", envelope.stream_id)
             return None
-        if not isinstance(alert, Alert) or alert.severity not in SEVERITIES:
+        if alert.severity not in SEVERITIES:
             return None
         rule = self._rule(alert)
         condition = f"{condition_text(rule)} on " if rule is not None else ""
@@ -105,15 +102,12 @@ class StoredAlerts:
 
     def _rule(self, alert: Alert) -> RuleDefinition | None:
         """The rule's definition at the alert's revision (revision n is stream version n)."""
-        try:
-            rule: object = self.app.repository.get(alert.rule_id, version=alert.rule_revision)
-        except AggregateNotFoundError:
-            return None
-        return rule.definition if isinstance(rule, AlertRule) else None
+        rule = self.app.find(AlertRule, alert.tenant_id, alert.rule_id, alert.rule_revision)
+        return None if rule is None else rule.definition
 
     def _device_name(self, alert: Alert) -> str:
         try:
-            return self.app.get_device(alert.tenant_id, alert.device_id).name
+            return self.app.load(Device, alert.tenant_id, alert.device_id).name
         except NotFound:
             return f"device {alert.device_id}"
 

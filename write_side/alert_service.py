@@ -3,7 +3,8 @@
 
 Every load checks the caller's tenant: another tenant's rule or alert is `NotFound`. Acknowledge
 and resolve carry no expected version unless the caller gives one, so a lost race (the policy
-recorded a repeat meanwhile) reloads and retries (`CONFLICT_RETRIES`) before answering CONFLICT.
+recorded a repeat meanwhile) reloads and retries (`application.retried`, `CONFLICT_RETRIES`
+attempts) before answering CONFLICT.
 
 `apply_policy_command` is what the alerting process manager records for each policy command; it
 is idempotent against the alert's state, so a replayed or duplicated command records nothing.
@@ -14,11 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
 from uuid import UUID
-
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate
 
 from event_store.envelope import EventMetadata
 from write_side.alert_commands import (
@@ -31,11 +28,8 @@ from write_side.alert_commands import (
 from write_side.alert_rules import AlertRule
 from write_side.alerting_watch import AlertCommand, AutoResolve, OpenAlert, RecordRepeat
 from write_side.alerts import Alert
-from write_side.application import FleetApplication, Saved
-from write_side.errors import AlertAlreadyResolved, ConcurrencyConflict, NotFound
-
-A = TypeVar("A", bound=Aggregate)
-CONFLICT_RETRIES = 3
+from write_side.application import FleetApplication, Saved, check_version, retried
+from write_side.errors import AlertAlreadyResolved
 
 
 @dataclass(frozen=True)
@@ -51,6 +45,9 @@ PolicyCommand = AlertCommand | EscalateAlert
 
 
 class AlertService:
+    """The alerts slice's command handlers, in the style of every slice (section 3.1 of
+    docs/write-side.md): load, check the expected version, decide, `commit`."""
+
     def __init__(self, app: FleetApplication, clock: Callable[[], datetime] | None = None) -> None:
         self.app = app
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -58,68 +55,46 @@ class AlertService:
     # Rules -------------------------------------------------------------------------------------
 
     def create_rule(self, command: CreateAlertRule, meta: EventMetadata) -> Saved[AlertRule]:
-        return self.app._save(AlertRule.create(meta.tenant_id, command.definition), meta)
+        return self.app.commit(AlertRule.create(meta.tenant_id, command.definition), meta)
 
     def revise_rule(self, command: ReviseAlertRule, meta: EventMetadata) -> Saved[AlertRule]:
         """Saved(rule, 0) when the definition is unchanged (nothing recorded)."""
         rule = self.get_rule(meta.tenant_id, command.rule_id)
-        _check_version(rule, command.expected_version)
-        if not rule.revise(command.definition):
-            return Saved(rule, 0)
-        return self.app._save(rule, meta)
+        check_version(rule, command.expected_version)
+        rule.revise(command.definition)
+        return self.app.commit(rule, meta)
 
     def delete_rule(self, command: DeleteAlertRule, meta: EventMetadata) -> Saved[AlertRule]:
         rule = self.get_rule(meta.tenant_id, command.rule_id)
-        _check_version(rule, command.expected_version)
+        check_version(rule, command.expected_version)
         rule.delete()
-        return self.app._save(rule, meta)
+        return self.app.commit(rule, meta)
 
     def get_rule(self, tenant_id: str, rule_id: UUID) -> AlertRule:
-        return self._load(AlertRule, tenant_id, rule_id, "alert rule")
+        return self.app.load(AlertRule, tenant_id, rule_id)
 
     # Alerts ------------------------------------------------------------------------------------
 
     def acknowledge(self, command: AcknowledgeAlert, meta: EventMetadata) -> Saved[Alert]:
-        def decide(alert: Alert) -> None:
+        def attempt() -> Saved[Alert]:
+            alert = self.get_alert(meta.tenant_id, command.alert_id)
+            check_version(alert, command.expected_version)
             alert.acknowledge(meta.actor, self.clock(), command.note)
+            return self.app.commit(alert, meta)
 
-        return self._handle(command.alert_id, command.expected_version, decide, meta)
+        return retried(attempt, retry=command.expected_version is None)
 
     def resolve(self, command: ResolveAlert, meta: EventMetadata) -> Saved[Alert]:
-        def decide(alert: Alert) -> None:
+        def attempt() -> Saved[Alert]:
+            alert = self.get_alert(meta.tenant_id, command.alert_id)
+            check_version(alert, command.expected_version)
             alert.resolve(meta.actor, self.clock(), command.note)
+            return self.app.commit(alert, meta)
 
-        return self._handle(command.alert_id, command.expected_version, decide, meta)
+        return retried(attempt, retry=command.expected_version is None)
 
     def get_alert(self, tenant_id: str, alert_id: UUID) -> Alert:
-        return self._load(Alert, tenant_id, alert_id, "alert")
-
-    def _handle(
-        self,
-        alert_id: UUID,
-        expected: int | None,
-        decide: Callable[[Alert], None],
-        meta: EventMetadata,
-    ) -> Saved[Alert]:
-        for attempt in range(CONFLICT_RETRIES):
-            alert = self.get_alert(meta.tenant_id, alert_id)
-            _check_version(alert, expected)
-            decide(alert)
-            try:
-                return self.app._save(alert, meta)
-            except ConcurrencyConflict:
-                if expected is not None or attempt == CONFLICT_RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _load(self, cls: type[A], tenant_id: str, aggregate_id: UUID, what: str) -> A:
-        try:
-            aggregate: Aggregate = self.app.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFound(f"{what} {aggregate_id} not found") from None
-        if not isinstance(aggregate, cls) or getattr(aggregate, "tenant_id", None) != tenant_id:
-            raise NotFound(f"{what} {aggregate_id} not found")
-        return aggregate
+        return self.app.load(Alert, tenant_id, alert_id)
 
 
 def apply_policy_command(alert: Alert | None, command: PolicyCommand) -> Alert | None:
@@ -163,13 +138,3 @@ def _repeat(alert: Alert, value: float, at: datetime) -> Alert | None:
         return None
     alert.repeat(value, at)
     return alert
-
-
-def _check_version(aggregate: Aggregate, expected: int | None) -> None:
-    if expected is not None and expected != aggregate.version:
-        raise ConcurrencyConflict(
-            f"{type(aggregate).__name__} {aggregate.id} is at version {aggregate.version}, "
-            f"not {expected}",
-            expected=expected,
-            actual=aggregate.version,
-        )

@@ -1,13 +1,18 @@
-"""The write-side application: load, decide, save. One method per command.
+"""The write-side application: the one event store and feed, and the load/commit path that every
+slice's service shares. The command handlers themselves are the services, one per slice
+(`DeviceService`, `AlertService`, `UserService`, `TelemetryIngestion`); each handler is
+load (or create) -> decide (an aggregate method) -> `commit` -> `Saved`
+(docs/write-side.md, section 3.1).
 
 Built on the `eventsourcing` Application; persistence is chosen by its environment (see
-`fleetwatch.bootstrap`), so the same code runs on SQLite and on DynamoDB.
+`fleetwatch.wiring`), so the same code runs on SQLite and on DynamoDB.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Generic, TypeVar
@@ -19,28 +24,13 @@ from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, 
 
 from event_store.envelope import EnvelopeMapper, EventMetadata, recording_as
 from event_store.transcoder import FastJSONTranscoder
-from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
-from write_side.credentials import (
-    HEARTBEAT_METADATA_KEY,
-    DeviceAccess,
-    IssueDeviceCredential,
-    RevokeDeviceCredential,
-    new_credential,
-)
-from write_side.devices import Device
 from write_side.errors import ConcurrencyConflict, NotFound
 from write_side.telemetry_log import SNAPSHOT_INTERVAL, Telemetry
 
 A = TypeVar("A", bound=Aggregate)
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class IssuedCredential:
-    """The device as saved with its new credential, and the token: shown once, never stored."""
-
-    saved: Saved[Device]
-    token: str
+CONFLICT_RETRIES = 3  # attempts in all for a command that is safe to re-decide
 
 
 @dataclass(frozen=True)
@@ -53,7 +43,8 @@ class Saved(Generic[A]):
 
 
 class FleetApplication(Application[UUID]):
-    """Commands for the device registry (alerts, firmware and users join as they are built)."""
+    """One event store and one feed for the whole system; `load` and `commit` are the path every
+    slice's command handlers take (no slice reaches past them)."""
 
     name = "Fleetwatch"
 
@@ -72,46 +63,38 @@ class FleetApplication(Application[UUID]):
         assert isinstance(self.mapper, EnvelopeMapper)
         return self.mapper
 
-    def register_device(self, command: RegisterDevice, meta: EventMetadata) -> Saved[Device]:
-        device = Device(
-            tenant_id=meta.tenant_id,
-            name=command.name,
-            device_type=command.device_type,
-            tags=list(command.tags),
-            metadata=dict(command.metadata),
-        )
-        return self._save(device, meta)
-
-    def update_device(self, command: UpdateDevice, meta: EventMetadata) -> Saved[Device]:
-        device = self.get_device(meta.tenant_id, command.device_id)
-        _check_expected_version(device, command.expected_version)
-        changed = device.update(
-            name=command.name,
-            device_type=command.device_type,
-            tags=None if command.tags is None else list(command.tags),
-            metadata=None if command.metadata is None else dict(command.metadata),
-        )
-        return self._save(device, meta) if changed else Saved(device, 0)
-
-    def decommission_device(
-        self, command: DecommissionDevice, meta: EventMetadata
-    ) -> Saved[Device]:
-        device = self.get_device(meta.tenant_id, command.device_id)
-        _check_expected_version(device, command.expected_version)
-        device.decommission(command.reason)
-        return self._save(device, meta)
-
-    def get_device(self, tenant_id: str, device_id: UUID, version: int | None = None) -> Device:
-        """The device as of `version` (latest by default); another tenant's device is not found."""
+    def find(
+        self, cls: type[A], tenant_id: str | None, aggregate_id: UUID, version: int | None = None
+    ) -> A | None:
+        """The `cls` aggregate as of `version` (latest by default); None when there is none, or
+        it is another tenant's. `tenant_id=None` means any tenant (ingestion: the device's
+        credential says which)."""
         try:
-            device: Device = self.repository.get(device_id, version=version)
+            aggregate: Aggregate = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
-            raise NotFound(f"device {device_id} not found") from None
-        if not isinstance(device, Device) or device.tenant_id != tenant_id:
-            raise NotFound(f"device {device_id} not found")
-        return device
+            return None
+        if not isinstance(aggregate, cls):
+            return None
+        if tenant_id is not None and getattr(aggregate, "tenant_id", None) != tenant_id:
+            return None
+        return aggregate
 
-    def _save(self, aggregate: A, meta: EventMetadata) -> Saved[A]:
+    def load(
+        self, cls: type[A], tenant_id: str, aggregate_id: UUID, version: int | None = None
+    ) -> A:
+        """The caller's `cls` aggregate; `NotFound` also for another tenant's (no existence
+        leak)."""
+        aggregate = self.find(cls, tenant_id, aggregate_id, version)
+        if aggregate is None:
+            raise NotFound(f"{noun(cls)} {aggregate_id} not found")
+        return aggregate
+
+    def commit(self, aggregate: A, meta: EventMetadata) -> Saved[A]:
+        """Save the aggregate's pending events under the command's metadata, in one
+        `insert_events` (all or nothing). Nothing pending: nothing is written, position 0. The
+        store refusing a version (another writer won the race) is `ConcurrencyConflict`."""
+        if not aggregate.pending_events:
+            return Saved(aggregate, 0)
         with recording_as(meta):
             try:
                 recordings = self.save(aggregate)
@@ -123,42 +106,8 @@ class FleetApplication(Application[UUID]):
         positions = [r.notification.id for r in recordings if r.notification.id is not None]
         return Saved(aggregate, max(positions, default=0))
 
-    # Credentials and telemetry (issue 4). The telemetry command handler is
-    # `write_side.ingestion.TelemetryIngestion`; these are the store operations it needs.
-
-    def issue_device_credential(
-        self, command: IssueDeviceCredential, meta: EventMetadata
-    ) -> IssuedCredential:
-        device = self.get_device(meta.tenant_id, command.device_id)
-        credential = new_credential(device.id)
-        device.issue_credential(credential.credential_id, credential.credential_hash)
-        return IssuedCredential(self._save(device, meta), credential.token)
-
-    def revoke_device_credential(
-        self, command: RevokeDeviceCredential, meta: EventMetadata
-    ) -> Saved[Device]:
-        device = self.get_device(meta.tenant_id, command.device_id)
-        changed = device.revoke_credential(command.reason)
-        return self._save(device, meta) if changed else Saved(device, 0)
-
-    def device_access(self, device_id: UUID) -> DeviceAccess | None:
-        """What ingestion needs to authenticate the device (any tenant: the credential or the
-        certificate says which); None when no such device exists."""
-        try:
-            device: Aggregate = self.repository.get(device_id)
-        except AggregateNotFoundError:
-            return None
-        if not isinstance(device, Device):
-            return None
-        timeout = device.metadata.get(HEARTBEAT_METADATA_KEY, "")
-        return DeviceAccess(
-            device_id=device.id,
-            tenant_id=device.tenant_id,
-            decommissioned=device.is_decommissioned,
-            credential_id=device.credential_id,
-            credential_hash=device.credential_hash,
-            heartbeat_timeout_s=_positive_seconds(timeout),
-        )
+    # Telemetry store operations. The telemetry command handler is
+    # `write_side.ingestion.TelemetryIngestion`; these are the group commit it needs.
 
     @cached_property
     def telemetry_repository(self) -> Repository[UUID]:
@@ -211,19 +160,30 @@ class FleetApplication(Application[UUID]):
             log.info("telemetry snapshots not stored: %s", e)
 
 
-def _check_expected_version(device: Device, expected: int | None) -> None:
-    if expected is not None and expected != device.version:
+def check_version(aggregate: Aggregate | None, expected: int | None) -> None:
+    """`ConcurrencyConflict` before anything is decided when the command expects another version
+    (`aggregate=None`: not created yet, version 0)."""
+    actual = 0 if aggregate is None else aggregate.version
+    if expected is not None and expected != actual:
+        what = "not created yet" if aggregate is None else f"{noun(type(aggregate))} {aggregate.id}"
         raise ConcurrencyConflict(
-            f"device {device.id} is at version {device.version}, not {expected}",
-            expected=expected,
-            actual=device.version,
+            f"{what} is at version {actual}, not {expected}", expected=expected, actual=actual
         )
 
 
-def _positive_seconds(value: str) -> int | None:
-    """A device's own heartbeat timeout from its metadata; None when absent or not a plain
-    positive whole number of seconds (ASCII digits, at most a year)."""
-    if not (value.isascii() and value.isdigit()):
-        return None
-    seconds = int(value)
-    return seconds if 0 < seconds <= 366 * 24 * 3600 else None
+def retried(attempt: Callable[[], Saved[A]], *, retry: bool) -> Saved[A]:
+    """Run `attempt` (load, decide, commit). When `retry` (a command without an expected
+    version, safe to re-decide), a lost race runs it again on the reloaded aggregate, up to
+    `CONFLICT_RETRIES` attempts in all, before the `ConcurrencyConflict` reaches the caller."""
+    for _ in range(CONFLICT_RETRIES - 1):
+        try:
+            return attempt()
+        except ConcurrencyConflict:
+            if not retry:
+                raise
+    return attempt()
+
+
+def noun(cls: type[Aggregate]) -> str:
+    """How errors name an aggregate class: `AlertRule` -> "alert rule"."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__).lower()

@@ -29,7 +29,7 @@ class Mutation:
         )
         system = info.context.system
         return Device.from_status(
-            await run_device_command(system, caller, system.app.register_device, command)
+            await run_device_command(system, caller, system.device_service.register, command)
         )
 
     @strawberry.mutation
@@ -48,7 +48,7 @@ class Mutation:
         )
         system = info.context.system
         return Device.from_status(
-            await run_device_command(system, caller, system.app.update_device, command)
+            await run_device_command(system, caller, system.device_service.update, command)
         )
 
     @strawberry.mutation
@@ -64,5 +64,5 @@ class Mutation:
         )
         system = info.context.system
         return Device.from_status(
-            await run_device_command(system, caller, system.app.decommission_device, command)
+            await run_device_command(system, caller, system.device_service.decommission, command)
         )

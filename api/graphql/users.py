@@ -24,7 +24,7 @@ from api.graphql.user_types import (
     UpdateProfileInput,
     User,
 )
-from api.users import read_me, remove_my_push_token, run_user_command
+from api.users import read_me, run_user_command
 from write_side.commands import Command
 from write_side.errors import InvalidInput
 from write_side.user_commands import (
@@ -32,11 +32,6 @@ from write_side.user_commands import (
     RemovePushToken,
     SetNotificationPreferences,
     UpdateMyProfile,
-)
-from write_side.user_service import (
-    register_push_token,
-    set_notification_preferences,
-    update_my_profile,
 )
 
 FIELD_NAMES = {"phone_e164": "phone"}  # command field -> GraphQL input field
@@ -62,7 +57,9 @@ class UsersMutation:
             if value is not strawberry.UNSET:
                 fields["phone_e164" if name == "phone" else name] = value
         command = command_of(UpdateMyProfile, fields)
-        row = await run_user_command(info.context.system, caller, update_my_profile, command)
+        row = await run_user_command(
+            info.context.system, caller, info.context.system.user_service.update_my_profile, command
+        )
         return User.of(row, caller)
 
     @strawberry.mutation
@@ -81,7 +78,9 @@ class UsersMutation:
         }
         command = command_of(SetNotificationPreferences, fields)
         system = info.context.system
-        row = await run_user_command(system, caller, set_notification_preferences, command)
+        row = await run_user_command(
+            system, caller, system.user_service.set_notification_preferences, command
+        )
         return User.of(row, caller)
 
     @strawberry.mutation
@@ -90,14 +89,19 @@ class UsersMutation:
         fields = {"token": input.token, "platform": input.platform.value}
         command = command_of(RegisterPushToken, fields)
         system = info.context.system
-        return User.of(await run_user_command(system, caller, register_push_token, command), caller)
+        row = await run_user_command(
+            system, caller, system.user_service.register_push_token, command
+        )
+        return User.of(row, caller)
 
     @strawberry.mutation
     async def remove_push_token(self, info: Info, input: RemovePushTokenInput) -> User:
         caller = info.context.authorize(Permission.PROFILE_SELF)
         command = command_of(RemovePushToken, {"token_id": str(input.token_id), "reason": "user"})
         system = info.context.system
-        row = await run_user_command(system, caller, remove_my_push_token, command)
+        row = await run_user_command(
+            system, caller, system.user_service.remove_my_push_token, command
+        )
         return User.of(row, caller)
 
 

@@ -33,7 +33,7 @@ async def register_device(
     body: DeviceCreate, caller: Operator, system: SystemDep, response: Response
 ) -> DevicePublic:
     command = build_command(RegisterDevice, body.model_dump())
-    status = await run_device_command(system, caller, system.app.register_device, command)
+    status = await run_device_command(system, caller, system.device_service.register, command)
     response.headers["Location"] = f"/devices/{status.device_id}"
     return _public(status, response)
 
@@ -83,7 +83,7 @@ async def update_device(
     command = build_command(
         UpdateDevice, {**fields, "device_id": device_id, "expected_version": expected}
     )
-    status = await run_device_command(system, caller, system.app.update_device, command)
+    status = await run_device_command(system, caller, system.device_service.update, command)
     return _public(status, response)
 
 
@@ -106,7 +106,7 @@ async def decommission_device(
             "reason": reason,
         },
     )
-    status = await run_device_command(system, caller, system.app.decommission_device, command)
+    status = await run_device_command(system, caller, system.device_service.decommission, command)
     return _public(status, response)
 
 

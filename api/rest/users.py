@@ -22,7 +22,7 @@ from api.rest.errors import CONFLICT, ERROR_RESPONSES
 from api.rest.models import CamelModel
 from api.rest.versions import expected_version
 from api.user_view import PushTokenPublic, UserPublic
-from api.users import read_me, remove_my_push_token, run_user_command
+from api.users import read_me, run_user_command
 from read_side.users import UserRow
 from write_side.commands import Command
 from write_side.errors import InvalidInput
@@ -39,11 +39,6 @@ from write_side.user_commands import (
     SetNotificationPreferences,
     TimeZoneName,
     UpdateMyProfile,
-)
-from write_side.user_service import (
-    register_push_token,
-    set_notification_preferences,
-    update_my_profile,
 )
 from write_side.users import PushPlatform, push_token_id
 
@@ -103,7 +98,7 @@ async def put_me(
         fields["phone_e164"] = body.phone
     fields["expected_version"] = _expected_version(body.expected_version, if_match)
     command = _command(UpdateMyProfile, fields)
-    row = await run_user_command(system, caller, update_my_profile, command)
+    row = await run_user_command(system, caller, system.user_service.update_my_profile, command)
     return _public(caller, row, response)
 
 
@@ -118,7 +113,9 @@ async def put_preferences(
     fields = body.model_dump(exclude={"expected_version"})
     fields["expected_version"] = _expected_version(body.expected_version, if_match)
     command = _command(SetNotificationPreferences, fields)
-    row = await run_user_command(system, caller, set_notification_preferences, command)
+    row = await run_user_command(
+        system, caller, system.user_service.set_notification_preferences, command
+    )
     return _public(caller, row, response)
 
 
@@ -127,7 +124,7 @@ async def post_device_token(
     body: PushTokenBody, caller: Me, system: SystemDep, response: Response
 ) -> PushTokenPublic:
     command = _command(RegisterPushToken, body.model_dump())
-    row = await run_user_command(system, caller, register_push_token, command)
+    row = await run_user_command(system, caller, system.user_service.register_push_token, command)
     registered = push_token_id(command.token)
     token = next(t for t in UserPublic.from_row(row, caller).push_tokens if t.id == registered)
     response.headers["Location"] = f"/users/me/device-tokens/{token.id}"
@@ -144,7 +141,7 @@ async def delete_device_token(
     token_id: Annotated[str, Path(alias="tokenId")], caller: Me, system: SystemDep
 ) -> Response:
     command = _command(RemovePushToken, {"token_id": token_id, "reason": "user"})
-    await run_user_command(system, caller, remove_my_push_token, command)
+    await run_user_command(system, caller, system.user_service.remove_my_push_token, command)
     return Response(status_code=204)
 
 

@@ -61,7 +61,8 @@ def credential_issue(
         raise fail(f"{device_id!r} is not a device id") from None
     system = build_system(Settings())
     try:
-        issued = system.app.issue_device_credential(command, EventMetadata(tenant, "system:cli"))
+        meta = EventMetadata(tenant, "system:cli")
+        issued = system.device_service.issue_credential(command, meta)
     except DomainError as e:
         raise fail(e.message) from None
     finally:

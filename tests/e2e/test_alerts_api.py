@@ -122,7 +122,7 @@ def error(body: dict[str, Any]) -> dict[str, Any]:
 
 def register(system: System, tenant: str, device_type: str = "pump") -> UUID:
     command = RegisterDevice(name=f"{device_type}-1", device_type=device_type)
-    return system.app.register_device(command, EventMetadata(tenant, "user:admin")).aggregate.id
+    return system.device_service.register(command, EventMetadata(tenant, "user:admin")).aggregate.id
 
 
 def send(system: System, tenant: str, device: UUID, *temps: float) -> None:

@@ -69,8 +69,10 @@ def test_projections_rebuild_replays_the_feed_to_an_identical_model(sqlite_env: 
     system = build_system(sqlite_env)
     meta = EventMetadata("acme", "user:alice")
     for i in range(5):
-        saved = system.app.register_device(RegisterDevice(name=f"d{i}", device_type="pump"), meta)
-        system.app.update_device(UpdateDevice(device_id=saved.aggregate.id, name=f"e{i}"), meta)
+        saved = system.device_service.register(
+            RegisterDevice(name=f"d{i}", device_type="pump"), meta
+        )
+        system.device_service.update(UpdateDevice(device_id=saved.aggregate.id, name=f"e{i}"), meta)
     system.workers["device_status"].catch_up()
     before = system.devices.list("acme", DeviceFilter(), 100, None).items
     system.close()
@@ -88,7 +90,7 @@ def test_projections_rebuild_replays_the_feed_to_an_identical_model(sqlite_env: 
 
 def test_events_prints_the_audit_history_as_json_lines(sqlite_env: Settings) -> None:
     system = build_system(sqlite_env)
-    system.app.register_device(
+    system.device_service.register(
         RegisterDevice(name="p", device_type="pump"), EventMetadata("acme", "user:alice")
     )
     system.close()
@@ -134,7 +136,7 @@ def test_projections_run_applies_the_feed_in_its_own_process_and_stops_on_sigter
     import sys
 
     system = build_system(sqlite_env.model_copy(update={"run_projections": False}))
-    saved = system.app.register_device(
+    saved = system.device_service.register(
         RegisterDevice(name="p", device_type="pump"), EventMetadata("acme", "user:alice")
     )
     env = {**os.environ, "FLEETWATCH_RUN_PROJECTIONS": "true"}

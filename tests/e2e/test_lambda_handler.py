@@ -94,7 +94,7 @@ def test_an_iot_core_event_is_ingested_by_a_system_built_from_the_environment(
 ) -> None:
     registering = build_system(Settings())
     try:
-        saved = registering.app.register_device(
+        saved = registering.device_service.register(
             RegisterDevice(name="pump", device_type="pump"), EventMetadata("acme", "user:alice")
         )
     finally:

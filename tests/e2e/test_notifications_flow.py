@@ -82,7 +82,7 @@ def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
 
 def raise_alert(system: System, tenant: str) -> tuple[UUID, int]:
     meta = EventMetadata(tenant, "user:admin")
-    device = system.app.register_device(RegisterDevice(name="pump-7", device_type="pump"), meta)
+    device = system.device_service.register(RegisterDevice(name="pump-7", device_type="pump"), meta)
     definition = RuleDefinition(
         name="Pump too hot",
         scope=Scope(device_id=device.aggregate.id),
@@ -100,7 +100,7 @@ def raise_alert(system: System, tenant: str) -> tuple[UUID, int]:
         value=91.0,
         at=datetime.now(UTC),
     )
-    saved = system.app._save(alert, EventMetadata(tenant, "system:alerting"))
+    saved = system.app.commit(alert, EventMetadata(tenant, "system:alerting"))
     return alert.id, saved.position
 
 

@@ -49,8 +49,8 @@ def test_every_subscription_ends_unauthenticated_once_its_token_expires(
     def change(name: str, temp: float) -> None:
         """One event for each subscription: a registry change, and a reading that raises or
         clears the alert (with the status change both cause)."""
-        device = api_system.app.get_device(tenant, pump)
-        api_system.app.update_device(
+        device = api_system.device_service.get(tenant, pump)
+        api_system.device_service.update(
             UpdateDevice(device_id=pump, expected_version=device.version, name=name), meta
         )
         send(api_system, tenant, pump, temp)

@@ -36,6 +36,7 @@ from write_side.alert_service import AlertService
 from write_side.alerts import alert_id
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice
+from write_side.device_service import DeviceService
 from write_side.telemetry import BatchEntry, Reading
 from write_side.telemetry_log import Telemetry, telemetry_id
 
@@ -80,7 +81,8 @@ class Fleet:
         command = RegisterDevice(
             name=f"{device_type}-{uuid.uuid4().hex[:4]}", device_type=device_type
         )
-        return self.app.register_device(command, EventMetadata(tenant, "user:admin")).aggregate.id
+        saved = DeviceService(self.app).register(command, EventMetadata(tenant, "user:admin"))
+        return saved.aggregate.id
 
     def rule(self, definition: dict[str, Any] | None = None, tenant: str = TENANT) -> UUID:
         command = CreateAlertRule(definition=parse_rule_definition(definition or HOT))

@@ -22,6 +22,7 @@ from read_side.device_status import DeviceFilter, DeviceStatus
 from write_side.alerts import Alert
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice
+from write_side.device_service import DeviceService
 from write_side.telemetry import BatchEntry, Reading
 from write_side.telemetry_log import Telemetry, telemetry_id
 
@@ -91,8 +92,9 @@ def raise_alert(device: uuid.UUID, severity: str) -> Alert:
 
 
 def scenario(app: FleetApplication) -> tuple[uuid.UUID, uuid.UUID]:
-    one = app.register_device(RegisterDevice(name="one", device_type="pump"), META).aggregate.id
-    two = app.register_device(RegisterDevice(name="two", device_type="pump"), META).aggregate.id
+    devices = DeviceService(app)
+    one = devices.register(RegisterDevice(name="one", device_type="pump"), META).aggregate.id
+    two = devices.register(RegisterDevice(name="two", device_type="pump"), META).aggregate.id
     big = [
         (f"b{i}", T0 + timedelta(seconds=i), {"temp": float(i), "hum": 50.0}) for i in range(500)
     ]

@@ -21,6 +21,7 @@ from projections.runner import ProjectionWorker
 from read_side.device_status import DeviceFilter, DeviceStatus
 from write_side.application import FleetApplication
 from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
+from write_side.device_service import DeviceService
 
 META = EventMetadata("acme", "user:alice")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -52,15 +53,16 @@ def store(store_settings: Settings) -> Iterator[Store]:
 
 
 def populate(app: FleetApplication, count: int = 6) -> None:
+    devices = DeviceService(app)
     ids = [
-        app.register_device(
+        devices.register(
             RegisterDevice(name=f"d{i}", device_type="pump", tags=[f"t{i % 2}"]), META
         ).aggregate.id
         for i in range(count)
     ]
     for device_id in ids[::2]:
-        app.update_device(UpdateDevice(device_id=device_id, name="renamed"), META)
-    app.decommission_device(DecommissionDevice(device_id=ids[1], reason="eol"), META)
+        devices.update(UpdateDevice(device_id=device_id, name="renamed"), META)
+    devices.decommission(DecommissionDevice(device_id=ids[1], reason="eol"), META)
 
 
 def all_rows(store: Store) -> list[DeviceStatus]:
@@ -90,7 +92,7 @@ def test_model_matches_the_aggregates(store: Store) -> None:
     rows = all_rows(store)
     assert len(rows) == 6
     for row in rows:
-        device = store.app.get_device("acme", row.device_id)
+        device = DeviceService(store.app).get("acme", row.device_id)
         assert (row.name, row.version, row.tags) == (
             device.name,
             device.version,
@@ -134,7 +136,9 @@ def test_live_worker_applies_new_events_and_wait_for_returns(store: Store) -> No
     worker = store.worker()
     worker.start()
     try:
-        saved = store.app.register_device(RegisterDevice(name="live", device_type="pump"), META)
+        saved = DeviceService(store.app).register(
+            RegisterDevice(name="live", device_type="pump"), META
+        )
         assert worker.wait_for(saved.position, timeout=10)
         row = store.reader.get("acme", saved.aggregate.id)
         assert row is not None

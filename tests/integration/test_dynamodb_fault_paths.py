@@ -24,6 +24,7 @@ from tests.dynamodb_faults import FaultInjector, error_response
 from tests.integration.conftest import FAST_RETRIES
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice
+from write_side.device_service import DeviceService
 from write_side.devices import Device
 
 pytestmark = pytest.mark.dynamodb
@@ -156,7 +157,7 @@ def test_a_create_command_whose_answer_was_lost_makes_one_aggregate(
             **FAST_RETRIES,  # type: ignore[attr-defined]
         )
         FaultInjector(client).then("timeout_after_commit", "head_conflict")
-        saved = app.register_device(
+        saved = DeviceService(app).register(
             RegisterDevice(name="pump", device_type="pump"), EventMetadata("acme", "user:al")
         )
         recorder = app.recorder

@@ -50,7 +50,7 @@ from tests.integration.test_telemetry_projection import METRICS, T0, assert_matc
 from tests.integration.test_telemetry_projection import record as record_telemetry
 from write_side.application import FleetApplication
 from write_side.user_commands import UpdateMyProfile
-from write_side.user_service import update_my_profile
+from write_side.user_service import UserService
 
 TENANT = "acme"
 ROWS = 300  # 4 parts: 99 + 99 + 99 + 3
@@ -389,7 +389,7 @@ def test_a_worker_keeps_failing_on_a_row_guard_and_applies_once_the_cause_is_gon
         view.create_table()
         meta = EventMetadata(TENANT, "user:x")
         for i in range(150):
-            update_my_profile(app, f"s{i}", UpdateMyProfile(display_name=f"n{i}"), meta)
+            UserService(app).update_my_profile(f"s{i}", UpdateMyProfile(display_name=f"n{i}"), meta)
         head = app.recorder.max_notification_id() or 0
         reader = DynamoDBUsersReader(view.client, table_prefix)
         worker = BatchingProjectionWorker(

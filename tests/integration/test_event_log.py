@@ -17,6 +17,7 @@ from event_store.envelope import EventEnvelope, EventMetadata
 from event_store.log import EventLog
 from write_side.application import FleetApplication
 from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
+from write_side.device_service import DeviceService
 
 ACME = EventMetadata(tenant_id="acme", actor="user:alice", correlation_id="corr-acme")
 GLOBEX = EventMetadata(tenant_id="globex", actor="user:bob", correlation_id="corr-globex")
@@ -41,11 +42,12 @@ def log(app: FleetApplication) -> EventLog:
 
 
 def register(app: FleetApplication, meta: EventMetadata, name: str = "pump") -> UUID:
-    return app.register_device(RegisterDevice(name=name, device_type="sensor"), meta).aggregate.id
+    saved = DeviceService(app).register(RegisterDevice(name=name, device_type="sensor"), meta)
+    return saved.aggregate.id
 
 
 def rename(app: FleetApplication, meta: EventMetadata, device_id: UUID, name: str) -> None:
-    app.update_device(UpdateDevice(device_id=device_id, name=name), meta)
+    DeviceService(app).update(UpdateDevice(device_id=device_id, name=name), meta)
 
 
 def test_head_is_zero_when_empty_then_the_last_position(
@@ -63,9 +65,8 @@ def test_envelope_fields(app: FleetApplication, log: EventLog) -> None:
         tenant_id="acme", actor="user:alice", correlation_id="corr-1", causation_id="cause-1"
     )
     before = datetime.now(UTC)
-    device_id = app.register_device(
-        RegisterDevice(name="pump", device_type="sensor", tags=["a"], metadata={"k": "v"}), meta
-    ).aggregate.id
+    command = RegisterDevice(name="pump", device_type="sensor", tags=["a"], metadata={"k": "v"})
+    device_id = DeviceService(app).register(command, meta).aggregate.id
 
     [envelope] = log.read_stream(device_id)
 
@@ -106,7 +107,9 @@ def test_read_stream_up_to_version(app: FleetApplication, log: EventLog) -> None
     device_id = register(app, ACME)
     for name in ("b", "c", "d"):
         rename(app, ACME, device_id, name)
-    app.decommission_device(DecommissionDevice(device_id=device_id, reason="worn out"), ACME)
+    DeviceService(app).decommission(
+        DecommissionDevice(device_id=device_id, reason="worn out"), ACME
+    )
     register(app, ACME, "other")  # Another stream: never mixed in.
 
     history = log.read_stream(device_id)
@@ -175,7 +178,7 @@ def test_read_feed_is_isolated_by_tenant(app: FleetApplication) -> None:
 def test_read_feed_pages_types_and_limits(app: FleetApplication, log: EventLog) -> None:
     device_ids = [register(app, ACME, f"d{i}") for i in range(4)]
     rename(app, ACME, device_ids[1], "renamed")
-    app.decommission_device(DecommissionDevice(device_id=device_ids[2]), ACME)
+    DeviceService(app).decommission(DecommissionDevice(device_id=device_ids[2]), ACME)
     register(app, GLOBEX)
 
     feed = log.read_feed()

@@ -44,8 +44,8 @@ def systems(store_settings: Settings) -> Iterator[Factory]:
 
 
 def device(system: System) -> tuple[uuid.UUID, str]:
-    saved = system.app.register_device(RegisterDevice(name="pump", device_type="pump"), META)
-    issued = system.app.issue_device_credential(
+    saved = system.device_service.register(RegisterDevice(name="pump", device_type="pump"), META)
+    issued = system.device_service.issue_credential(
         IssueDeviceCredential(device_id=saved.aggregate.id), META
     )
     return saved.aggregate.id, issued.token
@@ -77,7 +77,7 @@ def settle(system: System, results: list[MessageResult]) -> None:
 def test_the_ingestion_scenario(systems: Factory) -> None:
     system = systems()
     (a, token_a), (b, token_b), (c, token_c) = device(system), device(system), device(system)
-    system.app.decommission_device(DecommissionDevice(device_id=c), META)
+    system.device_service.decommission(DecommissionDevice(device_id=c), META)
     stranger = uuid.uuid4()
     results = ingest(
         system,

@@ -93,8 +93,8 @@ def ingestor(
 
 
 def device(system: System) -> tuple[uuid.UUID, str]:
-    saved = system.app.register_device(RegisterDevice(name="pump", device_type="pump"), META)
-    token = system.app.issue_device_credential(
+    saved = system.device_service.register(RegisterDevice(name="pump", device_type="pump"), META)
+    token = system.device_service.issue_credential(
         IssueDeviceCredential(device_id=saved.aggregate.id), META
     ).token
     return saved.aggregate.id, token

@@ -33,12 +33,6 @@ from write_side.user_commands import (
     SetNotificationPreferences,
     UpdateMyProfile,
 )
-from write_side.user_service import (
-    register_push_token,
-    remove_push_token,
-    set_notification_preferences,
-    update_my_profile,
-)
 from write_side.users import push_token_id, user_id_for
 
 TENANT, OTHER = "acme", "globex"
@@ -96,20 +90,20 @@ def user(
 ) -> UUID:
     meta = EventMetadata(tenant, f"user:{subject}")
     profile = {"email": email, "phone_e164": phone}
-    update_my_profile(system.app, subject, UpdateMyProfile(**profile), meta)
+    system.user_service.update_my_profile(subject, UpdateMyProfile(**profile), meta)
     if preferences:
         command = SetNotificationPreferences(**preferences)
-        set_notification_preferences(system.app, subject, command, meta)
+        system.user_service.set_notification_preferences(subject, command, meta)
     for token in tokens:
-        register_push_token(
-            system.app, subject, RegisterPushToken(token=token, platform="ios"), meta
+        system.user_service.register_push_token(
+            subject, RegisterPushToken(token=token, platform="ios"), meta
         )
     return user_id_for(tenant, subject)
 
 
 def rule_and_device(system: System, tenant: str = TENANT) -> tuple[UUID, UUID]:
     meta = EventMetadata(tenant, "user:admin")
-    device = system.app.register_device(RegisterDevice(name="pump-7", device_type="pump"), meta)
+    device = system.device_service.register(RegisterDevice(name="pump-7", device_type="pump"), meta)
     definition = RuleDefinition(
         name="Pump too hot",
         scope=Scope(device_id=device.aggregate.id),
@@ -132,14 +126,14 @@ def raise_alert(system: System, severity: str = "warning", episode: int = 1) -> 
         value=83.5,
         at=datetime.now(UTC),
     )
-    system.app._save(alert, EventMetadata(TENANT, "system:alerting"))
+    system.app.commit(alert, EventMetadata(TENANT, "system:alerting"))
     return alert.id
 
 
 def change_alert(system: System, alert_id: UUID, change: Callable[[Alert], object]) -> None:
     alert: Alert = system.app.repository.get(alert_id)
     change(alert)
-    system.app._save(alert, EventMetadata(TENANT, "user:operator"))
+    system.app.commit(alert, EventMetadata(TENANT, "user:operator"))
 
 
 def key(
@@ -328,8 +322,10 @@ def test_the_users_model_follows_user_events_and_rebuilds_to_the_same_rows(
 ) -> None:
     alice = user(system, "alice", email="alice@example.com", tokens=("t1", "t2"), info=["push"])
     meta = EventMetadata(TENANT, "user:alice")
-    update_my_profile(system.app, "alice", UpdateMyProfile(email=None, locale="de"), meta)
-    remove_push_token(system.app, alice, RemovePushToken(token_id=push_token_id("t1")), meta)
+    system.user_service.update_my_profile("alice", UpdateMyProfile(email=None, locale="de"), meta)
+    system.user_service.remove_push_token(
+        alice, RemovePushToken(token_id=push_token_id("t1")), meta
+    )
     system.workers["users"].catch_up()
     assert system.users is not None
     row = system.users.get(TENANT, alice)

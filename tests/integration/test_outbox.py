@@ -31,12 +31,7 @@ from write_side.notifications import (
     plan_notifications,
 )
 from write_side.user_commands import RegisterPushToken, SetNotificationPreferences
-from write_side.user_service import (
-    get_user,
-    recipient_of,
-    register_push_token,
-    set_notification_preferences,
-)
+from write_side.user_service import UserService, recipient_of
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 ALERT = UUID("00000000-0000-4000-8000-0000000000a1")
@@ -285,11 +280,12 @@ def test_planned_push_to_a_dead_token_removes_it_from_the_user(
 ) -> None:
     """Users -> planning -> outbox -> dispatcher -> provider says UNREGISTERED -> token gone."""
     meta = EventMetadata("acme", "user:alice")
+    users = UserService(app)
     prefs = SetNotificationPreferences(critical=["push"])
-    set_notification_preferences(app, "alice", prefs, meta)
-    register_push_token(app, "alice", RegisterPushToken(token="dead-token", platform="ios"), meta)
+    users.set_notification_preferences("alice", prefs, meta)
+    users.register_push_token("alice", RegisterPushToken(token="dead-token", platform="ios"), meta)
     live = RegisterPushToken(token="live-token", platform="android")
-    user = register_push_token(app, "alice", live, meta).aggregate
+    user = users.register_push_token("alice", live, meta).aggregate
     alert = AlertTransition("acme", ALERT, "raised", "critical", "Boiler too hot")
     planned = plan_notifications(alert, [recipient_of(user)], T0)
     assert outbox.add(planned, T0) == 2
@@ -304,7 +300,7 @@ def test_planned_push_to_a_dead_token_removes_it_from_the_user(
     dispatcher = build_dispatcher(app, outbox, {"push": FakeFCM()})
     dispatcher.clock = Clock()
     assert (dispatcher.drain().sent, dispatcher.drain().claimed) == (1, 0)
-    tokens = [t.token for t in get_user(app, "acme", user.id).push_tokens.values()]
+    tokens = [t.token for t in users.get("acme", user.id).push_tokens.values()]
     assert tokens == ["live-token"]
 
 

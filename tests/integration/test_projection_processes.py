@@ -54,9 +54,9 @@ def test_each_runs_its_workers_and_waits_for_the_others_through_their_checkpoint
     assert [w.projection.name for g in others.groups for w in g.workers] == [
         "device_status", "alerting",
     ]  # fmt: skip
-    saved = telemetry.app.register_device(RegisterDevice(name="p", device_type="pump"), META)
+    saved = telemetry.device_service.register(RegisterDevice(name="p", device_type="pump"), META)
     device = saved.aggregate.id
-    token = telemetry.app.issue_device_credential(
+    token = telemetry.device_service.issue_credential(
         IssueDeviceCredential(device_id=device), META
     ).token
     at = datetime.now(UTC).replace(microsecond=0)
@@ -100,10 +100,10 @@ def test_the_dispatcher_runs_where_the_notifier_does(pair: tuple[System, System]
 
 def ingest_five_slowly(system: System) -> float:
     """Five messages of one device, one at a time, 0.1 s apart; the time ingestion waited."""
-    saved = system.app.register_device(RegisterDevice(name="p", device_type="pump"), META)
+    saved = system.device_service.register(RegisterDevice(name="p", device_type="pump"), META)
     device = saved.aggregate.id
     credential = IssueDeviceCredential(device_id=device)
-    token = system.app.issue_device_credential(credential, META).token
+    token = system.device_service.issue_credential(credential, META).token
     assert system.ingest is not None
     for k in range(5):
         message = {

@@ -25,7 +25,7 @@ def test_read_models_live_beside_the_event_store_and_are_rebuilt_when_deleted(
     system = build_system(settings)
     try:
         system.start()
-        saved = system.app.register_device(
+        saved = system.device_service.register(
             RegisterDevice(name="pump-1", device_type="pump"), EventMetadata("acme", "user:a")
         )
         assert system.wait_for(saved.position, timeout=10)

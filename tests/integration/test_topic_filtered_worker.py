@@ -15,6 +15,7 @@ from projections.batching import BatchingProjectionWorker
 from read_side.notifications import ChangeNotice
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice, UpdateDevice
+from write_side.device_service import DeviceService
 
 META = EventMetadata("acme", "user:alice")
 UPDATED = "write_side.devices:Device.Updated"
@@ -48,11 +49,12 @@ class Updates:
 
 
 def rename_devices(app: FleetApplication, count: int, prefix: str) -> list[tuple[int, str]]:
+    devices = DeviceService(app)
     expected = []
     for i in range(count):
-        device = app.register_device(RegisterDevice(name=f"{prefix}{i}", device_type="pump"), META)
+        device = devices.register(RegisterDevice(name=f"{prefix}{i}", device_type="pump"), META)
         name = f"{prefix}{i}-renamed"
-        saved = app.update_device(UpdateDevice(device_id=device.aggregate.id, name=name), META)
+        saved = devices.update(UpdateDevice(device_id=device.aggregate.id, name=name), META)
         expected.append((saved.position, name))
     return expected
 
@@ -79,7 +81,7 @@ def test_only_listed_topics_are_read_and_the_position_passes_the_rest(
         upstream_name=app.name,
     )
     expected = rename_devices(app, 7, "a")
-    app.register_device(RegisterDevice(name="last", device_type="pump"), META)  # skipped
+    DeviceService(app).register(RegisterDevice(name="last", device_type="pump"), META)  # skipped
     head = app.recorder.max_notification_id()
 
     worker.catch_up()

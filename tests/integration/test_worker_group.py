@@ -17,6 +17,7 @@ from projections.group import WorkerGroup
 from read_side.notifications import ChangeNotice
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice, UpdateDevice
+from write_side.device_service import DeviceService
 
 META = EventMetadata("acme", "user:alice")
 
@@ -65,8 +66,8 @@ def worker(app: FleetApplication, projection: Seen) -> BatchingProjectionWorker:
 
 def write(app: FleetApplication, count: int) -> None:
     for i in range(count):
-        device = app.register_device(RegisterDevice(name=f"d{i}", device_type="pump"), META)
-        app.update_device(UpdateDevice(device_id=device.aggregate.id, name=f"d{i}!"), META)
+        device = DeviceService(app).register(RegisterDevice(name=f"d{i}", device_type="pump"), META)
+        DeviceService(app).update(UpdateDevice(device_id=device.aggregate.id, name=f"d{i}!"), META)
 
 
 def positions(app: FleetApplication, topic: str | None = None) -> list[int]:

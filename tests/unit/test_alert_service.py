@@ -59,7 +59,7 @@ def open_command(episode: int = 1, at: datetime = T0, value: float | None = 85) 
 def saved_alert(service: AlertService, command: OpenAlert) -> Alert:
     alert = apply_policy_command(None, command)
     assert alert is not None
-    service.app._save(alert, EventMetadata("acme", "system:alerting"))
+    service.app.commit(alert, EventMetadata("acme", "system:alerting"))
     return alert
 
 
@@ -107,7 +107,7 @@ def test_a_lost_race_is_retried_unless_a_version_was_expected(
     service: AlertService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alert = saved_alert(service, open_command())
-    real_save, calls = service.app._save, []
+    real_save, calls = service.app.commit, []
 
     def flaky(aggregate: Any, meta: EventMetadata) -> Any:
         calls.append(aggregate.version)
@@ -115,7 +115,7 @@ def test_a_lost_race_is_retried_unless_a_version_was_expected(
             raise ConcurrencyConflict("lost a race")
         return real_save(aggregate, meta)
 
-    monkeypatch.setattr(service.app, "_save", flaky)
+    monkeypatch.setattr(service.app, "commit", flaky)
     service.acknowledge(AcknowledgeAlert(alert_id=alert.id), ADMIN)
     assert len(calls) == 2
     calls.clear()

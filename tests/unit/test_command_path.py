@@ -19,17 +19,18 @@ from api.devices import run_device_command, status_of
 from read_side.device_status import DeviceStatus
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice, UpdateDevice
+from write_side.device_service import DeviceService
 from write_side.errors import InvalidInput
 
 CALLER = Principal(subject="op", tenant_id="t1", roles=frozenset({"operator"}))
 
 
 class StagedSystem:
-    """What `run_command` uses of a `FleetSystem`: the application, a read model whose rows
-    the test sets, and whether the wait for a position succeeds."""
+    """What `run_command` uses of a `FleetSystem`: the devices service, a read model whose
+    rows the test sets, and whether the wait for a position succeeds."""
 
     def __init__(self, app: FleetApplication, caught_up: bool) -> None:
-        self.app = app
+        self.device_service = DeviceService(app)
         self.caught_up = caught_up
         self.rows: dict[UUID, DeviceStatus] = {}
         self.waited_for: list[int] = []
@@ -53,7 +54,7 @@ def app() -> Iterator[FleetApplication]:
 
 def register(system: StagedSystem) -> DeviceStatus:
     command = build_command(RegisterDevice, {"name": "pump", "device_type": "pump.v2"})
-    return anyio.run(run_device_command, system, CALLER, system.app.register_device, command)
+    return anyio.run(run_device_command, system, CALLER, system.device_service.register, command)
 
 
 def test_a_write_answers_with_the_read_models_row_once_it_holds_the_change(
@@ -64,7 +65,8 @@ def test_a_write_answers_with_the_read_models_row_once_it_holds_the_change(
     row = replace(first, online=True, battery=80.0)  # what only the read model knows
     command = build_command(UpdateDevice, {"device_id": first.device_id, "name": "pump 2"})
     system.rows[first.device_id] = replace(row, name="pump 2", version=2)
-    answer = anyio.run(run_device_command, system, CALLER, app.update_device, command)
+    update = system.device_service.update
+    answer = anyio.run(run_device_command, system, CALLER, update, command)
     assert answer == system.rows[first.device_id]
     assert answer.battery == 80.0
     assert system.waited_for[-1] > 0
@@ -78,7 +80,8 @@ def test_a_write_the_read_model_has_not_applied_answers_with_the_saved_aggregate
     system.rows[first.device_id] = first  # version 1: the update's row is not there yet
     command = build_command(UpdateDevice, {"device_id": first.device_id, "name": "pump 2"})
     with caplog.at_level(logging.WARNING, logger="api.command_path"):
-        answer = anyio.run(run_device_command, system, CALLER, app.update_device, command)
+        update = system.device_service.update
+        answer = anyio.run(run_device_command, system, CALLER, update, command)
     device = app.repository.get(first.device_id)
     assert answer == status_of(device, system.waited_for[-1])
     assert (answer.name, answer.version) == ("pump 2", 2)

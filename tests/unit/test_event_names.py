@@ -25,6 +25,7 @@ from write_side.alert_rules import RULE_EVENTS, AlertRule
 from write_side.alerts import ALERT_EVENTS, Alert
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice
+from write_side.device_service import DeviceService
 from write_side.devices import DEVICE_EVENTS, DEVICE_REGISTERED, Device
 from write_side.event_names import EventName, event_name, type_prefix
 from write_side.telemetry_log import TELEMETRY_EVENTS, Telemetry
@@ -102,7 +103,7 @@ def test_an_event_recorded_by_the_application_carries_its_name() -> None:
     try:
         meta = EventMetadata(tenant_id="acme", actor="user:alice")
         with recording_as(meta):
-            app.register_device(RegisterDevice(name="pump", device_type="pump"), meta)
+            DeviceService(app).register(RegisterDevice(name="pump", device_type="pump"), meta)
         (notification,) = app.recorder.select_notifications(start=1, limit=10)
         assert notification.topic == DEVICE_REGISTERED.topic
         assert app.envelope_mapper.to_envelope(notification).type == DEVICE_REGISTERED.type

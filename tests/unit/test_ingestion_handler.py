@@ -15,6 +15,7 @@ from event_store.envelope import EventMetadata
 from write_side.application import FleetApplication
 from write_side.commands import DecommissionDevice, RegisterDevice
 from write_side.credentials import DeviceDirectory, IssueDeviceCredential
+from write_side.device_service import DeviceService
 from write_side.ingestion import MessageResult, Pending, Submission, TelemetryIngestion
 from write_side.ingestion.connectivity import check_heartbeats
 from write_side.telemetry_log import Telemetry, telemetry_id
@@ -26,6 +27,7 @@ META = EventMetadata("acme", "user:test")
 class Fleet:
     def __init__(self) -> None:
         self.app = FleetApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        self.devices = DeviceService(self.app)
         self.now = NOW
         self.handler = self.new_handler()
 
@@ -33,13 +35,13 @@ class Fleet:
         return self.now.timestamp()
 
     def new_handler(self, **kwargs: Any) -> TelemetryIngestion:
-        directory = DeviceDirectory(self.app.device_access, clock=self.now_s)
+        directory = DeviceDirectory(self.devices.access, clock=self.now_s)
         return TelemetryIngestion(self.app, directory, clock=lambda: self.now, **kwargs)
 
     def device(self, tenant: str = "acme") -> tuple[uuid.UUID, str]:
         meta = EventMetadata(tenant, "user:test")
-        device = self.app.register_device(RegisterDevice(name="d", device_type="pump"), meta)
-        issued = self.app.issue_device_credential(
+        device = self.devices.register(RegisterDevice(name="d", device_type="pump"), meta)
+        issued = self.devices.issue_credential(
             IssueDeviceCredential(device_id=device.aggregate.id), meta
         )
         return device.aggregate.id, issued.token
@@ -162,7 +164,7 @@ def test_a_message_without_any_valid_reading_is_rejected(fleet: Fleet) -> None:
 def test_unauthenticated_unknown_and_decommissioned_devices_are_refused(fleet: Fleet) -> None:
     device, token = fleet.device()
     retired, retired_token = fleet.device()
-    fleet.app.decommission_device(DecommissionDevice(device_id=retired), META)
+    fleet.devices.decommission(DecommissionDevice(device_id=retired), META)
     fleet.handler.directory.forget(retired)
     unknown = uuid.uuid4()
     from write_side.credentials import new_credential
@@ -187,7 +189,7 @@ def test_unauthenticated_unknown_and_decommissioned_devices_are_refused(fleet: F
 def test_a_rotated_credential_works_at_once_and_the_old_one_stops(fleet: Fleet) -> None:
     device, old = fleet.device()
     assert fleet.ingest(Submission(message(device, "a"), "http", old))[0].status == "accepted"
-    new = fleet.app.issue_device_credential(IssueDeviceCredential(device_id=device), META).token
+    new = fleet.devices.issue_credential(IssueDeviceCredential(device_id=device), META).token
     fleet.now += timedelta(seconds=2)  # the refused entry may be refreshed after 1 s
     assert fleet.ingest(Submission(message(device, "b"), "http", new))[0].status == "accepted"
     assert fleet.ingest(Submission(message(device, "c"), "http", old))[0].code == "UNAUTHENTICATED"
@@ -311,9 +313,9 @@ def test_a_devices_heartbeat_timeout_comes_from_plain_digits_only(
 
     device, _ = fleet.device()
     meta = EventMetadata("acme", "user:admin")
-    fleet.app.update_device(
+    fleet.devices.update(
         UpdateDevice(device_id=device, metadata={HEARTBEAT_METADATA_KEY: value}), meta
     )
-    access = fleet.app.device_access(device)
+    access = fleet.devices.access(device)
     assert access is not None
     assert access.heartbeat_timeout_s == expected

@@ -87,7 +87,7 @@ def test_a_decommissioned_device_is_refused_even_with_a_trusted_client_id(
     fleet: Fleet, service: IngestService
 ) -> None:
     device, _ = fleet.device()
-    fleet.app.decommission_device(DecommissionDevice(device_id=device), META)
+    fleet.devices.decommission(DecommissionDevice(device_id=device), META)
     result = iot_core.handle(service, message(device, "a") | {"client_id": f"acme_{device}"})
     got = result["results"][0]
     assert (got["status"], got.get("code")) == ("rejected", "DEVICE_DECOMMISSIONED")

@@ -23,7 +23,7 @@ from fleetwatch.settings import Settings
 from read_side.users import UserRow, UsersReader
 from write_side.application import FleetApplication
 from write_side.errors import InvalidInput, NotFound
-from write_side.user_service import get_user
+from write_side.user_service import UserService
 from write_side.users import user_id_for
 
 ROW_ONLY = "known to the read model only"
@@ -35,8 +35,8 @@ UPDATE = """mutation($input: UpdateProfileInput!) {
 class StagedUsers(UsersReader):
     """The users read model: each user's row as saved, marked; none while `behind`."""
 
-    def __init__(self, app: FleetApplication) -> None:
-        self.app = app
+    def __init__(self, service: UserService) -> None:
+        self.service = service
         self.behind = False
         self.rows: dict[UUID, UserRow] = {}
 
@@ -46,7 +46,7 @@ class StagedUsers(UsersReader):
         if self.behind:
             return None
         try:
-            user = get_user(self.app, tenant_id, user_id)
+            user = self.service.get(tenant_id, user_id)
         except NotFound:
             return None
         return replace(row_of(user), display_name=ROW_ONLY)
@@ -65,7 +65,8 @@ class StagedSystem:
     waited_for: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.users = StagedUsers(self.app)
+        self.user_service = UserService(self.app)
+        self.users = StagedUsers(self.user_service)
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         self.waited_for.append(position)
@@ -119,7 +120,7 @@ def test_rest_and_graphql_me_read_the_read_models_row(
     client: TestClient, system: StagedSystem
 ) -> None:
     client.put("/users/me", json={"email": "a@example.com"}, headers=auth(system))
-    user = get_user(system.app, "t1", user_id_for("t1", "alice"))
+    user = system.user_service.get("t1", user_id_for("t1", "alice"))
     system.users.rows[user.id] = replace(row_of(user), email="row@example.com")
     shown = client.get("/users/me", headers=auth(system)).json()
     assert (shown["email"], shown["version"]) == ("row@example.com", 2)

@@ -18,16 +18,7 @@ from write_side.user_commands import (
     SetNotificationPreferences,
     UpdateMyProfile,
 )
-from write_side.user_service import (
-    find_user,
-    forget_unregistered_token,
-    get_user,
-    recipient_of,
-    register_push_token,
-    remove_push_token,
-    set_notification_preferences,
-    update_my_profile,
-)
+from write_side.user_service import UserService, recipient_of
 from write_side.users import (
     MAX_PUSH_TOKENS,
     User,
@@ -48,6 +39,11 @@ def app() -> Iterator[FleetApplication]:
     application = FleetApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     yield application
     application.close()
+
+
+@pytest.fixture
+def users(app: FleetApplication) -> UserService:
+    return UserService(app)
 
 
 # ---------------------------------------------------------------- aggregate
@@ -188,39 +184,41 @@ def test_push_token_commands_validate() -> None:
 # ---------------------------------------------------------------- use cases
 
 
-def test_first_change_creates_the_user_and_later_ones_load_it(app: FleetApplication) -> None:
-    assert find_user(app, "acme", "alice") is None
-    saved = update_my_profile(app, "alice", UpdateMyProfile(display_name="Alice"), META)
+def test_first_change_creates_the_user_and_later_ones_load_it(users: UserService) -> None:
+    assert users.find("acme", "alice") is None
+    saved = users.update_my_profile("alice", UpdateMyProfile(display_name="Alice"), META)
     assert saved.aggregate.version == 2  # ProfileCreated + ProfileUpdated, one save
-    saved = set_notification_preferences(
-        app, "alice", SetNotificationPreferences(info=["push"], critical=["sms"]), META
+    saved = users.set_notification_preferences(
+        "alice", SetNotificationPreferences(info=["push"], critical=["sms"]), META
     )
-    user = get_user(app, "acme", user_id_for("acme", "alice"))
+    user = users.get("acme", user_id_for("acme", "alice"))
     assert user.version == 3
     assert user.display_name == "Alice"
     assert user.preferences["channels"]["critical"] == ["sms"]
 
 
-def test_an_empty_profile_update_creates_the_user_once(app: FleetApplication) -> None:
-    first = update_my_profile(app, "alice", UpdateMyProfile(), META)
+def test_an_empty_profile_update_creates_the_user_once(users: UserService) -> None:
+    first = users.update_my_profile("alice", UpdateMyProfile(), META)
     assert first.aggregate.version == 1
-    again = update_my_profile(app, "alice", UpdateMyProfile(), META)
+    again = users.update_my_profile("alice", UpdateMyProfile(), META)
     assert again.position == 0  # nothing recorded
     assert again.aggregate.version == 1
 
 
-def test_expected_version_is_checked(app: FleetApplication) -> None:
+def test_expected_version_is_checked(users: UserService) -> None:
     with pytest.raises(ConcurrencyConflict):
-        update_my_profile(app, "alice", UpdateMyProfile(expected_version=1, locale="de"), META)
-    update_my_profile(app, "alice", UpdateMyProfile(locale="de"), META)
+        users.update_my_profile("alice", UpdateMyProfile(expected_version=1, locale="de"), META)
+    users.update_my_profile("alice", UpdateMyProfile(locale="de"), META)
     with pytest.raises(ConcurrencyConflict) as info:
-        update_my_profile(app, "alice", UpdateMyProfile(expected_version=1, locale="fr"), META)
+        users.update_my_profile("alice", UpdateMyProfile(expected_version=1, locale="fr"), META)
     assert (info.value.expected, info.value.actual) == (1, 2)
-    saved = update_my_profile(app, "alice", UpdateMyProfile(expected_version=2, locale="fr"), META)
+    saved = users.update_my_profile("alice", UpdateMyProfile(expected_version=2, locale="fr"), META)
     assert saved.aggregate.locale == "fr"
 
 
-def test_a_lost_creation_race_is_retried_on_the_reloaded_user(app: FleetApplication) -> None:
+def test_a_lost_creation_race_is_retried_on_the_reloaded_user(
+    app: FleetApplication, users: UserService
+) -> None:
     """Two first requests: the second's creation collides with the first, reloads, succeeds."""
     original = app.repository.get
     calls = {"n": 0}
@@ -228,55 +226,62 @@ def test_a_lost_creation_race_is_retried_on_the_reloaded_user(app: FleetApplicat
     def stale_get(aggregate_id: object, **kwargs: object) -> object:
         calls["n"] += 1
         if calls["n"] == 1:  # the first load happens before the other request's save
-            update_my_profile(app, "alice", UpdateMyProfile(locale="de"), META)
+            users.update_my_profile("alice", UpdateMyProfile(locale="de"), META)
             raise AggregateNotFoundError
         return original(aggregate_id, **kwargs)  # type: ignore[arg-type]
 
     app.repository.get = stale_get  # type: ignore[method-assign]
-    saved = update_my_profile(app, "alice", UpdateMyProfile(display_name="Alice"), META)
+    saved = users.update_my_profile("alice", UpdateMyProfile(display_name="Alice"), META)
     app.repository.get = original  # type: ignore[method-assign]
-    user = get_user(app, "acme", saved.aggregate.id)
+    user = users.get("acme", saved.aggregate.id)
     assert (user.locale, user.display_name, user.version) == ("de", "Alice", 3)
 
 
-def test_another_tenant_never_sees_the_user(app: FleetApplication) -> None:
-    saved = update_my_profile(app, "alice", UpdateMyProfile(display_name="A"), META)
+def test_another_tenant_never_sees_the_user(users: UserService) -> None:
+    saved = users.update_my_profile("alice", UpdateMyProfile(display_name="A"), META)
     with pytest.raises(NotFound):
-        get_user(app, "other", saved.aggregate.id)
-    assert find_user(app, "other", "alice") is None  # a different id altogether
+        users.get("other", saved.aggregate.id)
+    assert users.find("other", "alice") is None  # a different id altogether
 
 
-def test_push_tokens_register_remove_and_forget_unregistered(app: FleetApplication) -> None:
-    register_push_token(app, "alice", RegisterPushToken(token="t1", platform="android"), META)
-    saved = register_push_token(app, "alice", RegisterPushToken(token="t2", platform="ios"), META)
+def test_push_tokens_register_remove_and_forget_unregistered(users: UserService) -> None:
+    users.register_push_token("alice", RegisterPushToken(token="t1", platform="android"), META)
+    saved = users.register_push_token("alice", RegisterPushToken(token="t2", platform="ios"), META)
     user_id = saved.aggregate.id
-    remove_push_token(app, user_id, RemovePushToken(token_id=push_token_id("t1")), META)
-    forgotten = forget_unregistered_token(app, "acme", user_id, "t2", causation_id=None)
+    users.remove_push_token(user_id, RemovePushToken(token_id=push_token_id("t1")), META)
+    forgotten = users.forget_unregistered_token("acme", user_id, "t2", causation_id=None)
     assert forgotten.aggregate.push_tokens == {}
-    again = forget_unregistered_token(app, "acme", user_id, "t2", causation_id=None)
+    again = users.forget_unregistered_token("acme", user_id, "t2", causation_id=None)
     assert again.position == 0
     with pytest.raises(NotFound):
-        remove_push_token(app, user_id, RemovePushToken(token_id=push_token_id("t2")), META)
+        users.remove_push_token(user_id, RemovePushToken(token_id=push_token_id("t2")), META)
     with pytest.raises(NotFound):
-        remove_push_token(app, uuid4(), RemovePushToken(token_id=push_token_id("t2")), META)
+        users.remove_push_token(uuid4(), RemovePushToken(token_id=push_token_id("t2")), META)
 
 
-def test_recipient_of_a_user(app: FleetApplication) -> None:
-    update_my_profile(
-        app,
+def test_removing_my_push_token_before_my_first_change_is_not_found(users: UserService) -> None:
+    remove = RemovePushToken(token_id=push_token_id("t1"))
+    with pytest.raises(NotFound):
+        users.remove_my_push_token("alice", remove, META)
+    assert users.find("acme", "alice") is None  # nothing created
+    users.register_push_token("alice", RegisterPushToken(token="t1", platform="web"), META)
+    assert users.remove_my_push_token("alice", remove, META).aggregate.push_tokens == {}
+
+
+def test_recipient_of_a_user(users: UserService) -> None:
+    users.update_my_profile(
         "alice",
         UpdateMyProfile(email="a@x.io", phone_e164="+4915112345678", time_zone="Europe/Berlin"),
         META,
     )
-    set_notification_preferences(
-        app,
+    users.set_notification_preferences(
         "alice",
         SetNotificationPreferences.model_validate(
             {"critical": ["sms", "push"], "quiet_hours": {"start": "22:00", "end": "07:00"}}
         ),
         META,
     )
-    saved = register_push_token(app, "alice", RegisterPushToken(token="t1", platform="web"), META)
+    saved = users.register_push_token("alice", RegisterPushToken(token="t1", platform="web"), META)
     recipient = recipient_of(saved.aggregate)
     assert recipient.email == "a@x.io"
     assert recipient.time_zone == "Europe/Berlin"

@@ -37,6 +37,7 @@ from tests.hypothesis_profiles import examples
 from tests.integration.read_models.conftest import Checkpoints
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice, UpdateDevice
+from write_side.device_service import DeviceService
 from write_side.errors import InvalidInput
 
 TENANT, OTHER = "acme", "globex"
@@ -155,14 +156,14 @@ def test_a_row_written_through_the_projection_from_recorded_events_reads_back(
 ) -> None:
     tenant = scratch_tenant()
     meta = EventMetadata(tenant, "user:alice")
-    saved = model.app.register_device(
+    saved = DeviceService(model.app).register(
         RegisterDevice(
             name="Kühlraum 1", device_type="fridge", tags=["cold"], metadata={"room": "1"}
         ),
         meta,
     )
     device_id = saved.aggregate.id
-    model.app.update_device(UpdateDevice(device_id=device_id, name="Kühlraum Eins"), meta)
+    DeviceService(model.app).update(UpdateDevice(device_id=device_id, name="Kühlraum Eins"), meta)
     worker = ProjectionWorker(
         DeviceStatusProjection(model.view, model.reader),
         checkpoints=model.view,
@@ -171,7 +172,7 @@ def test_a_row_written_through_the_projection_from_recorded_events_reads_back(
         upstream_name=model.app.name,
     )
     assert worker.catch_up() == 2
-    device = model.app.get_device(tenant, device_id)
+    device = DeviceService(model.app).get(tenant, device_id)
     row = model.reader.get(tenant, device_id)
     assert row is not None
     assert (row.name, row.device_type, row.tags, row.metadata, row.version, row.lifecycle) == (
