@@ -1,4 +1,7 @@
-"""The auditors' read of the event history, shared by GraphQL `events` and REST `GET /events`.
+"""The auditors' read of the event history, shared by GraphQL `events` and REST `GET /events`,
+and its shapes, declared once (issue 11, item 1): `AuditEventPublic` is REST's item and the
+GraphQL `AuditEvent` is derived from it; `AuditEventsPage` is REST's page, which GraphQL shows as
+a connection (edges, `pageInfo`).
 
 The whole tenant's history in feed order (cursor = feed position), or one stream's in version
 order (cursor = version). Another tenant's events are never returned, not even their existence.
@@ -7,7 +10,6 @@ order (cursor = version). Another tenant's events are never returned, not even t
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -15,6 +17,8 @@ from uuid import UUID
 from anyio import to_thread
 
 from api.auth import Principal
+from api.device_view import View
+from api.graphql.scalars import Long
 from api.ports import FleetSystem
 from event_store.envelope import EventEnvelope
 from write_side.errors import InvalidInput
@@ -23,12 +27,32 @@ MAX_EVENTS = 1000
 MAX_POSITION = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    events: list[EventEnvelope]
-    cursors: list[str]
+class AuditEventPublic(View):
+    event_id: UUID
+    position: Long | None  # None when read by stream
+    cursor: str
+    stream_id: UUID  # an aggregate's id (the envelope's `originator_id`)
+    version: int
+    type: str
+    schema_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    correlation_id: str
+    causation_id: str | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def from_envelope(cls, event: EventEnvelope, cursor: str) -> AuditEventPublic:
+        """The event as shown: every field but the cursor is the envelope's of the same name."""
+        shown = {name: getattr(event, name) for name in cls.model_fields if name != "cursor"}
+        return cls(**shown | {"cursor": cursor, "payload": jsonable(event.payload)})
+
+
+class AuditEventsPage(View):
+    items: list[AuditEventPublic]
     next_cursor: str | None
-    head_position: int
+    head_position: Long
 
 
 def parse_cursor(after: str | None) -> int:
@@ -66,7 +90,7 @@ def _read(
     stream_id: UUID | None,
     types: tuple[str, ...],
     first: int,
-) -> AuditPage:
+) -> AuditEventsPage:
     log = system.event_log
     head = log.head()
     if stream_id is None:
@@ -79,8 +103,12 @@ def _read(
             if e.tenant_id == tenant_id and e.version > after and (not types or e.type in types)
         ][: first + 1]
         cursors = [str(e.version) for e in events]
-    more = len(events) > first
-    return AuditPage(events[:first], cursors[:first], cursors[first - 1] if more else None, head)
+    shown = zip(events[:first], cursors[:first], strict=True)
+    return AuditEventsPage(
+        items=[AuditEventPublic.from_envelope(event, cursor) for event, cursor in shown],
+        next_cursor=cursors[first - 1] if len(events) > first else None,
+        head_position=Long(head),
+    )
 
 
 async def read_events(
@@ -91,7 +119,7 @@ async def read_events(
     stream_id: UUID | None,
     types: tuple[str, ...],
     first: int,
-) -> AuditPage:
+) -> AuditEventsPage:
     position = parse_cursor(after)
     limit = check_limit(first)
     read = functools.partial(

@@ -50,22 +50,14 @@ class Permission(StrEnum):
     PROFILE_SELF = "profile:self"  # `me`, `/users/me*`: every role
 
 
+# What every role may do: read devices and alerts, and see and change its own profile,
+# preferences and push tokens.
+EVERY_ROLE = frozenset({Permission.READ_DEVICES, Permission.READ_ALERTS, Permission.PROFILE_SELF})
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
-    "viewer": frozenset({Permission.READ_DEVICES, Permission.READ_ALERTS}),
-    "operator": frozenset(
-        {
-            Permission.READ_DEVICES,
-            Permission.WRITE_DEVICES,
-            Permission.READ_ALERTS,
-            Permission.WRITE_ALERTS,
-        }
-    ),
-    "auditor": frozenset({Permission.READ_DEVICES, Permission.READ_EVENTS, Permission.READ_ALERTS}),
+    "viewer": EVERY_ROLE,
+    "operator": EVERY_ROLE | {Permission.WRITE_DEVICES, Permission.WRITE_ALERTS},
+    "auditor": EVERY_ROLE | {Permission.READ_EVENTS},
     "admin": frozenset(Permission),
-}
-# Every role may see and change its own profile, preferences and push tokens.
-ROLE_PERMISSIONS = {
-    role: granted | {Permission.PROFILE_SELF} for role, granted in ROLE_PERMISSIONS.items()
 }
 ROLES = tuple(ROLE_PERMISSIONS)
 

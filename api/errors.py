@@ -20,11 +20,15 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 INTERNAL_MESSAGE = "Internal server error"
 
+# The one table of codes with their own HTTP status (any other code is 400); GraphQL carries
+# the code alone, in `extensions.code`. REST also reads it backwards, for the statuses of the
+# framework's own errors (an unknown path is 404 NOT_FOUND).
 HTTP_STATUS: Mapping[str, int] = {
     BAD_USER_INPUT: 422,
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
     "CONFLICT": 409,
     "ALREADY_DECOMMISSIONED": 409,
     "ALERT_RULE_DELETED": 409,
@@ -44,11 +48,11 @@ class ClientError:
         return HTTP_STATUS.get(self.code, 400)
 
 
-def describe(error: BaseException, field_names: Mapping[str, str]) -> ClientError | None:
+def describe(error: BaseException, field_names: Mapping[str, str] = {}) -> ClientError | None:
     """The client's view of an expected error; None when `error` is unexpected.
 
-    `field_names` renames command fields for the client (e.g. device_id -> id); other fields
-    are put in camelCase.
+    `field_names` renames command fields for the client (GraphQL's device_id -> id); other
+    fields are put in camelCase (REST's device_id -> deviceId).
     """
     if isinstance(error, Unauthenticated):
         return ClientError(error.code, error.message)
@@ -63,7 +67,7 @@ def describe(error: BaseException, field_names: Mapping[str, str]) -> ClientErro
 
 
 def invalid_input(
-    loc: Sequence[int | str], message: str, field_names: Mapping[str, str]
+    loc: Sequence[int | str], message: str, field_names: Mapping[str, str] = {}
 ) -> ClientError:
     field = client_field(loc, field_names)
     return ClientError(BAD_USER_INPUT, f"{field}: {message}" if field else message, field)

@@ -1,35 +1,25 @@
-"""GraphQL `events`: the audit history (auditors and admins)."""
+"""GraphQL `events`: the audit history (auditors and admins). `AuditEvent` is derived from the
+one definition, `api.audit.AuditEventPublic`; the page is shown as a connection."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
-from strawberry.scalars import JSON
 
-from api.audit import jsonable, read_events
+from api.audit import AuditEventPublic, read_events
 from api.auth import Permission
 from api.devices import parse_device_id
 from api.graphql.context import Info
+from api.graphql.derive import derived_type
 from api.graphql.scalars import Long
 from api.graphql.types import PageInfo
 
 
-@strawberry.type
+@derived_type(AuditEventPublic, name="AuditEvent")
 class AuditEvent:
-    event_id: strawberry.ID
-    position: Long | None  # None when read by stream
-    cursor: str
-    stream_id: strawberry.ID
-    version: int
-    type: str
-    schema_version: int
-    occurred_at: datetime
-    recorded_at: datetime
-    actor: str
-    correlation_id: str
-    causation_id: str | None
-    payload: JSON
+    view: strawberry.Private[AuditEventPublic]
+
+    def __init__(self, view: AuditEventPublic) -> None:  # typed; the dataclass keeps it
+        self.view = view
 
 
 @strawberry.type
@@ -66,31 +56,10 @@ class AuditQuery:
             types=tuple(types or ()),
             first=first,
         )
-        edges = [
-            AuditEventEdge(
-                cursor=cursor,
-                node=AuditEvent(
-                    event_id=strawberry.ID(str(e.event_id)),
-                    position=None if e.position is None else Long(e.position),
-                    cursor=cursor,
-                    stream_id=strawberry.ID(e.stream_id),
-                    version=e.version,
-                    type=e.type,
-                    schema_version=e.schema_version,
-                    occurred_at=e.occurred_at,
-                    recorded_at=e.recorded_at,
-                    actor=e.actor,
-                    correlation_id=e.correlation_id,
-                    causation_id=e.causation_id,
-                    payload=JSON(jsonable(e.payload)),
-                ),
-            )
-            for e, cursor in zip(page.events, page.cursors, strict=True)
-        ]
         return AuditEventConnection(
-            edges=edges,
+            edges=[AuditEventEdge(cursor=e.cursor, node=AuditEvent(e)) for e in page.items],
             page_info=PageInfo(
                 has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor
             ),
-            head_position=Long(page.head_position),
+            head_position=page.head_position,
         )

@@ -1,20 +1,23 @@
-"""GraphQL `issueDeviceCredential`: a new device token (rotates the old one), shown once."""
+"""GraphQL `issueDeviceCredential`: a new device token (rotates the old one), shown once.
+`DeviceCredential` is derived from `api.credentials.DeviceCredentialPublic`."""
 
 from __future__ import annotations
 
 import strawberry
 
 from api.auth import Permission
-from api.credentials import issue_credential
+from api.credentials import DeviceCredentialPublic, issue_credential
 from api.devices import parse_device_id
 from api.graphql.context import Info
+from api.graphql.derive import derived_type
 
 
-@strawberry.type
+@derived_type(DeviceCredentialPublic, name="DeviceCredential")
 class DeviceCredential:
-    device_id: strawberry.ID
-    credential_id: str
-    token: str
+    view: strawberry.Private[DeviceCredentialPublic]
+
+    def __init__(self, view: DeviceCredentialPublic) -> None:  # typed; the dataclass keeps it
+        self.view = view
 
 
 @strawberry.input
@@ -30,9 +33,5 @@ class CredentialMutation:
     ) -> DeviceCredential:
         """Issue (or rotate) the device's credential; the token is never shown again."""
         caller = info.context.authorize(Permission.WRITE_DEVICES)
-        issued = await issue_credential(info.context.system, caller, parse_device_id(input.id))
-        return DeviceCredential(
-            device_id=strawberry.ID(str(issued.device_id)),
-            credential_id=issued.credential_id,
-            token=issued.token,
-        )
+        device = parse_device_id(input.id)
+        return DeviceCredential(await issue_credential(info.context.system, caller, device))

@@ -70,6 +70,9 @@ def derived_type(model: type[BaseModel], name: str) -> Callable[[type[T]], type[
                 resolver=_resolver(field_name, convert),
                 graphql_type=graphql_type,
                 description=info.description,
+                # A name the model gives itself (`Field(alias="from")`) is GraphQL's too; the
+                # alias generator's camelCase (priority 1) is strawberry's own.
+                name=info.alias if info.alias_priority == 2 else None,
             )
             setattr(cls, field_name, field)
         for extra in extras:

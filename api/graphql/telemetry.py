@@ -2,8 +2,9 @@
 subscriptions `telemetry(deviceId)` (each stored batch of a device) and
 `deviceStatusChanged(deviceId)` (each committed change of a device's status row).
 
-Subscriptions are fed by the fan-out after the projections commit; notices are at most once,
-so on any end a client re-reads with queries and subscribes again."""
+The output types are derived from the slice's one definition (`api.telemetry`). Subscriptions
+are fed by the fan-out after the projections commit; notices are at most once, so on any end a
+client re-reads with queries and subscribes again."""
 
 from __future__ import annotations
 
@@ -17,19 +18,87 @@ import strawberry
 from anyio import to_thread
 
 from api.auth import Permission
-from api.devices import parse_device_id
+from api.devices import device_status_from_notice_data, parse_device_id
 from api.graphql.context import Info
+from api.graphql.derive import derived_type
 from api.graphql.notices import tenant_notices
-from api.graphql.telemetry_types import (
-    DeviceStatusChange,
-    TelemetryHistory,
-    TelemetryResolution,
-    TelemetryUpdate,
+from api.graphql.scalars import Long
+from api.graphql.types import Device, PageInfo
+from api.telemetry import (
+    BucketPublic,
+    DeviceReportPublic,
+    HistoryPublic,
+    ReadingPublic,
+    TelemetryMessagePublic,
+    TelemetryUpdatePublic,
+    check_device,
+    read_history,
 )
-from api.telemetry import check_device, read_history
+from read_side.notifications import ChangeNotice
 from read_side.telemetry import DEFAULT_HISTORY_PAGE, HistoryQuery, Resolution, telemetry_topic
 
 DEVICE_STATUS_TOPIC = "device_status"
+
+# The read model's enum, under the name the schema has always given it.
+strawberry.enum(Resolution, name="TelemetryResolution")
+
+
+@derived_type(ReadingPublic, name="TelemetryReading")
+class TelemetryReading:
+    view: strawberry.Private[ReadingPublic]
+
+
+@derived_type(BucketPublic, name="TelemetryBucket")
+class TelemetryBucket:
+    view: strawberry.Private[BucketPublic]
+
+
+@derived_type(HistoryPublic, name="TelemetryHistory")
+class TelemetryHistory:
+    view: strawberry.Private[HistoryPublic]
+    # REST's `nextCursor`: not a field here, GraphQL pages show it in `pageInfo`.
+    next_cursor: strawberry.Private[str | None] = None
+
+    def __init__(self, view: HistoryPublic) -> None:  # typed; the dataclass keeps it
+        self.view = view
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        cursor = self.view.next_cursor
+        return PageInfo(has_next_page=cursor is not None, end_cursor=cursor)
+
+
+@derived_type(DeviceReportPublic, name="DeviceReport")
+class DeviceReport:
+    view: strawberry.Private[DeviceReportPublic]
+
+
+@derived_type(TelemetryMessagePublic, name="TelemetryMessage")
+class TelemetryMessage:
+    view: strawberry.Private[TelemetryMessagePublic]
+
+
+@derived_type(TelemetryUpdatePublic, name="TelemetryUpdate")
+class TelemetryUpdate:
+    view: strawberry.Private[TelemetryUpdatePublic]
+
+    def __init__(self, view: TelemetryUpdatePublic) -> None:  # typed; the dataclass keeps it
+        self.view = view
+
+
+@strawberry.type
+class DeviceStatusChange:
+    device: Device
+    event_type: str
+    position: Long
+
+    @classmethod
+    def from_notice(cls, notice: ChangeNotice) -> DeviceStatusChange:
+        return cls(
+            device=Device.from_status(device_status_from_notice_data(notice.data)),
+            event_type=notice.event_type,
+            position=Long(notice.position),
+        )
 
 
 @strawberry.type
@@ -43,7 +112,7 @@ class TelemetryQuery:
         metric: str,
         start: Annotated[datetime, strawberry.argument(name="from")],
         end: Annotated[datetime, strawberry.argument(name="to")],
-        resolution: TelemetryResolution = TelemetryResolution.RAW,
+        resolution: Resolution = Resolution.RAW,
         first: int = DEFAULT_HISTORY_PAGE,
         after: str | None = None,
     ) -> TelemetryHistory:
@@ -51,17 +120,12 @@ class TelemetryQuery:
         min/max/avg/count buckets (MINUTE: 31 days, HOUR: 2 years, DAY: 10 years), oldest
         first, `first` (1..5000) per page; pass `pageInfo.endCursor` as `after`."""
         caller = info.context.authorize(Permission.READ_DEVICES)
+        device = parse_device_id(device_id, "deviceId")
         query = HistoryQuery.checked(
-            parse_device_id(device_id, "deviceId"),
-            metric,
-            start,
-            end,
-            resolution=Resolution(resolution.value),
-            first=first,
-            after=after,
+            device, metric, start, end, resolution=resolution, first=first, after=after
         )
         read = partial(read_history, info.context.system, caller, query)
-        return TelemetryHistory.from_page(query, await to_thread.run_sync(read))
+        return TelemetryHistory(await to_thread.run_sync(read))
 
 
 @strawberry.type
@@ -82,9 +146,9 @@ class TelemetrySubscription:
         )
         async with aclosing(notices):
             async for notice in notices:
-                update = TelemetryUpdate.from_notice(notice, metrics)
+                update = TelemetryUpdatePublic.from_notice(notice, metrics)
                 if update.messages:
-                    yield update
+                    yield TelemetryUpdate(update)
 
     @strawberry.subscription
     async def device_status_changed(

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.credentials import issue_credential
+from api.credentials import DeviceCredentialPublic, issue_credential
 from api.rest.deps import Operator, SystemDep
 from api.rest.devices import DeviceId
 from api.rest.errors import ERROR_RESPONSES
-from api.rest.models import CamelModel
 
 router = APIRouter(prefix="/devices", tags=["devices"], responses=ERROR_RESPONSES)
-
-
-class DeviceCredentialPublic(CamelModel):
-    device_id: str
-    credential_id: str
-    token: str
 
 
 @router.post(
@@ -27,8 +20,5 @@ class DeviceCredentialPublic(CamelModel):
 async def issue_device_credential(
     device_id: DeviceId, caller: Operator, system: SystemDep, response: Response
 ) -> DeviceCredentialPublic:
-    issued = await issue_credential(system, caller, device_id)
     response.headers["Cache-Control"] = "no-store"
-    return DeviceCredentialPublic(
-        device_id=str(issued.device_id), credential_id=issued.credential_id, token=issued.token
-    )
+    return await issue_credential(system, caller, device_id)

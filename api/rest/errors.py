@@ -12,32 +12,36 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from api.auth import Unauthenticated
-from api.errors import INTERNAL_MESSAGE, INTERNAL_SERVER_ERROR, ClientError, describe, invalid_input
+from api.errors import (
+    HTTP_STATUS,
+    INTERNAL_MESSAGE,
+    INTERNAL_SERVER_ERROR,
+    ClientError,
+    describe,
+    invalid_input,
+)
 from api.rest.models import ErrorBody
 from write_side.errors import DomainError
 
 log = logging.getLogger(__name__)
 
-FIELD_NAMES = {"device_id": "deviceId"}  # command field -> REST name
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in (
-        (401, "Missing, invalid or expired bearer token (UNAUTHENTICATED)."),
-        (403, "The caller's roles do not grant this (FORBIDDEN)."),
-        (422, "Invalid input (BAD_USER_INPUT); `field` names the culprit."),
-    )
-}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No such device in your tenant."}
-}
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {
-        "model": ErrorBody,
-        "description": "The device changed since `expectedVersion` (CONFLICT), "
-        "or is decommissioned (ALREADY_DECOMMISSIONED).",
-    }
-}
+def _documented(status: int, description: str) -> dict[int | str, dict[str, Any]]:
+    """An error response in the OpenAPI document: the error body, and when it is answered."""
+    return {status: {"model": ErrorBody, "description": description}}
+
+
+ERROR_RESPONSES = (
+    _documented(401, "Missing, invalid or expired bearer token (UNAUTHENTICATED).")
+    | _documented(403, "The caller's roles do not grant this (FORBIDDEN).")
+    | _documented(422, "Invalid input (BAD_USER_INPUT); `field` names the culprit.")
+)
+NOT_FOUND = _documented(404, "No such device in your tenant.")
+CONFLICT = _documented(
+    409,
+    "The device changed since `expectedVersion` (CONFLICT), "
+    "or is decommissioned (ALREADY_DECOMMISSIONED).",
+)
 
 
 def error_response(error: ClientError, status: int | None = None) -> JSONResponse:
@@ -50,7 +54,7 @@ def error_response(error: ClientError, status: int | None = None) -> JSONRespons
 
 
 async def _expected(request: Request, exc: Exception) -> JSONResponse:
-    described = describe(exc, FIELD_NAMES)
+    described = describe(exc)
     if described is None:
         return await _unexpected(request, exc)
     return error_response(described)
@@ -63,13 +67,14 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
         return error_response(ClientError("BAD_REQUEST", "the body is not valid JSON"), 400)
     loc = tuple(first.get("loc", ()))
     where = loc[1:] if loc and loc[0] in {"body", "query", "path", "header"} else loc
-    return error_response(invalid_input(where, str(first.get("msg")), FIELD_NAMES))
+    return error_response(invalid_input(where, str(first.get("msg"))))
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHENTICATED"}
-    code = codes.get(exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "ERROR")
+    status = exc.status_code
+    codes = (code for code, status_of_code in HTTP_STATUS.items() if status_of_code == status)
+    code = next(codes, "BAD_REQUEST" if status < 500 else "ERROR")
     return error_response(ClientError(code, str(exc.detail)), exc.status_code)
 
 
