@@ -1,6 +1,8 @@
-"""The device use cases both API adapters share: run a command for a caller (through
-`api.command_path`), and the `DeviceStatus` that every response is built from (from the read
-model, from the aggregate a command saved, or from a change notice)."""
+"""The device use cases both API adapters share: register, update and decommission a device from
+its input shape (`api.device_view`) through the one command path (`api.command_path`), and the
+`DeviceStatus` that every response is built from (from the read model, from the aggregate a
+command saved, or from a change notice). A REST route and a GraphQL mutation differ only in
+how they take the shape in and show the status."""
 
 from __future__ import annotations
 
@@ -11,17 +13,40 @@ from typing import Any, TypeVar, get_type_hints
 from uuid import UUID
 
 from api.auth import Principal
-from api.command_path import run_command
+from api.command_path import build_command, run_command
+from api.device_view import DeviceCreate, DeviceDecommission, DeviceUpdate
 from api.ports import FleetSystem
 from event_store.envelope import EventMetadata
 from read_side.device_status import DeviceStatus
 from write_side.application import Saved
+from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
 from write_side.devices import Device
 from write_side.errors import InvalidInput
 
 CommandT = TypeVar("CommandT")
 
 DEVICE_TOPIC = "device"
+
+
+async def register_device(
+    system: FleetSystem, caller: Principal, shape: DeviceCreate
+) -> DeviceStatus:
+    command = build_command(RegisterDevice, shape.model_dump())
+    return await run_device_command(system, caller, system.device_service.register, command)
+
+
+async def update_device(
+    system: FleetSystem, caller: Principal, device_id: UUID, shape: DeviceUpdate
+) -> DeviceStatus:
+    command = build_command(UpdateDevice, shape.model_dump() | {"device_id": device_id})
+    return await run_device_command(system, caller, system.device_service.update, command)
+
+
+async def decommission_device(
+    system: FleetSystem, caller: Principal, device_id: UUID, shape: DeviceDecommission
+) -> DeviceStatus:
+    command = build_command(DecommissionDevice, shape.model_dump() | {"device_id": device_id})
+    return await run_device_command(system, caller, system.device_service.decommission, command)
 
 
 async def run_device_command(

@@ -10,19 +10,34 @@ their values are the domain's lists (`api.auth.ROLES`, `write_side.users.Channel
 `PushPlatform`, tested).
 
 `from_row` is the one place a users read-model row (or the row of a user just saved) becomes
-output, for REST and GraphQL alike."""
+output, for REST and GraphQL alike.
+
+The input shapes (`ProfileBody`, `PreferencesBody` with `QuietHoursBody`, `PushTokenBody`) are
+the REST request bodies and the GraphQL inputs' one definition (`api.graphql.user_types`
+derives them); both adapters hand the validated shape to `api.users`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import Field
 
 from api.auth import Principal
 from api.device_view import View
+from api.inputs import Input
 from read_side.users import UserRow
+from write_side.user_commands import (
+    DisplayName,
+    Email,
+    Locale,
+    PhoneE164,
+    PushTokenValue,
+    QuietHours,
+    TimeZoneName,
+)
 from write_side.users import DEFAULT_LOCALE, DEFAULT_TIME_ZONE, default_preferences, user_id_for
 
 
@@ -116,3 +131,39 @@ class UserPublic(View):
             ],
             version=0 if row is None else row.version,
         )
+
+
+class ProfileBody(Input):
+    """Only the fields sent change; `null` clears email, displayName or phone."""
+
+    expected_version: int | None = Field(default=None, ge=0)  # 0: before the first change
+    email: Email | None = None
+    display_name: DisplayName | None = None
+    phone_e164: PhoneE164 | None = Field(
+        default=None, alias="phone", description="E.164, e.g. +4915112345678."
+    )
+    time_zone: TimeZoneName | None = Field(default=None, description="IANA, e.g. Europe/Berlin.")
+    locale: Locale | None = None
+
+
+# The command's quiet hours (its fields and checks) taken as an input, so a bad one is named
+# where it is (`quietHours.start`).
+class QuietHoursBody(Input, QuietHours):
+    pass
+
+
+Channels = Annotated[list[Channel], Field(max_length=3)]
+
+
+class PreferencesBody(Input):
+    info: Channels = Field(default_factory=list)
+    warning: Channels = Field(default_factory=list)
+    critical: Channels = Field(default_factory=list)
+    expected_version: int | None = Field(default=None, ge=0)
+    quiet_hours: QuietHoursBody | None = None
+    critical_overrides_quiet_hours: bool = True
+
+
+class PushTokenBody(Input):
+    token: PushTokenValue
+    platform: PushPlatform

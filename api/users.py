@@ -1,8 +1,8 @@
-"""The users use cases both API adapters share: read the caller's row (`me`) and run a users
-command for the caller through the one command path (`api.command_path`), so REST `/users/me*`
-and GraphQL `me` and the user mutations answer from the same source, the users read model, with
-read-your-writes. Only when the read model is behind (or not wired) is the row built from the
-user just saved (`row_of`)."""
+"""The users use cases both API adapters share: read the caller's row (`me`) and change the
+caller's profile, preferences and push tokens from their input shapes (`api.user_view`) through
+the one command path (`api.command_path`), so REST `/users/me*` and GraphQL `me` and the user
+mutations answer from the same source, the users read model, with read-your-writes. Only when
+the read model is behind (or not wired) is the row built from the user just saved (`row_of`)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,19 @@ from uuid import UUID
 from anyio import to_thread
 
 from api.auth import Principal
-from api.command_path import run_command
+from api.command_path import build_command, run_command
 from api.ports import FleetSystem
+from api.user_view import PreferencesBody, ProfileBody, PushTokenBody
 from event_store.envelope import EventMetadata
 from read_side.users import PushTokenRow, UserRow
 from write_side.application import Saved
 from write_side.errors import NotFound
+from write_side.user_commands import (
+    RegisterPushToken,
+    RemovePushToken,
+    SetNotificationPreferences,
+    UpdateMyProfile,
+)
 from write_side.user_service import UserService
 from write_side.users import User, user_id_for
 
@@ -31,6 +38,32 @@ async def read_me(system: FleetSystem, caller: Principal) -> UserRow | None:
     """The caller's row in the users read model; None before their first change."""
     user_id = user_id_for(caller.tenant_id, caller.subject)
     return await to_thread.run_sync(_read(system), caller.tenant_id, user_id)
+
+
+async def update_profile(system: FleetSystem, caller: Principal, shape: ProfileBody) -> UserRow:
+    """Only the fields sent change (`null` clears)."""
+    command = build_command(UpdateMyProfile, shape.model_dump(exclude_unset=True))
+    return await run_user_command(system, caller, system.user_service.update_my_profile, command)
+
+
+async def set_preferences(
+    system: FleetSystem, caller: Principal, shape: PreferencesBody
+) -> UserRow:
+    command = build_command(SetNotificationPreferences, shape.model_dump(mode="json"))
+    handle = system.user_service.set_notification_preferences
+    return await run_user_command(system, caller, handle, command)
+
+
+async def register_push_token(
+    system: FleetSystem, caller: Principal, shape: PushTokenBody
+) -> UserRow:
+    command = build_command(RegisterPushToken, shape.model_dump(mode="json"))
+    return await run_user_command(system, caller, system.user_service.register_push_token, command)
+
+
+async def remove_push_token(system: FleetSystem, caller: Principal, token_id: str) -> UserRow:
+    command = build_command(RemovePushToken, {"token_id": token_id, "reason": "user"})
+    return await run_user_command(system, caller, system.user_service.remove_my_push_token, command)
 
 
 async def run_user_command(

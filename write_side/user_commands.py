@@ -84,9 +84,11 @@ class QuietHours(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    start: ClockTime
-    end: ClockTime
-    days: Annotated[list[Annotated[int, Field(ge=0, le=6)]], Field(min_length=1)] | None = None
+    start: ClockTime = Field(examples=["22:00"])
+    end: ClockTime = Field(examples=["07:00"])
+    days: Annotated[list[Annotated[int, Field(ge=0, le=6)]], Field(min_length=1)] | None = Field(
+        default=None, description="Start days, 0 = Monday; null: all."
+    )
 
     @field_validator("days")
     @classmethod

@@ -1,4 +1,4 @@
-"""GraphQL output types derived from the pydantic output shapes (issue 11, item 1).
+"""GraphQL types and inputs derived from the pydantic shapes (issue 11, item 1).
 
 A type is declared once, as a pydantic model (`api.device_view.DevicePublic`); `derived_type`
 adds one GraphQL field per model field to a strawberry class, with the model's description,
@@ -15,24 +15,33 @@ the types the shapes use: `UUID` -> `ID`, `dict` -> `JSON`, an `Enum` -> the sam
 GraphQL enum, a model -> its derived type, `list`/`| None` around any of these, and scalars
 (`str`, `int`, `float`, `bool`, `datetime`, our `Long`) as they are. Anything else is a
 `TypeError` when the schema module is imported, not a wrong schema.
+
+`derived_input` does the same for an input shape (`api.inputs.Input`: a REST body is the same
+model), with the model's defaults, and `model_of` turns the GraphQL input object back into the
+model, validated by it, so GraphQL and REST report a field at fault alike. Ours rather than
+`strawberry.experimental.pydantic.input` for the reasons above, and because a default GraphQL
+cannot print as a literal (`{}`, which broke the standard introspection query) must become
+`null` with that meaning.
 """
 
 from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, dataclass_transform
 from uuid import UUID
 
 import strawberry
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from strawberry.scalars import JSON
 from strawberry.types.field import StrawberryField
 
 from api.graphql.scalars import Long
+from api.inputs import Input
 
 T = TypeVar("T")
 Convert = Callable[[Any], Any]
@@ -40,9 +49,14 @@ Convert = Callable[[Any], Any]
 _SCALARS: tuple[type, ...] = (str, int, float, bool, datetime)
 # Each model's derived GraphQL class, so a nested model resolves to its one GraphQL type.
 _DERIVED: dict[type[BaseModel], type] = {}
+# Each input model's derived GraphQL input class, and back.
+_INPUTS: dict[type[BaseModel], type] = {}
+_MODELS: dict[type, type[Input]] = {}
 E = TypeVar("E", bound=Enum)
+M = TypeVar("M", bound=Input)
 
 
+@dataclass_transform(kw_only_default=True)
 def derived_type(model: type[BaseModel], name: str) -> Callable[[type[T]], type[T]]:
     """Decorator: make the class a strawberry type named `name` with a field per model field.
 
@@ -92,16 +106,97 @@ def graphql_enum(enum: type[E]) -> type[E]:
     return enum
 
 
-def graphql_type_of(annotation: Any) -> tuple[Any, Convert]:
-    """The GraphQL type for a model field's annotation, and how to convert a value to it."""
+@dataclass_transform(kw_only_default=True)
+def derived_input(
+    model: type[Input], name: str, *, unset: bool = False
+) -> Callable[[type[T]], type[T]]:
+    """Decorator: make the class a strawberry input named `name` with a field per model field,
+    named by the model's alias, with its description and its default. With `unset`, an
+    optional field has no default: left out, it stays unset in the model (only the fields sent
+    change; null clears). The class may declare fields of its own: one the model lacks (`id`,
+    in REST the path) comes first; one the model has replaces it in its place (a field GraphQL
+    requires where REST has a default or a header)."""
+
+    def wrap(cls: type[T]) -> type[T]:
+        own = dict(vars(cls).get("__annotations__", {}))
+        annotations = {n: a for n, a in own.items() if n not in model.model_fields}
+        for field_name, info in model.model_fields.items():
+            if field_name in own:
+                annotations[field_name] = own[field_name]
+                continue
+            graphql_type, _ = graphql_type_of(info.annotation, _INPUTS)
+            annotations[field_name], field = _input_field(info, graphql_type, unset)
+            setattr(cls, field_name, field)
+        cls.__annotations__ = annotations
+        derived = strawberry.input(cls, name=name)
+        _INPUTS[model], _MODELS[derived] = derived, model
+        return derived
+
+    return wrap
+
+
+def model_of(value: object, model: type[M]) -> M:
+    """The input shape of a derived GraphQL input object, validated by the model: InvalidInput
+    names the field at fault as REST does (`api.inputs`)."""
+    return model.parse(_values(value, model))
+
+
+def _values(value: object, model: type[BaseModel]) -> dict[str, Any]:
+    """The fields given (none left unset; null where null stands for the default left out),
+    nested inputs as dicts, so the outer model validates (and locates) them."""
+    values = {}
+    for name, info in model.model_fields.items():
+        given = getattr(value, name, strawberry.UNSET)
+        if given is strawberry.UNSET or (given is None and _unprintable(info)):
+            continue
+        values[name] = _plain(given)
+    return values
+
+
+def _plain(value: Any) -> Any:
+    if type(value) in _MODELS:
+        return _values(value, _MODELS[type(value)])
+    return [_plain(item) for item in value] if isinstance(value, list) else value
+
+
+def _unprintable(info: FieldInfo) -> bool:
+    """A default graphql-core cannot print as a literal (issue 11: `{}` broke introspection)."""
+    return bool(info.get_default(call_default_factory=True) == {})
+
+
+def _input_field(info: FieldInfo, graphql_type: Any, unset: bool) -> tuple[Any, Any]:
+    """The GraphQL type and the strawberry field of an input field."""
+    spec: dict[str, Any] = {"name": info.alias, "description": info.description}
+    if _unprintable(info):  # `null` (or left out) means the default
+        note = "omitted or null means none (`{}`)."
+        base = info.description
+        spec["description"] = f"{base.removesuffix('.')}; {note}" if base else note.capitalize()
+        return graphql_type | None, strawberry.field(default=None, **spec)
+    if info.default_factory is not None:
+        return graphql_type, strawberry.field(default_factory=info.default_factory, **spec)
+    if info.is_required():
+        return graphql_type, strawberry.field(**spec)
+    unset_default = unset and info.default is None
+    return graphql_type, strawberry.field(
+        default=strawberry.UNSET if unset_default else info.default, **spec
+    )
+
+
+def graphql_type_of(
+    annotation: Any, derived: Mapping[type[BaseModel], type] = _DERIVED
+) -> tuple[Any, Convert]:
+    """The GraphQL type for a model field's annotation, and how to convert a value to it (for
+    an output; `derived` maps a nested model to its derived type, or input)."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+    if origin is typing.Annotated:  # constraints inside a type (`list[Annotated[int, ...]]`)
+        return graphql_type_of(args[0], derived)
     if origin in (types.UnionType, typing.Union) and type(None) in args:
         (inner,) = [a for a in args if a is not type(None)]
-        inner_type, convert = graphql_type_of(inner)
+        inner_type, convert = graphql_type_of(inner, derived)
         return inner_type | None, lambda v: None if v is None else convert(v)
     if origin is list:
-        item_type, convert_item = graphql_type_of(args[0])
+        item_type, convert_item = graphql_type_of(args[0], derived)
         return list[item_type], lambda v: [convert_item(item) for item in v]  # type: ignore[valid-type]
     if origin is dict:
         return JSON, lambda v: JSON(dict(v))
@@ -110,10 +205,10 @@ def graphql_type_of(annotation: Any) -> tuple[Any, Convert]:
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return graphql_enum(annotation), _same
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        derived = _DERIVED.get(annotation)
-        if derived is None:
+        graphql_type = derived.get(annotation)
+        if graphql_type is None:
             raise TypeError(f"derive the GraphQL type of {annotation.__name__} first")
-        return derived, lambda v: derived(view=v)
+        return graphql_type, lambda v: graphql_type(view=v)
     if annotation in _SCALARS or annotation is Long:  # Long: the schema's own 64-bit scalar
         return annotation, _same
     raise TypeError(f"no GraphQL type for {annotation!r}: extend api.graphql.derive")

@@ -1,4 +1,4 @@
-"""Queries: read the device-status model only."""
+"""Device queries: read the device-status model only."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import strawberry
 from anyio import to_thread
 
 from api.auth import Permission
+from api.device_view import DeviceQuery
 from api.devices import parse_device_id
 from api.graphql.context import Info
-from api.graphql.inputs import DeviceFilterInput
-from api.graphql.types import Device, DeviceConnection
+from api.graphql.derive import model_of
+from api.graphql.types import Connection, Device, DeviceFilterInput, device_connection
 from read_side.device_status import DeviceFilter, check_page_size
 
 
@@ -31,9 +32,9 @@ class Query:
         filter: DeviceFilterInput | None = None,
         first: int = 50,
         after: str | None = None,
-    ) -> DeviceConnection:
+    ) -> Connection[Device]:
         caller = info.context.authorize(Permission.READ_DEVICES)
         devices = info.context.system.devices
-        criteria = DeviceFilter() if filter is None else filter.to_filter()
+        criteria = DeviceFilter() if filter is None else model_of(filter, DeviceQuery).criteria()
         read = partial(devices.list, caller.tenant_id, criteria, check_page_size(first), after)
-        return DeviceConnection.from_page(await to_thread.run_sync(read))
+        return device_connection(await to_thread.run_sync(read))

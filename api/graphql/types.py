@@ -1,22 +1,29 @@
-"""GraphQL output types of the device slice, derived from the one definition of a device as
-shown (`api.device_view`), built from `DeviceStatus` through it.
+"""GraphQL types and inputs of the device slice, derived from the one definition of a device as
+shown and as taken (`api.device_view`); a device is built from `DeviceStatus` through it.
 
-`Severity` and `MetricValue` are shared with the alert and telemetry slices (one definition per
-GraphQL type name)."""
+`Severity`, `MetricValue`, `PageInfo` and the generic `Edge`/`Connection` (a `DeviceConnection`
+of `DeviceEdge`s) are shared with the other slices (one definition per GraphQL type name)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import strawberry
 
 from api.device_view import (
     Connectivity,
+    DeviceCreate,
+    DeviceDecommission,
     DeviceLifecycle,
     DevicePublic,
+    DeviceQuery,
+    DeviceUpdate,
     MetricValuePublic,
     Severity,
 )
 from api.devices import device_status_from_notice_data
-from api.graphql.derive import derived_type, graphql_enum
+from api.graphql.derive import derived_input, derived_type, graphql_enum
 from read_side.device_status import DeviceStatus, Page, encode_cursor
 from read_side.notifications import ChangeNotice
 
@@ -25,13 +32,13 @@ from read_side.notifications import ChangeNotice
 for _enum in (DeviceLifecycle, Connectivity, Severity):
     graphql_enum(_enum)
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 
 @derived_type(MetricValuePublic, name="MetricValue")
 class MetricValue:
     view: strawberry.Private[MetricValuePublic]
-
-    def __init__(self, view: MetricValuePublic) -> None:  # typed; the dataclass keeps it
-        self.view = view
 
 
 @derived_type(DevicePublic, name="Device")
@@ -39,9 +46,6 @@ class Device:
     """Every field but `lastValues` comes from `DevicePublic` (`api.graphql.derive`)."""
 
     view: strawberry.Private[DevicePublic]
-
-    def __init__(self, view: DevicePublic) -> None:  # typed; the dataclass keeps it
-        self.view = view
 
     @strawberry.field
     def last_values(self, metrics: list[str] | None = None) -> list[MetricValue]:
@@ -65,29 +69,27 @@ class PageInfo:
 
 
 @strawberry.type
-class DeviceEdge:
+class Edge(Generic[T]):
     cursor: str
-    node: Device
+    node: T
 
 
 @strawberry.type
-class DeviceConnection:
-    edges: list[DeviceEdge]
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
     page_info: PageInfo
 
-    @classmethod
-    def from_page(cls, page: Page[DeviceStatus]) -> DeviceConnection:
-        edges = [
-            DeviceEdge(cursor=encode_cursor(item.device_id), node=Device.from_status(item))
-            for item in page.items
-        ]
-        return cls(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.next_cursor is not None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-        )
+
+def connection(page: Page[R], node: Callable[[R], T], cursor: Callable[[R], str]) -> Connection[T]:
+    """A page of rows as a connection; `endCursor` is the last edge's cursor."""
+    edges = [Edge(cursor=cursor(item), node=node(item)) for item in page.items]
+    end_cursor = edges[-1].cursor if edges else None
+    page_info = PageInfo(has_next_page=page.next_cursor is not None, end_cursor=end_cursor)
+    return Connection(edges=edges, page_info=page_info)
+
+
+def device_connection(page: Page[DeviceStatus]) -> Connection[Device]:
+    return connection(page, Device.from_status, lambda status: encode_cursor(status.device_id))
 
 
 @strawberry.type
@@ -103,3 +105,24 @@ class DeviceChange:
             event_type=notice.event_type,
             position=notice.position,
         )
+
+
+@derived_input(DeviceQuery, name="DeviceFilter")
+class DeviceFilterInput:
+    pass
+
+
+@derived_input(DeviceCreate, name="RegisterDeviceInput")
+class RegisterDeviceInput:
+    pass
+
+
+@derived_input(DeviceUpdate, name="UpdateDeviceInput")
+class UpdateDeviceInput:
+    id: strawberry.ID
+    expected_version: int  # required: GraphQL has no If-Match header
+
+
+@derived_input(DeviceDecommission, name="DecommissionDeviceInput")
+class DecommissionDeviceInput:
+    id: strawberry.ID

@@ -1,5 +1,6 @@
-"""REST devices: register, list, show, update, decommission (DELETE). Thin: a request model
-in, a command or a query out, a response model back."""
+"""REST devices: register, list, show, update, decommission (DELETE). Thin: the input shape in
+(`api.device_view`, GraphQL's inputs are derived from the same), the shared use case
+(`api.devices`) or a query, the device as shown back."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from api.command_path import build_command
-from api.device_view import DeviceLifecycle, DevicePublic
-from api.devices import run_device_command
+from api import devices
+from api.device_view import (
+    DeviceCreate,
+    DeviceDecommission,
+    DevicePublic,
+    DeviceQuery,
+    DeviceUpdate,
+)
 from api.rest.deps import Operator, Reader, SystemDep
 from api.rest.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
-from api.rest.models import DeviceCreate, DevicesPage, DeviceUpdate
+from api.rest.models import DevicesPage
 from api.rest.versions import expected_version
-from read_side.device_status import MAX_PAGE_SIZE, DeviceFilter, DeviceStatus
-from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
+from read_side.device_status import MAX_PAGE_SIZE, DeviceStatus
 from write_side.errors import NotFound
 
 router = APIRouter(prefix="/devices", tags=["devices"], responses=ERROR_RESPONSES)
@@ -32,8 +37,7 @@ IfMatch = Annotated[
 async def register_device(
     body: DeviceCreate, caller: Operator, system: SystemDep, response: Response
 ) -> DevicePublic:
-    command = build_command(RegisterDevice, body.model_dump())
-    status = await run_device_command(system, caller, system.device_service.register, command)
+    status = await devices.register_device(system, caller, body)
     response.headers["Location"] = f"/devices/{status.device_id}"
     return _public(status, response)
 
@@ -43,17 +47,12 @@ def list_devices(
     *,
     caller: Reader,
     system: SystemDep,
-    lifecycle: DeviceLifecycle | None = None,
-    device_type: Annotated[str | None, Query(alias="deviceType")] = None,
-    tag: str | None = None,
-    name_contains: Annotated[str | None, Query(alias="nameContains")] = None,
+    query: Annotated[DeviceQuery, Query()],
     first: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     after: Annotated[str | None, Query(description="`nextCursor` of the previous page.")] = None,
 ) -> DevicesPage:
-    criteria = DeviceFilter(
-        None if lifecycle is None else lifecycle.value, device_type, tag, name_contains
-    )
-    return DevicesPage.from_page(system.devices.list(caller.tenant_id, criteria, first, after))
+    page = system.devices.list(caller.tenant_id, query.criteria(), first, after)
+    return DevicesPage.from_page(page)
 
 
 @router.get("/{deviceId}", summary="Show a device", responses=NOT_FOUND)
@@ -78,36 +77,22 @@ async def update_device(
     response: Response,
     if_match: IfMatch = None,
 ) -> DevicePublic:
-    fields = body.model_dump(exclude={"expected_version"})
-    expected = _expected_version(body.expected_version, if_match)
-    command = build_command(
-        UpdateDevice, {**fields, "device_id": device_id, "expected_version": expected}
-    )
-    status = await run_device_command(system, caller, system.device_service.update, command)
-    return _public(status, response)
+    body.expected_version = _expected_version(body.expected_version, if_match)
+    return _public(await devices.update_device(system, caller, device_id, body), response)
 
 
 @router.delete("/{deviceId}", summary="Decommission a device", responses=NOT_FOUND | CONFLICT)
 async def decommission_device(
     *,
     device_id: DeviceId,
+    query: Annotated[DeviceDecommission, Query()],
     caller: Operator,
     system: SystemDep,
     response: Response,
-    reason: Annotated[str | None, Query(max_length=500)] = None,
-    expected_version: Annotated[int | None, Query(alias="expectedVersion", ge=1)] = None,
     if_match: IfMatch = None,
 ) -> DevicePublic:
-    command = build_command(
-        DecommissionDevice,
-        {
-            "device_id": device_id,
-            "expected_version": _expected_version(expected_version, if_match),
-            "reason": reason,
-        },
-    )
-    status = await run_device_command(system, caller, system.device_service.decommission, command)
-    return _public(status, response)
+    query.expected_version = _expected_version(query.expected_version, if_match)
+    return _public(await devices.decommission_device(system, caller, device_id, query), response)
 
 
 def _public(status: DeviceStatus, response: Response) -> DevicePublic:

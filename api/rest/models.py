@@ -1,39 +1,20 @@
-"""REST request and response bodies (camelCase on the wire), one model per use.
+"""REST response bodies (camelCase on the wire) not shared with GraphQL, one model per use.
 
-A device as shown is `api.device_view.DevicePublic`, the one definition GraphQL derives from too;
-the page of devices below is made of it."""
+A device as shown and its request bodies are in `api.device_view`, the one definition GraphQL
+derives from too; the page of devices below is made of it."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 
-from api.device_view import DevicePublic
+from api.device_view import DevicePublic, View
 from read_side.device_status import DeviceStatus, Page
-from write_side.commands import DeviceType, Metadata, Name, Tags
 
 
-class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class DeviceCreate(CamelModel):
-    name: Name
-    device_type: DeviceType
-    tags: Tags = Field(default_factory=list)
-    metadata: Metadata = Field(default_factory=dict)
-
-
-class DeviceUpdate(CamelModel):
-    """Only the fields sent change. The version may also come as an `If-Match` header."""
-
-    expected_version: int | None = Field(default=None, ge=1)
-    name: Name | None = None
-    device_type: DeviceType | None = None
-    tags: Tags | None = None
-    metadata: Metadata | None = None
+class CamelModel(View):
+    """camelCase on the wire, unknown fields rejected: the output shapes' base, by its REST name."""
 
 
 class DevicesPage(CamelModel):

@@ -156,15 +156,19 @@ def test_preferences_are_set_whole(client: TestClient, me: dict[str, str]) -> No
     [
         ({"info": ["fax"]}, "info"),
         ({"quietHours": {"start": "07:00", "end": "07:00"}}, "quietHours"),
-        ({"quietHours": {"start": "25:00", "end": "07:00"}}, "quietHours"),
-        ({"quietHours": {"start": "22:00", "end": "07:00", "days": [9]}}, "quietHours"),
+        # Nested fields are named as GraphQL names them (one error path: `api.inputs`).
+        ({"quietHours": {"start": "25:00", "end": "07:00"}}, "quietHours.start"),
+        ({"quietHours": {"start": "22:00", "end": "07:00", "days": [9]}}, "quietHours.days"),
+        ({"quietHours": {"start": "22:00", "end": "07:00", "snooze": 1}}, "quietHours.snooze"),
     ],
 )
 def test_bad_preferences_name_the_field(
     client: TestClient, me: dict[str, str], body: dict[str, Any], field: str
 ) -> None:
     error = problem(client.put("/users/me/preferences", json=body, headers=me), 422)
-    assert error["field"] == field
+    assert (error["code"], error["field"]) == ("BAD_USER_INPUT", field)
+    assert error["message"].startswith(f"{field}: ")
+    assert ok(client.get("/users/me", headers=me))["version"] == 0  # nothing stored
 
 
 def test_push_tokens_register_list_and_remove(client: TestClient, me: dict[str, str]) -> None:

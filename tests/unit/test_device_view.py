@@ -1,6 +1,8 @@
 """The device as shown is declared once (`api.device_view.DevicePublic`, issue 11): the REST
 response model, the OpenAPI document and the GraphQL `Device` type all carry exactly its fields,
-with its descriptions, and a field added to it shows up in all three without another edit."""
+with its descriptions, and a field added to it shows up in all three without another edit. So is
+each input shape: the REST body and the GraphQL input derived from it take exactly its fields,
+with its defaults, and a field added to it is taken by both."""
 
 from __future__ import annotations
 
@@ -9,19 +11,38 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import pytest
 import strawberry
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from pydantic import Field
 from pydantic.alias_generators import to_camel
 
 from api.app import create_app
-from api.device_view import DevicePublic, MetricValuePublic, Severity
+from api.device_view import (
+    DeviceCreate,
+    DeviceDecommission,
+    DevicePublic,
+    DeviceQuery,
+    DeviceUpdate,
+    MetricValuePublic,
+    Severity,
+)
 from api.devices import device_status_from_notice_data
-from api.graphql.derive import derived_type
+from api.graphql.derive import derived_input, derived_type, model_of
+from api.graphql.scalars import SCALAR_MAP
 from api.graphql.types import Device
+from api.inputs import Input
 from projections.device_status import status_to_json
 from read_side.device_status import DeviceStatus
-from tests.unit.views import graphql_fields, openapi_properties, same_times, schema_showing
+from tests.unit.views import (
+    graphql_fields,
+    graphql_input_fields,
+    openapi_properties,
+    same_times,
+    schema_showing,
+    wire_names,
+)
 from write_side.severity import SEVERITIES, severity_rank
 
 WIRE_NAMES = {to_camel(name) for name in DevicePublic.model_fields}
@@ -163,3 +184,65 @@ def test_a_change_notice_carries_every_field_of_the_row() -> None:
 def test_the_api_severity_enum_is_the_domains_list() -> None:
     assert tuple(s.value for s in Severity) == SEVERITIES
     assert [severity_rank(s.value) for s in Severity] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("model", "graphql_name", "own"),
+    [
+        (DeviceCreate, "RegisterDeviceInput", []),
+        (DeviceUpdate, "UpdateDeviceInput", ["id"]),  # REST: the path's deviceId
+        (DeviceDecommission, "DecommissionDeviceInput", ["id"]),
+        (DeviceQuery, "DeviceFilter", []),
+    ],
+)
+def test_the_graphql_inputs_take_exactly_the_shapes_fields(
+    model: type[Input], graphql_name: str, own: list[str]
+) -> None:
+    assert list(graphql_input_fields(graphql_name)) == own + wire_names(model)
+
+
+def test_the_rest_bodies_are_the_shapes() -> None:
+    for model in (DeviceCreate, DeviceUpdate):
+        openapi = openapi_properties(create_app(None), model.__name__)
+        assert set(openapi) == set(wire_names(model))
+
+
+class Coloured(DeviceCreate):
+    """A throwaway input shape: registering with one field more."""
+
+    colour: str = Field(default="grey", description="Paint colour.")
+
+
+@derived_input(Coloured, name="ColouredInput")
+class ColouredInput:
+    pass
+
+
+def test_a_field_added_to_an_input_shape_is_taken_by_rest_and_graphql() -> None:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def take(self, input: ColouredInput) -> str:
+            return model_of(input, Coloured).model_dump_json()
+
+    schema = strawberry.Schema(Query, scalar_overrides=SCALAR_MAP)
+    assert '"""Paint colour."""\n  colour: String! = "grey"' in schema.as_str()
+    # A default GraphQL cannot print (`{}`) is null there, and null means that default.
+    assert 'omitted or null means none (`{}`)."""\n  metadata: JSON = null' in schema.as_str()
+    result = schema.execute_sync(
+        '{ take(input: {name: "pump", deviceType: "p", colour: "red", metadata: null}) }'
+    )
+    assert result.errors is None
+    assert result.data is not None
+    taken = json.loads(result.data["take"])
+    assert (taken["colour"], taken["metadata"], taken["tags"]) == ("red", {}, [])
+
+    app = FastAPI()
+
+    @app.post("/d")
+    def take(body: Coloured) -> Coloured:
+        return body
+
+    assert openapi_properties(app, "Coloured")["colour"]["description"] == "Paint colour."
+    sent = {"name": "pump", "deviceType": "p", "colour": "red"}
+    assert TestClient(app).post("/d", json=sent).json()["colour"] == "red"

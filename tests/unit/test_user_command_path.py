@@ -155,3 +155,43 @@ def test_rest_and_graphql_show_the_same_roles(client: TestClient, system: Staged
     assert client.get("/users/me", headers=headers).json()["roles"] == ["viewer"]
     response = client.post("/graphql", json={"query": "{ me { roles } }"}, headers=headers)
     assert response.json() == {"data": {"me": {"roles": ["VIEWER"]}}}
+
+
+PREFERENCES = """mutation($input: NotificationPreferencesInput!) {
+  setNotificationPreferences(input: $input) { version } }"""
+PREFS = ("/users/me/preferences", PREFERENCES)
+PROFILE = ("/users/me", UPDATE)
+QUIET = {"start": "22:00", "end": "07:00"}
+
+
+@pytest.mark.parametrize(
+    ("where", "body", "field"),
+    [
+        (PREFS, {"quietHours": QUIET | {"start": "25:00"}}, "quietHours.start"),
+        (PREFS, {"quietHours": QUIET | {"days": [9]}}, "quietHours.days"),
+        (PREFS, {"quietHours": QUIET | {"end": "22:00"}}, "quietHours"),
+        (PROFILE, {"phone": "0170 1234567"}, "phone"),
+        (PROFILE, {"timeZone": "Mars/Olympus_Mons"}, "timeZone"),
+        (PROFILE, {"timeZone": None}, "timeZone"),
+    ],
+)
+def test_rest_and_graphql_name_a_bad_field_alike(
+    client: TestClient,
+    system: StagedSystem,
+    where: tuple[str, str],
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    """One input shape, one error path (`api.inputs`): a nested field is dotted on both."""
+    path, query = where
+    if query is PREFERENCES:  # GraphQL requires the channel lists
+        body = {"info": [], "warning": [], "critical": []} | body
+    rest = client.put(path, json=body, headers=auth(system))
+    assert (rest.status_code, rest.json()["error"]["field"]) == (422, field)
+    response = client.post(
+        "/graphql", json={"query": query, "variables": {"input": body}}, headers=auth(system)
+    )
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+    assert error["message"] == rest.json()["error"]["message"]
+    assert client.get("/users/me", headers=auth(system)).json()["version"] == 0  # nothing stored

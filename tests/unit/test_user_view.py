@@ -16,17 +16,22 @@ from pydantic.alias_generators import to_camel
 from api.app import create_app
 from api.auth import ROLES, Principal
 from api.graphql.user_types import User
+from api.inputs import Input
 from api.user_view import (
     Channel,
+    PreferencesBody,
     PreferencesPublic,
+    ProfileBody,
     PushPlatform,
+    PushTokenBody,
     PushTokenPublic,
+    QuietHoursBody,
     QuietHoursPublic,
     Role,
     UserPublic,
 )
 from read_side.users import PushTokenRow, UserRow
-from tests.unit.views import graphql_fields, wire_names
+from tests.unit.views import graphql_fields, graphql_input_fields, wire_names
 from write_side import users as domain
 
 CALLER = Principal(subject="alice", tenant_id="t1", roles=frozenset({"viewer", "guest", "admin"}))
@@ -114,3 +119,27 @@ def test_the_api_enums_are_the_domains_lists() -> None:
     assert {r.value for r in Role} == set(ROLES)
     assert tuple(c.value for c in Channel) == domain.CHANNELS
     assert tuple(p.value for p in PushPlatform) == get_args(domain.PushPlatform)
+
+
+@pytest.mark.parametrize(
+    ("model", "graphql_name"),
+    [
+        (ProfileBody, "UpdateProfileInput"),
+        (PreferencesBody, "NotificationPreferencesInput"),
+        (QuietHoursBody, "QuietHoursInput"),
+        (PushTokenBody, "RegisterPushTokenInput"),
+    ],
+)
+def test_the_rest_bodies_and_graphql_inputs_take_exactly_the_shapes_fields(
+    model: type[Input], graphql_name: str
+) -> None:
+    """The wire name is the alias (`phone` for the command's `phone_e164`) on both."""
+    names = [info.alias or to_camel(name) for name, info in model.model_fields.items()]
+    graphql = graphql_input_fields(graphql_name)
+    assert list(graphql) == names
+    openapi = create_app(None).openapi()["components"]["schemas"][model.__name__]["properties"]  # type: ignore[arg-type]
+    assert set(openapi) == set(names)
+    for name, info in model.model_fields.items():
+        wire = info.alias or to_camel(name)
+        assert graphql[wire].description == info.description, name
+        assert openapi[wire].get("description") == info.description, name

@@ -1,6 +1,6 @@
 """What the one-definition tests of each resource (`test_*_view.py`) ask of both adapters: the
-wire names of a definition, the fields of a GraphQL type and of an OpenAPI component, a schema
-that shows one value, and JSON compared with times as instants."""
+wire names of a definition, the fields of a GraphQL type or input and of an OpenAPI component, a
+schema that shows one value, and JSON compared with times as instants."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 from fastapi import FastAPI
-from graphql import GraphQLObjectType
+from graphql import GraphQLInputObjectType, GraphQLObjectType
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
@@ -24,6 +24,12 @@ def wire_names(model: type[BaseModel]) -> list[str]:
 def graphql_fields(type_name: str) -> dict[str, Any]:
     graphql_type = build_schema()._schema.get_type(type_name)
     assert isinstance(graphql_type, GraphQLObjectType)
+    return dict(graphql_type.fields)
+
+
+def graphql_input_fields(type_name: str) -> dict[str, Any]:
+    graphql_type = build_schema()._schema.get_type(type_name)
+    assert isinstance(graphql_type, GraphQLInputObjectType)
     return dict(graphql_type.fields)
 
 
