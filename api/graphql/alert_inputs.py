@@ -8,17 +8,39 @@ checks them field by field against the definition and the commands, so the two c
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import strawberry
 
-from api.alert_view import AlertState, AlertTransition, ConditionKind
+from api.alert_view import (
+    AlertState,
+    AlertTransition,
+    ComparisonOperator,
+    ConditionKind,
+    RateDirection,
+    RateUnit,
+)
 from api.alerts import parse_id
 from api.device_view import Severity
-from api.graphql.alert_rule_types import ComparisonOperator, RateDirection, RateUnit
+from api.graphql.derive import graphql_enum
 from read_side.alerts import AlertFilter, RuleFilter, TimelineFilter
 from write_side.alert_rules import RateOfChange, RuleDefinition
+
+# Registered here too: the inputs may be imported before the output types that register them.
+ENUMS = (AlertState, AlertTransition, ComparisonOperator, ConditionKind, RateDirection, RateUnit)
+for _enum in ENUMS:
+    graphql_enum(_enum)
+
+
+def plain(value: Any) -> Any:
+    """An input as the domain's JSON: its fields given (not null), enums as their values."""
+    if dataclasses.is_dataclass(value):
+        fields = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+        return {name: plain(v) for name, v in fields if v is not None}
+    return value.value if isinstance(value, Enum) else value
 
 
 @strawberry.input
@@ -47,14 +69,10 @@ class ConditionInput:
     window_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"kind": self.kind.value}
-        for key in ("metric", "value", "seconds", "rate", "window_seconds"):
-            if getattr(self, key) is not None:
-                data[key] = getattr(self, key)
-        if self.op is not None:
-            data["op"] = self.op.value
-        if self.kind is ConditionKind.RATE_OF_CHANGE:
-            data |= {"per": self.per.value, "direction": self.direction.value}
+        """`per` and `direction` (never null, they have defaults) only for the kind they are of."""
+        data: dict[str, Any] = plain(self)
+        if self.kind is not ConditionKind.RATE_OF_CHANGE:
+            del data["per"], data["direction"]
         return data
 
 
@@ -69,27 +87,8 @@ class AlertRuleDefinitionInput:
     enabled: bool = RuleDefinition.model_fields["enabled"].default
 
     def to_dict(self) -> dict[str, Any]:
-        scope = {
-            key: value
-            for key, value in (
-                ("device_id", self.scope.device_id),
-                ("tag", self.scope.tag),
-                ("device_type", self.scope.device_type),
-            )
-            if value is not None
-        }
-        clear = self.clear_condition
-        return {
-            "name": self.name,
-            "scope": scope,
-            "severity": self.severity.value,
-            "condition": self.condition.to_dict(),
-            "clear_condition": None
-            if clear is None
-            else {"op": clear.op.value, "value": clear.value},
-            "hysteresis": self.hysteresis,
-            "enabled": self.enabled,
-        }
+        data: dict[str, Any] = plain(self)
+        return data | {"condition": self.condition.to_dict()}
 
 
 @strawberry.input

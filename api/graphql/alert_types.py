@@ -1,7 +1,7 @@
-"""GraphQL output types of the alerts slice (docs/api.md section 13.5). `Alert` and
-`AlertTimelineEntry` are derived from the one definition in `api.alert_view` (`api.graphql.derive`):
-only `Alert.rule` and `Alert.timeline` are spelled out here, as they read more of the read model
-(the caller's tenant only). The rules' types are in `alert_rule_types`."""
+"""GraphQL output types of the alerts slice (docs/api.md section 13.5), derived from the one
+definition of each in `api.alert_view` (`api.graphql.derive`): only `Alert.rule` and
+`Alert.timeline` are spelled out here, as they read more of the read model (the caller's tenant
+only), and the connections and the change payload around them."""
 
 from __future__ import annotations
 
@@ -15,20 +15,22 @@ from anyio import to_thread
 
 from api.alert_view import (
     AlertPublic,
-    AlertResolution,
-    AlertState,
+    AlertRulePublic,
     AlertTransition,
-    ConditionKind,
+    ComparisonPublic,
+    ConditionPublic,
+    RuleRevisionPublic,
+    RuleScopePublic,
     TimelineEntryPublic,
 )
 from api.auth import Permission
-from api.graphql.alert_rule_types import AlertRule
 from api.graphql.context import Info
-from api.graphql.derive import derived_type, graphql_enum
+from api.graphql.derive import derived_type
 from api.graphql.scalars import Long
 from api.graphql.types import PageInfo
 from read_side.alerts import (
     AlertRow,
+    AlertRuleRow,
     TimelineEntry,
     TimelineFilter,
     encode_cursor,
@@ -44,15 +46,54 @@ T = TypeVar("T")
 ALERT_TYPE_PREFIX = type_prefix(AlertAggregate)  # "Alert.": a transition's name follows it
 
 
-# The view's enums are this schema's enums (the same classes).
-for _enum in (AlertState, AlertResolution, AlertTransition, ConditionKind):
-    graphql_enum(_enum)
-
-
 @strawberry.enum
 class SortOrder(Enum):
     NEWEST_FIRST = "newest_first"
     OLDEST_FIRST = "oldest_first"
+
+
+@derived_type(RuleScopePublic, name="RuleScope")
+class RuleScope:
+    view: strawberry.Private[RuleScopePublic]
+
+    def __init__(self, view: RuleScopePublic) -> None:
+        self.view = view
+
+
+@derived_type(ComparisonPublic, name="Comparison")
+class Comparison:
+    view: strawberry.Private[ComparisonPublic]
+
+    def __init__(self, view: ComparisonPublic) -> None:
+        self.view = view
+
+
+@derived_type(ConditionPublic, name="Condition")
+class Condition:
+    view: strawberry.Private[ConditionPublic]
+
+    def __init__(self, view: ConditionPublic) -> None:
+        self.view = view
+
+
+@derived_type(RuleRevisionPublic, name="AlertRuleRevision")
+class AlertRuleRevision:
+    view: strawberry.Private[RuleRevisionPublic]
+
+    def __init__(self, view: RuleRevisionPublic) -> None:
+        self.view = view
+
+
+@derived_type(AlertRulePublic, name="AlertRule", omit=("definition",))
+class AlertRule:
+    view: strawberry.Private[AlertRulePublic]
+
+    def __init__(self, view: AlertRulePublic) -> None:
+        self.view = view
+
+    @classmethod
+    def from_row(cls, row: AlertRuleRow) -> AlertRule:
+        return cls(view=AlertRulePublic.from_row(row))
 
 
 @derived_type(TimelineEntryPublic, name="AlertTimelineEntry")

@@ -28,11 +28,11 @@ from api.graphql.alert_inputs import (
     ResolveAlertInput,
     ReviseAlertRuleInput,
 )
-from api.graphql.alert_rule_types import AlertRule
 from api.graphql.alert_types import (
     Alert,
     AlertChange,
     AlertConnection,
+    AlertRule,
     AlertRuleConnection,
     AlertTimelineConnection,
     AlertTimelineEntry,

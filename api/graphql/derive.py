@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -43,8 +43,11 @@ _DERIVED: dict[type[BaseModel], type] = {}
 E = TypeVar("E", bound=Enum)
 
 
-def derived_type(model: type[BaseModel], name: str) -> Callable[[type[T]], type[T]]:
-    """Decorator: make the class a strawberry type named `name` with a field per model field.
+def derived_type(
+    model: type[BaseModel], name: str, omit: Collection[str] = ()
+) -> Callable[[type[T]], type[T]]:
+    """Decorator: make the class a strawberry type named `name` with a field per model field
+    (but those in `omit`: a field only REST shows, `AlertRulePublic.definition`).
 
     The class declares `view: strawberry.Private[<model>]` and may define fields of its own
     (a field with arguments); a model field of the same name is then left to the class, moved
@@ -58,6 +61,8 @@ def derived_type(model: type[BaseModel], name: str) -> Callable[[type[T]], type[
         extras = [n for n, v in vars(cls).items() if isinstance(v, StrawberryField)]
         extras = [n for n in extras if n not in model.model_fields]
         for field_name, info in model.model_fields.items():
+            if field_name in omit:
+                continue
             if field_name in own:
                 before = list(vars(cls)).index(field_name)
                 for extra in [n for n in extras if list(vars(cls)).index(n) < before]:

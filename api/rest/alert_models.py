@@ -6,14 +6,12 @@ derives from too; the pages below are made of them."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from pydantic import Field
-from pydantic.alias_generators import to_camel, to_snake
+from pydantic.alias_generators import to_snake
 
-from api.alert_view import AlertPublic, TimelineEntryPublic
+from api.alert_view import AlertPublic, AlertRulePublic, TimelineEntryPublic
 from api.rest.models import CamelModel
 from read_side.alerts import AlertRow, AlertRuleRow, TimelineEntry
 from read_side.paging import Page
@@ -29,14 +27,6 @@ RULE_EXAMPLE = {
 }
 
 
-def camel_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {to_camel(k) if "_" in k else k: camel_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [camel_keys(v) for v in value]
-    return value
-
-
 def snake_keys(value: Any) -> Any:
     if isinstance(value, dict):
         return {to_snake(str(k)): snake_keys(v) for k, v in value.items()}
@@ -50,51 +40,6 @@ class AlertAction(CamelModel):
 
     note: str | None = Field(default=None, max_length=MAX_NOTE)
     expected_version: int | None = Field(default=None, ge=1)
-
-
-class RuleRevisionPublic(CamelModel):
-    revision: int
-    definition: dict[str, Any]
-    revised_at: datetime
-    revised_by: str
-
-
-class AlertRulePublic(CamelModel):
-    id: UUID
-    name: str
-    severity: str
-    enabled: bool
-    deleted: bool
-    revision: int
-    version: int
-    definition: dict[str, Any]
-    revisions: list[RuleRevisionPublic]
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: AlertRuleRow) -> AlertRulePublic:
-        return cls(
-            id=row.rule_id,
-            name=row.name,
-            severity=row.severity,
-            enabled=row.enabled,
-            deleted=row.deleted,
-            revision=row.revision,
-            version=row.version,
-            definition=camel_keys(row.definition),
-            revisions=[
-                RuleRevisionPublic(
-                    revision=r["revision"],
-                    definition=camel_keys(r["definition"]),
-                    revised_at=datetime.fromisoformat(r["revised_at"]),
-                    revised_by=r["revised_by"],
-                )
-                for r in row.revisions
-            ],
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
 
 
 class AlertRulesPage(CamelModel):

@@ -11,14 +11,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
-from api.alert_view import AlertPublic
+from api.alert_view import AlertPublic, AlertRulePublic
 from api.alerts import parse_definition, run_alert_command, run_rule_command, service
 from api.auth import Permission, Principal
 from api.command_path import build_command
 from api.rest.alert_models import (
     RULE_EXAMPLE,
     AlertAction,
-    AlertRulePublic,
     AlertRulesPage,
     AlertsPage,
     TimelinePage,
