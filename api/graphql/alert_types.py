@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
-from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 from anyio import to_thread
@@ -29,6 +28,7 @@ from api.graphql.derive import derived_type
 from api.graphql.scalars import Long
 from api.graphql.types import PageInfo
 from read_side.alerts import (
+    AlertReader,
     AlertRow,
     AlertRuleRow,
     TimelineEntry,
@@ -118,18 +118,16 @@ class Alert:
     @strawberry.field
     async def rule(self, info: Info) -> AlertRule | None:
         """The rule as it is now (deleted rules included); `ruleRevision` is the one raised."""
-        caller = info.context.authorize(Permission.READ_ALERTS)
-        read = partial(info.context.system.alerts.get_rule, caller.tenant_id, self.view.rule_id)
-        found = await to_thread.run_sync(read)
+        alerts, tenant = reader(info)
+        found = await to_thread.run_sync(alerts.get_rule, tenant, self.view.rule_id)
         return None if found is None else AlertRule.from_row(found)
 
     @strawberry.field
     async def timeline(self, info: Info) -> list[AlertTimelineEntry]:
         """Every transition of this alert, oldest first (at most 500)."""
-        caller = info.context.authorize(Permission.READ_ALERTS)
+        alerts, tenant = reader(info)
         criteria = TimelineFilter(alert_id=self.view.id, newest_first=False)
-        reader = info.context.system.alerts
-        page = await to_thread.run_sync(reader.timeline, caller.tenant_id, criteria, 500, None)
+        page = await to_thread.run_sync(alerts.timeline, tenant, criteria, 500, None)
         return [AlertTimelineEntry.from_entry(e) for e in page.items]
 
     @classmethod
@@ -144,32 +142,32 @@ class Edge(Generic[T]):
 
 
 @strawberry.type
-class AlertRuleConnection:
-    edges: list[Edge[AlertRule]]
+class Connection(Generic[T]):
+    """`Connection[Alert]` is the schema's `AlertConnection` (strawberry names it)."""
+
+    edges: list[Edge[T]]
     page_info: PageInfo
+
+    @classmethod
+    def of(
+        cls, page: Page[Any], node: Callable[[Any], T], key: Callable[[Any], str], kind: str
+    ) -> Self:
+        """The page's rows as nodes, each with the cursor of its key."""
+        edges = [Edge(cursor=encode_cursor(kind, key(row)), node=node(row)) for row in page.items]
+        end = page.next_cursor or (edges[-1].cursor if edges else None)
+        info = PageInfo(has_next_page=page.next_cursor is not None, end_cursor=end)
+        return cls(edges=edges, page_info=info)
 
 
 @strawberry.type
-class AlertConnection:
-    edges: list[Edge[Alert]]
-    page_info: PageInfo
+class AlertTimelineConnection(Connection[AlertTimelineEntry]):  # the schema's name, as always
+    pass
 
 
-@strawberry.type
-class AlertTimelineConnection:
-    edges: list[Edge[AlertTimelineEntry]]
-    page_info: PageInfo
-
-
-def edges_of(
-    page: Page[Any], node: Callable[[Any], T], key: Callable[[Any], str], kind: str
-) -> tuple[list[Edge[T]], PageInfo]:
-    edges = [Edge(cursor=encode_cursor(kind, key(item)), node=node(item)) for item in page.items]
-    info = PageInfo(
-        has_next_page=page.next_cursor is not None,
-        end_cursor=page.next_cursor or (edges[-1].cursor if edges else None),
-    )
-    return edges, info
+def reader(info: Info) -> tuple[AlertReader, str]:
+    """The alerts' reader and the caller's tenant, once the caller may read alerts."""
+    caller = info.context.authorize(Permission.READ_ALERTS)
+    return info.context.system.alerts, caller.tenant_id
 
 
 @strawberry.type
