@@ -24,7 +24,7 @@ from api.alert_view import (
 )
 from api.auth import Permission
 from api.graphql.context import Info
-from api.graphql.derive import derived_type
+from api.graphql.derive import derived_type, part_type
 from api.graphql.scalars import Long
 from api.graphql.types import PageInfo
 from read_side.alerts import (
@@ -52,36 +52,14 @@ class SortOrder(Enum):
     OLDEST_FIRST = "oldest_first"
 
 
-@derived_type(RuleScopePublic, name="RuleScope")
-class RuleScope:
-    view: strawberry.Private[RuleScopePublic]
-
-    def __init__(self, view: RuleScopePublic) -> None:
-        self.view = view
-
-
-@derived_type(ComparisonPublic, name="Comparison")
-class Comparison:
-    view: strawberry.Private[ComparisonPublic]
-
-    def __init__(self, view: ComparisonPublic) -> None:
-        self.view = view
-
-
-@derived_type(ConditionPublic, name="Condition")
-class Condition:
-    view: strawberry.Private[ConditionPublic]
-
-    def __init__(self, view: ConditionPublic) -> None:
-        self.view = view
-
-
-@derived_type(RuleRevisionPublic, name="AlertRuleRevision")
-class AlertRuleRevision:
-    view: strawberry.Private[RuleRevisionPublic]
-
-    def __init__(self, view: RuleRevisionPublic) -> None:
-        self.view = view
+# The rule's parts, shown only as its fields.
+for _part, _name in (
+    (RuleScopePublic, "RuleScope"),
+    (ComparisonPublic, "Comparison"),
+    (ConditionPublic, "Condition"),
+    (RuleRevisionPublic, "AlertRuleRevision"),
+):
+    part_type(_part, _name)
 
 
 @derived_type(AlertRulePublic, name="AlertRule", omit=("definition",))

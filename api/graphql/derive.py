@@ -86,6 +86,14 @@ def derived_type(
     return wrap
 
 
+def part_type(model: type[BaseModel], name: str) -> type:
+    """The derived type of a model shown only as a field of another (`RuleScope` of
+    `AlertRule`): no fields of its own, never named in code, so no class statement."""
+    private: Any = strawberry.Private  # subscripted with a class known at run time only
+    namespace = {"__annotations__": {"view": private[model]}}
+    return derived_type(model, name)(type(name, (), namespace))
+
+
 def graphql_enum(enum: type[E]) -> type[E]:
     """The enum, registered as a GraphQL enum of the same name (strawberry marks the class
     itself, so pydantic models and GraphQL types share it)."""

@@ -6,16 +6,18 @@ derives from too; the pages below are made of them."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, Self, TypeVar
 
 from pydantic import Field
 from pydantic.alias_generators import to_snake
 
 from api.alert_view import AlertPublic, AlertRulePublic, TimelineEntryPublic
 from api.rest.models import CamelModel
-from read_side.alerts import AlertRow, AlertRuleRow, TimelineEntry
 from read_side.paging import Page
 from write_side.alerts import MAX_NOTE
+
+T = TypeVar("T")
 
 RULE_EXAMPLE = {
     "name": "Pump too hot",
@@ -42,33 +44,25 @@ class AlertAction(CamelModel):
     expected_version: int | None = Field(default=None, ge=1)
 
 
-class AlertRulesPage(CamelModel):
-    items: list[AlertRulePublic]
+class ItemsPage(CamelModel, Generic[T]):
+    """A page of a list: each model below is one (its OpenAPI component keeps its name)."""
+
+    items: list[T]
     next_cursor: str | None = Field(description="Pass as `after` for the next page.")
 
     @classmethod
-    def from_page(cls, page: Page[AlertRuleRow]) -> AlertRulesPage:
-        return cls(
-            items=[AlertRulePublic.from_row(r) for r in page.items], next_cursor=page.next_cursor
-        )
+    def of(cls, page: Page[Any], shown: Callable[[Any], T]) -> Self:
+        """The page of rows, each as `shown(row)`."""
+        return cls(items=[shown(row) for row in page.items], next_cursor=page.next_cursor)
 
 
-class TimelinePage(CamelModel):
-    items: list[TimelineEntryPublic]
-    next_cursor: str | None = Field(description="Pass as `after` for the next page.")
-
-    @classmethod
-    def from_page(cls, page: Page[TimelineEntry]) -> TimelinePage:
-        items = [TimelineEntryPublic.from_entry(e) for e in page.items]
-        return cls(items=items, next_cursor=page.next_cursor)
+class AlertRulesPage(ItemsPage[AlertRulePublic]):
+    pass
 
 
-class AlertsPage(CamelModel):
-    items: list[AlertPublic]
-    next_cursor: str | None = Field(description="Pass as `after` for the next page.")
+class AlertsPage(ItemsPage[AlertPublic]):
+    pass
 
-    @classmethod
-    def from_page(cls, page: Page[AlertRow]) -> AlertsPage:
-        return cls(
-            items=[AlertPublic.from_row(r) for r in page.items], next_cursor=page.next_cursor
-        )
+
+class TimelinePage(ItemsPage[TimelineEntryPublic]):
+    pass
