@@ -1,8 +1,8 @@
 """REST bodies of the alerts slice (camelCase on the wire). A rule definition travels as the
 domain's JSON with camelCase keys (`clearCondition`, `scope.deviceType`, `windowSeconds`).
 
-An alert and a timeline entry as shown are `api.alert_view`'s, the one definition GraphQL
-derives from too; the pages below are made of them."""
+An alert, a timeline entry and a rule as shown are `api.alert_view`'s, the one definition
+GraphQL derives from too; the pages below are made of them."""
 
 from __future__ import annotations
 
