@@ -8,17 +8,45 @@ checks them field by field against the definition and the commands, so the two c
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 import strawberry
+from pydantic.alias_generators import to_camel
 
-from api.alert_view import AlertState, AlertTransition, ConditionKind
+from api.alert_view import (
+    AlertState,
+    AlertTransition,
+    ComparisonOperator,
+    ConditionKind,
+    RateDirection,
+    RateUnit,
+)
 from api.alerts import parse_id
 from api.device_view import Severity
-from api.graphql.alert_rule_types import ComparisonOperator, RateDirection, RateUnit
-from read_side.alerts import AlertFilter, RuleFilter, TimelineFilter
+from api.graphql.derive import graphql_enum
 from write_side.alert_rules import RateOfChange, RuleDefinition
+
+# Registered here too: the inputs may be imported before the output types that register them.
+ENUMS = (AlertState, AlertTransition, ComparisonOperator, ConditionKind, RateDirection, RateUnit)
+for _enum in ENUMS:
+    graphql_enum(_enum)
+
+
+F = TypeVar("F")
+
+
+def plain(value: Any) -> Any:
+    """An input as the domain's JSON: its fields given (not null), enums as their values."""
+    if dataclasses.is_dataclass(value):
+        fields = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+        return {name: plain(v) for name, v in fields if v is not None}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value.value if isinstance(value, Enum) else value
 
 
 @strawberry.input
@@ -47,14 +75,10 @@ class ConditionInput:
     window_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"kind": self.kind.value}
-        for key in ("metric", "value", "seconds", "rate", "window_seconds"):
-            if getattr(self, key) is not None:
-                data[key] = getattr(self, key)
-        if self.op is not None:
-            data["op"] = self.op.value
-        if self.kind is ConditionKind.RATE_OF_CHANGE:
-            data |= {"per": self.per.value, "direction": self.direction.value}
+        """`per` and `direction` (never null, they have defaults) only for the kind they are of."""
+        data: dict[str, Any] = plain(self)
+        if self.kind is not ConditionKind.RATE_OF_CHANGE:
+            del data["per"], data["direction"]
         return data
 
 
@@ -69,27 +93,8 @@ class AlertRuleDefinitionInput:
     enabled: bool = RuleDefinition.model_fields["enabled"].default
 
     def to_dict(self) -> dict[str, Any]:
-        scope = {
-            key: value
-            for key, value in (
-                ("device_id", self.scope.device_id),
-                ("tag", self.scope.tag),
-                ("device_type", self.scope.device_type),
-            )
-            if value is not None
-        }
-        clear = self.clear_condition
-        return {
-            "name": self.name,
-            "scope": scope,
-            "severity": self.severity.value,
-            "condition": self.condition.to_dict(),
-            "clear_condition": None
-            if clear is None
-            else {"op": clear.op.value, "value": clear.value},
-            "hysteresis": self.hysteresis,
-            "enabled": self.enabled,
-        }
+        data: dict[str, Any] = plain(self)
+        return data | {"condition": self.condition.to_dict()}
 
 
 @strawberry.input
@@ -116,12 +121,15 @@ class AcknowledgeAlertInput:
     note: str | None = None
     expected_version: int | None = None
 
+    def command_fields(self) -> dict[str, object]:
+        """The fields of the command (`AcknowledgeAlert`, `ResolveAlert`): `id` is `alert_id`."""
+        fields = {"note": self.note, "expected_version": self.expected_version}
+        return fields | {"alert_id": parse_id(self.id, "id")}
+
 
 @strawberry.input
-class ResolveAlertInput:
-    id: strawberry.ID
-    note: str | None = None
-    expected_version: int | None = None
+class ResolveAlertInput(AcknowledgeAlertInput):  # the same fields
+    pass
 
 
 @strawberry.input(name="AlertRuleFilter")
@@ -129,10 +137,6 @@ class AlertRuleFilterInput:
     enabled: bool | None = None
     severity: Severity | None = None
     include_deleted: bool = False
-
-    def to_filter(self) -> RuleFilter:
-        severity = None if self.severity is None else self.severity.value
-        return RuleFilter(self.include_deleted, self.enabled, severity)
 
 
 @strawberry.input(name="AlertFilter")
@@ -143,18 +147,6 @@ class AlertFilterInput:
     device_id: strawberry.ID | None = None
     raised_from: datetime | None = None
     raised_to: datetime | None = None
-
-    def to_filter(self) -> AlertFilter:
-        return AlertFilter(
-            severities=frozenset(s.value for s in self.severities or ()),
-            states=frozenset(s.value for s in self.states or ()),
-            rule_id=None if self.rule_id is None else parse_id(self.rule_id, "filter.ruleId"),
-            device_id=None
-            if self.device_id is None
-            else parse_id(self.device_id, "filter.deviceId"),
-            raised_from=self.raised_from,
-            raised_to=self.raised_to,
-        )
 
 
 @strawberry.input(name="AlertTimelineFilter")
@@ -172,18 +164,15 @@ class AlertTimelineFilterInput:
         default=None, name="to", description="Recorded at or before (inclusive)."
     )
 
-    def to_filter(self, newest_first: bool) -> TimelineFilter:
-        def uid(value: strawberry.ID | None, field: str) -> Any:
-            return None if value is None else parse_id(value, f"filter.{field}")
 
-        return TimelineFilter(
-            device_id=uid(self.device_id, "deviceId"),
-            alert_id=uid(self.alert_id, "alertId"),
-            rule_id=uid(self.rule_id, "ruleId"),
-            severities=frozenset(s.value for s in self.severities or ()),
-            transitions=frozenset(t.value for t in self.transitions or ()),
-            states=frozenset(s.value for s in self.states or ()),
-            start=self.start,
-            end=self.end,
-            newest_first=newest_first,
-        )
+def criteria(given: object | None, filter_class: Callable[..., F], **more: object) -> F:
+    """The read model's filter (`RuleFilter`, `AlertFilter`, `TimelineFilter`) from a filter
+    input, whose fields are the filter's by name (tested): ids parsed (`filter.ruleId` at fault),
+    enums as their values, lists as sets; a field not given keeps the filter's default."""
+    values: dict[str, Any] = {}
+    for name, value in plain(given or {}).items():
+        if name.endswith("_id"):
+            values[name] = parse_id(value, f"filter.{to_camel(name)}")
+        else:
+            values[name] = frozenset(value) if isinstance(value, list) else value
+    return filter_class(**values, **more)

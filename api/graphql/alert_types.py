@@ -1,34 +1,36 @@
-"""GraphQL output types of the alerts slice (docs/api.md section 13.5). `Alert` and
-`AlertTimelineEntry` are derived from the one definition in `api.alert_view` (`api.graphql.derive`):
-only `Alert.rule` and `Alert.timeline` are spelled out here, as they read more of the read model
-(the caller's tenant only). The rules' types are in `alert_rule_types`."""
+"""GraphQL output types of the alerts slice (docs/api.md section 13.5), derived from the one
+definition of each in `api.alert_view` (`api.graphql.derive`): only `Alert.rule` and
+`Alert.timeline` are spelled out here, as they read more of the read model (the caller's tenant
+only), and the connections and the change payload around them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
-from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 from anyio import to_thread
 
 from api.alert_view import (
     AlertPublic,
-    AlertResolution,
-    AlertState,
+    AlertRulePublic,
     AlertTransition,
-    ConditionKind,
+    ComparisonPublic,
+    ConditionPublic,
+    RuleRevisionPublic,
+    RuleScopePublic,
     TimelineEntryPublic,
 )
 from api.auth import Permission
-from api.graphql.alert_rule_types import AlertRule
 from api.graphql.context import Info
-from api.graphql.derive import derived_type, graphql_enum
+from api.graphql.derive import derived_type, part_type
 from api.graphql.scalars import Long
 from api.graphql.types import PageInfo
 from read_side.alerts import (
+    AlertReader,
     AlertRow,
+    AlertRuleRow,
     TimelineEntry,
     TimelineFilter,
     encode_cursor,
@@ -44,15 +46,32 @@ T = TypeVar("T")
 ALERT_TYPE_PREFIX = type_prefix(AlertAggregate)  # "Alert.": a transition's name follows it
 
 
-# The view's enums are this schema's enums (the same classes).
-for _enum in (AlertState, AlertResolution, AlertTransition, ConditionKind):
-    graphql_enum(_enum)
-
-
 @strawberry.enum
 class SortOrder(Enum):
     NEWEST_FIRST = "newest_first"
     OLDEST_FIRST = "oldest_first"
+
+
+# The rule's parts, shown only as its fields.
+for _part, _name in (
+    (RuleScopePublic, "RuleScope"),
+    (ComparisonPublic, "Comparison"),
+    (ConditionPublic, "Condition"),
+    (RuleRevisionPublic, "AlertRuleRevision"),
+):
+    part_type(_part, _name)
+
+
+@derived_type(AlertRulePublic, name="AlertRule", omit=("definition",))
+class AlertRule:
+    view: strawberry.Private[AlertRulePublic]
+
+    def __init__(self, view: AlertRulePublic) -> None:
+        self.view = view
+
+    @classmethod
+    def from_row(cls, row: AlertRuleRow) -> AlertRule:
+        return cls(view=AlertRulePublic.from_row(row))
 
 
 @derived_type(TimelineEntryPublic, name="AlertTimelineEntry")
@@ -77,18 +96,16 @@ class Alert:
     @strawberry.field
     async def rule(self, info: Info) -> AlertRule | None:
         """The rule as it is now (deleted rules included); `ruleRevision` is the one raised."""
-        caller = info.context.authorize(Permission.READ_ALERTS)
-        read = partial(info.context.system.alerts.get_rule, caller.tenant_id, self.view.rule_id)
-        found = await to_thread.run_sync(read)
+        alerts, tenant = reader(info)
+        found = await to_thread.run_sync(alerts.get_rule, tenant, self.view.rule_id)
         return None if found is None else AlertRule.from_row(found)
 
     @strawberry.field
     async def timeline(self, info: Info) -> list[AlertTimelineEntry]:
         """Every transition of this alert, oldest first (at most 500)."""
-        caller = info.context.authorize(Permission.READ_ALERTS)
+        alerts, tenant = reader(info)
         criteria = TimelineFilter(alert_id=self.view.id, newest_first=False)
-        reader = info.context.system.alerts
-        page = await to_thread.run_sync(reader.timeline, caller.tenant_id, criteria, 500, None)
+        page = await to_thread.run_sync(alerts.timeline, tenant, criteria, 500, None)
         return [AlertTimelineEntry.from_entry(e) for e in page.items]
 
     @classmethod
@@ -103,32 +120,32 @@ class Edge(Generic[T]):
 
 
 @strawberry.type
-class AlertRuleConnection:
-    edges: list[Edge[AlertRule]]
+class Connection(Generic[T]):
+    """`Connection[Alert]` is the schema's `AlertConnection` (strawberry names it)."""
+
+    edges: list[Edge[T]]
     page_info: PageInfo
+
+    @classmethod
+    def of(
+        cls, page: Page[Any], node: Callable[[Any], T], key: Callable[[Any], str], kind: str
+    ) -> Self:
+        """The page's rows as nodes, each with the cursor of its key."""
+        edges = [Edge(cursor=encode_cursor(kind, key(row)), node=node(row)) for row in page.items]
+        end = page.next_cursor or (edges[-1].cursor if edges else None)
+        info = PageInfo(has_next_page=page.next_cursor is not None, end_cursor=end)
+        return cls(edges=edges, page_info=info)
 
 
 @strawberry.type
-class AlertConnection:
-    edges: list[Edge[Alert]]
-    page_info: PageInfo
+class AlertTimelineConnection(Connection[AlertTimelineEntry]):  # the schema's name, as always
+    pass
 
 
-@strawberry.type
-class AlertTimelineConnection:
-    edges: list[Edge[AlertTimelineEntry]]
-    page_info: PageInfo
-
-
-def edges_of(
-    page: Page[Any], node: Callable[[Any], T], key: Callable[[Any], str], kind: str
-) -> tuple[list[Edge[T]], PageInfo]:
-    edges = [Edge(cursor=encode_cursor(kind, key(item)), node=node(item)) for item in page.items]
-    info = PageInfo(
-        has_next_page=page.next_cursor is not None,
-        end_cursor=page.next_cursor or (edges[-1].cursor if edges else None),
-    )
-    return edges, info
+def reader(info: Info) -> tuple[AlertReader, str]:
+    """The alerts' reader and the caller's tenant, once the caller may read alerts."""
+    caller = info.context.authorize(Permission.READ_ALERTS)
+    return info.context.system.alerts, caller.tenant_id
 
 
 @strawberry.type

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from functools import partial
 
 import strawberry
 from anyio import to_thread
@@ -27,23 +26,23 @@ from api.graphql.alert_inputs import (
     DeleteAlertRuleInput,
     ResolveAlertInput,
     ReviseAlertRuleInput,
+    criteria,
 )
-from api.graphql.alert_rule_types import AlertRule
 from api.graphql.alert_types import (
     Alert,
     AlertChange,
-    AlertConnection,
-    AlertRuleConnection,
+    AlertRule,
     AlertTimelineConnection,
     AlertTimelineEntry,
+    Connection,
     SortOrder,
-    edges_of,
+    reader,
 )
 from api.graphql.context import Info
 from api.graphql.notices import tenant_notices
 from read_side.alerts import ALERT_TOPIC, AlertFilter, RuleFilter, TimelineFilter
-from read_side.device_status import check_page_size
 from read_side.notifications import ChangeNotice
+from read_side.paging import check_page_size
 from write_side.alert_commands import (
     AcknowledgeAlert,
     CreateAlertRule,
@@ -58,9 +57,8 @@ from write_side.alert_rules import SEVERITY_RANK
 class AlertQuery:
     @strawberry.field
     async def alert_rule(self, info: Info, id: strawberry.ID) -> AlertRule | None:
-        caller = info.context.authorize(Permission.READ_ALERTS)
-        read = partial(info.context.system.alerts.get_rule, caller.tenant_id, parse_id(id, "id"))
-        row = await to_thread.run_sync(read)
+        alerts, tenant = reader(info)
+        row = await to_thread.run_sync(alerts.get_rule, tenant, parse_id(id, "id"))
         return None if row is None else AlertRule.from_row(row)
 
     @strawberry.field
@@ -70,20 +68,17 @@ class AlertQuery:
         filter: AlertRuleFilterInput | None = None,
         first: int = 50,
         after: str | None = None,
-    ) -> AlertRuleConnection:
-        caller = info.context.authorize(Permission.READ_ALERTS)
-        criteria = RuleFilter() if filter is None else filter.to_filter()
-        reader = info.context.system.alerts
-        read = partial(reader.list_rules, caller.tenant_id, criteria, check_page_size(first), after)
-        page = await to_thread.run_sync(read)
-        edges, page_info = edges_of(page, AlertRule.from_row, lambda r: r.rule_id.hex, "r")
-        return AlertRuleConnection(edges=edges, page_info=page_info)
+    ) -> Connection[AlertRule]:
+        alerts, tenant = reader(info)
+        chosen = criteria(filter, RuleFilter)
+        size = check_page_size(first)
+        page = await to_thread.run_sync(alerts.list_rules, tenant, chosen, size, after)
+        return Connection.of(page, AlertRule.from_row, lambda r: r.rule_id.hex, "r")
 
     @strawberry.field
     async def alert(self, info: Info, id: strawberry.ID) -> Alert | None:
-        caller = info.context.authorize(Permission.READ_ALERTS)
-        read = partial(info.context.system.alerts.get_alert, caller.tenant_id, parse_id(id, "id"))
-        row = await to_thread.run_sync(read)
+        alerts, tenant = reader(info)
+        row = await to_thread.run_sync(alerts.get_alert, tenant, parse_id(id, "id"))
         return None if row is None else Alert.from_row(row)
 
     @strawberry.field
@@ -93,17 +88,13 @@ class AlertQuery:
         filter: AlertFilterInput | None = None,
         first: int = 50,
         after: str | None = None,
-    ) -> AlertConnection:
+    ) -> Connection[Alert]:
         """Newest raised first."""
-        caller = info.context.authorize(Permission.READ_ALERTS)
-        criteria = AlertFilter() if filter is None else filter.to_filter()
-        reader = info.context.system.alerts
-        read = partial(
-            reader.list_alerts, caller.tenant_id, criteria, check_page_size(first), after
-        )
-        page = await to_thread.run_sync(read)
-        edges, page_info = edges_of(page, Alert.from_row, lambda a: a.raised_key, "a")
-        return AlertConnection(edges=edges, page_info=page_info)
+        alerts, tenant = reader(info)
+        chosen = criteria(filter, AlertFilter)
+        size = check_page_size(first)
+        page = await to_thread.run_sync(alerts.list_alerts, tenant, chosen, size, after)
+        return Connection.of(page, Alert.from_row, lambda a: a.raised_key, "a")
 
     @strawberry.field
     async def alert_timeline(
@@ -116,85 +107,55 @@ class AlertQuery:
     ) -> AlertTimelineConnection:
         """Every transition of the tenant's alerts (per device, alert or rule with the filter),
         in the order they were recorded; consecutive repeats of an alert are one entry."""
-        caller = info.context.authorize(Permission.READ_ALERTS)
-        newest_first = order is SortOrder.NEWEST_FIRST
-        criteria = (
-            TimelineFilter(newest_first=newest_first)
-            if filter is None
-            else filter.to_filter(newest_first)
-        )
-        reader = info.context.system.alerts
-        read = partial(reader.timeline, caller.tenant_id, criteria, check_page_size(first), after)
-        page = await to_thread.run_sync(read)
-        edges, page_info = edges_of(page, AlertTimelineEntry.from_entry, lambda e: e.key, "t")
-        return AlertTimelineConnection(edges=edges, page_info=page_info)
+        alerts, tenant = reader(info)
+        chosen = criteria(filter, TimelineFilter, newest_first=order is SortOrder.NEWEST_FIRST)
+        size = check_page_size(first)
+        page = await to_thread.run_sync(alerts.timeline, tenant, chosen, size, after)
+        return AlertTimelineConnection.of(page, AlertTimelineEntry.from_entry, lambda e: e.key, "t")
 
 
 @strawberry.type
 class AlertMutation:
     @strawberry.mutation
     async def create_alert_rule(self, info: Info, input: CreateAlertRuleInput) -> AlertRule:
-        caller = info.context.authorize(Permission.WRITE_RULES)
+        caller, system = info.context.authorize(Permission.WRITE_RULES), info.context.system
         definition = parse_definition(input.definition.to_dict(), "definition")
-        system = info.context.system
         command = CreateAlertRule(definition=definition)
         row = await run_rule_command(system, caller, service(system).create_rule, command)
         return AlertRule.from_row(row)
 
     @strawberry.mutation
     async def revise_alert_rule(self, info: Info, input: ReviseAlertRuleInput) -> AlertRule:
-        caller = info.context.authorize(Permission.WRITE_RULES)
+        caller, system = info.context.authorize(Permission.WRITE_RULES), info.context.system
+        rule_id = parse_id(input.id, "id")
+        definition = parse_definition(input.definition.to_dict(), "definition")
+        fields = {"rule_id": rule_id, "definition": definition}
         command = build_command(
-            ReviseAlertRule,
-            {
-                "rule_id": parse_id(input.id, "id"),
-                "definition": parse_definition(input.definition.to_dict(), "definition"),
-                "expected_version": input.expected_version,
-            },
+            ReviseAlertRule, fields | {"expected_version": input.expected_version}
         )
-        system = info.context.system
         row = await run_rule_command(system, caller, service(system).revise_rule, command)
         return AlertRule.from_row(row)
 
     @strawberry.mutation
     async def delete_alert_rule(self, info: Info, input: DeleteAlertRuleInput) -> AlertRule:
         """Soft delete: the rule stops raising and its open alerts are resolved."""
-        caller = info.context.authorize(Permission.WRITE_RULES)
-        command = build_command(
-            DeleteAlertRule,
-            {"rule_id": parse_id(input.id, "id"), "expected_version": input.expected_version},
-        )
-        system = info.context.system
+        caller, system = info.context.authorize(Permission.WRITE_RULES), info.context.system
+        fields = {"rule_id": parse_id(input.id, "id"), "expected_version": input.expected_version}
+        command = build_command(DeleteAlertRule, fields)
         row = await run_rule_command(system, caller, service(system).delete_rule, command)
         return AlertRule.from_row(row)
 
     @strawberry.mutation
     async def acknowledge_alert(self, info: Info, input: AcknowledgeAlertInput) -> Alert:
-        caller = info.context.authorize(Permission.WRITE_ALERTS)
-        command = build_command(
-            AcknowledgeAlert,
-            {
-                "alert_id": parse_id(input.id, "id"),
-                "note": input.note,
-                "expected_version": input.expected_version,
-            },
-        )
-        system = info.context.system
+        caller, system = info.context.authorize(Permission.WRITE_ALERTS), info.context.system
+        command = build_command(AcknowledgeAlert, input.command_fields())
         row = await run_alert_command(system, caller, service(system).acknowledge, command)
         return Alert.from_row(row)
 
     @strawberry.mutation
     async def resolve_alert(self, info: Info, input: ResolveAlertInput) -> Alert:
-        caller = info.context.authorize(Permission.WRITE_ALERTS)
-        command = build_command(
-            ResolveAlert,
-            {
-                "alert_id": parse_id(input.id, "id"),
-                "note": input.note,
-                "expected_version": input.expected_version,
-            },
-        )
-        system = info.context.system
+        caller, system = info.context.authorize(Permission.WRITE_ALERTS), info.context.system
+        command = build_command(ResolveAlert, input.command_fields())
         row = await run_alert_command(system, caller, service(system).resolve, command)
         return Alert.from_row(row)
 

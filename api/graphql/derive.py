@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar, dataclass_transform
@@ -57,8 +57,11 @@ M = TypeVar("M", bound=Input)
 
 
 @dataclass_transform(kw_only_default=True)
-def derived_type(model: type[BaseModel], name: str) -> Callable[[type[T]], type[T]]:
-    """Decorator: make the class a strawberry type named `name` with a field per model field.
+def derived_type(
+    model: type[BaseModel], name: str, omit: Collection[str] = ()
+) -> Callable[[type[T]], type[T]]:
+    """Decorator: make the class a strawberry type named `name` with a field per model field
+    (but those in `omit`: a field only REST shows, `AlertRulePublic.definition`).
 
     The class declares `view: strawberry.Private[<model>]` and may define fields of its own
     (a field with arguments); a model field of the same name is then left to the class, moved
@@ -72,6 +75,8 @@ def derived_type(model: type[BaseModel], name: str) -> Callable[[type[T]], type[
         extras = [n for n, v in vars(cls).items() if isinstance(v, StrawberryField)]
         extras = [n for n in extras if n not in model.model_fields]
         for field_name, info in model.model_fields.items():
+            if field_name in omit:
+                continue
             if field_name in own:
                 before = list(vars(cls)).index(field_name)
                 for extra in [n for n in extras if list(vars(cls)).index(n) < before]:
@@ -96,6 +101,14 @@ def derived_type(model: type[BaseModel], name: str) -> Callable[[type[T]], type[
         return derived
 
     return wrap
+
+
+def part_type(model: type[BaseModel], name: str) -> type:
+    """The derived type of a model shown only as a field of another (`RuleScope` of
+    `AlertRule`): no fields of its own, never named in code, so no class statement."""
+    private: Any = strawberry.Private  # subscripted with a class known at run time only
+    namespace = {"__annotations__": {"view": private[model]}}
+    return derived_type(model, name)(type(name, (), namespace))
 
 
 def graphql_enum(enum: type[E]) -> type[E]:

@@ -1,23 +1,23 @@
 """REST bodies of the alerts slice (camelCase on the wire). A rule definition travels as the
 domain's JSON with camelCase keys (`clearCondition`, `scope.deviceType`, `windowSeconds`).
 
-An alert and a timeline entry as shown are `api.alert_view`'s, the one definition GraphQL
-derives from too; the pages below are made of them."""
+An alert, a timeline entry and a rule as shown are `api.alert_view`'s, the one definition
+GraphQL derives from too; the pages below are made of them."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from uuid import UUID
+from collections.abc import Callable
+from typing import Any, Generic, Self, TypeVar
 
 from pydantic import Field
-from pydantic.alias_generators import to_camel, to_snake
+from pydantic.alias_generators import to_snake
 
-from api.alert_view import AlertPublic, TimelineEntryPublic
+from api.alert_view import AlertPublic, AlertRulePublic, TimelineEntryPublic
 from api.rest.models import CamelModel
-from read_side.alerts import AlertRow, AlertRuleRow, TimelineEntry
 from read_side.paging import Page
 from write_side.alerts import MAX_NOTE
+
+T = TypeVar("T")
 
 RULE_EXAMPLE = {
     "name": "Pump too hot",
@@ -27,14 +27,6 @@ RULE_EXAMPLE = {
     "clearCondition": {"op": "<", "value": 75},
     "enabled": True,
 }
-
-
-def camel_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {to_camel(k) if "_" in k else k: camel_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [camel_keys(v) for v in value]
-    return value
 
 
 def snake_keys(value: Any) -> Any:
@@ -52,78 +44,25 @@ class AlertAction(CamelModel):
     expected_version: int | None = Field(default=None, ge=1)
 
 
-class RuleRevisionPublic(CamelModel):
-    revision: int
-    definition: dict[str, Any]
-    revised_at: datetime
-    revised_by: str
+class ItemsPage(CamelModel, Generic[T]):
+    """A page of a list: each model below is one (its OpenAPI component keeps its name)."""
 
-
-class AlertRulePublic(CamelModel):
-    id: UUID
-    name: str
-    severity: str
-    enabled: bool
-    deleted: bool
-    revision: int
-    version: int
-    definition: dict[str, Any]
-    revisions: list[RuleRevisionPublic]
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: AlertRuleRow) -> AlertRulePublic:
-        return cls(
-            id=row.rule_id,
-            name=row.name,
-            severity=row.severity,
-            enabled=row.enabled,
-            deleted=row.deleted,
-            revision=row.revision,
-            version=row.version,
-            definition=camel_keys(row.definition),
-            revisions=[
-                RuleRevisionPublic(
-                    revision=r["revision"],
-                    definition=camel_keys(r["definition"]),
-                    revised_at=datetime.fromisoformat(r["revised_at"]),
-                    revised_by=r["revised_by"],
-                )
-                for r in row.revisions
-            ],
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
-
-
-class AlertRulesPage(CamelModel):
-    items: list[AlertRulePublic]
+    items: list[T]
     next_cursor: str | None = Field(description="Pass as `after` for the next page.")
 
     @classmethod
-    def from_page(cls, page: Page[AlertRuleRow]) -> AlertRulesPage:
-        return cls(
-            items=[AlertRulePublic.from_row(r) for r in page.items], next_cursor=page.next_cursor
-        )
+    def of(cls, page: Page[Any], shown: Callable[[Any], T]) -> Self:
+        """The page of rows, each as `shown(row)`."""
+        return cls(items=[shown(row) for row in page.items], next_cursor=page.next_cursor)
 
 
-class TimelinePage(CamelModel):
-    items: list[TimelineEntryPublic]
-    next_cursor: str | None = Field(description="Pass as `after` for the next page.")
-
-    @classmethod
-    def from_page(cls, page: Page[TimelineEntry]) -> TimelinePage:
-        items = [TimelineEntryPublic.from_entry(e) for e in page.items]
-        return cls(items=items, next_cursor=page.next_cursor)
+class AlertRulesPage(ItemsPage[AlertRulePublic]):
+    pass
 
 
-class AlertsPage(CamelModel):
-    items: list[AlertPublic]
-    next_cursor: str | None = Field(description="Pass as `after` for the next page.")
+class AlertsPage(ItemsPage[AlertPublic]):
+    pass
 
-    @classmethod
-    def from_page(cls, page: Page[AlertRow]) -> AlertsPage:
-        return cls(
-            items=[AlertPublic.from_row(r) for r in page.items], next_cursor=page.next_cursor
-        )
+
+class TimelinePage(ItemsPage[TimelineEntryPublic]):
+    pass

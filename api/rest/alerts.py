@@ -6,19 +6,18 @@ Thin: a body or query in, a command or a read out, a response model back."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
-from api.alert_view import AlertPublic
+from api.alert_view import AlertPublic, AlertRulePublic, TimelineEntryPublic
 from api.alerts import parse_definition, run_alert_command, run_rule_command, service
 from api.auth import Permission, Principal
 from api.command_path import build_command
 from api.rest.alert_models import (
     RULE_EXAMPLE,
     AlertAction,
-    AlertRulePublic,
     AlertRulesPage,
     AlertsPage,
     TimelinePage,
@@ -46,6 +45,8 @@ from write_side.alert_commands import (
 from write_side.alert_commands import CreateAlertRule as CreateRule
 from write_side.errors import InvalidInput, NotFound
 from write_side.severity import Severity
+
+V = TypeVar("V")
 
 router = APIRouter(tags=["alerts"], responses=ERROR_RESPONSES)
 
@@ -84,7 +85,8 @@ def list_alerts(
         raised_from,
         raised_to,
     )
-    return AlertsPage.from_page(system.alerts.list_alerts(caller.tenant_id, criteria, first, after))
+    page = system.alerts.list_alerts(caller.tenant_id, criteria, first, after)
+    return AlertsPage.of(page, AlertPublic.from_row)
 
 
 @router.get("/alerts/{alertId}", summary="Show an alert with its timeline", responses=NOT_FOUND)
@@ -96,8 +98,7 @@ def get_alert(
         raise NotFound(f"alert {alert_id} not found")
     criteria = TimelineFilter(alert_id=alert_id, newest_first=False)
     timeline = system.alerts.timeline(caller.tenant_id, criteria, MAX_PAGE_SIZE, None).items
-    response.headers["ETag"] = f'"{row.version}"'
-    return AlertPublic.from_row(row, timeline)
+    return tagged(response, row.version, AlertPublic.from_row(row, timeline))
 
 
 @router.post(
@@ -112,12 +113,9 @@ async def acknowledge_alert(
     body: AlertAction | None = None,
     if_match: IfMatch = None,
 ) -> AlertPublic:
-    action = body or AlertAction()
-    fields: dict[str, object] = {"alert_id": alert_id, "note": action.note}
-    command = build_command(AcknowledgeAlert, fields | _version(action.expected_version, if_match))
+    command = build_command(AcknowledgeAlert, _action(alert_id, body, if_match))
     row = await run_alert_command(system, caller, service(system).acknowledge, command)
-    response.headers["ETag"] = f'"{row.version}"'
-    return AlertPublic.from_row(row)
+    return tagged(response, row.version, AlertPublic.from_row(row))
 
 
 @router.post(
@@ -132,12 +130,9 @@ async def resolve_alert(
     body: AlertAction | None = None,
     if_match: IfMatch = None,
 ) -> AlertPublic:
-    action = body or AlertAction()
-    fields: dict[str, object] = {"alert_id": alert_id, "note": action.note}
-    command = build_command(ResolveAlert, fields | _version(action.expected_version, if_match))
+    command = build_command(ResolveAlert, _action(alert_id, body, if_match))
     row = await run_alert_command(system, caller, service(system).resolve, command)
-    response.headers["ETag"] = f'"{row.version}"'
-    return AlertPublic.from_row(row)
+    return tagged(response, row.version, AlertPublic.from_row(row))
 
 
 @router.get("/alert-timeline", summary="Alert transitions, in the order recorded")
@@ -168,7 +163,8 @@ def alert_timeline(
         end=end,
         newest_first=order == "newest_first",
     )
-    return TimelinePage.from_page(system.alerts.timeline(caller.tenant_id, criteria, first, after))
+    page = system.alerts.timeline(caller.tenant_id, criteria, first, after)
+    return TimelinePage.of(page, TimelineEntryPublic.from_entry)
 
 
 @router.get("/alert-rules", summary="List alert rules (by id)")
@@ -183,9 +179,8 @@ def list_rules(
     after: After = None,
 ) -> AlertRulesPage:
     criteria = RuleFilter(include_deleted, enabled, severity)
-    return AlertRulesPage.from_page(
-        system.alerts.list_rules(caller.tenant_id, criteria, first, after)
-    )
+    page = system.alerts.list_rules(caller.tenant_id, criteria, first, after)
+    return AlertRulesPage.of(page, AlertRulePublic.from_row)
 
 
 @router.get("/alert-rules/{ruleId}", summary="Show an alert rule", responses=NOT_FOUND)
@@ -195,8 +190,7 @@ def get_rule(
     row = system.alerts.get_rule(caller.tenant_id, rule_id)
     if row is None:
         raise NotFound(f"alert rule {rule_id} not found")
-    response.headers["ETag"] = f'"{row.version}"'
-    return AlertRulePublic.from_row(row)
+    return tagged(response, row.version, AlertRulePublic.from_row(row))
 
 
 @router.post("/alert-rules", status_code=201, summary="Create an alert rule")
@@ -206,8 +200,7 @@ async def create_rule(
     command = CreateRule(definition=parse_definition(snake_keys(body)))
     row = await run_rule_command(system, caller, service(system).create_rule, command)
     response.headers["Location"] = f"/alert-rules/{row.rule_id}"
-    response.headers["ETag"] = f'"{row.version}"'
-    return AlertRulePublic.from_row(row)
+    return tagged(response, row.version, AlertRulePublic.from_row(row))
 
 
 @router.put(
@@ -231,8 +224,7 @@ async def revise_rule(
     fields = {"rule_id": rule_id, "definition": parse_definition(data)}
     command = build_command(ReviseAlertRule, fields | _version(expected, if_match))
     row = await run_rule_command(system, caller, service(system).revise_rule, command)
-    response.headers["ETag"] = f'"{row.version}"'
-    return AlertRulePublic.from_row(row)
+    return tagged(response, row.version, AlertRulePublic.from_row(row))
 
 
 @router.delete(
@@ -252,9 +244,20 @@ async def delete_rule(
     fields = {"rule_id": rule_id} | _version(expected_version, if_match)
     command = build_command(DeleteAlertRule, fields)
     row = await run_rule_command(system, caller, service(system).delete_rule, command)
-    response.headers["ETag"] = f'"{row.version}"'
-    return AlertRulePublic.from_row(row)
+    return tagged(response, row.version, AlertRulePublic.from_row(row))
 
 
 def _version(given: int | None, if_match: str | None) -> dict[str, object]:
     return {"expected_version": expected_version(given, if_match)}
+
+
+def _action(alert_id: UUID, body: AlertAction | None, if_match: str | None) -> dict[str, object]:
+    """The fields of `AcknowledgeAlert` or `ResolveAlert` (the body is optional)."""
+    action = body or AlertAction()
+    return {"alert_id": alert_id, "note": action.note} | _version(action.expected_version, if_match)
+
+
+def tagged(response: Response, version: int, shown: V) -> V:
+    """`shown`, with its version as the response's `ETag`."""
+    response.headers["ETag"] = f'"{version}"'
+    return shown

@@ -180,6 +180,10 @@ def test_rule_crud_permissions_validation_and_tenants(
     listed = api_client.get("/alert-rules", headers=headers).json()
     assert [r["id"] for r in listed["items"]] == [created["id"]]
     assert listed["items"][0]["definition"]["clearCondition"] == {"op": "<", "value": 75.0}
+    # The rule's structured fields, as GraphQL shows them (`api.alert_view.AlertRulePublic`).
+    assert listed["items"][0]["effectiveClear"] == {"op": "<", "value": 75.0}
+    assert listed["items"][0]["scope"] == {"deviceType": "pump", "tag": None, "deviceId": None}
+    assert listed["items"][0]["condition"]["op"] == ">"
     hotter = REST_HOT | {"severity": "critical"}
     put = api_client.put(
         f"/alert-rules/{created['id']}",

@@ -1,5 +1,6 @@
 """The GraphQL alert-rule inputs are checked field by field against the domain's definition
-(`write_side.alert_rules.RuleDefinition`) and commands (`write_side.alert_commands`), issue 11.
+(`write_side.alert_rules.RuleDefinition`) and commands (`write_side.alert_commands`), the filter
+inputs against the read model's filters, issue 11.
 
 They are spelled out in `api.graphql.alert_inputs` rather than derived: GraphQL has no input
 unions, so the domain's discriminated union of conditions is one flat `ConditionInput` (every
@@ -11,6 +12,7 @@ field, its required-ness or its default added or changed on one side only."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, get_args
 from uuid import uuid4
@@ -18,12 +20,20 @@ from uuid import uuid4
 import pytest
 import strawberry
 from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticUndefined
 
-from api.alert_view import ConditionKind
+from api.alert_view import (
+    AlertTransition,
+    ComparisonOperator,
+    ConditionKind,
+    ConditionPublic,
+    RateDirection,
+    RateUnit,
+)
 from api.device_view import Severity
 from api.graphql import alert_inputs as gql
-from api.graphql.alert_rule_types import ComparisonOperator, Condition, RateDirection, RateUnit
+from read_side.alerts import AlertFilter, RuleFilter, TimelineFilter
 from write_side import alert_commands as commands
 from write_side.alert_rules import (
     Comparison,
@@ -34,6 +44,7 @@ from write_side.alert_rules import (
     parse_rule_definition,
 )
 from write_side.alert_rules import Condition as DomainCondition
+from write_side.errors import InvalidInput
 
 VARIANTS: tuple[type[BaseModel], ...] = get_args(get_args(DomainCondition)[0])
 REQUIRED = object()  # no default
@@ -81,9 +92,9 @@ def test_the_condition_input_has_every_variants_fields_and_defaults() -> None:
     expected["kind"] = REQUIRED
     found = input_fields(gql.ConditionInput)
     assert found == expected
-    # The output type shows the same fields (a condition comes back as it was given).
-    output = {f.python_name for f in Condition.__strawberry_definition__.fields}
-    assert output == set(found)
+    # The output shape shows the same fields (a condition comes back as it was given); the
+    # GraphQL `Condition` has exactly its fields (`tests/unit/test_alert_view.py`).
+    assert list(ConditionPublic.model_fields) == list(found)
 
 
 @pytest.mark.parametrize(
@@ -159,3 +170,56 @@ def test_every_condition_given_in_graphql_reaches_the_domain_whole(
     assert definition.condition.model_dump(exclude_defaults=True).keys() <= given_fields.keys()
     assert (definition.name, definition.enabled) == ("hot", False)
     assert str(definition.scope.device_id) == given.scope.device_id
+
+
+@pytest.mark.parametrize(
+    ("graphql_input", "read_filter"),
+    [
+        (gql.AlertRuleFilterInput, RuleFilter),
+        (gql.AlertFilterInput, AlertFilter),
+        (gql.AlertTimelineFilterInput, TimelineFilter),
+    ],
+)
+def test_a_filter_input_has_the_read_models_filter_fields(
+    graphql_input: type, read_filter: type
+) -> None:
+    """`criteria` passes a filter input's fields by name to the read model's filter."""
+    given = [f.name for f in dataclasses.fields(graphql_input)]
+    assert set(given) <= {f.name for f in dataclasses.fields(read_filter)}
+    assert gql.criteria(None, read_filter) == read_filter()
+    assert gql.criteria(graphql_input(), read_filter) == read_filter()
+
+
+def test_a_filter_input_becomes_the_read_models_filter() -> None:
+    rule, device = uuid4(), uuid4()
+    given = gql.AlertTimelineFilterInput(
+        device_id=strawberry.ID(str(device)),
+        rule_id=strawberry.ID(str(rule)),
+        severities=[Severity.INFO, Severity.CRITICAL],
+        transitions=[AlertTransition.RAISED],
+        states=[],
+        start=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+    found = gql.criteria(given, TimelineFilter, newest_first=False)
+
+    assert found == TimelineFilter(
+        device_id=device,
+        rule_id=rule,
+        severities=frozenset({"info", "critical"}),
+        transitions=frozenset({"raised"}),
+        start=datetime(2026, 1, 1, tzinfo=UTC),
+        newest_first=False,
+    )
+    rules = gql.criteria(gql.AlertRuleFilterInput(severity=Severity.WARNING), RuleFilter)
+    assert rules == RuleFilter(severity="warning")
+
+
+@pytest.mark.parametrize("field", ["rule_id", "device_id"])
+def test_a_malformed_id_in_a_filter_names_its_field(field: str) -> None:
+    given = gql.AlertFilterInput(**{field: strawberry.ID("nope")})
+
+    with pytest.raises(InvalidInput) as raised:
+        gql.criteria(given, AlertFilter)
+
+    assert raised.value.field == f"filter.{to_camel(field)}"

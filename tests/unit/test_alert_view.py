@@ -1,6 +1,7 @@
-"""The alert and its timeline entries as shown are declared once (`api.alert_view`, issue 11):
-the REST response models, the OpenAPI document and the GraphQL `Alert` and `AlertTimelineEntry`
-types all carry exactly their fields, with their descriptions, and show a row alike."""
+"""The alert, its timeline entries and the alert rule as shown are declared once
+(`api.alert_view`, issue 11): the REST response models, the OpenAPI document and the GraphQL
+types derived from them all carry exactly their fields, with their descriptions, and show a row
+alike."""
 
 from __future__ import annotations
 
@@ -10,20 +11,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 from uuid import uuid4
 
+import pytest
 from pydantic.alias_generators import to_camel
 
 from api.alert_view import (
     AlertPublic,
     AlertResolution,
+    AlertRulePublic,
     AlertState,
     AlertTransition,
+    ComparisonPublic,
     ConditionKind,
+    ConditionPublic,
+    RuleRevisionPublic,
+    RuleScopePublic,
     TimelineEntryPublic,
 )
 from api.app import create_app
-from api.graphql.alert_types import Alert, AlertChange, AlertTimelineEntry
+from api.graphql.alert_types import Alert, AlertChange, AlertRule, AlertTimelineEntry
 from read_side import alerts as read_model
-from read_side.alerts import AlertRow, TimelineEntry, from_record, to_record
+from read_side.alerts import AlertRow, AlertRuleRow, TimelineEntry, from_record, to_record
 from read_side.notifications import ChangeNotice
 from tests.unit.views import (
     graphql_fields,
@@ -33,12 +40,19 @@ from tests.unit.views import (
     wire_names,
 )
 from write_side import severity
-from write_side.alert_rules import Condition
+from write_side.alert_rules import Condition, RuleDefinition
 from write_side.alerts import AlertStatus
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 # Fields only GraphQL has: they read more of the read model (the rule, the whole timeline).
 GRAPHQL_ONLY = {"rule"}
+# The rule's parts, each with the GraphQL type derived from it.
+RULE_PARTS = {
+    RuleScopePublic: "RuleScope",
+    ComparisonPublic: "Comparison",
+    ConditionPublic: "Condition",
+    RuleRevisionPublic: "AlertRuleRevision",
+}
 
 
 def a_row(**changes: Any) -> AlertRow:
@@ -65,6 +79,25 @@ def an_entry() -> TimelineEntry:
     )  # fmt: skip
 
 
+def a_rule_row(condition: dict[str, Any], **definition: Any) -> AlertRuleRow:
+    """A rule at its second revision whose definition is `condition` and `definition`."""
+    current = RuleDefinition.model_validate(
+        {"name": "hot", "scope": {"device_type": "pump"}, "severity": "critical"}
+        | {"condition": condition}
+        | definition
+    ).model_dump(mode="json")
+    first = current | {"enabled": False}
+    return AlertRuleRow(
+        tenant_id="t1", rule_id=uuid4(), revision=2, name="hot", severity="critical",
+        enabled=True, deleted=False, definition=current,
+        revisions=[
+            {"revision": n, "definition": d, "revised_at": NOW.isoformat(), "revised_by": by}
+            for n, d, by in ((1, first, "ann"), (2, current, "bob"))
+        ],
+        version=3, created_at=NOW, updated_at=NOW + timedelta(hours=1), position=9,
+    )  # fmt: skip
+
+
 def shown(graphql_type: type, value: object, names: list[str]) -> dict[str, Any]:
     result = schema_showing(graphql_type, value).execute_sync("{ d { " + " ".join(names) + " } }")
     assert result.errors is None, result.errors
@@ -85,17 +118,30 @@ def test_the_graphql_types_have_exactly_the_definitions_fields_in_its_order() ->
     assert list(graphql_fields("AlertTimelineEntry")) == wire_names(TimelineEntryPublic)
 
 
+def test_the_rules_graphql_types_have_exactly_the_definitions_fields_but_the_json() -> None:
+    """`definition` (the current one as stored) is REST's only: GraphQL has the structured
+    fields, and each revision's definition."""
+    rule = [n for n in wire_names(AlertRulePublic) if n != "definition"]
+    assert list(graphql_fields("AlertRule")) == rule
+    for model, graphql_name in RULE_PARTS.items():
+        assert list(graphql_fields(graphql_name)) == wire_names(model), graphql_name
+
+
 def test_the_openapi_document_has_exactly_the_definitions_fields() -> None:
     assert list(openapi_properties(create_app(None), "AlertPublic")) == wire_names(AlertPublic)
     assert list(openapi_properties(create_app(None), "TimelineEntryPublic")) == wire_names(
         TimelineEntryPublic
     )
+    for model in (AlertRulePublic, *RULE_PARTS):
+        assert list(openapi_properties(create_app(None), model.__name__)) == wire_names(model)
 
 
 def test_both_adapters_carry_the_definitions_descriptions() -> None:
     for model, graphql_name in (
         (AlertPublic, "Alert"),
         (TimelineEntryPublic, "AlertTimelineEntry"),
+        (AlertRulePublic, "AlertRule"),
+        *RULE_PARTS.items(),
     ):
         openapi = openapi_properties(create_app(None), model.__name__)
         graphql = graphql_fields(graphql_name)
@@ -128,6 +174,82 @@ def test_rest_and_graphql_show_a_timeline_entry_alike() -> None:
     enums = ("severity", "transition", "stateAfter")
     assert same_times(graphql) == same_times(upper_enums(rest, enums))
     assert graphql["position"] == 2**40 + 1  # a Long: past GraphQL's 32-bit Int
+
+
+RULE_QUERY = [
+    "id name severity hysteresis enabled deleted revision version createdAt updatedAt",
+    "scope { deviceId tag deviceType }",
+    "condition { kind metric op value seconds rate per direction windowSeconds }",
+    "clearCondition { op value } effectiveClear { op value }",
+    "revisions { revision definition revisedAt revisedBy }",
+]
+RULE_CONDITIONS = [
+    ({"kind": "threshold", "metric": "temp", "op": ">", "value": 80}, {"hysteresis": 2}),
+    ({"kind": "for_duration", "metric": "t", "op": "<=", "value": 1, "seconds": 60}, {}),
+    ({"kind": "absence", "seconds": 300}, {}),
+    ({"kind": "rate_of_change", "metric": "t", "rate": 2, "per": "minute"}, {}),
+    (
+        {"kind": "threshold", "metric": "temp", "op": "!=", "value": 80},
+        {"clear_condition": {"op": "==", "value": 80}},
+    ),
+]
+OPERATORS = {">": "GT", ">=": "GE", "<": "LT", "<=": "LE", "==": "EQ", "!=": "NE"}
+ENUM_KEYS = ("severity", "kind", "per", "direction")
+
+
+def graphql_enums(value: Any) -> Any:
+    """REST's JSON of a rule with the enums as GraphQL shows them (member names), but inside a
+    revision's `definition`: GraphQL's JSON carries the definition as stored."""
+    if isinstance(value, list):
+        return [graphql_enums(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    shown = {k: graphql_enums(v) for k, v in value.items() if k != "definition"}
+    for key in ENUM_KEYS:
+        if shown.get(key) is not None:
+            shown[key] = shown[key].upper()
+    if shown.get("op") is not None:
+        shown["op"] = OPERATORS[shown["op"]]
+    return shown
+
+
+@pytest.mark.parametrize(("condition", "definition"), RULE_CONDITIONS)
+def test_rest_and_graphql_show_a_rule_alike(
+    condition: dict[str, Any], definition: dict[str, Any]
+) -> None:
+    row = a_rule_row(condition, **definition)
+    public = AlertRulePublic.from_row(row)
+    rest = public.model_dump(mode="json", by_alias=True)
+
+    graphql = shown(AlertRule, AlertRule.from_row(row), RULE_QUERY)
+
+    revisions, expected = graphql.pop("revisions"), graphql_enums(rest)
+    expected_revisions = expected.pop("revisions")
+    assert same_times(graphql) == same_times(expected)
+    # Each revision alike, its definition as stored (snake_case keys) in GraphQL's JSON.
+    assert [r.pop("definition") for r in revisions] == [r["definition"] for r in row.revisions]
+    assert same_times(revisions) == same_times(expected_revisions)
+    domain = RuleDefinition.model_validate(row.definition)
+    shown_condition = public.condition.model_dump(mode="json", exclude_none=True)
+    assert shown_condition == domain.condition.model_dump(mode="json", exclude_none=True)
+    effective = domain.clear_comparison
+    assert rest["effectiveClear"] == (None if effective is None else effective.model_dump())
+
+
+def test_rest_shows_the_rules_definition_as_stored_in_camel_case() -> None:
+    row = a_rule_row(
+        {"kind": "rate_of_change", "metric": "t", "rate": 2, "window_seconds": 60},
+        clear_condition={"op": "<", "value": 1},
+    )
+    rest = AlertRulePublic.from_row(row).model_dump(mode="json", by_alias=True)
+
+    assert rest["definition"]["clearCondition"] == {"op": "<", "value": 1.0}
+    assert rest["definition"]["condition"]["windowSeconds"] == 60.0
+    assert rest["definition"]["scope"] == {"deviceId": None, "tag": None, "deviceType": "pump"}
+    assert [r["definition"]["enabled"] for r in rest["revisions"]] == [False, True]
+    assert "clearCondition" in rest["revisions"][0]["definition"]
+    assert rest["scope"] == {"deviceId": None, "tag": None, "deviceType": "pump"}
+    assert rest["condition"]["windowSeconds"] == 60.0
 
 
 def test_an_unknown_condition_kind_shows_as_null_on_both_wires() -> None:
