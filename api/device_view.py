@@ -87,43 +87,29 @@ class DevicePublic(View):
     @classmethod
     def from_status(cls, status: DeviceStatus) -> DevicePublic:
         """The device as shown, from a read-model row (or a status built from the aggregate a
-        command saved, or from a change notice): the one place a row becomes output."""
+        command saved, or from a change notice): the one place a row becomes output. A field
+        of the row (or a property such as `open_alert_count`) is shown under its own name with
+        no edit here; only what is shown differently is spelled out below."""
         times = status.last_values_at
-        severity = status.highest_open_severity
-        return cls(
-            id=status.device_id,
-            name=status.name,
-            device_type=status.device_type,
-            tags=list(status.tags),
-            metadata=dict(status.metadata),
-            lifecycle=DeviceLifecycle(status.lifecycle),
-            version=status.version,
-            registered_at=status.registered_at,
-            updated_at=status.updated_at,
-            decommissioned_at=status.decommissioned_at,
-            decommission_reason=status.decommission_reason,
-            connectivity=(
+        shown = {name: getattr(status, name) for name in cls.model_fields if hasattr(status, name)}
+        shown |= {
+            "id": status.device_id,
+            "connectivity": (
                 Connectivity.UNKNOWN
                 if status.online is None
                 else Connectivity.ONLINE
                 if status.online
                 else Connectivity.OFFLINE
             ),
-            online=status.online,
-            last_seen_at=status.last_seen_at,
-            last_values=[
+            "last_values": [
                 MetricValuePublic(metric=m, value=v, at=times[m])
                 for m, v in sorted(status.last_values.items())
                 if m in times
             ],
-            firmware_version=status.firmware_version,
-            battery=status.battery,
-            rssi=status.rssi,
-            credential_id=status.credential_id,
-            open_alert_count=status.open_alert_count,
             # An unknown severity (none is written today) shows as none rather than failing.
-            highest_open_severity=_severity(severity),
-        )
+            "highest_open_severity": _severity(status.highest_open_severity),
+        }
+        return cls(**shown)
 
 
 def _severity(value: str | None) -> Severity | None:
