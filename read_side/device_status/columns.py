@@ -21,6 +21,7 @@ import types
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 from uuid import UUID
 
@@ -128,7 +129,8 @@ class Column:
     required: bool  # its field has no default
     default: Any  # its field's default, None when it has none or a factory
     value: Converter  # row -> the stored value, None for nothing
-    split: Callable[[Any], Mapping[str, Any]]  # a stored value (not None) -> field values
+    # A stored value (not None) -> the values of the fields it holds; None: its one field's.
+    split: Callable[[Any], Mapping[str, Any]] | None = None
 
 
 def columns(row_type: type) -> list[Column]:
@@ -148,19 +150,10 @@ def columns(row_type: type) -> list[Column]:
                 hint=hints[f.name],
                 required=f.default is MISSING and f.default_factory is MISSING,
                 default=None if f.default is MISSING else f.default,
-                value=_getter(f.name),
-                split=_setter(f.name),
+                value=attrgetter(f.name),
             )
         )
     return found
-
-
-def _getter(name: str) -> Converter:
-    return lambda row: getattr(row, name)
-
-
-def _setter(name: str) -> Callable[[Any], Mapping[str, Any]]:
-    return lambda value: {name: value}
 
 
 def _paired(carrier: str, carrier_hint: Any, rider: str, rider_hint: Any) -> Column:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from read_side.device_status.columns import Column, Converter, columns, converter
+from read_side.device_status.columns import Converter, columns, converter
 from read_side.device_status.row import DeviceStatus
 
 Attribute = dict[str, Any]
@@ -64,28 +64,34 @@ class DynamoDBItemCodec(Generic[Row]):
 
     def __init__(self, row_type: type[Row]) -> None:
         self.row_type = row_type
-        self._columns = [(c, _write(c.hint), _read(c.hint)) for c in columns(row_type)]
+        found = columns(row_type)
+        self._writers = [(c.name, c.value, _write(c.hint), not c.required) for c in found]
+        self._readers = [(c.name, _read(c.hint), c.split) for c in found]
 
     def to_item(self, row: Row) -> dict[str, Attribute]:
-        item = {
-            column.name: write(value)
-            for column, write, _ in self._columns
-            if not _left_out(column, value := column.value(row))
-        }
+        item: dict[str, Attribute] = {}
+        for name, value_of, write, optional in self._writers:
+            value = value_of(row)
+            if value is None or (optional and _empty(value)):
+                continue  # read back as the field's default
+            item[name] = write(value)
         item["name_lc"] = {"S": item["name"]["S"].casefold()}
         return item
 
     def from_item(self, item: dict[str, Attribute]) -> Row:
         values: dict[str, Any] = {}
-        for column, _, read in self._columns:
-            if column.name in item:
-                values.update(column.split(read(item[column.name])))
+        for name, read, split in self._readers:
+            if name not in item:
+                continue  # the field's default
+            if split is None:
+                values[name] = read(item[name])
+            else:
+                values.update(split(read(item[name])))
         return self.row_type(**values)
 
 
-def _left_out(column: Column, value: Any) -> bool:
-    empty = isinstance(value, dict | tuple | list) and not value
-    return value is None or (empty and not column.required)
+def _empty(value: Any) -> bool:
+    return isinstance(value, dict | tuple | list) and not value
 
 
 _CODEC = DynamoDBItemCodec(DeviceStatus)

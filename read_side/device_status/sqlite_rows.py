@@ -44,6 +44,14 @@ class SQLiteRowCodec(Generic[Row]):
         self.columns = columns(row_type)
         self.names = tuple(column.name for column in self.columns)
         self._codecs = [_codec(column) for column in self.columns]
+        self._writers = [
+            (column.value, None if write is same else write)
+            for column, (_, write, _) in zip(self.columns, self._codecs, strict=True)
+        ]
+        self._readers = [
+            (column.name, None if read is same else read, column.split)
+            for column, (_, _, read) in zip(self.columns, self._codecs, strict=True)
+        ]
 
     def definitions(self) -> list[str]:
         """`name TYPE [NOT NULL [DEFAULT x]]` per column. A field with a default has a nullable
@@ -55,17 +63,24 @@ class SQLiteRowCodec(Generic[Row]):
         ]
 
     def to_row(self, row: Row) -> tuple[Any, ...]:
-        return tuple(
-            None if (value := column.value(row)) is None else write(value)
-            for column, (_, write, _) in zip(self.columns, self._codecs, strict=True)
-        )
+        """The row's parameters, in the order of `names` (hot: every event rewrites a row)."""
+        stored: list[Any] = []
+        for value_of, write in self._writers:
+            value = value_of(row)
+            stored.append(value if value is None or write is None else write(value))
+        return tuple(stored)
 
     def from_row(self, row: Any) -> Row:
         """A row from a SQLite row indexable by column name (sqlite3.Row)."""
         values: dict[str, Any] = {}
-        for column, (_, _, read) in zip(self.columns, self._codecs, strict=True):
-            if (stored := row[column.name]) is not None:
-                values.update(column.split(read(stored)))
+        for name, read, split in self._readers:
+            if (stored := row[name]) is None:
+                continue  # the field's default
+            value = stored if read is None else read(stored)
+            if split is None:
+                values[name] = value
+            else:
+                values.update(split(value))
         return self.row_type(**values)
 
 
