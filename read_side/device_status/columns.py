@@ -159,14 +159,14 @@ def columns(row_type: type) -> list[Column]:
 def _paired(carrier: str, carrier_hint: Any, rider: str, rider_hint: Any) -> Column:
     """`carrier` and `rider`, two mappings, as JSON text of `{key: [carrier's, rider's]}`;
     None when `carrier` is empty, and a key missing from `rider` as null."""
-    first, second = (to_plain(get_args(h)[1]) for h in (carrier_hint, rider_hint))
+    first, second = (to_plain(get_args(h)[1] | None) for h in (carrier_hint, rider_hint))
     read_first, read_second = (from_plain(get_args(h)[1]) for h in (carrier_hint, rider_hint))
 
     def value(row: Any) -> str | None:
         values, others = getattr(row, carrier), getattr(row, rider)
         if not values:
             return None
-        pairs = {k: [first(v), _or_none(second, others.get(k))] for k, v in values.items()}
+        pairs = {k: [first(v), second(others.get(k))] for k, v in values.items()}
         return orjson.dumps(pairs).decode()
 
     def split(text: str) -> dict[str, Any]:
@@ -177,10 +177,6 @@ def _paired(carrier: str, carrier_hint: Any, rider: str, rider_hint: Any) -> Col
         }
 
     return Column(carrier, str | None, False, None, value, split)
-
-
-def _or_none(convert: Converter, value: Any) -> Any:
-    return None if value is None else convert(value)
 
 
 class JsonCodec(Generic[Row]):
