@@ -7,9 +7,7 @@ how they take the shape in and show the status."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import fields
-from datetime import datetime
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar
 from uuid import UUID
 
 from api.auth import Principal
@@ -18,6 +16,7 @@ from api.device_view import DeviceCreate, DeviceDecommission, DeviceUpdate
 from api.ports import FleetSystem
 from event_store.envelope import EventMetadata
 from read_side.device_status import DeviceStatus
+from read_side.device_status.columns import STATUS_JSON
 from write_side.application import Saved
 from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
 from write_side.devices import Device
@@ -103,25 +102,7 @@ def status_of(device: Device, position: int = 0) -> DeviceStatus:
 
 def device_status_from_notice_data(data: Mapping[str, Any]) -> DeviceStatus:
     """The `DeviceStatus` a projection worker put in a change notice (the JSON-ready form of
-    `projections.device_status.status_to_json`). Every field of the row is taken by name, so a
-    field added to `DeviceStatus` needs no edit here; only what JSON cannot carry as it is (the
-    id, times, the tags' tuple) is converted, the times found by their declared type. A field
-    missing or null in the notice keeps the row's default."""
-    values = {name: data[name] for name in _STATUS_FIELDS if data.get(name) is not None}
-    values["device_id"] = UUID(str(values["device_id"]))
-    values["tags"] = tuple(values.get("tags", ()))
-    for name in _TIME_FIELDS & values.keys():
-        values[name] = datetime.fromisoformat(values[name])
-    values["last_values"] = {m: float(v) for m, v in values.get("last_values", {}).items()}
-    values["last_values_at"] = {
-        m: datetime.fromisoformat(at) for m, at in values.get("last_values_at", {}).items()
-    }
-    return DeviceStatus(**values)
-
-
-_STATUS_FIELDS = tuple(f.name for f in fields(DeviceStatus))
-_TIME_FIELDS = frozenset(
-    name
-    for name, hint in get_type_hints(DeviceStatus).items()
-    if hint in (datetime, datetime | None)
-)
+    `projections.device_status.status_to_json`), rebuilt by the row's own field list and types
+    (`read_side.device_status.columns.JsonCodec`), so a field added to `DeviceStatus` needs no
+    edit here. A field missing or null in the notice keeps the row's default."""
+    return STATUS_JSON.from_json(data)

@@ -9,12 +9,13 @@ projection before `evolve`), the device's `Telemetry` events `telemetry_version`
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from event_store.envelope import EventEnvelope
+from read_side.device_status.columns import STATUS_JSON
 from read_side.device_status.row import DeviceStatus
 from write_side.alerts import ALERT_ESCALATED, ALERT_RAISED, ALERT_RESOLVED
 from write_side.devices import (
@@ -142,19 +143,6 @@ def _time(value: object) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-_FIELD_NAMES = tuple(f.name for f in fields(DeviceStatus))
-
-
 def status_to_json(status: DeviceStatus) -> dict[str, Any]:
-    """A JSON-ready dict of the row (used for change notices)."""
-    data = {name: getattr(status, name) for name in _FIELD_NAMES}  # shallow: asdict is slow
-    data["device_id"] = str(status.device_id)
-    data["metadata"] = dict(status.metadata)
-    data["last_values"] = dict(status.last_values)
-    data["open_alerts"] = dict(status.open_alerts)
-    data["tags"] = list(status.tags)
-    data["last_values_at"] = {m: at.isoformat() for m, at in status.last_values_at.items()}
-    for key, value in data.items():
-        if isinstance(value, datetime):
-            data[key] = value.isoformat()
-    return data
+    """A JSON-ready dict of the row (used for change notices): every field, by its type."""
+    return STATUS_JSON.to_json(status)

@@ -1,7 +1,7 @@
 """The device-status read model as one package: its row (`row`), its ports (`port`), and per
 store the table definition with the writer and the reader of that table side by side (`sqlite`,
-`dynamodb`, their codecs `sqlite_rows`, `dynamodb_items`), plus the alert -> device links the
-projection keeps (`alert_links`).
+`dynamodb`, their codecs `sqlite_rows`, `dynamodb_items`, both derived from the row's fields by
+`columns`), plus the alert -> device links the projection keeps (`alert_links`).
 
 The pure `evolve` and the projection glue stay in `projections.device_status*`: they read the
 write side's event names, which live in the aggregates' modules, and `read_side` imports no

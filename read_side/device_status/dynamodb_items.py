@@ -1,108 +1,106 @@
-"""Item codec of the device-status model on DynamoDB, shared by its writer and its reader
-(`read_side.device_status.dynamodb`, which also defines the table)."""
+"""Item codec of the device-status model on DynamoDB, derived from the row's fields (`columns`),
+shared by its writer and its reader (`read_side.device_status.dynamodb`, which also defines the
+table).
+
+Low-level (client) attribute values, by declared type (`_WRITE`, `_READ`): text, UUIDs (hex)
+and times (ISO) as S, integers as N, booleans as BOOL, sequences as L and mappings as M of their
+items. Floats are S (Python's repr, exact), since a value such as `1e-200` that ingestion
+accepts is out of DynamoDB's number range; items written as N before still read. An attribute
+is left out when its value is None, or an empty container of a field with a default (both read
+back as the default). `name_lc`, the case-folded name the `nameContains` filter reads, is not
+a field.
+"""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+from read_side.device_status.columns import Converter, columns, converter
 from read_side.device_status.row import DeviceStatus
 
+Attribute = dict[str, Any]
+Row = TypeVar("Row")
 
-def to_item(status: DeviceStatus) -> dict[str, Any]:
-    """The low-level (client) item for a row."""
-    item: dict[str, Any] = {
-        "tenant_id": {"S": status.tenant_id},
-        "device_id": {"S": status.device_id.hex},
-        "name": {"S": status.name},
-        "name_lc": {"S": status.name.casefold()},
-        "device_type": {"S": status.device_type},
-        "lifecycle": {"S": status.lifecycle},
-        "tags": {"L": [{"S": tag} for tag in status.tags]},
-        "metadata": {"M": {key: {"S": value} for key, value in status.metadata.items()}},
-        "version": {"N": str(status.version)},
-        "registered_at": {"S": status.registered_at.isoformat()},
-        "updated_at": {"S": status.updated_at.isoformat()},
-        "position": {"N": str(status.position)},
-    }
-    if status.decommissioned_at is not None:
-        item["decommissioned_at"] = {"S": status.decommissioned_at.isoformat()}
-    if status.decommission_reason is not None:
-        item["decommission_reason"] = {"S": status.decommission_reason}
-    item.update(_telemetry_attributes(status))
-    return item
+_WRITE: dict[Any, Converter] = {
+    str: lambda v: {"S": v},
+    int: lambda v: {"N": str(v)},
+    float: lambda v: {"S": repr(float(v))},
+    bool: lambda v: {"BOOL": v},
+    datetime: lambda v: {"S": v.isoformat()},
+    UUID: lambda v: {"S": v.hex},
+}
+_READ: dict[Any, Converter] = {
+    str: lambda a: a["S"],
+    int: lambda a: int(a["N"]),
+    float: lambda a: float(a.get("S") or a["N"]),
+    bool: lambda a: a["BOOL"],
+    datetime: lambda a: datetime.fromisoformat(a["S"]),
+    UUID: lambda a: UUID(hex=a["S"]),
+}
 
 
-def _telemetry_attributes(status: DeviceStatus) -> dict[str, Any]:
-    """Issue 4 attributes (credential, connectivity, last values), present only when set."""
-    item: dict[str, Any] = {"telemetry_version": {"N": str(status.telemetry_version)}}
-    for key in ("credential_id", "firmware_version"):
-        if (text := getattr(status, key)) is not None:
-            item[key] = {"S": text}
-    for key in ("battery", "rssi"):  # as text: ingestion accepts 1e-200, DynamoDB's N does not
-        if (number := getattr(status, key)) is not None:
-            item[key] = {"S": repr(float(number))}
-    if status.last_seen_at is not None:
-        item["last_seen_at"] = {"S": status.last_seen_at.isoformat()}
-    if status.online is not None:
-        item["online"] = {"BOOL": status.online}
-    if status.last_values:
-        item["last_values"] = {"S": json.dumps(_values_json(status))}
-    if status.open_alerts:
-        item["open_alerts"] = {"M": {a: {"S": s} for a, s in status.open_alerts.items()}}
-    return item
-
-
-def _values_json(status: DeviceStatus) -> dict[str, list[Any]]:
-    times = status.last_values_at
-    return {
-        m: [v, times[m].isoformat() if m in times else None] for m, v in status.last_values.items()
-    }
-
-
-def _telemetry_fields(item: dict[str, Any]) -> dict[str, Any]:
-    values: dict[str, list[Any]] = json.loads(item.get("last_values", {}).get("S", "{}"))
-    number = {  # S since 1e-200 was refused; items written before hold N
-        key: float(item[key].get("S") or item[key]["N"])
-        for key in ("battery", "rssi")
-        if key in item
-    }
-    return {
-        "credential_id": item.get("credential_id", {}).get("S"),
-        "firmware_version": item.get("firmware_version", {}).get("S"),
-        "last_seen_at": (
-            datetime.fromisoformat(item["last_seen_at"]["S"]) if "last_seen_at" in item else None
-        ),
-        "online": item["online"]["BOOL"] if "online" in item else None,
-        "last_values": {m: float(v) for m, (v, _) in values.items()},
-        "last_values_at": {m: datetime.fromisoformat(at) for m, (_, at) in values.items() if at},
-        "telemetry_version": int(item.get("telemetry_version", {}).get("N", "0")),
-        "open_alerts": {a: s["S"] for a, s in item.get("open_alerts", {}).get("M", {}).items()},
-        "battery": number.get("battery"),
-        "rssi": number.get("rssi"),
-    }
-
-
-def from_item(item: dict[str, Any]) -> DeviceStatus:
-    decommissioned_at = item.get("decommissioned_at")
-    reason = item.get("decommission_reason")
-    return DeviceStatus(
-        device_id=UUID(hex=item["device_id"]["S"]),
-        tenant_id=item["tenant_id"]["S"],
-        name=item["name"]["S"],
-        device_type=item["device_type"]["S"],
-        tags=tuple(tag["S"] for tag in item["tags"]["L"]),
-        metadata={key: value["S"] for key, value in item["metadata"]["M"].items()},
-        lifecycle=item["lifecycle"]["S"],
-        version=int(item["version"]["N"]),
-        registered_at=datetime.fromisoformat(item["registered_at"]["S"]),
-        updated_at=datetime.fromisoformat(item["updated_at"]["S"]),
-        decommissioned_at=(
-            datetime.fromisoformat(decommissioned_at["S"]) if decommissioned_at else None
-        ),
-        decommission_reason=reason["S"] if reason else None,
-        position=int(item["position"]["N"]),
-        **_telemetry_fields(item),
+def _write(hint: Any) -> Converter:
+    return converter(
+        hint,
+        _WRITE,
+        lambda item, _: lambda v: {"L": [item(x) for x in v]},
+        lambda value: lambda v: {"M": {k: value(x) for k, x in v.items()}},
     )
+
+
+def _read(hint: Any) -> Converter:
+    return converter(
+        hint,
+        _READ,
+        lambda item, kind: lambda a: kind(item(x) for x in a["L"]),
+        lambda value: lambda a: {k: value(x) for k, x in a["M"].items()},
+    )
+
+
+class DynamoDBItemCodec(Generic[Row]):
+    """The rows of `row_type` as DynamoDB items, and back."""
+
+    def __init__(self, row_type: type[Row]) -> None:
+        self.row_type = row_type
+        found = columns(row_type)
+        self._writers = [(c.name, c.value, _write(c.hint), not c.required) for c in found]
+        self._readers = [(c.name, _read(c.hint), c.split) for c in found]
+
+    def to_item(self, row: Row) -> dict[str, Attribute]:
+        item: dict[str, Attribute] = {}
+        for name, value_of, write, optional in self._writers:
+            value = value_of(row)
+            if value is None or (optional and _empty(value)):
+                continue  # read back as the field's default
+            item[name] = write(value)
+        item["name_lc"] = {"S": item["name"]["S"].casefold()}
+        return item
+
+    def from_item(self, item: dict[str, Attribute]) -> Row:
+        values: dict[str, Any] = {}
+        for name, read, split in self._readers:
+            if name not in item:
+                continue  # the field's default
+            if split is None:
+                values[name] = read(item[name])
+            else:
+                values.update(split(read(item[name])))
+        return self.row_type(**values)
+
+
+def _empty(value: Any) -> bool:
+    return isinstance(value, dict | tuple | list) and not value
+
+
+_CODEC = DynamoDBItemCodec(DeviceStatus)
+
+
+def to_item(status: DeviceStatus) -> dict[str, Attribute]:
+    """The low-level (client) item for a row."""
+    return _CODEC.to_item(status)
+
+
+def from_item(item: dict[str, Attribute]) -> DeviceStatus:
+    return _CODEC.from_item(item)

@@ -22,7 +22,7 @@ from read_side.device_status.port import (
     encode_cursor,
 )
 from read_side.device_status.row import DeviceStatus
-from read_side.device_status.sqlite_rows import COLUMNS, from_row, to_row
+from read_side.device_status.sqlite_rows import COLUMN_DEFINITIONS, COLUMNS, from_row, to_row
 from read_side.paging import Page, check_page_size
 
 DEVICE_STATUS_TABLE = "device_status"
@@ -33,31 +33,14 @@ _UPSERT = (
     f"INSERT OR REPLACE INTO {DEVICE_STATUS_TABLE} ({', '.join(COLUMNS)}) "  # noqa: S608 - constants
     f"VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
-# Columns added after the first release: added to existing files by `create_table`.
-_ADDED_COLUMNS = {
-    "credential_id": "TEXT",
-    "last_seen_at": "TEXT",
-    "online": "INTEGER",
-    "last_values": "TEXT",
-    "firmware_version": "TEXT",
-    "battery": "REAL",
-    "rssi": "REAL",
-    "telemetry_version": "INTEGER NOT NULL DEFAULT 0",
-    "open_alerts": "TEXT",
-}
 
 
 class SQLiteDeviceStatusView(SQLiteTrackingRecorder, DeviceStatusView):
     def construct_create_table_statements(self) -> list[str]:
-        added = "".join(f"{name} {kind}, " for name, kind in _ADDED_COLUMNS.items())
         return [
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {DEVICE_STATUS_TABLE} ("
-            "tenant_id TEXT NOT NULL, device_id TEXT NOT NULL, name TEXT NOT NULL, "
-            "device_type TEXT NOT NULL, lifecycle TEXT NOT NULL, tags TEXT NOT NULL, "
-            "metadata TEXT NOT NULL, version INTEGER NOT NULL, registered_at TEXT NOT NULL, "
-            "updated_at TEXT NOT NULL, decommissioned_at TEXT, decommission_reason TEXT, "
-            f"position INTEGER NOT NULL, {added}"
+            f"{', '.join(COLUMN_DEFINITIONS)}, "
             "PRIMARY KEY (tenant_id, device_id)) WITHOUT ROWID",
             f"CREATE INDEX IF NOT EXISTS {DEVICE_STATUS_TABLE}_type "
             f"ON {DEVICE_STATUS_TABLE} (tenant_id, device_type, device_id)",
@@ -65,12 +48,14 @@ class SQLiteDeviceStatusView(SQLiteTrackingRecorder, DeviceStatusView):
         ]
 
     def _create_table(self, c: SQLiteCursor) -> None:
+        """The table as the row's fields define it; a file made before a field was added gets
+        its column (`sqlite_rows.SQLiteRowCodec.definitions` says why that can be done)."""
         super()._create_table(c)
         c.execute(f"PRAGMA table_info({DEVICE_STATUS_TABLE})")
         existing = {row["name"] for row in c.fetchall()}
-        for name, kind in _ADDED_COLUMNS.items():
+        for name, definition in zip(COLUMNS, COLUMN_DEFINITIONS, strict=True):
             if name not in existing:
-                c.execute(f"ALTER TABLE {DEVICE_STATUS_TABLE} ADD COLUMN {name} {kind}")
+                c.execute(f"ALTER TABLE {DEVICE_STATUS_TABLE} ADD COLUMN {definition}")
 
     def save_many(
         self,
