@@ -6,7 +6,6 @@ codes, permissions, and a second tenant that sees and touches nothing."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -18,12 +17,12 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from websockets.asyncio.client import connect
 
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System
 from fleetwatch.settings import Settings
 from tests.e2e.conftest import TEST_SECRET, Tokens, new_tenant
+from tests.e2e.graphql_client import next_message, subscribe, ws_session
 from write_side.commands import RegisterDevice
 from write_side.telemetry import BatchEntry, Reading
 from write_side.telemetry_log import Telemetry, telemetry_id
@@ -263,21 +262,12 @@ def test_a_device_crosses_a_threshold_a_subscriber_sees_it_an_operator_handles_i
     received: list[dict[str, Any]] = []
 
     async def subscriber(ready: asyncio.Event, want: int) -> None:
-        async with connect(f"ws://{live_url}/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-            await ws.send(
-                json.dumps({"type": "connection_init", "payload": {"Authorization": viewer}})
-            )
-            assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))["type"] == "connection_ack"
-            payload = {
-                "query": CHANGED,
-                "variables": {"severity": "WARNING", "deviceId": str(pump)},
-            }
-            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        async with ws_session(live_url, {"Authorization": viewer}, WAIT) as ws:
+            variables = {"severity": "WARNING", "deviceId": str(pump)}
+            await subscribe(ws, "1", CHANGED, variables)
             ready.set()
             while len(received) < want:
-                message = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-                assert message["type"] == "next", message
-                assert "errors" not in message["payload"], message
+                message = await next_message(ws, WAIT)
                 received.append(message["payload"]["data"]["alertChanged"])
 
     async def scenario() -> None:

@@ -17,8 +17,6 @@ import httpx
 import jwt
 import pytest
 from typer.testing import CliRunner
-from websockets.sync.client import connect as ws_connect
-from websockets.typing import Subprotocol
 
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import build_system
@@ -27,6 +25,7 @@ from fleetwatch.demo import RULES, seed_rules
 from fleetwatch.settings import DEV_JWT_SECRET, Settings
 from read_side.device_status import DeviceFilter
 from tests.e2e.conftest import free_port
+from tests.e2e.graphql_client import subscribe_frame, sync_session
 from write_side.alert_commands import DeleteAlertRule
 from write_side.alert_service import AlertService
 from write_side.commands import RegisterDevice, UpdateDevice
@@ -199,11 +198,8 @@ def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 def first_subscription_message(ws_url: str, token: str, query: str) -> dict[str, Any]:
-    with ws_connect(ws_url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
-        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
-        ws.send(json.dumps(init))
-        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
-        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+    with sync_session(ws_url, {"Authorization": f"Bearer {token}"}) as ws:
+        ws.send(subscribe_frame("1", query))
         deadline = time.monotonic() + 30
         while True:
             message = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))

@@ -11,11 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from websockets.asyncio.client import connect
 
 from fleetwatch.bootstrap import System
 from tests.e2e.conftest import Tokens, new_tenant
-from tests.e2e.test_subscriptions import fanout_of, until
+from tests.e2e.graphql_client import fanout_of, next_message, subscribe, until, ws_session
 
 WAIT = 15.0
 CHANGED = """subscription { alertChanged { transition alert { id state severity count } } }"""
@@ -80,20 +79,13 @@ def test_http_telemetry_raises_an_alert_that_is_handled_and_clears(
         return http.post("/ingest", json=body, headers=device_auth)
 
     async def subscriber(ready: asyncio.Event, raised: asyncio.Event) -> None:
-        async with connect(f"ws://{live_url}/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-            await ws.send(
-                json.dumps({"type": "connection_init", "payload": {"Authorization": viewer}})
-            )
-            assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))["type"] == "connection_ack"
-            await ws.send(
-                json.dumps({"id": "1", "type": "subscribe", "payload": {"query": CHANGED}})
-            )
+        async with ws_session(live_url, {"Authorization": viewer}, WAIT) as ws:
+            await subscribe(ws, "1", CHANGED)
             # Notices are at most once: the telemetry may only go once the server listens.
             await until(lambda: fanout.subscriber_count(tenant, "alert") == 1)
             ready.set()
             while len(received) < 3:
-                message = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-                assert message["type"] == "next", message
+                message = await next_message(ws, WAIT)
                 received.append(message["payload"]["data"]["alertChanged"])
                 raised.set()
 

@@ -4,7 +4,6 @@ UNAUTHENTICATED and the server lets go of its fan-out subscription."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -16,8 +15,17 @@ from api.auth import LEEWAY_SECONDS
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System
 from tests.e2e.conftest import Tokens, new_tenant
+from tests.e2e.graphql_client import (
+    errors_of,
+    fanout_of,
+    graphql,
+    receive,
+    run,
+    subscribe,
+    until,
+    ws_session,
+)
 from tests.e2e.test_alerts_api import CREATE_RULE, HOT, register, send
-from tests.e2e.test_subscriptions import fanout_of, graphql, receive, run, until, ws_session
 from write_side.commands import UpdateDevice
 
 # One subscription of each kind, all on the same device.
@@ -68,8 +76,7 @@ def test_every_subscription_ends_unauthenticated_once_its_token_expires(
 
         async with ws_session(live_url, {"Authorization": viewer}) as ws:
             for op, query in SUBSCRIPTIONS.items():
-                payload = {"query": query, "variables": {"id": str(pump)}}
-                await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": payload}))
+                await subscribe(ws, op, query, {"id": str(pump)})
             for topic in topics.values():
                 await until(lambda t=topic: fanout.subscriber_count(tenant, t) == 1)
 
@@ -96,7 +103,7 @@ def _ending(messages: list[dict[str, Any]]) -> list[str] | str:
     """The error codes a subscription ended with (graphql-transport-ws: a `next` with errors,
     then `complete`; or one `error`); a description when it did not end that way."""
     if messages[-1]["type"] == "error":
-        return [e["extensions"]["code"] for e in messages[-1]["payload"]]
+        return [e["extensions"]["code"] for e in errors_of(messages[-1])]
     if messages[-1]["type"] != "complete" or len(messages) < 2:
         return f"did not end: {messages[-1]['type']}"
     errors = messages[-2]["payload"].get("errors") or []

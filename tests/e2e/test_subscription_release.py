@@ -4,13 +4,11 @@ subscription at once, the socket still open."""
 
 from __future__ import annotations
 
-import json
-
 from fleetwatch.bootstrap import System
 from tests.e2e.conftest import Tokens, new_tenant
+from tests.e2e.graphql_client import complete, fanout_of, run, subscribe, until, ws_session
 from tests.e2e.test_alerts_api import register
 from tests.e2e.test_subscription_expiry import SUBSCRIPTIONS
-from tests.e2e.test_subscriptions import fanout_of, run, until, ws_session
 
 
 def test_a_stopped_subscription_releases_its_fanout_subscription(
@@ -25,12 +23,11 @@ def test_a_stopped_subscription_releases_its_fanout_subscription(
     async def scenario() -> None:
         async with ws_session(live_url, {"Authorization": viewer}) as ws:
             for op, query in SUBSCRIPTIONS.items():
-                payload = {"query": query, "variables": {"id": str(pump)}}
-                await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": payload}))
+                await subscribe(ws, op, query, {"id": str(pump)})
             for topic in topics.values():
                 await until(lambda t=topic: fanout.subscriber_count(tenant, t) == 1)
             for op in SUBSCRIPTIONS:
-                await ws.send(json.dumps({"id": op, "type": "complete"}))
+                await complete(ws, op)
             for topic in topics.values():
                 await until(lambda t=topic: fanout.subscriber_count(tenant, t) == 0)
 

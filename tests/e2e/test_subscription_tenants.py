@@ -7,7 +7,6 @@ own in tests/integration/test_fanout.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any
@@ -21,17 +20,18 @@ from fleetwatch.settings import Settings
 from read_side.fanout_memory import InProcessFanout
 from read_side.notifications import ChangeNotice
 from tests.e2e.conftest import Tokens, new_tenant
-from tests.e2e.test_alerts_api import send
-from tests.e2e.test_subscriptions import (
-    REGISTER,
-    UPDATE,
+from tests.e2e.graphql_client import (
+    errors_of,
     fanout_of,
     graphql,
     receive,
     run,
+    subscribe,
     until,
     ws_session,
 )
+from tests.e2e.test_alerts_api import send
+from tests.e2e.test_subscriptions import REGISTER, UPDATE
 
 SUBSCRIPTIONS = {
     "status": "subscription { deviceStatusChanged { eventType device { id } } }",
@@ -80,8 +80,7 @@ def test_another_tenants_device_status_and_telemetry_never_arrive(
         got: dict[str, dict[str, Any]] = {}
         async with ws_session(live_url, {"Authorization": token_b}) as ws:
             for op, query in SUBSCRIPTIONS.items():
-                payload = {"query": query, "variables": variables[op]}
-                await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": payload}))
+                await subscribe(ws, op, query, variables[op])
             await until(lambda: fanout.subscriber_count(tenant_b, "device_status") == 1)
             await until(lambda: fanout.subscriber_count(tenant_b, f"telemetry:{mine}") == 1)
             # A's changes come first in the feed, so a leak would be the first thing B hears.
@@ -99,9 +98,7 @@ def test_another_tenants_device_status_and_telemetry_never_arrive(
         assert got["status"]["type"] == "next", got["status"]
         assert got["status"]["payload"]["data"]["deviceStatusChanged"]["device"]["id"] == mine
         assert got["mine"]["payload"] == {"data": {"telemetry": {"deviceId": mine}}}
-        refused = got["theirs"]["payload"]
-        errors = refused if got["theirs"]["type"] == "error" else refused["errors"]
-        assert [e["extensions"]["code"] for e in errors] == ["NOT_FOUND"]
+        assert [e["extensions"]["code"] for e in errors_of(got["theirs"])] == ["NOT_FOUND"]
         assert fanout.subscriber_count(tenant_b, f"telemetry:{theirs}") == 0
 
     run(scenario)

@@ -5,13 +5,11 @@ and Redis (only one running projections)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +18,28 @@ import pytest
 import redis
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from fleetwatch.bootstrap import System
-from read_side.fanout_memory import InProcessFanout
 from read_side.notifications import channel_name
 from tests.e2e.conftest import TEST_SECRET, Tokens, free_port, new_tenant
+from tests.e2e.graphql_client import (
+    WAIT,
+    complete,
+    connect_ws,
+    errors_of,
+    fanout_of,
+    graphql,
+    init_frame,
+    next_message,
+    receive,
+    run,
+    subscribe,
+    until,
+    ws_session,
+)
 
-PROTOCOL = "graphql-transport-ws"
 CHANGES = """
 subscription Changes($deviceId: ID) {
   deviceChanged(deviceId: $deviceId) {
@@ -39,66 +50,14 @@ REGISTER = """
 mutation($input: RegisterDeviceInput!) { registerDevice(input: $input) { id version } }"""
 UPDATE = """
 mutation($input: UpdateDeviceInput!) { updateDevice(input: $input) { id version } }"""
-WAIT = 5.0
 
 
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    async def bounded() -> None:
-        await asyncio.wait_for(scenario(), 30)
-
-    asyncio.run(bounded())
-
-
-def fanout_of(system: System) -> InProcessFanout:
-    assert isinstance(system.fanout, InProcessFanout)
-    return system.fanout
-
-
-async def until(check: Callable[[], bool], within: float = WAIT) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
-@asynccontextmanager
-async def ws_session(base: str, init: dict[str, Any]) -> AsyncIterator[ClientConnection]:
-    """A graphql-transport-ws connection, acknowledged."""
-    async with connect(f"ws://{base}/graphql", subprotocols=[PROTOCOL]) as ws:  # type: ignore[list-item]
-        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
-        ack = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-        assert ack["type"] == "connection_ack", ack
-        yield ws
-
-
-async def subscribe(ws: ClientConnection, op_id: str, device_id: str | None = None) -> None:
-    payload = {"query": CHANGES, "variables": {"deviceId": device_id}}
-    await ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": payload}))
-
-
-async def receive(ws: ClientConnection, within: float = WAIT) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), within))
-    return message
+async def subscribe_changes(ws: ClientConnection, op_id: str, device_id: str | None = None) -> None:
+    await subscribe(ws, op_id, CHANGES, {"deviceId": device_id})
 
 
 async def change(ws: ClientConnection) -> dict[str, Any]:
-    message = await receive(ws)
-    assert message["type"] == "next", message
-    assert "errors" not in message["payload"], message
-    result: dict[str, Any] = message["payload"]["data"]["deviceChanged"]
-    return result
-
-
-async def graphql(base: str, token: str, query: str, **variables: Any) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=f"http://{base}", timeout=WAIT) as client:
-        response = await client.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": token},
-        )
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]
+    result: dict[str, Any] = (await next_message(ws))["payload"]["data"]["deviceChanged"]
     return result
 
 
@@ -111,7 +70,7 @@ def test_a_subscriber_receives_its_tenants_changes(
 
     async def scenario() -> None:
         async with ws_session(live_url, {"Authorization": viewer}) as ws:
-            await subscribe(ws, "all")
+            await subscribe_changes(ws, "all")
             await until(lambda: fanout.subscriber_count(tenant, "device") == 1)
             created = (
                 await graphql(
@@ -156,7 +115,7 @@ def test_a_device_id_narrows_the_subscription(
             for n in ("one", "two")
         ]
         async with ws_session(live_url, {"token": operator.removeprefix("Bearer ")}) as ws:
-            await subscribe(ws, "only-two", device_id=ids[1])
+            await subscribe_changes(ws, "only-two", device_id=ids[1])
             await until(lambda: fanout.subscriber_count(tenant, "device") == 1)
             for device_id in ids:
                 await graphql(
@@ -180,7 +139,7 @@ def test_another_tenants_changes_never_arrive(
 
     async def scenario() -> None:
         async with ws_session(live_url, {"Authorization": token_b}) as ws:
-            await subscribe(ws, "b")
+            await subscribe_changes(ws, "b")
             await until(lambda: fanout.subscriber_count(tenant_b, "device") == 1)
             for name in ("a1", "a2"):
                 await graphql(live_url, token_a, REGISTER, input={"name": name, "deviceType": "t"})
@@ -202,10 +161,10 @@ def test_closing_a_subscription_or_the_socket_unsubscribes(
 
     async def scenario() -> None:
         async with ws_session(live_url, {"Authorization": token}) as ws:
-            await subscribe(ws, "1")
-            await subscribe(ws, "2")
+            await subscribe_changes(ws, "1")
+            await subscribe_changes(ws, "2")
             await until(lambda: fanout.subscriber_count(tenant, "device") == 2)
-            await ws.send(json.dumps({"id": "1", "type": "complete"}))
+            await complete(ws, "1")
             await until(lambda: fanout.subscriber_count(tenant, "device") == 1)
         await until(lambda: fanout.subscriber_count(tenant, "device") == 0)
 
@@ -218,8 +177,8 @@ def test_closing_a_subscription_or_the_socket_unsubscribes(
 )
 def test_a_connection_without_a_valid_token_is_refused(live_url: str, init: dict[str, Any]) -> None:
     async def scenario() -> None:
-        async with connect(f"ws://{live_url}/graphql", subprotocols=[PROTOCOL]) as ws:  # type: ignore[list-item]
-            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        async with connect_ws(live_url) as ws:
+            await ws.send(init_frame(init))
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), WAIT)
             assert closed.value.rcvd is not None
@@ -230,9 +189,9 @@ def test_a_connection_without_a_valid_token_is_refused(live_url: str, init: dict
 
 def test_an_expired_token_is_refused(live_url: str, tokens: Tokens) -> None:
     async def scenario() -> None:
-        async with connect(f"ws://{live_url}/graphql", subprotocols=[PROTOCOL]) as ws:  # type: ignore[list-item]
+        async with connect_ws(live_url) as ws:
             init = {"Authorization": tokens(new_tenant(), "admin", ttl=-300)}
-            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+            await ws.send(init_frame(init))
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), WAIT)
             assert closed.value.rcvd is not None
@@ -243,7 +202,7 @@ def test_an_expired_token_is_refused(live_url: str, tokens: Tokens) -> None:
 
 def test_the_legacy_graphql_ws_protocol_is_not_offered(live_url: str) -> None:
     async def scenario() -> None:
-        async with connect(f"ws://{live_url}/graphql", subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+        async with connect_ws(live_url, "graphql-ws") as ws:
             assert ws.subprotocol is None
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), WAIT)
@@ -256,13 +215,10 @@ def test_the_legacy_graphql_ws_protocol_is_not_offered(live_url: str) -> None:
 def test_a_caller_without_the_read_permission_gets_forbidden(live_url: str, tokens: Tokens) -> None:
     async def scenario() -> None:
         async with ws_session(live_url, {"Authorization": tokens(new_tenant())}) as ws:
-            await subscribe(ws, "x")
+            await subscribe_changes(ws, "x")
             message = await receive(ws)
             assert message["type"] in {"next", "error"}
-            errors = (
-                message["payload"] if message["type"] == "error" else message["payload"]["errors"]
-            )
-            assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+            assert errors_of(message)[0]["extensions"]["code"] == "FORBIDDEN"
 
     run(scenario)
 
@@ -270,12 +226,12 @@ def test_a_caller_without_the_read_permission_gets_forbidden(live_url: str, toke
 def test_a_malformed_device_id_is_bad_user_input(live_url: str, tokens: Tokens) -> None:
     async def scenario() -> None:
         async with ws_session(live_url, {"Authorization": tokens(new_tenant(), "viewer")}) as ws:
-            await subscribe(ws, "x", device_id="device-7")
+            await subscribe_changes(ws, "x", device_id="device-7")
             message = await receive(ws)
-            errors = (
-                message["payload"] if message["type"] == "error" else message["payload"]["errors"]
-            )
-            assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "deviceId"}
+            assert errors_of(message)[0]["extensions"] == {
+                "code": "BAD_USER_INPUT",
+                "field": "deviceId",
+            }
 
     run(scenario)
 

@@ -4,7 +4,6 @@ and a websocket subscriber receiving `telemetry` and `deviceStatusChanged`."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,10 +13,11 @@ from fastapi.testclient import TestClient
 from event_store.envelope import EventMetadata, recording_as
 from fleetwatch.bootstrap import System
 from tests.e2e.conftest import Tokens, new_tenant
-from tests.e2e.test_subscriptions import (
+from tests.e2e.graphql_client import (
     fanout_of,
-    receive,
+    next_message,
     run,
+    subscribe,
     until,
     ws_session,
 )
@@ -273,17 +273,14 @@ def test_a_subscriber_receives_telemetry_and_status_changes(
                 ("t", TELEMETRY, {"id": device}),
                 ("s", STATUS_CHANGED, {"id": device}),
             ):
-                payload = {"query": query, "variables": variables}
-                await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": payload}))
+                await subscribe(ws, op, query, variables)
             await until(lambda: fanout.subscriber_count(tenant, f"telemetry:{device}") == 1)
             await until(lambda: fanout.subscriber_count(tenant, "device_status") == 1)
             record(api_system, tenant, other, [("x", T0, {"temp": 1.0})])  # not this device
             position = record(api_system, tenant, device, MESSAGES)
             got: dict[str, Any] = {}
             while len(got) < 2:
-                message = await receive(ws)
-                assert message["type"] == "next", message
-                assert "errors" not in message["payload"], message
+                message = await next_message(ws)
                 got[message["id"]] = message["payload"]["data"]
             live = got["t"]["telemetry"]
             assert (live["deviceId"], live["position"]) == (device, position)
