@@ -33,6 +33,7 @@ from read_side.alerts import (
     loads,
 )
 from read_side.device_status import Page
+from tests.unit.envelopes import recorded
 from write_side import alert_lifecycle, alerts
 from write_side.errors import InvalidInput
 from write_side.event_names import types
@@ -54,12 +55,12 @@ _positions = iter(range(1, 10_000))
 def envelope(
     kind: str, stream: UUID, version: int, seconds: float = 0, **payload: Any
 ) -> EventEnvelope:
-    return EventEnvelope(
-        event_id=uuid.uuid4(), tenant_id="acme", stream_id=str(stream), version=version,
-        type=kind, schema_version=1, occurred_at=T0 + timedelta(seconds=seconds),
-        recorded_at=T0 + timedelta(seconds=seconds), actor=payload.pop("by", "system:alerting"),
-        correlation_id="c", causation_id=None, payload=payload, position=next(_positions),
-    )  # fmt: skip
+    actor = payload.pop("by", "system:alerting")
+    at = T0 + timedelta(seconds=seconds)
+    position = next(_positions)
+    return recorded(
+        kind, payload, stream_id=stream, version=version, at=at, actor=actor, position=position
+    )
 
 
 def rule_row() -> AlertRuleRow:

@@ -8,6 +8,7 @@ from typing import Any
 
 from event_store.envelope import EventEnvelope
 from projections.device_status_evolve import evolve, status_to_json
+from tests.unit.envelopes import recorded
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DEVICE = uuid.uuid4()
@@ -15,19 +16,13 @@ DEVICE = uuid.uuid4()
 
 def envelope(version: int, type_: str, payload: dict[str, Any]) -> EventEnvelope:
     at = T0 + timedelta(minutes=version)
-    return EventEnvelope(
-        event_id=uuid.uuid4(),
-        tenant_id="acme",
-        stream_id=str(DEVICE),
+    return recorded(
+        type_,
+        payload,
+        stream_id=DEVICE,
         version=version,
-        type=type_,
-        schema_version=1,
-        occurred_at=at,
-        recorded_at=at,
+        at=at,
         actor="user:alice",
-        correlation_id="c",
-        causation_id=None,
-        payload=payload,
         position=version * 10,
     )
 

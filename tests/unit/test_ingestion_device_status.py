@@ -16,6 +16,7 @@ from event_store.envelope import EventEnvelope
 from projections.device_status import DeviceStatusProjection
 from projections.device_status_evolve import evolve, evolve_telemetry, status_to_json
 from read_side.device_status import DeviceStatus, DeviceStatusReader, DeviceStatusView
+from tests.unit.envelopes import recorded
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DEVICE = uuid.uuid4()
@@ -26,11 +27,15 @@ ROW = DeviceStatus(
 
 
 def envelope(version: int, type_: str, payload: dict[str, Any], stream: str = "t") -> EventEnvelope:
-    return EventEnvelope(
-        event_id=uuid.uuid4(), tenant_id="acme", stream_id=stream, version=version, type=type_,
-        schema_version=1, occurred_at=T0, recorded_at=T0, actor="system:ingestion",
-        correlation_id="c", causation_id=None, payload=payload, position=100 + version,
-    )  # fmt: skip
+    return recorded(
+        type_,
+        payload,
+        stream_id=stream,
+        version=version,
+        at=T0,
+        actor="system:ingestion",
+        position=100 + version,
+    )
 
 
 def batch(

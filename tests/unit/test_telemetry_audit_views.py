@@ -17,9 +17,9 @@ from api.credentials import DeviceCredentialPublic
 from api.graphql.audit import AuditEvent
 from api.graphql.telemetry import TelemetryHistory
 from api.telemetry import BucketPublic, HistoryPublic, ReadingPublic
-from event_store.envelope import EventEnvelope
 from read_side.paging import Page
 from read_side.telemetry import Bucket, HistoryQuery, RawReading, Resolution
+from tests.unit.envelopes import recorded
 from tests.unit.views import (
     graphql_fields,
     openapi_properties,
@@ -81,19 +81,13 @@ def test_rest_and_graphql_show_a_history_alike() -> None:
 
 
 def test_rest_and_graphql_show_an_audit_event_alike() -> None:
-    envelope = EventEnvelope(
-        event_id=uuid4(),
-        tenant_id="acme",
-        stream_id=str(uuid4()),
+    envelope = recorded(
+        "Device.Updated",
+        {"when": AT, "id": uuid4(), "tags": ("a",)},
+        stream_id=uuid4(),
         version=2,
-        type="Device.Updated",
-        schema_version=1,
-        occurred_at=AT,
-        recorded_at=AT,
+        at=AT,
         actor="user:alice",
-        correlation_id="c",
-        causation_id=None,
-        payload={"when": AT, "id": uuid4(), "tags": ("a",)},
         position=2**40,
     )
     event = AuditEventPublic.from_envelope(envelope, "7")

@@ -36,6 +36,7 @@ from read_side.telemetry.batch import (
     without_repeats,
 )
 from tests.hypothesis_profiles import examples
+from tests.unit.envelopes import recorded
 from write_side.errors import InvalidInput
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -129,24 +130,19 @@ def test_rollups_equal_brute_force_and_merge_in_any_split(
 
 
 def envelope(entries: list[dict[str, Any]], version: int = 3) -> EventEnvelope:
-    return EventEnvelope(
-        event_id=uuid.uuid4(),
-        tenant_id="acme",
-        stream_id=str(uuid.uuid4()),
+    payload = {
+        "device_id": str(DEVICE),
+        "entries": entries,
+        "received_at": (T0 + timedelta(hours=6)).isoformat(),
+        "transport": "http",
+    }
+    return recorded(
+        "Telemetry.BatchRecorded",
+        payload,
+        stream_id=uuid.uuid4(),
         version=version,
-        type="Telemetry.BatchRecorded",
-        schema_version=1,
-        occurred_at=T0,
-        recorded_at=T0,
+        at=T0,
         actor="system:ingestion",
-        correlation_id="c",
-        causation_id=None,
-        payload={
-            "device_id": str(DEVICE),
-            "entries": entries,
-            "received_at": (T0 + timedelta(hours=6)).isoformat(),
-            "transport": "http",
-        },
         position=42,
     )
 
