@@ -18,9 +18,6 @@ from api.graphql.types import PageInfo
 class AuditEvent:
     view: strawberry.Private[AuditEventPublic]
 
-    def __init__(self, view: AuditEventPublic) -> None:  # typed; the dataclass keeps it
-        self.view = view
-
 
 @strawberry.type
 class AuditEventEdge:
@@ -57,7 +54,7 @@ class AuditQuery:
             first=first,
         )
         return AuditEventConnection(
-            edges=[AuditEventEdge(cursor=e.cursor, node=AuditEvent(e)) for e in page.items],
+            edges=[AuditEventEdge(cursor=e.cursor, node=AuditEvent(view=e)) for e in page.items],
             page_info=PageInfo(
                 has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor
             ),

@@ -16,9 +16,6 @@ from api.graphql.derive import derived_type
 class DeviceCredential:
     view: strawberry.Private[DeviceCredentialPublic]
 
-    def __init__(self, view: DeviceCredentialPublic) -> None:  # typed; the dataclass keeps it
-        self.view = view
-
 
 @strawberry.input
 class IssueDeviceCredentialInput:
@@ -34,4 +31,5 @@ class CredentialMutation:
         """Issue (or rotate) the device's credential; the token is never shown again."""
         caller = info.context.authorize(Permission.WRITE_DEVICES)
         device = parse_device_id(input.id)
-        return DeviceCredential(await issue_credential(info.context.system, caller, device))
+        issued = await issue_credential(info.context.system, caller, device)
+        return DeviceCredential(view=issued)

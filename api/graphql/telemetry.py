@@ -18,12 +18,12 @@ import strawberry
 from anyio import to_thread
 
 from api.auth import Permission
-from api.devices import device_status_from_notice_data, parse_device_id
+from api.devices import parse_device_id
 from api.graphql.context import Info
-from api.graphql.derive import derived_type
+from api.graphql.derive import derived_type, part_type
 from api.graphql.notices import tenant_notices
 from api.graphql.scalars import Long
-from api.graphql.types import Device, PageInfo
+from api.graphql.types import DeviceChange, PageInfo
 from api.telemetry import (
     BucketPublic,
     DeviceReportPublic,
@@ -34,7 +34,6 @@ from api.telemetry import (
     check_device,
     read_history,
 )
-from read_side.notifications import ChangeNotice
 from read_side.telemetry import DEFAULT_HISTORY_PAGE, HistoryQuery, Resolution, telemetry_topic
 
 DEVICE_STATUS_TOPIC = "device_status"
@@ -43,14 +42,11 @@ DEVICE_STATUS_TOPIC = "device_status"
 strawberry.enum(Resolution, name="TelemetryResolution")
 
 
-@derived_type(ReadingPublic, name="TelemetryReading")
-class TelemetryReading:
-    view: strawberry.Private[ReadingPublic]
-
-
-@derived_type(BucketPublic, name="TelemetryBucket")
-class TelemetryBucket:
-    view: strawberry.Private[BucketPublic]
+# The parts of the history and of an update: shown only as their fields.
+part_type(ReadingPublic, "TelemetryReading")
+part_type(BucketPublic, "TelemetryBucket")
+part_type(DeviceReportPublic, "DeviceReport")
+part_type(TelemetryMessagePublic, "TelemetryMessage")
 
 
 @derived_type(HistoryPublic, name="TelemetryHistory")
@@ -59,46 +55,20 @@ class TelemetryHistory:
     # REST's `nextCursor`: not a field here, GraphQL pages show it in `pageInfo`.
     next_cursor: strawberry.Private[str | None] = None
 
-    def __init__(self, view: HistoryPublic) -> None:  # typed; the dataclass keeps it
-        self.view = view
-
     @strawberry.field
     def page_info(self) -> PageInfo:
         cursor = self.view.next_cursor
         return PageInfo(has_next_page=cursor is not None, end_cursor=cursor)
 
 
-@derived_type(DeviceReportPublic, name="DeviceReport")
-class DeviceReport:
-    view: strawberry.Private[DeviceReportPublic]
-
-
-@derived_type(TelemetryMessagePublic, name="TelemetryMessage")
-class TelemetryMessage:
-    view: strawberry.Private[TelemetryMessagePublic]
-
-
 @derived_type(TelemetryUpdatePublic, name="TelemetryUpdate")
 class TelemetryUpdate:
     view: strawberry.Private[TelemetryUpdatePublic]
 
-    def __init__(self, view: TelemetryUpdatePublic) -> None:  # typed; the dataclass keeps it
-        self.view = view
-
 
 @strawberry.type
-class DeviceStatusChange:
-    device: Device
-    event_type: str
+class DeviceStatusChange(DeviceChange):
     position: Long
-
-    @classmethod
-    def from_notice(cls, notice: ChangeNotice) -> DeviceStatusChange:
-        return cls(
-            device=Device.from_status(device_status_from_notice_data(notice.data)),
-            event_type=notice.event_type,
-            position=Long(notice.position),
-        )
 
 
 @strawberry.type
@@ -125,7 +95,7 @@ class TelemetryQuery:
             device, metric, start, end, resolution=resolution, first=first, after=after
         )
         read = partial(read_history, info.context.system, caller, query)
-        return TelemetryHistory(await to_thread.run_sync(read))
+        return TelemetryHistory(view=await to_thread.run_sync(read))
 
 
 @strawberry.type
@@ -148,7 +118,7 @@ class TelemetrySubscription:
             async for notice in notices:
                 update = TelemetryUpdatePublic.from_notice(notice, metrics)
                 if update.messages:
-                    yield TelemetryUpdate(update)
+                    yield TelemetryUpdate(view=update)
 
     @strawberry.subscription
     async def device_status_changed(

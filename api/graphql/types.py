@@ -7,7 +7,7 @@ of `DeviceEdge`s) are shared with the other slices (one definition per GraphQL t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Self, TypeVar
 
 import strawberry
 
@@ -94,12 +94,15 @@ def device_connection(page: Page[DeviceStatus]) -> Connection[Device]:
 
 @strawberry.type
 class DeviceChange:
+    """A committed change of a device's row (`deviceChanged`; `deviceStatusChanged` shows the
+    same as `DeviceStatusChange`, its position a `Long`)."""
+
     device: Device
     event_type: str
-    position: int
+    position: int  # still `Int` here (docs/decisions.md, item 5)
 
     @classmethod
-    def from_notice(cls, notice: ChangeNotice) -> DeviceChange:
+    def from_notice(cls, notice: ChangeNotice) -> Self:
         return cls(
             device=Device.from_status(device_status_from_notice_data(notice.data)),
             event_type=notice.event_type,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import strawberry
 
 from api.auth import Principal
-from api.graphql.derive import derived_input, derived_type, graphql_enum
+from api.graphql.derive import derived_input, derived_type, graphql_enum, part_type
 from api.user_view import (
     Channel,
     PreferencesBody,
@@ -28,14 +28,9 @@ for _enum in (Role, Channel, PushPlatform):
     graphql_enum(_enum)
 
 
-@derived_type(QuietHoursPublic, name="QuietHours")
-class QuietHours:
-    view: strawberry.Private[QuietHoursPublic]
-
-
-@derived_type(PreferencesPublic, name="NotificationPreferences")
-class NotificationPreferences:
-    view: strawberry.Private[PreferencesPublic]
+# The parts of a user: shown only as their fields.
+part_type(QuietHoursPublic, "QuietHours")
+part_type(PreferencesPublic, "NotificationPreferences")
 
 
 @derived_type(PushTokenPublic, name="PushToken")

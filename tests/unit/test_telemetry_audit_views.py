@@ -68,7 +68,8 @@ def test_rest_and_graphql_show_a_history_alike() -> None:
             "{ d { deviceId metric resolution from to readings { at value messageId }"
             " buckets { start end min max avg sum count } pageInfo { hasNextPage endCursor } } }"
         )
-        result = schema_showing(TelemetryHistory, TelemetryHistory(history)).execute_sync(query)
+        shown_history = TelemetryHistory(view=history)
+        result = schema_showing(TelemetryHistory, shown_history).execute_sync(query)
         assert result.errors is None
         assert result.data is not None
         shown = result.data["d"]
@@ -93,7 +94,7 @@ def test_rest_and_graphql_show_an_audit_event_alike() -> None:
     event = AuditEventPublic.from_envelope(envelope, "7")
     rest = event.model_dump(mode="json", by_alias=True)
     query = "{ d { " + " ".join(wire_names(AuditEventPublic)) + " } }"
-    result = schema_showing(AuditEvent, AuditEvent(event)).execute_sync(query)
+    result = schema_showing(AuditEvent, AuditEvent(view=event)).execute_sync(query)
     assert result.errors is None
     assert result.data is not None
     assert same_times(result.data["d"]) == same_times(rest)
