@@ -5,6 +5,7 @@ show the cursor in `pageInfo`), so both adapters show a row alike."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -17,6 +18,7 @@ from api.credentials import DeviceCredentialPublic
 from api.graphql.audit import AuditEvent
 from api.graphql.telemetry import TelemetryHistory
 from api.telemetry import BucketPublic, HistoryPublic, ReadingPublic
+from event_store.envelope import EventEnvelope
 from read_side.paging import Page
 from read_side.telemetry import Bucket, HistoryQuery, RawReading, Resolution
 from tests.unit.envelopes import recorded
@@ -99,6 +101,13 @@ def test_rest_and_graphql_show_an_audit_event_alike() -> None:
     assert result.data is not None
     assert same_times(result.data["d"]) == same_times(rest)
     assert (rest["cursor"], rest["position"], rest["payload"]["tags"]) == ("7", 2**40, ["a"])
+
+
+def test_an_audit_event_shows_every_envelope_field_but_the_tenant() -> None:
+    """The shown event and the stored envelope are two declarations (the API's contract and the
+    store's), so a field added to the envelope fails here until the auditors' shape decides."""
+    envelope_fields = {field.name for field in dataclasses.fields(EventEnvelope)}
+    assert set(AuditEventPublic.model_fields) == envelope_fields - {"tenant_id"} | {"cursor"}
 
 
 def test_an_unknown_path_and_method_have_their_codes() -> None:
