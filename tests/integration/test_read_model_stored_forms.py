@@ -48,16 +48,23 @@ TOKENS_JSON = (
     '"registered_at":"2026-01-01T12:00:00+00:00"}]'
 )
 USER = UserRow(
-    tenant_id="acme", user_id=RULE, subject="auth0|1", email="u1@example.com",
-    display_name=None, phone_e164="+4930123456", time_zone="Europe/Berlin", locale="de-DE",
+    tenant_id="acme",
+    user_id=RULE,
+    subject="auth0|1",
+    email="u1@example.com",
+    display_name=None,
+    phone_e164="+4930123456",
+    time_zone="Europe/Berlin",
+    locale="de-DE",
     preferences={
         "channels": {"critical": ["email", "push"], "info": []},
         "quiet_hours": {"start": "22:00", "end": "07:00"},
         "critical_overrides_quiet_hours": True,
     },
-    push_tokens=(PushTokenRow("00010000000000ab", "ios", "tök-1", T0),), version=3,
+    push_tokens=(PushTokenRow("00010000000000ab", "ios", "tök-1", T0),),
+    version=3,
     updated_at=T0 + timedelta(minutes=5),
-)  # fmt: skip
+)
 
 RULE_JSON = (
     '{"created_at":"2026-01-01T12:00:00+00:00","definition":{"kind":"threshold","metric":"temp",'
@@ -89,21 +96,69 @@ ENTRY_JSON = (
     '"transition":"acknowledged","value":null}'
 )
 RULE_ROW = AlertRuleRow(
-    "acme", RULE, 2, "Hot pump", "critical", True, False,
+    "acme",
+    RULE,
+    2,
+    "Hot pump",
+    "critical",
+    True,
+    False,
     {"kind": "threshold", "metric": "temp", "op": ">", "value": 80, "scope": {"tags": ["north"]}},
-    [{"revision": 1, "definition": {"kind": "threshold", "metric": "temp", "op": ">", "value": 70},
-      "revised_at": "2026-01-01T12:00:00+00:00", "revised_by": "user:a"}],
-    3, T0, T0 + timedelta(hours=1), 41,
-)  # fmt: skip
+    [
+        {
+            "revision": 1,
+            "definition": {"kind": "threshold", "metric": "temp", "op": ">", "value": 70},
+            "revised_at": "2026-01-01T12:00:00+00:00",
+            "revised_by": "user:a",
+        }
+    ],
+    3,
+    T0,
+    T0 + timedelta(hours=1),
+    41,
+)
 ALERT_ROW = AlertRow(
-    "acme", ALERT, RULE, 2, "Hot pump", DEVICE, "pump 7", 1, "critical", "acknowledged",
-    "absence", None, 81.5, 80.0, "temp > 80", T0, 3, None, 90.0, T0 + timedelta(minutes=2), 4,
-    57, acknowledged_at=T0 + timedelta(minutes=3), acknowledged_by="user:a",
-)  # fmt: skip
+    "acme",
+    ALERT,
+    RULE,
+    2,
+    "Hot pump",
+    DEVICE,
+    "pump 7",
+    1,
+    "critical",
+    "acknowledged",
+    "absence",
+    None,
+    81.5,
+    80.0,
+    "temp > 80",
+    T0,
+    3,
+    None,
+    90.0,
+    T0 + timedelta(minutes=2),
+    4,
+    57,
+    acknowledged_at=T0 + timedelta(minutes=3),
+    acknowledged_by="user:a",
+)
 ENTRY_ROW = TimelineEntry(
-    "acme", "2026-01-01T12:00:00.000000Z#57", EVENT, ALERT, DEVICE, RULE, "critical",
-    "acknowledged", "acknowledged", "user:a", T0, T0 + timedelta(seconds=1), 57, note="on it",
-)  # fmt: skip
+    "acme",
+    "2026-01-01T12:00:00.000000Z#57",
+    EVENT,
+    ALERT,
+    DEVICE,
+    RULE,
+    "critical",
+    "acknowledged",
+    "acknowledged",
+    "user:a",
+    T0,
+    T0 + timedelta(seconds=1),
+    57,
+    note="on it",
+)
 
 
 class OneItem:
@@ -122,10 +177,21 @@ def test_a_stored_users_row_reads_back_and_the_table_takes_new_writes(tmp_path: 
         db.execute(USERS_TABLE)
         db.execute(
             "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ("acme", RULE.hex, "auth0|1", "u1@example.com", None, "+4930123456",
-             "Europe/Berlin", "de-DE", PREFERENCES_JSON, TOKENS_JSON, 3,
-             "2026-01-01T12:05:00+00:00"),
-        )  # fmt: skip
+            (
+                "acme",
+                RULE.hex,
+                "auth0|1",
+                "u1@example.com",
+                None,
+                "+4930123456",
+                "Europe/Berlin",
+                "de-DE",
+                PREFERENCES_JSON,
+                TOKENS_JSON,
+                3,
+                "2026-01-01T12:05:00+00:00",
+            ),
+        )
     db.close()
     datastore = SQLiteDatastore(str(path))
     view = SQLiteUsersView(datastore=datastore)
@@ -141,12 +207,18 @@ def test_a_stored_users_row_reads_back_and_the_table_takes_new_writes(tmp_path: 
 
 def test_a_stored_users_item_reads_back() -> None:
     item = {
-        "tenant_id": {"S": "acme"}, "user_id": {"S": RULE.hex}, "subject": {"S": "auth0|1"},
-        "email": {"S": "u1@example.com"}, "phone_e164": {"S": "+4930123456"},
-        "time_zone": {"S": "Europe/Berlin"}, "locale": {"S": "de-DE"},
-        "preferences": {"S": PREFERENCES_JSON}, "push_tokens": {"S": TOKENS_JSON},
-        "version": {"N": "3"}, "updated_at": {"S": "2026-01-01T12:05:00+00:00"},
-    }  # fmt: skip
+        "tenant_id": {"S": "acme"},
+        "user_id": {"S": RULE.hex},
+        "subject": {"S": "auth0|1"},
+        "email": {"S": "u1@example.com"},
+        "phone_e164": {"S": "+4930123456"},
+        "time_zone": {"S": "Europe/Berlin"},
+        "locale": {"S": "de-DE"},
+        "preferences": {"S": PREFERENCES_JSON},
+        "push_tokens": {"S": TOKENS_JSON},
+        "version": {"N": "3"},
+        "updated_at": {"S": "2026-01-01T12:05:00+00:00"},
+    }
     assert DynamoDBUsersReader(OneItem(item), "p_").get("acme", RULE) == USER
 
 
@@ -161,14 +233,31 @@ def test_stored_alert_rows_read_back_and_the_tables_take_new_writes(tmp_path: Pa
         )
         c.execute(
             "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            ("acme", ALERT.hex, f"2026-01-01T12:00:00.000000Z#{ALERT.hex}", DEVICE.hex,
-             RULE.hex, "acknowledged", "critical", ALERT_JSON),
-        )  # fmt: skip
+            (
+                "acme",
+                ALERT.hex,
+                f"2026-01-01T12:00:00.000000Z#{ALERT.hex}",
+                DEVICE.hex,
+                RULE.hex,
+                "acknowledged",
+                "critical",
+                ALERT_JSON,
+            ),
+        )
         c.execute(
             "INSERT INTO alert_timeline VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ("acme", ENTRY_ROW.key, ALERT.hex, DEVICE.hex, RULE.hex, "critical",
-             "acknowledged", "acknowledged", ENTRY_JSON),
-        )  # fmt: skip
+            (
+                "acme",
+                ENTRY_ROW.key,
+                ALERT.hex,
+                DEVICE.hex,
+                RULE.hex,
+                "critical",
+                "acknowledged",
+                "acknowledged",
+                ENTRY_JSON,
+            ),
+        )
     reader = SQLiteAlertReader(datastore)
     assert reader.get_rule("acme", RULE) == RULE_ROW
     assert reader.get_alert("acme", ALERT) == ALERT_ROW
