@@ -27,7 +27,7 @@ from eventsourcing.persistence import Tracking
 from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.parts import guarded_put, split
 from read_side.device_status import alert_links as links
-from read_side.device_status.dynamodb_items import from_item, to_item
+from read_side.device_status.columns import ITEMS, to_item
 from read_side.device_status.port import (
     AlertLinks,
     DeviceFilter,
@@ -93,7 +93,7 @@ class DynamoDBDeviceStatusReader(DeviceStatusReader):
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return from_item(item) if item else None
+        return ITEMS.from_item(item) if item else None
 
     def get_many(self, tenant_id: str, device_ids: Sequence[UUID]) -> dict[UUID, DeviceStatus]:
         """BatchGetItem of at most 100 keys a call, strongly consistent, unprocessed keys
@@ -109,7 +109,7 @@ class DynamoDBDeviceStatusReader(DeviceStatusReader):
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table, []):
-                    status = from_item(item)
+                    status = ITEMS.from_item(item)
                     found[status.device_id] = status
                 request = response.get("UnprocessedKeys") or {}
         return found
@@ -136,7 +136,7 @@ class DynamoDBDeviceStatusReader(DeviceStatusReader):
         items: list[DeviceStatus] = []
         while True:  # a filter applies after Limit: keep reading until a page is full
             response = self.client.query(**kwargs)
-            items.extend(from_item(item) for item in response.get("Items", []))
+            items.extend(ITEMS.from_item(item) for item in response.get("Items", []))
             last_key = response.get("LastEvaluatedKey")
             if len(items) > first or not last_key:
                 break
