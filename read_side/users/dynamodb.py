@@ -2,8 +2,9 @@
 reader, side by side.
 
 Table `{prefix}users`: partition key `tenant_id` (S), sort key `user_id` (S, hex), so a
-tenant's users are one item collection. Attributes are those of `read_side.users.row.to_record`
-(absent when null). The reader reads strongly consistent.
+tenant's users are one item collection. One attribute per field of the row (`ITEMS`, derived
+from `UserRow`; absent when None), the preferences and push tokens as JSON text (S), as in
+SQLite. The reader reads strongly consistent.
 
 The writer: row Puts and the checkpoint in one TransactWriteItems (at most 99 rows per
 transaction). A bigger batch is committed in parts, each guarded by the tracking item, the last
@@ -14,7 +15,7 @@ explains why both guards are needed)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -22,11 +23,13 @@ from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.parts import guarded_put, split
+from read_side.dynamodb_items import DynamoDBItemCodec
 from read_side.dynamodb_tables import delete_all_items
 from read_side.users.port import UsersReader, UsersView
-from read_side.users.row import UserRow, from_record, to_record
+from read_side.users.row import UserRow
 
 TABLE_SUFFIX = "users"
+ITEMS = DynamoDBItemCodec(UserRow, json_containers=True)
 
 
 def table_name(prefix: str) -> str:
@@ -48,20 +51,6 @@ def create_table_kwargs(prefix: str) -> dict[str, Any]:
     }
 
 
-def to_item(row: UserRow) -> dict[str, Any]:
-    """The low-level (client) item of a row."""
-    return {
-        name: {"N": str(value)} if isinstance(value, int) else {"S": value}
-        for name, value in to_record(row).items()
-        if value is not None
-    }
-
-
-def from_item(item: Mapping[str, Any]) -> UserRow:
-    record = {name: value.get("S", value.get("N")) for name, value in item.items()}
-    return from_record(record)
-
-
 class DynamoDBUsersView(DynamoDBTrackingRecorder, UsersView):
     """Build with `app.factory.tracking_recorder(DynamoDBUsersView)` (shares client, prefix)."""
 
@@ -70,7 +59,7 @@ class DynamoDBUsersView(DynamoDBTrackingRecorder, UsersView):
 
     def save_many(self, rows: Sequence[UserRow], tracking: Tracking) -> None:
         table = table_name(self.table_prefix)
-        puts = [guarded_put(table, to_item(row), "version") for row in rows]
+        puts = [guarded_put(table, ITEMS.to_item(row), "version") for row in rows]
         self.write_parts_with_tracking(tracking, split(puts))
 
     def reset(self, application_name: str) -> None:
@@ -90,7 +79,7 @@ class DynamoDBUsersReader(UsersReader):
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return None if item is None else from_item(item)
+        return None if item is None else ITEMS.from_item(item)
 
     def tenant_users(self, tenant_id: str) -> list[UserRow]:
         paginator = self.client.get_paginator("query")
@@ -100,4 +89,4 @@ class DynamoDBUsersReader(UsersReader):
             ExpressionAttributeValues={":t": {"S": tenant_id}},
             ConsistentRead=True,
         )
-        return [from_item(item) for page in pages for item in page.get("Items", [])]
+        return [ITEMS.from_item(item) for page in pages for item in page.get("Items", [])]

@@ -23,7 +23,7 @@ from read_side.alerts.dynamodb import DynamoDBAlertReader
 from read_side.alerts.sqlite import SQLiteAlertReader, SQLiteAlertsView
 from read_side.users import PushTokenRow, UserRow
 from read_side.users.dynamodb import DynamoDBUsersReader
-from read_side.users.sqlite import SQLiteUsersReader, SQLiteUsersView
+from read_side.users.sqlite import SQLITE_ROWS, SQLiteUsersReader, SQLiteUsersView
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 RULE = uuid.UUID("11111111111111111111111111111111")
@@ -203,6 +203,11 @@ def test_a_stored_users_row_reads_back_and_the_table_takes_new_writes(tmp_path: 
     view.save_many([newer], Tracking("users", 1))
     assert reader.tenant_users("acme") == [newer]
     datastore.close()
+
+
+def test_the_users_table_derived_from_the_row_is_the_one_existing_files_have() -> None:
+    derived = SQLITE_ROWS.create_table("users", ("tenant_id", "user_id"))
+    assert derived == USERS_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
 
 
 def test_a_stored_users_item_reads_back() -> None:
