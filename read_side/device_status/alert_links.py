@@ -17,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
+from event_store.dynamodb.tables import table_spec
 from read_side.device_status.port import AlertLinks
 from read_side.dynamodb_tables import delete_all_items
 
@@ -62,18 +63,7 @@ def dynamodb_table(prefix: str) -> str:
 
 
 def dynamodb_table_kwargs(prefix: str) -> dict[str, Any]:
-    return {
-        "TableName": dynamodb_table(prefix),
-        "KeySchema": [
-            {"AttributeName": "tenant_id", "KeyType": "HASH"},
-            {"AttributeName": "alert_id", "KeyType": "RANGE"},
-        ],
-        "AttributeDefinitions": [
-            {"AttributeName": "tenant_id", "AttributeType": "S"},
-            {"AttributeName": "alert_id", "AttributeType": "S"},
-        ],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+    return table_spec(dynamodb_table(prefix), "tenant_id", "alert_id")
 
 
 def dynamodb_actions(prefix: str, links: AlertLinks | None) -> list[dict[str, Any]]:

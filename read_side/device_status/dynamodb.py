@@ -26,6 +26,7 @@ from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.parts import guarded_put, split
+from event_store.dynamodb.tables import table_spec
 from read_side.device_status import alert_links as links
 from read_side.device_status.columns import ITEMS, to_item
 from read_side.device_status.port import (
@@ -46,21 +47,6 @@ TABLE_SUFFIX = "device_status"
 
 def table_name(prefix: str) -> str:
     return f"{prefix}{TABLE_SUFFIX}"
-
-
-def create_table_kwargs(prefix: str) -> dict[str, Any]:
-    return {
-        "TableName": table_name(prefix),
-        "KeySchema": [
-            {"AttributeName": "tenant_id", "KeyType": "HASH"},
-            {"AttributeName": "device_id", "KeyType": "RANGE"},
-        ],
-        "AttributeDefinitions": [
-            {"AttributeName": "tenant_id", "AttributeType": "S"},
-            {"AttributeName": "device_id", "AttributeType": "S"},
-        ],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
 
 
 def _filter_expression(device_filter: DeviceFilter) -> tuple[str | None, dict[str, Any]]:
@@ -150,7 +136,7 @@ class DynamoDBDeviceStatusView(DynamoDBTrackingRecorder, DeviceStatusView):
     def construct_extra_tables(self) -> list[dict[str, Any]]:
         return [
             *super().construct_extra_tables(),
-            create_table_kwargs(self.table_prefix),
+            table_spec(table_name(self.table_prefix), "tenant_id", "device_id"),
             links.dynamodb_table_kwargs(self.table_prefix),
         ]
 

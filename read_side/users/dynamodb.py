@@ -23,6 +23,7 @@ from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.parts import guarded_put, split
+from event_store.dynamodb.tables import table_spec
 from read_side.dynamodb_items import DynamoDBItemCodec
 from read_side.dynamodb_tables import delete_all_items
 from read_side.users.port import UsersReader, UsersView
@@ -36,26 +37,12 @@ def table_name(prefix: str) -> str:
     return f"{prefix}{TABLE_SUFFIX}"
 
 
-def create_table_kwargs(prefix: str) -> dict[str, Any]:
-    return {
-        "TableName": table_name(prefix),
-        "KeySchema": [
-            {"AttributeName": "tenant_id", "KeyType": "HASH"},
-            {"AttributeName": "user_id", "KeyType": "RANGE"},
-        ],
-        "AttributeDefinitions": [
-            {"AttributeName": "tenant_id", "AttributeType": "S"},
-            {"AttributeName": "user_id", "AttributeType": "S"},
-        ],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-
-
 class DynamoDBUsersView(DynamoDBTrackingRecorder, UsersView):
     """Build with `app.factory.tracking_recorder(DynamoDBUsersView)` (shares client, prefix)."""
 
     def construct_extra_tables(self) -> list[dict[str, Any]]:
-        return [*super().construct_extra_tables(), create_table_kwargs(self.table_prefix)]
+        spec = table_spec(table_name(self.table_prefix), "tenant_id", "user_id")
+        return [*super().construct_extra_tables(), spec]
 
     def save_many(self, rows: Sequence[UserRow], tracking: Tracking) -> None:
         table = table_name(self.table_prefix)
