@@ -38,10 +38,9 @@ from read_side.device_status.port import (
     encode_cursor,
 )
 from read_side.device_status.row import DeviceStatus
-from read_side.dynamodb_tables import delete_all_items
+from read_side.dynamodb_tables import batch_get, delete_all_items
 from read_side.paging import Page, check_page_size
 
-_GET_BATCH = 100  # BatchGetItem's limit of keys per call
 TABLE_SUFFIX = "device_status"
 
 
@@ -82,22 +81,13 @@ class DynamoDBDeviceStatusReader(DeviceStatusReader):
         return ITEMS.from_item(item) if item else None
 
     def get_many(self, tenant_id: str, device_ids: Sequence[UUID]) -> dict[UUID, DeviceStatus]:
-        """BatchGetItem of at most 100 keys a call, strongly consistent, unprocessed keys
-        retried."""
-        hexes = list(dict.fromkeys(device_id.hex for device_id in device_ids))
+        """Strongly consistent BatchGetItem calls (`batch_get`)."""
+        hexes = dict.fromkeys(device_id.hex for device_id in device_ids)
+        keys = [{"tenant_id": {"S": tenant_id}, "device_id": {"S": h}} for h in hexes]
         found: dict[UUID, DeviceStatus] = {}
-        for start in range(0, len(hexes), _GET_BATCH):
-            keys = [
-                {"tenant_id": {"S": tenant_id}, "device_id": {"S": device_hex}}
-                for device_hex in hexes[start : start + _GET_BATCH]
-            ]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table, []):
-                    status = ITEMS.from_item(item)
-                    found[status.device_id] = status
-                request = response.get("UnprocessedKeys") or {}
+        for item in batch_get(self.client, self.table, keys):
+            status = ITEMS.from_item(item)
+            found[status.device_id] = status
         return found
 
     def list(
