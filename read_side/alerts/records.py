@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from read_side.columns import JsonCodec
 
+__all__ = ["dumps", "from_record", "loads", "to_record"]
+
 R = TypeVar("R")
 
 

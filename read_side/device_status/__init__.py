@@ -9,27 +9,12 @@ aggregate. The row and the port names are re-exported here because the API, the 
 models (`Page`, `check_page_size`) and the tests import them from `read_side.device_status`.
 """
 
-from read_side.device_status.port import (
-    AlertLinks,
-    DeviceFilter,
-    DeviceStatusReader,
-    DeviceStatusView,
-    decode_cursor,
-    encode_cursor,
-)
-from read_side.device_status.row import DeviceStatus, Lifecycle
-from read_side.paging import MAX_PAGE_SIZE, Page, check_page_size
+from read_side import paging
+from read_side.device_status import port, row
+from read_side.device_status.port import *  # noqa: F403 - the names in port.__all__
+from read_side.device_status.row import *  # noqa: F403
+from read_side.paging import *  # noqa: F403
 
-__all__ = [
-    "MAX_PAGE_SIZE",
-    "AlertLinks",
-    "DeviceFilter",
-    "DeviceStatus",
-    "DeviceStatusReader",
-    "DeviceStatusView",
-    "Lifecycle",
-    "Page",
-    "check_page_size",
-    "decode_cursor",
-    "encode_cursor",
-]
+__all__ = list(port.__all__)
+__all__ += row.__all__
+__all__ += paging.__all__

@@ -11,6 +11,8 @@ from uuid import UUID
 from read_side.columns import EXACT_JSON, stored_with
 from write_side.severity import severity_rank
 
+__all__ = ["DeviceStatus", "Lifecycle"]
+
 Lifecycle = Literal["active", "decommissioned"]
 
 

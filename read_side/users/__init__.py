@@ -8,7 +8,9 @@ re-exported here because the API, the notifier and the tests import them from
 `read_side.users`.
 """
 
-from read_side.users.port import UsersReader, UsersView
-from read_side.users.row import PushTokenRow, UserRow
+from read_side.users import port, row
+from read_side.users.port import *  # noqa: F403 - the names in port.__all__
+from read_side.users.row import *  # noqa: F403
 
-__all__ = ["PushTokenRow", "UserRow", "UsersReader", "UsersView"]
+__all__ = list(port.__all__)
+__all__ += row.__all__

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+__all__ = ["PushTokenRow", "UserRow"]
+
 
 @dataclass(frozen=True)
 class PushTokenRow:
