@@ -11,6 +11,14 @@ BATCH = 25  # BatchWriteItem's limit
 GET_BATCH = 100  # BatchGetItem's limit of keys per call
 
 
+def get_one(client: Any, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The item of `table` under `key` (low-level key attributes), strongly consistent."""
+    item: dict[str, Any] | None = client.get_item(
+        TableName=table, Key=key, ConsistentRead=True
+    ).get("Item")
+    return item
+
+
 def batch_get(client: Any, table: str, keys: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """The items of `table` under `keys` (low-level key attributes; absent ones are skipped),
     by BatchGetItem of at most 100 keys a call, strongly consistent, unprocessed keys retried."""

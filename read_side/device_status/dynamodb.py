@@ -38,7 +38,7 @@ from read_side.device_status.port import (
     encode_cursor,
 )
 from read_side.device_status.row import DeviceStatus
-from read_side.dynamodb_tables import batch_get, delete_all_items
+from read_side.dynamodb_tables import batch_get, delete_all_items, get_one
 from read_side.paging import Page, check_page_size
 
 TABLE_SUFFIX = "device_status"
@@ -72,12 +72,8 @@ class DynamoDBDeviceStatusReader(DeviceStatusReader):
         self.table = table_name(table_prefix)
 
     def get(self, tenant_id: str, device_id: UUID) -> DeviceStatus | None:
-        response = self.client.get_item(
-            TableName=self.table,
-            Key={"tenant_id": {"S": tenant_id}, "device_id": {"S": device_id.hex}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
+        key = {"tenant_id": {"S": tenant_id}, "device_id": {"S": device_id.hex}}
+        item = get_one(self.client, self.table, key)
         return ITEMS.from_item(item) if item else None
 
     def get_many(self, tenant_id: str, device_ids: Sequence[UUID]) -> dict[UUID, DeviceStatus]:

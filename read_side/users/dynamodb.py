@@ -25,7 +25,7 @@ from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.parts import guarded_put, split
 from event_store.dynamodb.tables import table_spec
 from read_side.dynamodb_items import DynamoDBItemCodec
-from read_side.dynamodb_tables import delete_all_items
+from read_side.dynamodb_tables import delete_all_items, get_one
 from read_side.users.port import UsersReader, UsersView
 from read_side.users.row import UserRow
 
@@ -60,12 +60,8 @@ class DynamoDBUsersReader(UsersReader):
         self.table = table_name(table_prefix)
 
     def get(self, tenant_id: str, user_id: UUID) -> UserRow | None:
-        response = self.client.get_item(
-            TableName=self.table,
-            Key={"tenant_id": {"S": tenant_id}, "user_id": {"S": user_id.hex}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
+        key = {"tenant_id": {"S": tenant_id}, "user_id": {"S": user_id.hex}}
+        item = get_one(self.client, self.table, key)
         return None if item is None else ITEMS.from_item(item)
 
     def tenant_users(self, tenant_id: str) -> list[UserRow]:
