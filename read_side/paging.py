@@ -8,6 +8,8 @@ from typing import Generic, TypeVar
 
 from write_side.errors import InvalidInput
 
+__all__ = ["MAX_PAGE_SIZE", "Page", "check_page_size"]
+
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 500

@@ -19,30 +19,53 @@ _ensured: set[tuple[str, str]] = set()
 _ensured_lock = threading.Lock()
 
 
-def events_table_spec(table_name: str) -> dict[str, Any]:
-    """CreateTable kwargs of an events (or snapshots) table: ``pk`` (S) + ``sk`` (N)."""
-    return {
+def table_spec(
+    table_name: str,
+    hash_key: str,
+    range_key: str | None = None,
+    *,
+    range_type: str = "S",
+    indexes: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """CreateTable kwargs of an on-demand table keyed by ``hash_key`` (S) and ``range_key``
+    (``range_type``), with global secondary indexes by name -> (hash, range) attribute (S),
+    each projecting every attribute. Every table of the store and of the read models is
+    defined here."""
+    keys = [(hash_key, "HASH", "S")] + ([(range_key, "RANGE", range_type)] if range_key else [])
+    defined = {name: kind for name, _, kind in keys}
+    for pair in (indexes or {}).values():
+        defined.update((name, "S") for name in pair if name not in defined)
+    spec: dict[str, Any] = {
         "TableName": table_name,
-        "KeySchema": [
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
+        "KeySchema": [{"AttributeName": name, "KeyType": role} for name, role, _ in keys],
         "AttributeDefinitions": [
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
+            {"AttributeName": name, "AttributeType": kind} for name, kind in defined.items()
         ],
         "BillingMode": "PAY_PER_REQUEST",
     }
+    if indexes:
+        spec["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": h, "KeyType": "HASH"},
+                    {"AttributeName": r, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, (h, r) in indexes.items()
+        ]
+    return spec
+
+
+def events_table_spec(table_name: str) -> dict[str, Any]:
+    """CreateTable kwargs of an events (or snapshots) table: ``pk`` (S) + ``sk`` (N)."""
+    return table_spec(table_name, "pk", "sk", range_type="N")
 
 
 def tracking_table_spec(table_name: str) -> dict[str, Any]:
     """CreateTable kwargs of a tracking table: ``pk`` (S) only, one item per upstream app."""
-    return {
-        "TableName": table_name,
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+    return table_spec(table_name, "pk")
 
 
 def _key_schema(spec: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -13,44 +13,14 @@ from `write_side.alert_lifecycle` and the severities from `write_side.severity` 
 The names the API, the projection and the tests use are re-exported here.
 """
 
-from read_side.alerts.port import (
-    ALERT_TOPIC,
-    AlertFilter,
-    AlertReader,
-    AlertsChanges,
-    AlertsView,
-    RuleFilter,
-    TimelineFilter,
-    check_choices,
-    decode_cursor,
-    encode_cursor,
-)
-from read_side.alerts.records import dumps, from_record, loads, to_record
-from read_side.alerts.rows import AlertRow, AlertRuleRow, DeviceName, TimelineEntry, time_key
+from read_side.alerts import port, records, rows
+from read_side.alerts.port import *  # noqa: F403 - the names in port.__all__
+from read_side.alerts.records import *  # noqa: F403
+from read_side.alerts.rows import *  # noqa: F403
 from write_side.alert_lifecycle import STATES, TRANSITIONS
 from write_side.severity import SEVERITIES
 
-__all__ = [
-    "ALERT_TOPIC",
-    "SEVERITIES",
-    "STATES",
-    "TRANSITIONS",
-    "AlertFilter",
-    "AlertReader",
-    "AlertRow",
-    "AlertRuleRow",
-    "AlertsChanges",
-    "AlertsView",
-    "DeviceName",
-    "RuleFilter",
-    "TimelineEntry",
-    "TimelineFilter",
-    "check_choices",
-    "decode_cursor",
-    "dumps",
-    "encode_cursor",
-    "from_record",
-    "loads",
-    "time_key",
-    "to_record",
-]
+__all__ = ["SEVERITIES", "STATES", "TRANSITIONS"]
+__all__ += port.__all__
+__all__ += records.__all__
+__all__ += rows.__all__

@@ -60,7 +60,7 @@ from read_side.alerts.port import (
 )
 from read_side.alerts.records import loads
 from read_side.alerts.rows import AlertRow, AlertRuleRow, TimelineEntry, time_key
-from read_side.dynamodb_tables import delete_all_items
+from read_side.dynamodb_tables import delete_all_items, get_one
 from read_side.paging import Page, check_page_size
 
 MAX_ITEMS = MAX_PART_ITEMS  # one transaction: 100 actions, one of them the tracking guard
@@ -231,13 +231,8 @@ class DynamoDBAlertReader(AlertReader):
         return None if item is None else str(item["name"]["S"])
 
     def _item(self, table: str, tenant_id: str, key: str) -> dict[str, Any] | None:
-        response = self.client.get_item(
-            TableName=self.tables[table],
-            Key={"tenant_id": s_attr(tenant_id), KEYS[table]: s_attr(key)},
-            ConsistentRead=True,
-        )
-        item: dict[str, Any] | None = response.get("Item")
-        return item
+        item_key = {"tenant_id": s_attr(tenant_id), KEYS[table]: s_attr(key)}
+        return get_one(self.client, self.tables[table], item_key)
 
     def _get(self, cls: type[R], table: str, tenant_id: str, key: str) -> R | None:
         item = self._item(table, tenant_id, key)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from event_store.dynamodb.tables import table_spec
 from read_side.alerts.records import dumps
 from read_side.alerts.rows import AlertRow, AlertRuleRow, DeviceName, TimelineEntry
 
-S = {"AttributeType": "S"}
 # Each table's sort key, by table (every table's partition key is `tenant_id`).
 KEYS = {
     "alert_rules": "rule_id",
@@ -28,30 +28,7 @@ def table_names(prefix: str) -> dict[str, str]:
 def _table(
     prefix: str, table: str, indexes: dict[str, tuple[str, str]] | None = None
 ) -> dict[str, Any]:
-    hash_key, range_key, indexes = "tenant_id", KEYS[table], indexes or {}
-    attributes = {hash_key, range_key} | {a for pair in indexes.values() for a in pair}
-    spec: dict[str, Any] = {
-        "TableName": f"{prefix}{table}",
-        "KeySchema": [
-            {"AttributeName": hash_key, "KeyType": "HASH"},
-            {"AttributeName": range_key, "KeyType": "RANGE"},
-        ],
-        "AttributeDefinitions": [{"AttributeName": a, **S} for a in sorted(attributes)],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-    if indexes:
-        spec["GlobalSecondaryIndexes"] = [
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": h, "KeyType": "HASH"},
-                    {"AttributeName": r, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index, (h, r) in indexes.items()
-        ]
-    return spec
+    return table_spec(f"{prefix}{table}", "tenant_id", KEYS[table], indexes=indexes)
 
 
 def create_table_kwargs(prefix: str) -> list[dict[str, Any]]:

@@ -26,6 +26,19 @@ from read_side.paging import Page
 from read_side.times import as_utc
 from write_side.errors import InvalidInput
 
+__all__ = [
+    "ALERT_TOPIC",
+    "AlertFilter",
+    "AlertReader",
+    "AlertsChanges",
+    "AlertsView",
+    "RuleFilter",
+    "TimelineFilter",
+    "check_choices",
+    "decode_cursor",
+    "encode_cursor",
+]
+
 ALERT_TOPIC = "alert"  # the change notices' topic (one per changed alert and transition)
 
 

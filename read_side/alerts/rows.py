@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+__all__ = ["AlertRow", "AlertRuleRow", "DeviceName", "TimelineEntry", "time_key"]
+
 
 def time_key(at: datetime) -> str:
     """A sortable, fixed-width UTC text form of a time. The year is padded here: `%Y` leaves

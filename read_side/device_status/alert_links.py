@@ -17,15 +17,15 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
+from event_store.dynamodb.tables import table_spec
 from read_side.device_status.port import AlertLinks
-from read_side.dynamodb_tables import delete_all_items
+from read_side.dynamodb_tables import batch_get, delete_all_items
 
 TABLE = "device_status_alerts"
 CREATE_SQLITE = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (tenant_id TEXT NOT NULL, alert_id TEXT NOT NULL, "
     "device_id TEXT NOT NULL, PRIMARY KEY (tenant_id, alert_id)) WITHOUT ROWID"
 )
-GET_BATCH = 100
 
 
 def sqlite_write(c: SQLiteCursor, links: AlertLinks | None) -> None:
@@ -62,18 +62,7 @@ def dynamodb_table(prefix: str) -> str:
 
 
 def dynamodb_table_kwargs(prefix: str) -> dict[str, Any]:
-    return {
-        "TableName": dynamodb_table(prefix),
-        "KeySchema": [
-            {"AttributeName": "tenant_id", "KeyType": "HASH"},
-            {"AttributeName": "alert_id", "KeyType": "RANGE"},
-        ],
-        "AttributeDefinitions": [
-            {"AttributeName": "tenant_id", "AttributeType": "S"},
-            {"AttributeName": "alert_id", "AttributeType": "S"},
-        ],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+    return table_spec(dynamodb_table(prefix), "tenant_id", "alert_id")
 
 
 def dynamodb_actions(prefix: str, links: AlertLinks | None) -> list[dict[str, Any]]:
@@ -91,21 +80,12 @@ def dynamodb_actions(prefix: str, links: AlertLinks | None) -> list[dict[str, An
 
 
 def dynamodb_read(client: Any, prefix: str, tenant_id: str, ids: Sequence[str]) -> dict[str, UUID]:
-    table = dynamodb_table(prefix)
-    found: dict[str, UUID] = {}
-    unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), GET_BATCH):
-        keys = [
-            {"tenant_id": {"S": tenant_id}, "alert_id": {"S": alert_id}}
-            for alert_id in unique[start : start + GET_BATCH]
-        ]
-        request: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": True}}
-        while request:
-            response = client.batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table, []):
-                found[item["alert_id"]["S"]] = UUID(hex=item["device_id"]["S"])
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    unique = dict.fromkeys(ids)
+    keys = [{"tenant_id": {"S": tenant_id}, "alert_id": {"S": alert_id}} for alert_id in unique]
+    return {
+        item["alert_id"]["S"]: UUID(hex=item["device_id"]["S"])
+        for item in batch_get(client, dynamodb_table(prefix), keys)
+    }
 
 
 def dynamodb_delete_all(client: Any, prefix: str) -> None:

@@ -26,8 +26,9 @@ from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.parts import guarded_put, split
+from event_store.dynamodb.tables import table_spec
 from read_side.device_status import alert_links as links
-from read_side.device_status.dynamodb_items import from_item, to_item
+from read_side.device_status.columns import ITEMS, to_item
 from read_side.device_status.port import (
     AlertLinks,
     DeviceFilter,
@@ -37,30 +38,14 @@ from read_side.device_status.port import (
     encode_cursor,
 )
 from read_side.device_status.row import DeviceStatus
-from read_side.dynamodb_tables import delete_all_items
+from read_side.dynamodb_tables import batch_get, delete_all_items, get_one
 from read_side.paging import Page, check_page_size
 
-_GET_BATCH = 100  # BatchGetItem's limit of keys per call
 TABLE_SUFFIX = "device_status"
 
 
 def table_name(prefix: str) -> str:
     return f"{prefix}{TABLE_SUFFIX}"
-
-
-def create_table_kwargs(prefix: str) -> dict[str, Any]:
-    return {
-        "TableName": table_name(prefix),
-        "KeySchema": [
-            {"AttributeName": "tenant_id", "KeyType": "HASH"},
-            {"AttributeName": "device_id", "KeyType": "RANGE"},
-        ],
-        "AttributeDefinitions": [
-            {"AttributeName": "tenant_id", "AttributeType": "S"},
-            {"AttributeName": "device_id", "AttributeType": "S"},
-        ],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
 
 
 def _filter_expression(device_filter: DeviceFilter) -> tuple[str | None, dict[str, Any]]:
@@ -87,31 +72,18 @@ class DynamoDBDeviceStatusReader(DeviceStatusReader):
         self.table = table_name(table_prefix)
 
     def get(self, tenant_id: str, device_id: UUID) -> DeviceStatus | None:
-        response = self.client.get_item(
-            TableName=self.table,
-            Key={"tenant_id": {"S": tenant_id}, "device_id": {"S": device_id.hex}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return from_item(item) if item else None
+        key = {"tenant_id": {"S": tenant_id}, "device_id": {"S": device_id.hex}}
+        item = get_one(self.client, self.table, key)
+        return ITEMS.from_item(item) if item else None
 
     def get_many(self, tenant_id: str, device_ids: Sequence[UUID]) -> dict[UUID, DeviceStatus]:
-        """BatchGetItem of at most 100 keys a call, strongly consistent, unprocessed keys
-        retried."""
-        hexes = list(dict.fromkeys(device_id.hex for device_id in device_ids))
+        """Strongly consistent BatchGetItem calls (`batch_get`)."""
+        hexes = dict.fromkeys(device_id.hex for device_id in device_ids)
+        keys = [{"tenant_id": {"S": tenant_id}, "device_id": {"S": h}} for h in hexes]
         found: dict[UUID, DeviceStatus] = {}
-        for start in range(0, len(hexes), _GET_BATCH):
-            keys = [
-                {"tenant_id": {"S": tenant_id}, "device_id": {"S": device_hex}}
-                for device_hex in hexes[start : start + _GET_BATCH]
-            ]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table, []):
-                    status = from_item(item)
-                    found[status.device_id] = status
-                request = response.get("UnprocessedKeys") or {}
+        for item in batch_get(self.client, self.table, keys):
+            status = ITEMS.from_item(item)
+            found[status.device_id] = status
         return found
 
     def list(
@@ -136,7 +108,7 @@ class DynamoDBDeviceStatusReader(DeviceStatusReader):
         items: list[DeviceStatus] = []
         while True:  # a filter applies after Limit: keep reading until a page is full
             response = self.client.query(**kwargs)
-            items.extend(from_item(item) for item in response.get("Items", []))
+            items.extend(ITEMS.from_item(item) for item in response.get("Items", []))
             last_key = response.get("LastEvaluatedKey")
             if len(items) > first or not last_key:
                 break
@@ -150,7 +122,7 @@ class DynamoDBDeviceStatusView(DynamoDBTrackingRecorder, DeviceStatusView):
     def construct_extra_tables(self) -> list[dict[str, Any]]:
         return [
             *super().construct_extra_tables(),
-            create_table_kwargs(self.table_prefix),
+            table_spec(table_name(self.table_prefix), "tenant_id", "device_id"),
             links.dynamodb_table_kwargs(self.table_prefix),
         ]
 

@@ -20,6 +20,15 @@ from read_side.device_status.row import DeviceStatus, Lifecycle
 from read_side.paging import Page
 from write_side.errors import InvalidInput
 
+__all__ = [
+    "AlertLinks",
+    "DeviceFilter",
+    "DeviceStatusReader",
+    "DeviceStatusView",
+    "decode_cursor",
+    "encode_cursor",
+]
+
 AlertLinks = Mapping[tuple[str, str], UUID | None]  # (tenant, alert id hex) -> device, or unlink
 
 

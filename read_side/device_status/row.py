@@ -1,4 +1,5 @@
-"""The device-status row: what a frontend lists and shows for each device."""
+"""The device-status row: what a frontend lists and shows for each device. Its stored forms
+derive from these fields (`read_side.device_status.columns`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from read_side.columns import EXACT_JSON, stored_with
 from write_side.severity import severity_rank
+
+__all__ = ["DeviceStatus", "Lifecycle"]
 
 Lifecycle = Literal["active", "decommissioned"]
 
@@ -19,7 +23,7 @@ class DeviceStatus:
     name: str
     device_type: str
     tags: tuple[str, ...]
-    metadata: dict[str, str]
+    metadata: dict[str, str] = field(metadata={EXACT_JSON: True})  # free-form: big integers
     lifecycle: Lifecycle
     version: int
     registered_at: datetime
@@ -32,7 +36,10 @@ class DeviceStatus:
     last_seen_at: datetime | None = None  # server time of the last batch received
     online: bool | None = None  # None until the device first reports
     last_values: dict[str, float] = field(default_factory=dict)  # newest by device time
-    last_values_at: dict[str, datetime] = field(default_factory=dict)  # device time of each
+    # The device time of each, stored beside it (`{metric: [value, at]}`) as the first release did.
+    last_values_at: dict[str, datetime] = field(
+        default_factory=dict, metadata=stored_with("last_values")
+    )
     firmware_version: str | None = None
     battery: float | None = None
     rssi: float | None = None

@@ -13,6 +13,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from event_store.sqlite import SQLiteTrackingRecorder
 from read_side.device_status import alert_links as links
+from read_side.device_status.columns import SQLITE_ROWS
 from read_side.device_status.port import (
     AlertLinks,
     DeviceFilter,
@@ -22,26 +23,20 @@ from read_side.device_status.port import (
     encode_cursor,
 )
 from read_side.device_status.row import DeviceStatus
-from read_side.device_status.sqlite_rows import COLUMN_DEFINITIONS, COLUMNS, from_row, to_row
 from read_side.paging import Page, check_page_size
 
 DEVICE_STATUS_TABLE = "device_status"
 _IN_CHUNK = 500  # bound parameters per IN list (SQLite's limit is 999 on old builds)
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM {DEVICE_STATUS_TABLE}"  # noqa: S608 - constants
+_SELECT = f"SELECT {', '.join(SQLITE_ROWS.names)} FROM {DEVICE_STATUS_TABLE}"  # noqa: S608
 _CASEFOLD = "fleetwatch_casefold"  # `nameContains` folds case as `DeviceFilter.matches` does
-_UPSERT = (
-    f"INSERT OR REPLACE INTO {DEVICE_STATUS_TABLE} ({', '.join(COLUMNS)}) "  # noqa: S608 - constants
-    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
-)
+_UPSERT = SQLITE_ROWS.upsert(DEVICE_STATUS_TABLE)
 
 
 class SQLiteDeviceStatusView(SQLiteTrackingRecorder, DeviceStatusView):
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
-            f"CREATE TABLE IF NOT EXISTS {DEVICE_STATUS_TABLE} ("
-            f"{', '.join(COLUMN_DEFINITIONS)}, "
-            "PRIMARY KEY (tenant_id, device_id)) WITHOUT ROWID",
+            SQLITE_ROWS.create_table(DEVICE_STATUS_TABLE, ("tenant_id", "device_id")),
             f"CREATE INDEX IF NOT EXISTS {DEVICE_STATUS_TABLE}_type "
             f"ON {DEVICE_STATUS_TABLE} (tenant_id, device_type, device_id)",
             links.CREATE_SQLITE,
@@ -49,13 +44,9 @@ class SQLiteDeviceStatusView(SQLiteTrackingRecorder, DeviceStatusView):
 
     def _create_table(self, c: SQLiteCursor) -> None:
         """The table as the row's fields define it; a file made before a field was added gets
-        its column (`sqlite_rows.SQLiteRowCodec.definitions` says why that can be done)."""
+        its column."""
         super()._create_table(c)
-        c.execute(f"PRAGMA table_info({DEVICE_STATUS_TABLE})")
-        existing = {row["name"] for row in c.fetchall()}
-        for name, definition in zip(COLUMNS, COLUMN_DEFINITIONS, strict=True):
-            if name not in existing:
-                c.execute(f"ALTER TABLE {DEVICE_STATUS_TABLE} ADD COLUMN {definition}")
+        SQLITE_ROWS.add_missing_columns(c, DEVICE_STATUS_TABLE)
 
     def save_many(
         self,
@@ -65,7 +56,7 @@ class SQLiteDeviceStatusView(SQLiteTrackingRecorder, DeviceStatusView):
     ) -> None:
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
-            c.executemany(_UPSERT, [to_row(status) for status in rows])
+            c.executemany(_UPSERT, [SQLITE_ROWS.to_row(status) for status in rows])
             links.sqlite_write(c, alert_links)
 
     def alert_devices(self, tenant_id: str, alert_ids: Sequence[str]) -> dict[str, UUID]:
@@ -92,7 +83,7 @@ class SQLiteDeviceStatusReader(DeviceStatusReader):
                 f"{_SELECT} WHERE tenant_id = ? AND device_id = ?", (tenant_id, device_id.hex)
             )
             row = c.fetchone()
-        return from_row(row) if row is not None else None
+        return SQLITE_ROWS.from_row(row) if row is not None else None
 
     def get_many(self, tenant_id: str, device_ids: Sequence[UUID]) -> dict[UUID, DeviceStatus]:
         """One query per `_IN_CHUNK` devices (one for any projection batch of a normal fleet)."""
@@ -109,7 +100,7 @@ class SQLiteDeviceStatusReader(DeviceStatusReader):
                     (tenant_id, *chunk),
                 )
                 for row in c.fetchall():
-                    status = from_row(row)
+                    status = SQLITE_ROWS.from_row(row)
                     found[status.device_id] = status
         return found
 
@@ -144,6 +135,6 @@ class SQLiteDeviceStatusReader(DeviceStatusReader):
                 )
             c.execute(statement, params)
             rows = c.fetchall()
-        items = [from_row(row) for row in rows[:first]]
+        items = [SQLITE_ROWS.from_row(row) for row in rows[:first]]
         more = len(rows) > first
         return Page(items, encode_cursor(items[-1].device_id) if more and items else None)

@@ -10,53 +10,11 @@ are re-exported because the API, the composition root and the tests import them 
 `read_side.telemetry`.
 """
 
+from read_side.telemetry import port, row
 from read_side.telemetry.batch import DeviceBatch, fold
-from read_side.telemetry.port import (
-    DEFAULT_HISTORY_PAGE,
-    MAX_HISTORY_PAGE,
-    MAX_RANGE,
-    HistoryQuery,
-    TelemetryReader,
-    TelemetryView,
-    bucket_range,
-    decode_bucket_cursor,
-    decode_reading_cursor,
-    encode_bucket_cursor,
-    encode_reading_cursor,
-    telemetry_topic,
-)
-from read_side.telemetry.row import (
-    BUCKET_SECONDS,
-    ROLLUP_RESOLUTIONS,
-    Bucket,
-    RawReading,
-    Resolution,
-    bucket_start,
-    epoch_ms,
-    from_epoch_ms,
-)
+from read_side.telemetry.port import *  # noqa: F403 - the names in port.__all__
+from read_side.telemetry.row import *  # noqa: F403
 
-__all__ = [
-    "BUCKET_SECONDS",
-    "DEFAULT_HISTORY_PAGE",
-    "MAX_HISTORY_PAGE",
-    "MAX_RANGE",
-    "ROLLUP_RESOLUTIONS",
-    "Bucket",
-    "DeviceBatch",
-    "HistoryQuery",
-    "RawReading",
-    "Resolution",
-    "TelemetryReader",
-    "TelemetryView",
-    "bucket_range",
-    "bucket_start",
-    "decode_bucket_cursor",
-    "decode_reading_cursor",
-    "encode_bucket_cursor",
-    "encode_reading_cursor",
-    "epoch_ms",
-    "fold",
-    "from_epoch_ms",
-    "telemetry_topic",
-]
+__all__ = ["DeviceBatch", "fold"]
+__all__ += port.__all__
+__all__ += row.__all__

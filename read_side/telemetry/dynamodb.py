@@ -38,7 +38,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
-from read_side.dynamodb_tables import delete_all_items
+from read_side.dynamodb_tables import batch_get, delete_all_items
 from read_side.paging import Page
 from read_side.telemetry.batch import (
     DeviceBatch,
@@ -80,7 +80,6 @@ from read_side.telemetry.row import (
 
 MAX_ACTIONS = 99  # + the checkpoint: DynamoDB allows 100 actions per transaction
 MAX_TRANSACTION_BYTES = 3_500_000  # DynamoDB allows 4 MB
-GET_BATCH = 100  # keys per BatchGetItem
 
 ItemKey = tuple[str, int]  # rollup pk, sk
 
@@ -147,23 +146,11 @@ class DynamoDBTelemetryView(DynamoDBTrackingRecorder, TelemetryView):
 
     def _get_rollups(self, keys: list[ItemKey]) -> dict[ItemKey, dict[str, Any]]:
         table = rollups_table(self.table_prefix)
-        found: dict[ItemKey, dict[str, Any]] = {}
-        for start in range(0, len(keys), GET_BATCH):
-            request: dict[str, Any] = {
-                table: {
-                    "Keys": [
-                        {"pk": {"S": pk}, "sk": {"N": str(sk)}}
-                        for pk, sk in keys[start : start + GET_BATCH]
-                    ],
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(table, []):
-                    found[(item["pk"]["S"], int(item["sk"]["N"]))] = item
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        wanted = [{"pk": {"S": pk}, "sk": {"N": str(sk)}} for pk, sk in keys]
+        return {
+            (item["pk"]["S"], int(item["sk"]["N"])): item
+            for item in batch_get(self.client, table, wanted)
+        }
 
     def _commit(self, actions: list[tuple[dict[str, Any], int]], tracking: Tracking) -> None:
         chunks: list[list[dict[str, Any]]] = [[]]

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
+from event_store.dynamodb.tables import table_spec
 from read_side.telemetry.row import Resolution, bucket_start
 
 RAW_SUFFIX = "telemetry_raw"
@@ -53,21 +54,10 @@ def rollups_table(prefix: str) -> str:
 
 
 def create_tables_kwargs(prefix: str) -> list[dict[str, Any]]:
-    def spec(name: str, sort_type: str) -> dict[str, Any]:
-        return {
-            "TableName": name,
-            "KeySchema": [
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            "AttributeDefinitions": [
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": sort_type},
-            ],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-
-    return [spec(raw_table(prefix), "S"), spec(rollups_table(prefix), "N")]
+    return [
+        table_spec(raw_table(prefix), "pk", "sk"),
+        table_spec(rollups_table(prefix), "pk", "sk", range_type="N"),
+    ]
 
 
 def raw_pk(tenant_id: str, device_id: UUID) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import struct
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -37,10 +36,25 @@ from read_side.telemetry.row import (
 )
 from read_side.times import as_utc
 from write_side.errors import InvalidInput
+from write_side.telemetry import METRIC_NAME  # as accepted by ingestion
+
+__all__ = [
+    "DEFAULT_HISTORY_PAGE",
+    "MAX_HISTORY_PAGE",
+    "MAX_RANGE",
+    "HistoryQuery",
+    "TelemetryReader",
+    "TelemetryView",
+    "bucket_range",
+    "decode_bucket_cursor",
+    "decode_reading_cursor",
+    "encode_bucket_cursor",
+    "encode_reading_cursor",
+    "telemetry_topic",
+]
 
 MAX_HISTORY_PAGE = 5000
 DEFAULT_HISTORY_PAGE = 500
-METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")  # as accepted by ingestion
 # The longest range one query may cover, per resolution (pages keep each answer small; these
 # keep a client from asking for a scan it cannot page through in reasonable time).
 MAX_RANGE: dict[Resolution, timedelta] = {

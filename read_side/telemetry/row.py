@@ -11,6 +11,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+__all__ = [
+    "BUCKET_SECONDS",
+    "ROLLUP_RESOLUTIONS",
+    "Bucket",
+    "RawReading",
+    "Resolution",
+    "bucket_start",
+    "epoch_ms",
+    "from_epoch_ms",
+]
+
 
 class Resolution(StrEnum):
     RAW = "raw"

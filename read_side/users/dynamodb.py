@@ -2,8 +2,9 @@
 reader, side by side.
 
 Table `{prefix}users`: partition key `tenant_id` (S), sort key `user_id` (S, hex), so a
-tenant's users are one item collection. Attributes are those of `read_side.users.row.to_record`
-(absent when null). The reader reads strongly consistent.
+tenant's users are one item collection. One attribute per field of the row (`ITEMS`, derived
+from `UserRow`; absent when None), the preferences and push tokens as JSON text (S), as in
+SQLite. The reader reads strongly consistent.
 
 The writer: row Puts and the checkpoint in one TransactWriteItems (at most 99 rows per
 transaction). A bigger batch is committed in parts, each guarded by the tracking item, the last
@@ -14,7 +15,7 @@ explains why both guards are needed)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -22,55 +23,30 @@ from eventsourcing.persistence import Tracking
 
 from event_store.dynamodb import DynamoDBTrackingRecorder
 from event_store.dynamodb.parts import guarded_put, split
-from read_side.dynamodb_tables import delete_all_items
+from event_store.dynamodb.tables import table_spec
+from read_side.dynamodb_items import DynamoDBItemCodec
+from read_side.dynamodb_tables import delete_all_items, get_one
 from read_side.users.port import UsersReader, UsersView
-from read_side.users.row import UserRow, from_record, to_record
+from read_side.users.row import UserRow
 
 TABLE_SUFFIX = "users"
+ITEMS = DynamoDBItemCodec(UserRow, json_containers=True)
 
 
 def table_name(prefix: str) -> str:
     return f"{prefix}{TABLE_SUFFIX}"
 
 
-def create_table_kwargs(prefix: str) -> dict[str, Any]:
-    return {
-        "TableName": table_name(prefix),
-        "KeySchema": [
-            {"AttributeName": "tenant_id", "KeyType": "HASH"},
-            {"AttributeName": "user_id", "KeyType": "RANGE"},
-        ],
-        "AttributeDefinitions": [
-            {"AttributeName": "tenant_id", "AttributeType": "S"},
-            {"AttributeName": "user_id", "AttributeType": "S"},
-        ],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-
-
-def to_item(row: UserRow) -> dict[str, Any]:
-    """The low-level (client) item of a row."""
-    return {
-        name: {"N": str(value)} if isinstance(value, int) else {"S": value}
-        for name, value in to_record(row).items()
-        if value is not None
-    }
-
-
-def from_item(item: Mapping[str, Any]) -> UserRow:
-    record = {name: value.get("S", value.get("N")) for name, value in item.items()}
-    return from_record(record)
-
-
 class DynamoDBUsersView(DynamoDBTrackingRecorder, UsersView):
     """Build with `app.factory.tracking_recorder(DynamoDBUsersView)` (shares client, prefix)."""
 
     def construct_extra_tables(self) -> list[dict[str, Any]]:
-        return [*super().construct_extra_tables(), create_table_kwargs(self.table_prefix)]
+        spec = table_spec(table_name(self.table_prefix), "tenant_id", "user_id")
+        return [*super().construct_extra_tables(), spec]
 
     def save_many(self, rows: Sequence[UserRow], tracking: Tracking) -> None:
         table = table_name(self.table_prefix)
-        puts = [guarded_put(table, to_item(row), "version") for row in rows]
+        puts = [guarded_put(table, ITEMS.to_item(row), "version") for row in rows]
         self.write_parts_with_tracking(tracking, split(puts))
 
     def reset(self, application_name: str) -> None:
@@ -84,13 +60,9 @@ class DynamoDBUsersReader(UsersReader):
         self.table = table_name(table_prefix)
 
     def get(self, tenant_id: str, user_id: UUID) -> UserRow | None:
-        response = self.client.get_item(
-            TableName=self.table,
-            Key={"tenant_id": {"S": tenant_id}, "user_id": {"S": user_id.hex}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return None if item is None else from_item(item)
+        key = {"tenant_id": {"S": tenant_id}, "user_id": {"S": user_id.hex}}
+        item = get_one(self.client, self.table, key)
+        return None if item is None else ITEMS.from_item(item)
 
     def tenant_users(self, tenant_id: str) -> list[UserRow]:
         paginator = self.client.get_paginator("query")
@@ -100,4 +72,4 @@ class DynamoDBUsersReader(UsersReader):
             ExpressionAttributeValues={":t": {"S": tenant_id}},
             ConsistentRead=True,
         )
-        return [from_item(item) for page in pages for item in page.get("Items", [])]
+        return [ITEMS.from_item(item) for page in pages for item in page.get("Items", [])]

@@ -12,6 +12,8 @@ from eventsourcing.persistence import Tracking
 
 from read_side.users.row import UserRow
 
+__all__ = ["UsersReader", "UsersView"]
+
 
 class UsersReader(ABC):
     @abstractmethod

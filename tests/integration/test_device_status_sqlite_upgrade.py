@@ -1,5 +1,5 @@
 """A read-models file made by an earlier release opens as it is: the device-status table's
-columns derive from the row's fields (`read_side.device_status.sqlite_rows`), and the view adds
+columns derive from the row's fields (`read_side.device_status.columns`), and the view adds
 only the columns the file lacks, so the rows already there read back with the new fields at
 their defaults and the projection goes on writing them."""
 
@@ -15,8 +15,8 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
 from read_side.device_status import DeviceStatus
+from read_side.device_status.columns import SQLITE_ROWS
 from read_side.device_status.sqlite import SQLiteDeviceStatusReader, SQLiteDeviceStatusView
-from read_side.device_status.sqlite_rows import COLUMNS
 
 # The table as the first release created it (before credentials, telemetry and open alerts).
 FIRST_RELEASE = (
@@ -56,7 +56,7 @@ def test_a_first_release_file_gets_the_new_columns_and_its_rows_read_back(tmp_pa
     with sqlite3.connect(path) as db:
         columns = {row[1] for row in db.execute("PRAGMA table_info(device_status)")}
     db.close()
-    assert columns == set(COLUMNS)
+    assert columns == set(SQLITE_ROWS.names)
 
     new = replace(
         old, position=18, credential_id="c1", last_seen_at=T0, online=False, battery=1e-200,

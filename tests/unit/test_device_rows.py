@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from read_side.device_status import DeviceStatus, dynamodb_items, sqlite_rows
-from read_side.device_status.columns import JsonCodec
-from read_side.device_status.dynamodb_items import DynamoDBItemCodec
-from read_side.device_status.sqlite_rows import COLUMNS, SQLiteRowCodec, from_row, to_row
+from read_side.columns import JsonCodec
+from read_side.device_status import DeviceStatus
+from read_side.device_status.columns import ITEMS, SQLITE_ROWS, to_item
+from read_side.dynamodb_items import DynamoDBItemCodec
+from read_side.sqlite_rows import SQLiteRowCodec
 
 T0 = datetime(2026, 1, 1, 12, 30, 5, 123456, tzinfo=UTC)
 
@@ -23,9 +24,10 @@ T0 = datetime(2026, 1, 1, 12, 30, 5, 123456, tzinfo=UTC)
 def round_trip(status: DeviceStatus) -> DeviceStatus:
     db = sqlite3.connect(":memory:")
     db.row_factory = sqlite3.Row
-    db.execute(f"CREATE TABLE t ({', '.join(COLUMNS)})")
-    db.execute(f"INSERT INTO t VALUES ({', '.join('?' * len(COLUMNS))})", to_row(status))
-    return from_row(db.execute("SELECT * FROM t").fetchone())
+    db.execute(f"CREATE TABLE t ({', '.join(SQLITE_ROWS.names)})")
+    marks = ", ".join("?" * len(SQLITE_ROWS.names))
+    db.execute(f"INSERT INTO t VALUES ({marks})", SQLITE_ROWS.to_row(status))
+    return SQLITE_ROWS.from_row(db.execute("SELECT * FROM t").fetchone())
 
 
 def test_a_full_row_reads_back_as_written() -> None:
@@ -58,10 +60,10 @@ def test_a_dynamodb_item_written_with_numeric_battery_and_rssi_still_reads() -> 
         metadata={}, lifecycle="active", version=1, registered_at=T0, updated_at=T0, position=1,
         battery=87.5, rssi=-70.25,
     )  # fmt: skip
-    item = dynamodb_items.to_item(status)
-    assert dynamodb_items.from_item(item) == status
+    item = to_item(status)
+    assert ITEMS.from_item(item) == status
     item["battery"], item["rssi"] = {"N": "87.5"}, {"N": "-70.25"}
-    assert dynamodb_items.from_item(item) == status
+    assert ITEMS.from_item(item) == status
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def test_rows_stored_before_a_field_was_added_read_back_with_its_default() -> No
             db.execute(f"ALTER TABLE t ADD COLUMN {definition}")
     expected = at_defaults(before)
     assert new.from_row(db.execute("SELECT * FROM t").fetchone()) == expected
-    item = dynamodb_items.to_item(before)
+    item = to_item(before)
     assert DynamoDBItemCodec(WithService).from_item(item) == expected
 
 
@@ -183,6 +185,6 @@ def test_the_table_definition_keeps_the_columns_existing_files_have() -> None:
         "open_alerts TEXT",
     )
     # Each column's definition, keyed by the column it defines (its first word).
-    assert dict(zip(COLUMNS, sqlite_rows.COLUMN_DEFINITIONS, strict=True)) == {
+    assert dict(zip(SQLITE_ROWS.names, SQLITE_ROWS.definitions(), strict=True)) == {
         definition.split()[0]: definition for definition in expected
     }

@@ -1,27 +1,34 @@
-"""Row codec and column definitions of the device-status model on SQLite, derived from the row's
-fields (`columns`), shared by its SQLite writer and reader (`read_side.device_status.sqlite`).
+"""The SQLite row codec of a read model's row type, derived from its fields (`read_side.columns`):
+the column definitions of its table, and its rows as parameters and back, shared by each model's
+SQLite writer and reader (`device_status.sqlite`, `users.sqlite`).
 
 A scalar is a column of its own SQL type (`_SCALARS`: UUIDs as hex text, times as ISO text,
-booleans as 0/1); a container is a JSON text column. JSON is written and read with orjson (a
-row is rewritten for every event of its device: at one message per event the stdlib codec was a
-sixth of the projection's time), except where free-form metadata may hold an integer beyond 64
-bits: orjson refuses to write one (the stdlib encoder then does) and reads one as a float, so
-the columns in `_EXACT_JSON` are read by the stdlib.
+booleans as 0/1); a container (or a nested row) is a JSON text column. JSON is written and read
+with orjson (a device-status row is rewritten for every event of its device: at one message per
+event the stdlib codec was a sixth of the projection's time), except where free-form JSON may
+hold an integer beyond 64 bits: orjson refuses to write one (the stdlib encoder then does) and
+reads one as a float, so a field marked `EXACT_JSON` is read by the stdlib.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-import orjson
+from eventsourcing.sqlite import SQLiteCursor
 
-from read_side.device_status.columns import Column, Converter, columns, from_plain, same, to_plain
-from read_side.device_status.columns import unwrap as _unwrap
-from read_side.device_status.row import DeviceStatus
+from read_side.columns import (
+    FROM_PLAIN,
+    TO_PLAIN,
+    Column,
+    Converter,
+    columns,
+    dumps,
+    same,
+    unwrap,
+)
 
 # type -> (SQL type, write, read)
 _SCALARS: dict[Any, tuple[str, Converter, Converter]] = {
@@ -32,7 +39,6 @@ _SCALARS: dict[Any, tuple[str, Converter, Converter]] = {
     datetime: ("TEXT", datetime.isoformat, datetime.fromisoformat),
     UUID: ("TEXT", lambda value: value.hex, lambda text: UUID(hex=text)),
 }
-_EXACT_JSON = frozenset({"metadata"})  # free-form: orjson reads big integers as floats
 Row = TypeVar("Row")
 
 
@@ -49,7 +55,7 @@ class SQLiteRowCodec(Generic[Row]):
             for column, (_, write, _) in zip(self.columns, self._codecs, strict=True)
         ]
         self._readers = [
-            (column.name, None if read is same else read, column.split)
+            (column.name, None if read is same else read, column.split, column.required)
             for column, (_, _, read) in zip(self.columns, self._codecs, strict=True)
         ]
 
@@ -62,6 +68,29 @@ class SQLiteRowCodec(Generic[Row]):
             for column, (sql_type, _, _) in zip(self.columns, self._codecs, strict=True)
         ]
 
+    def create_table(self, table: str, key: Sequence[str]) -> str:
+        """The table of these rows, keyed by the columns `key`."""
+        return (
+            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(self.definitions())}, "
+            f"PRIMARY KEY ({', '.join(key)})) WITHOUT ROWID"
+        )
+
+    def add_missing_columns(self, c: SQLiteCursor, table: str) -> None:
+        """Give a table made before a field was added its column (`definitions` says why that
+        can be done); the rows already there read that field as its default."""
+        c.execute(f"PRAGMA table_info({table})")
+        existing = {row["name"] for row in c.fetchall()}
+        for name, definition in zip(self.names, self.definitions(), strict=True):
+            if name not in existing:
+                c.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
+
+    def upsert(self, table: str) -> str:
+        """The statement writing a row's parameters (`to_row`) over the one of the same key."""
+        return (
+            f"INSERT OR REPLACE INTO {table} ({', '.join(self.names)}) "  # noqa: S608 - names
+            f"VALUES ({', '.join('?' for _ in self.names)})"
+        )
+
     def to_row(self, row: Row) -> tuple[Any, ...]:
         """The row's parameters, in the order of `names` (hot: every event rewrites a row)."""
         stored: list[Any] = []
@@ -73,8 +102,10 @@ class SQLiteRowCodec(Generic[Row]):
     def from_row(self, row: Any) -> Row:
         """A row from a SQLite row indexable by column name (sqlite3.Row)."""
         values: dict[str, Any] = {}
-        for name, read, split in self._readers:
+        for name, read, split, required in self._readers:
             if (stored := row[name]) is None:
+                if required:  # a field `X | None` without a default
+                    values[name] = None
                 continue  # the field's default
             value = stored if read is None else read(stored)
             if split is None:
@@ -85,16 +116,15 @@ class SQLiteRowCodec(Generic[Row]):
 
 
 def _codec(column: Column) -> tuple[str, Converter, Converter]:
-    base, _ = _unwrap(column.hint)
+    base, _ = unwrap(column.hint)
     if base in _SCALARS:
         return _SCALARS[base]
-    plain, value = to_plain(column.hint), from_plain(column.hint)
-    loads = json.loads if column.name in _EXACT_JSON else orjson.loads
-    return "TEXT", lambda v: _dumps(plain(v)), lambda text: value(loads(text))
+    plain, value = TO_PLAIN.converter(column.hint), FROM_PLAIN.converter(column.hint)
+    return "TEXT", lambda v: dumps(plain(v)), lambda text: value(column.loads(text))
 
 
 def _definition(column: Column, sql_type: str) -> str:
-    if column.required:
+    if not column.nullable:
         return f"{column.name} {sql_type} NOT NULL"
     if column.default is None:
         return f"{column.name} {sql_type}"
@@ -106,24 +136,3 @@ def _literal(value: Any) -> str:
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     return repr(value)
-
-
-def _dumps(value: Any) -> str:
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:  # orjson.JSONEncodeError: e.g. an integer beyond 64 bits
-        return json.dumps(value, sort_keys=True)
-
-
-_CODEC = SQLiteRowCodec(DeviceStatus)
-COLUMNS: Sequence[str] = _CODEC.names
-COLUMN_DEFINITIONS = _CODEC.definitions()
-
-
-def to_row(status: DeviceStatus) -> tuple[Any, ...]:
-    return _CODEC.to_row(status)
-
-
-def from_row(row: Any) -> DeviceStatus:
-    """A DeviceStatus from a row indexable by column name (sqlite3.Row)."""
-    return _CODEC.from_row(row)
