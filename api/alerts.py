@@ -1,30 +1,27 @@
-"""The alert use cases both API adapters share: parse a rule definition with the client's field
-names, run an alerts command for a caller (then wait, bounded, for the read model), and the
-rows every response is built from (from the read model, or from the aggregate just saved when
-the read model is still behind)."""
+"""The alert use cases both API adapters share: the fields of an alert action, run an alerts
+command for a caller (then wait, bounded, for the read model), and the rows every response is
+built from (from the read model, or from the aggregate just saved when the read model is still
+behind). The inputs are `api.alert_inputs`'."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
-from pydantic.alias_generators import to_camel
-
-from api.alert_view import ConditionKind
+from api.alert_inputs import AlertAction
 from api.auth import Principal
 from api.command_path import run_command
 from api.ports import FleetSystem
 from event_store.envelope import EventMetadata
 from read_side.alerts import AlertRow, AlertRuleRow
-from write_side.alert_rules import AlertRule, RuleDefinition, parse_rule_definition
+from write_side.alert_rules import AlertRule
 from write_side.alert_service import AlertService
 from write_side.alerts import Alert
 from write_side.application import Saved
 from write_side.errors import InvalidInput
 
-KINDS = frozenset(kind.value for kind in ConditionKind)  # the domain's (tested)
 C = TypeVar("C")
 
 
@@ -39,22 +36,9 @@ def parse_id(value: object, field: str) -> UUID:
         raise InvalidInput("not an id (expected a UUID)", field=field) from None
 
 
-def parse_definition(data: Mapping[str, Any], prefix: str = "") -> RuleDefinition:
-    """A checked rule definition, or `InvalidInput` naming the field as the client spells it
-    (camelCase, dotted, after `prefix`: `definition.condition.value`)."""
-    try:
-        return parse_rule_definition(data)
-    except InvalidInput as e:
-        field = client_path(e.field, prefix)
-        detail = e.message.split(": ", 1)[1] if e.field and ": " in e.message else e.message
-        raise InvalidInput(detail, field=field) from None
-
-
-def client_path(field: str | None, prefix: str = "") -> str | None:
-    parts = [prefix] if prefix else []
-    if field:  # pydantic puts the discriminator's value in union locations: drop it
-        parts += [to_camel(p) for p in field.split(".") if p not in KINDS]
-    return ".".join(parts) or None
+def action_fields(alert_id: UUID, action: AlertAction) -> dict[str, object]:
+    """The fields of the command `AcknowledgeAlert` or `ResolveAlert`."""
+    return action.model_dump() | {"alert_id": alert_id}
 
 
 async def run_rule_command(

@@ -44,15 +44,20 @@ class Input(BaseModel):
             raise ValidationError.from_exception_data(e.title, errors) from None
 
     @classmethod
-    def parse(cls, values: Mapping[str, object]) -> Self:
+    def parse(cls, values: Mapping[str, object], at: str = "") -> Self:
         """The input from values by field name (GraphQL's way in; FastAPI validates REST's), or
-        InvalidInput naming the first field at fault."""
+        InvalidInput naming the first field at fault, after `at` (`filter.ruleId`)."""
         try:
             return cls.model_validate(values)
         except ValidationError as e:
             first = e.errors()[0]
             field = next((part for part in first["loc"] if isinstance(part, str)), None)
-            raise InvalidInput(first["msg"], field=field) from None
+            raise InvalidInput(first["msg"], field=dotted(at, field)) from None
+
+
+def dotted(at: str, field: str | None) -> str | None:
+    """`field` after `at` (either may be empty), as the client spells a nested field."""
+    return ".".join(part for part in (at, field) if part) or None
 
 
 def client_loc(model: type[BaseModel], loc: Loc) -> Loc:

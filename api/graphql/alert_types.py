@@ -66,9 +66,6 @@ for _part, _name in (
 class AlertRule:
     view: strawberry.Private[AlertRulePublic]
 
-    def __init__(self, view: AlertRulePublic) -> None:
-        self.view = view
-
     @classmethod
     def from_row(cls, row: AlertRuleRow) -> AlertRule:
         return cls(view=AlertRulePublic.from_row(row))
@@ -78,9 +75,6 @@ class AlertRule:
 class AlertTimelineEntry:
     view: strawberry.Private[TimelineEntryPublic]
 
-    def __init__(self, view: TimelineEntryPublic) -> None:
-        self.view = view
-
     @classmethod
     def from_entry(cls, e: TimelineEntry) -> AlertTimelineEntry:
         return cls(view=TimelineEntryPublic.from_entry(e))
@@ -89,9 +83,6 @@ class AlertTimelineEntry:
 @derived_type(AlertPublic, name="Alert")
 class Alert:
     view: strawberry.Private[AlertPublic]
-
-    def __init__(self, view: AlertPublic) -> None:
-        self.view = view
 
     @strawberry.field
     async def rule(self, info: Info) -> AlertRule | None:

@@ -13,7 +13,8 @@ from contextlib import aclosing
 import strawberry
 from anyio import to_thread
 
-from api.alerts import parse_definition, parse_id, run_alert_command, run_rule_command, service
+from api import alert_inputs as shapes
+from api.alerts import action_fields, parse_id, run_alert_command, run_rule_command, service
 from api.auth import Permission
 from api.command_path import build_command
 from api.device_view import Severity
@@ -26,7 +27,7 @@ from api.graphql.alert_inputs import (
     DeleteAlertRuleInput,
     ResolveAlertInput,
     ReviseAlertRuleInput,
-    criteria,
+    query_of,
 )
 from api.graphql.alert_types import (
     Alert,
@@ -39,8 +40,9 @@ from api.graphql.alert_types import (
     reader,
 )
 from api.graphql.context import Info
+from api.graphql.derive import model_of
 from api.graphql.notices import tenant_notices
-from read_side.alerts import ALERT_TOPIC, AlertFilter, RuleFilter, TimelineFilter
+from read_side.alerts import ALERT_TOPIC
 from read_side.notifications import ChangeNotice
 from read_side.paging import check_page_size
 from write_side.alert_commands import (
@@ -70,7 +72,7 @@ class AlertQuery:
         after: str | None = None,
     ) -> Connection[AlertRule]:
         alerts, tenant = reader(info)
-        chosen = criteria(filter, RuleFilter)
+        chosen = query_of(filter, shapes.RuleQuery).criteria()
         size = check_page_size(first)
         page = await to_thread.run_sync(alerts.list_rules, tenant, chosen, size, after)
         return Connection.of(page, AlertRule.from_row, lambda r: r.rule_id.hex, "r")
@@ -91,7 +93,7 @@ class AlertQuery:
     ) -> Connection[Alert]:
         """Newest raised first."""
         alerts, tenant = reader(info)
-        chosen = criteria(filter, AlertFilter)
+        chosen = query_of(filter, shapes.AlertQuery).criteria()
         size = check_page_size(first)
         page = await to_thread.run_sync(alerts.list_alerts, tenant, chosen, size, after)
         return Connection.of(page, Alert.from_row, lambda a: a.raised_key, "a")
@@ -108,7 +110,7 @@ class AlertQuery:
         """Every transition of the tenant's alerts (per device, alert or rule with the filter),
         in the order they were recorded; consecutive repeats of an alert are one entry."""
         alerts, tenant = reader(info)
-        chosen = criteria(filter, TimelineFilter, newest_first=order is SortOrder.NEWEST_FIRST)
+        chosen = query_of(filter, shapes.TimelineQuery).criteria(order is SortOrder.NEWEST_FIRST)
         size = check_page_size(first)
         page = await to_thread.run_sync(alerts.timeline, tenant, chosen, size, after)
         return AlertTimelineConnection.of(page, AlertTimelineEntry.from_entry, lambda e: e.key, "t")
@@ -119,7 +121,7 @@ class AlertMutation:
     @strawberry.mutation
     async def create_alert_rule(self, info: Info, input: CreateAlertRuleInput) -> AlertRule:
         caller, system = info.context.authorize(Permission.WRITE_RULES), info.context.system
-        definition = parse_definition(input.definition.to_dict(), "definition")
+        definition = model_of(input, shapes.RuleCreate).definition.checked("definition")
         command = CreateAlertRule(definition=definition)
         row = await run_rule_command(system, caller, service(system).create_rule, command)
         return AlertRule.from_row(row)
@@ -127,11 +129,11 @@ class AlertMutation:
     @strawberry.mutation
     async def revise_alert_rule(self, info: Info, input: ReviseAlertRuleInput) -> AlertRule:
         caller, system = info.context.authorize(Permission.WRITE_RULES), info.context.system
-        rule_id = parse_id(input.id, "id")
-        definition = parse_definition(input.definition.to_dict(), "definition")
+        rule_id, shape = parse_id(input.id, "id"), model_of(input, shapes.RuleRevise)
+        definition = shape.definition.checked("definition")
         fields = {"rule_id": rule_id, "definition": definition}
         command = build_command(
-            ReviseAlertRule, fields | {"expected_version": input.expected_version}
+            ReviseAlertRule, fields | {"expected_version": shape.expected_version}
         )
         row = await run_rule_command(system, caller, service(system).revise_rule, command)
         return AlertRule.from_row(row)
@@ -140,22 +142,24 @@ class AlertMutation:
     async def delete_alert_rule(self, info: Info, input: DeleteAlertRuleInput) -> AlertRule:
         """Soft delete: the rule stops raising and its open alerts are resolved."""
         caller, system = info.context.authorize(Permission.WRITE_RULES), info.context.system
-        fields = {"rule_id": parse_id(input.id, "id"), "expected_version": input.expected_version}
-        command = build_command(DeleteAlertRule, fields)
+        rule_id, shape = parse_id(input.id, "id"), model_of(input, shapes.RuleDelete)
+        command = build_command(DeleteAlertRule, shape.model_dump() | {"rule_id": rule_id})
         row = await run_rule_command(system, caller, service(system).delete_rule, command)
         return AlertRule.from_row(row)
 
     @strawberry.mutation
     async def acknowledge_alert(self, info: Info, input: AcknowledgeAlertInput) -> Alert:
         caller, system = info.context.authorize(Permission.WRITE_ALERTS), info.context.system
-        command = build_command(AcknowledgeAlert, input.command_fields())
+        alert_id, action = parse_id(input.id, "id"), model_of(input, shapes.AlertAction)
+        command = build_command(AcknowledgeAlert, action_fields(alert_id, action))
         row = await run_alert_command(system, caller, service(system).acknowledge, command)
         return Alert.from_row(row)
 
     @strawberry.mutation
     async def resolve_alert(self, info: Info, input: ResolveAlertInput) -> Alert:
         caller, system = info.context.authorize(Permission.WRITE_ALERTS), info.context.system
-        command = build_command(ResolveAlert, input.command_fields())
+        alert_id, action = parse_id(input.id, "id"), model_of(input, shapes.AlertAction)
+        command = build_command(ResolveAlert, action_fields(alert_id, action))
         row = await run_alert_command(system, caller, service(system).resolve, command)
         return Alert.from_row(row)
 

@@ -18,7 +18,10 @@ GraphQL enum, a model -> its derived type, `list`/`| None` around any of these, 
 
 `derived_input` does the same for an input shape (`api.inputs.Input`: a REST body is the same
 model), with the model's defaults, and `model_of` turns the GraphQL input object back into the
-model, validated by it, so GraphQL and REST report a field at fault alike. Ours rather than
+model, validated by it, so GraphQL and REST report a field at fault alike. A field GraphQL
+gives with its default (filled in when left out: the two are one to a resolver) stays unset in
+the model, as a REST field not sent does, so a shape's fields given (`exclude_unset`) mean the
+same from both adapters (`api.alert_inputs`). Ours rather than
 `strawberry.experimental.pydantic.input` for the reasons above, and because a default GraphQL
 cannot print as a literal (`{}`, which broke the standard introspection query) must become
 `null` with that meaning.
@@ -26,6 +29,8 @@ cannot print as a literal (`{}`, which broke the standard introspection query) m
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import types
 import typing
 from collections.abc import Callable, Collection, Mapping
@@ -121,14 +126,15 @@ def graphql_enum(enum: type[E]) -> type[E]:
 
 @dataclass_transform(kw_only_default=True)
 def derived_input(
-    model: type[Input], name: str, *, unset: bool = False
+    model: type[Input], name: str, *, unset: bool = False, undescribed: Collection[str] = ()
 ) -> Callable[[type[T]], type[T]]:
     """Decorator: make the class a strawberry input named `name` with a field per model field,
     named by the model's alias, with its description and its default. With `unset`, an
     optional field has no default: left out, it stays unset in the model (only the fields sent
     change; null clears). The class may declare fields of its own: one the model lacks (`id`,
     in REST the path) comes first; one the model has replaces it in its place (a field GraphQL
-    requires where REST has a default or a header)."""
+    requires where REST has a default or a header). The fields in `undescribed` go without the
+    model's description (a note on REST's query string: "Repeatable.")."""
 
     def wrap(cls: type[T]) -> type[T]:
         own = dict(vars(cls).get("__annotations__", {}))
@@ -138,7 +144,8 @@ def derived_input(
                 annotations[field_name] = own[field_name]
                 continue
             graphql_type, _ = graphql_type_of(info.annotation, _INPUTS)
-            annotations[field_name], field = _input_field(info, graphql_type, unset)
+            described = info if field_name not in undescribed else _undescribed(info)
+            annotations[field_name], field = _input_field(described, graphql_type, unset)
             setattr(cls, field_name, field)
         cls.__annotations__ = annotations
         derived = strawberry.input(cls, name=name)
@@ -148,28 +155,47 @@ def derived_input(
     return wrap
 
 
-def model_of(value: object, model: type[M]) -> M:
+def model_of(value: object, model: type[M], at: str = "") -> M:
     """The input shape of a derived GraphQL input object, validated by the model: InvalidInput
-    names the field at fault as REST does (`api.inputs`)."""
-    return model.parse(_values(value, model))
+    names the field at fault as REST does (`api.inputs`), after `at` (an argument's name)."""
+    return model.parse(_values(value, model), at)
 
 
 def _values(value: object, model: type[BaseModel]) -> dict[str, Any]:
-    """The fields given (none left unset; null where null stands for the default left out),
-    nested inputs as dicts, so the outer model validates (and locates) them."""
+    """The fields given, none left unset nor at its GraphQL default (which is what GraphQL fills
+    in for a field left out: null where null stands for the model's default), nested inputs as
+    dicts, so the outer model validates (and locates) them."""
+    defaults = _graphql_defaults(value)
     values = {}
-    for name, info in model.model_fields.items():
+    for name in model.model_fields:
         given = getattr(value, name, strawberry.UNSET)
-        if given is strawberry.UNSET or (given is None and _unprintable(info)):
+        if given is strawberry.UNSET or (name in defaults and given == defaults[name]):
             continue
         values[name] = _plain(given)
     return values
+
+
+def _graphql_defaults(value: object) -> dict[str, Any]:
+    """The default of each field of a derived input that has one."""
+    defaults = {}
+    for field in dataclasses.fields(value):  # type: ignore[arg-type]  # a strawberry input
+        if field.default is not dataclasses.MISSING:
+            defaults[field.name] = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            defaults[field.name] = field.default_factory()
+    return defaults
 
 
 def _plain(value: Any) -> Any:
     if type(value) in _MODELS:
         return _values(value, _MODELS[type(value)])
     return [_plain(item) for item in value] if isinstance(value, list) else value
+
+
+def _undescribed(info: FieldInfo) -> FieldInfo:
+    undescribed = copy.copy(info)
+    undescribed.description = None
+    return undescribed
 
 
 def _unprintable(info: FieldInfo) -> bool:

@@ -1,8 +1,8 @@
-"""REST bodies of the alerts slice (camelCase on the wire). A rule definition travels as the
-domain's JSON with camelCase keys (`clearCondition`, `scope.deviceType`, `windowSeconds`).
+"""REST pages of the alerts slice (camelCase on the wire), and the example of a rule's body.
 
-An alert, a timeline entry and a rule as shown are `api.alert_view`'s, the one definition
-GraphQL derives from too; the pages below are made of them."""
+An alert, a timeline entry and a rule as shown are `api.alert_view`'s, a body or query
+`api.alert_inputs`', the one definitions GraphQL derives from too; the pages below are made of
+them."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from collections.abc import Callable
 from typing import Any, Generic, Self, TypeVar
 
 from pydantic import Field
-from pydantic.alias_generators import to_snake
 
 from api.alert_view import AlertPublic, AlertRulePublic, TimelineEntryPublic
 from api.rest.models import CamelModel
 from read_side.paging import Page
-from write_side.alerts import MAX_NOTE
 
 T = TypeVar("T")
 
@@ -27,21 +25,6 @@ RULE_EXAMPLE = {
     "clearCondition": {"op": "<", "value": 75},
     "enabled": True,
 }
-
-
-def snake_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {to_snake(str(k)): snake_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [snake_keys(v) for v in value]
-    return value
-
-
-class AlertAction(CamelModel):
-    """Acknowledge or resolve; the version may also come as an `If-Match` header."""
-
-    note: str | None = Field(default=None, max_length=MAX_NOTE)
-    expected_version: int | None = Field(default=None, ge=1)
 
 
 class ItemsPage(CamelModel, Generic[T]):

@@ -5,36 +5,29 @@ Thin: a body or query in, a command or a read out, a response model back."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
+from api.alert_inputs import (
+    AlertAction,
+    AlertQuery,
+    RuleDefinitionBody,
+    RuleDelete,
+    RuleQuery,
+    RuleRevisionBody,
+    TimelineQuery,
+)
 from api.alert_view import AlertPublic, AlertRulePublic, TimelineEntryPublic
-from api.alerts import parse_definition, run_alert_command, run_rule_command, service
+from api.alerts import action_fields, run_alert_command, run_rule_command, service
 from api.auth import Permission, Principal
 from api.command_path import build_command
-from api.rest.alert_models import (
-    RULE_EXAMPLE,
-    AlertAction,
-    AlertRulesPage,
-    AlertsPage,
-    TimelinePage,
-    snake_keys,
-)
+from api.rest.alert_models import RULE_EXAMPLE, AlertRulesPage, AlertsPage, TimelinePage
 from api.rest.deps import SystemDep, require
 from api.rest.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from api.rest.versions import expected_version
-from read_side.alerts import (
-    SEVERITIES,
-    STATES,
-    TRANSITIONS,
-    AlertFilter,
-    RuleFilter,
-    TimelineFilter,
-    check_choices,
-)
+from read_side.alerts import TimelineFilter
 from read_side.paging import MAX_PAGE_SIZE
 from write_side.alert_commands import (
     AcknowledgeAlert,
@@ -43,8 +36,7 @@ from write_side.alert_commands import (
     ReviseAlertRule,
 )
 from write_side.alert_commands import CreateAlertRule as CreateRule
-from write_side.errors import InvalidInput, NotFound
-from write_side.severity import Severity
+from write_side.errors import NotFound
 
 V = TypeVar("V")
 
@@ -60,7 +52,8 @@ IfMatch = Annotated[
 ]
 First = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 After = Annotated[str | None, Query(description="`nextCursor` of the previous page.")]
-Definition = Annotated[dict[str, Any], Body(examples=[RULE_EXAMPLE])]
+Definition = Annotated[RuleDefinitionBody, Body(examples=[RULE_EXAMPLE])]
+Revision = Annotated[RuleRevisionBody, Body(examples=[RULE_EXAMPLE])]
 
 
 @router.get("/alerts", summary="List alerts (newest raised first)")
@@ -68,24 +61,11 @@ def list_alerts(
     *,
     caller: Reader,
     system: SystemDep,
-    severity: Annotated[list[str] | None, Query(description="Repeatable.")] = None,
-    state: Annotated[list[str] | None, Query(description="Repeatable.")] = None,
-    rule_id: Annotated[UUID | None, Query(alias="ruleId")] = None,
-    device_id: Annotated[UUID | None, Query(alias="deviceId")] = None,
-    raised_from: Annotated[datetime | None, Query(alias="from")] = None,
-    raised_to: Annotated[datetime | None, Query(alias="to")] = None,
+    query: Annotated[AlertQuery, Query()],
     first: First = 50,
     after: After = None,
 ) -> AlertsPage:
-    criteria = AlertFilter(
-        check_choices(severity, SEVERITIES, "severity"),
-        check_choices(state, STATES, "state"),
-        rule_id,
-        device_id,
-        raised_from,
-        raised_to,
-    )
-    page = system.alerts.list_alerts(caller.tenant_id, criteria, first, after)
+    page = system.alerts.list_alerts(caller.tenant_id, query.criteria(), first, after)
     return AlertsPage.of(page, AlertPublic.from_row)
 
 
@@ -140,29 +120,12 @@ def alert_timeline(
     *,
     caller: Reader,
     system: SystemDep,
-    device_id: Annotated[UUID | None, Query(alias="deviceId")] = None,
-    alert_id: Annotated[UUID | None, Query(alias="alertId")] = None,
-    rule_id: Annotated[UUID | None, Query(alias="ruleId")] = None,
-    severity: Annotated[list[str] | None, Query()] = None,
-    transition: Annotated[list[str] | None, Query()] = None,
-    state: Annotated[list[str] | None, Query(description="The state after the transition.")] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    query: Annotated[TimelineQuery, Query()],
     order: Literal["newest_first", "oldest_first"] = "newest_first",
     first: First = 50,
     after: After = None,
 ) -> TimelinePage:
-    criteria = TimelineFilter(
-        device_id=device_id,
-        alert_id=alert_id,
-        rule_id=rule_id,
-        severities=check_choices(severity, SEVERITIES, "severity"),
-        transitions=check_choices(transition, TRANSITIONS, "transition"),
-        states=check_choices(state, STATES, "state"),
-        start=start,
-        end=end,
-        newest_first=order == "newest_first",
-    )
+    criteria = query.criteria(newest_first=order == "newest_first")
     page = system.alerts.timeline(caller.tenant_id, criteria, first, after)
     return TimelinePage.of(page, TimelineEntryPublic.from_entry)
 
@@ -172,14 +135,11 @@ def list_rules(
     *,
     caller: Reader,
     system: SystemDep,
-    enabled: bool | None = None,
-    severity: Severity | None = None,
-    include_deleted: Annotated[bool, Query(alias="includeDeleted")] = False,
+    query: Annotated[RuleQuery, Query()],
     first: First = 50,
     after: After = None,
 ) -> AlertRulesPage:
-    criteria = RuleFilter(include_deleted, enabled, severity)
-    page = system.alerts.list_rules(caller.tenant_id, criteria, first, after)
+    page = system.alerts.list_rules(caller.tenant_id, query.criteria(), first, after)
     return AlertRulesPage.of(page, AlertRulePublic.from_row)
 
 
@@ -197,7 +157,7 @@ def get_rule(
 async def create_rule(
     body: Definition, caller: Admin, system: SystemDep, response: Response
 ) -> AlertRulePublic:
-    command = CreateRule(definition=parse_definition(snake_keys(body)))
+    command = CreateRule(definition=body.checked())
     row = await run_rule_command(system, caller, service(system).create_rule, command)
     response.headers["Location"] = f"/alert-rules/{row.rule_id}"
     return tagged(response, row.version, AlertRulePublic.from_row(row))
@@ -211,18 +171,14 @@ async def create_rule(
 async def revise_rule(
     *,
     rule_id: RuleId,
-    body: Definition,
+    body: Revision,
     caller: Admin,
     system: SystemDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> AlertRulePublic:
-    data = snake_keys(body)
-    expected = data.pop("expected_version", None)
-    if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool)):
-        raise InvalidInput("expected an integer version", field="expectedVersion")
-    fields = {"rule_id": rule_id, "definition": parse_definition(data)}
-    command = build_command(ReviseAlertRule, fields | _version(expected, if_match))
+    fields = {"rule_id": rule_id, "definition": body.checked()}
+    command = build_command(ReviseAlertRule, fields | _version(body.expected_version, if_match))
     row = await run_rule_command(system, caller, service(system).revise_rule, command)
     return tagged(response, row.version, AlertRulePublic.from_row(row))
 
@@ -238,10 +194,10 @@ async def delete_rule(
     caller: Admin,
     system: SystemDep,
     response: Response,
-    expected_version: Annotated[int | None, Query(alias="expectedVersion", ge=1)] = None,
+    query: Annotated[RuleDelete, Query()],
     if_match: IfMatch = None,
 ) -> AlertRulePublic:
-    fields = {"rule_id": rule_id} | _version(expected_version, if_match)
+    fields = {"rule_id": rule_id} | _version(query.expected_version, if_match)
     command = build_command(DeleteAlertRule, fields)
     row = await run_rule_command(system, caller, service(system).delete_rule, command)
     return tagged(response, row.version, AlertRulePublic.from_row(row))
@@ -254,7 +210,7 @@ def _version(given: int | None, if_match: str | None) -> dict[str, object]:
 def _action(alert_id: UUID, body: AlertAction | None, if_match: str | None) -> dict[str, object]:
     """The fields of `AcknowledgeAlert` or `ResolveAlert` (the body is optional)."""
     action = body or AlertAction()
-    return {"alert_id": alert_id, "note": action.note} | _version(action.expected_version, if_match)
+    return action_fields(alert_id, action) | _version(action.expected_version, if_match)
 
 
 def tagged(response: Response, version: int, shown: V) -> V:

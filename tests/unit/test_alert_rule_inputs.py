@@ -1,13 +1,13 @@
-"""The GraphQL alert-rule inputs are checked field by field against the domain's definition
-(`write_side.alert_rules.RuleDefinition`) and commands (`write_side.alert_commands`), the filter
-inputs against the read model's filters, issue 11.
+"""The alert inputs are declared once (`api.alert_inputs`, issue 11): the GraphQL inputs derived
+from them and the REST bodies and queries that are them are checked field by field against the
+domain's definition (`write_side.alert_rules.RuleDefinition`), commands
+(`write_side.alert_commands`) and the read model's filters.
 
-They are spelled out in `api.graphql.alert_inputs` rather than derived: GraphQL has no input
-unions, so the domain's discriminated union of conditions is one flat `ConditionInput` (every
-variant's fields, optional, `kind` required), the domain's `Literal`s are named GraphQL enums
-(`ComparisonOperator.GT` for ">"), ids are `ID`s, and `id` stands for `rule_id`/`alert_id`:
-deriving would need an override for most fields. So these tests fail when the two drift: a
-field, its required-ness or its default added or changed on one side only."""
+GraphQL has no input unions, so the domain's discriminated union of conditions is one flat
+`ConditionBody` (every variant's fields, optional, `kind` required), the domain's `Literal`s are
+named enums (`ComparisonOperator.GT` for ">"), ids are `ID`s, and `id` stands for
+`rule_id`/`alert_id`. So these tests fail when the two drift: a field, its required-ness or its
+default added or changed on one side only."""
 
 from __future__ import annotations
 
@@ -19,10 +19,20 @@ from uuid import uuid4
 
 import pytest
 import strawberry
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticUndefined
 
+from api.alert_inputs import (
+    AlertQuery,
+    ComparisonBody,
+    ConditionBody,
+    RuleCreate,
+    RuleDefinitionBody,
+    RuleQuery,
+    RuleScopeBody,
+    TimelineQuery,
+)
 from api.alert_view import (
     AlertTransition,
     ComparisonOperator,
@@ -31,18 +41,14 @@ from api.alert_view import (
     RateDirection,
     RateUnit,
 )
+from api.app import create_app
 from api.device_view import Severity
 from api.graphql import alert_inputs as gql
+from api.graphql.derive import model_of
+from api.inputs import Input
 from read_side.alerts import AlertFilter, RuleFilter, TimelineFilter
 from write_side import alert_commands as commands
-from write_side.alert_rules import (
-    Comparison,
-    Op,
-    RateOfChange,
-    RuleDefinition,
-    Scope,
-    parse_rule_definition,
-)
+from write_side.alert_rules import Comparison, Op, RateOfChange, RuleDefinition, Scope
 from write_side.alert_rules import Condition as DomainCondition
 from write_side.errors import InvalidInput
 
@@ -51,8 +57,8 @@ REQUIRED = object()  # no default
 
 
 def input_fields(cls: type) -> dict[str, Any]:
-    """The input's fields, in order, each with its default (`REQUIRED` if none), enum defaults
-    as their values."""
+    """The GraphQL input's fields, in order, each with its default (`REQUIRED` if none), enum
+    defaults as their values."""
     found: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         default = f.default
@@ -63,21 +69,25 @@ def input_fields(cls: type) -> dict[str, Any]:
 
 
 def model_fields(model: type[BaseModel]) -> dict[str, Any]:
-    return {
-        name: REQUIRED if info.default is PydanticUndefined else info.default
-        for name, info in model.model_fields.items()
-    }
+    found = {}
+    for name, info in model.model_fields.items():
+        default = REQUIRED if info.default is PydanticUndefined else info.default
+        found[name] = default.value if isinstance(default, Enum) else default
+    return found
 
 
 @pytest.mark.parametrize(
-    ("graphql_input", "model"),
+    ("shape", "graphql_input", "model"),
     [
-        (gql.AlertRuleDefinitionInput, RuleDefinition),
-        (gql.RuleScopeInput, Scope),
-        (gql.ComparisonInput, Comparison),
+        (RuleDefinitionBody, gql.AlertRuleDefinitionInput, RuleDefinition),
+        (RuleScopeBody, gql.RuleScopeInput, Scope),
+        (ComparisonBody, gql.ComparisonInput, Comparison),
     ],
 )
-def test_an_input_has_the_domains_fields_and_defaults(graphql_input: type, model: Any) -> None:
+def test_an_input_has_the_domains_fields_and_defaults(
+    shape: type[Input], graphql_input: type, model: Any
+) -> None:
+    assert model_fields(shape) == model_fields(model)
     assert input_fields(graphql_input) == model_fields(model)
 
 
@@ -90,6 +100,7 @@ def test_the_condition_input_has_every_variants_fields_and_defaults() -> None:
                 assert expected[name] in (None, default), name  # one default per field
                 expected[name] = default
     expected["kind"] = REQUIRED
+    assert model_fields(ConditionBody) == expected
     found = input_fields(gql.ConditionInput)
     assert found == expected
     # The output shape shows the same fields (a condition comes back as it was given); the
@@ -147,18 +158,19 @@ def test_the_enums_are_the_domains_literals() -> None:
     ],
     ids=lambda c: c.kind.value,
 )
-def test_every_condition_given_in_graphql_reaches_the_domain_whole(
+def test_every_condition_reaches_the_domain_whole_from_both_adapters(
     condition: gql.ConditionInput,
 ) -> None:
+    device = uuid4()
     given = gql.AlertRuleDefinitionInput(
         name="hot",
-        scope=gql.RuleScopeInput(device_id=strawberry.ID(str(uuid4()))),
+        scope=gql.RuleScopeInput(device_id=strawberry.ID(str(device))),
         severity=Severity.WARNING,
         condition=condition,
         enabled=False,
     )
 
-    definition = parse_rule_definition(given.to_dict())
+    definition = model_of(given, RuleDefinitionBody).checked()
 
     (variant,) = [v for v in VARIANTS if v.model_fields["kind"].default == condition.kind.value]
     given_fields = {
@@ -169,28 +181,80 @@ def test_every_condition_given_in_graphql_reaches_the_domain_whole(
     assert definition.condition == variant.model_validate(given_fields)
     assert definition.condition.model_dump(exclude_defaults=True).keys() <= given_fields.keys()
     assert (definition.name, definition.enabled) == ("hot", False)
-    assert str(definition.scope.device_id) == given.scope.device_id
+    assert definition.scope.device_id == device
+    # REST: the same definition as camelCase JSON, the body taken as it is.
+    body = {to_camel(k): v for k, v in given_fields.items()}
+    sent = {"name": "hot", "scope": {"deviceId": str(device)}, "severity": "warning"}
+    rest = RuleDefinitionBody.model_validate(sent | {"condition": body, "enabled": False})
+    assert rest.checked() == definition
+
+
+@pytest.mark.parametrize("key", ["clearCondition", "clear_condition", "ClearCondition"])
+def test_rest_takes_a_key_in_any_spelling_whose_snake_case_is_the_fields(key: str) -> None:
+    sent = {
+        "NAME": "hot",
+        "scope": {"DeviceType": "pump"},
+        "severity": "warning",
+        "condition": {"kind": "threshold", "metric": "temp", "op": ">", "value": 80},
+        key: {"op": "<", "value": 75},
+    }
+
+    definition = RuleDefinitionBody.model_validate(sent).checked()
+
+    assert definition.clear_condition == Comparison(op="<", value=75)
+    assert (definition.name, definition.scope.device_type) == ("hot", "pump")
+    with pytest.raises(ValidationError) as raised:
+        RuleDefinitionBody.model_validate(sent | {"no_such_key": 1})
+    assert raised.value.errors()[0]["loc"] == ("noSuchKey",)  # as REST always named it
+
+
+def test_a_field_the_kind_lacks_is_refused_alike_by_both_adapters() -> None:
+    """A rate's unit on a threshold: REST always refused it; GraphQL, which fills in the unit's
+    default, passes the domain only a unit other than that default, so it refuses it too."""
+    threshold = {"kind": "threshold", "metric": "temp", "op": ">", "value": 80}
+    sent = {"name": "hot", "scope": {"tag": "a"}, "severity": "info"}
+    body = RuleDefinitionBody.model_validate(sent | {"condition": threshold | {"per": "minute"}})
+    with pytest.raises(InvalidInput) as rest:
+        body.checked()
+    given = gql.CreateAlertRuleInput(
+        definition=gql.AlertRuleDefinitionInput(
+            name="hot",
+            scope=gql.RuleScopeInput(tag="a"),
+            severity=Severity.INFO,
+            condition=gql.ConditionInput(
+                kind=ConditionKind.THRESHOLD, metric="temp", op=ComparisonOperator.GT, value=80
+            ),
+        )
+    )
+    assert model_of(given, RuleCreate).definition.checked().condition.kind == "threshold"
+    given.definition.condition.per = RateUnit.MINUTE
+    with pytest.raises(InvalidInput) as graphql:
+        model_of(given, RuleCreate).definition.checked("definition")
+
+    assert rest.value.field == "condition.per"
+    assert graphql.value.field == "definition.condition.per"
 
 
 @pytest.mark.parametrize(
-    ("graphql_input", "read_filter"),
+    ("query", "graphql_input", "read_filter"),
     [
-        (gql.AlertRuleFilterInput, RuleFilter),
-        (gql.AlertFilterInput, AlertFilter),
-        (gql.AlertTimelineFilterInput, TimelineFilter),
+        (RuleQuery, gql.AlertRuleFilterInput, RuleFilter),
+        (AlertQuery, gql.AlertFilterInput, AlertFilter),
+        (TimelineQuery, gql.AlertTimelineFilterInput, TimelineFilter),
     ],
 )
-def test_a_filter_input_has_the_read_models_filter_fields(
-    graphql_input: type, read_filter: type
+def test_a_filter_has_the_read_models_filter_fields(
+    query: type[RuleQuery | AlertQuery | TimelineQuery], graphql_input: type, read_filter: type
 ) -> None:
-    """`criteria` passes a filter input's fields by name to the read model's filter."""
-    given = [f.name for f in dataclasses.fields(graphql_input)]
-    assert set(given) <= {f.name for f in dataclasses.fields(read_filter)}
-    assert gql.criteria(None, read_filter) == read_filter()
-    assert gql.criteria(graphql_input(), read_filter) == read_filter()
+    """`criteria` passes a query's fields by name to the read model's filter."""
+    assert set(query.model_fields) <= {f.name for f in dataclasses.fields(read_filter)}
+    assert [f.name for f in dataclasses.fields(graphql_input)] == list(query.model_fields)
+    assert query().criteria() == read_filter()
+    assert gql.query_of(None, query).criteria() == read_filter()
+    assert gql.query_of(graphql_input(), query).criteria() == read_filter()
 
 
-def test_a_filter_input_becomes_the_read_models_filter() -> None:
+def test_a_filter_becomes_the_read_models_filter_from_both_adapters() -> None:
     rule, device = uuid4(), uuid4()
     given = gql.AlertTimelineFilterInput(
         device_id=strawberry.ID(str(device)),
@@ -201,7 +265,7 @@ def test_a_filter_input_becomes_the_read_models_filter() -> None:
         start=datetime(2026, 1, 1, tzinfo=UTC),
     )
 
-    found = gql.criteria(given, TimelineFilter, newest_first=False)
+    found = gql.query_of(given, TimelineQuery).criteria(newest_first=False)
 
     assert found == TimelineFilter(
         device_id=device,
@@ -211,8 +275,30 @@ def test_a_filter_input_becomes_the_read_models_filter() -> None:
         start=datetime(2026, 1, 1, tzinfo=UTC),
         newest_first=False,
     )
-    rules = gql.criteria(gql.AlertRuleFilterInput(severity=Severity.WARNING), RuleFilter)
-    assert rules == RuleFilter(severity="warning")
+    # REST: the query string's names (repeatable `severity`, `from`), the same filter.
+    sent = {"deviceId": str(device), "ruleId": str(rule), "severity": ["info", "critical"]}
+    sent |= {"transition": ["raised"], "from": "2026-01-01T00:00:00Z", "first": "5"}
+    assert TimelineQuery.model_validate(sent).criteria(newest_first=False) == found
+    rules = gql.query_of(gql.AlertRuleFilterInput(severity=Severity.WARNING), RuleQuery)
+    assert rules.criteria() == RuleFilter(severity="warning")
+
+
+def test_rest_keeps_its_query_parameter_names() -> None:
+    """Each listing's parameters, in order, the repeatable ones (lists) marked `*`."""
+    paths = create_app(None).openapi()["paths"]
+    names = {
+        "/alerts": "severity* state* ruleId deviceId from to first after",
+        "/alert-timeline": (
+            "deviceId alertId ruleId severity* transition* state* from to order first after"
+        ),
+        "/alert-rules": "enabled severity includeDeleted first after",
+    }
+    for path, expected in names.items():
+        parameters = paths[path]["get"]["parameters"]
+        found = [p["name"] + ("*" if "array" in str(p["schema"]) else "") for p in parameters]
+        assert found == expected.split(), path
+    body = paths["/alert-rules"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["$ref"].endswith("/RuleDefinitionBody")
 
 
 @pytest.mark.parametrize("field", ["rule_id", "device_id"])
@@ -220,6 +306,6 @@ def test_a_malformed_id_in_a_filter_names_its_field(field: str) -> None:
     given = gql.AlertFilterInput(**{field: strawberry.ID("nope")})
 
     with pytest.raises(InvalidInput) as raised:
-        gql.criteria(given, AlertFilter)
+        gql.query_of(given, AlertQuery)
 
     assert raised.value.field == f"filter.{to_camel(field)}"
