@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -34,7 +33,6 @@ __all__ = [
     "AlertsView",
     "RuleFilter",
     "TimelineFilter",
-    "check_choices",
     "decode_cursor",
     "encode_cursor",
 ]
@@ -193,13 +191,3 @@ def decode_cursor(kind: str, cursor: str) -> str:
     if found != kind or not sep or not key or len(key) > 200:
         raise InvalidInput("malformed cursor", field="after")
     return key
-
-
-def check_choices(
-    values: Sequence[str] | None, allowed: Sequence[str], name: str
-) -> frozenset[str]:
-    chosen = frozenset(values or ())
-    unknown = sorted(chosen - set(allowed))
-    if unknown:
-        raise InvalidInput(f"unknown {name} {', '.join(unknown)}", field=name)
-    return chosen
