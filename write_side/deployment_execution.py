@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from write_side.deployment_errors import InvalidTransition, StaleUpdate
 from write_side.deployment_retry import RetryPolicy, StallTimeouts
 from write_side.deployment_states import (
     ACTIVE,
@@ -30,23 +31,10 @@ from write_side.deployment_states import (
     FailureKind,
     UpdateStatus,
 )
-from write_side.errors import DomainError, InvalidInput
+from write_side.errors import InvalidInput
 
 MAX_REASON = 500
 State = ExecutionState
-
-
-class StaleUpdate(DomainError):
-    """An update whose sequence number is below one already applied, and not itself applied."""
-
-    code = "STALE_UPDATE"
-
-
-class InvalidTransition(DomainError):
-    """The input makes no sense in the execution's state (a step back, an update after the
-    end, a cancel of a running install)."""
-
-    code = "INVALID_TRANSITION"
 
 
 @dataclass(frozen=True, slots=True)

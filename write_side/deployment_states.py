@@ -72,3 +72,18 @@ class FailureKind(StrEnum):
     INSTALL = "install"
     STALLED = "stalled"  # no update before the state's stall deadline
     OTHER = "other"
+
+
+class DeploymentStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"  # created, waiting for its start
+    RUNNING = "RUNNING"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"  # the next wave needs a person's approval
+    PAUSED = "PAUSED"  # nobody is notified; running executions go on
+    COMPLETED = "COMPLETED"
+    ABORTED = "ABORTED"
+    CANCELED = "CANCELED"
+
+
+FINISHED = frozenset(
+    {DeploymentStatus.COMPLETED, DeploymentStatus.ABORTED, DeploymentStatus.CANCELED}
+)

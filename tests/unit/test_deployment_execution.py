@@ -13,12 +13,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tests.hypothesis_profiles import examples
+from write_side.deployment_errors import InvalidTransition, StaleUpdate
 from write_side.deployment_execution import (
     DeviceUpdate,
     Execution,
     ExecutionPolicy,
-    InvalidTransition,
-    StaleUpdate,
     Step,
     abandon_retry,
     apply_update,
