@@ -25,6 +25,7 @@ from write_side.alert_rules import RULE_EVENTS, AlertRule
 from write_side.alerts import ALERT_EVENTS, Alert
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice
+from write_side.deployments import DEPLOYMENT_EVENTS, Deployment
 from write_side.device_service import DeviceService
 from write_side.devices import DEVICE_EVENTS, DEVICE_REGISTERED, Device
 from write_side.event_names import EventName, event_name, type_prefix
@@ -38,6 +39,7 @@ NAMED: list[tuple[type[Aggregate], tuple[EventName, ...]]] = [
     (AlertRule, RULE_EVENTS),
     (Alert, ALERT_EVENTS),
     (User, USER_EVENTS),
+    (Deployment, DEPLOYMENT_EVENTS),
 ]
 # What the stores hold: events recorded under these topics must keep resolving (moving or
 # renaming an aggregate or an event breaks them, and must fail here first).
@@ -64,6 +66,19 @@ STORED_TOPICS = {
     "write_side.users:User.PreferencesChanged",
     "write_side.users:User.PushTokenRegistered",
     "write_side.users:User.PushTokenRemoved",
+    "write_side.deployments:Deployment.Created",
+    "write_side.deployments:Deployment.Started",
+    "write_side.deployments:Deployment.WaveApprovalRequested",
+    "write_side.deployments:Deployment.WaveApproved",
+    "write_side.deployments:Deployment.WaveStarted",
+    "write_side.deployments:Deployment.SoakStarted",
+    "write_side.deployments:Deployment.HealthChecked",
+    "write_side.deployments:Deployment.WavePromoted",
+    "write_side.deployments:Deployment.Paused",
+    "write_side.deployments:Deployment.Resumed",
+    "write_side.deployments:Deployment.Aborted",
+    "write_side.deployments:Deployment.Canceled",
+    "write_side.deployments:Deployment.Completed",
 }
 
 

@@ -1,0 +1,28 @@
+"""The errors of deployments and their executions, each with its stable `code` (the API maps
+codes to GraphQL codes and HTTP statuses once the slice is wired; then they join
+`write_side/errors.py`). Nothing is stored when one is raised. Design: docs/firmware.md 12.6.
+"""
+
+from __future__ import annotations
+
+from write_side.errors import DomainError
+
+
+class StaleUpdate(DomainError):
+    """A device update whose sequence number is below one already applied, and not itself
+    applied (a repeat of an applied one is a duplicate, answered without an error)."""
+
+    code = "STALE_UPDATE"
+
+
+class InvalidTransition(DomainError):
+    """The input makes no sense in the current state: an update stepping back or arriving after
+    the end, a cancel of a running install, resuming a deployment that is not paused."""
+
+    code = "INVALID_TRANSITION"
+
+
+class DeploymentFinished(DomainError):
+    """A command on a deployment that completed, was aborted or was canceled."""
+
+    code = "DEPLOYMENT_FINISHED"
