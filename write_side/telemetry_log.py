@@ -36,8 +36,8 @@ from eventsourcing.domain import Aggregate, event
 
 from write_side.event_names import event_name, name_of
 from write_side.telemetry import BatchEntry, TelemetryBatch, TelemetryLimits
+from write_side.uuids import FLEETWATCH_NS
 
-FLEETWATCH_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:fleetwatch")
 DEDUP_WINDOW = 1024
 MAX_ENTRIES_PER_EVENT = 500
 MAX_EVENT_BYTES = 60_000  # estimated JSON size of one event's entries

@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast, get_args
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from write_side import severity
 from write_side.errors import InvalidInput, NotFound
 from write_side.event_names import event_name, name_of
+from write_side.uuids import FLEETWATCH_NS
 
-FLEETWATCH_NS = uuid5(NAMESPACE_URL, "urn:fleetwatch")  # never change: ids depend on it
 MAX_PUSH_TOKENS = 10  # per user; registering one more evicts the oldest
 
 Channel = Literal["email", "sms", "push"]
