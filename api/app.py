@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api import devices
 from api.graphql.router import FleetGraphQLRouter
 from api.ports import FleetSystem
-from api.rest import alerts, credentials, devices, events, health, metrics
+from api.rest import alerts, events, health, metrics
 from api.rest.errors import install_error_handlers
+from api.rest.routes import router_of
 from api.rest.telemetry import router as telemetry_router
 from api.rest.users import router as users_router
 from ingestion.http import router_for as ingest_router_for
@@ -29,8 +31,7 @@ def create_app(system: FleetSystem) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.include_router(devices.router)
-    app.include_router(credentials.router)
+    app.include_router(router_of(devices.OPERATIONS, "devices"))
     app.include_router(telemetry_router)
     app.include_router(events.router)
     app.include_router(alerts.router)

@@ -1,51 +1,142 @@
-"""The device use cases both API adapters share: register, update and decommission a device from
-its input shape (`api.device_view`) through the one command path (`api.command_path`), and the
-`DeviceStatus` that every response is built from (from the read model, from the aggregate a
-command saved, or from a change notice). A REST route and a GraphQL mutation differ only in
-how they take the shape in and show the status."""
+"""The device operations (`api.operations`): register, list, show, update and decommission a
+device and issue its credential, each declared once for REST and GraphQL; the commands go
+through the one command path (`api.command_path`), and `DeviceStatus` is what every answer is
+built from (from the read model, from the aggregate a command saved, or from a change notice).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from functools import partial
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from api.auth import Principal
+import strawberry
+from anyio import to_thread
+from fastapi import Path
+
+from api.auth import Permission, Principal
 from api.command_path import build_command, run_command
-from api.device_view import DeviceCreate, DeviceDecommission, DeviceUpdate
+from api.credentials import DeviceCredentialPublic, issue_credential
+from api.device_view import (
+    DeviceCreate,
+    DeviceDecommission,
+    DevicePublic,
+    DeviceQuery,
+    DeviceUpdate,
+)
+from api.operations import MUTATION, PAGE_ARGS, QUERY, Arg, Call, GraphQL, Operation, Paged, Rest
+from api.operations import parse_id as id_parser
 from api.ports import FleetSystem
+from api.rest.errors import CONFLICT, NOT_FOUND
+from api.rest.models import DevicesPage
 from event_store.envelope import EventMetadata
-from read_side.device_status import DeviceStatus
+from read_side.device_status import DeviceStatus, check_page_size, encode_cursor
 from read_side.device_status.columns import STATUS_JSON
 from write_side.application import Saved
 from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
 from write_side.devices import Device
-from write_side.errors import InvalidInput
 
 CommandT = TypeVar("CommandT")
 
 DEVICE_TOPIC = "device"
+parse_device_id = id_parser("a device id")
+DEVICE_ID = Arg(
+    "id",
+    Annotated[UUID, Path(alias="deviceId", description="The device's id (a UUID).")],
+    strawberry.ID,
+    parse=parse_device_id,
+)
 
 
-async def register_device(
-    system: FleetSystem, caller: Principal, shape: DeviceCreate
-) -> DeviceStatus:
-    command = build_command(RegisterDevice, shape.model_dump())
-    return await run_device_command(system, caller, system.device_service.register, command)
+async def register_device(call: Call) -> DevicePublic:
+    command = build_command(RegisterDevice, call.shape.model_dump())
+    return await _device_command(call, call.system.device_service.register, command)
 
 
-async def update_device(
-    system: FleetSystem, caller: Principal, device_id: UUID, shape: DeviceUpdate
-) -> DeviceStatus:
-    command = build_command(UpdateDevice, shape.model_dump() | {"device_id": device_id})
-    return await run_device_command(system, caller, system.device_service.update, command)
+async def update_device(call: Call) -> DevicePublic:
+    command = build_command(UpdateDevice, call.shape.model_dump() | {"device_id": call["id"]})
+    return await _device_command(call, call.system.device_service.update, command)
 
 
-async def decommission_device(
-    system: FleetSystem, caller: Principal, device_id: UUID, shape: DeviceDecommission
-) -> DeviceStatus:
-    command = build_command(DecommissionDevice, shape.model_dump() | {"device_id": device_id})
-    return await run_device_command(system, caller, system.device_service.decommission, command)
+async def decommission_device(call: Call) -> DevicePublic:
+    fields = call.shape.model_dump() | {"device_id": call["id"]}
+    command = build_command(DecommissionDevice, fields)
+    return await _device_command(call, call.system.device_service.decommission, command)
+
+
+async def get_device(call: Call) -> DevicePublic | None:
+    status = await to_thread.run_sync(call.system.devices.get, call.caller.tenant_id, call["id"])
+    return None if status is None else DevicePublic.from_status(status)
+
+
+async def list_devices(call: Call) -> Any:
+    criteria, size = call.shape.criteria(), check_page_size(call["first"])
+    read = partial(call.system.devices.list, call.caller.tenant_id, criteria, size, call["after"])
+    return await to_thread.run_sync(read)
+
+
+async def issue_device_credential(call: Call) -> DeviceCredentialPublic:
+    return await issue_credential(call.system, call.caller, call["id"])
+
+
+async def _device_command(
+    call: Call, handle: Callable[[CommandT, EventMetadata], Saved[Device]], command: CommandT
+) -> DevicePublic:
+    status = await run_device_command(call.system, call.caller, handle, command)
+    return DevicePublic.from_status(status)
+
+
+WRITE, READ = Permission.WRITE_DEVICES, Permission.READ_DEVICES
+OPERATIONS = (
+    Operation(
+        "get_device", READ, get_device, DevicePublic, args=(DEVICE_ID,),
+        nullable=True, missing="device {id} not found",
+        rest=Rest("GET", "/devices/{deviceId}", "Show a device", responses=NOT_FOUND),
+        graphql=GraphQL("device", QUERY),
+    ),
+    Operation(
+        "list_devices", READ, list_devices, DevicePublic, shape=DeviceQuery, args=PAGE_ARGS,
+        paged=Paged(DevicePublic.from_status, lambda s: encode_cursor(s.device_id), DevicesPage),
+        rest=Rest("GET", "/devices", "List devices (a page, ordered by id)", shape_in="query"),
+        graphql=GraphQL("devices", QUERY, input="DeviceFilter"),
+    ),
+    Operation(
+        "register_device", WRITE, register_device, DevicePublic, shape=DeviceCreate,
+        rest=Rest(
+            "POST", "/devices", "Register a device", status=201,
+            location=lambda device: f"/devices/{device.id}",
+        ),
+        graphql=GraphQL("register_device", MUTATION, input="RegisterDeviceInput"),
+    ),
+    Operation(
+        "update_device", WRITE, update_device, DevicePublic, shape=DeviceUpdate, args=(DEVICE_ID,),
+        rest=Rest(
+            "PUT", "/devices/{deviceId}", "Update a device (fields sent only)",
+            if_match="a device", responses=NOT_FOUND | CONFLICT,
+        ),
+        graphql=GraphQL("update_device", MUTATION, input="UpdateDeviceInput"),
+    ),
+    Operation(
+        "decommission_device", WRITE, decommission_device, DevicePublic,
+        shape=DeviceDecommission, args=(DEVICE_ID,),
+        rest=Rest(
+            "DELETE", "/devices/{deviceId}", "Decommission a device", shape_in="query",
+            if_match="a device", responses=NOT_FOUND | CONFLICT,
+        ),
+        graphql=GraphQL("decommission_device", MUTATION, input="DecommissionDeviceInput"),
+    ),
+    Operation(
+        "issue_device_credential", WRITE, issue_device_credential, DeviceCredentialPublic,
+        args=(DEVICE_ID,),
+        rest=Rest(
+            "POST", "/devices/{deviceId}/credentials",
+            "Issue the device's credential (rotating any previous one); the token is shown once",
+            status=201, etag=False, headers={"Cache-Control": "no-store"},
+        ),
+        graphql=GraphQL("issue_device_credential", MUTATION, input="IssueDeviceCredentialInput"),
+    ),
+)  # fmt: skip
 
 
 async def run_device_command(
@@ -73,13 +164,6 @@ def _status_of_saved(saved: Saved[Device], row: DeviceStatus | None) -> DeviceSt
 
 def _same_version(row: DeviceStatus, device: Device) -> bool:
     return row.version == device.version
-
-
-def parse_device_id(value: str, field: str = "id") -> UUID:
-    try:
-        return UUID(value)
-    except (ValueError, TypeError):
-        raise InvalidInput("not a device id (expected a UUID)", field=field) from None
 
 
 def status_of(device: Device, position: int = 0) -> DeviceStatus:

@@ -57,6 +57,8 @@ _DERIVED: dict[type[BaseModel], type] = {}
 # Each input model's derived GraphQL input class, and back.
 _INPUTS: dict[type[BaseModel], type] = {}
 _MODELS: dict[type, type[Input]] = {}
+# GraphQL classes by their schema name, for the operation table (`api.graphql.fields`).
+_NAMED: dict[str, type] = {}
 E = TypeVar("E", bound=Enum)
 M = TypeVar("M", bound=Input)
 
@@ -150,9 +152,30 @@ def derived_input(
         cls.__annotations__ = annotations
         derived = strawberry.input(cls, name=name)
         _INPUTS[model], _MODELS[derived] = derived, model
-        return derived
+        return registered(derived)
 
     return wrap
+
+
+def registered(cls: type[T]) -> type[T]:
+    """Decorator: the strawberry class, findable by its schema name (`named`); every derived
+    input is. The operation table names a GraphQL input (or a named connection) by it."""
+    _NAMED[cls.__strawberry_definition__.name] = cls  # type: ignore[attr-defined]
+    return cls
+
+
+def named(name: str) -> type:
+    """The registered GraphQL class of that schema name."""
+    if name not in _NAMED:
+        raise TypeError(f"no GraphQL class named {name!r}: import its module, or register it")
+    return _NAMED[name]
+
+
+def derived_of(model: type[BaseModel]) -> type:
+    """The GraphQL type derived from an output model (`Device` of `DevicePublic`)."""
+    if model not in _DERIVED:
+        raise TypeError(f"derive the GraphQL type of {model.__name__} first")
+    return _DERIVED[model]
 
 
 def model_of(value: object, model: type[M], at: str = "") -> M:

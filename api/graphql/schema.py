@@ -9,20 +9,31 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from api import devices
 from api.graphql.alerts import AlertMutation, AlertQuery, AlertSubscription
 from api.graphql.audit import AuditQuery
-from api.graphql.credentials import CredentialMutation
 from api.graphql.errors import ErrorCodes, log_unexpected
-from api.graphql.mutation import Mutation
-from api.graphql.query import Query
+from api.graphql.fields import root_type
 from api.graphql.scalars import SCALAR_MAP
 from api.graphql.subscription import Subscription
 from api.graphql.telemetry import TelemetryQuery, TelemetrySubscription
 from api.graphql.users import UsersMutation, UsersQuery
+from api.operations import MUTATION, QUERY
 
-# Each slice of the API contributes its root types here; they are merged into one schema.
-QUERIES: tuple[type, ...] = (Query, AuditQuery, TelemetryQuery, AlertQuery, UsersQuery)
-MUTATIONS: tuple[type, ...] = (Mutation, CredentialMutation, AlertMutation, UsersMutation)
+# Each slice of the API contributes its root types here, those of its operation table made by
+# `root_type`; they are merged into one schema, their fields in this order.
+QUERIES: tuple[type, ...] = (
+    root_type(devices.OPERATIONS, QUERY),
+    AuditQuery,
+    TelemetryQuery,
+    AlertQuery,
+    UsersQuery,
+)
+MUTATIONS: tuple[type, ...] = (
+    root_type(devices.OPERATIONS, MUTATION),
+    AlertMutation,
+    UsersMutation,
+)
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription, TelemetrySubscription, AlertSubscription)
 
 MAX_DEPTH = 10

@@ -11,6 +11,7 @@ from typing import Generic, Self, TypeVar
 
 import strawberry
 
+from api.credentials import DeviceCredentialPublic
 from api.device_view import (
     Connectivity,
     DeviceCreate,
@@ -23,8 +24,8 @@ from api.device_view import (
     Severity,
 )
 from api.devices import device_status_from_notice_data
-from api.graphql.derive import derived_input, derived_type, graphql_enum
-from read_side.device_status import DeviceStatus, Page, encode_cursor
+from api.graphql.derive import derived_input, derived_type, graphql_enum, registered
+from read_side.device_status import DeviceStatus, Page
 from read_side.notifications import ChangeNotice
 
 # The enums of `api.device_view`, registered as GraphQL enums (the other slices import them from
@@ -81,15 +82,12 @@ class Connection(Generic[T]):
 
 
 def connection(page: Page[R], node: Callable[[R], T], cursor: Callable[[R], str]) -> Connection[T]:
-    """A page of rows as a connection; `endCursor` is the last edge's cursor."""
+    """A page of rows as a connection; `endCursor` is where the read stopped (`nextCursor`:
+    the last edge's, or past rows a filter skipped), else the last edge's cursor."""
     edges = [Edge(cursor=cursor(item), node=node(item)) for item in page.items]
-    end_cursor = edges[-1].cursor if edges else None
+    end_cursor = page.next_cursor or (edges[-1].cursor if edges else None)
     page_info = PageInfo(has_next_page=page.next_cursor is not None, end_cursor=end_cursor)
     return Connection(edges=edges, page_info=page_info)
-
-
-def device_connection(page: Page[DeviceStatus]) -> Connection[Device]:
-    return connection(page, Device.from_status, lambda status: encode_cursor(status.device_id))
 
 
 @strawberry.type
@@ -128,4 +126,15 @@ class UpdateDeviceInput:
 
 @derived_input(DeviceDecommission, name="DecommissionDeviceInput")
 class DecommissionDeviceInput:
+    id: strawberry.ID
+
+
+@derived_type(DeviceCredentialPublic, name="DeviceCredential")
+class DeviceCredential:
+    view: strawberry.Private[DeviceCredentialPublic]
+
+
+@registered
+@strawberry.input
+class IssueDeviceCredentialInput:
     id: strawberry.ID

@@ -5,28 +5,35 @@ derives from too; the page of devices below is made of it."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, Field
 
 from api.device_view import DevicePublic, View
-from read_side.device_status import DeviceStatus, Page
+from read_side.paging import Page
+
+T = TypeVar("T")
 
 
 class CamelModel(View):
     """camelCase on the wire, unknown fields rejected: the output shapes' base, by its REST name."""
 
 
-class DevicesPage(CamelModel):
-    items: list[DevicePublic]
+class ItemsPage(CamelModel, Generic[T]):
+    """A page of a list: each model below is one (its OpenAPI component keeps its name)."""
+
+    items: list[T]
     next_cursor: str | None = Field(description="Pass as `after` for the next page.")
 
     @classmethod
-    def from_page(cls, page: Page[DeviceStatus]) -> DevicesPage:
-        return cls(
-            items=[DevicePublic.from_status(item) for item in page.items],
-            next_cursor=page.next_cursor,
-        )
+    def of(cls, page: Page[Any], shown: Callable[[Any], T]) -> Self:
+        """The page of rows, each as `shown(row)`."""
+        return cls(items=[shown(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+class DevicesPage(ItemsPage[DevicePublic]):
+    pass
 
 
 class ErrorDetail(BaseModel):

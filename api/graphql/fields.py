@@ -1,0 +1,92 @@
+"""The GraphQL adapter of the operation table (`api.operations`): one strawberry field per
+operation with a `GraphQL` entry, built from the entry alone, gathered into one root type per
+kind (`root_type(OPERATIONS, QUERY)`), which `api.graphql.schema` merges as it merges the
+hand-written ones.
+
+A mutation takes one argument, `input: <the derived input>!`, from which it reads the shape
+(`model_of`, validated by the shape's model as REST's body is) and the operation's plain
+arguments by name (`input.id`). A query takes the shape as `filter: <the derived input> =
+null` (a listing) and its plain arguments with their GraphQL annotations and defaults. Each
+authorizes the caller with the operation's permission, runs the operation once and shows its
+answer as the type derived from the output model (`Device(view=...)`), null when a read finds
+nothing, or a page as a connection. The resolver's signature is built with `inspect.Signature`,
+which strawberry reads as it reads a hand-written resolver's, so the schema is the one the
+hand-written fields printed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from inspect import Parameter, Signature
+from typing import Any, Literal
+
+import strawberry
+from strawberry.utils.str_converters import to_camel_case
+
+from api.graphql.context import Info
+from api.graphql.derive import derived_of, model_of, named
+from api.graphql.types import Connection, connection
+from api.operations import REQUIRED, Arg, Call, GraphQL, Operation
+
+
+def root_type(operations: Sequence[Operation], kind: Literal["query", "mutation"]) -> type:
+    """A strawberry type with the fields of the operations of `kind`, in the table's order."""
+    make = strawberry.mutation if kind == "mutation" else strawberry.field
+    fields = {
+        op.graphql.name: make(resolver=_resolver(op, op.graphql))
+        for op in operations
+        if op.graphql is not None and op.graphql.kind == kind
+    }
+    return strawberry.type(type(kind.capitalize(), (), fields))
+
+
+def _resolver(op: Operation, gql: GraphQL) -> Any:
+    output = derived_of(op.output)
+    mutation = gql.kind == "mutation"
+
+    async def resolve(info: Info, input: Any = None, filter: Any = None, **given: Any) -> Any:
+        caller = info.context.authorize(op.permission)
+        model, shape = gql.shape or op.shape, None
+        if mutation:
+            shape = None if model is None else model_of(input, model)
+            args = {arg.name: _parsed(arg, getattr(input, arg.name)) for arg in op.args}
+        else:
+            if model is not None:
+                shape = model() if filter is None else model_of(filter, model, "filter")
+            args = {a.name: _parsed(a, given[a.name]) for a in op.args if a.graphql is not None}
+        result = await op.run(Call(info.context.system, caller, shape, args))
+        if op.paged is not None:
+            item, cursor = op.paged.item, op.paged.cursor
+            return connection(result, lambda row: output(view=item(row)), cursor)
+        return None if result is None else output(view=result)
+
+    resolve.__name__ = gql.name
+    resolve.__signature__ = Signature(  # type: ignore[attr-defined]
+        _parameters(op, gql), return_annotation=_returns(op, output)
+    )
+    return resolve
+
+
+def _parsed(arg: Arg, value: Any) -> Any:
+    field = to_camel_case(arg.name)
+    return value if arg.parse is None or value is None else arg.parse(value, field)
+
+
+def _returns(op: Operation, output: type) -> Any:
+    if op.paged is not None:
+        return Connection[output] if op.paged.connection is None else named(op.paged.connection)  # type: ignore[valid-type]
+    return output | None if op.nullable else output
+
+
+def _parameters(op: Operation, gql: GraphQL) -> list[Parameter]:
+    def keyword(name: str, annotation: Any, default: Any = REQUIRED) -> Parameter:
+        default = Parameter.empty if default is REQUIRED else default
+        return Parameter(name, Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+    parameters = [keyword("info", Info)]
+    if gql.kind == "mutation":
+        assert gql.input is not None, f"{gql.name}: a mutation takes an input"
+        return [*parameters, keyword("input", named(gql.input))]
+    if gql.input is not None:
+        parameters.append(keyword("filter", named(gql.input) | None, None))
+    plain = [arg for arg in op.args if arg.graphql is not None]
+    return parameters + [keyword(arg.name, arg.graphql, arg.default) for arg in plain]
