@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import devices
+from api import devices, users
 from api.graphql.router import FleetGraphQLRouter
 from api.ports import FleetSystem
 from api.rest import alerts, events, health, metrics
 from api.rest.errors import install_error_handlers
 from api.rest.routes import router_of
 from api.rest.telemetry import router as telemetry_router
-from api.rest.users import router as users_router
 from ingestion.http import router_for as ingest_router_for
 
 
@@ -35,7 +34,7 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(telemetry_router)
     app.include_router(events.router)
     app.include_router(alerts.router)
-    app.include_router(users_router)
+    app.include_router(router_of(users.OPERATIONS, "users"))
     app.include_router(ingest_router_for(system))
     app.include_router(FleetGraphQLRouter(system))
     return app

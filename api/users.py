@@ -1,22 +1,28 @@
-"""The users use cases both API adapters share: read the caller's row (`me`) and change the
-caller's profile, preferences and push tokens from their input shapes (`api.user_view`) through
-the one command path (`api.command_path`), so REST `/users/me*` and GraphQL `me` and the user
-mutations answer from the same source, the users read model, with read-your-writes. Only when
-the read model is behind (or not wired) is the row built from the user just saved (`row_of`)."""
+"""The users operations (`api.operations`): the caller's own profile (`me`), notification
+preferences and push tokens (`profile:self`, every role), each declared once for REST
+(`/users/me*`) and GraphQL. Reads and writes answer from the same source, the users read model:
+`me` reads it (before the caller's first change: defaults built from the token, version 0, which
+`If-Match` may then name), and every write takes the one command path (`api.command_path`), so
+it answers with (and a following read sees) the read model's row. Only when the read model is
+behind (or not wired) is the row built from the user just saved (`row_of`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TypeVar
+from typing import Annotated, TypeVar
 from uuid import UUID
 
+import strawberry
 from anyio import to_thread
+from fastapi import Path
 
-from api.auth import Principal
+from api.auth import Permission, Principal
 from api.command_path import build_command, run_command
+from api.operations import MUTATION, QUERY, Arg, Call, GraphQL, Operation, Rest
 from api.ports import FleetSystem
-from api.user_view import PreferencesBody, ProfileBody, PushTokenBody
+from api.rest.errors import CONFLICT
+from api.user_view import PreferencesBody, ProfileBody, PushTokenBody, PushTokenPublic, UserPublic
 from event_store.envelope import EventMetadata
 from read_side.users import PushTokenRow, UserRow
 from write_side.application import Saved
@@ -28,10 +34,11 @@ from write_side.user_commands import (
     UpdateMyProfile,
 )
 from write_side.user_service import UserService
-from write_side.users import User, user_id_for
+from write_side.users import User, push_token_id, user_id_for
 
 C = TypeVar("C")
 Handler = Callable[[str, C, EventMetadata], Saved[User]]  # e.g. UserService.update_my_profile
+TOKEN_ID = Arg("token_id", Annotated[str, Path(alias="tokenId")], strawberry.ID)
 
 
 async def read_me(system: FleetSystem, caller: Principal) -> UserRow | None:
@@ -40,30 +47,89 @@ async def read_me(system: FleetSystem, caller: Principal) -> UserRow | None:
     return await to_thread.run_sync(_read(system), caller.tenant_id, user_id)
 
 
-async def update_profile(system: FleetSystem, caller: Principal, shape: ProfileBody) -> UserRow:
+async def get_me(call: Call) -> UserPublic:
+    return UserPublic.from_row(await read_me(call.system, call.caller), call.caller)
+
+
+async def update_profile(call: Call) -> UserPublic:
     """Only the fields sent change (`null` clears)."""
-    command = build_command(UpdateMyProfile, shape.model_dump(exclude_unset=True))
-    return await run_user_command(system, caller, system.user_service.update_my_profile, command)
+    command = build_command(UpdateMyProfile, call.shape.model_dump(exclude_unset=True))
+    return await _user_command(call, call.system.user_service.update_my_profile, command)
 
 
-async def set_preferences(
-    system: FleetSystem, caller: Principal, shape: PreferencesBody
-) -> UserRow:
-    command = build_command(SetNotificationPreferences, shape.model_dump(mode="json"))
-    handle = system.user_service.set_notification_preferences
-    return await run_user_command(system, caller, handle, command)
+async def set_preferences(call: Call) -> UserPublic:
+    command = build_command(SetNotificationPreferences, call.shape.model_dump(mode="json"))
+    handle = call.system.user_service.set_notification_preferences
+    return await _user_command(call, handle, command)
 
 
-async def register_push_token(
-    system: FleetSystem, caller: Principal, shape: PushTokenBody
-) -> UserRow:
-    command = build_command(RegisterPushToken, shape.model_dump(mode="json"))
-    return await run_user_command(system, caller, system.user_service.register_push_token, command)
+async def register_push_token(call: Call) -> UserPublic:
+    command = build_command(RegisterPushToken, call.shape.model_dump(mode="json"))
+    return await _user_command(call, call.system.user_service.register_push_token, command)
 
 
-async def remove_push_token(system: FleetSystem, caller: Principal, token_id: str) -> UserRow:
-    command = build_command(RemovePushToken, {"token_id": token_id, "reason": "user"})
-    return await run_user_command(system, caller, system.user_service.remove_my_push_token, command)
+async def remove_push_token(call: Call) -> UserPublic:
+    fields = {"token_id": str(call["token_id"]), "reason": "user"}
+    command = build_command(RemovePushToken, fields)
+    return await _user_command(call, call.system.user_service.remove_my_push_token, command)
+
+
+def registered_token(call: Call, user: UserPublic) -> PushTokenPublic:
+    """REST's answer to registering a push token: the token registered (GraphQL: the user)."""
+    registered = push_token_id(call.shape.token)
+    return next(token for token in user.push_tokens if token.id == registered)
+
+
+async def _user_command(call: Call, handle: Handler[C], command: C) -> UserPublic:
+    row = await run_user_command(call.system, call.caller, handle, command)
+    return UserPublic.from_row(row, call.caller)
+
+
+SELF = Permission.PROFILE_SELF
+OPERATIONS = (
+    Operation(
+        "get_me", SELF, get_me, UserPublic,
+        rest=Rest(
+            "GET", "/users/me", "My profile (defaults from the token before the first change)"
+        ),
+        graphql=GraphQL("me", QUERY),
+    ),
+    Operation(
+        "put_me", SELF, update_profile, UserPublic, shape=ProfileBody,
+        rest=Rest(
+            "PUT", "/users/me", "Update my profile (fields sent only)",
+            if_match="a user", lowest=0, responses=CONFLICT,
+        ),
+        graphql=GraphQL("update_my_profile", MUTATION, input="UpdateProfileInput"),
+    ),
+    Operation(
+        "put_preferences", SELF, set_preferences, UserPublic, shape=PreferencesBody,
+        rest=Rest(
+            "PUT", "/users/me/preferences", "Set my notification preferences",
+            if_match="a user", lowest=0, responses=CONFLICT,
+        ),
+        graphql=GraphQL(
+            "set_notification_preferences", MUTATION, input="NotificationPreferencesInput"
+        ),
+    ),
+    Operation(
+        "post_device_token", SELF, register_push_token, UserPublic, shape=PushTokenBody,
+        rest=Rest(
+            "POST", "/users/me/device-tokens", "Register a push token of my device",
+            status=201, etag=False, model=PushTokenPublic, answer=registered_token,
+            location=lambda token: f"/users/me/device-tokens/{token.id}",
+        ),
+        graphql=GraphQL("register_push_token", MUTATION, input="RegisterPushTokenInput"),
+    ),
+    Operation(
+        "delete_device_token", SELF, remove_push_token, UserPublic, args=(TOKEN_ID,),
+        rest=Rest(
+            "DELETE", "/users/me/device-tokens/{tokenId}", "Remove a push token", status=204,
+            etag=False, responses={404: {"description": "No such token."}},
+        ),
+        graphql=GraphQL("remove_push_token", MUTATION, input="RemovePushTokenInput"),
+    ),
+)  # fmt: skip
 
 
 async def run_user_command(

@@ -9,7 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api import devices
+from api import devices, users
 from api.graphql.alerts import AlertMutation, AlertQuery, AlertSubscription
 from api.graphql.audit import AuditQuery
 from api.graphql.errors import ErrorCodes, log_unexpected
@@ -17,7 +17,7 @@ from api.graphql.fields import root_type
 from api.graphql.scalars import SCALAR_MAP
 from api.graphql.subscription import Subscription
 from api.graphql.telemetry import TelemetryQuery, TelemetrySubscription
-from api.graphql.users import UsersMutation, UsersQuery
+from api.graphql.user_types import User  # noqa: F401  (registers the users' inputs)
 from api.operations import MUTATION, QUERY
 
 # Each slice of the API contributes its root types here, those of its operation table made by
@@ -27,12 +27,12 @@ QUERIES: tuple[type, ...] = (
     AuditQuery,
     TelemetryQuery,
     AlertQuery,
-    UsersQuery,
+    root_type(users.OPERATIONS, QUERY),
 )
 MUTATIONS: tuple[type, ...] = (
     root_type(devices.OPERATIONS, MUTATION),
     AlertMutation,
-    UsersMutation,
+    root_type(users.OPERATIONS, MUTATION),
 )
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription, TelemetrySubscription, AlertSubscription)
 

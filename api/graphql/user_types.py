@@ -8,7 +8,7 @@ from __future__ import annotations
 import strawberry
 
 from api.auth import Principal
-from api.graphql.derive import derived_input, derived_type, graphql_enum, part_type
+from api.graphql.derive import derived_input, derived_type, graphql_enum, part_type, registered
 from api.user_view import (
     Channel,
     PreferencesBody,
@@ -79,6 +79,7 @@ class RegisterPushTokenInput:
     pass
 
 
+@registered
 @strawberry.input
 class RemovePushTokenInput:
     token_id: strawberry.ID  # REST: the path's `tokenId`

@@ -13,15 +13,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.auth import issue_token
-from api.rest import users
 from fleetwatch.settings import Settings
 from tests.e2e.conftest import new_tenant
 
 
 @pytest.fixture
 def client(api_app: FastAPI) -> Iterator[TestClient]:
-    if not any(getattr(route, "path", "") == "/users/me" for route in api_app.routes):
-        api_app.include_router(users.router)  # until api/app.py mounts it
     with TestClient(api_app) as test_client:
         yield test_client
 
