@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -98,12 +98,20 @@ class RuleRevisionBody(RuleDefinitionBody):
 
 
 class RuleCreate(Input):
+    """GraphQL's input of `createAlertRule`: the definition REST takes as the whole body."""
+
     definition: RuleDefinitionBody
+
+    def checked(self) -> RuleDefinition:
+        return self.definition.checked("definition")
 
 
 class RuleRevise(Input):
     definition: RuleDefinitionBody
     expected_version: int | None = None
+
+    def checked(self) -> RuleDefinition:
+        return self.definition.checked("definition")
 
 
 class RuleDelete(Input):
@@ -119,6 +127,13 @@ class AlertAction(Input):
 
     note: str | None = Field(default=None, max_length=MAX_NOTE)
     expected_version: int | None = Field(default=None, ge=1)
+
+
+class SortOrder(StrEnum):
+    """The order of a timeline (a string too: REST's `order` takes the values)."""
+
+    NEWEST_FIRST = "newest_first"
+    OLDEST_FIRST = "oldest_first"
 
 
 class RuleQuery(Input):

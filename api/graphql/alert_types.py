@@ -5,13 +5,10 @@ only), and the connections and the change payload around them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from enum import Enum
-from typing import Any, Generic, Self, TypeVar
-
 import strawberry
 from anyio import to_thread
 
+from api.alert_inputs import SortOrder
 from api.alert_view import (
     AlertPublic,
     AlertRulePublic,
@@ -24,33 +21,25 @@ from api.alert_view import (
 )
 from api.auth import Permission
 from api.graphql.context import Info
-from api.graphql.derive import derived_type, part_type
+from api.graphql.derive import derived_type, graphql_enum, part_type, registered
 from api.graphql.scalars import Long
-from api.graphql.types import PageInfo
+from api.graphql.types import Connection
 from read_side.alerts import (
     AlertReader,
     AlertRow,
     AlertRuleRow,
     TimelineEntry,
     TimelineFilter,
-    encode_cursor,
     from_record,
 )
-from read_side.device_status import Page
 from read_side.notifications import ChangeNotice
 from write_side.alerts import Alert as AlertAggregate
 from write_side.event_names import type_prefix
 
-T = TypeVar("T")
-
 ALERT_TYPE_PREFIX = type_prefix(AlertAggregate)  # "Alert.": a transition's name follows it
 
 
-@strawberry.enum
-class SortOrder(Enum):
-    NEWEST_FIRST = "newest_first"
-    OLDEST_FIRST = "oldest_first"
-
+graphql_enum(SortOrder)
 
 # The rule's parts, shown only as its fields.
 for _part, _name in (
@@ -104,30 +93,7 @@ class Alert:
         return cls(view=AlertPublic.from_row(row))
 
 
-@strawberry.type
-class Edge(Generic[T]):
-    cursor: str
-    node: T
-
-
-@strawberry.type
-class Connection(Generic[T]):
-    """`Connection[Alert]` is the schema's `AlertConnection` (strawberry names it)."""
-
-    edges: list[Edge[T]]
-    page_info: PageInfo
-
-    @classmethod
-    def of(
-        cls, page: Page[Any], node: Callable[[Any], T], key: Callable[[Any], str], kind: str
-    ) -> Self:
-        """The page's rows as nodes, each with the cursor of its key."""
-        edges = [Edge(cursor=encode_cursor(kind, key(row)), node=node(row)) for row in page.items]
-        end = page.next_cursor or (edges[-1].cursor if edges else None)
-        info = PageInfo(has_next_page=page.next_cursor is not None, end_cursor=end)
-        return cls(edges=edges, page_info=info)
-
-
+@registered
 @strawberry.type
 class AlertTimelineConnection(Connection[AlertTimelineEntry]):  # the schema's name, as always
     pass

@@ -9,15 +9,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api import devices, users
-from api.graphql.alerts import AlertMutation, AlertQuery, AlertSubscription
+from api import alerts, devices, users
+from api.graphql import alert_inputs, user_types  # noqa: F401  (register the tables' inputs)
+from api.graphql.alerts import AlertSubscription
 from api.graphql.audit import AuditQuery
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.fields import root_type
 from api.graphql.scalars import SCALAR_MAP
 from api.graphql.subscription import Subscription
 from api.graphql.telemetry import TelemetryQuery, TelemetrySubscription
-from api.graphql.user_types import User  # noqa: F401  (registers the users' inputs)
 from api.operations import MUTATION, QUERY
 
 # Each slice of the API contributes its root types here, those of its operation table made by
@@ -26,12 +26,12 @@ QUERIES: tuple[type, ...] = (
     root_type(devices.OPERATIONS, QUERY),
     AuditQuery,
     TelemetryQuery,
-    AlertQuery,
+    root_type(alerts.OPERATIONS, QUERY),
     root_type(users.OPERATIONS, QUERY),
 )
 MUTATIONS: tuple[type, ...] = (
     root_type(devices.OPERATIONS, MUTATION),
-    AlertMutation,
+    root_type(alerts.OPERATIONS, MUTATION),
     root_type(users.OPERATIONS, MUTATION),
 )
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription, TelemetrySubscription, AlertSubscription)
