@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import alerts, devices, users
+from api import alerts, audit, devices, telemetry, users
 from api.graphql.router import FleetGraphQLRouter
 from api.ports import FleetSystem
-from api.rest import events, health, metrics
+from api.rest import health, metrics
 from api.rest.errors import install_error_handlers
 from api.rest.routes import router_of
-from api.rest.telemetry import router as telemetry_router
 from ingestion.http import router_for as ingest_router_for
 
 
@@ -31,8 +30,8 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(router_of(devices.OPERATIONS, "devices"))
-    app.include_router(telemetry_router)
-    app.include_router(events.router)
+    app.include_router(router_of(telemetry.OPERATIONS, "telemetry"))
+    app.include_router(router_of(audit.OPERATIONS, "audit"))
     app.include_router(router_of(alerts.OPERATIONS, "alerts"))
     app.include_router(router_of(users.OPERATIONS, "users"))
     app.include_router(ingest_router_for(system))

@@ -1,7 +1,7 @@
-"""The auditors' read of the event history, shared by GraphQL `events` and REST `GET /events`,
-and its shapes, declared once (issue 11, item 1): `AuditEventPublic` is REST's item and the
-GraphQL `AuditEvent` is derived from it; `AuditEventsPage` is REST's page, which GraphQL shows as
-a connection (edges, `pageInfo`).
+"""The auditors' read of the event history, one operation (`api.operations`): GraphQL `events`
+and REST `GET /events`; and its shapes, declared once (issue 11, item 1): `AuditEventPublic` is
+REST's item and the GraphQL `AuditEvent` is derived from it; `AuditEventsPage` is REST's page,
+which GraphQL shows as a connection (edges, `pageInfo`: `api.graphql.audit`).
 
 The whole tenant's history in feed order (cursor = feed position), or one stream's in version
 order (cursor = version). Another tenant's events are never returned, not even their existence.
@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
+import strawberry
 from anyio import to_thread
+from fastapi import Query
 
-from api.auth import Principal
+from api.auth import Permission
 from api.device_view import View
+from api.devices import parse_device_id
 from api.graphql.scalars import Long
+from api.operations import QUERY, Arg, Call, GraphQL, Operation, Rest
 from api.ports import FleetSystem
 from event_store.envelope import EventEnvelope
 from write_side.errors import InvalidInput
@@ -111,24 +115,42 @@ def _read(
     )
 
 
-async def read_events(
-    system: FleetSystem,
-    caller: Principal,
-    *,
-    after: str | None,
-    stream_id: UUID | None,
-    types: tuple[str, ...],
-    first: int,
-) -> AuditEventsPage:
-    position = parse_cursor(after)
-    limit = check_limit(first)
+async def read_events(call: Call) -> AuditEventsPage:
     read = functools.partial(
         _read,
-        system,
-        caller.tenant_id,
-        after=position,
-        stream_id=stream_id,
-        types=types,
-        first=limit,
+        call.system,
+        call.caller.tenant_id,
+        after=parse_cursor(call["after"]),
+        stream_id=call["stream_id"],
+        types=tuple(call["types"] or ()),
+        first=check_limit(call["first"]),
     )
     return await to_thread.run_sync(read)
+
+
+OPERATIONS = (
+    Operation(
+        "list_events", Permission.READ_EVENTS, read_events, AuditEventsPage,
+        args=(
+            Arg(
+                "after", Annotated[str | None, Query(description="A cursor from a previous page.")],
+                str | None, None,
+            ),
+            Arg(
+                "stream_id", Annotated[UUID | None, Query(alias="streamId")],
+                strawberry.ID | None, None, parse_device_id,
+            ),
+            Arg(
+                "types", Annotated[list[str] | None, Query(description="e.g. Device.Registered")],
+                list[str] | None, None,
+            ),
+            Arg("first", Annotated[int, Query(ge=1, le=MAX_EVENTS)], int, 100),
+        ),
+        rest=Rest(
+            "GET", "/events",
+            "The tenant's event history in feed order, or one stream's (auditor, admin)",
+            etag=False,
+        ),
+        graphql=GraphQL("events", QUERY, output="AuditEventConnection"),
+    ),
+)  # fmt: skip

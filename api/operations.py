@@ -99,12 +99,15 @@ class GraphQL:
     """The GraphQL field of an operation: its name (python's; strawberry camelCases it), query
     or mutation, and the name of the derived input its shape is taken as (`input: X!` for a
     mutation, `filter: X = null` for a query), and its model when it is not the REST shape
-    (`RuleCreate` holds the definition REST takes as the whole body)."""
+    (`RuleCreate` holds the definition REST takes as the whole body), and the name of the
+    GraphQL type that shows the output when it is not the one derived from it (a class holding
+    it as `view`: `AuditEventConnection` shows REST's page as a connection)."""
 
     name: str
     kind: Literal["query", "mutation"]
     input: str | None = None
     shape: type[Input] | None = None
+    output: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,31 @@ its member names GraphQL's enum values. The `telemetry` subscription's updates
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
+import strawberry
+from anyio import to_thread
+from fastapi import Path, Query
 from pydantic import Field
 
-from api.auth import Principal
+from api.auth import Permission, Principal
 from api.device_view import MetricValuePublic, View
+from api.devices import parse_device_id
 from api.graphql.scalars import Long
+from api.operations import AFTER, QUERY, Arg, Call, GraphQL, Operation, Rest
 from api.ports import FleetSystem
+from api.rest.errors import NOT_FOUND
 from read_side.notifications import ChangeNotice
 from read_side.paging import Page
-from read_side.telemetry import Bucket, HistoryQuery, RawReading, Resolution, from_epoch_ms
+from read_side.telemetry import (
+    DEFAULT_HISTORY_PAGE,
+    Bucket,
+    HistoryQuery,
+    RawReading,
+    Resolution,
+    from_epoch_ms,
+)
 from write_side.errors import NotFound
 
 V = TypeVar("V", bound=View)
@@ -150,3 +163,50 @@ def read_history(system: FleetSystem, caller: Principal, query: HistoryQuery) ->
     it in a worker thread)."""
     check_device(system, caller, query.device_id)
     return HistoryPublic.from_page(query, system.telemetry.history(caller.tenant_id, query))
+
+
+async def device_history(call: Call) -> HistoryPublic:
+    """A device's metric over `[from, to)`: raw readings (RAW, at most 31 days) or
+    min/max/avg/count buckets (MINUTE: 31 days, HOUR: 2 years, DAY: 10 years), oldest first,
+    `first` (1..5000) per page; pass `nextCursor` (GraphQL: `pageInfo.endCursor`) as `after`."""
+    query = HistoryQuery.checked(
+        call["device_id"], call["metric"], call["start"], call["end"],
+        resolution=call["resolution"], first=call["first"], after=call["after"],
+    )  # fmt: skip
+    return await to_thread.run_sync(read_history, call.system, call.caller, query)
+
+
+OPERATIONS = (
+    Operation(
+        "device_history", Permission.READ_DEVICES, device_history, HistoryPublic,
+        args=(
+            Arg(
+                "device_id",
+                Annotated[UUID, Path(alias="deviceId", description="The device's id.")],
+                strawberry.ID, parse=parse_device_id,
+            ),
+            Arg("metric", Annotated[str, Query(description="Metric name, e.g. `temp`.")], str),
+            Arg(
+                "start",
+                Annotated[datetime, Query(alias="from", description="Inclusive (ISO 8601).")],
+                Annotated[datetime, strawberry.argument(name="from")],
+            ),
+            Arg(
+                "end",
+                Annotated[datetime, Query(alias="to", description="Exclusive (ISO 8601).")],
+                Annotated[datetime, strawberry.argument(name="to")],
+            ),
+            Arg("resolution", Resolution, Resolution, Resolution.RAW),
+            Arg("first", int, int, DEFAULT_HISTORY_PAGE),
+            Arg(
+                "after", Annotated[str | None, Query(description=AFTER)], str | None, None
+            ),
+        ),
+        rest=Rest(
+            "GET", "/devices/{deviceId}/history",
+            "A device's telemetry history: raw readings or min/max/avg/count buckets",
+            etag=False, responses=NOT_FOUND,
+        ),
+        graphql=GraphQL("telemetry_history", QUERY),
+    ),
+)  # fmt: skip

@@ -1,15 +1,13 @@
-"""GraphQL `events`: the audit history (auditors and admins). `AuditEvent` is derived from the
-one definition, `api.audit.AuditEventPublic`; the page is shown as a connection."""
+"""GraphQL types of `events` (the operation is `api.audit`'s): `AuditEvent` is derived from the
+one definition, `api.audit.AuditEventPublic`; REST's page, `AuditEventsPage`, is shown as a
+connection."""
 
 from __future__ import annotations
 
 import strawberry
 
-from api.audit import AuditEventPublic, read_events
-from api.auth import Permission
-from api.devices import parse_device_id
-from api.graphql.context import Info
-from api.graphql.derive import derived_type
+from api.audit import AuditEventPublic, AuditEventsPage
+from api.graphql.derive import derived_type, registered
 from api.graphql.scalars import Long
 from api.graphql.types import PageInfo
 
@@ -25,38 +23,20 @@ class AuditEventEdge:
     node: AuditEvent
 
 
+@registered
 @strawberry.type
 class AuditEventConnection:
-    edges: list[AuditEventEdge]
-    page_info: PageInfo
-    head_position: Long
+    view: strawberry.Private[AuditEventsPage]
 
-
-@strawberry.type
-class AuditQuery:
     @strawberry.field
-    async def events(
-        self,
-        info: Info,
-        after: str | None = None,
-        stream_id: strawberry.ID | None = None,
-        types: list[str] | None = None,
-        first: int = 100,
-    ) -> AuditEventConnection:
-        """The tenant's events in feed order, or one stream's in version order."""
-        caller = info.context.authorize(Permission.READ_EVENTS)
-        page = await read_events(
-            info.context.system,
-            caller,
-            after=after,
-            stream_id=None if stream_id is None else parse_device_id(stream_id, "streamId"),
-            types=tuple(types or ()),
-            first=first,
-        )
-        return AuditEventConnection(
-            edges=[AuditEventEdge(cursor=e.cursor, node=AuditEvent(view=e)) for e in page.items],
-            page_info=PageInfo(
-                has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor
-            ),
-            head_position=page.head_position,
-        )
+    def edges(self) -> list[AuditEventEdge]:
+        return [AuditEventEdge(cursor=e.cursor, node=AuditEvent(view=e)) for e in self.view.items]
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        cursor = self.view.next_cursor
+        return PageInfo(has_next_page=cursor is not None, end_cursor=cursor)
+
+    @strawberry.field
+    def head_position(self) -> Long:
+        return self.view.head_position

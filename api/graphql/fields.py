@@ -40,7 +40,7 @@ def root_type(operations: Sequence[Operation], kind: Literal["query", "mutation"
 
 
 def _resolver(op: Operation, gql: GraphQL) -> Any:
-    output = derived_of(op.output)
+    output = derived_of(op.output) if gql.output is None else named(gql.output)
     mutation = gql.kind == "mutation"
 
     async def resolve(info: Info, input: Any = None, filter: Any = None, **given: Any) -> Any:

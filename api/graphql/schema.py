@@ -9,23 +9,25 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api import alerts, devices, users
-from api.graphql import alert_inputs, user_types  # noqa: F401  (register the tables' inputs)
+from api import alerts, audit, devices, telemetry, users
+
+# The modules of the GraphQL classes the tables name (inputs, connections): registered on import.
+from api.graphql import alert_inputs, user_types  # noqa: F401
+from api.graphql import audit as audit_types  # noqa: F401
 from api.graphql.alerts import AlertSubscription
-from api.graphql.audit import AuditQuery
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.fields import root_type
 from api.graphql.scalars import SCALAR_MAP
 from api.graphql.subscription import Subscription
-from api.graphql.telemetry import TelemetryQuery, TelemetrySubscription
+from api.graphql.telemetry import TelemetrySubscription
 from api.operations import MUTATION, QUERY
 
 # Each slice of the API contributes its root types here, those of its operation table made by
 # `root_type`; they are merged into one schema, their fields in this order.
 QUERIES: tuple[type, ...] = (
     root_type(devices.OPERATIONS, QUERY),
-    AuditQuery,
-    TelemetryQuery,
+    root_type(audit.OPERATIONS, QUERY),
+    root_type(telemetry.OPERATIONS, QUERY),
     root_type(alerts.OPERATIONS, QUERY),
     root_type(users.OPERATIONS, QUERY),
 )

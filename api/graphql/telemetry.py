@@ -1,6 +1,6 @@
-"""GraphQL telemetry slice: `telemetryHistory` (raw readings or rollups, paged), and the
-subscriptions `telemetry(deviceId)` (each stored batch of a device) and
-`deviceStatusChanged(deviceId)` (each committed change of a device's status row).
+"""GraphQL telemetry slice: the types of `telemetryHistory` (raw readings or rollups, paged; the
+operation is `api.telemetry`'s), and the subscriptions `telemetry(deviceId)` (each stored batch
+of a device) and `deviceStatusChanged(deviceId)` (each committed change of a device's status row).
 
 The output types are derived from the slice's one definition (`api.telemetry`). Subscriptions
 are fed by the fan-out after the projections commit; notices are at most once, so on any end a
@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from datetime import datetime
-from functools import partial
-from typing import Annotated
 
 import strawberry
 from anyio import to_thread
@@ -32,9 +29,8 @@ from api.telemetry import (
     TelemetryMessagePublic,
     TelemetryUpdatePublic,
     check_device,
-    read_history,
 )
-from read_side.telemetry import DEFAULT_HISTORY_PAGE, HistoryQuery, Resolution, telemetry_topic
+from read_side.telemetry import Resolution, telemetry_topic
 
 DEVICE_STATUS_TOPIC = "device_status"
 
@@ -69,33 +65,6 @@ class TelemetryUpdate:
 @strawberry.type
 class DeviceStatusChange(DeviceChange):
     position: Long
-
-
-@strawberry.type
-class TelemetryQuery:
-    @strawberry.field
-    async def telemetry_history(
-        self,
-        info: Info,
-        *,
-        device_id: strawberry.ID,
-        metric: str,
-        start: Annotated[datetime, strawberry.argument(name="from")],
-        end: Annotated[datetime, strawberry.argument(name="to")],
-        resolution: Resolution = Resolution.RAW,
-        first: int = DEFAULT_HISTORY_PAGE,
-        after: str | None = None,
-    ) -> TelemetryHistory:
-        """A device's metric over `[from, to)`: raw readings (RAW, at most 31 days) or
-        min/max/avg/count buckets (MINUTE: 31 days, HOUR: 2 years, DAY: 10 years), oldest
-        first, `first` (1..5000) per page; pass `pageInfo.endCursor` as `after`."""
-        caller = info.context.authorize(Permission.READ_DEVICES)
-        device = parse_device_id(device_id, "deviceId")
-        query = HistoryQuery.checked(
-            device, metric, start, end, resolution=resolution, first=first, after=after
-        )
-        read = partial(read_history, info.context.system, caller, query)
-        return TelemetryHistory(view=await to_thread.run_sync(read))
 
 
 @strawberry.type
