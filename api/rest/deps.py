@@ -34,7 +34,3 @@ def require(permission: Permission) -> Callable[..., Principal]:
         return authorize(principal, permission)
 
     return caller
-
-
-Reader = Annotated[Principal, Depends(require(Permission.READ_DEVICES))]
-Operator = Annotated[Principal, Depends(require(Permission.WRITE_DEVICES))]
