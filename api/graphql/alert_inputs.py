@@ -1,23 +1,18 @@
-"""GraphQL inputs of the alerts slice, derived from the one definition of each in
-`api.alert_inputs` (`api.graphql.derive.derived_input`): only the `id` of the inputs that act on
-one rule or alert is spelled out here (REST has it in the path)."""
+"""GraphQL inputs of the alerts slice that are not an operation's own, derived from the one
+definition of each in `api.alert_inputs` (`api.graphql.derive.derived_input`): the parts of a
+rule's definition, and the filters whose REST-only notes are left out. The inputs of the
+mutations and `AlertRuleFilter` are derived from the operation table (`api.alerts`) by
+`api.graphql.fields`."""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-import strawberry
-
 from api.alert_inputs import (
-    AlertAction,
     AlertQuery,
     ComparisonBody,
     ConditionBody,
-    RuleCreate,
     RuleDefinitionBody,
-    RuleDelete,
-    RuleQuery,
-    RuleRevise,
     RuleScopeBody,
     TimelineQuery,
 )
@@ -44,36 +39,6 @@ class ConditionInput:
 
 @derived_input(RuleDefinitionBody, name="AlertRuleDefinitionInput")
 class AlertRuleDefinitionInput:
-    pass
-
-
-@derived_input(RuleCreate, name="CreateAlertRuleInput")
-class CreateAlertRuleInput:
-    pass
-
-
-@derived_input(RuleRevise, name="ReviseAlertRuleInput")
-class ReviseAlertRuleInput:
-    id: strawberry.ID
-
-
-@derived_input(RuleDelete, name="DeleteAlertRuleInput")
-class DeleteAlertRuleInput:
-    id: strawberry.ID
-
-
-@derived_input(AlertAction, name="AcknowledgeAlertInput")
-class AcknowledgeAlertInput:
-    id: strawberry.ID
-
-
-@derived_input(AlertAction, name="ResolveAlertInput")
-class ResolveAlertInput:
-    id: strawberry.ID
-
-
-@derived_input(RuleQuery, name="AlertRuleFilter")
-class AlertRuleFilterInput:
     pass
 
 

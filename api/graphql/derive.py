@@ -164,10 +164,12 @@ def registered(cls: type[T]) -> type[T]:
     return cls
 
 
-def named(name: str) -> type:
-    """The registered GraphQL class of that schema name."""
+def named(name: str, derive: Callable[[], type] | None = None) -> type:
+    """The registered GraphQL class of that schema name; else `derive()`'s, registered."""
     if name not in _NAMED:
-        raise TypeError(f"no GraphQL class named {name!r}: import its module, or register it")
+        if derive is None:
+            raise TypeError(f"no GraphQL class named {name!r}: import its module, or register it")
+        _NAMED[name] = derive()
     return _NAMED[name]
 
 

@@ -3,10 +3,13 @@ operation with a `GraphQL` entry, built from the entry alone, gathered into one 
 kind (`root_type(OPERATIONS, QUERY)`), which `api.graphql.schema` merges as it merges the
 hand-written ones.
 
-A mutation takes one argument, `input: <the derived input>!`, from which it reads the shape
-(`model_of`, validated by the shape's model as REST's body is) and the operation's plain
-arguments by name (`input.id`). A query takes the shape as `filter: <the derived input> =
-null` (a listing) and its plain arguments with their GraphQL annotations and defaults. Each
+A mutation takes one argument, `input: <the input>!`, from which it reads the shape (`model_of`,
+validated by the shape's model as REST's body is) and the operation's plain arguments by name
+(`input.id`). A query takes the shape as `filter: <the input> = null` (a listing) and its plain
+arguments with their GraphQL annotations and defaults. The input is the one of the entry's name
+registered (`api.graphql.derive.registered`: written by hand where GraphQL takes a field
+otherwise than REST), else derived here from the shape, with the plain arguments of a mutation
+first: so a mutation whose input is its shape and its id needs no GraphQL class at all. Each
 authorizes the caller with the operation's permission, runs the operation once and shows its
 answer as the type derived from the output model (`Device(view=...)`), null when a read finds
 nothing, or a page as a connection. The resolver's signature is built with `inspect.Signature`,
@@ -23,7 +26,7 @@ import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
 from api.graphql.context import Info
-from api.graphql.derive import derived_of, model_of, named
+from api.graphql.derive import derived_input, derived_of, model_of, named
 from api.graphql.types import Connection, connection
 from api.operations import REQUIRED, Arg, Call, GraphQL, Operation
 
@@ -66,6 +69,24 @@ def _resolver(op: Operation, gql: GraphQL) -> Any:
     return resolve
 
 
+def _input(op: Operation, gql: GraphQL, args: Sequence[Arg]) -> Any:
+    """The input the entry names: one registered by that name (written where GraphQL takes a
+    field otherwise than REST: required where REST has a header), else derived from the shape
+    with the operation's arguments first (`id`: REST has it in the path)."""
+    name, model = gql.input, gql.shape or op.shape
+    assert name is not None, f"{gql.name}: a mutation takes an input"
+    plain = type(name, (), {"__annotations__": {arg.name: arg.graphql for arg in args}})
+
+    def derive() -> type:
+        return (
+            strawberry.input(plain, name=name)
+            if model is None
+            else derived_input(model, name)(plain)
+        )
+
+    return named(name, derive)
+
+
 def _parsed(arg: Arg, value: Any) -> Any:
     field = to_camel_case(arg.name)
     return value if arg.parse is None or value is None else arg.parse(value, field)
@@ -84,9 +105,8 @@ def _parameters(op: Operation, gql: GraphQL) -> list[Parameter]:
 
     parameters = [keyword("info", Info)]
     if gql.kind == "mutation":
-        assert gql.input is not None, f"{gql.name}: a mutation takes an input"
-        return [*parameters, keyword("input", named(gql.input))]
+        return [*parameters, keyword("input", _input(op, gql, op.args))]
     if gql.input is not None:
-        parameters.append(keyword("filter", named(gql.input) | None, None))
+        parameters.append(keyword("filter", _input(op, gql, ()) | None, None))
     plain = [arg for arg in op.args if arg.graphql is not None]
     return parameters + [keyword(arg.name, arg.graphql, arg.default) for arg in plain]

@@ -1,5 +1,7 @@
-"""GraphQL types and inputs of the device slice, derived from the one definition of a device as
-shown and as taken (`api.device_view`); a device is built from `DeviceStatus` through it.
+"""GraphQL types of the device slice, derived from the one definition of a device as shown
+(`api.device_view`); a device is built from `DeviceStatus` through it. Its inputs are derived
+from the operation table (`api.devices`) by `api.graphql.fields`, but `UpdateDeviceInput`,
+which GraphQL takes otherwise than REST.
 
 `Severity`, `MetricValue`, `PageInfo` and the generic `Edge`/`Connection` (a `DeviceConnection`
 of `DeviceEdge`s) are shared with the other slices (one definition per GraphQL type name)."""
@@ -14,17 +16,14 @@ import strawberry
 from api.credentials import DeviceCredentialPublic
 from api.device_view import (
     Connectivity,
-    DeviceCreate,
-    DeviceDecommission,
     DeviceLifecycle,
     DevicePublic,
-    DeviceQuery,
     DeviceUpdate,
     MetricValuePublic,
     Severity,
 )
 from api.devices import device_status_from_notice_data
-from api.graphql.derive import derived_input, derived_type, graphql_enum, registered
+from api.graphql.derive import derived_input, derived_type, graphql_enum
 from read_side.device_status import DeviceStatus, Page
 from read_side.notifications import ChangeNotice
 
@@ -108,33 +107,12 @@ class DeviceChange:
         )
 
 
-@derived_input(DeviceQuery, name="DeviceFilter")
-class DeviceFilterInput:
-    pass
-
-
-@derived_input(DeviceCreate, name="RegisterDeviceInput")
-class RegisterDeviceInput:
-    pass
-
-
 @derived_input(DeviceUpdate, name="UpdateDeviceInput")
 class UpdateDeviceInput:
     id: strawberry.ID
     expected_version: int  # required: GraphQL has no If-Match header
 
 
-@derived_input(DeviceDecommission, name="DecommissionDeviceInput")
-class DecommissionDeviceInput:
-    id: strawberry.ID
-
-
 @derived_type(DeviceCredentialPublic, name="DeviceCredential")
 class DeviceCredential:
     view: strawberry.Private[DeviceCredentialPublic]
-
-
-@registered
-@strawberry.input
-class IssueDeviceCredentialInput:
-    id: strawberry.ID

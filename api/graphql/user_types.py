@@ -1,21 +1,21 @@
 """GraphQL types of the users slice (docs/api.md section 13.5): the caller's `User` with
-notification preferences and push tokens, and the inputs of the profile, preferences and
-push-token mutations, all derived from the one definition of a user as shown and as taken
-(`api.user_view`); a user is built from a users read-model row through it."""
+notification preferences and push tokens, and the inputs of the profile and preferences
+mutations that GraphQL takes otherwise than REST (the others are derived from the operation
+table, `api.users`, by `api.graphql.fields`), all derived from the one definition of a user as
+shown and as taken (`api.user_view`); a user is built from a users read-model row through it."""
 
 from __future__ import annotations
 
 import strawberry
 
 from api.auth import Principal
-from api.graphql.derive import derived_input, derived_type, graphql_enum, part_type, registered
+from api.graphql.derive import derived_input, derived_type, graphql_enum, part_type
 from api.user_view import (
     Channel,
     PreferencesBody,
     PreferencesPublic,
     ProfileBody,
     PushPlatform,
-    PushTokenBody,
     PushTokenPublic,
     QuietHoursBody,
     QuietHoursPublic,
@@ -72,14 +72,3 @@ class NotificationPreferencesInput:
     info: list[Channel]
     warning: list[Channel]
     critical: list[Channel]
-
-
-@derived_input(PushTokenBody, name="RegisterPushTokenInput")
-class RegisterPushTokenInput:
-    pass
-
-
-@registered
-@strawberry.input
-class RemovePushTokenInput:
-    token_id: strawberry.ID  # REST: the path's `tokenId`

@@ -44,7 +44,8 @@ from api.alert_view import (
 from api.app import create_app
 from api.device_view import Severity
 from api.graphql import alert_inputs as gql
-from api.graphql.derive import model_of
+from api.graphql import schema  # noqa: F401  (derives the operations' inputs on import)
+from api.graphql.derive import model_of, named
 from api.inputs import Input
 from read_side.alerts import AlertFilter, RuleFilter, TimelineFilter
 from write_side import alert_commands as commands
@@ -111,11 +112,11 @@ def test_the_condition_input_has_every_variants_fields_and_defaults() -> None:
 @pytest.mark.parametrize(
     ("graphql_input", "command", "renamed"),
     [
-        (gql.CreateAlertRuleInput, commands.CreateAlertRule, None),
-        (gql.ReviseAlertRuleInput, commands.ReviseAlertRule, "rule_id"),
-        (gql.DeleteAlertRuleInput, commands.DeleteAlertRule, "rule_id"),
-        (gql.AcknowledgeAlertInput, commands.AcknowledgeAlert, "alert_id"),
-        (gql.ResolveAlertInput, commands.ResolveAlert, "alert_id"),
+        (named("CreateAlertRuleInput"), commands.CreateAlertRule, None),
+        (named("ReviseAlertRuleInput"), commands.ReviseAlertRule, "rule_id"),
+        (named("DeleteAlertRuleInput"), commands.DeleteAlertRule, "rule_id"),
+        (named("AcknowledgeAlertInput"), commands.AcknowledgeAlert, "alert_id"),
+        (named("ResolveAlertInput"), commands.ResolveAlert, "alert_id"),
     ],
 )
 def test_a_command_input_has_the_commands_fields(
@@ -216,7 +217,7 @@ def test_a_field_the_kind_lacks_is_refused_alike_by_both_adapters() -> None:
     body = RuleDefinitionBody.model_validate(sent | {"condition": threshold | {"per": "minute"}})
     with pytest.raises(InvalidInput) as rest:
         body.checked()
-    given = gql.CreateAlertRuleInput(
+    given = named("CreateAlertRuleInput")(
         definition=gql.AlertRuleDefinitionInput(
             name="hot",
             scope=gql.RuleScopeInput(tag="a"),
@@ -238,7 +239,7 @@ def test_a_field_the_kind_lacks_is_refused_alike_by_both_adapters() -> None:
 @pytest.mark.parametrize(
     ("query", "graphql_input", "read_filter"),
     [
-        (RuleQuery, gql.AlertRuleFilterInput, RuleFilter),
+        (RuleQuery, named("AlertRuleFilter"), RuleFilter),
         (AlertQuery, gql.AlertFilterInput, AlertFilter),
         (TimelineQuery, gql.AlertTimelineFilterInput, TimelineFilter),
     ],
@@ -279,7 +280,7 @@ def test_a_filter_becomes_the_read_models_filter_from_both_adapters() -> None:
     sent = {"deviceId": str(device), "ruleId": str(rule), "severity": ["info", "critical"]}
     sent |= {"transition": ["raised"], "from": "2026-01-01T00:00:00Z", "first": "5"}
     assert TimelineQuery.model_validate(sent).criteria(newest_first=False) == found
-    rules = gql.query_of(gql.AlertRuleFilterInput(severity=Severity.WARNING), RuleQuery)
+    rules = gql.query_of(named("AlertRuleFilter")(severity=Severity.WARNING), RuleQuery)
     assert rules.criteria() == RuleFilter(severity="warning")
 
 
