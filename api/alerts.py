@@ -8,12 +8,10 @@ output models `api.alert_view`'s. The subscription `alertChanged` is `api.graphq
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
 import strawberry
-from anyio import to_thread
 from fastapi import Path
 
 from api.alert_inputs import (
@@ -47,8 +45,8 @@ from api.operations import (
 from api.rest.alert_models import RULE_EXAMPLE, AlertRulesPage, AlertsPage, TimelinePage
 from api.rest.errors import CONFLICT, NOT_FOUND
 from event_store.envelope import EventMetadata
-from read_side.alerts import TimelineFilter, encode_cursor
-from read_side.paging import MAX_PAGE_SIZE, check_page_size
+from read_side.alerts import AlertRow, AlertRuleRow, TimelineEntry, TimelineFilter, encode_cursor
+from read_side.paging import MAX_PAGE_SIZE, Page
 from write_side.alert_commands import (
     AcknowledgeAlert,
     CreateAlertRule,
@@ -77,22 +75,17 @@ RULE_ID = Arg(
 ORDER = Arg("order", Literal["newest_first", "oldest_first"], SortOrder, SortOrder.NEWEST_FIRST)
 
 
-async def _read(call: Call, read: Callable[..., Any], *args: Any) -> Any:
-    return await to_thread.run_sync(partial(read, call.caller.tenant_id, *args))
-
-
 async def get_rule(call: Call) -> AlertRulePublic | None:
-    row = await _read(call, call.system.alerts.get_rule, call["id"])
+    row = await call.read(call.system.alerts.get_rule, call["id"])
     return None if row is None else AlertRulePublic.from_row(row)
 
 
-async def list_rules(call: Call) -> Any:
-    size, after = check_page_size(call["first"]), call["after"]
-    return await _read(call, call.system.alerts.list_rules, call.shape.criteria(), size, after)
+async def list_rules(call: Call) -> Page[AlertRuleRow]:
+    return await call.page(call.system.alerts.list_rules, call.shape.criteria())
 
 
 async def get_alert(call: Call) -> AlertPublic | None:
-    row = await _read(call, call.system.alerts.get_alert, call["id"])
+    row = await call.read(call.system.alerts.get_alert, call["id"])
     return None if row is None else AlertPublic.from_row(row)
 
 
@@ -105,15 +98,13 @@ def with_timeline(call: Call, alert: AlertPublic) -> AlertPublic:
     )
 
 
-async def list_alerts(call: Call) -> Any:
-    size, after = check_page_size(call["first"]), call["after"]
-    return await _read(call, call.system.alerts.list_alerts, call.shape.criteria(), size, after)
+async def list_alerts(call: Call) -> Page[AlertRow]:
+    return await call.page(call.system.alerts.list_alerts, call.shape.criteria())
 
 
-async def alert_timeline(call: Call) -> Any:
-    criteria = call.shape.criteria(newest_first=call["order"] == SortOrder.NEWEST_FIRST)
-    size, after = check_page_size(call["first"]), call["after"]
-    return await _read(call, call.system.alerts.timeline, criteria, size, after)
+async def alert_timeline(call: Call) -> Page[TimelineEntry]:
+    newest_first = call["order"] == SortOrder.NEWEST_FIRST
+    return await call.page(call.system.alerts.timeline, call.shape.criteria(newest_first))
 
 
 async def create_rule(call: Call) -> AlertRulePublic:

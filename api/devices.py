@@ -7,12 +7,10 @@ built from (from the read model, from the aggregate a command saved, or from a c
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import strawberry
-from anyio import to_thread
 from fastapi import Path
 
 from api.auth import Permission, Principal
@@ -31,7 +29,7 @@ from api.ports import FleetSystem
 from api.rest.errors import CONFLICT, NOT_FOUND
 from api.rest.models import DevicesPage
 from event_store.envelope import EventMetadata
-from read_side.device_status import DeviceStatus, check_page_size, encode_cursor
+from read_side.device_status import DeviceStatus, Page, encode_cursor
 from read_side.device_status.columns import STATUS_JSON
 from write_side.application import Saved
 from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
@@ -66,14 +64,12 @@ async def decommission_device(call: Call) -> DevicePublic:
 
 
 async def get_device(call: Call) -> DevicePublic | None:
-    status = await to_thread.run_sync(call.system.devices.get, call.caller.tenant_id, call["id"])
+    status = await call.read(call.system.devices.get, call["id"])
     return None if status is None else DevicePublic.from_status(status)
 
 
-async def list_devices(call: Call) -> Any:
-    criteria, size = call.shape.criteria(), check_page_size(call["first"])
-    read = partial(call.system.devices.list, call.caller.tenant_id, criteria, size, call["after"])
-    return await to_thread.run_sync(read)
+async def list_devices(call: Call) -> Page[DeviceStatus]:
+    return await call.page(call.system.devices.list, call.shape.criteria())
 
 
 async def issue_device_credential(call: Call) -> DeviceCredentialPublic:

@@ -24,17 +24,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from functools import partial
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
+from anyio import to_thread
 from fastapi import Query
 from pydantic import BaseModel
 
 from api.auth import Permission, Principal
 from api.inputs import Input
 from api.ports import FleetSystem
-from read_side.paging import MAX_PAGE_SIZE
+from read_side.paging import MAX_PAGE_SIZE, check_page_size
 from write_side.errors import InvalidInput
+
+T = TypeVar("T")
 
 QUERY: Literal["query"] = "query"
 MUTATION: Literal["mutation"] = "mutation"
@@ -54,6 +58,15 @@ class Call:
 
     def __getitem__(self, name: str) -> Any:
         return self.args[name]
+
+    async def read(self, reader: Callable[..., T], *args: Any) -> T:
+        """`reader(<the caller's tenant>, *args)` in a worker thread (a read model's method)."""
+        return await to_thread.run_sync(partial(reader, self.caller.tenant_id, *args))
+
+    async def page(self, reader: Callable[..., T], criteria: Any) -> T:
+        """A listing's page: `reader(tenant, criteria, first, after)`, `first` checked (REST's
+        query has checked it already; GraphQL's `Int` has no bounds)."""
+        return await self.read(reader, criteria, check_page_size(self["first"]), self["after"])
 
 
 @dataclass(frozen=True)
