@@ -34,6 +34,7 @@ from ota.port import (
     BlobInfo,
     Digest,
     PresignedRequest,
+    check_lifetime,
     check_sha256,
     object_key,
     parse_object_key,
@@ -160,7 +161,7 @@ class LocalBlobStore:
 
     def presign_get(self, key: str, expires_in: int) -> PresignedRequest:
         tenant, sha = parse_object_key(key)
-        expires = int(self._clock()) + expires_in
+        expires = int(self._clock()) + check_lifetime(expires_in)
         signature = self._sign("GET", key, expires)
         path = f"{self.download_path}/{tenant_segment(tenant)}/{sha}"
         url = f"{path}?expires={expires}&signature={signature}"

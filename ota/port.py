@@ -46,6 +46,17 @@ def check_sha256(value: str, field: str = "sha256") -> str:
     return normal
 
 
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit, kept by every store
+
+
+def check_lifetime(expires_in: int) -> int:
+    """A presigned request's lifetime in seconds: 1 s to 7 days; ValueError otherwise (the
+    caller's bug, never a client's input)."""
+    if not 1 <= expires_in <= MAX_PRESIGN_SECONDS:
+        raise ValueError(f"a presigned URL lives 1 s to 7 days, not {expires_in} s")
+    return expires_in
+
+
 def tenant_segment(tenant_id: str) -> str:
     """The tenant as one safe path segment: percent-encoded, dots too (so never `.` or `..`),
     and injective (`%` itself is encoded)."""

@@ -29,6 +29,7 @@ from ota.port import (
     DEFAULT_MAX_BYTES,
     BlobInfo,
     PresignedRequest,
+    check_lifetime,
     check_sha256,
     object_key,
     parse_object_key,
@@ -36,7 +37,6 @@ from ota.port import (
 from ota.ranges import ByteRange, range_header
 from ota.s3_writer import PART_SIZE, S3BlobWriter
 
-MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
@@ -151,7 +151,7 @@ class S3BlobStore:
                 "ContentLength": size,
                 "ChecksumSHA256": checksum,
             },
-            ExpiresIn=_seconds(expires_in),
+            ExpiresIn=check_lifetime(expires_in),
         )
         # Exactly the signed headers: S3 refuses unsigned `x-amz-*` headers on a presigned URL.
         headers = {"content-length": str(size), "x-amz-checksum-sha256": checksum}
@@ -171,19 +171,13 @@ class S3BlobStore:
         url = self.client.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": key},
-            ExpiresIn=_seconds(expires_in),
+            ExpiresIn=check_lifetime(expires_in),
         )
         return PresignedRequest("GET", url, _expiry(expires_in))
 
     def delete(self, key: str) -> None:
         parse_object_key(key)
         self.client.delete_object(Bucket=self.bucket, Key=key)
-
-
-def _seconds(expires_in: int) -> int:
-    if not 1 <= expires_in <= MAX_PRESIGN_SECONDS:
-        raise ValueError(f"a presigned URL lives 1 s to 7 days, not {expires_in} s")
-    return expires_in
 
 
 def _expiry(expires_in: int) -> datetime:

@@ -314,11 +314,10 @@ def test_a_presigned_put_then_head(blobs: Harness) -> None:
     assert blobs.leftovers() == {info.key}
 
 
-def test_sizes_of_a_presigned_url_lifetime_are_checked(moto_url: str) -> None:
-    store = _s3(moto_url).store
-    for expires_in in (0, 7 * 24 * 3600 + 1):
+def test_a_presigned_url_lives_one_second_to_seven_days(blobs: Harness) -> None:
+    for expires_in in (0, -5, 7 * 24 * 3600 + 1):
         with pytest.raises(ValueError, match="presigned"):
-            store.presign_get(object_key("acme", "0" * 64), expires_in)
+            blobs.store.presign_get(object_key("acme", "0" * 64), expires_in)
 
 
 def test_local_sweep_removes_only_old_incoming_files(tmp_path: Path) -> None:
