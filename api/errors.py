@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pydantic.alias_generators import to_camel
 
 from api.auth import Unauthenticated
+from ota.errors import BlobTooLarge
 from read_side.fanout_memory import SubscriptionEnded
 from write_side.errors import DomainError, InvalidInput
 
@@ -34,6 +35,11 @@ HTTP_STATUS: Mapping[str, int] = {
     "ALERT_RULE_DELETED": 409,
     "ALERT_RESOLVED": 409,
     "ALERT_ACKNOWLEDGED": 409,
+    # the firmware blob stores (ota/errors.py)
+    "PAYLOAD_TOO_LARGE": 413,
+    "RANGE_NOT_SATISFIABLE": 416,
+    "PRESIGNED_URL_INVALID": 403,
+    "PRESIGN_NOT_SUPPORTED": 501,
 }
 
 
@@ -59,6 +65,8 @@ def describe(error: BaseException, field_names: Mapping[str, str] = {}) -> Clien
     if isinstance(error, InvalidInput):
         loc = () if error.field is None else (error.field,)
         return invalid_input(loc, error.message, field_names)
+    if isinstance(error, BlobTooLarge):  # names the upload's part, `file`
+        return ClientError(error.code, error.message, error.field)
     if isinstance(error, DomainError):
         return ClientError(error.code, error.message)
     if isinstance(error, SubscriptionEnded):

@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     fcm_project_id: str | None = None
     fcm_credentials_file: Path | None = None  # a Google service-account JSON key
 
+    # Firmware images (docs/firmware.md section 12.1): "local" (files under `blob_dir`, the
+    # embedded default) or "s3" (`firmware_bucket`, in the DynamoDB region, AWS_REGION).
+    blob_store: Literal["local", "s3"] = "local"
+    blob_dir: Path = Path(".fleetwatch/blobs")
+    firmware_bucket: str | None = None
+    blob_endpoint_url: str | None = None  # S3 endpoint override (MinIO, LocalStack, moto)
+    # An upload's limit; at most 5 GiB (an S3 image is moved by one CopyObject).
+    firmware_max_bytes: int = Field(default=512 * 1024 * 1024, gt=0, le=5 * 1024**3)
+
     @property
     def read_models_path(self) -> Path:
         if self.sqlite_read_models_path is not None:

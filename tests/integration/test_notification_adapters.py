@@ -21,7 +21,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.server import ThreadedMotoServer
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
@@ -72,15 +71,7 @@ def notification(channel: str, address: str, severity: str = "critical") -> Noti
 
 
 # ---------------------------------------------------------------- moto server: SES and SNS
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+# (`moto_url`: the session's moto server, tests/integration/conftest.py)
 
 
 def test_ses_sends_an_email_with_the_key_as_tag_and_header(moto_url: str) -> None:

@@ -9,7 +9,8 @@ domain rules: the write side must not even name the read side's types.
   root: it imports the others to wire them, never the other way round);
 - the domain (`write_side`) imports nothing from `api`, `read_side`, `projections`,
   `ingestion`;
-- `read_side` imports no module of `write_side` that defines an aggregate.
+- `read_side` imports no module of `write_side` that defines an aggregate;
+- the OTA adapters (`ota`) import nothing from `api`, `read_side`, `projections`, `ingestion`.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ PACKAGES = (
     "api",
     "notifications",
     "ingestion",
+    "ota",
 )
-DOMAIN_MUST_NOT_IMPORT = ("api", "read_side", "projections", "ingestion")
+DOMAIN_MUST_NOT_IMPORT = ("api", "read_side", "projections", "ingestion", "ota")
+# The OTA adapters (blob stores, later device jobs) take the domain's errors and types only.
+OTA_MUST_NOT_IMPORT = ("api", "read_side", "projections", "ingestion")
 
 
 @dataclass(frozen=True)
@@ -164,3 +168,12 @@ def test_the_read_side_imports_no_aggregate() -> None:
         and (i.module in aggregates or any(f"{i.module}.{name}" in aggregates for name in i.names))
     ]
     assert not found, "read_side imports an aggregate's module:\n" + _lines(found)
+
+
+def test_the_ota_adapters_import_no_api_read_side_or_projection() -> None:
+    found = [i for i in all_imports() if i.source == "ota" and i.target in OTA_MUST_NOT_IMPORT]
+    assert not found, "ota depends on an outer package:\n" + _lines(found)
+
+
+def test_the_scan_sees_the_ota_package() -> None:
+    assert any(i.source == "ota" and i.module == "write_side.errors" for i in all_imports())
