@@ -39,7 +39,7 @@ def _unique(value: list[str] | None) -> list[str] | None:
 
 FirmwareVersionText = Annotated[str, AfterValidator(_semver)]
 Sha256 = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[0-9a-f]{64}$")
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[0-9a-fA-F]{64}$")
 ]
 HardwareRevision = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)

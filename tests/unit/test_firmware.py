@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4, uuid5
 
 import pytest
@@ -187,7 +188,7 @@ class FirmwareMachine(RuleBasedStateMachine):
         self.firmware = release()
         self.model = S.PENDING_UPLOAD
         self.recorded = 1
-        self.events: list[Aggregate.Event] = list(self.firmware.collect_events())
+        self.events: list[Any] = list(self.firmware.collect_events())
 
     def _expect(
         self, allowed: bool, action: Callable[[], object], then: S, records: bool = True
