@@ -36,7 +36,7 @@ from write_side.event_names import event_name
 from write_side.semver import parse_semver
 from write_side.uuids import FLEETWATCH_NS
 
-MAX_DEVICE_TYPES = 16
+MAX_DEVICE_TYPES = 16  # so a publication commits at most 17 streams (DynamoDB: under 40)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 RejectionReason = Literal["checksum_mismatch", "size_mismatch", "missing_object", "expired"]
 REJECTION_REASONS: tuple[RejectionReason, ...] = get_args(RejectionReason)

@@ -131,12 +131,9 @@ def test_the_store_refuses_a_second_claim_when_the_check_did_not_see_the_first(
 ) -> None:
     """The service's look-up is a courtesy; the markers' stream ids are the guard: two releases
     decided concurrently (both saw no marker) cannot both commit, and the loser leaves no trace."""
-    service = FirmwareService(app, clock=lambda: T0)
-    first = Firmware.request_upload(**_release_fields(["pump"]))
+    FirmwareService(app, clock=lambda: T0).publish(PublishFirmware(**fields()), ADMIN)
     second = Firmware.request_upload(**_release_fields(["valve", "pump"]))
-    for firmware in (first, second):
-        firmware.publish(1024, SHA, T0)
-    service._commit_publication(first, ADMIN)
+    second.publish(1024, SHA, T0)
     before = stored(app)
     markers = [FirmwareVersion.claim("acme", t, "1.4.0", second.id) for t in second.device_types]
     with pytest.raises(ConcurrencyConflict):
