@@ -89,20 +89,21 @@ class FleetApplication(Application[UUID]):
             raise NotFound(f"{noun(cls)} {aggregate_id} not found")
         return aggregate
 
-    def commit(self, aggregate: A, meta: EventMetadata) -> Saved[A]:
-        """Save the aggregate's pending events under the command's metadata, in one
-        `insert_events` (all or nothing). Nothing pending: nothing is written, position 0. The
-        store refusing a version (another writer won the race) is `ConcurrencyConflict`."""
-        if not aggregate.pending_events:
+    def commit(self, aggregate: A, meta: EventMetadata, *also: Aggregate) -> Saved[A]:
+        """Save the pending events of `aggregate` and of the `also` aggregates under the
+        command's metadata, in ONE `insert_events` (all or nothing: a release and its
+        `FirmwareVersion` markers). Nothing pending: nothing is written, position 0. The store
+        refusing a version of any of them (another writer won the race, or a stream that must
+        be new exists) is `ConcurrencyConflict`, and then none is saved."""
+        aggregates: tuple[Aggregate, ...] = (aggregate, *also)
+        if not any(a.pending_events for a in aggregates):
             return Saved(aggregate, 0)
         with recording_as(meta):
             try:
-                recordings = self.save(aggregate)
+                recordings = self.save(*aggregates)
             except IntegrityError as e:
-                raise ConcurrencyConflict(
-                    f"{type(aggregate).__name__} {aggregate.id} changed concurrently; "
-                    "reload and retry"
-                ) from e
+                names = ", ".join(f"{type(a).__name__} {a.id}" for a in aggregates)
+                raise ConcurrencyConflict(f"{names} changed concurrently; reload and retry") from e
         positions = [r.notification.id for r in recordings if r.notification.id is not None]
         return Saved(aggregate, max(positions, default=0))
 

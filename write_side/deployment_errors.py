@@ -1,6 +1,7 @@
-"""The errors of deployments and their executions, each with its stable `code` (the API maps
-codes to GraphQL codes and HTTP statuses once the slice is wired; then they join
-`write_side/errors.py`). Nothing is stored when one is raised. Design: docs/firmware.md 12.6.
+"""The errors of firmware releases, deployments and their executions, each with its stable
+`code` (the API maps codes to GraphQL codes and HTTP statuses: `api/errors.py` has the firmware
+ones; the others join once the slice is wired). Nothing is stored when one is raised. Design:
+docs/firmware.md 12.6.
 """
 
 from __future__ import annotations
@@ -26,3 +27,20 @@ class DeploymentFinished(DomainError):
     """A command on a deployment that completed, was aborted or was canceled."""
 
     code = "DEPLOYMENT_FINISHED"
+
+
+class FirmwareUnavailable(DomainError):
+    """A new deployment of a release that is not available (pending, rejected or withdrawn)."""
+
+    code = "FIRMWARE_UNAVAILABLE"
+
+
+class FirmwareVersionTaken(DomainError):
+    """A release publishing a version already published for one of its device types."""
+
+    code = "FIRMWARE_VERSION_TAKEN"
+
+    def __init__(self, message: str, device_type: str, version: str) -> None:
+        super().__init__(message)
+        self.device_type = device_type
+        self.version = version

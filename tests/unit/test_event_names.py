@@ -29,6 +29,8 @@ from write_side.deployments import DEPLOYMENT_EVENTS, Deployment
 from write_side.device_service import DeviceService
 from write_side.devices import DEVICE_EVENTS, DEVICE_REGISTERED, Device
 from write_side.event_names import EventName, event_name, type_prefix
+from write_side.firmware import FIRMWARE_EVENTS, FIRMWARE_VERSION_EVENTS, Firmware, FirmwareVersion
+from write_side.firmware_keys import SIGNING_KEYS_EVENTS, SigningKeys
 from write_side.telemetry_log import TELEMETRY_EVENTS, Telemetry
 from write_side.users import USER_EVENTS, User
 
@@ -40,6 +42,9 @@ NAMED: list[tuple[type[Aggregate], tuple[EventName, ...]]] = [
     (Alert, ALERT_EVENTS),
     (User, USER_EVENTS),
     (Deployment, DEPLOYMENT_EVENTS),
+    (Firmware, FIRMWARE_EVENTS),
+    (FirmwareVersion, FIRMWARE_VERSION_EVENTS),
+    (SigningKeys, SIGNING_KEYS_EVENTS),
 ]
 # What the stores hold: events recorded under these topics must keep resolving (moving or
 # renaming an aggregate or an event breaks them, and must fail here first).
@@ -79,6 +84,15 @@ STORED_TOPICS = {
     "write_side.deployments:Deployment.Aborted",
     "write_side.deployments:Deployment.Canceled",
     "write_side.deployments:Deployment.Completed",
+    "write_side.firmware:Firmware.UploadRequested",
+    "write_side.firmware:Firmware.Published",
+    "write_side.firmware:Firmware.UploadRejected",
+    "write_side.firmware:Firmware.Withdrawn",
+    "write_side.firmware:FirmwareVersion.Claimed",
+    "write_side.firmware_keys:SigningKeys.Opened",
+    "write_side.firmware_keys:SigningKeys.KeyRegistered",
+    "write_side.firmware_keys:SigningKeys.KeyRevoked",
+    "write_side.firmware_keys:SigningKeys.RequirementChanged",
 }
 
 
