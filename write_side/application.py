@@ -89,15 +89,17 @@ class FleetApplication(Application[UUID]):
             raise NotFound(f"{noun(cls)} {aggregate_id} not found")
         return aggregate
 
-    def commit(self, aggregate: A, meta: EventMetadata) -> Saved[A]:
-        """Save the aggregate's pending events under the command's metadata, in one
-        `insert_events` (all or nothing). Nothing pending: nothing is written, position 0. The
-        store refusing a version (another writer won the race) is `ConcurrencyConflict`."""
-        if not aggregate.pending_events:
+    def commit(self, aggregate: A, meta: EventMetadata, *also: Aggregate) -> Saved[A]:
+        """Save the pending events of the aggregate (and of `also`, committed with it) under the
+        command's metadata, in one `insert_events` (all or nothing). Nothing pending: nothing is
+        written, position 0. The store refusing a version (another writer won the race) is
+        `ConcurrencyConflict`."""
+        everything: tuple[Aggregate, ...] = (aggregate, *also)
+        if not any(a.pending_events for a in everything):
             return Saved(aggregate, 0)
         with recording_as(meta):
             try:
-                recordings = self.save(aggregate)
+                recordings = self.save(*everything)
             except IntegrityError as e:
                 raise ConcurrencyConflict(
                     f"{type(aggregate).__name__} {aggregate.id} changed concurrently; "

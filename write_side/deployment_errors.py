@@ -26,3 +26,20 @@ class DeploymentFinished(DomainError):
     """A command on a deployment that completed, was aborted or was canceled."""
 
     code = "DEPLOYMENT_FINISHED"
+
+
+class FirmwareUnavailable(DomainError):
+    """Deploying a release that is not AVAILABLE (still uploading, rejected, withdrawn)."""
+
+    code = "FIRMWARE_UNAVAILABLE"
+
+
+class DeviceBusy(DomainError):
+    """Notifying an execution while another execution is active on its device: it stays
+    QUEUED (a second deployment is queued, not refused: docs/firmware.md 12.2)."""
+
+    code = "DEVICE_BUSY"
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
