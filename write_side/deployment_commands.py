@@ -158,8 +158,8 @@ def parse_create_deployment(data: Mapping[str, Any]) -> CreateDeployment:
         return CreateDeployment.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-        field = field.removeprefix(".") or None
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        field = path.removeprefix(".") or None
         raise InvalidInput(f"{field or 'deployment'}: {first['msg']}", field) from None
 
 

@@ -1,46 +1,38 @@
-"""The DeploymentExecution aggregate: one device's execution of one deployment, for one purpose
-(`install`, or `revert` to the version it came from), on a stream of its own (so device reports
-never contend on the deployment's stream). Design: docs/firmware.md sections 12.3 and 12.6.
-
-Every method asks the pure state machine (`write_side/deployment_execution.py`) and records the
-`Transition` it returns as one event; the `@event` methods rebuild the machine's `Execution`
-value from the events alone, so a loaded stream decides exactly as the one that recorded it
-(tests/unit/test_deployment_service_stateful.py replays and compares). A step with nothing to
-record (a duplicate update, a version report that decides nothing) records nothing; an input
-the machine refuses raises and records nothing. Times in events are ISO 8601 strings.
+"""The DeploymentExecution aggregate: one device's execution of one deployment for one purpose
+(`install`, or `revert` to the version it came from), on a stream of its own so device reports
+never contend on the deployment's (docs/firmware.md 12.3 and 12.6). Each method asks the pure
+machine (`write_side/deployment_execution.py`) and records the `Transition` it returns as one
+event; the `@event` methods rebuild the machine's `Execution` from the events alone, so a loaded
+stream decides exactly as the one that recorded it. Nothing to record (a duplicate update):
+no event; a refused input raises and records nothing. Times in events are ISO 8601 strings.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Literal, get_args
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from write_side import deployment_execution as machine
 from write_side.deployment_execution import DeviceUpdate, Execution, ExecutionPolicy, Step
-from write_side.deployment_states import CHAIN, ExecutionState, FailureKind, UpdateStatus
+from write_side.deployment_states import (
+    CHAIN,
+    AbandonReason,
+    Channel,
+    ExecutionState,
+    FailureKind,
+    Purpose,
+    QueueReason,
+    UpdateSource,
+    UpdateStatus,
+    execution_id,
+)
 from write_side.errors import InvalidInput
 from write_side.event_names import event_name
-from write_side.uuids import FLEETWATCH_NS
 
 S = ExecutionState
-Purpose = Literal["install", "revert"]
-QueueReason = Literal["new", "device_busy", "outside_window", "rate_limited"]
-Channel = Literal["mqtt", "http"]
-AbandonReason = Literal["deployment_canceled", "deployment_aborted", "firmware_withdrawn"]
-Source = Literal["update", "telemetry"]
-
-
-def execution_id(tenant_id: str, deployment_id: UUID, device_id: UUID, purpose: str) -> UUID:
-    return uuid5(FLEETWATCH_NS, f"{tenant_id}/deployment/{deployment_id}/{device_id}/{purpose}")
-
-
-def _check(value: str, allowed: tuple[str, ...], field: str) -> None:
-    if value not in allowed:
-        raise InvalidInput(f"one of {', '.join(allowed)}", field)
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -65,17 +57,15 @@ class DeploymentExecution(Aggregate):
         tenant_id: str,
         deployment_id: UUID,
         device_id: UUID,
-        purpose: str,
+        purpose: Purpose,
         wave: int,
         firmware_id: UUID,
         target_version: str,
         from_version: str | None,
-        reason: str,
+        reason: QueueReason,
         not_before: datetime | None,
         at: datetime,
     ) -> DeploymentExecution:
-        _check(purpose, get_args(Purpose), "purpose")
-        _check(reason, get_args(QueueReason), "reason")
         if wave < 0:
             raise InvalidInput("waves count from 0", "wave")
         return cls(
@@ -113,21 +103,12 @@ class DeploymentExecution(Aggregate):
         self.firmware_id = UUID(firmware_id)
         self.execution = Execution(str(self.id), target_version, from_version)
 
-    @property
-    def state(self) -> ExecutionState:
-        return self.execution.state
-
     # Commands: ask the machine, record its transition ------------------------------------------
 
-    def notify(self, at: datetime, channel: str, policy: ExecutionPolicy) -> None:
-        _check(channel, get_args(Channel), "channel")
-        step = machine.notify(self.execution, at, policy)
-        self._notified(
-            attempt=step.execution.attempt,
-            channel=channel,
-            stall_deadline=_iso(step.execution.stall_deadline),
-            at=at.isoformat(),
-        )
+    def notify(self, at: datetime, channel: Channel, policy: ExecutionPolicy) -> None:
+        done = machine.notify(self.execution, at, policy).execution
+        deadline, attempt = _iso(done.stall_deadline), done.attempt
+        self._notified(attempt=attempt, channel=channel, stall_deadline=deadline, at=at.isoformat())
 
     def report(self, update: DeviceUpdate, policy: ExecutionPolicy, revert: bool) -> bool:
         """A device's job update; False when it is a duplicate (nothing recorded). `revert`:
@@ -136,34 +117,32 @@ class DeploymentExecution(Aggregate):
             raise InvalidInput("a device does not report a stall", "kind")
         step = machine.apply_update(self.execution, update, policy)
         done = update.status is UpdateStatus.SUCCEEDED
-        return self._record(step, source="update", done_claimed=done, revert=revert)
+        return self._record(step, "update", done, revert)
 
-    def observe_version(self, version: str, at: datetime, source: str) -> bool:
+    def observe_version(self, version: str, at: datetime, source: UpdateSource) -> bool:
         """The device reported running `version`; False when that decides nothing."""
-        _check(source, get_args(Source), "source")
         step = machine.observe_version(self.execution, version, at, source)
-        return self._record(step, source=source, done_claimed=False, revert=False)
+        return self._record(step, source, False, False)
 
     def stall(self, at: datetime, policy: ExecutionPolicy, revert: bool) -> bool:
         """A stall timer fired; False when stale."""
         step = machine.stall(self.execution, at, policy)
-        return self._record(step, source="timer", done_claimed=False, revert=revert)
+        return self._record(step, "timer", False, revert)
 
     def retry(self, at: datetime) -> bool:
         """A retry timer fired (FAILED -> QUEUED); False when not yet due."""
         return self._record(machine.retry(self.execution, at), "timer", False, False)
 
-    def abandon_retry(self, at: datetime, reason: str) -> None:
-        _check(reason, get_args(AbandonReason), "reason")
+    def abandon_retry(self, at: datetime, reason: AbandonReason) -> None:
         step = machine.abandon_retry(self.execution, at, reason)
-        self._record(step, source="timer", done_claimed=False, revert=False)
+        self._record(step, "timer", False, False)
 
     def cancel(self, at: datetime, reason: str) -> None:
         if not 1 <= len(reason) <= machine.MAX_REASON:
             raise InvalidInput(f"a reason has 1..{machine.MAX_REASON} characters", "reason")
         self._record(machine.cancel(self.execution, at, reason), "user", False, False)
 
-    def _record(self, step: Step, source: str, done_claimed: bool, revert: bool) -> bool:
+    def _record(self, step: Step, source: str, done: bool, revert: bool) -> bool:
         """Record `step.transition` as its event (None: nothing, False)."""
         moved = step.transition
         if moved is None:
@@ -183,13 +162,7 @@ class DeploymentExecution(Aggregate):
             record = self._succeeded if to is S.SUCCEEDED else self._rolled_back
             kind = "already_current" if moved.reason == "already_current" else source
             assert moved.version is not None
-            record(
-                reported_version=moved.version,
-                source=kind,
-                seq=seq,
-                done_claimed=done_claimed,
-                at=at,
-            )
+            record(reported_version=moved.version, source=kind, seq=seq, done_claimed=done, at=at)
         elif to is S.QUEUED:
             self._retried(attempt=self.execution.attempt + 1, at=at)
         elif to is S.FAILED and moved.from_state is S.FAILED:
@@ -229,8 +202,7 @@ class DeploymentExecution(Aggregate):
 
     @event("Notified")
     def _notified(self, *, attempt: int, channel: str, stall_deadline: str | None, at: str) -> None:
-        deadline = _time(stall_deadline)
-        self._moved(S.NOTIFIED, attempt=attempt, done_at=None, stall_deadline=deadline)
+        self._moved(S.NOTIFIED, attempt=attempt, done_at=None, stall_deadline=_time(stall_deadline))
 
     @event("Advanced")
     def _advanced(
@@ -244,13 +216,11 @@ class DeploymentExecution(Aggregate):
         stall_deadline: str | None,
         at: str,
     ) -> None:
-        done_at = self.execution.done_at
-        if done_claimed and done_at is None:
-            done_at = datetime.fromisoformat(at)  # the first "done" counts
-        deadline = _time(stall_deadline)
-        self._moved(S(to_state), seq, done_at=done_at, stall_deadline=deadline)
+        first_done = datetime.fromisoformat(at) if done_claimed else None
+        done_at = self.execution.done_at or first_done  # the first "done" counts
+        self._moved(S(to_state), seq, done_at=done_at, stall_deadline=_time(stall_deadline))
 
-    def _ended_on_version(self, state: ExecutionState, seq: int | None, done: bool, at: str) -> None:
+    def _ended(self, state: ExecutionState, seq: int | None, done: bool, at: str) -> None:
         done_at = datetime.fromisoformat(at) if done else self.execution.done_at
         self._moved(state, seq, done_at=done_at)
 
@@ -258,13 +228,13 @@ class DeploymentExecution(Aggregate):
     def _succeeded(
         self, *, reported_version: str, source: str, seq: int | None, done_claimed: bool, at: str
     ) -> None:
-        self._ended_on_version(S.SUCCEEDED, seq, done_claimed, at)
+        self._ended(S.SUCCEEDED, seq, done_claimed, at)
 
     @event("RolledBack")
     def _rolled_back(
         self, *, reported_version: str, source: str, seq: int | None, done_claimed: bool, at: str
     ) -> None:
-        self._ended_on_version(S.ROLLED_BACK, seq, done_claimed, at)
+        self._ended(S.ROLLED_BACK, seq, done_claimed, at)
 
     @event("Failed")
     def _failed(
