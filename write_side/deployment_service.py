@@ -224,9 +224,9 @@ class DeploymentService:
             claim = self.app.find(DeviceClaim, tenant, claim_id(tenant, execution.device_id))
             claim = claim or DeviceClaim.open(tenant, execution.device_id)
             holder = None if claim.holder is None else self._execution(tenant, claim.holder)
+            execution.notify(at, channel, deployment.plan.execution)  # QUEUED, or refused
             busy = holder is not None and holder.execution.state in ACTIVE
             claim.claim(execution.id, deployment.id, at, busy)
-            execution.notify(at, channel, deployment.plan.execution)
             return self.app.commit(execution, meta, claim)
 
         return retried(attempt, retry=True)
