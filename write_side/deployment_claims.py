@@ -45,10 +45,10 @@ class DeviceClaim(Aggregate):
         self, execution_id: UUID, deployment_id: UUID, at: datetime, holder_active: bool
     ) -> None:
         """Let `execution_id` become active. `holder_active`: the current holder (another
-        execution) is still active, so the device is busy. Held already: nothing recorded."""
-        if self.holder == execution_id:
-            return
-        if self.holder is not None and holder_active:
+        execution) is still active, so the device is busy. Recorded even when the execution
+        holds the claim already (notified again after a retry): every notification moves this
+        stream, so a notifier that read the holder as ended conflicts with it."""
+        if self.holder is not None and self.holder != execution_id and holder_active:
             raise DeviceBusy(
                 f"device {self.device_id} runs execution {self.holder}", str(self.holder)
             )

@@ -110,7 +110,7 @@ class DeploymentService:
         """Saved(deployment, 0) when it is paused already (nothing recorded)."""
 
         def decide(deployment: Deployment) -> None:
-            deployment.pause("user", command.reason or "", {"actor": meta.actor}, self.clock())
+            deployment.pause("user", command.reason or "", {}, self.clock())
 
         return self._change(command.deployment_id, command.expected_version, decide, meta)
 

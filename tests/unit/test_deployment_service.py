@@ -304,3 +304,21 @@ def test_report_update_validates_its_body() -> None:
     for bad in ({"seq": 0}, {"percent": 101}, {"at": "2026-03-01T12:00:00"}, {"status": "done"}):
         with pytest.raises(ValidationError):
             ReportUpdate.model_validate(base | {"status": "downloading"} | bad)
+
+
+def test_every_notification_moves_the_device_claim(world: World) -> None:
+    """A retried execution notified again re-claims its device (a claim event), so a notifier
+    that read it as ended cannot slip in beside it."""
+    deployment = world.running(retry={"maxRetries": {"download": 1}})
+    execution = world.notified(deployment, DEVICE)
+    report(world, execution, 1, "failed")
+    aggregate = world.service.get_execution("acme", execution)
+    retry_at = aggregate.execution.retry_at
+    assert retry_at is not None
+    aggregate.retry(retry_at)
+    world.app.commit(aggregate, ORCHESTRATOR)
+    claim_stream = claim_id("acme", DEVICE)
+    before = world.app.load(DeviceClaim, "acme", claim_stream).version
+    world.service.notify(execution, "mqtt", ORCHESTRATOR)
+    claim = world.app.load(DeviceClaim, "acme", claim_stream)
+    assert (claim.version, claim.holder) == (before + 1, execution)
