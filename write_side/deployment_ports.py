@@ -1,5 +1,3 @@
-"""What the deployments slice needs from the firmware slice: a release, looked up by id."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass
