@@ -44,3 +44,14 @@ class FirmwareVersionTaken(DomainError):
         super().__init__(message)
         self.device_type = device_type
         self.version = version
+
+
+class DeviceBusy(DomainError):
+    """Notifying an execution while another execution is active on its device: it stays
+    QUEUED (a second deployment is queued, not refused: docs/firmware.md 12.2)."""
+
+    code = "DEVICE_BUSY"
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder

@@ -7,6 +7,21 @@ the API (later) name them without importing the machine. Design: docs/firmware.m
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
+from uuid import UUID, uuid5
+
+from write_side.uuids import FLEETWATCH_NS
+
+Purpose = Literal["install", "revert"]  # an execution installs the release, or goes back
+QueueReason = Literal["new", "device_busy", "outside_window", "rate_limited"]
+Channel = Literal["mqtt", "http"]  # how a device is told of its job
+UpdateSource = Literal["update", "telemetry"]  # where a reported version came from
+AbandonReason = Literal["deployment_canceled", "deployment_aborted", "firmware_withdrawn"]
+
+
+def execution_id(tenant_id: str, deployment_id: UUID, device_id: UUID, purpose: str) -> UUID:
+    """One execution stream per (deployment, device, purpose)."""
+    return uuid5(FLEETWATCH_NS, f"{tenant_id}/deployment/{deployment_id}/{device_id}/{purpose}")
 
 
 class ExecutionState(StrEnum):

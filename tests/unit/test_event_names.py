@@ -25,6 +25,8 @@ from write_side.alert_rules import RULE_EVENTS, AlertRule
 from write_side.alerts import ALERT_EVENTS, Alert
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice
+from write_side.deployment_claims import CLAIM_EVENTS, DeviceClaim
+from write_side.deployment_executions import EXECUTION_EVENTS, DeploymentExecution
 from write_side.deployments import DEPLOYMENT_EVENTS, Deployment
 from write_side.device_service import DeviceService
 from write_side.devices import DEVICE_EVENTS, DEVICE_REGISTERED, Device
@@ -45,6 +47,8 @@ NAMED: list[tuple[type[Aggregate], tuple[EventName, ...]]] = [
     (Firmware, FIRMWARE_EVENTS),
     (FirmwareVersion, FIRMWARE_VERSION_EVENTS),
     (SigningKeys, SIGNING_KEYS_EVENTS),
+    (DeploymentExecution, EXECUTION_EVENTS),
+    (DeviceClaim, CLAIM_EVENTS),
 ]
 # What the stores hold: events recorded under these topics must keep resolving (moving or
 # renaming an aggregate or an event breaks them, and must fail here first).
@@ -93,6 +97,19 @@ STORED_TOPICS = {
     "write_side.firmware_keys:SigningKeys.KeyRegistered",
     "write_side.firmware_keys:SigningKeys.KeyRevoked",
     "write_side.firmware_keys:SigningKeys.RequirementChanged",
+    "write_side.deployment_executions:DeploymentExecution.Queued",
+    "write_side.deployment_executions:DeploymentExecution.Notified",
+    "write_side.deployment_executions:DeploymentExecution.Advanced",
+    "write_side.deployment_executions:DeploymentExecution.Succeeded",
+    "write_side.deployment_executions:DeploymentExecution.Failed",
+    "write_side.deployment_executions:DeploymentExecution.TimedOut",
+    "write_side.deployment_executions:DeploymentExecution.Rejected",
+    "write_side.deployment_executions:DeploymentExecution.Canceled",
+    "write_side.deployment_executions:DeploymentExecution.RolledBack",
+    "write_side.deployment_executions:DeploymentExecution.Retried",
+    "write_side.deployment_executions:DeploymentExecution.RetryAbandoned",
+    "write_side.deployment_claims:DeviceClaim.Opened",
+    "write_side.deployment_claims:DeviceClaim.Claimed",
 }
 
 
