@@ -11,6 +11,7 @@ bad input.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from datetime import timedelta
 from typing import Annotated, Any, Self
 from uuid import UUID
@@ -49,6 +50,12 @@ class Input(Command):
     )
 
 
+def _default(domain: type, name: str) -> Any:
+    """The default of a domain value's field, so an input repeats no default of the domain's
+    (a wave's `success_percent` is declared once, in `WaveSpec`)."""
+    return next(f.default for f in fields(domain) if f.name == name)
+
+
 class TargetInput(Input):
     device_ids: tuple[UUID, ...] = ()
     tags: tuple[str, ...] = ()
@@ -59,20 +66,20 @@ class TargetInput(Input):
 class WaveInput(Input):
     percent: float | None = None
     count: int | None = None
-    success_percent: float = 95.0
+    success_percent: float = _default(WaveSpec, "success_percent")
     failure_count: int | None = None
     failure_percent: float | None = None
-    on_failure: FailureAction = FailureAction.PAUSE
-    approval: bool = False
-    soak_seconds: int = 0
+    on_failure: FailureAction = _default(WaveSpec, "on_failure")
+    approval: bool = _default(WaveSpec, "approval")
+    soak_seconds: int = int(_default(WaveSpec, "soak").total_seconds())
 
 
 class RateInput(Input):
     base_per_minute: int
     max_per_minute: int | None = None
-    increase_factor: float = 1.0
-    increase_every: int = 1
-    criterion: RampCriterion = RampCriterion.NOTIFIED
+    increase_factor: float = _default(RateLimit, "increase_factor")
+    increase_every: int = _default(RateLimit, "increase_every")
+    criterion: RampCriterion = _default(RateLimit, "criterion")
 
 
 class WindowInput(Input):
@@ -83,10 +90,10 @@ class WindowInput(Input):
 
 class HealthGateInput(Input):
     metric: str
-    higher_is_better: bool = False
-    metric_margin_percent: float = 5.0
-    alert_margin_percent: float = 10.0
-    min_devices: int = 1
+    higher_is_better: bool = _default(HealthGate, "higher_is_better")
+    metric_margin_percent: float = _default(HealthGate, "metric_margin_percent")
+    alert_margin_percent: float = _default(HealthGate, "alert_margin_percent")
+    min_devices: int = _default(HealthGate, "min_devices")
 
 
 class StallTimeoutsInput(Input):

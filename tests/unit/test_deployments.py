@@ -10,6 +10,7 @@ import pytest
 
 from event_store.envelope import EventMetadata
 from write_side.application import FleetApplication
+from write_side.deployment_commands import HealthGateInput, RateInput, WaveInput, _wave
 from write_side.deployment_errors import DeploymentFinished, InvalidTransition
 from write_side.deployment_health import HealthCheck, HealthGate
 from write_side.deployment_plan import DeploymentPlan, RollbackPolicy, Target
@@ -228,3 +229,11 @@ def test_it_round_trips_through_the_store() -> None:
         assert loaded.version == deployment.version == 6
     finally:
         app.close()
+
+
+def test_a_plan_from_an_empty_input_has_the_domains_defaults() -> None:
+    """The inputs take their defaults from the domain's values: a wave, a rate and a gate built
+    from inputs that name only what is required equal the domain's own defaults."""
+    assert _wave(WaveInput()) == WaveSpec()
+    assert RateLimit(**RateInput(base_per_minute=7).model_dump()) == RateLimit(7)
+    assert HealthGate(**HealthGateInput(metric="t").model_dump()) == HealthGate("t")
