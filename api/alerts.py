@@ -43,7 +43,7 @@ from api.operations import (
     parse_id,
 )
 from api.rest.alert_models import RULE_EXAMPLE, AlertRulesPage, AlertsPage, TimelinePage
-from api.rest.errors import CONFLICT, NOT_FOUND
+from api.rest.errors import conflict, not_found
 from event_store.envelope import EventMetadata
 from read_side.alerts import AlertRow, AlertRuleRow, TimelineEntry, TimelineFilter, encode_cursor
 from read_side.paging import MAX_PAGE_SIZE, Page
@@ -148,12 +148,13 @@ async def _alert_command(
 
 
 READ, WRITE, RULES = Permission.READ_ALERTS, Permission.WRITE_ALERTS, Permission.WRITE_RULES
-CHANGED = NOT_FOUND | CONFLICT
+NO_RULE, NO_ALERT = not_found("alert rule"), not_found("alert")
+RULE_CHANGED, ALERT_CHANGED = NO_RULE | conflict("alert rule"), NO_ALERT | conflict("alert")
 OPERATIONS = (
     Operation(
         "get_rule", READ, get_rule, AlertRulePublic, args=(RULE_ID,),
         nullable=True, missing="alert rule {id} not found",
-        rest=Rest("GET", "/alert-rules/{ruleId}", "Show an alert rule", responses=NOT_FOUND),
+        rest=Rest("GET", "/alert-rules/{ruleId}", "Show an alert rule", responses=NO_RULE),
         graphql=GraphQL("alert_rule", QUERY),
     ),
     Operation(
@@ -169,7 +170,7 @@ OPERATIONS = (
         nullable=True, missing="alert {id} not found",
         rest=Rest(
             "GET", "/alerts/{alertId}", "Show an alert with its timeline",
-            responses=NOT_FOUND, answer=with_timeline,
+            responses=NO_ALERT, answer=with_timeline,
         ),
         graphql=GraphQL("alert", QUERY),
     ),
@@ -205,7 +206,7 @@ OPERATIONS = (
         rest=Rest(
             "PUT", "/alert-rules/{ruleId}",
             "Revise an alert rule (the full definition; `enabled` toggles)",
-            examples=[RULE_EXAMPLE], if_match="a", responses=CHANGED,
+            examples=[RULE_EXAMPLE], if_match="a", responses=RULE_CHANGED,
         ),
         graphql=GraphQL("revise_alert_rule", MUTATION, "ReviseAlertRuleInput", RuleRevise),
     ),
@@ -214,7 +215,7 @@ OPERATIONS = (
         rest=Rest(
             "DELETE", "/alert-rules/{ruleId}",
             "Delete an alert rule (soft: its open alerts are resolved)",
-            shape_in="query", if_match="a", responses=CHANGED,
+            shape_in="query", if_match="a", responses=RULE_CHANGED,
         ),
         graphql=GraphQL("delete_alert_rule", MUTATION, "DeleteAlertRuleInput"),
     ),
@@ -223,7 +224,7 @@ OPERATIONS = (
         args=(ALERT_ID,),
         rest=Rest(
             "POST", "/alerts/{alertId}/acknowledge", "Acknowledge an alert",
-            shape_in="optional body", if_match="a", responses=CHANGED,
+            shape_in="optional body", if_match="a", responses=ALERT_CHANGED,
         ),
         graphql=GraphQL("acknowledge_alert", MUTATION, "AcknowledgeAlertInput"),
     ),
@@ -231,7 +232,7 @@ OPERATIONS = (
         "resolve_alert", WRITE, resolve_alert, AlertPublic, shape=AlertAction, args=(ALERT_ID,),
         rest=Rest(
             "POST", "/alerts/{alertId}/resolve", "Resolve an alert",
-            shape_in="optional body", if_match="a", responses=CHANGED,
+            shape_in="optional body", if_match="a", responses=ALERT_CHANGED,
         ),
         graphql=GraphQL("resolve_alert", MUTATION, "ResolveAlertInput"),
     ),

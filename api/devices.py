@@ -26,7 +26,7 @@ from api.device_view import (
 from api.operations import MUTATION, PAGE_ARGS, QUERY, Arg, Call, GraphQL, Operation, Paged, Rest
 from api.operations import parse_id as id_parser
 from api.ports import FleetSystem
-from api.rest.errors import CONFLICT, NOT_FOUND
+from api.rest.errors import conflict, not_found
 from api.rest.models import DevicesPage
 from event_store.envelope import EventMetadata
 from read_side.device_status import DeviceStatus, Page, encode_cursor
@@ -84,6 +84,8 @@ async def _device_command(
 
 
 WRITE, READ = Permission.WRITE_DEVICES, Permission.READ_DEVICES
+NOT_FOUND = not_found("device")
+CHANGED = NOT_FOUND | conflict("device", ", or is decommissioned (ALREADY_DECOMMISSIONED)")
 OPERATIONS = (
     Operation(
         "get_device", READ, get_device, DevicePublic, args=(DEVICE_ID,),
@@ -109,7 +111,7 @@ OPERATIONS = (
         "update_device", WRITE, update_device, DevicePublic, shape=DeviceUpdate, args=(DEVICE_ID,),
         rest=Rest(
             "PUT", "/devices/{deviceId}", "Update a device (fields sent only)",
-            if_match="a device", responses=NOT_FOUND | CONFLICT,
+            if_match="a device", responses=CHANGED,
         ),
         graphql=GraphQL("update_device", MUTATION, input="UpdateDeviceInput"),
     ),
@@ -118,7 +120,7 @@ OPERATIONS = (
         shape=DeviceDecommission, args=(DEVICE_ID,),
         rest=Rest(
             "DELETE", "/devices/{deviceId}", "Decommission a device", shape_in="query",
-            if_match="a device", responses=NOT_FOUND | CONFLICT,
+            if_match="a device", responses=CHANGED,
         ),
         graphql=GraphQL("decommission_device", MUTATION, input="DecommissionDeviceInput"),
     ),

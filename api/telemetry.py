@@ -25,7 +25,7 @@ from api.devices import parse_device_id
 from api.graphql.scalars import Long
 from api.operations import AFTER, QUERY, Arg, Call, GraphQL, Operation, Rest
 from api.ports import FleetSystem
-from api.rest.errors import NOT_FOUND
+from api.rest.errors import not_found
 from read_side.notifications import ChangeNotice
 from read_side.paging import Page
 from read_side.telemetry import (
@@ -205,7 +205,7 @@ OPERATIONS = (
         rest=Rest(
             "GET", "/devices/{deviceId}/history",
             "A device's telemetry history: raw readings or min/max/avg/count buckets",
-            etag=False, responses=NOT_FOUND,
+            etag=False, responses=not_found("device"),
         ),
         graphql=GraphQL("telemetry_history", QUERY),
     ),

@@ -21,7 +21,7 @@ from api.auth import Permission, Principal
 from api.command_path import build_command, run_command
 from api.operations import MUTATION, QUERY, Arg, Call, GraphQL, Operation, Rest
 from api.ports import FleetSystem
-from api.rest.errors import CONFLICT
+from api.rest.errors import conflict
 from api.user_view import PreferencesBody, ProfileBody, PushTokenBody, PushTokenPublic, UserPublic
 from event_store.envelope import EventMetadata
 from read_side.users import PushTokenRow, UserRow
@@ -86,6 +86,7 @@ async def _user_command(call: Call, handle: Handler[C], command: C) -> UserPubli
 
 
 SELF = Permission.PROFILE_SELF
+CHANGED = conflict("profile")
 OPERATIONS = (
     Operation(
         "get_me", SELF, get_me, UserPublic,
@@ -98,7 +99,7 @@ OPERATIONS = (
         "put_me", SELF, update_profile, UserPublic, shape=ProfileBody,
         rest=Rest(
             "PUT", "/users/me", "Update my profile (fields sent only)",
-            if_match="a user", lowest=0, responses=CONFLICT,
+            if_match="a user", lowest=0, responses=CHANGED,
         ),
         graphql=GraphQL("update_my_profile", MUTATION, input="UpdateProfileInput"),
     ),
@@ -106,7 +107,7 @@ OPERATIONS = (
         "put_preferences", SELF, set_preferences, UserPublic, shape=PreferencesBody,
         rest=Rest(
             "PUT", "/users/me/preferences", "Set my notification preferences",
-            if_match="a user", lowest=0, responses=CONFLICT,
+            if_match="a user", lowest=0, responses=CHANGED,
         ),
         graphql=GraphQL(
             "set_notification_preferences", MUTATION, input="NotificationPreferencesInput"

@@ -36,12 +36,16 @@ ERROR_RESPONSES = (
     | _documented(403, "The caller's roles do not grant this (FORBIDDEN).")
     | _documented(422, "Invalid input (BAD_USER_INPUT); `field` names the culprit.")
 )
-NOT_FOUND = _documented(404, "No such device in your tenant.")
-CONFLICT = _documented(
-    409,
-    "The device changed since `expectedVersion` (CONFLICT), "
-    "or is decommissioned (ALREADY_DECOMMISSIONED).",
-)
+
+
+def not_found(thing: str) -> dict[int | str, dict[str, Any]]:
+    """The 404 of a route reading one `thing` ("device", "alert rule")."""
+    return _documented(404, f"No such {thing} in your tenant.")
+
+
+def conflict(thing: str, also: str = "") -> dict[int | str, dict[str, Any]]:
+    """The 409 of a write with an expected version; `also` adds the resource's own refusals."""
+    return _documented(409, f"The {thing} changed since `expectedVersion` (CONFLICT){also}.")
 
 
 def error_response(error: ClientError, status: int | None = None) -> JSONResponse:
