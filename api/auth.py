@@ -48,14 +48,26 @@ class Permission(StrEnum):
     WRITE_ALERTS = "alerts:write"  # acknowledge, resolve
     WRITE_RULES = "rules:write"  # create, revise, delete alert rules
     PROFILE_SELF = "profile:self"  # `me`, `/users/me*`: every role
+    READ_FIRMWARE = "firmware:read"  # releases, deployments, executions, compliance
+    UPLOAD_FIRMWARE = "firmware:upload"  # upload, withdraw, signing keys (admin only)
+    WRITE_DEPLOYMENTS = "deployments:write"  # create, pause, resume, cancel
+    APPROVE_DEPLOYMENTS = "deployments:approve"  # approve a wave (admin only)
 
 
-# What every role may do: read devices and alerts, and see and change its own profile,
-# preferences and push tokens.
-EVERY_ROLE = frozenset({Permission.READ_DEVICES, Permission.READ_ALERTS, Permission.PROFILE_SELF})
+# What every role may do: read devices, alerts and firmware (releases, rollouts), and see and
+# change its own profile, preferences and push tokens.
+EVERY_ROLE = frozenset(
+    {
+        Permission.READ_DEVICES,
+        Permission.READ_ALERTS,
+        Permission.READ_FIRMWARE,
+        Permission.PROFILE_SELF,
+    }
+)
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
     "viewer": EVERY_ROLE,
-    "operator": EVERY_ROLE | {Permission.WRITE_DEVICES, Permission.WRITE_ALERTS},
+    "operator": EVERY_ROLE
+    | {Permission.WRITE_DEVICES, Permission.WRITE_ALERTS, Permission.WRITE_DEPLOYMENTS},
     "auditor": EVERY_ROLE | {Permission.READ_EVENTS},
     "admin": frozenset(Permission),
 }

@@ -231,7 +231,7 @@ def principal(*roles: str, expires_in: float = 60) -> Principal:
 @pytest.mark.parametrize(
     ("role", "granted"),
     [
-        ("viewer", {Permission.READ_DEVICES, Permission.READ_ALERTS}),
+        ("viewer", {Permission.READ_DEVICES, Permission.READ_ALERTS, Permission.READ_FIRMWARE}),
         (
             "operator",
             {
@@ -239,9 +239,19 @@ def principal(*roles: str, expires_in: float = 60) -> Principal:
                 Permission.WRITE_DEVICES,
                 Permission.READ_ALERTS,
                 Permission.WRITE_ALERTS,
+                Permission.READ_FIRMWARE,
+                Permission.WRITE_DEPLOYMENTS,
             },
         ),
-        ("auditor", {Permission.READ_DEVICES, Permission.READ_EVENTS, Permission.READ_ALERTS}),
+        (
+            "auditor",
+            {
+                Permission.READ_DEVICES,
+                Permission.READ_EVENTS,
+                Permission.READ_ALERTS,
+                Permission.READ_FIRMWARE,
+            },
+        ),
         ("admin", set(Permission)),
         ("unknown-role", set()),
     ],
