@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from event_store.log import EventLog
 from fleetwatch.consumers import build_alerting, build_notifications, build_read_model_worker
+from fleetwatch.device_jobs import build_ota
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
 from fleetwatch.wiring import (
@@ -29,9 +30,12 @@ from fleetwatch.wiring import (
     open_read_model,
 )
 from ingestion.buffer import IngestService
+from ingestion.device_jobs import DeviceJobService
 from ingestion.settings import IngestSettings
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
+from ota.job_document import JobDocuments
+from ota.port import BlobStore
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
@@ -42,11 +46,14 @@ from read_side.users import UsersReader
 from write_side.alert_service import AlertService
 from write_side.application import FleetApplication
 from write_side.credentials import DeviceDirectory
+from write_side.deployment_service import DeploymentService
 from write_side.device_service import DeviceService
+from write_side.firmware_service import FirmwareService
 from write_side.ingestion import RawHistory, TelemetryIngestion
 from write_side.user_service import UserService
 
 if TYPE_CHECKING:
+    from ingestion.jobs_mqtt import JobUpdatesSubscriber
     from ingestion.mqtt import MqttIngestor
 
 
@@ -57,6 +64,8 @@ class System:
     device_service: DeviceService  # the command handlers, one service per slice
     alert_service: AlertService
     user_service: UserService
+    firmware_service: FirmwareService  # OTA (docs/firmware.md section 12)
+    deployment_service: DeploymentService
     devices: DeviceStatusReader
     event_log: EventLog
     fanout: Fanout
@@ -67,6 +76,10 @@ class System:
     mqtt: MqttIngestor | None = None  # set when FLEETWATCH_MQTT_URL is
     users: UsersReader | None = None  # the users read model (issue 4)
     outbox: Outbox | None = None  # queued notifications, written by the notifier (issue 4)
+    blobs: BlobStore | None = None  # firmware images (FLEETWATCH_BLOB_STORE)
+    job_documents: JobDocuments | None = None  # what devices are told (12.5; the outbox's)
+    device_jobs: DeviceJobService | None = None  # the device routes of 12.5
+    jobs_mqtt: JobUpdatesSubscriber | None = None  # job updates over MQTT, with `mqtt`
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -101,6 +114,8 @@ class System:
             self.ingest.start()
         if self.mqtt is not None:
             self.mqtt.start()
+        if self.jobs_mqtt is not None:
+            self.jobs_mqtt.start()
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every read model has applied the feed up to `position` (read-your-writes)."""
@@ -114,6 +129,8 @@ class System:
         return self.supervisor.rebuild(name, progress)
 
     def close(self) -> None:
+        if self.jobs_mqtt is not None:
+            self.jobs_mqtt.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
         if self.ingest is not None:
@@ -167,12 +184,12 @@ def build_system(
 ) -> System:
     settings = settings or Settings()
     app = FleetApplication(env=application_env(settings))
+    ingest_settings = ingest_settings or IngestSettings()
+    ota = build_ota(app, settings, ingest_settings)
     fanout = build_fanout(settings)
     models = {model.name: open_read_model(app, settings, model.name) for model in READ_MODELS}
     readers = {name: reader for name, (_view, reader) in models.items()}
-    ingest, mqtt = build_ingestion(
-        app, settings, ingest_settings or IngestSettings(), history=readers["telemetry"]
-    )
+    ingest, mqtt = build_ingestion(app, settings, ingest_settings, history=readers["telemetry"])
     workers: dict[str, ProjectionWorker] = {
         name: build_read_model_worker(app, name, view, reader, fanout)
         for name, (view, reader) in models.items()
@@ -195,6 +212,8 @@ def build_system(
         device_service=DeviceService(app),
         alert_service=AlertService(app),
         user_service=UserService(app),
+        firmware_service=ota.firmware_service,
+        deployment_service=ota.deployment_service,
         devices=readers["device_status"],
         event_log=EventLog(app.recorder, app.envelope_mapper),
         fanout=fanout,
@@ -205,4 +224,8 @@ def build_system(
         mqtt=mqtt,
         users=readers["users"],
         outbox=notifying.outbox,
+        blobs=ota.blobs,
+        job_documents=ota.documents,
+        device_jobs=ota.device_jobs,
+        jobs_mqtt=ota.jobs_mqtt,
     )
