@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from event_store.log import EventLog
 from fleetwatch.consumers import build_alerting, build_notifications, build_read_model_worker
-from fleetwatch.device_jobs import build_ota
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
+from fleetwatch.system_ota import build_ota_services
 from fleetwatch.wiring import (
     READ_MODELS,
     WORKER_GROUPS,
@@ -185,7 +185,7 @@ def build_system(
     settings = settings or Settings()
     app = FleetApplication(env=application_env(settings))
     ingest_settings = ingest_settings or IngestSettings()
-    ota = build_ota(app, settings, ingest_settings)
+    ota_services = build_ota_services(app, settings, ingest_settings)
     fanout = build_fanout(settings)
     models = {model.name: open_read_model(app, settings, model.name) for model in READ_MODELS}
     readers = {name: reader for name, (_view, reader) in models.items()}
@@ -212,8 +212,8 @@ def build_system(
         device_service=DeviceService(app),
         alert_service=AlertService(app),
         user_service=UserService(app),
-        firmware_service=ota.firmware_service,
-        deployment_service=ota.deployment_service,
+        firmware_service=ota_services.firmware_service,
+        deployment_service=ota_services.deployment_service,
         devices=readers["device_status"],
         event_log=EventLog(app.recorder, app.envelope_mapper),
         fanout=fanout,
@@ -224,8 +224,8 @@ def build_system(
         mqtt=mqtt,
         users=readers["users"],
         outbox=notifying.outbox,
-        blobs=ota.blobs,
-        job_documents=ota.documents,
-        device_jobs=ota.device_jobs,
-        jobs_mqtt=ota.jobs_mqtt,
+        blobs=ota_services.blobs,
+        job_documents=ota_services.documents,
+        device_jobs=ota_services.device_jobs,
+        jobs_mqtt=ota_services.jobs_mqtt,
     )

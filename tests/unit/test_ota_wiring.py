@@ -1,4 +1,4 @@
-"""The composition root builds the OTA slice once (`fleetwatch/device_jobs.py`): one firmware
+"""The composition root builds the OTA slice once (`fleetwatch/system_ota.py`): one firmware
 service that the deployment service reads, one blob store shared by the job documents and the
 device routes, and the job-update subscriber only beside the MQTT ingestor."""
 

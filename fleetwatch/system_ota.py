@@ -22,7 +22,7 @@ from write_side.firmware_service import FirmwareService
 
 
 @dataclass(frozen=True)
-class OtaParts:
+class OtaServices:
     firmware_service: FirmwareService
     deployment_service: DeploymentService
     blobs: BlobStore
@@ -31,7 +31,9 @@ class OtaParts:
     jobs_mqtt: JobUpdatesSubscriber | None
 
 
-def build_ota(app: FleetApplication, settings: Settings, ingest: IngestSettings) -> OtaParts:
+def build_ota_services(
+    app: FleetApplication, settings: Settings, ingest: IngestSettings
+) -> OtaServices:
     firmware = FirmwareService(app)
     deployments = DeploymentService(app, firmware)
     blobs = blob_store(settings)
@@ -46,4 +48,4 @@ def build_ota(app: FleetApplication, settings: Settings, ingest: IngestSettings)
             client_id=f"{ingest.mqtt_client_id}-jobs",
             shared_group=ingest.mqtt_shared_group,
         )
-    return OtaParts(firmware, deployments, blobs, documents, device_jobs, jobs_mqtt)
+    return OtaServices(firmware, deployments, blobs, documents, device_jobs, jobs_mqtt)
