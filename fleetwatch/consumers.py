@@ -15,6 +15,7 @@ from fleetwatch.wiring import MODELS_BY_NAME
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from notifications.wiring import build_dispatcher, build_outbox, build_senders
+from ota.schedule_loops import Fire, JobDispatcher, Render, TimerLoop
 from ota.schedule_rows import ScheduleStore
 from ota.schedule_wiring import build_schedule_store
 from projections.alerting import AlertingProcess
@@ -123,3 +124,18 @@ def build_ota_schedule(app: FleetApplication) -> tuple[BatchingProjectionWorker,
         upstream_name=app.name,
     )
     return worker, store
+
+
+def build_ota_loops(
+    store: ScheduleStore, settings: Settings, fire: Fire, render: Render
+) -> tuple[TimerLoop, JobDispatcher | None]:
+    """The timer loop (firing into the orchestrator's `fire`) and, when `FLEETWATCH_OTA_MQTT_URL`
+    is set, the job dispatcher publishing `render`ed documents through `MqttDeviceJobs`."""
+    poll = settings.ota_poll_interval
+    timers = TimerLoop(store, fire, poll_interval=poll)
+    if settings.ota_mqtt_url is None:
+        return timers, None
+    from ota.mqtt_jobs import MqttDeviceJobs
+
+    jobs = MqttDeviceJobs(settings.ota_mqtt_url, client_id=settings.ota_mqtt_client_id)
+    return timers, JobDispatcher(store, jobs, render, poll_interval=poll)

@@ -13,6 +13,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from fleetwatch.consumers import build_ota_loops
+from fleetwatch.settings import Settings
+from ota.mqtt_jobs import MqttDeviceJobs
 from ota.schedule import JobNotice, Timer
 from ota.schedule_loops import JobDispatcher, TimerLoop
 from ota.schedule_rows import ScheduleStore
@@ -162,3 +165,15 @@ def test_the_running_dispatcher_delivers_what_is_added_later(store: ScheduleStor
     finally:
         dispatcher.stop()
     assert [p[1] for p in jobs.published] == [added.device_id]
+
+
+def test_the_composition_root_builds_the_loops_from_settings(store: ScheduleStore) -> None:
+    timers, dispatcher = build_ota_loops(store, Settings(), Fired(), render)
+    assert dispatcher is None  # no broker configured: notices wait
+    assert timers.poll_interval == 1.0
+    configured = Settings(ota_mqtt_url="mqtt://127.0.0.1:1884", ota_poll_interval=0.5)
+    timers, dispatcher = build_ota_loops(store, configured, Fired(), render)
+    assert dispatcher is not None
+    assert isinstance(dispatcher.jobs, MqttDeviceJobs)
+    assert (dispatcher.jobs.host, dispatcher.jobs.port) == ("127.0.0.1", 1884)
+    assert timers.poll_interval == dispatcher.poll_interval == 0.5
