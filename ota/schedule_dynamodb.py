@@ -41,6 +41,7 @@ from ota.schedule_rows import (
 SHARDS = "0123456789abcdef"
 PENDING_INDEX = "pending"
 BATCH = 25  # BatchWriteItem's limit
+GET_BATCH = 100  # BatchGetItem's limit of keys per call
 
 
 def shard_of(tenant_id: str, key: str) -> str:
@@ -153,14 +154,17 @@ class DynamoDBSchedule(DynamoDBTrackingRecorder):
                 limit=limit,
             )
         keys.sort(key=lambda item: item["pending_sk"]["S"])
+        chosen = [
+            {"tenant_id": k["tenant_id"], "notice_key": k["notice_key"]} for k in keys[:limit]
+        ]
+        items = {
+            (item["tenant_id"]["S"], item["notice_key"]["S"]): item
+            for start in range(0, len(chosen), GET_BATCH)
+            for item in self._batch_get(self.outbox_table, chosen[start : start + GET_BATCH])
+        }
         notices = []
-        for key in keys[:limit]:  # the index may lag: read each row consistently
-            with translated_errors():
-                item = self.client.get_item(
-                    TableName=self.outbox_table,
-                    Key={"tenant_id": key["tenant_id"], "notice_key": key["notice_key"]},
-                    ConsistentRead=True,
-                ).get("Item")
+        for key in chosen:  # the index may lag: keep the rows a consistent read finds unsent
+            item = items.get((key["tenant_id"]["S"], key["notice_key"]["S"]))
             if item is not None and "pending_shard" in item:
                 notices.append(notice_of(_record(item)))
         return notices
@@ -197,6 +201,17 @@ class DynamoDBSchedule(DynamoDBTrackingRecorder):
             if "LastEvaluatedKey" not in response:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found
+
+    def _batch_get(self, table: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items under `keys` (at most 100), strongly consistent, unprocessed keys retried."""
+        found: list[dict[str, Any]] = []
+        request: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": True}} if keys else {}
+        while request:
+            with translated_errors():
+                response = self.client.batch_get_item(RequestItems=request)
+            found += response.get("Responses", {}).get(table, [])
+            request = response.get("UnprocessedKeys") or {}
         return found
 
     def _batch_write(self, table: str, requests: list[dict[str, Any]]) -> None:

@@ -13,6 +13,7 @@ from eventsourcing.persistence import Tracking
 
 from ota.schedule import JobNotice, JobOperation, Timer, TimerKind
 from write_side.deployment_states import Channel
+from write_side.errors import InvalidInput
 
 TIMERS_TABLE = "ota_timers"
 OUTBOX_TABLE = "ota_outbox"
@@ -26,7 +27,7 @@ NOTICE_COLUMNS = (
 def iso(moment: datetime) -> str:
     """Fixed-width UTC text (microseconds), so text order is time order."""
     if moment.tzinfo is None:
-        raise ValueError("a timer's due time must be timezone-aware")
+        raise InvalidInput("a due time must be timezone-aware (UTC)", "due_at")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

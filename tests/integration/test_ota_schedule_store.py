@@ -17,6 +17,7 @@ from ota.schedule import JobNotice, Timer
 from ota.schedule_rows import ScheduleStore, iso
 from ota.schedule_wiring import build_schedule_store
 from write_side.application import FleetApplication
+from write_side.errors import InvalidInput
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -60,6 +61,16 @@ def test_done_removes_fired_rows_and_tolerates_absent_ones(store: ScheduleStore)
     store.done([a, timer(3)])
     store.done([a])
     assert store.due(T0 + timedelta(hours=1), 10) == [b]
+
+
+def test_a_naive_due_time_is_refused_naming_the_field_and_nothing_is_stored(
+    store: ScheduleStore,
+) -> None:
+    naive = Timer(datetime(2026, 5, 1, 12, 0), "acme", uuid4(), 1, "wake")
+    with pytest.raises(InvalidInput) as refused:
+        store.schedule([timer(0), naive])
+    assert refused.value.field == "due_at"
+    assert store.due(T0 + timedelta(days=1), 10) == []
 
 
 def test_timers_of_tenants_do_not_mix(store: ScheduleStore) -> None:
