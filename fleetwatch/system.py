@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from event_store.log import EventLog
-from fleetwatch.consumers import build_alerting, build_notifications, build_read_model_worker
+from fleetwatch.consumers import (
+    build_alerting,
+    build_notifications,
+    build_ota_schedule,
+    build_read_model_worker,
+)
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
 from fleetwatch.wiring import (
@@ -32,6 +37,7 @@ from ingestion.buffer import IngestService
 from ingestion.settings import IngestSettings
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
+from ota.schedule_rows import ScheduleStore
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
@@ -67,6 +73,7 @@ class System:
     mqtt: MqttIngestor | None = None  # set when FLEETWATCH_MQTT_URL is
     users: UsersReader | None = None  # the users read model (issue 4)
     outbox: Outbox | None = None  # queued notifications, written by the notifier (issue 4)
+    ota_schedule: ScheduleStore | None = None  # OTA timers and job notices (firmware.md 12.4)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -182,6 +189,7 @@ def build_system(
     views["alerting"] = alerting.projection
     notifying = build_notifications(app, settings, readers["users"], workers["users"])
     workers["notifier"] = notifying.notifier
+    workers["ota_schedule"], ota_schedule = build_ota_schedule(app)
     supervisor = Supervisor(
         feed=app.recorder,
         workers={name: workers[name] for name in WORKERS},
@@ -205,4 +213,5 @@ def build_system(
         mqtt=mqtt,
         users=readers["users"],
         outbox=notifying.outbox,
+        ota_schedule=ota_schedule,
     )
