@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from event_store.log import EventLog
-from fleetwatch.consumers import build_alerting, build_notifications, build_read_model_worker
+from fleetwatch.consumers import (
+    build_alerting,
+    build_notifications,
+    build_ota_schedule,
+    build_read_model_worker,
+)
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
 from fleetwatch.system_ota import build_ota_services
@@ -36,6 +41,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from ota.job_document import JobDocuments
 from ota.port import BlobStore
+from ota.schedule_rows import ScheduleStore
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
@@ -80,6 +86,7 @@ class System:
     job_documents: JobDocuments | None = None  # what devices are told (12.5; the outbox's)
     device_jobs: DeviceJobService | None = None  # the device routes of 12.5
     jobs_mqtt: JobUpdatesSubscriber | None = None  # job updates over MQTT, with `mqtt`
+    ota_schedule: ScheduleStore | None = None  # OTA timers and job notices (firmware.md 12.4)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -199,6 +206,7 @@ def build_system(
     views["alerting"] = alerting.projection
     notifying = build_notifications(app, settings, readers["users"], workers["users"])
     workers["notifier"] = notifying.notifier
+    workers["ota_schedule"], ota_schedule = build_ota_schedule(app)
     supervisor = Supervisor(
         feed=app.recorder,
         workers={name: workers[name] for name in WORKERS},
@@ -228,4 +236,5 @@ def build_system(
         job_documents=ota_services.documents,
         device_jobs=ota_services.device_jobs,
         jobs_mqtt=ota_services.jobs_mqtt,
+        ota_schedule=ota_schedule,
     )
