@@ -25,8 +25,9 @@ __all__ = ["FirmwareChanges", "FirmwareFilter", "FirmwareReader", "FirmwareView"
 
 def release_key(row: FirmwareRow) -> str:
     """A release's place in a listing, as text that sorts ascending in reverse precedence:
-    each character of the sort key complemented, then the firmware id."""
-    inverted = "".join(chr(0x7E - (ord(c) - 0x20)) if " " <= c <= "~" else c for c in row.sort_key)
+    each character of the sort key (all within "!".."~") complemented within " ".."~", after a
+    terminator (" ", so that no key is a prefix of another), then the firmware id."""
+    inverted = "".join(chr(0x7E - (ord(c) - 0x20)) for c in row.sort_key + " ")
     return f"{inverted}#{row.firmware_id.hex}"
 
 
