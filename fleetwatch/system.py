@@ -35,7 +35,9 @@ from notifications.outbox import Outbox
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
+from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
+from read_side.firmware import FirmwareReader
 from read_side.notifications import Fanout
 from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
@@ -67,6 +69,8 @@ class System:
     mqtt: MqttIngestor | None = None  # set when FLEETWATCH_MQTT_URL is
     users: UsersReader | None = None  # the users read model (issue 4)
     outbox: Outbox | None = None  # queued notifications, written by the notifier (issue 4)
+    firmware: FirmwareReader | None = None  # releases, signing keys (docs/firmware.md 12.7)
+    deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -205,4 +209,6 @@ def build_system(
         mqtt=mqtt,
         users=readers["users"],
         outbox=notifying.outbox,
+        firmware=readers["firmware"],
+        deployments=readers["deployments"],
     )
