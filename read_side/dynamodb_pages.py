@@ -27,12 +27,12 @@ def query_page(
 ) -> tuple[list[tuple[str, R]], str | None]:
     """Up to first + 1 matching (range key, row) pairs; plus, when the budget ran out first,
     the last key read (the next page starts after it)."""
-    names = {"#h": hash_key[0], "#r": range_name}
+    names = {"#h": hash_key[0]}
     values: dict[str, Any] = {":h": {"S": hash_key[1]}}
     condition = "#h = :h"
     if after is not None:
         condition += " AND #r > :a" if forward else " AND #r < :a"
-        values[":a"] = {"S": after}
+        names["#r"], values[":a"] = range_name, {"S": after}
     kwargs: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": condition,
