@@ -79,7 +79,8 @@ class FirmwareView(ABC):
 
     @abstractmethod
     def commit(self, changes: FirmwareChanges, tracking: Tracking) -> None:
-        """Upsert the rows (each only over an older one) and record `tracking`."""
+        """Upsert the rows and record `tracking`, together (DynamoDB: a row only over one of a
+        lower stream version, since a batch may need several transactions)."""
 
     @abstractmethod
     def max_tracking_id(self, application_name: str) -> int | None: ...
