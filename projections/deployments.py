@@ -14,6 +14,8 @@ position. SQLite commits all parts in one transaction; DynamoDB one per part, th
 the last, every row guarded (executions by stream version, deployments and devices by feed
 position), so a replay after a crash between parts skips what a part wrote, row and counts
 alike. One `deployment` notice per deployment event and per execution event that moved one.
+The checkpoint is committed for every batch, also when nothing changed (most telemetry batches
+report no firmware version): another process waits on it for every event this handles.
 """
 
 from __future__ import annotations
@@ -73,9 +75,7 @@ class DeploymentsProjection:
     ) -> list[ChangeNotice]:
         batch = _Batch(self.reader)
         notices = [n for e in envelopes if (n := batch.apply(e)) is not None]
-        parts = batch.parts()
-        if parts:
-            self.view.commit(parts, tracking)
+        self.view.commit(batch.parts(), tracking)  # also none: the checkpoint must move
         return notices
 
 

@@ -166,8 +166,8 @@ class FirmwareProjection:
     def process_batch(
         self, envelopes: Sequence[EventEnvelope], tracking: Tracking
     ) -> list[ChangeNotice]:
-        """Fold the batch into the changed rows and save them with `tracking` (nothing is
-        written when nothing changed)."""
+        """Fold the batch into the changed rows and save them with `tracking` (the checkpoint
+        alone when nothing changed)."""
         releases: dict[tuple[str, UUID], FirmwareRow | None] = {}
         keys: dict[str, SigningKeysRow | None] = {}
         changed_releases: set[tuple[str, UUID]] = set()
@@ -191,6 +191,5 @@ class FirmwareProjection:
             releases=[r for k in sorted(changed_releases) if (r := releases[k]) is not None],
             keys=[s for t in sorted(changed_keys) if (s := keys[t]) is not None],
         )
-        if changes:
-            self.view.commit(changes, tracking)
+        self.view.commit(changes, tracking)  # also none: another process waits on it
         return []
