@@ -28,7 +28,12 @@ from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
 from projections.deployment_evolve import DEPLOYMENT_TYPES, count_move, evolve_deployment
-from projections.execution_evolve import EXECUTION_TYPES, evolve_device, evolve_execution
+from projections.execution_evolve import (
+    EXECUTION_TYPES,
+    evolve_device,
+    evolve_execution,
+    reports_version,
+)
 from projections.runner import event_topics
 from read_side.deployments import (
     DEPLOYMENT_TOPIC,
@@ -115,6 +120,8 @@ class _Batch:
             return _notice(envelope, row, None)
         if kind in EXECUTION_TYPES:
             return self._execution(envelope)
+        if kind not in DEVICE_TYPES and not reports_version(envelope.payload):
+            return None  # most telemetry: no row to read
         device_id = envelope.payload.get("device_id") if kind not in DEVICE_TYPES else None
         key = (tenant, UUID(str(device_id or envelope.stream_id)))
         device = evolve_device(self._device(key), envelope)

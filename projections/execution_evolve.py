@@ -227,6 +227,13 @@ def evolve_device(
     return None
 
 
+def reports_version(payload: dict[str, Any]) -> bool:
+    """Whether a telemetry batch reports a firmware version (most do not)."""
+    return any(
+        (e.get("status") or {}).get("firmware_version") for e in payload.get("entries") or ()
+    )
+
+
 def _reported(
     current: DeviceComplianceRow, payload: dict[str, Any], common: dict[str, Any]
 ) -> DeviceComplianceRow | None:

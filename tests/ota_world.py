@@ -1,6 +1,7 @@
 """A small OTA history recorded through the real services on one store, for the read-model
 tests: two releases of `pump` (one withdrawn later), one of `valve`, four devices, a
-deployment whose three executions end SUCCEEDED, FAILED (no retry) and QUEUED, and a second
+deployment whose three executions end SUCCEEDED, FAILED (a retry due) and QUEUED, telemetry
+of two devices (one reports a firmware version), and a second
 tenant with a release and a deployment of its own."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from write_side.deployments import Deployment
 from write_side.device_service import DeviceService
 from write_side.firmware_commands import PublishFirmware, WithdrawFirmware
 from write_side.firmware_service import FirmwareService
+from write_side.telemetry import BatchEntry, StatusReport
+from write_side.telemetry_log import Telemetry
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ADMIN = EventMetadata("acme", "user:alice")
@@ -90,6 +93,8 @@ class OtaWorld:
         self.report(first, self.devices[0], 2, "installing")
         self.report(first, self.devices[0], 3, "succeeded", version="1.2.0")
         self.report(second, self.devices[1], 1, "failed", kind="verify", reason="bad hash")
+        self.telemetry(self.devices[3], "2.0.0-rc.1")
+        self.telemetry(self.devices[2], None)  # no version: compliance reads no row for it
         self.firmware.withdraw(WithdrawFirmware(firmware_id=self.releases["acme/1.0.0"]), ADMIN)
         other = self.publish("9.9.9", ["pump"], OTHER_ADMIN)
         other_data = {"name": "g", "firmwareId": str(other), "target": {"tags": ["x"]}}
@@ -104,6 +109,13 @@ class OtaWorld:
         body = {"device_id": device, "execution_id": execution, "seq": seq, "status": status}
         update = ReportUpdate.model_validate(body | {"at": self.clock.tick(300)} | more)
         self.service.report_update(update, EventMetadata("acme", f"device:{device}"))
+
+    def telemetry(self, device: UUID, version: str | None) -> None:
+        stream = Telemetry("acme", device)
+        at = self.clock.tick()
+        entry = BatchEntry(f"m{at.timestamp()}", at, (), StatusReport(firmware_version=version))
+        stream.record([entry], at, "http")
+        self.app.save_telemetry([stream], EventMetadata("acme", f"device:{device}"))
 
     def envelopes(self) -> list[EventEnvelope]:
         notifications = self.app.recorder.select_notifications(start=1, limit=10_000)

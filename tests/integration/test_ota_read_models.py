@@ -173,7 +173,7 @@ def test_executions_their_history_and_the_devices(models: Models) -> None:
     pump, valve = reader.compliance("acme", None)
     assert (pump.device_type, pump.devices, pump.versions) == ("pump", 3, {"1.2.0": 1, "": 2})
     assert (pump.latest_version, pump.behind, pump.failed) == ("2.0.0-rc.1", 3, 0)
-    assert (valve.devices, valve.behind) == (1, 1)
+    assert (valve.devices, valve.versions, valve.behind) == (1, {"2.0.0-rc.1": 1}, 0)  # telemetry
 
 
 def test_a_second_tenant_sees_nothing_of_the_first(models: Models) -> None:
