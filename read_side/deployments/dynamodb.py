@@ -115,11 +115,11 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
         self, tenant_id: str, criteria: DeploymentFilter, first: int, low: str | None
     ) -> Page[DeploymentRow]:
         """Through the device's executions: a device takes part in few deployments."""
-        assert criteria.device_id is not None
+        device_id = criteria.device_id or UUID(int=0)  # set by the caller's branch
         ids: dict[UUID, None] = {}
         after: str | None = None
         while True:
-            page = self.device_executions(tenant_id, criteria.device_id, 500, after)
+            page = self.device_executions(tenant_id, device_id, 500, after)
             ids.update(dict.fromkeys(e.deployment_id for e in page.items))
             if (after := page.next_cursor) is None:
                 break
