@@ -169,6 +169,8 @@ def _next(current: ExecutionRow, envelope: EventEnvelope, at: datetime) -> Execu
         changes["failure_kind"], changes["reason"] = "stalled", str(payload["stalled_in"])
     if kind in (EXECUTION_RETRIED.type, EXECUTION_RETRY_ABANDONED.type):
         changes["retry_at"] = None
+    if kind == EXECUTION_RETRIED.type:
+        changes["finished_at"] = None  # running again
     return replace(current, **changes)
 
 

@@ -22,9 +22,10 @@ from read_side.deployments import DeploymentRow, DeploymentStatus, DeviceComplia
 from read_side.deployments.compliance import summarize
 from read_side.deployments.eta import bucket_of, eta, median_seconds
 from read_side.firmware import FirmwareRow, FirmwareStatus, SigningKeysRow
-from tests.ota_world import ADMIN, OtaWorld
+from tests.ota_world import ADMIN, OTA, OtaWorld
 from write_side.application import FleetApplication
 from write_side.deployment_executions import EXECUTION_FAILED, EXECUTION_SUCCEEDED
+from write_side.deployment_states import ExecutionState
 from write_side.devices import DEVICE_REGISTERED
 from write_side.firmware_commands import RegisterSigningKey, RequireSignedFirmware, RevokeSigningKey
 from write_side.semver import parse_semver
@@ -233,3 +234,21 @@ def test_compliance_counts_devices_behind_the_latest() -> None:
     assert (pump.devices, pump.behind, pump.failed, pump.latest_version) == (10, 6, 1, "1.2.0")
     assert pump.versions == {"1.2.0+b7": 4, "1.1.9": 2, "garbage": 1, "": 3}
     assert (fan.devices, fan.behind, fan.failed, fan.latest_firmware_id) == (5, 0, 2, None)
+
+
+def test_a_retry_moves_the_execution_back_to_queued(world: OtaWorld) -> None:
+    failed = world.service.get_execution("acme", world.executions[1])
+    assert failed.execution.retry_at is not None
+    assert failed.retry(failed.execution.retry_at)
+    world.app.commit(failed, OTA)
+    rows = fold(world)
+    row = rows["executions"]["acme", world.executions[1]]
+    assert (row.state, row.finished_at, row.retry_at) == (ExecutionState.QUEUED, None, None)
+    assert [t.event for t in rows["history"]["acme", world.executions[1]]][-2:] == [
+        "failed",
+        "retried",
+    ]
+    assert world.deployment is not None
+    deployment = rows["deployments"]["acme", world.deployment]
+    assert deployment.counts == {"SUCCEEDED": 1, "QUEUED": 2}
+    assert deployment.notified == 2  # the retry's notification is not a new device
