@@ -17,7 +17,9 @@ from event_store.log import EventLog
 from ingestion.buffer import IngestService
 from ingestion.device_jobs import DeviceJobService
 from read_side.alerts import AlertReader
+from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
+from read_side.firmware import FirmwareReader
 from read_side.notifications import Fanout
 from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
@@ -77,6 +79,10 @@ class FleetSystem(Protocol):
     def alerts(self) -> AlertReader: ...
     @property
     def users(self) -> UsersReader | None: ...
+    @property
+    def firmware(self) -> FirmwareReader | None: ...
+    @property
+    def deployments(self) -> DeploymentsReader | None: ...
     @property
     def event_log(self) -> EventLog: ...
     @property

@@ -45,7 +45,9 @@ from ota.schedule_rows import ScheduleStore
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
+from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
+from read_side.firmware import FirmwareReader
 from read_side.notifications import Fanout
 from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
@@ -87,6 +89,8 @@ class System:
     device_jobs: DeviceJobService | None = None  # the device routes of 12.5
     jobs_mqtt: JobUpdatesSubscriber | None = None  # job updates over MQTT, with `mqtt`
     ota_schedule: ScheduleStore | None = None  # OTA timers and job notices (firmware.md 12.4)
+    firmware: FirmwareReader | None = None  # releases, signing keys (docs/firmware.md 12.7)
+    deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -237,4 +241,6 @@ def build_system(
         device_jobs=ota_services.device_jobs,
         jobs_mqtt=ota_services.jobs_mqtt,
         ota_schedule=ota_schedule,
+        firmware=readers["firmware"],
+        deployments=readers["deployments"],
     )

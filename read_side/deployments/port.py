@@ -124,9 +124,9 @@ class DeploymentsView(ABC):
 
     @abstractmethod
     def commit(self, parts: Sequence[DeploymentsChanges], tracking: Tracking) -> None:
-        """Upsert the parts' rows, each only over an older one, and record `tracking`. SQLite
-        writes everything in one transaction; DynamoDB one transaction per part (each part's
-        rows together), the checkpoint riding on the last."""
+        """Upsert the parts' rows and record `tracking`. SQLite writes everything in one
+        transaction; DynamoDB one transaction per part (each part's rows together, each row
+        only over an older one), the checkpoint riding on the last."""
 
     @abstractmethod
     def max_tracking_id(self, application_name: str) -> int | None: ...

@@ -88,6 +88,7 @@ class DeploymentRow:
     version: int  # the deployment stream's version absorbed (expectedVersion)
     position: int  # the highest feed position absorbed (the row's guard)
     updated_at: datetime
+    paused_from: DeploymentStatus | None = None  # the status a resume returns to
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,9 @@ __all__ = ["FirmwareChanges", "FirmwareFilter", "FirmwareReader", "FirmwareView"
 
 def release_key(row: FirmwareRow) -> str:
     """A release's place in a listing, as text that sorts ascending in reverse precedence:
-    each character of the sort key complemented, then the firmware id."""
-    inverted = "".join(chr(0x7E - (ord(c) - 0x20)) if " " <= c <= "~" else c for c in row.sort_key)
+    each character of the sort key (all within "!".."~") complemented within " ".."~", after a
+    terminator (" ", so that no key is a prefix of another), then the firmware id."""
+    inverted = "".join(chr(0x7E - (ord(c) - 0x20)) for c in row.sort_key + " ")
     return f"{inverted}#{row.firmware_id.hex}"
 
 
@@ -78,7 +79,8 @@ class FirmwareView(ABC):
 
     @abstractmethod
     def commit(self, changes: FirmwareChanges, tracking: Tracking) -> None:
-        """Upsert the rows (each only over an older one) and record `tracking`."""
+        """Upsert the rows and record `tracking`, together (DynamoDB: a row only over one of a
+        lower stream version, since a batch may need several transactions)."""
 
     @abstractmethod
     def max_tracking_id(self, application_name: str) -> int | None: ...
