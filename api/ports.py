@@ -16,12 +16,16 @@ from typing import Protocol
 from event_store.log import EventLog
 from ingestion.buffer import IngestService
 from read_side.alerts import AlertReader
+from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
+from read_side.firmware import FirmwareReader
 from read_side.notifications import Fanout
 from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
 from write_side.alert_service import AlertService
+from write_side.deployment_service import DeploymentService
 from write_side.device_service import DeviceService
+from write_side.firmware_service import FirmwareService
 from write_side.user_service import UserService
 
 
@@ -63,6 +67,10 @@ class FleetSystem(Protocol):
     @property
     def user_service(self) -> UserService: ...
     @property
+    def firmware_service(self) -> FirmwareService: ...
+    @property
+    def deployment_service(self) -> DeploymentService: ...
+    @property
     def devices(self) -> DeviceStatusReader: ...
     @property
     def telemetry(self) -> TelemetryReader: ...
@@ -70,6 +78,10 @@ class FleetSystem(Protocol):
     def alerts(self) -> AlertReader: ...
     @property
     def users(self) -> UsersReader | None: ...
+    @property
+    def firmware(self) -> FirmwareReader | None: ...
+    @property
+    def deployments(self) -> DeploymentsReader | None: ...
     @property
     def event_log(self) -> EventLog: ...
     @property

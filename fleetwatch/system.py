@@ -35,14 +35,18 @@ from notifications.outbox import Outbox
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
+from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
+from read_side.firmware import FirmwareReader
 from read_side.notifications import Fanout
 from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
 from write_side.alert_service import AlertService
 from write_side.application import FleetApplication
 from write_side.credentials import DeviceDirectory
+from write_side.deployment_service import DeploymentService
 from write_side.device_service import DeviceService
+from write_side.firmware_service import FirmwareService
 from write_side.ingestion import RawHistory, TelemetryIngestion
 from write_side.user_service import UserService
 
@@ -57,6 +61,8 @@ class System:
     device_service: DeviceService  # the command handlers, one service per slice
     alert_service: AlertService
     user_service: UserService
+    firmware_service: FirmwareService  # OTA (docs/firmware.md section 12)
+    deployment_service: DeploymentService
     devices: DeviceStatusReader
     event_log: EventLog
     fanout: Fanout
@@ -67,6 +73,8 @@ class System:
     mqtt: MqttIngestor | None = None  # set when FLEETWATCH_MQTT_URL is
     users: UsersReader | None = None  # the users read model (issue 4)
     outbox: Outbox | None = None  # queued notifications, written by the notifier (issue 4)
+    firmware: FirmwareReader | None = None  # releases, signing keys (docs/firmware.md 12.7)
+    deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -189,12 +197,15 @@ def build_system(
         worker_groups=list(WORKER_GROUPS),
         dispatcher=notifying.dispatcher,
     )
+    firmware_service = FirmwareService(app)
     return System(
         settings=settings,
         app=app,
         device_service=DeviceService(app),
         alert_service=AlertService(app),
         user_service=UserService(app),
+        firmware_service=firmware_service,
+        deployment_service=DeploymentService(app, firmware_service),
         devices=readers["device_status"],
         event_log=EventLog(app.recorder, app.envelope_mapper),
         fanout=fanout,
