@@ -1,8 +1,9 @@
 """The firmware and deployments slices' command path: a command through the one command path
 (`api.command_path`), answered with the read model's row, or, while the read model is still
-behind, the row built from the aggregate just saved (`firmware_row_of`, `keys_row_of`,
-`deployment_row_of`); and the read models themselves (`firmware_reader`,
-`deployments_reader`), which a system may not have wired (`ReadModelUnavailable`, 503)."""
+behind (or not wired), the row built from the aggregate just saved (`firmware_row_of`,
+`keys_row_of`, `deployment_row_of`); the read models themselves (`firmware_reader`,
+`deployments_reader`): a query on a system without them is `ReadModelUnavailable` (503), never
+a 500; and the listings' edge cursors, as the read models encode them."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ async def run_firmware_command(
     def fallback(saved: Saved[Firmware], row: FirmwareRow | None) -> FirmwareRow:
         return firmware_row_of(saved.aggregate, row)
 
-    read = firmware_reader(system).get
+    read = _unread if system.firmware is None else system.firmware.get
     return await run_command(system, caller, handle, command, read=read, fallback=fallback)
 
 
@@ -83,10 +84,8 @@ async def run_keys_command(
     def fallback(saved: Saved[SigningKeys], _row: SigningKeysRow | None) -> SigningKeysRow:
         return keys_row_of(saved.aggregate)
 
-    keys = firmware_reader(system).signing_keys
-
     def read(tenant_id: str, _keys_id: UUID) -> SigningKeysRow | None:
-        return keys(tenant_id)
+        return None if system.firmware is None else system.firmware.signing_keys(tenant_id)
 
     return await run_command(system, caller, handle, command, read=read, fallback=fallback)
 
@@ -102,8 +101,12 @@ async def run_deployment_command(
     def fallback(saved: Saved[Deployment], row: DeploymentRow | None) -> DeploymentRow:
         return deployment_row_of(saved.aggregate, row)
 
-    read = deployments_reader(system).get
+    read = _unread if system.deployments is None else system.deployments.get
     return await run_command(system, caller, handle, command, read=read, fallback=fallback)
+
+
+def _unread(_tenant_id: str, _id: UUID) -> None:
+    """No read model wired: the answer is the aggregate's (`fallback`)."""
 
 
 def firmware_row_of(firmware: Firmware, row: FirmwareRow | None) -> FirmwareRow:

@@ -17,7 +17,7 @@ DEPLOYMENT_EXAMPLE = {
     "name": "pumps to 2.1.0",
     "firmwareId": "6f1c2a4e-0000-4000-8000-000000000000",
     "target": {"deviceTypes": ["pump"]},
-    "waves": [{"percent": 10}, {"percent": 100, "approval": True}],
+    "waves": [{"percent": 10}, {"approval": True}],  # the last takes the rest
     "rate": {"basePerMinute": 50},
 }
 
