@@ -23,6 +23,8 @@ from tests.e2e.conftest import Tokens, new_tenant
 from tests.e2e.graphql_client import fanout_of, next_message, run, subscribe, until, ws_session
 from tests.e2e.test_alerts_api import api_settings, data, error, gql  # noqa: F401 - both stores
 from write_side.commands import RegisterDevice
+from write_side.deployment_commands import CreateDeployment
+from write_side.deployment_service import QueueExecution
 from write_side.firmware_commands import PublishFirmware
 
 WAIT = 10.0
@@ -229,3 +231,77 @@ def test_a_subscriber_sees_its_deployment_change(
         assert progress["cursor"] == str(progress["position"])
 
     run(scenario)
+
+
+EXECUTIONS = """query($id: ID!, $state: ExecutionState) { deployment(id: $id) {
+  counts { state count }
+  executions(state: $state) { edges { node { id deviceId state purpose wave
+    device { name } history { from to event reason } } } } } }"""
+EXECUTION = "query($id: ID!) { execution(id: $id) { id state fromVersion } }"
+COMPLIANCE = """query($type: String) { fleetCompliance(deviceType: $type) {
+  deviceType devices behind latest { firmwareVersion } versions { firmwareVersion devices } } }"""
+
+
+def test_executions_and_compliance_are_read_back(
+    api_client: TestClient, api_system: System, tokens: Tokens
+) -> None:
+    """An execution queued as the orchestrator would: shown with its device and history over
+    GraphQL and REST; the fleet's compliance for the device type."""
+    needs_read_models(api_system)
+    tenant = new_tenant()
+    viewer = tokens(tenant, "viewer")
+    firmware_id = publish(api_system, tenant)
+    device_id = register(api_system, tenant)
+    meta = EventMetadata(tenant, "user:op")
+    created = api_system.deployment_service.create(
+        CreateDeployment.model_validate(body(firmware_id)), meta
+    )
+    deployment_id = created.aggregate.id
+    queued = api_system.deployment_service.queue(
+        QueueExecution(deployment_id, device_id, wave=0, from_version="1.0.0"), meta
+    )
+    assert api_system.wait_for(queued.position, 10)
+
+    shown = data(gql(api_client, EXECUTIONS, viewer, id=str(deployment_id)))["deployment"]
+    assert shown["counts"] == [{"state": "QUEUED", "count": 1}]
+    (edge,) = shown["executions"]["edges"]
+    node = edge["node"]
+    assert (node["deviceId"], node["state"], node["purpose"], node["wave"]) == (
+        str(device_id), "QUEUED", "install", 0,
+    )  # fmt: skip
+    assert node["device"] == {"name": "pump-1"}
+    assert node["history"] == [{"from": None, "to": "QUEUED", "event": "queued", "reason": "new"}]
+    none = data(gql(api_client, EXECUTIONS, viewer, id=str(deployment_id), state="FAILED"))
+    assert none["deployment"]["executions"]["edges"] == []
+    one = data(gql(api_client, EXECUTION, viewer, id=node["id"]))["execution"]
+    assert one == {"id": node["id"], "state": "QUEUED", "fromVersion": "1.0.0"}
+    listed = api_client.get(
+        f"/firmware/deployments/{deployment_id}/executions",
+        params={"state": "QUEUED"},
+        headers={"Authorization": viewer},
+    ).json()
+    assert [e["id"] for e in listed["items"]] == [node["id"]]
+
+    compliance = api_client.get(
+        "/firmware/compliance", params={"deviceType": "pump"}, headers={"Authorization": viewer}
+    )
+    assert compliance.status_code == 200, compliance.text
+    (pump,) = compliance.json()
+    assert (pump["deviceType"], pump["devices"], pump["latest"]["id"]) == (
+        "pump", 1, str(firmware_id),
+    )  # fmt: skip
+    assert data(gql(api_client, COMPLIANCE, viewer, type="pump"))["fleetCompliance"] == [
+        {
+            "deviceType": "pump",
+            "devices": 1,
+            "behind": pump["behind"],
+            "latest": {"firmwareVersion": "2.0.0"},
+            "versions": [
+                {"firmwareVersion": v["firmwareVersion"], "devices": v["devices"]}
+                for v in pump["versions"]
+            ],
+        }
+    ]
+    stranger = tokens(new_tenant(), "viewer")
+    assert data(gql(api_client, EXECUTION, stranger, id=node["id"]))["execution"] is None
+    assert data(gql(api_client, COMPLIANCE, stranger))["fleetCompliance"] == []
