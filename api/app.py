@@ -17,6 +17,7 @@ from api.rest import health, metrics
 from api.rest.errors import install_error_handlers
 from api.rest.routes import router_of
 from ingestion.http import router_for as ingest_router_for
+from ingestion.jobs_http import jobs_router_for
 
 
 def create_app(system: FleetSystem) -> FastAPI:
@@ -38,5 +39,6 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(router_of(deployments.OPERATIONS, "deployments"))
     app.include_router(router_of(firmware.OPERATIONS, "firmware"))
     app.include_router(ingest_router_for(system))
+    app.include_router(jobs_router_for(system))
     app.include_router(FleetGraphQLRouter(system))
     return app

@@ -4,8 +4,8 @@ The composition root (`fleetwatch`) builds the system and hands it in; the API n
 it, so `fleetwatch` can import the API to serve it without an import cycle (issue 11). Only
 what the routes and resolvers use is here: the command handlers (one service per slice), the
 readers, the event log, the fan-out, read-your-writes (`wait_for`), the projections' progress
-(health, metrics), the ingestion service behind `POST /ingest`, and the settings authentication
-reads.
+(health, metrics), the ingestion service behind `POST /ingest`, the device job routes, and
+the settings authentication reads.
 Read-only properties, so a dataclass field or a narrower type (a `Literal`) satisfies them.
 """
 
@@ -15,6 +15,7 @@ from typing import Protocol
 
 from event_store.log import EventLog
 from ingestion.buffer import IngestService
+from ingestion.device_jobs import DeviceJobService
 from read_side.alerts import AlertReader
 from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
@@ -88,6 +89,10 @@ class FleetSystem(Protocol):
     def fanout(self) -> Fanout: ...
     @property
     def ingest(self) -> IngestService | None: ...
+    @property
+    def device_jobs(self) -> DeviceJobService | None:
+        """The device routes of OTA (docs/firmware.md 12.5), mounted beside `POST /ingest`."""
+        ...
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every read model has applied the feed up to `position`."""

@@ -1,5 +1,6 @@
 """Builders of the feed's workers: one per read model (from its `fleetwatch.wiring` entry), the
-alerting process manager, and the notification pipeline (notifier, outbox, dispatcher)."""
+alerting process manager, the notification pipeline (notifier, outbox, dispatcher) and the OTA
+schedule writer (timers and job notices)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ from typing import Any
 
 from eventsourcing.persistence import TrackingRecorder
 
+from event_store.log import EventLog
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import MODELS_BY_NAME
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from notifications.wiring import build_dispatcher, build_outbox, build_senders
+from ota.schedule_loops import Fire, JobDispatcher, Render, TimerLoop
+from ota.schedule_rows import ScheduleStore
+from ota.schedule_wiring import build_schedule_store
 from projections.alerting import AlertingProcess
 from projections.alerting_worker import AlertingWorker
 from projections.batching import BatchingProjectionWorker
 from projections.notifier import NotifierProjection, StoredAlerts
 from projections.runner import ProjectionWorker
+from projections.schedule_writer import ScheduleWriter
 from read_side.notifications import ChangePublisher
 from read_side.users import UsersReader
 from write_side.application import FleetApplication
@@ -98,3 +104,38 @@ def build_notifications(
         outbox=outbox,
         dispatcher=build_dispatcher(app, outbox, senders),
     )
+
+
+def build_ota_schedule(app: FleetApplication) -> tuple[BatchingProjectionWorker, ScheduleStore]:
+    """The schedule writer's worker (its checkpoint commits with its timer and notice rows)
+    and the store the orchestrator's timer loop and the job dispatcher read."""
+    store = build_schedule_store(app)
+    assert isinstance(store, TrackingRecorder)  # its checkpoint commits with its rows
+    log = EventLog(app.recorder, app.envelope_mapper)
+    writer = ScheduleWriter(
+        store, lambda stream, version: log.read_stream(stream, up_to_version=version)
+    )
+    worker = BatchingProjectionWorker(
+        writer,
+        max_batch=100,
+        checkpoints=store,
+        recorder=app.recorder,
+        mapper=app.envelope_mapper,
+        upstream_name=app.name,
+    )
+    return worker, store
+
+
+def build_ota_loops(
+    store: ScheduleStore, settings: Settings, fire: Fire, render: Render
+) -> tuple[TimerLoop, JobDispatcher | None]:
+    """The timer loop (firing into the orchestrator's `fire`) and, when `FLEETWATCH_OTA_MQTT_URL`
+    is set, the job dispatcher publishing `render`ed documents through `MqttDeviceJobs`."""
+    poll = settings.ota_poll_interval
+    timers = TimerLoop(store, fire, poll_interval=poll)
+    if settings.ota_mqtt_url is None:
+        return timers, None
+    from ota.mqtt_jobs import MqttDeviceJobs
+
+    jobs = MqttDeviceJobs(settings.ota_mqtt_url, client_id=settings.ota_mqtt_client_id)
+    return timers, JobDispatcher(store, jobs, render, poll_interval=poll)

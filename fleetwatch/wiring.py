@@ -76,12 +76,13 @@ READ_MODELS: tuple[ReadModel, ...] = (
     ),
 )
 # Consumers of the feed that are not read models (`fleetwatch.consumers` builds them): the
-# alerting process manager (records alert events) and the notifier (writes the outbox).
-CONSUMERS = ("alerting", "notifier")
+# alerting process manager (records alert events), the notifier (writes the outbox) and the
+# OTA schedule writer (the orchestrator's timers and the devices' job notices).
+CONSUMERS = ("alerting", "notifier", "ota_schedule")
 # Every worker, in the order the system keeps (starts, waits for, reports) them.
-WORKERS = ("device_status", "telemetry", "alerts", "alerting", "users", "notifier")
-# Those `fleetwatch projections rebuild` may drop and replay (the outbox is not rebuildable:
-# a replay would queue every notification again).
+WORKERS = ("device_status", "telemetry", "alerts", "alerting", "users", "notifier", "ota_schedule")
+# Those `fleetwatch projections rebuild` may drop and replay (the outboxes are not rebuildable:
+# a replay would queue every notification and job notice again).
 PROJECTIONS = ("device_status", "telemetry", "alerts", "alerting", "users")
 # Workers that share one thread, one read and one decode of the feed (`projections.group`).
 WORKER_GROUPS: tuple[tuple[str, ...], ...] = (("device_status", "telemetry", "alerting"),)
