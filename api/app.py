@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import alerts, audit, devices, telemetry, users
+from api import alerts, audit, deployments, devices, firmware, telemetry, users
 from api.graphql.router import FleetGraphQLRouter
 from api.ports import FleetSystem
 from api.rest import health, metrics
@@ -35,6 +35,9 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(router_of(audit.OPERATIONS, "audit"))
     app.include_router(router_of(alerts.OPERATIONS, "alerts"))
     app.include_router(router_of(users.OPERATIONS, "users"))
+    # Deployments first: `/firmware/deployments` before `/firmware/{firmwareId}`.
+    app.include_router(router_of(deployments.OPERATIONS, "deployments"))
+    app.include_router(router_of(firmware.OPERATIONS, "firmware"))
     app.include_router(ingest_router_for(system))
     app.include_router(jobs_router_for(system))
     app.include_router(FleetGraphQLRouter(system))

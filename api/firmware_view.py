@@ -30,6 +30,7 @@ __all__ = [
     "ExecutionState",
     "FirmwarePublic",
     "FirmwareStatus",
+    "SignatureRequirementPublic",
     "SigningKeyPublic",
     "VersionCountPublic",
     "mirrored",
@@ -95,6 +96,11 @@ class SigningKeyPublic(View):
         return cls.model_validate(
             {name: getattr(row, name) for name in cls.model_fields if hasattr(row, name)}
         )
+
+
+class SignatureRequirementPublic(View):
+    required: bool = Field(description="Whether every new release must be signed.")
+    version: int = Field(description="The tenant's signing keys' version.")
 
 
 class VersionCountPublic(View):

@@ -35,7 +35,7 @@ from read_side.deployments.row import (
     WaveRow,
 )
 from read_side.firmware.row import FirmwareRow, SigningKeyRow
-from tests.unit.views import openapi_properties, wire_names
+from tests.unit.views import graphql_fields, openapi_properties, wire_names
 from write_side import deployment_states, firmware_states
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -276,3 +276,23 @@ def test_the_openapi_component_has_exactly_the_definitions_fields_and_descriptio
     assert list(properties) == wire(model)
     for name, info in zip(wire(model), model.model_fields.values(), strict=True):
         assert properties[name].get("description") == info.description, name
+
+
+@pytest.mark.parametrize(
+    ("model", "graphql_name", "added"),
+    [
+        (FirmwarePublic, "Firmware", []),
+        (SigningKeyPublic, "SigningKey", []),
+        (CompliancePublic, "Compliance", []),
+        (DeploymentPublic, "Deployment", ["firmware", "executions"]),  # resolvers
+        (ExecutionPublic, "Execution", ["device", "history"]),
+        (ExecutionTransitionPublic, "ExecutionTransition", []),
+    ],
+)
+def test_the_graphql_type_has_exactly_the_definitions_fields(
+    model: type[BaseModel], graphql_name: str, added: list[str]
+) -> None:
+    shown = graphql_fields(graphql_name)
+    assert list(shown) == wire(model) + added
+    for name, info in zip(wire(model), model.model_fields.values(), strict=True):
+        assert shown[name].description == info.description, name
