@@ -11,7 +11,7 @@ resolvers (`Deployment.firmware`, `Deployment.executions`, `Execution.device`,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from pydantic import Field
 
 from api.device_view import View
 from api.firmware_view import DeploymentStatus, ExecutionState
+from read_side.deployments.eta import eta as estimated_end
 from read_side.deployments.row import (
     DecisionRow,
     DeploymentRow,
@@ -104,9 +105,10 @@ class DeploymentPublic(View):
     version: int = Field(description="The deployment's version, for expectedVersion.")
 
     @classmethod
-    def from_row(cls, row: DeploymentRow, eta: datetime | None = None) -> DeploymentPublic:
+    def from_row(cls, row: DeploymentRow, now: datetime | None = None) -> DeploymentPublic:
         """The deployment as shown, from a read-model row (or one built from the aggregate a
-        command saved): the one place a deployment row becomes output."""
+        command saved): the one place a deployment row becomes output. The ETA is estimated
+        at `now` (the current time by default) from the row alone."""
         return cls(
             id=row.deployment_id,
             name=row.name,
@@ -117,7 +119,7 @@ class DeploymentPublic(View):
             counts=state_counts(row.counts),
             targets=row.targets,
             decisions=[DeploymentDecisionPublic.from_row(d) for d in row.decisions],
-            eta=eta,
+            eta=estimated_end(row, now or datetime.now(UTC)),
             seed=str(row.seed),
             plan=dict(row.plan),
             created_by=row.created_by,

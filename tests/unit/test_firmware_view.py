@@ -5,6 +5,7 @@ write side's, member for member."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from uuid import uuid4
@@ -26,6 +27,7 @@ from api.firmware_view import (
     FirmwareStatus,
     SigningKeyPublic,
 )
+from read_side.deployments.eta import bucket_of
 from read_side.deployments.row import (
     ComplianceRow,
     DecisionRow,
@@ -37,6 +39,7 @@ from read_side.deployments.row import (
 from read_side.firmware.row import FirmwareRow, SigningKeyRow
 from tests.unit.views import graphql_fields, openapi_properties, wire_names
 from write_side import deployment_states, firmware_states
+from write_side.deployment_commands import parse_create_deployment
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
@@ -157,7 +160,7 @@ def test_a_signing_key_shows_without_its_key_material() -> None:
 
 def test_a_deployment_row_shows_its_waves_counts_and_decisions() -> None:
     row = a_deployment()
-    shown = DeploymentPublic.from_row(row, eta=LATER).model_dump(mode="json", by_alias=True)
+    shown = DeploymentPublic.from_row(row, now=NOW).model_dump(mode="json", by_alias=True)
     assert list(shown) == wire_names(DeploymentPublic)
     assert shown["status"] == "AWAITING_APPROVAL"
     # In the states' order, zeros left out.
@@ -173,7 +176,26 @@ def test_a_deployment_row_shows_its_waves_counts_and_decisions() -> None:
         "evidence": {"ok": True},
         "at": "2026-01-02T04:04:05Z",
     }
-    assert (shown["seed"], shown["eta"], shown["version"]) == ("42", "2026-01-02T04:04:05Z", 5)
+    # No execution has succeeded yet in the row: no time to go by, no ETA.
+    assert (shown["seed"], shown["eta"], shown["version"]) == ("42", None, 5)
+
+
+def test_a_running_deployment_shows_its_eta_from_the_row() -> None:
+    """Members not yet notified at the plan's rate (none: no wait), plus the median time to
+    SUCCEEDED so far: ten executions took 100 s."""
+    row = replace(
+        a_deployment(),
+        status=deployment_states.DeploymentStatus.RUNNING,
+        success_seconds={bucket_of(100): 10},
+        plan=parse_create_deployment(
+            {"name": "n", "firmwareId": str(uuid4()), "target": {"tags": ["north"]}}
+        )
+        .to_plan(42)
+        .to_payload(),
+    )
+    eta = DeploymentPublic.from_row(row, now=NOW).eta
+    assert eta is not None
+    assert 95 <= (eta - NOW).total_seconds() <= 105
 
 
 def test_an_execution_and_its_history_show_as_the_sdl_spells_them() -> None:
