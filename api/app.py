@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import alerts, audit, devices, telemetry, users
+from api import alerts, audit, devices, firmware_upload, telemetry, users
 from api.graphql.router import FleetGraphQLRouter
 from api.ports import FleetSystem
+from api.rest import firmware_upload as firmware_upload_route
 from api.rest import health, metrics
 from api.rest.errors import install_error_handlers
 from api.rest.routes import router_of
@@ -34,6 +35,8 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(router_of(audit.OPERATIONS, "audit"))
     app.include_router(router_of(alerts.OPERATIONS, "alerts"))
     app.include_router(router_of(users.OPERATIONS, "users"))
+    app.include_router(firmware_upload_route.router)
+    app.include_router(router_of(firmware_upload.OPERATIONS, "firmware"))
     app.include_router(ingest_router_for(system))
     app.include_router(FleetGraphQLRouter(system))
     return app

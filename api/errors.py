@@ -46,6 +46,7 @@ HTTP_STATUS: Mapping[str, int] = {
     "INVALID_TRANSITION": 422,
     "STALE_UPDATE": 409,
     "DEVICE_BUSY": 409,
+    "IMAGE_NOT_UPLOADED": 409,  # a presigned upload confirmed before its PUT
 }
 
 

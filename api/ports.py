@@ -15,6 +15,7 @@ from typing import Protocol
 
 from event_store.log import EventLog
 from ingestion.buffer import IngestService
+from ota.port import BlobStore
 from read_side.alerts import AlertReader
 from read_side.device_status import DeviceStatusReader
 from read_side.notifications import Fanout
@@ -22,6 +23,7 @@ from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
 from write_side.alert_service import AlertService
 from write_side.device_service import DeviceService
+from write_side.firmware_service import FirmwareService
 from write_side.user_service import UserService
 
 
@@ -62,6 +64,13 @@ class FleetSystem(Protocol):
     def alert_service(self) -> AlertService: ...
     @property
     def user_service(self) -> UserService: ...
+    @property
+    def firmware_service(self) -> FirmwareService: ...
+    @property
+    def blobs(self) -> BlobStore:
+        """Firmware images: the streamed upload writes, the AWS path presigns and heads."""
+        ...
+
     @property
     def devices(self) -> DeviceStatusReader: ...
     @property

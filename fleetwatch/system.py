@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from event_store.log import EventLog
+from fleetwatch.blobs import blob_store
 from fleetwatch.consumers import (
     build_alerting,
     build_notifications,
@@ -37,6 +38,7 @@ from ingestion.buffer import IngestService
 from ingestion.settings import IngestSettings
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
+from ota.port import BlobStore
 from ota.schedule_rows import ScheduleStore
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
@@ -49,6 +51,7 @@ from write_side.alert_service import AlertService
 from write_side.application import FleetApplication
 from write_side.credentials import DeviceDirectory
 from write_side.device_service import DeviceService
+from write_side.firmware_service import FirmwareService
 from write_side.ingestion import RawHistory, TelemetryIngestion
 from write_side.user_service import UserService
 
@@ -63,6 +66,8 @@ class System:
     device_service: DeviceService  # the command handlers, one service per slice
     alert_service: AlertService
     user_service: UserService
+    firmware_service: FirmwareService  # firmware releases (docs/firmware.md section 12.1)
+    blobs: BlobStore  # firmware images (FLEETWATCH_BLOB_STORE)
     devices: DeviceStatusReader
     event_log: EventLog
     fanout: Fanout
@@ -203,6 +208,8 @@ def build_system(
         device_service=DeviceService(app),
         alert_service=AlertService(app),
         user_service=UserService(app),
+        firmware_service=FirmwareService(app),
+        blobs=blob_store(settings),
         devices=readers["device_status"],
         event_log=EventLog(app.recorder, app.envelope_mapper),
         fanout=fanout,

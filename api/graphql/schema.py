@@ -9,11 +9,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api import alerts, audit, devices, telemetry, users
+from api import alerts, audit, devices, firmware_upload, telemetry, users
 
 # The modules of the GraphQL classes the tables name (inputs, connections): registered on import.
 from api.graphql import alert_inputs, user_types  # noqa: F401
 from api.graphql import audit as audit_types  # noqa: F401
+from api.graphql import firmware_upload as firmware_upload_types  # noqa: F401
 from api.graphql.alerts import AlertSubscription
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.fields import root_type
@@ -35,6 +36,7 @@ MUTATIONS: tuple[type, ...] = (
     root_type(devices.OPERATIONS, MUTATION),
     root_type(alerts.OPERATIONS, MUTATION),
     root_type(users.OPERATIONS, MUTATION),
+    root_type(firmware_upload.OPERATIONS, MUTATION),
 )
 SUBSCRIPTIONS: tuple[type, ...] = (Subscription, TelemetrySubscription, AlertSubscription)
 
