@@ -25,6 +25,7 @@ from write_side.errors import InvalidInput
 
 MAX_FIELD_BYTES = 64 * 1024  # one text field (release notes are at most 10,000 characters)
 MAX_FIELDS = 64  # text parts, repeats included
+MAX_FORM_BYTES = 1024 * 1024  # all text parts together
 
 
 class FileSink(Protocol):
@@ -61,6 +62,7 @@ class MultipartForm:
         self._name = ""
         self._buffer = bytearray()
         self._parts = 0
+        self._form_bytes = 0
         self._ended = False
         self._parser = MultipartParser(
             boundary_of(content_type),
@@ -140,6 +142,9 @@ class MultipartForm:
             return
         if len(self._value) + end - start > MAX_FIELD_BYTES:
             raise InvalidInput(f"longer than {MAX_FIELD_BYTES} bytes", field=self._name)
+        self._form_bytes += end - start
+        if self._form_bytes > MAX_FORM_BYTES:
+            raise InvalidInput(f"the fields exceed {MAX_FORM_BYTES} bytes", field=self._name)
         self._value.extend(data[start:end])
 
     def _part_end(self) -> None:

@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect
 from api.auth import Permission, Principal
 from api.firmware_stream import FORM_FIELDS, StreamedRelease, UploadForm
 from api.firmware_view import FirmwarePublic
-from api.multipart_form import MAX_FIELD_BYTES, MAX_FIELDS, MultipartForm
+from api.multipart_form import MAX_FORM_BYTES, MultipartForm
 from api.rest.deps import SystemDep, require
 from api.rest.errors import ERROR_RESPONSES
 from ota.errors import BlobTooLarge
@@ -29,7 +29,7 @@ from ota.port import CHUNK_SIZE
 
 router = APIRouter(tags=["firmware"], responses=ERROR_RESPONSES)
 
-FORM_ALLOWANCE = MAX_FIELDS * MAX_FIELD_BYTES  # what the text parts may add to the image
+FORM_ALLOWANCE = MAX_FORM_BYTES + 64 * 1024  # what the text parts and framing may add
 DRAIN_BYTES = 16 * 1024 * 1024  # read (and dropped) after an error, then the connection closes
 
 DESCRIPTION = """\
