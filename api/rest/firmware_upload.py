@@ -26,6 +26,7 @@ from api.rest.deps import SystemDep, require
 from api.rest.errors import ERROR_RESPONSES
 from ota.errors import BlobTooLarge
 from ota.port import CHUNK_SIZE
+from write_side.errors import InvalidInput
 
 router = APIRouter(tags=["firmware"], responses=ERROR_RESPONSES)
 
@@ -96,6 +97,9 @@ async def upload_firmware(
             await to_thread.run_sync(form.feed, data)
         await to_thread.run_sync(form.finish)
         firmware = await to_thread.run_sync(release.publish)
+    except ClientDisconnect:
+        await to_thread.run_sync(release.abort)
+        raise InvalidInput("the client went away before the body ended", field="body") from None
     except Exception:
         await to_thread.run_sync(release.abort)
         await _drain(body)

@@ -189,3 +189,27 @@ def test_the_local_store_cannot_presign_and_records_nothing(
     assert response.status_code == 501, response.text
     assert response.json()["error"]["code"] == "PRESIGN_NOT_SUPPORTED"
     assert api_system.event_log.head() == 0
+
+
+@pytest.mark.parametrize("api_settings", ["local"], indirect=True)
+def test_the_upload_routes_are_documented(http: httpx.Client) -> None:
+    paths = http.get("/openapi.json").json()["paths"]
+    upload = paths["/firmware/upload"]["post"]
+    form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(form["required"]) == {"firmwareVersion", "deviceTypes", "file"}
+    assert form["properties"]["file"]["format"] == "binary"
+    assert {"sha256", "signature", "keyId", "hardwareRevisions"} <= set(form["properties"])
+    assert "fields must come before the file part" in upload["description"].replace("*", "")
+    assert {"201", "413", "422", "403"} <= set(upload["responses"])
+    assert "202" in paths["/firmware/uploads"]["post"]["responses"]
+    assert "post" in paths["/firmware/{firmwareId}/confirm"]
+
+
+@pytest.mark.parametrize("api_settings", ["local"], indirect=True)
+def test_graphql_names_a_bad_field_and_refuses_a_viewer(http: httpx.Client, tokens: Tokens) -> None:
+    tenant = new_tenant()
+    bad = gql(http, tokens(tenant, "admin"), REQUEST, input=release("1.0") | {"deviceTypes": []})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert bad["errors"][0]["extensions"]["field"] in {"firmwareVersion", "deviceTypes"}
+    viewer = gql(http, tokens(tenant, "viewer"), REQUEST, input=release("1.0.0"))
+    assert viewer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
