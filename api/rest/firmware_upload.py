@@ -86,13 +86,12 @@ async def upload_firmware(
     system: SystemDep,
     caller: Annotated[Principal, Depends(require(Permission.UPLOAD_FIRMWARE))],
 ) -> FirmwarePublic:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > system.blobs.max_bytes + FORM_ALLOWANCE:
-        raise BlobTooLarge(system.blobs.max_bytes)
     release = StreamedRelease(system, caller)
-    form = MultipartForm(request.headers.get("content-type"), release.start_file, FORM_FIELDS)
     body = request.stream()
     try:
+        _refuse_declared_size(request, system.blobs.max_bytes)  # before a byte is parsed
+        content_type = request.headers.get("content-type")
+        form = MultipartForm(content_type, release.start_file, FORM_FIELDS)
         async for data in _chunks(body):
             await to_thread.run_sync(form.feed, data)
         await to_thread.run_sync(form.finish)
@@ -110,6 +109,12 @@ async def upload_firmware(
     response.headers["Location"] = f"/firmware/{firmware.id}"
     response.headers["ETag"] = f'"{firmware.version}"'
     return firmware
+
+
+def _refuse_declared_size(request: Request, max_bytes: int) -> None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes + FORM_ALLOWANCE:
+        raise BlobTooLarge(max_bytes)
 
 
 async def _chunks(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

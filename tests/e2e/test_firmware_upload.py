@@ -109,6 +109,11 @@ def test_an_admin_uploads_a_release_streamed_and_others_cannot(
     again = upload(http, admin, [("firmwareVersion", "1.4.0"), ("deviceTypes", "pump")], [IMAGE])
     assert error(again, 409)[0] == "FIRMWARE_VERSION_TAKEN"
     assert stored(api_system, tenant, IMAGE) == IMAGE
+    # ... and new bytes refused so are not kept.
+    fresh = IMAGE[::-1]
+    taken = upload(http, admin, [("firmwareVersion", "1.4.0"), ("deviceTypes", "valve")], [fresh])
+    assert error(taken, 409)[0] == "FIRMWARE_VERSION_TAKEN"
+    assert stored(api_system, tenant, fresh) is None
 
 
 def test_signatures_are_verified_before_anything_is_kept(
