@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,11 +22,14 @@ import pytest
 
 from api.auth import issue_token
 from fleetwatch.settings import Settings
+from ota.s3 import S3BlobStore, s3_client
 from tests.e2e.conftest import TEST_SECRET, free_port
 from tests.e2e.firmware_upload_client import CONTENT_TYPE, body
+from tests.integration.conftest import moto_url  # noqa: F401 (the session's moto server)
 
 MiB = 1024 * 1024
 IMAGE_MIB = 500
+S3_IMAGE_MIB = 200
 MAX_GROWTH = 64 * MiB
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,12 +56,19 @@ class Image:
             yield chunk
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
+@pytest.fixture(params=["local", "s3"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, int, int]]:
+    """(URL, pid, MiB to send): the local store gets 500 MiB, moto's S3 (which holds every
+    object in this test process's memory) 200 MiB."""
     port = free_port()
+    s3: list[str] = []
+    if request.param == "s3":
+        endpoint, bucket = request.getfixturevalue("moto_url"), f"fw-{uuid.uuid4().hex[:12]}"
+        S3BlobStore(s3_client("us-east-1", endpoint), bucket).create_bucket()
+        s3 = [endpoint, bucket]
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.firmware_upload_server", str(tmp_path), str(port),
-         TEST_SECRET],
+         TEST_SECRET, *s3],
         cwd=ROOT,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
     )  # fmt: skip
@@ -73,7 +84,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
                 pass
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.1)
-        yield url, process.pid
+        yield url, process.pid, IMAGE_MIB if request.param == "local" else S3_IMAGE_MIB
     finally:
         process.terminate()
         process.wait(15)
@@ -81,8 +92,10 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
 
 
 @pytest.mark.timeout(120)
-def test_a_500_mib_upload_keeps_the_servers_memory_bounded(server: tuple[str, int]) -> None:
-    url, pid = server
+def test_a_500_mib_upload_keeps_the_servers_memory_bounded(
+    server: tuple[str, int, int],
+) -> None:
+    url, pid, mib = server
     settings = Settings(jwt_secret=TEST_SECRET, jwks_url=None, jwt_issuer=None, jwt_audience=None)
     token = "Bearer " + issue_token(settings, "uploader", "acme", ["admin"], 600)
     headers = {"Authorization": token, "Content-Type": CONTENT_TYPE}
@@ -95,7 +108,7 @@ def test_a_500_mib_upload_keeps_the_servers_memory_bounded(server: tuple[str, in
         assert send("0.0.1", Image(4)).status_code == 201  # warm-up: imports, threads, pools
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # the high-water mark := RSS now
         before = status_kib(pid, "VmRSS") * 1024
-        image = Image(IMAGE_MIB)
+        image = Image(mib)
         started = time.perf_counter()
         response = send("1.0.0", image)
         seconds = time.perf_counter() - started
@@ -103,11 +116,11 @@ def test_a_500_mib_upload_keeps_the_servers_memory_bounded(server: tuple[str, in
 
     assert response.status_code == 201, response.text
     release = response.json()
-    assert release["sizeBytes"] == IMAGE_MIB * MiB
+    assert release["sizeBytes"] == mib * MiB
     assert release["sha256"] == image.digest.hexdigest()
     growth = peak - before
     print(
-        f"\n{IMAGE_MIB} MiB upload: {seconds:.1f} s ({IMAGE_MIB / seconds:.0f} MiB/s); server RSS "
+        f"\n{mib} MiB upload: {seconds:.1f} s ({mib / seconds:.0f} MiB/s); server RSS "
         f"before {before / MiB:.1f} MiB, peak {peak / MiB:.1f} MiB, growth {growth / MiB:.1f} MiB"
     )
     assert growth < MAX_GROWTH
