@@ -29,6 +29,7 @@ from write_side.commands import DeviceType
 from write_side.errors import InvalidInput
 from write_side.firmware import Firmware
 from write_side.firmware_commands import (
+    MAX_HARDWARE_REVISIONS,
     MAX_RELEASE_NOTES,
     FirmwareVersionText,
     HardwareRevision,
@@ -50,9 +51,9 @@ class UploadForm(Input):
     device_types: Annotated[list[DeviceType], Field(min_length=1, max_length=16)] = Field(
         description="The device types it installs on (repeat the field, or comma-separated)."
     )
-    hardware_revisions: list[HardwareRevision] | None = Field(
-        default=None, description="The hardware revisions it installs on; none: every one."
-    )
+    hardware_revisions: (
+        Annotated[list[HardwareRevision], Field(max_length=MAX_HARDWARE_REVISIONS)] | None
+    ) = Field(default=None, description="The hardware revisions it installs on; none: every one.")
     release_notes: Annotated[str, StringConstraints(max_length=MAX_RELEASE_NOTES)] | None = None
     signature: str | None = Field(default=None, description="ed25519 signature, base64.")
     key_id: KeyId | None = Field(default=None, description="The signing key's id.")
@@ -66,7 +67,8 @@ class UploadForm(Input):
         values: dict[str, object] = {}
         for name, given in fields.items():
             if name in LIST_FIELDS:
-                values[name] = [v.strip() for value in given for v in value.split(",") if v]
+                parts = (part.strip() for value in given for part in value.split(","))
+                values[name] = [part for part in parts if part] or None  # none: unset
             elif len(given) > 1:
                 values[name] = given  # a list where text is expected: named as the field
             elif given[0].strip():
