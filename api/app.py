@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import alerts, audit, deployments, devices, firmware, telemetry, users
+from api import alerts, audit, deployments, devices, firmware, firmware_upload, telemetry, users
 from api.graphql.router import FleetGraphQLRouter
 from api.ports import FleetSystem
+from api.rest import firmware_upload as firmware_upload_route
 from api.rest import health, metrics
 from api.rest.errors import install_error_handlers
 from api.rest.routes import router_of
@@ -37,6 +38,8 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(router_of(users.OPERATIONS, "users"))
     # Deployments first: `/firmware/deployments` before `/firmware/{firmwareId}`.
     app.include_router(router_of(deployments.OPERATIONS, "deployments"))
+    app.include_router(firmware_upload_route.router)
+    app.include_router(router_of(firmware_upload.OPERATIONS, "firmware"))
     app.include_router(router_of(firmware.OPERATIONS, "firmware"))
     app.include_router(ingest_router_for(system))
     app.include_router(jobs_router_for(system))

@@ -47,6 +47,7 @@ HTTP_STATUS: Mapping[str, int] = {
     "STALE_UPDATE": 409,
     "DEVICE_BUSY": 409,
     "UNAVAILABLE": 503,  # a read model this process does not run (`api.firmware_rows`)
+    "IMAGE_NOT_UPLOADED": 409,  # a presigned upload confirmed before its PUT
 }
 
 

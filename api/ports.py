@@ -16,6 +16,7 @@ from typing import Protocol
 from event_store.log import EventLog
 from ingestion.buffer import IngestService
 from ingestion.device_jobs import DeviceJobService
+from ota.port import BlobStore
 from read_side.alerts import AlertReader
 from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
@@ -71,6 +72,11 @@ class FleetSystem(Protocol):
     def firmware_service(self) -> FirmwareService: ...
     @property
     def deployment_service(self) -> DeploymentService: ...
+    @property
+    def blobs(self) -> BlobStore:
+        """Firmware images: the streamed upload writes, the AWS path presigns and heads."""
+        ...
+
     @property
     def devices(self) -> DeviceStatusReader: ...
     @property

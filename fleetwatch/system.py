@@ -74,6 +74,7 @@ class System:
     user_service: UserService
     firmware_service: FirmwareService  # OTA (docs/firmware.md section 12)
     deployment_service: DeploymentService
+    blobs: BlobStore  # firmware images (FLEETWATCH_BLOB_STORE)
     devices: DeviceStatusReader
     event_log: EventLog
     fanout: Fanout
@@ -84,7 +85,6 @@ class System:
     mqtt: MqttIngestor | None = None  # set when FLEETWATCH_MQTT_URL is
     users: UsersReader | None = None  # the users read model (issue 4)
     outbox: Outbox | None = None  # queued notifications, written by the notifier (issue 4)
-    blobs: BlobStore | None = None  # firmware images (FLEETWATCH_BLOB_STORE)
     job_documents: JobDocuments | None = None  # what devices are told (12.5; the outbox's)
     device_jobs: DeviceJobService | None = None  # the device routes of 12.5
     jobs_mqtt: JobUpdatesSubscriber | None = None  # job updates over MQTT, with `mqtt`
@@ -226,6 +226,7 @@ def build_system(
         user_service=UserService(app),
         firmware_service=ota_services.firmware_service,
         deployment_service=ota_services.deployment_service,
+        blobs=ota_services.blobs,
         devices=readers["device_status"],
         event_log=EventLog(app.recorder, app.envelope_mapper),
         fanout=fanout,
@@ -236,7 +237,6 @@ def build_system(
         mqtt=mqtt,
         users=readers["users"],
         outbox=notifying.outbox,
-        blobs=ota_services.blobs,
         job_documents=ota_services.documents,
         device_jobs=ota_services.device_jobs,
         jobs_mqtt=ota_services.jobs_mqtt,

@@ -9,11 +9,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api import alerts, audit, deployments, devices, firmware, telemetry, users
+from api import alerts, audit, deployments, devices, firmware, firmware_upload, telemetry, users
 
 # The modules of the GraphQL classes the tables name (inputs, connections): registered on import.
 from api.graphql import alert_inputs, firmware_inputs, firmware_types, user_types  # noqa: F401
 from api.graphql import audit as audit_types  # noqa: F401
+from api.graphql import firmware_upload as firmware_upload_types  # noqa: F401
 from api.graphql.alerts import AlertSubscription
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.fields import root_type
@@ -40,6 +41,7 @@ MUTATIONS: tuple[type, ...] = (
     root_type(users.OPERATIONS, MUTATION),
     root_type(firmware.OPERATIONS, MUTATION),
     root_type(deployments.OPERATIONS, MUTATION),
+    root_type(firmware_upload.OPERATIONS, MUTATION),
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     Subscription,
