@@ -3,7 +3,9 @@ alerting process manager, and the notification pipeline (notifier, outbox, dispa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import TrackingRecorder
@@ -13,14 +15,19 @@ from fleetwatch.wiring import MODELS_BY_NAME
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from notifications.wiring import build_dispatcher, build_outbox, build_senders
+from ota.schedule import Timer, TimerStore
 from projections.alerting import AlertingProcess
 from projections.alerting_worker import AlertingWorker
 from projections.batching import BatchingProjectionWorker
 from projections.notifier import NotifierProjection, StoredAlerts
+from projections.ota import OtaProcess
+from projections.ota_worker import OtaWorker
 from projections.runner import ProjectionWorker
 from read_side.notifications import ChangePublisher
 from read_side.users import UsersReader
 from write_side.application import FleetApplication
+from write_side.deployment_service import DeploymentService
+from write_side.firmware_service import FirmwareService
 
 RECIPIENTS_TIMEOUT = 2.0  # seconds the notifier waits for the users model per batch
 
@@ -98,3 +105,36 @@ def build_notifications(
         outbox=outbox,
         dispatcher=build_dispatcher(app, outbox, senders),
     )
+
+
+def build_ota(app: FleetApplication, timers: TimerStore, **worker_kwargs: Any) -> OtaWorker:
+    """The OTA orchestrator (docs/firmware.md 12.4): its own checkpoint on a process recorder,
+    its `wake` timers in `timers`; the timer loop calls `worker.projection.fire`."""
+    service = DeploymentService(app, FirmwareService(app))
+    process = OtaProcess(service, app.factory.process_recorder(), timers)
+    return OtaWorker(
+        process,
+        recorder=app.recorder,
+        mapper=app.envelope_mapper,
+        upstream_name=app.name,
+        **worker_kwargs,
+    )
+
+
+class UnwiredTimers:
+    """A `TimerStore` keeping rows in memory until the schedule store (`ota/schedule_*`) is
+    wired in its place: nothing fires these rows yet, and they do not survive a restart."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Timer] = {}
+
+    def schedule(self, timers: Sequence[Timer]) -> None:
+        for timer in timers:
+            self.rows.setdefault(timer.key, timer)
+
+    def due(self, now: datetime, limit: int) -> list[Timer]:
+        return sorted(t for t in self.rows.values() if t.due_at <= now)[:limit]
+
+    def done(self, timers: Sequence[Timer]) -> None:
+        for timer in timers:
+            self.rows.pop(timer.key, None)

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from event_store.log import EventLog
-from fleetwatch.consumers import build_alerting, build_notifications, build_read_model_worker
+from fleetwatch.consumers import (
+    UnwiredTimers,
+    build_alerting,
+    build_notifications,
+    build_ota,
+    build_read_model_worker,
+)
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
 from fleetwatch.wiring import (
@@ -182,6 +188,7 @@ def build_system(
     views["alerting"] = alerting.projection
     notifying = build_notifications(app, settings, readers["users"], workers["users"])
     workers["notifier"] = notifying.notifier
+    workers["ota"] = build_ota(app, UnwiredTimers())
     supervisor = Supervisor(
         feed=app.recorder,
         workers={name: workers[name] for name in WORKERS},

@@ -76,10 +76,11 @@ READ_MODELS: tuple[ReadModel, ...] = (
     ),
 )
 # Consumers of the feed that are not read models (`fleetwatch.consumers` builds them): the
-# alerting process manager (records alert events) and the notifier (writes the outbox).
-CONSUMERS = ("alerting", "notifier")
+# alerting process manager (records alert events), the notifier (writes the outbox) and the
+# OTA orchestrator (records deployment decisions and executions).
+CONSUMERS = ("alerting", "notifier", "ota")
 # Every worker, in the order the system keeps (starts, waits for, reports) them.
-WORKERS = ("device_status", "telemetry", "alerts", "alerting", "users", "notifier")
+WORKERS = ("device_status", "telemetry", "alerts", "alerting", "users", "notifier", "ota")
 # Those `fleetwatch projections rebuild` may drop and replay (the outbox is not rebuildable:
 # a replay would queue every notification again).
 PROJECTIONS = ("device_status", "telemetry", "alerts", "alerting", "users")
