@@ -42,7 +42,7 @@ from write_side.deployment_commands import ObserveVersion
 from write_side.deployment_executions import EXECUTION_EVENTS, DeploymentExecution
 from write_side.deployment_orchestration import DeploymentOrchestration
 from write_side.deployment_service import DeploymentService
-from write_side.deployment_states import FINISHED, Channel, ExecutionState
+from write_side.deployment_states import FINISHED, Channel, DeploymentStatus, ExecutionState
 from write_side.deployments import DEPLOYMENT_EVENTS, Deployment
 from write_side.devices import DEVICE_DECOMMISSIONED, DEVICE_REGISTERED, DEVICE_UPDATED
 from write_side.event_names import type_prefix
@@ -154,6 +154,16 @@ class OtaProcess(OtaSteps):
             count += self._read(None, mark=True)
             self.built_to = up_to
             return count
+
+    def reconcile_all(self) -> None:
+        """Every deployment not completed (after a restart: what a crash left undone, and the
+        wake-ups of an in-memory timer store)."""
+        with self.lock:
+            now = self.clock()
+            for d in list(self.state.deployments.values()):
+                if d.status is not DeploymentStatus.COMPLETED:
+                    meta = EventMetadata(d.tenant_id, ACTOR, causation_id="restart")
+                    self.reconcile(d.id, now, meta)
 
     # Timers ---------------------------------------------------------------------------------------
 

@@ -33,3 +33,4 @@ class OtaWorker(BatchingProjectionWorker):
 
     def resume(self) -> None:
         self.rebuild_state()
+        self.projection.reconcile_all()

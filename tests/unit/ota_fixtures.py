@@ -18,7 +18,7 @@ from event_store.envelope import EventMetadata
 from ota.schedule import Timer
 from projections.ota import OtaProcess
 from projections.ota_worker import OtaWorker
-from tests.unit.deployment_fixtures import OPERATOR, Clock, Releases
+from tests.unit.deployment_fixtures import OPERATOR, Clock
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice, UpdateDevice
 from write_side.deployment_commands import ReportUpdate, parse_create_deployment
@@ -27,6 +27,8 @@ from write_side.deployment_service import DeploymentService
 from write_side.deployment_states import ExecutionState
 from write_side.deployments import Deployment
 from write_side.device_service import DeviceService
+from write_side.firmware_commands import PublishFirmware, WithdrawFirmware
+from write_side.firmware_service import FirmwareService
 from write_side.telemetry import BatchEntry, StatusReport
 from write_side.telemetry_log import Telemetry, telemetry_id
 
@@ -55,30 +57,33 @@ class MemoryTimers:
 class OtaWorld:
     app: FleetApplication
     clock: Clock
-    releases: Releases
+    releases: FirmwareService
     service: DeploymentService
     devices: DeviceService
     timers: MemoryTimers
     worker: OtaWorker
     seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    versions: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
     def build(cls, env: dict[str, str] | None = None) -> OtaWorld:
-        app, clock, releases = FleetApplication(env=env), Clock(), Releases()
+        app, clock = FleetApplication(env=env), Clock()
+        releases = FirmwareService(app, clock)
         service = DeploymentService(app, releases, clock, lambda: 7)
         timers = MemoryTimers()
         world = cls(app, clock, releases, service, DeviceService(app), timers, None)  # type: ignore[arg-type]
         world.worker = world.new_worker()
         return world
 
-    def new_worker(self) -> OtaWorker:
-        """A fresh orchestrator on the same store (a restart)."""
+    def new_worker(self, upstream: str | None = None) -> OtaWorker:
+        """A fresh orchestrator on the same store (a restart); another `upstream` name: one
+        with no checkpoint, which replays the whole feed."""
         process = OtaProcess(
             self.service, self.app.factory.process_recorder(), self.timers, clock=self.clock
         )
         worker = OtaWorker(
             process, recorder=self.app.recorder, mapper=self.app.envelope_mapper,
-            upstream_name=self.app.name,
+            upstream_name=upstream or self.app.name,
         )  # fmt: skip
         worker.resume()
         return worker
@@ -124,8 +129,22 @@ class OtaWorld:
         telemetry.record([entry], self.clock(), "http")
         self.app.commit(telemetry, DEVICE_META)
 
-    def create(self, target: dict[str, Any] | None = None, **fields: Any) -> UUID:
-        firmware = self.releases.add()
+    def release(self, types: Sequence[str] = ("pump",)) -> UUID:
+        """A published release of the next version (2.1.0, 2.2.0, ...) for `types`."""
+        version = f"2.{next(self.versions)}.0"
+        command = PublishFirmware(
+            version=version, device_types=list(types), filename="fw.bin", size_bytes=1024,
+            sha256="ab" * 32,
+        )  # fmt: skip
+        return self.releases.publish(command, OPERATOR).aggregate.id
+
+    def withdraw(self, firmware_id: UUID) -> None:
+        self.releases.withdraw(WithdrawFirmware(firmware_id=firmware_id), OPERATOR)
+
+    def create(
+        self, target: dict[str, Any] | None = None, firmware: UUID | None = None, **fields: Any
+    ) -> UUID:
+        firmware = firmware or self.release()
         data = {
             "name": "pumps",
             "firmwareId": str(firmware),
@@ -142,6 +161,9 @@ class OtaWorld:
         }  # fmt: skip
         meta = EventMetadata("acme", f"device:{execution.device_id}")
         self.service.report_update(ReportUpdate.model_validate(body | fields), meta)
+
+    def target_version(self, deployment_id: UUID) -> str:
+        return self.deployment(deployment_id).firmware_version
 
     def deployment(self, deployment_id: UUID) -> Deployment:
         return self.service.get("acme", deployment_id)
