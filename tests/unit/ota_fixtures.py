@@ -67,7 +67,11 @@ class OtaWorld:
 
     @classmethod
     def build(cls, env: dict[str, str] | None = None) -> OtaWorld:
-        app, clock = FleetApplication(env=env), Clock()
+        return cls.on(FleetApplication(env=env))
+
+    @classmethod
+    def on(cls, app: FleetApplication) -> OtaWorld:
+        clock = Clock()
         releases = FirmwareService(app, clock)
         service = DeploymentService(app, releases, clock, lambda: 7)
         timers = MemoryTimers()
