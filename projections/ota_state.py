@@ -217,8 +217,8 @@ class OtaState:
                 {"wave": payload["wave"], "by": payload["by"], "evidence": payload["evidence"]}
             )
         elif name == "SoakStarted":
-            until = datetime.fromisoformat(payload["until"])
-            deployment.soak = (int(payload["wave"]), envelope.occurred_at, until)
+            wave, until = int(payload["wave"]), datetime.fromisoformat(payload["until"])
+            deployment.soak = (wave, until - deployment.plan.waves[wave].soak, until)
         elif name == "HealthChecked":
             deployment.soak = None
         if deployment.status in FINISHED and not was_finished:
@@ -268,5 +268,7 @@ class OtaState:
         retry_at = payload.get("retry_at")
         facts.retry_at = None if retry_at is None else datetime.fromisoformat(retry_at)
         facts.revert = bool(payload.get("revert"))
+        if name in ("Succeeded", "RolledBack") and facts.device_id in self.devices:
+            self.devices[facts.device_id].version = str(payload["reported_version"])
         if name == "Notified":
             bisect.insort(self.deployments[facts.deployment_id].notified, at)
