@@ -251,14 +251,12 @@ class OtaProcess(OtaSteps):
         that is already current."""
         device_id = UUID(str(envelope.payload["device_id"]))
         device = self.state.devices.get(device_id)
-        if device is None or device.version is None:
+        reports = [e for e in envelope.payload["entries"] if e["status"].get("firmware_version")]
+        if device is None or device.version is None or not reports:
             return []
         active = self.state.active_on(device_id)
         if active is not None:
-            reports = [
-                e for e in envelope.payload["entries"] if e["status"].get("firmware_version")
-            ]
-            at = max((datetime.fromisoformat(e["at"]) for e in reports), default=self.clock())
+            at = max(datetime.fromisoformat(e["at"]) for e in reports)
             command = ObserveVersion(device_id=device_id, version=device.version, at=at)
             self.service.observe_version(command, meta)
             self.learn()

@@ -119,6 +119,7 @@ class OtaState:
     deployments: dict[UUID, DeploymentFacts] = field(default_factory=dict)
     executions: dict[UUID, ExecutionFacts] = field(default_factory=dict)
     withdrawn: set[str] = field(default_factory=set)
+    of_device: dict[UUID, list[ExecutionFacts]] = field(default_factory=dict)
     gate_metrics: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def active_on(self, device_id: UUID) -> ExecutionFacts | None:
@@ -129,7 +130,7 @@ class OtaState:
         return None
 
     def by_device(self, device_id: UUID) -> list[ExecutionFacts]:
-        return [e for e in self.executions.values() if e.device_id == device_id]
+        return self.of_device.get(device_id, [])
 
     def apply(self, envelope: EventEnvelope) -> None:
         kind, payload = envelope.type, envelope.payload
@@ -252,6 +253,7 @@ class OtaState:
                 not_before=None if not_before is None else datetime.fromisoformat(not_before),
             )
             self.executions[execution_id] = deployment.executions[execution_id] = facts
+            self.of_device.setdefault(facts.device_id, []).append(facts)
             return
         known = self.executions.get(execution_id)
         if known is None or envelope.version <= known.version:
