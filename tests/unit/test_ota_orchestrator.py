@@ -24,9 +24,16 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from hypothesis import event as hypothesis_event
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from event_store.log import EventLog
 from tests.unit.deployment_fixtures import OLD, OPERATOR
@@ -84,6 +91,9 @@ class Fleet(RuleBasedStateMachine):
             self.world.report_version(self.devices[-1], OLD)
 
     def teardown(self) -> None:
+        feed = self.world.app.recorder.select_notifications(start=0, limit=1_000_000)
+        for kind in sorted({n.topic.rsplit(":", 1)[-1] for n in feed}):
+            hypothesis_event(kind)  # what the examples reached (`--hypothesis-show-statistics`)
         self.world.app.close()
         self.dir.cleanup()
 
@@ -108,6 +118,10 @@ class Fleet(RuleBasedStateMachine):
         self.world.report_version(device, text)
         self._step()
 
+    @initialize(plan=st.sampled_from(range(len(PLANS))))
+    def first_deployment(self, plan: int) -> None:
+        self.create(plan)
+
     @precondition(lambda self: len(self.deployments) < 3)
     @rule(plan=st.sampled_from(range(len(PLANS))))
     def create(self, plan: int) -> None:
@@ -119,7 +133,8 @@ class Fleet(RuleBasedStateMachine):
 
     @precondition(lambda self: self.deployments)
     @rule(
-        index=st.integers(0, 5), command=st.sampled_from(["pause", "resume", "cancel", "approve"])
+        index=st.integers(0, 5),
+        command=st.sampled_from(["pause", "resume", "resume", "approve", "approve", "cancel"]),
     )
     def operate(self, index: int, command: str) -> None:
         deployment = self.deployments[index % len(self.deployments)]
@@ -156,6 +171,20 @@ class Fleet(RuleBasedStateMachine):
         status = "succeeded" if status == "done" else status
         with contextlib.suppress(DomainError):
             self.world.update(execution, status, **fields)
+        self._step()
+
+    @precondition(lambda self: self.deployments)
+    @rule(succeed=st.booleans())
+    def every_active_device_answers(self, succeed: bool) -> None:
+        """All succeed, or all refuse (those not yet installing)."""
+        for execution in self._executions():
+            if execution.execution.state in ACTIVE:
+                version = execution.execution.target_version
+                with contextlib.suppress(DomainError):
+                    if succeed:
+                        self.world.update(execution.id, "succeeded", version=version)
+                    else:
+                        self.world.update(execution.id, "rejected")
         self._step()
 
     @rule(seconds=st.sampled_from([30, 61, 1800, 4000, 90_000]))
@@ -268,5 +297,5 @@ class Fleet(RuleBasedStateMachine):
         return [e.payload for e in log.read_stream(stream) if e.type == kind]
 
 
-Fleet.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
+Fleet.TestCase.settings = settings(max_examples=30, stateful_step_count=30, deadline=None)
 TestFleet = Fleet.TestCase
