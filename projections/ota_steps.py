@@ -145,9 +145,9 @@ class OtaSteps:
         if judgement.verdict is not Verdict.PROMOTE:
             return False
         if wave == len(facts.plan.waves) - 1:
-            if counts.active:
-                return False
             totals = tally(facts.executions.values())
+            if totals.active:  # complete once no install of any wave can still move
+                return False
             return bool(self.commands.complete(d.id, totals, now, meta).position)
         gate = facts.plan.health_gate
         if gate is not None and spec.soak and wave not in d.healthy:

@@ -269,3 +269,22 @@ def test_alerts_on_the_updated_devices_fail_the_health_gate(world: OtaWorld) -> 
     assert d.status is Status.PAUSED
     assert d.wave == 0
     assert d.healthy == set()
+
+
+def test_a_deployment_completes_only_once_every_install_has_ended(world: OtaWorld) -> None:
+    fleet(world, 3)
+    deployment = world.create(waves=[{"count": 2, "successPercent": 50}, {}])
+    world.pump()
+    first, second = [
+        e for e, x in world.executions(deployment).items() if x.execution.state is S.NOTIFIED
+    ]
+    world.update(first, "succeeded", version=world.target_version(deployment))
+    world.pump()  # wave 0 promoted at 50 %; its second device still works
+    for execution, x in world.executions(deployment).items():
+        if x.wave == 1:
+            world.update(execution, "succeeded", version=world.target_version(deployment))
+    world.pump()
+    assert world.deployment(deployment).status is Status.RUNNING
+    world.update(second, "succeeded", version=world.target_version(deployment))
+    world.pump()
+    assert world.deployment(deployment).status is Status.COMPLETED
