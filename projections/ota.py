@@ -22,6 +22,7 @@ timers on the deployment's stream, scheduled through the `TimerStore`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -45,11 +46,13 @@ from write_side.deployment_service import DeploymentService
 from write_side.deployment_states import FINISHED, Channel, DeploymentStatus, ExecutionState
 from write_side.deployments import DEPLOYMENT_EVENTS, Deployment
 from write_side.devices import DEVICE_DECOMMISSIONED, DEVICE_REGISTERED, DEVICE_UPDATED
+from write_side.errors import DomainError
 from write_side.event_names import type_prefix
 from write_side.firmware import FIRMWARE_UPLOAD_REQUESTED, FIRMWARE_WITHDRAWN
 from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED
 
 ACTOR = "system:ota"
+log = logging.getLogger(__name__)
 OWN_TOPICS = tuple(n.topic for n in (*DEPLOYMENT_EVENTS, *EXECUTION_EVENTS))
 DEVICE_TOPICS = tuple(n.topic for n in (DEVICE_REGISTERED, DEVICE_UPDATED, DEVICE_DECOMMISSIONED))
 TOPICS = (
@@ -122,7 +125,7 @@ class OtaProcess(OtaSteps):
             self.learned_to = max(self.learned_to, envelopes[-1].position or 0)
             now = self.clock()
             for deployment_id, meta in touched.items():
-                self.reconcile(deployment_id, now, meta)
+                self._reconcile(deployment_id, now, meta)
             self.record_position(tracking)
         return []
 
@@ -163,7 +166,7 @@ class OtaProcess(OtaSteps):
             for d in list(self.state.deployments.values()):
                 if d.status is not DeploymentStatus.COMPLETED:
                     meta = EventMetadata(d.tenant_id, ACTOR, causation_id="restart")
-                    self.reconcile(d.id, now, meta)
+                    self._reconcile(d.id, now, meta)
 
     # Timers ---------------------------------------------------------------------------------------
 
@@ -180,7 +183,15 @@ class OtaProcess(OtaSteps):
                 if self.wakes.get(deployment_id) == timer.due_at:
                     del self.wakes[deployment_id]
                 meta = EventMetadata(timer.tenant_id, ACTOR, causation_id=f"timer:{timer.key}")
-                self.reconcile(deployment_id, now, meta)
+                self._reconcile(deployment_id, now, meta)
+
+    def _reconcile(self, deployment_id: UUID, now: datetime, meta: EventMetadata) -> None:
+        """One deployment; a domain refusal is logged, not raised: it would stop the feed for
+        every deployment, and the next event or timer of this one reconciles it again."""
+        try:
+            self.reconcile(deployment_id, now, meta)
+        except DomainError:
+            log.warning("ota: deployment %s not reconciled", deployment_id, exc_info=True)
 
     def wake(self, deployment: DeploymentFacts, at: datetime) -> None:
         """Schedule a `wake` at `at` unless one no later is pending."""

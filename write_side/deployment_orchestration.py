@@ -50,8 +50,10 @@ class DeploymentOrchestration:
         self, deployment_id: UUID, targets: int, at: datetime, meta: EventMetadata
     ) -> Saved[Deployment]:
         def decide(d: Deployment) -> None:
-            if d.status is Status.SCHEDULED:
+            if d.status is Status.SCHEDULED and (targets or d.target.dynamic):
                 d.start(at, targets)
+            elif d.status is Status.SCHEDULED:  # a snapshot that matches no device
+                d.cancel("system:ota", "the target matches no device", at)
 
         return self._deployment(deployment_id, decide, meta)
 
@@ -216,9 +218,8 @@ class DeploymentOrchestration:
     def notify(
         self, execution_id: UUID, channel: Channel, at: datetime, meta: EventMetadata
     ) -> Saved[DeploymentExecution]:
-        """QUEUED -> NOTIFIED with the device's claim in the same commit (`DeviceBusy` when
-        another execution is active on it). Nothing when the execution is not QUEUED or its
-        deployment does not run (a revert also runs after an abort or a cancel)."""
+        """QUEUED -> NOTIFIED with the device's claim in one commit (else `DeviceBusy`); nothing
+        unless QUEUED and the deployment runs (a revert: also after an abort or a cancel)."""
 
         def attempt() -> Saved[DeploymentExecution]:
             tenant = meta.tenant_id

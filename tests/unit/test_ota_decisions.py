@@ -288,3 +288,10 @@ def test_a_deployment_completes_only_once_every_install_has_ended(world: OtaWorl
     world.update(second, "succeeded", version=world.target_version(deployment))
     world.pump()
     assert world.deployment(deployment).status is Status.COMPLETED
+
+
+def test_a_snapshot_that_matches_no_device_is_canceled(world: OtaWorld) -> None:
+    fleet(world, 1, tags=("south",))
+    deployment = world.create()
+    world.pump()
+    assert world.deployment(deployment).status is Status.CANCELED
