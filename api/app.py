@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import alerts, audit, devices, telemetry, users
+from api import alerts, audit, deployments, devices, firmware, telemetry, users
 from api.graphql.router import FleetGraphQLRouter
 from api.ports import FleetSystem
 from api.rest import health, metrics
 from api.rest.errors import install_error_handlers
 from api.rest.routes import router_of
 from ingestion.http import router_for as ingest_router_for
+from ingestion.jobs_http import jobs_router_for
 
 
 def create_app(system: FleetSystem) -> FastAPI:
@@ -34,6 +35,10 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(router_of(audit.OPERATIONS, "audit"))
     app.include_router(router_of(alerts.OPERATIONS, "alerts"))
     app.include_router(router_of(users.OPERATIONS, "users"))
+    # Deployments first: `/firmware/deployments` before `/firmware/{firmwareId}`.
+    app.include_router(router_of(deployments.OPERATIONS, "deployments"))
+    app.include_router(router_of(firmware.OPERATIONS, "firmware"))
     app.include_router(ingest_router_for(system))
+    app.include_router(jobs_router_for(system))
     app.include_router(FleetGraphQLRouter(system))
     return app

@@ -46,6 +46,7 @@ HTTP_STATUS: Mapping[str, int] = {
     "INVALID_TRANSITION": 422,
     "STALE_UPDATE": 409,
     "DEVICE_BUSY": 409,
+    "UNAVAILABLE": 503,  # a read model this process does not run (`api.firmware_rows`)
 }
 
 

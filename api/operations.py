@@ -17,8 +17,9 @@ name of the derived input), so adding an operation is adding one entry:
     )
 
 Kinds of operation, by what `run` answers: one object (`output`, or None: REST 404 and GraphQL
-null, with `nullable`), or a page of rows (`paged`: REST's page model of `output`s, GraphQL's
-connection of the derived type)."""
+null, with `nullable`), a page of rows (`paged`: REST's page model of `output`s, GraphQL's
+connection of the derived type), or every one of a short list (`many`: a JSON array, a GraphQL
+list, never null)."""
 
 from __future__ import annotations
 
@@ -146,6 +147,7 @@ class Operation:
     nullable: bool = False  # a read that finds nothing: REST 404 (`missing`), GraphQL null
     missing: str = "not found"
     paged: Paged | None = None
+    many: bool = False  # `run` answers a list of `output`s (a short one: no paging)
     rest: Rest | None = None
     graphql: GraphQL | None = None
 

@@ -4,8 +4,8 @@ The composition root (`fleetwatch`) builds the system and hands it in; the API n
 it, so `fleetwatch` can import the API to serve it without an import cycle (issue 11). Only
 what the routes and resolvers use is here: the command handlers (one service per slice), the
 readers, the event log, the fan-out, read-your-writes (`wait_for`), the projections' progress
-(health, metrics), the ingestion service behind `POST /ingest`, and the settings authentication
-reads.
+(health, metrics), the ingestion service behind `POST /ingest`, the device job routes, and
+the settings authentication reads.
 Read-only properties, so a dataclass field or a narrower type (a `Literal`) satisfies them.
 """
 
@@ -15,13 +15,18 @@ from typing import Protocol
 
 from event_store.log import EventLog
 from ingestion.buffer import IngestService
+from ingestion.device_jobs import DeviceJobService
 from read_side.alerts import AlertReader
+from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
+from read_side.firmware import FirmwareReader
 from read_side.notifications import Fanout
 from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
 from write_side.alert_service import AlertService
+from write_side.deployment_service import DeploymentService
 from write_side.device_service import DeviceService
+from write_side.firmware_service import FirmwareService
 from write_side.user_service import UserService
 
 
@@ -63,6 +68,10 @@ class FleetSystem(Protocol):
     @property
     def user_service(self) -> UserService: ...
     @property
+    def firmware_service(self) -> FirmwareService: ...
+    @property
+    def deployment_service(self) -> DeploymentService: ...
+    @property
     def devices(self) -> DeviceStatusReader: ...
     @property
     def telemetry(self) -> TelemetryReader: ...
@@ -71,11 +80,19 @@ class FleetSystem(Protocol):
     @property
     def users(self) -> UsersReader | None: ...
     @property
+    def firmware(self) -> FirmwareReader | None: ...
+    @property
+    def deployments(self) -> DeploymentsReader | None: ...
+    @property
     def event_log(self) -> EventLog: ...
     @property
     def fanout(self) -> Fanout: ...
     @property
     def ingest(self) -> IngestService | None: ...
+    @property
+    def device_jobs(self) -> DeviceJobService | None:
+        """The device routes of OTA (docs/firmware.md 12.5), mounted beside `POST /ingest`."""
+        ...
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every read model has applied the feed up to `position`."""

@@ -1,21 +1,24 @@
 """Builders of the feed's workers: one per read model (from its `fleetwatch.wiring` entry), the
-alerting process manager, and the notification pipeline (notifier, outbox, dispatcher)."""
+alerting process manager, the notification pipeline (notifier, outbox, dispatcher) and the OTA
+schedule writer (timers and job notices)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import TrackingRecorder
 
+from event_store.log import EventLog
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import MODELS_BY_NAME
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from notifications.wiring import build_dispatcher, build_outbox, build_senders
-from ota.schedule import Timer, TimerStore
+from ota.schedule import TimerStore
+from ota.schedule_loops import Fire, JobDispatcher, Render, TimerLoop
+from ota.schedule_rows import ScheduleStore
+from ota.schedule_wiring import build_schedule_store
 from projections.alerting import AlertingProcess
 from projections.alerting_worker import AlertingWorker
 from projections.batching import BatchingProjectionWorker
@@ -23,6 +26,7 @@ from projections.notifier import NotifierProjection, StoredAlerts
 from projections.ota import OtaProcess
 from projections.ota_worker import OtaWorker
 from projections.runner import ProjectionWorker
+from projections.schedule_writer import ScheduleWriter
 from read_side.notifications import ChangePublisher
 from read_side.users import UsersReader
 from write_side.application import FleetApplication
@@ -107,10 +111,50 @@ def build_notifications(
     )
 
 
-def build_ota(app: FleetApplication, timers: TimerStore, **worker_kwargs: Any) -> OtaWorker:
+def build_ota_schedule(app: FleetApplication) -> tuple[BatchingProjectionWorker, ScheduleStore]:
+    """The schedule writer's worker (its checkpoint commits with its timer and notice rows)
+    and the store the orchestrator's timer loop and the job dispatcher read."""
+    store = build_schedule_store(app)
+    assert isinstance(store, TrackingRecorder)  # its checkpoint commits with its rows
+    log = EventLog(app.recorder, app.envelope_mapper)
+    writer = ScheduleWriter(
+        store, lambda stream, version: log.read_stream(stream, up_to_version=version)
+    )
+    worker = BatchingProjectionWorker(
+        writer,
+        max_batch=100,
+        checkpoints=store,
+        recorder=app.recorder,
+        mapper=app.envelope_mapper,
+        upstream_name=app.name,
+    )
+    return worker, store
+
+
+def build_ota_loops(
+    store: ScheduleStore, settings: Settings, fire: Fire, render: Render
+) -> tuple[TimerLoop, JobDispatcher | None]:
+    """The timer loop (firing into the orchestrator's `fire`) and, when `FLEETWATCH_OTA_MQTT_URL`
+    is set, the job dispatcher publishing `render`ed documents through `MqttDeviceJobs`."""
+    poll = settings.ota_poll_interval
+    timers = TimerLoop(store, fire, poll_interval=poll)
+    if settings.ota_mqtt_url is None:
+        return timers, None
+    from ota.mqtt_jobs import MqttDeviceJobs
+
+    jobs = MqttDeviceJobs(settings.ota_mqtt_url, client_id=settings.ota_mqtt_client_id)
+    return timers, JobDispatcher(store, jobs, render, poll_interval=poll)
+
+
+def build_ota(
+    app: FleetApplication,
+    timers: TimerStore,
+    deployments: DeploymentService | None = None,
+    **worker_kwargs: Any,
+) -> OtaWorker:
     """The OTA orchestrator (docs/firmware.md 12.4): its own checkpoint on a process recorder,
-    its `wake` timers in `timers`; the timer loop calls `worker.projection.fire`."""
-    service = DeploymentService(app, FirmwareService(app))
+    its `wake` timers in `timers`; the timer loop fires into `worker.projection.fire`."""
+    service = deployments or DeploymentService(app, FirmwareService(app))
     process = OtaProcess(service, app.factory.process_recorder(), timers)
     return OtaWorker(
         process,
@@ -119,22 +163,3 @@ def build_ota(app: FleetApplication, timers: TimerStore, **worker_kwargs: Any) -
         upstream_name=app.name,
         **worker_kwargs,
     )
-
-
-class UnwiredTimers:
-    """A `TimerStore` keeping rows in memory until the schedule store (`ota/schedule_*`) is
-    wired in its place: nothing fires these rows yet, and they do not survive a restart."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, Timer] = {}
-
-    def schedule(self, timers: Sequence[Timer]) -> None:
-        for timer in timers:
-            self.rows.setdefault(timer.key, timer)
-
-    def due(self, now: datetime, limit: int) -> list[Timer]:
-        return sorted(t for t in self.rows.values() if t.due_at <= now)[:limit]
-
-    def done(self, timers: Sequence[Timer]) -> None:
-        for timer in timers:
-            self.rows.pop(timer.key, None)

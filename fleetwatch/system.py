@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING
 
 from event_store.log import EventLog
 from fleetwatch.consumers import (
-    UnwiredTimers,
     build_alerting,
     build_notifications,
     build_ota,
+    build_ota_schedule,
     build_read_model_worker,
 )
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
+from fleetwatch.system_ota import build_ota_services
 from fleetwatch.wiring import (
     READ_MODELS,
     WORKER_GROUPS,
@@ -35,24 +36,33 @@ from fleetwatch.wiring import (
     open_read_model,
 )
 from ingestion.buffer import IngestService
+from ingestion.device_jobs import DeviceJobService
 from ingestion.settings import IngestSettings
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
+from ota.job_document import JobDocuments
+from ota.port import BlobStore
+from ota.schedule_rows import ScheduleStore
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
+from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
+from read_side.firmware import FirmwareReader
 from read_side.notifications import Fanout
 from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
 from write_side.alert_service import AlertService
 from write_side.application import FleetApplication
 from write_side.credentials import DeviceDirectory
+from write_side.deployment_service import DeploymentService
 from write_side.device_service import DeviceService
+from write_side.firmware_service import FirmwareService
 from write_side.ingestion import RawHistory, TelemetryIngestion
 from write_side.user_service import UserService
 
 if TYPE_CHECKING:
+    from ingestion.jobs_mqtt import JobUpdatesSubscriber
     from ingestion.mqtt import MqttIngestor
 
 
@@ -63,6 +73,8 @@ class System:
     device_service: DeviceService  # the command handlers, one service per slice
     alert_service: AlertService
     user_service: UserService
+    firmware_service: FirmwareService  # OTA (docs/firmware.md section 12)
+    deployment_service: DeploymentService
     devices: DeviceStatusReader
     event_log: EventLog
     fanout: Fanout
@@ -73,6 +85,13 @@ class System:
     mqtt: MqttIngestor | None = None  # set when FLEETWATCH_MQTT_URL is
     users: UsersReader | None = None  # the users read model (issue 4)
     outbox: Outbox | None = None  # queued notifications, written by the notifier (issue 4)
+    blobs: BlobStore | None = None  # firmware images (FLEETWATCH_BLOB_STORE)
+    job_documents: JobDocuments | None = None  # what devices are told (12.5; the outbox's)
+    device_jobs: DeviceJobService | None = None  # the device routes of 12.5
+    jobs_mqtt: JobUpdatesSubscriber | None = None  # job updates over MQTT, with `mqtt`
+    ota_schedule: ScheduleStore | None = None  # OTA timers and job notices (firmware.md 12.4)
+    firmware: FirmwareReader | None = None  # releases, signing keys (docs/firmware.md 12.7)
+    deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -107,6 +126,8 @@ class System:
             self.ingest.start()
         if self.mqtt is not None:
             self.mqtt.start()
+        if self.jobs_mqtt is not None:
+            self.jobs_mqtt.start()
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every read model has applied the feed up to `position` (read-your-writes)."""
@@ -120,6 +141,8 @@ class System:
         return self.supervisor.rebuild(name, progress)
 
     def close(self) -> None:
+        if self.jobs_mqtt is not None:
+            self.jobs_mqtt.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
         if self.ingest is not None:
@@ -173,12 +196,12 @@ def build_system(
 ) -> System:
     settings = settings or Settings()
     app = FleetApplication(env=application_env(settings))
+    ingest_settings = ingest_settings or IngestSettings()
+    ota_services = build_ota_services(app, settings, ingest_settings)
     fanout = build_fanout(settings)
     models = {model.name: open_read_model(app, settings, model.name) for model in READ_MODELS}
     readers = {name: reader for name, (_view, reader) in models.items()}
-    ingest, mqtt = build_ingestion(
-        app, settings, ingest_settings or IngestSettings(), history=readers["telemetry"]
-    )
+    ingest, mqtt = build_ingestion(app, settings, ingest_settings, history=readers["telemetry"])
     workers: dict[str, ProjectionWorker] = {
         name: build_read_model_worker(app, name, view, reader, fanout)
         for name, (view, reader) in models.items()
@@ -188,7 +211,8 @@ def build_system(
     views["alerting"] = alerting.projection
     notifying = build_notifications(app, settings, readers["users"], workers["users"])
     workers["notifier"] = notifying.notifier
-    workers["ota"] = build_ota(app, UnwiredTimers())
+    workers["ota_schedule"], ota_schedule = build_ota_schedule(app)
+    workers["ota"] = build_ota(app, ota_schedule, ota_services.deployment_service)
     supervisor = Supervisor(
         feed=app.recorder,
         workers={name: workers[name] for name in WORKERS},
@@ -202,6 +226,8 @@ def build_system(
         device_service=DeviceService(app),
         alert_service=AlertService(app),
         user_service=UserService(app),
+        firmware_service=ota_services.firmware_service,
+        deployment_service=ota_services.deployment_service,
         devices=readers["device_status"],
         event_log=EventLog(app.recorder, app.envelope_mapper),
         fanout=fanout,
@@ -212,4 +238,11 @@ def build_system(
         mqtt=mqtt,
         users=readers["users"],
         outbox=notifying.outbox,
+        blobs=ota_services.blobs,
+        job_documents=ota_services.documents,
+        device_jobs=ota_services.device_jobs,
+        jobs_mqtt=ota_services.jobs_mqtt,
+        ota_schedule=ota_schedule,
+        firmware=readers["firmware"],
+        deployments=readers["deployments"],
     )

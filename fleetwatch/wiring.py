@@ -21,13 +21,19 @@ from event_store.sqlite_files import ReadModelsDatastore
 from fleetwatch.settings import Settings
 from projections.alert_views import AlertsProjection
 from projections.batching import BatchProjection
+from projections.deployments import DeploymentsProjection
 from projections.device_status import DeviceStatusProjection
+from projections.firmware import FirmwareProjection
 from projections.telemetry import TelemetryProjection
 from projections.users import UsersProjection
 from read_side.alerts.dynamodb import DynamoDBAlertReader, DynamoDBAlertsView
 from read_side.alerts.sqlite import SQLiteAlertReader, SQLiteAlertsView
+from read_side.deployments.dynamodb import DynamoDBDeploymentsReader, DynamoDBDeploymentsView
+from read_side.deployments.sqlite import SQLiteDeploymentsReader, SQLiteDeploymentsView
 from read_side.device_status.dynamodb import DynamoDBDeviceStatusReader, DynamoDBDeviceStatusView
 from read_side.device_status.sqlite import SQLiteDeviceStatusReader, SQLiteDeviceStatusView
+from read_side.firmware.dynamodb import DynamoDBFirmwareReader, DynamoDBFirmwareView
+from read_side.firmware.sqlite import SQLiteFirmwareReader, SQLiteFirmwareView
 from read_side.notifications import Fanout
 from read_side.telemetry.dynamodb import DynamoDBTelemetryReader, DynamoDBTelemetryView
 from read_side.telemetry.sqlite import SQLiteTelemetryReader, SQLiteTelemetryView
@@ -74,16 +80,49 @@ READ_MODELS: tuple[ReadModel, ...] = (
         UsersProjection,
         publishes=False,
     ),
+    ReadModel(
+        "firmware",  # releases and signing keys (docs/firmware.md 12.7); no subscription
+        (SQLiteFirmwareView, SQLiteFirmwareReader),
+        (DynamoDBFirmwareView, DynamoDBFirmwareReader),
+        FirmwareProjection,
+        publishes=False,
+    ),
+    ReadModel(
+        "deployments",  # deployments, executions and their history, compliance (12.7)
+        (SQLiteDeploymentsView, SQLiteDeploymentsReader),
+        (DynamoDBDeploymentsView, DynamoDBDeploymentsReader),
+        DeploymentsProjection,
+    ),
 )
 # Consumers of the feed that are not read models (`fleetwatch.consumers` builds them): the
 # alerting process manager (records alert events), the notifier (writes the outbox) and the
-# OTA orchestrator (records deployment decisions and executions).
-CONSUMERS = ("alerting", "notifier", "ota")
+# OTA schedule writer (the orchestrator's timers and the devices' job notices) and the OTA
+# orchestrator (records deployment decisions and executions).
+CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota")
 # Every worker, in the order the system keeps (starts, waits for, reports) them.
-WORKERS = ("device_status", "telemetry", "alerts", "alerting", "users", "notifier", "ota")
-# Those `fleetwatch projections rebuild` may drop and replay (the outbox is not rebuildable:
-# a replay would queue every notification again).
-PROJECTIONS = ("device_status", "telemetry", "alerts", "alerting", "users")
+WORKERS = (
+    "device_status",
+    "telemetry",
+    "alerts",
+    "alerting",
+    "users",
+    "notifier",
+    "firmware",
+    "deployments",
+    "ota_schedule",
+    "ota",
+)
+# Those `fleetwatch projections rebuild` may drop and replay (the outboxes are not rebuildable:
+# a replay would queue every notification and job notice again).
+PROJECTIONS = (
+    "device_status",
+    "telemetry",
+    "alerts",
+    "alerting",
+    "users",
+    "firmware",
+    "deployments",
+)
 # Workers that share one thread, one read and one decode of the feed (`projections.group`).
 WORKER_GROUPS: tuple[tuple[str, ...], ...] = (("device_status", "telemetry", "alerting"),)
 

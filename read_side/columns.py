@@ -25,6 +25,7 @@ import types
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
+from enum import StrEnum
 from operator import attrgetter
 from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 from uuid import UUID
@@ -87,6 +88,7 @@ class Forms:
     sequence: Callable[[Converter, type], Converter]
     mapping: Callable[[Converter], Converter]
     record: Callable[[type, dict[str, Converter]], Converter]
+    reading: bool = False  # an enum (a `StrEnum`) is read back as its member, written as text
 
     def converter(self, hint: Any) -> Converter:
         """The converter of values of type `hint`; a value that may be None passes as None."""
@@ -95,6 +97,9 @@ class Forms:
         convert: Converter
         if base in self.scalars:
             convert = self.scalars[base]
+        elif (enum := enum_type(base)) is not None:
+            text = self.scalars[str]
+            convert = (lambda v: enum(text(v))) if self.reading else (lambda v: text(str(v)))
         elif origin in (tuple, list) and args and args[-1] in (args[0], Ellipsis):
             convert = self.sequence(self.converter(args[0]), origin)
         elif origin in (dict, Mapping) and args[0] is str:
@@ -106,6 +111,12 @@ class Forms:
         else:
             raise TypeError(f"no stored form for {hint!r}")
         return _nullable(convert) if optional and convert is not same else convert
+
+
+def enum_type(hint: Any) -> type[StrEnum] | None:
+    """The `StrEnum` class `hint` names (optional or not), if it names one: stored as text."""
+    base, _ = unwrap(hint)
+    return base if isinstance(base, type) and issubclass(base, StrEnum) else None
 
 
 def _sequence(item: Converter, kind: type) -> Converter:
@@ -144,6 +155,7 @@ FROM_PLAIN = Forms(
     lambda cls, parts: (
         lambda v: cls(**{n: convert(v[n]) for n, convert in parts.items() if n in v})
     ),
+    reading=True,
 )
 
 

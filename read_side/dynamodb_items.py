@@ -25,6 +25,7 @@ from read_side.columns import (
     Forms,
     columns,
     dumps,
+    enum_type,
     unwrap,
 )
 
@@ -56,6 +57,7 @@ _READ = Forms(
     lambda item, kind: lambda a: kind(item(x) for x in a["L"]),
     lambda value: lambda a: {k: value(x) for k, x in a["M"].items()},
     lambda cls, parts: lambda a: cls(**{n: read(a["M"][n]) for n, read in parts.items()}),
+    reading=True,
 )
 
 
@@ -98,7 +100,8 @@ class DynamoDBItemCodec(Generic[Row]):
 
 def _converters(column: Column, json_containers: bool) -> tuple[Converter, Converter]:
     """The column's writer and reader of attribute values."""
-    if json_containers and unwrap(column.hint)[0] not in _WRITE.scalars:
+    scalar = unwrap(column.hint)[0] in _WRITE.scalars or enum_type(column.hint) is not None
+    if json_containers and not scalar:
         plain, value = TO_PLAIN.converter(column.hint), FROM_PLAIN.converter(column.hint)
         return (
             lambda v: {"S": dumps(plain(v))},

@@ -26,6 +26,7 @@ from read_side.columns import (
     Converter,
     columns,
     dumps,
+    enum_type,
     same,
     unwrap,
 )
@@ -119,6 +120,8 @@ def _codec(column: Column) -> tuple[str, Converter, Converter]:
     base, _ = unwrap(column.hint)
     if base in _SCALARS:
         return _SCALARS[base]
+    if (enum := enum_type(base)) is not None:
+        return "TEXT", str, enum
     plain, value = TO_PLAIN.converter(column.hint), FROM_PLAIN.converter(column.hint)
     return "TEXT", lambda v: dumps(plain(v)), lambda text: value(column.loads(text))
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
-from write_side.firmware import FirmwareStatus
+from write_side.firmware_states import FirmwareStatus
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,17 @@ class DeploymentService:
         execution.cancel(self.clock(), reason)
         return self.app.commit(execution, meta)
 
+    def active_execution(self, tenant_id: str, device_id: UUID) -> DeploymentExecution | None:
+        """The device's active execution (its claim's holder, while in an active state), read
+        from the write side, so never stale; None when the device has none."""
+        claim = self.app.find(DeviceClaim, tenant_id, claim_id(tenant_id, device_id))
+        holder = None if claim is None else claim.holder
+        execution = None if holder is None else self._execution(tenant_id, holder)
+        return execution if execution and execution.execution.state in ACTIVE else None
+
+    def find_execution(self, tenant_id: str, execution_id: UUID) -> DeploymentExecution | None:
+        return self._execution(tenant_id, execution_id)
+
     def get_execution(self, tenant_id: str, execution_id: UUID) -> DeploymentExecution:
         return self.app.load(DeploymentExecution, tenant_id, execution_id)
 

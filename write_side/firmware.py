@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal, get_args
 from uuid import UUID, uuid5
 
@@ -33,6 +32,7 @@ from eventsourcing.domain import Aggregate, event
 from write_side.deployment_errors import FirmwareUnavailable, InvalidTransition
 from write_side.errors import InvalidInput
 from write_side.event_names import event_name
+from write_side.firmware_states import FirmwareStatus
 from write_side.semver import parse_semver
 from write_side.uuids import FLEETWATCH_NS
 
@@ -40,13 +40,6 @@ MAX_DEVICE_TYPES = 16  # so a publication commits at most 17 streams (DynamoDB: 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 RejectionReason = Literal["checksum_mismatch", "size_mismatch", "missing_object", "expired"]
 REJECTION_REASONS: tuple[RejectionReason, ...] = get_args(RejectionReason)
-
-
-class FirmwareStatus(StrEnum):
-    PENDING_UPLOAD = "PENDING_UPLOAD"
-    AVAILABLE = "AVAILABLE"
-    REJECTED = "REJECTED"
-    WITHDRAWN = "WITHDRAWN"
 
 
 def object_key(tenant_id: str, sha256: str) -> str:

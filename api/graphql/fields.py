@@ -60,6 +60,8 @@ def _resolver(op: Operation, gql: GraphQL) -> Any:
         if op.paged is not None:
             item, cursor = op.paged.item, op.paged.cursor
             return connection(result, lambda row: output(view=item(row)), cursor)
+        if op.many:
+            return [output(view=shown) for shown in result]
         return None if result is None else output(view=result)
 
     resolve.__name__ = gql.name
@@ -95,6 +97,8 @@ def _parsed(arg: Arg, value: Any) -> Any:
 def _returns(op: Operation, output: type) -> Any:
     if op.paged is not None:
         return Connection[output] if op.paged.connection is None else named(op.paged.connection)  # type: ignore[valid-type]
+    if op.many:
+        return list[output]  # type: ignore[valid-type]
     return output | None if op.nullable else output
 
 

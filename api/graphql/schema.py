@@ -9,14 +9,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api import alerts, audit, devices, telemetry, users
+from api import alerts, audit, deployments, devices, firmware, telemetry, users
 
 # The modules of the GraphQL classes the tables name (inputs, connections): registered on import.
-from api.graphql import alert_inputs, user_types  # noqa: F401
+from api.graphql import alert_inputs, firmware_inputs, firmware_types, user_types  # noqa: F401
 from api.graphql import audit as audit_types  # noqa: F401
 from api.graphql.alerts import AlertSubscription
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.fields import root_type
+from api.graphql.firmware import DeploymentSubscription
 from api.graphql.scalars import SCALAR_MAP
 from api.graphql.subscription import Subscription
 from api.graphql.telemetry import TelemetrySubscription
@@ -30,13 +31,22 @@ QUERIES: tuple[type, ...] = (
     root_type(telemetry.OPERATIONS, QUERY),
     root_type(alerts.OPERATIONS, QUERY),
     root_type(users.OPERATIONS, QUERY),
+    root_type(firmware.OPERATIONS, QUERY),
+    root_type(deployments.OPERATIONS, QUERY),
 )
 MUTATIONS: tuple[type, ...] = (
     root_type(devices.OPERATIONS, MUTATION),
     root_type(alerts.OPERATIONS, MUTATION),
     root_type(users.OPERATIONS, MUTATION),
+    root_type(firmware.OPERATIONS, MUTATION),
+    root_type(deployments.OPERATIONS, MUTATION),
 )
-SUBSCRIPTIONS: tuple[type, ...] = (Subscription, TelemetrySubscription, AlertSubscription)
+SUBSCRIPTIONS: tuple[type, ...] = (
+    Subscription,
+    TelemetrySubscription,
+    AlertSubscription,
+    DeploymentSubscription,
+)
 
 MAX_DEPTH = 10
 MAX_ALIASES = 15

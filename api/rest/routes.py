@@ -43,6 +43,8 @@ def router_of(operations: Sequence[Operation], tag: str) -> APIRouter:
 
 def _add(router: APIRouter, op: Operation, rest: Rest) -> None:
     model: Any = rest.model or (op.paged.page if op.paged is not None else op.output)
+    if op.many:
+        model = list[model]
 
     async def endpoint(
         *,
@@ -63,6 +65,8 @@ def _add(router: APIRouter, op: Operation, rest: Rest) -> None:
         result = await op.run(call)
         if op.paged is not None:
             return model.of(result, op.paged.item)
+        if op.many:
+            return result
         if result is None:
             raise NotFound(op.missing.format(**args))
         response.headers.update(rest.headers)

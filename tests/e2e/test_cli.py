@@ -122,7 +122,7 @@ def test_dynamodb_create_tables(
         ],
     )
     assert result.exit_code == 0, result.output
-    for table in ("events", "tracking", "device_status"):
+    for table in ("events", "tracking", "device_status", "ota_timers", "ota_outbox"):
         assert f"{table_prefix}{table}" in result.output
 
 

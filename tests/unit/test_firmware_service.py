@@ -21,7 +21,7 @@ from write_side.application import FleetApplication
 from write_side.deployment_errors import FirmwareVersionTaken, InvalidTransition
 from write_side.deployment_ports import FirmwareRelease, FirmwareReleases
 from write_side.errors import ConcurrencyConflict, InvalidInput, NotFound
-from write_side.firmware import Firmware, FirmwareStatus, FirmwareVersion, firmware_version_id
+from write_side.firmware import Firmware, FirmwareVersion, firmware_version_id
 from write_side.firmware_commands import (
     ConfirmFirmwareUpload,
     PublishFirmware,
@@ -34,6 +34,7 @@ from write_side.firmware_commands import (
 )
 from write_side.firmware_service import FirmwareService
 from write_side.firmware_signing import signed_message
+from write_side.firmware_states import FirmwareStatus
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SHA = "ab" * 32

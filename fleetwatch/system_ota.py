@@ -1,0 +1,51 @@
+"""The OTA slice's services and the device side of its protocol (docs/firmware.md sections
+12.1 and 12.5), built once for the `System`: the firmware and deployment services, the blob
+store of the settings, the job documents, the `DeviceJobService` behind the device routes and,
+when `FLEETWATCH_MQTT_URL` is set, the subscriber of job updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fleetwatch.blobs import blob_store
+from fleetwatch.settings import Settings
+from ingestion.device_jobs import DeviceJobService
+from ingestion.jobs_mqtt import JobUpdatesSubscriber
+from ingestion.settings import IngestSettings
+from ota.job_document import JobDocuments
+from ota.port import BlobStore
+from write_side.application import FleetApplication
+from write_side.credentials import DeviceDirectory
+from write_side.deployment_service import DeploymentService
+from write_side.device_service import DeviceService
+from write_side.firmware_service import FirmwareService
+
+
+@dataclass(frozen=True)
+class OtaServices:
+    firmware_service: FirmwareService
+    deployment_service: DeploymentService
+    blobs: BlobStore
+    documents: JobDocuments
+    device_jobs: DeviceJobService
+    jobs_mqtt: JobUpdatesSubscriber | None
+
+
+def build_ota_services(
+    app: FleetApplication, settings: Settings, ingest: IngestSettings
+) -> OtaServices:
+    firmware = FirmwareService(app)
+    deployments = DeploymentService(app, firmware)
+    blobs = blob_store(settings)
+    documents = JobDocuments(deployments, blobs)
+    directory = DeviceDirectory(DeviceService(app).access)
+    device_jobs = DeviceJobService(directory, deployments, documents, blobs)
+    jobs_mqtt = None
+    if ingest.mqtt_url is not None:
+        jobs_mqtt = JobUpdatesSubscriber(
+            device_jobs,
+            ingest.mqtt_url,
+            client_id=f"{ingest.mqtt_client_id}-jobs",
+            shared_group=ingest.mqtt_shared_group,
+        )
+    return OtaServices(firmware, deployments, blobs, documents, device_jobs, jobs_mqtt)

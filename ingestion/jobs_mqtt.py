@@ -1,0 +1,117 @@
+"""Job updates over MQTT (docs/firmware.md section 12.5): a subscriber on
+`devices/+/jobs/+/update` (QoS 1) answering each update on the same topic plus `/accepted`
+(`{seq, duplicate}`) or `/rejected` (`{seq, code, field, message}`), QoS 1.
+
+Authenticated as telemetry over MQTT is (`ingestion/mqtt.py`): our Mosquitto proves nothing
+about a publisher, so the payload carries the device's token (`"token"`), which must be the
+current credential of the device the topic names; the tenant is that device's. The payload
+names no device. An update is decided and committed before the answer is published and before
+paho acknowledges the message (its PUBACK follows `on_message`), so a crash before the commit
+leaves the message in our persistent session for redelivery, and a redelivered update is a
+duplicate `seq` (answered `duplicate: true`, stored once). An unexpected failure (the store
+down) is answered `UNAVAILABLE`: the device sends the same `seq` again later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from ingestion.device_jobs import DeviceJobService, parse_body, parse_device_id, parse_update
+from write_side.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 3600
+
+
+class JobUpdatesSubscriber:
+    """Subscribes to device job updates, hands each to the `DeviceJobService`, answers it."""
+
+    def __init__(
+        self,
+        service: DeviceJobService,
+        url: str = "mqtt://127.0.0.1:1883",
+        *,
+        client_id: str = "fleetwatch-jobs",
+        topic_root: str = "devices",
+        shared_group: str | None = "fleetwatch",
+    ) -> None:
+        parsed = urlparse(url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        self.service = service
+        self.topic = f"{topic_root}/+/jobs/+/update"
+        self.subscription = f"$share/{shared_group}/{self.topic}" if shared_group else self.topic
+        self.answered = 0
+        self.connected = threading.Event()  # set once connected AND subscribed (SUBACK)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *_: self.connected.clear()
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_: self.connected.set()
+
+    def start(self, timeout: float = 10.0) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
+        self.client.loop_start()
+        if not self.connected.wait(timeout):
+            self.stop()
+            msg = f"MQTT broker at {self.host}:{self.port} did not accept the connection"
+            raise ConnectionError(msg)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(
+        self, client: mqtt.Client, _: Any, __: Any, reason: ReasonCode, ___: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("MQTT connection refused: %s", reason)
+            return
+        client.subscribe(self.subscription, qos=1)
+
+    def _on_message(self, client: mqtt.Client, _: Any, message: mqtt.MQTTMessage) -> None:
+        parts = message.topic.split("/")  # {root...}/{device}/jobs/{execution}/update
+        accepted, answer = self.handle(parts[-4], parts[-2], bytes(message.payload))
+        suffix = "accepted" if accepted else "rejected"
+        client.publish(f"{message.topic}/{suffix}", json.dumps(answer), qos=1)
+        self.answered += 1
+
+    def handle(self, device: str, execution: str, payload: bytes) -> tuple[bool, dict[str, Any]]:
+        """(accepted, the answer's body) for one update published on the device's topic."""
+        seq = _seq(payload)
+        try:
+            body = parse_body(payload)
+            access = self.service.authenticate(parse_device_id(device), body.get("token"))
+            command = parse_update(access.device_id, execution, body, token=True)
+            return True, self.service.report(access, command).to_json()
+        except DomainError as e:
+            field = getattr(e, "field", None)
+            return False, {"seq": seq, "code": e.code, "field": field, "message": e.message}
+        except Exception:  # the store down, a bug: never lose the thread; the device retries
+            log.exception("job update on %s/%s not handled", device, execution)
+            message = "the update could not be handled now; send it again"
+            return False, {"seq": seq, "code": "UNAVAILABLE", "field": None, "message": message}
+
+
+def _seq(payload: bytes) -> int | None:
+    """The update's `seq` for the answer, when the payload has one."""
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    seq = body.get("seq") if isinstance(body, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None

@@ -1,0 +1,102 @@
+"""The deployments model's DynamoDB tables and items: each row's attributes derived from its
+dataclass (`DynamoDBItemCodec`, containers as JSON text), plus the key attributes its table and
+indexes need, every one starting with the tenant:
+
+- `{prefix}deployments`: `tenant_id`, `deployment_id`; index `by_created` (`tenant_id`,
+  `created_key` = time and id, listed newest first);
+- `{prefix}deployment_executions`: `tenant_id`, `execution_id`; indexes `by_deployment`
+  (`tenant_deployment`, `device_key` = device id and purpose) and `by_device`
+  (`tenant_device`, `queued_key` = queue time and execution id, newest first);
+- `{prefix}deployment_transitions`: `tenant_execution`, `version` (N): an execution's history;
+- `{prefix}device_compliance`: `tenant_id`, `device_id`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from event_store.dynamodb.tables import table_spec
+from read_side.alerts.rows import time_key
+from read_side.deployments.row import (
+    DeploymentRow,
+    DeviceComplianceRow,
+    ExecutionRow,
+    TransitionRow,
+)
+from read_side.dynamodb_items import DynamoDBItemCodec
+
+DEPLOYMENTS = DynamoDBItemCodec(DeploymentRow, json_containers=True)
+EXECUTIONS = DynamoDBItemCodec(ExecutionRow, json_containers=True)
+TRANSITIONS = DynamoDBItemCodec(TransitionRow, json_containers=True)
+DEVICES = DynamoDBItemCodec(DeviceComplianceRow, json_containers=True)
+SUFFIXES = ("deployments", "deployment_executions", "deployment_transitions", "device_compliance")
+KEYS = {
+    "deployments": ("tenant_id", "deployment_id"),
+    "deployment_executions": ("tenant_id", "execution_id"),
+    "deployment_transitions": ("tenant_execution", "version"),
+    "device_compliance": ("tenant_id", "device_id"),
+}
+
+
+def specs(prefix: str) -> list[dict[str, Any]]:
+    return [
+        table_spec(
+            f"{prefix}deployments",
+            "tenant_id",
+            "deployment_id",
+            indexes={"by_created": ("tenant_id", "created_key")},
+        ),
+        table_spec(
+            f"{prefix}deployment_executions",
+            "tenant_id",
+            "execution_id",
+            indexes={
+                "by_deployment": ("tenant_deployment", "device_key"),
+                "by_device": ("tenant_device", "queued_key"),
+            },
+        ),
+        table_spec(
+            f"{prefix}deployment_transitions", "tenant_execution", "version", range_type="N"
+        ),
+        table_spec(f"{prefix}device_compliance", "tenant_id", "device_id"),
+    ]
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def created_key(row: DeploymentRow) -> str:
+    return f"{time_key(row.created_at)}#{row.deployment_id.hex}"
+
+
+def device_key(row: ExecutionRow) -> str:
+    return f"{row.device_id.hex}#{row.purpose}"
+
+
+def queued_key(row: ExecutionRow) -> str:
+    return f"{time_key(row.queued_at)}#{row.execution_id.hex}"
+
+
+def deployment_item(row: DeploymentRow) -> dict[str, Any]:
+    return DEPLOYMENTS.to_item(row) | {"created_key": s(created_key(row))}
+
+
+def execution_item(row: ExecutionRow) -> dict[str, Any]:
+    t = row.tenant_id
+    return EXECUTIONS.to_item(row) | {
+        "tenant_deployment": s(f"{t}#{row.deployment_id.hex}"),
+        "device_key": s(device_key(row)),
+        "tenant_device": s(f"{t}#{row.device_id.hex}"),
+        "queued_key": s(queued_key(row)),
+    }
+
+
+def transition_item(row: TransitionRow) -> dict[str, Any]:
+    return TRANSITIONS.to_item(row) | {
+        "tenant_execution": s(f"{row.tenant_id}#{row.execution_id.hex}")
+    }
+
+
+def device_item(row: DeviceComplianceRow) -> dict[str, Any]:
+    return DEVICES.to_item(row)

@@ -1,0 +1,225 @@
+"""The deployments model on SQLite, in the read-models file: tables `deployments`,
+`deployment_executions`, `deployment_transitions` and `device_compliance`, one column per field
+of their rows (`DeploymentRow`, `ExecutionRow`, `TransitionRow`, `DeviceComplianceRow`), every
+key starting with the tenant; the view writes every part of a batch and the checkpoint in one
+transaction, the reader reads them (compliance grouped by SQL, with the firmware model's
+latest release of each type)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
+
+from event_store.sqlite import SQLiteTrackingRecorder
+from read_side.alerts.port import decode_cursor, encode_cursor
+from read_side.deployments.compliance import summarize
+from read_side.deployments.port import (
+    DeploymentFilter,
+    DeploymentsChanges,
+    DeploymentsReader,
+    DeploymentsView,
+)
+from read_side.deployments.row import (
+    ComplianceRow,
+    DeploymentRow,
+    DeviceComplianceRow,
+    ExecutionRow,
+    TransitionRow,
+)
+from read_side.firmware.sqlite import SQLiteFirmwareReader
+from read_side.paging import Page, check_page_size
+from read_side.sqlite_rows import SQLiteRowCodec
+from write_side.deployment_states import ExecutionState
+
+TABLES: dict[str, tuple[SQLiteRowCodec[Any], tuple[str, ...]]] = {
+    "deployments": (SQLiteRowCodec(DeploymentRow), ("tenant_id", "deployment_id")),
+    "deployment_executions": (SQLiteRowCodec(ExecutionRow), ("tenant_id", "execution_id")),
+    "deployment_transitions": (
+        SQLiteRowCodec(TransitionRow),
+        ("tenant_id", "execution_id", "version"),
+    ),
+    "device_compliance": (SQLiteRowCodec(DeviceComplianceRow), ("tenant_id", "device_id")),
+}
+_PARTS = (
+    ("deployments", "deployments"),
+    ("deployment_executions", "executions"),
+    ("deployment_transitions", "transitions"),
+    ("device_compliance", "devices"),
+)
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS deployment_executions_by_deployment "
+    "ON deployment_executions (tenant_id, deployment_id, device_id, purpose)",
+    "CREATE INDEX IF NOT EXISTS deployment_executions_by_device "
+    "ON deployment_executions (tenant_id, device_id, queued_at)",
+    "CREATE INDEX IF NOT EXISTS deployments_by_created ON deployments (tenant_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS device_compliance_by_type "
+    "ON device_compliance (tenant_id, device_type)",
+)
+
+
+_COMPLIANCE = (
+    "SELECT device_type, reported_version, COUNT(*) AS devices, "
+    "SUM(last_failed_execution IS NOT NULL) AS failed FROM device_compliance "
+    "WHERE {where} GROUP BY device_type, reported_version"
+)
+
+
+def _select(table: str) -> str:
+    return f"SELECT {', '.join(TABLES[table][0].names)} FROM {table}"  # noqa: S608 - constants
+
+
+class SQLiteDeploymentsView(SQLiteTrackingRecorder, DeploymentsView):
+    """Build with `app.factory.tracking_recorder(SQLiteDeploymentsView)` (shares the file)."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        tables = [codec.create_table(name, key) for name, (codec, key) in TABLES.items()]
+        return [*super().construct_create_table_statements(), *tables, *_INDEXES]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        for name, (codec, _) in TABLES.items():
+            codec.add_missing_columns(c, name)
+
+    def commit(self, parts: Sequence[DeploymentsChanges], tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_tracking(c, tracking)
+            for part in parts:
+                for table, attribute in _PARTS:
+                    codec = TABLES[table][0]
+                    rows = [codec.to_row(row) for row in getattr(part, attribute)]
+                    c.executemany(codec.upsert(table), rows)
+
+    def reset(self, application_name: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for table in TABLES:
+                c.execute(f"DELETE FROM {table}")  # noqa: S608 - constant names
+            c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
+
+
+class SQLiteDeploymentsReader(DeploymentsReader):
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        self.datastore = datastore
+        self.firmware = SQLiteFirmwareReader(datastore)
+
+    def _rows(self, table: str, where: str, args: Sequence[Any]) -> list[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"{_select(table)} WHERE {where}", tuple(args))
+            found = c.fetchall()
+        codec = TABLES[table][0]
+        return [codec.from_row(row) for row in found]
+
+    def get(self, tenant_id: str, deployment_id: UUID) -> DeploymentRow | None:
+        found = self._rows(
+            "deployments", "tenant_id = ? AND deployment_id = ?", (tenant_id, deployment_id.hex)
+        )
+        return found[0] if found else None
+
+    def deployments(
+        self, tenant_id: str, criteria: DeploymentFilter, first: int, after: str | None
+    ) -> Page[DeploymentRow]:
+        check_page_size(first)
+        where, args = "tenant_id = ?", [tenant_id]
+        if after is not None:
+            created, _, ident = decode_cursor("deployments", after).partition("#")
+            where += " AND (created_at < ? OR (created_at = ? AND deployment_id < ?))"
+            args += [created, created, ident]
+        if criteria.status is not None:
+            where, args = where + " AND status = ?", [*args, criteria.status.value]
+        if criteria.firmware_id is not None:
+            where, args = where + " AND firmware_id = ?", [*args, criteria.firmware_id.hex]
+        if criteria.device_id is not None:
+            where += (
+                " AND deployment_id IN (SELECT deployment_id FROM deployment_executions "
+                "WHERE tenant_id = ? AND device_id = ?)"
+            )
+            args += [tenant_id, criteria.device_id.hex]
+        order = " ORDER BY created_at DESC, deployment_id DESC LIMIT ?"
+        rows = self._rows("deployments", where + order, [*args, first + 1])
+        return _page(rows, first, "deployments", _created_key)
+
+    def execution(self, tenant_id: str, execution_id: UUID) -> ExecutionRow | None:
+        found = self._rows(
+            "deployment_executions",
+            "tenant_id = ? AND execution_id = ?",
+            (tenant_id, execution_id.hex),
+        )
+        return found[0] if found else None
+
+    def executions(
+        self,
+        tenant_id: str,
+        deployment_id: UUID,
+        state: ExecutionState | None,
+        first: int,
+        after: str | None,
+    ) -> Page[ExecutionRow]:
+        check_page_size(first)
+        where, args = "tenant_id = ? AND deployment_id = ?", [tenant_id, deployment_id.hex]
+        if after is not None:
+            where += " AND device_id || '#' || purpose > ?"
+            args.append(decode_cursor("executions", after))
+        if state is not None:
+            where, args = where + " AND state = ?", [*args, state.value]
+        order = " ORDER BY device_id, purpose LIMIT ?"
+        rows = self._rows("deployment_executions", where + order, [*args, first + 1])
+        return _page(rows, first, "executions", _device_key)
+
+    def device_executions(
+        self, tenant_id: str, device_id: UUID, first: int, after: str | None
+    ) -> Page[ExecutionRow]:
+        check_page_size(first)
+        where, args = "tenant_id = ? AND device_id = ?", [tenant_id, device_id.hex]
+        if after is not None:
+            queued, _, ident = decode_cursor("device-executions", after).partition("#")
+            where += " AND (queued_at < ? OR (queued_at = ? AND execution_id < ?))"
+            args += [queued, queued, ident]
+        order = " ORDER BY queued_at DESC, execution_id DESC LIMIT ?"
+        rows = self._rows("deployment_executions", where + order, [*args, first + 1])
+        return _page(rows, first, "device-executions", _queued_key)
+
+    def history(self, tenant_id: str, execution_id: UUID) -> list[TransitionRow]:
+        return self._rows(
+            "deployment_transitions",
+            "tenant_id = ? AND execution_id = ? ORDER BY version",
+            (tenant_id, execution_id.hex),
+        )
+
+    def device_compliance(self, tenant_id: str, device_id: UUID) -> DeviceComplianceRow | None:
+        found = self._rows(
+            "device_compliance", "tenant_id = ? AND device_id = ?", (tenant_id, device_id.hex)
+        )
+        return found[0] if found else None
+
+    def compliance(self, tenant_id: str, device_type: str | None) -> list[ComplianceRow]:
+        where, args = "tenant_id = ?", [tenant_id]
+        if device_type is not None:
+            where, args = where + " AND device_type = ?", [*args, device_type]
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(_COMPLIANCE.format(where=where), tuple(args))
+            groups = [
+                (r["device_type"], r["reported_version"], r["devices"], r["failed"])
+                for r in c.fetchall()
+            ]
+        return summarize(groups, lambda kind: self.firmware.latest(tenant_id, kind))
+
+
+def _created_key(row: DeploymentRow) -> str:
+    return f"{row.created_at.isoformat()}#{row.deployment_id.hex}"
+
+
+def _queued_key(row: ExecutionRow) -> str:
+    return f"{row.queued_at.isoformat()}#{row.execution_id.hex}"
+
+
+def _device_key(row: ExecutionRow) -> str:
+    return f"{row.device_id.hex}#{row.purpose}"
+
+
+def _page(rows: list[Any], first: int, kind: str, key: Any) -> Page[Any]:
+    if len(rows) > first:
+        return Page(rows[:first], encode_cursor(kind, key(rows[first - 1])))
+    return Page(rows)

@@ -1,0 +1,179 @@
+"""The timer loop and the job dispatcher (ota.schedule_loops) over the real stores (SQLite and
+DynamoDB Local): due rows fire once and are removed, a failing fire keeps them, the loop sleeps
+until the next due row; notices are published, marked sent, `http` and unrenderable ones are
+marked without publishing, and a failed publish keeps the notice pending."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from fleetwatch.consumers import build_ota_loops
+from fleetwatch.settings import Settings
+from ota.mqtt_jobs import MqttDeviceJobs
+from ota.schedule import JobNotice, Timer
+from ota.schedule_loops import JobDispatcher, TimerLoop
+from ota.schedule_rows import ScheduleStore
+from ota.schedule_wiring import build_schedule_store
+from write_side.application import FleetApplication
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(app: FleetApplication) -> ScheduleStore:
+    return build_schedule_store(app)
+
+
+class Fired:
+    """The orchestrator's `fire`, recording its calls; raises while `failing`."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[Timer], datetime]] = []
+        self.failing = False
+        self.event = threading.Event()
+
+    def __call__(self, timers: Sequence[Timer], now: datetime) -> None:
+        self.calls.append((list(timers), now))
+        self.event.set()
+        if self.failing:
+            raise RuntimeError("the orchestrator is down")
+
+
+class Jobs:
+    """A `DeviceJobs` recording what it was asked to publish; raises while `failing`."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, UUID, Mapping[str, object]]] = []
+        self.failing = False
+
+    def publish(self, tenant_id: str, device_id: UUID, document: Mapping[str, object]) -> None:
+        if self.failing:
+            raise ConnectionError("broker unreachable")
+        self.published.append((tenant_id, device_id, document))
+
+
+def timer(seconds: float) -> Timer:
+    return Timer(T0 + timedelta(seconds=seconds), "acme", uuid4(), 2, "stall")
+
+
+def notice(channel: str = "mqtt", operation: str = "install") -> JobNotice:
+    return JobNotice("acme", uuid4(), uuid4(), 1, operation, channel)  # type: ignore[arg-type]
+
+
+def render(notice: JobNotice) -> Mapping[str, object] | None:
+    if notice.operation == "revert":  # this test's stand-in for "nothing to send any more"
+        return None
+    return {"executionId": str(notice.execution_id), "operation": notice.operation}
+
+
+def test_due_rows_fire_once_at_their_time_and_are_removed(store: ScheduleStore) -> None:
+    early, late = timer(1), timer(60)
+    store.schedule([early, late])
+    fired = Fired()
+    loop = TimerLoop(store, fired, clock=lambda: T0 + timedelta(seconds=5))
+    assert loop.run_once() == 1
+    assert loop.run_once() == 0
+    assert fired.calls == [([early], T0 + timedelta(seconds=5))]
+    assert store.due(T0 + timedelta(hours=1), 10) == [late]
+
+
+def test_a_failing_fire_keeps_the_rows_for_the_next_turn(store: ScheduleStore) -> None:
+    rows = [timer(1), timer(2)]
+    store.schedule(rows)
+    fired = Fired()
+    fired.failing = True
+    loop = TimerLoop(store, fired, clock=lambda: T0 + timedelta(seconds=5), batch_size=1)
+    with pytest.raises(RuntimeError):
+        loop.run_once()
+    assert loop._turn() == loop.poll_interval  # the thread's turn logs and waits
+    fired.failing = False
+    assert loop.drain() == 2
+    assert [c[0] for c in fired.calls] == [[rows[0]], [rows[0]], [rows[0]], [rows[1]]]
+    assert store.due(T0 + timedelta(hours=1), 10) == []
+
+
+def test_the_loop_sleeps_until_the_next_due_row_at_most_the_poll_interval(
+    store: ScheduleStore,
+) -> None:
+    loop = TimerLoop(store, Fired(), clock=lambda: T0, poll_interval=5.0)
+    assert loop.wait_seconds() == 5.0
+    store.schedule([timer(2.5)])
+    assert loop.wait_seconds() == 2.5
+
+
+def test_the_running_loop_fires_a_row_scheduled_while_it_sleeps(store: ScheduleStore) -> None:
+    fired = Fired()
+    loop = TimerLoop(store, fired, poll_interval=0.2)
+    loop.start()
+    try:
+        soon = Timer(datetime.now(UTC) + timedelta(seconds=0.3), "acme", uuid4(), 1, "wake")
+        store.schedule([soon])
+        assert fired.event.wait(5)
+    finally:
+        loop.stop()
+    assert fired.calls[0][0] == [soon]
+    assert fired.calls[0][1] >= soon.due_at  # never early
+
+
+def test_notices_are_published_then_marked_and_polled_or_moot_ones_are_not_published(
+    store: ScheduleStore,
+) -> None:
+    mqtt, http, moot = notice(), notice("http"), notice(operation="revert")
+    store.add([mqtt, http, moot])
+    jobs = Jobs()
+    done = JobDispatcher(store, jobs, render).drain()
+    assert (done.published, done.polled, done.dropped, done.failed) == (1, 1, 1, 0)
+    document = {"executionId": str(mqtt.execution_id), "operation": "install"}
+    assert jobs.published == [("acme", mqtt.device_id, document)]
+    assert store.pending(10) == []
+
+
+def test_a_failed_publish_keeps_the_notice_pending_until_it_goes_through(
+    store: ScheduleStore,
+) -> None:
+    first, second = notice(), notice(operation="cancel")
+    store.add([first])
+    store.add([second])
+    jobs = Jobs()
+    jobs.failing = True
+    dispatcher = JobDispatcher(store, jobs, render)
+    done = dispatcher.run_once()
+    assert (done.published, done.failed) == (0, 1)
+    assert store.pending(10) == [first, second]  # the turn stopped at the first failure
+    jobs.failing = False
+    assert dispatcher.run_once().published == 2
+    assert [p[1] for p in jobs.published] == [first.device_id, second.device_id]
+    assert store.pending(10) == []
+
+
+def test_the_running_dispatcher_delivers_what_is_added_later(store: ScheduleStore) -> None:
+    jobs = Jobs()
+    dispatcher = JobDispatcher(store, jobs, render, poll_interval=0.05)
+    dispatcher.start()
+    try:
+        added = notice()
+        store.add([added])
+        deadline = time.monotonic() + 5
+        while not jobs.published and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        dispatcher.stop()
+    assert [p[1] for p in jobs.published] == [added.device_id]
+
+
+def test_the_composition_root_builds_the_loops_from_settings(store: ScheduleStore) -> None:
+    timers, dispatcher = build_ota_loops(store, Settings(), Fired(), render)
+    assert dispatcher is None  # no broker configured: notices wait
+    assert timers.poll_interval == 1.0
+    configured = Settings(ota_mqtt_url="mqtt://127.0.0.1:1884", ota_poll_interval=0.5)
+    timers, dispatcher = build_ota_loops(store, configured, Fired(), render)
+    assert dispatcher is not None
+    assert isinstance(dispatcher.jobs, MqttDeviceJobs)
+    assert (dispatcher.jobs.host, dispatcher.jobs.port) == ("127.0.0.1", 1884)
+    assert timers.poll_interval == dispatcher.poll_interval == 0.5
