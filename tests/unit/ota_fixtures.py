@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from event_store.envelope import EventMetadata
-from ota.schedule import Timer
+from ota.schedule import Timer, TimerStore
 from projections.ota import OtaProcess
 from projections.ota_worker import OtaWorker
 from tests.unit.deployment_fixtures import OPERATOR, Clock
@@ -79,11 +79,16 @@ class OtaWorld:
         world.worker = world.new_worker()
         return world
 
-    def new_worker(self, upstream: str | None = None) -> OtaWorker:
+    def new_worker(
+        self, upstream: str | None = None, timers: TimerStore | None = None
+    ) -> OtaWorker:
         """A fresh orchestrator on the same store (a restart); another `upstream` name: one
         with no checkpoint, which replays the whole feed."""
         process = OtaProcess(
-            self.service, self.app.factory.process_recorder(), self.timers, clock=self.clock
+            self.service,
+            self.app.factory.process_recorder(),
+            timers or self.timers,
+            clock=self.clock,
         )
         worker = OtaWorker(
             process, recorder=self.app.recorder, mapper=self.app.envelope_mapper,

@@ -1,0 +1,45 @@
+"""The orchestrator over the real schedule store, on each store (SQLite, DynamoDB Local): its
+own `wake` rows (the rate limit's next slot) and the stall rows the schedule writer derives from
+`Notified` come due in the store, and the timer loop fires them into `OtaProcess.fire`
+(docs/firmware.md 12.4)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from fleetwatch.consumers import build_ota_schedule
+from ota.schedule_loops import TimerLoop
+from tests.unit.deployment_fixtures import OLD
+from tests.unit.ota_fixtures import OtaWorld
+from write_side.application import FleetApplication
+from write_side.deployment_states import DeploymentStatus, ExecutionState
+
+S = ExecutionState
+
+
+def test_wake_and_stall_rows_fire_through_the_timer_loop(app: FleetApplication) -> None:
+    world = OtaWorld.on(app)
+    writer, store = build_ota_schedule(app)
+    world.worker = world.new_worker(timers=store)
+    loop = TimerLoop(store, world.process.fire, clock=world.clock)
+    for _ in range(3):
+        world.report_version(world.register(), OLD)
+    deployment = world.create(rate={"basePerMinute": 1}, retry={"maxRetries": {"stalled": 0}})
+    world.pump()
+    assert Counter(world.states(deployment).values()) == {S.NOTIFIED: 1, S.QUEUED: 2}
+
+    world.clock.tick(61)  # the rate limit's next slot: the orchestrator's own wake row
+    assert loop.run_once() >= 1
+    world.pump()
+    assert Counter(world.states(deployment).values()) == {S.NOTIFIED: 2, S.QUEUED: 1}
+
+    writer.catch_up()  # the schedule writer: stall rows from the `Notified` events
+    world.clock.tick(25 * 3600)  # past the NOTIFIED stall timeout, no retry for a stall
+    loop.drain()
+    world.pump()
+    writer.catch_up()
+    loop.drain()
+    world.pump()
+    states = Counter(world.states(deployment).values())
+    assert states[S.TIMED_OUT] == 2
+    assert world.deployment(deployment).status is DeploymentStatus.PAUSED  # 95 % unreachable
