@@ -15,6 +15,7 @@ from fleetwatch.wiring import MODELS_BY_NAME
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from notifications.wiring import build_dispatcher, build_outbox, build_senders
+from ota.schedule import TimerStore
 from ota.schedule_loops import Fire, JobDispatcher, Render, TimerLoop
 from ota.schedule_rows import ScheduleStore
 from ota.schedule_wiring import build_schedule_store
@@ -22,11 +23,15 @@ from projections.alerting import AlertingProcess
 from projections.alerting_worker import AlertingWorker
 from projections.batching import BatchingProjectionWorker
 from projections.notifier import NotifierProjection, StoredAlerts
+from projections.ota import OtaProcess
+from projections.ota_worker import OtaWorker
 from projections.runner import ProjectionWorker
 from projections.schedule_writer import ScheduleWriter
 from read_side.notifications import ChangePublisher
 from read_side.users import UsersReader
 from write_side.application import FleetApplication
+from write_side.deployment_service import DeploymentService
+from write_side.firmware_service import FirmwareService
 
 RECIPIENTS_TIMEOUT = 2.0  # seconds the notifier waits for the users model per batch
 
@@ -139,3 +144,22 @@ def build_ota_loops(
 
     jobs = MqttDeviceJobs(settings.ota_mqtt_url, client_id=settings.ota_mqtt_client_id)
     return timers, JobDispatcher(store, jobs, render, poll_interval=poll)
+
+
+def build_ota(
+    app: FleetApplication,
+    timers: TimerStore,
+    deployments: DeploymentService | None = None,
+    **worker_kwargs: Any,
+) -> OtaWorker:
+    """The OTA orchestrator (docs/firmware.md 12.4): its own checkpoint on a process recorder,
+    its `wake` timers in `timers`; the timer loop fires into `worker.projection.fire`."""
+    service = deployments or DeploymentService(app, FirmwareService(app))
+    process = OtaProcess(service, app.factory.process_recorder(), timers)
+    return OtaWorker(
+        process,
+        recorder=app.recorder,
+        mapper=app.envelope_mapper,
+        upstream_name=app.name,
+        **worker_kwargs,
+    )

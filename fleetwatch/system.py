@@ -19,6 +19,7 @@ from event_store.log import EventLog
 from fleetwatch.consumers import (
     build_alerting,
     build_notifications,
+    build_ota,
     build_ota_schedule,
     build_read_model_worker,
 )
@@ -41,6 +42,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from ota.job_document import JobDocuments
 from ota.port import BlobStore
+from ota.schedule_loops import TimerLoop
 from ota.schedule_rows import ScheduleStore
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
@@ -89,6 +91,7 @@ class System:
     device_jobs: DeviceJobService | None = None  # the device routes of 12.5
     jobs_mqtt: JobUpdatesSubscriber | None = None  # job updates over MQTT, with `mqtt`
     ota_schedule: ScheduleStore | None = None  # OTA timers and job notices (firmware.md 12.4)
+    ota_timers: TimerLoop | None = None  # fires due rows into the orchestrator, where it runs
     firmware: FirmwareReader | None = None  # releases, signing keys (docs/firmware.md 12.7)
     deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
 
@@ -127,6 +130,13 @@ class System:
             self.mqtt.start()
         if self.jobs_mqtt is not None:
             self.jobs_mqtt.start()
+        names = self.settings.projection_names
+        if (
+            self.ota_timers is not None
+            and self.settings.run_projections
+            and (not names or "ota" in names)
+        ):
+            self.ota_timers.start()
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every read model has applied the feed up to `position` (read-your-writes)."""
@@ -140,6 +150,8 @@ class System:
         return self.supervisor.rebuild(name, progress)
 
     def close(self) -> None:
+        if self.ota_timers is not None:
+            self.ota_timers.stop()
         if self.jobs_mqtt is not None:
             self.jobs_mqtt.stop()
         if self.mqtt is not None:
@@ -211,6 +223,10 @@ def build_system(
     notifying = build_notifications(app, settings, readers["users"], workers["users"])
     workers["notifier"] = notifying.notifier
     workers["ota_schedule"], ota_schedule = build_ota_schedule(app)
+    ota = workers["ota"] = build_ota(app, ota_schedule, ota_services.deployment_service)
+    ota_timers = TimerLoop(
+        ota_schedule, ota.projection.fire, poll_interval=settings.ota_poll_interval
+    )
     supervisor = Supervisor(
         feed=app.recorder,
         workers={name: workers[name] for name in WORKERS},
@@ -241,6 +257,7 @@ def build_system(
         device_jobs=ota_services.device_jobs,
         jobs_mqtt=ota_services.jobs_mqtt,
         ota_schedule=ota_schedule,
+        ota_timers=ota_timers,
         firmware=readers["firmware"],
         deployments=readers["deployments"],
     )

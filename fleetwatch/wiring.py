@@ -96,8 +96,9 @@ READ_MODELS: tuple[ReadModel, ...] = (
 )
 # Consumers of the feed that are not read models (`fleetwatch.consumers` builds them): the
 # alerting process manager (records alert events), the notifier (writes the outbox) and the
-# OTA schedule writer (the orchestrator's timers and the devices' job notices).
-CONSUMERS = ("alerting", "notifier", "ota_schedule")
+# OTA schedule writer (the orchestrator's timers and the devices' job notices) and the OTA
+# orchestrator (records deployment decisions and executions).
+CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota")
 # Every worker, in the order the system keeps (starts, waits for, reports) them.
 WORKERS = (
     "device_status",
@@ -109,6 +110,7 @@ WORKERS = (
     "firmware",
     "deployments",
     "ota_schedule",
+    "ota",
 )
 # Those `fleetwatch projections rebuild` may drop and replay (the outboxes are not rebuildable:
 # a replay would queue every notification and job notice again).

@@ -62,11 +62,14 @@ def register(system: System, tenant: str) -> UUID:
 
 
 def body(firmware_id: UUID, **more: Any) -> dict[str, Any]:
+    """A deployment that starts long after the test: the system's orchestrator leaves it
+    SCHEDULED, so the test plays the orchestrator's part by hand."""
     return {
         "name": "pumps to 2.0.0",
         "firmwareId": str(firmware_id),
         "target": {"deviceTypes": ["pump"]},
         "waves": [{"percent": 50}, {"approval": True}],  # the last wave takes the rest
+        "startAt": "2100-01-01T00:00:00+00:00",
     } | more
 
 

@@ -25,7 +25,7 @@ from write_side.credentials import IssueDeviceCredential
 from write_side.ingestion import Submission
 
 META = EventMetadata("acme", "user:alice")
-OTHERS = "device_status,alerts,alerting,users,notifier,firmware,deployments"
+OTHERS = "device_status,alerts,alerting,users,notifier,firmware,deployments,ota"
 
 
 @pytest.fixture

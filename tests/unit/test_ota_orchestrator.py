@@ -1,0 +1,301 @@
+"""The OTA orchestrator under any sequence of what happens to a fleet (docs/firmware.md 12.4),
+on the embedded SQLite store: devices register and report versions, deployments are created,
+paused, resumed and canceled, devices' updates succeed, fail or stall, the clock advances and
+timers fire, the orchestrator restarts. After every step, from what the store holds:
+
+- never two active executions on one device;
+- a started snapshot deployment has one install per target, each in exactly one state;
+- a deployment paused, canceled, aborted or completed notifies no install;
+- every promotion was a PROMOTE verdict of its wave's tally (failure thresholds first), an
+  ABORT-policy threshold aborts, and a revert exists for every succeeded device of a
+  deployment aborted or canceled with `revertSucceededOnAbort` (none otherwise);
+- SUCCEEDED only with the reported target version;
+- a fresh orchestrator replaying the whole feed, and one restarted from the checkpoint,
+  decide nothing new.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from hypothesis import event as hypothesis_event
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from event_store.log import EventLog
+from tests.unit.deployment_fixtures import OLD, OPERATOR
+from tests.unit.ota_fixtures import OtaWorld
+from write_side.deployment_commands import (
+    ApproveWave,
+    CancelDeployment,
+    PauseDeployment,
+    ResumeDeployment,
+)
+from write_side.deployment_states import ACTIVE, DeploymentStatus, ExecutionState
+from write_side.deployment_waves import Verdict, WaveTally, judge_wave
+from write_side.errors import DomainError
+
+S, Status = ExecutionState, DeploymentStatus
+QUIET = (Status.PAUSED, Status.CANCELED, Status.ABORTED, Status.COMPLETED)
+PLANS: list[dict[str, Any]] = [
+    {"waves": [{"count": 2, "failureCount": 1}, {}]},
+    {
+        "waves": [{"count": 1, "failureCount": 1, "onFailure": "ABORT"}, {}],
+        "revertSucceededOnAbort": True,
+    },
+    {
+        "waves": [{"percent": 50, "successPercent": 50}, {"failurePercent": 50}],
+        "rate": {"basePerMinute": 1},
+    },
+    {
+        "waves": [{}],
+        "retry": {"maxRetries": {"download": 1, "stalled": 1}},
+        "target": {"tags": ["north"], "dynamic": True},
+    },
+    {"waves": [{"count": 1}, {"approval": True}]},
+]
+
+
+def sqlite_env(directory: str) -> dict[str, str]:
+    path = Path(directory) / "events.db"
+    return {
+        "PERSISTENCE_MODULE": "event_store.sqlite",
+        "SQLITE_DBNAME": str(path),
+        "CREATE_TABLE": "y",
+    }
+
+
+class Fleet(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = tempfile.TemporaryDirectory()
+        self.world = OtaWorld.build(sqlite_env(self.dir.name))
+        self.devices: list[UUID] = []
+        self.deployments: list[UUID] = []
+        self.plans: dict[UUID, dict[str, Any]] = {}
+        for _ in range(4):
+            self.devices.append(self.world.register())
+            self.world.report_version(self.devices[-1], OLD)
+
+    def teardown(self) -> None:
+        feed = self.world.app.recorder.select_notifications(start=0, limit=1_000_000)
+        for kind in sorted({n.topic.rsplit(":", 1)[-1] for n in feed}):
+            hypothesis_event(kind)  # what the examples reached (`--hypothesis-show-statistics`)
+        self.world.app.close()
+        self.dir.cleanup()
+
+    # What happens ----------------------------------------------------------------------------
+
+    @rule(tagged=st.booleans(), current=st.booleans())
+    def register(self, tagged: bool, current: bool) -> None:
+        device = self.world.register(tags=("north",) if tagged else ("south",))
+        self.devices.append(device)
+        version = (
+            self.world.target_version(self.deployments[-1]) if current and self.deployments else OLD
+        )
+        self.world.report_version(device, version)
+        self._step()
+
+    @rule(index=st.integers(0, 50), version=st.sampled_from(["old", "target", "other"]))
+    def report_version(self, index: int, version: str) -> None:
+        device = self.devices[index % len(self.devices)]
+        text = {"old": OLD, "other": "1.5.0"}.get(version)
+        if text is None:
+            text = self.world.target_version(self.deployments[-1]) if self.deployments else OLD
+        self.world.report_version(device, text)
+        self._step()
+
+    @initialize(plan=st.sampled_from(range(len(PLANS))))
+    def first_deployment(self, plan: int) -> None:
+        self.create(plan)
+
+    @precondition(lambda self: len(self.deployments) < 3)
+    @rule(plan=st.sampled_from(range(len(PLANS))))
+    def create(self, plan: int) -> None:
+        fields = dict(PLANS[plan])
+        deployment = self.world.create(**fields)
+        self.deployments.append(deployment)
+        self.plans[deployment] = fields
+        self._step()
+
+    @precondition(lambda self: self.deployments)
+    @rule(
+        index=st.integers(0, 5),
+        command=st.sampled_from(["pause", "resume", "resume", "approve", "approve", "cancel"]),
+    )
+    def operate(self, index: int, command: str) -> None:
+        deployment = self.deployments[index % len(self.deployments)]
+        service = self.world.service
+        with contextlib.suppress(DomainError):
+            if command == "pause":
+                service.pause(PauseDeployment(deployment_id=deployment), OPERATOR)
+            elif command == "resume":
+                service.resume(ResumeDeployment(deployment_id=deployment), OPERATOR)
+            elif command == "cancel":
+                service.cancel(CancelDeployment(deployment_id=deployment), OPERATOR)
+            else:
+                wave = self.world.deployment(deployment).next_wave
+                service.approve(ApproveWave(deployment_id=deployment, wave=wave), OPERATOR)
+        self._step()
+
+    @precondition(lambda self: self.deployments)
+    @rule(
+        index=st.integers(0, 50),
+        status=st.sampled_from(
+            ["downloading", "installing", "succeeded", "done", "failed", "rejected"]
+        ),
+    )
+    def device_update(self, index: int, status: str) -> None:
+        active = [
+            (e.id, e.deployment_id) for e in self._executions() if e.execution.state in ACTIVE
+        ]
+        if not active:
+            return
+        execution, _ = active[index % len(active)]
+        fields: dict[str, Any] = {}
+        if status == "succeeded":
+            fields["version"] = self.world.execution(execution).execution.target_version
+        status = "succeeded" if status == "done" else status
+        with contextlib.suppress(DomainError):
+            self.world.update(execution, status, **fields)
+        self._step()
+
+    @precondition(lambda self: self.deployments)
+    @rule(succeed=st.booleans())
+    def every_active_device_answers(self, succeed: bool) -> None:
+        """All succeed, or all refuse (those not yet installing)."""
+        for execution in self._executions():
+            if execution.execution.state in ACTIVE:
+                version = execution.execution.target_version
+                with contextlib.suppress(DomainError):
+                    if succeed:
+                        self.world.update(execution.id, "succeeded", version=version)
+                    else:
+                        self.world.update(execution.id, "rejected")
+        self._step()
+
+    @rule(seconds=st.sampled_from([30, 61, 1800, 4000, 90_000]))
+    def advance(self, seconds: int) -> None:
+        with self._quiet_ones_notify_nobody():
+            self.world.clock.tick(seconds)
+            self.world.fire_due()
+
+    @rule()
+    def restart(self) -> None:
+        """The orchestrator dropped and started again on the same store: nothing new."""
+        head = self._head()
+        self.world.worker = self.world.new_worker()
+        self.world.worker.catch_up()
+        assert self._head() == head
+
+    # What must hold ----------------------------------------------------------------------------
+
+    @invariant()
+    def one_active_execution_per_device(self) -> None:
+        active = Counter(e.device_id for e in self._executions() if e.execution.state in ACTIVE)
+        assert all(n == 1 for n in active.values()), active
+
+    @invariant()
+    def promotions_follow_the_thresholds_and_reverts_the_policy(self) -> None:
+        for deployment in self.deployments:
+            d = self.world.deployment(deployment)
+            for event in self._events(deployment, "Deployment.WavePromoted"):
+                tally = WaveTally(event["members"], event["succeeded"], event["failed"])
+                assert judge_wave(tally, d.plan.waves[event["wave"]]).verdict is Verdict.PROMOTE
+            installs = [e for e in self._executions() if e.deployment_id == deployment]
+            reverts = {e.device_id for e in installs if e.purpose == "revert"}
+            succeeded = {
+                e.device_id
+                for e in installs
+                if e.purpose == "install" and e.execution.state is S.SUCCEEDED
+            }
+            if (
+                d.status in (Status.ABORTED, Status.CANCELED)
+                and d.plan.rollback.revert_succeeded_on_abort
+            ):
+                assert succeeded <= reverts
+            if not d.plan.rollback.revert_succeeded_on_abort:
+                assert not reverts
+
+    @invariant()
+    def counts_add_up_to_the_targets(self) -> None:
+        for deployment in self.deployments:
+            started = self._events(deployment, "Deployment.Started")
+            installs = [
+                e
+                for e in self._executions()
+                if e.deployment_id == deployment and e.purpose == "install"
+            ]
+            if started and not self.world.deployment(deployment).target.dynamic:
+                assert len(installs) == started[0]["targets"]
+            assert sum(Counter(e.execution.state for e in installs).values()) == len(installs)
+
+    @invariant()
+    def succeeded_only_with_the_target_version(self) -> None:
+        for execution in self._executions():
+            for event in self._events(execution.id, "DeploymentExecution.Succeeded"):
+                assert event["reported_version"] == execution.execution.target_version
+
+    @invariant()
+    def a_full_replay_decides_nothing_new(self) -> None:
+        head = self._head()
+        replay = OtaWorld(**{**self.world.__dict__})
+        replay.worker = replay.new_worker(upstream="replay")
+        replay.worker.catch_up()
+        assert self._head() == head
+
+    # Helpers -----------------------------------------------------------------------------------
+
+    def _step(self) -> None:
+        with self._quiet_ones_notify_nobody():
+            self.world.pump()
+
+    @contextlib.contextmanager
+    def _quiet_ones_notify_nobody(self) -> Iterator[None]:
+        """A deployment paused, canceled, aborted or completed when the orchestrator is let
+        run notifies no install while it runs."""
+        quiet = {d for d in self.deployments if self.world.deployment(d).status in QUIET}
+        before = self._notified()
+        yield
+        after = self._notified()
+        for deployment in quiet:
+            assert after[deployment] == before[deployment], deployment
+
+    def _head(self) -> int:
+        return self.world.app.recorder.max_notification_id() or 0
+
+    def _executions(self) -> list[Any]:
+        """Every execution the store holds (found by their `Queued` events in the feed)."""
+        feed = self.world.app.recorder.select_notifications(start=0, limit=1_000_000)
+        ids = [UUID(str(n.originator_id)) for n in feed if n.topic.endswith(".Queued")]
+        return [self.world.execution(e) for e in ids]
+
+    def _notified(self) -> Counter[UUID]:
+        counts: Counter[UUID] = Counter()
+        for execution in self._executions():
+            if execution.purpose == "install":
+                counts[execution.deployment_id] += len(
+                    self._events(execution.id, "DeploymentExecution.Notified")
+                )
+        return counts
+
+    def _events(self, stream: UUID, kind: str) -> list[dict[str, Any]]:
+        log = EventLog(self.world.app.recorder, self.world.app.envelope_mapper)
+        return [e.payload for e in log.read_stream(stream) if e.type == kind]
+
+
+Fleet.TestCase.settings = settings(max_examples=30, stateful_step_count=30, deadline=None)
+TestFleet = Fleet.TestCase
