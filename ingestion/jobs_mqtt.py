@@ -16,25 +16,18 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from typing import Any
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from ingestion.device_jobs import DeviceJobService, parse_body, parse_device_id, parse_update
+from ingestion.mqtt_session import MqttSubscriber
 from write_side.errors import DomainError
 
 log = logging.getLogger(__name__)
 
-SESSION_EXPIRY_S = 3600
 
-
-class JobUpdatesSubscriber:
+class JobUpdatesSubscriber(MqttSubscriber):
     """Subscribes to device job updates, hands each to the `DeviceJobService`, answers it."""
 
     def __init__(
@@ -46,42 +39,14 @@ class JobUpdatesSubscriber:
         topic_root: str = "devices",
         shared_group: str | None = "fleetwatch",
     ) -> None:
-        parsed = urlparse(url)
-        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
         self.service = service
-        self.topic = f"{topic_root}/+/jobs/+/update"
-        self.subscription = f"$share/{shared_group}/{self.topic}" if shared_group else self.topic
         self.answered = 0
-        self.connected = threading.Event()  # set once connected AND subscribed (SUBACK)
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+        super().__init__(
+            url,
+            client_id=client_id,
+            topic=f"{topic_root}/+/jobs/+/update",
+            shared_group=shared_group,
         )
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = lambda *_: self.connected.clear()
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *_: self.connected.set()
-
-    def start(self, timeout: float = 10.0) -> None:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
-        self.client.loop_start()
-        if not self.connected.wait(timeout):
-            self.stop()
-            msg = f"MQTT broker at {self.host}:{self.port} did not accept the connection"
-            raise ConnectionError(msg)
-
-    def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-    def _on_connect(
-        self, client: mqtt.Client, _: Any, __: Any, reason: ReasonCode, ___: Any
-    ) -> None:
-        if reason.is_failure:
-            log.error("MQTT connection refused: %s", reason)
-            return
-        client.subscribe(self.subscription, qos=1)
 
     def _on_message(self, client: mqtt.Client, _: Any, message: mqtt.MQTTMessage) -> None:
         parts = message.topic.split("/")  # {root...}/{device}/jobs/{execution}/update

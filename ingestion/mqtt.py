@@ -29,20 +29,14 @@ import logging
 import threading
 from collections import deque
 from typing import Any
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from ingestion.buffer import IngestService
+from ingestion.mqtt_session import MqttSubscriber
 from write_side.ingestion import Submission
 
 log = logging.getLogger(__name__)
-
-SESSION_EXPIRY_S = 3600
 
 
 class _Slot:
@@ -52,7 +46,7 @@ class _Slot:
         self.mid, self.generation, self.done, self.ok = mid, generation, False, False
 
 
-class MqttIngestor:
+class MqttIngestor(MqttSubscriber):
     """Subscribes, submits every message to the ingestion service, acks after commit."""
 
     def __init__(
@@ -65,60 +59,25 @@ class MqttIngestor:
         shared_group: str | None = "fleetwatch",
         receive_maximum: int = 1000,
     ) -> None:
-        parsed = urlparse(url)
-        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
         self.service = service
-        self.topic = f"{topic_root}/+/telemetry"
-        self.subscription = f"$share/{shared_group}/{self.topic}" if shared_group else self.topic
         self.received = 0
         self.acked = 0
-        self.connected = threading.Event()  # set once connected AND subscribed (SUBACK)
-        self._receive_maximum = receive_maximum
         self._lock = threading.Lock()
         self._slots: deque[_Slot] = deque()
         self._generation = 0
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
+        super().__init__(
+            url,
             client_id=client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
+            topic=f"{topic_root}/+/telemetry",
+            shared_group=shared_group,
             manual_ack=True,
+            receive_maximum=receive_maximum,
         )
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *_: self.connected.set()
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Connect (resuming the session) and subscribe; returns once the broker confirmed the
-        subscription, raises if that did not happen in time."""
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        props.ReceiveMaximum = self._receive_maximum
-        self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
-        self.client.loop_start()
-        if not self.connected.wait(timeout):
-            self.stop()
-            msg = f"MQTT broker at {self.host}:{self.port} did not accept the connection"
-            raise ConnectionError(msg)
-
-    def stop(self) -> None:
-        """Disconnect; unacknowledged messages stay in the broker's session."""
-        self.client.disconnect()
-        self.client.loop_stop()
-
-    def _on_connect(
-        self, client: mqtt.Client, _: Any, __: Any, reason: ReasonCode, ___: Any
-    ) -> None:
-        if reason.is_failure:
-            log.error("MQTT connection refused: %s", reason)
-            return
+    def _on_session(self) -> None:
         with self._lock:
             self._generation += 1
             self._slots.clear()  # their packet ids belonged to the previous connection
-        client.subscribe(self.subscription, qos=1)
-
-    def _on_disconnect(self, *_: Any) -> None:
-        self.connected.clear()
 
     def _on_message(self, _: mqtt.Client, __: Any, message: mqtt.MQTTMessage) -> None:
         self.received += 1

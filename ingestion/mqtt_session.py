@@ -1,0 +1,95 @@
+"""The MQTT subscriber session both our subscribers share (`ingestion/mqtt.py` for telemetry,
+`ingestion/jobs_mqtt.py` for job updates): a paho-mqtt 2.x client on MQTT v5 with a persistent
+session (clean start off, session expiry 1 h, so QoS 1 messages not yet acknowledged wait in the
+broker while we are away), subscribed at QoS 1, through a shared subscription
+(`$share/<group>/<topic>`) when a group is given, so several processes split the load.
+
+`start` returns once the broker confirmed the subscription (SUBACK), and raises otherwise; a
+subclass handles `_on_message`, and may reset its per-connection state in `_on_session`, which
+runs on every accepted connection before the subscription is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+log = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 3600
+
+
+class MqttSubscriber:
+    """A persistent-session subscriber on one topic; subclasses say what a message does."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_id: str,
+        topic: str,
+        shared_group: str | None,
+        manual_ack: bool = False,
+        receive_maximum: int | None = None,
+    ) -> None:
+        parsed = urlparse(url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        self.topic = topic
+        self.subscription = f"$share/{shared_group}/{topic}" if shared_group else topic
+        self.connected = threading.Event()  # set once connected AND subscribed (SUBACK)
+        self._receive_maximum = receive_maximum
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=manual_ack,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_: self.connected.set()
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Connect (resuming the session) and subscribe; returns once the broker confirmed the
+        subscription, raises if that did not happen in time."""
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        if self._receive_maximum is not None:
+            props.ReceiveMaximum = self._receive_maximum
+        self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
+        self.client.loop_start()
+        if not self.connected.wait(timeout):
+            self.stop()
+            msg = f"MQTT broker at {self.host}:{self.port} did not accept the connection"
+            raise ConnectionError(msg)
+
+    def stop(self) -> None:
+        """Disconnect; unacknowledged messages stay in the broker's session."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(
+        self, client: mqtt.Client, _: Any, __: Any, reason: ReasonCode, ___: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("MQTT connection refused: %s", reason)
+            return
+        self._on_session()
+        client.subscribe(self.subscription, qos=1)
+
+    def _on_session(self) -> None:
+        """A new connection was accepted (before subscribing): reset per-connection state."""
+
+    def _on_disconnect(self, *_: Any) -> None:
+        self.connected.clear()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage, /) -> None:
+        raise NotImplementedError
