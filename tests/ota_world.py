@@ -7,10 +7,10 @@ tenant with a release and a deployment of its own."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from event_store.envelope import EventEnvelope, EventMetadata
+from tests.ota_clock import Clock
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice
 from write_side.deployment_commands import ReportUpdate, parse_create_deployment
@@ -22,22 +22,9 @@ from write_side.firmware_service import FirmwareService
 from write_side.telemetry import BatchEntry, StatusReport
 from write_side.telemetry_log import Telemetry
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ADMIN = EventMetadata("acme", "user:alice")
 OTA = EventMetadata("acme", "system:ota")
 OTHER_ADMIN = EventMetadata("globex", "user:gus")
-
-
-@dataclass
-class Clock:
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 60) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 @dataclass

@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from tests.unit.deployment_fixtures import ORCHESTRATOR, Clock, Releases, World
+from tests.ota_clock import Clock
+from tests.unit.deployment_fixtures import ORCHESTRATOR, Releases, World
 from write_side.application import FleetApplication
 from write_side.deployment_claims import DeviceClaim, claim_id
 from write_side.deployment_errors import DeviceBusy

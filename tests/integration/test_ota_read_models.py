@@ -21,7 +21,8 @@ from projections.runner import ProjectionWorker
 from read_side.deployments import DeploymentFilter, DeploymentsReader
 from read_side.deployments.eta import eta
 from read_side.firmware import FirmwareFilter, FirmwareReader, FirmwareStatus
-from tests.ota_world import T0, OtaWorld
+from tests.ota_clock import T0
+from tests.ota_world import OtaWorld
 from write_side.application import FleetApplication
 from write_side.deployment_states import DeploymentStatus, ExecutionState
 

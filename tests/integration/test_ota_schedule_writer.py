@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from fleetwatch.consumers import build_ota_schedule
 from ota.schedule import JobNotice
-from tests.unit.deployment_fixtures import OLD, OPERATOR, ORCHESTRATOR, T0, Clock, Releases
+from tests.ota_clock import T0, Clock
+from tests.unit.deployment_fixtures import OLD, OPERATOR, ORCHESTRATOR, Releases
 from write_side.application import FleetApplication
 from write_side.deployment_commands import parse_create_deployment
 from write_side.deployment_service import DeploymentService, QueueExecution

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from event_store.envelope import EventMetadata
+from tests.ota_clock import Clock
 from write_side.application import FleetApplication
 from write_side.deployment_commands import parse_create_deployment
 from write_side.deployment_ports import FirmwareRelease
@@ -17,7 +17,6 @@ from write_side.deployment_service import DeploymentService, QueueExecution
 from write_side.deployment_states import ExecutionState
 from write_side.deployments import Deployment
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OPERATOR = EventMetadata("acme", "user:olga")
 ORCHESTRATOR = EventMetadata("acme", "system:ota")
 TARGET, OLD, OTHER = "2.0.0", "1.0.0", "1.5.0"
@@ -40,18 +39,6 @@ class Releases:
 
     def get(self, tenant_id: str, firmware_id: UUID) -> FirmwareRelease | None:
         return self.items.get((tenant_id, firmware_id))
-
-
-@dataclass
-class Clock:
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 60) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 @dataclass

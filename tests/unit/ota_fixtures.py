@@ -18,7 +18,8 @@ from event_store.envelope import EventMetadata
 from ota.schedule import Timer, TimerStore
 from projections.ota import OtaProcess
 from projections.ota_worker import OtaWorker
-from tests.unit.deployment_fixtures import OPERATOR, Clock
+from tests.ota_clock import Clock
+from tests.unit.deployment_fixtures import OPERATOR
 from write_side.application import FleetApplication
 from write_side.commands import RegisterDevice, UpdateDevice
 from write_side.deployment_commands import ReportUpdate, parse_create_deployment

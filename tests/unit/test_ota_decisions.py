@@ -13,7 +13,8 @@ from uuid import UUID
 
 import pytest
 
-from tests.unit.deployment_fixtures import OLD, OPERATOR, T0
+from tests.ota_clock import T0
+from tests.unit.deployment_fixtures import OLD, OPERATOR
 from tests.unit.ota_fixtures import OtaWorld
 from write_side.alerts import Alert
 from write_side.commands import DecommissionDevice

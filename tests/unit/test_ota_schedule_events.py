@@ -14,7 +14,8 @@ from event_store.envelope import EventEnvelope
 from event_store.log import EventLog
 from ota.schedule import JobNotice, Timer
 from ota.schedule_events import execution_facts, notices_of, timers_of
-from tests.unit.deployment_fixtures import OLD, ORCHESTRATOR, T0, World
+from tests.ota_clock import T0
+from tests.unit.deployment_fixtures import OLD, ORCHESTRATOR, World
 from write_side.deployment_commands import ReportUpdate
 from write_side.deployment_service import QueueExecution
 from write_side.deployments import DEPLOYMENT_CREATED
