@@ -17,7 +17,12 @@ from api.command_path import run_command
 from api.ports import FleetSystem
 from event_store.envelope import EventMetadata
 from read_side.alerts.port import encode_cursor
-from read_side.deployments.port import DeploymentsReader
+from read_side.deployments.port import (
+    DEPLOYMENTS_CURSOR,
+    EXECUTIONS_CURSOR,
+    DeploymentsReader,
+    execution_key,
+)
 from read_side.deployments.row import DeploymentRow, ExecutionRow, WaveRow
 from read_side.firmware.port import FirmwareReader
 from read_side.firmware.row import FirmwareRow, SigningKeyRow, SigningKeysRow
@@ -50,12 +55,13 @@ def deployments_reader(system: FleetSystem) -> DeploymentsReader:
 def deployment_cursor(row: DeploymentRow) -> str:
     """An edge's cursor, as the deployments model's listing encodes it (newest created first;
     `read_side.deployments`' adapters)."""
-    return encode_cursor("deployments", f"{row.created_at.isoformat()}#{row.deployment_id.hex}")
+    key = f"{row.created_at.isoformat()}#{row.deployment_id.hex}"
+    return encode_cursor(DEPLOYMENTS_CURSOR, key)
 
 
 def execution_cursor(row: ExecutionRow) -> str:
     """An edge's cursor, as a deployment's executions are listed (by device, then purpose)."""
-    return encode_cursor("executions", f"{row.device_id.hex}#{row.purpose}")
+    return encode_cursor(EXECUTIONS_CURSOR, execution_key(row))
 
 
 async def run_firmware_command(

@@ -24,10 +24,14 @@ from read_side.alerts.port import decode_cursor
 from read_side.deployments import dynamodb_items as items
 from read_side.deployments.compliance import summarize
 from read_side.deployments.port import (
+    DEPLOYMENTS_CURSOR,
+    DEVICE_EXECUTIONS_CURSOR,
+    EXECUTIONS_CURSOR,
     DeploymentFilter,
     DeploymentsChanges,
     DeploymentsReader,
     DeploymentsView,
+    execution_key,
 )
 from read_side.deployments.row import (
     ComplianceRow,
@@ -94,7 +98,7 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
         self, tenant_id: str, criteria: DeploymentFilter, first: int, after: str | None
     ) -> Page[DeploymentRow]:
         check_page_size(first)
-        low = None if after is None else decode_cursor("deployments", after)
+        low = None if after is None else decode_cursor(DEPLOYMENTS_CURSOR, after)
         if criteria.device_id is not None:
             return self._device_deployments(tenant_id, criteria, first, low)
         found = query_page(
@@ -109,7 +113,7 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
             read=items.DEPLOYMENTS.from_item,
             matches=criteria.matches,
         )
-        return paged(found, first, items.created_key, "deployments")
+        return paged(found, first, items.created_key, DEPLOYMENTS_CURSOR)
 
     def _device_deployments(
         self, tenant_id: str, criteria: DeploymentFilter, first: int, low: str | None
@@ -126,7 +130,7 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
         rows = [r for i in ids if (r := self.get(tenant_id, i)) and criteria.matches(r)]
         keyed = sorted(((items.created_key(r), r) for r in rows), key=lambda p: p[0], reverse=True)
         kept = [p for p in keyed if low is None or p[0] < low]
-        return paged((kept[: first + 1], None), first, items.created_key, "deployments")
+        return paged((kept[: first + 1], None), first, items.created_key, DEPLOYMENTS_CURSOR)
 
     def execution(self, tenant_id: str, execution_id: UUID) -> ExecutionRow | None:
         key = {"tenant_id": items.s(tenant_id), "execution_id": items.s(execution_id.hex)}
@@ -148,13 +152,13 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
             index="by_deployment",
             hash_key=("tenant_deployment", f"{tenant_id}#{deployment_id.hex}"),
             range_name="device_key",
-            after=None if after is None else decode_cursor("executions", after),
+            after=None if after is None else decode_cursor(EXECUTIONS_CURSOR, after),
             forward=True,
             first=first,
             read=items.EXECUTIONS.from_item,
             matches=lambda row: state is None or row.state is state,
         )
-        return paged(found, first, items.device_key, "executions")
+        return paged(found, first, execution_key, EXECUTIONS_CURSOR)
 
     def device_executions(
         self, tenant_id: str, device_id: UUID, first: int, after: str | None
@@ -166,12 +170,12 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
             index="by_device",
             hash_key=("tenant_device", f"{tenant_id}#{device_id.hex}"),
             range_name="queued_key",
-            after=None if after is None else decode_cursor("device-executions", after),
+            after=None if after is None else decode_cursor(DEVICE_EXECUTIONS_CURSOR, after),
             forward=False,
             first=first,
             read=items.EXECUTIONS.from_item,
         )
-        return paged(found, first, items.queued_key, "device-executions")
+        return paged(found, first, items.queued_key, DEVICE_EXECUTIONS_CURSOR)
 
     def history(self, tenant_id: str, execution_id: UUID) -> list[TransitionRow]:
         key = ("tenant_execution", f"{tenant_id}#{execution_id.hex}")

@@ -17,6 +17,7 @@ from typing import Any
 
 from event_store.dynamodb.tables import table_spec
 from read_side.alerts.rows import time_key
+from read_side.deployments.port import execution_key
 from read_side.deployments.row import (
     DeploymentRow,
     DeviceComplianceRow,
@@ -70,10 +71,6 @@ def created_key(row: DeploymentRow) -> str:
     return f"{time_key(row.created_at)}#{row.deployment_id.hex}"
 
 
-def device_key(row: ExecutionRow) -> str:
-    return f"{row.device_id.hex}#{row.purpose}"
-
-
 def queued_key(row: ExecutionRow) -> str:
     return f"{time_key(row.queued_at)}#{row.execution_id.hex}"
 
@@ -86,7 +83,7 @@ def execution_item(row: ExecutionRow) -> dict[str, Any]:
     t = row.tenant_id
     return EXECUTIONS.to_item(row) | {
         "tenant_deployment": s(f"{t}#{row.deployment_id.hex}"),
-        "device_key": s(device_key(row)),
+        "device_key": s(execution_key(row)),
         "tenant_device": s(f"{t}#{row.device_id.hex}"),
         "queued_key": s(queued_key(row)),
     }

@@ -32,14 +32,27 @@ from read_side.paging import Page
 from write_side.deployment_states import DeploymentStatus, ExecutionState
 
 __all__ = [
+    "DEPLOYMENTS_CURSOR",
     "DEPLOYMENT_TOPIC",
+    "DEVICE_EXECUTIONS_CURSOR",
+    "EXECUTIONS_CURSOR",
     "DeploymentFilter",
     "DeploymentsChanges",
     "DeploymentsReader",
     "DeploymentsView",
+    "execution_key",
 ]
 
 DEPLOYMENT_TOPIC = "deployment"  # the change notices' topic (`deploymentProgress`)
+# The listings' cursor kinds: every adapter's, and the API's edge cursors.
+DEPLOYMENTS_CURSOR, EXECUTIONS_CURSOR = "deployments", "executions"
+DEVICE_EXECUTIONS_CURSOR = "device-executions"
+
+
+def execution_key(row: ExecutionRow) -> str:
+    """A deployment's executions are listed by this key (device id, then purpose) on every
+    adapter; their cursors carry it."""
+    return f"{row.device_id.hex}#{row.purpose}"
 
 
 @dataclass(frozen=True)

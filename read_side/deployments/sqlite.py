@@ -18,10 +18,14 @@ from event_store.sqlite import SQLiteTrackingRecorder
 from read_side.alerts.port import decode_cursor, encode_cursor
 from read_side.deployments.compliance import summarize
 from read_side.deployments.port import (
+    DEPLOYMENTS_CURSOR,
+    DEVICE_EXECUTIONS_CURSOR,
+    EXECUTIONS_CURSOR,
     DeploymentFilter,
     DeploymentsChanges,
     DeploymentsReader,
     DeploymentsView,
+    execution_key,
 )
 from read_side.deployments.row import (
     ComplianceRow,
@@ -124,7 +128,7 @@ class SQLiteDeploymentsReader(DeploymentsReader):
         check_page_size(first)
         where, args = "tenant_id = ?", [tenant_id]
         if after is not None:
-            created, _, ident = decode_cursor("deployments", after).partition("#")
+            created, _, ident = decode_cursor(DEPLOYMENTS_CURSOR, after).partition("#")
             where += " AND (created_at < ? OR (created_at = ? AND deployment_id < ?))"
             args += [created, created, ident]
         if criteria.status is not None:
@@ -139,7 +143,7 @@ class SQLiteDeploymentsReader(DeploymentsReader):
             args += [tenant_id, criteria.device_id.hex]
         order = " ORDER BY created_at DESC, deployment_id DESC LIMIT ?"
         rows = self._rows("deployments", where + order, [*args, first + 1])
-        return _page(rows, first, "deployments", _created_key)
+        return _page(rows, first, DEPLOYMENTS_CURSOR, _created_key)
 
     def execution(self, tenant_id: str, execution_id: UUID) -> ExecutionRow | None:
         found = self._rows(
@@ -161,12 +165,12 @@ class SQLiteDeploymentsReader(DeploymentsReader):
         where, args = "tenant_id = ? AND deployment_id = ?", [tenant_id, deployment_id.hex]
         if after is not None:
             where += " AND device_id || '#' || purpose > ?"
-            args.append(decode_cursor("executions", after))
+            args.append(decode_cursor(EXECUTIONS_CURSOR, after))
         if state is not None:
             where, args = where + " AND state = ?", [*args, state.value]
         order = " ORDER BY device_id, purpose LIMIT ?"
         rows = self._rows("deployment_executions", where + order, [*args, first + 1])
-        return _page(rows, first, "executions", _device_key)
+        return _page(rows, first, EXECUTIONS_CURSOR, execution_key)
 
     def device_executions(
         self, tenant_id: str, device_id: UUID, first: int, after: str | None
@@ -174,12 +178,12 @@ class SQLiteDeploymentsReader(DeploymentsReader):
         check_page_size(first)
         where, args = "tenant_id = ? AND device_id = ?", [tenant_id, device_id.hex]
         if after is not None:
-            queued, _, ident = decode_cursor("device-executions", after).partition("#")
+            queued, _, ident = decode_cursor(DEVICE_EXECUTIONS_CURSOR, after).partition("#")
             where += " AND (queued_at < ? OR (queued_at = ? AND execution_id < ?))"
             args += [queued, queued, ident]
         order = " ORDER BY queued_at DESC, execution_id DESC LIMIT ?"
         rows = self._rows("deployment_executions", where + order, [*args, first + 1])
-        return _page(rows, first, "device-executions", _queued_key)
+        return _page(rows, first, DEVICE_EXECUTIONS_CURSOR, _queued_key)
 
     def history(self, tenant_id: str, execution_id: UUID) -> list[TransitionRow]:
         return self._rows(
@@ -213,10 +217,6 @@ def _created_key(row: DeploymentRow) -> str:
 
 def _queued_key(row: ExecutionRow) -> str:
     return f"{row.queued_at.isoformat()}#{row.execution_id.hex}"
-
-
-def _device_key(row: ExecutionRow) -> str:
-    return f"{row.device_id.hex}#{row.purpose}"
 
 
 def _page(rows: list[Any], first: int, kind: str, key: Any) -> Page[Any]:
