@@ -50,7 +50,7 @@ from api.rest.errors import conflict, not_found
 from api.rest.firmware_models import FirmwarePage
 from event_store.envelope import EventMetadata
 from read_side.alerts.port import encode_cursor
-from read_side.firmware.port import release_key
+from read_side.firmware.port import FIRMWARE_CURSOR, release_key
 from read_side.firmware.row import FirmwareRow, SigningKeysRow
 from read_side.paging import Page
 from write_side.application import Saved
@@ -159,7 +159,7 @@ OPERATIONS = (
         "list_firmware", READ, list_firmware, FirmwarePublic, shape=FirmwareQuery, args=PAGE_ARGS,
         paged=Paged(
             FirmwarePublic.from_row,
-            lambda row: encode_cursor("firmware", release_key(row)),
+            lambda row: encode_cursor(FIRMWARE_CURSOR, release_key(row)),
             FirmwarePage,
         ),
         rest=Rest("GET", "/firmware", "List firmware releases (highest version first)",

@@ -28,6 +28,7 @@ from read_side.dynamodb_items import DynamoDBItemCodec
 from read_side.dynamodb_pages import query_page
 from read_side.dynamodb_tables import delete_all_items, get_one
 from read_side.firmware.port import (
+    FIRMWARE_CURSOR,
     FirmwareChanges,
     FirmwareFilter,
     FirmwareReader,
@@ -41,7 +42,6 @@ from write_side.firmware_states import FirmwareStatus
 RELEASES, INDEX, KEYS = "firmware", "firmware_index", "signing_keys"
 RELEASE_ITEMS = DynamoDBItemCodec(FirmwareRow, json_containers=True)
 KEYS_ITEMS = DynamoDBItemCodec(SigningKeysRow, json_containers=True)
-CURSOR = "firmware"
 
 
 def table_names(prefix: str) -> tuple[str, str, str]:
@@ -115,8 +115,9 @@ class DynamoDBFirmwareReader(FirmwareReader):
         self, tenant_id: str, criteria: FirmwareFilter, first: int, after: str | None
     ) -> Page[FirmwareRow]:
         check_page_size(first)
-        low = None if after is None else decode_cursor(CURSOR, after)
-        return paged(self._query(tenant_id, criteria, low, first), first, release_key, CURSOR)
+        low = None if after is None else decode_cursor(FIRMWARE_CURSOR, after)
+        found = self._query(tenant_id, criteria, low, first)
+        return paged(found, first, release_key, FIRMWARE_CURSOR)
 
     def latest(self, tenant_id: str, device_type: str) -> FirmwareRow | None:
         criteria = FirmwareFilter(device_type=device_type, status=FirmwareStatus.AVAILABLE)

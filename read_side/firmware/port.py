@@ -20,7 +20,16 @@ from read_side.firmware.row import FirmwareRow, SigningKeysRow
 from read_side.paging import Page
 from write_side.firmware_states import FirmwareStatus
 
-__all__ = ["FirmwareChanges", "FirmwareFilter", "FirmwareReader", "FirmwareView", "release_key"]
+__all__ = [
+    "FIRMWARE_CURSOR",
+    "FirmwareChanges",
+    "FirmwareFilter",
+    "FirmwareReader",
+    "FirmwareView",
+    "release_key",
+]
+
+FIRMWARE_CURSOR = "firmware"  # the listing's cursor kind: every adapter's, and the API's edges
 
 
 def release_key(row: FirmwareRow) -> str:

@@ -14,6 +14,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 from event_store.sqlite import SQLiteTrackingRecorder
 from read_side.alerts.port import decode_cursor, encode_cursor
 from read_side.firmware.port import (
+    FIRMWARE_CURSOR,
     FirmwareChanges,
     FirmwareFilter,
     FirmwareReader,
@@ -28,7 +29,6 @@ from write_side.firmware_states import FirmwareStatus
 RELEASES, INDEX, KEYS = "firmware", "firmware_index", "signing_keys"
 RELEASE_ROWS = SQLiteRowCodec(FirmwareRow)
 KEYS_ROWS = SQLiteRowCodec(SigningKeysRow)
-CURSOR = "firmware"
 _COLUMNS = ", ".join(f"f.{name}" for name in RELEASE_ROWS.names)
 _LIST = (
     f"SELECT {_COLUMNS} FROM {INDEX} i JOIN {RELEASES} f "  # noqa: S608 - constants
@@ -96,10 +96,10 @@ class SQLiteFirmwareReader(FirmwareReader):
         self, tenant_id: str, criteria: FirmwareFilter, first: int, after: str | None
     ) -> Page[FirmwareRow]:
         check_page_size(first)
-        low = "" if after is None else decode_cursor(CURSOR, after)
+        low = "" if after is None else decode_cursor(FIRMWARE_CURSOR, after)
         rows = self._list(tenant_id, criteria, low, first + 1)
         if len(rows) > first:
-            return Page(rows[:first], encode_cursor(CURSOR, release_key(rows[first - 1])))
+            return Page(rows[:first], encode_cursor(FIRMWARE_CURSOR, release_key(rows[first - 1])))
         return Page(rows)
 
     def latest(self, tenant_id: str, device_type: str) -> FirmwareRow | None:
