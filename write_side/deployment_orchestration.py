@@ -174,19 +174,7 @@ class DeploymentOrchestration:
         call); those that exist already are left as they are."""
         fresh = []
         for spec in specs:
-            execution = DeploymentExecution.queue(
-                tenant_id=meta.tenant_id,
-                deployment_id=deployment.id,
-                device_id=spec.device_id,
-                purpose=spec.purpose,
-                wave=spec.wave,
-                firmware_id=UUID(deployment.firmware_id),
-                target_version=spec.target_version or deployment.firmware_version,
-                from_version=spec.from_version,
-                reason=spec.reason,
-                not_before=spec.not_before,
-                at=at,
-            )
+            execution = spec.execution(deployment, meta.tenant_id, at)
             if self.app.find(DeploymentExecution, meta.tenant_id, execution.id) is None:
                 fresh.append(execution)
         if not fresh:

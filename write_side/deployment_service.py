@@ -60,6 +60,25 @@ class QueueExecution:
     target_version: str | None = None  # None: the deployment's release; a revert names it
     not_before: datetime | None = None
 
+    def execution(
+        self, deployment: Deployment, tenant_id: str, at: datetime
+    ) -> DeploymentExecution:
+        """The execution this decision queues (its id is deterministic: a stream that exists
+        already is the same execution)."""
+        return DeploymentExecution.queue(
+            tenant_id=tenant_id,
+            deployment_id=deployment.id,
+            device_id=self.device_id,
+            purpose=self.purpose,
+            wave=self.wave,
+            firmware_id=UUID(deployment.firmware_id),
+            target_version=self.target_version or deployment.firmware_version,
+            from_version=self.from_version,
+            reason=self.reason,
+            not_before=self.not_before,
+            at=at,
+        )
+
 
 class DeploymentService:
     def __init__(
@@ -190,19 +209,7 @@ class DeploymentService:
     def queue(self, command: QueueExecution, meta: EventMetadata) -> Saved[DeploymentExecution]:
         """Create the execution's stream; one that exists already is answered as it is."""
         deployment = self.get(meta.tenant_id, command.deployment_id)
-        execution = DeploymentExecution.queue(
-            tenant_id=meta.tenant_id,
-            deployment_id=deployment.id,
-            device_id=command.device_id,
-            purpose=command.purpose,
-            wave=command.wave,
-            firmware_id=UUID(deployment.firmware_id),
-            target_version=command.target_version or deployment.firmware_version,
-            from_version=command.from_version,
-            reason=command.reason,
-            not_before=command.not_before,
-            at=self.clock(),
-        )
+        execution = command.execution(deployment, meta.tenant_id, self.clock())
         existing = self._execution(meta.tenant_id, execution.id)
         if existing is not None:
             return Saved(existing, 0)
