@@ -8,6 +8,10 @@ with the same message id (a redelivery), and `bad_ratio` carry an invalid readin
 
 MQTT: QoS 1 to `devices/{id}/telemetry`, the token in the payload. HTTP: batches to
 `POST {url}/ingest`, one per tick, each message with its token (a gateway).
+
+With `jobs` (`--jobs`), the same devices also take OTA jobs (`fleetwatch/simulate_jobs.py`):
+they poll `{api_url}/devices/{id}/jobs/next` every `JOB_POLL_S` and, over MQTT, also listen on
+`devices/{id}/jobs/notify`; each job's outcome is counted as `job_<outcome>`.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from typing import Any
 from uuid import UUID
 
 from event_store.envelope import EventMetadata
+from fleetwatch.simulate_jobs import Faults, JobDevice, JobsMqtt
 from write_side.commands import RegisterDevice
 from write_side.credentials import IssueDeviceCredential
 from write_side.device_service import DeviceService
 from write_side.errors import DomainError
 
 TICK_S = 0.05
+JOB_POLL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -188,6 +194,9 @@ def simulate(
     bad_ratio: float,
     ingest_here: bool,
     echo: Callable[[str], None],
+    jobs: Faults | None = None,
+    api_url: str | None = None,
+    firmware_version: str = "1.0.0",
 ) -> Counter[str]:
     """The `fleetwatch simulate` command (see the module docstring). With `ingest_here` (MQTT
     only) this process also runs the MQTT ingestor and the projections, so its counts of
@@ -213,6 +222,12 @@ def simulate(
         counters = system.ingest.handler.counters if system.ingest else None
         stats: Counter[str] = Counter()
         last: dict[str, float] = {}
+        stop = threading.Event()
+        if jobs is not None:
+            api = api_url or (url if transport == "http" and url else "http://127.0.0.1:8000")
+            link = mqtt_url if transport == "mqtt" else None
+            args = (fleet, jobs, api, link, firmware_version, stop, stats)
+            threading.Thread(target=take_jobs, args=args, daemon=True).start()
 
         def report(stats: Counter[str], elapsed: float) -> None:
             seen = Counter(stats)
@@ -232,6 +247,7 @@ def simulate(
         else:
             send = lambda s, p, c: post_http(url or "http://127.0.0.1:8000", s, p, c)  # noqa: E731
         stats = run(send, stream, Pacer(rate, duration), report, stats)
+        stop.set()
         if counters is not None and ingest.mqtt_url is not None:
             _drain(counters.snapshot, stats)
             stats.update(counters.snapshot()["messages"])
@@ -250,3 +266,35 @@ def _drain(
         if sum(snapshot()["messages"].values()) >= stats["sent"]:
             break
         time.sleep(0.2)
+
+
+def take_jobs(  # noqa: PLR0917 - the thread's arguments
+    fleet: list[SimDevice],
+    faults: Faults,
+    api_url: str,
+    mqtt_url: str | None,
+    version: str,
+    stop: threading.Event,
+    stats: Counter[str],
+) -> None:
+    """The devices take their jobs until `stop` (a thread; counts `job_<outcome>`)."""
+    import httpx
+
+    link = JobsMqtt(mqtt_url) if mqtt_url is not None else None
+    with httpx.Client(base_url=api_url, timeout=30.0) as http:
+        devices = [
+            JobDevice(d.device_id, d.token, version, http, faults, seed=7, mqtt_link=link)
+            for d in fleet
+        ]
+        while not stop.is_set():
+            for device in devices:
+                try:
+                    outcome = device.step()
+                except httpx.HTTPError as e:
+                    stats[f"job_error_{type(e).__name__}"] += 1
+                    continue
+                if outcome is not None:
+                    stats[f"job_{outcome}"] += 1
+            stop.wait(JOB_POLL_S)
+    if link is not None:
+        link.close()

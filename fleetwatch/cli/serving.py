@@ -71,9 +71,31 @@ def simulate(  # noqa: PLR0917 - typer options
     ingest_here: Annotated[
         bool, typer.Option(help="MQTT: also run the ingestor in this process.")
     ] = True,
+    jobs: Annotated[
+        bool, typer.Option(help="The devices also take OTA jobs (poll, MQTT notify).")
+    ] = False,
+    api_url: Annotated[
+        str | None, typer.Option(help="--jobs: the API for jobs and images (default :8000).")
+    ] = None,
+    firmware_version: Annotated[str, typer.Option(help="--jobs: version before a job.")] = "1.0.0",
+    p_fail: Annotated[
+        float, typer.Option("--fail", help="--jobs: P(a job fails).", min=0, max=1)
+    ] = 0.0,
+    p_stall: Annotated[
+        float, typer.Option("--stall", help="--jobs: P(stops reporting).", min=0, max=1)
+    ] = 0.0,
+    p_reject: Annotated[
+        float, typer.Option("--reject", help="--jobs: P(rejects a job).", min=0, max=1)
+    ] = 0.0,
+    p_rollback: Annotated[
+        float,
+        typer.Option("--rollback", help="--jobs: P(says done, keeps its version).", min=0, max=1),
+    ] = 0.0,
 ) -> None:
-    """Register (or reuse) simulated devices and send telemetry; prints rates every second."""
+    """Register (or reuse) simulated devices and send telemetry; prints rates every second.
+    With --jobs they also take OTA jobs (docs/firmware.md 12.5)."""
     from fleetwatch.simulate import simulate as run_simulation
+    from fleetwatch.simulate_jobs import Faults
 
     if transport not in ("mqtt", "http"):
         raise fail("--transport must be mqtt or http")
@@ -81,7 +103,9 @@ def simulate(  # noqa: PLR0917 - typer options
         run_simulation(
             devices=devices, rate=rate, transport=transport, duration=duration, url=url,
             tenant=tenant, duplicate_ratio=duplicate_ratio, bad_ratio=bad_ratio,
-            ingest_here=ingest_here, echo=console.print,
+            ingest_here=ingest_here, echo=console.print, api_url=api_url,
+            jobs=Faults(p_reject, p_fail, p_stall, p_rollback) if jobs else None,
+            firmware_version=firmware_version,
         )  # fmt: skip
 
 
