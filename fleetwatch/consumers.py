@@ -1,11 +1,15 @@
 """Builders of the feed's workers: one per read model (from its `fleetwatch.wiring` entry), the
-alerting process manager, the notification pipeline (notifier, outbox, dispatcher) and the OTA
-schedule writer (timers and job notices)."""
+alerting process manager, the notification pipeline (notifier, outbox, dispatcher), the OTA
+schedule writer (timers and job notices), the OTA orchestrator and its timer loop and job
+dispatcher."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from eventsourcing.persistence import TrackingRecorder
 
@@ -31,8 +35,13 @@ from read_side.notifications import ChangePublisher
 from read_side.users import UsersReader
 from write_side.application import FleetApplication
 from write_side.deployment_service import DeploymentService
+from write_side.deployment_states import Channel
 from write_side.firmware_service import FirmwareService
 
+if TYPE_CHECKING:
+    from ota.mqtt_jobs import MqttDeviceJobs
+
+log = logging.getLogger(__name__)
 RECIPIENTS_TIMEOUT = 2.0  # seconds the notifier waits for the users model per batch
 
 
@@ -131,31 +140,61 @@ def build_ota_schedule(app: FleetApplication) -> tuple[BatchingProjectionWorker,
     return worker, store
 
 
+class PolledJobs:
+    """The `DeviceJobs` of a system without a broker: devices poll `GET jobs/next`, which
+    answers the same document, so an `mqtt` notice left from a run with a broker is passed
+    to polling instead of waiting for a publisher that is not there."""
+
+    def publish(self, tenant_id: str, device_id: UUID, document: Mapping[str, object]) -> None:
+        log.info("ota jobs: no MQTT publisher; device %s/%s polls", tenant_id, device_id)
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class OtaLoops:
+    """The orchestrator's two loops, and the dispatcher's publisher (closed with the system)."""
+
+    timers: TimerLoop
+    jobs: JobDispatcher
+    publisher: MqttDeviceJobs | PolledJobs
+
+
+def notice_channel(settings: Settings) -> Channel:
+    """How the orchestrator's `Notified` tells devices, decided once from the settings."""
+    return "http" if settings.ota_mqtt_url is None else "mqtt"
+
+
 def build_ota_loops(
     store: ScheduleStore, settings: Settings, fire: Fire, render: Render
-) -> tuple[TimerLoop, JobDispatcher | None]:
-    """The timer loop (firing into the orchestrator's `fire`) and, when `FLEETWATCH_OTA_MQTT_URL`
-    is set, the job dispatcher publishing `render`ed documents through `MqttDeviceJobs`."""
+) -> OtaLoops:
+    """The timer loop (firing into the orchestrator's `fire`) and the job dispatcher: it
+    publishes `render`ed documents through `MqttDeviceJobs` when `FLEETWATCH_OTA_MQTT_URL` is
+    set; without it every notice is `http` and marked for polling."""
     poll = settings.ota_poll_interval
     timers = TimerLoop(store, fire, poll_interval=poll)
-    if settings.ota_mqtt_url is None:
-        return timers, None
-    from ota.mqtt_jobs import MqttDeviceJobs
+    publisher: MqttDeviceJobs | PolledJobs = PolledJobs()
+    if settings.ota_mqtt_url is not None:
+        from ota.mqtt_jobs import MqttDeviceJobs
 
-    jobs = MqttDeviceJobs(settings.ota_mqtt_url, client_id=settings.ota_mqtt_client_id)
-    return timers, JobDispatcher(store, jobs, render, poll_interval=poll)
+        publisher = MqttDeviceJobs(settings.ota_mqtt_url, client_id=settings.ota_mqtt_client_id)
+    jobs = JobDispatcher(store, publisher, render, poll_interval=poll)
+    return OtaLoops(timers, jobs, publisher)
 
 
 def build_ota(
     app: FleetApplication,
     timers: TimerStore,
     deployments: DeploymentService | None = None,
+    channel: Channel = "mqtt",
     **worker_kwargs: Any,
 ) -> OtaWorker:
     """The OTA orchestrator (docs/firmware.md 12.4): its own checkpoint on a process recorder,
-    its `wake` timers in `timers`; the timer loop fires into `worker.projection.fire`."""
+    its `wake` timers in `timers`, devices told on `channel`; the timer loop fires into
+    `worker.projection.fire`."""
     service = deployments or DeploymentService(app, FirmwareService(app))
-    process = OtaProcess(service, app.factory.process_recorder(), timers)
+    process = OtaProcess(service, app.factory.process_recorder(), timers, channel=channel)
     return OtaWorker(
         process,
         recorder=app.recorder,

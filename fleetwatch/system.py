@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING
 
 from event_store.log import EventLog
 from fleetwatch.consumers import (
+    PolledJobs,
     build_alerting,
     build_notifications,
     build_ota,
+    build_ota_loops,
     build_ota_schedule,
     build_read_model_worker,
+    notice_channel,
 )
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
@@ -42,7 +45,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from ota.job_document import JobDocuments
 from ota.port import BlobStore
-from ota.schedule_loops import TimerLoop
+from ota.schedule_loops import JobDispatcher, TimerLoop
 from ota.schedule_rows import ScheduleStore
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
@@ -65,6 +68,7 @@ from write_side.user_service import UserService
 if TYPE_CHECKING:
     from ingestion.jobs_mqtt import JobUpdatesSubscriber
     from ingestion.mqtt import MqttIngestor
+    from ota.mqtt_jobs import MqttDeviceJobs
 
 
 @dataclass
@@ -92,6 +96,8 @@ class System:
     jobs_mqtt: JobUpdatesSubscriber | None = None  # job updates over MQTT, with `mqtt`
     ota_schedule: ScheduleStore | None = None  # OTA timers and job notices (firmware.md 12.4)
     ota_timers: TimerLoop | None = None  # fires due rows into the orchestrator, where it runs
+    ota_jobs: JobDispatcher | None = None  # tells devices of their jobs, where `ota` runs
+    ota_publisher: MqttDeviceJobs | PolledJobs | None = None  # the job dispatcher's
     firmware: FirmwareReader | None = None  # releases, signing keys (docs/firmware.md 12.7)
     deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
 
@@ -131,12 +137,10 @@ class System:
         if self.jobs_mqtt is not None:
             self.jobs_mqtt.start()
         names = self.settings.projection_names
-        if (
-            self.ota_timers is not None
-            and self.settings.run_projections
-            and (not names or "ota" in names)
-        ):
-            self.ota_timers.start()
+        if self.settings.run_projections and (not names or "ota" in names):
+            for loop in (self.ota_timers, self.ota_jobs):
+                if loop is not None:
+                    loop.start()
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every read model has applied the feed up to `position` (read-your-writes)."""
@@ -150,8 +154,11 @@ class System:
         return self.supervisor.rebuild(name, progress)
 
     def close(self) -> None:
-        if self.ota_timers is not None:
-            self.ota_timers.stop()
+        for loop in (self.ota_timers, self.ota_jobs):
+            if loop is not None:
+                loop.stop()
+        if self.ota_publisher is not None:
+            self.ota_publisher.close()
         if self.jobs_mqtt is not None:
             self.jobs_mqtt.stop()
         if self.mqtt is not None:
@@ -223,10 +230,12 @@ def build_system(
     notifying = build_notifications(app, settings, readers["users"], workers["users"])
     workers["notifier"] = notifying.notifier
     workers["ota_schedule"], ota_schedule = build_ota_schedule(app)
-    ota = workers["ota"] = build_ota(app, ota_schedule, ota_services.deployment_service)
-    ota_timers = TimerLoop(
-        ota_schedule, ota.projection.fire, poll_interval=settings.ota_poll_interval
+    channel = notice_channel(settings)  # http without a publisher: devices poll jobs/next
+    ota = workers["ota"] = build_ota(
+        app, ota_schedule, ota_services.deployment_service, channel=channel
     )
+    render = ota_services.documents.render_notice
+    ota_loops = build_ota_loops(ota_schedule, settings, ota.projection.fire, render)
     supervisor = Supervisor(
         feed=app.recorder,
         workers={name: workers[name] for name in WORKERS},
@@ -257,7 +266,9 @@ def build_system(
         device_jobs=ota_services.device_jobs,
         jobs_mqtt=ota_services.jobs_mqtt,
         ota_schedule=ota_schedule,
-        ota_timers=ota_timers,
+        ota_timers=ota_loops.timers,
+        ota_jobs=ota_loops.jobs,
+        ota_publisher=ota_loops.publisher,
         firmware=readers["firmware"],
         deployments=readers["deployments"],
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -133,6 +134,10 @@ class OtaSteps:
         wave, spec = d.wave, facts.plan.waves[d.wave]
         counts = tally(facts.executions.values(), wave)
         judgement = judge_wave(counts, spec)
+        if judgement.reason == "failure_threshold" and _failures_accepted(
+            facts, wave, counts.failed
+        ):
+            judgement = judge_wave(counts, replace(spec, failure_count=None, failure_percent=None))
         evidence = {**judgement.evidence, "wave": wave}
         if judgement.verdict is Verdict.ABORT:
             self.commands.abort(d.id, judgement.reason, evidence, now, meta)
@@ -240,6 +245,16 @@ class OtaSteps:
         revert = facts.plan.rollback
         self._queue_reverts(facts, d, now, meta, succeeded=revert.revert_succeeded_on_abort)
         self._notify(facts, None, now, meta)
+
+
+def _failures_accepted(facts: DeploymentFacts, wave: int, failed: int) -> bool:
+    """A person resumed a failure threshold's pause of this wave showing at least these
+    failures: they are accepted, the wave is judged on its success threshold; a new final
+    failure pauses again."""
+    return any(
+        p["wave"] == wave and p["by"] == "failure_threshold" and p["evidence"]["failed"] >= failed
+        for p in facts.pauses
+    )
 
 
 def _paused_before(facts: DeploymentFacts, wave: int, by: str, evidence: dict[str, object]) -> bool:

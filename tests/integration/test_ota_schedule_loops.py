@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from fleetwatch.consumers import build_ota_loops
+from fleetwatch.consumers import PolledJobs, build_ota_loops, notice_channel
 from fleetwatch.settings import Settings
 from ota.mqtt_jobs import MqttDeviceJobs
 from ota.schedule import JobNotice, Timer
@@ -168,12 +168,14 @@ def test_the_running_dispatcher_delivers_what_is_added_later(store: ScheduleStor
 
 
 def test_the_composition_root_builds_the_loops_from_settings(store: ScheduleStore) -> None:
-    timers, dispatcher = build_ota_loops(store, Settings(), Fired(), render)
-    assert dispatcher is None  # no broker configured: notices wait
-    assert timers.poll_interval == 1.0
+    loops = build_ota_loops(store, Settings(), Fired(), render)
+    assert isinstance(loops.publisher, PolledJobs)  # no broker: devices poll jobs/next
+    assert notice_channel(Settings()) == "http"
+    assert loops.timers.poll_interval == 1.0
     configured = Settings(ota_mqtt_url="mqtt://127.0.0.1:1884", ota_poll_interval=0.5)
-    timers, dispatcher = build_ota_loops(store, configured, Fired(), render)
-    assert dispatcher is not None
-    assert isinstance(dispatcher.jobs, MqttDeviceJobs)
-    assert (dispatcher.jobs.host, dispatcher.jobs.port) == ("127.0.0.1", 1884)
-    assert timers.poll_interval == dispatcher.poll_interval == 0.5
+    assert notice_channel(configured) == "mqtt"
+    loops = build_ota_loops(store, configured, Fired(), render)
+    assert loops.jobs.jobs is loops.publisher
+    assert isinstance(loops.publisher, MqttDeviceJobs)
+    assert (loops.publisher.host, loops.publisher.port) == ("127.0.0.1", 1884)
+    assert loops.timers.poll_interval == loops.jobs.poll_interval == 0.5
