@@ -11,14 +11,17 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from local_services import MOSQUITTO, endpoint
 
 from api.app import create_app
-from fleetwatch.bootstrap import System
+from fleetwatch.bootstrap import System, build_system
+from fleetwatch.settings import Settings
 from fleetwatch.simulate_jobs import Faults, JobDevice, JobsMqtt, Outcome
 from ingestion.jobs_mqtt import JobUpdatesSubscriber
 from ota.mqtt_jobs import MqttDeviceJobs
@@ -113,8 +116,17 @@ def test_faults_of_probability_one(
 
 @pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)
 def test_a_device_notified_over_mqtt_reports_over_mqtt(
-    system: System, client: TestClient, mqtt_url: str
+    store_settings: Settings, tmp_path: Path, mqtt_url: str
 ) -> None:
+    """With an OTA MQTT URL the orchestrator tells devices on `mqtt` (without one, `http`)."""
+    settings = store_settings.model_copy(
+        update={"blob_dir": tmp_path / "blobs", "ota_mqtt_url": mqtt_url}
+    )
+    with closing(build_system(settings)) as system:
+        _notified_over_mqtt(system, TestClient(create_app(system)), mqtt_url)
+
+
+def _notified_over_mqtt(system: System, client: TestClient, mqtt_url: str) -> None:
     root = f"test-{uuid.uuid4().hex[:8]}/devices"  # our own topics
     assert system.device_jobs is not None
     assert system.ota_schedule is not None
