@@ -5,7 +5,7 @@ second tenant that sees and touches nothing, and a `deploymentProgress` subscrib
 
 A release is published with `FirmwareService.publish` directly (the upload route is apart).
 Commands answer through the one command path whether or not the read models run here; the
-reads need the firmware and deployments read models (skipped where they are not wired)."""
+reads need the firmware and deployments read models (wired by `build_system`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
 from event_store.envelope import EventMetadata
@@ -74,8 +73,9 @@ def body(firmware_id: UUID, **more: Any) -> dict[str, Any]:
 
 
 def needs_read_models(system: System) -> None:
-    if system.firmware is None or system.deployments is None:
-        pytest.skip("the firmware and deployments read models are not wired at this revision")
+    """Fails (never skips) when `build_system` does not wire the models the reads need."""
+    assert system.firmware is not None, "the firmware read model must be wired"
+    assert system.deployments is not None, "the deployments read model must be wired"
 
 
 def test_create_bad_input_roles_and_commands(

@@ -4,14 +4,13 @@ is apart), shown and listed over REST and GraphQL, withdrawn (admin only), the s
 the signature requirement, and a second tenant that sees and touches nothing.
 
 Commands answer through the one command path whether or not the read models run here; the
-reads need the firmware read model (skipped where it is not wired)."""
+reads need the firmware read model (wired by `build_system`)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 
-import pytest
 from fastapi.testclient import TestClient
 
 from fleetwatch.bootstrap import System
@@ -96,8 +95,7 @@ def test_withdraw_and_signing_keys_by_role(
 def test_releases_and_keys_are_read_back_by_their_tenant_only(
     api_client: TestClient, api_system: System, tokens: Tokens
 ) -> None:
-    if api_system.firmware is None:
-        pytest.skip("the firmware read model is not wired at this revision")
+    assert api_system.firmware is not None, "the firmware read model must be wired"
     tenant = new_tenant()
     admin, viewer = tokens(tenant, "admin"), tokens(tenant, "viewer")
     older, newer = publish(api_system, tenant, "1.9.0"), publish(api_system, tenant, "1.10.0")
