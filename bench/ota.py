@@ -6,8 +6,10 @@ Ours: the whole `System` built by `build_system` on a fresh store (its threads n
 N devices registered with credentials (timed apart), one release, one deployment to all of them
 (one wave, no rate limit). Then, until the deployment is COMPLETED, one thread in turns: the
 schedule writer and the orchestrator (`ota_schedule`, `ota` workers) follow the feed; the real
-`JobDispatcher` renders each pending notice (`JobDocuments.render_notice`) into an in-process
-`DeviceJobs` (what MQTT would carry); each notified device authenticates with its token and
+`JobDispatcher` handles each pending notice: on the embedded default's `http` channel it marks
+it and the device polls (`DeviceJobService.next_job`, what `GET /devices/{id}/jobs/next`
+answers); an `mqtt` notice is rendered (`JobDocuments.render_notice`) into an in-process
+`DeviceJobs` (what MQTT would carry). Each notified device authenticates with its token and
 sends `downloading`, `downloaded`, `installing`, `succeeded` with the version through
 `DeviceJobService` (`parse_update` and `report`, as the HTTP route and MQTT do), seq from the
 document's `lastSeq`. Measured: the rollout (create to COMPLETED), updates per second end to end
@@ -49,7 +51,7 @@ from event_store.envelope import EventMetadata  # noqa: E402
 from fleetwatch.bootstrap import System, build_system  # noqa: E402
 from fleetwatch.settings import Settings  # noqa: E402
 from ingestion.device_jobs import parse_update  # noqa: E402
-from ota.schedule import Timer  # noqa: E402
+from ota.schedule import JobNotice, JobOutbox, Timer  # noqa: E402
 from ota.schedule_loops import JobDispatcher  # noqa: E402
 from projections.ota import OtaProcess  # noqa: E402
 from projections.ota_worker import OtaWorker  # noqa: E402
@@ -74,6 +76,24 @@ class Delivered:
         self.documents.append((device_id, document))
 
 
+class Watched:
+    """The outbox the dispatcher reads, remembering the `http` notices it marks: those devices
+    poll for their job (as soon as told: the bench measures the server, not a poll interval)."""
+
+    def __init__(self, outbox: JobOutbox) -> None:
+        self.outbox, self.polled = outbox, list[JobNotice]()
+
+    def add(self, notices: Sequence[JobNotice]) -> None:
+        self.outbox.add(notices)
+
+    def pending(self, limit: int) -> list[JobNotice]:
+        return self.outbox.pending(limit)
+
+    def mark_sent(self, notices: Sequence[JobNotice]) -> None:
+        self.outbox.mark_sent(notices)
+        self.polled.extend(n for n in notices if n.channel == "http")
+
+
 class NoTimers:
     def schedule(self, timers: Sequence[Timer]) -> None:
         pass
@@ -93,6 +113,8 @@ def rss_mib() -> float:
 def settings_for(store: str, work: Path, stack: ExitStack) -> Settings:
     if store == "sqlite":
         return Settings(store="sqlite", sqlite_path=work / "fleet.sqlite3", blob_dir=work / "b")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")  # DynamoDB Local takes any
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     endpoint = os.environ.get("FLEETWATCH_DYNAMODB_ENDPOINT_URL")
     endpoint = endpoint or stack.enter_context(dynamodb_local())
     return Settings(
@@ -131,10 +153,10 @@ def pump(system: System) -> None:
 def rollout(system: System, tokens: dict[uuid.UUID, str], firmware_id: uuid.UUID) -> dict[str, Any]:
     assert system.ota_schedule is not None
     assert system.device_jobs is not None
-    jobs, delivered = system.device_jobs, Delivered()
-    dispatcher = JobDispatcher(
-        system.ota_schedule, delivered, system.job_documents.render_notice, batch_size=500
-    )
+    jobs, delivered, outbox = system.device_jobs, Delivered(), Watched(system.ota_schedule)
+    assert system.job_documents is not None
+    render = system.job_documents.render_notice
+    dispatcher = JobDispatcher(outbox, delivered, render, batch_size=500)
     body = {"name": "all", "firmwareId": str(firmware_id), "target": {"tags": ["bench"]}}
     rss_before, started = rss_mib(), time.perf_counter()
     created = system.deployment_service.create(parse_create_deployment(body), ADMIN).aggregate
@@ -148,7 +170,13 @@ def rollout(system: System, tokens: dict[uuid.UUID, str], firmware_id: uuid.UUID
         pump(system)
         dispatcher.drain(max_batches=10_000)
         batch, delivered.documents = delivered.documents, []
+        polled, outbox.polled = outbox.polled, []
         device_started = time.perf_counter()
+        for notice in polled:  # `http`: the device asks for its job
+            access = jobs.authenticate(notice.device_id, tokens[notice.device_id])
+            job = jobs.next_job(access)
+            if job is not None:
+                batch.append((notice.device_id, job.document.to_json()))
         for device_id, document in batch:
             access = jobs.authenticate(device_id, tokens[device_id])
             seq = int(str(document["lastSeq"]))
@@ -211,7 +239,7 @@ class Execution(Aggregate):
         self.seq, self.state = seq, status
 
 
-class Executions(Application):
+class Executions(Application[uuid.UUID]):
     def create(self, device_id: str) -> uuid.UUID:
         execution = Execution(device_id, TARGET)
         self.save(execution)
