@@ -20,7 +20,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from notifications.wiring import build_dispatcher, build_outbox, build_senders
 from ota.schedule import TimerStore
-from ota.schedule_loops import Fire, JobDispatcher, Render, TimerLoop
+from ota.schedule_loops import Fire, JobDispatcher, Render, TimerLoop, Wakeup
 from ota.schedule_rows import ScheduleStore
 from ota.schedule_wiring import build_schedule_store
 from projections.alerting import AlertingProcess
@@ -120,14 +120,17 @@ def build_notifications(
     )
 
 
-def build_ota_schedule(app: FleetApplication) -> tuple[BatchingProjectionWorker, ScheduleStore]:
-    """The schedule writer's worker (its checkpoint commits with its timer and notice rows)
-    and the store the orchestrator's timer loop and the job dispatcher read."""
+def build_ota_schedule(
+    app: FleetApplication, wakeup: Wakeup | None = None
+) -> tuple[BatchingProjectionWorker, ScheduleStore]:
+    """The schedule writer's worker (its checkpoint commits with its timer and notice rows;
+    the timers stored are announced to `wakeup`) and the store the orchestrator's timer loop
+    and the job dispatcher read."""
     store = build_schedule_store(app)
     assert isinstance(store, TrackingRecorder)  # its checkpoint commits with its rows
     log = EventLog(app.recorder, app.envelope_mapper)
     writer = ScheduleWriter(
-        store, lambda stream, version: log.read_stream(stream, up_to_version=version)
+        store, lambda stream, version: log.read_stream(stream, up_to_version=version), wakeup
     )
     worker = BatchingProjectionWorker(
         writer,
@@ -167,13 +170,20 @@ def notice_channel(settings: Settings) -> Channel:
 
 
 def build_ota_loops(
-    store: ScheduleStore, settings: Settings, fire: Fire, render: Render
+    store: ScheduleStore,
+    settings: Settings,
+    fire: Fire,
+    render: Render,
+    wakeup: Wakeup | None = None,
 ) -> OtaLoops:
-    """The timer loop (firing into the orchestrator's `fire`) and the job dispatcher: it
-    publishes `render`ed documents through `MqttDeviceJobs` when `FLEETWATCH_OTA_MQTT_URL` is
-    set; without it every notice is `http` and marked for polling."""
+    """The timer loop (firing into the orchestrator's `fire`, woken by the timers announced
+    to `wakeup`) and the job dispatcher: it publishes `render`ed documents through
+    `MqttDeviceJobs` when `FLEETWATCH_OTA_MQTT_URL` is set; without it every notice is `http`
+    and marked for polling."""
     poll = settings.ota_poll_interval
-    timers = TimerLoop(store, fire, poll_interval=poll)
+    timers = TimerLoop(store, fire, poll_interval=poll, max_idle=settings.ota_timer_max_idle)
+    if wakeup is not None:
+        wakeup.listen(timers.notify)
     publisher: MqttDeviceJobs | PolledJobs = PolledJobs()
     if settings.ota_mqtt_url is not None:
         from ota.mqtt_jobs import MqttDeviceJobs

@@ -74,12 +74,14 @@ class Settings(BaseSettings):
     # An upload's limit; at most 5 GiB (an S3 image is moved by one CopyObject).
     firmware_max_bytes: int = Field(default=512 * 1024 * 1024, gt=0, le=5 * 1024**3)
 
-    # OTA (docs/firmware.md section 12.4): the broker job documents are published to (unset: no
-    # MQTT publishing; `mqtt` job notices stay pending), the publisher's client id, and the
-    # longest sleep of the timer loop and the job dispatcher.
+    # OTA (docs/firmware.md section 12.4): the broker job documents are published to (unset:
+    # devices poll for their jobs), the publisher's client id, the longest sleep of the job
+    # dispatcher (and of the timer loop after a failure), and the longest the idle timer loop
+    # sleeps without reading its store (a timer stored by another process is seen then).
     ota_mqtt_url: str | None = None  # mqtt://host:port, or mqtts://user:password@host:port
     ota_mqtt_client_id: str = "fleetwatch-jobs"
     ota_poll_interval: float = Field(default=1.0, gt=0)
+    ota_timer_max_idle: float = Field(default=10.0, gt=0)
 
     @property
     def read_models_path(self) -> Path:

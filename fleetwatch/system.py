@@ -45,7 +45,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from ota.job_document import JobDocuments
 from ota.port import BlobStore
-from ota.schedule_loops import JobDispatcher, TimerLoop
+from ota.schedule_loops import AnnouncedTimers, JobDispatcher, TimerLoop, Wakeup
 from ota.schedule_rows import ScheduleStore
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
@@ -229,13 +229,17 @@ def build_system(
     views["alerting"] = alerting.projection
     notifying = build_notifications(app, settings, readers["users"], workers["users"])
     workers["notifier"] = notifying.notifier
-    workers["ota_schedule"], ota_schedule = build_ota_schedule(app)
+    wakeup = Wakeup()  # timers stored in this process wake its timer loop
+    workers["ota_schedule"], ota_schedule = build_ota_schedule(app, wakeup)
     channel = notice_channel(settings)  # http without a publisher: devices poll jobs/next
     ota = workers["ota"] = build_ota(
-        app, ota_schedule, ota_services.deployment_service, channel=channel
+        app,
+        AnnouncedTimers(ota_schedule, wakeup),
+        ota_services.deployment_service,
+        channel=channel,
     )
     render = ota_services.documents.render_notice
-    ota_loops = build_ota_loops(ota_schedule, settings, ota.projection.fire, render)
+    ota_loops = build_ota_loops(ota_schedule, settings, ota.projection.fire, render, wakeup)
     supervisor = Supervisor(
         feed=app.recorder,
         workers={name: workers[name] for name in WORKERS},

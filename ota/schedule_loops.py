@@ -2,8 +2,13 @@
 
 - `TimerLoop`: due rows -> `fire(timers, now)` (the orchestrator loads the streams and lets
   the aggregates decide) -> `done`. A fire that raises leaves the rows for the next turn (at
-  least once; the aggregates refuse what a second firing would repeat). Between turns it sleeps
-  until the next due time, at most `poll_interval` (a timer scheduled meanwhile is seen then).
+  least once; the aggregates refuse what a second firing would repeat), `poll_interval` later.
+  Each turn is one `due` read up to `max_idle` ahead: it fires what is due and remembers the
+  earliest row after now; it then sleeps until that row, at most `max_idle`. A timer stored in
+  this process (the schedule writer's rows, the orchestrator's `wake` rows) is announced
+  through a `Wakeup` (`notify`), and wakes the loop when it is due before the loop would look;
+  one stored by another process is seen within `max_idle`. So an idle loop reads the store
+  once per `max_idle`, not twice per second.
 - `JobDispatcher`: pending notices -> `render` the job document (docs/firmware.md 12.5;
   None: nothing to send any more) -> `DeviceJobs.publish` -> `mark_sent`, one notice at a time,
   so a crash between publish and mark repeats at most that publish (devices deduplicate by
@@ -24,6 +29,7 @@ from ota.schedule import DeviceJobs, JobNotice, JobOutbox, Timer, TimerStore
 log = logging.getLogger(__name__)
 
 Fire = Callable[[Sequence[Timer], datetime], None]
+Listener = Callable[[Sequence[Timer]], None]
 Render = Callable[[JobNotice], Mapping[str, object] | None]
 
 
@@ -61,6 +67,38 @@ class _Loop:
         raise NotImplementedError
 
 
+class Wakeup:
+    """In process: who stores timers announces them; the timer loop listens (`notify`)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def __call__(self, timers: Sequence[Timer]) -> None:
+        if timers:
+            for listener in self._listeners:
+                listener(timers)
+
+
+class AnnouncedTimers:
+    """A `TimerStore` that announces what it schedules (for the orchestrator's `wake` rows)."""
+
+    def __init__(self, store: TimerStore, wakeup: Wakeup) -> None:
+        self.store, self.wakeup = store, wakeup
+
+    def schedule(self, timers: Sequence[Timer]) -> None:
+        self.store.schedule(timers)
+        self.wakeup(timers)
+
+    def due(self, now: datetime, limit: int) -> list[Timer]:
+        return self.store.due(now, limit)
+
+    def done(self, timers: Sequence[Timer]) -> None:
+        self.store.done(timers)
+
+
 class TimerLoop(_Loop):
     name = "ota-timers"
 
@@ -72,15 +110,47 @@ class TimerLoop(_Loop):
         clock: Callable[[], datetime] = utc_now,
         batch_size: int = 100,
         poll_interval: float = 1.0,
+        max_idle: float = 10.0,
     ) -> None:
         super().__init__()
         self.timers, self.fire, self.clock = timers, fire, clock
-        self.batch_size, self.poll_interval = batch_size, poll_interval
+        self.batch_size, self.poll_interval, self.max_idle = batch_size, poll_interval, max_idle
+        self.next_due: datetime | None = None  # the earliest row after the last look, if near
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._planned: datetime | None = None  # when the sleeping loop looks next; None: now
+
+    def notify(self, timers: Sequence[Timer]) -> None:
+        """Timers were stored (in this process): wake the loop if one is due before it would
+        look again. Cheap, any thread."""
+        earliest = min(timer.due_at for timer in timers)
+        with self._lock:
+            if self._planned is None or earliest < self._planned:
+                self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        super().stop(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                self._planned = None  # looking now: any announcement wakes the next sleep
+                self._wake.clear()
+            delay = self._turn()
+            with self._lock:
+                self._planned = self.clock() + timedelta(seconds=delay)
+            self._wake.wait(delay)
 
     def run_once(self) -> int:
-        """Fire one batch of due rows; how many. Raises what `fire` raised (rows kept)."""
+        """Fire one batch of due rows; how many. Raises what `fire` raised (rows kept). Sets
+        `next_due`: the earliest row due after now and within `max_idle`, else None."""
         now = self.clock()
-        due = self.timers.due(now, self.batch_size)
+        rows = self.timers.due(now + timedelta(seconds=self.max_idle), self.batch_size)
+        due = [timer for timer in rows if timer.due_at <= now]
+        later = [timer.due_at for timer in rows if timer.due_at > now]
+        self.next_due = min(later, default=None)
         if due:
             self.fire(due, now)
             self.timers.done(due)
@@ -96,12 +166,11 @@ class TimerLoop(_Loop):
         return fired
 
     def wait_seconds(self) -> float:
-        """Until the next due row, at most `poll_interval`."""
-        now = self.clock()
-        upcoming = self.timers.due(now + timedelta(seconds=self.poll_interval), 1)
-        if not upcoming:
-            return self.poll_interval
-        return max(0.0, (upcoming[0].due_at - now).total_seconds())
+        """After a turn: until `next_due`, at most `max_idle` (no read)."""
+        if self.next_due is None:
+            return self.max_idle
+        seconds = (self.next_due - self.clock()).total_seconds()
+        return min(self.max_idle, max(0.0, seconds))
 
     def _turn(self) -> float:
         try:

@@ -41,8 +41,14 @@ class ScheduleWriter:
 
     name = "ota_schedule"
 
-    def __init__(self, store: ScheduleStore, read_stream: StreamReader) -> None:
-        self.store, self.read_stream = store, read_stream
+    def __init__(
+        self,
+        store: ScheduleStore,
+        read_stream: StreamReader,
+        announce: Callable[[Sequence[Timer]], None] | None = None,
+    ) -> None:
+        """`announce`: told of the timers once stored (the timer loop of this process)."""
+        self.store, self.read_stream, self.announce = store, read_stream, announce
         self.topics = tuple(sorted(HANDLED_TOPICS))
 
     def handles(self, topic: str) -> bool:
@@ -62,6 +68,8 @@ class ScheduleWriter:
             if needs_facts(envelope):
                 notices += notices_of(envelope, self._facts(envelope))
         self.store.record(timers, notices, tracking)
+        if timers and self.announce is not None:
+            self.announce(timers)
         if timers or notices:
             log.debug(
                 "ota schedule: %d timer(s), %d notice(s) up to position %d",

@@ -17,7 +17,7 @@ from fleetwatch.consumers import PolledJobs, build_ota_loops, notice_channel
 from fleetwatch.settings import Settings
 from ota.mqtt_jobs import MqttDeviceJobs
 from ota.schedule import JobNotice, Timer
-from ota.schedule_loops import JobDispatcher, TimerLoop
+from ota.schedule_loops import AnnouncedTimers, JobDispatcher, TimerLoop, Wakeup
 from ota.schedule_rows import ScheduleStore
 from ota.schedule_wiring import build_schedule_store
 from write_side.application import FleetApplication
@@ -98,27 +98,71 @@ def test_a_failing_fire_keeps_the_rows_for_the_next_turn(store: ScheduleStore) -
     assert store.due(T0 + timedelta(hours=1), 10) == []
 
 
-def test_the_loop_sleeps_until_the_next_due_row_at_most_the_poll_interval(
-    store: ScheduleStore,
-) -> None:
-    loop = TimerLoop(store, Fired(), clock=lambda: T0, poll_interval=5.0)
+def test_the_loop_sleeps_until_the_next_due_row_at_most_max_idle(store: ScheduleStore) -> None:
+    loop = TimerLoop(store, Fired(), clock=lambda: T0, max_idle=5.0)
+    assert loop.run_once() == 0
     assert loop.wait_seconds() == 5.0
-    store.schedule([timer(2.5)])
+    store.schedule([timer(2.5), timer(60)])
+    assert loop.run_once() == 0
+    assert loop.next_due == T0 + timedelta(seconds=2.5)
     assert loop.wait_seconds() == 2.5
 
 
-def test_the_running_loop_fires_a_row_scheduled_while_it_sleeps(store: ScheduleStore) -> None:
+def test_a_row_stored_by_another_process_is_seen_within_max_idle(store: ScheduleStore) -> None:
     fired = Fired()
-    loop = TimerLoop(store, fired, poll_interval=0.2)
+    loop = TimerLoop(store, fired, max_idle=0.2)
     loop.start()
     try:
         soon = Timer(datetime.now(UTC) + timedelta(seconds=0.3), "acme", uuid4(), 1, "wake")
-        store.schedule([soon])
+        store.schedule([soon])  # not announced: the loop reads it on its next look
         assert fired.event.wait(5)
     finally:
         loop.stop()
     assert fired.calls[0][0] == [soon]
     assert fired.calls[0][1] >= soon.due_at  # never early
+
+
+def test_an_announced_timer_wakes_the_idle_loop_and_fires_on_time(store: ScheduleStore) -> None:
+    """The loop sleeps up to a minute between reads; a timer stored in this process (the
+    orchestrator's `wake`, the schedule writer's rows) while it sleeps still fires at its time."""
+    fired, wakeup = Fired(), Wakeup()
+    loop = TimerLoop(store, fired, max_idle=60.0)
+    wakeup.listen(loop.notify)
+    reads = Counted(store)
+    loop.timers = reads
+    loop.start()
+    try:
+        deadline = time.monotonic() + 5
+        while reads.calls < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # asleep now, for up to 60 s
+        soon = Timer(datetime.now(UTC) + timedelta(seconds=0.5), "acme", uuid4(), 1, "wake")
+        AnnouncedTimers(store, wakeup).schedule([soon])
+        assert fired.event.wait(5)
+        late = datetime.now(UTC) - soon.due_at
+    finally:
+        loop.stop()
+    assert fired.calls[0][0] == [soon]
+    assert fired.calls[0][1] >= soon.due_at  # never early
+    assert late < timedelta(seconds=1.0)  # the poll interval: the tolerance of 12.4
+    assert reads.calls <= 4  # the first look, the woken one, the firing one (and a spare)
+
+
+class Counted:
+    """The store, counting the loop's reads."""
+
+    def __init__(self, store: ScheduleStore) -> None:
+        self.store, self.calls = store, 0
+
+    def schedule(self, timers: Sequence[Timer]) -> None:
+        self.store.schedule(timers)
+
+    def due(self, now: datetime, limit: int) -> list[Timer]:
+        self.calls += 1
+        return self.store.due(now, limit)
+
+    def done(self, timers: Sequence[Timer]) -> None:
+        self.store.done(timers)
 
 
 def test_notices_are_published_then_marked_and_polled_or_moot_ones_are_not_published(
