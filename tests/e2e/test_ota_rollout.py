@@ -54,7 +54,12 @@ from write_side.deployment_waves import hash_point
 
 ROOT = Path(__file__).resolve().parents[2]
 API_WORKERS = "device_status,telemetry,alerts,alerting,users,notifier,firmware,deployments"
-DEVICES, SEED, STALL_S, KILL_AFTER = 100, 7, 20, 20
+DEVICES, SEED, KILL_AFTER = 100, 7, 20
+# The NOTIFIED stall timeout, per store: the rollout waits for it (the silent device), and it
+# must outlast every other device's wait before its first update (on DynamoDB Local, 8 s did
+# not: wave 1 devices timed out) and the kill and restart after the silent one was told
+# (about 2 s on SQLite).
+STALL_S = {"sqlite": 10, "dynamodb": 20}
 WAVES = [
     {"count": 10, "successPercent": 90},
     {"count": 30, "failureCount": 3, "successPercent": 80},
@@ -176,7 +181,7 @@ def test_a_rollout_over_mqtt_pauses_resumes_and_survives_a_kill(
     body = {
         "name": "pumps to 2.0.0", "firmwareId": str(firmware_id),
         "target": {"deviceTypes": ["pump"]}, "waves": WAVES, "seed": str(SEED),
-        "stallTimeouts": {"notified": STALL_S},
+        "stallTimeouts": {"notified": STALL_S[store_settings.store]},
         "retry": {"maxRetries": {"install": 0, "stalled": 0}},
     }  # fmt: skip
     progress: list[dict[str, Any]] = []
@@ -246,7 +251,8 @@ def test_a_rollout_over_mqtt_pauses_resumes_and_survives_a_kill(
     assert sum(n - 1 for n in repeats.values()) <= 1  # one kill: at most one crash-repeat
     assert len(fleet.notices) == DEVICES  # each (execution, attempt) told
     elapsed = time.perf_counter() - started
-    print(f"{store_settings.store}: {elapsed:.1f} s, repeats {repeats}")
+    margin = (deadline - times["restarted"]).total_seconds()  # the stall deadline's slack
+    print(f"{store_settings.store}: {elapsed:.1f} s, repeats {repeats}, margin {margin:.1f} s")
 
 
 def run_and_return(scenario: Any, within: float) -> str:
