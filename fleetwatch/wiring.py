@@ -97,8 +97,10 @@ READ_MODELS: tuple[ReadModel, ...] = (
 # Consumers of the feed that are not read models (`fleetwatch.consumers` builds them): the
 # alerting process manager (records alert events), the notifier (writes the outbox) and the
 # OTA schedule writer (the orchestrator's timers and the devices' job notices) and the OTA
-# orchestrator (records deployment decisions and executions).
-CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota")
+# orchestrator (records deployment decisions and executions), and the audit ledger (hash
+# chains, per-tenant Merkle logs, signed checkpoints: docs/audit.md section 19.4; never
+# rebuilt, a ledger rebuilt from the store would take in whatever was changed there).
+CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota", "ledger")
 # Every worker, in the order the system keeps (starts, waits for, reports) them.
 WORKERS = (
     "device_status",
@@ -111,7 +113,10 @@ WORKERS = (
     "deployments",
     "ota_schedule",
     "ota",
+    "ledger",
 )
+# Workers no query reads from: not waited for after a command, nor paced with by ingestion.
+UNAWAITED = ("ledger",)
 # Those `fleetwatch projections rebuild` may drop and replay (the outboxes are not rebuildable:
 # a replay would queue every notification and job notice again).
 PROJECTIONS = (
