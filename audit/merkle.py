@@ -2,7 +2,8 @@
 proofs, their verification, and the frontier that appends in O(log n). Pure: no I/O.
 
 Leaves are given hashed (`leaf_hash`); proofs are lists of 32-byte node hashes. The proof
-generators take every leaf hash of the tree (O(n)); the verifiers take only the proof.
+generators take every leaf hash of the tree (`MerkleTree` keeps the subtree hashes it has
+computed); the verifiers take only the proof.
 """
 
 from __future__ import annotations
@@ -26,47 +27,80 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+class MerkleTree:
+    """The tree of some hashed leaves; each subtree hash is computed once, so every leaf's
+    proof together costs O(n log n), not O(n^2)."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.leaves = tuple(leaves)
+        self._hashes: dict[tuple[int, int], bytes] = {}
+
+    def __len__(self) -> int:
+        return len(self.leaves)
+
+    def root(self, start: int = 0, end: int | None = None) -> bytes:
+        """MTH(D[start:end])."""
+        end = len(self.leaves) if end is None else end
+        if end - start == 0:
+            return EMPTY_ROOT
+        if end - start == 1:
+            return self.leaves[start]
+        found = self._hashes.get((start, end))
+        if found is None:
+            k = start + _split(end - start)
+            found = self._hashes[(start, end)] = node_hash(self.root(start, k), self.root(k, end))
+        return found
+
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        """PATH(index, D[n]): the audit path of leaf `index`."""
+        if not 0 <= index < len(self.leaves):
+            raise ValueError(f"leaf index {index} is outside a tree of size {len(self.leaves)}")
+        proof: list[bytes] = []
+        start, end = 0, len(self.leaves)
+        while end - start > 1:
+            k = start + _split(end - start)
+            if index < k:
+                proof.append(self.root(k, end))
+                end = k
+            else:
+                proof.append(self.root(start, k))
+                start = k
+        proof.reverse()
+        return proof
+
+    def consistency_proof(self, old_size: int) -> list[bytes]:
+        """PROOF(m, D[n]): that the tree of the first `old_size` leaves is a prefix of this."""
+        if not 0 <= old_size <= len(self.leaves):
+            raise ValueError(f"size {old_size} is outside a tree of size {len(self.leaves)}")
+        if old_size in (0, len(self.leaves)):
+            return []
+        proof: list[bytes] = []
+        start, end, m, complete = 0, len(self.leaves), old_size, True
+        while m != end - start:
+            k = _split(end - start)
+            if m <= k:
+                proof.append(self.root(start + k, end))
+                end = start + k
+            else:
+                proof.append(self.root(start, start + k))
+                start, m, complete = start + k, m - k, False
+        if not complete:
+            proof.append(self.root(start, end))
+        proof.reverse()
+        return proof
+
+
 def root(leaves: Sequence[bytes]) -> bytes:
     """MTH(D[n]) of the hashed leaves."""
-    n = len(leaves)
-    if n == 0:
-        return EMPTY_ROOT
-    if n == 1:
-        return leaves[0]
-    k = _split(n)
-    return node_hash(root(leaves[:k]), root(leaves[k:]))
+    return MerkleTree(leaves).root()
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
-    """PATH(index, D[n]): the audit path of leaf `index`."""
-    if not 0 <= index < len(leaves):
-        raise ValueError(f"leaf index {index} is outside a tree of size {len(leaves)}")
-    n = len(leaves)
-    if n == 1:
-        return []
-    k = _split(n)
-    if index < k:
-        return [*inclusion_proof(leaves[:k], index), root(leaves[k:])]
-    return [*inclusion_proof(leaves[k:], index - k), root(leaves[:k])]
+    return MerkleTree(leaves).inclusion_proof(index)
 
 
 def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
-    """PROOF(m, D[n]): that the tree of the first `old_size` leaves is a prefix of this one."""
-    if not 0 <= old_size <= len(leaves):
-        raise ValueError(f"size {old_size} is outside a tree of size {len(leaves)}")
-    if old_size in (0, len(leaves)):
-        return []
-    return _subproof(old_size, leaves, complete=True)
-
-
-def _subproof(m: int, leaves: Sequence[bytes], *, complete: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [root(leaves)]
-    k = _split(n)
-    if m <= k:
-        return [*_subproof(m, leaves[:k], complete=complete), root(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], complete=False), root(leaves[:k])]
+    return MerkleTree(leaves).consistency_proof(old_size)
 
 
 def verify_inclusion(

@@ -67,7 +67,7 @@ def verify(
     """Compare the feed (and, where the store keeps them apart, the streams) with the ledger."""
     report = Report()
     entries = [e for log in ledger.logs.values() for e in log]
-    prev = _prev_hashes(entries)
+    prev = prev_hashes(entries)
     by_identity = {(e.stream_id, e.version): e for e in entries}
     stored = {(r.stream_id, r.version): r for r in feed}
 
@@ -104,7 +104,7 @@ def verify(
     return report
 
 
-def _prev_hashes(entries: Sequence[LedgerEntry]) -> dict[Identity, bytes]:
+def prev_hashes(entries: Sequence[LedgerEntry]) -> dict[Identity, bytes]:
     """The chain: each ledgered event's predecessor hash in its stream, as the ledger had it."""
     prev: dict[Identity, bytes] = {}
     last: dict[str, bytes] = {}

@@ -9,7 +9,9 @@ import weakref
 
 from eventsourcing.sqlite import SQLiteDatastore
 
+from audit.canonical import StoredRecord
 from audit.checkpoints import SigningKey
+from audit.export import export_lines
 from audit.ledger import Ledger
 from audit.ledger_dynamodb import DynamoDBLedger
 from audit.ledger_port import LedgerStore
@@ -71,6 +73,15 @@ def build_ledger(app: FleetApplication, settings: Settings, store: LedgerStore) 
     )
 
 
+def _stored(
+    app: FleetApplication,
+) -> tuple[list[StoredRecord], dict[str, list[StoredRecord]] | None]:
+    """The feed's records, and the streams' own copies where the store keeps them apart."""
+    if isinstance(app.recorder, DynamoDBApplicationRecorder):
+        return scan_records(app.recorder)
+    return list(feed_records(app.recorder)), None
+
+
 def verify_store(app: FleetApplication, settings: Settings, worker: LedgerWorker) -> Report:
     """The event store as it is now against the ledger (which is not moved first: what was
     appended after its position is reported as not covered yet)."""
@@ -81,8 +92,23 @@ def verify_store(app: FleetApplication, settings: Settings, worker: LedgerWorker
         checkpoints={t: store.checkpoints(t) for t in heads},
         covered=store.max_tracking_id(worker.tracking_name) or 0,
     )
+    feed, streams = _stored(app)
     meta_of, public_key = meta_decoder(app.envelope_mapper), signing_key(settings).public_key
-    if isinstance(app.recorder, DynamoDBApplicationRecorder):
-        feed, streams = scan_records(app.recorder)
-        return verify(ledgered, feed, meta_of, public_key, streams)
-    return verify(ledgered, list(feed_records(app.recorder)), meta_of, public_key)
+    return verify(ledgered, feed, meta_of, public_key, streams)
+
+
+def export_tenant(
+    app: FleetApplication, settings: Settings, worker: LedgerWorker, tenant_id: str
+) -> list[str]:
+    """The auditor's export of the tenant's log up to its last signed checkpoint (19.5);
+    ValueError when the tenant has none."""
+    store = worker.ledger.store
+    checkpoints = store.checkpoints(tenant_id)
+    if not checkpoints:
+        raise ValueError(f"tenant {tenant_id!r} has no signed checkpoint yet")
+    feed, _streams = _stored(app)
+    stored = {(r.stream_id, r.version): r for r in feed}
+    meta_of = meta_decoder(app.envelope_mapper)
+    public_key = signing_key(settings).public_key
+    log = store.entries(tenant_id)
+    return list(export_lines(checkpoints[-1], public_key, log, stored, meta_of))

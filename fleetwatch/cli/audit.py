@@ -1,18 +1,22 @@
-"""`fleetwatch audit verify | checkpoint`: tamper evidence (docs/audit.md section 19.4).
+"""`fleetwatch audit verify | checkpoint | export`: tamper evidence (docs/audit.md 19.4, 19.5).
 
 `verify` compares the event store with the ledger as they are (it does not move the ledger
 first) and prints one line per finding: exit code 0 when the history is intact, 1 when it is
 not. `checkpoint` brings the ledger up to the feed's head and signs a checkpoint of every
-tenant's log.
+tenant's log. `export` writes a tenant's log up to its last checkpoint, with the stored
+events and their proofs, for `scripts/verify_audit_export.py`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from fleetwatch.bootstrap import build_system
-from fleetwatch.cli.common import console
-from fleetwatch.ledger import verify_store
+from fleetwatch.cli.common import console, fail
+from fleetwatch.ledger import export_tenant, verify_store
 from fleetwatch.settings import Settings
 
 audit_app = typer.Typer(help="Tamper evidence of the event history.", no_args_is_help=True)
@@ -52,3 +56,23 @@ def checkpoint() -> None:
     for c in signed:
         line = f"tenant {c.tenant_id!r}: size {c.tree_size} root {c.root.hex()} key {c.key_id}"
         console.print(line, markup=False, highlight=False)
+
+
+@audit_app.command("export")
+def export(
+    tenant: Annotated[str, typer.Argument(help="The tenant whose log to export.")],
+    out: Annotated[Path, typer.Option(help="The file to write (JSON lines).")],
+) -> None:
+    """Write the tenant's log up to its last signed checkpoint: the checkpoint and public key,
+    then each event's canonical envelope, stored bytes and inclusion proof."""
+    settings = Settings()
+    system = build_system(settings)
+    try:
+        assert system.ledger is not None
+        lines = export_tenant(system.app, settings, system.ledger, tenant)
+    except ValueError as e:
+        raise fail(str(e)) from None
+    finally:
+        system.close()
+    out.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    console.print(f"{len(lines) - 1} events written to {out}", markup=False, highlight=False)
