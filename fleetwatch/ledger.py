@@ -16,6 +16,7 @@ from audit.ledger import Ledger
 from audit.ledger_dynamodb import DynamoDBLedger
 from audit.ledger_port import LedgerStore
 from audit.ledger_sqlite import SQLiteLedger
+from audit.proofs import consistency, inclusion
 from audit.records import feed_records, meta_decoder
 from audit.records_dynamodb import scan_records
 from audit.verify import Ledgered, Report, verify
@@ -112,3 +113,24 @@ def export_tenant(
     public_key = signing_key(settings).public_key
     log = store.entries(tenant_id)
     return list(export_lines(checkpoints[-1], public_key, log, stored, meta_of))
+
+
+def prove(
+    worker: LedgerWorker,
+    tenant_id: str,
+    *,
+    position: int | None = None,
+    sizes: tuple[int, int] | None = None,
+) -> dict[str, object]:
+    """The inclusion proof of the event at `position` against the tenant's last checkpoint,
+    or the consistency proof between its checkpoints of `sizes`; ValueError on bad input."""
+    store = worker.ledger.store
+    checkpoints = store.checkpoints(tenant_id)
+    if not checkpoints:
+        raise ValueError(f"tenant {tenant_id!r} has no signed checkpoint yet")
+    log = store.entries(tenant_id)
+    if sizes is not None:
+        return consistency(log, checkpoints, *sizes)
+    if position is None:
+        raise ValueError("give --position, or --from and --to")
+    return inclusion(log, checkpoints[-1], position)

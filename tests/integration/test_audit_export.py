@@ -65,6 +65,14 @@ def test_an_export_verifies_offline_and_a_changed_one_does_not(
     assert result.exit_code == 0, result.output
     assert "tenant 'acme': size 6" in result.output
 
+    result = runner.invoke(cli, ["audit", "prove", "acme", "--position", "3"])
+    assert result.exit_code == 0, result.output
+    proof = json.loads(result.stdout)
+    assert (proof["log_index"], proof["tree_size"], proof["verified"]) == (2, 6, True)
+    result = runner.invoke(cli, ["audit", "prove", "acme", "--position", "7"])
+    assert result.exit_code == 2  # tenant other's event
+    assert "not in tenant 'acme'" in result.output
+
     lines = _export("acme", tmp_path / "acme.jsonl")
     assert len(lines) == 7
     checked = _verifier(tmp_path / "acme.jsonl")

@@ -9,13 +9,15 @@ import json
 from collections.abc import Collection
 from dataclasses import replace
 
+import pytest
 from eventsourcing.persistence import Tracking
 
 from audit.canonical import Meta, StoredRecord, meta_from_state
 from audit.checkpoints import Checkpoint, SigningKey, verify_checkpoint
 from audit.ledger import Ledger
 from audit.ledger_port import LedgerCommit, LedgerEntry, LedgerStore, StreamHead, TenantHead
-from audit.merkle import root
+from audit.merkle import root, verify_inclusion
+from audit.proofs import consistency, inclusion
 from audit.verify import Ledgered, Report, verify
 from event_store.tracking import AlreadyTracked
 
@@ -171,3 +173,26 @@ def test_a_rewritten_ledger_fails_its_signed_checkpoint() -> None:
     store.logs["t1"][1] = replace(forged, hash=bytes(32))
     kinds = [(f.kind, f.stream_id) for f in _verify(store, FEED).findings]
     assert ("ledger", "tenant 't1'") in kinds
+
+
+def test_proofs_of_inclusion_and_consistency_hold_against_the_signed_roots() -> None:
+    store = MemoryLedger()
+    ledger = Ledger(store, KEY, meta_of, checkpoint_interval=3600)
+    ledger.append(FEED[:3], NAME)  # t1's first checkpoint: size 2
+    ledger.append(FEED[3:], NAME)
+    ledger.checkpoint_now()  # t1: size 4
+    log, signed = store.logs["t1"], store.signed["t1"]
+    assert [c.tree_size for c in signed] == [2, 4]
+    proof = inclusion(log, signed[-1], position=4)
+    assert (proof["log_index"], proof["verified"]) == (2, True)
+    nodes = [bytes.fromhex(node) for node in proof["proof"]]  # type: ignore[attr-defined]
+    assert verify_inclusion(log[2].hash, 2, 4, nodes, signed[-1].root)
+    assert consistency(log, signed, 2, 4)["verified"] is True
+    with pytest.raises(ValueError, match="position 2 is not in tenant 't1'"):
+        inclusion(log, signed[-1], position=2)  # tenant t2's event
+    with pytest.raises(ValueError, match="must be signed checkpoints"):
+        consistency(log, signed, 3, 4)
+    # A ledger whose rows were rewritten no longer proves its signed roots consistent (the
+    # proof from size 2 is built from the leaves after it).
+    store.logs["t1"][3] = replace(log[3], hash=bytes(32))
+    assert consistency(store.logs["t1"], signed, 2, 4)["verified"] is False
