@@ -72,6 +72,8 @@ def test_an_export_verifies_offline_and_a_changed_one_does_not(
     result = runner.invoke(cli, ["audit", "prove", "acme", "--position", "7"])
     assert result.exit_code == 2  # tenant other's event
     assert "not in tenant 'acme'" in result.output
+    result = runner.invoke(cli, ["audit", "prove", "acme", "--from", "6"])
+    assert (result.exit_code, "give both --from and --to" in result.output) == (2, True)
 
     lines = _export("acme", tmp_path / "acme.jsonl")
     assert len(lines) == 7

@@ -44,7 +44,11 @@ def _history(system: System) -> list[StoredRecord]:
             rename = UpdateDevice(device_id=saved.aggregate.id, name=f"e{i}")
             system.device_service.update(rename, meta)
     assert system.ledger is not None
-    system.ledger.catch_up()
+    system.ledger.start()  # the worker's own thread, as in a running system
+    try:
+        assert system.ledger.wait_for(system.app.recorder.max_notification_id() or 0, 10.0)
+    finally:
+        system.ledger.stop()
     report = _verify(system)
     assert (report.findings, report.checked) == ([], 8)
     records = list(feed_records(system.app.recorder))
@@ -143,6 +147,15 @@ def test_dynamodb_tampering_of_each_kind_is_named(
         def put(*items: dict[str, Any]) -> None:
             for one in items:
                 client.put_item(TableName=table, Item=one)
+
+        assert system.ledger is not None
+        signed = system.ledger.ledger.checkpoint_now()  # on demand; again: the same sizes kept
+        assert (
+            [c.tree_size for c in signed]
+            == [6, 2]
+            == [c.tree_size for c in system.ledger.ledger.checkpoint_now()]
+        )
+        assert _verify(system).findings == []
 
         feed = f"{ns}f#0"  # one event per commit: a feed item's sk is its position
         renamed = records[3].stream_id
