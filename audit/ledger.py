@@ -48,17 +48,19 @@ class Ledger:
         self.clock = clock
 
     def append(self, records: Sequence[StoredRecord], tracking_name: str) -> None:
-        """Ledger consecutive records of the feed, in commits of at most `max_events`."""
-        step = self.store.max_events or len(records) or 1
-        for start in range(0, len(records), step):
-            part = records[start : start + step]
-            try:
-                self._commit(part, Tracking(tracking_name, part[-1].position))
-            except AlreadyTracked:  # another worker ledgered this part first: go on after it
-                log.info("%s: up to %d already ledgered", tracking_name, part[-1].position)
-
-    def _commit(self, records: Sequence[StoredRecord], tracking: Tracking) -> None:
+        """Ledger consecutive records of the feed, in commits of at most the store's
+        `max_actions` writes."""
         metas = [self.meta_of(record) for record in records]
+        for start, end in _parts(records, metas, self.store.max_actions):
+            last = records[end - 1].position
+            try:
+                self._commit(records[start:end], metas[start:end], Tracking(tracking_name, last))
+            except AlreadyTracked:  # another worker ledgered this part first: go on after it
+                log.info("%s: up to %d already ledgered", tracking_name, last)
+
+    def _commit(
+        self, records: Sequence[StoredRecord], metas: Sequence[Meta], tracking: Tracking
+    ) -> None:
         streams = self.store.stream_heads({r.stream_id for r in records})
         tenants = self.store.tenant_heads({m.tenant_id for m in metas})
         commit = LedgerCommit()
@@ -115,7 +117,29 @@ class Ledger:
         now = self.clock()
         heads = self.store.tenant_heads()
         signed = [self.sign(heads[tenant_id], now) for tenant_id in sorted(heads)]
-        step = self.store.max_events or len(signed) or 1
+        step = self.store.max_actions or len(signed) or 1
         for start in range(0, len(signed), step):
             self.store.commit(LedgerCommit(checkpoints=signed[start : start + step]), None)
         return signed
+
+
+def _parts(
+    records: Sequence[StoredRecord], metas: Sequence[Meta], max_actions: int | None
+) -> list[tuple[int, int]]:
+    """(start, end) of consecutive parts whose commits write at most `max_actions` items at
+    worst: the tracking update, an entry per record, a head per stream, and per tenant a head
+    and a checkpoint."""
+    if max_actions is None:
+        return [(0, len(records))] if records else []
+    parts: list[tuple[int, int]] = []
+    start, streams, tenants = 0, set[str](), set[str]()
+    for i, (record, meta) in enumerate(zip(records, metas, strict=True)):
+        new_streams = len(streams | {record.stream_id})
+        new_tenants = len(tenants | {meta.tenant_id})
+        if i > start and 1 + (i - start + 1) + new_streams + 2 * new_tenants > max_actions:
+            parts.append((start, i))
+            start, streams, tenants = i, set(), set()
+        streams.add(record.stream_id)
+        tenants.add(meta.tenant_id)
+    parts.append((start, len(records)))
+    return parts

@@ -10,9 +10,10 @@ checkpoint         `c#{tenant}`       tree size   `r` root, `p`, `at`, `k` key i
 =================  =================  ==========  ============================================
 
 A commit is ONE TransactWriteItems with the tracking update: entries are Puts that never
-replace (`attribute_not_exists`), the heads plain Puts; `max_events` keeps the worst case (an
-entry, a stream head, a tenant head and a checkpoint per event) under 100 actions. Checkpoints
-signed on demand (no tracking) are Puts of their own, each kept if one of that size exists.
+replace (`attribute_not_exists`), the heads plain Puts. The ledger cuts a batch into commits
+of at most `max_actions` at worst (the tracking update, an entry per event, a head per stream,
+a head and a checkpoint per tenant); heads are read by BatchGetItem. Checkpoints signed on
+demand (no tracking) are Puts of their own, each kept if one of that size exists.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _n(item: dict[str, Any], name: str) -> int:
 class DynamoDBLedger(DynamoDBTrackingRecorder, LedgerStore):
     """Build with `app.factory.tracking_recorder(DynamoDBLedger)` (shares client, prefix)."""
 
-    max_events = 24
+    max_actions = 100  # TransactWriteItems' limit, the tracking update included
 
     @property
     def table(self) -> str:
@@ -59,27 +60,32 @@ class DynamoDBLedger(DynamoDBTrackingRecorder, LedgerStore):
         spec = table_spec(self.table, "pk", "sk", range_type="N")
         return [*super().construct_extra_tables(), spec]
 
-    def _get(self, pk: str) -> dict[str, Any] | None:
-        with translated_errors():
-            response = self.client.get_item(
-                TableName=self.table, Key={"pk": s(pk), "sk": n(0)}, ConsistentRead=True
-            )
-        item: dict[str, Any] | None = response.get("Item")
-        return item
+    def _get_many(self, pks: list[str]) -> list[dict[str, Any]]:
+        """The heads under `pks` (absent ones skipped): BatchGetItem, 100 keys a call,
+        strongly consistent, unprocessed keys asked again."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(pks), 100):
+            keys = [{"pk": s(pk), "sk": n(0)} for pk in pks[start : start + 100]]
+            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                with translated_errors():
+                    response = self.client.batch_get_item(RequestItems=request)
+                items += response.get("Responses", {}).get(self.table, [])
+                request = response.get("UnprocessedKeys") or {}
+        return items
 
     def stream_heads(self, stream_ids: Collection[str]) -> dict[str, StreamHead]:
-        found = {}
-        for stream_id in stream_ids:
-            item = self._get(f"s#{stream_id}")
-            if item is not None:
-                found[stream_id] = StreamHead(stream_id, _n(item, "v"), _get_b(item, "h"))
-        return found
+        items = self._get_many([f"s#{stream_id}" for stream_id in stream_ids])
+        return {
+            (stream_id := i["pk"]["S"][2:]): StreamHead(stream_id, _n(i, "v"), _get_b(i, "h"))
+            for i in items
+        }
 
     def tenant_heads(self, tenant_ids: Collection[str] | None = None) -> dict[str, TenantHead]:
         if tenant_ids is None:
             items = self._scan_prefix("t#")
         else:
-            items = [i for t in tenant_ids if (i := self._get(f"t#{t}")) is not None]
+            items = self._get_many([f"t#{tenant_id}" for tenant_id in tenant_ids])
         heads = {}
         for item in items:
             tenant_id = item["pk"]["S"][2:]

@@ -53,8 +53,8 @@ class LedgerCommit:
 
 
 class LedgerStore(ABC):
-    # Most events one commit may hold (None: any number); DynamoDB: one transaction's worth.
-    max_events: int | None = None
+    # Most items one commit may write (None: any number); DynamoDB: one transaction's worth.
+    max_actions: int | None = None
 
     @abstractmethod
     def stream_heads(self, stream_ids: Collection[str]) -> dict[str, StreamHead]: ...

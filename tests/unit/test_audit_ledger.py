@@ -1,7 +1,7 @@
 """The ledger's fold and the verification, over stored records in memory (no store): a clean
 history verifies; each kind of tampering of the records is caught and named; a rewritten
 ledger no longer matches its signed checkpoint; cutting the feed into commits of any size
-(DynamoDB's `max_events`) ledgers the same hashes."""
+(DynamoDB's `max_actions`) ledgers the same hashes."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ NAME = "app>ledger"
 
 
 class MemoryLedger(LedgerStore):
-    def __init__(self, max_events: int | None = None) -> None:
-        self.max_events = max_events
+    def __init__(self, max_actions: int | None = None) -> None:
+        self.max_actions = max_actions
+        self.commits = 0
         self.streams: dict[str, StreamHead] = {}
         self.tenants: dict[str, TenantHead] = {}
         self.logs: dict[str, list[LedgerEntry]] = {}
@@ -42,6 +43,9 @@ class MemoryLedger(LedgerStore):
         return {t: self.tenants[t] for t in ids if t in self.tenants}
 
     def commit(self, commit: LedgerCommit, tracking: Tracking | None) -> None:
+        self.commits += 1
+        actions = len(commit.entries) + len(commit.streams) + len(commit.tenants)
+        assert self.max_actions is None or actions + len(commit.checkpoints) < self.max_actions
         if tracking is not None:
             if tracking.notification_id <= self.tracked:
                 raise AlreadyTracked(str(tracking.notification_id))
@@ -87,8 +91,8 @@ FEED = [
 ]
 
 
-def _ledger(records: list[StoredRecord], max_events: int | None = None) -> MemoryLedger:
-    store = MemoryLedger(max_events)
+def _ledger(records: list[StoredRecord], max_actions: int | None = None) -> MemoryLedger:
+    store = MemoryLedger(max_actions)
     Ledger(store, KEY, meta_of, checkpoint_interval=0).append(records, NAME)
     return store
 
@@ -121,9 +125,11 @@ def test_the_hash_chains_each_stream() -> None:
 
 
 def test_commits_of_any_size_ledger_the_same_hashes() -> None:
-    whole, cut = _ledger(FEED), _ledger(FEED, max_events=2)
-    assert whole.logs == cut.logs
-    assert cut.tracked == 6
+    whole = _ledger(FEED)
+    for max_actions in (5, 7, 9):  # 5: one event per commit
+        cut = _ledger(FEED, max_actions)
+        assert (cut.logs, cut.signed.keys(), cut.tracked) == (whole.logs, whole.signed.keys(), 6)
+        assert cut.commits > whole.commits == 1
 
 
 def test_each_kind_of_tampering_is_named() -> None:
