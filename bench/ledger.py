@@ -1,6 +1,8 @@
-"""The audit ledger's throughput on the embedded default (SQLite), docs/audit.md 19.4.
+"""The audit ledger's throughput on the embedded default (SQLite) or on a DynamoDB Local
+started for the run, docs/audit.md 19.4.
 
     .venv/bin/python bench/ledger.py [--events 100000] [--tenants 10] [--streams 2000]
+        [--store sqlite|dynamodb]
 
 Stores `--events` events (about 300 bytes of state each, the envelope metadata as the mapper
 writes it) over `--streams` streams of `--tenants` tenants, in bulk, then measures, in events
@@ -13,7 +15,9 @@ verification (`verify_store`: the feed read and every hash recomputed) and one t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -21,8 +25,9 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
+from dynamodb_local import dynamodb_local  # noqa: E402
 from eventsourcing.persistence import StoredEvent  # noqa: E402
 
 from fleetwatch.bootstrap import build_system  # noqa: E402
@@ -50,9 +55,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--streams", type=int, default=2_000)
+    parser.add_argument("--store", choices=("sqlite", "dynamodb"), default="sqlite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
         settings = Settings(store="sqlite", sqlite_path=Path(tmp) / "bench.sqlite3")
+        if args.store == "dynamodb":
+            endpoint = stack.enter_context(dynamodb_local())
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")  # DynamoDB Local's dummies
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+            settings = Settings(store="dynamodb", dynamodb_endpoint_url=endpoint)
         system = build_system(settings)
         try:
             streams = [uuid.uuid4() for _ in range(args.streams)]
@@ -64,7 +76,7 @@ def main() -> None:
                 versions[stream] += 1
                 state = _state(tenant_of[stream], i)
                 batch.append(StoredEvent(stream, versions[stream], TOPIC, state))
-                if len(batch) == 1_000:
+                if len(batch) == (1_000 if args.store == "sqlite" else 40):  # DynamoDB: streams
                     system.app.recorder.insert_events(batch)
                     batch = []
             if batch:
@@ -86,6 +98,7 @@ def main() -> None:
             system.close()
     exported = len(lines) - 1
     result = {
+        "store": args.store,
         "events": args.events,
         "tenants": args.tenants,
         "streams": args.streams,
