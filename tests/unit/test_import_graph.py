@@ -19,6 +19,7 @@ domain rules: the write side must not even name the read side's types.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,13 +97,19 @@ def _imports(path: Path, package: str) -> Iterator[Import]:
                 )
 
 
-def all_imports() -> list[Import]:
-    return [
+@functools.cache
+def _scan() -> tuple[Import, ...]:
+    """Every import of the packages, parsed once per session (each test reads it)."""
+    return tuple(
         found
         for package in PACKAGES
         for path in sorted((ROOT / package).rglob("*.py"))
         for found in _imports(path, package)
-    ]
+    )
+
+
+def all_imports() -> list[Import]:
+    return list(_scan())
 
 
 def _reaches(edges: dict[str, set[str]], start: str, goal: str) -> bool:
