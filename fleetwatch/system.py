@@ -50,6 +50,7 @@ from ota.schedule_rows import ScheduleStore
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
+from read_side.dashboard import DashboardReader
 from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
 from read_side.firmware import FirmwareReader
@@ -100,6 +101,7 @@ class System:
     ota_publisher: MqttDeviceJobs | PolledJobs | None = None  # the job dispatcher's
     firmware: FirmwareReader | None = None  # releases, signing keys (docs/firmware.md 12.7)
     deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
+    dashboard: DashboardReader | None = None  # the analytics dashboard (analytics.md 20.1)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -271,4 +273,5 @@ def build_system(
         ota_publisher=ota_loops.publisher,
         firmware=readers["firmware"],
         deployments=readers["deployments"],
+        dashboard=readers["dashboard"],
     )
