@@ -61,17 +61,17 @@ class SQLiteDashboardView(SQLiteTrackingRecorder, DashboardView):
     def commit(self, commit: DashboardCommit) -> None:
         name = commit.tracking.application_name
         with self.datastore.transaction(commit=True) as c:
-            self._insert_tracking(c, commit.tracking)  # takes the write lock: no interleaving
+            # Read in the transaction that writes: SQLite serializes it with any other writer
+            # (a write after another connection's commit fails, it is never applied stale).
             c.execute(
-                "SELECT MAX(notification_id) FROM tracking "
-                "WHERE application_name = ? AND notification_id <> ?",
-                (name, commit.tracking.notification_id),
+                "SELECT MAX(notification_id) FROM tracking WHERE application_name = ?", (name,)
             )
             found = c.fetchone()[0]
-            if found is not None and found > commit.tracking.notification_id:
+            if found is not None and found >= commit.tracking.notification_id:
                 raise AlreadyTracked(f"{name}: {found} is recorded")
             if found != commit.after:
                 raise CheckpointMoved(f"{name}: checkpoint {found}, expected {commit.after}")
+            self._insert_tracking(c, commit.tracking)  # one row per name, or a row per commit
             self._write(c, commit)
 
     def _write(self, c: SQLiteCursor, commit: DashboardCommit) -> None:

@@ -41,11 +41,12 @@ def model(contract_settings: Settings) -> Iterator[Model]:
     app = FleetApplication(env=application_env(contract_settings))
     view, reader = open_read_model(app, contract_settings, "dashboard")
     feed, _ = small_fleet()
+    batches = [feed.events[i : i + 5] for i in range(0, len(feed.events), 5)]
     for _ in range(120):  # one batch of more writes than one DynamoDB transaction takes
         feed.register(uuid.uuid4(), "meter")
+    batches.append(feed.events[-120:])
     projection = DashboardProjection(view, reader)
-    for start in range(0, len(feed.events), 200):
-        part = feed.events[start : start + 200]
+    for part in batches:  # several batches: each commit continues from the one before
         projection.process_batch(part, Tracking(NAME, part[-1].position or 0))
     reference = MemoryDashboard()
     run(reference, feed, batch=200)
