@@ -216,6 +216,8 @@ def run(args: argparse.Namespace, work: Path, stack: ExitStack) -> dict[str, Any
     else:
         endpoint = os.environ.get("FLEETWATCH_DYNAMODB_ENDPOINT_URL")
         endpoint = endpoint or stack.enter_context(dynamodb_local())
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")  # DynamoDB Local takes any
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
         settings = Settings(
             store="dynamodb", dynamodb_endpoint_url=endpoint,
             dynamodb_table_prefix=f"bench{uuid.uuid4().hex[:6]}_",

@@ -12,12 +12,13 @@ commit by the one active worker, whatever the devices' rate, so no item is hot.
 
 The reader answers one dashboard with four Queries on the tenant's partition of the figures
 table, one per key range of `read_side.dashboard.keys` (each bounded, none depending on the
-number of devices), strongly consistent."""
+number of devices), strongly consistent, sent together from a pool of four threads."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -131,6 +132,7 @@ class DynamoDBDashboardReader(DashboardReader):
         self.devices_table = f"{table_prefix}{DEVICES}"
         self.alerts_table = f"{table_prefix}{ALERTS}"
         self.figures_table = f"{table_prefix}{FIGURES}"
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="dashboard-read")
 
     def devices(self, tenant_id: str, device_ids: Sequence[UUID]) -> dict[UUID, DeviceFacts]:
         keys = [{"tenant_id": {"S": tenant_id}, "device_id": {"S": i.hex}} for i in device_ids]
@@ -155,8 +157,10 @@ class DynamoDBDashboardReader(DashboardReader):
     ) -> tuple[dict[str, float], dict[str, Top]]:
         figures: dict[str, float] = {}
         tops: dict[str, Top] = {}
-        for low, high in ranges:
-            for item in self._query(tenant_id, low, high):
+        # The Queries go out together: the read takes the slowest one, not their sum.
+        pages = self._pool.map(lambda r: list(self._query(tenant_id, *r)), ranges)
+        for items in pages:
+            for item in items:
                 key = item["key"]["S"]
                 if "doc" in item:
                     tops[key] = _top(item["doc"]["S"])
