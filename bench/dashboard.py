@@ -251,13 +251,13 @@ def run(args: argparse.Namespace, work: Path, stack: ExitStack) -> dict[str, Any
 
 
 def table(result: Mapping[str, Any]) -> str:
-    lines = [f"{result['store']} N={result['devices']:,}  {'read':<34}{'p50 ms':>9}{'p99 ms':>9}"]
+    lines = [f"{result['store']} N={result['devices']:,}  {'read':<34}{'p50 ms':>11}{'p99 ms':>11}"]
     for name, key in (("dashboard (projection's figures)", "dashboard"),
                       ("baseline: scan device_status", "baseline_scan")):  # fmt: skip
         r = result[key]
         label = f"{name} x{r['requests']}"
-        lines.append(f"{'':<16}{label:<34}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}")
-    built = f"{result['dashboard_build_s']:>9}{result['device_status_build_s']:>9}"
+        lines.append(f"{'':<16}{label:<34}{r['p50_ms']:>11.2f}{r['p99_ms']:>11.2f}")
+    built = f"{result['dashboard_build_s']:>11}{result['device_status_build_s']:>11}"
     lines.append(f"{'':<16}{'build s (dashboard / device_status)':<34}{built}")
     return "\n".join(lines)
 
