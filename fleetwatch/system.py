@@ -53,6 +53,7 @@ from projections.group import WorkerGroup
 from projections.ledger_worker import LedgerWorker
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
+from read_side.dashboard import DashboardReader
 from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
 from read_side.firmware import FirmwareReader
@@ -104,6 +105,7 @@ class System:
     firmware: FirmwareReader | None = None  # releases, signing keys (docs/firmware.md 12.7)
     deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
     ledger: LedgerWorker | None = None  # hash chains, Merkle logs, checkpoints (audit.md 19.4)
+    dashboard: DashboardReader | None = None  # the analytics dashboard (analytics.md 20.1)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -279,4 +281,5 @@ def build_system(
         firmware=readers["firmware"],
         deployments=readers["deployments"],
         ledger=ledger,
+        dashboard=readers["dashboard"],
     )
