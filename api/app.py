@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import alerts, audit, deployments, devices, firmware, firmware_upload, telemetry, users
+from api import (
+    alerts,
+    audit,
+    dashboard,
+    deployments,
+    devices,
+    firmware,
+    firmware_upload,
+    telemetry,
+    users,
+)
 from api.graphql.router import FleetGraphQLRouter
 from api.ports import FleetSystem
 from api.rest import firmware_upload as firmware_upload_route
@@ -41,6 +51,7 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(firmware_upload_route.router)
     app.include_router(router_of(firmware_upload.OPERATIONS, "firmware"))
     app.include_router(router_of(firmware.OPERATIONS, "firmware"))
+    app.include_router(router_of(dashboard.OPERATIONS, "analytics"))
     app.include_router(ingest_router_for(system))
     app.include_router(jobs_router_for(system))
     app.include_router(FleetGraphQLRouter(system))

@@ -18,6 +18,7 @@ from ingestion.buffer import IngestService
 from ingestion.device_jobs import DeviceJobService
 from ota.port import BlobStore
 from read_side.alerts import AlertReader
+from read_side.dashboard import DashboardReader
 from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
 from read_side.firmware import FirmwareReader
@@ -89,6 +90,8 @@ class FleetSystem(Protocol):
     def firmware(self) -> FirmwareReader | None: ...
     @property
     def deployments(self) -> DeploymentsReader | None: ...
+    @property
+    def dashboard(self) -> DashboardReader | None: ...
     @property
     def event_log(self) -> EventLog: ...
     @property

@@ -83,6 +83,21 @@ class Settings(BaseSettings):
     ota_poll_interval: float = Field(default=1.0, gt=0)
     ota_timer_max_idle: float = Field(default=10.0, gt=0)
 
+    # Tamper evidence (docs/audit.md section 19.4): the ledger's SQLite file (default: beside
+    # `sqlite_path`, named `<stem>-ledger<suffix>`), the checkpoints' ed25519 key (base64 of a
+    # 32-byte seed; unset: a development key derived from the JWT secret, never for production)
+    # and the seconds between two checkpoints the ledger signs for a tenant whose log grew.
+    sqlite_ledger_path: Path | None = None
+    audit_signing_key: str | None = None
+    audit_checkpoint_interval: float = Field(default=60.0, ge=0)
+
+    @property
+    def ledger_path(self) -> Path:
+        if self.sqlite_ledger_path is not None:
+            return self.sqlite_ledger_path
+        path = self.sqlite_path
+        return path.with_name(f"{path.stem}-ledger{path.suffix}")
+
     @property
     def read_models_path(self) -> Path:
         if self.sqlite_read_models_path is not None:

@@ -37,6 +37,9 @@ class Supervisor:
     # (projections.group); `groups`: those started in this process
     worker_groups: list[tuple[str, ...]] = field(default_factory=list)
     dispatcher: Dispatcher | None = None  # delivers the outbox; runs where "notifier" does
+    # Workers no query reads from (the audit ledger): neither waited for (read-your-writes)
+    # nor paced with (ingestion); they still start, stop and report their positions.
+    unawaited: frozenset[str] = frozenset()
     groups: list[WorkerGroup] = field(default_factory=list)
     _started: bool = False
     _running: set[str] = field(default_factory=set)  # the workers started in this process
@@ -69,7 +72,11 @@ class Supervisor:
         """Let ingestion wait for the workers that apply telemetry batches when they fall
         behind (`ingestion.buffer`, pacing): those of this process by their positions in
         memory, those of other processes by their checkpoints (a batch moves them all)."""
-        paced = [(n, w) for n, w in self.workers.items() if w.projection.handles(BATCH_TOPIC)]
+        paced = [
+            (n, w)
+            for n, w in self.workers.items()
+            if n not in self.unawaited and w.projection.handles(BATCH_TOPIC)
+        ]
         if not paced:
             return
         here = [w for n, w in paced if n in self._running]
@@ -87,6 +94,8 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         topics: list[str] | None = None
         for name, worker in self.workers.items():
+            if name in self.unawaited:
+                continue
             remaining = max(0.0, deadline - time.monotonic())
             if name in self._running:  # in-memory positions move past skipped events too
                 if not worker.wait_for(position, remaining):

@@ -26,11 +26,13 @@ from fleetwatch.consumers import (
     build_read_model_worker,
     notice_channel,
 )
+from fleetwatch.ledger import build_ledger, close_ledger, open_ledger
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
 from fleetwatch.system_ota import build_ota_services
 from fleetwatch.wiring import (
     READ_MODELS,
+    UNAWAITED,
     WORKER_GROUPS,
     WORKERS,
     application_env,
@@ -48,8 +50,10 @@ from ota.port import BlobStore
 from ota.schedule_loops import AnnouncedTimers, JobDispatcher, TimerLoop, Wakeup
 from ota.schedule_rows import ScheduleStore
 from projections.group import WorkerGroup
+from projections.ledger_worker import LedgerWorker
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
+from read_side.dashboard import DashboardReader
 from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
 from read_side.firmware import FirmwareReader
@@ -100,6 +104,8 @@ class System:
     ota_publisher: MqttDeviceJobs | PolledJobs | None = None  # the job dispatcher's
     firmware: FirmwareReader | None = None  # releases, signing keys (docs/firmware.md 12.7)
     deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
+    ledger: LedgerWorker | None = None  # hash chains, Merkle logs, checkpoints (audit.md 19.4)
+    dashboard: DashboardReader | None = None  # the analytics dashboard (analytics.md 20.1)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -168,6 +174,7 @@ class System:
         self.supervisor.stop()
         self.fanout.close()
         close_read_models(self.app)
+        close_ledger(self.app)
         self.app.close()
 
 
@@ -238,6 +245,7 @@ def build_system(
         ota_services.deployment_service,
         channel=channel,
     )
+    ledger = workers["ledger"] = build_ledger(app, settings, open_ledger(app, settings))
     render = ota_services.documents.render_notice
     ota_loops = build_ota_loops(ota_schedule, settings, ota.projection.fire, render, wakeup)
     supervisor = Supervisor(
@@ -246,6 +254,7 @@ def build_system(
         views=views,
         worker_groups=list(WORKER_GROUPS),
         dispatcher=notifying.dispatcher,
+        unawaited=frozenset(UNAWAITED),
     )
     return System(
         settings=settings,
@@ -275,4 +284,6 @@ def build_system(
         ota_publisher=ota_loops.publisher,
         firmware=readers["firmware"],
         deployments=readers["deployments"],
+        ledger=ledger,
+        dashboard=readers["dashboard"],
     )

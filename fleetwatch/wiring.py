@@ -21,6 +21,7 @@ from event_store.sqlite_files import ReadModelsDatastore
 from fleetwatch.settings import Settings
 from projections.alert_views import AlertsProjection
 from projections.batching import BatchProjection
+from projections.dashboard import DashboardProjection
 from projections.deployments import DeploymentsProjection
 from projections.device_status import DeviceStatusProjection
 from projections.firmware import FirmwareProjection
@@ -28,6 +29,8 @@ from projections.telemetry import TelemetryProjection
 from projections.users import UsersProjection
 from read_side.alerts.dynamodb import DynamoDBAlertReader, DynamoDBAlertsView
 from read_side.alerts.sqlite import SQLiteAlertReader, SQLiteAlertsView
+from read_side.dashboard.dynamodb import DynamoDBDashboardReader, DynamoDBDashboardView
+from read_side.dashboard.sqlite import SQLiteDashboardReader, SQLiteDashboardView
 from read_side.deployments.dynamodb import DynamoDBDeploymentsReader, DynamoDBDeploymentsView
 from read_side.deployments.sqlite import SQLiteDeploymentsReader, SQLiteDeploymentsView
 from read_side.device_status.dynamodb import DynamoDBDeviceStatusReader, DynamoDBDeviceStatusView
@@ -93,12 +96,21 @@ READ_MODELS: tuple[ReadModel, ...] = (
         (DynamoDBDeploymentsView, DynamoDBDeploymentsReader),
         DeploymentsProjection,
     ),
+    ReadModel(
+        "dashboard",  # the analytics dashboard's figures (docs/analytics.md 20.1)
+        (SQLiteDashboardView, SQLiteDashboardReader),
+        (DynamoDBDashboardView, DynamoDBDashboardReader),
+        DashboardProjection,
+        publishes=False,
+    ),
 )
 # Consumers of the feed that are not read models (`fleetwatch.consumers` builds them): the
 # alerting process manager (records alert events), the notifier (writes the outbox) and the
 # OTA schedule writer (the orchestrator's timers and the devices' job notices) and the OTA
-# orchestrator (records deployment decisions and executions).
-CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota")
+# orchestrator (records deployment decisions and executions), and the audit ledger (hash
+# chains, per-tenant Merkle logs, signed checkpoints: docs/audit.md section 19.4; never
+# rebuilt, a ledger rebuilt from the store would take in whatever was changed there).
+CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota", "ledger")
 # Every worker, in the order the system keeps (starts, waits for, reports) them.
 WORKERS = (
     "device_status",
@@ -111,7 +123,11 @@ WORKERS = (
     "deployments",
     "ota_schedule",
     "ota",
+    "ledger",
+    "dashboard",
 )
+# Workers no query reads from: not waited for after a command, nor paced with by ingestion.
+UNAWAITED = ("ledger",)
 # Those `fleetwatch projections rebuild` may drop and replay (the outboxes are not rebuildable:
 # a replay would queue every notification and job notice again).
 PROJECTIONS = (
@@ -122,9 +138,13 @@ PROJECTIONS = (
     "users",
     "firmware",
     "deployments",
+    "dashboard",
 )
 # Workers that share one thread, one read and one decode of the feed (`projections.group`).
-WORKER_GROUPS: tuple[tuple[str, ...], ...] = (("device_status", "telemetry", "alerting"),)
+# The dashboard reads every telemetry batch too (its ingest rates, firmware versions).
+WORKER_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("device_status", "telemetry", "alerting", "dashboard"),
+)
 
 MODELS_BY_NAME = {model.name: model for model in READ_MODELS}
 

@@ -1,10 +1,11 @@
 """The operators' command line: `fleetwatch serve | demo | token issue | dynamodb create-tables |
-projections rebuild | events`. Bad input exits with code 2 and a one-line error, no traceback.
+projections rebuild | events | audit verify`. Bad input exits with code 2 and a one-line error,
+no traceback.
 
 A package by command group: `serving` (the long-running processes), `stores` (tables, read
-models, the feed), `admin` (tokens and credentials), `common` (what they share). `app` is the
-console script's entry (`fleetwatch.cli:app`); commands are registered here, in the order
-`--help` lists them.
+models, the feed), `admin` (tokens and credentials), `audit` (tamper evidence), `common` (what
+they share). `app` is the console script's entry (`fleetwatch.cli:app`); commands are
+registered here, in the order `--help` lists them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import typer
 
 from fleetwatch.cli.admin import credential_app, token_app
+from fleetwatch.cli.audit import audit_app
 from fleetwatch.cli.serving import demo, ingest_app, serve, simulate
 from fleetwatch.cli.stores import dynamodb_app, events, projections_app
 
@@ -27,3 +29,4 @@ app.add_typer(dynamodb_app, name="dynamodb")
 app.add_typer(projections_app, name="projections")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(credential_app, name="credential")
+app.add_typer(audit_app, name="audit")

@@ -10,12 +10,16 @@ domain rules: the write side must not even name the read side's types.
 - the domain (`write_side`) imports nothing from `api`, `read_side`, `projections`,
   `ingestion`;
 - `read_side` imports no module of `write_side` that defines an aggregate;
-- the OTA adapters (`ota`) import nothing from `api`, `read_side`, `projections`, `ingestion`.
+- the OTA adapters (`ota`) import nothing from `api`, `read_side`, `projections`, `ingestion`;
+- tamper evidence (`audit`: the pure hashing and Merkle log, the ledger and its stores) builds
+  on the event store only: nothing from `write_side`, `api`, `read_side`, `projections`,
+  `ingestion`, `ota`, `notifications` (the ledger's worker lives in `projections`).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +35,20 @@ PACKAGES = (
     "notifications",
     "ingestion",
     "ota",
+    "audit",
 )
 DOMAIN_MUST_NOT_IMPORT = ("api", "read_side", "projections", "ingestion", "ota")
 # The OTA adapters (blob stores, later device jobs) take the domain's errors and types only.
 OTA_MUST_NOT_IMPORT = ("api", "read_side", "projections", "ingestion")
+AUDIT_MUST_NOT_IMPORT = (
+    "write_side",
+    "api",
+    "read_side",
+    "projections",
+    "ingestion",
+    "ota",
+    "notifications",
+)
 
 
 @dataclass(frozen=True)
@@ -83,13 +97,19 @@ def _imports(path: Path, package: str) -> Iterator[Import]:
                 )
 
 
-def all_imports() -> list[Import]:
-    return [
+@functools.cache
+def _scan() -> tuple[Import, ...]:
+    """Every import of the packages, parsed once per session (each test reads it)."""
+    return tuple(
         found
         for package in PACKAGES
         for path in sorted((ROOT / package).rglob("*.py"))
         for found in _imports(path, package)
-    ]
+    )
+
+
+def all_imports() -> list[Import]:
+    return list(_scan())
 
 
 def _reaches(edges: dict[str, set[str]], start: str, goal: str) -> bool:
@@ -177,3 +197,8 @@ def test_the_ota_adapters_import_no_api_read_side_or_projection() -> None:
 
 def test_the_scan_sees_the_ota_package() -> None:
     assert any(i.source == "ota" and i.module == "write_side.errors" for i in all_imports())
+
+
+def test_tamper_evidence_builds_on_the_event_store_only() -> None:
+    found = [i for i in all_imports() if i.source == "audit" and i.target in AUDIT_MUST_NOT_IMPORT]
+    assert not found, "audit depends on an outer package:\n" + _lines(found)

@@ -3,7 +3,14 @@ is kept in the worker order exactly once, and what can be rebuilt or grouped is 
 
 from __future__ import annotations
 
-from fleetwatch.wiring import CONSUMERS, PROJECTIONS, READ_MODELS, WORKER_GROUPS, WORKERS
+from fleetwatch.wiring import (
+    CONSUMERS,
+    PROJECTIONS,
+    READ_MODELS,
+    UNAWAITED,
+    WORKER_GROUPS,
+    WORKERS,
+)
 
 
 def test_every_read_model_and_consumer_is_a_worker_once() -> None:
@@ -18,3 +25,5 @@ def test_rebuildable_and_grouped_workers_are_declared_workers() -> None:
     grouped = [name for group in WORKER_GROUPS for name in group]
     assert set(grouped) <= set(WORKERS)
     assert len(set(grouped)) == len(grouped)  # a worker runs in one group at most
+    assert set(UNAWAITED) <= set(WORKERS)
+    assert "ledger" not in PROJECTIONS  # rebuilt from the store, it would take in any change
