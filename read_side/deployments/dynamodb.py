@@ -31,6 +31,8 @@ from read_side.deployments.port import (
     DeploymentsChanges,
     DeploymentsReader,
     DeploymentsView,
+    deployment_key,
+    device_execution_key,
     execution_key,
 )
 from read_side.deployments.row import (
@@ -113,7 +115,7 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
             read=items.DEPLOYMENTS.from_item,
             matches=criteria.matches,
         )
-        return paged(found, first, items.created_key, DEPLOYMENTS_CURSOR)
+        return paged(found, first, deployment_key, DEPLOYMENTS_CURSOR)
 
     def _device_deployments(
         self, tenant_id: str, criteria: DeploymentFilter, first: int, low: str | None
@@ -128,9 +130,9 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
             if (after := page.next_cursor) is None:
                 break
         rows = [r for i in ids if (r := self.get(tenant_id, i)) and criteria.matches(r)]
-        keyed = sorted(((items.created_key(r), r) for r in rows), key=lambda p: p[0], reverse=True)
+        keyed = sorted(((deployment_key(r), r) for r in rows), key=lambda p: p[0], reverse=True)
         kept = [p for p in keyed if low is None or p[0] < low]
-        return paged((kept[: first + 1], None), first, items.created_key, DEPLOYMENTS_CURSOR)
+        return paged((kept[: first + 1], None), first, deployment_key, DEPLOYMENTS_CURSOR)
 
     def execution(self, tenant_id: str, execution_id: UUID) -> ExecutionRow | None:
         key = {"tenant_id": items.s(tenant_id), "execution_id": items.s(execution_id.hex)}
@@ -175,7 +177,7 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
             first=first,
             read=items.EXECUTIONS.from_item,
         )
-        return paged(found, first, items.queued_key, DEVICE_EXECUTIONS_CURSOR)
+        return paged(found, first, device_execution_key, DEVICE_EXECUTIONS_CURSOR)
 
     def history(self, tenant_id: str, execution_id: UUID) -> list[TransitionRow]:
         key = ("tenant_execution", f"{tenant_id}#{execution_id.hex}")
