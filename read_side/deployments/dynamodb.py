@@ -22,7 +22,7 @@ from event_store.dynamodb.parts import guarded_put
 from read_side.alerts.dynamodb_query import paged
 from read_side.alerts.port import decode_cursor
 from read_side.deployments import dynamodb_items as items
-from read_side.deployments.compliance import summarize
+from read_side.deployments.compliance import latest_release, summarize
 from read_side.deployments.port import (
     DEPLOYMENTS_CURSOR,
     DEVICE_EXECUTIONS_CURSOR,
@@ -199,4 +199,4 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
                 counts[0] += 1
                 counts[1] += d.last_failed_execution is not None
         flat = [(t, v, n, f) for (t, v), (n, f) in groups.items()]
-        return summarize(flat, lambda kind: self.firmware.latest(tenant_id, kind))
+        return summarize(flat, lambda kind: latest_release(self.firmware, tenant_id, kind))

@@ -18,7 +18,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from event_store.sqlite import SQLiteTrackingRecorder
 from read_side.alerts.port import decode_cursor, encode_cursor
-from read_side.deployments.compliance import summarize
+from read_side.deployments.compliance import latest_release, summarize
 from read_side.deployments.port import (
     DEPLOYMENTS_CURSOR,
     DEVICE_EXECUTIONS_CURSOR,
@@ -240,7 +240,7 @@ class SQLiteDeploymentsReader(DeploymentsReader):
                 (r["device_type"], r["reported_version"], r["devices"], r["failed"])
                 for r in c.fetchall()
             ]
-        return summarize(groups, lambda kind: self.firmware.latest(tenant_id, kind))
+        return summarize(groups, lambda kind: latest_release(self.firmware, tenant_id, kind))
 
 
 def _page(rows: list[Any], first: int, kind: str, key: Any) -> Page[Any]:
