@@ -26,13 +26,14 @@ from event_store.envelope import EventMetadata
 from ota.downloads import Download, prepare_download
 from ota.job_document import JobDocuments, PendingJob
 from ota.local_blobs import LocalBlobStore
-from ota.port import BlobStore, object_key
+from ota.port import BlobStore
 from write_side.credentials import AccessDenied, DeviceAccess, DeviceDirectory, check_access
 from write_side.deployment_commands import ReportUpdate
 from write_side.deployment_errors import FirmwareUnavailable
 from write_side.deployment_service import DeploymentService
 from write_side.devices import Device
 from write_side.errors import DomainError, InvalidInput, NotFound
+from write_side.firmware_objects import object_key
 
 UPDATE_FIELDS = frozenset({"seq", "status", "percent", "version", "kind", "reason", "at"})
 MAX_UPDATE_BYTES = 4096

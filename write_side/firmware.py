@@ -32,6 +32,7 @@ from eventsourcing.domain import Aggregate, event
 from write_side.deployment_errors import FirmwareUnavailable, InvalidTransition
 from write_side.errors import InvalidInput
 from write_side.event_names import event_name
+from write_side.firmware_objects import object_key
 from write_side.firmware_states import FirmwareStatus
 from write_side.semver import parse_semver
 from write_side.uuids import FLEETWATCH_NS
@@ -40,11 +41,6 @@ MAX_DEVICE_TYPES = 16  # so a publication commits at most 17 streams (DynamoDB: 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 RejectionReason = Literal["checksum_mismatch", "size_mismatch", "missing_object", "expired"]
 REJECTION_REASONS: tuple[RejectionReason, ...] = get_args(RejectionReason)
-
-
-def object_key(tenant_id: str, sha256: str) -> str:
-    """The blob's content-addressed key: one image compatible with several types is stored once."""
-    return f"firmware/{tenant_id}/{sha256}"
 
 
 def firmware_version_id(tenant_id: str, device_type: str, version: str) -> UUID:
