@@ -22,7 +22,7 @@ tenant's signing keys are `write_side/firmware_keys.py`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal, get_args
 from uuid import UUID, uuid5
@@ -41,6 +41,25 @@ MAX_DEVICE_TYPES = 16  # so a publication commits at most 17 streams (DynamoDB: 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 RejectionReason = Literal["checksum_mismatch", "size_mismatch", "missing_object", "expired"]
 REJECTION_REASONS: tuple[RejectionReason, ...] = get_args(RejectionReason)
+
+
+HARDWARE_REVISION_METADATA_KEY = "fleetwatch.hardware_revision"  # in a device's metadata
+
+
+def installs_on(
+    device_types: Sequence[str],
+    hardware_revisions: Sequence[str] | None,
+    device_type: str,
+    metadata: Mapping[str, str],
+) -> bool:
+    """Whether a release made for `device_types` (and, when it names any, `hardware_revisions`)
+    installs on a device of `device_type` with `metadata`: its type is one of them and its
+    `fleetwatch.hardware_revision` one of the revisions (a device without one is not)."""
+    if device_type not in device_types:
+        return False
+    return not hardware_revisions or metadata.get(HARDWARE_REVISION_METADATA_KEY) in (
+        hardware_revisions
+    )
 
 
 def firmware_version_id(tenant_id: str, device_type: str, version: str) -> UUID:

@@ -59,6 +59,24 @@ def test_targets_are_tagged_typed_or_named_devices_in_service_of_a_compatible_ty
     assert world.deployment(deployment).status is Status.RUNNING
 
 
+def test_a_release_naming_hardware_revisions_targets_only_devices_of_those(
+    world: OtaWorld,
+) -> None:
+    """Metadata `fleetwatch.hardware_revision` must be one the release names (a device with
+    none is left out too); a release naming none installs on every revision."""
+    key = "fleetwatch.hardware_revision"
+    r2 = fleet(world, 2, **{key: "r2"})
+    r3 = fleet(world, 1, **{key: "r3"})
+    fleet(world, 1, **{key: "r1"})
+    bare = fleet(world, 1)
+    deployment = world.create(firmware=world.release(revisions=["r2", "r3"]))
+    world.pump()
+    assert set(world.states(deployment)) == {*r2, *r3}
+    anywhere = world.create(firmware=world.release(revisions=[]))
+    world.pump()
+    assert set(bare) <= set(world.states(anywhere))
+
+
 def test_a_scheduled_start_waits_for_its_timer(world: OtaWorld) -> None:
     fleet(world, 2)
     deployment = world.create(startAt=(T0 + timedelta(hours=1)).isoformat())
