@@ -59,4 +59,4 @@ def test_rows_written_before_the_sort_keys_get_them_on_opening(tmp_path: Path) -
     newest_first = sorted(rows, key=lambda r: (r.created_at, r.deployment_id.hex), reverse=True)
     assert listed == newest_first
     mine = reader.device_executions("acme", device, 10, None).items
-    assert [e.deployment_id for e in mine] == [r.deployment_id for r in newest_first]
+    assert mine == sorted(runs, key=lambda e: (e.queued_at, e.execution_id.hex), reverse=True)
