@@ -21,6 +21,7 @@ from read_side.deployments.port import (
     DEPLOYMENTS_CURSOR,
     EXECUTIONS_CURSOR,
     DeploymentsReader,
+    deployment_key,
     execution_key,
 )
 from read_side.deployments.row import DeploymentRow, ExecutionRow, WaveRow
@@ -55,8 +56,7 @@ def deployments_reader(system: FleetSystem) -> DeploymentsReader:
 def deployment_cursor(row: DeploymentRow) -> str:
     """An edge's cursor, as the deployments model's listing encodes it (newest created first;
     `read_side.deployments`' adapters)."""
-    key = f"{row.created_at.isoformat()}#{row.deployment_id.hex}"
-    return encode_cursor(DEPLOYMENTS_CURSOR, key)
+    return encode_cursor(DEPLOYMENTS_CURSOR, deployment_key(row))
 
 
 def execution_cursor(row: ExecutionRow) -> str:

@@ -24,7 +24,7 @@ from api.command_path import build_command
 from api.firmware_view import FirmwarePublic, FirmwareStatus
 from api.inputs import Input
 from api.ports import FleetSystem
-from ota.port import BlobInfo, BlobWriter, Digest, object_key
+from ota.port import BlobInfo, BlobWriter, Digest
 from write_side.commands import DeviceType
 from write_side.errors import InvalidInput
 from write_side.firmware import Firmware
@@ -38,6 +38,7 @@ from write_side.firmware_commands import (
     Sha256,
 )
 from write_side.firmware_keys import SigningKeys
+from write_side.firmware_objects import object_key
 from write_side.firmware_signing import signed_message
 
 LIST_FIELDS = ("deviceTypes", "hardwareRevisions")  # repeatable, or comma-separated

@@ -36,7 +36,6 @@ from api.inputs import Input
 from api.operations import MUTATION, Arg, Call, GraphQL, Operation, Rest, parse_id
 from api.ports import FleetSystem
 from api.rest.errors import not_found
-from ota.port import object_key
 from write_side.commands import DeviceType
 from write_side.deployment_errors import InvalidTransition
 from write_side.errors import DomainError
@@ -49,6 +48,7 @@ from write_side.firmware_commands import (
     RequestFirmwareUpload,
     Sha256,
 )
+from write_side.firmware_objects import object_key
 from write_side.firmware_service import UPLOAD_EXPIRY
 from write_side.firmware_states import FirmwareStatus
 

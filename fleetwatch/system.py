@@ -182,14 +182,16 @@ def build_ingestion(
     app: FleetApplication,
     settings: Settings,
     ingest: IngestSettings,
+    directory: DeviceDirectory,
     history: RawHistory | None = None,
 ) -> tuple[IngestService, MqttIngestor | None]:
     """The telemetry handler behind its bounded buffer, and the MQTT subscriber if configured.
+    `directory`: the process's one cache of device credentials (the device routes share it);
     `history`: the telemetry read model's raw history, asked about late redeliveries only."""
     dynamodb = settings.store == "dynamodb"
     handler = TelemetryIngestion(
         app,
-        DeviceDirectory(DeviceService(app).access),
+        directory,
         heartbeat_timeout_s=ingest.heartbeat_timeout,
         max_streams_per_call=40 if dynamodb else 500,  # DynamoDB: 100 actions per transaction
         history=history,
@@ -222,11 +224,14 @@ def build_system(
     settings = settings or Settings()
     app = FleetApplication(env=application_env(settings))
     ingest_settings = ingest_settings or IngestSettings()
-    ota_services = build_ota_services(app, settings, ingest_settings)
+    device_service = DeviceService(app)
+    directory = DeviceDirectory(device_service.access)  # one cache: a revoke is seen alike
+    ota_services = build_ota_services(app, settings, ingest_settings, directory)
     fanout = build_fanout(settings)
     models = {model.name: open_read_model(app, settings, model.name) for model in READ_MODELS}
     readers = {name: reader for name, (_view, reader) in models.items()}
-    ingest, mqtt = build_ingestion(app, settings, ingest_settings, history=readers["telemetry"])
+    telemetry = readers["telemetry"]
+    ingest, mqtt = build_ingestion(app, settings, ingest_settings, directory, history=telemetry)
     workers: dict[str, ProjectionWorker] = {
         name: build_read_model_worker(app, name, view, reader, fanout)
         for name, (view, reader) in models.items()
@@ -259,7 +264,7 @@ def build_system(
     return System(
         settings=settings,
         app=app,
-        device_service=DeviceService(app),
+        device_service=device_service,
         alert_service=AlertService(app),
         user_service=UserService(app),
         firmware_service=ota_services.firmware_service,

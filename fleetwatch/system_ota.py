@@ -17,7 +17,6 @@ from ota.port import BlobStore
 from write_side.application import FleetApplication
 from write_side.credentials import DeviceDirectory
 from write_side.deployment_service import DeploymentService
-from write_side.device_service import DeviceService
 from write_side.firmware_service import FirmwareService
 
 
@@ -32,13 +31,14 @@ class OtaServices:
 
 
 def build_ota_services(
-    app: FleetApplication, settings: Settings, ingest: IngestSettings
+    app: FleetApplication, settings: Settings, ingest: IngestSettings, directory: DeviceDirectory
 ) -> OtaServices:
+    """`directory`: the composition root's one cache of device credentials (telemetry
+    ingestion's too), so a credential revoked or a device decommissioned is seen alike."""
     firmware = FirmwareService(app)
     deployments = DeploymentService(app, firmware)
     blobs = blob_store(settings)
     documents = JobDocuments(deployments, blobs)
-    directory = DeviceDirectory(DeviceService(app).access)
     device_jobs = DeviceJobService(directory, deployments, documents, blobs)
     jobs_mqtt = None
     if ingest.mqtt_url is not None:

@@ -26,13 +26,15 @@ from event_store.envelope import EventMetadata
 from ota.downloads import Download, prepare_download
 from ota.job_document import JobDocuments, PendingJob
 from ota.local_blobs import LocalBlobStore
-from ota.port import BlobStore, object_key
+from ota.port import BlobStore
 from write_side.credentials import AccessDenied, DeviceAccess, DeviceDirectory, check_access
 from write_side.deployment_commands import ReportUpdate
 from write_side.deployment_errors import FirmwareUnavailable
 from write_side.deployment_service import DeploymentService
 from write_side.devices import Device
 from write_side.errors import DomainError, InvalidInput, NotFound
+from write_side.firmware import installs_on
+from write_side.firmware_objects import object_key
 
 UPDATE_FIELDS = frozenset({"seq", "status", "percent", "version", "kind", "reason", "at"})
 MAX_UPDATE_BYTES = 4096
@@ -159,10 +161,17 @@ class DeviceJobService:
         return UpdateAnswer(command.seq, duplicate=saved.position == 0)
 
     def image(self, device: DeviceAccess, firmware_id: UUID, range_header: str | None) -> Download:
-        """The release's image for a device of its tenant and of a type it is made for."""
+        """The release's image for a device of its tenant that it installs on (`installs_on`:
+        its type, and its hardware revision when the release names any)."""
         release = self.deployments.firmware.get(device.tenant_id, firmware_id)
         known = self.deployments.app.find(Device, device.tenant_id, device.device_id)
-        if release is None or known is None or known.device_type not in release.device_types:
+        if (
+            release is None
+            or known is None
+            or not installs_on(
+                release.device_types, release.hardware_revisions, known.device_type, known.metadata
+            )
+        ):
             raise NotFound(f"firmware {firmware_id} not found")
         if release.status != "AVAILABLE":
             raise FirmwareUnavailable(f"firmware {firmware_id} is {release.status.lower()}")

@@ -23,7 +23,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from ota.port import BlobStore, object_key
+from ota.port import BlobStore
 from ota.schedule import JobNotice, JobOperation
 from write_side.deployment_executions import DeploymentExecution
 from write_side.deployment_ports import FirmwareRelease
@@ -31,6 +31,7 @@ from write_side.deployment_service import DeploymentService
 from write_side.deployment_states import ACTIVE, ExecutionState
 from write_side.devices import Device
 from write_side.firmware import FirmwareVersion, firmware_version_id
+from write_side.firmware_objects import object_key
 from write_side.semver import parse_semver
 
 DEFAULT_URL_LIFETIME_S = 3600  # a download URL works this long; `jobs/next` gives a fresh one

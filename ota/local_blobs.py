@@ -35,12 +35,10 @@ from ota.port import (
     Digest,
     PresignedRequest,
     check_lifetime,
-    check_sha256,
-    object_key,
     parse_object_key,
-    tenant_segment,
 )
 from ota.ranges import ByteRange
+from write_side.firmware_objects import check_sha256, object_key, tenant_segment
 
 DEFAULT_ROOT = Path(".fleetwatch/blobs")
 DOWNLOAD_PATH = "/firmware/blobs"

@@ -1,6 +1,7 @@
 """The `BlobStore` port: firmware images stored once per content, streamed in and out.
 
-Keys are content-addressed, `firmware/{tenant}/{sha256}` (`object_key`): one image compatible
+Keys are content-addressed, `firmware/{tenant}/{sha256}` (`object_key`, the domain's
+`write_side.firmware_objects`, which the release records): one image compatible
 with several device types is stored once, and a second upload of the same bytes lands on the
 same key. A writer (`open_writer`) streams the body to a temporary key under `.incoming/`,
 computing SHA-256 and the size as it goes and refusing the byte past `max_bytes`
@@ -19,31 +20,21 @@ A writer left without `commit` (an exception, or the `with` block simply ends) i
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from ota.errors import BlobTooLarge
 from ota.ranges import ByteRange
 from write_side.errors import InvalidInput
+from write_side.firmware_objects import KEY_PREFIX, SHA256_HEX, tenant_segment
 
 CHUNK_SIZE = 1024 * 1024  # reads and writes move at most this much at a time
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024  # FLEETWATCH_FIRMWARE_MAX_BYTES
-KEY_PREFIX = "firmware"
 INCOMING_PREFIX = ".incoming"
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-
-
-def check_sha256(value: str, field: str = "sha256") -> str:
-    """A SHA-256 as 64 hex digits (upper case accepted), lower-cased; else `InvalidInput`."""
-    normal = value.strip().lower()
-    if not SHA256_HEX.match(normal):
-        raise InvalidInput("must be a SHA-256 as 64 hexadecimal digits", field=field)
-    return normal
 
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit, kept by every store
@@ -55,19 +46,6 @@ def check_lifetime(expires_in: int) -> int:
     if not 1 <= expires_in <= MAX_PRESIGN_SECONDS:
         raise ValueError(f"a presigned URL lives 1 s to 7 days, not {expires_in} s")
     return expires_in
-
-
-def tenant_segment(tenant_id: str) -> str:
-    """The tenant as one safe path segment: percent-encoded, dots too (so never `.` or `..`),
-    and injective (`%` itself is encoded)."""
-    if not tenant_id.strip():
-        raise InvalidInput("must not be blank", field="tenant_id")
-    return quote(tenant_id, safe="").replace(".", "%2E")
-
-
-def object_key(tenant_id: str, sha256: str) -> str:
-    """`firmware/{tenant}/{sha256}`: where the image with that SHA-256 lives."""
-    return f"{KEY_PREFIX}/{tenant_segment(tenant_id)}/{check_sha256(sha256)}"
 
 
 def parse_object_key(key: str) -> tuple[str, str]:

@@ -30,12 +30,11 @@ from ota.port import (
     BlobInfo,
     PresignedRequest,
     check_lifetime,
-    check_sha256,
-    object_key,
     parse_object_key,
 )
 from ota.ranges import ByteRange, range_header
 from ota.s3_writer import PART_SIZE, S3BlobWriter
+from write_side.firmware_objects import check_sha256, object_key
 
 MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 

@@ -15,7 +15,8 @@ import uuid
 from types import TracebackType
 from typing import Any, Self
 
-from ota.port import INCOMING_PREFIX, BlobInfo, Digest, object_key
+from ota.port import INCOMING_PREFIX, BlobInfo, Digest
+from write_side.firmware_objects import object_key
 
 PART_SIZE = 5 * 1024 * 1024  # S3's smallest part (but the last): the least memory per upload
 MAX_COPY_BYTES = 5 * 1024**3  # CopyObject's limit; FLEETWATCH_FIRMWARE_MAX_BYTES stays below

@@ -17,14 +17,18 @@ from write_side.deployment_rate import free_slots, next_slot
 from write_side.deployment_states import ACTIVE, ExecutionState
 from write_side.deployment_waves import WaveTally, assign_waves, place_late
 from write_side.deployment_windows import device_zone, is_open, next_opening, zone_named
+from write_side.firmware import installs_on
 
 S = ExecutionState
 
 
 def targets(state: OtaState, deployment: DeploymentFacts) -> dict[UUID, DeviceFacts]:
-    """The tenant's devices the target names, in service and of a type the release is made
-    for (the release's types as `Firmware.UploadRequested` recorded them)."""
+    """The tenant's devices the target names, in service, that the release installs on: of a
+    type it is made for and, when it names hardware revisions, of one of them (`installs_on`;
+    the release's types and revisions as `Firmware.UploadRequested` recorded them). The others
+    are left out, never executed."""
     target, types = deployment.target, state.firmware_types.get(deployment.firmware_id)
+    revisions = state.firmware_revisions.get(deployment.firmware_id)
     ids = set(target.device_ids)
     found = {}
     for device_id, device in state.devices.items():
@@ -35,7 +39,9 @@ def targets(state: OtaState, deployment: DeploymentFacts) -> dict[UUID, DeviceFa
             or bool(device.tags & set(target.tags))
             or device.device_type in target.device_types
         )
-        if named and (types is None or device.device_type in types):
+        if named and (
+            types is None or installs_on(types, revisions, device.device_type, device.metadata)
+        ):
             found[device_id] = device
     return found
 

@@ -1,8 +1,8 @@
 """What the OTA orchestrator knows, rebuilt from the feed (docs/firmware.md section 12.4): the
 devices (type, tags, metadata, decommissioning, the firmware version they last reported), the
-releases' device types, the deployments (target, plan, status, the evidence of their last
-pause) and every execution (its state and deadlines), the notification times the rate limit
-counts, and the alert raises and metric samples the health gate compares.
+releases' device types and hardware revisions, the deployments (target, plan, status, the
+evidence of their last pause) and every execution (its state and deadlines), the notification
+times the rate limit counts, and the alert raises and metric samples the health gate compares.
 
 Plain data and one `apply(envelope)`; no I/O. Execution facts carry the stream version they
 were taken at, so an event applied twice, or older than what the orchestrator learned from its
@@ -116,6 +116,7 @@ class DeploymentFacts:
 class OtaState:
     devices: dict[UUID, DeviceFacts] = field(default_factory=dict)
     firmware_types: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    firmware_revisions: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
     deployments: dict[UUID, DeploymentFacts] = field(default_factory=dict)
     executions: dict[UUID, ExecutionFacts] = field(default_factory=dict)
     withdrawn: set[str] = field(default_factory=set)
@@ -148,6 +149,8 @@ class OtaState:
                 device.alerts.append(datetime.fromisoformat(payload["at"]))
         elif kind == FIRMWARE_UPLOAD_REQUESTED.type:
             self.firmware_types[envelope.stream_id] = tuple(payload["device_types"])
+            revisions = payload.get("hardware_revisions")
+            self.firmware_revisions[envelope.stream_id] = revisions and tuple(revisions)
         elif kind == FIRMWARE_WITHDRAWN.type:
             self.withdrawn.add(envelope.stream_id)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -119,10 +120,12 @@ class DeploymentExecution(Aggregate):
         done = update.status is UpdateStatus.SUCCEEDED
         return self._record(step, "update", done, revert)
 
-    def observe_version(self, version: str, at: datetime, source: UpdateSource) -> bool:
+    def observe_version(
+        self, version: str, at: datetime, source: UpdateSource, revert: bool = False
+    ) -> bool:
         """The device reported running `version`; False when that decides nothing."""
         step = machine.observe_version(self.execution, version, at, source)
-        return self._record(step, source, False, False)
+        return self._record(step, source, False, revert)
 
     def stall(self, at: datetime, policy: ExecutionPolicy, revert: bool) -> bool:
         """A stall timer fired; False when stale."""
@@ -134,8 +137,7 @@ class DeploymentExecution(Aggregate):
         return self._record(machine.retry(self.execution, at), "timer", False, False)
 
     def abandon_retry(self, at: datetime, reason: AbandonReason) -> None:
-        step = machine.abandon_retry(self.execution, at, reason)
-        self._record(step, "timer", False, False)
+        self._record(machine.abandon_retry(self.execution, at, reason), "timer", False, False)
 
     def cancel(self, at: datetime, reason: str) -> None:
         if not 1 <= len(reason) <= machine.MAX_REASON:
@@ -148,6 +150,7 @@ class DeploymentExecution(Aggregate):
         if moved is None:
             return False
         at, seq, to = moved.at.isoformat(), moved.seq, moved.to_state
+        reverts = revert and machine.needs_revert(moved, self.execution.from_version)
         if to in CHAIN:
             self._advanced(
                 from_state=str(moved.from_state),
@@ -159,7 +162,8 @@ class DeploymentExecution(Aggregate):
                 at=at,
             )
         elif to in (S.SUCCEEDED, S.ROLLED_BACK):
-            record = self._succeeded if to is S.SUCCEEDED else self._rolled_back
+            rolled_back = partial(self._rolled_back, revert=reverts)
+            record = self._succeeded if to is S.SUCCEEDED else rolled_back
             kind = "already_current" if moved.reason == "already_current" else source
             assert moved.version is not None
             record(reported_version=moved.version, source=kind, seq=seq, done_claimed=done, at=at)
@@ -170,16 +174,11 @@ class DeploymentExecution(Aggregate):
         elif to is S.FAILED:
             assert moved.kind is not None
             self._failed(
-                from_state=str(moved.from_state),
-                kind=str(moved.kind),
-                reason=moved.reason,
-                seq=seq,
-                retry_at=_iso(moved.retry_at),
-                revert=revert and machine.needs_revert(moved, self.execution.from_version),
-                at=at,
-            )
+                from_state=str(moved.from_state), kind=str(moved.kind), reason=moved.reason,
+                seq=seq, retry_at=_iso(moved.retry_at), revert=reverts, at=at,
+            )  # fmt: skip
         elif to is S.TIMED_OUT:
-            self._timed_out(stalled_in=str(moved.from_state), at=at)
+            self._timed_out(stalled_in=str(moved.from_state), at=at, revert=reverts)
         elif to is S.REJECTED:
             assert seq is not None
             self._rejected(reason=moved.reason, seq=seq, at=at)
@@ -232,8 +231,9 @@ class DeploymentExecution(Aggregate):
 
     @event("RolledBack")
     def _rolled_back(
-        self, *, reported_version: str, source: str, seq: int | None, done_claimed: bool, at: str
-    ) -> None:
+        self, *, reported_version: str, source: str, seq: int | None, done_claimed: bool, at: str,
+        revert: bool = False,  # the plan's REVERT and another version than it came from
+    ) -> None:  # fmt: skip
         self._ended(S.ROLLED_BACK, seq, done_claimed, at)
 
     @event("Failed")
@@ -252,7 +252,7 @@ class DeploymentExecution(Aggregate):
         self._moved(S.FAILED, seq, failures=failures, retry_at=_time(retry_at))
 
     @event("TimedOut")
-    def _timed_out(self, *, stalled_in: str, at: str) -> None:
+    def _timed_out(self, *, stalled_in: str, at: str, revert: bool = False) -> None:
         self._moved(S.TIMED_OUT, failures=self._failure(FailureKind.STALLED), retry_at=None)
 
     @event("Rejected")

@@ -37,10 +37,18 @@ from write_side.deployment_commands import (
     ResumeDeployment,
 )
 from write_side.deployment_errors import FirmwareUnavailable, InvalidTransition
+from write_side.deployment_execution import observe_version as observed
 from write_side.deployment_executions import DeploymentExecution
 from write_side.deployment_plan import OnExecutionFailure
 from write_side.deployment_ports import FirmwareReleases
-from write_side.deployment_states import ACTIVE, Channel, DeploymentStatus, Purpose, QueueReason
+from write_side.deployment_states import (
+    ACTIVE,
+    Channel,
+    DeploymentStatus,
+    ExecutionState,
+    Purpose,
+    QueueReason,
+)
 from write_side.deployments import Deployment
 from write_side.errors import ConcurrencyConflict, InvalidInput, NotFound
 
@@ -196,7 +204,14 @@ class DeploymentService:
             execution = None if holder is None else self._execution(tenant, holder)
             if execution is None or execution.execution.state not in ACTIVE:
                 return None
-            execution.observe_version(command.version, command.at, "telemetry")
+            at, version = command.at, command.version
+            step = observed(execution.execution, version, at, "telemetry").transition
+            revert = (  # another version after "done": the plan's policy (read only then)
+                step is not None
+                and step.to_state is ExecutionState.ROLLED_BACK
+                and _revert(self.get(tenant, execution.deployment_id))
+            )
+            execution.observe_version(version, at, "telemetry", revert)
             try:
                 return self.app.commit(execution, meta)
             except ConcurrencyConflict:

@@ -22,7 +22,7 @@ tenant's signing keys are `write_side/firmware_keys.py`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal, get_args
 from uuid import UUID, uuid5
@@ -32,6 +32,7 @@ from eventsourcing.domain import Aggregate, event
 from write_side.deployment_errors import FirmwareUnavailable, InvalidTransition
 from write_side.errors import InvalidInput
 from write_side.event_names import event_name
+from write_side.firmware_objects import object_key
 from write_side.firmware_states import FirmwareStatus
 from write_side.semver import parse_semver
 from write_side.uuids import FLEETWATCH_NS
@@ -42,9 +43,23 @@ RejectionReason = Literal["checksum_mismatch", "size_mismatch", "missing_object"
 REJECTION_REASONS: tuple[RejectionReason, ...] = get_args(RejectionReason)
 
 
-def object_key(tenant_id: str, sha256: str) -> str:
-    """The blob's content-addressed key: one image compatible with several types is stored once."""
-    return f"firmware/{tenant_id}/{sha256}"
+HARDWARE_REVISION_METADATA_KEY = "fleetwatch.hardware_revision"  # in a device's metadata
+
+
+def installs_on(
+    device_types: Sequence[str],
+    hardware_revisions: Sequence[str] | None,
+    device_type: str,
+    metadata: Mapping[str, str],
+) -> bool:
+    """Whether a release made for `device_types` (and, when it names any, `hardware_revisions`)
+    installs on a device of `device_type` with `metadata`: its type is one of them and its
+    `fleetwatch.hardware_revision` one of the revisions (a device without one is not)."""
+    if device_type not in device_types:
+        return False
+    return not hardware_revisions or metadata.get(HARDWARE_REVISION_METADATA_KEY) in (
+        hardware_revisions
+    )
 
 
 def firmware_version_id(tenant_id: str, device_type: str, version: str) -> UUID:

@@ -1,6 +1,7 @@
 """Fleet compliance as the readers answer it, from the device rows grouped by (device type,
-reported version) and the latest AVAILABLE release of each type (the firmware model's
-`latest`): computed when read, so a release published or withdrawn changes every device's
+reported version) and the latest release of each type (`latest_release`: the AVAILABLE one of
+highest precedence that is not a pre-release; a device is not behind a release candidate):
+computed when read, so a release published or withdrawn changes every device's
 `behind` at once, with nothing rewritten. A device is behind when it reported no version, a
 version that is not SemVer, or one that precedes the latest; none is behind a type without an
 available release."""
@@ -10,13 +11,34 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from read_side.deployments.row import ComplianceRow
-from read_side.firmware.row import FirmwareRow
+from read_side.firmware.port import FirmwareFilter, FirmwareReader
+from read_side.firmware.row import FirmwareRow, FirmwareStatus
 from write_side.errors import InvalidInput
 from write_side.semver import parse_semver
 
-__all__ = ["Group", "summarize"]
+__all__ = ["Group", "latest_release", "summarize"]
 
 Group = tuple[str, str | None, int, int]  # device type, reported version, devices, failed
+
+
+def latest_release(
+    firmware: FirmwareReader, tenant_id: str, device_type: str
+) -> FirmwareRow | None:
+    """The AVAILABLE release of `device_type` of highest precedence that is not a pre-release
+    (withdrawn ones are not AVAILABLE): the first such in the firmware model's listing, read a
+    page at a time past the pre-releases above it."""
+    criteria = FirmwareFilter(device_type=device_type, status=FirmwareStatus.AVAILABLE)
+    after: str | None = None
+    while True:
+        page = firmware.releases(tenant_id, criteria, _PAGE, after)
+        for row in page.items:
+            if not parse_semver(row.firmware_version).prerelease:
+                return row
+        if (after := page.next_cursor) is None:
+            return None
+
+
+_PAGE = 20
 
 
 def _precedes(version: str | None, latest: FirmwareRow) -> bool:

@@ -22,7 +22,7 @@ from event_store.dynamodb.parts import guarded_put
 from read_side.alerts.dynamodb_query import paged
 from read_side.alerts.port import decode_cursor
 from read_side.deployments import dynamodb_items as items
-from read_side.deployments.compliance import summarize
+from read_side.deployments.compliance import latest_release, summarize
 from read_side.deployments.port import (
     DEPLOYMENTS_CURSOR,
     DEVICE_EXECUTIONS_CURSOR,
@@ -31,6 +31,8 @@ from read_side.deployments.port import (
     DeploymentsChanges,
     DeploymentsReader,
     DeploymentsView,
+    deployment_key,
+    device_execution_key,
     execution_key,
 )
 from read_side.deployments.row import (
@@ -113,7 +115,7 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
             read=items.DEPLOYMENTS.from_item,
             matches=criteria.matches,
         )
-        return paged(found, first, items.created_key, DEPLOYMENTS_CURSOR)
+        return paged(found, first, deployment_key, DEPLOYMENTS_CURSOR)
 
     def _device_deployments(
         self, tenant_id: str, criteria: DeploymentFilter, first: int, low: str | None
@@ -128,9 +130,9 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
             if (after := page.next_cursor) is None:
                 break
         rows = [r for i in ids if (r := self.get(tenant_id, i)) and criteria.matches(r)]
-        keyed = sorted(((items.created_key(r), r) for r in rows), key=lambda p: p[0], reverse=True)
+        keyed = sorted(((deployment_key(r), r) for r in rows), key=lambda p: p[0], reverse=True)
         kept = [p for p in keyed if low is None or p[0] < low]
-        return paged((kept[: first + 1], None), first, items.created_key, DEPLOYMENTS_CURSOR)
+        return paged((kept[: first + 1], None), first, deployment_key, DEPLOYMENTS_CURSOR)
 
     def execution(self, tenant_id: str, execution_id: UUID) -> ExecutionRow | None:
         key = {"tenant_id": items.s(tenant_id), "execution_id": items.s(execution_id.hex)}
@@ -175,7 +177,7 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
             first=first,
             read=items.EXECUTIONS.from_item,
         )
-        return paged(found, first, items.queued_key, DEVICE_EXECUTIONS_CURSOR)
+        return paged(found, first, device_execution_key, DEVICE_EXECUTIONS_CURSOR)
 
     def history(self, tenant_id: str, execution_id: UUID) -> list[TransitionRow]:
         key = ("tenant_execution", f"{tenant_id}#{execution_id.hex}")
@@ -197,4 +199,4 @@ class DynamoDBDeploymentsReader(DeploymentsReader):
                 counts[0] += 1
                 counts[1] += d.last_failed_execution is not None
         flat = [(t, v, n, f) for (t, v), (n, f) in groups.items()]
-        return summarize(flat, lambda kind: self.firmware.latest(tenant_id, kind))
+        return summarize(flat, lambda kind: latest_release(self.firmware, tenant_id, kind))

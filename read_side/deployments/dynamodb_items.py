@@ -3,10 +3,10 @@ dataclass (`DynamoDBItemCodec`, containers as JSON text), plus the key attribute
 indexes need, every one starting with the tenant:
 
 - `{prefix}deployments`: `tenant_id`, `deployment_id`; index `by_created` (`tenant_id`,
-  `created_key` = time and id, listed newest first);
+  `created_key` = `deployment_key`, listed newest first);
 - `{prefix}deployment_executions`: `tenant_id`, `execution_id`; indexes `by_deployment`
   (`tenant_deployment`, `device_key` = device id and purpose) and `by_device`
-  (`tenant_device`, `queued_key` = queue time and execution id, newest first);
+  (`tenant_device`, `queued_key` = `device_execution_key`, newest first);
 - `{prefix}deployment_transitions`: `tenant_execution`, `version` (N): an execution's history;
 - `{prefix}device_compliance`: `tenant_id`, `device_id`.
 """
@@ -16,8 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from event_store.dynamodb.tables import table_spec
-from read_side.alerts.rows import time_key
-from read_side.deployments.port import execution_key
+from read_side.deployments.port import deployment_key, device_execution_key, execution_key
 from read_side.deployments.row import (
     DeploymentRow,
     DeviceComplianceRow,
@@ -67,16 +66,8 @@ def s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def created_key(row: DeploymentRow) -> str:
-    return f"{time_key(row.created_at)}#{row.deployment_id.hex}"
-
-
-def queued_key(row: ExecutionRow) -> str:
-    return f"{time_key(row.queued_at)}#{row.execution_id.hex}"
-
-
 def deployment_item(row: DeploymentRow) -> dict[str, Any]:
-    return DEPLOYMENTS.to_item(row) | {"created_key": s(created_key(row))}
+    return DEPLOYMENTS.to_item(row) | {"created_key": s(deployment_key(row))}
 
 
 def execution_item(row: ExecutionRow) -> dict[str, Any]:
@@ -85,7 +76,7 @@ def execution_item(row: ExecutionRow) -> dict[str, Any]:
         "tenant_deployment": s(f"{t}#{row.deployment_id.hex}"),
         "device_key": s(execution_key(row)),
         "tenant_device": s(f"{t}#{row.device_id.hex}"),
-        "queued_key": s(queued_key(row)),
+        "queued_key": s(device_execution_key(row)),
     }
 
 

@@ -8,8 +8,9 @@ Orderings (the same on every adapter):
 - a device's executions newest queued first, then by execution id;
 - an execution's history oldest first (by the execution stream's version);
 - compliance by device type.
-Cursors are opaque base64url strings of the last key returned; a cursor of another listing is
-`InvalidInput(field="after")`.
+Cursors are opaque base64url strings of the last key returned (`deployment_key`,
+`execution_key`, `device_execution_key`: the sort keys of every adapter, and of the API's edge
+cursors); a cursor of another listing is `InvalidInput(field="after")`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
+from read_side.alerts.rows import time_key
 from read_side.deployments.row import (
     ComplianceRow,
     DeploymentRow,
@@ -40,6 +42,8 @@ __all__ = [
     "DeploymentsChanges",
     "DeploymentsReader",
     "DeploymentsView",
+    "deployment_key",
+    "device_execution_key",
     "execution_key",
 ]
 
@@ -47,6 +51,18 @@ DEPLOYMENT_TOPIC = "deployment"  # the change notices' topic (`deploymentProgres
 # The listings' cursor kinds: every adapter's, and the API's edge cursors.
 DEPLOYMENTS_CURSOR, EXECUTIONS_CURSOR = "deployments", "executions"
 DEVICE_EXECUTIONS_CURSOR = "device-executions"
+
+
+def deployment_key(row: DeploymentRow) -> str:
+    """Deployments are listed newest first by this key (creation time, then id) on every
+    adapter; their cursors carry it. The time is `time_key`'s fixed-width UTC text, so text
+    order is time order whatever the microseconds (`isoformat` drops zero ones) or offset."""
+    return f"{time_key(row.created_at)}#{row.deployment_id.hex}"
+
+
+def device_execution_key(row: ExecutionRow) -> str:
+    """A device's executions are listed newest first by this key (queue time, then id)."""
+    return f"{time_key(row.queued_at)}#{row.execution_id.hex}"
 
 
 def execution_key(row: ExecutionRow) -> str:

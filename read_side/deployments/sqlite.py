@@ -1,13 +1,15 @@
 """The deployments model on SQLite, in the read-models file: tables `deployments`,
 `deployment_executions`, `deployment_transitions` and `device_compliance`, one column per field
 of their rows (`DeploymentRow`, `ExecutionRow`, `TransitionRow`, `DeviceComplianceRow`), every
-key starting with the tenant; the view writes every part of a batch and the checkpoint in one
-transaction, the reader reads them (compliance grouped by SQL, with the firmware model's
-latest release of each type)."""
+key starting with the tenant, plus the listings' sort keys (`created_key`, `queued_key`: the
+port's `deployment_key` and `device_execution_key`, filled in on opening a file written before
+them; the ISO text of a time column does not sort as time); the view writes every part of a
+batch and the checkpoint in one transaction, the reader reads them (compliance grouped by SQL,
+with the firmware model's latest release of each type)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +18,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from event_store.sqlite import SQLiteTrackingRecorder
 from read_side.alerts.port import decode_cursor, encode_cursor
-from read_side.deployments.compliance import summarize
+from read_side.deployments.compliance import latest_release, summarize
 from read_side.deployments.port import (
     DEPLOYMENTS_CURSOR,
     DEVICE_EXECUTIONS_CURSOR,
@@ -25,6 +27,8 @@ from read_side.deployments.port import (
     DeploymentsChanges,
     DeploymentsReader,
     DeploymentsView,
+    deployment_key,
+    device_execution_key,
     execution_key,
 )
 from read_side.deployments.row import (
@@ -57,12 +61,15 @@ _PARTS = (
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS deployment_executions_by_deployment "
     "ON deployment_executions (tenant_id, deployment_id, device_id, purpose)",
-    "CREATE INDEX IF NOT EXISTS deployment_executions_by_device "
-    "ON deployment_executions (tenant_id, device_id, queued_at)",
-    "CREATE INDEX IF NOT EXISTS deployments_by_created ON deployments (tenant_id, created_at)",
     "CREATE INDEX IF NOT EXISTS device_compliance_by_type "
     "ON device_compliance (tenant_id, device_type)",
 )
+# table -> (sort key column, its value, the row's id column); indexed after the tenant
+_SORT_KEYS: dict[str, tuple[str, Callable[[Any], str], str]] = {
+    "deployments": ("created_key", deployment_key, "deployment_id"),
+    "deployment_executions": ("queued_key", device_execution_key, "execution_id"),
+}
+_OLD_INDEXES = ("deployment_executions_by_device", "deployments_by_created")
 
 
 _COMPLIANCE = (
@@ -76,6 +83,20 @@ def _select(table: str) -> str:
     return f"SELECT {', '.join(TABLES[table][0].names)} FROM {table}"  # noqa: S608 - constants
 
 
+def _upsert(table: str) -> tuple[str, Callable[[Any], tuple[Any, ...]]]:
+    """The statement writing a row of `table`, and the row's parameters (its sort key last)."""
+    codec = TABLES[table][0]
+    if table not in _SORT_KEYS:
+        return codec.upsert(table), codec.to_row
+    column, key_of, _ = _SORT_KEYS[table]
+    names = (*codec.names, column)
+    statement = (
+        f"INSERT OR REPLACE INTO {table} ({', '.join(names)}) "  # noqa: S608 - constants
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
+    return statement, lambda row: (*codec.to_row(row), key_of(row))
+
+
 class SQLiteDeploymentsView(SQLiteTrackingRecorder, DeploymentsView):
     """Build with `app.factory.tracking_recorder(SQLiteDeploymentsView)` (shares the file)."""
 
@@ -87,15 +108,28 @@ class SQLiteDeploymentsView(SQLiteTrackingRecorder, DeploymentsView):
         super()._create_table(c)
         for name, (codec, _) in TABLES.items():
             codec.add_missing_columns(c, name)
+        for name in _OLD_INDEXES:  # on the ISO text of the times
+            c.execute(f"DROP INDEX IF EXISTS {name}")
+        for table, (column, key_of, id_column) in _SORT_KEYS.items():
+            c.execute(f"PRAGMA table_info({table})")
+            if column not in {row["name"] for row in c.fetchall()}:
+                c.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+            c.execute(f"{_select(table)} WHERE {column} IS NULL")
+            keys = [(key_of(row), row.tenant_id, getattr(row, id_column).hex)
+                    for row in map(TABLES[table][0].from_row, c.fetchall())]  # fmt: skip
+            update = f"UPDATE {table} SET {column} = ? WHERE tenant_id = ? AND {id_column} = ?"  # noqa: S608
+            c.executemany(update, keys)  # rows written before the column: their keys
+            c.execute(
+                f"CREATE INDEX IF NOT EXISTS {table}_by_{column} ON {table} (tenant_id, {column})"
+            )
 
     def commit(self, parts: Sequence[DeploymentsChanges], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
             for part in parts:
                 for table, attribute in _PARTS:
-                    codec = TABLES[table][0]
-                    rows = [codec.to_row(row) for row in getattr(part, attribute)]
-                    c.executemany(codec.upsert(table), rows)
+                    statement, params = _upsert(table)
+                    c.executemany(statement, [params(row) for row in getattr(part, attribute)])
 
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as c:
@@ -128,9 +162,8 @@ class SQLiteDeploymentsReader(DeploymentsReader):
         check_page_size(first)
         where, args = "tenant_id = ?", [tenant_id]
         if after is not None:
-            created, _, ident = decode_cursor(DEPLOYMENTS_CURSOR, after).partition("#")
-            where += " AND (created_at < ? OR (created_at = ? AND deployment_id < ?))"
-            args += [created, created, ident]
+            where += " AND created_key < ?"
+            args.append(decode_cursor(DEPLOYMENTS_CURSOR, after))
         if criteria.status is not None:
             where, args = where + " AND status = ?", [*args, criteria.status.value]
         if criteria.firmware_id is not None:
@@ -141,9 +174,9 @@ class SQLiteDeploymentsReader(DeploymentsReader):
                 "WHERE tenant_id = ? AND device_id = ?)"
             )
             args += [tenant_id, criteria.device_id.hex]
-        order = " ORDER BY created_at DESC, deployment_id DESC LIMIT ?"
+        order = " ORDER BY created_key DESC LIMIT ?"
         rows = self._rows("deployments", where + order, [*args, first + 1])
-        return _page(rows, first, DEPLOYMENTS_CURSOR, _created_key)
+        return _page(rows, first, DEPLOYMENTS_CURSOR, deployment_key)
 
     def execution(self, tenant_id: str, execution_id: UUID) -> ExecutionRow | None:
         found = self._rows(
@@ -178,12 +211,11 @@ class SQLiteDeploymentsReader(DeploymentsReader):
         check_page_size(first)
         where, args = "tenant_id = ? AND device_id = ?", [tenant_id, device_id.hex]
         if after is not None:
-            queued, _, ident = decode_cursor(DEVICE_EXECUTIONS_CURSOR, after).partition("#")
-            where += " AND (queued_at < ? OR (queued_at = ? AND execution_id < ?))"
-            args += [queued, queued, ident]
-        order = " ORDER BY queued_at DESC, execution_id DESC LIMIT ?"
+            where += " AND queued_key < ?"
+            args.append(decode_cursor(DEVICE_EXECUTIONS_CURSOR, after))
+        order = " ORDER BY queued_key DESC LIMIT ?"
         rows = self._rows("deployment_executions", where + order, [*args, first + 1])
-        return _page(rows, first, DEVICE_EXECUTIONS_CURSOR, _queued_key)
+        return _page(rows, first, DEVICE_EXECUTIONS_CURSOR, device_execution_key)
 
     def history(self, tenant_id: str, execution_id: UUID) -> list[TransitionRow]:
         return self._rows(
@@ -208,15 +240,7 @@ class SQLiteDeploymentsReader(DeploymentsReader):
                 (r["device_type"], r["reported_version"], r["devices"], r["failed"])
                 for r in c.fetchall()
             ]
-        return summarize(groups, lambda kind: self.firmware.latest(tenant_id, kind))
-
-
-def _created_key(row: DeploymentRow) -> str:
-    return f"{row.created_at.isoformat()}#{row.deployment_id.hex}"
-
-
-def _queued_key(row: ExecutionRow) -> str:
-    return f"{row.queued_at.isoformat()}#{row.execution_id.hex}"
+        return summarize(groups, lambda kind: latest_release(self.firmware, tenant_id, kind))
 
 
 def _page(rows: list[Any], first: int, kind: str, key: Any) -> Page[Any]:

@@ -13,11 +13,11 @@ import pytest
 
 from fleetwatch.bootstrap import System
 from fleetwatch.settings import Settings
-from ota.port import object_key
 from ota.s3 import S3BlobStore, s3_client
 from tests.e2e.conftest import TEST_SECRET, Tokens, new_tenant
 from tests.e2e.firmware_upload_client import sha256_of
 from tests.integration.conftest import moto_url  # noqa: F401 (the session's moto server)
+from write_side.firmware_objects import object_key
 
 IMAGE = bytes(range(256)) * 5000
 

@@ -14,12 +14,12 @@ import pytest
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System
 from fleetwatch.settings import Settings
-from ota.port import object_key
 from ota.s3 import S3BlobStore, s3_client
 from tests.e2e.conftest import TEST_SECRET, Tokens, new_tenant
 from tests.e2e.firmware_upload_client import CONTENT_TYPE, Signer, sha256_of, upload
 from tests.integration.conftest import moto_url  # noqa: F401 (the session's moto server)
 from write_side.firmware_commands import RegisterSigningKey, RequireSignedFirmware
+from write_side.firmware_objects import object_key
 
 MAX_BYTES = 3 * 1024 * 1024
 IMAGE = bytes(range(256)) * 9000  # 2.2 MiB: three 1 MiB chunks and a tail

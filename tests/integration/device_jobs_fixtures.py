@@ -39,23 +39,33 @@ def system(store_settings: Settings, tmp_path: Path) -> Iterator[System]:
     built.close()
 
 
-def device(system: System, meta: EventMetadata = ADMIN, kind: str = "pump") -> tuple[UUID, str]:
-    saved = system.device_service.register(RegisterDevice(name="p", device_type=kind), meta)
+def device(
+    system: System, meta: EventMetadata = ADMIN, kind: str = "pump", **metadata: str
+) -> tuple[UUID, str]:
+    command = RegisterDevice(name="p", device_type=kind, metadata=metadata)
+    saved = system.device_service.register(command, meta)
     issued = system.device_service.issue_credential(
         IssueDeviceCredential(device_id=saved.aggregate.id), meta
     )
     return saved.aggregate.id, issued.token
 
 
-def release(system: System, data: bytes, meta: EventMetadata = ADMIN) -> UUID:
+def release(
+    system: System,
+    data: bytes,
+    meta: EventMetadata = ADMIN,
+    version: str = TARGET,
+    revisions: list[str] | None = None,
+) -> UUID:
     assert system.blobs is not None
     with system.blobs.open_writer(meta.tenant_id) as writer:
         writer.write(data)
         blob = writer.commit()
     assert blob.sha256 == hashlib.sha256(data).hexdigest()
     command = PublishFirmware(
-        version=TARGET,
+        version=version,
         device_types=["pump"],
+        hardware_revisions=revisions,
         filename="pump.bin",
         size_bytes=len(data),
         sha256=blob.sha256,

@@ -18,8 +18,8 @@ from starlette.testclient import TestClient
 from ota.downloads import prepare_download, refusal_headers
 from ota.errors import BlobNotFound, PresignedUrlInvalid, RangeNotSatisfiable
 from ota.local_blobs import LocalBlobStore
-from ota.port import object_key
 from tests.integration.test_blob_stores import Harness, _local, blobs, body, store_bytes
+from write_side.firmware_objects import object_key
 
 __all__ = ["blobs"]  # the contract's fixture: both stores
 MiB = 1024 * 1024

@@ -17,10 +17,11 @@ import pytest
 
 from ota.errors import BlobNotFound, BlobTooLarge, PresignedUrlInvalid, PresignNotSupported
 from ota.local_blobs import LocalBlobStore
-from ota.port import BlobStore, object_key
+from ota.port import BlobStore
 from ota.ranges import ByteRange, content_range, parse_range, range_header
 from ota.s3 import S3BlobStore, s3_client
 from write_side.errors import InvalidInput
+from write_side.firmware_objects import object_key
 
 MiB = 1024 * 1024
 PART = 5 * MiB

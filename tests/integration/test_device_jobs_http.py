@@ -151,6 +151,12 @@ def test_another_tenant_sees_neither_the_job_nor_the_image(
     refused = client.get(f"/firmware/{taken.firmware_id}/image", headers=auth(valve_token))
     assert refused.status_code == 404
     assert valve_id != taken.device_id
+    revised = release(system, b"r2 image", version="2.1.0", revisions=["r2"])
+    _, r1_token = device(system, **{"fleetwatch.hardware_revision": "r1"})
+    _, r2_token = device(system, **{"fleetwatch.hardware_revision": "r2"})
+    r1 = client.get(f"/firmware/{revised}/image", headers=auth(r1_token))  # not its revision
+    assert (r1.status_code, r1.json()["error"]["code"]) == (404, "NOT_FOUND")
+    assert client.get(f"/firmware/{revised}/image", headers=auth(r2_token)).content == b"r2 image"
     unknown = client.get(f"/firmware/{uuid4()}/image", headers=auth(taken.token))
     assert unknown.status_code == 404
     assert client.get(f"/firmware/{taken.firmware_id}/image").status_code == 401

@@ -173,8 +173,9 @@ def test_executions_their_history_and_the_devices(models: Models) -> None:
     assert (device.device_type, device.reported_version) == ("pump", "1.2.0")
     pump, valve = reader.compliance("acme", None)
     assert (pump.device_type, pump.devices, pump.versions) == ("pump", 3, {"1.2.0": 1, "": 2})
-    assert (pump.latest_version, pump.behind, pump.failed) == ("2.0.0-rc.1", 3, 0)
+    assert (pump.latest_version, pump.behind, pump.failed) == ("1.2.0", 2, 0)  # not the rc
     assert (valve.devices, valve.versions, valve.behind) == (1, {"2.0.0-rc.1": 1}, 0)  # telemetry
+    assert valve.latest_version is None  # only a pre-release
 
 
 def test_a_second_tenant_sees_nothing_of_the_first(models: Models) -> None:

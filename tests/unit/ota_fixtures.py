@@ -139,12 +139,15 @@ class OtaWorld:
         telemetry.record([entry], self.clock(), "http")
         self.app.commit(telemetry, DEVICE_META)
 
-    def release(self, types: Sequence[str] = ("pump",)) -> UUID:
-        """A published release of the next version (2.1.0, 2.2.0, ...) for `types`."""
+    def release(
+        self, types: Sequence[str] = ("pump",), revisions: Sequence[str] | None = None
+    ) -> UUID:
+        """A published release of the next version (2.1.0, 2.2.0, ...) for `types` (and the
+        hardware `revisions`, if given)."""
         version = f"2.{next(self.versions)}.0"
         command = PublishFirmware(
             version=version, device_types=list(types), filename="fw.bin", size_bytes=1024,
-            sha256="ab" * 32,
+            sha256="ab" * 32, hardware_revisions=None if revisions is None else list(revisions),
         )  # fmt: skip
         return self.releases.publish(command, OPERATOR).aggregate.id
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ota.errors import BlobTooLarge, RangeNotSatisfiable
-from ota.port import Digest, check_sha256, object_key, parse_object_key, tenant_segment
+from ota.port import Digest, parse_object_key
 from ota.ranges import (
     ByteRange,
     content_range,
@@ -20,6 +20,7 @@ from ota.ranges import (
     unsatisfied_content_range,
 )
 from write_side.errors import InvalidInput
+from write_side.firmware_objects import check_sha256, object_key, tenant_segment
 
 sizes = st.integers(min_value=1, max_value=2**40)
 

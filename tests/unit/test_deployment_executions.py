@@ -134,8 +134,26 @@ def test_a_stall_without_retries_times_out(app: FleetApplication) -> None:
     recorded = [fields(e) for e in saved(app, execution)][-1]
     assert recorded == (
         "DeploymentExecution.TimedOut",
-        {"stalled_in": "INSTALLING", "at": (T0 + timedelta(hours=2)).isoformat()},
+        {"stalled_in": "INSTALLING", "at": (T0 + timedelta(hours=2)).isoformat(), "revert": True},
     )
+
+
+def test_an_end_recorded_before_the_revert_flag_still_loads(app: FleetApplication) -> None:
+    """`TimedOut` and `RolledBack` events stored without `revert` read as False."""
+    for purpose in ("install", "revert"):  # two streams: a stall, a done on a third version
+        execution = queued(purpose)
+        execution.notify(T0, "mqtt", POLICY)
+        execution.report(update(1, "installing", 1), POLICY, revert=True)
+        if purpose == "install":
+            execution.stall(T0 + timedelta(hours=2), POLICY, revert=True)
+        else:
+            execution.report(update(2, "succeeded", 2, version="1.5.0"), POLICY, revert=True)
+        assert vars(execution.pending_events[-1]).pop("revert") is True
+        app.commit(execution, META)
+        loaded = app.repository.get(execution.id)
+        assert isinstance(loaded, DeploymentExecution)
+        assert loaded.execution == execution.execution
+        assert loaded.execution.state in (ExecutionState.TIMED_OUT, ExecutionState.ROLLED_BACK)
 
 
 def test_done_then_another_version_is_rolled_back_and_the_version_rule_replays(
@@ -157,6 +175,7 @@ def test_done_then_another_version_is_rolled_back_and_the_version_rule_replays(
         "seq": 3,
         "done_claimed": True,
         "at": (T0 + timedelta(minutes=5)).isoformat(),
+        "revert": False,  # back on the version it came from
     }
 
 

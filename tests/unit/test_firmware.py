@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from ota.port import parse_object_key
 from tests.hypothesis_profiles import examples
 from write_side.deployment_errors import FirmwareUnavailable, InvalidTransition
 from write_side.errors import InvalidInput, NotFound
@@ -28,6 +29,7 @@ from write_side.firmware import (
     firmware_version_id,
 )
 from write_side.firmware_keys import SigningKeys, signing_keys_id
+from write_side.firmware_objects import object_key as blob_key
 from write_side.firmware_signing import key_id_of
 from write_side.uuids import FLEETWATCH_NS
 
@@ -61,6 +63,21 @@ def replayed(aggregate: Aggregate) -> Aggregate:
         copy = e.mutate(copy)
     assert copy is not None
     return copy
+
+
+def test_the_recorded_key_is_the_blob_stores_and_a_recorded_one_is_kept() -> None:
+    """One `object_key`: a release records the key the blob stores use, the tenant
+    percent-encoded (a tenant with `/` stays in its own prefix); an old event's recorded key
+    (from before the encoding) is what its release still reads back."""
+    firmware = release(tenant_id="acme/../globex")
+    assert firmware.object_key == f"firmware/acme%2F%2E%2E%2Fglobex/{SHA}"
+    assert firmware.object_key == blob_key("acme/../globex", SHA)
+    assert parse_object_key(firmware.object_key) == ("acme/../globex", SHA)
+    (requested,) = firmware.collect_events()
+    old = type(requested)(**{**requested.__dict__, "object_key": f"firmware/acme/../globex/{SHA}"})
+    kept = old.mutate(None)
+    assert isinstance(kept, Firmware)
+    assert kept.object_key == f"firmware/acme/../globex/{SHA}"
 
 
 def test_a_release_is_requested_then_published_and_the_types_are_unique() -> None:

@@ -15,7 +15,6 @@ from pydantic import ValidationError
 
 from ota.job_document import JobDocument, JobDocuments, notice_is_current
 from ota.local_blobs import LocalBlobStore
-from ota.port import object_key
 from ota.schedule import JobNotice
 from tests.unit.deployment_fixtures import OLD, ORCHESTRATOR, TARGET, World
 from write_side.commands import RegisterDevice
@@ -23,6 +22,7 @@ from write_side.deployment_commands import ReportUpdate
 from write_side.deployment_service import QueueExecution
 from write_side.device_service import DeviceService
 from write_side.firmware import FirmwareVersion
+from write_side.firmware_objects import object_key
 
 DEVICE = uuid.UUID("00000000-0000-4000-8000-000000000001")
 

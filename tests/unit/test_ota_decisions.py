@@ -59,6 +59,24 @@ def test_targets_are_tagged_typed_or_named_devices_in_service_of_a_compatible_ty
     assert world.deployment(deployment).status is Status.RUNNING
 
 
+def test_a_release_naming_hardware_revisions_targets_only_devices_of_those(
+    world: OtaWorld,
+) -> None:
+    """Metadata `fleetwatch.hardware_revision` must be one the release names (a device with
+    none is left out too); a release naming none installs on every revision."""
+    key = "fleetwatch.hardware_revision"
+    r2 = fleet(world, 2, **{key: "r2"})
+    r3 = fleet(world, 1, **{key: "r3"})
+    fleet(world, 1, **{key: "r1"})
+    bare = fleet(world, 1)
+    deployment = world.create(firmware=world.release(revisions=["r2", "r3"]))
+    world.pump()
+    assert set(world.states(deployment)) == {*r2, *r3}
+    anywhere = world.create(firmware=world.release(revisions=[]))
+    world.pump()
+    assert set(bare) <= set(world.states(anywhere))
+
+
 def test_a_scheduled_start_waits_for_its_timer(world: OtaWorld) -> None:
     fleet(world, 2)
     deployment = world.create(startAt=(T0 + timedelta(hours=1)).isoformat())
@@ -212,6 +230,38 @@ def test_a_stall_is_retried_then_times_out(world: OtaWorld) -> None:
     world.fire_due()
     assert world.execution(execution).execution.state is S.TIMED_OUT
     assert world.deployment(deployment).status is Status.PAUSED  # the wave cannot succeed
+
+
+def test_revert_follows_the_policy_for_failed_timed_out_and_rolled_back(
+    world: OtaWorld,
+) -> None:
+    """Under `onExecutionFailure: REVERT`: an install that failed or stalled while installing
+    gets a revert job, as does a device that said done on a third version; one that rolled
+    itself back to the version it came from needs none, nor does one that stalled earlier."""
+    fleet(world, 6)
+    deployment = world.create(
+        onExecutionFailure="REVERT",
+        waves=[{"successPercent": 10, "failurePercent": 100}],
+        retry={"maxRetries": {"install": 0, "stalled": 0}},  # these failures are final
+    )
+    world.pump()
+    failed, stalled, rolled, third, early, _ = world.executions(deployment)
+    for execution in (failed, stalled):
+        world.update(execution, "installing")
+    world.update(failed, "failed")
+    world.update(rolled, "succeeded", version=OLD)  # done, on the version it came from
+    world.update(third, "succeeded", version="1.5.0")
+    world.update(early, "downloading")
+    world.clock.tick(7200)  # past the INSTALLING and DOWNLOADING stall timeouts
+    world.fire_due()
+    device = {e: world.execution(e).device_id for e in (failed, stalled, rolled, third, early)}
+    states = world.states(deployment)
+    assert [states[device[e]] for e in (failed, stalled, rolled, third, early)] == [
+        S.FAILED, S.TIMED_OUT, S.ROLLED_BACK, S.ROLLED_BACK, S.TIMED_OUT,
+    ]  # fmt: skip
+    assert world.deployment(deployment).status is Status.RUNNING
+    reverts = world.states(deployment, "revert")
+    assert set(reverts) == {device[failed], device[stalled], device[third]}
 
 
 def test_the_health_gate_compares_the_wave_with_the_devices_not_yet_updated(

@@ -9,6 +9,8 @@ timers fire, the orchestrator restarts. After every step, from what the store ho
 - every promotion was a PROMOTE verdict of its wave's tally (failure thresholds first), an
   ABORT-policy threshold aborts, and a revert exists for every succeeded device of a
   deployment aborted or canceled with `revertSucceededOnAbort` (none otherwise);
+- under `onExecutionFailure: REVERT`, an install that failed or timed out while installing,
+  or said done on a third version, records the revert and a running deployment queues it;
 - SUCCEEDED only with the reported target version;
 - a fresh orchestrator replaying the whole feed, and one restarted from the checkpoint,
   decide nothing new.
@@ -44,11 +46,14 @@ from write_side.deployment_commands import (
     PauseDeployment,
     ResumeDeployment,
 )
+from write_side.deployment_plan import OnExecutionFailure
 from write_side.deployment_states import ACTIVE, DeploymentStatus, ExecutionState
 from write_side.deployment_waves import Verdict, WaveTally, judge_wave
 from write_side.errors import DomainError
 
 S, Status = ExecutionState, DeploymentStatus
+LEAVE = OnExecutionFailure.LEAVE
+_ENDS_WITH_REVERT = ("Failed", "TimedOut", "RolledBack")
 QUIET = (Status.PAUSED, Status.CANCELED, Status.ABORTED, Status.COMPLETED)
 PLANS: list[dict[str, Any]] = [
     {"waves": [{"count": 2, "failureCount": 1}, {}]},
@@ -66,6 +71,11 @@ PLANS: list[dict[str, Any]] = [
         "target": {"tags": ["north"], "dynamic": True},
     },
     {"waves": [{"count": 1}, {"approval": True}]},
+    {
+        "waves": [{"successPercent": 10, "failurePercent": 100}],
+        "onExecutionFailure": "REVERT",
+        "retry": {"maxRetries": {"install": 0, "stalled": 0}},
+    },
 ]
 
 
@@ -227,8 +237,34 @@ class Fleet(RuleBasedStateMachine):
                 and d.plan.rollback.revert_succeeded_on_abort
             ):
                 assert succeeded <= reverts
-            if not d.plan.rollback.revert_succeeded_on_abort:
+            rollback = d.plan.rollback
+            if rollback.on_execution_failure is LEAVE and not rollback.revert_succeeded_on_abort:
                 assert not reverts
+
+    @invariant()
+    def a_failed_stalled_or_third_version_install_is_reverted_under_revert(self) -> None:
+        """An install's end records the plan's REVERT exactly when it failed or stalled while
+        installing, or the device said done on a third version (not when it rolled itself
+        back); a running deployment has a revert for every install whose end says so."""
+        executions = self._executions()
+        reverting = {(e.deployment_id, e.device_id) for e in executions if e.purpose == "revert"}
+        for e in executions:
+            if e.purpose != "install":
+                continue
+            d = self.world.deployment(e.deployment_id)
+            policy = d.plan.rollback.on_execution_failure is not LEAVE
+            ends = [x for x in self._stream(e.id) if x.type.rsplit(".", 1)[-1] in _ENDS_WITH_REVERT]
+            for end in ends:
+                kind, p = end.type.rsplit(".", 1)[-1], end.payload
+                reverts = (
+                    p["reported_version"] != e.execution.from_version
+                    if kind == "RolledBack"
+                    else p["from_state" if kind == "Failed" else "stalled_in"] == "INSTALLING"
+                )
+                assert p["revert"] is (policy and reverts), (kind, p)
+            last = self._stream(e.id)[-1]
+            if d.status is Status.RUNNING and last.payload.get("revert"):
+                assert (e.deployment_id, e.device_id) in reverting
 
     @invariant()
     def counts_add_up_to_the_targets(self) -> None:
@@ -293,8 +329,11 @@ class Fleet(RuleBasedStateMachine):
         return counts
 
     def _events(self, stream: UUID, kind: str) -> list[dict[str, Any]]:
+        return [e.payload for e in self._stream(stream) if e.type == kind]
+
+    def _stream(self, stream: UUID) -> list[Any]:
         log = EventLog(self.world.app.recorder, self.world.app.envelope_mapper)
-        return [e.payload for e in log.read_stream(stream) if e.type == kind]
+        return list(log.read_stream(stream))
 
 
 Fleet.TestCase.settings = settings(max_examples=30, stateful_step_count=30, deadline=None)

@@ -1,6 +1,7 @@
 """The composition root builds the OTA slice once (`fleetwatch/system_ota.py`): one firmware
 service that the deployment service reads, one blob store shared by the job documents and the
-device routes, and the job-update subscriber only beside the MQTT ingestor."""
+device routes, one device directory (the credentials cache) shared with telemetry ingestion,
+and the job-update subscriber only beside the MQTT ingestor."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def test_the_system_holds_one_of_each_and_shares_them(tmp_path: Path) -> None:
         assert system.job_documents.blobs is system.blobs is system.device_jobs.blobs
         assert system.device_jobs.deployments is system.deployment_service
         assert system.jobs_mqtt is None  # no FLEETWATCH_MQTT_URL
+        # One cache of device credentials: telemetry and the device routes agree after a revoke.
+        assert system.ingest.handler.directory is system.device_jobs.directory
     finally:
         system.close()
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import pytest
 
+from api.firmware_rows import deployment_cursor
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import application_env, open_read_model
 from read_side.deployments import (
@@ -43,8 +44,16 @@ from write_side.application import FleetApplication
 from write_side.errors import InvalidInput
 from write_side.semver import parse_semver
 
-TENANT, OTHER = "acme", "globex"
+TENANT, OTHER, TIES = "acme", "globex", "ties"
 T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+NOON = datetime(2026, 1, 1, 12, tzinfo=UTC)
+# Times of the same second, microseconds 0 and not, one of them at another offset (the same
+# instant as NOON): text forms of `isoformat()` disagree with time order on these.
+TIED = [
+    NOON, NOON, NOON, NOON + timedelta(microseconds=500000), NOON + timedelta(microseconds=1),
+    datetime(2026, 1, 1, 13, tzinfo=timezone(timedelta(hours=1))),
+    NOON - timedelta(microseconds=1), NOON + timedelta(seconds=1),
+]  # fmt: skip
 VERSIONS = ["1.0.0", "1.10.0", "1.2.0", "2.0.0-rc.1", "2.0.0", "1.0.0-alpha", "0.9.0"]
 R = TypeVar("R")
 
@@ -96,6 +105,8 @@ class Model:
     deployments: DeploymentsReader
     releases: list[FirmwareRow]
     rows: list[DeploymentRow]  # newest created first
+    tied: list[DeploymentRow]  # of TIES, newest created first
+    tied_executions: list[ExecutionRow]  # of TIES, all of `device`, newest queued first
     executions: list[ExecutionRow]  # of rows[0], by device id
     device: uuid.UUID  # in the deployments of `executions` and `elsewhere`
     history: list[TransitionRow]
@@ -160,9 +171,21 @@ def model(contract_settings: Settings) -> Iterator[Model]:
         [DeploymentsChanges([foreign], [replace(elsewhere, tenant_id=OTHER)])], checkpoints.next()
     )
     ordered = sorted(rows, key=lambda r: (r.created_at, r.deployment_id.hex), reverse=True)
+    tied = [
+        replace(deployment(TIES, i, firmware, DeploymentStatus.RUNNING), created_at=at)
+        for i, at in enumerate(TIED)
+    ]
+    tied_executions = [
+        replace(execution(row, device, ExecutionState.QUEUED, 0), queued_at=row.created_at)
+        for row in tied
+    ]
+    d_view.commit([DeploymentsChanges(tied, tied_executions)], checkpoints.next())
     yield Model(
-        fw_reader, d_reader, releases, ordered, executions, device, history, rows[1].deployment_id
-    )
+        fw_reader, d_reader, releases, ordered,
+        sorted(tied, key=lambda r: (r.created_at, r.deployment_id.hex), reverse=True),
+        sorted(tied_executions, key=lambda e: (e.queued_at, e.execution_id.hex), reverse=True),
+        executions, device, history, rows[1].deployment_id,
+    )  # fmt: skip
     app.close()
 
 
@@ -219,6 +242,24 @@ def test_deployments_read_back_and_list_newest_first(model: Model) -> None:
     assert {r.deployment_id for r in found} == {model.executions[0].deployment_id, model.elsewhere}
 
 
+def test_deployments_of_the_same_second_page_one_by_one_exactly_once(model: Model) -> None:
+    """Newest created first, then by id, whatever a time's microseconds or offset: by the
+    reader's cursors, by the API's edge cursors (`deployment_cursor`), and a device's
+    executions (newest queued first) likewise."""
+    everything = DeploymentFilter()
+    listed = pages(lambda n, a: model.deployments.deployments(TIES, everything, n, a), 1)
+    assert listed == model.tied
+    by_edges, after = [], None
+    for _ in model.tied:
+        page = model.deployments.deployments(TIES, everything, 1, after)
+        by_edges += page.items
+        after = deployment_cursor(page.items[0])
+    assert by_edges == model.tied
+    assert model.deployments.deployments(TIES, everything, 1, after).items == []
+    mine = pages(lambda n, a: model.deployments.device_executions(TIES, model.device, n, a), 1)
+    assert mine == model.tied_executions
+
+
 def test_executions_history_and_compliance(model: Model) -> None:
     deployment_id = model.executions[0].deployment_id
     listed = pages(lambda n, a: model.deployments.executions(TENANT, deployment_id, None, n, a), 2)
@@ -239,9 +280,9 @@ def test_executions_history_and_compliance(model: Model) -> None:
     assert (pump.devices, pump.versions, pump.latest_version) == (
         4,
         {"2.0.0": 1, "1.0.0": 1, "": 1, "x": 1},
-        "2.0.0-rc.1",
+        "1.10.0",  # 2.0.0 is withdrawn, 2.0.0-rc.1 a pre-release
     )
-    assert (pump.behind, pump.failed) == (3, 1)  # 2.0.0 is not behind its rc
+    assert (pump.behind, pump.failed) == (3, 1)
     assert (fan.devices, fan.latest_version, fan.behind) == (1, "1.2.0", 0)  # reports 2.0.0
     assert model.deployments.compliance(TENANT, "fan") == [fan]
     assert model.deployments.compliance(OTHER, None) == []
