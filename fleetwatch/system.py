@@ -23,6 +23,7 @@ from fleetwatch.consumers import (
     build_ota,
     build_ota_loops,
     build_ota_schedule,
+    build_parquet,
     build_read_model_worker,
     notice_channel,
 )
@@ -50,6 +51,7 @@ from ota.schedule_rows import ScheduleStore
 from projections.group import WorkerGroup
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
+from read_side.analytics import AnalyticsService, ParquetFiles
 from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
 from read_side.firmware import FirmwareReader
@@ -100,6 +102,7 @@ class System:
     ota_publisher: MqttDeviceJobs | PolledJobs | None = None  # the job dispatcher's
     firmware: FirmwareReader | None = None  # releases, signing keys (docs/firmware.md 12.7)
     deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
+    analytics: AnalyticsService | None = None  # POST /analytics/query (docs/analytics.md 20.3)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -236,6 +239,8 @@ def build_system(
     )
     render = ota_services.documents.render_notice
     ota_loops = build_ota_loops(ota_schedule, settings, ota.projection.fire, render)
+    workers["parquet"] = build_parquet(app, settings, readers["device_status"])
+    files = ParquetFiles(settings.analytics_path)
     supervisor = Supervisor(
         feed=app.recorder,
         workers={name: workers[name] for name in WORKERS},
@@ -271,4 +276,5 @@ def build_system(
         ota_publisher=ota_loops.publisher,
         firmware=readers["firmware"],
         deployments=readers["deployments"],
+        analytics=AnalyticsService(readers["device_status"], readers["telemetry"], files),
     )

@@ -97,8 +97,9 @@ READ_MODELS: tuple[ReadModel, ...] = (
 # Consumers of the feed that are not read models (`fleetwatch.consumers` builds them): the
 # alerting process manager (records alert events), the notifier (writes the outbox) and the
 # OTA schedule writer (the orchestrator's timers and the devices' job notices) and the OTA
-# orchestrator (records deployment decisions and executions).
-CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota")
+# orchestrator (records deployment decisions and executions) and the Parquet writer (telemetry
+# files for analytics, docs/analytics.md 20.2; not rebuildable: its files are not a table).
+CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota", "parquet")
 # Every worker, in the order the system keeps (starts, waits for, reports) them.
 WORKERS = (
     "device_status",
@@ -111,6 +112,7 @@ WORKERS = (
     "deployments",
     "ota_schedule",
     "ota",
+    "parquet",
 )
 # Those `fleetwatch projections rebuild` may drop and replay (the outboxes are not rebuildable:
 # a replay would queue every notification and job notice again).
