@@ -2,8 +2,8 @@
 
 `AnalyticsQueryBody` is the request, `AnalyticsResultPublic` the answer; the call validates the
 body into the read side's `AnalyticsQuery` (typed errors naming the field and the budget) and
-asks the system's `AnalyticsService` in a worker thread. REST only for now: GraphQL's
-`analyticsQuery` needs a JSON scalar for a point's values (**[later]**).
+asks the system's `AnalyticsService` in a worker thread. GraphQL's `analyticsQuery(input:)`
+is the same entry (its types: `api.graphql.analytics_types`; a point's values are `JSON`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import Field
 from api.auth import Permission
 from api.device_view import View
 from api.inputs import Input
-from api.operations import Call, Operation, Rest
+from api.operations import QUERY, Call, GraphQL, Operation, Rest
 from api.rest.errors import not_found
 from read_side.analytics import (
     Aggregation,
@@ -29,7 +29,13 @@ from read_side.analytics import (
 )
 from write_side.errors import DomainError
 
-__all__ = ["OPERATIONS", "AnalyticsQueryBody", "AnalyticsResultPublic"]
+__all__ = [
+    "OPERATIONS",
+    "AnalyticsQueryBody",
+    "AnalyticsResultPublic",
+    "PointPublic",
+    "SeriesPublic",
+]
 
 
 class AnalyticsQueryBody(Input):
@@ -62,7 +68,7 @@ class PointPublic(View):
 
 
 class SeriesPublic(View):
-    device_id: UUID | None = Field(description="None when grouped over the fleet.")
+    device_id: UUID | None = Field(description="Null when grouped over the fleet.")
     metric: str
     points: list[PointPublic]
 
@@ -111,5 +117,6 @@ OPERATIONS = (
             "Telemetry of devices, a tag, a type or the fleet: buckets and aggregations",
             etag=False, responses=not_found("device"),
         ),
+        graphql=GraphQL("analytics_query", QUERY, input="AnalyticsQueryInput"),
     ),
 )  # fmt: skip

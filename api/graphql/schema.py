@@ -9,10 +9,26 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api import alerts, audit, deployments, devices, firmware, firmware_upload, telemetry, users
+from api import (
+    alerts,
+    analytics,
+    audit,
+    deployments,
+    devices,
+    firmware,
+    firmware_upload,
+    telemetry,
+    users,
+)
 
 # The modules of the GraphQL classes the tables name (inputs, connections): registered on import.
-from api.graphql import alert_inputs, firmware_inputs, firmware_types, user_types  # noqa: F401
+from api.graphql import (  # noqa: F401
+    alert_inputs,
+    analytics_types,
+    firmware_inputs,
+    firmware_types,
+    user_types,
+)
 from api.graphql import audit as audit_types  # noqa: F401
 from api.graphql import firmware_upload as firmware_upload_types  # noqa: F401
 from api.graphql.alerts import AlertSubscription
@@ -30,6 +46,7 @@ QUERIES: tuple[type, ...] = (
     root_type(devices.OPERATIONS, QUERY),
     root_type(audit.OPERATIONS, QUERY),
     root_type(telemetry.OPERATIONS, QUERY),
+    root_type(analytics.OPERATIONS, QUERY),
     root_type(alerts.OPERATIONS, QUERY),
     root_type(users.OPERATIONS, QUERY),
     root_type(firmware.OPERATIONS, QUERY),

@@ -16,9 +16,13 @@ from fleetwatch.bootstrap import System
 from fleetwatch.settings import Settings
 from tests.e2e.conftest import TEST_SECRET, Tokens, new_tenant
 from tests.e2e.test_rest_devices import auth, create, problem
-from tests.e2e.test_telemetry_api import record
+from tests.e2e.test_telemetry_api import gql, record
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
+QUERY = """
+query Analytics($input: AnalyticsQueryInput!) {
+  analyticsQuery(input: $input) { source series { deviceId metric points { start values } } }
+}"""
 
 
 @pytest.fixture
@@ -41,6 +45,15 @@ def answered(response: Any) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def shown(answer: dict[str, Any]) -> list[Any]:
+    """The series, their points' times parsed (REST writes `Z`, GraphQL `+00:00`)."""
+    return [
+        (s["deviceId"], s["metric"],
+         [(datetime.fromisoformat(p["start"]), p["values"]) for p in s["points"]])
+        for s in answer["series"]
+    ]  # fmt: skip
 
 
 def test_query_over_rollups_and_parquet_tenant_scoped_and_budgeted(
@@ -68,6 +81,19 @@ def test_query_over_rollups_and_parquet_tenant_scoped_and_budgeted(
         {"min": 3.0, "max": 5.0, "avg": 4.0, "count": 3},
         {"min": 6.0, "max": 8.0, "avg": 7.0, "count": 3},
     ]
+    over_graphql = gql(api_client, token, QUERY, input={
+        "deviceIds": north, "metrics": ["temp"], "from": T0.isoformat(),
+        "to": (T0 + timedelta(hours=3)).isoformat(), "bucket": "HOUR",
+        "aggregations": ["MIN", "MAX", "AVG", "COUNT"]})  # fmt: skip
+    assert over_graphql["data"]["analyticsQuery"]["source"] == "ROLLUPS"
+    assert shown(over_graphql["data"]["analyticsQuery"]) == shown(by_rollups)
+    refused = gql(
+        api_client,
+        token,
+        QUERY,
+        input={"metrics": ["temp"], "from": T0.isoformat(), "to": T0.isoformat(), "bucket": "DAY"},
+    )
+    assert refused["errors"][0]["extensions"]["field"] == "to"
     by_parquet = answered(ask(api_client, token, deviceIds=north,
                               aggregations=["min", "max", "avg", "count", "p50"]))  # fmt: skip
     assert by_parquet["source"] == "parquet"
