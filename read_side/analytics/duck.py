@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +22,7 @@ from read_side.analytics.plan import Aggregation, AnalyticsQuery, Budgets, Group
 from read_side.analytics.result import Point, Series
 from write_side.errors import DomainError
 
-__all__ = ["AGGREGATE_SQL", "QueryBudgetExceeded", "parquet_sql", "query_parquet"]
+__all__ = ["AGGREGATE_SQL", "QueryBudgetExceeded", "parquet_sql", "query_parquet", "run_budgeted"]
 
 AGGREGATE_SQL: dict[Aggregation, str] = {
     Aggregation.MIN: "min(value)",
@@ -81,11 +83,11 @@ def query_parquet(
     if devices is not None:
         params["devices"] = [str(d) for d in devices]
     sql = parquet_sql(query, by_device, devices is not None)
-    rows = _run(sql, params, budgets.max_seconds)
+    rows = run_budgeted(sql, params, budgets.max_seconds)
     return _series(rows, query, by_device)
 
 
-def _run(sql: str, params: dict[str, Any], max_seconds: float) -> list[tuple[Any, ...]]:
+def run_budgeted(sql: str, params: dict[str, Any], max_seconds: float) -> list[tuple[Any, ...]]:
     with duckdb.connect() as con:
         timer = threading.Timer(max_seconds, con.interrupt)
         timer.start()
@@ -101,17 +103,17 @@ def _run(sql: str, params: dict[str, Any], max_seconds: float) -> list[tuple[Any
 
 
 def _series(rows: list[tuple[Any, ...]], query: AnalyticsQuery, by_device: bool) -> list[Series]:
+    """Rows ordered by (device,) metric, bucket into series: each run of one key is a series."""
     names = [a.value for a in query.aggregations]
-    found: dict[tuple[str | None, str], list[Point]] = {}
-    for row in rows:
-        device, rest = (row[0], row[1:]) if by_device else (None, row)
-        metric, bucket, values = rest[0], rest[1], rest[2:]
-        point = Point(bucket.replace(tzinfo=UTC), dict(zip(names, values, strict=True)))
-        found.setdefault((device, metric), []).append(point)
-    return [
-        Series(UUID(device) if device is not None else None, metric, points)
-        for (device, metric), points in found.items()
-    ]
+    first = 3 if by_device else 2  # where the aggregates start
+    key = itemgetter(0, 1) if by_device else itemgetter(0)
+    series = []
+    for found, run in groupby(rows, key=key):
+        device, metric = found if by_device else (None, found)
+        points = [Point(r[first - 1].replace(tzinfo=UTC), dict(zip(names, r[first:], strict=True)))
+                  for r in run]  # fmt: skip
+        series.append(Series(None if device is None else UUID(device), metric, points))
+    return series
 
 
 def _naive(at: datetime) -> datetime:
