@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from api import (
     alerts,
+    analytics,
     audit,
     dashboard,
     deployments,
@@ -43,6 +44,7 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(router_of(devices.OPERATIONS, "devices"))
     app.include_router(router_of(telemetry.OPERATIONS, "telemetry"))
+    app.include_router(router_of(analytics.OPERATIONS, "analytics"))
     app.include_router(router_of(audit.OPERATIONS, "audit"))
     app.include_router(router_of(alerts.OPERATIONS, "alerts"))
     app.include_router(router_of(users.OPERATIONS, "users"))

@@ -18,6 +18,7 @@ from ingestion.buffer import IngestService
 from ingestion.device_jobs import DeviceJobService
 from ota.port import BlobStore
 from read_side.alerts import AlertReader
+from read_side.analytics import AnalyticsService
 from read_side.dashboard import DashboardReader
 from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
@@ -92,6 +93,11 @@ class FleetSystem(Protocol):
     def deployments(self) -> DeploymentsReader | None: ...
     @property
     def dashboard(self) -> DashboardReader | None: ...
+    @property
+    def analytics(self) -> AnalyticsService | None:
+        """`POST /analytics/query` (docs/analytics.md 20.3)."""
+        ...
+
     @property
     def event_log(self) -> EventLog: ...
     @property

@@ -1,12 +1,12 @@
 """Builders of the feed's workers: one per read model (from its `fleetwatch.wiring` entry), the
 alerting process manager, the notification pipeline (notifier, outbox, dispatcher), the OTA
 schedule writer (timers and job notices), the OTA orchestrator and its timer loop and job
-dispatcher."""
+dispatcher, the Parquet writer of analytics."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -29,8 +29,11 @@ from projections.batching import BatchingProjectionWorker
 from projections.notifier import NotifierProjection, StoredAlerts
 from projections.ota import OtaProcess
 from projections.ota_worker import OtaWorker
+from projections.parquet import ParquetProjection, ParquetWorker
 from projections.runner import ProjectionWorker
 from projections.schedule_writer import ScheduleWriter
+from read_side.analytics import ParquetFiles
+from read_side.device_status import DeviceStatusReader
 from read_side.notifications import ChangePublisher
 from read_side.users import UsersReader
 from write_side.application import FleetApplication
@@ -211,4 +214,31 @@ def build_ota(
         mapper=app.envelope_mapper,
         upstream_name=app.name,
         **worker_kwargs,
+    )
+
+
+def build_parquet(
+    app: FleetApplication, settings: Settings, devices: DeviceStatusReader
+) -> ParquetWorker:
+    """The Parquet writer (docs/analytics.md 20.2): files under `settings.analytics_path`, its
+    checkpoint in a tracking table of the event store (either store), device types from the
+    device-status model."""
+
+    def device_types(tenant_id: str, ids: Sequence[UUID]) -> dict[UUID, str]:
+        return {i: s.device_type for i, s in devices.get_many(tenant_id, ids).items()}
+
+    checkpoints = app.factory.tracking_recorder()
+    projection = ParquetProjection(
+        ParquetFiles(settings.analytics_path),
+        checkpoints,
+        device_types,
+        flush_readings=settings.analytics_flush_readings,
+        flush_seconds=settings.analytics_flush_seconds,
+    )
+    return ParquetWorker(
+        projection,
+        checkpoints=checkpoints,
+        recorder=app.recorder,
+        mapper=app.envelope_mapper,
+        upstream_name=app.name,
     )

@@ -98,6 +98,17 @@ class Settings(BaseSettings):
         path = self.sqlite_path
         return path.with_name(f"{path.stem}-ledger{path.suffix}")
 
+    # Analytics (docs/analytics.md 20.2): the telemetry Parquet files (default: `analytics/`
+    # beside the SQLite file) and when the writer flushes them (readings buffered, or seconds
+    # after the first buffered one).
+    analytics_dir: Path | None = None
+    analytics_flush_readings: int = Field(default=100_000, gt=0)
+    analytics_flush_seconds: float = Field(default=5.0, gt=0)
+
+    @property
+    def analytics_path(self) -> Path:
+        return self.analytics_dir or self.sqlite_path.parent / "analytics"
+
     @property
     def read_models_path(self) -> Path:
         if self.sqlite_read_models_path is not None:

@@ -23,6 +23,7 @@ from fleetwatch.consumers import (
     build_ota,
     build_ota_loops,
     build_ota_schedule,
+    build_parquet,
     build_read_model_worker,
     notice_channel,
 )
@@ -53,6 +54,7 @@ from projections.group import WorkerGroup
 from projections.ledger_worker import LedgerWorker
 from projections.runner import ProjectionWorker
 from read_side.alerts import AlertReader
+from read_side.analytics import AnalyticsService, ParquetFiles
 from read_side.dashboard import DashboardReader
 from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
@@ -106,6 +108,7 @@ class System:
     deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
     ledger: LedgerWorker | None = None  # hash chains, Merkle logs, checkpoints (audit.md 19.4)
     dashboard: DashboardReader | None = None  # the analytics dashboard (analytics.md 20.1)
+    analytics: AnalyticsService | None = None  # POST /analytics/query (docs/analytics.md 20.3)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -253,6 +256,8 @@ def build_system(
     ledger = workers["ledger"] = build_ledger(app, settings, open_ledger(app, settings))
     render = ota_services.documents.render_notice
     ota_loops = build_ota_loops(ota_schedule, settings, ota.projection.fire, render, wakeup)
+    workers["parquet"] = build_parquet(app, settings, readers["device_status"])
+    files = ParquetFiles(settings.analytics_path)
     supervisor = Supervisor(
         feed=app.recorder,
         workers={name: workers[name] for name in WORKERS},
@@ -291,4 +296,5 @@ def build_system(
         deployments=readers["deployments"],
         ledger=ledger,
         dashboard=readers["dashboard"],
+        analytics=AnalyticsService(readers["device_status"], readers["telemetry"], files),
     )

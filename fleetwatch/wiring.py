@@ -107,10 +107,12 @@ READ_MODELS: tuple[ReadModel, ...] = (
 # Consumers of the feed that are not read models (`fleetwatch.consumers` builds them): the
 # alerting process manager (records alert events), the notifier (writes the outbox) and the
 # OTA schedule writer (the orchestrator's timers and the devices' job notices) and the OTA
-# orchestrator (records deployment decisions and executions), and the audit ledger (hash
+# orchestrator (records deployment decisions and executions), the audit ledger (hash
 # chains, per-tenant Merkle logs, signed checkpoints: docs/audit.md section 19.4; never
-# rebuilt, a ledger rebuilt from the store would take in whatever was changed there).
-CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota", "ledger")
+# rebuilt, a ledger rebuilt from the store would take in whatever was changed there), and the
+# Parquet writer (telemetry files for analytics, docs/analytics.md 20.2; not rebuildable: its
+# files are not a table).
+CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota", "ledger", "parquet")
 # Every worker, in the order the system keeps (starts, waits for, reports) them.
 WORKERS = (
     "device_status",
@@ -125,6 +127,7 @@ WORKERS = (
     "ota",
     "ledger",
     "dashboard",
+    "parquet",
 )
 # Workers no query reads from: not waited for after a command, nor paced with by ingestion.
 UNAWAITED = ("ledger",)

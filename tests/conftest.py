@@ -94,6 +94,7 @@ def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         store="dynamodb",
         dynamodb_endpoint_url=request.getfixturevalue("dynamodb_endpoint"),
         dynamodb_table_prefix=request.getfixturevalue("table_prefix"),
+        analytics_dir=tmp_path / "analytics",  # the Parquet writer's, one per event store
     )
 
 

@@ -5,7 +5,8 @@ hand-written ones.
 
 A mutation takes one argument, `input: <the input>!`, from which it reads the shape (`model_of`,
 validated by the shape's model as REST's body is) and the operation's plain arguments by name
-(`input.id`). A query takes the shape as `filter: <the input> = null` (a listing) and its plain
+(`input.id`). A query takes the shape as `filter: <the input> = null` (a listing), or as
+`input: <the input>!` when the shape has a required field (an analytics query), and its plain
 arguments with their GraphQL annotations and defaults. The input is the one of the entry's name
 registered (`api.graphql.derive.registered`: written by hand where GraphQL takes a field
 otherwise than REST), else derived here from the shape, with the plain arguments of a mutation
@@ -28,6 +29,7 @@ from strawberry.utils.str_converters import to_camel_case
 from api.graphql.context import Info
 from api.graphql.derive import derived_input, derived_of, model_of, named
 from api.graphql.types import Connection, connection
+from api.inputs import Input
 from api.operations import REQUIRED, Arg, Call, GraphQL, Operation
 
 
@@ -53,7 +55,9 @@ def _resolver(op: Operation, gql: GraphQL) -> Any:
             shape = None if model is None else model_of(input, model)
             args = {arg.name: _parsed(arg, getattr(input, arg.name)) for arg in op.args}
         else:
-            if model is not None:
+            if input is not None and model is not None:  # a query with required fields
+                shape = model_of(input, model)
+            elif model is not None:
                 shape = model() if filter is None else model_of(filter, model, "filter")
             args = {a.name: _parsed(a, given[a.name]) for a in op.args if a.graphql is not None}
         result = await op.run(Call(info.context.system, caller, shape, args))
@@ -89,6 +93,12 @@ def _input(op: Operation, gql: GraphQL, args: Sequence[Arg]) -> Any:
     return named(name, derive)
 
 
+def _requires(model: type[Input]) -> bool:
+    """A shape with a required field: a query takes it as `input: X!` (an analytics query), not
+    as an optional `filter` (a listing's, whose fields all have defaults)."""
+    return any(field.is_required() for field in model.model_fields.values())
+
+
 def _parsed(arg: Arg, value: Any) -> Any:
     field = to_camel_case(arg.name)
     return value if arg.parse is None or value is None else arg.parse(value, field)
@@ -110,7 +120,10 @@ def _parameters(op: Operation, gql: GraphQL) -> list[Parameter]:
     parameters = [keyword("info", Info)]
     if gql.kind == "mutation":
         return [*parameters, keyword("input", _input(op, gql, op.args))]
-    if gql.input is not None:
+    model = gql.shape or op.shape
+    if gql.input is not None and model is not None and _requires(model):
+        parameters.append(keyword("input", _input(op, gql, ())))  # a query's `input: X!`
+    elif gql.input is not None:
         parameters.append(keyword("filter", _input(op, gql, ()) | None, None))
     plain = [arg for arg in op.args if arg.graphql is not None]
     return parameters + [keyword(arg.name, arg.graphql, arg.default) for arg in plain]

@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 
 from api import (
     alerts,
+    analytics,
     audit,
     dashboard,
     deployments,
@@ -24,6 +25,7 @@ from api import (
 # The modules of the GraphQL classes the tables name (inputs, connections): registered on import.
 from api.graphql import (  # noqa: F401
     alert_inputs,
+    analytics_types,
     dashboard_types,
     firmware_inputs,
     firmware_types,
@@ -46,6 +48,7 @@ QUERIES: tuple[type, ...] = (
     root_type(devices.OPERATIONS, QUERY),
     root_type(audit.OPERATIONS, QUERY),
     root_type(telemetry.OPERATIONS, QUERY),
+    root_type(analytics.OPERATIONS, QUERY),
     root_type(alerts.OPERATIONS, QUERY),
     root_type(users.OPERATIONS, QUERY),
     root_type(firmware.OPERATIONS, QUERY),

@@ -1,0 +1,135 @@
+"""The Parquet writer on the embedded default (SQLite feed and checkpoint, local files): the
+readings of the feed land in the Hive layout, DuckDB reads back exactly them, and a crash
+between the files and the checkpoint leaves no duplicate after the restart, however the
+restarted writer's flushes fall."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
+from event_store.envelope import EventMetadata
+from fleetwatch.settings import Settings
+from fleetwatch.wiring import application_env
+from projections.parquet import ParquetProjection, ParquetWorker
+from read_side.analytics import ParquetFiles
+from write_side.application import FleetApplication
+from write_side.telemetry import BatchEntry, Reading
+from write_side.telemetry_log import Telemetry, telemetry_id
+
+T0 = datetime(2026, 3, 1, 23, 50, tzinfo=UTC)  # readings run over midnight: two day partitions
+LAYOUT = re.compile(r"^tenant_id=[^/]+/day=\d{4}-\d{2}-\d{2}/part-\d{12}-\d{12}_\d+\.parquet$")
+Expected = set[tuple[str, str, str, datetime, float, str]]
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[FleetApplication]:
+    settings = Settings(store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3")
+    application = FleetApplication(env=application_env(settings))
+    yield application
+    application.close()
+
+
+class CrashBeforeCheckpoint:
+    """A tracking recorder whose commit fails: the process dies after the files are in place."""
+
+    def __init__(self, real: TrackingRecorder) -> None:
+        self.real = real
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.real.max_tracking_id(application_name)
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        raise RuntimeError("killed between the files and the checkpoint")
+
+
+def worker(
+    app: FleetApplication, files: ParquetFiles, checkpoints: Any, every: int, batch: int = 7
+) -> ParquetWorker:
+    def types(tenant: str, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, str]:
+        return dict.fromkeys(ids, "boiler")
+
+    projection = ParquetProjection(files, checkpoints, types, flush_readings=every)
+    return ParquetWorker(
+        projection, checkpoints=checkpoints, recorder=app.recorder, mapper=app.envelope_mapper,
+        upstream_name=app.name, max_batch=batch,
+    )  # fmt: skip
+
+
+def record(app: FleetApplication, tenant: str, device: uuid.UUID, start: int, n: int) -> Expected:
+    """`n` messages (two metrics each, one a minute) in one event; what Parquet should hold."""
+    stream = telemetry_id(tenant, device)
+    telemetry = app.load_telemetry(stream) or Telemetry(tenant_id=tenant, device_id=device)
+    expected: Expected = set()
+    entries = []
+    for i in range(start, start + n):
+        at = T0 + timedelta(minutes=i)
+        values = {"temp": 20.0 + i / 4, "hum": float(i % 7)}
+        entries.append(BatchEntry(f"m{i}", at, tuple(Reading(m, v, at) for m, v in values.items())))
+        expected |= {(tenant, str(device), m, at, v, f"m{i}") for m, v in values.items()}
+    telemetry.record(entries, T0 + timedelta(hours=1), "http")
+    app.save_telemetry([telemetry], EventMetadata(tenant, "system:ingestion"))
+    return expected
+
+
+def stored(root: Path) -> list[tuple[str, str, str, datetime, float, str]]:
+    rows = duckdb.sql(
+        "SELECT tenant_id, device_id, metric, ts, value, message_id, device_type "
+        "FROM read_parquet($glob, hive_partitioning = true)",
+        params={"glob": str(root / "*" / "*" / "*.parquet")},
+    ).fetchall()
+    assert {row[6] for row in rows} == {"boiler"}
+    return [(t, d, m, ts.replace(tzinfo=UTC), v, mid) for t, d, m, ts, v, mid, _ in rows]
+
+
+def test_readings_land_once_in_the_layout_even_after_a_crash_before_the_checkpoint(
+    app: FleetApplication, tmp_path: Path
+) -> None:
+    root = tmp_path / "analytics"
+    files = ParquetFiles(root)
+    devices = {tenant: [uuid.uuid4(), uuid.uuid4()] for tenant in ("acme", "umbrella/eu")}
+    expected: Expected = set()
+    for round_ in range(4):
+        for tenant, ids in devices.items():
+            for device in ids:
+                expected |= record(app, tenant, device, round_ * 5, 5)
+    checkpoints = app.factory.tracking_recorder()
+
+    first = worker(app, files, checkpoints, every=30)
+    first.catch_up()
+    written = stored(root)
+    assert len(written) == len(expected) == 160
+    assert set(written) == expected
+    names = sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
+    assert names
+    assert all(LAYOUT.match(name) for name in names), names
+    assert {n.split("/")[0] for n in names} == {"tenant_id=acme", "tenant_id=umbrella%2Feu"}
+    assert {n.split("/")[1] for n in names} == {"day=2026-03-01", "day=2026-03-02"}
+    committed = first.checkpoint()
+
+    # More readings; the writer places their files, then dies before its checkpoint.
+    for tenant, ids in devices.items():
+        for device in ids:
+            expected |= record(app, tenant, device, 20, 6)
+    # One event per batch: it flushes the first event alone (12 readings).
+    crashed = worker(app, files, CrashBeforeCheckpoint(checkpoints), every=10, batch=1)
+    with pytest.raises(RuntimeError, match="killed"):
+        crashed.catch_up()
+    assert checkpoints.max_tracking_id(crashed.tracking_name) == committed
+    assert len(stored(root)) > len(written)  # the crashed flush's files are there
+
+    # Restarted with flushes that fall elsewhere: every reading exactly once.
+    restarted = worker(app, files, checkpoints, every=1000)
+    restarted.catch_up()
+    again = stored(root)
+    assert len(again) == len(expected) == 208
+    assert set(again) == expected
+    assert restarted.checkpoint() == app.recorder.max_notification_id()
