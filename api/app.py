@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import alerts, audit, deployments, devices, firmware, firmware_upload, telemetry, users
+from api import (
+    alerts,
+    as_of,
+    audit,
+    deployments,
+    devices,
+    firmware,
+    firmware_upload,
+    telemetry,
+    users,
+)
 from api.graphql.router import FleetGraphQLRouter
 from api.ports import FleetSystem
 from api.rest import firmware_upload as firmware_upload_route
@@ -34,6 +44,7 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(router_of(devices.OPERATIONS, "devices"))
     app.include_router(router_of(telemetry.OPERATIONS, "telemetry"))
     app.include_router(router_of(audit.OPERATIONS, "audit"))
+    app.include_router(router_of(as_of.OPERATIONS, "audit"))
     app.include_router(router_of(alerts.OPERATIONS, "alerts"))
     app.include_router(router_of(users.OPERATIONS, "users"))
     # Deployments first: `/firmware/deployments` before `/firmware/{firmwareId}`.

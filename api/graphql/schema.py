@@ -9,7 +9,17 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api import alerts, audit, deployments, devices, firmware, firmware_upload, telemetry, users
+from api import (
+    alerts,
+    as_of,
+    audit,
+    deployments,
+    devices,
+    firmware,
+    firmware_upload,
+    telemetry,
+    users,
+)
 
 # The modules of the GraphQL classes the tables name (inputs, connections): registered on import.
 from api.graphql import alert_inputs, firmware_inputs, firmware_types, user_types  # noqa: F401
@@ -29,6 +39,7 @@ from api.operations import MUTATION, QUERY
 QUERIES: tuple[type, ...] = (
     root_type(devices.OPERATIONS, QUERY),
     root_type(audit.OPERATIONS, QUERY),
+    root_type(as_of.OPERATIONS, QUERY),
     root_type(telemetry.OPERATIONS, QUERY),
     root_type(alerts.OPERATIONS, QUERY),
     root_type(users.OPERATIONS, QUERY),
