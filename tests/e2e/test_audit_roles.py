@@ -83,6 +83,10 @@ def test_history_filters_as_of_and_the_record_of_reads(
     assert page["pageInfo"]["hasNextPage"]
     assert not page["budgetExhausted"]
     assert page["scanned"] >= 2
+    rest = api_client.get("/events", params={"kinds": ["device"], "actor": "user:nobody"},
+                          headers={"Authorization": auditor})  # fmt: skip
+    assert rest.json()["items"] == []
+    assert rest.json()["budgetExhausted"] is False
     none = gql(api_client, auditor, HISTORY, kinds=["RULE"], actor="user:nobody", first=5)
     assert none["data"]["events"]["edges"] == []
 
@@ -111,6 +115,8 @@ def test_history_filters_as_of_and_the_record_of_reads(
     recorded = [e["node"] for e in reads]
     assert {r["type"] for r in recorded} == {"TrailRead.Recorded"}
     assert all(r["actor"] == "user:carol" for r in recorded)
-    # The two history reads and the two successful as-of reads, in order, with their criteria.
-    assert [r["payload"]["operation"] for r in recorded] == ["events", "events", "as_of", "as_of"]
-    assert recorded[2]["payload"]["criteria"] == {"id": device, "version": 1}
+    # The three history reads (GraphQL, REST, GraphQL) and the two successful as-of reads, in
+    # order, with their criteria; the refused ones were not answered and are not recorded.
+    operations = [r["payload"]["operation"] for r in recorded]
+    assert operations == ["events"] * 3 + ["as_of"] * 2
+    assert recorded[3]["payload"]["criteria"] == {"id": device, "version": 1}
