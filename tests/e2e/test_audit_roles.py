@@ -111,6 +111,12 @@ def test_history_filters_as_of_and_the_record_of_reads(
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "kind"
 
+    for params, field in (({"version": 0}, "version"), ({"version": 9}, "version"), ({}, "at")):
+        wrong = api_client.get(f"/devices/{device}/as-of", params=params,
+                               headers={"Authorization": auditor})  # fmt: skip
+        assert wrong.status_code == 422, params
+        assert wrong.json()["error"]["field"] == field, params
+
     reads = gql(api_client, auditor, HISTORY, kinds=["AUDIT"], first=50)["data"]["events"]["edges"]
     recorded = [e["node"] for e in reads]
     assert {r["type"] for r in recorded} == {"TrailRead.Recorded"}
