@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from api import (
     alerts,
     analytics,
+    as_of,
     audit,
     dashboard,
     deployments,
@@ -46,6 +47,7 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(router_of(telemetry.OPERATIONS, "telemetry"))
     app.include_router(router_of(analytics.OPERATIONS, "analytics"))
     app.include_router(router_of(audit.OPERATIONS, "audit"))
+    app.include_router(router_of(as_of.OPERATIONS, "audit"))
     app.include_router(router_of(alerts.OPERATIONS, "alerts"))
     app.include_router(router_of(users.OPERATIONS, "users"))
     # Deployments first: `/firmware/deployments` before `/firmware/{firmwareId}`.

@@ -47,14 +47,16 @@ class Permission(StrEnum):
     READ_ALERTS = "alerts:read"  # alerts, the alert timeline, alert rules
     WRITE_ALERTS = "alerts:write"  # acknowledge, resolve
     WRITE_RULES = "rules:write"  # create, revise, delete alert rules
-    PROFILE_SELF = "profile:self"  # `me`, `/users/me*`: every role
+    PROFILE_SELF = "profile:self"  # `me`: every role
+    EDIT_PROFILE = "profile:edit"  # change my profile, preferences, push tokens: not auditors
     READ_FIRMWARE = "firmware:read"  # releases, deployments, executions, compliance
     UPLOAD_FIRMWARE = "firmware:upload"  # upload, withdraw, signing keys (admin only)
     WRITE_DEPLOYMENTS = "deployments:write"  # create, pause, resume, cancel
     APPROVE_DEPLOYMENTS = "deployments:approve"  # approve a wave (admin only)
 
 
-# What every role may do: read devices, alerts and firmware (releases, rollouts), and see and
+# What every role may do: read devices, alerts and firmware (releases, rollouts), and see its
+# own profile. Every role but the auditor (who changes nothing, docs/audit.md 19.3) may also
 # change its own profile, preferences and push tokens.
 EVERY_ROLE = frozenset(
     {
@@ -65,9 +67,14 @@ EVERY_ROLE = frozenset(
     }
 )
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
-    "viewer": EVERY_ROLE,
+    "viewer": EVERY_ROLE | {Permission.EDIT_PROFILE},
     "operator": EVERY_ROLE
-    | {Permission.WRITE_DEVICES, Permission.WRITE_ALERTS, Permission.WRITE_DEPLOYMENTS},
+    | {
+        Permission.EDIT_PROFILE,
+        Permission.WRITE_DEVICES,
+        Permission.WRITE_ALERTS,
+        Permission.WRITE_DEPLOYMENTS,
+    },
     "auditor": EVERY_ROLE | {Permission.READ_EVENTS},
     "admin": frozenset(Permission),
 }

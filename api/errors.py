@@ -29,6 +29,7 @@ HTTP_STATUS: Mapping[str, int] = {
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
+    "NOT_YET_CREATED": 404,  # an as-of before the entity existed (docs/audit.md 19.2)
     "METHOD_NOT_ALLOWED": 405,
     "CONFLICT": 409,
     "ALREADY_DECOMMISSIONED": 409,

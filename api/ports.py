@@ -27,6 +27,7 @@ from read_side.notifications import Fanout
 from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
 from write_side.alert_service import AlertService
+from write_side.audit_service import AuditService
 from write_side.deployment_service import DeploymentService
 from write_side.device_service import DeviceService
 from write_side.firmware_service import FirmwareService
@@ -74,6 +75,11 @@ class FleetSystem(Protocol):
     def firmware_service(self) -> FirmwareService: ...
     @property
     def deployment_service(self) -> DeploymentService: ...
+    @property
+    def audit_service(self) -> AuditService:
+        """As-of reads and the record of reads of the trail (docs/audit.md 19.2, 19.3)."""
+        ...
+
     @property
     def blobs(self) -> BlobStore:
         """Firmware images: the streamed upload writes, the AWS path presigns and heads."""

@@ -86,6 +86,7 @@ async def _user_command(call: Call, handle: Handler[C], command: C) -> UserPubli
 
 
 SELF = Permission.PROFILE_SELF
+EDIT = Permission.EDIT_PROFILE
 CHANGED = conflict("profile")
 OPERATIONS = (
     Operation(
@@ -96,7 +97,7 @@ OPERATIONS = (
         graphql=GraphQL("me", QUERY),
     ),
     Operation(
-        "put_me", SELF, update_profile, UserPublic, shape=ProfileBody,
+        "put_me", EDIT, update_profile, UserPublic, shape=ProfileBody,
         rest=Rest(
             "PUT", "/users/me", "Update my profile (fields sent only)",
             if_match="a user", lowest=0, responses=CHANGED,
@@ -104,7 +105,7 @@ OPERATIONS = (
         graphql=GraphQL("update_my_profile", MUTATION, input="UpdateProfileInput"),
     ),
     Operation(
-        "put_preferences", SELF, set_preferences, UserPublic, shape=PreferencesBody,
+        "put_preferences", EDIT, set_preferences, UserPublic, shape=PreferencesBody,
         rest=Rest(
             "PUT", "/users/me/preferences", "Set my notification preferences",
             if_match="a user", lowest=0, responses=CHANGED,
@@ -114,7 +115,7 @@ OPERATIONS = (
         ),
     ),
     Operation(
-        "post_device_token", SELF, register_push_token, UserPublic, shape=PushTokenBody,
+        "post_device_token", EDIT, register_push_token, UserPublic, shape=PushTokenBody,
         rest=Rest(
             "POST", "/users/me/device-tokens", "Register a push token of my device",
             status=201, etag=False, model=PushTokenPublic, answer=registered_token,
@@ -123,7 +124,7 @@ OPERATIONS = (
         graphql=GraphQL("register_push_token", MUTATION, input="RegisterPushTokenInput"),
     ),
     Operation(
-        "delete_device_token", SELF, remove_push_token, UserPublic, args=(TOKEN_ID,),
+        "delete_device_token", EDIT, remove_push_token, UserPublic, args=(TOKEN_ID,),
         rest=Rest(
             "DELETE", "/users/me/device-tokens/{tokenId}", "Remove a push token", status=204,
             etag=False, responses={404: {"description": "No such token."}},

@@ -64,6 +64,7 @@ from read_side.telemetry import TelemetryReader
 from read_side.users import UsersReader
 from write_side.alert_service import AlertService
 from write_side.application import FleetApplication
+from write_side.audit_service import AuditService
 from write_side.credentials import DeviceDirectory
 from write_side.deployment_service import DeploymentService
 from write_side.device_service import DeviceService
@@ -86,6 +87,7 @@ class System:
     user_service: UserService
     firmware_service: FirmwareService  # OTA (docs/firmware.md section 12)
     deployment_service: DeploymentService
+    audit_service: AuditService  # as-of reads, the record of reads (docs/audit.md 19.2)
     blobs: BlobStore  # firmware images (FLEETWATCH_BLOB_STORE)
     devices: DeviceStatusReader
     event_log: EventLog
@@ -274,6 +276,7 @@ def build_system(
         user_service=UserService(app),
         firmware_service=ota_services.firmware_service,
         deployment_service=ota_services.deployment_service,
+        audit_service=AuditService(app),
         blobs=ota_services.blobs,
         devices=readers["device_status"],
         event_log=EventLog(app.recorder, app.envelope_mapper),

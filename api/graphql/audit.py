@@ -6,15 +6,24 @@ from __future__ import annotations
 
 import strawberry
 
+from api.as_of import AsOfPublic
 from api.audit import AuditEventPublic, AuditEventsPage
 from api.graphql.derive import derived_type, registered
 from api.graphql.scalars import Long
 from api.graphql.types import PageInfo
+from write_side.entity_kinds import EntityKind
+
+strawberry.enum(EntityKind, name="EntityKind")
 
 
 @derived_type(AuditEventPublic, name="AuditEvent")
 class AuditEvent:
     view: strawberry.Private[AuditEventPublic]
+
+
+@derived_type(AsOfPublic, name="EntityAsOf")
+class EntityAsOf:
+    view: strawberry.Private[AsOfPublic]
 
 
 @strawberry.type
@@ -40,3 +49,11 @@ class AuditEventConnection:
     @strawberry.field
     def head_position(self) -> Long:
         return self.view.head_position
+
+    @strawberry.field
+    def scanned(self) -> int:
+        return self.view.scanned
+
+    @strawberry.field
+    def budget_exhausted(self) -> bool:
+        return self.view.budget_exhausted

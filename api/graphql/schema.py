@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 from api import (
     alerts,
     analytics,
+    as_of,
     audit,
     dashboard,
     deployments,
@@ -47,6 +48,7 @@ from api.operations import MUTATION, QUERY
 QUERIES: tuple[type, ...] = (
     root_type(devices.OPERATIONS, QUERY),
     root_type(audit.OPERATIONS, QUERY),
+    root_type(as_of.OPERATIONS, QUERY),
     root_type(telemetry.OPERATIONS, QUERY),
     root_type(analytics.OPERATIONS, QUERY),
     root_type(alerts.OPERATIONS, QUERY),

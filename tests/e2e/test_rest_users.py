@@ -211,6 +211,11 @@ def test_authentication_and_roles(client: TestClient, api_settings: Settings) ->
     assert problem(client.get("/users/me"), 401)["code"] == "UNAUTHENTICATED"
     nobody = bearer(api_settings, "mallory", new_tenant())  # no known role
     assert problem(client.get("/users/me", headers=nobody), 403)["code"] == "FORBIDDEN"
-    for role in ("viewer", "operator", "admin", "auditor"):
+    for role in ("viewer", "operator", "admin"):
         headers = bearer(api_settings, f"u-{role}", new_tenant(), role)
         assert ok(client.put("/users/me", json={"locale": "fr"}, headers=headers))["locale"] == "fr"
+    # The auditor reads its profile and changes nothing, its own profile included (audit 19.3).
+    auditor = bearer(api_settings, "u-auditor", new_tenant(), "auditor")
+    assert ok(client.get("/users/me", headers=auditor))["subject"] == "u-auditor"
+    refused = client.put("/users/me", json={"locale": "fr"}, headers=auditor)
+    assert problem(refused, 403)["code"] == "FORBIDDEN"

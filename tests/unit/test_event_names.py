@@ -24,6 +24,7 @@ from event_store.envelope import EventMetadata, recording_as
 from write_side.alert_rules import RULE_EVENTS, AlertRule
 from write_side.alerts import ALERT_EVENTS, Alert
 from write_side.application import FleetApplication
+from write_side.audit_reads import TRAIL_READ_EVENTS, TrailRead
 from write_side.commands import RegisterDevice
 from write_side.deployment_claims import CLAIM_EVENTS, DeviceClaim
 from write_side.deployment_executions import EXECUTION_EVENTS, DeploymentExecution
@@ -49,6 +50,7 @@ NAMED: list[tuple[type[Aggregate], tuple[EventName, ...]]] = [
     (SigningKeys, SIGNING_KEYS_EVENTS),
     (DeploymentExecution, EXECUTION_EVENTS),
     (DeviceClaim, CLAIM_EVENTS),
+    (TrailRead, TRAIL_READ_EVENTS),
 ]
 # What the stores hold: events recorded under these topics must keep resolving (moving or
 # renaming an aggregate or an event breaks them, and must fail here first).
@@ -110,6 +112,7 @@ STORED_TOPICS = {
     "write_side.deployment_executions:DeploymentExecution.RetryAbandoned",
     "write_side.deployment_claims:DeviceClaim.Opened",
     "write_side.deployment_claims:DeviceClaim.Claimed",
+    "write_side.audit_reads:TrailRead.Recorded",
 }
 
 
