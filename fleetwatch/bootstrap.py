@@ -15,7 +15,8 @@ from typing import Any
 from fleetwatch.consumers import RECIPIENTS_TIMEOUT, Notifying, build_alerting, build_notifications
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
-from fleetwatch.system import System, build_ingestion, build_system
+from fleetwatch.system import System, build_system
+from fleetwatch.system_ingestion import build_ingestion
 from fleetwatch.wiring import (
     PROJECTIONS,
     application_env,

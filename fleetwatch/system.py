@@ -30,6 +30,7 @@ from fleetwatch.consumers import (
 from fleetwatch.ledger import build_ledger, close_ledger, open_ledger
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
+from fleetwatch.system_ingestion import build_ingestion
 from fleetwatch.system_ota import build_ota_services
 from fleetwatch.wiring import (
     READ_MODELS,
@@ -69,7 +70,6 @@ from write_side.credentials import DeviceDirectory
 from write_side.deployment_service import DeploymentService
 from write_side.device_service import DeviceService
 from write_side.firmware_service import FirmwareService
-from write_side.ingestion import RawHistory, TelemetryIngestion
 from write_side.user_service import UserService
 
 if TYPE_CHECKING:
@@ -181,46 +181,6 @@ class System:
         close_read_models(self.app)
         close_ledger(self.app)
         self.app.close()
-
-
-def build_ingestion(
-    app: FleetApplication,
-    settings: Settings,
-    ingest: IngestSettings,
-    directory: DeviceDirectory,
-    history: RawHistory | None = None,
-) -> tuple[IngestService, MqttIngestor | None]:
-    """The telemetry handler behind its bounded buffer, and the MQTT subscriber if configured.
-    `directory`: the process's one cache of device credentials (the device routes share it);
-    `history`: the telemetry read model's raw history, asked about late redeliveries only."""
-    dynamodb = settings.store == "dynamodb"
-    handler = TelemetryIngestion(
-        app,
-        directory,
-        heartbeat_timeout_s=ingest.heartbeat_timeout,
-        max_streams_per_call=40 if dynamodb else 500,  # DynamoDB: 100 actions per transaction
-        history=history,
-    )
-    service = IngestService(
-        handler,
-        max_pending=ingest.ingest_max_pending,
-        flush_interval=ingest.ingest_flush_ms / 1000,
-        flush_devices=ingest.ingest_flush_devices or (40 if dynamodb else 500),
-        heartbeat_interval=ingest.heartbeat_interval,
-        max_consumer_lag=ingest.ingest_max_consumer_lag_ms / 1000 or None,
-    )
-    if ingest.mqtt_url is None:
-        return service, None
-    from ingestion.mqtt import MqttIngestor
-
-    mqtt = MqttIngestor(
-        service,
-        ingest.mqtt_url,
-        client_id=ingest.mqtt_client_id,
-        shared_group=ingest.mqtt_shared_group,
-        receive_maximum=ingest.mqtt_receive_maximum,
-    )
-    return service, mqtt
 
 
 def build_system(
