@@ -100,7 +100,7 @@ class Fleet:
             seq += 1
             at = datetime.now(UTC).isoformat()
             body = {"seq": seq, "status": status, "at": at} | more
-            response = self.http.post(path, json=body, headers=auth)
+            response = self._send("POST", path, json=body, headers=auth)
             if response.status_code != 200:
                 raise RuntimeError(f"{status}: {response.status_code} {response.text}")
 
@@ -108,7 +108,7 @@ class Fleet:
         image = f"/firmware/{firmware['firmwareId']}/image"
         half = firmware["sizeBytes"] // 2
         parts = [
-            self.http.get(image, headers=auth | {"Range": f"bytes={span}"})
+            self._send("GET", image, headers=auth | {"Range": f"bytes={span}"})
             for span in (f"0-{half - 1}", f"{half}-")
         ]
         if [p.status_code for p in parts] != [206, 206]:
@@ -121,6 +121,14 @@ class Fleet:
             report("failed", kind="install", reason="boot loop")
         else:
             report("succeeded", version=firmware["version"])
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request, sent again once when the server closed a kept-alive connection just as
+        it was reused (a device retries; updates are idempotent by their sequence number)."""
+        try:
+            return self.http.request(method, path, **kwargs)
+        except httpx.RemoteProtocolError:
+            return self.http.request(method, path, **kwargs)
 
     def close(self) -> None:
         self.client.disconnect()
