@@ -9,11 +9,14 @@ only moves the checkpoint the scratch catches up to inside that transaction.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from audit.replay import Comparison, compare
 from event_store.sqlite_files import ReadModelsDatastore
@@ -26,16 +29,23 @@ from write_side.application import FleetApplication
 Progress = Callable[[str, int, int], None]  # model, position, up to
 Row = tuple[tuple[Scalar, ...], dict[str, Scalar]]
 
+
 # Rows that mean the same as no row, by model, left out of both sides. The dashboard's figures
-# are `value = value + delta` upserts of a commit's summed deltas: a batch whose deltas of a
-# figure sum to zero writes no row, so a figure that went +1 then -1 is a 0 row when the two
-# events came in two batches (the live worker) and no row when in one (a replay). Its reader
-# takes a missing figure as 0.
-NEUTRAL: dict[str, Callable[[Row], bool]] = {
-    "dashboard": lambda row: (
-        row[0][0] == "dashboard_figures" and row[1]["value"] == 0 and row[1]["doc"] is None
-    ),
-}
+# are `value = value + delta` upserts (DynamoDB: `ADD v`) of a commit's summed deltas: a batch
+# whose deltas of a figure sum to zero writes no row, so a figure that went +1 then -1 is a 0
+# row when the two events came in two batches (the live worker) and no row when in one (a
+# replay). Its reader takes a missing figure as 0.
+def _zero_figure(row: Row) -> bool:
+    (table, *_), fields = row
+    if table != "dashboard_figures" or fields.get("doc") is not None:
+        return False
+    if "value" in fields:  # SQLite: a REAL column
+        return fields["value"] == 0
+    stored = fields.get("v")  # DynamoDB: the attribute's canonical JSON, {"N": "…"}
+    return isinstance(stored, str) and Decimal(json.loads(stored)["N"]) == 0
+
+
+NEUTRAL: dict[str, Callable[[Row], bool]] = {"dashboard": _zero_figure}
 
 
 @dataclass(frozen=True)
@@ -69,14 +79,8 @@ def _replay(
     try:
         view = view_class(datastore=datastore)
         view.create_table()
-        worker = BatchingProjectionWorker(
-            model.projection(view, sqlite_reader(datastore)),
-            checkpoints=view,
-            recorder=app.recorder,
-            mapper=app.envelope_mapper,
-            upstream_name=app.name,
-        )
-        report = None if progress is None else _reporting(progress, name)
+        worker = scratch_worker(app, name, view, sqlite_reader(datastore))
+        report = reporting(progress, name)
         tables = model_tables(path)  # the scratch file holds this model's tables only
         with snapshot(live, tables, worker.tracking_name) as first:
             position = first.checkpoint
@@ -85,16 +89,32 @@ def _replay(
             position = current.checkpoint  # the worker may have moved since: the rest
             worker.catch_up_to(position, report)
             with snapshot(path, tables, worker.tracking_name) as replayed:
-                comparison = compare(_kept(name, current.rows), _kept(name, replayed.rows))
+                comparison = compare(kept(name, current.rows), kept(name, replayed.rows))
         return ModelReplay(name, position, comparison)
     finally:
         datastore.close()
 
 
-def _kept(name: str, rows: Iterator[Row]) -> Iterator[Row]:
+def kept(name: str, rows: Iterable[Row]) -> Iterable[Row]:
+    """`rows` without the model's neutral rows (`NEUTRAL`)."""
     neutral = NEUTRAL.get(name)
     return rows if neutral is None else (row for row in rows if not neutral(row))
 
 
-def _reporting(progress: Progress, name: str) -> Callable[[int, int], None]:
+def scratch_worker(
+    app: FleetApplication, name: str, view: Any, reader: Any
+) -> BatchingProjectionWorker:
+    """The model's projection over the live feed into a scratch view; it publishes nothing."""
+    return BatchingProjectionWorker(
+        MODELS_BY_NAME[name].projection(view, reader),
+        checkpoints=view,
+        recorder=app.recorder,
+        mapper=app.envelope_mapper,
+        upstream_name=app.name,
+    )
+
+
+def reporting(progress: Progress | None, name: str) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
     return lambda position, up_to: progress(name, position, up_to)

@@ -1,4 +1,4 @@
-"""`fleetwatch replay` on the embedded default (docs/audit.md 19.6): each read model rebuilt in
+"""`fleetwatch replay` on each store (docs/audit.md 19.6): each read model rebuilt in
 scratch up to its live checkpoint has the live model's checksum; a live row changed behind the
 projection's back is named, model and key, with exit code 1."""
 
@@ -8,11 +8,11 @@ import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from event_store.dynamodb.client import create_client
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.cli import app
@@ -37,11 +37,36 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("FLEETWATCH_STORE", "sqlite")
-    monkeypatch.setenv("FLEETWATCH_SQLITE_PATH", str(tmp_path / "replay.sqlite3"))
+def settings(store_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """`store_settings` (each store) as the environment the command reads its settings from."""
     monkeypatch.delenv("REDIS_URL", raising=False)
-    return Settings()
+    for name, value in store_settings.model_dump(exclude_none=True).items():
+        if name in {"store", "sqlite_path", "dynamodb_endpoint_url", "dynamodb_table_prefix"}:
+            monkeypatch.setenv(f"FLEETWATCH_{name.upper()}", str(value))
+        elif name == "analytics_dir":
+            monkeypatch.setenv("FLEETWATCH_ANALYTICS_DIR", str(value))
+    assert Settings().store == store_settings.store
+    return store_settings
+
+
+def tamper(settings: Settings, device: uuid.UUID) -> None:
+    """Rename the device in the live device-status model, behind the projection's back."""
+    if settings.store == "sqlite":
+        with sqlite3.connect(settings.read_models_path) as db:
+            changed = db.execute(
+                "UPDATE device_status SET name = 'tampered' WHERE device_id = ?", (device.hex,)
+            ).rowcount
+        assert changed == 1
+        return
+    client = create_client(settings.dynamodb_endpoint_url, settings.dynamodb_region)
+    client.update_item(
+        TableName=f"{settings.dynamodb_table_prefix}device_status",
+        Key={"tenant_id": {"S": "acme"}, "device_id": {"S": device.hex}},
+        UpdateExpression="SET #n = :n",
+        ConditionExpression="attribute_exists(device_id)",
+        ExpressionAttributeNames={"#n": "name"},
+        ExpressionAttributeValues={":n": {"S": "tampered"}},
+    )
 
 
 def workload(system: System) -> uuid.UUID:
@@ -101,11 +126,7 @@ def test_replay_proves_each_read_model_and_names_a_changed_row(settings: Setting
         _, name, digest, at = line.split()
         assert len(digest) == 64
         assert (digest == empty, at == "@0") == (name == "firmware", name == "firmware"), line
-    with sqlite3.connect(settings.read_models_path) as db:
-        changed = db.execute(
-            "UPDATE device_status SET name = 'tampered' WHERE device_id = ?", (device.hex,)
-        ).rowcount
-    assert changed == 1
+    tamper(settings, device)
 
     result = runner.invoke(app, ["replay", "--models", "users,device_status"])
     assert result.exit_code == 1, result.output
@@ -114,9 +135,20 @@ def test_replay_proves_each_read_model_and_names_a_changed_row(settings: Setting
         f"DIFF device_status first key device_status/acme/{device.hex}",
     ]
     assert "tampered" in result.stderr
+    assert scratch_left(settings) == []
 
 
-def test_unknown_model_is_a_one_line_error(settings: Settings) -> None:
+def scratch_left(settings: Settings) -> list[str]:
+    """Scratch stores left behind: files beside the live one, or tables under the prefix."""
+    if settings.store == "sqlite":
+        return [p.name for p in settings.read_models_path.parent.glob("replay-*")]
+    client = create_client(settings.dynamodb_endpoint_url, settings.dynamodb_region)
+    scratch = f"{settings.dynamodb_table_prefix}replay-"
+    pages = client.get_paginator("list_tables").paginate()
+    return [t for page in pages for t in page["TableNames"] if t.startswith(scratch)]
+
+
+def test_unknown_model_is_a_one_line_error() -> None:
     result = runner.invoke(app, ["replay", "--models", "device_status,nope"])
     assert result.exit_code == 2
     assert "unknown read model" in result.output
