@@ -1,10 +1,13 @@
-"""The replay that proves the read models, on the embedded default (docs/audit.md section 19.6).
+"""The replay that proves the read models (docs/audit.md section 19.6): on the embedded
+default here, and what both stores share (the scratch worker, the neutral rows, the result);
+DynamoDB's in `fleetwatch.replay_dynamodb`.
 
-Each chosen read model is built by its own projection into a scratch SQLite file beside the
-live read-models file (a temporary directory, removed at the end), over the feed up to the live
-model's checkpoint, and both are compared row by row in key order (`audit.replay.compare`). The
-live rows and their checkpoint are read in one read transaction; a worker that moved meanwhile
-only moves the checkpoint the scratch catches up to inside that transaction.
+On SQLite each chosen read model is built by its own projection into a scratch SQLite file
+beside the live read-models file (a temporary directory, removed at the end), over the feed up
+to the live model's checkpoint, and both are compared row by row in key order
+(`audit.replay.compare`). The live rows and their checkpoint are read in one read transaction;
+a worker that moved meanwhile only moves the checkpoint the scratch catches up to inside that
+transaction.
 """
 
 from __future__ import annotations
