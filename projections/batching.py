@@ -121,7 +121,11 @@ class BatchingProjectionWorker(ProjectionWorker):
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply the feed up to its current head; returns the number of notifications read."""
-        head = self.recorder.max_notification_id() or 0
+        return self.catch_up_to(self.recorder.max_notification_id() or 0, progress)
+
+    def catch_up_to(self, head: int, progress: Callable[[int, int], None] | None = None) -> int:
+        """Apply the feed up to position `head` (a replay stops at a live model's checkpoint);
+        returns the number of notifications read."""
         count = 0
         while self._position < head:
             before = self._position

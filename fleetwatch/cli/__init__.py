@@ -1,11 +1,11 @@
 """The operators' command line: `fleetwatch serve | demo | token issue | dynamodb create-tables |
-projections rebuild | events | audit verify`. Bad input exits with code 2 and a one-line error,
-no traceback.
+projections rebuild | events | replay | audit verify`. Bad input exits with code 2 and a
+one-line error, no traceback.
 
 A package by command group: `serving` (the long-running processes), `stores` (tables, read
-models, the feed), `admin` (tokens and credentials), `audit` (tamper evidence), `common` (what
-they share). `app` is the console script's entry (`fleetwatch.cli:app`); commands are
-registered here, in the order `--help` lists them.
+models, the feed), `admin` (tokens and credentials), `audit` (tamper evidence), `replay` (the
+read models proven by a replay), `common` (what they share). `app` is the console script's
+entry (`fleetwatch.cli:app`); commands are registered here, in the order `--help` lists them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import typer
 
 from fleetwatch.cli.admin import credential_app, token_app
 from fleetwatch.cli.audit import audit_app
+from fleetwatch.cli.replay import replay
 from fleetwatch.cli.serving import demo, ingest_app, serve, simulate
 from fleetwatch.cli.stores import dynamodb_app, events, projections_app
 
@@ -22,6 +23,7 @@ __all__ = ["app"]
 app = typer.Typer(help="Fleetwatch: IoT fleet monitoring backend.", no_args_is_help=True)
 app.command()(serve)
 app.command()(events)
+app.command()(replay)
 app.command()(simulate)
 app.command()(demo)
 app.add_typer(token_app, name="token")

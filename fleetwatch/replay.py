@@ -1,0 +1,123 @@
+"""The replay that proves the read models (docs/audit.md section 19.6): on the embedded
+default here, and what both stores share (the scratch worker, the neutral rows, the result);
+DynamoDB's in `fleetwatch.replay_dynamodb`.
+
+On SQLite each chosen read model is built by its own projection into a scratch SQLite file
+beside the live read-models file (a temporary directory, removed at the end), over the feed up
+to the live model's checkpoint, and both are compared row by row in key order
+(`audit.replay.compare`). The live rows and their checkpoint are read in one read transaction;
+a worker that moved meanwhile only moves the checkpoint the scratch catches up to inside that
+transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from audit.replay import Comparison, compare
+from event_store.sqlite_files import ReadModelsDatastore
+from fleetwatch.settings import Settings
+from fleetwatch.wiring import MODELS_BY_NAME
+from projections.batching import BatchingProjectionWorker
+from read_side.sqlite_snapshot import Scalar, model_tables, snapshot
+from write_side.application import FleetApplication
+
+Progress = Callable[[str, int, int], None]  # model, position, up to
+Row = tuple[tuple[Scalar, ...], dict[str, Scalar]]
+
+
+# Rows that mean the same as no row, by model, left out of both sides. The dashboard's figures
+# are `value = value + delta` upserts (DynamoDB: `ADD v`) of a commit's summed deltas: a batch
+# whose deltas of a figure sum to zero writes no row, so a figure that went +1 then -1 is a 0
+# row when the two events came in two batches (the live worker) and no row when in one (a
+# replay). Its reader takes a missing figure as 0.
+def _zero_figure(row: Row) -> bool:
+    (table, *_), fields = row
+    if table != "dashboard_figures" or fields.get("doc") is not None:
+        return False
+    if "value" in fields:  # SQLite: a REAL column
+        return fields["value"] == 0
+    stored = fields.get("v")  # DynamoDB: the attribute's canonical JSON, {"N": "…"}
+    return isinstance(stored, str) and Decimal(json.loads(stored)["N"]) == 0
+
+
+NEUTRAL: dict[str, Callable[[Row], bool]] = {"dashboard": _zero_figure}
+
+
+@dataclass(frozen=True)
+class ModelReplay:
+    name: str
+    position: int  # the live checkpoint both sides were compared at
+    comparison: Comparison
+
+
+def replay_models(
+    app: FleetApplication,
+    settings: Settings,
+    names: Sequence[str],
+    progress: Progress | None = None,
+) -> list[ModelReplay]:
+    """Replay each of `names` (read models of `fleetwatch.wiring`) into scratch and compare."""
+    live = settings.read_models_path
+    scratch = Path(tempfile.mkdtemp(prefix="replay-", dir=live.parent))
+    try:
+        return [_replay(app, live, scratch / f"{name}.sqlite3", name, progress) for name in names]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _replay(
+    app: FleetApplication, live: Path, path: Path, name: str, progress: Progress | None
+) -> ModelReplay:
+    model = MODELS_BY_NAME[name]
+    view_class, sqlite_reader = model.sqlite
+    datastore = ReadModelsDatastore(str(path))
+    try:
+        view = view_class(datastore=datastore)
+        view.create_table()
+        worker = scratch_worker(app, name, view, sqlite_reader(datastore))
+        report = reporting(progress, name)
+        tables = model_tables(path)  # the scratch file holds this model's tables only
+        with snapshot(live, tables, worker.tracking_name) as first:
+            position = first.checkpoint
+        worker.catch_up_to(position, report)  # the bulk, outside the live read transaction
+        with snapshot(live, tables, worker.tracking_name) as current:
+            position = current.checkpoint  # the worker may have moved since: the rest
+            worker.catch_up_to(position, report)
+            with snapshot(path, tables, worker.tracking_name) as replayed:
+                comparison = compare(kept(name, current.rows), kept(name, replayed.rows))
+        return ModelReplay(name, position, comparison)
+    finally:
+        datastore.close()
+
+
+def kept(name: str, rows: Iterable[Row]) -> Iterable[Row]:
+    """`rows` without the model's neutral rows (`NEUTRAL`)."""
+    neutral = NEUTRAL.get(name)
+    return rows if neutral is None else (row for row in rows if not neutral(row))
+
+
+def scratch_worker(
+    app: FleetApplication, name: str, view: Any, reader: Any
+) -> BatchingProjectionWorker:
+    """The model's projection over the live feed into a scratch view; it publishes nothing."""
+    return BatchingProjectionWorker(
+        MODELS_BY_NAME[name].projection(view, reader),
+        checkpoints=view,
+        recorder=app.recorder,
+        mapper=app.envelope_mapper,
+        upstream_name=app.name,
+    )
+
+
+def reporting(progress: Progress | None, name: str) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda position, up_to: progress(name, position, up_to)
