@@ -5,8 +5,9 @@ dashboard reads is four contiguous ranges, each bounded whatever the number of d
 
 - `fleet#...`: devices by lifecycle, connectivity, type, firmware version; open alerts by
   severity and state (bounded by the distinct values, not by the devices);
-- `mtt#{week}#{rule}#{ack_n|ack_s|res_n|res_s}`: counts and sums of seconds to acknowledge and
-  to resolve, per ISO week (`2026-W49`, sorts) and rule; a read asks for `MTT_WEEKS` weeks;
+- `mtt#{week}#{rule}#{ack_n|ack_ms|res_n|res_ms}`: counts and sums of whole milliseconds to
+  acknowledge and to resolve, per ISO week (`2026-W49`, sorts) and rule; a read asks for
+  `MTT_WEEKS` weeks;
 - `ingest#{minute}#{m|r}`: messages and readings received per UTC minute; a read asks for the
   last `INGEST_MINUTES`;
 - `top#{week}#{device|rule}`: the noisiest devices and rules of a week (a bounded list kept by

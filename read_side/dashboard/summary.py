@@ -92,9 +92,9 @@ def _rule_weeks(figures: Mapping[str, float]) -> tuple[RuleWeek, ...]:
                 rule_id=rule,
                 week=week,
                 acknowledged=ack_n,
-                mean_seconds_to_acknowledge=p.get("ack_s", 0) / ack_n if ack_n else None,
+                mean_seconds_to_acknowledge=p.get("ack_ms", 0) / 1000 / ack_n if ack_n else None,
                 resolved=res_n,
-                mean_seconds_to_resolve=p.get("res_s", 0) / res_n if res_n else None,
+                mean_seconds_to_resolve=p.get("res_ms", 0) / 1000 / res_n if res_n else None,
             )
         )
     return tuple(found)
