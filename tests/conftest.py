@@ -6,6 +6,11 @@ standard ports by default), else started for the session on that port, installed
 missing (scripts/local_services.py). Here rather than in scripts/test, so that `pytest` run
 directly gets them too, and only a session whose tests need them starts them. A component that
 still is not there fails the tests that need it; nothing here skips.
+
+Under pytest-xdist (scripts/test) every worker is a session of its own: each starts its own
+DynamoDB Local, while Redis and Mosquitto are shared, so the controller starts them before the
+workers where none answers (`pytest_configure`): a worker that did would stop them at the end of
+its own session, under the others.
 """
 
 from __future__ import annotations
@@ -40,6 +45,27 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 load_hypothesis_profile(os.environ)
 
 
+def _redis_test_url() -> str:
+    return os.environ.get("FLEETWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _mqtt_test_url() -> str:
+    return os.environ.get("FLEETWATCH_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The xdist controller starts the shared Redis and Mosquitto where none answers, and stops
+    them after the workers; one it cannot start is left to the fixtures, which fail loudly."""
+    workers = getattr(config.option, "numprocesses", None)
+    if not workers or hasattr(config, "workerinput"):
+        return  # a plain run, or a worker: the session fixtures below do it
+    stack = contextlib.ExitStack()
+    config.add_cleanup(stack.close)
+    for service, url in ((REDIS, _redis_test_url()), (MOSQUITTO, _mqtt_test_url())):
+        with contextlib.suppress(ServiceUnavailable, ValueError):
+            stack.enter_context(running(service, url))
+
+
 @pytest.fixture(scope="session")
 def dynamodb_endpoint() -> Iterator[str]:
     """The URL of a DynamoDB Local started for this test session (in memory)."""
@@ -70,18 +96,14 @@ def _service(service: Service, url: str) -> Iterator[str]:
 def redis_url() -> Iterator[str]:
     """Redis (127.0.0.1:6379 db 15 by default), started for the session when none answers;
     fails (never skips) when it can not be."""
-    yield from _service(
-        REDIS, os.environ.get("FLEETWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    )
+    yield from _service(REDIS, _redis_test_url())
 
 
 @pytest.fixture(scope="session")
 def mqtt_url() -> Iterator[str]:
     """Mosquitto (127.0.0.1:1883 by default), started for the session when none answers;
     fails (never skips) when it can not be."""
-    yield from _service(
-        MOSQUITTO, os.environ.get("FLEETWATCH_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
-    )
+    yield from _service(MOSQUITTO, _mqtt_test_url())
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
