@@ -19,11 +19,14 @@ import pytest
 from event_store.envelope import EventMetadata
 from fleetwatch.consumers import build_ota_schedule
 from fleetwatch.settings import Settings
+from fleetwatch.system import build_system
 from fleetwatch.system_ota import read_model_sharing
 from fleetwatch.wiring import MODELS_BY_NAME, application_env, open_read_model
 from ota.local_blobs import LocalBlobStore
 from ota.port import BlobStore
 from ota.s3 import S3BlobStore, s3_client
+from ota.schedule import UPLOAD_EXPIRY as UPLOAD_TIMER
+from ota.schedule import Timer
 from ota.schedule_loops import TimerLoop
 from ota.upload_expiry import UploadSweeper, fire_timers
 from projections.runner import ProjectionWorker
@@ -139,3 +142,28 @@ def test_unconfirmed_uploads_expire_and_their_blobs_are_deleted(world: World) ->
     assert sweeper.sweep("acme", forgotten.id) is True  # again: deleted (nothing there), ...
     assert world.app.recorder.max_notification_id() == position  # ... nothing recorded
     assert loop.drain() == 0  # every timer done
+
+
+def test_the_systems_timer_loop_fires_upload_timers_into_the_sweeper(tmp_path: Path) -> None:
+    """Wired by the composition root: a timer fired before the release's deadline (another
+    process's clock ahead) is not lost, the sweeper schedules it again at the deadline."""
+    settings = Settings(
+        store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3", blob_dir=tmp_path / "blobs"
+    )
+    system = build_system(settings)
+    try:
+        assert system.ota_timers is not None
+        assert system.ota_schedule is not None
+        command = RequestFirmwareUpload(
+            version="1.0.0", device_types=["pump"], filename="p.bin", size_bytes=1, sha256="ab" * 32
+        )
+        firmware = system.firmware_service.request_upload(command, ADMIN).aggregate
+        deadline = firmware.upload_deadline()
+        assert deadline is not None
+        early = Timer(deadline - timedelta(minutes=10), "acme", firmware.id, 1, UPLOAD_TIMER)
+        system.ota_timers.fire([early], early.due_at)
+        assert system.ota_schedule.due(deadline, 10) == [
+            Timer(deadline, "acme", firmware.id, 1, UPLOAD_TIMER)
+        ]
+    finally:
+        system.close()
