@@ -13,6 +13,10 @@ content-addressed: those bytes are its image too; `SharedBlob`, which the compos
 answers from the firmware read model). A missing blob is fine (`delete` is idempotent), and
 a second firing deletes again and records nothing.
 
+What a crashed streamed upload left under `.incoming/` (no release names it) is swept along,
+at most once per `INCOMING_SWEEP_EVERY`, when older than `INCOMING_MAX_AGE`
+(`BlobStore.sweep_incoming`; on S3 the bucket's lifecycle rule does it too).
+
 Never raises into the timer loop (its other timers are the orchestrator's): a timer fired
 before the deadline (another process's clock) is scheduled again at the deadline, and a
 failure (the store or the bucket unreachable) is logged and retried `RETRY_AFTER` later.
@@ -39,6 +43,8 @@ log = logging.getLogger(__name__)
 
 ACTOR = "system:upload-expiry"
 RETRY_AFTER = timedelta(minutes=1)
+INCOMING_MAX_AGE = timedelta(days=1)  # an upload of 5 GiB through the API ends well before
+INCOMING_SWEEP_EVERY = timedelta(hours=1)
 
 # Whether another release of the tenant (not `firmware_id`, not REJECTED) has that SHA-256.
 SharedBlob = Callable[[str, str, UUID], bool]
@@ -54,17 +60,26 @@ class UploadSweeper:
         timers: TimerStore,
     ) -> None:
         self.service, self.blobs, self.shared, self.timers = service, blobs, shared, timers
+        self.incoming_swept_at: datetime | None = None
 
     def fire(self, timers: Sequence[Timer], now: datetime) -> None:
         """The due `upload_expiry` timers (others are ignored)."""
-        for timer in timers:
-            if timer.kind != UPLOAD_EXPIRY:
-                continue
+        ours = [timer for timer in timers if timer.kind == UPLOAD_EXPIRY]
+        for timer in ours:
             try:
                 self._sweep(timer)
             except Exception:
                 log.exception("upload expiry: firmware %s failed; retrying", timer.stream_id)
                 self._again(timer, now + RETRY_AFTER)
+        last = self.incoming_swept_at
+        if ours and (last is None or now - last >= INCOMING_SWEEP_EVERY):
+            self.incoming_swept_at = now
+            try:
+                removed = self.blobs.sweep_incoming(INCOMING_MAX_AGE.total_seconds())
+            except Exception:
+                log.exception("upload expiry: the sweep of .incoming/ failed")
+            else:
+                log.info("upload expiry: %d leftover(s) of .incoming/ removed", removed)
 
     def sweep(self, tenant_id: str, firmware_id: UUID, causation_id: str | None = None) -> bool:
         """Expire the release if it is due, then delete its blob once it is REJECTED; whether
