@@ -49,6 +49,7 @@ HTTP_STATUS: Mapping[str, int] = {
     "DEVICE_BUSY": 409,
     "UNAVAILABLE": 503,  # a read model this process does not run (`api.firmware_rows`)
     "IMAGE_NOT_UPLOADED": 409,  # a presigned upload confirmed before its PUT
+    "UPLOAD_EXPIRED": 410,  # a presigned upload confirmed after its deadline
     "QUERY_BUDGET_EXCEEDED": 422,  # an analytics query over its time budget (docs 20.3)
 }
 

@@ -37,7 +37,6 @@ from api.operations import MUTATION, Arg, Call, GraphQL, Operation, Rest, parse_
 from api.ports import FleetSystem
 from api.rest.errors import not_found
 from write_side.commands import DeviceType
-from write_side.deployment_errors import InvalidTransition
 from write_side.errors import DomainError
 from write_side.firmware_commands import (
     MAX_RELEASE_NOTES,
@@ -119,8 +118,7 @@ async def confirm_upload(call: Call) -> FirmwarePublic:
 def _confirm(system: FleetSystem, caller: Principal, firmware_id: UUID) -> FirmwarePublic:
     tenant = caller.tenant_id
     firmware = system.firmware_service.load(tenant, firmware_id)  # NotFound: not the tenant's
-    if firmware.status is not FirmwareStatus.PENDING_UPLOAD:  # answered before the store
-        raise InvalidTransition(f"firmware {firmware.id} is {firmware.status.value}, not pending")
+    system.firmware_service.require_confirmable(firmware)  # answered before the store
     key = object_key(tenant, firmware.sha256)
     blob = system.blobs.head(key)
     if blob is None:

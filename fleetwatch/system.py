@@ -31,7 +31,7 @@ from fleetwatch.ledger import build_ledger, close_ledger, open_ledger
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
 from fleetwatch.system_ingestion import build_ingestion
-from fleetwatch.system_ota import build_ota_services
+from fleetwatch.system_ota import build_ota_services, build_upload_sweeper
 from fleetwatch.wiring import (
     READ_MODELS,
     UNAWAITED,
@@ -51,6 +51,7 @@ from ota.job_document import JobDocuments
 from ota.port import BlobStore
 from ota.schedule_loops import AnnouncedTimers, JobDispatcher, TimerLoop, Wakeup
 from ota.schedule_rows import ScheduleStore
+from ota.upload_expiry import fire_timers
 from projections.group import WorkerGroup
 from projections.ledger_worker import LedgerWorker
 from projections.runner import ProjectionWorker
@@ -217,7 +218,10 @@ def build_system(
     )
     ledger = workers["ledger"] = build_ledger(app, settings, open_ledger(app, settings))
     render = ota_services.documents.render_notice
-    ota_loops = build_ota_loops(ota_schedule, settings, ota.projection.fire, render, wakeup)
+    timers = AnnouncedTimers(ota_schedule, wakeup)
+    sweeper = build_upload_sweeper(ota_services, readers["firmware"], timers)
+    fire = fire_timers(sweeper.fire, ota.projection.fire)  # unconfirmed uploads, deployments
+    ota_loops = build_ota_loops(ota_schedule, settings, fire, render, wakeup)
     workers["parquet"] = build_parquet(app, settings, readers["device_status"])
     files = ParquetFiles(settings.analytics_path)
     supervisor = Supervisor(

@@ -1,11 +1,13 @@
 """The OTA slice's services and the device side of its protocol (docs/firmware.md sections
 12.1 and 12.5), built once for the `System`: the firmware and deployment services, the blob
 store of the settings, the job documents, the `DeviceJobService` behind the device routes and,
-when `FLEETWATCH_MQTT_URL` is set, the subscriber of job updates."""
+when `FLEETWATCH_MQTT_URL` is set, the subscriber of job updates; and the sweeper of
+unconfirmed uploads (`build_upload_sweeper`), which the orchestrator's timer loop fires."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from fleetwatch.blobs import blob_store
 from fleetwatch.settings import Settings
@@ -14,6 +16,10 @@ from ingestion.jobs_mqtt import JobUpdatesSubscriber
 from ingestion.settings import IngestSettings
 from ota.job_document import JobDocuments
 from ota.port import BlobStore
+from ota.schedule import TimerStore
+from ota.upload_expiry import SharedBlob, UploadSweeper
+from read_side.firmware import FirmwareFilter, FirmwareReader, FirmwareStatus
+from read_side.paging import MAX_PAGE_SIZE
 from write_side.application import FleetApplication
 from write_side.credentials import DeviceDirectory
 from write_side.deployment_service import DeploymentService
@@ -49,3 +55,34 @@ def build_ota_services(
             shared_group=ingest.mqtt_shared_group,
         )
     return OtaServices(firmware, deployments, blobs, documents, device_jobs, jobs_mqtt)
+
+
+def read_model_sharing(reader: FirmwareReader) -> SharedBlob:
+    """Whether another release of the tenant that is not REJECTED has that SHA-256 (so its
+    content-addressed blob is that release's image too), from the firmware read model."""
+
+    def shared(tenant_id: str, sha256: str, firmware_id: UUID) -> bool:
+        after: str | None = None
+        while True:
+            page = reader.releases(tenant_id, FirmwareFilter(), MAX_PAGE_SIZE, after)
+            if any(
+                row.sha256 == sha256
+                and row.firmware_id != firmware_id
+                and row.status is not FirmwareStatus.REJECTED
+                for row in page.items
+            ):
+                return True
+            if page.next_cursor is None:
+                return False
+            after = page.next_cursor
+
+    return shared
+
+
+def build_upload_sweeper(
+    services: OtaServices, firmware: FirmwareReader, timers: TimerStore
+) -> UploadSweeper:
+    """The sweeper of unconfirmed uploads (docs/firmware.md 12.1): `timers` to schedule a
+    retry on (the orchestrator's timer store)."""
+    shared = read_model_sharing(firmware)
+    return UploadSweeper(services.firmware_service, services.blobs, shared, timers)

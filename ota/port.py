@@ -155,3 +155,7 @@ class BlobStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the blob; nothing happens when there is none."""
+
+    def sweep_incoming(self, older_than_s: float) -> int:
+        """Remove what writers left under `.incoming/` (a crash mid-upload) longer ago than
+        `older_than_s`: files, objects, unfinished multipart uploads; how many."""

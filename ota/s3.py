@@ -27,6 +27,7 @@ from ota.errors import BlobNotFound
 from ota.port import (
     CHUNK_SIZE,
     DEFAULT_MAX_BYTES,
+    INCOMING_PREFIX,
     BlobInfo,
     PresignedRequest,
     check_lifetime,
@@ -177,6 +178,26 @@ class S3BlobStore:
     def delete(self, key: str) -> None:
         parse_object_key(key)
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def sweep_incoming(self, older_than_s: float) -> int:
+        """What the bucket's lifecycle rule on `.incoming/` does, for a bucket without one."""
+        cutoff, removed = datetime.now(UTC) - timedelta(seconds=older_than_s), 0
+        prefix = f"{INCOMING_PREFIX}/"
+        pages = self.client.get_paginator("list_objects_v2")
+        for page in pages.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                if item["LastModified"] < cutoff:
+                    self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
+                    removed += 1
+        uploads = self.client.get_paginator("list_multipart_uploads")
+        for page in uploads.paginate(Bucket=self.bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < cutoff:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    removed += 1
+        return removed
 
 
 def _expiry(expires_in: int) -> datetime:

@@ -31,7 +31,10 @@ from uuid import UUID
 
 from write_side.deployment_states import Channel
 
-TimerKind = Literal["start", "not_before", "stall", "retry", "soak", "wake"]
+TimerKind = Literal["start", "not_before", "stall", "retry", "soak", "wake", "upload_expiry"]
+# A presigned upload's deadline (`Firmware.UploadRequested.expires_at` plus the grace): fired to
+# the upload sweeper (`ota.upload_expiry`), not the orchestrator.
+UPLOAD_EXPIRY: TimerKind = "upload_expiry"
 JobOperation = Literal["install", "revert", "cancel"]
 
 

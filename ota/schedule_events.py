@@ -5,7 +5,8 @@ must get (`notices_of`). Events are selected only through the aggregates' event 
 - `Deployment.Created` with a plan `start_at` -> `start`; `Deployment.SoakStarted.until` ->
   `soak`; `DeploymentExecution.Queued.not_before` -> `not_before`;
   `Notified`/`Advanced.stall_deadline` -> `stall`; `Failed.retry_at` -> `retry`. Each timer
-  names the stream and the version of the event that set it.
+  names the stream and the version of the event that set it. `Firmware.UploadRequested
+  .expires_at` (a presigned upload) -> `upload_expiry`, due `UPLOAD_GRACE` after it.
 - `DeploymentExecution.Notified` -> an `install` or `revert` notice (the execution's purpose)
   at the event's attempt and channel; `Canceled` from a state the device had been told of
   (not QUEUED) -> a `cancel` notice at the last notified attempt and channel. What the
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 from uuid import UUID
 
@@ -33,6 +34,7 @@ from write_side.deployment_executions import (
 from write_side.deployment_states import Channel, ExecutionState, Purpose
 from write_side.deployments import DEPLOYMENT_CREATED, DEPLOYMENT_SOAK_STARTED
 from write_side.event_names import EventName, topics
+from write_side.firmware import FIRMWARE_UPLOAD_REQUESTED, UPLOAD_GRACE
 
 # The event type -> (the timer's kind, how to read its due time from the payload).
 _DUE_FIELDS: dict[str, tuple[TimerKind, tuple[str, ...]]] = {
@@ -42,7 +44,9 @@ _DUE_FIELDS: dict[str, tuple[TimerKind, tuple[str, ...]]] = {
     EXECUTION_NOTIFIED.type: ("stall", ("stall_deadline",)),
     EXECUTION_ADVANCED.type: ("stall", ("stall_deadline",)),
     EXECUTION_FAILED.type: ("retry", ("retry_at",)),
+    FIRMWARE_UPLOAD_REQUESTED.type: ("upload_expiry", ("expires_at",)),
 }
+_DELAYS: dict[TimerKind, timedelta] = {"upload_expiry": UPLOAD_GRACE}
 NOTICE_EVENTS: tuple[EventName, ...] = (EXECUTION_NOTIFIED, EXECUTION_CANCELED)
 HANDLED: tuple[EventName, ...] = (
     DEPLOYMENT_CREATED,
@@ -52,6 +56,7 @@ HANDLED: tuple[EventName, ...] = (
     EXECUTION_ADVANCED,
     EXECUTION_FAILED,
     EXECUTION_CANCELED,
+    FIRMWARE_UPLOAD_REQUESTED,
 )
 HANDLED_TOPICS = topics(HANDLED)
 
@@ -75,6 +80,7 @@ def timers_of(envelope: EventEnvelope) -> list[Timer]:
     due_at = _time(value)
     if due_at is None:
         return []
+    due_at += _DELAYS.get(kind, timedelta(0))
     stream = UUID(envelope.stream_id)
     return [Timer(due_at, envelope.tenant_id, stream, envelope.version, kind)]
 

@@ -32,7 +32,7 @@ from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Proce
 
 from event_store.envelope import EnvelopeMapper, EventEnvelope, EventMetadata
 from event_store.tracking import AlreadyTracked
-from ota.schedule import Timer, TimerStore
+from ota.schedule import UPLOAD_EXPIRY, Timer, TimerStore
 from projections.alerting_recording import delete_tracking
 from projections.ota_state import DeploymentFacts, OtaState
 from projections.ota_steps import OtaSteps
@@ -176,6 +176,8 @@ class OtaProcess(OtaSteps):
         with self.lock:
             self.learn()
             for timer in sorted(set(timers)):
+                if timer.kind == UPLOAD_EXPIRY:
+                    continue  # a release's, the upload sweeper's (`ota.upload_expiry`)
                 deployment_id = timer.stream_id
                 execution = self.state.executions.get(timer.stream_id)
                 if execution is not None:

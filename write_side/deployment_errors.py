@@ -55,3 +55,10 @@ class DeviceBusy(DomainError):
     def __init__(self, message: str, holder: str) -> None:
         super().__init__(message)
         self.holder = holder
+
+
+class UploadExpired(DomainError):
+    """A presigned upload confirmed after its deadline (the URL's expiry plus a grace period),
+    or after the release was expired for it: the client requests a new upload (HTTP 410)."""
+
+    code = "UPLOAD_EXPIRED"

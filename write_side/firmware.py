@@ -4,7 +4,9 @@ and `FirmwareVersion`, the marker that makes a version unique per (tenant, devic
 A release (random id) is requested (`UploadRequested`), then `Published` once its image is
 verified, or `UploadRejected`; a published release is immutable and may only be `Withdrawn`,
 after which no new deployment may use it (`require_available`). Embedded uploads record
-`UploadRequested` and `Published` in one commit.
+`UploadRequested` and `Published` in one commit. A presigned upload not confirmed by its URL's
+expiry plus `UPLOAD_GRACE` is expired: `UploadRejected(reason="expired")` (`expire`), and a
+confirmation after that deadline is `UploadExpired` (`require_confirmable`).
 
 `FirmwareVersion` markers are claimed when a release is PUBLISHED, never when it is requested:
 one marker stream per compatible type, id `uuid5(FLEETWATCH_NS,
@@ -23,13 +25,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, get_args
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from write_side.deployment_errors import FirmwareUnavailable, InvalidTransition
+from write_side.deployment_errors import FirmwareUnavailable, InvalidTransition, UploadExpired
 from write_side.errors import InvalidInput
 from write_side.event_names import event_name
 from write_side.firmware_objects import object_key
@@ -41,6 +43,9 @@ MAX_DEVICE_TYPES = 16  # so a publication commits at most 17 streams (DynamoDB: 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 RejectionReason = Literal["checksum_mismatch", "size_mismatch", "missing_object", "expired"]
 REJECTION_REASONS: tuple[RejectionReason, ...] = get_args(RejectionReason)
+# A PUT started just before its URL expired may still be arriving: an unconfirmed upload is
+# expired (and may be confirmed) until its URL's expiry plus this.
+UPLOAD_GRACE = timedelta(minutes=5)
 
 
 HARDWARE_REVISION_METADATA_KEY = "fleetwatch.hardware_revision"  # in a device's metadata
@@ -166,6 +171,32 @@ class Firmware(Aggregate):
         self._require_pending()
         self._upload_rejected(reason=reason)
 
+    def upload_deadline(self, grace: timedelta = UPLOAD_GRACE) -> datetime | None:
+        """When an unconfirmed upload expires: its URL's expiry plus `grace` (None: embedded)."""
+        return None if self.expires_at is None else self.expires_at + grace
+
+    def expire(self, now: datetime, grace: timedelta = UPLOAD_GRACE) -> bool:
+        """A pending upload past its deadline is rejected as `expired`. False (nothing
+        recorded) when it was expired already; `InvalidTransition` when it was published or
+        rejected for another reason meanwhile, or is not past its deadline."""
+        if self.status is FirmwareStatus.REJECTED and self.rejection_reason == "expired":
+            return False
+        self._require_pending()
+        deadline = self.upload_deadline(grace)
+        if deadline is None or now < deadline:
+            raise InvalidTransition(f"firmware {self.id}'s upload is open until {deadline}")
+        self._upload_rejected(reason="expired")
+        return True
+
+    def require_confirmable(self, now: datetime, grace: timedelta = UPLOAD_GRACE) -> None:
+        """`UploadExpired` when the upload was expired or is past its deadline (a confirmation
+        too late), `InvalidTransition` when the release is not pending for another reason."""
+        deadline = self.upload_deadline(grace)
+        late = deadline is not None and now >= deadline
+        if self.rejection_reason == "expired" or (self._pending and late):
+            raise UploadExpired(f"firmware {self.id}'s upload expired at {deadline}")
+        self._require_pending()
+
     def withdraw(self, reason: str | None, by: str) -> bool:
         """No new deployment may use the release. False (nothing recorded) when it is withdrawn
         already; a release that was never published cannot be withdrawn."""
@@ -181,8 +212,12 @@ class Firmware(Aggregate):
         if self.status is not FirmwareStatus.AVAILABLE:
             raise FirmwareUnavailable(f"firmware {self.id} is {self.status.value}")
 
+    @property
+    def _pending(self) -> bool:
+        return self.status is FirmwareStatus.PENDING_UPLOAD
+
     def _require_pending(self) -> None:
-        if self.status is not FirmwareStatus.PENDING_UPLOAD:
+        if not self._pending:
             raise InvalidTransition(f"firmware {self.id} is {self.status.value}, not pending")
 
     @event("Published")

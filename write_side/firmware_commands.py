@@ -88,6 +88,12 @@ class ConfirmFirmwareUpload(Command):
     sha256: Sha256
 
 
+class ExpireFirmwareUpload(Command):
+    """The upload's deadline passed unconfirmed (the sweeper's timer): rejected as `expired`."""
+
+    firmware_id: UUID
+
+
 class RejectFirmwareUpload(Command):
     firmware_id: UUID
     reason: RejectionReason

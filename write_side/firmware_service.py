@@ -28,9 +28,16 @@ from write_side.application import FleetApplication, Saved, check_version, retri
 from write_side.deployment_errors import FirmwareVersionTaken
 from write_side.deployment_ports import FirmwareRelease
 from write_side.errors import ConcurrencyConflict
-from write_side.firmware import Firmware, FirmwareVersion, claims, firmware_version_id
+from write_side.firmware import (
+    UPLOAD_GRACE,
+    Firmware,
+    FirmwareVersion,
+    claims,
+    firmware_version_id,
+)
 from write_side.firmware_commands import (
     ConfirmFirmwareUpload,
+    ExpireFirmwareUpload,
     PublishFirmware,
     RegisterSigningKey,
     RejectFirmwareUpload,
@@ -57,10 +64,11 @@ class FirmwareService:
         app: FleetApplication,
         clock: Callable[[], datetime] | None = None,
         upload_expiry: timedelta = UPLOAD_EXPIRY,
+        upload_grace: timedelta = UPLOAD_GRACE,
     ) -> None:
         self.app = app
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.upload_expiry = upload_expiry
+        self.upload_expiry, self.upload_grace = upload_expiry, upload_grace
 
     # Releases -----------------------------------------------------------------------------------
 
@@ -85,12 +93,30 @@ class FirmwareService:
         """The stored object is there: published with its markers when its size and SHA-256
         are the requested ones, else rejected (`checksum_mismatch`, `size_mismatch`)."""
         firmware = self.app.load(Firmware, meta.tenant_id, command.firmware_id)
+        self.require_confirmable(firmware)
         reason = firmware.mismatch(command.size_bytes, command.sha256)
         if reason is not None:
             firmware.reject(reason)
             return self.app.commit(firmware, meta)
         firmware.publish(command.size_bytes, command.sha256, self.clock())
         return self._commit_publication(firmware, meta)
+
+    def require_confirmable(self, firmware: Firmware) -> None:
+        """`UploadExpired` past the upload's deadline; `InvalidTransition` if not pending."""
+        firmware.require_confirmable(self.clock(), self.upload_grace)
+
+    def expire_upload(self, command: ExpireFirmwareUpload, meta: EventMetadata) -> Saved[Firmware]:
+        """An upload past its deadline is rejected as `expired`; Saved(firmware, 0) when it
+        was expired already. A lost race (a confirmation committed meanwhile) is re-decided
+        on the reloaded release, which then refuses (`InvalidTransition`)."""
+
+        def attempt() -> Saved[Firmware]:
+            firmware = self.app.load(Firmware, meta.tenant_id, command.firmware_id)
+            if not firmware.expire(self.clock(), self.upload_grace):
+                return Saved(firmware, 0)
+            return self.app.commit(firmware, meta)
+
+        return retried(attempt, retry=True)
 
     def reject_upload(self, command: RejectFirmwareUpload, meta: EventMetadata) -> Saved[Firmware]:
         firmware = self.app.load(Firmware, meta.tenant_id, command.firmware_id)
