@@ -111,8 +111,10 @@ READ_MODELS: tuple[ReadModel, ...] = (
 # chains, per-tenant Merkle logs, signed checkpoints: docs/audit.md section 19.4; never
 # rebuilt, a ledger rebuilt from the store would take in whatever was changed there), and the
 # Parquet writer (telemetry files for analytics, docs/analytics.md 20.2; not rebuildable: its
-# files are not a table).
-CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota", "ledger", "parquet")
+# files are not a table), and the exports worker (docs/analytics.md 20.5: it writes export files
+# into the blob store and records their progress; never rebuilt, nor waited for: an export runs
+# for minutes).
+CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota", "ledger", "parquet", "exports")
 # Every worker, in the order the system keeps (starts, waits for, reports) them.
 WORKERS = (
     "device_status",
@@ -128,9 +130,10 @@ WORKERS = (
     "ledger",
     "dashboard",
     "parquet",
+    "exports",
 )
 # Workers no query reads from: not waited for after a command, nor paced with by ingestion.
-UNAWAITED = ("ledger",)
+UNAWAITED = ("ledger", "exports")
 # Those `fleetwatch projections rebuild` may drop and replay (the outboxes are not rebuildable:
 # a replay would queue every notification and job notice again).
 PROJECTIONS = (
