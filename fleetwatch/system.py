@@ -221,8 +221,10 @@ def build_system(
     render = ota_services.documents.render_notice
     ota_loops = build_ota_loops(ota_schedule, settings, ota.projection.fire, render, wakeup)
     workers["parquet"] = build_parquet(app, settings, readers["device_status"])
-    exports = build_exports(app, settings, readers["device_status"], ota_services.blobs)
-    workers["exports"] = exports.worker
+    exports = build_exports(
+        app, settings, readers["device_status"], ota_services.blobs, readers["exports"]
+    )
+    workers["exporter"] = exports.worker
     files = ParquetFiles(settings.analytics_path)
     supervisor = Supervisor(
         feed=app.recorder,

@@ -17,19 +17,25 @@ from projections.export_sources import ExportSources
 from projections.exports import Exporter, ExportProcess
 from read_side.analytics import ParquetFiles
 from read_side.device_status import DeviceStatusReader
+from read_side.exports import ExportsReader
 from write_side.application import FleetApplication
 from write_side.export_service import ExportService
 
 
 @dataclass(frozen=True)
 class Exports:
-    service: ExportService
-    exporter: Exporter
-    worker: BatchingProjectionWorker
+    service: ExportService  # the commands
+    exporter: Exporter  # the job, also run in process by `fleetwatch export`
+    worker: BatchingProjectionWorker  # runs it for each request (consumer `exporter`)
+    reader: ExportsReader  # the read model `exports`
 
 
 def build_exports(
-    app: FleetApplication, settings: Settings, devices: DeviceStatusReader, blobs: BlobStore
+    app: FleetApplication,
+    settings: Settings,
+    devices: DeviceStatusReader,
+    blobs: BlobStore,
+    reader: ExportsReader,
 ) -> Exports:
     def owned(tenant_id: str, ids: Sequence[UUID]) -> set[UUID]:
         return set(devices.get_many(tenant_id, list(ids)))
@@ -47,4 +53,4 @@ def build_exports(
         mapper=app.envelope_mapper,
         upstream_name=app.name,
     )
-    return Exports(service, exporter, worker)
+    return Exports(service, exporter, worker, reader)

@@ -110,7 +110,7 @@ class Exporter:
 class ExportProcess:
     """The worker's projection: each `Export.Requested` run to its end, then the checkpoint."""
 
-    name = "exports"
+    name = "exporter"
     topics = (EXPORT_REQUESTED.topic,)
 
     def __init__(self, exporter: Exporter, checkpoints: TrackingRecorder) -> None:
