@@ -20,6 +20,7 @@ from tests.integration.read_models.conftest import Checkpoints
 from write_side.application import FleetApplication
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PLUS_TWO = timezone(timedelta(hours=2))
 
 
 @dataclass
@@ -53,7 +54,7 @@ def test_rows_read_back_equal_and_only_for_their_tenant(model: Model) -> None:
     requested = row()
     done = row(
         status="COMPLETED", rows=3600, size_bytes=123_456, object_key="firmware/acme/" + "a" * 64,
-        sha256="a" * 64, finished_at=datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=2))),
+        sha256="a" * 64, finished_at=datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=PLUS_TWO),
         device_ids=(), version=5,
     )  # fmt: skip
     model.view.save_many([requested, done], model.checkpoints.next())
