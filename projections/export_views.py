@@ -18,7 +18,7 @@ from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
 from projections.runner import event_topics
-from read_side.exports import ExportRow, ExportsReader, ExportsView
+from read_side.exports import EXPORT_TOPIC, ExportRow, ExportsReader, ExportsView
 from read_side.notifications import ChangeNotice
 from write_side.event_names import topic_prefix
 from write_side.exports import (
@@ -30,7 +30,6 @@ from write_side.exports import (
     ExportStatus,
 )
 
-EXPORT_TOPIC = "export"  # the change notices' topic
 EXPORT_TOPIC_PREFIX = topic_prefix(Export)
 
 

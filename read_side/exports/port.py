@@ -11,7 +11,9 @@ from eventsourcing.persistence import Tracking
 
 from read_side.exports.row import ExportRow
 
-__all__ = ["ExportsReader", "ExportsView"]
+__all__ = ["EXPORT_TOPIC", "ExportsReader", "ExportsView"]
+
+EXPORT_TOPIC = "export"  # the change notices' topic (`exportProgress`)
 
 
 class ExportsReader(ABC):
