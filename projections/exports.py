@@ -31,7 +31,7 @@ from projections.export_sources import COLUMNS, ExportSources
 from read_side.notifications import ChangeNotice
 from write_side.errors import DomainError
 from write_side.export_service import ExportFile, ExportService
-from write_side.exports import EXPORT_REQUESTED, Export
+from write_side.exports import EXPORT_REQUESTED, Export, ExportFinished
 
 log = logging.getLogger(__name__)
 ACTOR = "system:exports"
@@ -69,6 +69,9 @@ class Exporter:
         meta = EventMetadata(tenant_id, ACTOR, causation_id=str(export_id))
         try:
             written = self._write(export, meta, progress)
+            done = self.service.complete(export_id, written, meta).aggregate
+        except ExportFinished:  # another runner ended it meanwhile: its end stands
+            return self.service.get(tenant_id, export_id)
         except (ExportBudgetExceeded, BlobTooLarge) as e:
             reason = f"budget max_bytes: {e.message}" if isinstance(e, BlobTooLarge) else e.message
             return self.service.fail(export_id, reason, meta).aggregate
@@ -77,7 +80,6 @@ class Exporter:
             return self.service.fail(
                 export_id, f"internal error: {type(e).__name__}", meta
             ).aggregate
-        done = self.service.complete(export_id, written, meta).aggregate
         if progress is not None:
             progress(done)
         return done
@@ -127,6 +129,7 @@ class ExportProcess:
         self, envelopes: Sequence[EventEnvelope], tracking: Tracking
     ) -> list[ChangeNotice]:
         for envelope in envelopes:
-            self.exporter.run(envelope.tenant_id, UUID(envelope.stream_id))
+            if envelope.payload.get("runner", "worker") == "worker":  # not the CLI's own
+                self.exporter.run(envelope.tenant_id, UUID(envelope.stream_id))
         self.checkpoints.insert_tracking(tracking)
         return []

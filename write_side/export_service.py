@@ -33,6 +33,7 @@ class RequestExport:
     start: datetime
     end: datetime
     device_ids: Sequence[UUID] = field(default_factory=tuple)
+    in_process: bool = False  # the caller runs it (`fleetwatch export`), not the worker
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class ExportService:
             device_ids=list(command.device_ids),
             requested_by=meta.actor,
             at=self.clock(),
+            runner="caller" if command.in_process else "worker",
         )
         if export.device_ids:
             missing = set(export.device_ids) - self.owned(meta.tenant_id, export.device_ids)

@@ -77,6 +77,7 @@ class Export(Aggregate):
         device_ids: list[UUID],
         requested_by: str,
         at: datetime,
+        runner: str = "worker",
         max_range: timedelta = MAX_RANGE,
     ) -> Export:
         check_range(start, end, max_range)
@@ -91,6 +92,7 @@ class Export(Aggregate):
             device_ids=sorted({str(d) for d in device_ids}),
             requested_by=requested_by,
             requested_at=at.isoformat(),
+            runner=runner,
         )
 
     @event("Requested")
@@ -105,8 +107,10 @@ class Export(Aggregate):
         device_ids: list[str],
         requested_by: str,
         requested_at: str,
+        runner: str,
     ) -> None:
         self.tenant_id, self.requested_by = tenant_id, requested_by
+        self.runner = runner  # "worker": the exports worker runs it; "caller": the CLI does
         self.kind, self.format = ExportKind(kind), ExportFormat(format)
         self.start, self.end = datetime.fromisoformat(start), datetime.fromisoformat(end)
         self.device_ids = [UUID(d) for d in device_ids]
