@@ -18,6 +18,7 @@ from api import (
     dashboard,
     deployments,
     devices,
+    exports,
     firmware,
     firmware_upload,
     telemetry,
@@ -56,6 +57,7 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(router_of(firmware_upload.OPERATIONS, "firmware"))
     app.include_router(router_of(firmware.OPERATIONS, "firmware"))
     app.include_router(router_of(dashboard.OPERATIONS, "analytics"))
+    app.include_router(router_of(exports.OPERATIONS, "analytics"))
     app.include_router(ingest_router_for(system))
     app.include_router(jobs_router_for(system))
     app.include_router(FleetGraphQLRouter(system))

@@ -53,6 +53,7 @@ class Permission(StrEnum):
     UPLOAD_FIRMWARE = "firmware:upload"  # upload, withdraw, signing keys (admin only)
     WRITE_DEPLOYMENTS = "deployments:write"  # create, pause, resume, cancel
     APPROVE_DEPLOYMENTS = "deployments:approve"  # approve a wave (admin only)
+    EXPORT_DATA = "analytics:export"  # request and read exports (docs/analytics.md 20.5)
 
 
 # What every role may do: read devices, alerts and firmware (releases, rollouts), and see its
@@ -74,8 +75,9 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
         Permission.WRITE_DEVICES,
         Permission.WRITE_ALERTS,
         Permission.WRITE_DEPLOYMENTS,
+        Permission.EXPORT_DATA,
     },
-    "auditor": EVERY_ROLE | {Permission.READ_EVENTS},
+    "auditor": EVERY_ROLE | {Permission.READ_EVENTS, Permission.EXPORT_DATA},
     "admin": frozenset(Permission),
 }
 ROLES = tuple(ROLE_PERMISSIONS)

@@ -22,6 +22,7 @@ from read_side.analytics import AnalyticsService
 from read_side.dashboard import DashboardReader
 from read_side.deployments import DeploymentsReader
 from read_side.device_status import DeviceStatusReader
+from read_side.exports import ExportsReader
 from read_side.firmware import FirmwareReader
 from read_side.notifications import Fanout
 from read_side.telemetry import TelemetryReader
@@ -30,6 +31,7 @@ from write_side.alert_service import AlertService
 from write_side.audit_service import AuditService
 from write_side.deployment_service import DeploymentService
 from write_side.device_service import DeviceService
+from write_side.export_service import ExportService
 from write_side.firmware_service import FirmwareService
 from write_side.user_service import UserService
 
@@ -58,6 +60,15 @@ class ApiSettings(AuthSettings, Protocol):
     def store(self) -> str: ...
     @property
     def redis_url(self) -> str | None: ...
+
+
+class ExportsSlice(Protocol):
+    """Exports (docs/analytics.md 20.5): the commands and the read model."""
+
+    @property
+    def service(self) -> ExportService: ...
+    @property
+    def reader(self) -> ExportsReader: ...
 
 
 class FleetSystem(Protocol):
@@ -102,6 +113,11 @@ class FleetSystem(Protocol):
     @property
     def analytics(self) -> AnalyticsService | None:
         """`POST /analytics/query` (docs/analytics.md 20.3)."""
+        ...
+
+    @property
+    def exports(self) -> ExportsSlice | None:
+        """`POST /analytics/export`, `GET /analytics/exports/{id}` (docs/analytics.md 20.5)."""
         ...
 
     @property

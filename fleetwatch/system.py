@@ -30,6 +30,7 @@ from fleetwatch.consumers import (
 from fleetwatch.ledger import build_ledger, close_ledger, open_ledger
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import ResettableView, Supervisor
+from fleetwatch.system_exports import Exports, build_exports
 from fleetwatch.system_ingestion import build_ingestion
 from fleetwatch.system_ota import build_ota_services, build_upload_sweeper
 from fleetwatch.wiring import (
@@ -112,6 +113,7 @@ class System:
     ledger: LedgerWorker | None = None  # hash chains, Merkle logs, checkpoints (audit.md 19.4)
     dashboard: DashboardReader | None = None  # the analytics dashboard (analytics.md 20.1)
     analytics: AnalyticsService | None = None  # POST /analytics/query (docs/analytics.md 20.3)
+    exports: Exports | None = None  # POST /analytics/export (docs/analytics.md 20.5)
 
     @property
     def workers(self) -> dict[str, ProjectionWorker]:
@@ -223,6 +225,10 @@ def build_system(
     fire = fire_timers(sweeper.fire, ota.projection.fire)  # unconfirmed uploads, deployments
     ota_loops = build_ota_loops(ota_schedule, settings, fire, render, wakeup)
     workers["parquet"] = build_parquet(app, settings, readers["device_status"])
+    exports = build_exports(
+        app, settings, readers["device_status"], ota_services.blobs, readers["exports"]
+    )
+    workers["exporter"] = exports.worker
     files = ParquetFiles(settings.analytics_path)
     supervisor = Supervisor(
         feed=app.recorder,
@@ -264,4 +270,5 @@ def build_system(
         ledger=ledger,
         dashboard=readers["dashboard"],
         analytics=AnalyticsService(readers["device_status"], readers["telemetry"], files),
+        exports=exports,
     )

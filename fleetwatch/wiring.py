@@ -24,6 +24,7 @@ from projections.batching import BatchProjection
 from projections.dashboard import DashboardProjection
 from projections.deployments import DeploymentsProjection
 from projections.device_status import DeviceStatusProjection
+from projections.export_views import ExportsProjection
 from projections.firmware import FirmwareProjection
 from projections.telemetry import TelemetryProjection
 from projections.users import UsersProjection
@@ -35,6 +36,8 @@ from read_side.deployments.dynamodb import DynamoDBDeploymentsReader, DynamoDBDe
 from read_side.deployments.sqlite import SQLiteDeploymentsReader, SQLiteDeploymentsView
 from read_side.device_status.dynamodb import DynamoDBDeviceStatusReader, DynamoDBDeviceStatusView
 from read_side.device_status.sqlite import SQLiteDeviceStatusReader, SQLiteDeviceStatusView
+from read_side.exports.dynamodb import DynamoDBExportsReader, DynamoDBExportsView
+from read_side.exports.sqlite import SQLiteExportsReader, SQLiteExportsView
 from read_side.firmware.dynamodb import DynamoDBFirmwareReader, DynamoDBFirmwareView
 from read_side.firmware.sqlite import SQLiteFirmwareReader, SQLiteFirmwareView
 from read_side.notifications import Fanout
@@ -103,6 +106,12 @@ READ_MODELS: tuple[ReadModel, ...] = (
         DashboardProjection,
         publishes=False,
     ),
+    ReadModel(
+        "exports",  # exports' status, rows, bytes, blob (docs/analytics.md 20.5)
+        (SQLiteExportsView, SQLiteExportsReader),
+        (DynamoDBExportsView, DynamoDBExportsReader),
+        ExportsProjection,
+    ),
 )
 # Consumers of the feed that are not read models (`fleetwatch.consumers` builds them): the
 # alerting process manager (records alert events), the notifier (writes the outbox) and the
@@ -111,8 +120,10 @@ READ_MODELS: tuple[ReadModel, ...] = (
 # chains, per-tenant Merkle logs, signed checkpoints: docs/audit.md section 19.4; never
 # rebuilt, a ledger rebuilt from the store would take in whatever was changed there), and the
 # Parquet writer (telemetry files for analytics, docs/analytics.md 20.2; not rebuildable: its
-# files are not a table).
-CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota", "ledger", "parquet")
+# files are not a table), and the exporter (docs/analytics.md 20.5: it writes export files into
+# the blob store and records their progress; never rebuilt, nor waited for: an export runs for
+# minutes).
+CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota", "ledger", "parquet", "exporter")
 # Every worker, in the order the system keeps (starts, waits for, reports) them.
 WORKERS = (
     "device_status",
@@ -128,9 +139,11 @@ WORKERS = (
     "ledger",
     "dashboard",
     "parquet",
+    "exports",
+    "exporter",
 )
 # Workers no query reads from: not waited for after a command, nor paced with by ingestion.
-UNAWAITED = ("ledger",)
+UNAWAITED = ("ledger", "exporter")
 # Those `fleetwatch projections rebuild` may drop and replay (the outboxes are not rebuildable:
 # a replay would queue every notification and job notice again).
 PROJECTIONS = (
@@ -142,6 +155,7 @@ PROJECTIONS = (
     "firmware",
     "deployments",
     "dashboard",
+    "exports",
 )
 # Workers that share one thread, one read and one decode of the feed (`projections.group`).
 # The dashboard reads every telemetry batch too (its ingest rates, firmware versions).

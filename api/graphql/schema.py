@@ -17,6 +17,7 @@ from api import (
     dashboard,
     deployments,
     devices,
+    exports,
     firmware,
     firmware_upload,
     telemetry,
@@ -28,6 +29,7 @@ from api.graphql import (  # noqa: F401
     alert_inputs,
     analytics_types,
     dashboard_types,
+    export_types,
     firmware_inputs,
     firmware_types,
     user_types,
@@ -36,6 +38,7 @@ from api.graphql import audit as audit_types  # noqa: F401
 from api.graphql import firmware_upload as firmware_upload_types  # noqa: F401
 from api.graphql.alerts import AlertSubscription
 from api.graphql.errors import ErrorCodes, log_unexpected
+from api.graphql.exports import ExportSubscription
 from api.graphql.fields import root_type
 from api.graphql.firmware import DeploymentSubscription
 from api.graphql.scalars import SCALAR_MAP
@@ -56,6 +59,7 @@ QUERIES: tuple[type, ...] = (
     root_type(firmware.OPERATIONS, QUERY),
     root_type(deployments.OPERATIONS, QUERY),
     root_type(dashboard.OPERATIONS, QUERY),
+    root_type(exports.OPERATIONS, QUERY),
 )
 MUTATIONS: tuple[type, ...] = (
     root_type(devices.OPERATIONS, MUTATION),
@@ -64,12 +68,14 @@ MUTATIONS: tuple[type, ...] = (
     root_type(firmware.OPERATIONS, MUTATION),
     root_type(deployments.OPERATIONS, MUTATION),
     root_type(firmware_upload.OPERATIONS, MUTATION),
+    root_type(exports.OPERATIONS, MUTATION),
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     Subscription,
     TelemetrySubscription,
     AlertSubscription,
     DeploymentSubscription,
+    ExportSubscription,
 )
 
 MAX_DEPTH = 10

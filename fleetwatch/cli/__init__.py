@@ -1,5 +1,5 @@
 """The operators' command line: `fleetwatch serve | demo | token issue | dynamodb create-tables |
-projections rebuild | events | replay | audit verify`. Bad input exits with code 2 and a
+projections rebuild | events | replay | export | audit verify`. Bad input exits with code 2 and a
 one-line error, no traceback.
 
 A package by command group: `serving` (the long-running processes), `stores` (tables, read
@@ -14,6 +14,7 @@ import typer
 
 from fleetwatch.cli.admin import credential_app, token_app
 from fleetwatch.cli.audit import audit_app
+from fleetwatch.cli.export import export
 from fleetwatch.cli.replay import replay
 from fleetwatch.cli.serving import demo, ingest_app, serve, simulate
 from fleetwatch.cli.stores import dynamodb_app, events, projections_app
@@ -24,6 +25,7 @@ app = typer.Typer(help="Fleetwatch: IoT fleet monitoring backend.", no_args_is_h
 app.command()(serve)
 app.command()(events)
 app.command()(replay)
+app.command()(export)
 app.command()(simulate)
 app.command()(demo)
 app.add_typer(token_app, name="token")

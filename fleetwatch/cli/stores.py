@@ -39,9 +39,11 @@ def dynamodb_create_tables(
     system = build_system(settings)  # creates every missing table, waiting until ACTIVE
     try:
         client = system.views["device_status"].client  # type: ignore[attr-defined]
+        pages = client.get_paginator("list_tables").paginate()  # 100 names a page
         names = [
             name
-            for name in client.list_tables()["TableNames"]
+            for page in pages
+            for name in page["TableNames"]
             if name.startswith(settings.dynamodb_table_prefix)
         ]
     finally:

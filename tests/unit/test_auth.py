@@ -241,6 +241,7 @@ def principal(*roles: str, expires_in: float = 60) -> Principal:
                 Permission.WRITE_ALERTS,
                 Permission.READ_FIRMWARE,
                 Permission.WRITE_DEPLOYMENTS,
+                Permission.EXPORT_DATA,
             },
         ),
         (
@@ -250,6 +251,7 @@ def principal(*roles: str, expires_in: float = 60) -> Principal:
                 Permission.READ_EVENTS,
                 Permission.READ_ALERTS,
                 Permission.READ_FIRMWARE,
+                Permission.EXPORT_DATA,
             },
         ),
         ("admin", set(Permission)),

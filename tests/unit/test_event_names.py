@@ -32,6 +32,7 @@ from write_side.deployments import DEPLOYMENT_EVENTS, Deployment
 from write_side.device_service import DeviceService
 from write_side.devices import DEVICE_EVENTS, DEVICE_REGISTERED, Device
 from write_side.event_names import EventName, event_name, type_prefix
+from write_side.exports import EXPORT_EVENTS, Export
 from write_side.firmware import FIRMWARE_EVENTS, FIRMWARE_VERSION_EVENTS, Firmware, FirmwareVersion
 from write_side.firmware_keys import SIGNING_KEYS_EVENTS, SigningKeys
 from write_side.telemetry_log import TELEMETRY_EVENTS, Telemetry
@@ -51,6 +52,7 @@ NAMED: list[tuple[type[Aggregate], tuple[EventName, ...]]] = [
     (DeploymentExecution, EXECUTION_EVENTS),
     (DeviceClaim, CLAIM_EVENTS),
     (TrailRead, TRAIL_READ_EVENTS),
+    (Export, EXPORT_EVENTS),
 ]
 # What the stores hold: events recorded under these topics must keep resolving (moving or
 # renaming an aggregate or an event breaks them, and must fail here first).
@@ -113,6 +115,10 @@ STORED_TOPICS = {
     "write_side.deployment_claims:DeviceClaim.Opened",
     "write_side.deployment_claims:DeviceClaim.Claimed",
     "write_side.audit_reads:TrailRead.Recorded",
+    "write_side.exports:Export.Requested",
+    "write_side.exports:Export.Progressed",
+    "write_side.exports:Export.Completed",
+    "write_side.exports:Export.Failed",
 }
 
 

@@ -1,0 +1,101 @@
+"""An export's file, written chunk by chunk into a `BlobWriter` (docs/analytics.md 20.5), so
+that memory holds one chunk of rows, never the export.
+
+- CSV: a header, then each chunk encoded (`csv.writer`, UTF-8) and written at once.
+- Parquet: each chunk is appended to a table in a DuckDB database file in a temporary
+  directory (columns as list parameters, `unnest`: no SQL from data; DuckDB keeps it on disk,
+  within `memory_limit`); at the end DuckDB writes the Parquet file (`COPY`), which is then
+  streamed into the blob 1 MiB at a time. So the bytes written are known only at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+
+from ota.port import CHUNK_SIZE, BlobWriter
+from write_side.exports import ExportFormat
+
+Columns = Sequence[tuple[str, str]]  # (name, DuckDB type)
+MEMORY_LIMIT = "256MB"  # DuckDB's, for the staging table of a Parquet export
+
+
+class ChunkedFile(Protocol):
+    size: int  # bytes written to the blob so far
+
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _text(value: Any) -> Any:
+    return f"{value.isoformat()}Z" if isinstance(value, datetime) else value
+
+
+class CsvFile:
+    def __init__(self, blob: BlobWriter, columns: Columns) -> None:
+        self.blob, self.size = blob, 0
+        self._write([tuple(name for name, _ in columns)])
+
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._write([tuple(_text(v) for v in row) for row in rows])
+
+    def _write(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        data = buffer.getvalue().encode()
+        self.blob.write(data)
+        self.size += len(data)
+
+    def finish(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class ParquetFile:
+    def __init__(self, blob: BlobWriter, columns: Columns) -> None:
+        self.blob, self.size = blob, 0
+        self.names = [name for name, _ in columns]
+        self._dir = Path(tempfile.mkdtemp(prefix="fleetwatch-export-"))
+        self._con = duckdb.connect(str(self._dir / "stage.duckdb"))
+        self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self._con.execute(f"SET temp_directory = '{self._dir / 'spill'}'")
+        definition = ", ".join(f"{name} {kind}" for name, kind in columns)
+        self._con.execute(f"CREATE TABLE rows ({definition})")
+        selected = ", ".join(f"unnest(${name})::{kind}" for name, kind in columns)
+        self._insert = f"INSERT INTO rows SELECT {selected}"
+
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        if rows:
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            self._con.execute(self._insert, dict(zip(self.names, columns, strict=True)))
+
+    def finish(self) -> None:
+        path = self._dir / "export.parquet"
+        self._con.execute(f"COPY rows TO '{path}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+        with path.open("rb") as file:
+            while data := file.read(CHUNK_SIZE):
+                self.blob.write(data)
+                self.size += len(data)
+
+    def close(self) -> None:
+        self._con.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def open_file(format: ExportFormat, blob: BlobWriter, columns: Columns) -> ChunkedFile:
+    if format is ExportFormat.PARQUET:
+        return ParquetFile(blob, columns)
+    return CsvFile(blob, columns)

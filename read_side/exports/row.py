@@ -1,0 +1,33 @@
+"""The exports model's row: one per export, its fields the stored columns on both stores
+(derived by `read_side.columns`). Times are the events' own; `object_key` is set once the
+export completed (the link is made from it when asked, so it never goes stale in a row)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+__all__ = ["ExportRow"]
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    tenant_id: str
+    export_id: UUID
+    kind: str  # telemetry | events
+    format: str  # csv | parquet
+    status: str  # REQUESTED | RUNNING | COMPLETED | FAILED
+    start: datetime
+    end: datetime
+    device_ids: tuple[str, ...]
+    requested_by: str
+    requested_at: datetime
+    rows: int
+    size_bytes: int
+    object_key: str | None
+    sha256: str | None
+    reason: str | None
+    finished_at: datetime | None
+    version: int  # the export stream's version absorbed (the row's guard)
+    updated_at: datetime
