@@ -18,8 +18,9 @@ from eventsourcing.domain import Aggregate, event
 
 from write_side.deployment_errors import DeploymentFinished, InvalidTransition
 from write_side.deployment_health import HealthCheck
-from write_side.deployment_plan import DeploymentPlan, Target
+from write_side.deployment_plan import DeploymentPlan
 from write_side.deployment_states import FINISHED, DeploymentStatus
+from write_side.deployment_target import Target
 from write_side.deployment_waves import WaveTally
 from write_side.errors import InvalidInput
 from write_side.event_names import event_name
