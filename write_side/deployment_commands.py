@@ -1,5 +1,6 @@
 """Commands of the deployments slice (docs/firmware.md sections 12.2, 12.5 and 12.8): create a
-deployment, approve a wave, pause, resume, cancel; a device's job update and a reported version.
+deployment, approve a wave, pause, resume, cancel, finish; a device's job update and a reported
+version.
 
 `CreateDeployment` takes the API's spelling (camelCase aliases) and checks itself by building
 the domain's `Target` and `DeploymentPlan` (`write_side/deployment_plan.py`, whose checks name
@@ -232,6 +233,10 @@ class ResumeDeployment(PauseDeployment):
 
 class CancelDeployment(PauseDeployment):
     pass
+
+
+class FinishDeployment(PauseDeployment):
+    """End a dynamic deployment: no new device, Completed once no install is active."""
 
 
 class ReportUpdate(Command):
