@@ -6,13 +6,18 @@ is active. A snapshot deployment cannot be finished: it completes on its own."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from uuid import UUID
+from dataclasses import replace
+from uuid import UUID, uuid4
 
 import pytest
 
+from api.deployment_view import DeploymentPublic
+from read_side.deployments.eta import bucket_of
+from read_side.deployments.row import DecisionRow
 from tests.unit.deployment_fixtures import OLD, OPERATOR
 from tests.unit.ota_fixtures import OtaWorld
-from write_side.deployment_commands import FinishDeployment
+from tests.unit.test_firmware_view import NOW, a_deployment
+from write_side.deployment_commands import FinishDeployment, parse_create_deployment
 from write_side.deployment_errors import DeploymentFinished, InvalidTransition
 from write_side.deployment_states import DeploymentStatus, ExecutionState
 
@@ -125,3 +130,23 @@ def test_a_snapshot_or_not_started_deployment_cannot_be_finished(world: OtaWorld
     with pytest.raises(InvalidTransition):
         finish(world, scheduled)
     assert not world.deployment(snapshot).finishing
+
+
+def test_an_open_dynamic_deployment_shows_no_eta_and_a_finished_one_shows_finishing() -> None:
+    row = replace(
+        a_deployment(),
+        status=Status.RUNNING,
+        target={"tags": ["north"], "dynamic": True},
+        success_seconds={bucket_of(100): 10},
+        plan=parse_create_deployment({"name": "n", "firmwareId": str(uuid4()), "target": DYNAMIC})
+        .to_plan(42)
+        .to_payload(),
+    )
+    shown = DeploymentPublic.from_row(row, now=NOW)
+    assert (shown.finishing, shown.eta) == (False, None)
+    decision = DecisionRow(kind="finished", by="user:op", at=NOW)
+    finishing = replace(row, decisions=(*row.decisions, decision))
+    shown = DeploymentPublic.from_row(finishing, now=NOW)
+    assert shown.finishing
+    assert shown.eta is not None
+    assert DeploymentPublic.from_row(replace(row, target={"tags": ["north"]}), now=NOW).eta
