@@ -166,6 +166,16 @@ class Fleet(RuleBasedStateMachine):
                 service.approve(ApproveWave(deployment_id=deployment, wave=wave), OPERATOR)
         self._step()
 
+    @precondition(lambda self: self._dynamic())
+    @rule(index=st.integers(0, 5))
+    def finish(self, index: int) -> None:
+        """A person finishes one of the dynamic deployments (a finished one: refused)."""
+        dynamic = self._dynamic()
+        command = FinishDeployment(deployment_id=dynamic[index % len(dynamic)])
+        with contextlib.suppress(DomainError):
+            self.world.service.finish(command, OPERATOR)
+        self._step()
+
     @precondition(lambda self: self.deployments)
     @rule(
         index=st.integers(0, 50),
@@ -339,6 +349,9 @@ class Fleet(RuleBasedStateMachine):
         after = self._notified()
         for deployment in quiet:
             assert after[deployment] == before[deployment], deployment
+
+    def _dynamic(self) -> list[UUID]:
+        return [d for d in self.deployments if self.plans[d].get("target", {}).get("dynamic")]
 
     def _head(self) -> int:
         return self.world.app.recorder.max_notification_id() or 0
