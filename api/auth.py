@@ -51,7 +51,7 @@ class Permission(StrEnum):
     EDIT_PROFILE = "profile:edit"  # change my profile, preferences, push tokens: not auditors
     READ_FIRMWARE = "firmware:read"  # releases, deployments, executions, compliance
     UPLOAD_FIRMWARE = "firmware:upload"  # upload, withdraw, signing keys (admin only)
-    WRITE_DEPLOYMENTS = "deployments:write"  # create, pause, resume, cancel
+    WRITE_DEPLOYMENTS = "deployments:write"  # create, pause, resume, cancel, finish
     APPROVE_DEPLOYMENTS = "deployments:approve"  # approve a wave (admin only)
     EXPORT_DATA = "analytics:export"  # request and read exports (docs/analytics.md 20.5)
 

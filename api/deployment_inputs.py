@@ -49,10 +49,28 @@ def default(model: type[BaseModel], name: str) -> Any:
     return value
 
 
+class DeploymentFilterBody(Input):
+    """The `devices` query's criteria (all of those given), and the versions reported."""
+
+    lifecycle: str | None = Field(
+        default=None, description="active (decommissioned devices are never targeted)."
+    )
+    device_type: str | None = None
+    tag: str | None = None
+    name_contains: str | None = Field(default=None, description="Case-insensitive, 1..120.")
+    firmware_versions: list[str] | None = Field(
+        default=None, description="Devices last reporting one of these exact versions."
+    )
+
+
 class DeploymentTargetBody(Input):
+    """A device is targeted if it is one of `deviceIds`, OR has one of `tags`, OR is of one of
+    `deviceTypes`, OR matches `filter`."""
+
     device_ids: list[UUID] | None = None
     tags: list[str] | None = Field(default=None, description="Devices with any of these tags.")
     device_types: list[str] | None = None
+    filter: DeploymentFilterBody | None = None
     dynamic: bool = Field(default=False, description="Devices that join later are targeted too.")
 
 

@@ -92,6 +92,10 @@ class DeploymentPublic(View):
     name: str
     firmware_id: UUID = Field(description="The release it installs.")
     status: DeploymentStatus
+    finishing: bool = Field(
+        description="A person finished this dynamic deployment: it takes no new device and "
+        "completes once no install is active."
+    )
     current_wave: int | None = Field(description="The wave running, or the last started.")
     waves: list[DeploymentWavePublic]
     counts: list[StateCountPublic] = Field(description="Executions per state, all waves.")
@@ -114,6 +118,7 @@ class DeploymentPublic(View):
             name=row.name,
             firmware_id=row.firmware_id,
             status=DeploymentStatus(row.status.value),
+            finishing=row.finishing,
             current_wave=row.current_wave,
             waves=[DeploymentWavePublic.from_row(wave) for wave in row.waves],
             counts=state_counts(row.counts),

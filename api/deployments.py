@@ -1,5 +1,5 @@
 """The deployment operations (`api.operations`): deployments (read, list, create, approve a
-wave, pause, resume, cancel) and their executions, each declared once for REST and GraphQL
+wave, pause, resume, cancel, finish) and their executions, each declared once for REST and GraphQL
 (docs/firmware.md 12.8). Commands go through the one command path (`api.firmware_rows`); a new
 deployment's input is `api.deployment_inputs`', checked by the domain. GraphQL reads a
 deployment's release and executions and an execution's device and history with resolvers
@@ -51,6 +51,7 @@ from write_side.application import Saved
 from write_side.deployment_commands import (
     ApproveWave,
     CancelDeployment,
+    FinishDeployment,
     PauseDeployment,
     ResumeDeployment,
 )
@@ -120,6 +121,11 @@ async def resume_deployment(call: Call) -> DeploymentPublic:
 async def cancel_deployment(call: Call) -> DeploymentPublic:
     command = build_command(CancelDeployment, _action(call))
     return await _command(call, call.system.deployment_service.cancel, command)
+
+
+async def finish_deployment(call: Call) -> DeploymentPublic:
+    command = build_command(FinishDeployment, _action(call))
+    return await _command(call, call.system.deployment_service.finish, command)
 
 
 def _action(call: Call) -> dict[str, object]:
@@ -204,5 +210,13 @@ OPERATIONS = (
         rest=Rest("POST", BASE + "/{deploymentId}/cancel", "Cancel a deployment",
                   shape_in="optional body", if_match="a deployment", responses=CHANGED),
         graphql=GraphQL("cancel_deployment", MUTATION, "DeploymentCommandInput"),
+    ),
+    Operation(
+        "finish_deployment", WRITE, finish_deployment, DeploymentPublic, shape=DeploymentAction,
+        args=(DEPLOYMENT_ID,),
+        rest=Rest("POST", BASE + "/{deploymentId}/finish",
+                  "Finish a dynamic deployment: no new device, completed once no install runs",
+                  shape_in="optional body", if_match="a deployment", responses=CHANGED),
+        graphql=GraphQL("finish_deployment", MUTATION, "DeploymentCommandInput"),
     ),
 )  # fmt: skip

@@ -34,6 +34,7 @@ from event_store.envelope import EnvelopeMapper, EventEnvelope, EventMetadata
 from event_store.tracking import AlreadyTracked
 from ota.schedule import UPLOAD_EXPIRY, Timer, TimerStore
 from projections.alerting_recording import delete_tracking
+from projections.ota_decisions import joined_by_version
 from projections.ota_state import DeploymentFacts, OtaState
 from projections.ota_steps import OtaSteps
 from read_side.notifications import ChangeNotice
@@ -260,8 +261,8 @@ class OtaProcess(OtaSteps):
         return []
 
     def _reported(self, envelope: EventEnvelope, meta: EventMetadata) -> list[UUID]:
-        """A reported version ends the device's active execution (12.3) and settles a queued one
-        that is already current."""
+        """A reported version ends the device's active execution (12.3), settles a queued one
+        that is already current and brings the device into a dynamic filter on versions."""
         device_id = UUID(str(envelope.payload["device_id"]))
         device = self.state.devices.get(device_id)
         reports = [e for e in envelope.payload["entries"] if e["status"].get("firmware_version")]
@@ -273,4 +274,6 @@ class OtaProcess(OtaSteps):
             command = ObserveVersion(device_id=device_id, version=device.version, at=at)
             self.service.observe_version(command, meta)
             self.learn()
-        return sorted({e.deployment_id for e in self.state.by_device(device_id)}, key=str)
+        touched = set(joined_by_version(self.state, device_id))
+        touched.update(e.deployment_id for e in self.state.by_device(device_id))
+        return sorted(touched, key=str)

@@ -14,7 +14,7 @@ from uuid import UUID
 from projections.ota_state import DeploymentFacts, DeviceFacts, ExecutionFacts, OtaState
 from write_side.deployment_health import Cohort
 from write_side.deployment_rate import free_slots, next_slot
-from write_side.deployment_states import ACTIVE, ExecutionState
+from write_side.deployment_states import ACTIVE, FINISHED, ExecutionState
 from write_side.deployment_waves import WaveTally, assign_waves, place_late
 from write_side.deployment_windows import device_zone, is_open, next_opening, zone_named
 from write_side.firmware import installs_on
@@ -23,27 +23,43 @@ S = ExecutionState
 
 
 def targets(state: OtaState, deployment: DeploymentFacts) -> dict[UUID, DeviceFacts]:
-    """The tenant's devices the target names, in service, that the release installs on: of a
-    type it is made for and, when it names hardware revisions, of one of them (`installs_on`;
-    the release's types and revisions as `Firmware.UploadRequested` recorded them). The others
-    are left out, never executed."""
+    """The tenant's devices the target selects (by id, tag, type or filter: `Target.selects`,
+    a filter on the name, type, tags and reported version this state holds), in service, that
+    the release installs on: of a type it is made for and, when it names hardware revisions, of
+    one of them (`installs_on`; the release's types and revisions as `Firmware.UploadRequested`
+    recorded them). The others are left out, never executed."""
     target, types = deployment.target, state.firmware_types.get(deployment.firmware_id)
     revisions = state.firmware_revisions.get(deployment.firmware_id)
-    ids = set(target.device_ids)
     found = {}
     for device_id, device in state.devices.items():
         if device.tenant_id != deployment.tenant_id or device.decommissioned:
             continue
-        named = (
-            str(device_id) in ids
-            or bool(device.tags & set(target.tags))
-            or device.device_type in target.device_types
-        )
-        if named and (
+        if target.selects(str(device_id), device) and (
             types is None or installs_on(types, revisions, device.device_type, device.metadata)
         ):
             found[device_id] = device
     return found
+
+
+def joined_by_version(state: OtaState, device_id: UUID) -> list[UUID]:
+    """The dynamic deployments running in the device's tenant whose filter names firmware
+    versions and that now select the device, which has no execution in them yet: a reported
+    version is how it joins them (other telemetry touches none)."""
+    device = state.devices.get(device_id)
+    if device is None or device.decommissioned:
+        return []
+    has = {e.deployment_id for e in state.by_device(device_id)}
+    return [
+        d.id
+        for d in state.deployments.values()
+        if d.target.dynamic
+        and d.target.filter is not None
+        and d.target.filter.firmware_versions
+        and d.tenant_id == device.tenant_id
+        and d.status not in FINISHED
+        and d.id not in has
+        and d.target.selects(str(device_id), device)
+    ]
 
 
 def waves_of(

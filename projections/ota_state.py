@@ -1,5 +1,6 @@
 """What the OTA orchestrator knows, rebuilt from the feed (docs/firmware.md section 12.4): the
-devices (type, tags, metadata, decommissioning, the firmware version they last reported), the
+devices (name, type, tags, metadata, decommissioning, the firmware version they last reported:
+what a target's filter asks), the
 releases' device types and hardware revisions, the deployments (target, plan, status, the
 evidence of their last pause) and every execution (its state and deadlines), the notification
 times the rate limit counts, and the alert raises and metric samples the health gate compares.
@@ -21,8 +22,9 @@ from uuid import UUID
 from event_store.envelope import EventEnvelope
 from write_side.alerts import ALERT_RAISED
 from write_side.deployment_executions import DeploymentExecution
-from write_side.deployment_plan import DeploymentPlan, Target
+from write_side.deployment_plan import DeploymentPlan
 from write_side.deployment_states import ACTIVE, FINISHED, DeploymentStatus, ExecutionState
+from write_side.deployment_target import Target
 from write_side.deployments import Deployment
 from write_side.devices import DEVICE_DECOMMISSIONED, DEVICE_REGISTERED, DEVICE_UPDATED
 from write_side.event_names import type_prefix
@@ -61,6 +63,7 @@ class DeviceFacts:
     device_type: str
     tags: frozenset[str]
     metadata: dict[str, str]
+    name: str = ""  # for a target filter's `name_contains`
     decommissioned: bool = False
     version: str | None = None  # the firmware version last reported
     alerts: deque[datetime] = field(default_factory=lambda: deque(maxlen=SAMPLES_PER_DEVICE))
@@ -176,6 +179,7 @@ class OtaState:
                 str(payload["device_type"]),
                 frozenset(payload.get("tags") or ()),
                 dict(payload.get("metadata") or {}),
+                str(payload.get("name") or ""),
             )
             return
         device = self.devices.get(device_id)
@@ -184,6 +188,8 @@ class OtaState:
         if envelope.type == DEVICE_DECOMMISSIONED.type:
             device.decommissioned = True
             return
+        if payload.get("name") is not None:
+            device.name = str(payload["name"])
         if payload.get("device_type") is not None:
             device.device_type = str(payload["device_type"])
         if payload.get("tags") is not None:

@@ -4,7 +4,8 @@
 Apart from `projections.ota` (the worker's interface, the rebuild, timers) because this is the
 rollout itself: start (targets resolved, every member's execution queued with its wave, the
 already current ones SUCCEEDED), waves started, tallied and promoted (after a soak and the
-health gate when the plan has one), paused or aborted on their thresholds, completed; queued
+health gate when the plan has one), paused or aborted on their thresholds, completed (a
+dynamic deployment only after a person finished it, its queued installs CANCELED); queued
 executions notified within the device's window and the rate limit; stalls and retries due;
 the executions of a finished deployment canceled (retries abandoned) and reverts queued.
 Every command is idempotent against the aggregate's state, so reconciling again from a view
@@ -71,6 +72,10 @@ class OtaSteps:
                 return
         if d.status in FINISHED:
             self._wind_down(facts, d, now, meta)
+            return
+        if d.finishing:
+            self._timeouts(facts, now, meta)
+            self._close(facts, d, now, meta)
             return
         self._join(facts, d, now, meta)
         self._timeouts(facts, now, meta)
@@ -151,8 +156,8 @@ class OtaSteps:
             return False
         if wave == len(facts.plan.waves) - 1:
             totals = tally(facts.executions.values())
-            if totals.active:  # complete once no install of any wave can still move
-                return False
+            if facts.target.dynamic or totals.active:  # complete once no install can move;
+                return False  # a dynamic deployment stays open for devices joining until finished
             return bool(self.commands.complete(d.id, totals, now, meta).position)
         gate = facts.plan.health_gate
         if gate is not None and spec.soak and wave not in d.healthy:
@@ -244,6 +249,24 @@ class OtaSteps:
             self.learn()
         revert = facts.plan.rollback
         self._queue_reverts(facts, d, now, meta, succeeded=revert.revert_succeeded_on_abort)
+        self._notify(facts, None, now, meta)
+
+    def _close(
+        self, facts: DeploymentFacts, d: Deployment, now: datetime, meta: EventMetadata
+    ) -> None:
+        """A finished dynamic deployment: no new device; its queued installs CANCELED, pending
+        retries abandoned, succeeded ones kept; Completed once no install is active."""
+        ended = False
+        for e in facts.installs():
+            if e.state is S.QUEUED or (e.state is S.FAILED and e.retry_at is not None):
+                ended |= bool(self.commands.end(e.id, "deployment_finished", now, meta).position)
+        if ended:
+            self.learn()
+        totals = tally(facts.executions.values())
+        if not totals.active:
+            self.commands.complete(d.id, totals, now, meta)
+            return
+        self._queue_reverts(facts, d, now, meta)
         self._notify(facts, None, now, meta)
 
 

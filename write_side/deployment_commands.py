@@ -1,5 +1,6 @@
 """Commands of the deployments slice (docs/firmware.md sections 12.2, 12.5 and 12.8): create a
-deployment, approve a wave, pause, resume, cancel; a device's job update and a reported version.
+deployment, approve a wave, pause, resume, cancel, finish; a device's job update and a reported
+version.
 
 `CreateDeployment` takes the API's spelling (camelCase aliases) and checks itself by building
 the domain's `Target` and `DeploymentPlan` (`write_side/deployment_plan.py`, whose checks name
@@ -29,10 +30,11 @@ from pydantic.alias_generators import to_camel
 from write_side.commands import Command, Name
 from write_side.deployment_execution import MAX_REASON, DeviceUpdate, ExecutionPolicy
 from write_side.deployment_health import HealthGate
-from write_side.deployment_plan import DeploymentPlan, OnExecutionFailure, RollbackPolicy, Target
+from write_side.deployment_plan import DeploymentPlan, OnExecutionFailure, RollbackPolicy
 from write_side.deployment_rate import RampCriterion, RateLimit
 from write_side.deployment_retry import DEFAULT_RETRIES, RetryPolicy, StallTimeouts
 from write_side.deployment_states import FailureKind, UpdateStatus
+from write_side.deployment_target import Target, TargetFilter
 from write_side.deployment_waves import FailureAction, WaveSpec
 from write_side.deployment_windows import parse_window
 from write_side.errors import InvalidInput
@@ -56,11 +58,22 @@ def _default(domain: type, name: str) -> Any:
     return next(f.default for f in fields(domain) if f.name == name)
 
 
+class FilterInput(Input):
+    """`TargetFilter`'s fields; its checks (lifecycle, lengths, not empty) are the domain's."""
+
+    lifecycle: str | None = None
+    device_type: str | None = None
+    tag: str | None = None
+    name_contains: str | None = None
+    firmware_versions: tuple[str, ...] = ()
+
+
 class TargetInput(Input):
     device_ids: tuple[UUID, ...] = ()
     tags: tuple[str, ...] = ()
     device_types: tuple[str, ...] = ()
     dynamic: bool = False
+    filter: FilterInput | None = None
 
 
 class WaveInput(Input):
@@ -138,7 +151,8 @@ class CreateDeployment(Input):
 
     def to_target(self) -> Target:
         t = self.target
-        return Target(tuple(map(str, t.device_ids)), t.tags, t.device_types, t.dynamic)
+        given = None if t.filter is None else TargetFilter(**t.filter.model_dump())
+        return Target(tuple(map(str, t.device_ids)), t.tags, t.device_types, t.dynamic, given)
 
     def to_plan(self, seed: int) -> DeploymentPlan:
         return DeploymentPlan(
@@ -219,6 +233,10 @@ class ResumeDeployment(PauseDeployment):
 
 class CancelDeployment(PauseDeployment):
     pass
+
+
+class FinishDeployment(PauseDeployment):
+    """End a dynamic deployment: no new device, Completed once no install is active."""
 
 
 class ReportUpdate(Command):

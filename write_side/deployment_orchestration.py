@@ -136,7 +136,8 @@ class DeploymentOrchestration:
         self, deployment_id: UUID, totals: WaveTally, at: datetime, meta: EventMetadata
     ) -> Saved[Deployment]:
         def decide(d: Deployment) -> None:
-            if d.status is Status.RUNNING and d.wave == len(d.plan.waves) - 1:
+            last = d.status is Status.RUNNING and d.wave == len(d.plan.waves) - 1
+            if (d.finishing and d.status not in FINISHED) or (last and not d.target.dynamic):
                 d.complete(totals.succeeded, totals.failed, totals.canceled, at)
 
         return self._deployment(deployment_id, decide, meta)

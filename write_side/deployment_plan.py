@@ -1,5 +1,6 @@
-"""What a deployment targets and how it rolls out, as one value checked once and recorded in
-`Deployment.Created` as JSON values (docs/firmware.md sections 12.2 and 12.6).
+"""How a deployment rolls out, as one value checked once and recorded in `Deployment.Created`
+as JSON values (docs/firmware.md sections 12.2 and 12.6); what it targets is
+`write_side.deployment_target`'s.
 
 `DeploymentPlan.from_payload` rebuilds the plan when the aggregate is loaded, which re-runs the
 checks of its parts: a rule tightened later needs an upcaster for the events recorded before.
@@ -23,47 +24,7 @@ from write_side.deployment_waves import FailureAction, WaveSpec, check_waves
 from write_side.deployment_windows import MaintenanceWindow, check_windows, parse_window, zone_named
 from write_side.errors import InvalidInput
 
-MAX_DEVICE_IDS = 10_000
-MAX_SELECTORS = 32
 STALL_STATES = ("notified", "downloading", "downloaded", "installing")
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Explicit devices, tags (any of) or device types; `dynamic` also takes devices that
-    join later. A query filter as target is later."""
-
-    device_ids: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    device_types: tuple[str, ...] = ()
-    dynamic: bool = False
-
-    def __post_init__(self) -> None:
-        if not (self.device_ids or self.tags or self.device_types):
-            raise InvalidInput("a deployment targets devices, tags or device types", "target")
-        if len(self.device_ids) > MAX_DEVICE_IDS:
-            raise InvalidInput(f"at most {MAX_DEVICE_IDS} devices", "target.deviceIds")
-        for name in ("tags", "device_types"):
-            if len(getattr(self, name)) > MAX_SELECTORS:
-                camel = "tags" if name == "tags" else "deviceTypes"
-                raise InvalidInput(f"at most {MAX_SELECTORS}", f"target.{camel}")
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "device_ids": list(self.device_ids),
-            "tags": list(self.tags),
-            "device_types": list(self.device_types),
-            "dynamic": self.dynamic,
-        }
-
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> Target:
-        return cls(
-            tuple(payload["device_ids"]),
-            tuple(payload["tags"]),
-            tuple(payload["device_types"]),
-            bool(payload["dynamic"]),
-        )
 
 
 class OnExecutionFailure(StrEnum):

@@ -31,6 +31,7 @@ from write_side.deployment_commands import (
     ApproveWave,
     CancelDeployment,
     CreateDeployment,
+    FinishDeployment,
     ObserveVersion,
     PauseDeployment,
     ReportUpdate,
@@ -152,6 +153,14 @@ class DeploymentService:
 
         def decide(deployment: Deployment) -> None:
             deployment.cancel(meta.actor, command.reason, self.clock())
+
+        return self._change(command.deployment_id, command.expected_version, decide, meta)
+
+    def finish(self, command: FinishDeployment, meta: EventMetadata) -> Saved[Deployment]:
+        """Saved(deployment, 0) when it is finishing already; the orchestrator completes it."""
+
+        def decide(deployment: Deployment) -> None:
+            deployment.finish(meta.actor, self.clock())
 
         return self._change(command.deployment_id, command.expected_version, decide, meta)
 

@@ -16,7 +16,9 @@ Purpose = Literal["install", "revert"]  # an execution installs the release, or 
 QueueReason = Literal["new", "device_busy", "outside_window", "rate_limited"]
 Channel = Literal["mqtt", "http"]  # how a device is told of its job
 UpdateSource = Literal["update", "telemetry"]  # where a reported version came from
-AbandonReason = Literal["deployment_canceled", "deployment_aborted", "firmware_withdrawn"]
+AbandonReason = Literal[
+    "deployment_canceled", "deployment_aborted", "deployment_finished", "firmware_withdrawn"
+]
 
 
 def execution_id(tenant_id: str, deployment_id: UUID, device_id: UUID, purpose: str) -> UUID:

@@ -1,12 +1,11 @@
 """The Deployment aggregate: one rollout of one firmware release, and the decisions taken on it.
 
-The stream holds decisions only (started, a wave started, approved, soaked, checked, promoted,
-paused, resumed, aborted, canceled, completed); each device's progress is on its own execution
-stream (docs/firmware.md section 12.3), so thousands of device reports never contend on this
-one. Invariants are checked in the public methods, state changes only in the `@event`
-methods, as in `write_side/alerts.py`. Times in events are ISO 8601 strings. The orchestrator
-(later) decides when to call what from the pure policy (`write_side/deployment_waves.py`, ...);
-people call `approve`, `pause`, `resume` and `cancel`.
+The stream holds decisions only (started, waves started, approved, soaked, checked, promoted,
+paused, resumed, aborted, canceled, finished, completed); each device's progress is on its own
+execution stream (docs/firmware.md 12.3). Invariants are checked in the public methods, state
+changes only in the `@event` methods; times in events are ISO 8601 strings. The orchestrator
+decides from the pure policy (`write_side/deployment_waves.py`); people call `approve`,
+`pause`, `resume`, `cancel` and `finish` (a dynamic deployment stays open until finished).
 """
 
 from __future__ import annotations
@@ -18,15 +17,15 @@ from eventsourcing.domain import Aggregate, event
 
 from write_side.deployment_errors import DeploymentFinished, InvalidTransition
 from write_side.deployment_health import HealthCheck
-from write_side.deployment_plan import DeploymentPlan, Target
+from write_side.deployment_plan import DeploymentPlan
 from write_side.deployment_states import FINISHED, DeploymentStatus
+from write_side.deployment_target import Target
 from write_side.deployment_waves import WaveTally
 from write_side.errors import InvalidInput
 from write_side.event_names import event_name
 
 Status = DeploymentStatus
-PAUSERS = ("user", "failure_threshold", "success_unreachable", "health_gate")
-MAX_NAME = 120
+PAUSERS, MAX_NAME = ("user", "failure_threshold", "success_unreachable", "health_gate"), 120
 
 
 class Deployment(Aggregate):
@@ -79,6 +78,7 @@ class Deployment(Aggregate):
         self.approved: set[int] = set()
         self.soaking: int | None = None
         self.healthy: set[int] = set()
+        self.finishing = False  # a dynamic deployment finished: no new devices, then Completed
 
     @property
     def next_wave(self) -> int:
@@ -176,9 +176,21 @@ class Deployment(Aggregate):
         revert = self.plan.rollback.revert_succeeded_on_abort
         self._canceled(by=by, reason=reason, revert_succeeded=revert, at=at.isoformat())
 
+    def finish(self, by: str, at: datetime) -> bool:
+        """A dynamic deployment takes no new device, completes once no install is active."""
+        self._refuse_if_finished()
+        if not self.target.dynamic or self.status is Status.SCHEDULED:
+            raise InvalidTransition(f"deployment {self.id} is not a started dynamic deployment")
+        if self.finishing:
+            return False
+        self._finished(by=by, at=at.isoformat())
+        return True
+
     def complete(self, succeeded: int, failed: int, canceled: int, at: datetime) -> None:
-        """Every execution of the last wave has ended."""
-        self._require_current(len(self.plan.waves) - 1)
+        """Every execution of the last wave has ended (a finishing one: every install)."""
+        self._refuse_if_finished()
+        if not self.finishing:
+            self._require_current(len(self.plan.waves) - 1)
         self._completed(succeeded=succeeded, failed=failed, canceled=canceled, at=at.isoformat())
 
     def _refuse_if_finished(self) -> None:
@@ -254,6 +266,10 @@ class Deployment(Aggregate):
     def _canceled(self, *, by: str, reason: str | None, revert_succeeded: bool, at: str) -> None:
         self.status = Status.CANCELED
 
+    @event("Finished")
+    def _finished(self, *, by: str, at: str) -> None:
+        self.finishing = True
+
     @event("Completed")
     def _completed(self, *, succeeded: int, failed: int, canceled: int, at: str) -> None:
         self.status = Status.COMPLETED
@@ -272,19 +288,13 @@ DEPLOYMENT_PAUSED = event_name(Deployment, "Paused")
 DEPLOYMENT_RESUMED = event_name(Deployment, "Resumed")
 DEPLOYMENT_ABORTED = event_name(Deployment, "Aborted")
 DEPLOYMENT_CANCELED = event_name(Deployment, "Canceled")
+DEPLOYMENT_FINISHED = event_name(Deployment, "Finished")
 DEPLOYMENT_COMPLETED = event_name(Deployment, "Completed")
+# fmt: off
 DEPLOYMENT_EVENTS = (
-    DEPLOYMENT_CREATED,
-    DEPLOYMENT_STARTED,
-    DEPLOYMENT_WAVE_APPROVAL_REQUESTED,
-    DEPLOYMENT_WAVE_APPROVED,
-    DEPLOYMENT_WAVE_STARTED,
-    DEPLOYMENT_SOAK_STARTED,
-    DEPLOYMENT_HEALTH_CHECKED,
-    DEPLOYMENT_WAVE_PROMOTED,
-    DEPLOYMENT_PAUSED,
-    DEPLOYMENT_RESUMED,
-    DEPLOYMENT_ABORTED,
-    DEPLOYMENT_CANCELED,
-    DEPLOYMENT_COMPLETED,
+    DEPLOYMENT_CREATED, DEPLOYMENT_STARTED, DEPLOYMENT_WAVE_APPROVAL_REQUESTED,
+    DEPLOYMENT_WAVE_APPROVED, DEPLOYMENT_WAVE_STARTED, DEPLOYMENT_SOAK_STARTED,
+    DEPLOYMENT_HEALTH_CHECKED, DEPLOYMENT_WAVE_PROMOTED, DEPLOYMENT_PAUSED, DEPLOYMENT_RESUMED,
+    DEPLOYMENT_ABORTED, DEPLOYMENT_CANCELED, DEPLOYMENT_FINISHED, DEPLOYMENT_COMPLETED,
 )
+# fmt: on

@@ -7,6 +7,7 @@ the filters are derived from the operation tables (`api.firmware`, `api.deployme
 from __future__ import annotations
 
 from api.deployment_inputs import (
+    DeploymentFilterBody,
     DeploymentTargetBody,
     HealthGateBody,
     RateBody,
@@ -14,6 +15,11 @@ from api.deployment_inputs import (
     WindowBody,
 )
 from api.graphql.derive import derived_input
+
+
+@derived_input(DeploymentFilterBody, name="DeploymentTargetFilterInput")
+class DeploymentTargetFilterInput:
+    pass
 
 
 @derived_input(DeploymentTargetBody, name="DeploymentTargetInput")

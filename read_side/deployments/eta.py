@@ -41,10 +41,13 @@ def median_seconds(histogram: Mapping[str, int]) -> float | None:
 
 
 def eta(row: DeploymentRow, now: datetime) -> datetime | None:
-    """When the deployment should end; None once finished, or before any execution succeeded
-    (no time to SUCCEEDED to go by)."""
+    """When the deployment should end; None once finished, before any execution succeeded (no
+    time to SUCCEEDED to go by), or while a dynamic one is open (it ends when a person finishes
+    it, docs/firmware.md 12.2)."""
     median = median_seconds(row.success_seconds)
     if row.status in FINISHED or median is None:
+        return None
+    if row.target.get("dynamic") and not row.finishing:
         return None
     waiting = max(row.targets - row.notified, 0)
     rate = DeploymentPlan.from_payload(dict(row.plan)).rate

@@ -54,7 +54,7 @@ class DecisionRow:
     """One `Deployment` event after `Created`, as the deployment's decision log shows it."""
 
     kind: str  # started, wave_approval_requested, wave_approved, wave_started, soak_started,
-    # health_checked, wave_promoted, paused, resumed, aborted, canceled, completed
+    # health_checked, wave_promoted, paused, resumed, aborted, canceled, finished, completed
     by: str  # the event's `by`, else its actor
     at: datetime
     wave: int | None = None
@@ -89,6 +89,12 @@ class DeploymentRow:
     position: int  # the highest feed position absorbed (the row's guard)
     updated_at: datetime
     paused_from: DeploymentStatus | None = None  # the status a resume returns to
+
+    @property
+    def finishing(self) -> bool:
+        """A dynamic deployment a person finished: it takes no new device and completes once no
+        install is active (read from its decisions, so no column of its own on either store)."""
+        return any(d.kind == "finished" for d in self.decisions)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from read_side.deployments import DeploymentFilter, DeploymentsReader
 from read_side.deployments.eta import eta
 from read_side.firmware import FirmwareFilter, FirmwareReader, FirmwareStatus
 from tests.ota_clock import T0
-from tests.ota_world import OtaWorld
+from tests.ota_world import ADMIN, OtaWorld
 from write_side.application import FleetApplication
+from write_side.deployment_commands import FinishDeployment, parse_create_deployment
 from write_side.deployment_states import DeploymentStatus, ExecutionState
 
 S = ExecutionState
@@ -236,3 +237,29 @@ def test_a_replay_after_a_partial_commit_keeps_the_counts_exact(
 def _topic(models: Models, envelope: Any) -> str:
     notifications = models.world.app.recorder.select_notifications(start=envelope.position, limit=1)
     return str(notifications[0].topic)
+
+
+def test_a_finished_dynamic_deployment_shows_finishing_with_its_decision(models: Models) -> None:
+    world = models.world
+    data = {
+        "name": "pumps, open",
+        "firmwareId": str(world.releases["acme/1.2.0"]),
+        "target": {"tags": ["north"], "dynamic": True},
+    }
+    created = world.service.create(parse_create_deployment(data), ADMIN).aggregate
+    created.start(world.clock.tick(), 0)
+    world.app.commit(created, ADMIN)
+    models.catch_up()
+    row = models.deployments.get("acme", created.id)
+    assert row is not None
+    assert (row.status, row.finishing) == (DeploymentStatus.RUNNING, False)
+
+    world.service.finish(FinishDeployment(deployment_id=created.id), ADMIN)
+    models.catch_up()
+    row = models.deployments.get("acme", created.id)
+    assert row is not None
+    assert (row.status, row.finishing) == (DeploymentStatus.RUNNING, True)
+    assert [(d.kind, d.by) for d in row.decisions] == [
+        ("started", "user:alice"),
+        ("finished", "user:alice"),
+    ]

@@ -13,9 +13,10 @@ from write_side.application import FleetApplication
 from write_side.deployment_commands import HealthGateInput, RateInput, WaveInput, _wave
 from write_side.deployment_errors import DeploymentFinished, InvalidTransition
 from write_side.deployment_health import HealthCheck, HealthGate
-from write_side.deployment_plan import DeploymentPlan, RollbackPolicy, Target
+from write_side.deployment_plan import DeploymentPlan, RollbackPolicy
 from write_side.deployment_rate import RateLimit
 from write_side.deployment_states import DeploymentStatus
+from write_side.deployment_target import Target
 from write_side.deployment_waves import FailureAction, WaveSpec, WaveTally
 from write_side.deployment_windows import parse_window
 from write_side.deployments import Deployment

@@ -91,6 +91,7 @@ STORED_TOPICS = {
     "write_side.deployments:Deployment.Resumed",
     "write_side.deployments:Deployment.Aborted",
     "write_side.deployments:Deployment.Canceled",
+    "write_side.deployments:Deployment.Finished",
     "write_side.deployments:Deployment.Completed",
     "write_side.firmware:Firmware.UploadRequested",
     "write_side.firmware:Firmware.Published",

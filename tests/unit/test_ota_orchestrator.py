@@ -43,6 +43,7 @@ from tests.unit.ota_fixtures import OtaWorld
 from write_side.deployment_commands import (
     ApproveWave,
     CancelDeployment,
+    FinishDeployment,
     PauseDeployment,
     ResumeDeployment,
 )
@@ -144,7 +145,9 @@ class Fleet(RuleBasedStateMachine):
     @precondition(lambda self: self.deployments)
     @rule(
         index=st.integers(0, 5),
-        command=st.sampled_from(["pause", "resume", "resume", "approve", "approve", "cancel"]),
+        command=st.sampled_from(
+            ["pause", "resume", "resume", "approve", "approve", "cancel", "finish"]
+        ),
     )
     def operate(self, index: int, command: str) -> None:
         deployment = self.deployments[index % len(self.deployments)]
@@ -156,9 +159,21 @@ class Fleet(RuleBasedStateMachine):
                 service.resume(ResumeDeployment(deployment_id=deployment), OPERATOR)
             elif command == "cancel":
                 service.cancel(CancelDeployment(deployment_id=deployment), OPERATOR)
+            elif command == "finish":
+                service.finish(FinishDeployment(deployment_id=deployment), OPERATOR)
             else:
                 wave = self.world.deployment(deployment).next_wave
                 service.approve(ApproveWave(deployment_id=deployment, wave=wave), OPERATOR)
+        self._step()
+
+    @precondition(lambda self: self._dynamic())
+    @rule(index=st.integers(0, 5))
+    def finish(self, index: int) -> None:
+        """A person finishes one of the dynamic deployments (a finished one: refused)."""
+        dynamic = self._dynamic()
+        command = FinishDeployment(deployment_id=dynamic[index % len(dynamic)])
+        with contextlib.suppress(DomainError):
+            self.world.service.finish(command, OPERATOR)
         self._step()
 
     @precondition(lambda self: self.deployments)
@@ -280,6 +295,27 @@ class Fleet(RuleBasedStateMachine):
             assert sum(Counter(e.execution.state for e in installs).values()) == len(installs)
 
     @invariant()
+    def a_dynamic_deployment_completes_only_after_a_finish(self) -> None:
+        """It stays open for devices that join until a person finishes it; finishing, it has no
+        queued install (those CANCELED, nobody joins) and completes once no install is active;
+        a snapshot one is never finishing."""
+        for deployment in self.deployments:
+            d = self.world.deployment(deployment)
+            finished = self._events(deployment, "Deployment.Finished")
+            assert d.target.dynamic or not finished
+            if d.target.dynamic and d.status is Status.COMPLETED:
+                assert finished
+            if d.finishing and d.status is not Status.COMPLETED:
+                installs = [
+                    e.execution
+                    for e in self._executions()
+                    if e.deployment_id == deployment and e.purpose == "install"
+                ]
+                assert all(e.state is not S.QUEUED for e in installs)
+                if d.status not in QUIET:
+                    assert any(e.state in ACTIVE or e.retry_at for e in installs)
+
+    @invariant()
     def succeeded_only_with_the_target_version(self) -> None:
         for execution in self._executions():
             for event in self._events(execution.id, "DeploymentExecution.Succeeded"):
@@ -301,14 +337,21 @@ class Fleet(RuleBasedStateMachine):
 
     @contextlib.contextmanager
     def _quiet_ones_notify_nobody(self) -> Iterator[None]:
-        """A deployment paused, canceled, aborted or completed when the orchestrator is let
-        run notifies no install while it runs."""
-        quiet = {d for d in self.deployments if self.world.deployment(d).status in QUIET}
+        """A deployment paused, canceled, aborted, completed or finishing when the orchestrator
+        is let run notifies no install while it runs."""
+        quiet = {
+            d
+            for d in self.deployments
+            if self.world.deployment(d).status in QUIET or self.world.deployment(d).finishing
+        }
         before = self._notified()
         yield
         after = self._notified()
         for deployment in quiet:
             assert after[deployment] == before[deployment], deployment
+
+    def _dynamic(self) -> list[UUID]:
+        return [d for d in self.deployments if self.plans[d].get("target", {}).get("dynamic")]
 
     def _head(self) -> int:
         return self.world.app.recorder.max_notification_id() or 0
