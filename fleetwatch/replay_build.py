@@ -18,13 +18,25 @@ from pathlib import Path
 from typing import Any
 
 from event_store.envelope import EventEnvelope
-from event_store.sqlite_files import ReadModelsDatastore
+from event_store.sqlite_files import ReadModelsDatastore, use_pool
 from fleetwatch.wiring import MODELS_BY_NAME
 from projections.batching import BatchingProjectionWorker
 from write_side.application import FleetApplication
 
 Progress = Callable[[str, int, int], None]  # model, position, up to
-PAGE = 1000  # notifications read, decoded and applied (one commit per model) at a time
+PAGE = 5000  # notifications read, decoded and applied (one commit per model) at a time
+
+
+# A scratch file is thrown away after the run, and one lost to a crash is rebuilt: no fsync.
+SCRATCH_PRAGMAS = ("PRAGMA synchronous=OFF", "PRAGMA cache_size=-65536")
+
+
+class ScratchDatastore(ReadModelsDatastore):
+    """A read model's datastore for a scratch file (`SCRATCH_PRAGMAS`)."""
+
+    def __init__(self, db_name: str, **kwargs: Any) -> None:
+        super().__init__(db_name, **kwargs)
+        use_pool(self, SCRATCH_PRAGMAS)
 
 
 def scratch_worker(
@@ -45,11 +57,11 @@ def scratch_workers(
     app: FleetApplication, directory: Path, names: Sequence[str]
 ) -> Iterator[dict[str, BatchingProjectionWorker]]:
     """A worker per model of `names` over a fresh view in `{directory}/{name}.sqlite3`."""
-    datastores: list[ReadModelsDatastore] = []
+    datastores: list[ScratchDatastore] = []
     try:
         workers = {}
         for name in names:
-            datastore = ReadModelsDatastore(str(directory / f"{name}.sqlite3"))
+            datastore = ScratchDatastore(str(directory / f"{name}.sqlite3"))
             datastores.append(datastore)
             view_class, sqlite_reader = MODELS_BY_NAME[name].sqlite
             view = view_class(datastore=datastore)

@@ -6,7 +6,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
 from audit.replay import format_key
 from fleetwatch.bootstrap import build_system
@@ -17,6 +26,13 @@ from fleetwatch.settings import Settings
 from fleetwatch.wiring import READ_MODELS
 
 MODELS = tuple(model.name for model in READ_MODELS)
+
+
+class EventsPerSecond(ProgressColumn):
+    """The feed positions a model's bar moved per second (rich's estimate over 30 s)."""
+
+    def render(self, task: Task) -> Text:
+        return Text("" if task.speed is None else f"{task.speed:,.0f} events/s")
 
 
 def replay(
@@ -38,6 +54,7 @@ def replay(
             TextColumn("replaying {task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            EventsPerSecond(),
             TimeElapsedColumn(),
             console=err,
         ) as progress:
