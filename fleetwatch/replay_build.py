@@ -42,9 +42,13 @@ class ScratchDatastore(ReadModelsDatastore):
 def scratch_worker(
     app: FleetApplication, name: str, view: Any, reader: Any
 ) -> BatchingProjectionWorker:
-    """The model's projection over the live feed into a scratch view; it publishes nothing."""
+    """The model's projection over the live feed into a scratch view; it publishes nothing, so
+    a projection that can is told to build no change notices (`notices`)."""
+    projection = MODELS_BY_NAME[name].projection(view, reader)
+    if hasattr(projection, "notices"):
+        projection.notices = False
     return BatchingProjectionWorker(
-        MODELS_BY_NAME[name].projection(view, reader),
+        projection,
         checkpoints=view,
         recorder=app.recorder,
         mapper=app.envelope_mapper,
