@@ -1,13 +1,13 @@
 """The replay that proves the read models (docs/audit.md section 19.6): on the embedded
-default here, and what both stores share (the scratch worker, the neutral rows, the result);
-DynamoDB's in `fleetwatch.replay_dynamodb`.
+default here, and what both stores share (the neutral rows, the result); DynamoDB's in
+`fleetwatch.replay_dynamodb`, the scratch build in `fleetwatch.replay_build`.
 
 On SQLite each chosen read model is built by its own projection into a scratch SQLite file
 beside the live read-models file (a temporary directory, removed at the end), over the feed up
-to the live model's checkpoint, and both are compared row by row in key order
-(`audit.replay.compare`). The live rows and their checkpoint are read in one read transaction;
-a worker that moved meanwhile only moves the checkpoint the scratch catches up to inside that
-transaction.
+to the live model's checkpoint (read once for all the models), and both are compared row by
+row in key order (`audit.replay.compare`). The live rows and their checkpoint are read in one
+read transaction; a worker that moved meanwhile only moves the checkpoint the scratch catches
+up to inside that transaction.
 """
 
 from __future__ import annotations
@@ -19,17 +19,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from audit.replay import Comparison, compare
-from event_store.sqlite_files import ReadModelsDatastore
+from fleetwatch.replay_build import Progress, fan_out, scratch_workers
 from fleetwatch.settings import Settings
-from fleetwatch.wiring import MODELS_BY_NAME
 from projections.batching import BatchingProjectionWorker
 from read_side.sqlite_snapshot import Scalar, model_tables, snapshot
 from write_side.application import FleetApplication
 
-Progress = Callable[[str, int, int], None]  # model, position, up to
 Row = tuple[tuple[Scalar, ...], dict[str, Scalar]]
 
 
@@ -64,57 +61,44 @@ def replay_models(
     names: Sequence[str],
     progress: Progress | None = None,
 ) -> list[ModelReplay]:
-    """Replay each of `names` (read models of `fleetwatch.wiring`) into scratch and compare."""
+    """Replay each of `names` (read models of `fleetwatch.wiring`) into scratch and compare.
+    The bulk, up to each live checkpoint read first, reads the feed once for all of them
+    (`fleetwatch.replay_build.fan_out`)."""
     live = settings.read_models_path
     scratch = Path(tempfile.mkdtemp(prefix="replay-", dir=live.parent))
     try:
-        return [_replay(app, live, scratch / f"{name}.sqlite3", name, progress) for name in names]
+        with scratch_workers(app, scratch, names) as workers:
+            tables = {name: model_tables(scratch / f"{name}.sqlite3") for name in names}
+            first = {}
+            for name, worker in workers.items():
+                with snapshot(live, tables[name], worker.tracking_name) as current:
+                    first[name] = current.checkpoint
+            fan_out(app, workers, first, progress)  # outside the live read transactions
+            return [
+                _compare(live, scratch / f"{name}.sqlite3", name, tables[name], workers[name])
+                for name in names
+            ]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _replay(
-    app: FleetApplication, live: Path, path: Path, name: str, progress: Progress | None
+def _compare(
+    live: Path, path: Path, name: str, tables: Sequence[str], worker: BatchingProjectionWorker
 ) -> ModelReplay:
-    model = MODELS_BY_NAME[name]
-    view_class, sqlite_reader = model.sqlite
-    datastore = ReadModelsDatastore(str(path))
-    try:
-        view = view_class(datastore=datastore)
-        view.create_table()
-        worker = scratch_worker(app, name, view, sqlite_reader(datastore))
-        report = reporting(progress, name)
-        tables = model_tables(path)  # the scratch file holds this model's tables only
-        with snapshot(live, tables, worker.tracking_name) as first:
-            position = first.checkpoint
-        worker.catch_up_to(position, report)  # the bulk, outside the live read transaction
-        with snapshot(live, tables, worker.tracking_name) as current:
-            position = current.checkpoint  # the worker may have moved since: the rest
-            worker.catch_up_to(position, report)
-            with snapshot(path, tables, worker.tracking_name) as replayed:
-                comparison = compare(kept(name, current.rows), kept(name, replayed.rows))
-        return ModelReplay(name, position, comparison)
-    finally:
-        datastore.close()
+    """Inside the read transaction that streams the live rows, catch up to the checkpoint it
+    sees (the live worker may have moved since the bulk) and compare."""
+    with snapshot(live, tables, worker.tracking_name) as current:
+        position = current.checkpoint
+        worker.catch_up_to(position)
+        with snapshot(path, tables, worker.tracking_name) as replayed:
+            comparison = compare(kept(name, current.rows), kept(name, replayed.rows))
+    return ModelReplay(name, position, comparison)
 
 
 def kept(name: str, rows: Iterable[Row]) -> Iterable[Row]:
     """`rows` without the model's neutral rows (`NEUTRAL`)."""
     neutral = NEUTRAL.get(name)
     return rows if neutral is None else (row for row in rows if not neutral(row))
-
-
-def scratch_worker(
-    app: FleetApplication, name: str, view: Any, reader: Any
-) -> BatchingProjectionWorker:
-    """The model's projection over the live feed into a scratch view; it publishes nothing."""
-    return BatchingProjectionWorker(
-        MODELS_BY_NAME[name].projection(view, reader),
-        checkpoints=view,
-        recorder=app.recorder,
-        mapper=app.envelope_mapper,
-        upstream_name=app.name,
-    )
 
 
 def reporting(progress: Progress | None, name: str) -> Callable[[int, int], None] | None:

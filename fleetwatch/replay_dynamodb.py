@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from audit.replay import compare, order
-from fleetwatch.replay import ModelReplay, Progress, kept, reporting, scratch_worker
+from fleetwatch.replay import ModelReplay, kept, reporting
+from fleetwatch.replay_build import Progress, scratch_worker
 from fleetwatch.wiring import MODELS_BY_NAME
 from read_side.dynamodb_snapshot import Row, snapshot
 from write_side.application import FleetApplication

@@ -50,6 +50,7 @@ class DeviceStatusProjection:
     `process_batch` folds many events into one write of the changed rows."""
 
     name = "device_status"
+    notices = True  # False: build no change notices (a replay into scratch publishes none)
 
     def __init__(self, view: DeviceStatusView, reader: DeviceStatusReader) -> None:
         self.view = view
@@ -97,6 +98,8 @@ class DeviceStatusProjection:
             return []
         saved = [row for key in changed if (row := rows[key]) is not None]
         self.view.save_many(saved, tracking, alert_links=links)
+        if not self.notices:
+            return []
         keys = [(row.tenant_id, row.device_id) for row in saved]
         return [
             notice

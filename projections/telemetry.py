@@ -43,6 +43,7 @@ def notice_data(batch: DeviceBatch) -> dict[str, Any]:
 
 class TelemetryProjection:
     name = "telemetry"
+    notices = True  # False: build no change notices (a replay into scratch publishes none)
 
     def __init__(self, view: TelemetryView) -> None:
         self.view = view
@@ -58,6 +59,8 @@ class TelemetryProjection:
     ) -> list[ChangeNotice]:
         batches = [fold(envelope) for envelope in envelopes]
         applied = self.view.apply(batches, tracking)
+        if not self.notices:
+            return []
         return [  # what the read model now holds: no notice of a dropped repeat
             ChangeNotice(
                 tenant_id=batch.tenant_id,
