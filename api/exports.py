@@ -1,5 +1,7 @@
 """Exports (docs/analytics.md 20.5): `POST /analytics/export` (202, GraphQL `requestExport`)
-and `GET /analytics/exports/{exportId}` (GraphQL `export`), declared once for both wires.
+and `GET /analytics/exports/{exportId}` (GraphQL `export`), declared once for both wires; a
+month's fleet report (20.4), `POST /analytics/reports` (GraphQL `requestReport`), is an export
+of kind `report`, followed and fetched the same way.
 
 The request goes through the one command path (`ExportService.request`: budgets and the
 caller's own devices checked, another tenant's device `NOT_FOUND`, nothing stored); the answer
@@ -29,8 +31,9 @@ from api.rest.errors import not_found
 from ota.port import BlobStore
 from read_side.exports import ExportRow
 from write_side.application import Saved
+from write_side.errors import InvalidInput
 from write_side.export_service import RequestExport
-from write_side.exports import Export, ExportFormat, ExportKind, ExportStatus
+from write_side.exports import Export, ExportFormat, ExportKind, ExportStatus, month_range
 
 LINK_SECONDS = 24 * 3600
 EXPORT_ID = Arg(
@@ -50,9 +53,30 @@ class ExportRequestBody(Input):
     start: datetime = Field(alias="from", description="Inclusive (ISO 8601, with a zone).")
     end: datetime = Field(alias="to", description="Exclusive (ISO 8601, with a zone).")
     device_ids: list[UUID] = Field(default_factory=list, description="At most 1,000.")
+    tag: str | None = Field(default=None, description="A report's scope: the devices of a tag.")
 
     def command(self) -> RequestExport:
-        return RequestExport(self.kind, self.format, self.start, self.end, tuple(self.device_ids))
+        ids = tuple(self.device_ids)
+        return RequestExport(self.kind, self.format, self.start, self.end, ids, tag=self.tag)
+
+
+class ReportRequestBody(Input):
+    """The fleet report of a calendar month (UTC) of the caller's tenant: uptime per device,
+    alerts by rule and severity, MTTA and MTTR, firmware compliance; over all its devices,
+    those of a tag, or the named ones (its own); a self-contained HTML page with its charts
+    (the default), or its rows as CSV or Parquet. The month may be the current one (up to now)."""
+
+    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (UTC).")
+    format: ExportFormat = ExportFormat.HTML
+    tag: str | None = Field(default=None, description="Only the devices of this tag.")
+    device_ids: list[UUID] = Field(default_factory=list, description="At most 1,000.")
+
+    def command(self) -> RequestExport:
+        start, end = month_range(self.month)
+        if start > datetime.now(UTC):
+            raise InvalidInput(f"{self.month} has not begun", "month")
+        ids, kind = tuple(self.device_ids), ExportKind.REPORT
+        return RequestExport(kind, self.format, start, end, ids, tag=self.tag)
 
 
 class ExportLinkPublic(View):
@@ -68,6 +92,7 @@ class ExportPublic(View):
     start: datetime = Field(description="The range's start (inclusive).")
     end: datetime = Field(description="The range's end (exclusive).")
     device_ids: list[UUID]
+    tag: str | None = Field(description="A report's scope: the devices of this tag.")
     rows: Long = Field(description="Rows written so far (all of them once completed).")
     bytes: Long = Field(description="Bytes written so far (Parquet: known at the end).")
     reason: str | None = Field(description="Why it failed (a budget is named).")
@@ -84,7 +109,7 @@ class ExportPublic(View):
         return cls(
             id=row.export_id, kind=ExportKind(row.kind), format=ExportFormat(row.format),
             status=ExportStatus(row.status), start=row.start, end=row.end,
-            device_ids=[UUID(d) for d in row.device_ids], rows=Long(row.rows),
+            device_ids=[UUID(d) for d in row.device_ids], tag=row.tag, rows=Long(row.rows),
             bytes=Long(row.size_bytes),
             reason=row.reason, requested_at=row.requested_at, finished_at=row.finished_at,
             link=link,
@@ -106,7 +131,7 @@ def row_of(export: Export) -> ExportRow:
         requested_by=export.requested_by, requested_at=export.requested_at, rows=export.rows,
         size_bytes=export.bytes, object_key=export.object_key, sha256=None,
         reason=export.reason, finished_at=None, version=export.version,
-        updated_at=datetime.now(UTC),
+        updated_at=datetime.now(UTC), tag=export.tag,
     )  # fmt: skip
 
 
@@ -140,6 +165,17 @@ OPERATIONS = (
             responses=not_found("device"),
         ),
         graphql=GraphQL("request_export", MUTATION, input="RequestExportInput"),
+    ),
+    Operation(
+        "request_report", EXPORT, request_export, ExportPublic, shape=ReportRequestBody,
+        rest=Rest(
+            "POST", "/analytics/reports",
+            "A month's fleet report as an HTML page with charts, CSV or Parquet (asynchronous: "
+            "202; follow it at its Location, or with the subscription exportProgress)",
+            status=202, etag=False, location=lambda e: f"/analytics/exports/{e.id}",
+            responses=not_found("device"),
+        ),
+        graphql=GraphQL("request_report", MUTATION, input="RequestReportInput"),
     ),
     Operation(
         "get_export", EXPORT, get_export, ExportPublic, args=(EXPORT_ID,),

@@ -226,8 +226,9 @@ def build_system(
     ota_loops = build_ota_loops(ota_schedule, settings, fire, render, wakeup)
     workers["parquet"] = build_parquet(app, settings, readers["device_status"])
     exports = build_exports(
-        app, settings, readers["device_status"], ota_services.blobs, readers["exports"]
-    )
+        app, settings, readers["device_status"], ota_services.blobs, readers["exports"],
+        reports=(readers["alerts"], readers["firmware"]),
+    )  # fmt: skip
     workers["exporter"] = exports.worker
     files = ParquetFiles(settings.analytics_path)
     supervisor = Supervisor(

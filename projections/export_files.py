@@ -2,6 +2,8 @@
 that memory holds one chunk of rows, never the export.
 
 - CSV: a header, then each chunk encoded (`csv.writer`, UTF-8) and written at once.
+- HTML (a report, 20.4): the rows are kept (a report has a few per device and rule) and the
+  page is rendered at the end (`projections.report_html`), then written at once.
 - Parquet: each chunk is appended to a table in a DuckDB database file in a temporary
   directory (columns as list parameters, `unnest`: no SQL from data; DuckDB keeps it on disk,
   within `memory_limit`); at the end DuckDB writes the Parquet file (`COPY`), which is then
@@ -22,6 +24,8 @@ from typing import Any, Protocol
 import duckdb
 
 from ota.port import CHUNK_SIZE, BlobWriter
+from projections.report import ReportRow
+from projections.report_html import render
 from write_side.exports import ExportFormat
 
 Columns = Sequence[tuple[str, str]]  # (name, DuckDB type)
@@ -95,7 +99,29 @@ class ParquetFile:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def open_file(format: ExportFormat, blob: BlobWriter, columns: Columns) -> ChunkedFile:
+class HtmlFile:
+    def __init__(self, blob: BlobWriter, heading: tuple[str, str]) -> None:
+        self.blob, self.heading, self.size = blob, heading, 0
+        self.rows: list[ReportRow] = []
+
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.rows += rows
+
+    def finish(self) -> None:
+        data = render(self.rows, *self.heading).encode()
+        self.blob.write(data)
+        self.size += len(data)
+
+    def close(self) -> None:
+        self.rows = []
+
+
+def open_file(
+    format: ExportFormat, blob: BlobWriter, columns: Columns, heading: tuple[str, str] = ("", "")
+) -> ChunkedFile:
+    """The file of `format`; `heading` (title, subtitle): an HTML page's."""
     if format is ExportFormat.PARQUET:
         return ParquetFile(blob, columns)
+    if format is ExportFormat.HTML:
+        return HtmlFile(blob, heading)
     return CsvFile(blob, columns)

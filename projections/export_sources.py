@@ -23,7 +23,10 @@ from typing import Any
 import duckdb
 
 from event_store.log import EventLog
+from projections.report import REPORT_COLUMNS
+from projections.report_source import ReportSources
 from read_side.analytics import ParquetFiles
+from write_side.errors import DomainError
 from write_side.exports import Export, ExportKind
 
 Row = tuple[Any, ...]
@@ -47,7 +50,11 @@ EVENT_COLUMNS = (
     ("actor", "VARCHAR"),
     ("payload", "VARCHAR"),
 )
-COLUMNS = {ExportKind.TELEMETRY: TELEMETRY_COLUMNS, ExportKind.EVENTS: EVENT_COLUMNS}
+COLUMNS = {
+    ExportKind.TELEMETRY: TELEMETRY_COLUMNS,
+    ExportKind.EVENTS: EVENT_COLUMNS,
+    ExportKind.REPORT: REPORT_COLUMNS,
+}
 _TELEMETRY = (
     "SELECT device_id, device_type, metric, ts, value, message_id, received_at "
     "FROM read_parquet($files, hive_partitioning = true) "
@@ -56,21 +63,30 @@ _TELEMETRY = (
 _DEVICES = " AND device_id IN (SELECT unnest($devices))"
 
 
+class ReportsUnavailable(DomainError):
+    code = "REPORTS_UNAVAILABLE"
+
+
 def naive(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
 class ExportSources:
-    """The two sources: the telemetry files (None where analytics is not configured) and the
-    event log."""
+    """The sources: the telemetry files (None where analytics is not configured), the event
+    log, and the read models a report reads (None: reports fail, saying so)."""
 
     files: ParquetFiles | None
     log: EventLog
+    reports: ReportSources | None = None
 
     def chunks(self, export: Export, chunk_rows: int) -> Iterator[list[Row]]:
         if export.kind is ExportKind.TELEMETRY:
             return self.telemetry(export, chunk_rows)
+        if export.kind is ExportKind.REPORT:
+            if self.reports is None:
+                raise ReportsUnavailable("reports are not configured in this process")
+            return iter(self.reports.rows(export, chunk_rows))
         return self.events(export, chunk_rows)
 
     def telemetry(self, export: Export, chunk_rows: int) -> Iterator[list[Row]]:

@@ -52,7 +52,7 @@ def evolve(current: ExportRow | None, envelope: EventEnvelope) -> ExportRow | No
             requested_by=str(payload["requested_by"]),
             requested_at=datetime.fromisoformat(payload["requested_at"]),
             rows=0, size_bytes=0, object_key=None, sha256=None, reason=None, finished_at=None,
-            **common,
+            tag=payload.get("tag"), **common,
         )  # fmt: skip
     if current is None:
         return None  # never seen requested (cannot happen in feed order)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -27,7 +28,7 @@ from event_store.envelope import EventEnvelope, EventMetadata
 from ota.errors import BlobTooLarge
 from ota.port import BlobStore
 from projections.export_files import open_file
-from projections.export_sources import COLUMNS, ExportSources
+from projections.export_sources import COLUMNS, ExportSources, ReportsUnavailable
 from read_side.notifications import ChangeNotice
 from write_side.errors import DomainError
 from write_side.export_service import ExportFile, ExportService
@@ -72,7 +73,7 @@ class Exporter:
             done = self.service.complete(export_id, written, meta).aggregate
         except ExportFinished:  # another runner ended it meanwhile: its end stands
             return self.service.get(tenant_id, export_id)
-        except (ExportBudgetExceeded, BlobTooLarge) as e:
+        except (ExportBudgetExceeded, ReportsUnavailable, BlobTooLarge) as e:
             reason = f"budget max_bytes: {e.message}" if isinstance(e, BlobTooLarge) else e.message
             return self.service.fail(export_id, reason, meta).aggregate
         except Exception as e:
@@ -87,7 +88,7 @@ class Exporter:
     def _write(self, export: Export, meta: EventMetadata, progress: Progress | None) -> ExportFile:
         budgets, rows, chunks = self.budgets, 0, 0
         with self.blobs.open_writer(export.tenant_id, max_bytes=budgets.max_bytes) as blob:
-            file = open_file(export.format, blob, COLUMNS[export.kind])
+            file = open_file(export.format, blob, COLUMNS[export.kind], heading(export))
             try:
                 for chunk in self.sources.chunks(export, budgets.chunk_rows):
                     rows += len(chunk)
@@ -107,6 +108,19 @@ class Exporter:
                 file.close()
             info = blob.commit()
         return ExportFile(info.key, rows, info.size, info.sha256 or "")
+
+
+def heading(export: Export) -> tuple[str, str]:
+    """A report page's title and subtitle: its tenant and scope, its range."""
+    scope = f"tag {export.tag}" if export.tag else (
+        f"{len(export.device_ids)} devices" if export.device_ids else "all devices"
+    )  # fmt: skip
+    last = export.end - timedelta(microseconds=1)
+    span = f"{export.start:%Y-%m-%d} to {last:%Y-%m-%d} (UTC)"
+    return (
+        f"Fleet report: {export.tenant_id}, {scope}",
+        f"{span}. Made {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+    )
 
 
 class ExportProcess:

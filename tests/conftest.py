@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -28,7 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from dynamodb_local import dynamodb_local  # noqa: E402
-from local_services import MOSQUITTO, REDIS, Service, ServiceUnavailable, running  # noqa: E402
+from local_services import (  # noqa: E402
+    MOSQUITTO,
+    REDIS,
+    Service,
+    ServiceUnavailable,
+    apt_install,
+    running,
+)
 
 from fleetwatch.bootstrap import application_env  # noqa: E402
 from fleetwatch.settings import Settings  # noqa: E402
@@ -104,6 +112,23 @@ def mqtt_url() -> Iterator[str]:
     """Mosquitto (127.0.0.1:1883 by default), started for the session when none answers;
     fails (never skips) when it can not be."""
     yield from _service(MOSQUITTO, _mqtt_test_url())
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """A real browser for the pages the system makes (a fleet report, docs/analytics.md 20.4):
+    `FLEETWATCH_TEST_CHROMIUM`, else Debian's `chromium`, installed with apt-get when missing;
+    fails (never skips) when it can not be."""
+    path = os.environ.get("FLEETWATCH_TEST_CHROMIUM") or shutil.which("chromium")
+    if path is None:
+        try:
+            apt_install(["chromium"])
+        except ServiceUnavailable as e:  # pragma: no cover - environment problem
+            pytest.fail(f"Chromium is required and is not there: {e}")
+        path = shutil.which("chromium")
+    if path is None:  # pragma: no cover - environment problem
+        pytest.fail("Chromium is required: apt-get installed it, but `chromium` is not on PATH")
+    return path
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])

@@ -34,6 +34,7 @@ class RequestExport:
     end: datetime
     device_ids: Sequence[UUID] = field(default_factory=tuple)
     in_process: bool = False  # the caller runs it (`fleetwatch export`), not the worker
+    tag: str | None = None  # a report's scope (20.4): the devices of this tag
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class ExportService:
             requested_by=meta.actor,
             at=self.clock(),
             runner="caller" if command.in_process else "worker",
+            tag=command.tag,
         )
         if export.device_ids:
             missing = set(export.device_ids) - self.owned(meta.tenant_id, export.device_ids)

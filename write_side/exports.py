@@ -10,7 +10,7 @@ methods (`write_side/devices.py`'s style); times in events are ISO 8601 strings.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -28,11 +28,16 @@ MAX_REASON = 500
 class ExportKind(StrEnum):
     TELEMETRY = "telemetry"
     EVENTS = "events"
+    REPORT = "report"  # the fleet report of the range (docs/analytics.md 20.4)
 
 
 class ExportFormat(StrEnum):
     CSV = "csv"
     PARQUET = "parquet"
+    HTML = "html"  # a report only: a self-contained page with its charts
+
+
+MAX_TAG = 64
 
 
 class ExportStatus(StrEnum):
@@ -62,6 +67,14 @@ def check_range(start: datetime, end: datetime, max_range: timedelta = MAX_RANGE
         raise InvalidInput(f"the range exceeds the budget max_range ({max_range.days} days)", "to")
 
 
+def month_range(month: str) -> tuple[datetime, datetime]:
+    """`YYYY-MM` as `[first instant, first instant of the next month)` in UTC; ValueError when
+    it is no such month."""
+    start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end
+
+
 class Export(Aggregate):
     """Create with `Export.request(...)`; the worker calls `progress`, `complete`, `fail`."""
 
@@ -79,10 +92,17 @@ class Export(Aggregate):
         at: datetime,
         runner: str = "worker",
         max_range: timedelta = MAX_RANGE,
+        tag: str | None = None,
     ) -> Export:
         check_range(start, end, max_range)
         if len(device_ids) > MAX_DEVICES:
             raise InvalidInput(f"at most {MAX_DEVICES} device ids", "deviceIds")
+        if format is ExportFormat.HTML and kind is not ExportKind.REPORT:
+            raise InvalidInput("html is a report's format only (csv or parquet)", "format")
+        if tag is not None and not 0 < len(tag) <= MAX_TAG:
+            raise InvalidInput(f"a tag has 1 to {MAX_TAG} characters", "tag")
+        if tag is not None and kind is not ExportKind.REPORT:
+            raise InvalidInput("only a report is scoped by a tag", "tag")
         return cls(
             tenant_id=tenant_id,
             kind=kind.value,
@@ -93,6 +113,7 @@ class Export(Aggregate):
             requested_by=requested_by,
             requested_at=at.isoformat(),
             runner=runner,
+            tag=tag,  # absent from the events before reports: None
         )
 
     @event("Requested")
@@ -108,8 +129,9 @@ class Export(Aggregate):
         requested_by: str,
         requested_at: str,
         runner: str,
+        tag: str | None = None,
     ) -> None:
-        self.tenant_id, self.requested_by = tenant_id, requested_by
+        self.tenant_id, self.requested_by, self.tag = tenant_id, requested_by, tag
         self.runner = runner  # "worker": the exports worker runs it; "caller": the CLI does
         self.kind, self.format = ExportKind(kind), ExportFormat(format)
         self.start, self.end = datetime.fromisoformat(start), datetime.fromisoformat(end)

@@ -1,6 +1,6 @@
 """The operators' command line: `fleetwatch serve | demo | token issue | dynamodb create-tables |
-projections rebuild | events | replay | export | audit verify`. Bad input exits with code 2 and a
-one-line error, no traceback.
+projections rebuild | events | replay | export | report | audit verify`. Bad input exits with
+code 2 and a one-line error, no traceback.
 
 A package by command group: `serving` (the long-running processes), `stores` (tables, read
 models, the feed), `admin` (tokens and credentials), `audit` (tamper evidence), `replay` (the
@@ -14,7 +14,7 @@ import typer
 
 from fleetwatch.cli.admin import credential_app, token_app
 from fleetwatch.cli.audit import audit_app
-from fleetwatch.cli.export import export
+from fleetwatch.cli.export import export, report
 from fleetwatch.cli.replay import replay
 from fleetwatch.cli.serving import demo, ingest_app, serve, simulate
 from fleetwatch.cli.stores import dynamodb_app, events, projections_app
@@ -26,6 +26,7 @@ app.command()(serve)
 app.command()(events)
 app.command()(replay)
 app.command()(export)
+app.command()(report)
 app.command()(simulate)
 app.command()(demo)
 app.add_typer(token_app, name="token")

@@ -1,10 +1,12 @@
-"""`fleetwatch export`: an export of a tenant's telemetry or events (docs/analytics.md 20.5), run
+"""`fleetwatch export` and `fleetwatch report`: an export of a tenant's telemetry or events
+(docs/analytics.md 20.5), or a month's fleet report (20.4, an export of kind `report`), run
 in this process: the same command as `POST /analytics/export` (recorded as run by its caller, so
 a serving process's exporter leaves it alone) and the same exporter, a progress bar on stderr,
 the file copied to `--out` when asked."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +21,7 @@ from fleetwatch.cli.common import err, fail
 from fleetwatch.settings import Settings
 from write_side.errors import DomainError, InvalidInput
 from write_side.export_service import RequestExport
-from write_side.exports import Export, ExportFormat, ExportKind, ExportStatus
+from write_side.exports import Export, ExportFormat, ExportKind, ExportStatus, month_range
 
 
 def _time(text: str, name: str) -> datetime:
@@ -43,18 +45,59 @@ def export(  # noqa: PLR0917 - typer options
 ) -> None:
     """Export a tenant's telemetry or events of a range; prints the export's id, status, rows,
     bytes and blob key. Exit code 1 when the export failed (its reason on stderr)."""
+
+    def command() -> RequestExport:
+        devices = _devices(device)
+        return RequestExport(
+            kind, format, _time(start, "from"), _time(end, "to"), devices, in_process=True
+        )
+
+    _run(tenant, command, out)
+
+
+def report(  # noqa: PLR0917 - typer options
+    tenant: Annotated[str, typer.Option(help="The tenant whose fleet is reported.")],
+    month: Annotated[str, typer.Option(help="YYYY-MM (UTC); the current one: up to now.")],
+    tag: Annotated[str | None, typer.Option(help="Only the devices of this tag.")] = None,
+    format: Annotated[ExportFormat, typer.Option(help="html, csv or parquet.")] = ExportFormat.HTML,
+    device: Annotated[list[str] | None, typer.Option(help="A device id (repeat).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the file here too.")] = None,
+) -> None:
+    """A month's fleet report (docs/analytics.md 20.4): uptime per device, alerts by rule and
+    severity, MTTA and MTTR, firmware compliance; an HTML page with charts, or its rows. Prints
+    what `export` prints; exit code 1 when it failed."""
+
+    def command() -> RequestExport:
+        try:
+            start, end = month_range(month)
+        except ValueError:
+            raise InvalidInput(f"not a month (YYYY-MM): {month!r}", "month") from None
+        devices = _devices(device)
+        return RequestExport(
+            ExportKind.REPORT, format, start, end, devices, in_process=True, tag=tag
+        )
+
+    _run(tenant, command, out)
+
+
+def _devices(given: list[str] | None) -> tuple[UUID, ...]:
+    try:
+        return tuple(UUID(d) for d in given or ())
+    except ValueError as e:
+        raise InvalidInput(str(e), "device") from None
+
+
+def _run(tenant: str, command: Callable[[], RequestExport], out: Path | None) -> None:
+    """Request the export (`command` builds it; bad input exits with code 2), run it here with
+    a progress bar, print its end, copy its file to `out`."""
     system = build_system(Settings())
     try:
         if system.exports is None:
             raise fail("exports are not configured")
         try:
-            devices = tuple(UUID(d) for d in device or ())
-            command = RequestExport(
-                kind, format, _time(start, "from"), _time(end, "to"), devices, in_process=True
+            requested = system.exports.service.request(
+                command(), EventMetadata(tenant, "system:cli")
             )
-            requested = system.exports.service.request(command, EventMetadata(tenant, "system:cli"))
-        except ValueError as e:
-            raise fail(f"device: {e}") from None
         except DomainError as e:
             field = getattr(e, "field", None)
             raise fail(f"{field}: {e.message}" if field else e.message) from None
@@ -66,10 +109,10 @@ def export(  # noqa: PLR0917 - typer options
         ) as bar:  # fmt: skip
             task = bar.add_task(str(export_id), total=None, rows=0, size=0)
 
-            def report(current: Export) -> None:
+            def progress(current: Export) -> None:
                 bar.update(task, rows=current.rows, size=current.bytes)
 
-            done = system.exports.exporter.run(tenant, export_id, report)
+            done = system.exports.exporter.run(tenant, export_id, progress)
         print(f"{done.id} {done.status} rows={done.rows} bytes={done.bytes} key={done.object_key}")
         if done.status is not ExportStatus.COMPLETED or done.object_key is None:
             err.print(f"export failed: {done.reason}", markup=False)

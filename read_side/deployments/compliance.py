@@ -16,7 +16,7 @@ from read_side.firmware.row import FirmwareRow, FirmwareStatus
 from write_side.errors import InvalidInput
 from write_side.semver import parse_semver
 
-__all__ = ["Group", "latest_release", "summarize"]
+__all__ = ["Group", "latest_release", "precedes", "summarize"]
 
 Group = tuple[str, str | None, int, int]  # device type, reported version, devices, failed
 
@@ -41,7 +41,7 @@ def latest_release(
 _PAGE = 20
 
 
-def _precedes(version: str | None, latest: FirmwareRow) -> bool:
+def precedes(version: str | None, latest: FirmwareRow) -> bool:
     if version is None:
         return True
     try:
@@ -65,7 +65,7 @@ def summarize(
         for _, version, devices, failures in by_type[device_type]:
             versions[version or ""] = versions.get(version or "", 0) + devices
             failed += failures
-            if release is not None and _precedes(version, release):
+            if release is not None and precedes(version, release):
                 behind += devices
         rows.append(
             ComplianceRow(

@@ -15,8 +15,8 @@ __all__ = ["ExportRow"]
 class ExportRow:
     tenant_id: str
     export_id: UUID
-    kind: str  # telemetry | events
-    format: str  # csv | parquet
+    kind: str  # telemetry | events | report
+    format: str  # csv | parquet | html (a report's)
     status: str  # REQUESTED | RUNNING | COMPLETED | FAILED
     start: datetime
     end: datetime
@@ -31,3 +31,4 @@ class ExportRow:
     finished_at: datetime | None
     version: int  # the export stream's version absorbed (the row's guard)
     updated_at: datetime
+    tag: str | None = None  # a report's scope: the devices of this tag (None: all, or the ids)

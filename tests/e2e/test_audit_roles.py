@@ -41,11 +41,12 @@ query ($id: ID!, $version: Int, $at: DateTime) {
   deviceAsOf(id: $id, version: $version, at: $at) { version latestVersion aggregate state }
 }"""
 DEVICE_ROUTES = ("/ingest", "/jobs/")  # devices authenticate there with their tokens, not users
-# POSTs that read, allowed to the auditor: the seed's query, and an export (docs/analytics.md
-# 20.5), which changes no device, alert, rule, release or user: it records who exported what,
-# as the record of reads does (19.3). tests/e2e/test_exports_api.py exports as an auditor.
-READ_POSTS = ("/analytics/query", "/analytics/export")
-READ_MUTATIONS = {"request_export"}
+# POSTs that read, allowed to the auditor: the seed's query, and an export or a report
+# (docs/analytics.md 20.4, 20.5), which changes no device, alert, rule, release or user: it
+# records who exported what, as the record of reads does (19.3). The exports' and reports'
+# e2e tests request them as an auditor.
+READ_POSTS = ("/analytics/query", "/analytics/export", "/analytics/reports")
+READ_MUTATIONS = {"request_export", "request_report"}
 
 
 def test_the_auditor_changes_nothing(

@@ -61,3 +61,36 @@ def test_export_events_to_a_parquet_file_with_a_progress_bar(
     assert refused.exit_code == 2
     assert "not found" in refused.stderr
     assert "Traceback" not in refused.output
+
+
+def test_report_of_this_month_as_csv_and_bad_months(sqlite_env: Settings, tmp_path: Path) -> None:
+    system = build_system(sqlite_env)
+    for tag in ("north", "north", "south"):
+        saved = system.device_service.register(
+            RegisterDevice(name=f"{tag} pump", device_type="pump", tags=[tag]),
+            EventMetadata("acme", "user:alice"),
+        )
+    system.start()
+    assert system.wait_for(saved.position, 10)
+    system.close()
+    out = tmp_path / "report.csv"
+    month = f"{datetime.now(UTC):%Y-%m}"
+    result = runner.invoke(
+        app, ["report", "--tenant", "acme", "--month", month, "--tag", "north", "--format", "csv",
+              "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "COMPLETED" in result.stdout
+    devices = duckdb.execute(
+        "SELECT value FROM read_csv(?) WHERE section = 'summary' AND metric = 'devices'",
+        [str(out)],
+    ).fetchall()
+    assert devices == [(2.0,)]
+    for bad in ("2026-13", "next"):
+        refused = runner.invoke(app, ["report", "--tenant", "acme", "--month", bad])
+        assert refused.exit_code == 2, refused.output
+        assert "month: not a month" in refused.stderr
+        assert "Traceback" not in refused.output
+    wrong = runner.invoke(app, ["report", "--tenant", "acme", "--month", month, "--tag", ""])
+    assert wrong.exit_code == 2
+    assert "tag" in wrong.stderr

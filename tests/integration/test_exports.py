@@ -97,7 +97,7 @@ def read_back(blobs: BlobStore, key: str, path: Path, format: ExportFormat) -> l
     return duckdb.execute(sql, [str(path)]).fetchall()
 
 
-@pytest.mark.parametrize("format", list(ExportFormat))
+@pytest.mark.parametrize("format", [ExportFormat.CSV, ExportFormat.PARQUET])  # html: reports
 def test_telemetry_exports_read_back_with_duckdb(
     app: FleetApplication,
     files: ParquetFiles,
@@ -197,7 +197,7 @@ def peak_of(
     return peak, len(progressed)
 
 
-@pytest.mark.parametrize("format", list(ExportFormat))
+@pytest.mark.parametrize("format", [ExportFormat.CSV, ExportFormat.PARQUET])  # html: reports
 def test_memory_is_bounded_by_the_chunk_not_the_export(
     sqlite_app: FleetApplication, files: ParquetFiles, tmp_path: Path, format: ExportFormat
 ) -> None:

@@ -20,6 +20,7 @@ from write_side.exports import (
     EXPORT_COMPLETED,
     EXPORT_PROGRESSED,
     EXPORT_REQUESTED,
+    Export,
     ExportFinished,
     ExportFormat,
     ExportKind,
@@ -30,6 +31,7 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ACME = EventMetadata(tenant_id="acme", actor="user:alice")
 WORKER = EventMetadata(tenant_id="acme", actor="system:exports")
 MINE, THEIRS = uuid4(), uuid4()
+DAY = timedelta(days=1)
 
 
 @pytest.fixture
@@ -114,6 +116,13 @@ def test_another_tenants_device_is_not_found_and_nothing_is_stored(
         (request(days=93), "to", "max_range"),
         (RequestExport(ExportKind.EVENTS, ExportFormat.CSV, T0, T0), "to", "before"),
         (request([uuid4() for _ in range(1001)]), "deviceIds", "1000"),
+        (RequestExport(ExportKind.EVENTS, ExportFormat.HTML, T0 - DAY, T0), "format", "report"),
+        (
+            RequestExport(ExportKind.EVENTS, ExportFormat.CSV, T0 - DAY, T0, tag="a"),
+            "tag",
+            "report",
+        ),
+        (RequestExport(ExportKind.REPORT, ExportFormat.HTML, T0 - DAY, T0, tag=""), "tag", "1 to"),
     ],
 )
 def test_budgets_and_bad_ranges_name_the_field(
@@ -129,3 +138,28 @@ def test_another_tenant_cannot_load_the_export(service: ExportService) -> None:
     export = service.request(request(), ACME).aggregate
     with pytest.raises(NotFound):
         service.get("other", export.id)
+
+
+def test_a_report_is_an_export_scoped_by_a_tag(service: ExportService) -> None:
+    command = RequestExport(ExportKind.REPORT, ExportFormat.HTML, T0 - DAY, T0, tag="north")
+    export = service.request(command, ACME).aggregate
+    assert (export.kind, export.format, export.tag) == (
+        ExportKind.REPORT,
+        ExportFormat.HTML,
+        "north",
+    )
+    assert service.get("acme", export.id).tag == "north"
+
+
+def test_a_request_recorded_before_reports_loads_without_a_tag(app: FleetApplication) -> None:
+    """`Export.Requested` events stored before 20.4 have no `tag`: they load as `tag=None`."""
+    export = Export.request(
+        tenant_id="acme", kind=ExportKind.EVENTS, format=ExportFormat.CSV, start=T0 - DAY, end=T0,
+        device_ids=[], requested_by="user:alice", at=T0,
+    )  # fmt: skip
+    (requested,) = export.collect_events()
+    old = type(requested).__new__(type(requested))
+    old.__dict__.update({k: v for k, v in requested.__dict__.items() if k != "tag"})
+    loaded = old.mutate(None)
+    assert isinstance(loaded, Export)
+    assert (loaded.tag, loaded.kind) == (None, ExportKind.EVENTS)
