@@ -40,15 +40,17 @@ class ScratchDatastore(ReadModelsDatastore):
 
 
 def scratch_worker(
-    app: FleetApplication, name: str, view: Any, reader: Any
+    app: FleetApplication, name: str, view: Any, reader: Any, max_batch: int = 1000
 ) -> BatchingProjectionWorker:
     """The model's projection over the live feed into a scratch view; it publishes nothing, so
-    a projection that can is told to build no change notices (`notices`)."""
+    a projection that can is told to build no change notices (`notices`). `max_batch`: the
+    notifications of one commit when it catches up by itself (`catch_up_to`)."""
     projection = MODELS_BY_NAME[name].projection(view, reader)
     if hasattr(projection, "notices"):
         projection.notices = False
     return BatchingProjectionWorker(
         projection,
+        max_batch=max_batch,
         checkpoints=view,
         recorder=app.recorder,
         mapper=app.envelope_mapper,

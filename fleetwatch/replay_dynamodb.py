@@ -4,19 +4,23 @@ Each chosen model is built by its own projection into scratch tables under a scr
 (`{prefix}replay-{run}-`), deleted at the end, up to the live model's checkpoint; the live
 tables are scanned between two reads of the model's tracking item, again while they differ
 (`read_side.dynamodb_snapshot`). A scan has no order: both sides are sorted in memory by key.
+With `--to`, each model is built twice up to that position and the two compared (`replay_twice`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from audit.replay import compare, order
 from fleetwatch.replay import ModelReplay, kept, reporting
-from fleetwatch.replay_build import Progress, scratch_worker
+from fleetwatch.replay_build import PAGE, Progress, scratch_worker
+from fleetwatch.replay_to import SECOND_PAGE
 from fleetwatch.wiring import MODELS_BY_NAME
+from projections.batching import BatchingProjectionWorker
 from read_side.dynamodb_snapshot import Row, snapshot
 from write_side.application import FleetApplication
 
@@ -31,23 +35,63 @@ def replay_models(
     results = []
     for name in names:
         live = views[name]
-        prefix = f"{live.table_prefix}replay-{uuid.uuid4().hex[:8]}-"
-        datastore = dataclasses.replace(live.datastore, table_prefix=prefix)
-        view_class, dynamodb_reader = MODELS_BY_NAME[name].dynamodb
-        view = view_class(datastore=datastore)
-        try:
-            view.create_table()
-            worker = scratch_worker(app, name, view, dynamodb_reader(view.client, prefix))
+        with _scratch(app, live, name) as worker:
             position, live_rows = snapshot(live, worker.tracking_name)
-            worker.catch_up_to(position, reporting(progress, name))
-            replayed_at, replayed_rows = snapshot(view, worker.tracking_name)
-            if replayed_at != position:
-                raise RuntimeError(f"{name}: replayed to {replayed_at}, not {position}")
+            replayed_rows = _replayed(worker, name, position, progress)
             comparison = compare(_sorted(name, live_rows), _sorted(name, replayed_rows))
-            results.append(ModelReplay(name, position, comparison))
-        finally:
-            _drop_tables(view.client, prefix)
+        results.append(ModelReplay(name, position, comparison))
     return results
+
+
+def replay_twice(
+    app: FleetApplication,
+    views: Mapping[str, Any],
+    names: Sequence[str],
+    position: int,
+    progress: Progress | None = None,
+) -> list[ModelReplay]:
+    """`fleetwatch replay --to` on DynamoDB: each of `names` built up to `position` twice, in
+    two sets of scratch tables, committing every `PAGE` notifications, then every
+    `SECOND_PAGE` (`fleetwatch.replay_to`: a batching-dependent row differs), and compared."""
+    results = []
+    for name in names:
+        with (
+            _scratch(app, views[name], name, PAGE) as first,
+            _scratch(app, views[name], name, SECOND_PAGE) as second,
+        ):
+            one = _replayed(first, name, position, progress)
+            two = _replayed(second, name, position, None)
+            comparison = compare(_sorted(name, one), _sorted(name, two))
+        results.append(ModelReplay(name, position, comparison))
+    return results
+
+
+@contextlib.contextmanager
+def _scratch(
+    app: FleetApplication, live: Any, name: str, max_batch: int = 1000
+) -> Iterator[BatchingProjectionWorker]:
+    """The model's worker over fresh tables under a scratch prefix, dropped at the end."""
+    prefix = f"{live.table_prefix}replay-{uuid.uuid4().hex[:8]}-"
+    datastore = dataclasses.replace(live.datastore, table_prefix=prefix)
+    view_class, dynamodb_reader = MODELS_BY_NAME[name].dynamodb
+    view = view_class(datastore=datastore)
+    try:
+        view.create_table()
+        reader = dynamodb_reader(view.client, prefix)
+        yield scratch_worker(app, name, view, reader, max_batch)
+    finally:
+        _drop_tables(view.client, prefix)
+
+
+def _replayed(
+    worker: BatchingProjectionWorker, name: str, position: int, progress: Progress | None
+) -> list[Row]:
+    """The rows of the model replayed up to `position` (its checkpoint is the last event it
+    handled there, at or before it)."""
+    worker.catch_up_to(position, reporting(progress, name))
+    if worker.position != position:
+        raise RuntimeError(f"{name}: replayed to {worker.position}, not {position}")
+    return snapshot(worker.checkpoints, worker.tracking_name)[1]
 
 
 def _sorted(name: str, rows: list[Row]) -> list[Row]:

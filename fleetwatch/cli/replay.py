@@ -22,6 +22,7 @@ from fleetwatch.bootstrap import build_system
 from fleetwatch.cli.common import err, fail
 from fleetwatch.replay import replay_models
 from fleetwatch.replay_dynamodb import replay_models as replay_dynamodb
+from fleetwatch.replay_dynamodb import replay_twice as replay_twice_dynamodb
 from fleetwatch.replay_to import BadPosition, replay_twice, resolve_to
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import READ_MODELS
@@ -46,8 +47,7 @@ def replay(
             "--to",
             metavar="POSITION|TIME",
             help="Replay up to a past feed position, or the last event recorded at or before an "
-            "ISO 8601 instant, twice, and compare the two replays (no live comparison). "
-            "Embedded default (SQLite) only.",
+            "ISO 8601 instant, twice, and compare the two replays (no live comparison).",
         ),
     ] = None,
 ) -> None:
@@ -60,8 +60,6 @@ def replay(
     if unknown or not names:
         raise fail(f"unknown read model {', '.join(unknown)!r}; choose from {', '.join(MODELS)}")
     settings = Settings()
-    if to is not None and settings.store == "dynamodb":
-        raise fail("--to is not built on DynamoDB yet (docs/audit.md 19.6)")
     system = build_system(settings)
     try:
         with Progress(
@@ -82,8 +80,13 @@ def replay(
                     position = resolve_to(system.app, to)
                 except BadPosition as e:
                     raise fail(str(e)) from None
-                directory = settings.read_models_path.parent
-                results = replay_twice(system.app, directory, names, position, report)
+                if settings.store == "dynamodb":
+                    results = replay_twice_dynamodb(
+                        system.app, system.views, names, position, report
+                    )
+                else:
+                    directory = settings.read_models_path.parent
+                    results = replay_twice(system.app, directory, names, position, report)
             elif settings.store == "dynamodb":
                 results = replay_dynamodb(system.app, system.views, names, report)
             else:

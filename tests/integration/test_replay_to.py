@@ -1,10 +1,10 @@
-"""`fleetwatch replay --to POSITION|TIME` (docs/audit.md 19.6), on the embedded default: the
-read models as of a past position, replayed twice and compared; to the head they are the
-live models' checksums, before the alert the alerts model is another."""
+"""`fleetwatch replay --to POSITION|TIME` (docs/audit.md 19.6), on SQLite and DynamoDB Local:
+the read models as of a past position, replayed twice and compared; to the head they are the
+live models' checksums, before the alert the alerts model is another; no scratch file or
+table is left."""
 
 from __future__ import annotations
 
-import pytest
 from typer.testing import CliRunner
 
 from fleetwatch.bootstrap import build_system
@@ -12,18 +12,10 @@ from fleetwatch.cli import app
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import READ_MODELS
 from ingestion.settings import IngestSettings
-from tests.integration.test_replay import workload
+from tests.integration.test_replay import scratch_left, workload
+from tests.integration.test_replay import settings as settings  # noqa: PLC0414 - each store
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def settings(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.setenv("FLEETWATCH_STORE", "sqlite")
-    monkeypatch.setenv("FLEETWATCH_SQLITE_PATH", f"{tmp_path}/fleet.sqlite3")
-    monkeypatch.setenv("FLEETWATCH_ANALYTICS_DIR", f"{tmp_path}/analytics")
-    return Settings()
 
 
 def digests(output: str) -> dict[str, tuple[str, str]]:
@@ -80,4 +72,4 @@ def test_replay_to_a_position_or_an_instant_compares_two_replays(settings: Setti
     beyond = runner.invoke(app, ["replay", "--to", str(head + 1)])
     assert beyond.exit_code == 2
     assert "beyond the feed's head" in beyond.output
-    assert list(settings.read_models_path.parent.glob("replay-*")) == []
+    assert scratch_left(settings) == []
