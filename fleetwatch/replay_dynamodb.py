@@ -48,15 +48,19 @@ def replay_twice(
     views: Mapping[str, Any],
     names: Sequence[str],
     position: int,
+    *,
     progress: Progress | None = None,
+    keep: str | None = None,
 ) -> list[ModelReplay]:
     """`fleetwatch replay --to` on DynamoDB: each of `names` built up to `position` twice, in
     two sets of scratch tables, committing every `PAGE` notifications, then every
-    `SECOND_PAGE` (`fleetwatch.replay_to`: a batching-dependent row differs), and compared."""
+    `SECOND_PAGE` (`fleetwatch.replay_to`: a batching-dependent row differs), and compared.
+    `keep`: the first build's tables are kept under the live prefix followed by `keep`: the
+    read models as of `position` (docs/audit.md 19.2)."""
     results = []
     for name in names:
         with (
-            _scratch(app, views[name], name, PAGE) as first,
+            _scratch(app, views[name], name, PAGE, keep) as first,
             _scratch(app, views[name], name, SECOND_PAGE) as second,
         ):
             one = _replayed(first, name, position, progress)
@@ -68,19 +72,23 @@ def replay_twice(
 
 @contextlib.contextmanager
 def _scratch(
-    app: FleetApplication, live: Any, name: str, max_batch: int = 1000
+    app: FleetApplication, live: Any, name: str, max_batch: int = 1000, keep: str | None = None
 ) -> Iterator[BatchingProjectionWorker]:
-    """The model's worker over fresh tables under a scratch prefix, dropped at the end."""
-    prefix = f"{live.table_prefix}replay-{uuid.uuid4().hex[:8]}-"
+    """The model's worker over fresh tables under a scratch prefix, dropped at the end (kept
+    under the live prefix and `keep`, when given and nothing failed)."""
+    prefix = f"{live.table_prefix}{keep or f'replay-{uuid.uuid4().hex[:8]}-'}"
     datastore = dataclasses.replace(live.datastore, table_prefix=prefix)
     view_class, dynamodb_reader = MODELS_BY_NAME[name].dynamodb
     view = view_class(datastore=datastore)
+    kept = False
     try:
         view.create_table()
         reader = dynamodb_reader(view.client, prefix)
         yield scratch_worker(app, name, view, reader, max_batch)
+        kept = keep is not None
     finally:
-        _drop_tables(view.client, prefix)
+        if not kept:
+            _drop_tables(view.client, prefix)
 
 
 def _replayed(

@@ -16,7 +16,9 @@ prefix never takes in an event recorded later than the instant.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -30,6 +32,15 @@ from read_side.sqlite_snapshot import model_tables, snapshot
 from write_side.application import FleetApplication
 
 SECOND_PAGE = 997  # a prime: the second replay's commits fall elsewhere than the first's
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A whole copy of a SQLite file, its write-ahead log included (SQLite's backup)."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as db,
+        contextlib.closing(sqlite3.connect(target)) as copy,
+    ):
+        db.backup(copy)
 
 
 class BadPosition(ValueError):
@@ -76,10 +87,14 @@ def replay_twice(
     directory: Path,
     names: Sequence[str],
     position: int,
+    *,
     progress: Progress | None = None,
+    keep: Path | None = None,
 ) -> list[ModelReplay]:
     """Build each of `names` up to `position` twice (pages of `PAGE`, then of `SECOND_PAGE`),
-    in scratch under `directory` (removed at the end), and compare the two, model by model."""
+    in scratch under `directory` (removed at the end), and compare the two, model by model.
+    `keep`: a new directory the first build's files are copied to, `{name}.sqlite3` each: the
+    read models as of `position` (docs/audit.md 19.2)."""
     scratch = Path(tempfile.mkdtemp(prefix="replay-", dir=directory))
     try:
         first, second = scratch / "first", scratch / "second"
@@ -98,6 +113,10 @@ def replay_twice(
             ):
                 comparison = compare(kept(name, one.rows), kept(name, two.rows))
             results.append(ModelReplay(name, position, comparison))
+        if keep is not None:
+            keep.mkdir(parents=True)
+            for name in names:
+                _copy(first / f"{name}.sqlite3", keep / f"{name}.sqlite3")
         return results
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -18,9 +20,10 @@ from rich.progress import (
 from rich.text import Text
 
 from audit.replay import format_key
-from fleetwatch.bootstrap import build_system
+from fleetwatch.bootstrap import System, build_system
 from fleetwatch.cli.common import err, fail
-from fleetwatch.replay import replay_models
+from fleetwatch.replay import ModelReplay, replay_models
+from fleetwatch.replay_build import Progress as Report
 from fleetwatch.replay_dynamodb import replay_models as replay_dynamodb
 from fleetwatch.replay_dynamodb import replay_twice as replay_twice_dynamodb
 from fleetwatch.replay_to import BadPosition, replay_twice, resolve_to
@@ -50,6 +53,15 @@ def replay(
             "ISO 8601 instant, twice, and compare the two replays (no live comparison).",
         ),
     ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="With --to: keep the first replay, the read models as of that position (SQLite: "
+            "files in a new directory beside the read models; DynamoDB: tables under a new "
+            "prefix), and print where.",
+        ),
+    ] = False,
 ) -> None:
     """Replay each read model's projection into a scratch store up to the live model's
     checkpoint and compare checksums: `OK <model> <sha256> @<position>` or `DIFF <model> first
@@ -59,6 +71,8 @@ def replay(
     unknown = [name for name in names if name not in MODELS]
     if unknown or not names:
         raise fail(f"unknown read model {', '.join(unknown)!r}; choose from {', '.join(MODELS)}")
+    if keep and to is None:
+        raise fail("--keep keeps a replay --to a position: give --to")
     settings = Settings()
     system = build_system(settings)
     try:
@@ -76,17 +90,7 @@ def replay(
                 progress.update(tasks[name], completed=position, total=max(up_to, 1))
 
             if to is not None:
-                try:
-                    position = resolve_to(system.app, to)
-                except BadPosition as e:
-                    raise fail(str(e)) from None
-                if settings.store == "dynamodb":
-                    results = replay_twice_dynamodb(
-                        system.app, system.views, names, position, report
-                    )
-                else:
-                    directory = settings.read_models_path.parent
-                    results = replay_twice(system.app, directory, names, position, report)
+                results, where = _replay_to(system, settings, names, to, report, keep=keep)
             elif settings.store == "dynamodb":
                 results = replay_dynamodb(system.app, system.views, names, report)
             else:
@@ -103,5 +107,30 @@ def replay(
         left, right = ("first:", "second:") if to is not None else ("live:", "replayed:")
         err.print(f"  {left:<9} {comparison.left_row}", markup=False)
         err.print(f"  {right:<9} {comparison.right_row}", markup=False)
+    if to is not None and keep:
+        kept = f"kept: the read models as of @{results[0].position} in {where}"
+        err.print(kept, markup=False, soft_wrap=True)
     if not all(result.comparison.equal for result in results):
         raise typer.Exit(code=1)
+
+
+def _replay_to(
+    system: System, settings: Settings, names: Sequence[str], to: str, report: Report,
+    *, keep: bool,
+) -> tuple[list[ModelReplay], str]:  # fmt: skip
+    """`--to`: the results of the two replays, and where the kept one is (with `keep`)."""
+    try:
+        position = resolve_to(system.app, to)
+    except BadPosition as e:
+        raise fail(str(e)) from None
+    run = f"as-of-{position}-{uuid.uuid4().hex[:8]}"
+    if settings.store == "dynamodb":
+        prefix = f"{run}-" if keep else None
+        results = replay_twice_dynamodb(
+            system.app, system.views, names, position, progress=report, keep=prefix
+        )
+        return results, f"DynamoDB tables {settings.dynamodb_table_prefix}{prefix}*"
+    directory = settings.read_models_path.parent
+    folder = directory / run if keep else None
+    results = replay_twice(system.app, directory, names, position, progress=report, keep=folder)
+    return results, f"{folder}/<model>.sqlite3"
