@@ -60,5 +60,7 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(router_of(exports.OPERATIONS, "analytics"))
     app.include_router(ingest_router_for(system))
     app.include_router(jobs_router_for(system))
-    app.include_router(FleetGraphQLRouter(system))
+    graphql = FleetGraphQLRouter(system)
+    app.state.shared_subscriptions = graphql.shared  # their groups (None: not shared)
+    app.include_router(graphql)
     return app

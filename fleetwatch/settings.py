@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("FLEETWATCH_REDIS_URL", "REDIS_URL")
     )
 
+    # Live GraphQL subscriptions executed once per group of identical ones (document,
+    # variables, tenant, roles), the result sent to every member (issue 14); false: once per
+    # subscriber (the baseline `bench/subscriptions.py` compares with).
+    shared_subscriptions: bool = True
+
     # Projection workers run inside `serve` unless disabled (e.g. several API processes).
     run_projections: bool = True
     # Which of them this process runs, comma separated (empty: all): spread them over processes

@@ -20,12 +20,20 @@ from strawberry.types.unset import UnsetType
 from api.auth import Unauthenticated, authenticate, bearer_token, caller_from_header
 from api.graphql.context import GraphQLContext
 from api.graphql.schema import build_schema
+from api.graphql.shared import SharedSubscriptions
+from api.graphql.transport import FleetTransportWSHandler
 from api.ports import FleetSystem
 
 
 class FleetGraphQLRouter(GraphQLRouter[GraphQLContext, None]):
+    graphql_transport_ws_handler_class = FleetTransportWSHandler
+
     def __init__(self, system: FleetSystem, path: str = "/graphql") -> None:
         self.system = system
+        # Live subscriptions executed once per group (issue 14); off: once per subscriber.
+        # (A router built for its schema alone, e.g. the OpenAPI tests', has no system.)
+        on = system is not None and system.settings.shared_subscriptions
+        self.shared = SharedSubscriptions() if on else None
 
         def context(connection: HTTPConnection) -> GraphQLContext:
             # Sync: FastAPI runs it in a worker thread (a JWKS fetch may block).
@@ -35,7 +43,7 @@ class FleetGraphQLRouter(GraphQLRouter[GraphQLContext, None]):
             return GraphQLContext(system, caller_from_header(header, system.settings))
 
         super().__init__(
-            build_schema(),
+            build_schema(self.shared),
             path=path,
             graphql_ide="graphiql",
             context_getter=context,

@@ -108,8 +108,12 @@ async def complete(ws: ClientConnection, op_id: str) -> None:
 
 
 async def receive(ws: ClientConnection, within: float = WAIT) -> Message:
-    message: Message = json.loads(await asyncio.wait_for(ws.recv(), within))
-    return message
+    """The next message but the server's pings, each answered with a pong (as clients do)."""
+    while True:
+        message: Message = json.loads(await asyncio.wait_for(ws.recv(), within))
+        if message.get("type") != "ping":
+            return message
+        await ws.send(json.dumps({"type": "pong"}))
 
 
 async def next_message(ws: ClientConnection, within: float = WAIT) -> Message:

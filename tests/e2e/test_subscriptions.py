@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -162,10 +163,14 @@ def test_closing_a_subscription_or_the_socket_unsubscribes(
     async def scenario() -> None:
         async with ws_session(live_url, {"Authorization": token}) as ws:
             await subscribe_changes(ws, "1")
-            await subscribe_changes(ws, "2")
+            await subscribe_changes(ws, "2")  # the same: one execution for both (shared)
+            await subscribe_changes(ws, "3", str(uuid.uuid4()))  # another: its own
             await until(lambda: fanout.subscriber_count(tenant, "device") == 2)
-            await complete(ws, "1")
+            await complete(ws, "3")
             await until(lambda: fanout.subscriber_count(tenant, "device") == 1)
+            await complete(ws, "1")  # "2" is still there
+            await asyncio.sleep(0.2)
+            assert fanout.subscriber_count(tenant, "device") == 1
         await until(lambda: fanout.subscriber_count(tenant, "device") == 0)
 
     run(scenario)

@@ -1,0 +1,161 @@
+"""Shared execution of live subscriptions (issue 14; docs/api.md 13.6).
+
+Subscribers that sent the same document, operation and variables, of the same tenant and roles,
+see the same events the same way: their subscription is executed ONCE per change, and the one
+result handed to each of them (`SharedSubscriptions.join`). The group runs under a principal of
+that tenant and those roles that never expires (`group_principal`); each member keeps its own
+token and is ended with UNAUTHENTICATED at its first event after the token expired, as an
+unshared subscription is. Each member has a bounded queue: one that falls `capacity` results
+behind is ended with SUBSCRIBER_TOO_SLOW, the others are never held up (the group hands results
+over without waiting). The group's fan-out subscription is released when its last member leaves.
+Serialising once too is the websocket handler's part (`api.graphql.transport`): members of a
+group get the same `data` object, whose JSON is made once.
+
+Plain asyncio, one event loop (the server's); no I/O but the group's source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from strawberry.types import ExecutionResult
+
+from api.auth import LEEWAY_SECONDS, Principal
+
+Key = tuple[Hashable, ...]
+Source = Callable[[], Awaitable[AsyncIterator[Any]]]  # starts the group's one execution
+DEFAULT_CAPACITY = 256
+_END = object()
+
+
+@lru_cache(maxsize=512)
+def is_subscription(query: str, operation_name: str | None) -> bool:
+    """Whether the document's chosen operation is a subscription (False when it does not parse:
+    the unshared path reports the error)."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        o for o in operations
+        if operation_name is None or (o.name is not None and o.name.value == operation_name)
+    ]  # fmt: skip
+    return len(chosen) == 1 and chosen[0].operation is OperationType.SUBSCRIPTION
+
+
+def group_key(query: str, variables: dict[str, Any] | None, operation_name: str | None,
+              caller: Principal) -> Key:  # fmt: skip
+    """What a group shares: the document, the operation, the variables, the tenant, the roles."""
+    canonical = json.dumps(variables or {}, sort_keys=True, separators=(",", ":"), default=str)
+    return (query, operation_name, canonical, caller.tenant_id, tuple(sorted(caller.roles)))
+
+
+def group_principal(caller: Principal) -> Principal:
+    """The principal a group runs under: the caller's tenant and roles, no expiry."""
+    return Principal(subject="shared-subscription", tenant_id=caller.tenant_id, roles=caller.roles)
+
+
+def _error(message: str, code: str) -> ExecutionResult:
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code})])
+
+
+@dataclass(eq=False)
+class _Member:
+    caller: Principal
+    capacity: int
+    queue: asyncio.Queue[Any] = field(init=False)
+    ended: bool = False
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(self.capacity + 1)  # + 1: room for the last word
+
+    def offer(self, item: Any) -> None:
+        if self.ended:
+            return
+        if self.queue.qsize() >= self.capacity and item is not _END:
+            self.ended = True  # dropped: its last word says why
+            self.queue.put_nowait(_error(
+                f"the subscriber fell {self.capacity} events behind and was dropped; re-read "
+                "and subscribe again", "SUBSCRIBER_TOO_SLOW",
+            ))  # fmt: skip
+            return
+        self.queue.put_nowait(item)
+
+
+@dataclass(eq=False)
+class _Group:
+    members: set[_Member] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+
+
+class SharedSubscriptions:
+    """The live groups of one process (one event loop)."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.capacity = capacity
+        self.groups: dict[Key, _Group] = {}
+        self.executions = 0  # results the groups executed (each delivered to all members)
+
+    def subscribers(self) -> int:
+        return sum(len(g.members) for g in self.groups.values())
+
+    async def join(self, key: Key, caller: Principal, start: Source) -> AsyncGenerator[Any, None]:
+        """The group's results for this member, from now on; the group is started by the first
+        member (`start`) and stopped when the last one leaves."""
+        member = _Member(caller, self.capacity)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group()
+            group.task = asyncio.create_task(self._pump(key, group, start))
+        group.members.add(member)
+        try:
+            while True:
+                item = await member.queue.get()
+                if item is _END:
+                    return
+                if _expired(member.caller):
+                    yield _error("token expired", "UNAUTHENTICATED")
+                    return
+                yield item
+                if member.ended and member.queue.empty():
+                    return
+        finally:
+            group.members.discard(member)
+            if not group.members and self.groups.get(key) is group:
+                del self.groups[key]
+                if group.task is not None:
+                    group.task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await group.task
+
+    async def _pump(self, key: Key, group: _Group, start: Source) -> None:
+        source = await start()
+        try:
+            async for result in source:
+                self.executions += 1
+                if getattr(result, "errors", None) and self.groups.get(key) is group:
+                    del self.groups[key]  # an error ends it: newcomers start afresh
+                for member in tuple(group.members):
+                    member.offer(result)
+        finally:
+            if self.groups.get(key) is group:
+                del self.groups[key]
+            for member in tuple(group.members):
+                member.offer(_END)
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+
+def _expired(caller: Principal) -> bool:
+    return caller.expires_at is not None and caller.expires_at < time.time() - LEEWAY_SECONDS
