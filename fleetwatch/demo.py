@@ -195,8 +195,9 @@ def run_demo(system: System, *, port: int, devices: int, rate: float, tenant: st
     base = f"http://{shown}:{port}"
     stop = threading.Event()
     config = uvicorn.Config(
-        create_app(system), host=host, port=port, log_level="warning", access_log=False
-    )
+        create_app(system), host=host, port=port, log_level="warning", access_log=False,
+        ws_per_message_deflate=system.settings.ws_compression,
+    )  # fmt: skip
     server = _Server(config, stop)
 
     def ready() -> bool:

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # variables, tenant, roles), the result sent to every member (issue 14); false: once per
     # subscriber (the baseline `bench/subscriptions.py` compares with).
     shared_subscriptions: bool = True
+    # Websocket per-message deflate: each frame compressed per connection (measured: ~50 us
+    # per frame, which no group can share, for change frames of a few hundred bytes), so off
+    # unless asked for (issue 14; docs/api.md 13.6).
+    ws_compression: bool = False
 
     # Projection workers run inside `serve` unless disabled (e.g. several API processes).
     run_projections: bool = True

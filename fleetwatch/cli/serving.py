@@ -54,7 +54,10 @@ def serve(
         print(token)  # plain, so it can be copied whole
         console.print('GraphiQL headers: {"Authorization": "Bearer <token>"}')
     try:
-        uvicorn.run(create_app(system), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(system), host=host, port=port, log_level="info",
+            ws_per_message_deflate=settings.ws_compression,
+        )  # fmt: skip
     finally:
         system.close()
 
