@@ -6,14 +6,16 @@ arrival; shared execution (the default) beside one execution per subscriber
     .venv/bin/python bench/subscriptions.py [--subscribers 1000] [--changes 20]
                                             [--interval 0.25] [--json-only]
 
-For each mode: a fresh `fleetwatch serve` on the embedded default (a temporary SQLite file,
-in-process fan-out), one device registered; `--subscribers` real graphql-transport-ws
+For each mode (`--modes`: `unshared`, `shared`, and `redis`: shared in two API processes over
+one SQLite file and Redis pub/sub, the projections in the first, subscribers alternating
+between them): a fresh `fleetwatch serve` on the embedded default (a temporary SQLite file,
+in-process fan-out but in `redis`), one device registered; `--subscribers` real graphql-transport-ws
 connections (the `websockets` client, one subscription each, `deviceChanged(deviceId)` with the
 device's name), all of one tenant and role; a warm-up change every subscriber must receive;
 then `--changes` renames of the device (GraphQL `updateDevice`), `--interval` apart, each
 subscriber noting when each arrives. Reported: deliveries received and expected (every one
 must arrive), latency p50/p99/max over all deliveries, the server's CPU time per delivery
-(user + system of its process, from the first measured change to the last arrival, divided by
+(user + system of its processes, from the first measured change to the last arrival, divided by
 the deliveries: the mutations' own work included) and its resident memory per connected idle
 subscriber (RSS after connecting minus before, over the subscribers). The clients run in this
 process, on one event loop. Prints one JSON document, then a table.
@@ -72,7 +74,8 @@ def rss_mib(pid: int) -> float:
 
 
 class Server:
-    def __init__(self, directory: Path, shared: bool) -> None:
+    def __init__(self, directory: Path, shared: bool, redis_url: str | None = None,
+                 projections: bool = True) -> None:  # fmt: skip
         self.port = free_port()
         env = {
             **os.environ, "FLEETWATCH_STORE": "sqlite",
@@ -80,10 +83,13 @@ class Server:
             "FLEETWATCH_BLOB_DIR": str(directory / "blobs"),
             "FLEETWATCH_ANALYTICS_DIR": str(directory / "analytics"),
             "FLEETWATCH_SHARED_SUBSCRIPTIONS": "true" if shared else "false",
+            "FLEETWATCH_RUN_PROJECTIONS": "true" if projections else "false",
         }  # fmt: skip
         env.pop("REDIS_URL", None)
         env.pop("FLEETWATCH_REDIS_URL", None)
-        self.log = (directory / "serve.log").open("w")
+        if redis_url is not None:
+            env["FLEETWATCH_REDIS_URL"] = redis_url
+        self.log = (directory / f"serve-{self.port}.log").open("w")
         self.process = subprocess.Popen(
             [str(ROOT / ".venv/bin/fleetwatch"), "serve", "--port", str(self.port)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=directory,
@@ -151,9 +157,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run_mode(args: argparse.Namespace, shared: bool) -> dict[str, Any]:
+async def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    """`unshared`, `shared` (one process), or `redis` (shared, two API processes over one
+    SQLite file and Redis fan-out, the projections in the first; subscribers alternate)."""
+    shared = mode != "unshared"
     with tempfile.TemporaryDirectory(prefix="fleetwatch-bench-subs-") as tmp:
-        server = Server(Path(tmp), shared)
+        redis_url = args.redis if mode == "redis" else None
+        server = Server(Path(tmp), shared, redis_url)
+        servers = [server]
+        if mode == "redis":
+            servers.append(Server(Path(tmp), shared, redis_url, projections=False))
         try:
             token = issue_token(Settings(), "bench", "bench", ["admin"], 3600)
             async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
@@ -161,14 +174,15 @@ async def run_mode(args: argparse.Namespace, shared: bool) -> dict[str, Any]:
                     client, token, REGISTER, input={"name": "w0", "deviceType": "pump"}
                 )
                 device = registered["registerDevice"]["id"]
-                pid = server.process.pid
-                rss_before = rss_mib(pid)
+                pids = [s.process.pid for s in servers]
+                rss_before = sum(map(rss_mib, pids))
                 subscribers = [Subscriber() for _ in range(args.subscribers)]
-                url = f"ws://127.0.0.1:{server.port}/graphql"
+                urls = [f"ws://127.0.0.1:{s.port}/graphql" for s in servers]
                 for start in range(0, len(subscribers), 100):
-                    await asyncio.gather(
-                        *(s.open(url, token, device) for s in subscribers[start : start + 100])
-                    )
+                    await asyncio.gather(*(
+                        s.open(urls[(start + i) % len(urls)], token, device)
+                        for i, s in enumerate(subscribers[start : start + 100])
+                    ))  # fmt: skip
                 readers = [asyncio.create_task(s.read()) for s in subscribers]
                 version = 1
 
@@ -189,8 +203,8 @@ async def run_mode(args: argparse.Namespace, shared: bool) -> dict[str, Any]:
                     attempt += 1
                     await change(f"warm{attempt}")
                     await asyncio.sleep(1.0)
-                rss_idle = rss_mib(pid)
-                cpu_before = cpu_seconds(pid)
+                rss_idle = sum(map(rss_mib, pids))
+                cpu_before = sum(map(cpu_seconds, pids))
                 sent: dict[str, float] = {}
                 for i in range(args.changes):
                     sent[f"c{i}"] = await change(f"c{i}")
@@ -203,7 +217,7 @@ async def run_mode(args: argparse.Namespace, shared: bool) -> dict[str, Any]:
                     if time.monotonic() > end:
                         break
                     await asyncio.sleep(0.05)
-                cpu = cpu_seconds(pid) - cpu_before
+                cpu = sum(map(cpu_seconds, pids)) - cpu_before
                 latencies = [s.arrivals[n] - t for s in subscribers for n, t in sent.items()
                              if n in s.arrivals]  # fmt: skip
                 for task in readers:
@@ -212,10 +226,12 @@ async def run_mode(args: argparse.Namespace, shared: bool) -> dict[str, Any]:
                 await asyncio.gather(*(s.ws.close() for s in subscribers if s.ws is not None),
                                      return_exceptions=True)  # fmt: skip
         finally:
-            server.close()
+            for each in servers:
+                each.close()
     received = len(latencies)
     return {
-        "shared": shared, "subscribers": args.subscribers, "changes": args.changes,
+        "mode": mode, "shared": shared, "processes": len(servers),
+        "subscribers": args.subscribers, "changes": args.changes,
         "deliveries_expected": expected, "deliveries_received": received,
         "latency_ms": {
             "p50": round(1000 * statistics.median(latencies), 1),
@@ -235,10 +251,16 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.25)
-    parser.add_argument("--modes", default="unshared,shared", help="unshared,shared or one")
+    parser.add_argument(
+        "--modes",
+        default="unshared,shared",
+        help="of unshared, shared, redis (two API processes; needs --redis)",
+    )
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14",
+                        help="the Redis of the redis mode")  # fmt: skip
     parser.add_argument("--json-only", action="store_true")
     args = parser.parse_args()
-    results = [asyncio.run(run_mode(args, mode == "shared")) for mode in args.modes.split(",")]
+    results = [asyncio.run(run_mode(args, mode)) for mode in args.modes.split(",")]
     print(json.dumps(results, indent=2))
     if args.json_only:
         return
@@ -248,7 +270,7 @@ def main() -> None:
     for r in results:
         got = f"{r['deliveries_received']:,}/{r['deliveries_expected']:,}"
         lat = r["latency_ms"]
-        print(f"{'shared' if r['shared'] else 'unshared':<10} {got:>17} {lat['p50']:>8} "
+        print(f"{r['mode']:<10} {got:>17} {lat['p50']:>8} "
               f"{lat['p99']:>8} {lat['max']:>8} {r['server_cpu_us_per_delivery']:>13} "
               f"{r['server_rss_kib_per_idle_subscriber']:>13}")  # fmt: skip
 
