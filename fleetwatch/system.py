@@ -53,6 +53,7 @@ from ota.port import BlobStore
 from ota.schedule_loops import AnnouncedTimers, JobDispatcher, TimerLoop, Wakeup
 from ota.schedule_rows import ScheduleStore
 from ota.upload_expiry import fire_timers
+from projections.connectivity import ConnectivityWatch, own_timeouts
 from projections.group import WorkerGroup
 from projections.ledger_worker import LedgerWorker
 from projections.runner import ProjectionWorker
@@ -105,6 +106,9 @@ class System:
     device_jobs: DeviceJobService | None = None  # the device routes of 12.5
     jobs_mqtt: JobUpdatesSubscriber | None = None  # job updates over MQTT, with `mqtt`
     ota_schedule: ScheduleStore | None = None  # OTA timers and job notices (firmware.md 12.4)
+    # Offline detection with the consumers, ingestion or not (issue 14): where the
+    # device-status model is built.
+    connectivity: ConnectivityWatch | None = None
     ota_timers: TimerLoop | None = None  # fires due rows into the orchestrator, where it runs
     ota_jobs: JobDispatcher | None = None  # tells devices of their jobs, where `ota` runs
     ota_publisher: MqttDeviceJobs | PolledJobs | None = None  # the job dispatcher's
@@ -155,6 +159,9 @@ class System:
             for loop in (self.ota_timers, self.ota_jobs):
                 if loop is not None:
                     loop.start()
+        watched = not names or "device_status" in names  # with the model that shows it
+        if self.settings.run_projections and watched and self.connectivity is not None:
+            self.connectivity.start()
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every read model has applied the feed up to `position` (read-your-writes)."""
@@ -168,6 +175,8 @@ class System:
         return self.supervisor.rebuild(name, progress)
 
     def close(self) -> None:
+        if self.connectivity is not None:
+            self.connectivity.stop()
         for loop in (self.ota_timers, self.ota_jobs):
             if loop is not None:
                 loop.stop()
@@ -263,6 +272,12 @@ def build_system(
         device_jobs=ota_services.device_jobs,
         jobs_mqtt=ota_services.jobs_mqtt,
         ota_schedule=ota_schedule,
+        connectivity=ConnectivityWatch(
+            app,
+            ingest_settings.heartbeat_timeout,
+            interval=ingest_settings.heartbeat_interval,
+            timeout_of=own_timeouts(device_service.access),
+        ),
         ota_timers=ota_loops.timers,
         ota_jobs=ota_loops.jobs,
         ota_publisher=ota_loops.publisher,

@@ -1,0 +1,192 @@
+"""Offline detection wherever the consumers run (issue 14; docs/ingestion.md 9.4).
+
+The ingestion flusher checks the devices it saw (`ingestion.heartbeats`), but only while an
+ingestion process runs: a device that falls silent while none does was marked offline only once
+one started again. `ConnectivityWatch` runs with the projection workers (`fleetwatch serve`,
+`fleetwatch projections run`) and needs no ingestion:
+
+- at start it reads the feed's connectivity events from the start to the head
+  (`DeviceCameOnline`, `DeviceWentOffline`: few, whatever the telemetry volume) to know which
+  devices are online, and checks each at its first turn;
+- it then follows the feed; a `BatchRecorded` or `DeviceCameOnline` of a stream is a sign of
+  life, noted with the time it was seen (nothing is decoded), a `DeviceWentOffline` ends the
+  watch;
+- every `interval` seconds, each device not seen for its timeout (its metadata's
+  `fleetwatch.heartbeat_timeout_s`, looked up once per device, else `timeout_s`) is decided
+  on its `Telemetry` stream freshly loaded (`check_heartbeat`: the stream's own last receipt
+  decides, not the hint) and saved with its version check, so a batch or another process's
+  decision committed meanwhile makes this save fail instead of contradicting it (the next
+  turn decides again).
+
+So two deciders (this and an ingestion process) never record two offline transitions for one
+silence. State: in memory, rebuilt at every start (no checkpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, Notification
+
+from event_store.envelope import EventMetadata
+from event_store.ids import new_uuid4
+from write_side.application import FleetApplication
+from write_side.credentials import DeviceAccess
+from write_side.telemetry_log import (
+    TELEMETRY_BATCH_RECORDED,
+    TELEMETRY_DEVICE_CAME_ONLINE,
+    TELEMETRY_DEVICE_WENT_OFFLINE,
+)
+
+log = logging.getLogger(__name__)
+ACTOR = "system:connectivity"
+_ALIVE = frozenset({TELEMETRY_BATCH_RECORDED.topic, TELEMETRY_DEVICE_CAME_ONLINE.topic})
+_CAME, _WENT = TELEMETRY_DEVICE_CAME_ONLINE.topic, TELEMETRY_DEVICE_WENT_OFFLINE.topic
+
+
+def own_timeouts(access: Callable[[UUID], DeviceAccess | None]) -> Callable[[UUID], int | None]:
+    """A device's own heartbeat timeout, as ingestion reads it (`DeviceService.access`)."""
+
+    def timeout_of(device_id: UUID) -> int | None:
+        found = access(device_id)
+        return None if found is None else found.heartbeat_timeout_s
+
+    return timeout_of
+
+
+class ConnectivityWatch:
+    name = "connectivity"
+
+    def __init__(
+        self,
+        app: FleetApplication,
+        timeout_s: int,
+        *,
+        timeout_of: Callable[[UUID], int | None] = lambda _: None,
+        interval: float = 5.0,
+        page: int = 1000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app, self.timeout_s, self.interval, self.page = app, timeout_s, interval, page
+        self.clock, self.monotonic = clock, monotonic
+        self.timeout_of = timeout_of  # a device's own timeout (its metadata), else None
+        self.seen: dict[UUID, float] = {}  # online stream -> when a sign of life was seen
+        self.timeouts: dict[UUID, int] = {}  # stream -> its device's timeout, looked up once
+        self.position = 0
+        self.marked = 0  # DeviceWentOffline recorded here
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # The state ------------------------------------------------------------------------------
+
+    def start_state(self) -> int:
+        """Which devices are online, from the feed's connectivity events up to its head; each
+        is checked at the next turn. Returns the head."""
+        head = self.app.recorder.max_notification_id() or 0
+        self.seen.clear()
+        for notification in self._read(0, head, (_CAME, _WENT)):
+            stream = self._stream(notification)
+            if notification.topic == _CAME:
+                self.seen[stream] = float("-inf")  # decide at once: its stream knows
+            else:
+                self.seen.pop(stream, None)
+        self.position = head
+        return head
+
+    def follow(self) -> int:
+        """Note the signs of life recorded since the last look; how many notifications."""
+        read = 0
+        now = self.monotonic()
+        for notification in self._read(self.position, None, ()):
+            read += 1
+            self.position = notification.id
+            if notification.topic in _ALIVE:
+                self.seen[self._stream(notification)] = now
+            elif notification.topic == _WENT:
+                self.seen.pop(UUID(str(notification.originator_id)), None)
+        return read
+
+    def _stream(self, notification: Notification) -> UUID:
+        """The notification's stream; the first time, its device's timeout is looked up (the
+        event names the device: decoded once per stream)."""
+        stream = UUID(str(notification.originator_id))
+        if stream not in self.timeouts:
+            device = self.app.envelope_mapper.to_envelope(notification).payload.get("device_id")
+            own = None if device is None else self.timeout_of(UUID(str(device)))
+            self.timeouts[stream] = own or self.timeout_s
+        return stream
+
+    def check(self) -> int:
+        """Record `DeviceWentOffline` for the devices silent past the timeout; how many."""
+        marked, now = 0, self.monotonic()
+        for stream, seen in list(self.seen.items()):
+            timeout = self.timeouts.get(stream, self.timeout_s)
+            if now - seen <= timeout:
+                continue
+            telemetry = self.app.load_telemetry(stream)
+            if telemetry is None or telemetry.online is not True:
+                self.seen.pop(stream, None)
+                continue
+            at = self.clock()
+            if not telemetry.check_heartbeat(at, timeout):
+                last = telemetry.last_received_at
+                silent = 0.0 if last is None else (at - last).total_seconds()
+                self.seen[stream] = now - max(silent, 0.0)  # the stream's own receipt
+                continue
+            meta = EventMetadata(telemetry.tenant_id, ACTOR, new_uuid4().hex)
+            try:
+                self.app.save_telemetry([telemetry], meta)
+            except IntegrityError:
+                continue  # a batch, or another decider, got there first: decide again
+            self.seen.pop(stream, None)
+            marked += 1
+        self.marked += marked
+        return marked
+
+    def _read(
+        self, after: int, stop: int | None, topics: tuple[str, ...]
+    ) -> Iterator[Notification]:
+        """The notifications after `after` (up to `stop`), page by page (of `topics`, if
+        given: filtered here, the same on both stores)."""
+        while True:
+            page = self.app.recorder.select_notifications(
+                start=after, limit=self.page, stop=stop, inclusive_of_start=False
+            )
+            yield from (n for n in page if not topics or n.topic in topics)
+            if len(page) < self.page:
+                return
+            after = page[-1].id
+
+    # The thread -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        try:
+            self.start_state()
+        except Exception:
+            log.exception("connectivity: could not read the feed; offline detection is off")
+            return
+        while not self._stopping.wait(self.interval):
+            try:
+                self.follow()
+                self.check()
+            except Exception:
+                log.exception("connectivity check failed; trying again next time")
