@@ -37,7 +37,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Loop:
+class Loop:
     """A daemon thread calling `_turn` (which returns the seconds to wait) until stopped."""
 
     name = "ota-loop"
@@ -99,7 +99,7 @@ class AnnouncedTimers:
         self.store.done(timers)
 
 
-class TimerLoop(_Loop):
+class TimerLoop(Loop):
     name = "ota-timers"
 
     def __init__(
@@ -194,7 +194,7 @@ class Dispatched:
         return self.published + self.polled + self.dropped
 
 
-class JobDispatcher(_Loop):
+class JobDispatcher(Loop):
     name = "ota-jobs"
 
     def __init__(

@@ -25,7 +25,6 @@ silence. State: in memory, rebuilt at every start (no checkpoint).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from eventsourcing.persistence import IntegrityError, Notification
 
 from event_store.envelope import EventMetadata
 from event_store.ids import new_uuid4
+from ota.schedule_loops import Loop
 from write_side.application import FleetApplication
 from write_side.credentials import DeviceAccess
 from write_side.telemetry_log import (
@@ -59,7 +59,7 @@ def own_timeouts(access: Callable[[UUID], DeviceAccess | None]) -> Callable[[UUI
     return timeout_of
 
 
-class ConnectivityWatch:
+class ConnectivityWatch(Loop):
     name = "connectivity"
 
     def __init__(
@@ -80,8 +80,7 @@ class ConnectivityWatch:
         self.timeouts: dict[UUID, int] = {}  # stream -> its device's timeout, looked up once
         self.position = 0
         self.marked = 0  # DeviceWentOffline recorded here
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     # The state ------------------------------------------------------------------------------
 
@@ -163,20 +162,7 @@ class ConnectivityWatch:
                 return
             after = page[-1].id
 
-    # The thread -----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    # The thread (`Loop`: `_turn` every `interval` seconds until stopped) ---------------------
 
     def _run(self) -> None:
         try:
@@ -184,9 +170,12 @@ class ConnectivityWatch:
         except Exception:
             log.exception("connectivity: could not read the feed; offline detection is off")
             return
-        while not self._stopping.wait(self.interval):
-            try:
-                self.follow()
-                self.check()
-            except Exception:
-                log.exception("connectivity check failed; trying again next time")
+        super()._run()
+
+    def _turn(self) -> float:
+        try:
+            self.follow()
+            self.check()
+        except Exception:
+            log.exception("connectivity check failed; trying again next time")
+        return self.interval

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import sync_playwright
 
 from fleetwatch.bootstrap import System
-from fleetwatch.settings import Settings
-from tests.e2e.conftest import TEST_SECRET, Tokens, new_tenant
+from tests.e2e.conftest import Tokens, new_tenant
 from tests.e2e.test_alerts_api import REST_HOT, eventually, send
+from tests.e2e.test_exports_api import api_settings as api_settings  # noqa: PLC0414 - SQLite
 from tests.e2e.test_exports_api import exports_stored
 from tests.e2e.test_rest_devices import auth, create, problem
 from tests.e2e.test_telemetry_api import gql
@@ -32,15 +31,6 @@ from tests.e2e.test_telemetry_api import gql
 HOSTILE = "<img src=x onerror=alert(1)> pump"
 REQUEST = """mutation($input: RequestReportInput!) { requestReport(input: $input) {
   id kind format status tag } }"""
-
-
-@pytest.fixture
-def api_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3", jwt_secret=TEST_SECRET,
-        jwks_url=None, jwt_issuer=None, jwt_audience=None, redis_url=None,
-        analytics_flush_seconds=0.1, blob_dir=tmp_path / "blobs",
-    )  # fmt: skip
 
 
 def finished(client: TestClient, token: str, accepted: httpx.Response) -> dict[str, Any]:

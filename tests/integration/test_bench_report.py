@@ -3,26 +3,11 @@ reports completed over the whole feed, and it prints its JSON and its table."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.benches import run_bench
 
 
 def test_bench_report_runs_on_a_tiny_fleet() -> None:
-    done = subprocess.run(
-        [sys.executable, "bench/report.py", "--devices", "30", "--batches", "5", "--alerts", "12"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    document, table = done.stdout.split("\n\n", 1)
-    result = json.loads(document)
+    result, table = run_bench("report.py", "--devices", "30", "--batches", "5", "--alerts", "12")
     # registrations, rules, 5 batches + 1 outage + 1 return per device, 3 events per alert
     assert result["feed_events"] >= 30 + 5 + 30 * 7 + 12 * 3
     for format in ("csv", "html"):

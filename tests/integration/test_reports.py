@@ -17,6 +17,7 @@ from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.settings import Settings
 from ingestion.settings import IngestSettings
+from tests.integration.test_replay import RULE
 from write_side.alert_commands import AcknowledgeAlert, CreateAlertRule
 from write_side.alert_rules import parse_rule_definition
 from write_side.commands import RegisterDevice
@@ -26,12 +27,6 @@ from write_side.exports import ExportFormat, ExportKind, ExportStatus, month_ran
 from write_side.ingestion import Submission
 
 META = EventMetadata("acme", "user:alice")
-RULE = {
-    "name": "too hot",
-    "scope": {"device_type": "pump"},
-    "severity": "critical",
-    "condition": {"kind": "threshold", "metric": "temperature", "op": ">", "value": 80},
-}
 
 
 def fleet(system: System) -> dict[str, uuid.UUID]:

@@ -1,0 +1,23 @@
+"""Running a benchmark script as its smoke test does: `bench/<name>.py` with its arguments, in
+a process of its own; its JSON document and its table."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bench(script: str, *args: str, timeout: float = 120) -> tuple[Any, str]:
+    """The bench's JSON (what it printed first) and its table (what followed a blank line)."""
+    done = subprocess.run(
+        [sys.executable, f"bench/{script}", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document, table = done.stdout.split("\n\n", 1)
+    return json.loads(document), table
