@@ -38,10 +38,10 @@ async def tenant_notices(
             authorize(caller, permission)
             yield notice
     finally:
-        await _close(notices)
+        await close_stream(notices)
 
 
-async def _close(iterator: AsyncIterator[Any]) -> None:
+async def close_stream(iterator: AsyncIterator[Any]) -> None:
     aclose = getattr(iterator, "aclose", None)
     if aclose is not None:
         await aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from uuid import UUID
 
 import strawberry
 
@@ -11,24 +12,58 @@ from api.auth import Permission
 from api.devices import DEVICE_TOPIC, parse_device_id
 from api.graphql.context import Info
 from api.graphql.notices import tenant_notices
+from api.graphql.resume import Changed, Rows, parse_cursor, resumed
 from api.graphql.types import DeviceChange
+from api.ports import FleetSystem
+from read_side.device_status.columns import STATUS_JSON
+from read_side.notifications import ChangeNotice
+from write_side.devices import DEVICE_EVENTS
 
 
 @strawberry.type
 class Subscription:
     @strawberry.subscription
     async def device_changed(
-        self, info: Info, device_id: strawberry.ID | None = None
+        self, info: Info, device_id: strawberry.ID | None = None, after: str | None = None
     ) -> AsyncGenerator[DeviceChange, None]:
-        """Every change to the tenant's devices (or to one device) from now on. A subscriber
-        that falls behind is ended with SUBSCRIBER_TOO_SLOW; notices are at most once, so on
-        any end, re-read and subscribe again."""
+        """Every change to the tenant's devices (or to one device) from now on; with `after`
+        (the `position` of the last change received), first the current state of each device
+        changed since, in the order of their last change (each with that change's position),
+        then live: nothing missed, nothing twice (RESUME_TOO_OLD past 50,000 events: re-read
+        and subscribe without it). A subscriber that falls behind is ended with
+        SUBSCRIBER_TOO_SLOW: resume with the last position."""
         caller = info.context.authorize(Permission.READ_DEVICES)
         wanted = None if device_id is None else str(parse_device_id(device_id, "deviceId"))
         system = info.context.system
-        notices = tenant_notices(
-            system, caller, DEVICE_TOPIC, Permission.READ_DEVICES, lambda n: wanted in (None, n.key)
-        )
+
+        def keep(notice: ChangeNotice) -> bool:
+            return wanted in (None, notice.key)
+
+        if after is None:
+            notices = tenant_notices(system, caller, DEVICE_TOPIC, Permission.READ_DEVICES, keep)
+        else:
+            notices = resumed(
+                system, caller, DEVICE_TOPIC, Permission.READ_DEVICES, after=parse_cursor(after),
+                model="device_status", types=DEVICE_TYPES, key_of=lambda stream, _: stream,
+                rows=device_rows(system), keep=keep,
+            )  # fmt: skip
         async with aclosing(notices):
             async for notice in notices:
                 yield DeviceChange.from_notice(notice)
+
+
+DEVICE_TYPES = tuple(name.type for name in DEVICE_EVENTS)
+
+
+def device_rows(system: FleetSystem) -> Rows:
+    """The current rows of the changed devices, as the device-status worker's notices."""
+
+    def rows(tenant: str, changed: Changed) -> list[ChangeNotice]:
+        found = system.devices.get_many(tenant, [UUID(key) for key, _, _ in changed])
+        return [
+            ChangeNotice(tenant, DEVICE_TOPIC, key, position, kind, STATUS_JSON.to_json(row))
+            for key, position, kind in changed
+            if (row := found.get(UUID(key))) is not None
+        ]
+
+    return rows

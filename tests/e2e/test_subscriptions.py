@@ -281,9 +281,12 @@ def wait_healthy(base: str, process: subprocess.Popen[bytes], timeout: float = 9
     raise AssertionError(f"API process on {base} did not become healthy")
 
 
+ApiProcess = tuple[str, subprocess.Popen[bytes]]
+
+
 @pytest.fixture
-def two_apis(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, str]]:
-    """(with projections, without projections): base URLs of two API processes."""
+def api_pair(tmp_path: Path, redis_url: str) -> Iterator[tuple[ApiProcess, ApiProcess]]:
+    """(with projections, without projections): two API processes, base URL and process."""
     ports = free_port(), free_port()
     processes = [
         start_api(tmp_path, "api-a", ports[0], redis_url, projections=True),
@@ -293,7 +296,7 @@ def two_apis(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, str]]:
         bases = [f"127.0.0.1:{port}" for port in ports]
         for base, process in zip(bases, processes, strict=True):
             wait_healthy(base, process)
-        yield bases[0], bases[1]
+        yield (bases[0], processes[0]), (bases[1], processes[1])
     finally:
         for process in processes:
             process.terminate()
@@ -305,6 +308,12 @@ def two_apis(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, str]]:
                 process.wait()
     for name in ("api-a", "api-b"):
         assert b"Traceback" not in (tmp_path / f"{name}.log").read_bytes(), name
+
+
+@pytest.fixture
+def two_apis(api_pair: tuple[ApiProcess, ApiProcess]) -> tuple[str, str]:
+    """(with projections, without projections): base URLs of two API processes."""
+    return api_pair[0][0], api_pair[1][0]
 
 
 def test_a_change_made_through_one_api_process_reaches_subscribers_of_both(

@@ -1,0 +1,122 @@
+"""Resumable subscriptions (issue 14; docs/api.md 13.6): `deviceChanged(after: <position>)`
+sends the current state of each device changed since, in the order of their last change, then
+continues live, nothing missed and nothing twice; in one process, and across two API processes
+over Redis when the one serving the subscriber is killed (-9) while changes keep coming."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+from tests.e2e.conftest import Tokens, new_tenant
+from tests.e2e.graphql_client import (
+    WAIT,
+    errors_of,
+    graphql,
+    next_message,
+    receive,
+    run,
+    subscribe,
+    ws_session,
+)
+from tests.e2e.test_subscriptions import REGISTER, UPDATE, ApiProcess
+from tests.e2e.test_subscriptions import api_pair as api_pair  # noqa: PLC0414 - a fixture
+
+RESUMABLE = """subscription($deviceId: ID, $after: String) {
+  deviceChanged(deviceId: $deviceId, after: $after) { eventType position device { id name } }
+}"""
+
+
+async def rename(base: str, token: str, device: dict[str, Any], name: str) -> None:
+    change = {"id": device["id"], "name": name, "expectedVersion": device["version"]}
+    done = await graphql(base, token, UPDATE, input=change)
+    device["version"] = done["updateDevice"]["version"]
+
+
+async def register(base: str, token: str, name: str) -> dict[str, Any]:
+    done = await graphql(base, token, REGISTER, input={"name": name, "deviceType": "t"})
+    created: dict[str, Any] = done["registerDevice"]
+    return created
+
+
+def test_a_subscriber_resumes_where_it_left_off(live_url: str, tokens: Tokens) -> None:
+    token = tokens(new_tenant(), "operator")
+
+    async def scenario() -> None:
+        one = await register(live_url, token, "one")
+        two = await register(live_url, token, "two")
+        async with ws_session(live_url, {"Authorization": token}) as ws:
+            await subscribe(ws, "1", RESUMABLE, {})
+            await asyncio.sleep(0.3)
+            await rename(live_url, token, one, "one-b")
+            seen = (await next_message(ws))["payload"]["data"]["deviceChanged"]
+        cursor = seen["position"]
+        # While away: one renamed twice, two once, a third registered.
+        await rename(live_url, token, one, "one-c")
+        await rename(live_url, token, two, "two-b")
+        await rename(live_url, token, one, "one-d")
+        three = await register(live_url, token, "three")
+        async with ws_session(live_url, {"Authorization": token}) as ws:
+            await subscribe(ws, "1", RESUMABLE, {"after": str(cursor)})
+            got = [(await next_message(ws))["payload"]["data"]["deviceChanged"] for _ in range(3)]
+            assert [(c["device"]["id"], c["device"]["name"]) for c in got] == [
+                (two["id"], "two-b"),
+                (one["id"], "one-d"),
+                (three["id"], "three"),
+            ]  # fmt: skip  (in the order of their last change, each once)
+            await rename(live_url, token, two, "two-c")  # then live
+            live = (await next_message(ws))["payload"]["data"]["deviceChanged"]
+            assert live["device"]["name"] == "two-c"
+            positions = [cursor] + [c["position"] for c in got] + [live["position"]]
+            assert positions == sorted(set(positions))  # nothing twice
+            await subscribe(ws, "bad", RESUMABLE, {"after": "yesterday"})
+            refused = await receive(ws)
+            assert errors_of(refused)[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+    run(scenario)
+
+
+def test_killed_api_process_resumed_on_the_other(
+    api_pair: tuple[ApiProcess, ApiProcess], tokens: Tokens
+) -> None:
+    (writer, _), (server, killed) = api_pair  # the subscriber's (without projections) is killed
+    token = tokens(new_tenant(), "operator")
+
+    async def scenario() -> None:
+        device = await register(writer, token, "n0")
+        names = iter(range(1, 10_000))
+        stop = asyncio.Event()
+
+        async def load() -> None:  # changes keep coming, through the other process
+            while not stop.is_set():
+                await rename(writer, token, device, f"n{next(names)}")
+                await asyncio.sleep(0.02)
+
+        received: list[dict[str, Any]] = []
+        changes = asyncio.create_task(load())
+        try:
+            async with ws_session(server, {"Authorization": token}) as ws:
+                await subscribe(ws, "1", RESUMABLE, {"deviceId": device["id"]})
+                while len(received) < 5:
+                    received.append((await next_message(ws))["payload"]["data"]["deviceChanged"])
+                killed.send_signal(signal.SIGKILL)
+                killed.wait(10)
+        except Exception:
+            pass
+        await asyncio.sleep(0.5)  # changes made while nobody listened
+        async with ws_session(writer, {"Authorization": token}) as ws:
+            cursor = received[-1]["position"]
+            await subscribe(ws, "1", RESUMABLE, {"deviceId": device["id"], "after": str(cursor)})
+            resumed = [(await next_message(ws))["payload"]["data"]["deviceChanged"]]
+            stop.set()
+            await changes
+            final = f"n{device['version'] - 1}"
+            while resumed[-1]["device"]["name"] != final:
+                resumed.append((await next_message(ws, WAIT))["payload"]["data"]["deviceChanged"])
+        positions = [c["position"] for c in received + resumed]
+        assert positions == sorted(set(positions)), positions  # nothing twice, in order
+        assert resumed[0]["position"] > cursor
+        assert resumed[-1]["device"]["name"] == final  # nothing missed: the last state arrived
+
+    run(scenario, within=60)
