@@ -49,7 +49,7 @@ from api.graphql.exports import ExportSubscription
 from api.graphql.fields import root_type
 from api.graphql.firmware import DeploymentSubscription
 from api.graphql.scalars import SCALAR_MAP
-from api.graphql.shared import SharedSubscriptions, group_key, group_principal, is_subscription
+from api.graphql.shared import SharedSubscriptions, group_key, group_principal, shareable
 from api.graphql.subscription import Subscription
 from api.graphql.telemetry import TelemetrySubscription
 from api.operations import MUTATION, QUERY
@@ -118,7 +118,7 @@ class FleetSchema(Schema):
             or query is None
             or not isinstance(context_value, GraphQLContext)
             or not isinstance(caller, Principal)
-            or not is_subscription(query, operation_name)
+            or not shareable(query, operation_name, variable_values)
         ):
             return await super().stream(
                 query, variable_values, context_value, root_value, operation_name,

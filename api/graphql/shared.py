@@ -25,7 +25,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    ArgumentNode,
+    GraphQLError,
+    NullValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    Visitor,
+    parse,
+    visit,
+)
 from strawberry.types import ExecutionResult
 
 from api.auth import LEEWAY_SECONDS, Principal
@@ -37,19 +47,46 @@ _END = object()
 
 
 @lru_cache(maxsize=512)
-def is_subscription(query: str, operation_name: str | None) -> bool:
-    """Whether the document's chosen operation is a subscription (False when it does not parse:
-    the unshared path reports the error)."""
+def _resumes(query: str, operation_name: str | None) -> tuple[bool, frozenset[str]] | None:
+    """None when the document's chosen operation is not a subscription (or does not parse: the
+    unshared path reports the error); else whether it passes `after` literally, and the
+    variables it passes as `after`."""
     try:
         document = parse(query)
     except GraphQLError:
-        return False
+        return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [
         o for o in operations
         if operation_name is None or (o.name is not None and o.name.value == operation_name)
     ]  # fmt: skip
-    return len(chosen) == 1 and chosen[0].operation is OperationType.SUBSCRIPTION
+    if len(chosen) != 1 or chosen[0].operation is not OperationType.SUBSCRIPTION:
+        return None
+    literal, variables = False, set()
+
+    class Afters(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: object) -> None:
+            nonlocal literal
+            if node.name.value != "after":
+                return
+            if isinstance(node.value, VariableNode):
+                variables.add(node.value.name.value)
+            elif not isinstance(node.value, NullValueNode):
+                literal = True
+
+    visit(chosen[0], Afters())
+    return literal, frozenset(variables)
+
+
+def shareable(query: str, operation_name: str | None, variables: dict[str, Any] | None) -> bool:
+    """Whether the operation is a live subscription a group may share: a subscription that
+    resumes from a cursor (`after`, literal or a variable given a value) has a backfill of its
+    own, so it runs alone."""
+    found = _resumes(query, operation_name)
+    if found is None:
+        return False
+    literal, names = found
+    return not literal and all((variables or {}).get(name) is None for name in names)
 
 
 def group_key(query: str, variables: dict[str, Any] | None, operation_name: str | None,

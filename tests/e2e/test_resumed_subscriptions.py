@@ -57,9 +57,18 @@ def test_a_subscriber_resumes_where_it_left_off(live_url: str, tokens: Tokens) -
         await rename(live_url, token, two, "two-b")
         await rename(live_url, token, one, "one-d")
         three = await register(live_url, token, "three")
-        async with ws_session(live_url, {"Authorization": token}) as ws:
+        async with (
+            ws_session(live_url, {"Authorization": token}) as ws,
+            ws_session(live_url, {"Authorization": token}) as twin,
+        ):
             await subscribe(ws, "1", RESUMABLE, {"after": str(cursor)})
             got = [(await next_message(ws))["payload"]["data"]["deviceChanged"] for _ in range(3)]
+            # The same cursor, the same tenant and role: its own backfill (never shared).
+            await subscribe(twin, "1", RESUMABLE, {"after": str(cursor)})
+            again = [
+                (await next_message(twin))["payload"]["data"]["deviceChanged"] for _ in range(3)
+            ]
+            assert again == got
             assert [(c["device"]["id"], c["device"]["name"]) for c in got] == [
                 (two["id"], "two-b"),
                 (one["id"], "one-d"),

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from api.auth import Principal
-from api.graphql.shared import SharedSubscriptions, group_key, group_principal, is_subscription
+from api.graphql.shared import SharedSubscriptions, group_key, group_principal, shareable
 
 ALICE = Principal("alice", "acme", frozenset({"viewer"}))
 BOB = Principal("bob", "acme", frozenset({"viewer"}))
@@ -145,10 +145,16 @@ def test_the_key_and_the_groups_principal() -> None:
     assert base != group_key(QUERY, {"a": 1, "b": 2}, "Named", ALICE)
     runner = group_principal(Principal("x", "acme", frozenset({"viewer"}), expires_at=1.0))
     assert (runner.tenant_id, runner.roles, runner.expires_at) == ("acme", {"viewer"}, None)
-    assert is_subscription(QUERY, None)
-    assert not is_subscription("{ devices { items { id } } }", None)
-    assert not is_subscription("subscription {", None)  # does not parse: not shared
+    assert shareable(QUERY, None, {"id": "d"})
+    assert not shareable("{ devices { items { id } } }", None, None)
+    assert not shareable("subscription {", None, None)  # does not parse: not shared
     two = "subscription A { deviceChanged { eventType } } query B { __typename }"
-    assert is_subscription(two, "A")
-    assert not is_subscription(two, "B")
-    assert not is_subscription(two, None)  # ambiguous: the unshared path says so
+    assert shareable(two, "A", None)
+    assert not shareable(two, "B", None)
+    assert not shareable(two, None, None)  # ambiguous: the unshared path says so
+    # A subscription that resumes has its own backfill: never shared.
+    resuming = "subscription($a: String) { deviceChanged(after: $a) { position } }"
+    assert shareable(resuming, None, {"a": None})
+    assert not shareable(resuming, None, {"a": "12"})
+    assert not shareable('subscription { deviceChanged(after: "12") { position } }', None, None)
+    assert shareable("subscription { deviceChanged(after: null) { position } }", None, None)
