@@ -16,12 +16,15 @@ from api.device_view import Severity
 from api.graphql.alert_types import AlertChange
 from api.graphql.context import Info
 from api.graphql.notices import tenant_notices
+from api.graphql.resume import current_rows, parse_cursor, resumed
 from api.operations import parse_id
-from read_side.alerts import ALERT_TOPIC
+from read_side.alerts import ALERT_TOPIC, to_record
 from read_side.notifications import ChangeNotice
 from write_side.alert_rules import SEVERITY_RANK
+from write_side.alerts import ALERT_EVENTS
 
 parse_any_id = parse_id("an id")
+ALERT_TYPES = tuple(name.type for name in ALERT_EVENTS)
 
 
 @strawberry.type
@@ -32,9 +35,12 @@ class AlertSubscription:
         info: Info,
         severity: Severity | None = None,
         device_id: strawberry.ID | None = None,
+        after: str | None = None,
     ) -> AsyncGenerator[AlertChange, None]:
         """Every change to the tenant's alerts from now on; `severity`: this severity or
-        higher; `deviceId`: one device's alerts only."""
+        higher; `deviceId`: one device's alerts only; `after` (the `position` of the last
+        change received): first the current state of each alert changed since, once, in the
+        order of their last change, then live (RESUME_TOO_OLD past 50,000 events)."""
         caller = info.context.authorize(Permission.READ_ALERTS)
         device = None if device_id is None else str(parse_any_id(device_id, "deviceId"))
         lowest = 0 if severity is None else SEVERITY_RANK[severity.value]
@@ -45,9 +51,15 @@ class AlertSubscription:
                 SEVERITY_RANK.get(str(data.get("severity")), 0) >= lowest
             )
 
-        notices = tenant_notices(
-            info.context.system, caller, ALERT_TOPIC, Permission.READ_ALERTS, keep
-        )
+        system = info.context.system
+        if after is None:
+            notices = tenant_notices(system, caller, ALERT_TOPIC, Permission.READ_ALERTS, keep)
+        else:
+            notices = resumed(
+                system, caller, ALERT_TOPIC, Permission.READ_ALERTS, after=parse_cursor(after),
+                model="alerts", types=ALERT_TYPES, key_of=lambda stream, _: stream,
+                rows=current_rows(ALERT_TOPIC, system.alerts.get_alert, to_record), keep=keep,
+            )  # fmt: skip
         async with aclosing(notices):
             async for notice in notices:
                 yield AlertChange.from_notice(notice)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from functools import partial
+from typing import Any
+from uuid import UUID
 
 from anyio import to_thread
 
@@ -37,6 +39,23 @@ PAGE = 1000
 # (keys changed, in the order of their last change, with that change's position and type)
 Changed = list[tuple[str, int, str]]
 Rows = Callable[[str, Changed], Iterable[ChangeNotice]]  # (tenant, changed) -> their notices
+
+
+def current_rows(
+    topic: str, read: Callable[[str, UUID], Any | None], encode: Callable[[Any], dict[str, Any]]
+) -> Rows:
+    """The current row of each changed key (`read(tenant, id)`; gone: left out), as the notice
+    its model would publish (`encode`), each with its last change's position and type."""
+
+    def rows(tenant: str, changed: Changed) -> list[ChangeNotice]:
+        notices = []
+        for key, position, kind in changed:
+            row = read(tenant, UUID(key))
+            if row is not None:
+                notices.append(ChangeNotice(tenant, topic, key, position, kind, encode(row)))
+        return notices
+
+    return rows
 
 
 class ResumeTooOld(DomainError):

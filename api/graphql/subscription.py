@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from uuid import UUID
 
 import strawberry
 
@@ -12,9 +11,8 @@ from api.auth import Permission
 from api.devices import DEVICE_TOPIC, parse_device_id
 from api.graphql.context import Info
 from api.graphql.notices import tenant_notices
-from api.graphql.resume import Changed, Rows, parse_cursor, resumed
+from api.graphql.resume import current_rows, parse_cursor, resumed
 from api.graphql.types import DeviceChange
-from api.ports import FleetSystem
 from read_side.device_status.columns import STATUS_JSON
 from read_side.notifications import ChangeNotice
 from write_side.devices import DEVICE_EVENTS
@@ -45,7 +43,7 @@ class Subscription:
             notices = resumed(
                 system, caller, DEVICE_TOPIC, Permission.READ_DEVICES, after=parse_cursor(after),
                 model="device_status", types=DEVICE_TYPES, key_of=lambda stream, _: stream,
-                rows=device_rows(system), keep=keep,
+                rows=current_rows(DEVICE_TOPIC, system.devices.get, STATUS_JSON.to_json), keep=keep,
             )  # fmt: skip
         async with aclosing(notices):
             async for notice in notices:
@@ -53,17 +51,3 @@ class Subscription:
 
 
 DEVICE_TYPES = tuple(name.type for name in DEVICE_EVENTS)
-
-
-def device_rows(system: FleetSystem) -> Rows:
-    """The current rows of the changed devices, as the device-status worker's notices."""
-
-    def rows(tenant: str, changed: Changed) -> list[ChangeNotice]:
-        found = system.devices.get_many(tenant, [UUID(key) for key, _, _ in changed])
-        return [
-            ChangeNotice(tenant, DEVICE_TOPIC, key, position, kind, STATUS_JSON.to_json(row))
-            for key, position, kind in changed
-            if (row := found.get(UUID(key))) is not None
-        ]
-
-    return rows

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+from fleetwatch.bootstrap import System
 from tests.e2e.conftest import Tokens, new_tenant
 from tests.e2e.graphql_client import (
     WAIT,
@@ -20,8 +23,11 @@ from tests.e2e.graphql_client import (
     subscribe,
     ws_session,
 )
+from tests.e2e.test_alerts_api import register as register_device
 from tests.e2e.test_subscriptions import REGISTER, UPDATE, ApiProcess
 from tests.e2e.test_subscriptions import api_pair as api_pair  # noqa: PLC0414 - a fixture
+from tests.e2e.test_telemetry_api import save_alert
+from write_side.alerts import Alert
 
 RESUMABLE = """subscription($deviceId: ID, $after: String) {
   deviceChanged(deviceId: $deviceId, after: $after) { eventType position device { id name } }
@@ -129,3 +135,49 @@ def test_killed_api_process_resumed_on_the_other(
         assert resumed[-1]["device"]["name"] == final  # nothing missed: the last state arrived
 
     run(scenario, within=60)
+
+
+ALERTS = """subscription($after: String) {
+  alertChanged(after: $after) { transition position alert { id state } }
+}"""
+
+
+def test_an_alert_subscriber_resumes_too(live_url: str, api_system: System, tokens: Tokens) -> None:
+    tenant = new_tenant()
+    token = tokens(tenant, "viewer")
+    device = register_device(api_system, tenant)
+
+    def alert(episode: int) -> Alert:
+        return Alert.open(
+            tenant_id=tenant, rule_id=uuid.uuid4(), rule_revision=1, device_id=device,
+            episode=episode, severity="warning", value=1.0, at=datetime.now(UTC),
+        )  # fmt: skip
+
+    async def scenario() -> None:
+        first = alert(1)
+        async with ws_session(live_url, {"Authorization": token}) as ws:
+            await subscribe(ws, "1", ALERTS, {})
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(save_alert, api_system, tenant, first)
+            cursor = (await next_message(ws))["payload"]["data"]["alertChanged"]["position"]
+        first.acknowledge("user:op", datetime.now(UTC))
+        await asyncio.to_thread(save_alert, api_system, tenant, first)
+        second = alert(2)
+        await asyncio.to_thread(save_alert, api_system, tenant, second)
+        first.resolve("user:op", datetime.now(UTC))
+        await asyncio.to_thread(save_alert, api_system, tenant, first)
+        async with ws_session(live_url, {"Authorization": token}) as ws:
+            await subscribe(ws, "1", ALERTS, {"after": str(cursor)})
+            got = [(await next_message(ws))["payload"]["data"]["alertChanged"] for _ in range(2)]
+            assert [(c["alert"]["id"], c["alert"]["state"]) for c in got] == [
+                (str(second.id), "OPEN"),
+                (str(first.id), "RESOLVED"),
+            ]  # fmt: skip  (each once, in the order of their last change)
+            second.acknowledge("user:op", datetime.now(UTC))
+            await asyncio.to_thread(save_alert, api_system, tenant, second)
+            live = (await next_message(ws))["payload"]["data"]["alertChanged"]
+            assert (live["alert"]["id"], live["alert"]["state"]) == (str(second.id), "ACKNOWLEDGED")
+            positions = [cursor] + [c["position"] for c in [*got, live]]
+            assert positions == sorted(set(positions))
+
+    run(scenario)
