@@ -9,7 +9,7 @@ nothing (and publishes nothing).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,7 +18,7 @@ from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
 from projections.runner import event_topics
-from read_side.exports import EXPORT_TOPIC, ExportRow, ExportsReader, ExportsView
+from read_side.exports import EXPORT_TOPIC, ExportRow, ExportsReader, ExportsView, progress_data
 from read_side.notifications import ChangeNotice
 from write_side.event_names import topic_prefix
 from write_side.exports import (
@@ -72,12 +72,6 @@ def evolve(current: ExportRow | None, envelope: EventEnvelope) -> ExportRow | No
         status = ExportStatus.FAILED.value
         return replace(current, status=status, reason=payload["reason"], finished_at=at, **common)
     return replace(current, **common)  # an event type added later: keep the guard moving
-
-
-def progress_data(row: ExportRow) -> dict[str, Any]:
-    """The notice's JSON-ready snapshot of the row."""
-    data = asdict(row)
-    return {k: v if isinstance(v, (str, int, type(None))) else str(v) for k, v in data.items()}
 
 
 class ExportsProjection:

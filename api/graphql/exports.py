@@ -12,14 +12,18 @@ from contextlib import aclosing
 import strawberry
 
 from api.auth import Permission
+from api.exports import exports_of
 from api.graphql.context import Info
 from api.graphql.notices import tenant_notices
+from api.graphql.resume import current_rows, parse_cursor, resumed
 from api.graphql.scalars import Long
 from api.operations import parse_id
-from read_side.exports import EXPORT_TOPIC
+from read_side.exports import EXPORT_TOPIC, progress_data
 from read_side.notifications import ChangeNotice
+from write_side.exports import EXPORT_EVENTS
 
 parse_export_id = parse_id("an export id")
+EXPORT_TYPES = tuple(name.type for name in EXPORT_EVENTS)
 
 
 @strawberry.type
@@ -47,15 +51,27 @@ class ExportProgress:
 class ExportSubscription:
     @strawberry.subscription
     async def export_progress(
-        self, info: Info, export_id: strawberry.ID
+        self, info: Info, export_id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[ExportProgress, None]:
-        """Every change of one export from now on."""
+        """Every change of one export from now on; `after` (the `position` of the last change
+        received): first its current state if it changed since, then live."""
         caller = info.context.authorize(Permission.EXPORT_DATA)
         key = str(parse_export_id(export_id, "exportId"))
-        notices = tenant_notices(
-            info.context.system, caller, EXPORT_TOPIC, Permission.EXPORT_DATA,
-            lambda notice: notice.key == key,
-        )  # fmt: skip
+        system = info.context.system
+
+        def keep(notice: ChangeNotice) -> bool:
+            return notice.key == key
+
+        if after is None:
+            notices = tenant_notices(system, caller, EXPORT_TOPIC, Permission.EXPORT_DATA, keep)
+        else:
+            read = exports_of(system).reader.get
+            notices = resumed(
+                system, caller, EXPORT_TOPIC, Permission.EXPORT_DATA, after=parse_cursor(after),
+                model="exports", types=EXPORT_TYPES,
+                key_of=lambda stream, _: stream if stream == key else None,
+                rows=current_rows(EXPORT_TOPIC, read, progress_data), keep=keep,
+            )  # fmt: skip
         async with aclosing(notices):
             async for notice in notices:
                 yield ExportProgress.of(notice)

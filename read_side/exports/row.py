@@ -4,11 +4,12 @@ export completed (the link is made from it when asked, so it never goes stale in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-__all__ = ["ExportRow"]
+__all__ = ["ExportRow", "progress_data"]
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,9 @@ class ExportRow:
     version: int  # the export stream's version absorbed (the row's guard)
     updated_at: datetime
     tag: str | None = None  # a report's scope: the devices of this tag (None: all, or the ids)
+
+
+def progress_data(row: ExportRow) -> dict[str, Any]:
+    """The change notice's JSON-ready snapshot of the row (topic `export`)."""
+    data = asdict(row)
+    return {k: v if isinstance(v, (str, int, type(None))) else str(v) for k, v in data.items()}

@@ -8,9 +8,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System
 from tests.e2e.conftest import Tokens, new_tenant
 from tests.e2e.graphql_client import (
@@ -24,10 +27,13 @@ from tests.e2e.graphql_client import (
     ws_session,
 )
 from tests.e2e.test_alerts_api import register as register_device
+from tests.e2e.test_exports_api import api_settings as api_settings  # noqa: PLC0414 - blobs
 from tests.e2e.test_subscriptions import REGISTER, UPDATE, ApiProcess
 from tests.e2e.test_subscriptions import api_pair as api_pair  # noqa: PLC0414 - a fixture
 from tests.e2e.test_telemetry_api import save_alert
 from write_side.alerts import Alert
+from write_side.export_service import RequestExport
+from write_side.exports import ExportFormat, ExportKind, ExportStatus
 
 RESUMABLE = """subscription($deviceId: ID, $after: String) {
   deviceChanged(deviceId: $deviceId, after: $after) { eventType position device { id name } }
@@ -179,5 +185,34 @@ def test_an_alert_subscriber_resumes_too(live_url: str, api_system: System, toke
             assert (live["alert"]["id"], live["alert"]["state"]) == (str(second.id), "ACKNOWLEDGED")
             positions = [cursor] + [c["position"] for c in [*got, live]]
             assert positions == sorted(set(positions))
+
+    run(scenario)
+
+
+PROGRESS = """subscription($id: ID!, $after: String) {
+  exportProgress(exportId: $id, after: $after) { status rows position } }"""
+
+
+def test_an_export_followed_after_it_ended_shows_its_end(
+    live_url: str, api_system: System, tokens: Tokens
+) -> None:
+    assert api_system.exports is not None
+    api_system.workers["exporter"].stop()  # the job runs here, before anyone subscribes
+    tenant = new_tenant()
+    token = tokens(tenant, "operator")
+    start = datetime.now(UTC) - timedelta(hours=1)
+    command = RequestExport(ExportKind.EVENTS, ExportFormat.CSV, start, start + timedelta(hours=2))
+    export = api_system.exports.service.request(command, EventMetadata(tenant, "user:op"))
+    done = api_system.exports.exporter.run(tenant, export.aggregate.id)
+    assert done.status is ExportStatus.COMPLETED
+    assert api_system.wait_for(api_system.app.recorder.max_notification_id() or 0, 10)
+
+    async def scenario() -> None:
+        async with ws_session(live_url, {"Authorization": token}) as ws:
+            await subscribe(ws, "1", PROGRESS, {"id": str(done.id), "after": "0"})
+            shown = (await next_message(ws))["payload"]["data"]["exportProgress"]
+            assert (shown["status"], shown["rows"]) == ("COMPLETED", done.rows)
+            with pytest.raises(TimeoutError):  # once: its last state, nothing more
+                await receive(ws, within=0.5)
 
     run(scenario)
