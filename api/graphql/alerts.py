@@ -16,7 +16,7 @@ from api.device_view import Severity
 from api.graphql.alert_types import AlertChange
 from api.graphql.context import Info
 from api.graphql.notices import tenant_notices
-from api.graphql.resume import current_rows, parse_cursor, resumed
+from api.graphql.resume import current_rows, parse_cursor, resumed, stream_key
 from api.operations import parse_id
 from read_side.alerts import ALERT_TOPIC, to_record
 from read_side.notifications import ChangeNotice
@@ -57,7 +57,7 @@ class AlertSubscription:
         else:
             notices = resumed(
                 system, caller, ALERT_TOPIC, Permission.READ_ALERTS, after=parse_cursor(after),
-                model="alerts", types=ALERT_TYPES, key_of=lambda stream, _: stream,
+                model="alerts", types=ALERT_TYPES, key_of=stream_key,
                 rows=current_rows(ALERT_TOPIC, system.alerts.get_alert, to_record), keep=keep,
             )  # fmt: skip
         async with aclosing(notices):

@@ -69,7 +69,7 @@ class ExportSubscription:
             notices = resumed(
                 system, caller, EXPORT_TOPIC, Permission.EXPORT_DATA, after=parse_cursor(after),
                 model="exports", types=EXPORT_TYPES,
-                key_of=lambda stream, _: stream if stream == key else None,
+                key_of=lambda event: event.stream_id if event.stream_id == key else None,
                 rows=current_rows(EXPORT_TOPIC, read, progress_data), keep=keep,
             )  # fmt: skip
         async with aclosing(notices):

@@ -31,6 +31,7 @@ from anyio import to_thread
 from api.auth import Permission, Principal, authorize
 from api.graphql.notices import close_stream
 from api.ports import FleetSystem
+from event_store.envelope import EventEnvelope
 from read_side.notifications import ChangeNotice
 from write_side.errors import DomainError, InvalidInput
 
@@ -39,6 +40,11 @@ PAGE = 1000
 # (keys changed, in the order of their last change, with that change's position and type)
 Changed = list[tuple[str, int, str]]
 Rows = Callable[[str, Changed], Iterable[ChangeNotice]]  # (tenant, changed) -> their notices
+
+
+def stream_key(envelope: EventEnvelope) -> str:
+    """The key of a model whose rows are its events' streams (devices, alerts, exports)."""
+    return envelope.stream_id
 
 
 def current_rows(
@@ -79,13 +85,13 @@ async def resumed(
     after: int,
     model: str,
     types: Sequence[str],
-    key_of: Callable[[str, dict[str, object]], str | None],
+    key_of: Callable[[EventEnvelope], str | None],
     rows: Rows,
     keep: Callable[[ChangeNotice], bool] = lambda notice: True,
 ) -> AsyncGenerator[ChangeNotice, None]:
-    """The backfill since `after`, then the live notices (see the module). `key_of(stream id,
-    payload)`: the key an event of `types` changes (None: none); `rows`: the current notices
-    of those keys."""
+    """The backfill since `after`, then the live notices (see the module). `key_of(event)`:
+    the key an event of `types` changes (None: none); `rows`: the current notices of those
+    keys."""
     stream = system.fanout.subscribe(caller.tenant_id, topic)
     try:
         ready = getattr(stream, "ready", None)
@@ -116,7 +122,7 @@ async def resumed(
 
 def _scan(
     system: FleetSystem, tenant: str, *, after: int, upto: int, types: Sequence[str],
-    key_of: Callable[[str, dict[str, object]], str | None],
+    key_of: Callable[[EventEnvelope], str | None],
 ) -> Changed:  # fmt: skip
     last: dict[str, tuple[int, str]] = {}
     position = after
@@ -126,7 +132,7 @@ def _scan(
             assert envelope.position is not None  # read from the feed
             if envelope.position > upto:
                 break
-            key = key_of(envelope.stream_id, envelope.payload)
+            key = key_of(envelope)
             if key is not None:
                 last.pop(key, None)  # re-inserted: dicts keep the order of the last change
                 last[key] = (envelope.position, envelope.type)

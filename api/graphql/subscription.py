@@ -11,7 +11,7 @@ from api.auth import Permission
 from api.devices import DEVICE_TOPIC, parse_device_id
 from api.graphql.context import Info
 from api.graphql.notices import tenant_notices
-from api.graphql.resume import current_rows, parse_cursor, resumed
+from api.graphql.resume import current_rows, parse_cursor, resumed, stream_key
 from api.graphql.types import DeviceChange
 from read_side.device_status.columns import STATUS_JSON
 from read_side.notifications import ChangeNotice
@@ -42,7 +42,7 @@ class Subscription:
         else:
             notices = resumed(
                 system, caller, DEVICE_TOPIC, Permission.READ_DEVICES, after=parse_cursor(after),
-                model="device_status", types=DEVICE_TYPES, key_of=lambda stream, _: stream,
+                model="device_status", types=DEVICE_TYPES, key_of=stream_key,
                 rows=current_rows(DEVICE_TOPIC, system.devices.get, STATUS_JSON.to_json), keep=keep,
             )  # fmt: skip
         async with aclosing(notices):

@@ -8,8 +8,9 @@ client re-reads with queries and subscribes again."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+from uuid import UUID
 
 import strawberry
 from anyio import to_thread
@@ -19,8 +20,10 @@ from api.devices import parse_device_id
 from api.graphql.context import Info
 from api.graphql.derive import derived_type, part_type
 from api.graphql.notices import tenant_notices
+from api.graphql.resume import current_rows, parse_cursor, resumed
 from api.graphql.scalars import Long
 from api.graphql.types import DeviceChange, PageInfo
+from api.ports import FleetSystem
 from api.telemetry import (
     BucketPublic,
     DeviceReportPublic,
@@ -30,7 +33,13 @@ from api.telemetry import (
     TelemetryUpdatePublic,
     check_device,
 )
+from event_store.envelope import EventEnvelope
+from read_side.device_status.columns import STATUS_JSON
+from read_side.notifications import ChangeNotice
 from read_side.telemetry import Resolution, telemetry_topic
+from write_side.alerts import ALERT_EVENTS
+from write_side.devices import DEVICE_EVENTS
+from write_side.telemetry_log import TELEMETRY_EVENTS
 
 DEVICE_STATUS_TOPIC = "device_status"
 
@@ -91,19 +100,56 @@ class TelemetrySubscription:
 
     @strawberry.subscription
     async def device_status_changed(
-        self, info: Info, device_id: strawberry.ID | None = None
+        self, info: Info, device_id: strawberry.ID | None = None, after: str | None = None
     ) -> AsyncGenerator[DeviceStatusChange, None]:
         """Every committed change of the tenant's devices' status (or of one device's):
-        registry changes, telemetry (last values, last seen), connectivity, open alerts."""
+        registry changes, telemetry (last values, last seen), connectivity, open alerts;
+        `after` (the `position` of the last change received): first the current status of
+        each device changed since, once, in the order of their last change, then live
+        (RESUME_TOO_OLD past 50,000 events: telemetry counts)."""
         caller = info.context.authorize(Permission.READ_DEVICES)
         wanted = None if device_id is None else str(parse_device_id(device_id, "deviceId"))
-        notices = tenant_notices(
-            info.context.system,
-            caller,
-            DEVICE_STATUS_TOPIC,
-            Permission.READ_DEVICES,
-            lambda n: wanted in (None, n.key),
-        )
+        system = info.context.system
+
+        def keep(notice: ChangeNotice) -> bool:
+            return wanted in (None, notice.key)
+
+        if after is None:
+            notices = tenant_notices(
+                system, caller, DEVICE_STATUS_TOPIC, Permission.READ_DEVICES, keep
+            )
+        else:
+            notices = resumed(
+                system, caller, DEVICE_STATUS_TOPIC, Permission.READ_DEVICES,
+                after=parse_cursor(after), model="device_status", types=STATUS_TYPES,
+                key_of=status_key(system, caller.tenant_id),
+                rows=current_rows(DEVICE_STATUS_TOPIC, system.devices.get, STATUS_JSON.to_json),
+                keep=keep,
+            )  # fmt: skip
         async with aclosing(notices):
             async for notice in notices:
                 yield DeviceStatusChange.from_notice(notice)
+
+
+# What changes a device's status row: its own events, its telemetry and its alerts.
+STATUS_TYPES = tuple(name.type for name in (*DEVICE_EVENTS, *TELEMETRY_EVENTS, *ALERT_EVENTS))
+
+
+def status_key(system: FleetSystem, tenant: str) -> Callable[[EventEnvelope], str | None]:
+    """The device whose status row an event changes: a device event's stream; the device a
+    telemetry or alert event names; an alert event that names none (acknowledged, resolved,
+    ...): its alert's device, from the alerts model."""
+
+    def key(event: EventEnvelope) -> str | None:
+        if event.type in _DEVICE_TYPES:
+            return event.stream_id
+        device = event.payload.get("device_id")
+        if device is None:
+            alert = system.alerts.get_alert(tenant, UUID(event.stream_id))
+            return None if alert is None else str(alert.device_id)
+        return str(UUID(str(device)))
+
+    return key
+
+
+_DEVICE_TYPES = frozenset(name.type for name in DEVICE_EVENTS)

@@ -87,7 +87,7 @@ def test_the_schema_is_the_device_slice() -> None:
         "  registerDevice(input: RegisterDeviceInput!): Device!",
         "  updateDevice(input: UpdateDeviceInput!): Device!",
         "  decommissionDevice(input: DecommissionDeviceInput!): Device!",
-        "  deviceChanged(deviceId: ID = null): DeviceChange!",
+        "  deviceChanged(deviceId: ID = null, after: String = null): DeviceChange!",
         "type DeviceChange {\n  device: Device!\n  eventType: String!\n  position: Int!\n}",
         "type PageInfo {\n  hasNextPage: Boolean!\n  endCursor: String\n}",
         "type DeviceEdge {\n  cursor: String!\n  node: Device!\n}",

@@ -27,6 +27,7 @@ from tests.e2e.graphql_client import (
     ws_session,
 )
 from tests.e2e.test_alerts_api import register as register_device
+from tests.e2e.test_alerts_api import send
 from tests.e2e.test_exports_api import api_settings as api_settings  # noqa: PLC0414 - blobs
 from tests.e2e.test_subscriptions import REGISTER, UPDATE, ApiProcess
 from tests.e2e.test_subscriptions import api_pair as api_pair  # noqa: PLC0414 - a fixture
@@ -214,5 +215,48 @@ def test_an_export_followed_after_it_ended_shows_its_end(
             assert (shown["status"], shown["rows"]) == ("COMPLETED", done.rows)
             with pytest.raises(TimeoutError):  # once: its last state, nothing more
                 await receive(ws, within=0.5)
+
+    run(scenario)
+
+
+STATUS = """subscription($id: ID, $after: String) {
+  deviceStatusChanged(deviceId: $id, after: $after) {
+    eventType position device { id openAlertCount } } }"""
+
+
+def test_a_status_subscriber_resumes_across_telemetry_and_alerts(
+    live_url: str, api_system: System, tokens: Tokens
+) -> None:
+    tenant = new_tenant()
+    token = tokens(tenant, "viewer")
+    device = register_device(api_system, tenant)
+    other = register_device(api_system, tenant)
+
+    async def scenario() -> None:
+        async with ws_session(live_url, {"Authorization": token}) as ws:
+            await subscribe(ws, "1", STATUS, {})
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(send, api_system, tenant, device, 20.0)
+            cursor = (await next_message(ws))["payload"]["data"]["deviceStatusChanged"]["position"]
+        # While away: the other device reports, then an alert on the first is raised and
+        # acknowledged (an event that names no device: its alert's device is looked up).
+        await asyncio.to_thread(send, api_system, tenant, other, 21.0)
+        alert = Alert.open(
+            tenant_id=tenant, rule_id=uuid.uuid4(), rule_revision=1, device_id=device,
+            episode=1, severity="warning", value=1.0, at=datetime.now(UTC),
+        )  # fmt: skip
+        await asyncio.to_thread(save_alert, api_system, tenant, alert)
+        alert.acknowledge("user:op", datetime.now(UTC))
+        await asyncio.to_thread(save_alert, api_system, tenant, alert)
+        async with ws_session(live_url, {"Authorization": token}) as ws:
+            await subscribe(ws, "1", STATUS, {"after": str(cursor)})
+            got = [(await next_message(ws))["payload"]["data"]["deviceStatusChanged"]
+                   for _ in range(2)]  # fmt: skip
+            assert [(c["device"]["id"], c["eventType"]) for c in got] == [
+                (str(other), "Telemetry.BatchRecorded"), (str(device), "Alert.Acknowledged"),
+            ]  # fmt: skip
+            assert got[1]["device"]["openAlertCount"] == 1
+            with pytest.raises(TimeoutError):
+                await receive(ws, within=0.5)  # each once
 
     run(scenario)
