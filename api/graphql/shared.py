@@ -167,8 +167,9 @@ class SharedSubscriptions:
                     return
         finally:
             group.members.discard(member)
-            if not group.members and self.groups.get(key) is group:
-                del self.groups[key]
+            if not group.members:  # the last one: stop it (registered or set aside by an error)
+                if self.groups.get(key) is group:
+                    del self.groups[key]
                 if group.task is not None:
                     group.task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -134,6 +134,28 @@ def test_the_end_of_the_source_ends_every_member_and_a_newcomer_starts_afresh() 
     asyncio.run(scenario())
 
 
+def test_a_group_set_aside_by_an_error_is_still_stopped_by_its_last_member() -> None:
+    async def scenario() -> None:
+        shared, source = SharedSubscriptions(), Source()
+        key = group_key(QUERY, None, None, ALICE)
+        member = shared.join(key, ALICE, source.start)
+        first = asyncio.ensure_future(anext(member))
+        await asyncio.sleep(0.01)
+        failed = Failed()
+        source.queue.put_nowait(failed)  # a result with errors: newcomers start afresh
+        assert await first is failed
+        assert shared.groups == {}
+        await member.aclose()  # the source goes on yielding; its last member leaves
+        await asyncio.sleep(0.01)
+        assert source.closed == 1
+
+    asyncio.run(scenario())
+
+
+class Failed:
+    errors = ("a field failed",)
+
+
 def test_the_key_and_the_groups_principal() -> None:
     admin = Principal("dave", "acme", frozenset({"admin"}))
     other = Principal("erin", "globex", frozenset({"viewer"}))
