@@ -145,7 +145,10 @@ def paced_system(path: Path, projections: str) -> System:
 def test_ingestion_waits_for_the_slow_telemetry_worker_of_its_process(tmp_path: Path) -> None:
     system = paced_system(tmp_path / "fleet.sqlite3", "telemetry")
     try:
-        assert 0.5 < ingest_five_slowly(system) < 5  # ~0.3 s per commit after the first
+        # Without pacing it waits ~0 s; with it ~0.52 s here quiet, 0.47 s once under the
+        # suite's load (the worker then takes two messages in one 0.3 s apply): more than one
+        # slow apply is the proof, not a count of them.
+        assert 0.3 < ingest_five_slowly(system) < 5
     finally:
         system.close()
 
@@ -157,7 +160,7 @@ def test_ingestion_waits_for_the_slow_telemetry_worker_of_another_process(
     consumers = paced_system(tmp_path / "fleet.sqlite3", "device_status,telemetry,alerting")
     ingestion = paced_system(tmp_path / "fleet.sqlite3", "users")
     try:
-        assert 0.5 < ingest_five_slowly(ingestion) < 5  # through the workers' checkpoints
+        assert 0.3 < ingest_five_slowly(ingestion) < 5  # through the workers' checkpoints
     finally:
         ingestion.close()
         consumers.close()
