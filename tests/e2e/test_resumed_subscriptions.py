@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from api.graphql import resume
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System
 from tests.e2e.conftest import Tokens, new_tenant
@@ -258,5 +259,22 @@ def test_a_status_subscriber_resumes_across_telemetry_and_alerts(
             assert got[1]["device"]["openAlertCount"] == 1
             with pytest.raises(TimeoutError):
                 await receive(ws, within=0.5)  # each once
+
+    run(scenario)
+
+
+def test_a_cursor_too_old_is_refused_with_resume_too_old(
+    live_url: str, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resume, "RESUME_BUDGET", 2)
+    token = tokens(new_tenant(), "operator")
+
+    async def scenario() -> None:
+        for name in ("a", "b", "c"):
+            await register(live_url, token, name)
+        async with ws_session(live_url, {"Authorization": token}) as ws:
+            await subscribe(ws, "1", RESUMABLE, {"after": "0"})
+            refused = await receive(ws)
+            assert [e["extensions"]["code"] for e in errors_of(refused)] == ["RESUME_TOO_OLD"]
 
     run(scenario)
