@@ -1,7 +1,8 @@
 """Late redeliveries at the alerting policy (pure).
 
-The policy skips a message id it saw among the device's last 1,024; past that, a redelivery
-comes back marked late by the device's Telemetry stream (`write_side.telemetry_log`). The read
+The device's Telemetry stream drops a message id among its last 1,024, and the policy skips
+one it saw among the device's last 64 (a second layer); past the stream's window, a redelivery
+comes back marked late by the stream (`write_side.telemetry_log`). The read
 models drop such repeats against raw history; the policy has none, and needs none: rule
 evaluation never lets a reading older than its watermark transition. A reading AT the
 watermark would be stepped again though (the redelivered reading was the newest of its

@@ -52,7 +52,11 @@ __all__ = [
 
 @dataclass
 class AlertingPolicy:
-    recent_message_ids: int = 1024  # per device, to skip redelivered messages
+    # Per device, to skip a redelivered message. A second layer: the device's Telemetry stream
+    # already drops a message id among its last 1,024 and marks older redeliveries late
+    # (`alerting_late`), so this needs no more than a batch or two's ids (issue 14: 1,024
+    # here cost 115 KB per device, `bench/memory.py`).
+    recent_message_ids: int = 64
     watches: dict[tuple[UUID, UUID], Watch] = field(default_factory=dict)
     _by_alert: dict[UUID, Watch] = field(default_factory=dict)
     _recent: dict[UUID, tuple[deque[str], set[str]]] = field(default_factory=dict)
