@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from functools import partial
 
 import strawberry
 
@@ -15,8 +16,7 @@ from api.auth import Permission
 from api.device_view import Severity
 from api.graphql.alert_types import AlertChange
 from api.graphql.context import Info
-from api.graphql.notices import tenant_notices
-from api.graphql.resume import current_rows, parse_cursor, resumed, stream_key
+from api.graphql.resume import Resume, changes, current_rows, stream_key
 from api.operations import parse_id
 from read_side.alerts import ALERT_TOPIC, to_record
 from read_side.notifications import ChangeNotice
@@ -52,14 +52,11 @@ class AlertSubscription:
             )
 
         system = info.context.system
-        if after is None:
-            notices = tenant_notices(system, caller, ALERT_TOPIC, Permission.READ_ALERTS, keep)
-        else:
-            notices = resumed(
-                system, caller, ALERT_TOPIC, Permission.READ_ALERTS, after=parse_cursor(after),
-                model="alerts", types=ALERT_TYPES, key_of=stream_key,
-                rows=current_rows(ALERT_TOPIC, system.alerts.get_alert, to_record), keep=keep,
-            )  # fmt: skip
+        rows = partial(current_rows, ALERT_TOPIC, system.alerts.get_alert, to_record)
+        notices = changes(
+            system, caller, ALERT_TOPIC, Permission.READ_ALERTS, keep, after,
+            lambda: Resume("alerts", ALERT_TYPES, stream_key, rows()),
+        )  # fmt: skip
         async with aclosing(notices):
             async for notice in notices:
                 yield AlertChange.from_notice(notice)

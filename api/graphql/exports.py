@@ -14,10 +14,10 @@ import strawberry
 from api.auth import Permission
 from api.exports import exports_of
 from api.graphql.context import Info
-from api.graphql.notices import tenant_notices
-from api.graphql.resume import current_rows, parse_cursor, resumed
+from api.graphql.resume import Resume, changes, current_rows
 from api.graphql.scalars import Long
 from api.operations import parse_id
+from event_store.envelope import EventEnvelope
 from read_side.exports import EXPORT_TOPIC, progress_data
 from read_side.notifications import ChangeNotice
 from write_side.exports import EXPORT_EVENTS
@@ -62,16 +62,14 @@ class ExportSubscription:
         def keep(notice: ChangeNotice) -> bool:
             return notice.key == key
 
-        if after is None:
-            notices = tenant_notices(system, caller, EXPORT_TOPIC, Permission.EXPORT_DATA, keep)
-        else:
-            read = exports_of(system).reader.get
-            notices = resumed(
-                system, caller, EXPORT_TOPIC, Permission.EXPORT_DATA, after=parse_cursor(after),
-                model="exports", types=EXPORT_TYPES,
-                key_of=lambda event: event.stream_id if event.stream_id == key else None,
-                rows=current_rows(EXPORT_TOPIC, read, progress_data), keep=keep,
-            )  # fmt: skip
+        def mine(event: EventEnvelope) -> str | None:
+            return event.stream_id if event.stream_id == key else None
+
+        def resume() -> Resume:
+            rows = current_rows(EXPORT_TOPIC, exports_of(system).reader.get, progress_data)
+            return Resume("exports", EXPORT_TYPES, mine, rows)
+
+        notices = changes(system, caller, EXPORT_TOPIC, Permission.EXPORT_DATA, keep, after, resume)
         async with aclosing(notices):
             async for notice in notices:
                 yield ExportProgress.of(notice)

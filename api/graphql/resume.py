@@ -2,8 +2,10 @@
 `after: <cursor>` (the `position` of the last change it got) receives the current row of every
 key that changed since, then continues live; nothing missed, nothing shown twice.
 
-    async for notice in resumed(system, caller, DEVICE_TOPIC, READ, keep, after, backfill):
-        yield DeviceChange.from_notice(notice)
+    notices = changes(system, caller, DEVICE_TOPIC, READ, keep, after, lambda: Resume(...))
+    async with aclosing(notices):
+        async for notice in notices:
+            yield DeviceChange.from_notice(notice)
 
 1. Subscribe to the live topic first (buffered by the fan-out; on Redis, once confirmed).
 2. Read the position `upto` the model that publishes the topic has applied (its worker here,
@@ -22,6 +24,7 @@ and across API processes: the cursor is a feed position, the same everywhere.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -29,7 +32,7 @@ from uuid import UUID
 from anyio import to_thread
 
 from api.auth import Permission, Principal, authorize
-from api.graphql.notices import close_stream
+from api.graphql.notices import close_stream, tenant_notices
 from api.ports import FleetSystem
 from event_store.envelope import EventEnvelope
 from read_side.notifications import ChangeNotice
@@ -76,37 +79,58 @@ def parse_cursor(after: str) -> int:
     return int(text)
 
 
-async def resumed(
+@dataclass(frozen=True)
+class Resume:
+    """How a state subscription resumes: the model that publishes its topic, the event types
+    that change its rows, the key an event changes (None: none), the current rows of keys."""
+
+    model: str
+    types: Sequence[str]
+    key_of: Callable[[EventEnvelope], str | None]
+    rows: Rows
+
+
+def changes(  # noqa: PLR0917 - the subscription's own arguments
     system: FleetSystem,
     caller: Principal,
     topic: str,
     permission: Permission,
-    *,
+    keep: Callable[[ChangeNotice], bool],
+    after: str | None,
+    resume: Callable[[], Resume],
+) -> AsyncGenerator[ChangeNotice, None]:
+    """A subscription's notices: live (`tenant_notices`), or with a cursor the backfill since
+    it, then live (`resumed`, as `resume()` says)."""
+    if after is None:
+        return tenant_notices(system, caller, topic, permission, keep)
+    return resumed(system, caller, topic, permission, parse_cursor(after), resume(), keep)
+
+
+async def resumed(  # noqa: PLR0917 - the subscription's own arguments
+    system: FleetSystem,
+    caller: Principal,
+    topic: str,
+    permission: Permission,
     after: int,
-    model: str,
-    types: Sequence[str],
-    key_of: Callable[[EventEnvelope], str | None],
-    rows: Rows,
+    resume: Resume,
     keep: Callable[[ChangeNotice], bool] = lambda notice: True,
 ) -> AsyncGenerator[ChangeNotice, None]:
-    """The backfill since `after`, then the live notices (see the module). `key_of(event)`:
-    the key an event of `types` changes (None: none); `rows`: the current notices of those
-    keys."""
+    """The backfill since `after`, then the live notices (see the module)."""
     stream = system.fanout.subscribe(caller.tenant_id, topic)
     try:
         ready = getattr(stream, "ready", None)
         if ready is not None:
             await ready()
-        upto = system.positions().get(model, 0)
+        upto = system.positions().get(resume.model, 0)
         if upto - after > RESUME_BUDGET:
             raise ResumeTooOld(
                 f"{upto - after} changes since the cursor, over the budget of {RESUME_BUDGET}: "
                 "re-read with queries and subscribe without `after`"
             )
-        scan = partial(_scan, system, caller.tenant_id, after=after, upto=upto, types=types,
-                       key_of=key_of)  # fmt: skip
+        scan = partial(_scan, system, caller.tenant_id, after=after, upto=upto,
+                       types=resume.types, key_of=resume.key_of)  # fmt: skip
         changed = await to_thread.run_sync(scan)
-        for notice in await to_thread.run_sync(rows, caller.tenant_id, changed):
+        for notice in await to_thread.run_sync(resume.rows, caller.tenant_id, changed):
             if keep(notice):
                 authorize(caller, permission)
                 yield notice

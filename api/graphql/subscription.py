@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from functools import partial
 
 import strawberry
 
 from api.auth import Permission
 from api.devices import DEVICE_TOPIC, parse_device_id
 from api.graphql.context import Info
-from api.graphql.notices import tenant_notices
-from api.graphql.resume import current_rows, parse_cursor, resumed, stream_key
+from api.graphql.resume import Resume, changes, current_rows, stream_key
 from api.graphql.types import DeviceChange
 from read_side.device_status.columns import STATUS_JSON
 from read_side.notifications import ChangeNotice
@@ -37,14 +37,11 @@ class Subscription:
         def keep(notice: ChangeNotice) -> bool:
             return wanted in (None, notice.key)
 
-        if after is None:
-            notices = tenant_notices(system, caller, DEVICE_TOPIC, Permission.READ_DEVICES, keep)
-        else:
-            notices = resumed(
-                system, caller, DEVICE_TOPIC, Permission.READ_DEVICES, after=parse_cursor(after),
-                model="device_status", types=DEVICE_TYPES, key_of=stream_key,
-                rows=current_rows(DEVICE_TOPIC, system.devices.get, STATUS_JSON.to_json), keep=keep,
-            )  # fmt: skip
+        rows = partial(current_rows, DEVICE_TOPIC, system.devices.get, STATUS_JSON.to_json)
+        notices = changes(
+            system, caller, DEVICE_TOPIC, Permission.READ_DEVICES, keep, after,
+            lambda: Resume("device_status", DEVICE_TYPES, stream_key, rows()),
+        )  # fmt: skip
         async with aclosing(notices):
             async for notice in notices:
                 yield DeviceChange.from_notice(notice)

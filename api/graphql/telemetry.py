@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+from functools import partial
 from uuid import UUID
 
 import strawberry
@@ -20,7 +21,7 @@ from api.devices import parse_device_id
 from api.graphql.context import Info
 from api.graphql.derive import derived_type, part_type
 from api.graphql.notices import tenant_notices
-from api.graphql.resume import current_rows, parse_cursor, resumed
+from api.graphql.resume import Resume, changes, current_rows
 from api.graphql.scalars import Long
 from api.graphql.types import DeviceChange, PageInfo
 from api.ports import FleetSystem
@@ -114,18 +115,12 @@ class TelemetrySubscription:
         def keep(notice: ChangeNotice) -> bool:
             return wanted in (None, notice.key)
 
-        if after is None:
-            notices = tenant_notices(
-                system, caller, DEVICE_STATUS_TOPIC, Permission.READ_DEVICES, keep
-            )
-        else:
-            notices = resumed(
-                system, caller, DEVICE_STATUS_TOPIC, Permission.READ_DEVICES,
-                after=parse_cursor(after), model="device_status", types=STATUS_TYPES,
-                key_of=status_key(system, caller.tenant_id),
-                rows=current_rows(DEVICE_STATUS_TOPIC, system.devices.get, STATUS_JSON.to_json),
-                keep=keep,
-            )  # fmt: skip
+        rows = partial(current_rows, DEVICE_STATUS_TOPIC, system.devices.get, STATUS_JSON.to_json)
+        notices = changes(
+            system, caller, DEVICE_STATUS_TOPIC, Permission.READ_DEVICES, keep, after,
+            lambda: Resume("device_status", STATUS_TYPES, status_key(system, caller.tenant_id),
+                           rows()),
+        )  # fmt: skip
         async with aclosing(notices):
             async for notice in notices:
                 yield DeviceStatusChange.from_notice(notice)
