@@ -20,11 +20,13 @@ from tests.e2e.conftest import Tokens, new_tenant
 from tests.e2e.graphql_client import (
     WAIT,
     errors_of,
+    fanout_of,
     graphql,
     next_message,
     receive,
     run,
     subscribe,
+    until,
     ws_session,
 )
 from tests.e2e.test_alerts_api import register as register_device
@@ -54,15 +56,18 @@ async def register(base: str, token: str, name: str) -> dict[str, Any]:
     return created
 
 
-def test_a_subscriber_resumes_where_it_left_off(live_url: str, tokens: Tokens) -> None:
-    token = tokens(new_tenant(), "operator")
+def test_a_subscriber_resumes_where_it_left_off(
+    live_url: str, api_system: System, tokens: Tokens
+) -> None:
+    tenant = new_tenant()
+    token = tokens(tenant, "operator")
 
     async def scenario() -> None:
         one = await register(live_url, token, "one")
         two = await register(live_url, token, "two")
         async with ws_session(live_url, {"Authorization": token}) as ws:
             await subscribe(ws, "1", RESUMABLE, {})
-            await asyncio.sleep(0.3)
+            await until(lambda: fanout_of(api_system).subscriber_count(tenant, "device") == 1)
             await rename(live_url, token, one, "one-b")
             seen = (await next_message(ws))["payload"]["data"]["deviceChanged"]
         cursor = seen["position"]
@@ -165,7 +170,7 @@ def test_an_alert_subscriber_resumes_too(live_url: str, api_system: System, toke
         first = alert(1)
         async with ws_session(live_url, {"Authorization": token}) as ws:
             await subscribe(ws, "1", ALERTS, {})
-            await asyncio.sleep(0.3)
+            await until(lambda: fanout_of(api_system).subscriber_count(tenant, "alert") == 1)
             await asyncio.to_thread(save_alert, api_system, tenant, first)
             cursor = (await next_message(ws))["payload"]["data"]["alertChanged"]["position"]
         first.acknowledge("user:op", datetime.now(UTC))
@@ -236,7 +241,9 @@ def test_a_status_subscriber_resumes_across_telemetry_and_alerts(
     async def scenario() -> None:
         async with ws_session(live_url, {"Authorization": token}) as ws:
             await subscribe(ws, "1", STATUS, {})
-            await asyncio.sleep(0.3)
+            await until(
+                lambda: fanout_of(api_system).subscriber_count(tenant, "device_status") == 1
+            )
             await asyncio.to_thread(send, api_system, tenant, device, 20.0)
             cursor = (await next_message(ws))["payload"]["data"]["deviceStatusChanged"]["position"]
         # While away: the other device reports, then an alert on the first is raised and
