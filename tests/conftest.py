@@ -117,12 +117,13 @@ def mqtt_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """A real browser for the pages the system makes (a fleet report, docs/analytics.md 20.4):
-    `FLEETWATCH_TEST_CHROMIUM`, else Debian's `chromium`, installed with apt-get when missing;
+    `FLEETWATCH_TEST_CHROMIUM`, else Debian's `chromium` (with a font), installed with apt-get
+    when missing;
     fails (never skips) when it can not be."""
     path = os.environ.get("FLEETWATCH_TEST_CHROMIUM") or shutil.which("chromium")
     if path is None:
         try:
-            apt_install(["chromium"])
+            apt_install(["chromium", "fonts-liberation"])  # fonts: only recommended
         except ServiceUnavailable as e:  # pragma: no cover - environment problem
             pytest.fail(f"Chromium is required and is not there: {e}")
         path = shutil.which("chromium")

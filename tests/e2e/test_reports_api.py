@@ -99,7 +99,9 @@ def test_a_months_fleet_report_as_a_page_and_as_csv(
     file = tmp_path / "report.html"
     file.write_bytes(html.content)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
+        )
         tab = browser.new_page(viewport={"width": 1000, "height": 800})
         errors: list[str] = []
         requests: list[str] = []
