@@ -141,3 +141,7 @@ class FleetSystem(Protocol):
         """Each projection's feed position: in memory when it runs here, else its checkpoint
         (whichever is further). Reads the store: it may raise when the store is down."""
         ...
+
+    def position(self, name: str) -> int:
+        """One projection's position, as `positions` gives it."""
+        ...

@@ -91,6 +91,29 @@ class EventLog:
                 return found
             position = page[-1].id
 
+    def read_range(
+        self,
+        *,
+        after: int,
+        up_to: int,
+        tenant_id: str | None = None,
+        types: Sequence[str] = (),
+        page: int = 1000,
+    ) -> Iterator[EventEnvelope]:
+        """Every envelope in `(after, up_to]`, in feed order, optionally only those of one
+        tenant and of some types, read a page at a time (a backfill, a report, an export)."""
+        position = after
+        while position < up_to:
+            found = self.read_feed(after=position, limit=page, tenant_id=tenant_id, types=types)
+            for envelope in found:
+                assert envelope.position is not None  # read from the feed
+                if envelope.position > up_to:
+                    return
+                yield envelope
+            if len(found) < page or found[-1].position is None:
+                return
+            position = found[-1].position
+
     def head(self) -> int:
         """The position of the last recorded event (0 when there is none)."""
         return self.recorder.max_notification_id() or 0

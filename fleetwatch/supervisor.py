@@ -114,7 +114,12 @@ class Supervisor:
     def positions(self) -> dict[str, int]:
         """Each worker's position: in memory here, its checkpoint when another process runs it
         (whichever is further)."""
-        return {name: max(w.position, w.checkpoint()) for name, w in self.workers.items()}
+        return {name: self.position(name) for name in self.workers}
+
+    def position(self, name: str) -> int:
+        """One worker's position, as `positions` reads it (one read of the store at most)."""
+        worker = self.workers[name]
+        return max(worker.position, worker.checkpoint())
 
     def rebuild(self, name: str, progress: Callable[[int, int], None] | None = None) -> int:
         """Drop the read model `name` and rebuild it from position zero; returns events read.

@@ -170,6 +170,9 @@ class System:
     def positions(self) -> dict[str, int]:
         return self.supervisor.positions()
 
+    def position(self, name: str) -> int:
+        return self.supervisor.position(name)
+
     def rebuild(self, name: str, progress: Callable[[int, int], None] | None = None) -> int:
         """Drop the read model `name` and rebuild it from position zero; returns events read."""
         return self.supervisor.rebuild(name, progress)

@@ -152,10 +152,13 @@ class ConnectivityWatch(Loop):
         self, after: int, stop: int | None, topics: tuple[str, ...]
     ) -> Iterator[Notification]:
         """The notifications after `after` (up to `stop`), page by page (of `topics`, if
-        given: filtered here, the same on both stores)."""
+        given: filtered by the store where everything up to its head is visible, SQLite, so
+        the start-up read does not carry every telemetry batch into Python; here elsewhere)."""
+        recorder = self.app.recorder
+        in_store = topics if getattr(recorder, "visible_up_to_head", False) else ()
         while True:
-            page = self.app.recorder.select_notifications(
-                start=after, limit=self.page, stop=stop, inclusive_of_start=False
+            page = recorder.select_notifications(
+                start=after, limit=self.page, stop=stop, topics=in_store, inclusive_of_start=False
             )
             yield from (n for n in page if not topics or n.topic in topics)
             if len(page) < self.page:

@@ -112,25 +112,22 @@ class ExportSources:
                 yield chunk
 
     def events(self, export: Export, chunk_rows: int) -> Iterator[list[Row]]:
-        head, after, chunk = self.log.head(), 0, []
+        chunk: list[Row] = []
         devices = {str(d) for d in export.device_ids}
-        while after < head:
-            page = self.log.read_feed(after=after, limit=chunk_rows, tenant_id=export.tenant_id)
-            if not page:
-                break
-            for e in page:
-                assert e.position is not None  # read from the feed
-                after = e.position
-                if e.position > head or not export.start <= e.recorded_at < export.end:
-                    continue
-                if devices and not devices & {e.stream_id, str(e.payload.get("device_id"))}:
-                    continue
-                chunk.append((
-                    e.position, naive(e.recorded_at), naive(e.occurred_at), e.type, e.stream_id,
-                    e.version, e.actor, json.dumps(e.payload, default=str, sort_keys=True),
-                ))  # fmt: skip
-                if len(chunk) == chunk_rows:
-                    yield chunk
-                    chunk = []
+        events = self.log.read_range(
+            after=0, up_to=self.log.head(), tenant_id=export.tenant_id, page=chunk_rows
+        )
+        for e in events:
+            if not export.start <= e.recorded_at < export.end:
+                continue
+            if devices and not devices & {e.stream_id, str(e.payload.get("device_id"))}:
+                continue
+            chunk.append((
+                e.position, naive(e.recorded_at), naive(e.occurred_at), e.type, e.stream_id,
+                e.version, e.actor, json.dumps(e.payload, default=str, sort_keys=True),
+            ))  # fmt: skip
+            if len(chunk) == chunk_rows:
+                yield chunk
+                chunk = []
         if chunk:
             yield chunk

@@ -56,17 +56,10 @@ class ReportSources:
             self.scope(export), export.start, export.end, now=datetime.now(UTC),
             behind=behind, rule_names=rule_name,
         )  # fmt: skip
-        after = 0
-        while after < head:
-            page = self.log.read_feed(after=after, limit=PAGE, tenant_id=tenant, types=REPORT_TYPES)
-            for e in page:
-                assert e.position is not None  # read from the feed
-                if e.position > head:
-                    break
-                report.add(e)
-            if len(page) < PAGE or page[-1].position is None or page[-1].position > head:
-                break
-            after = page[-1].position
+        for event in self.log.read_range(
+            after=0, up_to=head, tenant_id=tenant, types=REPORT_TYPES, page=PAGE
+        ):
+            report.add(event)
         chunk: list[ReportRow] = []
         for row in report.rows():
             chunk.append(row)

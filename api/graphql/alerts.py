@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from functools import partial
 
 import strawberry
 
@@ -16,7 +15,7 @@ from api.auth import Permission
 from api.device_view import Severity
 from api.graphql.alert_types import AlertChange
 from api.graphql.context import Info
-from api.graphql.resume import Resume, changes, current_rows, stream_key
+from api.graphql.resume import Resume, changes, current_rows, one_by_one, stream_key
 from api.operations import parse_id
 from read_side.alerts import ALERT_TOPIC, to_record
 from read_side.notifications import ChangeNotice
@@ -52,11 +51,12 @@ class AlertSubscription:
             )
 
         system = info.context.system
-        rows = partial(current_rows, ALERT_TOPIC, system.alerts.get_alert, to_record)
-        notices = changes(
-            system, caller, ALERT_TOPIC, Permission.READ_ALERTS, keep, after,
-            lambda: Resume("alerts", ALERT_TYPES, stream_key, rows()),
-        )  # fmt: skip
+
+        def resume() -> Resume:
+            rows = current_rows(ALERT_TOPIC, one_by_one(system.alerts.get_alert), to_record)
+            return Resume("alerts", ALERT_TYPES, stream_key, rows)
+
+        notices = changes(system, caller, ALERT_TOPIC, Permission.READ_ALERTS, keep, after, resume)
         async with aclosing(notices):
             async for notice in notices:
                 yield AlertChange.from_notice(notice)

@@ -14,7 +14,7 @@ import strawberry
 from api.auth import Permission
 from api.exports import exports_of
 from api.graphql.context import Info
-from api.graphql.resume import Resume, changes, current_rows
+from api.graphql.resume import Resume, changes, current_rows, one_by_one
 from api.graphql.scalars import Long
 from api.operations import parse_id
 from event_store.envelope import EventEnvelope
@@ -66,7 +66,8 @@ class ExportSubscription:
             return event.stream_id if event.stream_id == key else None
 
         def resume() -> Resume:
-            rows = current_rows(EXPORT_TOPIC, exports_of(system).reader.get, progress_data)
+            read = one_by_one(exports_of(system).reader.get)
+            rows = current_rows(EXPORT_TOPIC, read, progress_data)
             return Resume("exports", EXPORT_TYPES, mine, rows)
 
         notices = changes(system, caller, EXPORT_TOPIC, Permission.EXPORT_DATA, keep, after, resume)

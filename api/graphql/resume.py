@@ -23,7 +23,7 @@ and across API processes: the cursor is a feed position, the same everywhere.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -50,19 +50,29 @@ def stream_key(envelope: EventEnvelope) -> str:
     return envelope.stream_id
 
 
-def current_rows(
-    topic: str, read: Callable[[str, UUID], Any | None], encode: Callable[[Any], dict[str, Any]]
-) -> Rows:
-    """The current row of each changed key (`read(tenant, id)`; gone: left out), as the notice
+ReadMany = Callable[[str, list[UUID]], Mapping[UUID, Any]]  # (tenant, ids) -> rows found
+
+
+def one_by_one(get: Callable[[str, UUID], Any | None]) -> ReadMany:
+    """A batch read of a model whose reader reads one row at a time."""
+
+    def read(tenant: str, ids: list[UUID]) -> dict[UUID, Any]:
+        return {i: row for i in ids if (row := get(tenant, i)) is not None}
+
+    return read
+
+
+def current_rows(topic: str, read: ReadMany, encode: Callable[[Any], dict[str, Any]]) -> Rows:
+    """The current row of each changed key (read in one batch; gone: left out), as the notice
     its model would publish (`encode`), each with its last change's position and type."""
 
     def rows(tenant: str, changed: Changed) -> list[ChangeNotice]:
-        notices = []
-        for key, position, kind in changed:
-            row = read(tenant, UUID(key))
-            if row is not None:
-                notices.append(ChangeNotice(tenant, topic, key, position, kind, encode(row)))
-        return notices
+        found = read(tenant, [UUID(key) for key, _, _ in changed])
+        return [
+            ChangeNotice(tenant, topic, key, position, kind, encode(row))
+            for key, position, kind in changed
+            if (row := found.get(UUID(key))) is not None
+        ]
 
     return rows
 
@@ -121,7 +131,7 @@ async def resumed(  # noqa: PLR0917 - the subscription's own arguments
         ready = getattr(stream, "ready", None)
         if ready is not None:
             await ready()
-        upto = system.positions().get(resume.model, 0)
+        upto = system.position(resume.model)
         if upto - after > RESUME_BUDGET:
             raise ResumeTooOld(
                 f"{upto - after} changes since the cursor, over the budget of {RESUME_BUDGET}: "
@@ -149,18 +159,13 @@ def _scan(
     key_of: Callable[[EventEnvelope], str | None],
 ) -> Changed:  # fmt: skip
     last: dict[str, tuple[int, str]] = {}
-    position = after
-    while position < upto:
-        page = system.event_log.read_feed(after=position, limit=PAGE, tenant_id=tenant, types=types)
-        for envelope in page:
+    events = system.event_log.read_range(
+        after=after, up_to=upto, tenant_id=tenant, types=types, page=PAGE
+    )
+    for envelope in events:
+        key = key_of(envelope)
+        if key is not None:
             assert envelope.position is not None  # read from the feed
-            if envelope.position > upto:
-                break
-            key = key_of(envelope)
-            if key is not None:
-                last.pop(key, None)  # re-inserted: dicts keep the order of the last change
-                last[key] = (envelope.position, envelope.type)
-        if len(page) < PAGE or page[-1].position is None or page[-1].position > upto:
-            break
-        position = page[-1].position
+            last.pop(key, None)  # re-inserted: dicts keep the order of the last change
+            last[key] = (envelope.position, envelope.type)
     return [(key, pos, kind) for key, (pos, kind) in last.items()]

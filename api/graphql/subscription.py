@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from functools import partial
 
 import strawberry
 
@@ -37,11 +36,13 @@ class Subscription:
         def keep(notice: ChangeNotice) -> bool:
             return wanted in (None, notice.key)
 
-        rows = partial(current_rows, DEVICE_TOPIC, system.devices.get, STATUS_JSON.to_json)
+        def resume() -> Resume:
+            rows = current_rows(DEVICE_TOPIC, system.devices.get_many, STATUS_JSON.to_json)
+            return Resume("device_status", DEVICE_TYPES, stream_key, rows)
+
         notices = changes(
-            system, caller, DEVICE_TOPIC, Permission.READ_DEVICES, keep, after,
-            lambda: Resume("device_status", DEVICE_TYPES, stream_key, rows()),
-        )  # fmt: skip
+            system, caller, DEVICE_TOPIC, Permission.READ_DEVICES, keep, after, resume
+        )
         async with aclosing(notices):
             async for notice in notices:
                 yield DeviceChange.from_notice(notice)

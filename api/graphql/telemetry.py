@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from functools import partial
 from uuid import UUID
 
 import strawberry
@@ -115,12 +114,14 @@ class TelemetrySubscription:
         def keep(notice: ChangeNotice) -> bool:
             return wanted in (None, notice.key)
 
-        rows = partial(current_rows, DEVICE_STATUS_TOPIC, system.devices.get, STATUS_JSON.to_json)
+        def resume() -> Resume:
+            rows = current_rows(DEVICE_STATUS_TOPIC, system.devices.get_many, STATUS_JSON.to_json)
+            key_of = status_key(system, caller.tenant_id)
+            return Resume("device_status", STATUS_TYPES, key_of, rows)
+
         notices = changes(
-            system, caller, DEVICE_STATUS_TOPIC, Permission.READ_DEVICES, keep, after,
-            lambda: Resume("device_status", STATUS_TYPES, status_key(system, caller.tenant_id),
-                           rows()),
-        )  # fmt: skip
+            system, caller, DEVICE_STATUS_TOPIC, Permission.READ_DEVICES, keep, after, resume
+        )
         async with aclosing(notices):
             async for notice in notices:
                 yield DeviceStatusChange.from_notice(notice)
