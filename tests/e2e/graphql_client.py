@@ -29,6 +29,10 @@ from read_side.fanout_memory import InProcessFanout
 
 PROTOCOL = "graphql-transport-ws"
 WAIT = 5.0
+# One HTTP request: a mutation may wait 2 s for its read model (READ_YOUR_WRITES_TIMEOUT) and
+# four test workers share two cores, so 5 s was once not enough (CI, stop 22). A hang is still
+# caught by the scenario's own bound (`run(..., within)`).
+HTTP_TIMEOUT = 30.0
 
 Message = dict[str, Any]
 
@@ -56,7 +60,7 @@ async def until(check: Callable[[], bool], within: float = WAIT) -> None:
 
 async def graphql(base: str, token: str, query: str, **variables: Any) -> dict[str, Any]:
     """A query or mutation over HTTP; its `data`, asserted free of errors."""
-    async with httpx.AsyncClient(base_url=f"http://{base}", timeout=WAIT) as client:
+    async with httpx.AsyncClient(base_url=f"http://{base}", timeout=HTTP_TIMEOUT) as client:
         response = await client.post(
             "/graphql",
             json={"query": query, "variables": variables},

@@ -23,6 +23,7 @@ from fleetwatch.settings import Settings
 from projections.exports import ExportBudgets
 from tests.e2e.conftest import TEST_SECRET, Tokens, new_tenant
 from tests.e2e.graphql_client import (
+    HTTP_TIMEOUT,
     WAIT,
     fanout_of,
     next_message,
@@ -97,7 +98,7 @@ def test_export_over_rest_and_graphql_with_progress(
     seen: list[dict[str, Any]] = []
 
     async def scenario() -> None:
-        async with httpx.AsyncClient(base_url=f"http://{live_url}", timeout=WAIT) as client:
+        async with httpx.AsyncClient(base_url=f"http://{live_url}", timeout=HTTP_TIMEOUT) as client:
             accepted = await client.post(
                 "/analytics/export", json=body(devices), headers=auth(auditor)
             )
