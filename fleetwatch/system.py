@@ -279,7 +279,7 @@ def build_system(
             app,
             ingest_settings.heartbeat_timeout,
             interval=ingest_settings.heartbeat_interval,
-            timeout_of=own_timeouts(device_service.access),
+            timeout_of=own_timeouts(directory.lookup),  # the cache ingestion fills
         ),
         ota_timers=ota_loops.timers,
         ota_jobs=ota_loops.jobs,

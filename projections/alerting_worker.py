@@ -16,11 +16,11 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from projections.alerting import AlertingProcess
-from projections.batching import BatchingProjectionWorker
+from projections.batching import RebuildingWorker
 from projections.idle import FeedWake
 
 
-class AlertingWorker(BatchingProjectionWorker):
+class AlertingWorker(RebuildingWorker):
     """Runs `AlertingProcess` over the feed; rebuilds its state from the checkpoint on every
     (re)start, ticks it, and moves the checkpoint past quiet stretches."""
 
@@ -47,14 +47,8 @@ class AlertingWorker(BatchingProjectionWorker):
         self._housekept_at = time.monotonic()
 
     def rebuild_state(self) -> int:
-        self._position = self.checkpoint()
         self._ticking_from = self.recorder.max_notification_id() or 0
-        return self.projection.rebuild(self.recorder, self.mapper, self._position)
-
-    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
-        if self.projection.built_to != self._position:
-            self.rebuild_state()
-        return super().catch_up(progress)
+        return super().rebuild_state()
 
     def resume(self) -> None:
         self.rebuild_state()

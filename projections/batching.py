@@ -18,9 +18,9 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import ApplicationRecorder, Notification, Tracking
 
-from event_store.envelope import EventEnvelope
+from event_store.envelope import EnvelopeMapper, EventEnvelope
 from event_store.tracking import AlreadyTracked
 from projections.idle import FeedWake
 from projections.runner import Projection, ProjectionWorker
@@ -182,3 +182,35 @@ class BatchingProjectionWorker(ProjectionWorker):
                     continue
             wake.wait(self.idle_poll)
             wake.clear()
+
+
+class StatefulProjection(BatchProjection, Protocol):
+    """A process manager that keeps its state in memory, rebuilt from the feed."""
+
+    built_to: int | None  # the checkpoint of the last rebuild; None: never built
+
+    def rebuild(self, feed: ApplicationRecorder, mapper: EnvelopeMapper, up_to: int) -> int: ...
+
+
+class RebuildingWorker(BatchingProjectionWorker):
+    """A worker whose projection keeps its state in memory (the alerting and OTA process
+    managers): rebuilt from the feed up to the checkpoint on every (re)start (`resume`) and
+    before a catch-up that finds the state elsewhere than this worker left it (never built,
+    reset, or moved by the live loop since); not after a catch-up of its own, which used to
+    rebuild every watch on each call (issue 14: the ingest benchmark's stage costs)."""
+
+    projection: StatefulProjection
+    _state_at: int | None = None  # the position the projection's state stands at
+
+    def rebuild_state(self) -> int:
+        self._position = self.checkpoint()
+        count = self.projection.rebuild(self.recorder, self.mapper, self._position)
+        self._state_at = self._position
+        return count
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        if self.projection.built_to is None or self._state_at != self._position:
+            self.rebuild_state()
+        count = super().catch_up(progress)
+        self._state_at = self._position
+        return count

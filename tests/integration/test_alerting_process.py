@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventMetadata
 from fleetwatch.consumers import build_alerting
@@ -181,6 +182,23 @@ def test_a_rewound_or_restarted_manager_records_nothing_twice(fleet: Fleet) -> N
     assert fleet.stored_alert_events() == events + 1
     aggregate = fleet.service.get_alert(TENANT, alert_id(TENANT, rule, pump, 1))
     assert (aggregate.count, aggregate.version) == (3, 3)
+
+
+def test_a_catch_up_keeps_what_the_last_one_left_pending(fleet: Fleet) -> None:
+    """A for-duration run that spans two catch-ups of one manager raises: a catch-up rebuilds
+    the state only when it is not where the manager left it (it used to rebuild on every call
+    and forget the pending run, which readings alone carry)."""
+    sustained = HOT | {"condition": HOT["condition"] | {"kind": "for_duration", "seconds": 30}}
+    pump, rule = fleet.device(), fleet.rule(sustained)
+    manager = fleet.manager()
+    fleet.send(pump, ("m1", 1, 85))
+    manager.catch_up()
+    # The checkpoint past m1, as the live loop records quiet stretches (`record_interval`)
+    manager.projection.record_position(Tracking(manager.tracking_name, manager.position))
+    fleet.send(pump, ("m2", 40, 86))  # 39 s above 80 since m1
+    manager.catch_up()
+    alert = fleet.service.get_alert(TENANT, alert_id(TENANT, rule, pump, 1))
+    assert alert.raised_at == at(40)  # raised by the reading that found the run 30 s long
 
 
 def test_a_manager_behind_another_skips_what_the_other_recorded(fleet: Fleet) -> None:

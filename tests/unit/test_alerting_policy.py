@@ -201,6 +201,26 @@ def test_ticks_raise_absence_and_for_duration_and_readings_clear_them() -> None:
     assert [(type(c), c.at) for c in commands] == [(AutoResolve, at(70)), (AutoResolve, at(70))]
 
 
+def test_a_tick_visits_only_the_watches_of_time_based_rules_as_they_are_now() -> None:
+    silent = make_rule({"kind": "absence", "metric": None, "seconds": 60})
+    policy = AlertingPolicy()
+    policy.handle_readings([HOT, silent], PUMP, temps((0, 20)))
+    assert list(policy._timed) == [(silent.rule_id, PUMP.device_id)]
+    threshold = HOT.definition.model_copy(update={"name": "no longer absence"})
+    revised = RuleVersion(silent.rule_id, "acme", 2, threshold)
+    policy.handle_rule_revised(revised, at(5))
+    assert policy._timed == {}
+    assert policy.handle_tick(at(999)) == []  # a threshold rule now: no absence alert
+    back = RuleVersion(silent.rule_id, "acme", 3, silent.definition)
+    policy.handle_rule_revised(back, at(6))
+    assert policy.handle_tick(at(999)) == []  # a changed condition: its timer starts now
+    assert [c.rule_id for c in policy.handle_tick(at(1060)) if isinstance(c, OpenAlert)] == [
+        silent.rule_id
+    ]
+    policy.handle_rule_deleted(silent.rule_id, at(1100))
+    assert policy._timed == {}
+
+
 # --- the state machine ------------------------------------------------------------------------
 
 HOVER = make_rule(  # raise above 80, clear below 75
@@ -312,6 +332,15 @@ class PolicyMachine(RuleBasedStateMachine):
     def policy_agrees_on_open_alerts(self) -> None:
         for (rule_id, device_id), watch in self.policy.watches.items():
             assert watch.open_alert == self.open.get((rule_id, device_id))
+
+    @invariant()
+    def ticks_visit_every_time_based_watch(self) -> None:
+        timed = {
+            key
+            for key, watch in self.policy.watches.items()
+            if watch.rule and watch.rule.definition.condition.kind in ("absence", "for_duration")
+        }
+        assert set(self.policy._timed) == timed
 
     @invariant()
     def hysteresis_prevents_flapping(self) -> None:
