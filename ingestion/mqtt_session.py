@@ -7,6 +7,12 @@ broker while we are away), subscribed at QoS 1, through a shared subscription
 `start` returns once the broker confirmed the subscription (SUBACK), and raises otherwise; a
 subclass handles `_on_message`, and may reset its per-connection state in `_on_session`, which
 runs on every accepted connection before the subscription is sent.
+
+A session outlives its process: while it exists, the broker keeps giving it its share of the
+group's messages (Mosquitto queues them for the absent member, then drops what exceeds its
+`max_queued_messages`), which only that client id coming back receives. A process that stops
+for good (a replica scaled away, a client id not used again) must have its session ended:
+`end_session` (`fleetwatch ingest end-session`).
 """
 
 from __future__ import annotations
@@ -93,3 +99,25 @@ class MqttSubscriber:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage, /) -> None:
         raise NotImplementedError
+
+
+def end_session(url: str, client_id: str, timeout: float = 10.0) -> bool:
+    """End the broker's session of `client_id` (connect with clean start, session expiry 0,
+    disconnect): it leaves its shared subscriptions and what was queued for it is discarded.
+    False when the broker did not accept the connection in time."""
+    parsed = urlparse(url)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+    )
+    accepted = threading.Event()
+    client.on_connect = lambda *args: accepted.set() if not args[3].is_failure else None
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 0
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+    client.connect(host, port, keepalive=30, clean_start=True, properties=props)
+    client.loop_start()
+    try:
+        return accepted.wait(timeout)
+    finally:
+        client.disconnect()
+        client.loop_stop()

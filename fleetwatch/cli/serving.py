@@ -156,3 +156,20 @@ def ingest_mqtt(
                 console.print(json.dumps(system.ingest.handler.counters.snapshot()))
     finally:
         system.close()
+
+
+@ingest_app.command("end-session")
+def ingest_end_session(
+    client_id: Annotated[str, typer.Option(help="The stopped subscriber's client id.")],
+    url: Annotated[str, typer.Option(help="Broker URL.")] = "mqtt://127.0.0.1:1883",
+) -> None:
+    """End the broker sessions of an ingestion process stopped for good (its client id and
+    `<id>-jobs`): while they exist the broker queues their share of the devices' messages for
+    them (up to an hour). Exit code 1 when the broker did not answer."""
+    from ingestion.mqtt_session import end_session
+
+    for name in (client_id, f"{client_id}-jobs"):
+        if not end_session(url, name):
+            console.print(f"the broker at {url} did not accept the connection")
+            raise typer.Exit(1)
+        console.print(f"ended the session of {name!r}")

@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -46,13 +43,13 @@ from fleetwatch.settings import Settings
 from ingestion.settings import IngestSettings
 from read_side.deployments.port import DEPLOYMENT_TOPIC
 from tests.e2e.conftest import TEST_SECRET, free_port, new_tenant
+from tests.e2e.fleet_process import FleetProcess
 from tests.e2e.graphql_client import fanout_of, graphql, receive, run, subscribe, until, ws_session
 from tests.e2e.ota_rollout_fleet import Fleet
 from tests.integration.device_jobs_fixtures import device, release
 from write_side.deployment_states import execution_id
 from write_side.deployment_waves import hash_point
 
-ROOT = Path(__file__).resolve().parents[2]
 API_WORKERS = "device_status,telemetry,alerts,alerting,users,notifier,firmware,deployments"
 DEVICES, SEED, KILL_AFTER = 100, 7, 20
 # The NOTIFIED stall timeout, per store: the rollout waits for it (the silent device), and it
@@ -101,54 +98,6 @@ def served(store_settings: Settings, tmp_path: Path) -> Iterator[tuple[System, s
     system.close()
 
 
-class Orchestrator:
-    """`fleetwatch projections run` with only the OTA workers, on the test's store and broker."""
-
-    def __init__(self, settings: Settings, mqtt_url: str, log: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if "REDIS_URL" not in k and "MQTT" not in k}
-        env |= {
-            "FLEETWATCH_STORE": settings.store,
-            "FLEETWATCH_SQLITE_PATH": str(settings.sqlite_path),
-            "FLEETWATCH_DYNAMODB_TABLE_PREFIX": settings.dynamodb_table_prefix,
-            "FLEETWATCH_DYNAMODB_ENDPOINT_URL": settings.dynamodb_endpoint_url or "",
-            "FLEETWATCH_BLOB_DIR": str(settings.blob_dir),
-            "FLEETWATCH_JWT_SECRET": TEST_SECRET,
-            "FLEETWATCH_PROJECTIONS": "ota,ota_schedule",
-            "FLEETWATCH_OTA_MQTT_URL": mqtt_url,
-            "FLEETWATCH_OTA_MQTT_CLIENT_ID": f"jobs-{uuid.uuid4().hex[:8]}",
-            "FLEETWATCH_OTA_POLL_INTERVAL": "0.2",
-        }
-        if not settings.dynamodb_endpoint_url:
-            del env["FLEETWATCH_DYNAMODB_ENDPOINT_URL"]
-        self.env, self.log = env, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [sys.executable, "-c", "from fleetwatch.cli import app; app()"]
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [*command, "projections", "run"], env=self.env, cwd=ROOT, stdout=out, stderr=out
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        assert self.process.poll() is None, self.tail()
-        self.process.send_signal(signal.SIGKILL)
-        assert self.process.wait(10) == -signal.SIGKILL
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-
-
 def status_of(progress: list[dict[str, Any]]) -> str | None:
     return progress[-1]["deployment"]["status"] if progress else None
 
@@ -175,7 +124,12 @@ def test_a_rollout_over_mqtt_pauses_resumes_and_survives_a_kill(
     broker = endpoint(mqtt_url, MOSQUITTO.default_port)
     fleet = Fleet(broker, url, tokens, wave_of=wave_of, silent=silent)
     settings = system.settings
-    orchestrator = Orchestrator(settings, mqtt_url, tmp_path / "orchestrator.log")
+    orchestrator = FleetProcess(
+        settings, tmp_path / "orchestrator.log",
+        FLEETWATCH_PROJECTIONS="ota,ota_schedule", FLEETWATCH_OTA_MQTT_URL=mqtt_url,
+        FLEETWATCH_OTA_MQTT_CLIENT_ID=f"jobs-{uuid.uuid4().hex[:8]}",
+        FLEETWATCH_OTA_POLL_INTERVAL="0.2",
+    )  # fmt: skip
     operator = "Bearer " + issue_token(settings, "olga", tenant, ["operator"], 600)
     viewer = "Bearer " + issue_token(settings, "vic", tenant, ["viewer"], 600)
     body = {

@@ -16,14 +16,13 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from local_services import MOSQUITTO, endpoint
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from paho.mqtt.enums import CallbackAPIVersion
 
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.settings import Settings
 from ingestion.mqtt import MqttIngestor, _Slot
+from ingestion.mqtt_session import end_session
 from ingestion.settings import IngestSettings
 from write_side.commands import RegisterDevice
 from write_side.credentials import IssueDeviceCredential
@@ -48,7 +47,9 @@ def root() -> str:
 def client_id(broker: tuple[str, int]) -> Iterator[str]:
     client_id = f"fleetwatch-test-{uuid.uuid4().hex[:8]}"
     yield client_id
-    _end_session(broker, client_id)  # do not leave a persistent session behind in the broker
+    end_session(
+        f"mqtt://{broker[0]}:{broker[1]}", client_id
+    )  # do not leave a persistent session behind in the broker
 
 
 @pytest.fixture
@@ -78,7 +79,12 @@ def publisher(broker: tuple[str, int]) -> Iterator[mqtt.Client]:
 
 
 def ingestor(
-    system: System, url: str, root: str, client_id: str, cls: type[MqttIngestor] = MqttIngestor
+    system: System,
+    url: str,
+    root: str,
+    client_id: str,
+    cls: type[MqttIngestor] = MqttIngestor,
+    shared_group: str | None = None,
 ) -> MqttIngestor:
     assert system.ingest is not None
     started = cls(
@@ -86,7 +92,7 @@ def ingestor(
         url,
         client_id=client_id,
         topic_root=root,
-        shared_group=None,
+        shared_group=shared_group,
     )
     started.start()
     return started
@@ -128,19 +134,6 @@ def wait_until(check: Callable[[], bool], timeout: float = 15) -> None:
 def stored(system: System, device_id: uuid.UUID) -> list[str]:
     events = system.app.events.get(telemetry_id("acme", device_id))
     return [e["message_id"] for ev in events for e in getattr(ev, "entries", ())]
-
-
-def _end_session(broker: tuple[str, int], client_id: str) -> None:
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-    )
-    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    props.SessionExpiryInterval = 0
-    client.connect(*broker, clean_start=True, properties=props)
-    client.loop_start()
-    time.sleep(0.2)
-    client.disconnect()
-    client.loop_stop()
 
 
 def test_good_duplicate_malformed_and_unauthenticated_messages(
@@ -211,3 +204,30 @@ def test_a_message_redelivered_before_its_puback_is_stored_once_across_a_restart
     assert second.ingest.handler.counters.snapshot()["messages"] == {"duplicate": 1}
     assert stored(second, a) == ["m1"]
     assert resumed.received == 1
+
+
+def test_a_stopped_group_member_keeps_its_share_until_its_session_is_ended(
+    systems: Callable[[], System], mqtt_url: str, root: str, publisher: mqtt.Client
+) -> None:
+    """The broker (Mosquitto) goes on giving a stopped member of a shared subscription its
+    share of the messages, queued in its session, until that client id comes back or its
+    session ends (`end_session`, `fleetwatch ingest end-session`): then the others get all."""
+    system = systems()
+    pump, token = device(system)
+    group, gone, stays = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("g", "gone", "stays"))
+    ingestor(system, mqtt_url, root, gone, shared_group=group).stop()  # its session stays
+    staying = ingestor(system, mqtt_url, root, stays, shared_group=group)
+    try:
+        for k in range(20):
+            publish(publisher, root, pump, msg(pump, f"a{k}", token))
+        wait_until(lambda: len(stored(system, pump)) >= 5)
+        time.sleep(1.0)  # what the staying member gets, it has stored by now
+        assert 5 <= len(stored(system, pump)) < 20  # the rest waits in the stopped one's session
+
+        assert end_session(mqtt_url, gone)
+        for k in range(20):
+            publish(publisher, root, pump, msg(pump, f"b{k}", token))
+        wait_until(lambda: {f"b{k}" for k in range(20)} <= set(stored(system, pump)))
+    finally:
+        staying.stop()
+        end_session(mqtt_url, stays)

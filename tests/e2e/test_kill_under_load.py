@@ -1,0 +1,194 @@
+"""Kill -9 under load (issue 14), on SQLite and on DynamoDB Local: MQTT ingestion runs in one
+`fleetwatch projections run` process and the telemetry and device-status consumers in another;
+while devices publish over the real Mosquitto (QoS 1), each process is killed with SIGKILL
+once and started again, and devices send some messages a second time (a retry after a lost
+PUBACK). Afterwards every message sent is in the event store exactly once, and the telemetry
+and device-status read models show exactly what was sent: nothing lost, nothing repeated."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from local_services import MOSQUITTO, endpoint
+from paho.mqtt.enums import CallbackAPIVersion
+
+from event_store.envelope import EventMetadata
+from fleetwatch.bootstrap import System, build_system
+from fleetwatch.settings import Settings
+from ingestion.mqtt_session import end_session
+from read_side.telemetry.port import HistoryQuery
+from tests.e2e.conftest import new_tenant
+from tests.e2e.fleet_process import FleetProcess
+from write_side.commands import RegisterDevice
+from write_side.credentials import IssueDeviceCredential
+from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED
+
+DEVICES, PER_DEVICE, RATE = 20, 50, 150  # 1,000 messages at 150 a second
+RETRIED = 60  # messages sent a second time
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
+    store_settings: Settings, mqtt_url: str, tmp_path: Path
+) -> None:
+    settings = store_settings.model_copy(
+        update={"blob_dir": tmp_path / "blobs", "run_projections": False, "redis_url": None}
+    )
+    system = build_system(settings)  # to register devices and read the results: no workers
+    tenant = new_tenant()
+    fleet = register(system, tenant)
+    # A group of its own: a stopped member of a group keeps a share of its messages for as
+    # long as its session lives (`ingestion.mqtt_session`), here another test's member.
+    client_id, group = f"ingest-{uuid.uuid4().hex[:8]}", f"kill-{uuid.uuid4().hex[:8]}"
+    ingestion = FleetProcess(
+        settings, tmp_path / "ingestion.log",
+        FLEETWATCH_PROJECTIONS="users", FLEETWATCH_MQTT_URL=mqtt_url,
+        FLEETWATCH_MQTT_CLIENT_ID=client_id, FLEETWATCH_MQTT_SHARED_GROUP=group,
+    )  # fmt: skip
+    consumers = FleetProcess(
+        settings, tmp_path / "consumers.log", FLEETWATCH_PROJECTIONS="telemetry,device_status"
+    )
+    messages = [(device, k) for k in range(PER_DEVICE) for device in fleet]  # round robin
+    publisher = Publisher(mqtt_url, fleet)
+    try:
+        for process in (ingestion, consumers):
+            process.start()
+        until(lambda: "running:" in ingestion.tail() and "running:" in consumers.tail(), 60)
+        publisher.connect()
+        for n, (device, k) in enumerate(messages):
+            publisher.send(device, k)
+            if n == len(messages) // 3:
+                ingestion.kill()
+                ingestion.start()  # what the broker holds meanwhile waits in its session
+            if n == len(messages) // 2:
+                for again, k_again in messages[n - RETRIED : n]:
+                    publisher.send(again, k_again)  # as stored, or in flight at the kill
+            if n == 2 * len(messages) // 3:
+                consumers.kill()
+                consumers.start()
+            time.sleep(1 / RATE)
+        publisher.wait_acknowledged()
+
+        def history(device: UUID) -> list[tuple[str, float]]:
+            end = T0 + timedelta(seconds=PER_DEVICE)
+            query = HistoryQuery.checked(device, "temperature", T0, end, first=1000)
+            return [(r.message_id, r.value) for r in system.telemetry.readings(tenant, query).items]
+
+        def caught_up() -> bool:  # both models show each device's last message
+            return all(
+                row is not None and row.last_values.get("temperature") == PER_DEVICE - 1
+                for row in (system.devices.get(tenant, d) for d in fleet)
+            ) and all(len(history(d)) >= PER_DEVICE for d in fleet)
+
+        def progress() -> str:
+            rows = [system.devices.get(tenant, d) for d in fleet]
+            last = Counter(r.last_values.get("temperature") if r else None for r in rows)
+            stored = sum(stored_message_ids(system, tenant).values())
+            logs = ingestion.tail() + consumers.tail()
+            return f"newest temperatures {last}; stored {stored} of {len(messages)}\n{logs}"
+
+        until(caught_up, 120, progress)
+        stored = stored_message_ids(system, tenant)
+        assert (ingestion.kills, consumers.kills) == (1, 1)
+        assert publisher.sent == len(messages) + RETRIED
+        repeated = {key: count for key, count in stored.items() if count > 1}
+        assert repeated == {}, "stored twice"
+        assert set(stored) == {(d, f"m{k}") for d, k in messages}, "lost"
+        for device in fleet:
+            assert history(device) == [(f"m{k}", float(k)) for k in range(PER_DEVICE)]
+            row = system.devices.get(tenant, device)
+            assert row is not None
+            assert row.online is True
+            assert row.last_values_at["temperature"] == T0 + timedelta(seconds=PER_DEVICE - 1)
+    finally:
+        publisher.close()
+        for process in (ingestion, consumers):
+            process.stop()
+        for session in (client_id, f"{client_id}-jobs"):
+            end_session(mqtt_url, session)
+        system.close()
+
+
+def register(system: System, tenant: str) -> dict[UUID, str]:
+    """DEVICES devices with credentials: id -> token."""
+    meta = EventMetadata(tenant, "user:admin")
+    fleet = {}
+    for i in range(DEVICES):
+        command = RegisterDevice(name=f"kill-{i}", device_type="pump")
+        device = system.device_service.register(command, meta).aggregate.id
+        issued = system.device_service.issue_credential(
+            IssueDeviceCredential(device_id=device), meta
+        )
+        fleet[device] = issued.token
+    return fleet
+
+
+def stored_message_ids(system: System, tenant: str) -> Counter[tuple[UUID, str]]:
+    """How many times each (device, message id) is recorded in the event store."""
+    found: Counter[tuple[UUID, str]] = Counter()
+    batches = system.event_log.read_range(
+        after=0,
+        up_to=system.event_log.head(),
+        tenant_id=tenant,
+        types=(TELEMETRY_BATCH_RECORDED.type,),
+    )
+    for envelope in batches:
+        device = UUID(str(envelope.payload["device_id"]))
+        found.update((device, str(e["message_id"])) for e in envelope.payload["entries"])
+    return found
+
+
+class Publisher:
+    """The devices' side: QoS 1 publishes to `devices/<id>/telemetry`, token in the payload."""
+
+    def __init__(self, mqtt_url: str, fleet: dict[UUID, str]) -> None:
+        self.host, self.port = endpoint(mqtt_url, MOSQUITTO.default_port)
+        self.fleet = fleet
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"devices-{uuid.uuid4()}")
+        self.client.max_queued_messages_set(0)
+        self.client.max_inflight_messages_set(100)
+        self.infos: list[mqtt.MQTTMessageInfo] = []
+        self.sent = 0
+        self.lock = threading.Lock()
+
+    def connect(self) -> None:
+        self.client.connect(self.host, self.port)
+        self.client.loop_start()
+
+    def send(self, device: UUID, k: int) -> None:
+        at = T0 + timedelta(seconds=k)
+        body = {
+            "device_id": str(device), "message_id": f"m{k}", "timestamp": at.isoformat(),
+            "metrics": {"temperature": float(k)}, "token": self.fleet[device],
+        }  # fmt: skip
+        info = self.client.publish(f"devices/{device}/telemetry", orjson.dumps(body), qos=1)
+        self.infos.append(info)
+        self.sent += 1
+
+    def wait_acknowledged(self) -> None:
+        for info in self.infos:
+            info.wait_for_publish(30)
+            assert info.is_published()
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def until(check: object, within: float, tail: object = None) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            detail = tail() if callable(tail) else ""
+            pytest.fail(f"not reached within {within} s\n{detail}")
+        time.sleep(0.1)
