@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.persistence import TrackingRecorder
 
 from event_store.log import EventLog
+from event_store.state_snapshots import SQLiteStateSnapshots, StateSnapshots
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import MODELS_BY_NAME
 from notifications.dispatcher import Dispatcher
@@ -66,8 +67,10 @@ def build_read_model_worker(
 
 def build_alerting(app: FleetApplication, **worker_kwargs: Any) -> AlertingWorker:
     """The alerting process manager (its own checkpoint, committed with the alert events it
-    records through a process recorder)."""
-    process = AlertingProcess(app, app.factory.process_recorder())
+    records through a process recorder; its state snapshotted in the event store's database)."""
+    process = AlertingProcess(
+        app, app.factory.process_recorder(), snapshots=build_state_snapshots(app)
+    )
     return AlertingWorker(
         process,
         recorder=app.recorder,
@@ -75,6 +78,23 @@ def build_alerting(app: FleetApplication, **worker_kwargs: Any) -> AlertingWorke
         upstream_name=app.name,
         **worker_kwargs,
     )
+
+
+def build_state_snapshots(app: FleetApplication) -> StateSnapshots:
+    """Where process managers keep their state across restarts: a table of the event store."""
+    from event_store.dynamodb import DynamoDBFactory
+
+    if isinstance(app.factory, DynamoDBFactory):
+        from event_store.dynamodb.state_snapshots import DynamoDBStateSnapshots
+
+        on_dynamodb = app.factory.tracking_recorder(DynamoDBStateSnapshots)
+        if not isinstance(on_dynamodb, DynamoDBStateSnapshots):  # a factory that ignored it
+            raise TypeError(f"no state snapshots from {app.factory}")
+        return on_dynamodb
+    on_sqlite = app.factory.tracking_recorder(SQLiteStateSnapshots)
+    if not isinstance(on_sqlite, SQLiteStateSnapshots):
+        raise TypeError(f"no state snapshots from {app.factory}")
+    return on_sqlite
 
 
 @dataclass(frozen=True)

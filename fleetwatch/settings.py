@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     analytics_dir: Path | None = None
     analytics_flush_readings: int = Field(default=100_000, gt=0)
     analytics_flush_seconds: float = Field(default=5.0, gt=0)
+    # Seconds between two snapshots of the alerting process manager's state (0: none): a
+    # restart reads the events after the last one, and keeps pending runs and windows.
+    alerting_snapshot_interval: float = Field(default=300.0, ge=0)
 
     @property
     def analytics_path(self) -> Path:

@@ -217,7 +217,9 @@ def build_system(
         for name, (view, reader) in models.items()
     }
     views: dict[str, ResettableView] = {name: view for name, (view, _reader) in models.items()}
-    alerting = workers["alerting"] = build_alerting(app)
+    alerting = workers["alerting"] = build_alerting(
+        app, snapshot_interval=settings.alerting_snapshot_interval
+    )
     views["alerting"] = alerting.projection
     notifying = build_notifications(app, settings, readers["users"], workers["users"])
     workers["notifier"] = notifying.notifier

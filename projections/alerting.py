@@ -31,6 +31,7 @@ The parts, one job each: this module (deciding per event, rebuilding, the worker
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import uuid
 from collections.abc import Sequence
@@ -41,10 +42,12 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, ProcessRecorder, Tracking
 
 from event_store.envelope import EnvelopeMapper, EventEnvelope, EventMetadata
+from event_store.state_snapshots import StateSnapshots
 from event_store.tracking import AlreadyTracked
 from projections.alerting_facts import AlertFacts
 from projections.alerting_index import RuleIndex
 from projections.alerting_recording import AlertRecording, PendingCommand, delete_tracking
+from projections.alerting_snapshot import capture, restore
 from read_side.notifications import ChangeNotice
 from write_side.alert_rules import RULE_CREATED, RULE_DELETED, RULE_REVISED, AlertRule
 from write_side.alert_service import PolicyCommand
@@ -58,6 +61,7 @@ from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED
 from write_side.uuids import parse_uuid
 
 ACTOR = "system:alerting"
+log = logging.getLogger(__name__)
 RULE_TOPICS = tuple(n.topic for n in (RULE_CREATED, RULE_REVISED, RULE_DELETED))
 DEVICE_TOPICS = tuple(n.topic for n in (DEVICE_REGISTERED, DEVICE_UPDATED, DEVICE_DECOMMISSIONED))
 ALERT_PREFIX = topic_prefix(Alert)
@@ -80,10 +84,12 @@ class AlertingProcess(AlertFacts, AlertRecording):
         recorder: ProcessRecorder,
         *,
         max_alerts_per_call: int = 20,
+        snapshots: StateSnapshots | None = None,
     ) -> None:
         self.app = app
         self.recorder = recorder
         self.max_alerts_per_call = max_alerts_per_call
+        self.snapshots = snapshots  # where the state is kept across restarts (none: not kept)
         self.policy = AlertingPolicy()
         self.index = RuleIndex()
         self._cache: dict[UUID, Alert] = {}  # open alerts as this process last saved them
@@ -153,19 +159,25 @@ class AlertingProcess(AlertFacts, AlertRecording):
         return self.recorder.max_tracking_id(application_name)
 
     def rebuild(self, feed: ApplicationRecorder, mapper: EnvelopeMapper, up_to: int) -> int:
-        """Rebuild rules, devices and open alerts from the feed up to `up_to` (the checkpoint);
-        returns the number of events read."""
+        """Rebuild the state up to `up_to` (the checkpoint); returns the number of events read.
+        From the latest snapshot not beyond `up_to` when there is one (then the events after it,
+        readings included, are decided again with their effects discarded: the state is what it
+        was, pending runs and windows too); else rules, devices and open alerts from the feed's
+        start (evaluation state restarts empty)."""
         with self.lock:
             self._clear()
             self._live = False
-            count, start = 0, 0
+            count, start, topics = 0, 0, FACT_TOPICS
+            restored = self._restore(up_to)
+            if restored is not None:
+                start, topics = restored, (*FACT_TOPICS, BATCH_TOPIC)
             try:
                 while start < up_to:
                     page = feed.select_notifications(
                         start=start,
                         limit=1000,
                         stop=up_to,
-                        topics=FACT_TOPICS,
+                        topics=topics,
                         inclusive_of_start=False,
                     )
                     if not page:
@@ -179,6 +191,32 @@ class AlertingProcess(AlertFacts, AlertRecording):
                 self._prime(device)
             self.built_to = self.recorded_to = up_to
             return count
+
+    def save_snapshot(self, position: int) -> int:
+        """Keep the state as at `position` (the caller has just recorded that checkpoint, and
+        every effect up to it is stored); the snapshot's size in bytes (0: not kept)."""
+        if self.snapshots is None:
+            return 0
+        with self.lock:
+            data = capture(self.policy, self.index, position)
+        self.snapshots.save(self.name, position, data)
+        return len(data)
+
+    def _restore(self, up_to: int) -> int | None:
+        """The state from the latest snapshot (its position), or None when there is none at
+        or before `up_to` (a checkpoint rewound below it) or it cannot be read."""
+        if self.snapshots is None:
+            return None
+        try:
+            found = self.snapshots.latest(self.name)
+            if found is None or found.position > up_to:
+                return None
+            position, self.index, self.policy = restore(found.data)
+        except Exception:  # a snapshot is an optimisation: rebuild from the feed instead
+            log.exception("alerting: snapshot not usable; rebuilding from the feed")
+            self._clear()
+            return None
+        return position
 
     # Deciding --------------------------------------------------------------------------------
 

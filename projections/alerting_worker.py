@@ -32,6 +32,7 @@ class AlertingWorker(RebuildingWorker):
         *,
         tick_interval: float = 1.0,
         record_interval: float = 0.1,
+        snapshot_interval: float = 300.0,
         clock: Callable[[], datetime] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -45,6 +46,11 @@ class AlertingWorker(RebuildingWorker):
         self.clock = clock or (lambda: datetime.now(UTC))
         self._ticking_from: int | None = None  # ticks start once the position reaches it
         self._housekept_at = time.monotonic()
+        # How often the state is snapshotted with the checkpoint (0: never); a restart then
+        # reads the events after the snapshot, not the feed from its start.
+        self.snapshot_interval = snapshot_interval
+        self._snapshot_at = time.monotonic()
+        self._snapshot_position = 0
 
     def rebuild_state(self) -> int:
         self._ticking_from = self.recorder.max_notification_id() or 0
@@ -55,10 +61,21 @@ class AlertingWorker(RebuildingWorker):
         self._housekept_at = time.monotonic()
 
     def housekeeping(self) -> None:
-        """A tick (once caught up) and the checkpoint of quiet stretches."""
+        """A tick (once caught up), the checkpoint of quiet stretches and, when due, a
+        snapshot of the state at that checkpoint."""
         if self._ticking_from is not None and self._position >= self._ticking_from:
             self.projection.tick(self.clock())
         self.projection.record_position(Tracking(self.tracking_name, self._position))
+        due = time.monotonic() - self._snapshot_at >= self.snapshot_interval
+        if self.snapshot_interval > 0 and due and self._position > self._snapshot_position:
+            self.snapshot()
+
+    def snapshot(self) -> int:
+        """Record the checkpoint and snapshot the state at it; the snapshot's bytes."""
+        self.projection.record_position(Tracking(self.tracking_name, self._position))
+        size = self.projection.save_snapshot(self._position)
+        self._snapshot_at, self._snapshot_position = time.monotonic(), self._position
+        return size
 
     def housekeeping_if_due(self) -> None:
         now = time.monotonic()

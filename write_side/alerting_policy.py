@@ -155,6 +155,15 @@ class AlertingPolicy:
                 commands += self._apply(watch, rule, *tick(rule, watch.state, now))
         return commands
 
+    def restore(self, watches: Iterable[Watch]) -> None:
+        """Take the watches of a snapshot (`projections.alerting_snapshot`) into an empty
+        policy: their states, episodes and open alerts as they were."""
+        for watch in watches:
+            self.watches[watch.rule_id, watch.device.device_id] = watch
+            if watch.open_alert is not None:
+                self._by_alert[watch.open_alert] = watch
+            self._time(watch)
+
     def handle_rule_revised(self, rule: RuleVersion, at: datetime) -> list[AlertCommand]:
         """Adopt the revision; resolve the open alerts of devices it no longer applies to."""
         commands: list[AlertCommand] = []
@@ -202,8 +211,13 @@ class AlertingPolicy:
         if old and state and old.revision != rule.revision and _semantics(old) != _semantics(rule):
             watch.state = EvaluationState(active=state.active, since=state.since)
         watch.rule, watch.device = rule, device
-        key = (watch.rule_id, device.device_id)
-        if isinstance(rule.definition.condition, Absence | ForDuration):
+        self._time(watch)
+
+    def _time(self, watch: Watch) -> None:
+        """Keep `_timed` true to the watch's rule."""
+        key = (watch.rule_id, watch.device.device_id)
+        rule = watch.rule
+        if rule is not None and isinstance(rule.definition.condition, Absence | ForDuration):
             self._timed[key] = watch
         else:
             self._timed.pop(key, None)

@@ -201,6 +201,40 @@ def test_a_catch_up_keeps_what_the_last_one_left_pending(fleet: Fleet) -> None:
     assert alert.raised_at == at(40)  # raised by the reading that found the run 30 s long
 
 
+def test_a_restart_from_a_snapshot_keeps_a_pending_for_duration_run(fleet: Fleet) -> None:
+    """A manager stopped without warning (its object dropped, as a kill -9 drops a process)
+    during a pending for-duration run: the one started next restores the snapshot taken
+    with the checkpoint, replays what came after it, and raises when the duration is
+    reached, by a reading or by a tick. Without a snapshot the run would restart empty."""
+    sustained = HOT | {"condition": HOT["condition"] | {"kind": "for_duration", "seconds": 30}}
+    pump, valve = fleet.device(), fleet.device()
+    rule = fleet.rule(sustained)
+    first = fleet.manager()
+    fleet.send(pump, ("p1", 1, 85))
+    fleet.send(valve, ("v1", 1, 85))
+    first.catch_up()
+    assert first.snapshot() > 0  # checkpoint and snapshot at the same position
+    fleet.send(valve, ("v2", 5, 90))  # after the snapshot: replayed into the restored state
+    first.catch_up()
+    first.projection.record_position(Tracking(first.tracking_name, first.position))
+    del first
+
+    second = fleet.manager()
+    fleet.send(pump, ("p2", 40, 86))
+    second.catch_up()  # restores, replays v2, then decides p2
+    raised = fleet.service.get_alert(TENANT, alert_id(TENANT, rule, pump, 1))
+    assert raised.raised_at == at(40)
+    second.housekeeping()  # a tick at the wall clock: the valve's run is 30 s long by now
+    ticked = fleet.service.get_alert(TENANT, alert_id(TENANT, rule, valve, 1))
+    assert ticked.raised_at == at(31)
+    assert fleet.stored_alert_events() == 2
+
+    third = fleet.manager()  # restarted again: nothing decided twice
+    third.catch_up()
+    third.housekeeping()
+    assert fleet.stored_alert_events() == 2
+
+
 def test_a_manager_behind_another_skips_what_the_other_recorded(fleet: Fleet) -> None:
     """Deciding from its cached (older) alert, its commit finds the alert stream moved on and
     the position recorded: the manager reports that as `AlreadyTracked`, which is all its

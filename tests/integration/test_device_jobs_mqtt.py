@@ -22,8 +22,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from fleetwatch.bootstrap import System
 from ingestion.jobs_mqtt import JobUpdatesSubscriber
+from ingestion.mqtt_session import end_session
 from tests.integration.device_jobs_fixtures import TARGET, device, job, stored, system, update
-from tests.integration.test_mqtt_ingestion import _end_session
 from write_side.deployment_states import ExecutionState
 
 __all__ = ["system"]
@@ -45,7 +45,7 @@ def subscriber(system: System, mqtt_url: str, root: str) -> Iterator[JobUpdatesS
     started.start()
     yield started
     started.stop()
-    _end_session(endpoint(mqtt_url, MOSQUITTO.default_port), client_id)  # leave no session
+    end_session(mqtt_url, client_id)  # leave no session
 
 
 class Device:

@@ -17,17 +17,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from local_services import MOSQUITTO, endpoint
 
 from api.app import create_app
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.settings import Settings
 from fleetwatch.simulate_jobs import Faults, JobDevice, JobsMqtt, Outcome
 from ingestion.jobs_mqtt import JobUpdatesSubscriber
+from ingestion.mqtt_session import end_session
 from ota.mqtt_jobs import MqttDeviceJobs
 from ota.schedule_loops import JobDispatcher
 from tests.integration.device_jobs_fixtures import ADMIN, OLD, TARGET, device, release, system
-from tests.integration.test_mqtt_ingestion import _end_session
 from write_side.deployment_commands import parse_create_deployment
 from write_side.deployment_states import ExecutionState, execution_id
 
@@ -157,4 +156,4 @@ def _notified_over_mqtt(system: System, client: TestClient, mqtt_url: str) -> No
         publisher.close()
         link.close()
         updates.stop()
-        _end_session(endpoint(mqtt_url, MOSQUITTO.default_port), f"jobs-{root[5:13]}")
+        end_session(mqtt_url, f"jobs-{root[5:13]}")
