@@ -1,9 +1,12 @@
 """Kill -9 under load (issue 14), on SQLite and on DynamoDB Local: MQTT ingestion runs in one
-`fleetwatch projections run` process and the telemetry and device-status consumers in another;
-while devices publish over the real Mosquitto (QoS 1), each process is killed with SIGKILL
-once and started again, and devices send some messages a second time (a retry after a lost
-PUBACK). Afterwards every message sent is in the event store exactly once, and the telemetry
-and device-status read models show exactly what was sent: nothing lost, nothing repeated."""
+`fleetwatch projections run` process, the telemetry and device-status consumers and the
+alerting process manager in another; while devices publish over the real Mosquitto (QoS 1),
+each process is killed with SIGKILL once and started again, and devices send some messages a
+second time (a retry after a lost PUBACK). Afterwards every message sent is in the event store
+exactly once, and the telemetry and device-status read models show exactly what was sent:
+nothing lost, nothing repeated. A for-duration rule's run is pending on every device when the
+consumers are killed: it is raised once per device when its 30 s are up, because the restarted
+manager restored its snapshot (taken every 0.5 s here); it would restart empty without one."""
 
 from __future__ import annotations
 
@@ -28,13 +31,25 @@ from ingestion.mqtt_session import end_session
 from read_side.telemetry.port import HistoryQuery
 from tests.e2e.conftest import new_tenant
 from tests.e2e.fleet_process import FleetProcess
+from write_side.alert_commands import CreateAlertRule
+from write_side.alert_rules import parse_rule_definition
+from write_side.alerts import ALERT_RAISED
 from write_side.commands import RegisterDevice
 from write_side.credentials import IssueDeviceCredential
 from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED
 
 DEVICES, PER_DEVICE, RATE = 20, 50, 150  # 1,000 messages at 150 a second
 RETRIED = 60  # messages sent a second time
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+# Device time starts now and runs ahead of the wall clock (each device's message k is at T0 + k
+# seconds, sent within about 7 s), so the manager's wall-clock ticks raise nothing early.
+T0 = datetime.now(UTC).replace(microsecond=0)
+SUSTAINED = {
+    "name": "warm for 30 s", "scope": {"device_type": "pump"}, "severity": "warning",
+    "condition": {
+        "kind": "for_duration", "metric": "temperature", "op": ">", "value": 10, "seconds": 30,
+    },
+}  # fmt: skip
+RAISED_AT = T0 + timedelta(seconds=41)  # temperature k at T0 + k: above 10 from k = 11
 
 
 def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
@@ -46,6 +61,8 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
     system = build_system(settings)  # to register devices and read the results: no workers
     tenant = new_tenant()
     fleet = register(system, tenant)
+    rule = CreateAlertRule(definition=parse_rule_definition(SUSTAINED))
+    system.alert_service.create_rule(rule, EventMetadata(tenant, "user:admin"))
     # A group of its own: a stopped member of a group keeps a share of its messages for as
     # long as its session lives (`ingestion.mqtt_session`), here another test's member.
     client_id, group = f"ingest-{uuid.uuid4().hex[:8]}", f"kill-{uuid.uuid4().hex[:8]}"
@@ -55,8 +72,10 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
         FLEETWATCH_MQTT_CLIENT_ID=client_id, FLEETWATCH_MQTT_SHARED_GROUP=group,
     )  # fmt: skip
     consumers = FleetProcess(
-        settings, tmp_path / "consumers.log", FLEETWATCH_PROJECTIONS="telemetry,device_status"
-    )
+        settings, tmp_path / "consumers.log",
+        FLEETWATCH_PROJECTIONS="telemetry,device_status,alerting",
+        FLEETWATCH_ALERTING_SNAPSHOT_INTERVAL="0.5",
+    )  # fmt: skip
     messages = [(device, k) for k in range(PER_DEVICE) for device in fleet]  # round robin
     publisher = Publisher(mqtt_url, fleet)
     try:
@@ -97,12 +116,14 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
             return f"newest temperatures {last}; stored {stored} of {len(messages)}\n{logs}"
 
         until(caught_up, 120, progress)
+        until(lambda: len(raised(system, tenant)) >= DEVICES, 30, progress)
         stored = stored_message_ids(system, tenant)
         assert (ingestion.kills, consumers.kills) == (1, 1)
         assert publisher.sent == len(messages) + RETRIED
         repeated = {key: count for key, count in stored.items() if count > 1}
         assert repeated == {}, "stored twice"
         assert set(stored) == {(d, f"m{k}") for d, k in messages}, "lost"
+        assert sorted(raised(system, tenant)) == sorted((d, RAISED_AT) for d in fleet)
         for device in fleet:
             assert history(device) == [(f"m{k}", float(k)) for k in range(PER_DEVICE)]
             row = system.devices.get(tenant, device)
@@ -145,6 +166,17 @@ def stored_message_ids(system: System, tenant: str) -> Counter[tuple[UUID, str]]
         device = UUID(str(envelope.payload["device_id"]))
         found.update((device, str(e["message_id"])) for e in envelope.payload["entries"])
     return found
+
+
+def raised(system: System, tenant: str) -> list[tuple[UUID, datetime]]:
+    """Each alert raised: its device and when."""
+    events = system.event_log.read_range(
+        after=0, up_to=system.event_log.head(), tenant_id=tenant, types=(ALERT_RAISED.type,)
+    )
+    return [
+        (UUID(str(e.payload["device_id"])), datetime.fromisoformat(str(e.payload["at"])))
+        for e in events
+    ]
 
 
 class Publisher:
