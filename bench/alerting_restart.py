@@ -207,6 +207,7 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     if args.json_only:
         return
+    print()
     print(f"{'feed events':>12} {'from snapshot s':>16} {'from feed s (baseline)':>23} "
           f"{'snapshot bytes':>15} {'watches kept/with state':>24}")  # fmt: skip
     for r in runs:
