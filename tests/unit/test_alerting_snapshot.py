@@ -123,3 +123,18 @@ def test_a_snapshot_keeps_a_pending_for_duration_run() -> None:
 def test_what_is_not_a_snapshot_of_this_format_is_refused() -> None:
     with pytest.raises(ValueError, match="not an alerting snapshot"):
         restore(b"not zlib")
+
+
+def test_a_snapshot_is_written_and_read_a_chunk_and_a_piece_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("projections.alerting_snapshot.CHUNK", 3)  # watches per line
+    monkeypatch.setattr("projections.alerting_snapshot._PIECE", 7)  # bytes decompressed at once
+    run = Run(ALL_RULES)
+    for device in DEVICES:
+        run.step("send", device, [(0, 5, 85.0), (1, 0, 86.0)])
+    data = capture(run.policy, run.index, 5)
+    position, index, policy = restore(data)
+    assert (position, len(policy.watches)) == (5, len(run.policy.watches))
+    assert len(policy.watches) > 3 * 2  # several lines
+    assert capture(policy, index, 5) == data
