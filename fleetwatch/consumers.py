@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import TrackingRecorder
 
 from event_store.log import EventLog
+from event_store.own_tables import own_tables_recorder
 from event_store.state_snapshots import SQLiteStateSnapshots, StateSnapshots
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import MODELS_BY_NAME
@@ -82,19 +83,14 @@ def build_alerting(app: FleetApplication, **worker_kwargs: Any) -> AlertingWorke
 
 def build_state_snapshots(app: FleetApplication) -> StateSnapshots:
     """Where process managers keep their state across restarts: a table of the event store."""
-    from event_store.dynamodb import DynamoDBFactory
 
-    if isinstance(app.factory, DynamoDBFactory):
+    def on_dynamodb() -> type[TrackingRecorder]:
         from event_store.dynamodb.state_snapshots import DynamoDBStateSnapshots
 
-        on_dynamodb = app.factory.tracking_recorder(DynamoDBStateSnapshots)
-        if not isinstance(on_dynamodb, DynamoDBStateSnapshots):  # a factory that ignored it
-            raise TypeError(f"no state snapshots from {app.factory}")
-        return on_dynamodb
-    on_sqlite = app.factory.tracking_recorder(SQLiteStateSnapshots)
-    if not isinstance(on_sqlite, SQLiteStateSnapshots):
-        raise TypeError(f"no state snapshots from {app.factory}")
-    return on_sqlite
+        return DynamoDBStateSnapshots
+
+    # Either class is a `StateSnapshots` (checked by the helper's isinstance)
+    return cast(StateSnapshots, own_tables_recorder(app, SQLiteStateSnapshots, on_dynamodb))
 
 
 @dataclass(frozen=True)

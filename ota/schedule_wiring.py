@@ -4,23 +4,22 @@ writer commits its rows with its checkpoint."""
 
 from __future__ import annotations
 
+from typing import cast
+
+from eventsourcing.persistence import TrackingRecorder
+
+from event_store.own_tables import own_tables_recorder
 from ota.schedule_rows import ScheduleStore
 from write_side.application import FleetApplication
 
 
 def build_schedule_store(app: FleetApplication) -> ScheduleStore:
-    from event_store.dynamodb import DynamoDBFactory
-
-    if isinstance(app.factory, DynamoDBFactory):
-        from ota.schedule_dynamodb import DynamoDBSchedule
-
-        store = app.factory.tracking_recorder(DynamoDBSchedule)
-        if not isinstance(store, DynamoDBSchedule):  # a factory that ignored the class
-            raise TypeError(f"no schedule store from {app.factory}")
-        return store
     from ota.schedule_sqlite import SQLiteSchedule
 
-    recorder = app.factory.tracking_recorder(SQLiteSchedule)
-    if not isinstance(recorder, SQLiteSchedule):
-        raise TypeError(f"no schedule store from {app.factory}")
-    return recorder
+    def on_dynamodb() -> type[TrackingRecorder]:
+        from ota.schedule_dynamodb import DynamoDBSchedule
+
+        return DynamoDBSchedule
+
+    # Either class is a `ScheduleStore` (checked by the helper's isinstance)
+    return cast(ScheduleStore, own_tables_recorder(app, SQLiteSchedule, on_dynamodb))
