@@ -14,12 +14,43 @@ late messages newer than the watermarks (a backfill of a rarely reported metric)
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID
 
 from write_side.alert_rules import RuleVersion
 from write_side.rule_compiled import EvaluationState, prepare
 from write_side.telemetry import BatchEntry
+
+
+@dataclass
+class RecentIds:
+    """Per device, the last `size` message ids the policy saw, to skip a redelivered message. A
+    second layer: the device's Telemetry stream already drops a message id among its last
+    1,024 and marks older redeliveries late, so this needs no more than a batch or two's ids
+    (issue 14: 1,024 here cost 115 KB per device, `bench/memory.py`)."""
+
+    size: int = 64
+    _seen: dict[UUID, tuple[deque[str], set[str]]] = field(default_factory=dict)
+
+    def first_time(self, device_id: UUID, message_id: str) -> bool:
+        """Whether `message_id` is new for the device (it is remembered from now on)."""
+        recent = self._seen.get(device_id)
+        if recent is None:
+            recent = self._seen[device_id] = (deque(), set())
+        order, seen = recent
+        if message_id in seen:
+            return False
+        order.append(message_id)
+        seen.add(message_id)
+        if len(order) > self.size:
+            seen.discard(order.popleft())
+        return True
+
+    def forget(self, device_id: UUID) -> None:
+        self._seen.pop(device_id, None)
 
 
 def watermarks(

@@ -9,7 +9,6 @@ No I/O: the caller persists what the commands say and feeds back what others did
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -17,7 +16,7 @@ from uuid import UUID
 
 from write_side.alert_rules import Absence, ForDuration, RuleVersion
 from write_side.alerting_lanes import Lanes, advanced_already
-from write_side.alerting_late import unpassed, watermarks
+from write_side.alerting_late import RecentIds, unpassed, watermarks
 from write_side.alerting_watch import (
     AlertCommand,
     AutoResolve,
@@ -52,14 +51,9 @@ __all__ = [
 
 @dataclass
 class AlertingPolicy:
-    # Per device, to skip a redelivered message. A second layer: the device's Telemetry stream
-    # already drops a message id among its last 1,024 and marks older redeliveries late
-    # (`alerting_late`), so this needs no more than a batch or two's ids (issue 14: 1,024
-    # here cost 115 KB per device, `bench/memory.py`).
-    recent_message_ids: int = 64
+    recent: RecentIds = field(default_factory=RecentIds)  # per device, to skip redeliveries
     watches: dict[tuple[UUID, UUID], Watch] = field(default_factory=dict)
     _by_alert: dict[UUID, Watch] = field(default_factory=dict)
-    _recent: dict[UUID, tuple[deque[str], set[str]]] = field(default_factory=dict)
     # Per device: id(rule) -> the watch that adopted that very `RuleVersion` object, and the
     # compiled rule. An entry is used only while `watch.rule is rule` (a watch keeps its rule
     # alive, so the id is not reused meanwhile; a retired watch has no rule).
@@ -181,7 +175,7 @@ class AlertingPolicy:
 
     def handle_device_removed(self, device_id: UUID, at: datetime) -> list[AlertCommand]:
         """A decommissioned device: resolve its open alerts and forget it."""
-        self._recent.pop(device_id, None)
+        self.recent.forget(device_id)
         return self._drop(lambda key: key[1] == device_id, at, "the device was removed")
 
     def note_opened(self, rule_id: UUID, device: DeviceFacts, episode: int, alert: UUID) -> None:
@@ -280,25 +274,12 @@ class AlertingPolicy:
         late: frozenset[str],
     ) -> list[BatchEntry]:
         """The entries not seen recently, late ones without the readings a watch passed."""
-        fresh = [e for e in batch.entries if self._first_time(device_id, e.message_id)]
+        fresh = [e for e in batch.entries if self.recent.first_time(device_id, e.message_id)]
         if not late:
             return fresh
         states = ((r, self.watches.get((r.rule_id, device_id))) for r in rules)
         passed = watermarks((r, w.state) for r, w in states if w is not None)
         return unpassed(fresh, late, passed)
-
-    def _first_time(self, device_id: UUID, message_id: str) -> bool:
-        recent = self._recent.get(device_id)
-        if recent is None:
-            recent = self._recent[device_id] = (deque(), set())
-        order, seen = recent
-        if message_id in seen:
-            return False
-        order.append(message_id)
-        seen.add(message_id)
-        if len(order) > self.recent_message_ids:
-            seen.discard(order.popleft())
-        return True
 
 
 def _applies(rule: RuleVersion, device: DeviceFacts) -> bool:
