@@ -218,6 +218,45 @@ def test_the_head_budget_starts_again_when_the_head_moves(
     assert recorder.insert_events(events_for(oid, 1, 1)) == [1]
 
 
+def test_the_transient_budget_counts_errors_since_the_head_last_answered(
+    factory: DynamoDBFactory, recorder: DynamoDBApplicationRecorder
+) -> None:
+    """A run that loses the head race between throttles (a busy feed on a throttled table)
+    commits while no `max_transient_attempts` throttles come in a row; that many in a row
+    still gives up."""
+    factory.datastore.retry_policy = replace(
+        factory.datastore.retry_policy, max_transient_attempts=3
+    )
+    throttled = error_response("ThrottlingException")
+    script = []
+    for head in range(10, 14):  # throttled twice, then the head moved: four rounds
+        moved = error_response(
+            "TransactionCanceledException",
+            CancellationReasons=[
+                {"Code": "ConditionalCheckFailed", "Item": {"n": {"N": str(head)}}},
+                {"Code": "None"},
+                {"Code": "None"},
+                {"Code": "None"},
+            ],
+        )
+        script += [throttled, throttled, moved]
+    scripted = iter(script)
+
+    def answer(**_: object) -> object:
+        parsed = next(scripted, None)
+        if parsed is None:
+            return None
+        return AWSResponse("http://injected", 400, {}, None), parsed
+
+    factory.client.meta.events.register("before-call.dynamodb.TransactWriteItems", answer)
+    # Eight throttles in all, never three in a row; then the real head (0), then the commit.
+    assert recorder.insert_events(events_for(uuid.uuid4(), 1, 1)) == [1]
+    factory.client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", answer)
+    FaultInjector(factory.client).then("throttle", "throttle", "throttle")
+    with pytest.raises(OperationalError, match="after 3 attempts"):
+        recorder.insert_events(events_for(uuid.uuid4(), 1, 1))
+
+
 def test_retries_stay_within_the_token_window() -> None:
     policy = RetryPolicy()
     assert policy.max_elapsed + policy.transient_max_delay + MAX_CALL_SECONDS < TOKEN_WINDOW_SECONDS
