@@ -10,10 +10,10 @@ manager restored its snapshot (taken every 0.5 s here); it would restart empty w
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
@@ -40,21 +40,22 @@ from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED
 
 DEVICES, PER_DEVICE, RATE = 20, 50, 150  # 1,000 messages at 150 a second
 RETRIED = 60  # messages sent a second time
-# Device time starts now and runs ahead of the wall clock (each device's message k is at T0 + k
-# seconds, sent within about 7 s), so the manager's wall-clock ticks raise nothing early.
-T0 = datetime.now(UTC).replace(microsecond=0)
 SUSTAINED = {
     "name": "warm for 30 s", "scope": {"device_type": "pump"}, "severity": "warning",
     "condition": {
         "kind": "for_duration", "metric": "temperature", "op": ">", "value": 10, "seconds": 30,
     },
 }  # fmt: skip
-RAISED_AT = T0 + timedelta(seconds=41)  # temperature k at T0 + k: above 10 from k = 11
+RAISED_AFTER = timedelta(seconds=41)  # temperature k at t0 + k s: above 10 from k = 11
 
 
 def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
     store_settings: Settings, mqtt_url: str, tmp_path: Path
 ) -> None:
+    # Device time starts now and runs ahead of the wall clock (each device's message k is at
+    # t0 + k seconds, all sent within about 7 s), so the manager's wall-clock ticks raise
+    # nothing before the readings do.
+    t0 = datetime.now(UTC).replace(microsecond=0)
     settings = store_settings.model_copy(
         update={"blob_dir": tmp_path / "blobs", "run_projections": False, "redis_url": None}
     )
@@ -77,7 +78,7 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
         FLEETWATCH_ALERTING_SNAPSHOT_INTERVAL="0.5",
     )  # fmt: skip
     messages = [(device, k) for k in range(PER_DEVICE) for device in fleet]  # round robin
-    publisher = Publisher(mqtt_url, fleet)
+    publisher = Publisher(mqtt_url, fleet, t0)
     try:
         for process in (ingestion, consumers):
             process.start()
@@ -98,8 +99,8 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
         publisher.wait_acknowledged()
 
         def history(device: UUID) -> list[tuple[str, float]]:
-            end = T0 + timedelta(seconds=PER_DEVICE)
-            query = HistoryQuery.checked(device, "temperature", T0, end, first=1000)
+            end = t0 + timedelta(seconds=PER_DEVICE)
+            query = HistoryQuery.checked(device, "temperature", t0, end, first=1000)
             return [(r.message_id, r.value) for r in system.telemetry.readings(tenant, query).items]
 
         def caught_up() -> bool:  # both models show each device's last message
@@ -123,13 +124,13 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
         repeated = {key: count for key, count in stored.items() if count > 1}
         assert repeated == {}, "stored twice"
         assert set(stored) == {(d, f"m{k}") for d, k in messages}, "lost"
-        assert sorted(raised(system, tenant)) == sorted((d, RAISED_AT) for d in fleet)
+        assert sorted(raised(system, tenant)) == sorted((d, t0 + RAISED_AFTER) for d in fleet)
         for device in fleet:
             assert history(device) == [(f"m{k}", float(k)) for k in range(PER_DEVICE)]
             row = system.devices.get(tenant, device)
             assert row is not None
             assert row.online is True
-            assert row.last_values_at["temperature"] == T0 + timedelta(seconds=PER_DEVICE - 1)
+            assert row.last_values_at["temperature"] == t0 + timedelta(seconds=PER_DEVICE - 1)
     finally:
         publisher.close()
         for process in (ingestion, consumers):
@@ -182,22 +183,21 @@ def raised(system: System, tenant: str) -> list[tuple[UUID, datetime]]:
 class Publisher:
     """The devices' side: QoS 1 publishes to `devices/<id>/telemetry`, token in the payload."""
 
-    def __init__(self, mqtt_url: str, fleet: dict[UUID, str]) -> None:
+    def __init__(self, mqtt_url: str, fleet: dict[UUID, str], t0: datetime) -> None:
         self.host, self.port = endpoint(mqtt_url, MOSQUITTO.default_port)
-        self.fleet = fleet
+        self.fleet, self.t0 = fleet, t0
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"devices-{uuid.uuid4()}")
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(100)
         self.infos: list[mqtt.MQTTMessageInfo] = []
         self.sent = 0
-        self.lock = threading.Lock()
 
     def connect(self) -> None:
         self.client.connect(self.host, self.port)
         self.client.loop_start()
 
     def send(self, device: UUID, k: int) -> None:
-        at = T0 + timedelta(seconds=k)
+        at = self.t0 + timedelta(seconds=k)
         body = {
             "device_id": str(device), "message_id": f"m{k}", "timestamp": at.isoformat(),
             "metrics": {"temperature": float(k)}, "token": self.fleet[device],
@@ -216,11 +216,10 @@ class Publisher:
         self.client.disconnect()
 
 
-def until(check: object, within: float, tail: object = None) -> None:
-    assert callable(check)
+def until(check: Callable[[], bool], within: float, tail: Callable[[], str] | None = None) -> None:
     deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:
-            detail = tail() if callable(tail) else ""
+            detail = "" if tail is None else tail()
             pytest.fail(f"not reached within {within} s\n{detail}")
         time.sleep(0.1)
