@@ -8,7 +8,9 @@ TransactionConflict) is ridden out like a moved head; retries stay within the to
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -46,6 +48,35 @@ def feed_of(recorder: DynamoDBApplicationRecorder) -> list[tuple[int, str, int]]
 
 @pytest.mark.parametrize("lost", ["timeout_after_commit", "error_500_after_commit"])
 @pytest.mark.parametrize("then", ["throttle", "head_conflict", "timeout_before"])
+def head_moved(head: int) -> dict[str, Any]:
+    """The answer of a transaction that lost the feed head race: the head is now `head`."""
+    return error_response(
+        "TransactionCanceledException",
+        CancellationReasons=[
+            {"Code": "ConditionalCheckFailed", "Item": {"n": {"N": str(head)}}},
+            {"Code": "None"},
+            {"Code": "None"},
+            {"Code": "None"},
+        ],
+    )
+
+
+def answer_with(factory: DynamoDBFactory, answers: list[dict[str, Any]]) -> Callable[[], None]:
+    """The next TransactWriteItems calls get these answers, then go to the store; returns the
+    function that stops it."""
+    scripted = iter(answers)
+
+    def answer(**_: object) -> object:
+        parsed = next(scripted, None)
+        if parsed is None:
+            return None
+        return AWSResponse("http://injected", 400, {}, None), parsed
+
+    events = factory.client.meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", answer)
+    return lambda: events.unregister("before-call.dynamodb.TransactWriteItems", answer)
+
+
 def test_a_commit_whose_answer_was_lost_is_reported_as_stored(
     factory: DynamoDBFactory, recorder: DynamoDBApplicationRecorder, lost: str, then: str
 ) -> None:
@@ -192,27 +223,7 @@ def test_the_head_budget_starts_again_when_the_head_moves(
     """Losing the head race more often than `max_head_attempts` is fine while the head keeps
     moving (the writers are getting through); only a head that stands still exhausts it."""
     factory.datastore.retry_policy = replace(factory.datastore.retry_policy, max_head_attempts=4)
-    lost = [
-        error_response(
-            "TransactionCanceledException",
-            CancellationReasons=[
-                {"Code": "ConditionalCheckFailed", "Item": {"n": {"N": str(head)}}},
-                {"Code": "None"},
-                {"Code": "None"},
-                {"Code": "None"},
-            ],
-        )
-        for head in range(10, 20)
-    ]
-    scripted = iter(lost)
-
-    def answer(**_: object) -> object:
-        parsed = next(scripted, None)
-        if parsed is None:
-            return None
-        return AWSResponse("http://injected", 400, {}, None), parsed
-
-    factory.client.meta.events.register("before-call.dynamodb.TransactWriteItems", answer)
+    answer_with(factory, [head_moved(head) for head in range(10, 20)])
     oid = uuid.uuid4()
     # Ten moved heads, then the real head (0) in the real answer, then the commit.
     assert recorder.insert_events(events_for(oid, 1, 1)) == [1]
@@ -228,30 +239,12 @@ def test_the_transient_budget_counts_errors_since_the_head_last_answered(
         factory.datastore.retry_policy, max_transient_attempts=3
     )
     throttled = error_response("ThrottlingException")
-    script = []
-    for head in range(10, 14):  # throttled twice, then the head moved: four rounds
-        moved = error_response(
-            "TransactionCanceledException",
-            CancellationReasons=[
-                {"Code": "ConditionalCheckFailed", "Item": {"n": {"N": str(head)}}},
-                {"Code": "None"},
-                {"Code": "None"},
-                {"Code": "None"},
-            ],
-        )
-        script += [throttled, throttled, moved]
-    scripted = iter(script)
-
-    def answer(**_: object) -> object:
-        parsed = next(scripted, None)
-        if parsed is None:
-            return None
-        return AWSResponse("http://injected", 400, {}, None), parsed
-
-    factory.client.meta.events.register("before-call.dynamodb.TransactWriteItems", answer)
+    # Throttled twice, then the head moved: four rounds
+    script = [a for head in range(10, 14) for a in (throttled, throttled, head_moved(head))]
+    stop = answer_with(factory, script)
     # Eight throttles in all, never three in a row; then the real head (0), then the commit.
     assert recorder.insert_events(events_for(uuid.uuid4(), 1, 1)) == [1]
-    factory.client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", answer)
+    stop()
     FaultInjector(factory.client).then("throttle", "throttle", "throttle")
     with pytest.raises(OperationalError, match="after 3 attempts"):
         recorder.insert_events(events_for(uuid.uuid4(), 1, 1))
