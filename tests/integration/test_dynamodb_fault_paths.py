@@ -43,11 +43,6 @@ def feed_of(recorder: DynamoDBApplicationRecorder) -> list[tuple[int, str, int]]
     ]
 
 
-# --- 1. A write that committed is never reported as a conflict -----------------------------
-
-
-@pytest.mark.parametrize("lost", ["timeout_after_commit", "error_500_after_commit"])
-@pytest.mark.parametrize("then", ["throttle", "head_conflict", "timeout_before"])
 def head_moved(head: int) -> dict[str, Any]:
     """The answer of a transaction that lost the feed head race: the head is now `head`."""
     return error_response(
@@ -77,6 +72,11 @@ def answer_with(factory: DynamoDBFactory, answers: list[dict[str, Any]]) -> Call
     return lambda: events.unregister("before-call.dynamodb.TransactWriteItems", answer)
 
 
+# --- 1. A write that committed is never reported as a conflict -----------------------------
+
+
+@pytest.mark.parametrize("lost", ["timeout_after_commit", "error_500_after_commit"])
+@pytest.mark.parametrize("then", ["throttle", "head_conflict", "timeout_before"])
 def test_a_commit_whose_answer_was_lost_is_reported_as_stored(
     factory: DynamoDBFactory, recorder: DynamoDBApplicationRecorder, lost: str, then: str
 ) -> None:
