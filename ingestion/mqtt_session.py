@@ -46,8 +46,7 @@ class MqttSubscriber:
         manual_ack: bool = False,
         receive_maximum: int | None = None,
     ) -> None:
-        parsed = urlparse(url)
-        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        self.host, self.port = broker_address(url)
         self.topic = topic
         self.subscription = f"$share/{shared_group}/{topic}" if shared_group else topic
         self.connected = threading.Event()  # set once connected AND subscribed (SUBACK)
@@ -105,7 +104,6 @@ def end_session(url: str, client_id: str, timeout: float = 10.0) -> bool:
     """End the broker's session of `client_id` (connect with clean start, session expiry 0,
     disconnect): it leaves its shared subscriptions and what was queued for it is discarded.
     False when the broker did not accept the connection in time."""
-    parsed = urlparse(url)
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
     )
@@ -113,11 +111,16 @@ def end_session(url: str, client_id: str, timeout: float = 10.0) -> bool:
     client.on_connect = lambda *args: accepted.set() if not args[3].is_failure else None
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 0
-    host, port = parsed.hostname or "127.0.0.1", parsed.port or 1883
-    client.connect(host, port, keepalive=30, clean_start=True, properties=props)
+    client.connect(*broker_address(url), keepalive=30, clean_start=True, properties=props)
     client.loop_start()
     try:
         return accepted.wait(timeout)
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def broker_address(url: str) -> tuple[str, int]:
+    """Host and port of `mqtt://host:port` (127.0.0.1 and 1883 when absent)."""
+    parsed = urlparse(url)
+    return parsed.hostname or "127.0.0.1", parsed.port or 1883

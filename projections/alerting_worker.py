@@ -65,10 +65,11 @@ class AlertingWorker(RebuildingWorker):
         snapshot of the state at that checkpoint."""
         if self._ticking_from is not None and self._position >= self._ticking_from:
             self.projection.tick(self.clock())
-        self.projection.record_position(Tracking(self.tracking_name, self._position))
         due = time.monotonic() - self._snapshot_at >= self.snapshot_interval
         if self.snapshot_interval > 0 and due and self._position > self._snapshot_position:
-            self.snapshot()
+            self.snapshot()  # records the checkpoint too
+        else:
+            self.projection.record_position(Tracking(self.tracking_name, self._position))
 
     def snapshot(self) -> int:
         """Record the checkpoint and snapshot the state at it; the snapshot's bytes."""
