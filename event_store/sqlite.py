@@ -47,12 +47,10 @@ from eventsourcing.persistence import (
     ProgrammingError,
     StoredEvent,
     Subscription,
-    Tracking,
 )
-from eventsourcing.sqlite import SQLiteCursor
 
 from event_store.sqlite_files import commit_notifier, use_pool, waiting_out_table_locks
-from event_store.tracking import AlreadyTracked
+from event_store.sqlite_leases import SQLiteLeases
 
 __all__ = [
     "Factory",
@@ -68,19 +66,7 @@ __all__ = [
 INSERT_CHUNK = 240
 
 
-class _TypedTrackingConflicts(es_sqlite.SQLiteTrackingRecorder):
-    """A tracking insert that does not advance raises `AlreadyTracked` (the library raises a
-    bare IntegrityError: single-row tracking's guarded upsert returns no row, multi-row
-    tracking's insert breaks the primary key), so a worker can tell it from other conflicts."""
-
-    def _insert_tracking(self, c: SQLiteCursor, tracking: Tracking) -> None:
-        try:
-            super()._insert_tracking(c, tracking)
-        except (IntegrityError, sqlite3.IntegrityError) as e:
-            raise AlreadyTracked(str(e)) from e
-
-
-class _CreatedConcurrently(_TypedTrackingConflicts):
+class _CreatedConcurrently(SQLiteLeases):
     """`create_table` that tolerates another process creating the same tables at the same time.
 
     The library looks for the tracking table before its create transaction and then records its

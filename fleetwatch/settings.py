@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     # (and cores), e.g. "telemetry" in one and the others in another. The notification
     # dispatcher runs where "notifier" does.
     projections: str = ""
+    # One active process per worker (issue 14): a worker runs where its lease is held
+    # (docs/projections.md 7.3), so processes told to run the same workers split them, and a
+    # killed holder's workers move within `lease_ttl` + `lease_interval` seconds. False: every
+    # process told to run a worker runs it (duplicated work, kept correct by the checkpoints).
+    worker_leases: bool = True
+    lease_ttl: float = Field(default=6.0, gt=0)  # seconds a lease runs past its last renewal
+    lease_interval: float = Field(default=1.5, gt=0)  # seconds between renewals and takings
+    # This process's name as a lease holder; unique per process. Default: host, pid and a
+    # random part, so a restarted process waits for its predecessor's leases to expire. A
+    # stable one (a pod's or a unit's name) lets the restarted process take them back at once.
+    instance_id: str | None = None
 
     # Authentication: HS256 with a development secret, or RS256 through a JWKS URL (Cognito).
     jwt_secret: str = DEV_JWT_SECRET

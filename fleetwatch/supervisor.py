@@ -7,13 +7,16 @@ for, and paced with, through their checkpoints in the store.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from eventsourcing.persistence import ApplicationRecorder
 
+from event_store.leases import Lease, LeaseStore, fences
+from fleetwatch.lease_keeper import Leased, LeaseKeeper, LeaseTerms
 from ingestion.buffer import IngestService
 from notifications.dispatcher import Dispatcher
 from projections.batching import BatchingProjectionWorker
@@ -40,13 +43,24 @@ class Supervisor:
     # Workers no query reads from (the audit ledger): neither waited for (read-your-writes)
     # nor paced with (ingestion); they still start, stop and report their positions.
     unawaited: frozenset[str] = frozenset()
-    groups: list[WorkerGroup] = field(default_factory=list)
+    # Loops that run where a worker runs, by the worker's name
+    companions: dict[str, list[Loop]] = field(default_factory=dict)
+    # One active process per worker (None: every process that is told to runs it)
+    lease_terms: LeaseTerms | None = None
     _started: bool = False
-    _running: set[str] = field(default_factory=set)  # the workers started in this process
+    _wanted: frozenset[str] = frozenset()  # the workers this process is told to run
+    _running: set[str] = field(default_factory=set)  # the workers running here now
+    _units: dict[tuple[str, ...], _Unit] = field(default_factory=dict)
+    _draining: list[_Unit] = field(default_factory=list)  # stopped, thread not yet ended
+    _units_lock: threading.RLock = field(default_factory=threading.RLock)
+    _keeper: LeaseKeeper | None = None
+    _dispatch_poll: float = 1.0
 
     def start(self, names: Sequence[str], dispatch_poll_interval: float) -> None:
         """Start the workers `names` (empty: all of them) once; an unknown name raises
-        `ValueError` before anything starts."""
+        `ValueError` before anything starts. With `lease_terms`, only those whose leases this
+        process holds run: the free ones are taken before this returns, the others when their
+        holders stop or die (`fleetwatch.lease_keeper`)."""
         if self._started:
             return
         running = set(names or self.workers)
@@ -54,19 +68,67 @@ class Supervisor:
         if unknown:
             known = ", ".join(self.workers)
             raise ValueError(f"unknown projections {sorted(unknown)}; known: {known}")
-        self._running = running
-        for group_names in self.worker_groups:
-            members = [_batching(self.workers[n]) for n in group_names if n in running]
-            if members:
-                self.groups.append(WorkerGroup(members))
-                self.groups[-1].start()
-        grouped = {name for group_names in self.worker_groups for name in group_names}
-        for name, worker in self.workers.items():
-            if name in running and name not in grouped:
-                worker.start()
-        if self.dispatcher is not None and "notifier" in running:
-            self.dispatcher.start(dispatch_poll_interval)
+        self._wanted = frozenset(running)
+        self._dispatch_poll = dispatch_poll_interval
         self._started = True
+        if self.lease_terms is None:
+            self._reconcile(self._wanted)
+            return
+        self._keeper = LeaseKeeper(
+            {name: _leased(self.workers[name]) for name in sorted(running)},
+            self.lease_terms,
+            self._reconcile,
+        )
+        self._keeper.turn()
+        self._keeper.start()
+
+    def _reconcile(self, held: frozenset[str]) -> None:
+        """Run exactly the units (a group's held members, or one worker) of `held`: stop the
+        others; start a unit once every thread of its workers has ended."""
+        with self._units_lock:
+            wanted = self._units_of(held & self._wanted)
+            for key in [k for k in self._units if k not in wanted]:
+                self._draining.append(self._units.pop(key))
+            self._draining = [unit for unit in self._draining if not unit.stop()]
+            busy = {name for unit in self._draining for name in unit.names}
+            for key in wanted:
+                if key not in self._units and not busy.intersection(key):
+                    self._units[key] = self._unit(key)
+                    self._units[key].start()
+            self._running = {name for key in self._units for name in key}
+
+    def _units_of(self, names: frozenset[str]) -> set[tuple[str, ...]]:
+        grouped = {name for group_names in self.worker_groups for name in group_names}
+        units: set[tuple[str, ...]] = {(name,) for name in names if name not in grouped}
+        for group_names in self.worker_groups:
+            members = tuple(n for n in group_names if n in names)
+            if members:
+                units.add(members)
+        return units
+
+    def _unit(self, names: tuple[str, ...]) -> _Unit:
+        grouped = {name for group_names in self.worker_groups for name in group_names}
+        runner: Runner
+        if names[0] in grouped:
+            runner = WorkerGroup([_batching(self.workers[n]) for n in names])
+        else:
+            runner = self.workers[names[0]]
+        loops = [loop for name in names for loop in self.companions.get(name, ())]
+        if self.dispatcher is not None and "notifier" in names:
+            loops.append(_Dispatching(self.dispatcher, self._dispatch_poll))
+        return _Unit(names, runner, loops)
+
+    @property
+    def groups(self) -> list[WorkerGroup]:
+        """The worker groups running in this process now."""
+        with self._units_lock:
+            units = list(self._units.values())
+        return [u.runner for u in units if isinstance(u.runner, WorkerGroup)]
+
+    @property
+    def running(self) -> frozenset[str]:
+        """The workers running in this process now (with leases: those it holds)."""
+        return frozenset(self._running)
 
     def pace(self, ingest: IngestService) -> None:
         """Let ingestion wait for the workers that apply telemetry batches when they fall
@@ -79,13 +141,13 @@ class Supervisor:
         ]
         if not paced:
             return
-        here = [w for n, w in paced if n in self._running]
-        elsewhere = [w for n, w in paced if n not in self._running]
 
         def applied() -> list[int]:
-            return [w.position for w in here] + [w.checkpoint() for w in elsewhere]
+            running = self._running
+            return [w.position if n in running else w.checkpoint() for n, w in paced]
 
-        ingest.pace_with(applied, poll=0.05 if elsewhere else 0.01)
+        everywhere_here = self.lease_terms is None and all(n in self._wanted for n, _ in paced)
+        ingest.pace_with(applied, poll=0.01 if everywhere_here else 0.05)
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every worker has applied the feed up to `position` (read-your-writes)."""
@@ -130,12 +192,80 @@ class Supervisor:
         return worker.catch_up(progress)
 
     def stop(self) -> None:
+        """Stop every worker of this process, then give its leases up."""
+        if self._keeper is not None:
+            self._keeper.stop()
+        with self._units_lock:
+            self._wanted = frozenset()
+        self._reconcile(frozenset())
         if self.dispatcher is not None:
             self.dispatcher.stop()
-        for group in self.groups:
-            group.stop()
         for worker in self.workers.values():
             worker.stop()
+        if self._keeper is not None:
+            self._keeper.release()
+
+
+class Runner(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> bool: ...
+
+
+class Loop(Protocol):
+    """A loop that runs beside a worker, where the worker runs (offline detection beside
+    device status, the OTA timers beside the orchestrator)."""
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
+@dataclass
+class _Dispatching:
+    dispatcher: Dispatcher
+    poll_interval: float
+
+    def start(self) -> None:
+        self.dispatcher.start(self.poll_interval)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.dispatcher.stop(timeout)
+
+
+@dataclass
+class _Unit:
+    """What starts and stops together: one worker or a group's members, and their loops."""
+
+    names: tuple[str, ...]
+    runner: Runner
+    loops: list[Loop]
+
+    def start(self) -> None:
+        self.runner.start()
+        for loop in self.loops:
+            loop.start()
+
+    def stop(self) -> bool:
+        """True once the workers' thread has ended (then the unit may start again)."""
+        for loop in self.loops:
+            loop.stop()
+        return self.runner.stop()
+
+
+def lease_of(worker: ProjectionWorker) -> Lease | None:
+    """`worker`'s lease as stored (None: not held)."""
+    leased = _leased(worker)
+    return leased.store.read_lease(leased.tracking_name)
+
+
+def _leased(worker: ProjectionWorker) -> Leased:
+    """Where `worker`'s lease is kept: beside its checkpoints, in their datastore."""
+    store = worker.checkpoints
+    datastore = getattr(store, "datastore", None)
+    if datastore is None or not hasattr(store, "acquire_lease"):
+        raise TypeError(f"{worker.tracking_name}: its checkpoints keep no leases ({store!r})")
+    return Leased(worker.tracking_name, cast("LeaseStore", store), fences(datastore))
 
 
 def _batching(worker: ProjectionWorker) -> BatchingProjectionWorker:

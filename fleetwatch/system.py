@@ -27,9 +27,10 @@ from fleetwatch.consumers import (
     build_read_model_worker,
     notice_channel,
 )
+from fleetwatch.lease_keeper import LeaseTerms, process_owner
 from fleetwatch.ledger import build_ledger, close_ledger, open_ledger
 from fleetwatch.settings import Settings
-from fleetwatch.supervisor import ResettableView, Supervisor
+from fleetwatch.supervisor import Loop, ResettableView, Supervisor
 from fleetwatch.system_exports import Exports, build_exports
 from fleetwatch.system_ingestion import build_ingestion
 from fleetwatch.system_ota import build_ota_services, build_upload_sweeper
@@ -154,14 +155,6 @@ class System:
             self.mqtt.start()
         if self.jobs_mqtt is not None:
             self.jobs_mqtt.start()
-        names = self.settings.projection_names
-        if self.settings.run_projections and (not names or "ota" in names):
-            for loop in (self.ota_timers, self.ota_jobs):
-                if loop is not None:
-                    loop.start()
-        watched = not names or "device_status" in names  # with the model that shows it
-        if self.settings.run_projections and watched and self.connectivity is not None:
-            self.connectivity.start()
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every read model has applied the feed up to `position` (read-your-writes)."""
@@ -178,11 +171,7 @@ class System:
         return self.supervisor.rebuild(name, progress)
 
     def close(self) -> None:
-        if self.connectivity is not None:
-            self.connectivity.stop()
-        for loop in (self.ota_timers, self.ota_jobs):
-            if loop is not None:
-                loop.stop()
+        self.supervisor.stop()  # the workers, and the loops beside them
         if self.ota_publisher is not None:
             self.ota_publisher.close()
         if self.jobs_mqtt is not None:
@@ -191,7 +180,6 @@ class System:
             self.mqtt.stop()
         if self.ingest is not None:
             self.ingest.close()
-        self.supervisor.stop()
         self.fanout.close()
         close_read_models(self.app)
         close_ledger(self.app)
@@ -245,6 +233,13 @@ def build_system(
     )  # fmt: skip
     workers["exporter"] = exports.worker
     files = ParquetFiles(settings.analytics_path)
+    connectivity = ConnectivityWatch(
+        app,
+        ingest_settings.heartbeat_timeout,
+        interval=ingest_settings.heartbeat_interval,
+        timeout_of=own_timeouts(directory.lookup),  # the cache ingestion fills
+    )
+    ota_companions: list[Loop] = [ota_loops.timers, ota_loops.jobs]
     supervisor = Supervisor(
         feed=app.recorder,
         workers={name: workers[name] for name in WORKERS},
@@ -252,6 +247,9 @@ def build_system(
         worker_groups=list(WORKER_GROUPS),
         dispatcher=notifying.dispatcher,
         unawaited=frozenset(UNAWAITED),
+        # offline detection with the model that shows it; the OTA timers with the orchestrator
+        companions={"device_status": [connectivity], "ota": ota_companions},
+        lease_terms=lease_terms(settings),
     )
     return System(
         settings=settings,
@@ -277,12 +275,7 @@ def build_system(
         device_jobs=ota_services.device_jobs,
         jobs_mqtt=ota_services.jobs_mqtt,
         ota_schedule=ota_schedule,
-        connectivity=ConnectivityWatch(
-            app,
-            ingest_settings.heartbeat_timeout,
-            interval=ingest_settings.heartbeat_interval,
-            timeout_of=own_timeouts(directory.lookup),  # the cache ingestion fills
-        ),
+        connectivity=connectivity,
         ota_timers=ota_loops.timers,
         ota_jobs=ota_loops.jobs,
         ota_publisher=ota_loops.publisher,
@@ -293,3 +286,11 @@ def build_system(
         analytics=AnalyticsService(readers["device_status"], readers["telemetry"], files),
         exports=exports,
     )
+
+
+def lease_terms(settings: Settings) -> LeaseTerms | None:
+    """This process's worker leases (None when `worker_leases` is off)."""
+    if not settings.worker_leases:
+        return None
+    owner = settings.instance_id or process_owner()
+    return LeaseTerms(owner, ttl=settings.lease_ttl, interval=settings.lease_interval)

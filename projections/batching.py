@@ -101,10 +101,9 @@ class BatchingProjectionWorker(ProjectionWorker):
             tracking = Tracking(self.tracking_name, handled[-1].id)
             try:
                 notices = self.projection.process_batch(envelopes, tracking)
-            except AlreadyTracked:  # anything else: resume from the checkpoint (`_run`, group)
-                notices = []  # another worker committed these positions first
-                position = tracking.notification_id
-                log.info("%s: position %d already tracked", self.tracking_name, position)
+            except AlreadyTracked as e:  # anything else: resume from the checkpoint
+                notices = []  # another worker committed these positions, or will (`Fenced`)
+                self.skipped(tracking, e)
             if self.publisher is not None:
                 for notice in notices:
                     self._publish(notice)

@@ -60,18 +60,23 @@ class WorkerGroup:
         return [w.projection.name for w in self.workers]
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
             return
         self._stopping.clear()
         name = f"projections-{'+'.join(self.names)}"
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the thread; False when it has not ended within `timeout`."""
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
             self._thread = None
+        return True
 
     def _run(self) -> None:
         retry_at = dict.fromkeys(self.workers, 0.0)  # 0: running; else when to resume it

@@ -144,14 +144,14 @@ class ParquetWorker(BatchingProjectionWorker):
         self.projection.flush()
         return count
 
-    def stop(self, timeout: float = 5.0) -> None:
-        thread = self._thread
-        super().stop(timeout)
-        if thread is None or not thread.is_alive():  # else a restart writes it again
+    def stop(self, timeout: float = 5.0) -> bool:
+        ended = super().stop(timeout)
+        if ended:  # else a restart writes it again
             try:
                 self.projection.flush()
             except Exception:
                 log.exception("parquet: the flush at stop failed; a restart writes it again")
+        return ended
 
     def _follow(self, wake: FeedWake) -> None:
         while not self._stopping.is_set():

@@ -23,6 +23,7 @@ from eventsourcing.persistence import ApplicationRecorder, Notification, Trackin
 from eventsourcing.utils import get_topic
 
 from event_store.envelope import EnvelopeMapper, EventEnvelope
+from event_store.leases import Fenced
 from event_store.tracking import AlreadyTracked
 from read_side.notifications import ChangeNotice, ChangePublisher
 
@@ -78,6 +79,7 @@ class ProjectionWorker:
         self._thread: threading.Thread | None = None
         self._subscription: object | None = None
         self.last_error: BaseException | None = None
+        self.fenced_commits = 0  # commits refused because another process took the lease
 
     @property
     def position(self) -> int:
@@ -101,15 +103,29 @@ class ProjectionWorker:
             tracking = Tracking(self.tracking_name, notification.id)
             try:
                 notices = self.projection.process(envelope, tracking)
-            except AlreadyTracked:  # any other failure: `_run` resumes from the checkpoint
-                notices = []  # another worker committed this position first
-                log.info("%s: position %d already tracked", self.tracking_name, notification.id)
+            except AlreadyTracked as e:  # any other failure: `_run` resumes from the checkpoint
+                notices = []  # another worker committed this position, or will (`Fenced`)
+                self.skipped(tracking, e)
             if self.publisher is not None:
                 for notice in notices:
                     self._publish(notice)
         with self._moved:
             self._position = max(self._position, notification.id)
             self._moved.notify_all()
+
+    def skipped(self, tracking: Tracking, error: AlreadyTracked) -> None:
+        """A commit refused by its checkpoint: applied before, or this process's lease on the
+        worker was taken over (`Fenced`: counted; the supervisor stops the worker when it
+        next fails to renew the lease)."""
+        if isinstance(error, Fenced):
+            self.fenced_commits += 1
+            log.warning(
+                "%s: fenced off at %d: %s", self.tracking_name, tracking.notification_id, error
+            )
+        else:
+            log.info(
+                "%s: position %d already tracked", self.tracking_name, tracking.notification_id
+            )
 
     def _publish(self, notice: ChangeNotice) -> None:
         assert self.publisher is not None
@@ -136,7 +152,7 @@ class ProjectionWorker:
         return count
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
             return
         self._stopping.clear()
         self._thread = threading.Thread(
@@ -144,14 +160,20 @@ class ProjectionWorker:
         )
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the thread; False when it has not ended within `timeout` (it ends after the
+        batch it is in: `start` again only once `stop` says True)."""
         self._stopping.set()
         subscription = self._subscription
         if subscription is not None:
             subscription.stop()  # type: ignore[attr-defined]
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
             self._thread = None
+        return True
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every event up to `position` is applied; False on timeout."""

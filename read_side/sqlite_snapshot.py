@@ -17,6 +17,7 @@ from pathlib import Path
 Scalar = str | int | float | bytes | None
 Row = tuple[tuple[Scalar, ...], dict[str, Scalar]]
 TRACKING = "tracking"  # the `eventsourcing` tracking table every view keeps its checkpoint in
+LEASES = "worker_leases"  # who runs which worker (event_store.sqlite_leases): not the model's
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,13 @@ class Snapshot:
 
 
 def model_tables(path: Path) -> list[str]:
-    """The tables of a file, but the tracking table and SQLite's own, in name order."""
+    """The tables of a file, but the tracking and lease tables and SQLite's own, in name
+    order."""
     with _connect(path) as connection:
         names = connection.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         ).fetchall()
-    return sorted(name for (name,) in names if name != TRACKING)
+    return sorted(name for (name,) in names if name not in (TRACKING, LEASES))
 
 
 @contextmanager

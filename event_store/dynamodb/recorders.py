@@ -30,7 +30,7 @@ from event_store.dynamodb.reads import select_feed, select_stream
 from event_store.dynamodb.subscription import DynamoDBSubscription
 from event_store.dynamodb.tables import events_table_spec
 from event_store.dynamodb.tracking_recorder import DynamoDBTrackingRecorder
-from event_store.dynamodb.transact import run_transaction
+from event_store.dynamodb.transact import CommitConflict, run_transaction
 
 
 class DynamoDBAggregateRecorder(DynamoDBRecorder, AggregateRecorder):
@@ -177,3 +177,19 @@ class DynamoDBProcessRecorder(
         if tracking is not None:
             items.append(("tracking", self.tracking_action(tracking)))
         return items
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """As the application recorder's; `Fenced` when the tracking condition failed on
+        another holder's lease token (`.leases`)."""
+        try:
+            return super().insert_events(stored_events, **kwargs)
+        except CommitConflict as e:
+            tracking: Tracking | None = kwargs.get("tracking")
+            if tracking is None or "tracking" not in e.kinds:
+                raise
+            fenced = self.fenced(tracking.application_name, e)
+            if fenced is e:
+                raise
+            raise fenced from e

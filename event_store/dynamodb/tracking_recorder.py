@@ -13,16 +13,18 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
-from event_store.dynamodb.client import get_n, n
+from event_store.dynamodb.client import Item, get_n, n
 from event_store.dynamodb.datastore import DynamoDBDatastore, DynamoDBRecorder
 from event_store.dynamodb.errors import translated_errors
+from event_store.dynamodb.leases import FENCE, DynamoDBLeases
 from event_store.dynamodb.parts import check_sizes, commit_part, tracking_check
 from event_store.dynamodb.tables import tracking_table_spec
 from event_store.tracking import AlreadyTracked
 
 
-class DynamoDBTrackingRecorder(DynamoDBRecorder, TrackingRecorder):
-    """One tracking item per upstream application: ``n`` = the last notification id processed.
+class DynamoDBTrackingRecorder(DynamoDBLeases, DynamoDBRecorder, TrackingRecorder):
+    """One tracking item per upstream application: ``n`` = the last notification id processed,
+    and the consumer's worker lease (`.leases`).
 
     Extension point for read models: `write_with_tracking` commits the tracking update and the
     caller's own actions in one transaction; `construct_extra_tables` names the caller's tables.
@@ -49,15 +51,25 @@ class DynamoDBTrackingRecorder(DynamoDBRecorder, TrackingRecorder):
             *self.construct_extra_tables(),
         ]
 
+    def tracking_key(self, application_name: str) -> Item:
+        return self.keys.tracking(application_name)
+
     def tracking_action(self, tracking: Tracking) -> dict[str, Any]:
-        """The TransactItems action recording `tracking` (fails unless it advances)."""
+        """The TransactItems action recording `tracking` (fails unless it advances, and while
+        this process holds the consumer's lease, unless the stored token is still its own)."""
+        condition = "(attribute_not_exists(n) OR n < :id)"
+        values = {":id": n(tracking.notification_id)}
+        fence = self.fence_clause(tracking.application_name)
+        if fence is not None:
+            condition = f"{condition} AND {FENCE}"
+            values.update(fence)
         return {
             "Update": {
                 "TableName": self.tracking_table_name,
                 "Key": self.keys.tracking(tracking.application_name),
                 "UpdateExpression": "SET n = :id",
-                "ConditionExpression": "attribute_not_exists(n) OR n < :id",
-                "ExpressionAttributeValues": {":id": n(tracking.notification_id)},
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
             }
         }
 
@@ -66,7 +78,7 @@ class DynamoDBTrackingRecorder(DynamoDBRecorder, TrackingRecorder):
             with translated_errors():
                 self.client.update_item(**self.tracking_action(tracking)["Update"])
         except IntegrityError as e:  # the tracking condition is the only one here
-            raise AlreadyTracked(str(e)) from e
+            raise self.fenced(tracking.application_name, AlreadyTracked(str(e))) from e
 
     def max_tracking_id(self, application_name: str) -> int | None:
         with translated_errors():
@@ -80,10 +92,13 @@ class DynamoDBTrackingRecorder(DynamoDBRecorder, TrackingRecorder):
 
     def delete_tracking(self, application_name: str) -> None:
         """Forget the position recorded for an upstream application (to rebuild a read model
-        from the start). Not atomic with anything else."""
+        from the start). Not atomic with anything else. The item stays: it holds the lease,
+        whose token must never be given again."""
         with translated_errors():
-            self.client.delete_item(
-                TableName=self.tracking_table_name, Key=self.keys.tracking(application_name)
+            self.client.update_item(
+                TableName=self.tracking_table_name,
+                Key=self.keys.tracking(application_name),
+                UpdateExpression="REMOVE n",
             )
 
     def write_with_tracking(self, tracking: Tracking, items: Sequence[Mapping[str, Any]]) -> None:
@@ -108,6 +123,9 @@ class DynamoDBTrackingRecorder(DynamoDBRecorder, TrackingRecorder):
         update = self.tracking_action(tracking)
         check = tracking_check(update)
         *first, last = list(parts) or [[]]
-        for part in first:
-            commit_part(self.client, self.datastore.retry_policy, check, part)
-        commit_part(self.client, self.datastore.retry_policy, update, last)
+        try:
+            for part in first:
+                commit_part(self.client, self.datastore.retry_policy, check, part)
+            commit_part(self.client, self.datastore.retry_policy, update, last)
+        except AlreadyTracked as e:
+            raise self.fenced(tracking.application_name, e) from e

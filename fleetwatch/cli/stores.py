@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ from fleetwatch.bootstrap import PROJECTIONS, build_system
 from fleetwatch.cli.common import LOG_FORMAT, console, fail, start
 from fleetwatch.runtime import tune_gc
 from fleetwatch.settings import Settings
+from fleetwatch.supervisor import lease_of
 
 dynamodb_app = typer.Typer(help="DynamoDB tables.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read-model projections.", no_args_is_help=True)
@@ -92,13 +94,45 @@ def projections_run() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     tune_gc()
     start(system)
-    running = settings.projection_names or list(system.workers)
-    console.print(f"running: {', '.join(running)} (Ctrl-C to stop)")
+    wanted = settings.projection_names or list(system.workers)
+    held = system.supervisor.running
+    waiting = [name for name in wanted if name not in held]
+    console.print(
+        f"running: {', '.join(n for n in wanted if n in held) or 'none'} (Ctrl-C to stop)"
+    )
+    if waiting:  # leased by another process: taken here when it stops or dies
+        console.print(f"standing by for: {', '.join(waiting)}")
     try:
         while not stop.wait(1.0):
             pass
     except KeyboardInterrupt:
         pass
+    finally:
+        system.close()
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Each worker's checkpoint and who runs it: the process holding its lease, the fencing
+    token, and for how long the lease still runs (docs/projections.md 7.3)."""
+    system = build_system(Settings())
+    try:
+        now = time.time()
+        head = system.event_log.head()
+        print(f"feed head: {head}")
+        for name, worker in system.workers.items():
+            lease = lease_of(worker)
+            held = (
+                "not held"
+                if lease is None
+                else f"{lease.owner} token {lease.token} "
+                + (
+                    f"for {lease.expires_at - now:.1f} s"
+                    if lease.expires_at > now
+                    else f"expired {now - lease.expires_at:.1f} s ago"
+                )
+            )
+            print(f"{name:<14} checkpoint {worker.checkpoint():>10}  {held}")
     finally:
         system.close()
 

@@ -73,12 +73,14 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
     ingestion = FleetProcess(
         settings, tmp_path / "ingestion.log",
         FLEETWATCH_PROJECTIONS="users", FLEETWATCH_MQTT_URL=mqtt_url,
+        FLEETWATCH_INSTANCE_ID=f"{client_id}-process",  # restarted: takes its leases back
         FLEETWATCH_MQTT_CLIENT_ID=client_id, FLEETWATCH_MQTT_SHARED_GROUP=group,
     )  # fmt: skip
     consumers = FleetProcess(
         settings, tmp_path / "consumers.log",
         FLEETWATCH_PROJECTIONS="telemetry,device_status,alerting",
         FLEETWATCH_ALERTING_SNAPSHOT_INTERVAL="0.5",
+        FLEETWATCH_INSTANCE_ID=f"consumers-{client_id}",
     )  # fmt: skip
     messages = [(device, k) for k in range(PER_DEVICE) for device in fleet]  # round robin
     publisher = Publisher(mqtt_url, fleet, t0)

@@ -1,0 +1,123 @@
+"""Holds this process's worker leases (`event_store.leases`): takes the free ones, renews the
+held ones, notices the lost ones, and tells the supervisor which consumers to run.
+
+Every `interval` seconds (a turn) it renews each lease it holds and tries to take each one it
+wants and does not hold. A lease is taken only when free or expired, so after a holder is killed
+its consumers move within `ttl + interval` seconds (6 + 1.5 by default). Before a taken
+consumer starts, its fencing token is registered with the store (`fences`), so each checkpoint
+it records requires that token. A renewal that finds another token means the lease was taken
+over (this process paused longer than `ttl`): the consumer is stopped, and the stale token
+stays registered, so any commit still in flight is refused (`Fenced`). A renewal that fails on
+an error (the store unreachable) is tried again at the next turn; the consumer keeps running,
+and its commits are fenced should another process take the lease meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from event_store.leases import Fences, Lease, LeaseStore
+
+log = logging.getLogger(__name__)
+
+
+def process_owner() -> str:
+    """An owner id unique to this process: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class LeaseTerms:
+    owner: str
+    ttl: float = 6.0  # a lease runs this long past its last renewal
+    interval: float = 1.5  # between turns: renewals, and takings of free leases
+
+
+@dataclass(frozen=True)
+class Leased:
+    """One consumer's lease: its name in the store and where it is kept."""
+
+    tracking_name: str
+    store: LeaseStore
+    fences: Fences
+
+
+class LeaseKeeper:
+    def __init__(
+        self,
+        consumers: Mapping[str, Leased],
+        terms: LeaseTerms,
+        on_turn: Callable[[frozenset[str]], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.consumers = dict(consumers)
+        self.terms = terms
+        self.on_turn = on_turn  # given the consumers held after each turn
+        self.clock = clock
+        self.held: dict[str, Lease] = {}
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def turn(self) -> frozenset[str]:
+        """Renew, take, and tell `on_turn` what is held; returns it."""
+        for name, leased in self.consumers.items():
+            try:
+                self._turn_one(name, leased)
+            except Exception:
+                log.exception("lease %s: the store did not answer; trying again", name)
+        held = frozenset(self.held)
+        self.on_turn(held)
+        return held
+
+    def _turn_one(self, name: str, leased: Leased) -> None:
+        now = self.clock()
+        lease = self.held.get(name)
+        if lease is not None:
+            renewed = leased.store.renew_lease(lease, self.terms.ttl, now)
+            if renewed is None:
+                del self.held[name]  # the stale token stays registered: late commits fail
+                log.warning("lease %s lost (token %d): stopping it here", name, lease.token)
+            else:
+                self.held[name] = renewed
+            return
+        taken = leased.store.acquire_lease(
+            leased.tracking_name, self.terms.owner, self.terms.ttl, now
+        )
+        if taken is not None:
+            leased.fences.hold(leased.tracking_name, taken.token)
+            self.held[name] = taken
+            log.info("lease %s taken (token %d)", name, taken.token)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.terms.interval):
+            self.turn()
+
+    def stop(self) -> None:
+        """Stop turning (the consumers are the supervisor's to stop; then `release`)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(self.terms.interval + 10.0)
+            self._thread = None
+
+    def release(self) -> None:
+        """Give every held lease up, so another process takes them at its next turn."""
+        for name, lease in list(self.held.items()):
+            try:
+                self.consumers[name].store.release_lease(lease)
+            except Exception:
+                log.exception("lease %s: could not release it; it expires by itself", name)
+            del self.held[name]
