@@ -52,6 +52,10 @@ class LeaseStore(Protocol):
         holder's has expired (the token then grows by one), renewed when `owner` holds it.
         None while another owner's lease runs."""
 
+    def steal_lease(self, lease: Lease, owner: str, ttl: float, now: float) -> Lease | None:
+        """`lease` (another owner's, running) taken by `owner` until `now + ttl`, its token
+        raised by one; None when it is no longer as read (renewed is fine: same token)."""
+
     def renew_lease(self, lease: Lease, ttl: float, now: float) -> Lease | None:
         """`lease` extended to `now + ttl`; None when it is no longer held with this token
         (taken over): the holder must stop at once."""

@@ -58,6 +58,16 @@ class SQLiteLeases(es_sqlite.SQLiteTrackingRecorder):
             lease = _read(c, name)
         return lease if lease is not None and lease.owner == owner else None
 
+    def steal_lease(self, lease: Lease, owner: str, ttl: float, now: float) -> Lease | None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"UPDATE {TABLE} SET owner = ?, token = token + 1, expires_at = ? "  # noqa: S608
+                "WHERE name = ? AND owner = ? AND token = ?",
+                (owner, now + ttl, lease.name, lease.owner, lease.token),
+            )
+            stolen = c.sqlite_cursor.rowcount == 1
+        return Lease(lease.name, owner, lease.token + 1, now + ttl) if stolen else None
+
     def renew_lease(self, lease: Lease, ttl: float, now: float) -> Lease | None:
         with self.datastore.transaction(commit=True) as c:
             c.execute(

@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ class LeaseTerms:
     owner: str
     ttl: float = 6.0  # a lease runs this long past its last renewal
     interval: float = 1.5  # between turns: renewals, and takings of free leases
+    balance: bool = True  # take a share of the leases from busier processes
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,15 @@ class LeaseKeeper:
         terms: LeaseTerms,
         on_turn: Callable[[frozenset[str]], None],
         clock: Callable[[], float] = time.time,
+        grouped: frozenset[str] = frozenset(),
     ) -> None:
         self.consumers = dict(consumers)
+        self.grouped = grouped  # members of worker groups: taken from others last
         self.terms = terms
         self.on_turn = on_turn  # given the consumers held after each turn
         self.clock = clock
         self.held: dict[str, Lease] = {}
+        self.others: dict[str, Lease] = {}  # as last read: held by other processes
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -72,6 +77,11 @@ class LeaseKeeper:
                 self._turn_one(name, leased)
             except Exception:
                 log.exception("lease %s: the store did not answer; trying again", name)
+        if self.terms.balance:
+            try:
+                self._balance()
+            except Exception:
+                log.exception("leases: could not balance; trying again")
         held = frozenset(self.held)
         self.on_turn(held)
         return held
@@ -87,13 +97,47 @@ class LeaseKeeper:
             else:
                 self.held[name] = renewed
             return
+        other = leased.store.read_lease(leased.tracking_name)  # a read costs less than a
+        theirs = other is not None and other.owner != self.terms.owner
+        if other is not None and theirs and other.expires_at >= now:  # failed conditional write
+            self.others[name] = other
+            return
+        self.others.pop(name, None)
         taken = leased.store.acquire_lease(
             leased.tracking_name, self.terms.owner, self.terms.ttl, now
         )
+        self._took(name, leased, taken, "taken")
+
+    def _took(self, name: str, leased: Leased, taken: Lease | None, how: str) -> None:
         if taken is not None:
             leased.fences.hold(leased.tracking_name, taken.token)
             self.held[name] = taken
-            log.info("lease %s taken (token %d)", name, taken.token)
+            self.others.pop(name, None)
+            log.info("lease %s %s (token %d)", name, how, taken.token)
+
+    def _balance(self) -> None:
+        """Take one lease per turn from the busiest other process while this one holds fewer
+        than its share (the consumers over the live holders, rounded up) and that one more;
+        so processes told to run the same consumers split them, and the split settles
+        (Kinesis Client Library style lease stealing). The taken lease's token grows: the
+        other process's commits on it are fenced at once and it stops it at its next turn.
+        Members of a worker group are taken last, so a group tends to stay in one process."""
+        now = self.clock()
+        live = {name: lease for name, lease in self.others.items() if lease.expires_at >= now}
+        counts = Counter(lease.owner for lease in live.values())
+        share = -(-len(self.consumers) // (len(counts) + 1))
+        if not counts or len(self.held) >= share:
+            return
+        busiest, most = counts.most_common(1)[0]
+        if most <= share:
+            return
+        theirs = sorted(
+            (name in self.grouped, name) for name, lease in live.items() if lease.owner == busiest
+        )
+        name = theirs[0][1]
+        leased = self.consumers[name]
+        taken = leased.store.steal_lease(live[name], self.terms.owner, self.terms.ttl, now)
+        self._took(name, leased, taken, f"taken from {busiest} ({most} > share {share})")
 
     def start(self) -> None:
         if self._thread is not None:

@@ -78,6 +78,7 @@ class Supervisor:
             {name: _leased(self.workers[name]) for name in sorted(running)},
             self.lease_terms,
             self._reconcile,
+            grouped=frozenset(name for group in self.worker_groups for name in group),
         )
         self._keeper.turn()
         self._keeper.start()
@@ -89,7 +90,9 @@ class Supervisor:
             wanted = self._units_of(held & self._wanted)
             for key in [k for k in self._units if k not in wanted]:
                 self._draining.append(self._units.pop(key))
-            self._draining = [unit for unit in self._draining if not unit.stop()]
+            # never waits: the keeper's turn must go on renewing (a thread in a long batch
+            # ends after it; its unit starts again at a later turn)
+            self._draining = [unit for unit in self._draining if not unit.stop(timeout=0)]
             busy = {name for unit in self._draining for name in unit.names}
             for key in wanted:
                 if key not in self._units and not busy.intersection(key):
@@ -198,6 +201,10 @@ class Supervisor:
         with self._units_lock:
             self._wanted = frozenset()
         self._reconcile(frozenset())
+        with self._units_lock:
+            for unit in self._draining:
+                unit.stop(timeout=5.0)
+            self._draining = []
         if self.dispatcher is not None:
             self.dispatcher.stop()
         for worker in self.workers.values():
@@ -218,7 +225,7 @@ class Loop(Protocol):
 
     def start(self) -> None: ...
 
-    def stop(self, timeout: float = 5.0) -> None: ...
+    def stop(self, timeout: float = 5.0) -> bool: ...
 
 
 @dataclass
@@ -229,8 +236,8 @@ class _Dispatching:
     def start(self) -> None:
         self.dispatcher.start(self.poll_interval)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self.dispatcher.stop(timeout)
+    def stop(self, timeout: float = 5.0) -> bool:
+        return self.dispatcher.stop(timeout)
 
 
 @dataclass
@@ -246,11 +253,10 @@ class _Unit:
         for loop in self.loops:
             loop.start()
 
-    def stop(self) -> bool:
+    def stop(self, timeout: float) -> bool:
         """True once the workers' thread has ended (then the unit may start again)."""
-        for loop in self.loops:
-            loop.stop()
-        return self.runner.stop()
+        loops = [loop.stop(timeout) for loop in self.loops]
+        return self.runner.stop(timeout) and all(loops)
 
 
 def lease_of(worker: ProjectionWorker) -> Lease | None:

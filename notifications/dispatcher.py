@@ -93,7 +93,7 @@ class Dispatcher:
 
     def start(self, interval: float = 1.0) -> None:
         """Deliver in a daemon thread, polling every `interval` seconds when idle."""
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
             return
         self._stopping.clear()
         self._thread = threading.Thread(
@@ -101,11 +101,15 @@ class Dispatcher:
         )
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0) -> bool:
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False  # it ends after its turn; start again once stop says True
             self._thread = None
+        return True
 
     def _run(self, interval: float) -> None:
         while not self._stopping.is_set():

@@ -47,17 +47,21 @@ class Loop:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
             return
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0) -> bool:
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False  # it ends after its turn; start again once stop says True
             self._thread = None
+        return True
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -128,10 +132,10 @@ class TimerLoop(Loop):
             if self._planned is None or earliest < self._planned:
                 self._wake.set()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0) -> bool:
         self._stopping.set()
         self._wake.set()
-        super().stop(timeout)
+        return super().stop(timeout)
 
     def _run(self) -> None:
         while not self._stopping.is_set():

@@ -59,6 +59,27 @@ class DynamoDBLeases:
             return None
         return _lease(name, response["Attributes"])
 
+    def steal_lease(self, lease: Lease, owner: str, ttl: float, now: float) -> Lease | None:
+        try:
+            with translated_errors():
+                response = self.client.update_item(
+                    TableName=self.tracking_table_name,
+                    Key=self.tracking_key(lease.name),
+                    UpdateExpression="SET lo = :me, le = :exp ADD lt :one",
+                    ConditionExpression="lo = :them AND lt = :lt",
+                    ExpressionAttributeValues={
+                        ":me": s(owner),
+                        ":them": s(lease.owner),
+                        ":lt": n(lease.token),
+                        ":exp": n(_ms(now + ttl)),
+                        ":one": n(1),
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+        except IntegrityError:  # moved on since it was read
+            return None
+        return _lease(lease.name, response["Attributes"])
+
     def renew_lease(self, lease: Lease, ttl: float, now: float) -> Lease | None:
         try:
             with translated_errors():
