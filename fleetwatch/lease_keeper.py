@@ -23,8 +23,10 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
-from event_store.leases import Fences, Lease, LeaseStore
+from event_store.leases import Fences, Lease, LeaseStore, fences
+from projections.runner import ProjectionWorker
 
 log = logging.getLogger(__name__)
 
@@ -165,3 +167,18 @@ class LeaseKeeper:
             except Exception:
                 log.exception("lease %s: could not release it; it expires by itself", name)
             del self.held[name]
+
+
+def lease_of(worker: ProjectionWorker) -> Lease | None:
+    """`worker`'s lease as stored (None: not held)."""
+    found = leased(worker)
+    return found.store.read_lease(found.tracking_name)
+
+
+def leased(worker: ProjectionWorker) -> Leased:
+    """Where `worker`'s lease is kept: beside its checkpoints, in their datastore."""
+    store = worker.checkpoints
+    datastore = getattr(store, "datastore", None)
+    if datastore is None or not hasattr(store, "acquire_lease"):
+        raise TypeError(f"{worker.tracking_name}: its checkpoints keep no leases ({store!r})")
+    return Leased(worker.tracking_name, cast("LeaseStore", store), fences(datastore))

@@ -1,8 +1,9 @@
 """Runs the feed's workers of this process: start (alone, or in the groups that share a read of
 the feed), pace ingestion with them, wait for them (read-your-writes), rebuild one, stop.
 
-Workers another process runs (`FLEETWATCH_PROJECTIONS`) are not started here; they are waited
-for, and paced with, through their checkpoints in the store.
+Workers another process runs (not in `FLEETWATCH_PROJECTIONS`, or whose lease another process
+holds: `fleetwatch.lease_keeper`) are not run here; they are waited for, and paced with,
+through their checkpoints in the store.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, cast
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from event_store.leases import Lease, LeaseStore, fences
-from fleetwatch.lease_keeper import Leased, LeaseKeeper, LeaseTerms
+from fleetwatch.lease_keeper import LeaseKeeper, LeaseTerms, lease_of, leased
+from fleetwatch.worker_units import Dispatching, Loop, Runner, Unit
 from ingestion.buffer import IngestService
 from notifications.dispatcher import Dispatcher
 from projections.batching import BatchingProjectionWorker
@@ -50,8 +51,8 @@ class Supervisor:
     _started: bool = False
     _wanted: frozenset[str] = frozenset()  # the workers this process is told to run
     _running: set[str] = field(default_factory=set)  # the workers running here now
-    _units: dict[tuple[str, ...], _Unit] = field(default_factory=dict)
-    _draining: list[_Unit] = field(default_factory=list)  # stopped, thread not yet ended
+    _units: dict[tuple[str, ...], Unit] = field(default_factory=dict)
+    _draining: list[Unit] = field(default_factory=list)  # stopped, thread not yet ended
     _units_lock: threading.RLock = field(default_factory=threading.RLock)
     _keeper: LeaseKeeper | None = None
     _dispatch_poll: float = 1.0
@@ -75,7 +76,7 @@ class Supervisor:
             self._reconcile(self._wanted)
             return
         self._keeper = LeaseKeeper(
-            {name: _leased(self.workers[name]) for name in sorted(running)},
+            {name: leased(self.workers[name]) for name in sorted(running)},
             self.lease_terms,
             self._reconcile,
             grouped=frozenset(name for group in self.worker_groups for name in group),
@@ -109,7 +110,7 @@ class Supervisor:
                 units.add(members)
         return units
 
-    def _unit(self, names: tuple[str, ...]) -> _Unit:
+    def _unit(self, names: tuple[str, ...]) -> Unit:
         grouped = {name for group_names in self.worker_groups for name in group_names}
         runner: Runner
         if names[0] in grouped:
@@ -118,8 +119,8 @@ class Supervisor:
             runner = self.workers[names[0]]
         loops = [loop for name in names for loop in self.companions.get(name, ())]
         if self.dispatcher is not None and "notifier" in names:
-            loops.append(_Dispatching(self.dispatcher, self._dispatch_poll))
-        return _Unit(names, runner, loops)
+            loops.append(Dispatching(self.dispatcher, self._dispatch_poll))
+        return Unit(names, runner, loops)
 
     @property
     def groups(self) -> list[WorkerGroup]:
@@ -190,6 +191,25 @@ class Supervisor:
         """Drop the read model `name` and rebuild it from position zero; returns events read.
         In this thread: for a process that does not run the worker (`projections rebuild`)."""
         worker = self.workers[name]
+        if self.lease_terms is None or name in self._running:
+            return self._rebuild(name, progress)
+        # Under the worker's lease, renewed meanwhile: no process runs it while it is rebuilt
+        # (one that held it would be fenced), and none takes it before the rebuild ends.
+        terms = replace(self.lease_terms, balance=False)
+        keeper = LeaseKeeper({name: leased(worker)}, terms, lambda _held: None)
+        if name not in keeper.turn():
+            lease = lease_of(worker)
+            holder = "another process" if lease is None else lease.owner
+            raise LeaseHeld(f"{name} runs in {holder}: stop it there, then rebuild")
+        keeper.start()
+        try:
+            return self._rebuild(name, progress)
+        finally:
+            keeper.stop()
+            keeper.release()
+
+    def _rebuild(self, name: str, progress: Callable[[int, int], None] | None) -> int:
+        worker = self.workers[name]
         self.views[name].reset(worker.tracking_name)
         worker.rewind()
         return worker.catch_up(progress)
@@ -213,65 +233,8 @@ class Supervisor:
             self._keeper.release()
 
 
-class Runner(Protocol):
-    def start(self) -> None: ...
-
-    def stop(self, timeout: float = 5.0) -> bool: ...
-
-
-class Loop(Protocol):
-    """A loop that runs beside a worker, where the worker runs (offline detection beside
-    device status, the OTA timers beside the orchestrator)."""
-
-    def start(self) -> None: ...
-
-    def stop(self, timeout: float = 5.0) -> bool: ...
-
-
-@dataclass
-class _Dispatching:
-    dispatcher: Dispatcher
-    poll_interval: float
-
-    def start(self) -> None:
-        self.dispatcher.start(self.poll_interval)
-
-    def stop(self, timeout: float = 5.0) -> bool:
-        return self.dispatcher.stop(timeout)
-
-
-@dataclass
-class _Unit:
-    """What starts and stops together: one worker or a group's members, and their loops."""
-
-    names: tuple[str, ...]
-    runner: Runner
-    loops: list[Loop]
-
-    def start(self) -> None:
-        self.runner.start()
-        for loop in self.loops:
-            loop.start()
-
-    def stop(self, timeout: float) -> bool:
-        """True once the workers' thread has ended (then the unit may start again)."""
-        loops = [loop.stop(timeout) for loop in self.loops]
-        return self.runner.stop(timeout) and all(loops)
-
-
-def lease_of(worker: ProjectionWorker) -> Lease | None:
-    """`worker`'s lease as stored (None: not held)."""
-    leased = _leased(worker)
-    return leased.store.read_lease(leased.tracking_name)
-
-
-def _leased(worker: ProjectionWorker) -> Leased:
-    """Where `worker`'s lease is kept: beside its checkpoints, in their datastore."""
-    store = worker.checkpoints
-    datastore = getattr(store, "datastore", None)
-    if datastore is None or not hasattr(store, "acquire_lease"):
-        raise TypeError(f"{worker.tracking_name}: its checkpoints keep no leases ({store!r})")
-    return Leased(worker.tracking_name, cast("LeaseStore", store), fences(datastore))
+class LeaseHeld(RuntimeError):
+    """A rebuild refused: another process runs the worker (holds its lease)."""
 
 
 def _batching(worker: ProjectionWorker) -> BatchingProjectionWorker:

@@ -30,7 +30,7 @@ from fleetwatch.consumers import (
 from fleetwatch.lease_keeper import LeaseTerms, process_owner
 from fleetwatch.ledger import build_ledger, close_ledger, open_ledger
 from fleetwatch.settings import Settings
-from fleetwatch.supervisor import Loop, ResettableView, Supervisor
+from fleetwatch.supervisor import ResettableView, Supervisor
 from fleetwatch.system_exports import Exports, build_exports
 from fleetwatch.system_ingestion import build_ingestion
 from fleetwatch.system_ota import build_ota_services, build_upload_sweeper
@@ -44,6 +44,7 @@ from fleetwatch.wiring import (
     close_read_models,
     open_read_model,
 )
+from fleetwatch.worker_units import Loop
 from ingestion.buffer import IngestService
 from ingestion.device_jobs import DeviceJobService
 from ingestion.settings import IngestSettings

@@ -18,9 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fleetwatch.bootstrap import PROJECTIONS, build_system
 from fleetwatch.cli.common import LOG_FORMAT, console, fail, start
+from fleetwatch.lease_keeper import lease_of
 from fleetwatch.runtime import tune_gc
 from fleetwatch.settings import Settings
-from fleetwatch.supervisor import lease_of
+from fleetwatch.supervisor import LeaseHeld
 
 dynamodb_app = typer.Typer(help="DynamoDB tables.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read-model projections.", no_args_is_help=True)
@@ -73,9 +74,12 @@ def projections_rebuild(
             console=console,
         ) as progress:
             task = progress.add_task(name, total=max(head, 1))
-            count = system.rebuild(
-                name, lambda position, _head: progress.update(task, completed=position)
-            )
+            try:
+                count = system.rebuild(
+                    name, lambda position, _head: progress.update(task, completed=position)
+                )
+            except LeaseHeld as e:
+                raise fail(str(e)) from e
             progress.update(task, completed=max(head, 1))
         console.print(f"{name}: {count} events replayed up to position {head}")
     finally:

@@ -87,6 +87,30 @@ def test_projections_rebuild_replays_the_feed_to_an_identical_model(sqlite_env: 
         system.close()
 
 
+def test_projections_status_shows_who_runs_each_worker_and_a_rebuild_waits_for_it(
+    sqlite_env: Settings,
+) -> None:
+    running = build_system(sqlite_env)
+    running.start()  # takes every lease
+    try:
+        result = runner.invoke(app, ["projections", "status"])
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert lines[0].startswith("feed head: ")
+        rows = {line.split()[0]: line for line in lines[1:]}
+        assert set(rows) == set(running.workers)
+        owner = running.supervisor.lease_terms.owner  # type: ignore[union-attr]
+        assert all(f"{owner} token 1 for " in row for row in rows.values()), rows
+        refused = runner.invoke(app, ["projections", "rebuild", "device_status"])
+        assert refused.exit_code == 2
+        assert f"device_status runs in {owner}: stop it there" in refused.output
+        assert "Traceback" not in refused.output
+    finally:
+        running.close()
+    result = runner.invoke(app, ["projections", "status"])
+    assert "not held" in result.output  # released at the stop
+
+
 def test_events_prints_the_audit_history_as_json_lines(sqlite_env: Settings) -> None:
     system = build_system(sqlite_env)
     system.device_service.register(

@@ -15,8 +15,8 @@ from uuid import UUID
 from event_store.envelope import EventMetadata
 from event_store.leases import Lease
 from fleetwatch.bootstrap import System, build_system
+from fleetwatch.lease_keeper import lease_of
 from fleetwatch.settings import Settings
-from fleetwatch.supervisor import lease_of
 from tests.e2e.conftest import new_tenant
 from tests.e2e.fleet_process import FleetProcess
 from write_side.commands import RegisterDevice

@@ -16,8 +16,9 @@ from eventsourcing.persistence import ProcessRecorder, StoredEvent, Tracking
 from event_store.envelope import EventMetadata
 from event_store.leases import Fenced, LeaseStore, fences
 from event_store.tracking import AlreadyTracked
+from fleetwatch.lease_keeper import lease_of
 from fleetwatch.settings import Settings
-from fleetwatch.supervisor import lease_of
+from fleetwatch.supervisor import LeaseHeld
 from fleetwatch.system import System, build_system
 from fleetwatch.wiring import WORKERS, application_env
 from ingestion.settings import IngestSettings
@@ -260,3 +261,22 @@ def test_a_paused_holder_is_taken_over_and_its_late_commits_are_refused(
     # nothing was applied twice or lost: the read model holds the device once, as registered
     page = second.devices.list("acme", DeviceFilter(), 10, None)
     assert [d.device_id for d in page.items] == [device]
+
+
+def test_a_rebuild_takes_the_workers_lease_or_names_who_runs_it(
+    store_settings: Settings,
+) -> None:
+    running = fleet(store_settings)
+    idle = build_system(store_settings.model_copy(update=FAST), IngestSettings())  # not started
+    try:
+        register(running, "p")
+        owner = lease_of(running.workers["device_status"])
+        assert owner is not None
+        with pytest.raises(LeaseHeld, match=f"device_status runs in {owner.owner}"):
+            idle.rebuild("device_status")
+        running.close()  # its leases are released
+        assert idle.rebuild("device_status") >= 1
+        assert lease_of(idle.workers["device_status"]) is None  # released after the rebuild
+    finally:
+        idle.close()
+        running.close()
