@@ -2,11 +2,13 @@
 device once its windows are full, measured with tracemalloc (Python's own allocations).
 
     .venv/bin/python bench/memory.py [--devices 500] [--messages 1100] [--rules 100]
-                                     [--json-only]
+                                     [--interval 1] [--json-only]
 
 - `telemetry_stream`: a device's `Telemetry` aggregate (as the ingestion handler caches it)
-  after `--messages` messages, one per batch as a fleet sends them (a window of the last 1,024
-  message ids and each batch's newest device time): bytes per device, over `--devices`.
+  after `--messages` messages `--interval` seconds apart (device time), one per batch as a
+  fleet sends them (a window of the ids of the last 1,024 messages and of the last 300 s of
+  device time, and each batch's newest device time): bytes per device, over `--devices`;
+  `window_ids` is what the window kept.
 - `alerting`: the `AlertingPolicy` after every device sent `--messages` messages (batches of
   10) with `--rules` threshold rules scoped to all of them (none raising), and again with one
   rule; per (rule, device) pair = the difference over `(rules - 1) x devices`, per device = the
@@ -37,7 +39,7 @@ from projections.alerting_index import RuleIndex  # noqa: E402
 from write_side.alert_rules import AlertRule  # noqa: E402
 from write_side.alerting_policy import AlertingPolicy, DeviceFacts  # noqa: E402
 from write_side.telemetry import BatchEntry, Reading, TelemetryBatch  # noqa: E402
-from write_side.telemetry_log import DEDUP_WINDOW, Telemetry  # noqa: E402
+from write_side.telemetry_log import DEDUP_WINDOW, DEDUP_WINDOW_SECONDS, Telemetry  # noqa: E402
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
@@ -58,12 +60,12 @@ def message_id(device: int, k: int) -> str:
     return f"{device:08x}-{k:012d}"  # the length of a typical client id: 21 characters
 
 
-def streams(devices: int, messages: int) -> list[Telemetry]:
+def streams(devices: int, messages: int, interval: float) -> list[Telemetry]:
     built = []
     for d in range(devices):
         stream = Telemetry(tenant_id=TENANT, device_id=uuid.UUID(int=d + 1))
         for k in range(messages):
-            at = T0 + timedelta(seconds=k)
+            at = T0 + timedelta(seconds=k * interval)
             entry = BatchEntry(message_id(d, k), at, (Reading("temperature", 20.0, at),))
             stream.record([entry], at, "mqtt")
         stream.collect_events()  # saved: the pending events go
@@ -101,19 +103,23 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=500)
     parser.add_argument("--messages", type=int, default=1100)
     parser.add_argument("--rules", type=int, default=100)
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between messages")
     parser.add_argument("--json-only", action="store_true")
     args = parser.parse_args()
     n, m = args.devices, args.messages
-    window = min(m, DEDUP_WINDOW)
+    built, stream_bytes = measured(lambda: streams(n, m, args.interval))
+    window = len(built[0].recent)
+    assert window == min(m, DEDUP_WINDOW, int(DEDUP_WINDOW_SECONDS / args.interval) + 1)
+    del built
     _, plain = measured(
         lambda: [{message_id(d, k) for k in range(m - window, m)} for d in range(n)]
     )
-    _, stream_bytes = measured(lambda: streams(n, m))
     _, many = measured(lambda: policy(n, m, args.rules))
     _, one = measured(lambda: policy(n, m, 1))
     pair = (many - one) / ((args.rules - 1) * n) if args.rules > 1 else 0.0
     result = {
-        "devices": n, "messages_per_device": m, "rules": args.rules, "window_ids": window,
+        "devices": n, "messages_per_device": m, "rules": args.rules,
+        "interval_s": args.interval, "window_ids": window,
         "baseline_plain_set_of_ids_bytes_per_device": round(plain / n),
         "telemetry_stream_bytes_per_device": round(stream_bytes / n),
         "alerting_bytes_per_rule_device_pair": round(pair),

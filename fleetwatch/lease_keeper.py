@@ -99,9 +99,10 @@ class LeaseKeeper:
             else:
                 self.held[name] = renewed
             return
-        other = leased.store.read_lease(leased.tracking_name)  # a read costs less than a
+        # Read first: a read costs less than a conditional write that fails (DynamoDB).
+        other = leased.store.read_lease(leased.tracking_name)
         theirs = other is not None and other.owner != self.terms.owner
-        if other is not None and theirs and other.expires_at >= now:  # failed conditional write
+        if other is not None and theirs and other.expires_at >= now:
             self.others[name] = other
             return
         self.others.pop(name, None)

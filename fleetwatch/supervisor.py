@@ -150,8 +150,9 @@ class Supervisor:
             running = self._running
             return [w.position if n in running else w.checkpoint() for n, w in paced]
 
-        everywhere_here = self.lease_terms is None and all(n in self._wanted for n, _ in paced)
-        ingest.pace_with(applied, poll=0.01 if everywhere_here else 0.05)
+        # told to run them all (usually then holding them all): positions in memory, poll often
+        here = all(n in self._wanted for n, _ in paced)
+        ingest.pace_with(applied, poll=0.01 if here else 0.05)
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Block until every worker has applied the feed up to `position` (read-your-writes)."""

@@ -2,9 +2,10 @@
 
 Many messages of one device go into one `Telemetry.BatchRecorded` event (up to 500 entries and
 about 60 KB), so the store writes one item per device per flush, never one per reading. The
-stream remembers the last `DEDUP_WINDOW` message ids it recorded: a redelivered message (same
-device, same message id) is dropped here, also after a restart, since the window is part of the
-aggregate's state (rebuilt from events or a snapshot).
+stream remembers the message ids it recorded lately: a redelivered message (same device, same
+message id) is dropped here, also after a restart, since the window is part of the aggregate's
+state (rebuilt from events or a snapshot). The window is bounded by count (`DEDUP_WINDOW`) and
+by device time (`DEDUP_WINDOW_SECONDS` behind the newest recorded): a rare sender keeps few ids.
 
 Past the window, the stream still knows when it cannot vouch for a message: `covered_after` is
 the newest device time of the batches whose ids left the window (a watermark). A message it
@@ -38,7 +39,8 @@ from write_side.event_names import event_name, name_of
 from write_side.telemetry import BatchEntry, TelemetryBatch, TelemetryLimits
 from write_side.uuids import FLEETWATCH_NS
 
-DEDUP_WINDOW = 1024
+DEDUP_WINDOW = 1024  # ids at most
+DEDUP_WINDOW_SECONDS = 300  # and none of a batch older than this behind the newest device time
 MAX_ENTRIES_PER_EVENT = 500
 MAX_EVENT_BYTES = 60_000  # estimated JSON size of one event's entries
 SNAPSHOT_INTERVAL = 100  # versions between two snapshots of a Telemetry stream
@@ -63,6 +65,7 @@ class Telemetry(Aggregate):
     # the batches still in the window (str keys: a snapshot's JSON keeps them as they are)
     legacy_batches = 0  # batches recorded before the restored snapshot, times unknown
     legacy_bound: datetime | None = None  # a bound of those batches' device times
+    newest_at: str | None = None  # the newest device time recorded (ISO): the window's clock
 
     @staticmethod
     def create_id(tenant_id: str, device_id: UUID) -> UUID:
@@ -166,10 +169,14 @@ class Telemetry(Aggregate):
             entries = self.entries
             for entry in entries:
                 recent[entry["message_id"]] = batch
+            cutoff = None
             if entries:  # UTC ISO strings (`to_payload`) order as their times do
-                latest[str(batch)] = max(map(_AT, entries))
-            if len(recent) > DEDUP_WINDOW:
-                _evict(t, recent, latest)
+                newest = latest[str(batch)] = max(map(_AT, entries))
+                if t.newest_at is None or newest > t.newest_at:
+                    t.newest_at = newest
+                cutoff = _cutoff(t.newest_at)
+            if len(recent) > DEDUP_WINDOW or (cutoff is not None and _old_front(t, cutoff)):
+                _evict(t, recent, latest, cutoff)
             if t.last_received_at is None or self.received_at > t.last_received_at:
                 t.last_received_at = self.received_at
 
@@ -193,24 +200,51 @@ class Telemetry(Aggregate):
             t.online, t.offline_since = False, self.detected_at
 
 
-def _evict(t: Telemetry, recent: dict[str, int], latest: dict[str, str]) -> None:
-    """Forget the oldest ids past the window; the watermark moves to the newest device time of
-    the batches they belonged to (a batch's time is dropped once its first id leaves)."""
+def _cutoff(newest: str) -> str:
+    """The device time (ISO, as `to_payload` writes it) before which a batch leaves the window."""
+    return (datetime.fromisoformat(newest) - timedelta(seconds=DEDUP_WINDOW_SECONDS)).isoformat()
+
+
+def _old_front(t: Telemetry, cutoff: str) -> bool:
+    """Whether the oldest id's batch is older than `cutoff` (a time the window no longer
+    keeps). One lookup: the batches leave in order, so only the front one is looked at."""
+    recent, latest = t.recent, t.batch_latest
+    if not recent or latest is None:
+        return False
+    newest = latest.get(str(next(iter(recent.values()))))
+    return newest is not None and newest < cutoff
+
+
+def _evict(
+    t: Telemetry, recent: dict[str, int], latest: dict[str, str], cutoff: str | None
+) -> None:
+    """Forget the oldest ids past the window: beyond `DEDUP_WINDOW`, and whole batches whose
+    newest device time is before `cutoff`. The watermark moves to the newest device time of
+    the batches they belonged to; a batch's time is kept while any of its ids is."""
     watermark = t.covered_after
     last = 0
-    while len(recent) > DEDUP_WINDOW:
+    old_batch = 0  # a batch that leaves for its age: all of its ids go
+    while recent:
         message_id = next(iter(recent))
-        batch = recent.pop(message_id)
+        batch = recent[message_id]
+        key = str(batch)
+        newest = latest.get(key)
+        if len(recent) <= DEDUP_WINDOW and batch != old_batch:
+            if cutoff is None or newest is None or newest >= cutoff:
+                break
+            old_batch = batch
+        del recent[message_id]
+        if not recent or recent[next(iter(recent))] != batch:
+            latest.pop(key, None)  # its last id left
         if batch == last:
             continue
         last = batch
-        newest = latest.pop(str(batch), None)
         if newest is not None:
             at = datetime.fromisoformat(newest)
         elif batch <= t.legacy_batches and t.legacy_bound is not None:
             at = t.legacy_bound
         else:
-            continue  # counted when its first id left
+            continue
         if watermark is None or at > watermark:
             watermark = at
     t.covered_after = watermark

@@ -1,5 +1,6 @@
 """`bench/memory.py` runs end to end on a few devices (a smoke test, seconds): windows full,
-its JSON and its table; a stream holds at least its window of ids."""
+its JSON and its table; a stream holds at least its window of ids, which is bounded by count
+for a device that sends often and by device time for one that sends rarely."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from tests.integration.benches import run_bench
 
 
 def test_bench_memory_runs_on_a_few_devices() -> None:
-    result, table = run_bench("memory.py", "--devices", "5", "--messages", "1100", "--rules", "3")
-    assert result["window_ids"] == 1024
+    args = ("--devices", "5", "--messages", "1100", "--rules", "3")
+    result, table = run_bench("memory.py", *args, "--interval", "0.1")
+    assert result["window_ids"] == 1024  # by count: 1,100 messages in 110 s
     baseline = result["baseline_plain_set_of_ids_bytes_per_device"]
     assert result["telemetry_stream_bytes_per_device"] >= baseline > 0
+    rare, _ = run_bench("memory.py", *args, "--interval", "10")
+    assert rare["window_ids"] == 31  # by device time: the last 300 s
+    assert (
+        rare["telemetry_stream_bytes_per_device"] < result["telemetry_stream_bytes_per_device"] / 10
+    )
     assert result["alerting_bytes_per_rule_device_pair"] > 0
     assert "projected" in table

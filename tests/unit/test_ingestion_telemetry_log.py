@@ -12,6 +12,7 @@ from write_side.application import FleetApplication
 from write_side.telemetry import BatchEntry, Reading, TelemetryBatch
 from write_side.telemetry_log import (
     DEDUP_WINDOW,
+    DEDUP_WINDOW_SECONDS,
     MAX_ENTRIES_PER_EVENT,
     Telemetry,
     telemetry_id,
@@ -87,6 +88,37 @@ def test_the_window_of_message_ids_is_bounded() -> None:
     assert telemetry.has_seen(f"m{DEDUP_WINDOW + 99}")
 
 
+def test_the_window_is_bounded_by_device_time_for_a_device_that_sends_rarely() -> None:
+    """One message every 10 s for two hours: the window keeps the last 300 s of device time
+    (31 ids), not 720; what left is covered by the watermark, so a redelivery of it is marked
+    late (checked against the read model), never recorded as new unchecked."""
+    telemetry = stream()
+    for k in range(720):
+        telemetry.record([entry(f"m{k}", 10 * k)], T0, "mqtt")
+    telemetry.collect_events()
+    newest = 10 * 719
+    assert len(telemetry.recent) == DEDUP_WINDOW_SECONDS // 10 + 1
+    assert telemetry.batch_latest is not None
+    assert len(telemetry.batch_latest) == len(telemetry.recent)  # one message per batch
+    assert telemetry.has_seen(f"m{719 - DEDUP_WINDOW_SECONDS // 10}")
+    assert not telemetry.has_seen(f"m{718 - DEDUP_WINDOW_SECONDS // 10}")
+    assert telemetry.late_after() == T0 + timedelta(seconds=newest - DEDUP_WINDOW_SECONDS - 10)
+    assert telemetry.record([entry("m719", newest)], T0, "mqtt") == []  # in the window: dropped
+    again = [entry("m3", 30), entry("m720", newest + 10)]
+    telemetry.record(again, T0, "mqtt")
+    assert late_flags(telemetry) == {"m3": True, "m720": False}
+
+
+def test_a_batch_older_than_the_window_leaves_whole_and_the_count_bound_still_holds() -> None:
+    telemetry = stream()
+    telemetry.record([entry(f"a{i}", 0) for i in range(10)], T0, "mqtt")  # one batch at 0 s
+    telemetry.record([entry(f"b{i}", 1) for i in range(DEDUP_WINDOW)], T0, "mqtt")  # count
+    assert not any(telemetry.has_seen(f"a{i}") for i in range(10))
+    telemetry.record([entry("c", DEDUP_WINDOW_SECONDS + 2)], T0, "mqtt")  # the b's are old now
+    assert list(telemetry.recent) == ["c"]
+    assert telemetry.late_after() == T0 + timedelta(seconds=1)
+
+
 def test_big_batches_are_split_into_bounded_events() -> None:
     telemetry = stream()
     telemetry.record([entry(f"m{i}") for i in range(MAX_ENTRIES_PER_EVENT * 2 + 1)], T0, "http")
@@ -114,10 +146,11 @@ def test_a_device_that_never_reported_is_never_marked_offline() -> None:
 
 
 def past_the_window() -> Telemetry:
-    """1,100 messages one second apart, in events of 100: m0..m75 have left the window."""
+    """1,100 messages 0.1 s apart (within the window's time bound), in events of 100: m0..m75
+    have left the window by count."""
     telemetry = stream()
     for start in range(0, 1100, 100):
-        telemetry.record([entry(f"m{i}", i) for i in range(start, start + 100)], T0, "mqtt")
+        telemetry.record([entry(f"m{i}", i / 10) for i in range(start, start + 100)], T0, "mqtt")
     telemetry.collect_events()
     return telemetry
 
@@ -130,7 +163,7 @@ def late_flags(telemetry: Telemetry) -> dict[str, bool]:
 
 def test_a_stream_that_forgot_nothing_marks_nothing_late() -> None:
     telemetry = stream()
-    telemetry.record([entry(f"m{i}", i) for i in range(DEDUP_WINDOW)], T0, "mqtt")
+    telemetry.record([entry(f"m{i}", i / 10) for i in range(DEDUP_WINDOW)], T0, "mqtt")
     assert telemetry.late_after() is None
     telemetry.record([entry("old", -3600)], T0, "mqtt")  # out of order, but not forgotten
     assert late_flags(telemetry) == {"old": False}
@@ -139,8 +172,8 @@ def test_a_stream_that_forgot_nothing_marks_nothing_late() -> None:
 def test_unknown_ids_at_or_before_the_forgotten_times_are_recorded_late() -> None:
     telemetry = past_the_window()
     # The ids that left were in the first event (m0..m99): its newest time is the watermark.
-    assert telemetry.late_after() == T0 + timedelta(seconds=99)
-    again = [entry("m0", 0), entry("m5", 5), entry("m1099", 1099), entry("next", 1100)]
+    assert telemetry.late_after() == T0 + timedelta(seconds=9.9)
+    again = [entry("m0", 0), entry("m5", 0.5), entry("m1099", 109.9), entry("next", 110)]
     assert [e.message_id for e in telemetry.unvouched(again)] == ["m0", "m5"]
     telemetry.record(again, T0, "mqtt")
     assert late_flags(telemetry) == {"m0": True, "m5": True, "next": False}
@@ -148,8 +181,8 @@ def test_unknown_ids_at_or_before_the_forgotten_times_are_recorded_late() -> Non
 
 def test_the_watermark_moves_only_with_the_batches_that_leave() -> None:
     telemetry = past_the_window()
-    telemetry.record([entry(f"x{i}", 2000 + i) for i in range(100)], T0, "mqtt")
-    assert telemetry.late_after() == T0 + timedelta(seconds=199)  # m100..m199 left now
+    telemetry.record([entry(f"x{i}", 200 + i / 10) for i in range(100)], T0, "mqtt")
+    assert telemetry.late_after() == T0 + timedelta(seconds=19.9)  # m100..m199 left now
     assert telemetry.batch_latest is not None
     assert len(telemetry.batch_latest) <= DEDUP_WINDOW // 100 + 1
 
@@ -160,8 +193,8 @@ def test_the_watermark_is_kept_by_snapshots() -> None:
     assert isinstance(restored, Telemetry)
     assert restored.late_after() == telemetry.late_after()
     assert restored.batch_latest == telemetry.batch_latest
-    restored.record([entry(f"y{i}", 3000 + i) for i in range(100)], T0, "mqtt")
-    assert restored.late_after() == T0 + timedelta(seconds=199)
+    restored.record([entry(f"y{i}", 300 + i / 10) for i in range(100)], T0, "mqtt")
+    assert restored.late_after() == T0 + timedelta(seconds=19.9)
 
 
 def test_a_snapshot_from_before_the_watermark_still_loads_and_bounds_what_it_forgot() -> None:
@@ -176,22 +209,23 @@ def test_a_snapshot_from_before_the_watermark_still_loads_and_bounds_what_it_for
     bound = T0 + timedelta(minutes=5)  # its last receipt, plus the skew validation allows
     assert old.late_after() == bound
     assert [e.message_id for e in old.unvouched([entry("m0"), entry("new", 301)])] == ["m0"]
-    old.record([entry(f"z{i}", 4000 + i) for i in range(100)], T0, "mqtt")
+    old.record([entry(f"z{i}", 120 + i / 10) for i in range(100)], T0, "mqtt")
     assert old.late_after() == bound  # a batch of unknown time left: bounded the same way
-    assert old.batch_latest == {"12": (T0 + timedelta(seconds=4099)).isoformat()}
+    assert old.batch_latest == {"12": (T0 + timedelta(seconds=129.9)).isoformat()}
 
 
 def test_the_watermark_survives_a_stored_snapshot_and_its_encoding() -> None:
     app = FleetApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     telemetry = Telemetry(tenant_id="acme", device_id=DEVICE)
     for start in range(0, 1100, 10):
-        telemetry.record([entry(f"m{i}", i) for i in range(start, start + 10)], T0, "mqtt")
+        batch = [entry(f"m{i}", i / 10) for i in range(start, start + 10)]
+        telemetry.record(batch, T0, "mqtt")
         app.save_telemetry([telemetry], EventMetadata("acme", "system:ingestion"))
     snapshots = app.telemetry_repository.snapshot_store
     assert snapshots is not None
     assert [s.originator_version for s in snapshots.get(telemetry.id)] == [100]
     loaded = app.load_telemetry(telemetry.id)
     assert isinstance(loaded, Telemetry)
-    assert loaded.late_after() == telemetry.late_after() == T0 + timedelta(seconds=79)
+    assert loaded.late_after() == telemetry.late_after() == T0 + timedelta(seconds=7.9)
     assert loaded.batch_latest == telemetry.batch_latest
-    assert [e.message_id for e in loaded.unvouched([entry("m0"), entry("m80", 80)])] == ["m0"]
+    assert [e.message_id for e in loaded.unvouched([entry("m0"), entry("m80", 8)])] == ["m0"]
