@@ -81,40 +81,29 @@ class DynamoDBLeases:
         return _lease(lease.name, response["Attributes"])
 
     def renew_lease(self, lease: Lease, ttl: float, now: float) -> Lease | None:
-        try:
-            with translated_errors():
-                self.client.update_item(
-                    TableName=self.tracking_table_name,
-                    Key=self.tracking_key(lease.name),
-                    UpdateExpression="SET le = :exp",
-                    ConditionExpression="lo = :me AND lt = :lt",
-                    ExpressionAttributeValues={
-                        ":me": s(lease.owner),
-                        ":lt": n(lease.token),
-                        ":exp": n(_ms(now + ttl)),
-                    },
-                )
-        except IntegrityError:  # taken over
-            return None
-        return Lease(lease.name, lease.owner, lease.token, now + ttl)
+        renewed = self._while_held(lease, "SET le = :exp", {":exp": n(_ms(now + ttl))})
+        return Lease(lease.name, lease.owner, lease.token, now + ttl) if renewed else None
 
     def release_lease(self, lease: Lease) -> None:
+        self._while_held(lease, "SET lo = :free, le = :zero", {":free": s(""), ":zero": n(0)})
+
+    def _while_held(self, lease: Lease, update: str, values: dict[str, Any]) -> bool:
+        """`update` the lease item if `lease` still holds it (owner and token); False when
+        another process has taken it over."""
         try:
             with translated_errors():
                 self.client.update_item(
                     TableName=self.tracking_table_name,
                     Key=self.tracking_key(lease.name),
-                    UpdateExpression="SET lo = :free, le = :zero",
+                    UpdateExpression=update,
                     ConditionExpression="lo = :me AND lt = :lt",
                     ExpressionAttributeValues={
-                        ":me": s(lease.owner),
-                        ":lt": n(lease.token),
-                        ":free": s(""),
-                        ":zero": n(0),
+                        ":me": s(lease.owner), ":lt": n(lease.token), **values,
                     },
-                )
-        except IntegrityError:  # already taken over: nothing of ours to give up
-            pass
+                )  # fmt: skip
+        except IntegrityError:
+            return False
+        return True
 
     def read_lease(self, name: str) -> Lease | None:
         with translated_errors():

@@ -111,7 +111,7 @@ def test_a_released_or_rebuilt_checkpoint_keeps_the_token_sequence(app: FleetApp
     first = store.acquire_lease(NAME, "a", ttl=6, now=T0)
     assert first is not None
     recorder(app).insert_tracking(Tracking(NAME, 5))
-    forget = getattr(app.recorder, "delete_tracking", None)
+    forget = getattr(recorder(app), "delete_tracking", None)
     if forget is not None:  # DynamoDB
         forget(NAME)
         assert recorder(app).max_tracking_id(NAME) is None
