@@ -29,12 +29,10 @@ import orjson
 from projections.alerting_index import RuleIndex
 from write_side.alert_rules import RuleDefinition, RuleVersion
 from write_side.alerting_policy import AlertingPolicy, DeviceFacts, Watch
-from write_side.rule_compiled import EvaluationState
+from write_side.rule_compiled import INITIAL, EvaluationState, copied
 
 FORMAT = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_new = object.__new__
-_set = object.__setattr__
 _US = timedelta(microseconds=1)
 CHUNK = 10_000  # watches per line
 _PIECE = 1 << 20  # compressed bytes decompressed at a time
@@ -139,15 +137,11 @@ def _evaluation(fields: list[Any] | None) -> EvaluationState | None:
     if fields is None:
         return None
     active, since, watermark, last_seen, pending_since, pending_value, recent, started = fields
-    state: EvaluationState = _new(EvaluationState)  # frozen: built as `rule_compiled.copied` does
-    _set(state, "__dict__", {
-        "active": active, "since": _at(since), "watermark": _at(watermark),
-        "last_seen": _at(last_seen), "pending_since": _at(pending_since),
-        "pending_value": pending_value,
-        "recent": tuple((_EPOCH + at * _US, value) for at, value in recent),
-        "started": _at(started),
-    })  # fmt: skip
-    return state
+    return copied(
+        INITIAL, active=active, since=_at(since), watermark=_at(watermark),
+        last_seen=_at(last_seen), pending_since=_at(pending_since), pending_value=pending_value,
+        recent=tuple((_EPOCH + at * _US, value) for at, value in recent), started=_at(started),
+    )  # fmt: skip
 
 
 def _us(at: datetime | None) -> int | None:

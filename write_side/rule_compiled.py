@@ -49,8 +49,13 @@ class Clear:
 Decision = Raise | Repeat | Clear
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)
 class EvaluationState:
+    """One (rule, device)'s evaluation state: a value, never changed once built (`copied` and
+    `advanced` make new ones; `INITIAL` is shared). Slotted, not frozen: a million of them are
+    held (issue 14: 96 bytes each instead of 344 with a `__dict__`), and a frozen slotted
+    class copies twice as slowly as this one does."""
+
     active: bool = False
     since: datetime | None = None  # when the active episode was raised
     watermark: datetime | None = None  # newest reading time used for transitions
@@ -62,29 +67,38 @@ class EvaluationState:
 
 
 _new = object.__new__
-_set = object.__setattr__
 
 
 def copied(s: EvaluationState, **changes: Any) -> EvaluationState:
     """`dataclasses.replace(s, **changes)` without running `__init__` (same fields, faster)."""
-    fields = s.__dict__.copy()
-    fields.update(changes)
+    get = changes.get
     new: EvaluationState = _new(EvaluationState)
-    _set(new, "__dict__", fields)
+    new.active = get("active", s.active)
+    new.since = get("since", s.since)
+    new.watermark = get("watermark", s.watermark)
+    new.last_seen = get("last_seen", s.last_seen)
+    new.pending_since = get("pending_since", s.pending_since)
+    new.pending_value = get("pending_value", s.pending_value)
+    new.recent = get("recent", s.recent)
+    new.started = get("started", s.started)
     return new
 
 
 def advanced(s: EvaluationState, seen: datetime, watermark: datetime | None) -> EvaluationState:
     """`replace(s, last_seen=seen, watermark=watermark)`, on the hot path."""
-    fields = s.__dict__.copy()
-    fields["last_seen"] = seen
-    fields["watermark"] = watermark
     new: EvaluationState = _new(EvaluationState)
-    _set(new, "__dict__", fields)
+    new.active = s.active
+    new.since = s.since
+    new.watermark = watermark
+    new.last_seen = seen
+    new.pending_since = s.pending_since
+    new.pending_value = s.pending_value
+    new.recent = s.recent
+    new.started = s.started
     return new
 
 
-INITIAL = EvaluationState()  # frozen: shared
+INITIAL = EvaluationState()  # shared: never changed
 NOTHING: list[Decision] = []  # `evaluate_series` decided nothing (shared: never mutate it)
 Evaluation = tuple[EvaluationState, list[Decision]]
 
