@@ -48,9 +48,9 @@ class LeaseStore(Protocol):
     """The leases of the consumers whose checkpoints a store holds."""
 
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> Lease | None:
-        """The lease `name` for `owner` until `now + ttl`: taken when nobody holds it or its
-        holder's has expired (the token then grows by one), renewed when `owner` holds it.
-        None while another owner's lease runs."""
+        """The lease `name` for `owner` until `now + ttl`, its token raised by one: taken when
+        nobody holds it, its holder's has expired, or `owner` holds it already (a process
+        restarted with the same instance id). None while another owner's lease runs."""
 
     def steal_lease(self, lease: Lease, owner: str, ttl: float, now: float) -> Lease | None:
         """`lease` (another owner's, running) taken by `owner` until `now + ttl`, its token
@@ -78,7 +78,9 @@ class Fenced(AlreadyTracked):
 
 
 class Fences:
-    """The fencing tokens this process holds, by tracking name, for one store (datastore)."""
+    """The fencing tokens this process holds, by tracking name, for one store (datastore).
+    Never dropped: a token stays after its lease is lost or released, so that a commit still
+    in flight is refused; the next taking replaces it."""
 
     def __init__(self) -> None:
         self._tokens: dict[str, int] = {}
@@ -87,10 +89,6 @@ class Fences:
     def hold(self, name: str, token: int) -> None:
         with self._lock:
             self._tokens[name] = token
-
-    def drop(self, name: str) -> None:
-        with self._lock:
-            self._tokens.pop(name, None)
 
     def token(self, name: str) -> int | None:
         return self._tokens.get(name)

@@ -172,15 +172,17 @@ class System:
         return self.supervisor.rebuild(name, progress)
 
     def close(self) -> None:
-        self.supervisor.stop()  # the workers, and the loops beside them
-        if self.ota_publisher is not None:
-            self.ota_publisher.close()
+        """Inputs first, then ingestion's last flush (paced by workers still running), then
+        the workers and the loops beside them (their leases released), then what they use."""
         if self.jobs_mqtt is not None:
             self.jobs_mqtt.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
         if self.ingest is not None:
             self.ingest.close()
+        self.supervisor.stop()
+        if self.ota_publisher is not None:
+            self.ota_publisher.close()  # after the job dispatcher that publishes through it
         self.fanout.close()
         close_read_models(self.app)
         close_ledger(self.app)
