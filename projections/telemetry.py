@@ -15,30 +15,16 @@ holding what the view applied (the late entries found to repeat a stored message
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
 from read_side.notifications import ChangeNotice
-from read_side.telemetry import DeviceBatch, TelemetryView, fold, telemetry_topic
+from read_side.telemetry import TelemetryView, fold, telemetry_topic
+from read_side.telemetry.batch import notice_data
 from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED
 
 BATCH_TOPIC = TELEMETRY_BATCH_RECORDED.topic
-
-
-def notice_data(batch: DeviceBatch) -> dict[str, Any]:
-    """The JSON-ready body of a `telemetry` change notice: the event's messages."""
-    return {
-        "device_id": str(batch.device_id),
-        "version": batch.version,
-        "received_at": batch.received_at.isoformat(),
-        "transport": batch.transport,
-        "messages": [
-            {"message_id": e.message_id, "at_ms": e.at_ms, "metrics": dict(e.metrics), "status": s}
-            for e, s in zip(batch.entries, batch.status, strict=True)
-        ],
-    }
 
 
 class TelemetryProjection:

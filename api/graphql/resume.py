@@ -1,6 +1,8 @@
-"""Resumable state subscriptions (issue 14; docs/api.md 13.6): a client that reconnects with
-`after: <cursor>` (the `position` of the last change it got) receives the current row of every
-key that changed since, then continues live; nothing missed, nothing shown twice.
+"""Resumable subscriptions (issue 14; docs/api.md 13.6): a client that reconnects with
+`after: <cursor>` (the `position` of the last change it got) receives, for a state
+subscription (`Resume`), the current row of every key that changed since, and for an exact one
+(`ExactResume`: `telemetry`), every notice since in order; then it continues live. Nothing
+missed, nothing shown twice.
 
     notices = changes(system, caller, DEVICE_TOPIC, READ, keep, after, lambda: Resume(...))
     async with aclosing(notices):
@@ -12,9 +14,9 @@ key that changed since, then continues live; nothing missed, nothing shown twice
    its checkpoint when another process runs it).
 3. Backfill: the feed `(after, upto]` of the caller's tenant and the topic's event types,
    scanned once (`RESUME_BUDGET` notifications at most: beyond, RESUME_TOO_OLD, re-read and
-   subscribe afresh); each changed key's current row is sent once, keys in the order of their
-   last change, each with that change's position as its cursor (so resuming from any of them
-   again misses nothing).
+   subscribe afresh); state: each changed key's current row is sent once, keys in the order
+   of their last change, each with that change's position as its cursor (so resuming from any
+   of them again misses nothing); exact: each notice the model published, in order.
 4. Live: every notice at or below `upto` is dropped (the backfill showed it), the rest pass.
 
 The rows are read after `upto`, so they are at least as new as it. Works through Redis fan-out
@@ -100,6 +102,15 @@ class Resume:
     rows: Rows
 
 
+@dataclass(frozen=True)
+class ExactResume:
+    """How an exact subscription resumes: every notice its model published since the cursor,
+    in feed order (`notices(tenant, after, upto)`, as the model published them)."""
+
+    model: str
+    notices: Callable[[str, int, int], Iterable[ChangeNotice]]
+
+
 def changes(  # noqa: PLR0917 - the subscription's own arguments
     system: FleetSystem,
     caller: Principal,
@@ -107,7 +118,7 @@ def changes(  # noqa: PLR0917 - the subscription's own arguments
     permission: Permission,
     keep: Callable[[ChangeNotice], bool],
     after: str | None,
-    resume: Callable[[], Resume],
+    resume: Callable[[], Resume | ExactResume],
 ) -> AsyncGenerator[ChangeNotice, None]:
     """A subscription's notices: live (`tenant_notices`), or with a cursor the backfill since
     it, then live (`resumed`, as `resume()` says)."""
@@ -122,7 +133,7 @@ async def resumed(  # noqa: PLR0917 - the subscription's own arguments
     topic: str,
     permission: Permission,
     after: int,
-    resume: Resume,
+    resume: Resume | ExactResume,
     keep: Callable[[ChangeNotice], bool] = lambda notice: True,
 ) -> AsyncGenerator[ChangeNotice, None]:
     """The backfill since `after`, then the live notices (see the module)."""
@@ -137,10 +148,8 @@ async def resumed(  # noqa: PLR0917 - the subscription's own arguments
                 f"{upto - after} changes since the cursor, over the budget of {RESUME_BUDGET}: "
                 "re-read with queries and subscribe without `after`"
             )
-        scan = partial(_scan, system, caller.tenant_id, after=after, upto=upto,
-                       types=resume.types, key_of=resume.key_of)  # fmt: skip
-        changed = await to_thread.run_sync(scan)
-        for notice in await to_thread.run_sync(resume.rows, caller.tenant_id, changed):
+        backfill = partial(_backfill, system, caller.tenant_id, resume, after, upto)
+        for notice in await to_thread.run_sync(backfill):
             if keep(notice):
                 authorize(caller, permission)
                 yield notice
@@ -152,6 +161,19 @@ async def resumed(  # noqa: PLR0917 - the subscription's own arguments
                 yield notice
     finally:
         await close_stream(stream)
+
+
+def _backfill(
+    system: FleetSystem, tenant: str, resume: Resume | ExactResume, after: int, upto: int
+) -> list[ChangeNotice]:
+    """The notices since `after` up to `upto`: each changed key's current row once (state),
+    or every notice in order (exact)."""
+    if isinstance(resume, ExactResume):
+        return list(resume.notices(tenant, after, upto))
+    changed = _scan(
+        system, tenant, after=after, upto=upto, types=resume.types, key_of=resume.key_of
+    )
+    return list(resume.rows(tenant, changed))
 
 
 def _scan(

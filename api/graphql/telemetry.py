@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+from functools import partial
 from uuid import UUID
 
 import strawberry
@@ -19,8 +20,7 @@ from api.auth import Permission
 from api.devices import parse_device_id
 from api.graphql.context import Info
 from api.graphql.derive import derived_type, part_type
-from api.graphql.notices import tenant_notices
-from api.graphql.resume import Resume, changes, current_rows
+from api.graphql.resume import PAGE, ExactResume, Resume, changes, current_rows
 from api.graphql.scalars import Long
 from api.graphql.types import DeviceChange, PageInfo
 from api.ports import FleetSystem
@@ -36,10 +36,11 @@ from api.telemetry import (
 from event_store.envelope import EventEnvelope
 from read_side.device_status.columns import STATUS_JSON
 from read_side.notifications import ChangeNotice
-from read_side.telemetry import Resolution, telemetry_topic
+from read_side.telemetry import Resolution, fold, telemetry_topic
+from read_side.telemetry.batch import as_applied, notice_data
 from write_side.alerts import ALERT_EVENTS
 from write_side.devices import DEVICE_EVENTS
-from write_side.telemetry_log import TELEMETRY_EVENTS
+from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED, TELEMETRY_EVENTS, telemetry_id
 
 DEVICE_STATUS_TOPIC = "device_status"
 
@@ -80,18 +81,25 @@ class DeviceStatusChange(DeviceChange):
 class TelemetrySubscription:
     @strawberry.subscription
     async def telemetry(
-        self, info: Info, device_id: strawberry.ID, metrics: list[str] | None = None
+        self,
+        info: Info,
+        device_id: strawberry.ID,
+        metrics: list[str] | None = None,
+        after: str | None = None,
     ) -> AsyncGenerator[TelemetryUpdate, None]:
         """Every batch of messages stored for the device from now on (one update per stored
-        batch), optionally only some metrics."""
+        batch), optionally only some metrics. With `after` (the `position` of the last update
+        received): first every batch stored since, in order, as it was stored (a late repeat
+        dropped), then live; nothing missed, nothing twice."""
         caller = info.context.authorize(Permission.READ_DEVICES)
         device = parse_device_id(device_id, "deviceId")
         system = info.context.system
         await to_thread.run_sync(check_device, system, caller, device)
         topic = telemetry_topic(device)
-        notices = tenant_notices(
-            system, caller, topic, Permission.READ_DEVICES, lambda n: n.key == str(device)
-        )
+        notices = changes(
+            system, caller, topic, Permission.READ_DEVICES, lambda n: n.key == str(device),
+            after, lambda: ExactResume("telemetry", partial(stored_batches, system, device)),
+        )  # fmt: skip
         async with aclosing(notices):
             async for notice in notices:
                 update = TelemetryUpdatePublic.from_notice(notice, metrics)
@@ -149,3 +157,28 @@ def status_key(system: FleetSystem, tenant: str) -> Callable[[EventEnvelope], st
 
 
 _DEVICE_TYPES = frozenset(name.type for name in DEVICE_EVENTS)
+
+
+def stored_batches(
+    system: FleetSystem, device: UUID, tenant: str, after: int, upto: int
+) -> list[ChangeNotice]:
+    """The `telemetry` notices of the device's batches stored in `(after, upto]`, in order, as
+    the telemetry model published them: each `Telemetry.BatchRecorded` of its stream, folded
+    and without the late entries an earlier event stored (`as_applied`); none for a batch
+    left empty."""
+    stream = str(telemetry_id(tenant, device))
+    events = system.event_log.read_range(
+        after=after, up_to=upto, tenant_id=tenant, types=(TELEMETRY_BATCH_RECORDED.type,),
+        page=PAGE,
+    )  # fmt: skip
+    topic, key = telemetry_topic(device), str(device)
+    found = []
+    for envelope in events:
+        if envelope.stream_id != stream:
+            continue
+        batch = as_applied(fold(envelope), system.telemetry.stored_before)
+        if batch.entries:
+            found.append(
+                ChangeNotice(tenant, topic, key, batch.position, envelope.type, notice_data(batch))
+            )
+    return found

@@ -202,3 +202,24 @@ def fold(envelope: EventEnvelope) -> DeviceBatch:
 
 def _time(value: object) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def notice_data(batch: DeviceBatch) -> dict[str, Any]:
+    """The JSON-ready body of a `telemetry` change notice: the event's messages."""
+    return {
+        "device_id": str(batch.device_id),
+        "version": batch.version,
+        "received_at": batch.received_at.isoformat(),
+        "transport": batch.transport,
+        "messages": [
+            {"message_id": e.message_id, "at_ms": e.at_ms, "metrics": dict(e.metrics), "status": s}
+            for e, s in zip(batch.entries, batch.status, strict=True)
+        ],
+    }
+
+
+def as_applied(batch: DeviceBatch, stored_before: StoredLookup) -> DeviceBatch:
+    """`batch` as the view applied it: without the late entries that repeat a message an
+    earlier event of the device stored (`stored_before`: by stream version, so the answer is
+    the same now as when it was applied). A resumed `telemetry` subscription shows this."""
+    return without_repeats([batch], stored_before)[0]

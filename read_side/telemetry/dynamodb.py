@@ -258,6 +258,13 @@ class DynamoDBTelemetryReader(TelemetryReader):
         found = stored_keys(self.client, self.raw, tenant_id, device_id, keys)
         return {message_id for _, message_id in found}
 
+    def stored_before(self, batch: DeviceBatch, entries: list[RawEntry]) -> set[MessageKey]:
+        keys = [(e.at_ms, e.message_id) for e in entries]
+        return stored_keys(
+            self.client, self.raw, batch.tenant_id, batch.device_id, keys,
+            below_version=batch.version,
+        )  # fmt: skip
+
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         kwargs["ConsistentRead"] = True
         while True:

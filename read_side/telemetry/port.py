@@ -24,7 +24,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 
 from read_side.paging import Page
-from read_side.telemetry.batch import DeviceBatch
+from read_side.telemetry.batch import DeviceBatch, MessageKey, RawEntry
 from read_side.telemetry.row import (
     BUCKET_SECONDS,
     Bucket,
@@ -182,6 +182,12 @@ class TelemetryReader(ABC):
     ) -> set[str]:
         """The ids of `messages` (device time, message id, one of its metrics) in raw history:
         the ingestion handler's `RawHistory`, asked about late redeliveries only."""
+
+    @abstractmethod
+    def stored_before(self, batch: DeviceBatch, entries: list[RawEntry]) -> set[MessageKey]:
+        """The keys of `entries` (late ones of `batch`) that an earlier event of the device
+        stored (a stream version below the batch's): the repeats the view dropped from it. A
+        resumed `telemetry` subscription asks, to show each batch as it was applied."""
 
     def history(self, tenant_id: str, query: HistoryQuery) -> Page[RawReading] | Page[Bucket]:
         if query.resolution is Resolution.RAW:

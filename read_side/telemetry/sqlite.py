@@ -31,7 +31,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from event_store.sqlite import SQLiteTrackingRecorder
 from read_side.paging import Page
@@ -70,9 +70,13 @@ _STORED = (
     f"SELECT 1 FROM {READINGS_TABLE} "  # noqa: S608 - constant name
     "WHERE tenant_id = ? AND device_id = ? AND metric = ? AND at_ms = ? AND message_id = ?"
 )
+# Stored by an event of the device before the given one (its stream version); a row written
+# before readings recorded their version (NULL) counts as before.
+_STORED_BELOW = f"{_STORED} AND (version IS NULL OR version < ?)"
 _INSERT_READING = (
     f"INSERT OR IGNORE INTO {READINGS_TABLE} "  # noqa: S608 - constant name
-    "(tenant_id, device_id, metric, at_ms, message_id, value) VALUES (?, ?, ?, ?, ?, ?)"
+    "(tenant_id, device_id, metric, at_ms, message_id, value, version) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _ADD_ROLLUP = (
     f"INSERT INTO {ROLLUPS_TABLE} AS r "  # noqa: S608 - constant name
@@ -90,12 +94,19 @@ def _fields(stats: Stats) -> tuple[float, float, float, int]:
 
 
 def stored_keys(
-    cursor: Any, tenant_id: str, device_hex: str, messages: Iterable[tuple[int, str, str]]
+    cursor: Any,
+    tenant_id: str,
+    device_hex: str,
+    messages: Iterable[tuple[int, str, str]],
+    below_version: int | None = None,
 ) -> set[tuple[int, str]]:
-    """The (at_ms, message id) of `messages` (at_ms, message id, one of its metrics) stored."""
+    """The (at_ms, message id) of `messages` (at_ms, message id, one of its metrics) stored
+    (by the device's events below `below_version` only, when given)."""
     found: set[tuple[int, str]] = set()
+    below = () if below_version is None else (below_version,)
+    statement = _STORED if below_version is None else _STORED_BELOW
     for at_ms, message_id, metric in messages:
-        cursor.execute(_STORED, (tenant_id, device_hex, metric, at_ms, message_id))
+        cursor.execute(statement, (tenant_id, device_hex, metric, at_ms, message_id, *below))
         if cursor.fetchone() is not None:
             found.add((at_ms, message_id))
     return found
@@ -108,6 +119,7 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
             f"CREATE TABLE IF NOT EXISTS {READINGS_TABLE} ("
             "tenant_id TEXT NOT NULL, device_id TEXT NOT NULL, metric TEXT NOT NULL, "
             "at_ms INTEGER NOT NULL, message_id TEXT NOT NULL, value REAL NOT NULL, "
+            "version INTEGER, "  # of the device's Telemetry stream: the event that stored it
             "PRIMARY KEY (tenant_id, device_id, metric, at_ms, message_id)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {ROLLUPS_TABLE} ("
             "tenant_id TEXT NOT NULL, device_id TEXT NOT NULL, metric TEXT NOT NULL, "
@@ -115,6 +127,14 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
             "max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL, "
             "PRIMARY KEY (tenant_id, device_id, metric, resolution, start_s)) WITHOUT ROWID",
         ]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        """The tables; a file made before readings recorded their event's version gets the
+        column (its rows keep NULL: stored before any event a resumed subscription asks about)."""
+        super()._create_table(c)
+        c.execute(f"PRAGMA table_info({READINGS_TABLE})")
+        if "version" not in {row[1] for row in c.fetchall()}:
+            c.execute(f"ALTER TABLE {READINGS_TABLE} ADD COLUMN version INTEGER")
 
     def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> Sequence[DeviceBatch]:
         late = any(batch.late for batch in batches)
@@ -126,7 +146,8 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
 
                 def stored(batch: DeviceBatch, entries: list[RawEntry]) -> set[MessageKey]:
                     keys = ((e.at_ms, e.message_id, next(iter(e.metrics))) for e in entries)
-                    return stored_keys(c, batch.tenant_id, batch.device_id.hex, keys)
+                    device = batch.device_id.hex
+                    return stored_keys(c, batch.tenant_id, device, keys, batch.version)
 
                 kept = without_repeats(batches, stored)
                 readings, rollups = _rows(kept)
@@ -151,8 +172,9 @@ def _rows(batches: Sequence[DeviceBatch]) -> tuple[list[tuple[Any, ...]], list[t
     rollups: list[tuple[Any, ...]] = []
     for batch in batches:
         tenant, device = batch.tenant_id, batch.device_id.hex
+        version = batch.version
         readings.extend(
-            (tenant, device, metric, entry.at_ms, entry.message_id, value)
+            (tenant, device, metric, entry.at_ms, entry.message_id, value, version)
             for entry in batch.entries
             for metric, value in entry.metrics.items()
         )
@@ -201,3 +223,8 @@ class SQLiteTelemetryReader(TelemetryReader):
         keys = [(epoch_ms(at), message_id, metric) for at, message_id, metric in messages]
         with self.datastore.transaction(commit=False) as c:
             return {message_id for _, message_id in stored_keys(c, tenant_id, device_id.hex, keys)}
+
+    def stored_before(self, batch: DeviceBatch, entries: list[RawEntry]) -> set[MessageKey]:
+        keys = [(e.at_ms, e.message_id, next(iter(e.metrics))) for e in entries if e.metrics]
+        with self.datastore.transaction(commit=False) as c:
+            return stored_keys(c, batch.tenant_id, batch.device_id.hex, keys, batch.version)

@@ -285,3 +285,47 @@ def test_a_cursor_too_old_is_refused_with_resume_too_old(
             assert [e["extensions"]["code"] for e in errors_of(refused)] == ["RESUME_TOO_OLD"]
 
     run(scenario)
+
+
+RESUMABLE_TELEMETRY = """subscription($deviceId: ID!, $after: String) {
+  telemetry(deviceId: $deviceId, after: $after) { position version messages { metrics { value } } }
+}"""
+
+
+def test_a_telemetry_subscriber_resumes_with_every_batch_in_order(
+    live_url: str, api_system: System, tokens: Tokens
+) -> None:
+    """The exact subscription: every batch stored while away, in order, then live."""
+    tenant = new_tenant()
+    token = tokens(tenant, "operator")
+    device = register_device(api_system, tenant)
+    topic = f"telemetry:{device}"
+
+    def values(update: dict[str, Any]) -> list[float]:
+        return [m["metrics"][0]["value"] for m in update["messages"]]
+
+    async def scenario() -> None:
+        variables = {"deviceId": str(device)}
+        async with ws_session(live_url, {"Authorization": token}) as ws:
+            await subscribe(ws, "1", RESUMABLE_TELEMETRY, variables)
+            await until(lambda: fanout_of(api_system).subscriber_count(tenant, topic) == 1)
+            send(api_system, tenant, device, 1.0)
+            first = (await next_message(ws))["payload"]["data"]["telemetry"]
+        assert values(first) == [1.0]
+        for batch in ((2.0, 3.0), (4.0,), (5.0, 6.0)):  # three batches while away
+            send(api_system, tenant, device, *batch)
+        async with ws_session(live_url, {"Authorization": token}) as ws:
+            await subscribe(
+                ws, "1", RESUMABLE_TELEMETRY, variables | {"after": str(first["position"])}
+            )
+            got = [(await next_message(ws))["payload"]["data"]["telemetry"] for _ in range(3)]
+            assert [values(u) for u in got] == [[2.0, 3.0], [4.0], [5.0, 6.0]]
+            send(api_system, tenant, device, 7.0)  # then live
+            live = (await next_message(ws))["payload"]["data"]["telemetry"]
+            assert values(live) == [7.0]
+        updates = [first, *got, live]
+        positions = [u["position"] for u in updates]
+        assert positions == sorted(set(positions))  # in order, nothing twice
+        assert [u["version"] for u in updates] == sorted({u["version"] for u in updates})
+
+    run(scenario)
