@@ -11,8 +11,9 @@ end, re-read and subscribe again."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -23,12 +24,14 @@ from api.auth import Permission
 from api.firmware_rows import deployments_reader
 from api.graphql.context import Info
 from api.graphql.firmware_types import Deployment, Execution
-from api.graphql.notices import tenant_notices
+from api.graphql.resume import Changed, Resume, changes
 from api.graphql.scalars import Long
 from api.operations import parse_id
+from event_store.envelope import EventEnvelope
 from read_side.deployments.port import DEPLOYMENT_TOPIC, DeploymentsReader
 from read_side.notifications import ChangeNotice
-from write_side.errors import InvalidInput
+from write_side.deployment_executions import EXECUTION_EVENTS
+from write_side.deployments import DEPLOYMENT_EVENTS
 
 parse_deployment_id = parse_id("a deployment id")
 
@@ -70,19 +73,25 @@ class DeploymentSubscription:
     async def deployment_progress(
         self, info: Info, deployment_id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[DeploymentProgress, None]:
-        """Every change of one deployment and its executions from now on; `after`: a
-        `cursor` received before, so a notice already seen is not shown again."""
+        """Every change of one deployment and its executions from now on. With `after` (a
+        `cursor` received before): first the deployment and each of its executions that
+        changed since, once each as they are now, in the order of their last change; then
+        live (nothing missed, nothing twice)."""
         caller = info.context.authorize(Permission.READ_FIRMWARE)
         key = str(parse_deployment_id(deployment_id, "deploymentId"))
-        seen = _position(after)
+        system = info.context.system
+        reader = deployments_reader(system)
 
         def keep(notice: ChangeNotice) -> bool:
-            return notice.key == key and notice.position > seen
+            return notice.key == key
 
-        notices = tenant_notices(
-            info.context.system, caller, DEPLOYMENT_TOPIC, Permission.READ_FIRMWARE, keep
+        def resume() -> Resume:
+            return Resume("deployments", PROGRESS_TYPES, progress_key(reader, key),
+                          partial(progress_rows, key))  # fmt: skip
+
+        notices = changes(
+            system, caller, DEPLOYMENT_TOPIC, Permission.READ_FIRMWARE, keep, after, resume
         )
-        reader = deployments_reader(info.context.system)
         async with aclosing(notices):
             async for notice in notices:
                 progress = await to_thread.run_sync(DeploymentProgress.read, reader, notice)
@@ -90,9 +99,41 @@ class DeploymentSubscription:
                     yield progress
 
 
-def _position(after: str | None) -> int:
-    if after is None:
-        return 0
-    if not after.isdigit():
-        raise InvalidInput("not a cursor of deploymentProgress", "after")
-    return int(after)
+PROGRESS_TYPES = tuple(e.type for e in (*DEPLOYMENT_EVENTS, *EXECUTION_EVENTS))
+_DEPLOYMENT_TYPES = frozenset(e.type for e in DEPLOYMENT_EVENTS)
+
+
+def progress_key(
+    reader: DeploymentsReader, deployment: str
+) -> Callable[[EventEnvelope], str | None]:
+    """The key a deployment or execution event changes for a resumed `deploymentProgress` of
+    `deployment`: "" for the deployment itself, an execution's id for one of its executions
+    (looked up once per execution), None for anything else."""
+    owner: dict[str, str | None] = {}
+
+    def key(envelope: EventEnvelope) -> str | None:
+        if envelope.type in _DEPLOYMENT_TYPES:
+            return "" if envelope.stream_id == deployment else None
+        stream = envelope.stream_id
+        if stream not in owner:
+            row = reader.execution(envelope.tenant_id, UUID(stream))
+            owner[stream] = None if row is None else str(row.deployment_id)
+        return stream if owner[stream] == deployment else None
+
+    return key
+
+
+def progress_rows(deployment: str, tenant: str, changed: Changed) -> list[ChangeNotice]:
+    """One notice per changed key, as the deployments model publishes them: the payload is
+    read again when shown (`DeploymentProgress.read`), so a notice names only the execution."""
+    return [
+        ChangeNotice(
+            tenant,
+            DEPLOYMENT_TOPIC,
+            deployment,
+            position,
+            kind,
+            {"execution": {"execution_id": key} if key else None},
+        )
+        for key, position, kind in changed
+    ]

@@ -236,6 +236,69 @@ def test_a_subscriber_sees_its_deployment_change(
     run(scenario)
 
 
+RESUMED_PROGRESS = """subscription($id: ID!, $after: String) {
+  deploymentProgress(deploymentId: $id, after: $after) {
+    eventType position cursor deployment { id status version } execution { id state } } }"""
+
+
+def test_a_progress_subscriber_resumes_with_what_changed_while_away(
+    api_system: System, live_url: str, tokens: Tokens
+) -> None:
+    """`after`: the deployment and each execution changed since, once each as they are now,
+    in the order of their last change; then live."""
+    needs_read_models(api_system)
+    tenant = new_tenant()
+    operator, viewer = tokens(tenant, "operator"), tokens(tenant, "viewer")
+    firmware_id = publish(api_system, tenant)
+    device_id = register(api_system, tenant)
+    meta = EventMetadata(tenant, "user:op")
+
+    async def scenario() -> None:
+        auth = {"Authorization": operator}
+        async with httpx.AsyncClient(base_url=f"http://{live_url}", timeout=WAIT) as client:
+            created = await client.post(
+                "/firmware/deployments", json=body(firmware_id), headers=auth
+            )
+            deployment_id = created.json()["id"]
+            variables = {"id": deployment_id}
+            async with ws_session(live_url, {"Authorization": viewer}, WAIT) as ws:
+                await subscribe(ws, "1", RESUMED_PROGRESS, variables)
+                await until(lambda: fanout_of(api_system).subscriber_count(tenant, TOPIC) == 1)
+                await client.post(f"/firmware/deployments/{deployment_id}/pause", headers=auth)
+                paused = (await next_message(ws, WAIT))["payload"]["data"]["deploymentProgress"]
+            # While away: an execution queued, the deployment resumed (its last change).
+            queued = api_system.deployment_service.queue(
+                QueueExecution(UUID(deployment_id), device_id, wave=0, from_version="1.0.0"), meta
+            )
+            await client.post(f"/firmware/deployments/{deployment_id}/resume", headers=auth)
+            assert api_system.wait_for(api_system.event_log.head(), WAIT)
+            async with ws_session(live_url, {"Authorization": viewer}, WAIT) as ws:
+                after = variables | {"after": paused["cursor"]}
+                await subscribe(ws, "1", RESUMED_PROGRESS, after)
+                got = [
+                    (await next_message(ws, WAIT))["payload"]["data"]["deploymentProgress"]
+                    for _ in range(2)
+                ]
+                await client.post(f"/firmware/deployments/{deployment_id}/pause", headers=auth)
+                live = (await next_message(ws, WAIT))["payload"]["data"]["deploymentProgress"]
+        execution, deployment = got
+        assert execution["execution"]["state"] == "QUEUED"
+        assert execution["execution"]["id"] == str(queued.aggregate.id)
+        assert deployment["execution"] is None
+        assert deployment["eventType"].endswith("Resumed")
+        assert deployment["deployment"]["status"] != "PAUSED"
+        assert live["eventType"].endswith("Paused")
+        positions = [
+            paused["position"],
+            execution["position"],
+            deployment["position"],
+            live["position"],
+        ]
+        assert positions == sorted(set(positions))  # in order, nothing twice
+
+    run(scenario)
+
+
 EXECUTIONS = """query($id: ID!, $state: ExecutionState) { deployment(id: $id) {
   counts { state count }
   executions(state: $state) { edges { node { id deviceId state purpose wave
