@@ -57,6 +57,11 @@ class Supervisor:
     _keeper: LeaseKeeper | None = None
     _dispatch_poll: float = 1.0
 
+    @property
+    def _grouped(self) -> frozenset[str]:
+        """The workers that run in a worker group (with the members held here)."""
+        return frozenset(name for group in self.worker_groups for name in group)
+
     def start(self, names: Sequence[str], dispatch_poll_interval: float) -> None:
         """Start the workers `names` (empty: all of them) once; an unknown name raises
         `ValueError` before anything starts. With `lease_terms`, only those whose leases this
@@ -79,7 +84,7 @@ class Supervisor:
             {name: leased(self.workers[name]) for name in sorted(running)},
             self.lease_terms,
             self._reconcile,
-            grouped=frozenset(name for group in self.worker_groups for name in group),
+            grouped=self._grouped,
         )
         self._keeper.turn()
         self._keeper.start()
@@ -102,8 +107,7 @@ class Supervisor:
             self._running = {name for key in self._units for name in key}
 
     def _units_of(self, names: frozenset[str]) -> set[tuple[str, ...]]:
-        grouped = {name for group_names in self.worker_groups for name in group_names}
-        units: set[tuple[str, ...]] = {(name,) for name in names if name not in grouped}
+        units: set[tuple[str, ...]] = {(name,) for name in names if name not in self._grouped}
         for group_names in self.worker_groups:
             members = tuple(n for n in group_names if n in names)
             if members:
@@ -111,9 +115,8 @@ class Supervisor:
         return units
 
     def _unit(self, names: tuple[str, ...]) -> Unit:
-        grouped = {name for group_names in self.worker_groups for name in group_names}
         runner: Runner
-        if names[0] in grouped:
+        if names[0] in self._grouped:
             runner = WorkerGroup([_batching(self.workers[n]) for n in names])
         else:
             runner = self.workers[names[0]]
@@ -226,6 +229,7 @@ class Supervisor:
             for unit in self._draining:
                 unit.stop(timeout=5.0)
             self._draining = []
+        # and whatever was started outside the units (a test, a tool): no-ops otherwise
         if self.dispatcher is not None:
             self.dispatcher.stop()
         for worker in self.workers.values():

@@ -20,8 +20,7 @@ from eventsourcing.persistence import Tracking
 
 from event_store.envelope import EventEnvelope
 from read_side.notifications import ChangeNotice
-from read_side.telemetry import TelemetryView, fold, telemetry_topic
-from read_side.telemetry.batch import notice_data
+from read_side.telemetry import TelemetryView, batch_notice, fold
 from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED
 
 BATCH_TOPIC = TELEMETRY_BATCH_RECORDED.topic
@@ -48,14 +47,5 @@ class TelemetryProjection:
         if not self.notices:
             return []
         return [  # what the read model now holds: no notice of a dropped repeat
-            ChangeNotice(
-                tenant_id=batch.tenant_id,
-                topic=telemetry_topic(batch.device_id),
-                key=str(batch.device_id),
-                position=batch.position,
-                event_type=TELEMETRY_BATCH_RECORDED.type,
-                data=notice_data(batch),
-            )
-            for batch in applied
-            if batch.entries
+            batch_notice(batch, TELEMETRY_BATCH_RECORDED.type) for batch in applied if batch.entries
         ]

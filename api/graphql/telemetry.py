@@ -36,8 +36,8 @@ from api.telemetry import (
 from event_store.envelope import EventEnvelope
 from read_side.device_status.columns import STATUS_JSON
 from read_side.notifications import ChangeNotice
-from read_side.telemetry import Resolution, fold, telemetry_topic
-from read_side.telemetry.batch import as_applied, notice_data
+from read_side.telemetry import Resolution, batch_notice, fold, telemetry_topic
+from read_side.telemetry.batch import as_applied
 from write_side.alerts import ALERT_EVENTS
 from write_side.devices import DEVICE_EVENTS
 from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED, TELEMETRY_EVENTS, telemetry_id
@@ -171,14 +171,11 @@ def stored_batches(
         after=after, up_to=upto, tenant_id=tenant, types=(TELEMETRY_BATCH_RECORDED.type,),
         page=PAGE,
     )  # fmt: skip
-    topic, key = telemetry_topic(device), str(device)
     found = []
     for envelope in events:
         if envelope.stream_id != stream:
             continue
         batch = as_applied(fold(envelope), system.telemetry.stored_before)
         if batch.entries:
-            found.append(
-                ChangeNotice(tenant, topic, key, batch.position, envelope.type, notice_data(batch))
-            )
+            found.append(batch_notice(batch, envelope.type))
     return found

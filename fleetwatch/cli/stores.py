@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from event_store.leases import Lease
 from fleetwatch.bootstrap import PROJECTIONS, build_system
 from fleetwatch.cli.common import LOG_FORMAT, console, fail, start
 from fleetwatch.lease_keeper import lease_of
@@ -125,20 +126,20 @@ def projections_status() -> None:
         head = system.event_log.head()
         print(f"feed head: {head}")
         for name, worker in system.workers.items():
-            lease = lease_of(worker)
-            held = (
-                "not held"
-                if lease is None
-                else f"{lease.owner} token {lease.token} "
-                + (
-                    f"for {lease.expires_at - now:.1f} s"
-                    if lease.expires_at > now
-                    else f"expired {now - lease.expires_at:.1f} s ago"
-                )
+            print(
+                f"{name:<14} checkpoint {worker.checkpoint():>10}  {_holder(lease_of(worker), now)}"
             )
-            print(f"{name:<14} checkpoint {worker.checkpoint():>10}  {held}")
     finally:
         system.close()
+
+
+def _holder(lease: Lease | None, now: float) -> str:
+    """Who runs a worker, for `projections status`."""
+    if lease is None:
+        return "not held"
+    left = lease.expires_at - now
+    term = f"for {left:.1f} s" if left > 0 else f"expired {-left:.1f} s ago"
+    return f"{lease.owner} token {lease.token} {term}"
 
 
 def events(

@@ -23,8 +23,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
+from read_side.notifications import ChangeNotice
 from read_side.paging import Page
-from read_side.telemetry.batch import DeviceBatch, MessageKey, RawEntry
+from read_side.telemetry.batch import DeviceBatch, MessageKey, RawEntry, notice_data
 from read_side.telemetry.row import (
     BUCKET_SECONDS,
     Bucket,
@@ -45,6 +46,7 @@ __all__ = [
     "HistoryQuery",
     "TelemetryReader",
     "TelemetryView",
+    "batch_notice",
     "bucket_range",
     "decode_bucket_cursor",
     "decode_reading_cursor",
@@ -68,6 +70,19 @@ MAX_RANGE: dict[Resolution, timedelta] = {
 def telemetry_topic(device_id: UUID) -> str:
     """The change-notice topic of one device's new readings (channel per tenant and device)."""
     return f"telemetry:{device_id}"
+
+
+def batch_notice(batch: DeviceBatch, event_type: str) -> ChangeNotice:
+    """The `telemetry` change notice of a batch as the model applied it: what the projection
+    publishes after its commit and what a resumed subscription's backfill shows."""
+    return ChangeNotice(
+        tenant_id=batch.tenant_id,
+        topic=telemetry_topic(batch.device_id),
+        key=str(batch.device_id),
+        position=batch.position,
+        event_type=event_type,
+        data=notice_data(batch),
+    )
 
 
 # Cursors ------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ is a next page.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -112,6 +113,13 @@ def stored_keys(
     return found
 
 
+def _stored_before(c: Any, batch: DeviceBatch, entries: list[RawEntry]) -> set[MessageKey]:
+    """The keys of `entries` (late ones of `batch`, with readings) that an earlier event of the
+    device stored: looked up by one of each entry's metrics."""
+    keys = ((e.at_ms, e.message_id, next(iter(e.metrics))) for e in entries if e.metrics)
+    return stored_keys(c, batch.tenant_id, batch.device_id.hex, keys, batch.version)
+
+
 class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -143,13 +151,7 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
             if late:  # rows built once the repeats are dropped, from what the rows say now
-
-                def stored(batch: DeviceBatch, entries: list[RawEntry]) -> set[MessageKey]:
-                    keys = ((e.at_ms, e.message_id, next(iter(e.metrics))) for e in entries)
-                    device = batch.device_id.hex
-                    return stored_keys(c, batch.tenant_id, device, keys, batch.version)
-
-                kept = without_repeats(batches, stored)
+                kept = without_repeats(batches, functools.partial(_stored_before, c))
                 readings, rollups = _rows(kept)
             c.executemany(_INSERT_READING, readings)
             # One upsert per event and row, in feed order: the same additions in the same order
@@ -225,6 +227,5 @@ class SQLiteTelemetryReader(TelemetryReader):
             return {message_id for _, message_id in stored_keys(c, tenant_id, device_id.hex, keys)}
 
     def stored_before(self, batch: DeviceBatch, entries: list[RawEntry]) -> set[MessageKey]:
-        keys = [(e.at_ms, e.message_id, next(iter(e.metrics))) for e in entries if e.metrics]
         with self.datastore.transaction(commit=False) as c:
-            return stored_keys(c, batch.tenant_id, batch.device_id.hex, keys, batch.version)
+            return _stored_before(c, batch, entries)
