@@ -37,7 +37,7 @@ def meta_decoder(mapper: EnvelopeMapper) -> Callable[[StoredRecord], Meta]:
     def meta_of(record: StoredRecord) -> Meta:
         event = StoredEvent(record.stream_id, record.version, record.topic, record.state)
         try:
-            return meta_from_state(mapper.decode_state(event))
+            return meta_from_state(mapper.decode_state(event, personal=False))
         except Exception:  # undecodable: hashed with empty metadata
             return Meta("", "", "", "")
 

@@ -28,6 +28,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from event_store.ids import new_uuid4
+from event_store.personal_data import PersonalDataCipher
 
 META_KEY = "_meta"
 
@@ -90,13 +91,20 @@ def _now() -> datetime:
 
 
 class EnvelopeMapper(Mapper[UUID]):
-    """The library's mapper, plus the envelope metadata stored beside each event's state."""
+    """The library's mapper, plus the envelope metadata stored beside each event's state, and
+    the personal fields sealed under their subject's key when `personal` is set
+    (`event_store.personal_data`; the application sets it)."""
+
+    personal: PersonalDataCipher | None = None
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         metadata = current_metadata()
         event_state = dict(vars(domain_event))
         originator_id = event_state.pop("originator_id")
         originator_version = event_state.pop("originator_version")
+        topic = get_topic(type(domain_event))
+        if self.personal is not None:
+            self.personal.seal(topic, originator_id, originator_version, event_state)
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             event_state["class_version"] = class_version
@@ -111,7 +119,7 @@ class EnvelopeMapper(Mapper[UUID]):
         return StoredEvent(
             originator_id=originator_id,
             originator_version=originator_version,
-            topic=get_topic(type(domain_event)),
+            topic=topic,
             state=self._seal(self.transcoder.encode(event_state)),
         )
 
@@ -130,14 +138,24 @@ class EnvelopeMapper(Mapper[UUID]):
         object.__setattr__(domain_event, "__dict__", state)
         return cast(DomainEventProtocol[UUID], domain_event)
 
-    def decode_state(self, stored_event: StoredEvent) -> dict[str, Any]:
+    def decode_state(self, stored_event: StoredEvent, *, personal: bool = True) -> dict[str, Any]:
+        """The stored state; its personal fields opened unless `personal` is False (None where
+        the subject's key was destroyed)."""
         data = stored_event.state
         try:
             if self.cipher:
                 data = self.cipher.decrypt(data)
             if self.compressor:
                 data = self.compressor.decompress(data)
-            return cast(dict[str, Any], self.transcoder.decode(data))
+            state = cast(dict[str, Any], self.transcoder.decode(data))
+            if personal and self.personal is not None:
+                self.personal.open(
+                    stored_event.topic,
+                    stored_event.originator_id,
+                    stored_event.originator_version,
+                    state,
+                )
+            return state
         except Exception as e:
             msg = (
                 f"cannot decode event {stored_event.topic} of stream "
@@ -179,7 +197,7 @@ class EnvelopeMapper(Mapper[UUID]):
 
 def tenant_of(mapper: EnvelopeMapper, stored_event: StoredEvent) -> str:
     """The tenant a stored event belongs to (cheap enough for feed filtering)."""
-    meta = mapper.decode_state(stored_event).get(META_KEY) or {}
+    meta = mapper.decode_state(stored_event, personal=False).get(META_KEY) or {}
     return str(meta.get("tenant_id", ""))
 
 

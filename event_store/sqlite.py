@@ -51,6 +51,7 @@ from eventsourcing.persistence import (
 
 from event_store.sqlite_files import commit_notifier, use_pool, waiting_out_table_locks
 from event_store.sqlite_leases import SQLiteLeases
+from event_store.sqlite_personal_keys import KEYS_DBNAME, SQLitePersonalKeys
 
 __all__ = [
     "Factory",
@@ -271,6 +272,15 @@ class SQLiteFactory(es_sqlite.SQLiteFactory):
     def __init__(self, env: Any) -> None:
         super().__init__(env)
         use_pool(self.datastore)
+        self._keys: SQLitePersonalKeys | None = None
+
+    def personal_keys(self) -> SQLitePersonalKeys:
+        """The subjects' data keys (`event_store.sqlite_personal_keys`): their own file beside
+        a file store, this datastore for an in-memory one."""
+        if self._keys is None:
+            named = self.env.get(KEYS_DBNAME)
+            self._keys = SQLitePersonalKeys.beside(self.datastore, named, self.env_create_table())
+        return self._keys
 
     def close(self) -> None:
         """Ends the subscriptions of its recorders, then closes the database connections."""
@@ -278,6 +288,8 @@ class SQLiteFactory(es_sqlite.SQLiteFactory):
             subscriptions = list(_subscriptions.pop(self.datastore, ()))
         for subscription in subscriptions:
             subscription.close()
+        if self._keys is not None and self._keys.datastore is not self.datastore:
+            self._keys.close()
         super().close()
 
 

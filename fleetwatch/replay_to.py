@@ -74,7 +74,9 @@ def position_at(app: FleetApplication, instant: datetime, head: int) -> int:
         if not page:
             break
         for notification in page:
-            meta = app.envelope_mapper.decode_state(notification).get(META_KEY) or {}
+            meta = (
+                app.envelope_mapper.decode_state(notification, personal=False).get(META_KEY) or {}
+            )
             recorded = meta.get("recorded_at")
             if recorded is not None and datetime.fromisoformat(recorded) > instant:
                 return position

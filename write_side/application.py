@@ -23,9 +23,11 @@ from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, Transcoder
 
 from event_store.envelope import EnvelopeMapper, EventMetadata, recording_as
+from event_store.personal_data import MemoryPersonalKeys, PersonalDataCipher, PersonalKeys
 from event_store.transcoder import FastJSONTranscoder
 from write_side.errors import ConcurrencyConflict, NotFound
 from write_side.telemetry_log import SNAPSHOT_INTERVAL, Telemetry
+from write_side.users import PERSONAL_FIELDS
 
 A = TypeVar("A", bound=Aggregate)
 log = logging.getLogger(__name__)
@@ -54,9 +56,22 @@ class FleetApplication(Application[UUID]):
         return transcoder
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return self.factory.mapper(
+        mapper = self.factory.mapper(
             transcoder=self.construct_transcoder(), mapper_class=EnvelopeMapper
         )
+        assert isinstance(mapper, EnvelopeMapper)
+        # The personal fields' keys live beside the store (its factory's `personal_keys`);
+        # the in-memory store keeps them in memory.
+        make_keys = getattr(self.factory, "personal_keys", None)
+        keys: PersonalKeys = make_keys() if make_keys is not None else MemoryPersonalKeys()
+        mapper.personal = PersonalDataCipher(PERSONAL_FIELDS, keys)
+        return mapper
+
+    def destroy_personal_keys(self, subject: UUID) -> int:
+        """Destroy the data keys of `subject` (a user): their personal fields read as None from
+        now on, in every event (docs/audit.md 19.7). How many keys there were."""
+        personal = self.envelope_mapper.personal
+        return 0 if personal is None else personal.destroy(subject)
 
     @property
     def envelope_mapper(self) -> EnvelopeMapper:

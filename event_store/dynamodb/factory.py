@@ -17,6 +17,8 @@ from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 from event_store.dynamodb.client import DynamoDBClient, create_client, endpoint_of
 from event_store.dynamodb.datastore import DynamoDBDatastore
 from event_store.dynamodb.local import forget_table
+from event_store.dynamodb.personal_keys import PURPOSE as KEYS_PURPOSE
+from event_store.dynamodb.personal_keys import DynamoDBPersonalKeys, personal_keys_table_spec
 from event_store.dynamodb.recorders import (
     DynamoDBAggregateRecorder,
     DynamoDBApplicationRecorder,
@@ -84,6 +86,7 @@ class DynamoDBFactory(InfrastructureFactory[DynamoDBTrackingRecorder]):
         self.datastore = DynamoDBDatastore(
             client=self.client, table_prefix=table_prefix, namespace=namespace
         )
+        self._keys: DynamoDBPersonalKeys | None = None
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         recorder = self.aggregate_recorder_class(
@@ -130,19 +133,28 @@ class DynamoDBFactory(InfrastructureFactory[DynamoDBTrackingRecorder]):
             recorder.create_table()
         return recorder
 
+    def personal_keys(self) -> DynamoDBPersonalKeys:
+        """The subjects' data keys (`event_store.dynamodb.personal_keys`), in their own table."""
+        if self._keys is None:
+            self._keys = DynamoDBPersonalKeys(self.datastore, create_table=self.env_create_table())
+        return self._keys
+
     def env_create_table(self) -> bool:
         default = "yes"
         return bool(strtobool(self.env.get(self.CREATE_TABLE, default) or default))
 
     def standard_table_names(self) -> list[str]:
-        """The tables the standard recorders use: events, snapshots, tracking."""
-        return [self.datastore.table_name(p) for p in (*STANDARD_PURPOSES, "tracking")]
+        """The tables the standard recorders use: events, snapshots, tracking, and the
+        personal data keys."""
+        purposes = (*STANDARD_PURPOSES, "tracking", KEYS_PURPOSE)
+        return [self.datastore.table_name(p) for p in purposes]
 
     def create_tables(self) -> list[str]:
         """Create the standard tables unless they exist; wait until ACTIVE; return names."""
         names = self.standard_table_names()
-        specs = [events_table_spec(name) for name in names[:-1]]
-        specs.append(tracking_table_spec(names[-1]))
+        specs = [events_table_spec(name) for name in names[:-2]]
+        specs.append(tracking_table_spec(names[-2]))
+        specs.append(personal_keys_table_spec(names[-1]))
         ensure_tables(self.client, specs)
         return names
 
