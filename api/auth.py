@@ -54,6 +54,7 @@ class Permission(StrEnum):
     WRITE_DEPLOYMENTS = "deployments:write"  # create, pause, resume, cancel, finish
     APPROVE_DEPLOYMENTS = "deployments:approve"  # approve a wave (admin only)
     EXPORT_DATA = "analytics:export"  # request and read exports (docs/analytics.md 20.5)
+    ERASE_USERS = "users:erase"  # erase another user's personal data (admin only, 19.7)
 
 
 # What every role may do: read devices, alerts and firmware (releases, rollouts), and see its

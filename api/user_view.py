@@ -80,6 +80,13 @@ class PushTokenPublic(View):
     registered_at: datetime
 
 
+class ErasurePublic(View):
+    """The outcome of erasing a user's personal data: the user and their stream's version."""
+
+    user_id: UUID
+    version: int
+
+
 class UserPublic(View):
     id: UUID
     subject: str

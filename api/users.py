@@ -19,15 +19,23 @@ from fastapi import Path
 
 from api.auth import Permission, Principal
 from api.command_path import build_command, run_command
-from api.operations import MUTATION, QUERY, Arg, Call, GraphQL, Operation, Rest
+from api.operations import MUTATION, QUERY, Arg, Call, GraphQL, Operation, Rest, parse_id
 from api.ports import FleetSystem
 from api.rest.errors import conflict
-from api.user_view import PreferencesBody, ProfileBody, PushTokenBody, PushTokenPublic, UserPublic
+from api.user_view import (
+    ErasurePublic,
+    PreferencesBody,
+    ProfileBody,
+    PushTokenBody,
+    PushTokenPublic,
+    UserPublic,
+)
 from event_store.envelope import EventMetadata
 from read_side.users import PushTokenRow, UserRow
 from write_side.application import Saved
 from write_side.errors import NotFound
 from write_side.user_commands import (
+    ErasePersonalData,
     RegisterPushToken,
     RemovePushToken,
     SetNotificationPreferences,
@@ -39,6 +47,12 @@ from write_side.users import User, push_token_id, user_id_for
 C = TypeVar("C")
 Handler = Callable[[str, C, EventMetadata], Saved[User]]  # e.g. UserService.update_my_profile
 TOKEN_ID = Arg("token_id", Annotated[str, Path(alias="tokenId")], strawberry.ID)
+USER_ID = Arg(
+    "user_id",
+    Annotated[UUID, Path(alias="userId", description="The user's id (a UUID).")],
+    strawberry.ID,
+    parse=parse_id("a user id"),
+)
 
 
 async def read_me(system: FleetSystem, caller: Principal) -> UserRow | None:
@@ -72,6 +86,27 @@ async def remove_push_token(call: Call) -> UserPublic:
     fields = {"token_id": str(call["token_id"]), "reason": "user"}
     command = build_command(RemovePushToken, fields)
     return await _user_command(call, call.system.user_service.remove_my_push_token, command)
+
+
+async def erase_me(call: Call) -> ErasurePublic:
+    """Erase the caller's own personal data (docs/audit.md 19.7)."""
+    handle = call.system.user_service.erase_my_personal_data
+    row = await run_user_command(call.system, call.caller, handle, ErasePersonalData())
+    return ErasurePublic(user_id=row.user_id, version=row.version)
+
+
+async def erase_user(call: Call) -> ErasurePublic:
+    """An administrator erases a user's personal data (docs/audit.md 19.7)."""
+    command = build_command(ErasePersonalData, {"user_id": call["user_id"]})
+    row = await run_command(
+        call.system,
+        call.caller,
+        call.system.user_service.erase_personal_data,
+        command,
+        read=_read(call.system),
+        fallback=_row_of_saved,
+    )
+    return ErasurePublic(user_id=row.user_id, version=row.version)
 
 
 def registered_token(call: Call, user: UserPublic) -> PushTokenPublic:
@@ -130,6 +165,22 @@ OPERATIONS = (
             etag=False, responses={404: {"description": "No such token."}},
         ),
         graphql=GraphQL("remove_push_token", MUTATION, input="RemovePushTokenInput"),
+    ),
+    Operation(
+        "erase_me", EDIT, erase_me, ErasurePublic,
+        rest=Rest(
+            "DELETE", "/users/me", "Erase my personal data (email, name, phone, push tokens)",
+            etag=False, responses={404: {"description": "Nothing is recorded for you."}},
+        ),
+        graphql=GraphQL("erase_my_personal_data", MUTATION),
+    ),
+    Operation(
+        "erase_user", Permission.ERASE_USERS, erase_user, ErasurePublic, args=(USER_ID,),
+        rest=Rest(
+            "DELETE", "/users/{userId}/personal-data", "Erase a user's personal data",
+            etag=False, responses={404: {"description": "No such user."}},
+        ),
+        graphql=GraphQL("erase_user_personal_data", MUTATION, input="ErasePersonalDataInput"),
     ),
 )  # fmt: skip
 

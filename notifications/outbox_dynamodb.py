@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
@@ -102,6 +103,42 @@ class DynamoDBOutbox(DynamoDBTrackingRecorder, Outbox):
             except IntegrityError:  # absent, already due, or already sent
                 pass
         return suppressed
+
+    def forget_user(self, tenant_id: str, user_id: UUID) -> int:
+        """Reads the tenant's partition (filtered by user: the table has no index by user)."""
+        rows, start = [], None
+        with translated_errors():
+            while True:
+                page = self.client.query(
+                    TableName=self.table,
+                    KeyConditionExpression="tenant_id = :t",
+                    FilterExpression="user_id = :u",
+                    ProjectionExpression="dedup_key, #st",
+                    ExpressionAttributeNames={"#st": "status"},
+                    ExpressionAttributeValues={":t": {"S": tenant_id}, ":u": {"S": str(user_id)}},
+                    ConsistentRead=True,
+                    **({"ExclusiveStartKey": start} if start else {}),
+                )
+                rows += page.get("Items", [])
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    break
+            for row in rows:
+                waiting = row["status"]["S"] in ("pending", "retrying")
+                update = "SET address = :blank" + (
+                    ", #st = :suppressed REMOVE due_shard, due_sk" if waiting else ""
+                )
+                values = {":blank": {"S": ""}} | (
+                    {":suppressed": {"S": "suppressed"}} if waiting else {}
+                )
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=_key(tenant_id, row["dedup_key"]["S"]),
+                    UpdateExpression=update,
+                    ExpressionAttributeValues=values,
+                    **({"ExpressionAttributeNames": {"#st": "status"}} if waiting else {}),
+                )
+        return len(rows)
 
     def get(self, tenant_id: str, key: str) -> OutboxRow | None:
         with translated_errors():

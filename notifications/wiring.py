@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 
 from notifications.dispatcher import Backoff, Dispatcher
-from notifications.outbox import Outbox, SQLiteOutbox
+from notifications.outbox import Outbox
+from notifications.outbox_sqlite import SQLiteOutbox
 from notifications.port import NotificationSender
 from write_side.application import FleetApplication
 from write_side.notifications import Notification

@@ -47,11 +47,12 @@ from write_side.notifications import (
     parse_preferences,
     plan_notifications,
 )
-from write_side.users import SEVERITIES
+from write_side.users import SEVERITIES, USER_PERSONAL_DATA_ERASED
 
 log = logging.getLogger(__name__)
 
 ALERT_TOPICS = topics(n for n in ALERT_EVENTS if n.type in TRANSITION_OF_EVENT)
+ERASED_TOPIC = USER_PERSONAL_DATA_ERASED.topic
 
 
 class RecipientsBehind(RuntimeError):
@@ -153,10 +154,10 @@ class NotifierProjection:
         self.outbox, self.users, self.alerts = outbox, users, alerts
         self.recipients_ready = recipients_ready
         self.clock = clock
-        self.topics = tuple(sorted(ALERT_TOPICS))
+        self.topics = tuple(sorted((*ALERT_TOPICS, ERASED_TOPIC)))
 
     def handles(self, topic: str) -> bool:
-        return topic in ALERT_TOPICS
+        return topic in ALERT_TOPICS or topic == ERASED_TOPIC
 
     def process(self, envelope: EventEnvelope, tracking: Tracking) -> list[ChangeNotice]:
         return self.process_batch([envelope], tracking)
@@ -173,6 +174,11 @@ class NotifierProjection:
         recipients: dict[str, list[Recipient]] = {}
         planned = []
         for envelope in envelopes:
+            if envelope.type == USER_PERSONAL_DATA_ERASED.type:
+                # Before the batch's rows are added: none of them has the erased addresses
+                # (the users model is past this batch); idempotent when the batch is replayed.
+                self.outbox.forget_user(envelope.tenant_id, UUID(envelope.stream_id))
+                continue
             alert = self.alerts.describe(envelope)
             if alert is None:
                 continue

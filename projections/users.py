@@ -25,6 +25,7 @@ from read_side.notifications import ChangeNotice
 from read_side.users import PushTokenRow, UserRow, UsersReader, UsersView
 from write_side.event_names import topic_prefix
 from write_side.users import (
+    USER_PERSONAL_DATA_ERASED,
     USER_PREFERENCES_CHANGED,
     USER_PROFILE_CREATED,
     USER_PROFILE_UPDATED,
@@ -72,7 +73,7 @@ def evolve(current: UserRow | None, envelope: EventEnvelope) -> UserRow | None:
         token = PushTokenRow(
             token_id=str(payload["token_id"]),
             platform=str(payload["platform"]),
-            token=str(payload["token"]),
+            token=str(payload["token"] or ""),  # None: erased since (docs/audit.md 19.7)
             registered_at=envelope.occurred_at,
         )
         others = tuple(t for t in current.push_tokens if t.token_id != token.token_id)
@@ -80,6 +81,9 @@ def evolve(current: UserRow | None, envelope: EventEnvelope) -> UserRow | None:
     if kind == USER_PUSH_TOKEN_REMOVED.type:
         kept = tuple(t for t in current.push_tokens if t.token_id != payload["token_id"])
         return replace(current, push_tokens=kept, **common)
+    if kind == USER_PERSONAL_DATA_ERASED.type:
+        erased: dict[str, Any] = dict.fromkeys(payload["fields"])
+        return replace(current, **erased, push_tokens=(), **common)
     return replace(current, **common)  # an event type added later: keep the guard moving
 
 

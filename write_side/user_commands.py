@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zoneinfo
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -136,3 +137,10 @@ class RegisterPushToken(Command):
 class RemovePushToken(Command):
     token_id: TokenId
     reason: Literal["user", "unregistered"] = "user"
+
+
+class ErasePersonalData(Command):
+    """Erase a user's personal data (docs/audit.md 19.7): an administrator names the user;
+    a caller erasing their own names nobody (`user_id` None, the handler binds the caller)."""
+
+    user_id: UUID | None = None

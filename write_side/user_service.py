@@ -14,9 +14,10 @@ from uuid import UUID
 
 from event_store.envelope import EventMetadata
 from write_side.application import FleetApplication, Saved, check_version, retried
-from write_side.errors import NotFound
+from write_side.errors import InvalidInput, NotFound
 from write_side.notifications import PushTarget, Recipient, parse_preferences
 from write_side.user_commands import (
+    ErasePersonalData,
     RegisterPushToken,
     RemovePushToken,
     SetNotificationPreferences,
@@ -83,6 +84,37 @@ class UserService:
         meta = EventMetadata(tenant_id, NOTIFIER_ACTOR, causation_id=causation_id)
         command = RemovePushToken(token_id=push_token_id(token), reason="unregistered")
         return self.remove_push_token(user_id, command, meta)
+
+    def erase_personal_data(self, command: ErasePersonalData, meta: EventMetadata) -> Saved[User]:
+        """Erase the personal data of the user `command` names (docs/audit.md 19.7): destroy
+        the user's data keys, so every personal field ever recorded reads as None, then record
+        `PersonalDataErased` (the read models clear their copies), then destroy again the keys
+        a write racing this one may have made. NotFound for a user without a stream (or
+        another tenant's). Safe to repeat: a repeat after a failure finishes the erasure; one
+        after a success records nothing."""
+        if command.user_id is None:
+            raise InvalidInput("name the user whose personal data to erase", field="user_id")
+        user_id = command.user_id
+        self.get(meta.tenant_id, user_id)  # before any key is destroyed
+
+        def attempt() -> Saved[User]:
+            destroyed = self.app.destroy_personal_keys(user_id)
+            user = self.get(meta.tenant_id, user_id)
+            user.erase_personal_data(destroyed)
+            return self.app.commit(user, meta)
+
+        saved = retried(attempt, retry=True)
+        self.app.destroy_personal_keys(user_id)
+        return saved
+
+    def erase_my_personal_data(
+        self, subject: str, command: ErasePersonalData, meta: EventMetadata
+    ) -> Saved[User]:
+        """The caller erases their own personal data; NotFound before their first change."""
+        if self.find(meta.tenant_id, subject) is None:
+            raise NotFound("no personal data is recorded for you")
+        mine = command.model_copy(update={"user_id": user_id_for(meta.tenant_id, subject)})
+        return self.erase_personal_data(mine, meta)
 
     def get(self, tenant_id: str, user_id: UUID) -> User:
         """The user, or NotFound (also for another tenant's user)."""

@@ -33,6 +33,9 @@ CHANNELS: tuple[Channel, ...] = get_args(Channel)
 SEVERITIES = severity.SEVERITIES
 
 PROFILE_FIELDS = ("email", "display_name", "phone_e164", "time_zone", "locale")
+# Personal data (docs/audit.md 19.7): sealed under the user's data key in the events that carry
+# it (`PERSONAL_FIELDS` below), cleared by an erasure. The subject id is an opaque token subject.
+PERSONAL_PROFILE_FIELDS = ("email", "display_name", "phone_e164")
 CLEARABLE_FIELDS = frozenset({"email", "display_name", "phone_e164"})
 DEFAULT_TIME_ZONE = "UTC"
 DEFAULT_LOCALE = "en"
@@ -101,6 +104,7 @@ class User(Aggregate):
         self.time_zone, self.locale = time_zone, locale
         self.preferences: dict[str, Any] = default_preferences()
         self.push_tokens: dict[str, PushToken] = {}  # in registration order
+        self.erased = False  # personal data erased, nothing personal recorded since
 
     def update_profile(self, changes: Mapping[str, str | None]) -> bool:
         """Apply `changes` (field -> value; None clears an optional field). False when nothing
@@ -140,6 +144,15 @@ class User(Aggregate):
         )
         return True
 
+    def erase_personal_data(self, keys_destroyed: int) -> bool:
+        """Record the erasure of the user's personal data (their data keys were destroyed:
+        `keys_destroyed`); the profile's personal fields and the push tokens are cleared. False
+        when nothing personal was recorded since the last erasure (nothing is recorded)."""
+        if self.erased and not keys_destroyed:
+            return False
+        self._personal_data_erased(fields=sorted(PERSONAL_PROFILE_FIELDS), keys=keys_destroyed)
+        return True
+
     def remove_push_token(self, token_id: str, reason: RemovalReason) -> bool:
         """Forget a token. An unknown id is NotFound when the user asks, a no-op otherwise
         (the push provider may report a token that is already gone)."""
@@ -165,8 +178,16 @@ class User(Aggregate):
         for name, value in zip(PROFILE_FIELDS, values, strict=True):
             if value is not None:
                 setattr(self, name, value)
+                self.erased &= name not in PERSONAL_PROFILE_FIELDS
         for name in cleared:
             setattr(self, name, None)
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, fields: list[str], keys: int) -> None:
+        for name in fields:
+            setattr(self, name, None)
+        self.push_tokens = {}
+        self.erased = True
 
     @event("PreferencesChanged")
     def _preferences_changed(self, preferences: dict[str, Any]) -> None:
@@ -179,6 +200,7 @@ class User(Aggregate):
 
         def apply(self, aggregate: Aggregate) -> None:
             user = cast(User, aggregate)
+            user.erased = False
             user.push_tokens.pop(self.token_id, None)  # re-registration moves it to the end
             user.push_tokens[self.token_id] = PushToken(
                 self.token_id, self.platform, self.token, self.timestamp
@@ -198,10 +220,18 @@ USER_PROFILE_UPDATED = event_name(User, "ProfileUpdated")
 USER_PREFERENCES_CHANGED = event_name(User, "PreferencesChanged")
 USER_PUSH_TOKEN_REGISTERED = name_of(User.PushTokenRegistered)
 USER_PUSH_TOKEN_REMOVED = name_of(User.PushTokenRemoved)
+USER_PERSONAL_DATA_ERASED = event_name(User, "PersonalDataErased")
 USER_EVENTS = (
     USER_PROFILE_CREATED,
     USER_PROFILE_UPDATED,
     USER_PREFERENCES_CHANGED,
     USER_PUSH_TOKEN_REGISTERED,
     USER_PUSH_TOKEN_REMOVED,
+    USER_PERSONAL_DATA_ERASED,
 )
+# The personal fields of each event (by topic), sealed with the user's (the stream's) data key.
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    USER_PROFILE_CREATED.topic: PERSONAL_PROFILE_FIELDS,
+    USER_PROFILE_UPDATED.topic: PERSONAL_PROFILE_FIELDS,
+    USER_PUSH_TOKEN_REGISTERED.topic: ("token",),
+}

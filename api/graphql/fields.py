@@ -80,7 +80,7 @@ def _input(op: Operation, gql: GraphQL, args: Sequence[Arg]) -> Any:
     field otherwise than REST: required where REST has a header), else derived from the shape
     with the operation's arguments first (`id`: REST has it in the path)."""
     name, model = gql.input, gql.shape or op.shape
-    assert name is not None, f"{gql.name}: a mutation takes an input"
+    assert name is not None, f"{gql.name}: a mutation that takes something takes an input"
     plain = type(name, (), {"__annotations__": {arg.name: arg.graphql for arg in args}})
 
     def derive() -> type:
@@ -118,6 +118,8 @@ def _parameters(op: Operation, gql: GraphQL) -> list[Parameter]:
         return Parameter(name, Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
     parameters = [keyword("info", Info)]
+    if gql.kind == "mutation" and gql.input is None and op.shape is None and not op.args:
+        return parameters  # a mutation that takes nothing: `eraseMyPersonalData`
     if gql.kind == "mutation":
         return [*parameters, keyword("input", _input(op, gql, op.args))]
     model = gql.shape or op.shape

@@ -12,6 +12,7 @@ from api.auth import Principal
 from api.graphql.derive import derived_input, derived_type, graphql_enum, part_type
 from api.user_view import (
     Channel,
+    ErasurePublic,
     PreferencesBody,
     PreferencesPublic,
     ProfileBody,
@@ -42,6 +43,17 @@ class PushToken:
     @strawberry.field
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.view.id)
+
+
+@derived_type(ErasurePublic, name="PersonalDataErasure")
+class PersonalDataErasure:
+    """The user whose personal data was erased, and their stream's version."""
+
+    view: strawberry.Private[ErasurePublic]
+
+    @strawberry.field
+    def user_id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.view.user_id))
 
 
 @derived_type(UserPublic, name="User")

@@ -215,3 +215,51 @@ def test_tenants_and_roles(api_client: TestClient, api_settings: Settings) -> No
     assert error(gql(api_client, ME, None))["code"] == "UNAUTHENTICATED"
     unauthenticated = gql(api_client, UPDATE, None, input={"email": "x@example.com"})
     assert error(unauthenticated)["code"] == "UNAUTHENTICATED"
+
+
+ERASE_ME = "mutation { eraseMyPersonalData { userId version } }"
+ERASE_USER = """mutation($input: ErasePersonalDataInput!) {
+  eraseUserPersonalData(input: $input) { userId version } }"""
+
+
+def test_personal_data_is_erased_by_its_owner_or_an_admin(
+    api_client: TestClient, api_settings: Settings
+) -> None:
+    """docs/audit.md 19.7: the owner (any role that edits a profile) or an admin erases;
+    afterwards `me` shows no email, name, phone or push token; an auditor changes nothing."""
+    tenant = new_tenant()
+    alice = token(api_settings, "alice", tenant, "viewer")
+    bob = token(api_settings, "bob", tenant, "operator")
+    admin = token(api_settings, "root", tenant, "admin")
+    auditor = token(api_settings, "eve", tenant, "auditor")
+    assert error(gql(api_client, ERASE_ME, alice))["code"] == "NOT_FOUND"  # nothing recorded
+    for who in (alice, bob):
+        gql(api_client, UPDATE, who, input={"email": "x@example.com", "displayName": "X"})
+        gql(api_client, REGISTER, who, input={"token": "tok-" + who[-8:], "platform": "IOS"})
+    erased = data(gql(api_client, ERASE_ME, alice), "eraseMyPersonalData")
+    me = data(gql(api_client, ME, alice), "me")
+    assert (erased["userId"], erased["version"]) == (me["id"], me["version"])
+    assert (me["email"], me["displayName"], me["pushTokens"]) == (None, None, [])
+
+    bob_id = data(gql(api_client, ME, bob), "me")["id"]
+    for caller in (alice, bob, auditor):
+        assert error(gql(api_client, ERASE_USER, caller, input={"userId": bob_id})) == {
+            "code": "FORBIDDEN"
+        }
+    assert data(gql(api_client, ME, bob), "me")["email"] == "x@example.com"
+    assert error(gql(api_client, ERASE_ME, auditor))["code"] == "FORBIDDEN"
+    bad = gql(api_client, ERASE_USER, admin, input={"userId": "nope"})
+    assert error(bad) == {"code": "BAD_USER_INPUT", "field": "userId"}
+    elsewhere = token(api_settings, "root", new_tenant(), "admin")
+    assert error(gql(api_client, ERASE_USER, elsewhere, input={"userId": bob_id}))["code"] == (
+        "NOT_FOUND"
+    )
+    done = data(
+        gql(api_client, ERASE_USER, admin, input={"userId": bob_id}), "eraseUserPersonalData"
+    )
+    bob_now = data(gql(api_client, ME, bob), "me")
+    assert (bob_now["email"], bob_now["pushTokens"], bob_now["version"]) == (
+        None,
+        [],
+        done["version"],
+    )

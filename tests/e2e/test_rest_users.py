@@ -219,3 +219,34 @@ def test_authentication_and_roles(client: TestClient, api_settings: Settings) ->
     assert ok(client.get("/users/me", headers=auditor))["subject"] == "u-auditor"
     refused = client.put("/users/me", json={"locale": "fr"}, headers=auditor)
     assert problem(refused, 403)["code"] == "FORBIDDEN"
+
+
+def test_delete_me_erases_my_personal_data(client: TestClient, api_settings: Settings) -> None:
+    """`DELETE /users/me` (the owner) and `DELETE /users/{id}/personal-data` (an admin):
+    docs/audit.md 19.7."""
+    tenant = new_tenant()
+    me = bearer(api_settings, "alice", tenant, "viewer")
+    assert problem(client.delete("/users/me", headers=me), 404)["code"] == "NOT_FOUND"
+    ok(
+        client.put(
+            "/users/me", json={"email": "a@example.com", "phone": "+4915112345678"}, headers=me
+        )
+    )
+    ok(
+        client.post(
+            "/users/me/device-tokens", json={"token": "t-1", "platform": "web"}, headers=me
+        ),
+        201,
+    )
+    erased = ok(client.delete("/users/me", headers=me))
+    body = ok(client.get("/users/me", headers=me))
+    assert (erased["userId"], erased["version"]) == (body["id"], body["version"])
+    assert (body["email"], body["phone"], body["pushTokens"]) == (None, None, [])
+
+    admin = bearer(api_settings, "root", tenant, "admin")
+    path = f"/users/{body['id']}/personal-data"
+    assert problem(client.delete(path, headers=me), 403)["code"] == "FORBIDDEN"
+    assert ok(client.delete(path, headers=admin))["version"] == body["version"]  # nothing new
+    unknown = client.delete(f"/users/{uuid.uuid4()}/personal-data", headers=admin)
+    assert problem(unknown, 404)["code"] == "NOT_FOUND"
+    assert client.delete("/users/not-a-uuid/personal-data", headers=admin).status_code == 422

@@ -34,7 +34,8 @@ from notifications.fcm import (
     ServiceAccountTokens,
     StaticAccessToken,
 )
-from notifications.outbox import Outbox, SQLiteOutbox
+from notifications.outbox import Outbox
+from notifications.outbox_sqlite import SQLiteOutbox
 from notifications.port import DeliveryResult
 from notifications.ses import KEY_HEADER, SESEmailSender
 from notifications.sns import SNSSmsSender

@@ -16,8 +16,9 @@ from eventsourcing.persistence import Tracking
 from event_store.dynamodb import DynamoDBFactory
 from event_store.envelope import EventMetadata
 from notifications.dispatcher import Backoff, Dispatcher
-from notifications.outbox import Outbox, OutboxSender, SQLiteOutbox
+from notifications.outbox import Outbox, OutboxSender
 from notifications.outbox_dynamodb import DynamoDBOutbox
+from notifications.outbox_sqlite import SQLiteOutbox
 from notifications.port import DeliveryResult, NotificationSender
 from notifications.wiring import build_dispatcher, build_outbox, build_senders
 from write_side.application import FleetApplication
@@ -364,3 +365,27 @@ def test_a_resolve_after_the_raise_went_out_is_sent(outbox: Outbox) -> None:
     assert outbox.add(resolved, clock.now) == 2
     assert dispatcher(outbox, sender, clock).drain().sent == 2
     assert [n.transition for n in sender.calls] == ["raised", "raised", "resolved", "resolved"]
+
+
+def test_an_erased_user_s_rows_lose_their_address_and_stop_waiting(outbox: Outbox) -> None:
+    """docs/audit.md 19.7: the delivery log keeps the row, not the address; a row still
+    waiting is never sent; other users' rows are untouched."""
+    clock = Clock()
+    sms = note(0, channel="sms", address="+4915112345678")
+    outbox.add([note(0)], T0)
+    assert dispatcher(outbox, ScriptedSender(), clock).drain().sent == 1  # the email went
+    outbox.add([sms, note(1)], T0)
+    assert outbox.forget_user("other", UUID(int=1)) == 0
+    assert outbox.forget_user("acme", UUID(int=1)) == 2
+    sent, waiting = outbox.get("acme", note(0).key), outbox.get("acme", sms.key)
+    assert sent is not None
+    assert waiting is not None
+    assert (sent.status, sent.notification.address) == ("sent", "")
+    assert (waiting.status, waiting.notification.address) == ("suppressed", "")
+    other = outbox.get("acme", note(1).key)
+    assert other is not None
+    assert (other.status, other.notification.address) == ("pending", "user1@example.com")
+    sender = ScriptedSender()
+    assert dispatcher(outbox, sender, clock).drain().sent == 1
+    assert [n.key for n in sender.calls] == [note(1).key]
+    assert outbox.forget_user("acme", UUID(int=1)) == 2  # again: the same, nothing new

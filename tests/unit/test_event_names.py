@@ -79,6 +79,7 @@ STORED_TOPICS = {
     "write_side.users:User.PreferencesChanged",
     "write_side.users:User.PushTokenRegistered",
     "write_side.users:User.PushTokenRemoved",
+    "write_side.users:User.PersonalDataErased",
     "write_side.deployments:Deployment.Created",
     "write_side.deployments:Deployment.Started",
     "write_side.deployments:Deployment.WaveApprovalRequested",
