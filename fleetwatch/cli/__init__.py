@@ -1,6 +1,6 @@
 """The operators' command line: `fleetwatch serve | demo | token issue | dynamodb create-tables |
-projections rebuild | events | replay | export | report | audit verify`. Bad input exits with
-code 2 and a one-line error, no traceback.
+projections rebuild | events | replay | export | report | audit verify | user erase`. Bad input
+exits with code 2 and a one-line error, no traceback.
 
 A package by command group: `serving` (the long-running processes), `stores` (tables, read
 models, the feed), `admin` (tokens and credentials), `audit` (tamper evidence), `replay` (the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from fleetwatch.cli.admin import credential_app, token_app
+from fleetwatch.cli.admin import credential_app, token_app, user_app
 from fleetwatch.cli.audit import audit_app
 from fleetwatch.cli.export import export, report
 from fleetwatch.cli.replay import replay
@@ -34,4 +34,5 @@ app.add_typer(dynamodb_app, name="dynamodb")
 app.add_typer(projections_app, name="projections")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(credential_app, name="credential")
+app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")

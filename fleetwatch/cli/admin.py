@@ -1,7 +1,8 @@
 """The commands that hand out secrets: `token issue` (a development JWT for the API) and
-`credential issue` (a device's token).
+`credential issue` (a device's token), and the one that destroys them: `user erase` (a user's
+personal data keys).
 
-Apart from the other groups because these print a secret once and start no workers.
+Apart from the other groups because these touch secrets and start no workers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fleetwatch.settings import Settings
 
 token_app = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
 credential_app = typer.Typer(help="Device credentials.", no_args_is_help=True)
+user_app = typer.Typer(help="Users: erasing personal data.", no_args_is_help=True)
 
 Role = Annotated[
     list[str],
@@ -68,3 +70,38 @@ def credential_issue(
     finally:
         system.close()
     print(issued.token)
+
+
+@user_app.command("erase")
+def user_erase(
+    tenant: Annotated[str, typer.Option(help="The user's tenant.")],
+    user_id: Annotated[str | None, typer.Option(help="The user's id (a UUID).")] = None,
+    subject: Annotated[str | None, typer.Option(help="Or the subject of their tokens.")] = None,
+) -> None:
+    """Erase a user's personal data: their data keys are destroyed, so email, name, phone and
+    push tokens read as null from every event (docs/audit.md 19.7); the history still verifies."""
+    from uuid import UUID
+
+    from event_store.envelope import EventMetadata
+    from write_side.errors import DomainError
+    from write_side.user_commands import ErasePersonalData
+    from write_side.users import user_id_for
+
+    if (user_id is None) == (subject is None):
+        raise fail("name the user with exactly one of --user-id and --subject")
+    try:
+        user = UUID(user_id) if user_id is not None else user_id_for(tenant, str(subject))
+    except ValueError:
+        raise fail(f"{user_id!r} is not a user id") from None
+    system = build_system(Settings())
+    try:
+        meta = EventMetadata(tenant, "system:cli")
+        saved = system.user_service.erase_personal_data(ErasePersonalData(user_id=user), meta)
+    except DomainError as e:
+        raise fail(e.message) from None
+    finally:
+        system.close()
+    done = "erased" if saved.position else "already erased (nothing recorded)"
+    print(
+        f"user {user} of tenant {tenant}: personal data {done}, version {saved.aggregate.version}"
+    )

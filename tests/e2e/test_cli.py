@@ -29,6 +29,7 @@ from tests.e2e.graphql_client import subscribe_frame, sync_session
 from write_side.alert_commands import DeleteAlertRule
 from write_side.alert_service import AlertService
 from write_side.commands import RegisterDevice, UpdateDevice
+from write_side.user_commands import UpdateMyProfile
 
 runner = CliRunner()
 
@@ -62,6 +63,38 @@ def test_bad_cli_input_is_a_one_line_error_without_traceback(sqlite_env: Setting
     assert result.exit_code == 2
     assert "Invalid value for '--devices'" in result.output
     assert not sqlite_env.sqlite_path.exists()  # refused before anything was stored
+
+
+def test_user_erase_shreds_a_users_personal_data(sqlite_env: Settings) -> None:
+    """docs/audit.md 19.7, by an operator: by subject or id; bad input changes nothing."""
+    system = build_system(sqlite_env)
+    try:
+        meta = EventMetadata("acme", "user:alice")
+        profile = UpdateMyProfile(email="alice@example.com")
+        user = system.user_service.update_my_profile("alice", profile, meta).aggregate
+    finally:
+        system.close()
+    for args, message in (
+        ([], "exactly one of --user-id and --subject"),
+        (["--user-id", "nope"], "'nope' is not a user id"),
+        (["--subject", "bob"], "not found"),
+    ):
+        result = runner.invoke(app, ["user", "erase", "--tenant", "acme", *args])
+        assert result.exit_code == 2, result.output
+        assert message in result.output
+        assert "Traceback" not in result.output
+    result = runner.invoke(app, ["user", "erase", "--tenant", "acme", "--subject", "alice"])
+    assert result.exit_code == 0, result.output
+    assert f"user {user.id} of tenant acme: personal data erased, version 3" in result.stdout
+    again = ["user", "erase", "--tenant", "acme", "--user-id", str(user.id)]
+    result = runner.invoke(app, again)
+    assert result.exit_code == 0, result.output
+    assert "already erased (nothing recorded), version 3" in result.stdout
+    system = build_system(sqlite_env)
+    try:
+        assert system.user_service.get("acme", user.id).email is None
+    finally:
+        system.close()
 
 
 def test_projections_rebuild_replays_the_feed_to_an_identical_model(sqlite_env: Settings) -> None:
