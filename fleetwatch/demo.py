@@ -177,6 +177,7 @@ def run_demo(system: System, *, port: int, devices: int, rate: float, tenant: st
     Logs only warnings: the instructions stay on screen."""
     from api.app import create_app
     from api.auth import issue_token
+    from api.graphql.frames import server_options
 
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -196,7 +197,7 @@ def run_demo(system: System, *, port: int, devices: int, rate: float, tenant: st
     stop = threading.Event()
     config = uvicorn.Config(
         create_app(system), host=host, port=port, log_level="warning", access_log=False,
-        ws_per_message_deflate=system.settings.ws_compression,
+        **server_options(system.settings.ws_compression, system.settings.subscription_frames),
     )  # fmt: skip
     server = _Server(config, stop)
 

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # per frame, which no group can share, for change frames of a few hundred bytes), so off
     # unless asked for (issue 14; docs/api.md 13.6).
     ws_compression: bool = False
+    # A shared group writes its members' `next` frames onto their connections itself, below
+    # ASGI (`api.graphql.frames`; off with compression); false: every frame through ASGI (the
+    # baseline `bench/subscriptions.py` compares with, and a way back should a server differ).
+    subscription_frames: bool = True
 
     # Projection workers run inside `serve` unless disabled (e.g. several API processes).
     run_projections: bool = True

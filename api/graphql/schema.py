@@ -52,6 +52,7 @@ from api.graphql.scalars import SCALAR_MAP
 from api.graphql.shared import SharedSubscriptions, group_key, group_principal, shareable
 from api.graphql.subscription import Subscription
 from api.graphql.telemetry import TelemetrySubscription
+from api.graphql.transport import SUBSCRIBING
 from api.operations import MUTATION, QUERY
 
 # Each slice of the API contributes its root types here, those of its operation table made by
@@ -133,7 +134,7 @@ class FleetSchema(Schema):
             )  # fmt: skip
 
         key = group_key(query, variable_values, operation_name, caller)
-        return shared.join(key, caller, start)
+        return shared.join(key, caller, start, SUBSCRIBING.get())
 
 
 def build_schema(shared: SharedSubscriptions | None = None) -> FleetSchema:

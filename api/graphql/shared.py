@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from graphql import (
     ArgumentNode,
@@ -43,6 +43,7 @@ from api.auth import LEEWAY_SECONDS, Principal
 Key = tuple[Hashable, ...]
 Source = Callable[[], Awaitable[AsyncIterator[Any]]]  # starts the group's one execution
 DEFAULT_CAPACITY = 256
+DEFAULT_BACKLOG = 1 << 20  # bytes of a member's frames its socket may hold back
 _END = object()
 
 
@@ -105,10 +106,23 @@ def _error(message: str, code: str) -> ExecutionResult:
     return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code})])
 
 
+class Frames(Protocol):
+    """A member's own `next` frames, written by the group (`api.graphql.frames.NextFrames`)."""
+
+    def write(self, data: bytes) -> bool:
+        """The frame of a result whose `data` serialises to `data`; False: connection closing."""
+        ...
+
+    def backlog(self) -> int:
+        """Bytes written to the connection and not yet taken by its socket."""
+        ...
+
+
 @dataclass(eq=False)
 class _Member:
     caller: Principal
     capacity: int
+    frames: Frames | None = None  # set: the group writes its results' frames itself
     queue: asyncio.Queue[Any] = field(init=False)
     ended: bool = False
 
@@ -119,13 +133,17 @@ class _Member:
         if self.ended:
             return
         if self.queue.qsize() >= self.capacity and item is not _END:
-            self.ended = True  # dropped: its last word says why
-            self.queue.put_nowait(_error(
-                f"the subscriber fell {self.capacity} events behind and was dropped; re-read "
-                "and subscribe again", "SUBSCRIBER_TOO_SLOW",
-            ))  # fmt: skip
+            self.drop(f"fell {self.capacity} events behind")
             return
         self.queue.put_nowait(item)
+
+    def drop(self, why: str) -> None:
+        """End the member: its last word says why."""
+        self.ended = True
+        self.queue.put_nowait(_error(
+            f"the subscriber {why} and was dropped; re-read and subscribe again",
+            "SUBSCRIBER_TOO_SLOW",
+        ))  # fmt: skip
 
 
 @dataclass(eq=False)
@@ -135,20 +153,33 @@ class _Group:
 
 
 class SharedSubscriptions:
-    """The live groups of one process (one event loop)."""
+    """The live groups of one process (one event loop). A member that brings its `frames` gets
+    each result without errors as a frame the group writes (`_deliver`); the others, and every
+    last word (an error, the end), go through the member's queue and its operation."""
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(
+        self,
+        capacity: int = DEFAULT_CAPACITY,
+        serialise: Callable[[Any], bytes] | None = None,
+        backlog_limit: int = DEFAULT_BACKLOG,
+    ) -> None:
         self.capacity = capacity
+        self.serialise = serialise or _utf8_json
+        self.backlog_limit = backlog_limit
         self.groups: dict[Key, _Group] = {}
         self.executions = 0  # results the groups executed (each delivered to all members)
+        self.frames_written = 0  # deliveries written by a group (not through a member's queue)
 
     def subscribers(self) -> int:
         return sum(len(g.members) for g in self.groups.values())
 
-    async def join(self, key: Key, caller: Principal, start: Source) -> AsyncGenerator[Any, None]:
+    async def join(
+        self, key: Key, caller: Principal, start: Source, frames: Frames | None = None
+    ) -> AsyncGenerator[Any, None]:
         """The group's results for this member, from now on; the group is started by the first
-        member (`start`) and stopped when the last one leaves."""
-        member = _Member(caller, self.capacity)
+        member (`start`) and stopped when the last one leaves. With `frames`, the results the
+        group writes itself are not yielded here."""
+        member = _Member(caller, self.capacity, frames)
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = _Group()
@@ -182,8 +213,7 @@ class SharedSubscriptions:
                 self.executions += 1
                 if getattr(result, "errors", None) and self.groups.get(key) is group:
                     del self.groups[key]  # an error ends it: newcomers start afresh
-                for member in tuple(group.members):
-                    member.offer(result)
+                self._deliver(result, tuple(group.members))
         finally:
             if self.groups.get(key) is group:
                 del self.groups[key]
@@ -194,6 +224,38 @@ class SharedSubscriptions:
                 with contextlib.suppress(Exception):
                     await aclose()
 
+    def _deliver(self, result: Any, members: tuple[_Member, ...]) -> None:
+        """Hand `result` to each member: written as its frame where the member has frames and
+        the result is plain data (no errors, no extensions), else offered to its queue. A member
+        whose token expired takes the queue (which ends it, UNAUTHENTICATED); one whose socket
+        holds more than `backlog_limit` bytes back is dropped (SUBSCRIBER_TOO_SLOW)."""
+        data = getattr(result, "data", None)
+        plain = (
+            isinstance(data, dict)
+            and not getattr(result, "errors", None)
+            and not getattr(result, "extensions", None)
+        )
+        serialised: bytes | None = None
+        now = time.time()
+        for member in members:
+            frames = member.frames
+            if frames is None or not plain or member.ended or _expired(member.caller, now):
+                member.frames = None  # from now on through its queue: nothing overtakes it
+                member.offer(result)
+            elif frames.backlog() > self.backlog_limit:
+                member.drop(f"left {self.backlog_limit} bytes unread")
+            else:
+                if serialised is None:
+                    serialised = self.serialise(data)
+                if frames.write(serialised):
+                    self.frames_written += 1
 
-def _expired(caller: Principal) -> bool:
-    return caller.expires_at is not None and caller.expires_at < time.time() - LEEWAY_SECONDS
+
+def _expired(caller: Principal, now: float | None = None) -> bool:
+    if caller.expires_at is None:
+        return False
+    return caller.expires_at < (time.time() if now is None else now) - LEEWAY_SECONDS
+
+
+def _utf8_json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()

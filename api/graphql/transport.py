@@ -3,6 +3,9 @@
 - **one serialisation per result**: members of a shared group (`api.graphql.shared`) get the
   same `data` object; its JSON is made once (`SerialisedResults`, by identity) and spliced into
   each member's `next` frame beside its id;
+- **the connection's frames for the group**: a subscription being started finds its
+  `NextFrames` in `SUBSCRIBING` (when the server offers its connection, `api.graphql.frames`),
+  so its group writes its plain results' frames itself;
 - **protocol pings**: after `connection_ack`, a `ping` every `ping_seconds`; a client that has
   not answered one with a `pong` (or any message) within `pong_seconds` is closed with 4408
   ("pong timeout"), so half-open sockets (a phone that left the network) do not hold
@@ -20,6 +23,7 @@ import contextlib
 import json
 import time
 from collections import OrderedDict
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
@@ -28,9 +32,14 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message, PongMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    Message,
+    PongMessage,
+    SubscribeMessage,
+)
 
 from api.graphql.context import GraphQLContext
+from api.graphql.frames import NextFrames, frame_sink
 
 PING_SECONDS = 15.0
 PONG_SECONDS = 10.0
@@ -39,26 +48,37 @@ PONG_TIMEOUT = 4408
 
 class SerialisedResults:
     """The JSON of the last `size` result `data` objects sent, by identity (the object is kept
-    with its text, so an id is never reused while cached)."""
+    with its text, so an id is never reused while cached), as text and as UTF-8 bytes."""
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self.cache: OrderedDict[int, tuple[object, str]] = OrderedDict()
+        self.cache: OrderedDict[int, tuple[object, str, bytes]] = OrderedDict()
         self.made = 0  # serialisations done (a hit costs none)
 
     def text(self, data: object) -> str:
+        return self._serialised(data)[1]
+
+    def utf8(self, data: object) -> bytes:
+        return self._serialised(data)[2]
+
+    def _serialised(self, data: object) -> tuple[object, str, bytes]:
         found = self.cache.get(id(data))
         if found is not None and found[0] is data:
-            return found[1]
+            return found
         text = json.dumps(data, separators=(",", ":"))
         self.made += 1
-        self.cache[id(data)] = (data, text)
+        made = self.cache[id(data)] = (data, text, text.encode())
         if len(self.cache) > self.size:
             self.cache.popitem(last=False)
-        return text
+        return made
 
 
 SERIALISED = SerialisedResults()
+
+
+# The operation being subscribed and its connection's frames, while strawberry starts it: the
+# operation's task copies this context, so `FleetSchema.stream` finds them there.
+SUBSCRIBING: ContextVar[NextFrames | None] = ContextVar("fleetwatch_subscribing", default=None)
 
 
 class FleetTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
@@ -73,6 +93,19 @@ class FleetTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None
     async def handle_message(self, message: Message) -> None:
         self._heard = time.monotonic()  # any message shows the client is there
         await super().handle_message(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        adapter = self.websocket
+        sink = frame_sink(adapter.ws.scope) if isinstance(adapter, ASGIWebSocketAdapter) else None
+        operation_id = str(message.get("id"))
+        frames = None if sink is None else NextFrames(sink, operation_id, self.operations)
+        token = SUBSCRIBING.set(frames)
+        try:
+            await super().handle_subscribe(message)
+        finally:
+            SUBSCRIBING.reset(token)
+        if frames is not None:  # the operation its frames belong to (none if refused)
+            frames.operation = self.operations.get(operation_id)
 
     async def handle_pong(self, message: PongMessage) -> None:
         self._heard = time.monotonic()

@@ -32,6 +32,7 @@ def serve(
 
     from api.app import create_app
     from api.auth import issue_token
+    from api.graphql.frames import server_options
 
     settings = Settings()
     host = host or settings.host
@@ -56,7 +57,7 @@ def serve(
     try:
         uvicorn.run(
             create_app(system), host=host, port=port, log_level="info",
-            ws_per_message_deflate=settings.ws_compression,
+            **server_options(settings.ws_compression, settings.subscription_frames),
         )  # fmt: skip
     finally:
         system.close()

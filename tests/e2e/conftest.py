@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import issue_token
+from api.graphql.frames import server_options
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.settings import Settings
 
@@ -84,9 +85,11 @@ def free_port() -> int:
 def live_url(api_app: FastAPI) -> Iterator[str]:
     """The app served by uvicorn in a thread; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(api_app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
+    config = uvicorn.Config(
+        api_app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
+        **server_options(ws_compression=False),
+    )  # fmt: skip
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -1,8 +1,9 @@
 """Shared subscriptions through the served app (issue 14; docs/api.md 13.6): twenty viewers of
 one tenant on four connections and an admin subscribe to one device's changes; each change is
 executed once per group (viewers; admin) and serialised once per group, and every subscriber
-gets every change, the same bytes; at most 100 operations per connection; the server pings, and
-a client that does not answer is closed with 4408."""
+gets every change, the same bytes, in a frame its group wrote onto its connection; at most 100
+operations per connection; the server pings, and a client that does not answer is closed with
+4408."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def test_one_execution_and_one_serialisation_per_group_for_every_subscriber(
             await subscribe(boss, "x", CHANGES, variables)
             await until(lambda: shared.subscribers() >= 21)
             await until(lambda: fanout.subscriber_count(tenant, "device") == 2)  # one per group
-            executions, made = shared.executions, SERIALISED.made
+            executions, made, written = shared.executions, SERIALISED.made, shared.frames_written
             for version, name in enumerate(("n1", "n2", "n3"), start=1):
                 change = {"id": device_id, "name": name, "expectedVersion": version}
                 await graphql(live_url, admin, UPDATE, input=change)
@@ -87,6 +88,7 @@ def test_one_execution_and_one_serialisation_per_group_for_every_subscriber(
             ]
             assert shared.executions - executions == 2 * 3  # not 21 * 3
             assert SERIALISED.made - made == 2 * 3
+            assert shared.frames_written - written == 21 * 3  # each written by its group
         await until(lambda: fanout.subscriber_count(tenant, "device") == 0)
         assert shared.subscribers() == 0
 
