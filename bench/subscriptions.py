@@ -1,24 +1,27 @@
 """GraphQL subscriptions as clients see them (issue 14): many subscribers of one device's
 changes on a running `fleetwatch serve`, each change timed from the mutation sent to each
 arrival; shared execution (the default) beside one execution per subscriber
-(`FLEETWATCH_SHARED_SUBSCRIPTIONS=false`), measured in the same run.
+(`FLEETWATCH_SHARED_SUBSCRIPTIONS=false`) and beside shared execution with every frame sent
+through ASGI (`FLEETWATCH_SUBSCRIPTION_FRAMES=false`), measured in the same run.
 
     .venv/bin/python bench/subscriptions.py [--subscribers 1000] [--changes 20]
                                             [--interval 0.25] [--json-only]
 
-For each mode (`--modes`: `unshared`, `shared`, and `redis`: shared in two API processes over
-one SQLite file and Redis pub/sub, the projections in the first, subscribers alternating
-between them): a fresh `fleetwatch serve` on the embedded default (a temporary SQLite file,
-in-process fan-out but in `redis`), one device registered; `--subscribers` real graphql-transport-ws
-connections (the `websockets` client, one subscription each, `deviceChanged(deviceId)` with the
-device's name), all of one tenant and role; a warm-up change every subscriber must receive;
-then `--changes` renames of the device (GraphQL `updateDevice`), `--interval` apart, each
-subscriber noting when each arrives. Reported: deliveries received and expected (every one
-must arrive), latency p50/p99/max over all deliveries, the server's CPU time per delivery
-(user + system of its processes, from the first measured change to the last arrival, divided by
-the deliveries: the mutations' own work included) and its resident memory per connected idle
-subscriber (RSS after connecting minus before, over the subscribers). The clients run in this
-process, on one event loop. Prints one JSON document, then a table.
+For each mode (`--modes`: `unshared`, `shared-asgi`, `shared`, and `redis`: shared in two API
+processes over one SQLite file and Redis pub/sub, the projections in the first, subscribers
+alternating between them): a fresh `fleetwatch serve` on the embedded default (a temporary
+SQLite file, in-process fan-out but in `redis`), one device registered; `--subscribers` real
+graphql-transport-ws connections (the `websockets` client, one subscription each,
+`deviceChanged(deviceId)` with the device's name), all of one tenant and role; a warm-up change
+every subscriber must receive; then `--changes` renames of the device (GraphQL `updateDevice`),
+`--interval` apart, each subscriber noting when each arrives. Reported: deliveries received and
+expected (every one must arrive), latency p50/p99/max over all deliveries, the server's CPU
+time per delivery (user + system of its processes, from the first measured change to the last
+arrival, divided by the deliveries: the mutations' own work included; and the same less the
+servers' idle CPU, measured beforehand in the same run over as long a window with everyone
+connected and nothing changing, which is reported too) and its resident memory per connected
+idle subscriber (RSS after connecting minus before, over the subscribers). The clients run in
+this process, on one event loop. Prints one JSON document, then a table.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def rss_mib(pid: int) -> float:
 
 class Server:
     def __init__(self, directory: Path, shared: bool, redis_url: str | None = None,
-                 projections: bool = True) -> None:  # fmt: skip
+                 projections: bool = True, frames: bool = True) -> None:  # fmt: skip
         self.port = free_port()
         env = {
             **os.environ, "FLEETWATCH_STORE": "sqlite",
@@ -84,6 +87,7 @@ class Server:
             "FLEETWATCH_ANALYTICS_DIR": str(directory / "analytics"),
             "FLEETWATCH_SHARED_SUBSCRIPTIONS": "true" if shared else "false",
             "FLEETWATCH_RUN_PROJECTIONS": "true" if projections else "false",
+            "FLEETWATCH_SUBSCRIPTION_FRAMES": "true" if frames else "false",
         }  # fmt: skip
         env.pop("REDIS_URL", None)
         env.pop("FLEETWATCH_REDIS_URL", None)
@@ -158,12 +162,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
-    """`unshared`, `shared` (one process), or `redis` (shared, two API processes over one
-    SQLite file and Redis fan-out, the projections in the first; subscribers alternate)."""
-    shared = mode != "unshared"
+    """`unshared`, `shared-asgi` (shared, every frame sent through ASGI), `shared` (one
+    process, the groups writing their members' frames), or `redis` (shared, two API processes
+    over one SQLite file and Redis fan-out, the projections in the first; subscribers
+    alternate)."""
+    shared, frames = mode != "unshared", mode != "shared-asgi"
     with tempfile.TemporaryDirectory(prefix="fleetwatch-bench-subs-") as tmp:
         redis_url = args.redis if mode == "redis" else None
-        server = Server(Path(tmp), shared, redis_url)
+        server = Server(Path(tmp), shared, redis_url, frames=frames)
         servers = [server]
         if mode == "redis":
             servers.append(Server(Path(tmp), shared, redis_url, projections=False))
@@ -204,7 +210,13 @@ async def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
                     await change(f"warm{attempt}")
                     await asyncio.sleep(1.0)
                 rss_idle = sum(map(rss_mib, pids))
-                cpu_before = sum(map(cpu_seconds, pids))
+                # The baseline, in the same run: the servers' CPU with everyone connected and
+                # nothing changing (projection feeds followed, pings), as long as the changes take.
+                idle_from, idle_cpu = time.monotonic(), sum(map(cpu_seconds, pids))
+                await asyncio.sleep(args.changes * args.interval)
+                idle_cpu = sum(map(cpu_seconds, pids)) - idle_cpu
+                idle_rate = idle_cpu / (time.monotonic() - idle_from)
+                cpu_before, measured_from = sum(map(cpu_seconds, pids)), time.monotonic()
                 sent: dict[str, float] = {}
                 for i in range(args.changes):
                     sent[f"c{i}"] = await change(f"c{i}")
@@ -218,6 +230,7 @@ async def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
                         break
                     await asyncio.sleep(0.05)
                 cpu = sum(map(cpu_seconds, pids)) - cpu_before
+                above_idle = cpu - idle_rate * (time.monotonic() - measured_from)
                 latencies = [s.arrivals[n] - t for s in subscribers for n, t in sent.items()
                              if n in s.arrivals]  # fmt: skip
                 for task in readers:
@@ -230,7 +243,7 @@ async def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
                 each.close()
     received = len(latencies)
     return {
-        "mode": mode, "shared": shared, "processes": len(servers),
+        "mode": mode, "shared": shared, "frames": frames, "processes": len(servers),
         "subscribers": args.subscribers, "changes": args.changes,
         "deliveries_expected": expected, "deliveries_received": received,
         "latency_ms": {
@@ -239,6 +252,8 @@ async def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
             "max": round(1000 * max(latencies), 1),
         },
         "server_cpu_us_per_delivery": round(1e6 * cpu / max(received, 1), 1),
+        "server_cpu_us_per_delivery_above_idle": round(1e6 * above_idle / max(received, 1), 1),
+        "server_idle_cpu_percent": round(100 * idle_rate, 1),
         "server_rss_kib_per_idle_subscriber": round(
             1024 * (rss_idle - rss_before) / args.subscribers, 1
         ),
@@ -253,8 +268,8 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.25)
     parser.add_argument(
         "--modes",
-        default="unshared,shared",
-        help="of unshared, shared, redis (two API processes; needs --redis)",
+        default="unshared,shared-asgi,shared",
+        help="of unshared, shared-asgi, shared, redis (two API processes; needs --redis)",
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14",
                         help="the Redis of the redis mode")  # fmt: skip
@@ -266,12 +281,15 @@ def main() -> None:
         return
     print(f"\n{args.subscribers:,} subscribers of one device, {args.changes} changes")
     print(f"{'mode':<10} {'received':>17} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-          f"{'CPU us/deliv':>13} {'KiB/idle sub':>13}")  # fmt: skip
+          f"{'CPU us/deliv':>13} {'above idle':>11} {'idle CPU %':>11} "
+          f"{'KiB/idle sub':>13}")  # fmt: skip
     for r in results:
         got = f"{r['deliveries_received']:,}/{r['deliveries_expected']:,}"
         lat = r["latency_ms"]
         print(f"{r['mode']:<10} {got:>17} {lat['p50']:>8} "
               f"{lat['p99']:>8} {lat['max']:>8} {r['server_cpu_us_per_delivery']:>13} "
+              f"{r['server_cpu_us_per_delivery_above_idle']:>11} "
+              f"{r['server_idle_cpu_percent']:>11} "
               f"{r['server_rss_kib_per_idle_subscriber']:>13}")  # fmt: skip
 
 
