@@ -21,7 +21,8 @@ arrival, divided by the deliveries: the mutations' own work included; and the sa
 servers' idle CPU, measured beforehand in the same run over as long a window with everyone
 connected and nothing changing, which is reported too) and its resident memory per connected
 idle subscriber (RSS after connecting minus before, over the subscribers). The clients run in
-this process, on one event loop. Prints one JSON document, then a table.
+this process, on one event loop, whose CPU share over the changes is reported
+(`client_cpu_percent`). Prints one JSON document, then a table.
 """
 
 from __future__ import annotations
@@ -217,6 +218,7 @@ async def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
                 idle_cpu = sum(map(cpu_seconds, pids)) - idle_cpu
                 idle_rate = idle_cpu / (time.monotonic() - idle_from)
                 cpu_before, measured_from = sum(map(cpu_seconds, pids)), time.monotonic()
+                client_before = time.process_time()
                 sent: dict[str, float] = {}
                 for i in range(args.changes):
                     sent[f"c{i}"] = await change(f"c{i}")
@@ -230,7 +232,9 @@ async def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
                         break
                     await asyncio.sleep(0.05)
                 cpu = sum(map(cpu_seconds, pids)) - cpu_before
-                above_idle = cpu - idle_rate * (time.monotonic() - measured_from)
+                elapsed = time.monotonic() - measured_from
+                above_idle = cpu - idle_rate * elapsed
+                client_busy = (time.process_time() - client_before) / elapsed
                 latencies = [s.arrivals[n] - t for s in subscribers for n, t in sent.items()
                              if n in s.arrivals]  # fmt: skip
                 for task in readers:
@@ -254,6 +258,8 @@ async def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
         "server_cpu_us_per_delivery": round(1e6 * cpu / max(received, 1), 1),
         "server_cpu_us_per_delivery_above_idle": round(1e6 * above_idle / max(received, 1), 1),
         "server_idle_cpu_percent": round(100 * idle_rate, 1),
+        # the clients' own process (one event loop): near 100 %, latency is the clients'
+        "client_cpu_percent": round(100 * client_busy, 1),
         "server_rss_kib_per_idle_subscriber": round(
             1024 * (rss_idle - rss_before) / args.subscribers, 1
         ),
