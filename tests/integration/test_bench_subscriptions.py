@@ -1,6 +1,6 @@
 """`bench/subscriptions.py` runs end to end with a few subscribers (a smoke test, seconds): a
-real `fleetwatch serve` unshared, then two shared over Redis; every delivery received in each,
-its JSON and its table."""
+real `fleetwatch serve` unshared, one shared with its frames through ASGI, then two shared over
+Redis; every delivery received in each, its JSON and its table."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from tests.integration.benches import run_bench
 def test_bench_subscriptions_runs_with_a_few_subscribers(redis_url: str) -> None:
     results, table = run_bench(
         "subscriptions.py", "--subscribers", "12", "--changes", "3", "--interval", "0.05",
-        "--modes", "unshared,redis", "--redis", redis_url, timeout=180,
+        "--modes", "unshared,shared-asgi,redis", "--redis", redis_url, timeout=180,
     )  # fmt: skip
-    assert [(r["mode"], r["processes"]) for r in results] == [("unshared", 1), ("redis", 2)]
+    assert [(r["mode"], r["processes"], r["frames"]) for r in results] == [
+        ("unshared", 1, True), ("shared-asgi", 1, False), ("redis", 2, True),
+    ]  # fmt: skip
     for r in results:
         assert r["deliveries_received"] == r["deliveries_expected"] == 36
         assert r["latency_ms"]["p99"] > 0
