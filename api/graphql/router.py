@@ -21,7 +21,7 @@ from api.auth import Unauthenticated, authenticate, bearer_token, caller_from_he
 from api.graphql.context import GraphQLContext
 from api.graphql.schema import build_schema
 from api.graphql.shared import SharedSubscriptions
-from api.graphql.transport import SERIALISED, FleetTransportWSHandler
+from api.graphql.transport import FleetTransportWSHandler
 from api.ports import FleetSystem
 
 
@@ -33,8 +33,7 @@ class FleetGraphQLRouter(GraphQLRouter[GraphQLContext, None]):
         # Live subscriptions executed once per group (issue 14); off: once per subscriber.
         # (A router built for its schema alone, e.g. the OpenAPI tests', has no system.)
         on = system is not None and system.settings.shared_subscriptions
-        # Its members' frames share the handler's serialisations (`SERIALISED`).
-        self.shared = SharedSubscriptions(serialise=SERIALISED.utf8) if on else None
+        self.shared = SharedSubscriptions() if on else None
 
         def context(connection: HTTPConnection) -> GraphQLContext:
             # Sync: FastAPI runs it in a worker thread (a JWKS fetch may block).

@@ -39,6 +39,7 @@ from graphql import (
 from strawberry.types import ExecutionResult
 
 from api.auth import LEEWAY_SECONDS, Principal
+from api.graphql.transport import SERIALISED
 
 Key = tuple[Hashable, ...]
 Source = Callable[[], Awaitable[AsyncIterator[Any]]]  # starts the group's one execution
@@ -160,11 +161,9 @@ class SharedSubscriptions:
     def __init__(
         self,
         capacity: int = DEFAULT_CAPACITY,
-        serialise: Callable[[Any], bytes] | None = None,
         backlog_limit: int = DEFAULT_BACKLOG,
     ) -> None:
         self.capacity = capacity
-        self.serialise = serialise or _utf8_json
         self.backlog_limit = backlog_limit
         self.groups: dict[Key, _Group] = {}
         self.executions = 0  # results the groups executed (each delivered to all members)
@@ -190,7 +189,7 @@ class SharedSubscriptions:
                 item = await member.queue.get()
                 if item is _END:
                     return
-                if _expired(member.caller):
+                if _expired(member.caller, time.time()):
                     yield _error("token expired", "UNAUTHENTICATED")
                     return
                 yield item
@@ -245,17 +244,11 @@ class SharedSubscriptions:
             elif frames.backlog() > self.backlog_limit:
                 member.drop(f"left {self.backlog_limit} bytes unread")
             else:
-                if serialised is None:
-                    serialised = self.serialise(data)
+                if serialised is None:  # the handler's cache: one serialisation per result
+                    serialised = SERIALISED.utf8(data)
                 if frames.write(serialised):
                     self.frames_written += 1
 
 
-def _expired(caller: Principal, now: float | None = None) -> bool:
-    if caller.expires_at is None:
-        return False
-    return caller.expires_at < (time.time() if now is None else now) - LEEWAY_SECONDS
-
-
-def _utf8_json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
+def _expired(caller: Principal, now: float) -> bool:
+    return caller.expires_at is not None and caller.expires_at < now - LEEWAY_SECONDS
