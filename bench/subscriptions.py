@@ -1,8 +1,9 @@
 """GraphQL subscriptions as clients see them (issue 14): many subscribers of one device's
 changes on a running `fleetwatch serve`, each change timed from the mutation sent to each
 arrival; shared execution (the default) beside one execution per subscriber
-(`FLEETWATCH_SHARED_SUBSCRIPTIONS=false`) and beside shared execution with every frame sent
-through ASGI (`FLEETWATCH_SUBSCRIPTION_FRAMES=false`), measured in the same run.
+(`FLEETWATCH_SHARED_SUBSCRIPTIONS=false`), beside shared execution with every frame sent
+through ASGI (`FLEETWATCH_SUBSCRIPTION_FRAMES=false`) and beside idle readers polling the feed
+(`FLEETWATCH_SQLITE_FEED_WATCH=false`, mode `shared-polling`), measured in the same run.
 
     .venv/bin/python bench/subscriptions.py [--subscribers 1000] [--changes 20]
                                             [--interval 0.25] [--json-only]
@@ -79,7 +80,8 @@ def rss_mib(pid: int) -> float:
 
 class Server:
     def __init__(self, directory: Path, shared: bool, redis_url: str | None = None,
-                 projections: bool = True, frames: bool = True) -> None:  # fmt: skip
+                 projections: bool = True, frames: bool = True,
+                 feed_watch: bool = True) -> None:  # fmt: skip
         self.port = free_port()
         env = {
             **os.environ, "FLEETWATCH_STORE": "sqlite",
@@ -89,6 +91,7 @@ class Server:
             "FLEETWATCH_SHARED_SUBSCRIPTIONS": "true" if shared else "false",
             "FLEETWATCH_RUN_PROJECTIONS": "true" if projections else "false",
             "FLEETWATCH_SUBSCRIPTION_FRAMES": "true" if frames else "false",
+            "FLEETWATCH_SQLITE_FEED_WATCH": "true" if feed_watch else "false",
         }  # fmt: skip
         env.pop("REDIS_URL", None)
         env.pop("FLEETWATCH_REDIS_URL", None)
@@ -164,13 +167,15 @@ def percentile(values: list[float], q: float) -> float:
 
 async def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
     """`unshared`, `shared-asgi` (shared, every frame sent through ASGI), `shared` (one
-    process, the groups writing their members' frames), or `redis` (shared, two API processes
-    over one SQLite file and Redis fan-out, the projections in the first; subscribers
-    alternate)."""
+    process, the groups writing their members' frames), `shared-polling` (`shared` with idle
+    readers polling the feed every 50 ms: no watcher of the SQLite file), or `redis` (shared,
+    two API processes over one SQLite file and Redis fan-out, the projections in the first;
+    subscribers alternate)."""
     shared, frames = mode != "unshared", mode != "shared-asgi"
+    feed_watch = mode != "shared-polling"
     with tempfile.TemporaryDirectory(prefix="fleetwatch-bench-subs-") as tmp:
         redis_url = args.redis if mode == "redis" else None
-        server = Server(Path(tmp), shared, redis_url, frames=frames)
+        server = Server(Path(tmp), shared, redis_url, frames=frames, feed_watch=feed_watch)
         servers = [server]
         if mode == "redis":
             servers.append(Server(Path(tmp), shared, redis_url, projections=False))
@@ -247,7 +252,8 @@ async def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
                 each.close()
     received = len(latencies)
     return {
-        "mode": mode, "shared": shared, "frames": frames, "processes": len(servers),
+        "mode": mode, "shared": shared, "frames": frames, "feed_watch": feed_watch,
+        "processes": len(servers),
         "subscribers": args.subscribers, "changes": args.changes,
         "deliveries_expected": expected, "deliveries_received": received,
         "latency_ms": {
@@ -274,8 +280,9 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.25)
     parser.add_argument(
         "--modes",
-        default="unshared,shared-asgi,shared",
-        help="of unshared, shared-asgi, shared, redis (two API processes; needs --redis)",
+        default="unshared,shared-asgi,shared-polling,shared",
+        help="of unshared, shared-asgi, shared, shared-polling, redis (two API processes; "
+        "needs --redis)",
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14",
                         help="the Redis of the redis mode")  # fmt: skip
@@ -286,13 +293,13 @@ def main() -> None:
     if args.json_only:
         return
     print(f"\n{args.subscribers:,} subscribers of one device, {args.changes} changes")
-    print(f"{'mode':<10} {'received':>17} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+    print(f"{'mode':<14} {'received':>17} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
           f"{'CPU us/deliv':>13} {'above idle':>11} {'idle CPU %':>11} "
           f"{'KiB/idle sub':>13}")  # fmt: skip
     for r in results:
         got = f"{r['deliveries_received']:,}/{r['deliveries_expected']:,}"
         lat = r["latency_ms"]
-        print(f"{r['mode']:<10} {got:>17} {lat['p50']:>8} "
+        print(f"{r['mode']:<14} {got:>17} {lat['p50']:>8} "
               f"{lat['p99']:>8} {lat['max']:>8} {r['server_cpu_us_per_delivery']:>13} "
               f"{r['server_cpu_us_per_delivery_above_idle']:>11} "
               f"{r['server_idle_cpu_percent']:>11} "

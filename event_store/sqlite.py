@@ -9,9 +9,10 @@ they commit. Its pull thread wakes up:
 
 - at once when this process inserts events into the same database (an in-process notifier
   shared by every recorder of one database file), and
-- within `poll_interval` seconds when another process commits to the file: it polls
-  `PRAGMA data_version` on a dedicated connection (one cheap call, no table read) and selects
-  only when the value has changed.
+- within `WATCH_INTERVAL` (50 ms) when another connection or process commits events to the
+  file: one watcher thread per file and process looks at `PRAGMA data_version` (one cheap
+  call, no table read), and at the feed's head when that changed, for every reader of the
+  process (`sqlite_files.CommitNotifier`); the projection workers wait on the same notifier.
 
 `SQLiteFactory.close()` ends the subscriptions of its recorders before it closes the connections
 (closing a connection that a pull thread is using can crash the interpreter).
@@ -29,7 +30,6 @@ The file's own concerns (pool, pragmas, commit notifier, table locks): `event_st
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 import weakref
@@ -48,8 +48,15 @@ from eventsourcing.persistence import (
     StoredEvent,
     Subscription,
 )
+from eventsourcing.utils import strtobool
 
-from event_store.sqlite_files import commit_notifier, use_pool, waiting_out_table_locks
+from event_store.sqlite_files import (
+    WATCH_INTERVAL,
+    commit_notifier,
+    use_pool,
+    waiting_out_table_locks,
+    watch_feed,
+)
 from event_store.sqlite_leases import SQLiteLeases
 from event_store.sqlite_personal_keys import KEYS_DBNAME, SQLitePersonalKeys
 
@@ -201,7 +208,9 @@ class SQLiteProcessRecorder(
 class SQLiteSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
     """Notifications after `gt`, then new ones as they are committed, until `stop()`."""
 
-    poll_interval = 0.05  # seconds between two `PRAGMA data_version` of a file database
+    safety_interval = 5.0
+    """Seconds after which an idle subscription reads even though nothing woke it: the
+    notifier wakes it on this process's commits and its file watcher on everybody else's."""
 
     def close(self) -> None:
         """Stops the subscription and waits for its pull thread to end."""
@@ -213,53 +222,21 @@ class SQLiteSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
         # Runs in the library's pull thread; `stop()` sets `_has_been_notified`, so it ends
         # promptly. Listening starts before the first select, so no commit is missed.
         notifier = self._recorder.notifier
-        notifier.listen(self._has_been_notified)
-        watcher: sqlite3.Connection | None = None
+        notifier.listen(self._has_been_notified, watch=True)
+        timeout = self.safety_interval if notifier.watched else WATCH_INTERVAL
         try:
-            watcher = self._connect_watcher()
-            version = _data_version(watcher)
             self._pull()  # Already recorded events.
             while not self._has_been_stopped:
-                notified = self._has_been_notified.wait(timeout=self.poll_interval)
+                self._has_been_notified.wait(timeout=timeout)
                 if self._has_been_stopped:
                     break
-                new_version = _data_version(watcher)
-                if notified or new_version != version:
-                    version = new_version  # Read before selecting: nothing slips by.
-                    self._pull()  # Newly recorded events.
+                self._pull()  # Newly recorded events.
         except BaseException as e:
             if self._thread_error is None:
                 self._thread_error = e
             self.stop()
         finally:
             notifier.unlisten(self._has_been_notified)
-            if watcher is not None:
-                watcher.close()
-
-    def _connect_watcher(self) -> sqlite3.Connection | None:
-        """A dedicated connection to a file database (None for in-memory databases)."""
-        pool = self._recorder.datastore.pool
-        if pool.is_sqlite_memory_mode:
-            return None  # No other process can write to it: the notifier is enough.
-        try:
-            return sqlite3.connect(
-                pool.db_name,
-                uri=True,
-                isolation_level=None,
-                timeout=pool.lock_timeout or es_sqlite.SQLITE3_DEFAULT_LOCK_TIMEOUT,
-            )
-        except sqlite3.Error as e:
-            raise OperationalError(e) from e
-
-
-def _data_version(watcher: sqlite3.Connection | None) -> int:
-    """Changes whenever another connection (of any process) has committed to the database."""
-    if watcher is None:
-        return 0
-    try:
-        return int(watcher.execute("PRAGMA data_version").fetchone()[0])
-    except sqlite3.Error as e:
-        raise OperationalError(e) from e
 
 
 class SQLiteFactory(es_sqlite.SQLiteFactory):
@@ -269,9 +246,16 @@ class SQLiteFactory(es_sqlite.SQLiteFactory):
     tracking_recorder_class = SQLiteTrackingRecorder
     process_recorder_class = SQLiteProcessRecorder
 
+    FEED_WATCH = "SQLITE_FEED_WATCH"
+    """`n`: no watcher of the file for this process (`CommitNotifier`): its idle readers poll
+    the feed every 50 ms, as before there was one (a fallback, and the benchmark's baseline)."""
+
     def __init__(self, env: Any) -> None:
         super().__init__(env)
         use_pool(self.datastore)
+        self.notifier = commit_notifier(self.datastore)  # held: shared only while held
+        if strtobool(self.env.get(self.FEED_WATCH) or "y"):
+            watch_feed(self.datastore, "stored_events")
         self._keys: SQLitePersonalKeys | None = None
 
     def personal_keys(self) -> SQLitePersonalKeys:

@@ -10,6 +10,7 @@ the recorder module holds only recorders, their subscription and the factory.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -23,26 +24,113 @@ from eventsourcing.persistence import OperationalError
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
+
+WATCH_INTERVAL = 0.05
+"""Seconds between two looks at the file's `PRAGMA data_version` by a process's watcher."""
+
 
 class CommitNotifier:
-    """Wakes the subscriptions of this process when events are committed to one database."""
+    """Wakes this process's readers of one database when its feed may have moved.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._listeners: set[threading.Event] = set()
+    At once on this process's commits (`notify`, called by the recorders after each insert);
+    for a file database, also within `WATCH_INTERVAL` of a commit by any other connection or
+    process: while any listener asked to `watch`, one thread per file and process compares the
+    file's `PRAGMA data_version` (a counter read from shared memory, no table read) and, when
+    it changed, the feed's head (`MAX(rowid)`), and wakes everybody when the head moved. So
+    the idle readers of a process cost one pragma per interval between them, not a select
+    each, and the commits that are not events (checkpoints, leases) wake nobody. While the
+    watcher cannot read the file, it wakes everybody every interval (the readers poll).
+    """
 
-    def listen(self, event: threading.Event) -> None:
-        with self._lock:
-            self._listeners.add(event)
+    def __init__(self, *, memory: bool) -> None:
+        self._memory = memory
+        self._cond = threading.Condition()
+        self._listeners: dict[threading.Event, bool] = {}  # event -> watch other connections
+        self._connect: Callable[[], sqlite3.Connection] | None = None
+        self._head_sql = ""
+        self._thread: threading.Thread | None = None
+
+    @property
+    def watched(self) -> bool:
+        """Whether every commit to the feed reaches the listeners that `watch`: an in-memory
+        database (no other process can write to it) or a file this notifier can watch."""
+        return self._memory or self._connect is not None
+
+    def watch_file(self, connect: Callable[[], sqlite3.Connection], events_table: str) -> None:
+        """How the watcher reads the file (set by the first recorder of a file database)."""
+        with self._cond:
+            if self._connect is None and not self._memory:
+                self._connect = connect
+                self._head_sql = f"SELECT MAX(rowid) FROM {events_table}"  # noqa: S608
+
+    def listen(self, event: threading.Event, *, watch: bool = False) -> None:
+        """Set `event` on this process's commits and, with `watch`, on other connections'."""
+        with self._cond:
+            self._listeners[event] = watch
+            if watch and self._connect is not None and self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._watch, name="sqlite-feed-watch", daemon=True
+                )
+                self._thread.start()
 
     def unlisten(self, event: threading.Event) -> None:
-        with self._lock:
-            self._listeners.discard(event)
+        with self._cond:
+            self._listeners.pop(event, None)
+            if not any(self._listeners.values()):
+                self._cond.notify_all()  # the watcher ends now rather than after its interval
 
     def notify(self) -> None:
-        with self._lock:
-            for event in self._listeners:
-                event.set()
+        with self._cond:
+            listeners = list(self._listeners)
+        for event in listeners:
+            event.set()
+
+    def _watch(self) -> None:
+        connection: sqlite3.Connection | None = None
+        seen: tuple[int, int | None] | None = None  # (data_version, head)
+        failing = False
+        try:
+            while True:
+                with self._cond:
+                    if not any(self._listeners.values()):
+                        self._thread = None
+                        return
+                    connect = self._connect
+                    self._cond.wait(WATCH_INTERVAL)
+                assert connect is not None
+                try:
+                    connection = connection or connect()
+                    seen, moved = _look(connection, self._head_sql, seen)
+                except sqlite3.Error as e:  # keep the readers polling until the file answers
+                    if not failing:
+                        log.warning("Watching the feed's file failed (readers poll): %s", e)
+                    if connection is not None:
+                        connection.close()
+                    connection, seen, moved, failing = None, None, True, True
+                else:
+                    if failing:
+                        log.info("Watching the feed's file again")
+                    failing = False
+                if moved:
+                    self.notify()
+        finally:
+            if connection is not None:
+                connection.close()
+
+
+def _look(
+    connection: sqlite3.Connection, head_sql: str, seen: tuple[int, int | None] | None
+) -> tuple[tuple[int, int | None], bool]:
+    """The file's (data_version, head) and whether the head moved since `seen` (always on the
+    first look: a commit between a reader's last read and the watcher's start would go unseen
+    otherwise)."""
+    version = int(connection.execute("PRAGMA data_version").fetchone()[0])
+    if seen is not None and version == seen[0]:
+        return seen, False  # nothing committed by anyone since the last look
+    head = connection.execute(head_sql).fetchone()[0]
+    return (version, head), seen is None or head != seen[1]
 
 
 _notifiers: weakref.WeakValueDictionary[str, CommitNotifier] = weakref.WeakValueDictionary()
@@ -55,8 +143,28 @@ def commit_notifier(datastore: es_sqlite.SQLiteDatastore) -> CommitNotifier:
     with _notifiers_lock:
         notifier = _notifiers.get(key)
         if notifier is None:
-            notifier = _notifiers[key] = CommitNotifier()
+            memory = datastore.pool.is_sqlite_memory_mode
+            notifier = _notifiers[key] = CommitNotifier(memory=memory)
         return notifier
+
+
+def watch_feed(datastore: es_sqlite.SQLiteDatastore, events_table: str) -> None:
+    """Set the datastore's notifier to watch its file for other connections' commits of
+    events (nothing to set for an in-memory database: nobody else can write to it). The
+    caller holds the notifier (`commit_notifier`): notifiers are kept only while held."""
+    pool = datastore.pool
+    if pool.is_sqlite_memory_mode:
+        return
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(
+            pool.db_name,
+            uri=True,
+            isolation_level=None,
+            timeout=pool.lock_timeout or es_sqlite.SQLITE3_DEFAULT_LOCK_TIMEOUT,
+        )
+
+    commit_notifier(datastore).watch_file(connect, events_table)
 
 
 def _database_key(datastore: es_sqlite.SQLiteDatastore) -> str:

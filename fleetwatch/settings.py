@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # store's writers never wait for a projection's transaction. Default: beside `sqlite_path`,
     # named `<stem>-read-models<suffix>`. Rebuildable: deleting it replays the feed.
     sqlite_read_models_path: Path | None = None
+    # One watcher of the SQLite file per process wakes its idle readers when events are
+    # committed by anybody (docs/event-store.md 6.2); false: they poll the feed every 50 ms.
+    sqlite_feed_watch: bool = True
     dynamodb_endpoint_url: str | None = None
     dynamodb_region: str = Field(
         default="us-east-1",

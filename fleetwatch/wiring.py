@@ -200,6 +200,7 @@ def application_env(settings: Settings) -> dict[str, str]:
         "PERSISTENCE_MODULE": "event_store.sqlite",
         "SQLITE_DBNAME": str(settings.sqlite_path),
         "CREATE_TABLE": create,
+        "SQLITE_FEED_WATCH": "y" if settings.sqlite_feed_watch else "n",
     }
 
 

@@ -87,6 +87,14 @@ class AlertingWorker(RebuildingWorker):
             self.projection.record_position(Tracking(self.tracking_name, self._position))
             self._recorded_at = time.monotonic()
 
+    def next_duty(self) -> float:
+        """The next tick, or the next recording of a position that batches moved."""
+        now = time.monotonic()
+        due = self._housekept_at + self.tick_interval - now
+        if self._position > self.projection.recorded_to:
+            due = min(due, self._recorded_at + self.record_interval - now)
+        return max(due, 0.0)
+
     def _follow(self, wake: FeedWake) -> None:
         # `resume()` (in `_run`) rebuilt the state from the checkpoint.
         while not self._stopping.is_set():
@@ -101,5 +109,4 @@ class AlertingWorker(RebuildingWorker):
                 self.apply_batch(batch)
             self.housekeeping_if_due()
             if not batch:
-                wake.wait(min(self.idle_poll, self.tick_interval))
-                wake.clear()
+                wake.rest(self.idle_poll, self.next_duty())

@@ -5,16 +5,17 @@ and one TransactWriteItems round trip on DynamoDB. This worker reads up to `max_
 notifications at a time from its position and hands the ones the projection handles to
 `process_batch(envelopes, tracking)`, which commits the changed rows and the checkpoint of the
 batch's last handled notification together. Under load a batch holds whatever accumulated
-while the previous one was being applied; when idle it waits for this process's commits (the
-recorder's in-process notifier) or polls every `idle_poll` seconds (other processes' commits);
-on DynamoDB that poll reads the feed only when the process's head poller says it moved
-(`projections.idle`).
+while the previous one was being applied; when idle it rests until the store says the feed
+moved (SQLite: the file's watched notifier, for this process's commits and everybody else's;
+DynamoDB: the process's head poller, looked at every `idle_poll` seconds), never past its own
+next duty (`next_duty`), and stops resting at `stop` (`projections.idle`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
@@ -37,9 +38,10 @@ def woken_by_commits(recorder: object) -> Iterator[FeedWake]:
     never set when there is neither."""
     notifier = getattr(recorder, "notifier", None)
     feed = None if notifier is not None else getattr(recorder, "feed_state", None)
-    wake = FeedWake(None if feed is None else feed.head)
+    complete = notifier is not None and bool(notifier.watched)
+    wake = FeedWake(None if feed is None else feed.head, complete=complete)
     if notifier is not None:
-        notifier.listen(wake.event)
+        notifier.listen(wake.event, watch=True)
     elif feed is not None:
         feed.listen(wake.event, getattr(recorder, "max_notification_id", None))
     try:
@@ -72,6 +74,7 @@ class BatchingProjectionWorker(ProjectionWorker):
         super().__init__(projection, **kwargs)  # type: ignore[arg-type]
         self.max_batch = max_batch
         self.idle_poll = idle_poll
+        self._wake: FeedWake | None = None  # while the thread runs
         # A projection that lists its topics (`topics`) has the store skip the others (it then
         # never reads the telemetry batches that make up most of the feed), on stores where
         # everything up to the head is visible (`visible_up_to_head`: SQLite).
@@ -118,6 +121,18 @@ class BatchingProjectionWorker(ProjectionWorker):
     def housekeeping_if_due(self) -> None:
         """Periodic work between batches, when there is any (the alerting worker's ticks)."""
 
+    def next_duty(self) -> float:
+        """Seconds until `housekeeping_if_due` has something to do (an idle worker's wait
+        ends then at the latest); none here."""
+        return math.inf
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        self._stopping.set()
+        wake = self._wake
+        if wake is not None:
+            wake.interrupt()  # an idle worker may be resting for seconds
+        return super().stop(timeout)
+
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply the feed up to its current head; returns the number of notifications read."""
         return self.catch_up_to(self.recorder.max_notification_id() or 0, progress)
@@ -154,6 +169,7 @@ class BatchingProjectionWorker(ProjectionWorker):
 
     def _run(self) -> None:
         with woken_by_commits(self.recorder) as wake:
+            self._wake = wake
             while not self._stopping.is_set():
                 try:
                     self.resume()
@@ -179,8 +195,7 @@ class BatchingProjectionWorker(ProjectionWorker):
                 if batch:
                     self.apply_batch(batch)
                     continue
-            wake.wait(self.idle_poll)
-            wake.clear()
+            wake.rest(self.idle_poll, self.next_duty())
 
 
 class StatefulProjection(BatchProjection, Protocol):

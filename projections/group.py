@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import functools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from eventsourcing.persistence import Notification
 
 from event_store.envelope import EventEnvelope
 from projections.batching import BatchingProjectionWorker, woken_by_commits
+from projections.idle import FeedWake
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class WorkerGroup:
         self.idle_poll = idle_poll
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._wake: FeedWake | None = None  # while the thread runs
 
     @property
     def names(self) -> list[str]:
@@ -70,6 +73,9 @@ class WorkerGroup:
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the thread; False when it has not ended within `timeout`."""
         self._stopping.set()
+        wake = self._wake
+        if wake is not None:
+            wake.interrupt()  # an idle group may be resting for seconds
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
@@ -82,6 +88,7 @@ class WorkerGroup:
         retry_at = dict.fromkeys(self.workers, 0.0)  # 0: running; else when to resume it
         resume = set(self.workers)  # to (re)start from their checkpoints
         with woken_by_commits(self.recorder) as wake:
+            self._wake = wake
             while not self._stopping.is_set():
                 now = time.monotonic()
                 for worker in [w for w in resume if retry_at[w] <= now]:
@@ -96,8 +103,16 @@ class WorkerGroup:
                     if worker not in resume:
                         self._guard(worker, worker.housekeeping_if_due, retry_at, resume)
                 if not batch:
-                    wake.wait(self.idle_poll)
-                    wake.clear()
+                    wake.rest(self.idle_poll, self._next_duty(running, retry_at))
+
+    @staticmethod
+    def _next_duty(
+        running: Sequence[BatchingProjectionWorker], retry_at: dict[BatchingProjectionWorker, float]
+    ) -> float:
+        """Seconds until a running worker's housekeeping or a failed worker's resumption."""
+        now = time.monotonic()
+        retries = (at - now for at in retry_at.values() if at > 0)
+        return max(min((*(w.next_duty() for w in running), *retries), default=math.inf), 0.0)
 
     def _read(self, running: Sequence[BatchingProjectionWorker]) -> Sequence[Notification]:
         if not running:

@@ -6,12 +6,15 @@ has one poller of the feed head for all its readers (`event_store.dynamodb.polle
 records the highest head seen and sets every listener's event when it moves: a worker then
 reads only while that head is above its position (and keeps reading while it is: the head
 can be seen before its feed item), plus a slow safety read every `SAFETY_READ_INTERVAL`
-seconds. On SQLite nothing changes: a read is always worth it (a local select), and the
-notifier sets the event on this process's commits.
+seconds. On SQLite a read is always worth it (a local select), but the store's notifier sets
+the event on every commit of events to the file (at once for this process's, within 50 ms for
+anybody else's: `event_store.sqlite_files.CommitNotifier`), so an idle worker waits for it
+and reads again only after `SAFETY_READ_INTERVAL` without one, instead of every `idle_poll`.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Protocol
@@ -26,11 +29,16 @@ class KnownHead(Protocol):
 
 
 class FeedWake:
-    """An event set by the store when the feed moves, and the store's known head, if any."""
+    """An event set by the store when the feed moves, and the store's known head, if any.
 
-    def __init__(self, head: KnownHead | None = None) -> None:
+    `complete`: the store sets the event on every commit of events (SQLite's watched
+    notifier), so an idle reader need not look before it is set.
+    """
+
+    def __init__(self, head: KnownHead | None = None, *, complete: bool = False) -> None:
         self.event = threading.Event()
         self._head = head
+        self.complete = complete
         self._safety_read_at = time.monotonic() + SAFETY_READ_INTERVAL
 
     def worth_reading(self, position: int) -> bool:
@@ -46,6 +54,17 @@ class FeedWake:
     def wait(self, timeout: float) -> bool:
         """Wait until the store sets the event (True) or `timeout` passes."""
         return self.event.wait(timeout)
+
+    def rest(self, poll: float, until: float = math.inf) -> None:
+        """An idle reader's wait, then `clear`: until the store sets the event, for at most
+        `poll` seconds where the store does not tell of every commit, `SAFETY_READ_INTERVAL`
+        where it does, and never past the reader's own next duty `until` seconds from now."""
+        self.event.wait(min(until, SAFETY_READ_INTERVAL if self.complete else poll))
+        self.event.clear()
+
+    def interrupt(self) -> None:
+        """End a `rest` now (a stop)."""
+        self.event.set()
 
     def clear(self) -> None:
         self.event.clear()

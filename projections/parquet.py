@@ -17,6 +17,7 @@ one flush.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from uuid import UUID
@@ -97,6 +98,12 @@ class ParquetProjection:
         if self.pending is not None and self.clock() - self.since >= self.flush_seconds:
             self.flush()
 
+    def flush_due_in(self) -> float:
+        """Seconds until `flush_if_due` writes (infinite with nothing buffered)."""
+        if self.pending is None:
+            return math.inf
+        return max(self.since + self.flush_seconds - self.clock(), 0.0)
+
     def flush(self) -> None:
         """Write the buffered readings' files, then commit the checkpoint; nothing buffered:
         nothing done."""
@@ -139,6 +146,9 @@ class ParquetWorker(BatchingProjectionWorker):
     def housekeeping_if_due(self) -> None:
         self.projection.flush_if_due()
 
+    def next_duty(self) -> float:
+        return self.projection.flush_due_in()
+
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         count = super().catch_up(progress)
         self.projection.flush()
@@ -162,5 +172,4 @@ class ParquetWorker(BatchingProjectionWorker):
                     read = self._read(head)
             self.housekeeping_if_due()
             if not read:
-                wake.wait(min(self.idle_poll, self.projection.flush_seconds))
-                wake.clear()
+                wake.rest(self.idle_poll, self.next_duty())

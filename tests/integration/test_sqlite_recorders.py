@@ -38,6 +38,7 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteDatastore
 from eventsourcing.tests import persistence as lib
 from eventsourcing.utils import Environment
 
+from event_store import sqlite_files
 from event_store.sqlite import (
     INSERT_CHUNK,
     SQLiteApplicationRecorder,
@@ -170,7 +171,7 @@ class ApplicationRecorderCase(
         recorder = self.create_recorder()
         latencies: list[float] = []
         with (
-            patch.object(SQLiteSubscription, "poll_interval", 3.0),  # Only the notifier is left.
+            patch.object(sqlite_files, "WATCH_INTERVAL", 3.0),  # Only the notifier is left.
             recorder.subscribe(gt=recorder.max_notification_id()) as subscription,
         ):
             for _ in range(5):

@@ -1,0 +1,231 @@
+"""Idle readers of a SQLite feed: one watcher per file and process looks at the file for all of
+them (`event_store.sqlite_files.CommitNotifier`), idle workers read nothing until events are
+committed (by this process or by any other connection), and a resting worker stops at once.
+
+Other processes' commits are made through a plain `sqlite3` connection of this process: to
+SQLite's `data_version` any other connection is another writer, and it bypasses the recorders'
+in-process notifier, so only the watcher can see them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import Tracking
+from eventsourcing.utils import Environment
+
+from event_store import sqlite_files
+from event_store.envelope import EnvelopeMapper, EventEnvelope
+from event_store.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from projections.batching import BatchingProjectionWorker
+from projections.group import WorkerGroup
+from read_side.notifications import ChangeNotice
+from write_side.application import FleetApplication
+
+
+class Seen:
+    """A batch projection that handles no event (workers still move past them: reading is what
+    is tested here), with its checkpoint in memory."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.checkpoint = 0
+
+    def handles(self, topic: str) -> bool:
+        return False
+
+    def process(self, envelope: EventEnvelope, tracking: Tracking) -> list[ChangeNotice]:
+        return self.process_batch([envelope], tracking)
+
+    def process_batch(
+        self, envelopes: Sequence[EventEnvelope], tracking: Tracking
+    ) -> list[ChangeNotice]:
+        self.checkpoint = tracking.notification_id
+        return []
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.checkpoint
+
+
+class Reads:
+    """Counts the feed reads (selects and head reads) made through one recorder object."""
+
+    def __init__(self, recorder: SQLiteApplicationRecorder) -> None:
+        self.lock = threading.Lock()
+        self.count = 0
+        for name in ("select_notifications", "max_notification_id"):
+            setattr(recorder, name, self._counted(getattr(recorder, name)))
+
+    def _counted(self, read: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with self.lock:
+                self.count += 1
+            return read(*args, **kwargs)
+
+        return counted
+
+    def during(self, seconds: float) -> int:
+        """Reads made in the next `seconds` (the interval is what is measured: this sleeps)."""
+        before = self.count
+        time.sleep(seconds)
+        return self.count - before
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "events.sqlite3"
+
+
+@pytest.fixture
+def recorder(path: Path) -> Iterator[SQLiteApplicationRecorder]:
+    factory = SQLiteFactory(Environment("Test", {"SQLITE_DBNAME": str(path)}))
+    recorder = factory.application_recorder()
+    assert isinstance(recorder, SQLiteApplicationRecorder)
+    recorder.create_table()
+    yield recorder
+    factory.close()
+
+
+def application(path: Path) -> FleetApplication:
+    return FleetApplication(
+        env={"PERSISTENCE_MODULE": "event_store.sqlite", "SQLITE_DBNAME": str(path)}
+    )
+
+
+def commit_elsewhere(path: Path, count: int = 1) -> None:
+    """Events committed by another connection, which the in-process notifier never hears of."""
+    with sqlite3.connect(path) as other:
+        other.executemany(
+            "INSERT INTO stored_events VALUES (?, 1, 't', x'7b7d')",
+            [(uuid.uuid4().hex,) for _ in range(count)],
+        )
+    other.close()
+
+
+def watchers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "sqlite-feed-watch"]
+
+
+def test_events_committed_elsewhere_wake_a_watching_listener_other_writes_do_not(
+    path: Path, recorder: SQLiteApplicationRecorder
+) -> None:
+    notifier = recorder.notifier
+    assert notifier.watched
+    woken = threading.Event()
+    notifier.listen(woken, watch=True)
+    try:
+        assert woken.wait(1.0)  # the watcher's first look wakes (it cannot know what was read)
+        woken.clear()
+        with sqlite3.connect(path) as other:  # a checkpoint, a lease: not an event
+            other.execute("CREATE TABLE elsewhere (n INTEGER)")
+            other.execute("INSERT INTO elsewhere VALUES (1)")
+        other.close()
+        assert not woken.wait(0.3)
+        started = time.monotonic()
+        commit_elsewhere(path)
+        assert woken.wait(1.0)
+        latency = time.monotonic() - started
+    finally:
+        notifier.unlisten(woken)
+    assert latency < 0.5, latency  # one look every 50 ms
+    deadline = time.monotonic() + 2.0
+    while watchers() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert watchers() == []  # the last listener gone, the watcher ends
+
+
+def test_idle_workers_do_not_read_the_feed(path: Path) -> None:
+    """Three workers on their own threads and two in a group, idle: no read of the feed in a
+    second (they used to read it every 50 ms each), not even when the file is written to
+    without events; events committed by another connection reach them all within a look."""
+    app = application(path)
+    recorder = app.recorder
+    assert isinstance(recorder, SQLiteApplicationRecorder)
+    reads = Reads(recorder)
+    mapper: EnvelopeMapper = app.envelope_mapper
+    projections = [Seen(f"w{i}") for i in range(5)]
+    workers = [
+        BatchingProjectionWorker(
+            projection, checkpoints=projection, recorder=recorder, mapper=mapper, upstream_name="t"
+        )
+        for projection in projections
+    ]
+    group = WorkerGroup(workers[3:])
+    try:
+        for worker in workers[:3]:
+            worker.start()
+        group.start()
+        commit_elsewhere(path)
+        assert all(w.wait_for(1, timeout=5.0) for w in workers)
+        time.sleep(0.2)  # each has gone back to resting after the reads that found nothing
+        with sqlite3.connect(path) as other:
+            other.execute("CREATE TABLE elsewhere (n INTEGER)")
+        other.close()
+        idle_reads = reads.during(1.0)
+        started = time.monotonic()
+        commit_elsewhere(path, 2)
+        caught_up = [w.wait_for(3, timeout=2.0) for w in workers]
+        latency = time.monotonic() - started
+    finally:
+        group.stop()
+        for worker in workers[:3]:
+            worker.stop()
+        app.close()
+    assert caught_up == [True] * 5
+    assert idle_reads == 0
+    assert latency < 1.0, latency
+
+
+def test_a_resting_worker_stops_at_once(path: Path) -> None:
+    """An idle worker rests up to the safety interval (5 s); `stop` ends that rest."""
+    app = application(path)
+    recorder, mapper = app.recorder, app.envelope_mapper
+    projection = Seen("w")
+    worker = BatchingProjectionWorker(
+        projection, checkpoints=projection, recorder=recorder, mapper=mapper, upstream_name="t"
+    )
+    member = Seen("g")
+    group = WorkerGroup(
+        [
+            BatchingProjectionWorker(
+                member, checkpoints=member, recorder=recorder, mapper=mapper, upstream_name="t"
+            )
+        ]
+    )
+    worker.start()
+    group.start()
+    time.sleep(0.3)  # resting
+    started = time.monotonic()
+    stopped = [worker.stop(timeout=2.0), group.stop(timeout=2.0)]
+    elapsed = time.monotonic() - started
+    app.close()
+    assert stopped == [True, True]
+    assert elapsed < 1.0, elapsed
+
+
+def test_without_a_watcher_idle_workers_poll(path: Path) -> None:
+    """A file this process cannot watch (its watcher's connection fails) leaves the readers
+    polling, as before there was a watcher: it wakes them at every look."""
+    notifier = sqlite_files.CommitNotifier(memory=False)
+    assert not notifier.watched
+
+    def broken() -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    notifier.watch_file(broken, "stored_events")
+    assert notifier.watched  # it tries: the failure shows when it looks
+    woken = threading.Event()
+    notifier.listen(woken, watch=True)
+    try:
+        for _ in range(3):  # it keeps waking the readers, every look
+            assert woken.wait(1.0)
+            woken.clear()
+    finally:
+        notifier.unlisten(woken)
