@@ -10,7 +10,7 @@ order (cursor = version). Another tenant's events are never returned, not even t
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -19,7 +19,7 @@ import strawberry
 from anyio import to_thread
 from fastapi import Query
 
-from api.auth import Permission
+from api.auth import Permission, Principal
 from api.device_view import View
 from api.graphql.scalars import Long
 from api.operations import QUERY, Arg, Call, GraphQL, Operation, Rest, parse_id
@@ -117,23 +117,40 @@ def _read(
 
 
 def history_filter(call: Call) -> FeedFilter:
+    """The criteria of a history read (`history_selection`) from an operation's arguments."""
+    return history_selection(
+        call.caller.tenant_id, kinds=call["kinds"], types=call["types"],
+        stream_id=call["stream_id"], actor=call["actor"], since=call["since"],
+        until=call["until"],
+    )  # fmt: skip
+
+
+def history_selection(
+    tenant_id: str,
+    *,
+    kinds: list[EntityKind] | None = None,
+    types: list[str] | None = None,
+    stream_id: UUID | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> FeedFilter:
     """The criteria of a history read. Kinds select their topics; without kinds, types alone
     select (the record of reads included), and without either the feed shows every change
     (`is_change`); a stream named by id shows all of its events."""
-    kinds: list[EntityKind] = call["kinds"] or []
-    types = frozenset(call["types"] or ())
+    chosen = frozenset(types or ())
     topic: Callable[[str], bool] | None = None
     if kinds:
         topic = select_kinds(kinds)
-    elif not types and call["stream_id"] is None:
+    elif not chosen and stream_id is None:
         topic = is_change
     return FeedFilter(
-        tenant_id=call.caller.tenant_id,
-        actor=call["actor"] or None,
+        tenant_id=tenant_id,
+        actor=actor or None,
         topic=topic,
-        types=types,
-        since=None if call["since"] is None else as_utc(call["since"], "since"),
-        until=None if call["until"] is None else as_utc(call["until"], "until"),
+        types=chosen,
+        since=None if since is None else as_utc(since, "since"),
+        until=None if until is None else as_utc(until, "until"),
     )
 
 
@@ -150,11 +167,21 @@ async def read_events(call: Call) -> AuditEventsPage:
 async def record_read(call: Call, operation: str, returned: int) -> None:
     """Every read of the trail is recorded before it is answered (docs/audit.md 19.3); a read
     that cannot be recorded is not answered."""
-    criteria = {name: jsonable(value) for name, value in call.args.items() if value is not None}
+    await record_trail_read(call.system, call.caller, operation, call.args, returned)
+
+
+async def record_trail_read(
+    system: FleetSystem,
+    caller: Principal,
+    operation: str,
+    args: Mapping[str, Any],
+    returned: int,
+) -> None:
+    """`record_read` for any caller of the trail (the `events` subscription, once)."""
+    criteria = {name: jsonable(value) for name, value in args.items() if value is not None}
     record = functools.partial(
-        call.system.audit_service.record_read, call.caller.metadata(), operation, criteria,
-        returned,
-    )  # fmt: skip
+        system.audit_service.record_read, caller.metadata(), operation, criteria, returned
+    )
     await to_thread.run_sync(record)
 
 

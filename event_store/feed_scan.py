@@ -54,6 +54,7 @@ class FeedScan:
     scanned: int  # feed items read
     next_after: int | None  # where the next page starts; None: the end of the feed was reached
     exhausted: bool  # the budget ran out before `first` matches were found
+    read_to: int  # the last position (version) read: a follower waits for the feed past it
 
 
 def scan_feed(
@@ -82,11 +83,11 @@ def scan_feed(
             if not selection.selects(envelope):
                 continue
             if len(found) == first:  # one more than shown: there are more
-                return FeedScan(found, scanned, found[-1].position, exhausted=False)
+                return FeedScan(found, scanned, found[-1].position, False, position)
             found.append(envelope)
         if len(page) < limit:
-            return FeedScan(found, scanned, None, exhausted=False)
-    return FeedScan(found, scanned, position, exhausted=len(found) < first)
+            return FeedScan(found, scanned, None, False, position)
+    return FeedScan(found, scanned, position, len(found) < first, position)
 
 
 def scan_stream(
@@ -109,8 +110,9 @@ def scan_stream(
         if not selection.selects(envelope):
             continue
         if len(found) == first:
-            return FeedScan(found, scanned, found[-1].version, exhausted=False)
+            return FeedScan(found, scanned, found[-1].version, False, event.originator_version)
         found.append(envelope)
+    last = stored[-1].originator_version if stored else after
     if len(stored) < budget:
-        return FeedScan(found, len(stored), None, exhausted=False)
-    return FeedScan(found, len(stored), stored[-1].originator_version, len(found) < first)
+        return FeedScan(found, len(stored), None, False, last)
+    return FeedScan(found, len(stored), last, len(found) < first, last)

@@ -15,9 +15,9 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from event_store.feed_wake import FeedWake
 from projections.alerting import AlertingProcess
 from projections.batching import RebuildingWorker
-from projections.idle import FeedWake
 
 
 class AlertingWorker(RebuildingWorker):

@@ -8,48 +8,25 @@ batch's last handled notification together. Under load a batch holds whatever ac
 while the previous one was being applied; when idle it rests until the store says the feed
 moved (SQLite: the file's watched notifier, for this process's commits and everybody else's;
 DynamoDB: the process's head poller, looked at every `idle_poll` seconds), never past its own
-next duty (`next_duty`), and stops resting at `stop` (`projections.idle`).
+next duty (`next_duty`), and stops resting at `stop` (`event_store.feed_wake`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, Tracking
 
 from event_store.envelope import EnvelopeMapper, EventEnvelope
+from event_store.feed_wake import FeedWake, woken_by_commits
 from event_store.tracking import AlreadyTracked
-from projections.idle import FeedWake
 from projections.runner import Projection, ProjectionWorker
 from read_side.notifications import ChangeNotice
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def woken_by_commits(recorder: object) -> Iterator[FeedWake]:
-    """An event set when this process commits to the recorder's store (SQLite notifier), or
-    when the feed head moves (DynamoDB feed state: this process's commits and its one head
-    poller, whose known head also tells `worth_reading`), so a waiting reader goes at once;
-    never set when there is neither."""
-    notifier = getattr(recorder, "notifier", None)
-    feed = None if notifier is not None else getattr(recorder, "feed_state", None)
-    complete = notifier is not None and bool(notifier.watched)
-    wake = FeedWake(None if feed is None else feed.head, complete=complete)
-    if notifier is not None:
-        notifier.listen(wake.event, watch=True)
-    elif feed is not None:
-        feed.listen(wake.event, getattr(recorder, "max_notification_id", None))
-    try:
-        yield wake
-    finally:
-        for source in (notifier, feed):
-            if source is not None:
-                source.unlisten(wake.event)
 
 
 class BatchProjection(Projection, Protocol):

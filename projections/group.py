@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 from eventsourcing.persistence import Notification
 
 from event_store.envelope import EventEnvelope
-from projections.batching import BatchingProjectionWorker, woken_by_commits
-from projections.idle import FeedWake
+from event_store.feed_wake import FeedWake, woken_by_commits
+from projections.batching import BatchingProjectionWorker
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from event_store.envelope import EventEnvelope
+from event_store.feed_wake import FeedWake
 from projections.batching import BatchingProjectionWorker
-from projections.idle import FeedWake
 from read_side.analytics.files import ParquetFiles, TelemetryRows
 from read_side.notifications import ChangeNotice
 from read_side.telemetry import fold

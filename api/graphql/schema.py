@@ -43,6 +43,7 @@ from api.graphql import (  # noqa: F401
 from api.graphql import audit as audit_types  # noqa: F401
 from api.graphql import firmware_upload as firmware_upload_types  # noqa: F401
 from api.graphql.alerts import AlertSubscription
+from api.graphql.audit_follow import AuditSubscription
 from api.graphql.context import GraphQLContext
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.exports import ExportSubscription
@@ -85,6 +86,7 @@ SUBSCRIPTIONS: tuple[type, ...] = (
     AlertSubscription,
     DeploymentSubscription,
     ExportSubscription,
+    AuditSubscription,
 )
 
 MAX_DEPTH = 10

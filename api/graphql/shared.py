@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from graphql import (
     ArgumentNode,
+    FieldNode,
     GraphQLError,
     NullValueNode,
     OperationDefinitionNode,
@@ -48,11 +49,16 @@ DEFAULT_BACKLOG = 1 << 20  # bytes of a member's frames its socket may hold back
 _END = object()
 
 
+ALONE = frozenset({"events"})
+"""Subscriptions never shared: the auditors' trail, whose every read is recorded under its
+reader's name (a group runs under a principal of its own)."""
+
+
 @lru_cache(maxsize=512)
 def _resumes(query: str, operation_name: str | None) -> tuple[bool, frozenset[str]] | None:
     """None when the document's chosen operation is not a subscription (or does not parse: the
-    unshared path reports the error); else whether it passes `after` literally, and the
-    variables it passes as `after`."""
+    unshared path reports the error, or is one that runs `ALONE`); else whether it passes
+    `after` literally, and the variables it passes as `after`."""
     try:
         document = parse(query)
     except GraphQLError:
@@ -63,6 +69,9 @@ def _resumes(query: str, operation_name: str | None) -> tuple[bool, frozenset[st
         if operation_name is None or (o.name is not None and o.name.value == operation_name)
     ]  # fmt: skip
     if len(chosen) != 1 or chosen[0].operation is not OperationType.SUBSCRIPTION:
+        return None
+    roots = chosen[0].selection_set.selections
+    if any(isinstance(f, FieldNode) and f.name.value in ALONE for f in roots):
         return None
     literal, variables = False, set()
 

@@ -1,4 +1,5 @@
-"""What an idle projection worker waits on, and whether a read of the feed may find anything.
+"""What an idle reader of the feed (a projection worker, the API's follower of the feed) waits
+on, and whether a read of the feed may find anything.
 
 Workers used to read the feed tail every `idle_poll` seconds when idle: on DynamoDB a strongly
 consistent Query each time, 20 RCU/s per worker thread for nothing. On DynamoDB the process
@@ -14,9 +15,11 @@ and reads again only after `SAFETY_READ_INTERVAL` without one, instead of every 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
+from collections.abc import Iterator
 from typing import Protocol
 
 SAFETY_READ_INTERVAL = 5.0
@@ -68,3 +71,25 @@ class FeedWake:
 
     def clear(self) -> None:
         self.event.clear()
+
+
+@contextlib.contextmanager
+def woken_by_commits(recorder: object) -> Iterator[FeedWake]:
+    """An event set when this process commits to the recorder's store (SQLite notifier), or
+    when the feed head moves (DynamoDB feed state: this process's commits and its one head
+    poller, whose known head also tells `worth_reading`), so a waiting reader goes at once;
+    never set when there is neither."""
+    notifier = getattr(recorder, "notifier", None)
+    feed = None if notifier is not None else getattr(recorder, "feed_state", None)
+    complete = notifier is not None and bool(notifier.watched)
+    wake = FeedWake(None if feed is None else feed.head, complete=complete)
+    if notifier is not None:
+        notifier.listen(wake.event, watch=True)
+    elif feed is not None:
+        feed.listen(wake.event, getattr(recorder, "max_notification_id", None))
+    try:
+        yield wake
+    finally:
+        for source in (notifier, feed):
+            if source is not None:
+                source.unlisten(wake.event)
