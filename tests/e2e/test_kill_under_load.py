@@ -1,12 +1,16 @@
 """Kill -9 under load (issue 14), on SQLite and on DynamoDB Local: MQTT ingestion runs in one
 `fleetwatch projections run` process, the telemetry and device-status consumers and the
-alerting process manager in another; while devices publish over the real Mosquitto (QoS 1),
-each process is killed with SIGKILL once and started again, and devices send some messages a
-second time (a retry after a lost PUBACK). Afterwards every message sent is in the event store
-exactly once, and the telemetry and device-status read models show exactly what was sent:
-nothing lost, nothing repeated. A for-duration rule's run is pending on every device when the
-consumers are killed: it is raised once per device when its 30 s are up, because the restarted
-manager restored its snapshot (taken every 0.5 s here); it would restart empty without one."""
+alerting process manager in another, and the other consumers of telemetry and alerts (the
+alerts view, the dashboard, the tamper-evidence ledger, the Parquet writer) in a third; while
+devices publish over the real Mosquitto (QoS 1), each process is killed with SIGKILL once and
+started again, and devices send some messages a second time (a retry after a lost PUBACK).
+Afterwards every message sent is in the event store exactly once, and the telemetry and
+device-status read models show exactly what was sent: nothing lost, nothing repeated; so do
+the dashboard's message count, the Parquet files' rows (each message once) and the alerts
+view (one alert per device); the ledger covers every event and verifies without a finding.
+A for-duration rule's run is pending on every device when the consumers are killed: it is
+raised once per device when its 30 s are up, because the restarted manager restored its
+snapshot (taken every 0.5 s here); it would restart empty without one."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
+import duckdb
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
@@ -26,10 +31,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System, build_system
+from fleetwatch.ledger import verify_store
 from fleetwatch.settings import Settings
 from ingestion.mqtt_session import end_session
+from read_side.alerts.port import AlertFilter
+from read_side.alerts.rows import AlertRow
 from read_side.telemetry.port import HistoryQuery
-from tests.e2e.conftest import new_tenant
+from tests.e2e.conftest import TEST_SECRET, new_tenant
 from tests.e2e.fleet_process import FleetProcess
 from write_side.alert_commands import CreateAlertRule
 from write_side.alert_rules import parse_rule_definition
@@ -60,8 +68,12 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
     # nothing before the readings do.
     t0 = datetime.now(UTC).replace(microsecond=0)
     settings = store_settings.model_copy(
-        update={"blob_dir": tmp_path / "blobs", "run_projections": False, "redis_url": None}
-    )
+        update={
+            "blob_dir": tmp_path / "blobs", "analytics_dir": tmp_path / "analytics",
+            "run_projections": False, "redis_url": None,
+            "jwt_secret": TEST_SECRET,  # the processes' (`FleetProcess`): the ledger's key
+        }
+    )  # fmt: skip
     system = build_system(settings)  # to register devices and read the results: no workers
     tenant = new_tenant()
     fleet = register(system, tenant)
@@ -82,12 +94,20 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
         FLEETWATCH_ALERTING_SNAPSHOT_INTERVAL="0.5",
         FLEETWATCH_INSTANCE_ID=f"consumers-{client_id}",
     )  # fmt: skip
+    others = FleetProcess(
+        settings, tmp_path / "others.log",
+        FLEETWATCH_PROJECTIONS="alerts,dashboard,ledger,parquet",
+        FLEETWATCH_INSTANCE_ID=f"others-{client_id}",
+        FLEETWATCH_ANALYTICS_FLUSH_READINGS="100",  # files written before and after the kill
+        FLEETWATCH_ANALYTICS_FLUSH_SECONDS="1",
+    )  # fmt: skip
+    processes = (ingestion, consumers, others)
     messages = [(device, k) for k in range(PER_DEVICE) for device in fleet]  # round robin
     publisher = Publisher(mqtt_url, fleet, t0)
     try:
-        for process in (ingestion, consumers):
+        for process in processes:
             process.start()
-        until(lambda: "running:" in ingestion.tail() and "running:" in consumers.tail(), 60)
+        until(lambda: all("running:" in p.tail() for p in processes), 60)
         publisher.connect()
         for n, (device, k) in enumerate(messages):
             publisher.send(device, k)
@@ -97,6 +117,10 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
             if n == len(messages) // 2:
                 for again, k_again in messages[n - RETRIED : n]:
                     publisher.send(again, k_again)  # as stored, or in flight at the kill
+                # Killed with work committed (files written, counts kept) and more coming.
+                until(lambda: has_written(system, tenant, settings.analytics_path), 30)
+                others.kill()
+                others.start()
             if n == 2 * len(messages) // 3:
                 consumers.kill()
                 consumers.start()
@@ -118,13 +142,14 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
             rows = [system.devices.get(tenant, d) for d in fleet]
             last = Counter(r.last_values.get("temperature") if r else None for r in rows)
             stored = sum(stored_message_ids(system, tenant).values())
-            logs = ingestion.tail() + consumers.tail()
+            logs = "".join(p.tail() for p in processes)
             return f"newest temperatures {last}; stored {stored} of {len(messages)}\n{logs}"
 
         until(caught_up, 120, progress)
         until(lambda: len(raised(system, tenant)) >= DEVICES, 30, progress)
+        until(lambda: others_caught_up(system, tenant, settings.analytics_path), 60, progress)
         stored = stored_message_ids(system, tenant)
-        assert (ingestion.kills, consumers.kills) == (1, 1)
+        assert (ingestion.kills, consumers.kills, others.kills) == (1, 1, 1)
         assert publisher.sent == len(messages) + RETRIED
         repeated = {key: count for key, count in stored.items() if count > 1}
         assert repeated == {}, "stored twice"
@@ -136,13 +161,62 @@ def test_kill_9_of_ingestion_and_of_the_consumers_loses_and_repeats_nothing(
             assert row is not None
             assert row.online is True
             assert row.last_values_at["temperature"] == t0 + timedelta(seconds=PER_DEVICE - 1)
+        assert dashboard_messages(system, tenant) == len(messages)
+        assert parquet_messages(settings.analytics_path, tenant) == Counter(
+            {(str(d), f"m{k}"): 1 for d, k in messages}
+        )
+        alerts = alert_rows(system, tenant)
+        assert sorted(a.device_id for a in alerts) == sorted(fleet)
+        assert {(a.episode, a.state) for a in alerts} == {(1, "open")}
+        assert system.ledger is not None
+        report = verify_store(system.app, system.settings, system.ledger)
+        assert report.findings == []
+        assert report.pending == 0
     finally:
         publisher.close()
-        for process in (ingestion, consumers):
+        for process in processes:
             process.stop()
         for session in (client_id, f"{client_id}-jobs"):
             end_session(mqtt_url, session)
         system.close()
+
+
+def others_caught_up(system: System, tenant: str, analytics: Path) -> bool:
+    """The third process's models show every message (each may still lag behind)."""
+    assert system.ledger is not None
+    covered = system.ledger.checkpoint() >= system.event_log.head()
+    return (
+        covered
+        and dashboard_messages(system, tenant) >= DEVICES * PER_DEVICE
+        and sum(parquet_messages(analytics, tenant).values()) >= DEVICES * PER_DEVICE
+        and len(alert_rows(system, tenant)) >= DEVICES
+    )
+
+
+def has_written(system: System, tenant: str, analytics: Path) -> bool:
+    return dashboard_messages(system, tenant) > 0 and bool(parquet_messages(analytics, tenant))
+
+
+def dashboard_messages(system: System, tenant: str) -> int:
+    assert system.dashboard is not None
+    return system.dashboard.dashboard(tenant, datetime.now(UTC)).messages_last_hour
+
+
+def parquet_messages(analytics: Path, tenant: str) -> Counter[tuple[str, str]]:
+    """How many times each (device, message id) has a row in the tenant's Parquet files."""
+    files = sorted(analytics.glob("**/*.parquet"))
+    if not files:
+        return Counter()
+    rows = duckdb.execute(
+        "SELECT device_id, message_id FROM read_parquet($files, hive_partitioning = true) "
+        "WHERE tenant_id = $tenant",
+        {"files": [str(f) for f in files], "tenant": tenant},
+    ).fetchall()
+    return Counter((str(device), str(message)) for device, message in rows)
+
+
+def alert_rows(system: System, tenant: str) -> list[AlertRow]:
+    return list(system.alerts.list_alerts(tenant, AlertFilter(), 100, None).items)
 
 
 def register(system: System, tenant: str) -> dict[UUID, str]:
