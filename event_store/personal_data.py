@@ -42,8 +42,11 @@ SEALED = "pd"  # the key of a sealed value's key id; its presence marks a sealed
 class PersonalKeys(Protocol):
     """Where the subjects' data keys live (never in the event store's own tables)."""
 
-    def writing_key(self, subject: UUID) -> tuple[str, bytes]:
-        """The subject's live key (id, 32 bytes), created when it has none."""
+    def writing_key(
+        self, subject: UUID, make: Callable[[], bytes] | None = None
+    ) -> tuple[str, bytes]:
+        """The subject's live key (id, its stored bytes), created when it has none: the bytes
+        `make()` gives (a wrapped key: `event_store.kms_keys`), by default a new 32-byte key."""
         ...
 
     def key(self, key_id: str) -> bytes | None:
@@ -165,11 +168,13 @@ class MemoryPersonalKeys:
         self._keys: dict[UUID, dict[str, bytes]] = {}
         self._lock = threading.Lock()
 
-    def writing_key(self, subject: UUID) -> tuple[str, bytes]:
+    def writing_key(
+        self, subject: UUID, make: Callable[[], bytes] | None = None
+    ) -> tuple[str, bytes]:
         with self._lock:
             keys = self._keys.setdefault(subject, {})
             if not keys:
-                keys[new_key_id(subject)] = new_key()
+                keys[new_key_id(subject)] = (make or new_key)()
             return next(iter(keys.items()))
 
     def key(self, key_id: str) -> bytes | None:

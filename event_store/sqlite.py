@@ -50,6 +50,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import strtobool
 
+from event_store.kms_keys import KMS_KEY, wrapped_if_configured
+from event_store.personal_data import PersonalKeys
 from event_store.sqlite_files import (
     WATCH_INTERVAL,
     commit_notifier,
@@ -257,14 +259,17 @@ class SQLiteFactory(es_sqlite.SQLiteFactory):
         if strtobool(self.env.get(self.FEED_WATCH) or "y"):
             watch_feed(self.datastore, "stored_events")
         self._keys: SQLitePersonalKeys | None = None
+        self._personal: PersonalKeys | None = None
 
-    def personal_keys(self) -> SQLitePersonalKeys:
+    def personal_keys(self) -> PersonalKeys:
         """The subjects' data keys (`event_store.sqlite_personal_keys`): their own file beside
-        a file store, this datastore for an in-memory one."""
-        if self._keys is None:
+        a file store, this datastore for an in-memory one; wrapped by KMS when
+        `PERSONAL_KEYS_KMS_KEY` is set (`event_store.kms_keys`)."""
+        if self._personal is None:
             named = self.env.get(KEYS_DBNAME)
             self._keys = SQLitePersonalKeys.beside(self.datastore, named, self.env_create_table())
-        return self._keys
+            self._personal = wrapped_if_configured(self._keys, self.env.get(KMS_KEY))
+        return self._personal
 
     def close(self) -> None:
         """Ends the subscriptions of its recorders, then closes the database connections."""

@@ -8,6 +8,7 @@ in-memory event store keeps its keys in its own datastore (gone with it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
@@ -52,7 +53,9 @@ class SQLitePersonalKeys:
         use_pool(datastore, ("PRAGMA secure_delete = ON",))
         return cls(datastore, create_table=create_table)
 
-    def writing_key(self, subject: UUID) -> tuple[str, bytes]:
+    def writing_key(
+        self, subject: UUID, make: Callable[[], bytes] | None = None
+    ) -> tuple[str, bytes]:
         with self.datastore.transaction(commit=True) as c:
             c.execute(
                 f"SELECT key_id, key FROM {TABLE} WHERE subject = ? LIMIT 1",  # noqa: S608
@@ -61,7 +64,7 @@ class SQLitePersonalKeys:
             row = c.fetchone()
             if row is not None:
                 return str(row[0]), bytes(row[1])
-            key_id, key = new_key_id(subject), new_key()
+            key_id, key = new_key_id(subject), (make or new_key)()
             c.execute(
                 f"INSERT INTO {TABLE} (subject, key_id, key) VALUES (?, ?, ?)",  # noqa: S608
                 (subject.hex, key_id, key),

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # `sqlite_path`, named `<stem>-ledger<suffix>`), the checkpoints' ed25519 key (base64 of a
     # 32-byte seed; unset: a development key derived from the JWT secret, never for production)
     # and the seconds between two checkpoints the ledger signs for a tenant whose log grew.
+    # Personal data's keys wrapped by this AWS KMS key (id, ARN or alias; docs/audit.md 19.7):
+    # unset, they are stored as they are (in their own file or table).
+    personal_keys_kms_key: str | None = None
     sqlite_ledger_path: Path | None = None
     audit_signing_key: str | None = None
     audit_checkpoint_interval: float = Field(default=60.0, ge=0)

@@ -185,8 +185,9 @@ def open_read_model(app: FleetApplication, settings: Settings, name: str) -> tup
 def application_env(settings: Settings) -> dict[str, str]:
     """The `eventsourcing` environment that selects and configures the persistence module."""
     create = "y" if settings.create_tables else "n"
+    kms = {"PERSONAL_KEYS_KMS_KEY": settings.personal_keys_kms_key or ""}
     if settings.store == "dynamodb":
-        env = {
+        env = kms | {
             "PERSISTENCE_MODULE": "event_store.dynamodb",
             "DYNAMODB_REGION": settings.dynamodb_region,
             "DYNAMODB_TABLE_PREFIX": settings.dynamodb_table_prefix,
@@ -196,7 +197,7 @@ def application_env(settings: Settings) -> dict[str, str]:
             env["DYNAMODB_ENDPOINT_URL"] = settings.dynamodb_endpoint_url
         return env
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    return {
+    return kms | {
         "PERSISTENCE_MODULE": "event_store.sqlite",
         "SQLITE_DBNAME": str(settings.sqlite_path),
         "CREATE_TABLE": create,

@@ -31,6 +31,8 @@ from event_store.dynamodb.tables import (
     tracking_table_spec,
 )
 from event_store.dynamodb.tracking_recorder import DynamoDBTrackingRecorder
+from event_store.kms_keys import KMS_KEY, wrapped_if_configured
+from event_store.personal_data import PersonalKeys
 
 DEFAULT_TABLE_PREFIX = "fleetwatch_"
 DEFAULT_REGION = "us-east-1"
@@ -86,7 +88,7 @@ class DynamoDBFactory(InfrastructureFactory[DynamoDBTrackingRecorder]):
         self.datastore = DynamoDBDatastore(
             client=self.client, table_prefix=table_prefix, namespace=namespace
         )
-        self._keys: DynamoDBPersonalKeys | None = None
+        self._keys: PersonalKeys | None = None
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         recorder = self.aggregate_recorder_class(
@@ -133,10 +135,12 @@ class DynamoDBFactory(InfrastructureFactory[DynamoDBTrackingRecorder]):
             recorder.create_table()
         return recorder
 
-    def personal_keys(self) -> DynamoDBPersonalKeys:
-        """The subjects' data keys (`event_store.dynamodb.personal_keys`), in their own table."""
+    def personal_keys(self) -> PersonalKeys:
+        """The subjects' data keys (`event_store.dynamodb.personal_keys`), in their own table;
+        wrapped by KMS when `PERSONAL_KEYS_KMS_KEY` is set (`event_store.kms_keys`)."""
         if self._keys is None:
-            self._keys = DynamoDBPersonalKeys(self.datastore, create_table=self.env_create_table())
+            stored = DynamoDBPersonalKeys(self.datastore, create_table=self.env_create_table())
+            self._keys = wrapped_if_configured(stored, self.env.get(KMS_KEY))
         return self._keys
 
     def env_create_table(self) -> bool:

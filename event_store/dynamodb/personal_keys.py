@@ -9,6 +9,7 @@ leaves PITR off on this table (the events table keeps it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -33,7 +34,9 @@ class DynamoDBPersonalKeys:
         if create_table:
             ensure_tables(self.client, [personal_keys_table_spec(self.table)])
 
-    def writing_key(self, subject: UUID) -> tuple[str, bytes]:
+    def writing_key(
+        self, subject: UUID, make: Callable[[], bytes] | None = None
+    ) -> tuple[str, bytes]:
         with translated_errors():
             found = self.client.query(
                 TableName=self.table,
@@ -44,7 +47,8 @@ class DynamoDBPersonalKeys:
             )
         for item in found.get("Items", ()):
             return str(item["sk"]["S"]), bytes(item["key"]["B"])
-        key_id, key = new_key_id(subject), new_key()  # a fresh random id: no condition needed
+        key_id = new_key_id(subject)  # a fresh random id: no condition needed
+        key = (make or new_key)()
         with translated_errors():
             self.client.put_item(
                 TableName=self.table,
