@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from audit.replay import compare, order
@@ -30,13 +30,16 @@ def replay_models(
     views: Mapping[str, Any],
     names: Sequence[str],
     progress: Progress | None = None,
+    pause: Callable[[str], contextlib.AbstractContextManager[None]] | None = None,
 ) -> list[ModelReplay]:
-    """Replay each of `names` into scratch tables and compare with the live `views`."""
+    """Replay each of `names` into scratch tables and compare with the live `views`; `pause`:
+    what holds a live model still while it is scanned (`fleetwatch.replay_quiesce`)."""
     results = []
     for name in names:
         live = views[name]
         with _scratch(app, live, name) as worker:
-            position, live_rows = snapshot(live, worker.tracking_name)
+            with pause(name) if pause is not None else contextlib.nullcontext():
+                position, live_rows = snapshot(live, worker.tracking_name)
             replayed_rows = _replayed(worker, name, position, progress)
             comparison = compare(_sorted(name, live_rows), _sorted(name, replayed_rows))
         results.append(ModelReplay(name, position, comparison))

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import typer
@@ -26,6 +27,7 @@ from fleetwatch.replay import ModelReplay, replay_models
 from fleetwatch.replay_build import Progress as Report
 from fleetwatch.replay_dynamodb import replay_models as replay_dynamodb
 from fleetwatch.replay_dynamodb import replay_twice as replay_twice_dynamodb
+from fleetwatch.replay_quiesce import quiesced
 from fleetwatch.replay_to import BadPosition, replay_twice, resolve_to
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import READ_MODELS
@@ -62,6 +64,15 @@ def replay(
             "prefix), and print where.",
         ),
     ] = False,
+    quiesce: Annotated[
+        bool,
+        typer.Option(
+            "--quiesce",
+            help="DynamoDB: hold each live model still while it is scanned, by taking its "
+            "worker's lease (its commits are refused meanwhile; the lease is given back after). "
+            "SQLite reads a snapshot and needs none.",
+        ),
+    ] = False,
 ) -> None:
     """Replay each read model's projection into a scratch store up to the live model's
     checkpoint and compare checksums: `OK <model> <sha256> @<position>` or `DIFF <model> first
@@ -92,7 +103,8 @@ def replay(
             if to is not None:
                 results, where = _replay_to(system, settings, names, to, report, keep=keep)
             elif settings.store == "dynamodb":
-                results = replay_dynamodb(system.app, system.views, names, report)
+                pause = _quiesce(system, settings) if quiesce else None
+                results = replay_dynamodb(system.app, system.views, names, report, pause)
             else:
                 results = replay_models(system.app, settings, names, report)
     finally:
@@ -112,6 +124,20 @@ def replay(
         err.print(kept, markup=False, soft_wrap=True)
     if not all(result.comparison.equal for result in results):
         raise typer.Exit(code=1)
+
+
+def _quiesce(
+    system: System, settings: Settings
+) -> Callable[[str], contextlib.AbstractContextManager[None]]:
+    """Each model's live worker held still by this run's lease while it is scanned."""
+    owner = f"replay:{uuid.uuid4().hex[:8]}"
+
+    def pause(name: str) -> contextlib.AbstractContextManager[None]:
+        return quiesced(
+            [system.workers[name]], owner, ttl=settings.lease_ttl, interval=settings.lease_interval
+        )
+
+    return pause
 
 
 def _replay_to(
