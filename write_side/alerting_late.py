@@ -14,7 +14,7 @@ late messages newer than the watermarks (a backfill of a rarely reported metric)
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,28 +29,48 @@ from write_side.telemetry import BatchEntry
 class RecentIds:
     """Per device, the last `size` message ids the policy saw, to skip a redelivered message. A
     second layer: the device's Telemetry stream already drops a message id among its last
-    1,024 and marks older redeliveries late, so this needs no more than a batch or two's ids
-    (issue 14: 1,024 here cost 115 KB per device, `bench/memory.py`)."""
+    1,024 and marks older redeliveries late, so this needs no more than a batch or two's ids.
+
+    Kept as 64-bit hashes of the ids in a ring (`_Ring`): about 0.7 KB per device where a
+    deque and a set of 64 strings took 14 KB (issue 14: `bench/memory.py`; 1.4 GB at 100,000
+    devices). Two ids of one device's last 64 share a hash with odds of about 2**-58 per id;
+    the policy then skips the second one's readings. Nothing here is persisted (a snapshot
+    leaves it out, a replay refills it), so Python's per-process string hash serves."""
 
     size: int = 64
-    _seen: dict[UUID, tuple[deque[str], set[str]]] = field(default_factory=dict)
+    _seen: dict[UUID, _Ring] = field(default_factory=dict)
 
     def first_time(self, device_id: UUID, message_id: str) -> bool:
         """Whether `message_id` is new for the device (it is remembered from now on)."""
-        recent = self._seen.get(device_id)
-        if recent is None:
-            recent = self._seen[device_id] = (deque(), set())
-        order, seen = recent
-        if message_id in seen:
-            return False
-        order.append(message_id)
-        seen.add(message_id)
-        if len(order) > self.size:
-            seen.discard(order.popleft())
-        return True
+        ring = self._seen.get(device_id)
+        if ring is None:
+            ring = self._seen[device_id] = _Ring()
+        return ring.add(hash(message_id), self.size)
 
     def forget(self, device_id: UUID) -> None:
         self._seen.pop(device_id, None)
+
+
+class _Ring:
+    """The hashes of a device's last ids, oldest overwritten first."""
+
+    __slots__ = ("hashes", "next")
+
+    def __init__(self) -> None:
+        self.hashes = array("q")
+        self.next = 0  # where the next hash goes once the ring is full
+
+    def add(self, digest: int, size: int) -> bool:
+        """False when `digest` is among the last `size`; else remember it and say True."""
+        hashes = self.hashes
+        if digest in hashes:
+            return False
+        if len(hashes) < size:
+            hashes.append(digest)
+        else:
+            hashes[self.next] = digest
+            self.next = (self.next + 1) % size
+        return True
 
 
 def watermarks(

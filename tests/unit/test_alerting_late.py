@@ -1,9 +1,17 @@
-"""A redelivery older than the alerting policy's 1,024-id window, marked late by its stream, is
-never evaluated twice; a new late reading newer than the watches' watermarks still is."""
+"""A redelivery older than the alerting policy's window of recent ids, marked late by its
+stream, is never evaluated twice; a new late reading newer than the watches' watermarks still
+is. The window itself (hashes in a ring) answers as a window of the last ids would."""
 
 from __future__ import annotations
 
+import uuid
+from collections import deque
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.unit.test_alerting_policy import HOT, PUMP, at, batch, make_rule
+from write_side.alerting_late import RecentIds
 from write_side.alerting_policy import AlertingPolicy, RecordRepeat
 from write_side.rule_compiled import EvaluationState
 
@@ -58,3 +66,27 @@ def test_a_late_redelivery_never_feeds_a_rate_twice() -> None:
     assert isinstance(after, EvaluationState)
     assert state is not None
     assert after.recent == state.recent  # the window of readings holds r1 once
+
+
+@settings(max_examples=200)
+@given(
+    size=st.integers(min_value=1, max_value=8),
+    sent=st.lists(
+        st.tuples(st.sampled_from("ab"), st.text(alphabet="mnop", max_size=2)), max_size=60
+    ),
+)
+def test_the_recent_ids_ring_answers_as_a_window_of_the_last_ids(
+    size: int, sent: list[tuple[str, str]]
+) -> None:
+    """`RecentIds` (hashes in a ring) says what a window of each device's last `size` ids says,
+    device by device; a device forgotten starts afresh."""
+    devices = {"a": uuid.uuid4(), "b": uuid.uuid4()}
+    recent = RecentIds(size=size)
+    windows: dict[str, deque[str]] = {name: deque(maxlen=size) for name in devices}
+    for name, message in sent:
+        expected = message not in windows[name]
+        if expected:
+            windows[name].append(message)
+        assert recent.first_time(devices[name], message) is expected
+    recent.forget(devices["a"])
+    assert all(recent.first_time(devices["a"], m) for m in dict.fromkeys(windows["a"]))
