@@ -21,6 +21,7 @@ from fleetwatch.wiring import MODELS_BY_NAME
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from notifications.wiring import build_dispatcher, build_outbox, build_senders
+from ota.s3 import s3_client
 from ota.schedule import TimerStore
 from ota.schedule_loops import Fire, JobDispatcher, Render, TimerLoop, Wakeup
 from ota.schedule_rows import ScheduleStore
@@ -35,6 +36,7 @@ from projections.parquet import ParquetProjection, ParquetWorker
 from projections.runner import ProjectionWorker
 from projections.schedule_writer import ScheduleWriter
 from read_side.analytics import ParquetFiles
+from read_side.analytics.s3_mirror import S3Mirror
 from read_side.device_status import DeviceStatusReader
 from read_side.notifications import ChangePublisher
 from read_side.users import UsersReader
@@ -233,6 +235,14 @@ def build_ota(
     )
 
 
+def analytics_mirror(settings: Settings) -> S3Mirror | None:
+    """The S3 copy of the Parquet files, when `analytics_bucket` is set (analytics.md 20.2)."""
+    if not settings.analytics_bucket:
+        return None
+    client = s3_client(settings.dynamodb_region, settings.blob_endpoint_url)
+    return S3Mirror(client, settings.analytics_bucket, settings.analytics_prefix)
+
+
 def build_parquet(
     app: FleetApplication, settings: Settings, devices: DeviceStatusReader
 ) -> ParquetWorker:
@@ -245,7 +255,7 @@ def build_parquet(
 
     checkpoints = app.factory.tracking_recorder()
     projection = ParquetProjection(
-        ParquetFiles(settings.analytics_path),
+        ParquetFiles(settings.analytics_path, analytics_mirror(settings)),
         checkpoints,
         device_types,
         flush_readings=settings.analytics_flush_readings,

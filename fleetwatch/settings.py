@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     # beside the SQLite file) and when the writer flushes them (readings buffered, or seconds
     # after the first buffered one).
     analytics_dir: Path | None = None
+    # Each file also uploaded to s3://<analytics_bucket>/<analytics_prefix>/ (its endpoint:
+    # `blob_endpoint_url`), for Athena or Trino; unset: local files only.
+    analytics_bucket: str | None = None
+    analytics_prefix: str = "telemetry"
     analytics_flush_readings: int = Field(default=100_000, gt=0)
     analytics_flush_seconds: float = Field(default=5.0, gt=0)
     # Seconds between two snapshots of the alerting process manager's state (0: none): a

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote
 
 import duckdb
@@ -26,7 +27,7 @@ import duckdb
 from read_side.telemetry.batch import DeviceBatch
 from read_side.telemetry.row import epoch_ms
 
-__all__ = ["FILE_NAME", "ParquetFiles", "TelemetryRows", "partition_dir"]
+__all__ = ["FILE_NAME", "Mirror", "ParquetFiles", "TelemetryRows", "partition_dir"]
 
 FILE_NAME = re.compile(r"^part-(\d{12})-(\d{12})_\d+\.parquet$")
 STAGING = ".staging"
@@ -91,11 +92,21 @@ def partition_dir(root: Path, tenant_id: str, day: date) -> Path:
     return root / f"tenant_id={quote(tenant_id, safe='')}" / f"day={day.isoformat()}"
 
 
-class ParquetFiles:
-    """The tree of telemetry files under `root` (created on first write)."""
+class Mirror(Protocol):
+    """Where the files are copied as they are put in place (`s3_mirror.S3Mirror`)."""
 
-    def __init__(self, root: Path) -> None:
+    def put(self, root: Path, placed: list[Path]) -> list[str]: ...
+
+    def sweep_after(self, checkpoint: int) -> list[str]: ...
+
+
+class ParquetFiles:
+    """The tree of telemetry files under `root` (created on first write); with a `mirror`, each
+    file put in place is copied there too, and swept there too."""
+
+    def __init__(self, root: Path, mirror: Mirror | None = None) -> None:
         self.root = root
+        self.mirror = mirror
 
     def write(self, rows: TelemetryRows, first: int, last: int) -> list[Path]:
         """Write the rows as the files of positions `[first, last]`, replacing files of the
@@ -118,6 +129,8 @@ class ParquetFiles:
             os.replace(staged, target)
             placed.append(target)
         shutil.rmtree(staging, ignore_errors=True)
+        if self.mirror is not None:
+            self.mirror.put(self.root, placed)
         return placed
 
     def all_files(self) -> Iterator[tuple[Path, int, int]]:
@@ -129,14 +142,16 @@ class ParquetFiles:
             if match:
                 yield path, int(match[1]), int(match[2])
 
-    def sweep_after(self, checkpoint: int) -> list[Path]:
+    def sweep_after(self, checkpoint: int) -> list[str]:
         """Delete the files of flushes whose checkpoint never committed (first position above
-        `checkpoint`) and the staging directory; returns what was deleted."""
+        `checkpoint`) and the staging directory, here and in the mirror; returns what was
+        deleted (paths, then the mirror's keys)."""
         shutil.rmtree(self.root / STAGING, ignore_errors=True)
         gone = [path for path, first, _last in self.all_files() if first > checkpoint]
         for path in gone:
             path.unlink(missing_ok=True)
-        return gone
+        mirrored = [] if self.mirror is None else self.mirror.sweep_after(checkpoint)
+        return [str(path) for path in gone] + mirrored
 
     def tenant_files(self, tenant_id: str, first_day: date, last_day: date) -> list[str]:
         """The files of one tenant for the days `[first_day, last_day]`, only its own

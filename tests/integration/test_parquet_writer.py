@@ -1,7 +1,7 @@
-"""The Parquet writer on the embedded default (SQLite feed and checkpoint, local files): the
-readings of the feed land in the Hive layout, DuckDB reads back exactly them, and a crash
-between the files and the checkpoint leaves no duplicate after the restart, however the
-restarted writer's flushes fall."""
+"""The Parquet writer on the embedded default (SQLite feed and checkpoint, local files, and
+their S3 mirror on moto's server): the readings of the feed land in the Hive layout, DuckDB
+reads back exactly them, and a crash between the files and the checkpoint leaves no duplicate
+after the restart, however the restarted writer's flushes fall."""
 
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ import pytest
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from event_store.envelope import EventMetadata
+from fleetwatch.consumers import analytics_mirror
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import application_env
+from ota.s3 import s3_client
 from projections.parquet import ParquetProjection, ParquetWorker
 from read_side.analytics import ParquetFiles
+from read_side.analytics.s3_mirror import S3Mirror
 from write_side.application import FleetApplication
 from write_side.telemetry import BatchEntry, Reading
 from write_side.telemetry_log import Telemetry, telemetry_id
@@ -80,6 +83,29 @@ def record(app: FleetApplication, tenant: str, device: uuid.UUID, start: int, n:
     return expected
 
 
+def s3_mirror(moto_url: str) -> S3Mirror:
+    client = s3_client("us-east-1", moto_url)
+    bucket = f"analytics-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=bucket)
+    return S3Mirror(client, bucket, "lake/telemetry")
+
+
+def download(mirror: S3Mirror, into: Path) -> list[tuple[str, str, str, datetime, float, str]]:
+    """The bucket's files, each under its key below `into`: what `stored` reads of them."""
+    pages = mirror.client.get_paginator("list_objects_v2").paginate(
+        Bucket=mirror.bucket, Prefix=f"{mirror.prefix}/"
+    )
+    keys = [str(item["Key"]) for page in pages for item in page.get("Contents", [])]
+    assert keys
+    for key in keys:
+        relative = key.removeprefix(f"{mirror.prefix}/")
+        assert LAYOUT.match(relative), key
+        target = into / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mirror.client.download_file(mirror.bucket, key, str(target))
+    return stored(into)
+
+
 def stored(root: Path) -> list[tuple[str, str, str, datetime, float, str]]:
     rows = duckdb.sql(
         "SELECT tenant_id, device_id, metric, ts, value, message_id, device_type "
@@ -90,11 +116,26 @@ def stored(root: Path) -> list[tuple[str, str, str, datetime, float, str]]:
     return [(t, d, m, ts.replace(tzinfo=UTC), v, mid) for t, d, m, ts, v, mid, _ in rows]
 
 
+@pytest.mark.parametrize("mirrored", [False, True], ids=["local", "local+s3"])
 def test_readings_land_once_in_the_layout_even_after_a_crash_before_the_checkpoint(
-    app: FleetApplication, tmp_path: Path
+    app: FleetApplication, tmp_path: Path, mirrored: bool, request: pytest.FixtureRequest
 ) -> None:
+    """Local files; and mirrored to S3 (moto's server): the bucket holds the same files under
+    the same keys, each reading once after the crash and the restart's sweep."""
     root = tmp_path / "analytics"
-    files = ParquetFiles(root)
+    mirror = s3_mirror(request.getfixturevalue("moto_url")) if mirrored else None
+    files = ParquetFiles(root, mirror)
+
+    def check(readings: Expected | None = None) -> list[tuple[str, str, str, datetime, float, str]]:
+        """What the files hold (asserted equal to `readings` when given), the same in S3."""
+        local = stored(root)
+        if readings is not None:
+            assert set(local) == readings
+        if mirror is not None:
+            copy = tmp_path / f"s3-copy-{uuid.uuid4().hex[:6]}"
+            assert sorted(download(mirror, copy)) == sorted(local)
+        return local
+
     devices = {tenant: [uuid.uuid4(), uuid.uuid4()] for tenant in ("acme", "umbrella/eu")}
     expected: Expected = set()
     for round_ in range(4):
@@ -105,9 +146,8 @@ def test_readings_land_once_in_the_layout_even_after_a_crash_before_the_checkpoi
 
     first = worker(app, files, checkpoints, every=30)
     first.catch_up()
-    written = stored(root)
+    written = check(expected)
     assert len(written) == len(expected) == 160
-    assert set(written) == expected
     names = sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
     assert names
     assert all(LAYOUT.match(name) for name in names), names
@@ -124,12 +164,33 @@ def test_readings_land_once_in_the_layout_even_after_a_crash_before_the_checkpoi
     with pytest.raises(RuntimeError, match="killed"):
         crashed.catch_up()
     assert checkpoints.max_tracking_id(crashed.tracking_name) == committed
-    assert len(stored(root)) > len(written)  # the crashed flush's files are there
+    assert len(check()) > len(written)  # the crashed flush's files are there (and in S3)
 
     # Restarted with flushes that fall elsewhere: every reading exactly once.
     restarted = worker(app, files, checkpoints, every=1000)
     restarted.catch_up()
-    again = stored(root)
+    again = check(expected)
     assert len(again) == len(expected) == 208
-    assert set(again) == expected
     assert restarted.checkpoint() == app.recorder.max_notification_id()
+
+
+def test_the_writer_is_mirrored_when_a_bucket_is_set(moto_url: str, tmp_path: Path) -> None:
+    """The composition root's mirror: none by default; with `analytics_bucket`, an S3 client
+    on `blob_endpoint_url` that uploads under `analytics_prefix`."""
+    assert analytics_mirror(Settings(sqlite_path=tmp_path / "a.sqlite3")) is None
+    settings = Settings(
+        sqlite_path=tmp_path / "b.sqlite3", analytics_bucket=f"lake-{uuid.uuid4().hex[:8]}",
+        analytics_prefix="fleet/", blob_endpoint_url=moto_url,
+    )  # fmt: skip
+    mirror = analytics_mirror(settings)
+    assert isinstance(mirror, S3Mirror)
+    mirror.client.create_bucket(Bucket=settings.analytics_bucket)
+    name = "part-000000000001-000000000002_0.parquet"
+    placed = tmp_path / "root" / "tenant_id=acme" / "day=2026-03-01" / name
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(b"PAR1")
+    key = f"fleet/tenant_id=acme/day=2026-03-01/{name}"
+    assert mirror.put(tmp_path / "root", [placed]) == [key]
+    assert mirror.sweep_after(1) == []  # its first position is covered by the checkpoint
+    assert mirror.sweep_after(0) == [key]  # above the checkpoint: swept
+    assert mirror.sweep_after(0) == []
