@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from write_side.alert_rules import RuleVersion
-from write_side.rule_compiled import EvaluationState, Prepared, Series
+from write_side.rule_compiled import EvaluationState, Prepared, Series, prepare
 from write_side.rule_evaluation import evaluate_series, is_quiet
 from write_side.telemetry import Reading
 
@@ -21,18 +21,33 @@ class _Lane:
     raised by high values, -1: by low ones), with the value a series' extreme must reach to
     raise any of them."""
 
-    __slots__ = ("entries", "limit_exclusive", "limit_inclusive", "metric", "side")
+    __slots__ = (
+        "indexes",
+        "limit_exclusive",
+        "limit_inclusive",
+        "metric",
+        "rules",
+        "side",
+        "watches",
+    )
 
     def __init__(self, metric: str | None, side: int) -> None:
         self.metric, self.side = metric, side
-        self.entries: list[tuple[int, RuleVersion, Watch, Prepared]] = []
+        # Per rule of the lane, three lists rather than a tuple per rule (a (rule, device)
+        # pair is 345 bytes with the policy's other savings, 451 before): its index in the
+        # device's rules, the rule, its watch.
+        self.indexes: list[int] = []
+        self.rules: list[RuleVersion] = []
+        self.watches: list[Watch] = []
         # side 1: no rule raises iff extreme <= limit_exclusive ('>') and < limit_inclusive
         # ('>='); side -1: iff extreme >= limit_exclusive ('<') and > limit_inclusive ('<=').
         infinity = float("inf") * side
         self.limit_exclusive, self.limit_inclusive = infinity, infinity
 
     def add(self, index: int, rule: RuleVersion, watch: Watch, prepared: Prepared) -> None:
-        self.entries.append((index, rule, watch, prepared))
+        self.indexes.append(index)
+        self.rules.append(rule)
+        self.watches.append(watch)
         pick = min if self.side > 0 else max
         assert prepared.raising is not None
         if prepared.raising.op in (">", "<"):
@@ -70,16 +85,16 @@ class Lanes:
         key: tuple[int, ...],
         device: DeviceFacts,
         rules: list[RuleVersion],
-        known: dict[int, tuple[Watch, Prepared]],
+        known: dict[int, Watch],
     ) -> Lanes:
         lanes: dict[tuple[str | None, int], _Lane] = {}
         others = []
         for index, rule in enumerate(rules):
-            hit = known.get(id(rule))
-            if hit is None or hit[0].rule is not rule or not hit[1].quiet:
+            watch = known.get(id(rule))
+            prepared = prepare(rule)
+            if watch is None or watch.rule is not rule or not prepared.quiet:
                 others.append(index)
                 continue
-            watch, prepared = hit
             lane = lanes.get((prepared.metric, prepared.quiet))
             if lane is None:
                 lane = lanes[prepared.metric, prepared.quiet] = _Lane(
@@ -97,13 +112,12 @@ class Lanes:
             mine = series.get(lane.metric)
             if mine is None:
                 mine = series[lane.metric] = Series(readings, lane.metric)
-            entries = lane.entries
-            shared = entries[0][2].state
+            shared = lane.watches[0].state
             if not (lane.quiet_through(mine) and is_quiet(shared)):
-                remaining += [entry[0] for entry in entries]
+                remaining += lane.indexes
                 continue
             advanced: EvaluationState | None = None
-            for index, rule, watch, prepared in entries:
+            for index, rule, watch in zip(lane.indexes, lane.rules, lane.watches, strict=True):
                 if (
                     watch.state is not shared
                     or watch.rule is not rule
@@ -112,7 +126,7 @@ class Lanes:
                     remaining.append(index)
                     continue
                 if advanced is None:
-                    advanced, decisions = evaluate_series(prepared, shared, mine)
+                    advanced, decisions = evaluate_series(prepare(rule), shared, mine)
                     assert not decisions  # quiet through the series: nothing to decide
                 watch.state = advanced
         remaining.sort()
