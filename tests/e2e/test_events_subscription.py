@@ -24,7 +24,7 @@ from tests.e2e.graphql_client import (
     subscribe,
     ws_session,
 )
-from tests.e2e.test_resumed_subscriptions import register, rename
+from tests.e2e.test_resumed_subscriptions import Renaming, register, rename
 from tests.e2e.test_subscriptions import ApiProcess
 from tests.e2e.test_subscriptions import api_pair as api_pair  # noqa: PLC0414 - a fixture
 
@@ -138,16 +138,8 @@ def test_killed_api_process_resumed_on_the_other(
     async def scenario() -> None:
         device = await register(writer, operator, "n0")
         start = await head(writer, auditor)
-        names = iter(range(1, 10_000))
-        stop = asyncio.Event()
-
-        async def load() -> None:  # changes keep coming, through the other process
-            while not stop.is_set():
-                await rename(writer, operator, device, f"n{next(names)}")
-                await asyncio.sleep(0.02)
-
         received: list[dict[str, Any]] = []
-        changes = asyncio.create_task(load())
+        changes = Renaming(writer, operator, device)  # through the other process
         try:
             async with ws_session(server, {"Authorization": auditor}) as ws:
                 await subscribe(ws, "1", FOLLOW, {"after": start})
@@ -162,8 +154,7 @@ def test_killed_api_process_resumed_on_the_other(
             cursor = received[-1]["cursor"]
             await subscribe(ws, "1", FOLLOW, {"after": cursor})
             resumed = [(await next_message(ws))["payload"]["data"]["events"]]
-            stop.set()
-            await changes
+            await changes.stop()
             last = device["version"]  # the device's last version: its event must arrive
             while len(received) + len(resumed) < last - 1:
                 resumed.append((await next_message(ws, WAIT))["payload"]["data"]["events"])

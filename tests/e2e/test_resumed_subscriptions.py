@@ -56,6 +56,26 @@ async def register(base: str, token: str, name: str) -> dict[str, Any]:
     return created
 
 
+class Renaming:
+    """Renames `device` through `base` every 20 ms, changes that keep coming, until `stop`."""
+
+    def __init__(self, base: str, token: str, device: dict[str, Any]) -> None:
+        self.base, self.token, self.device = base, token, device
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        names = iter(range(1, 10_000))
+        while not self._stop.is_set():
+            await rename(self.base, self.token, self.device, f"n{next(names)}")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        """Stop after the rename under way; the device's `version` is then its last."""
+        self._stop.set()
+        await self._task
+
+
 def test_a_subscriber_resumes_where_it_left_off(
     live_url: str, api_system: System, tokens: Tokens
 ) -> None:
@@ -113,16 +133,8 @@ def test_killed_api_process_resumed_on_the_other(
 
     async def scenario() -> None:
         device = await register(writer, token, "n0")
-        names = iter(range(1, 10_000))
-        stop = asyncio.Event()
-
-        async def load() -> None:  # changes keep coming, through the other process
-            while not stop.is_set():
-                await rename(writer, token, device, f"n{next(names)}")
-                await asyncio.sleep(0.02)
-
         received: list[dict[str, Any]] = []
-        changes = asyncio.create_task(load())
+        changes = Renaming(writer, token, device)  # through the other process
         try:
             async with ws_session(server, {"Authorization": token}) as ws:
                 await subscribe(ws, "1", RESUMABLE, {"deviceId": device["id"]})
@@ -137,8 +149,7 @@ def test_killed_api_process_resumed_on_the_other(
             cursor = received[-1]["position"]
             await subscribe(ws, "1", RESUMABLE, {"deviceId": device["id"], "after": str(cursor)})
             resumed = [(await next_message(ws))["payload"]["data"]["deviceChanged"]]
-            stop.set()
-            await changes
+            await changes.stop()
             final = f"n{device['version'] - 1}"
             while resumed[-1]["device"]["name"] != final:
                 resumed.append((await next_message(ws, WAIT))["payload"]["data"]["deviceChanged"])

@@ -9,11 +9,12 @@ parsed response of a real Query, as DynamoDB's per-item read-committed Query can
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -204,6 +205,33 @@ class Seen:
         return self.checkpoint
 
 
+@contextlib.contextmanager
+def idle_workers(app: FleetApplication) -> Iterator[list[BatchingProjectionWorker]]:
+    """Five running workers of projections that handle nothing (`Seen`), on `app`'s feed: three
+    on their own threads, two in a group; stopped at the end."""
+    projections = [Seen(f"w{i}") for i in range(5)]
+    workers = [
+        BatchingProjectionWorker(
+            projection,
+            checkpoints=projection,
+            recorder=app.recorder,
+            mapper=app.envelope_mapper,
+            upstream_name=app.name,
+        )
+        for projection in projections
+    ]
+    group = WorkerGroup(workers[3:])
+    try:
+        for worker in workers[:3]:
+            worker.start()
+        group.start()
+        yield workers
+    finally:
+        group.stop()
+        for worker in workers[:3]:
+            worker.stop()
+
+
 def test_idle_workers_do_not_query_the_feed(dynamodb_endpoint: str, table_prefix: str) -> None:
     """Three workers on their own threads and two in a group, idle: no Query in a second
     (they used to query the feed tail every 50 ms each); a commit of another process still
@@ -217,36 +245,19 @@ def test_idle_workers_do_not_query_the_feed(dynamodb_endpoint: str, table_prefix
     recorder = app.recorder
     assert isinstance(recorder, DynamoDBApplicationRecorder)
     requests = Requests(recorder.client)
-    projections = [Seen(f"w{i}") for i in range(5)]
-    workers = [
-        BatchingProjectionWorker(
-            projection,
-            checkpoints=projection,
-            recorder=recorder,
-            mapper=app.envelope_mapper,
-            upstream_name=app.name,
-        )
-        for projection in projections
-    ]
-    group = WorkerGroup(workers[3:])
     try:
-        for worker in workers[:3]:
-            worker.start()
-        group.start()
-        other = OtherProcessRecorder(datastore=recorder.datastore)
-        other.insert_events(events_for(uuid.uuid4(), range(1, 2)))
-        assert all(w.wait_for(1, timeout=5.0) for w in workers)  # they have read it
-        # Idle once the poller has backed off (a worker may still query once after its batch:
-        # one CI run saw that Query inside the measured second).
-        requests.wait_for_idle_polling()
-        head_reads, queries = requests.during(1.0)  # what five idle workers read in 1 s
-        requests.hide = 2  # the first reads after the next commit miss its feed item
-        other.insert_events(events_for(uuid.uuid4(), range(1, 3)))
-        caught_up = [w.wait_for(3, timeout=2.0) for w in workers]
+        with idle_workers(app) as workers:
+            other = OtherProcessRecorder(datastore=recorder.datastore)
+            other.insert_events(events_for(uuid.uuid4(), range(1, 2)))
+            assert all(w.wait_for(1, timeout=5.0) for w in workers)  # they have read it
+            # Idle once the poller has backed off (a worker may still query once after its
+            # batch: one CI run saw that Query inside the measured second).
+            requests.wait_for_idle_polling()
+            head_reads, queries = requests.during(1.0)  # what five idle workers read in 1 s
+            requests.hide = 2  # the first reads after the next commit miss its feed item
+            other.insert_events(events_for(uuid.uuid4(), range(1, 3)))
+            caught_up = [w.wait_for(3, timeout=2.0) for w in workers]
     finally:
-        group.stop()
-        for worker in workers[:3]:
-            worker.stop()
         app.close()
         DynamoDBFactory(
             {"DYNAMODB_ENDPOINT_URL": dynamodb_endpoint, "DYNAMODB_TABLE_PREFIX": table_prefix}

@@ -13,45 +13,19 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import Tracking
 from eventsourcing.utils import Environment
 
 from event_store import sqlite_files
-from event_store.envelope import EnvelopeMapper, EventEnvelope
 from event_store.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from projections.batching import BatchingProjectionWorker
 from projections.group import WorkerGroup
-from read_side.notifications import ChangeNotice
+from tests.integration.test_dynamodb_idle_reads import Seen, idle_workers
 from write_side.application import FleetApplication
-
-
-class Seen:
-    """A batch projection that handles no event (workers still move past them: reading is what
-    is tested here), with its checkpoint in memory."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.checkpoint = 0
-
-    def handles(self, topic: str) -> bool:
-        return False
-
-    def process(self, envelope: EventEnvelope, tracking: Tracking) -> list[ChangeNotice]:
-        return self.process_batch([envelope], tracking)
-
-    def process_batch(
-        self, envelopes: Sequence[EventEnvelope], tracking: Tracking
-    ) -> list[ChangeNotice]:
-        self.checkpoint = tracking.notification_id
-        return []
-
-    def max_tracking_id(self, application_name: str) -> int | None:
-        return self.checkpoint
 
 
 class Reads:
@@ -149,34 +123,20 @@ def test_idle_workers_do_not_read_the_feed(path: Path) -> None:
     recorder = app.recorder
     assert isinstance(recorder, SQLiteApplicationRecorder)
     reads = Reads(recorder)
-    mapper: EnvelopeMapper = app.envelope_mapper
-    projections = [Seen(f"w{i}") for i in range(5)]
-    workers = [
-        BatchingProjectionWorker(
-            projection, checkpoints=projection, recorder=recorder, mapper=mapper, upstream_name="t"
-        )
-        for projection in projections
-    ]
-    group = WorkerGroup(workers[3:])
     try:
-        for worker in workers[:3]:
-            worker.start()
-        group.start()
-        commit_elsewhere(path)
-        assert all(w.wait_for(1, timeout=5.0) for w in workers)
-        time.sleep(0.2)  # each has gone back to resting after the reads that found nothing
-        with sqlite3.connect(path) as other:
-            other.execute("CREATE TABLE elsewhere (n INTEGER)")
-        other.close()
-        idle_reads = reads.during(1.0)
-        started = time.monotonic()
-        commit_elsewhere(path, 2)
-        caught_up = [w.wait_for(3, timeout=2.0) for w in workers]
-        latency = time.monotonic() - started
+        with idle_workers(app) as workers:
+            commit_elsewhere(path)
+            assert all(w.wait_for(1, timeout=5.0) for w in workers)
+            time.sleep(0.2)  # each has gone back to resting after the reads that found nothing
+            with sqlite3.connect(path) as other:
+                other.execute("CREATE TABLE elsewhere (n INTEGER)")
+            other.close()
+            idle_reads = reads.during(1.0)
+            started = time.monotonic()
+            commit_elsewhere(path, 2)
+            caught_up = [w.wait_for(3, timeout=2.0) for w in workers]
+            latency = time.monotonic() - started
     finally:
-        group.stop()
-        for worker in workers[:3]:
-            worker.stop()
         app.close()
     assert caught_up == [True] * 5
     assert idle_reads == 0
