@@ -16,6 +16,7 @@ import pytest
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import Environment
 
+from api.graphql import feed_heads as feed_heads_module
 from api.graphql.feed_heads import FeedHeads
 from event_store.dynamodb import DynamoDBApplicationRecorder, DynamoDBFactory
 from event_store.sqlite import SQLiteApplicationRecorder, SQLiteFactory
@@ -84,3 +85,31 @@ def test_many_followers_wait_on_one_thread_and_wake_together(
     while heads_threads() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert heads_threads() == []  # the last follower gone, the thread ends
+
+
+def test_a_failing_head_read_leaves_the_followers_waiting_not_failed(
+    sqlite_feed: tuple[ApplicationRecorder, Commit], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store not answering (a read of the head raises) is retried after `RETRY_DELAY`;
+    the followers keep waiting and pass once it answers again."""
+    recorder, commit_elsewhere = sqlite_feed
+    monkeypatch.setattr(feed_heads_module, "RETRY_DELAY", 0.1)
+    failures = iter([OSError("the store did not answer")] * 3)
+    read = recorder.max_notification_id
+
+    def flaky() -> int | None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return read()
+
+    monkeypatch.setattr(recorder, "max_notification_id", flaky)
+    heads = FeedHeads(recorder)
+    commit_elsewhere(1)
+
+    async def scenario() -> None:
+        async with heads.following():
+            await asyncio.wait_for(heads.passed(0), 5.0)
+
+    asyncio.run(scenario())
+    assert next(failures, None) is None  # all three failures were met, then it answered
