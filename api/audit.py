@@ -151,6 +151,7 @@ def history_selection(
         types=chosen,
         since=None if since is None else as_utc(since, "since"),
         until=None if until is None else as_utc(until, "until"),
+        stream_id=None if stream_id is None else str(stream_id),
     )
 
 

@@ -33,6 +33,7 @@ class FeedFilter:
     types: frozenset[str] = field(default_factory=frozenset)  # envelope types ("Device.Updated")
     since: datetime | None = None  # recorded at or after
     until: datetime | None = None  # recorded before
+    stream_id: str | None = None  # only this stream's events (a follower of one stream)
 
     def selects_topic(self, topic: str) -> bool:
         if self.topic is not None and not self.topic(topic):
@@ -45,6 +46,7 @@ class FeedFilter:
             and (self.actor is None or envelope.actor == self.actor)
             and (self.since is None or envelope.recorded_at >= self.since)
             and (self.until is None or envelope.recorded_at < self.until)
+            and self.stream_id in (None, envelope.stream_id)
         )
 
 

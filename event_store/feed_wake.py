@@ -54,10 +54,6 @@ class FeedWake:
             return True
         return False
 
-    def wait(self, timeout: float) -> bool:
-        """Wait until the store sets the event (True) or `timeout` passes."""
-        return self.event.wait(timeout)
-
     def rest(self, poll: float, until: float = math.inf) -> None:
         """An idle reader's wait, then `clear`: until the store sets the event, for at most
         `poll` seconds where the store does not tell of every commit, `SAFETY_READ_INTERVAL`
@@ -68,9 +64,6 @@ class FeedWake:
     def interrupt(self) -> None:
         """End a `rest` now (a stop)."""
         self.event.set()
-
-    def clear(self) -> None:
-        self.event.clear()
 
 
 @contextlib.contextmanager

@@ -50,6 +50,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import strtobool
 
+from event_store.feed_wake import SAFETY_READ_INTERVAL
 from event_store.kms_keys import KMS_KEY, wrapped_if_configured
 from event_store.personal_data import PersonalKeys
 from event_store.sqlite_files import (
@@ -210,7 +211,7 @@ class SQLiteProcessRecorder(
 class SQLiteSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
     """Notifications after `gt`, then new ones as they are committed, until `stop()`."""
 
-    safety_interval = 5.0
+    safety_interval = SAFETY_READ_INTERVAL
     """Seconds after which an idle subscription reads even though nothing woke it: the
     notifier wakes it on this process's commits and its file watcher on everybody else's."""
 

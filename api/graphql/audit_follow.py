@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncGenerator
-from uuid import UUID
 
 import strawberry
 from anyio import to_thread
@@ -73,7 +72,7 @@ class AuditSubscription:
         heads = feed_heads(system.event_log.recorder)
         async with heads.following():
             while True:
-                read = functools.partial(_page, system, selection, stream, position)
+                read = functools.partial(_page, system, selection, position)
                 events, position, more = await to_thread.run_sync(read)
                 for event in events:
                     authorize(caller, Permission.READ_EVENTS)
@@ -84,13 +83,12 @@ class AuditSubscription:
 
 
 def _page(
-    system: FleetSystem, selection: FeedFilter, stream: UUID | None, after: int
+    system: FleetSystem, selection: FeedFilter, after: int
 ) -> tuple[list[EventEnvelope], int, bool]:
     """The next matches after `after`, where to go on from, and whether more may be there
     already (False: the scan reached the head)."""
     log = system.event_log
     found = scan_feed(log.recorder, log.mapper, selection, after=after, first=PAGE)
-    events = [e for e in found.events if stream is None or e.stream_id == str(stream)]
     if found.next_after is not None:  # a full page, or the budget spent: go on at once
-        return events, found.next_after, True
-    return events, found.read_to, False
+        return found.events, found.next_after, True
+    return found.events, found.read_to, False

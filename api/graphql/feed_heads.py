@@ -38,14 +38,12 @@ class FeedHeads:
         self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._thread: threading.Thread | None = None
         self._wake: FeedWake | None = None  # the thread's, while it runs
-        self._stop = threading.Event()
 
     @contextlib.asynccontextmanager
     async def following(self) -> AsyncIterator[None]:
         """While a follower is open the head is watched."""
         with self._lock:
             self._open += 1
-            self._stop.clear()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="feed-heads", daemon=True)
                 self._thread.start()
@@ -54,10 +52,8 @@ class FeedHeads:
         finally:
             with self._lock:
                 self._open -= 1
-                if self._open == 0:
-                    self._stop.set()
-                    if self._wake is not None:
-                        self._wake.interrupt()  # the thread may be resting for seconds
+                if self._open == 0 and self._wake is not None:
+                    self._wake.interrupt()  # the thread may be resting for seconds: it ends
 
     async def passed(self, position: int) -> None:
         """Return once the feed's head is above `position` (inside `following`)."""
@@ -89,7 +85,7 @@ class FeedHeads:
                 self._wake = wake
             while True:
                 with self._lock:
-                    if self._stop.is_set() and self._open == 0:
+                    if self._open == 0:
                         self._thread, self._wake, self._head = None, None, -1
                         return
                     lowest = min((w[0] for w in self._waiters), default=self._head)
@@ -98,7 +94,7 @@ class FeedHeads:
                         self._advance(self.recorder.max_notification_id() or 0)
                     except Exception:  # the store is unreachable: followers wait, not fail
                         log.exception("Reading the feed head failed; retrying")
-                        self._stop.wait(RETRY_DELAY)
+                        wake.rest(RETRY_DELAY, RETRY_DELAY)  # a stop or a commit ends it early
                         continue
                 wake.rest(IDLE_POLL)
 
