@@ -29,6 +29,7 @@ from fleetwatch.replay_dynamodb import replay_models as replay_dynamodb
 from fleetwatch.replay_dynamodb import replay_twice as replay_twice_dynamodb
 from fleetwatch.replay_quiesce import quiesced
 from fleetwatch.replay_to import BadPosition, replay_twice, resolve_to
+from fleetwatch.runtime import tune_gc
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import READ_MODELS
 
@@ -86,6 +87,7 @@ def replay(
         raise fail("--keep keeps a replay --to a position: give --to")
     settings = Settings()
     system = build_system(settings)
+    tune_gc()  # a batch job allocating millions of short-lived objects (fleetwatch.runtime)
     try:
         with Progress(
             TextColumn("replaying {task.description}"),
