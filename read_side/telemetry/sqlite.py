@@ -87,11 +87,60 @@ _ADD_ROLLUP = (
     "min = min(r.min, excluded.min), max = max(r.max, excluded.max), "
     "sum = r.sum + excluded.sum, count = r.count + excluded.count"
 )
+_ROLLUP_KEY = "tenant_id = ? AND device_id = ? AND metric = ? AND resolution = ? AND start_s = ?"
+_GET_ROLLUP = f"SELECT min, max, sum, count FROM {ROLLUPS_TABLE} WHERE {_ROLLUP_KEY}"  # noqa: S608
+_SET_ROLLUP = (
+    f"INSERT OR REPLACE INTO {ROLLUPS_TABLE} "  # noqa: S608 - constant name
+    "(tenant_id, device_id, metric, resolution, start_s, min, max, sum, count) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _RESOLUTION = {resolution: resolution.value for resolution in Resolution}
 
+RollupRowKey = tuple[str, str, str, str, int]  # tenant, device hex, metric, resolution, start_s
 
-def _fields(stats: Stats) -> tuple[float, float, float, int]:
-    return stats.min, stats.max, stats.sum, stats.count
+
+class RollupWrites:
+    """Each event's contribution to each rollup row, in feed order, written so that a row ends
+    up with the same numbers bit for bit however the events are grouped into batches: the sum
+    is order-sensitive in floating point, so row + c1 + c2 must be added in that order.
+
+    A row one event of the batch touches gets that contribution by one upsert (`added`): where
+    every event is a different device's, nothing is read. A row several events touch (a busy
+    device, or a rebuild's page holding many events per device) is read once, the
+    contributions are added to it in Python in feed order, and it is written once (`merged`):
+    one read and one write instead of an upsert per event."""
+
+    def __init__(self) -> None:
+        self.by_row: dict[RollupRowKey, list[Stats]] = {}  # each row's contributions, in order
+
+    @property
+    def added(self) -> list[tuple[Any, ...]]:
+        """The upserts of the rows one contribution touches."""
+        return [
+            (*key, s.min, s.max, s.sum, s.count)
+            for key, (s, *more) in self.by_row.items()
+            if not more
+        ]
+
+    def merged(self, cursor: Any) -> list[tuple[Any, ...]]:
+        """The rows several contributions touch, as they stand after them all (read now)."""
+        rows: list[tuple[Any, ...]] = []
+        for key, contributions in self.by_row.items():
+            if len(contributions) == 1:
+                continue
+            cursor.execute(_GET_ROLLUP, key)
+            found = cursor.fetchone()
+            if found is None:
+                first = contributions[0]
+                low, high, total, count = first.min, first.max, first.sum, first.count
+            else:
+                low, high, total, count = found
+            for stats in contributions[found is None :]:
+                low, high = min(low, stats.min), max(high, stats.max)  # as SQLite's min(), max()
+                total += stats.sum
+                count += stats.count
+            rows.append((*key, low, high, total, count))
+        return rows
 
 
 def stored_keys(
@@ -146,7 +195,7 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
 
     def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> Sequence[DeviceBatch]:
         late = any(batch.late for batch in batches)
-        readings, rollups = ([], []) if late else _rows(batches)
+        readings, rollups = ([], RollupWrites()) if late else _rows(batches)
         kept = batches
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
@@ -154,11 +203,8 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
                 kept = without_repeats(batches, functools.partial(_stored_before, c))
                 readings, rollups = _rows(kept)
             c.executemany(_INSERT_READING, readings)
-            # One upsert per event and row, in feed order: the same additions in the same order
-            # however events are grouped into batches, so a rebuild yields the same sums bit for
-            # bit. (Reading each touched row once, merging in Python and writing it back cost a
-            # third more where each event is a different device's: docs/operations.md section 16.)
-            c.executemany(_ADD_ROLLUP, rollups)
+            c.executemany(_ADD_ROLLUP, rollups.added)
+            c.executemany(_SET_ROLLUP, rollups.merged(c))
         return kept
 
     def reset(self, application_name: str) -> None:
@@ -168,10 +214,11 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
 
 
-def _rows(batches: Sequence[DeviceBatch]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _rows(batches: Sequence[DeviceBatch]) -> tuple[list[tuple[Any, ...]], RollupWrites]:
     """The readings' rows, and each event's contribution to each rollup row (feed order)."""
     readings: list[tuple[Any, ...]] = []
-    rollups: list[tuple[Any, ...]] = []
+    rollups = RollupWrites()
+    by_row = rollups.by_row.setdefault
     for batch in batches:
         tenant, device = batch.tenant_id, batch.device_id.hex
         version = batch.version
@@ -180,10 +227,8 @@ def _rows(batches: Sequence[DeviceBatch]) -> tuple[list[tuple[Any, ...]], list[t
             for entry in batch.entries
             for metric, value in entry.metrics.items()
         )
-        rollups.extend(
-            (tenant, device, metric, _RESOLUTION[resolution], start_s, *_fields(s))
-            for (metric, resolution, start_s), s in batch.rollups.items()
-        )
+        for (metric, resolution, start_s), stats in batch.rollups.items():
+            by_row((tenant, device, metric, _RESOLUTION[resolution], start_s), []).append(stats)
     return readings, rollups
 
 
