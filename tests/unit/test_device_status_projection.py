@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from event_store.envelope import EventEnvelope
-from projections.device_status_evolve import evolve, status_to_json
+from projections.device_status_evolve import _replace, evolve, status_to_json
 from tests.unit.envelopes import recorded
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -84,3 +87,14 @@ def test_json_form_is_plain() -> None:
     assert data["device_id"] == str(DEVICE)
     assert data["tags"] == ["a"]
     assert data["registered_at"] == (T0 + timedelta(minutes=1)).isoformat()
+
+
+def test_the_fast_replace_is_dataclasses_replace_and_refuses_unknown_fields() -> None:
+    row = evolve(None, REGISTERED)
+    assert row is not None
+    changes: dict[str, Any] = {"online": True, "telemetry_version": 7, "battery": 0.5}
+    fast = _replace(row, **changes)
+    assert fast == replace(row, **changes)
+    assert (row.online, row.telemetry_version, row.battery) == (None, 0, None)  # untouched
+    with pytest.raises(TypeError, match="onlnie"):
+        _replace(row, onlnie=True)
