@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from audit.replay import Comparison, compare
-from fleetwatch.replay_build import Progress, fan_out, scratch_workers
+from fleetwatch.replay_build import Progress, copy_file, fan_out, scratch_workers
 from fleetwatch.settings import Settings
 from projections.batching import BatchingProjectionWorker
 from read_side.sqlite_snapshot import Scalar, model_tables, snapshot
@@ -60,10 +60,13 @@ def replay_models(
     settings: Settings,
     names: Sequence[str],
     progress: Progress | None = None,
+    keep: Path | None = None,
 ) -> list[ModelReplay]:
     """Replay each of `names` (read models of `fleetwatch.wiring`) into scratch and compare.
     The bulk, up to each live checkpoint read first, reads the feed once for all of them
-    (`fleetwatch.replay_build.fan_out`)."""
+    (`fleetwatch.replay_build.fan_out`). `keep`: a new directory the replayed models are
+    copied to, `{name}.sqlite3` each, each at the live checkpoint it was compared at, whether
+    it matched or not (a DIFF's replayed rows are there to be read)."""
     live = settings.read_models_path
     scratch = Path(tempfile.mkdtemp(prefix="replay-", dir=live.parent))
     try:
@@ -74,10 +77,15 @@ def replay_models(
                 with snapshot(live, tables[name], worker.tracking_name) as current:
                     first[name] = current.checkpoint
             fan_out(app, workers, first, progress)  # outside the live read transactions
-            return [
+            results = [
                 _compare(live, scratch / f"{name}.sqlite3", name, tables[name], workers[name])
                 for name in names
             ]
+        if keep is not None:
+            keep.mkdir(parents=True)
+            for name in names:
+                copy_file(scratch / f"{name}.sqlite3", keep / f"{name}.sqlite3")
+        return results
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,16 @@ PAGE = 5000  # notifications read, decoded and applied (one commit per model) at
 
 # A scratch file is thrown away after the run, and one lost to a crash is rebuilt: no fsync.
 SCRATCH_PRAGMAS = ("PRAGMA synchronous=OFF", "PRAGMA cache_size=-65536")
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """A whole copy of a SQLite file, its write-ahead log included (SQLite's backup): how a
+    scratch model is kept (`fleetwatch replay --keep`)."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as db,
+        contextlib.closing(sqlite3.connect(target)) as copy,
+    ):
+        db.backup(copy)
 
 
 class ScratchDatastore(ReadModelsDatastore):

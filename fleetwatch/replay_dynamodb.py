@@ -31,13 +31,15 @@ def replay_models(
     names: Sequence[str],
     progress: Progress | None = None,
     pause: Callable[[str], contextlib.AbstractContextManager[None]] | None = None,
+    keep: str | None = None,
 ) -> list[ModelReplay]:
     """Replay each of `names` into scratch tables and compare with the live `views`; `pause`:
-    what holds a live model still while it is scanned (`fleetwatch.replay_quiesce`)."""
+    what holds a live model still while it is scanned (`fleetwatch.replay_quiesce`); `keep`:
+    the replayed tables are kept under the live prefix followed by `keep`, matched or not."""
     results = []
     for name in names:
         live = views[name]
-        with _scratch(app, live, name) as worker:
+        with _scratch(app, live, name, keep=keep) as worker:
             with pause(name) if pause is not None else contextlib.nullcontext():
                 position, live_rows = snapshot(live, worker.tracking_name)
             replayed_rows = _replayed(worker, name, position, progress)

@@ -16,9 +16,7 @@ prefix never takes in an event recorded later than the instant.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -27,20 +25,11 @@ from pathlib import Path
 from audit.replay import compare
 from event_store.envelope import META_KEY
 from fleetwatch.replay import ModelReplay, kept
-from fleetwatch.replay_build import PAGE, Progress, fan_out, scratch_workers
+from fleetwatch.replay_build import PAGE, Progress, copy_file, fan_out, scratch_workers
 from read_side.sqlite_snapshot import model_tables, snapshot
 from write_side.application import FleetApplication
 
 SECOND_PAGE = 997  # a prime: the second replay's commits fall elsewhere than the first's
-
-
-def _copy(source: Path, target: Path) -> None:
-    """A whole copy of a SQLite file, its write-ahead log included (SQLite's backup)."""
-    with (
-        contextlib.closing(sqlite3.connect(source)) as db,
-        contextlib.closing(sqlite3.connect(target)) as copy,
-    ):
-        db.backup(copy)
 
 
 class BadPosition(ValueError):
@@ -118,7 +107,7 @@ def replay_twice(
         if keep is not None:
             keep.mkdir(parents=True)
             for name in names:
-                _copy(first / f"{name}.sqlite3", keep / f"{name}.sqlite3")
+                copy_file(first / f"{name}.sqlite3", keep / f"{name}.sqlite3")
         return results
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -60,9 +60,10 @@ def replay(
         bool,
         typer.Option(
             "--keep",
-            help="With --to: keep the first replay, the read models as of that position (SQLite: "
-            "files in a new directory beside the read models; DynamoDB: tables under a new "
-            "prefix), and print where.",
+            help="Keep the replayed read models (with --to: the first replay, the models as of "
+            "that position; without: each at the live checkpoint it was compared at, matched or "
+            "not), SQLite: files in a new directory beside the read models, DynamoDB: tables "
+            "under a new prefix; and print where.",
         ),
     ] = False,
     quiesce: Annotated[
@@ -83,8 +84,6 @@ def replay(
     unknown = [name for name in names if name not in MODELS]
     if unknown or not names:
         raise fail(f"unknown read model {', '.join(unknown)!r}; choose from {', '.join(MODELS)}")
-    if keep and to is None:
-        raise fail("--keep keeps a replay --to a position: give --to")
     settings = Settings()
     system = build_system(settings)
     tune_gc()  # a batch job allocating millions of short-lived objects (fleetwatch.runtime)
@@ -104,11 +103,19 @@ def replay(
 
             if to is not None:
                 results, where = _replay_to(system, settings, names, to, report, keep=keep)
-            elif settings.store == "dynamodb":
-                pause = _quiesce(system, settings) if quiesce else None
-                results = replay_dynamodb(system.app, system.views, names, report, pause)
             else:
-                results = replay_models(system.app, settings, names, report)
+                run = f"replayed-{uuid.uuid4().hex[:8]}"
+                if settings.store == "dynamodb":
+                    pause = _quiesce(system, settings) if quiesce else None
+                    prefix = f"{run}-" if keep else None
+                    results = replay_dynamodb(
+                        system.app, system.views, names, report, pause, keep=prefix
+                    )
+                    where = f"DynamoDB tables {settings.dynamodb_table_prefix}{prefix}*"
+                else:
+                    folder = settings.read_models_path.parent / run if keep else None
+                    results = replay_models(system.app, settings, names, report, keep=folder)
+                    where = f"{folder}/<model>.sqlite3"
     finally:
         system.close()
     for result in results:
@@ -121,9 +128,9 @@ def replay(
         left, right = ("first:", "second:") if to is not None else ("live:", "replayed:")
         err.print(f"  {left:<9} {comparison.left_row}", markup=False)
         err.print(f"  {right:<9} {comparison.right_row}", markup=False)
-    if to is not None and keep:
-        kept = f"kept: the read models as of @{results[0].position} in {where}"
-        err.print(kept, markup=False, soft_wrap=True)
+    if keep:
+        what = f"as of @{results[0].position}" if to is not None else "replayed"
+        err.print(f"kept: the read models {what} in {where}", markup=False, soft_wrap=True)
     if not all(result.comparison.equal for result in results):
         raise typer.Exit(code=1)
 

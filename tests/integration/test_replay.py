@@ -8,6 +8,8 @@ import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -16,8 +18,9 @@ from event_store.dynamodb.client import create_client
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.cli import app
+from fleetwatch.replay_build import ScratchDatastore
 from fleetwatch.settings import Settings
-from fleetwatch.wiring import READ_MODELS
+from fleetwatch.wiring import MODELS_BY_NAME, READ_MODELS
 from ingestion.settings import IngestSettings
 from write_side.alert_commands import CreateAlertRule
 from write_side.alert_rules import parse_rule_definition
@@ -139,6 +142,13 @@ def test_replay_proves_each_read_model_and_names_a_changed_row(settings: Setting
     assert "tampered" in result.stderr
     assert scratch_left(settings) == []
 
+    # Kept (no --to): the replayed model, at the checkpoint it was compared at, DIFF or not.
+    kept = runner.invoke(app, ["replay", "--keep", "--models", "device_status"])
+    assert kept.exit_code == 1, kept.output
+    where = kept.stderr.split("kept: the read models replayed in ", 1)[1].strip()
+    assert as_of(settings, where).get("acme", device).name == "p1b"  # not "tampered"
+    assert scratch_left(settings) == []  # kept is not scratch
+
 
 def scratch_left(settings: Settings) -> list[str]:
     """Scratch stores left behind: files beside the live one, or tables under the prefix."""
@@ -155,3 +165,16 @@ def test_unknown_model_is_a_one_line_error() -> None:
     assert result.exit_code == 2
     assert "unknown read model" in result.output
     assert "Traceback" not in result.output
+
+
+def as_of(settings: Settings, where: str) -> Any:
+    """The device-status reader of a kept replay (`where`, as the command printed it)."""
+    _, reader = MODELS_BY_NAME["device_status"].dynamodb
+    if settings.store == "dynamodb":
+        prefix = where.removeprefix("DynamoDB tables ").removesuffix("*")
+        return reader(
+            create_client(settings.dynamodb_endpoint_url, settings.dynamodb_region), prefix
+        )
+    _, sqlite_reader = MODELS_BY_NAME["device_status"].sqlite
+    path = Path(where.replace("<model>", "device_status"))
+    return sqlite_reader(ScratchDatastore(str(path)))

@@ -5,19 +5,14 @@ table is left."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from typer.testing import CliRunner
 
-from event_store.dynamodb.client import create_client
 from fleetwatch.bootstrap import build_system
 from fleetwatch.cli import app
-from fleetwatch.replay_build import ScratchDatastore
 from fleetwatch.settings import Settings
-from fleetwatch.wiring import MODELS_BY_NAME, READ_MODELS
+from fleetwatch.wiring import READ_MODELS
 from ingestion.settings import IngestSettings
-from tests.integration.test_replay import scratch_left, workload
+from tests.integration.test_replay import as_of, scratch_left, workload
 from tests.integration.test_replay import settings as settings  # noqa: PLC0414 - each store
 
 runner = CliRunner()
@@ -88,19 +83,3 @@ def test_replay_to_a_position_or_an_instant_compares_two_replays(settings: Setti
     where = kept.stderr.split("kept: the read models as of @", 1)[1].split(" in ", 1)[1].strip()
     assert as_of(settings, where).get("acme", p1).name == "p1"  # the name it had then
     assert scratch_left(settings) == []  # the second replay is gone, the kept one is not scratch
-    refused = runner.invoke(app, ["replay", "--keep"])
-    assert refused.exit_code == 2
-    assert "give --to" in refused.output
-
-
-def as_of(settings: Settings, where: str) -> Any:
-    """The device-status reader of a kept replay (`where`, as the command printed it)."""
-    _, reader = MODELS_BY_NAME["device_status"].dynamodb
-    if settings.store == "dynamodb":
-        prefix = where.removeprefix("DynamoDB tables ").removesuffix("*")
-        return reader(
-            create_client(settings.dynamodb_endpoint_url, settings.dynamodb_region), prefix
-        )
-    _, sqlite_reader = MODELS_BY_NAME["device_status"].sqlite
-    path = Path(where.replace("<model>", "device_status"))
-    return sqlite_reader(ScratchDatastore(str(path)))
