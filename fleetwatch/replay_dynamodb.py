@@ -3,7 +3,8 @@
 Each chosen model is built by its own projection into scratch tables under a scratch prefix
 (`{prefix}replay-{run}-`), deleted at the end, up to the live model's checkpoint; the live
 tables are scanned between two reads of the model's tracking item, again while they differ
-(`read_side.dynamodb_snapshot`). A scan has no order: both sides are sorted in memory by key.
+(`read_side.dynamodb_snapshot`). A scan has no order: each side's rows are spilled to a scratch
+SQLite file and read back in key order, so the comparison holds a row a side in memory.
 With `--to`, each model is built twice up to that position and the two compared (`replay_twice`).
 """
 
@@ -15,13 +16,13 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from audit.replay import compare, order
+from audit.replay import compare
 from fleetwatch.replay import ModelReplay, kept, reporting
 from fleetwatch.replay_build import PAGE, Progress, scratch_worker
 from fleetwatch.replay_to import SECOND_PAGE
 from fleetwatch.wiring import MODELS_BY_NAME
 from projections.batching import BatchingProjectionWorker
-from read_side.dynamodb_snapshot import Row, snapshot
+from read_side.dynamodb_snapshot import Row, SortedRows
 from write_side.application import FleetApplication
 
 
@@ -31,6 +32,7 @@ def replay_models(
     names: Sequence[str],
     progress: Progress | None = None,
     pause: Callable[[str], contextlib.AbstractContextManager[None]] | None = None,
+    *,
     keep: str | None = None,
 ) -> list[ModelReplay]:
     """Replay each of `names` into scratch tables and compare with the live `views`; `pause`:
@@ -39,11 +41,11 @@ def replay_models(
     results = []
     for name in names:
         live = views[name]
-        with _scratch(app, live, name, keep=keep) as worker:
+        with _scratch(app, live, name, keep=keep) as worker, SortedRows() as live_rows:
             with pause(name) if pause is not None else contextlib.nullcontext():
-                position, live_rows = snapshot(live, worker.tracking_name)
-            replayed_rows = _replayed(worker, name, position, progress)
-            comparison = compare(_sorted(name, live_rows), _sorted(name, replayed_rows))
+                position = live_rows.fill(live, worker.tracking_name)
+            with _replayed(worker, name, position, progress) as replayed_rows:
+                comparison = compare(kept(name, live_rows.rows()), kept(name, replayed_rows))
         results.append(ModelReplay(name, position, comparison))
     return results
 
@@ -67,10 +69,10 @@ def replay_twice(
         with (
             _scratch(app, views[name], name, PAGE, keep) as first,
             _scratch(app, views[name], name, SECOND_PAGE) as second,
+            _replayed(first, name, position, progress) as one,
+            _replayed(second, name, position, None) as two,
         ):
-            one = _replayed(first, name, position, progress)
-            two = _replayed(second, name, position, None)
-            comparison = compare(_sorted(name, one), _sorted(name, two))
+            comparison = compare(kept(name, one), kept(name, two))
         results.append(ModelReplay(name, position, comparison))
     return results
 
@@ -96,19 +98,18 @@ def _scratch(
             _drop_tables(view.client, prefix)
 
 
+@contextlib.contextmanager
 def _replayed(
     worker: BatchingProjectionWorker, name: str, position: int, progress: Progress | None
-) -> list[Row]:
+) -> Iterator[Iterator[Row]]:
     """The rows of the model replayed up to `position` (its checkpoint is the last event it
-    handled there, at or before it)."""
+    handled there, at or before it), in key order."""
     worker.catch_up_to(position, reporting(progress, name))
     if worker.position != position:
         raise RuntimeError(f"{name}: replayed to {worker.position}, not {position}")
-    return snapshot(worker.checkpoints, worker.tracking_name)[1]
-
-
-def _sorted(name: str, rows: list[Row]) -> list[Row]:
-    return sorted(kept(name, rows), key=lambda row: order(row[0]))
+    with SortedRows() as rows:
+        rows.fill(worker.checkpoints, worker.tracking_name)
+        yield rows.rows()
 
 
 def _drop_tables(client: Any, prefix: str) -> None:
