@@ -51,6 +51,7 @@ HTTP_STATUS: Mapping[str, int] = {
     "IMAGE_NOT_UPLOADED": 409,  # a presigned upload confirmed before its PUT
     "UPLOAD_EXPIRED": 410,  # a presigned upload confirmed after its deadline
     "QUERY_BUDGET_EXCEEDED": 422,  # an analytics query over its time budget (docs 20.3)
+    "READ_ONLY": 403,  # a command to a server of kept read models (`serve --as-of`, 19.2)
 }
 
 

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     )
     dynamodb_table_prefix: str = "fleetwatch_"
     create_tables: bool = True
+    # Serve the read models `fleetwatch replay --keep` kept instead of the live ones, read only
+    # (`fleetwatch serve --as-of`, docs/audit.md 19.2): on SQLite the directory it printed (one
+    # `<model>.sqlite3` each), on DynamoDB the table prefix it printed (`<prefix>as-of-…-`).
+    # No worker runs, nothing is ingested, every command is refused (`READ_ONLY`) but the
+    # record of a read of the trail.
+    as_of_read_models: str | None = None
 
     # Fan-out of change notifications to subscriptions: in-process unless REDIS_URL is set.
     redis_url: str | None = Field(

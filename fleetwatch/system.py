@@ -1,8 +1,7 @@
 """The composition root: builds the whole system from settings. Nothing else wires adapters.
 
-Embedded default: the SQLite event store and read models in one file, in-process fan-out.
-Production: `store="dynamodb"` (event store and read models on DynamoDB) and `REDIS_URL` for
-fan-out across API processes.
+Embedded default: the SQLite event store and read models, in-process fan-out. Production:
+`store="dynamodb"` (events and read models on DynamoDB), `REDIS_URL` for fan-out across APIs.
 
 `build_system` builds from the lists in `fleetwatch.wiring`; the `System` it returns is what
 the API is given (it implements `api.ports.FleetSystem`) and what the entry points start and
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from event_store.log import EventLog
+from fleetwatch.as_of import read_only
 from fleetwatch.consumers import (
     PolledJobs,
     build_alerting,
@@ -143,9 +143,9 @@ class System:
 
     def start(self) -> None:
         """Start the projection workers (threads), unless settings say another process runs them
-        (all of them, or those not in `FLEETWATCH_PROJECTIONS`); and the ingestion flusher (plus
-        the MQTT subscriber when configured)."""
-        if self.settings.run_projections:
+        (all, or those not in `FLEETWATCH_PROJECTIONS`) or this one serves kept read models; and
+        the ingestion flusher (plus the MQTT subscriber when configured)."""
+        if self.settings.run_projections and not self.settings.as_of_read_models:
             self.supervisor.start(
                 self.settings.projection_names, self.settings.notify_poll_interval
             )
@@ -194,6 +194,7 @@ def build_system(
 ) -> System:
     settings = settings or Settings()
     app = FleetApplication(env=application_env(settings))
+    read_only(app, settings.as_of_read_models)  # `serve --as-of`: None, or nothing recorded
     ingest_settings = ingest_settings or IngestSettings()
     device_service = DeviceService(app)
     directory = DeviceDirectory(device_service.access)  # one cache: a revoke is seen alike

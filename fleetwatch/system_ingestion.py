@@ -22,10 +22,13 @@ def build_ingestion(
     ingest: IngestSettings,
     directory: DeviceDirectory,
     history: RawHistory | None = None,
-) -> tuple[IngestService, MqttIngestor | None]:
-    """The telemetry handler behind its bounded buffer, and the MQTT subscriber if configured.
+) -> tuple[IngestService | None, MqttIngestor | None]:
+    """The telemetry handler behind its bounded buffer, and the MQTT subscriber if configured;
+    neither where the process serves kept read models (`fleetwatch.as_of`: nothing ingested).
     `directory`: the process's one cache of device credentials (the device routes share it);
     `history`: the telemetry read model's raw history, asked about late redeliveries only."""
+    if settings.as_of_read_models:
+        return None, None
     dynamodb = settings.store == "dynamodb"
     handler = TelemetryIngestion(
         app,

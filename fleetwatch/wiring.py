@@ -18,6 +18,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from event_store.sqlite import SQLiteTrackingRecorder
 from event_store.sqlite_files import ReadModelsDatastore
+from fleetwatch.as_of import close_kept, kept_file, kept_tables
 from fleetwatch.settings import Settings
 from projections.alert_views import AlertsProjection
 from projections.batching import BatchProjection
@@ -170,14 +171,18 @@ def open_read_model(app: FleetApplication, settings: Settings, name: str) -> tup
     """The read model `name`'s view and reader on the configured store; the view creates its
     tables."""
     model = MODELS_BY_NAME[name]
+    kept = settings.as_of_read_models  # `fleetwatch serve --as-of` (fleetwatch.as_of)
     if settings.store == "dynamodb":
         view_class, dynamodb_reader = model.dynamodb
         view = app.factory.tracking_recorder(view_class)
+        if kept:
+            view = view_class(datastore=kept_tables(view, kept, name))
         return view, dynamodb_reader(view.client, view.table_prefix)  # type: ignore[attr-defined]
     view_class, sqlite_reader = model.sqlite
-    view = view_class(datastore=read_models_datastore(app, settings))
+    datastore = kept_file(app, kept, name) if kept else read_models_datastore(app, settings)
+    view = view_class(datastore=datastore)
     assert isinstance(view, SQLiteTrackingRecorder)
-    if settings.create_tables:
+    if settings.create_tables and not kept:
         view.create_table()
     return view, sqlite_reader(view.datastore)
 
@@ -236,6 +241,7 @@ def read_models_datastore(app: FleetApplication, settings: Settings) -> SQLiteDa
 
 
 def close_read_models(app: FleetApplication) -> None:
+    close_kept(app)
     datastore = _read_datastores.pop(app, None)
     if datastore is not None:
         datastore.close()

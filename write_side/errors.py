@@ -67,3 +67,10 @@ class AlertAlreadyResolved(DomainError):
 
 class AlertAlreadyAcknowledged(DomainError):
     code = "ALERT_ACKNOWLEDGED"
+
+
+class ReadOnly(DomainError):
+    """This process serves read models as of a past position and records nothing but the reads
+    of the trail (`fleetwatch serve --as-of`, docs/audit.md 19.2)."""
+
+    code = "READ_ONLY"

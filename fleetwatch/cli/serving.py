@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from fleetwatch.as_of import KeptModelMissing, kept_where
 from fleetwatch.bootstrap import build_system
 from fleetwatch.cli.common import LOG_FORMAT, console, fail, start
 from fleetwatch.runtime import tune_gc
@@ -26,6 +27,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
     tenant: Annotated[str, typer.Option(help="Tenant of the printed dev token.")] = "demo",
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="WHERE",
+            help="Serve the read models `fleetwatch replay --keep` kept, read only (WHERE as it "
+            "printed: SQLite, the directory; DynamoDB, the table prefix): no worker runs, "
+            "nothing is ingested, every command is refused with READ_ONLY.",
+        ),
+    ] = None,
 ) -> None:
     """Run the API (GraphQL, REST) and the projection workers."""
     import uvicorn
@@ -35,10 +46,15 @@ def serve(
     from api.graphql.frames import server_options
 
     settings = Settings()
+    if as_of is not None:
+        settings = settings.model_copy(update={"as_of_read_models": kept_where(as_of)})
     host = host or settings.host
     port = port or settings.port
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    system = build_system(settings)
+    try:
+        system = build_system(settings)
+    except KeptModelMissing as e:
+        raise fail(str(e)) from None
     tune_gc()
     start(system)
     where = (
@@ -47,6 +63,8 @@ def serve(
         else f"DynamoDB tables {settings.dynamodb_table_prefix}*"
     )
     console.print(f"[bold]Fleetwatch[/] on {where}; fan-out: {settings.redis_url or 'in-process'}")
+    if settings.as_of_read_models:
+        console.print(f"read only: the read models kept in {settings.as_of_read_models}")
     console.print(f"GraphiQL:  http://{host}:{port}/graphql")
     console.print(f"REST docs: http://{host}:{port}/docs")
     if settings.jwt_secret == DEV_JWT_SECRET:
