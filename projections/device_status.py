@@ -9,6 +9,7 @@ write side's event names from the aggregates' modules, which `read_side` must no
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from event_store.envelope import EventEnvelope
 from projections.device_status_evolve import evolve, evolve_alert, evolve_telemetry, status_to_json
 from read_side.device_status.port import DeviceStatusReader, DeviceStatusView
 from read_side.device_status.row import DeviceStatus
-from read_side.notifications import ChangeNotice
+from read_side.notifications import ChangeNotice, LazyChangeNotice
 from write_side.alerts import ALERT_ESCALATED, ALERT_RAISED, ALERT_RESOLVED, Alert
 from write_side.devices import (
     Device,
@@ -164,18 +165,12 @@ def _apply(current: DeviceStatus | None, envelope: EventEnvelope) -> DeviceStatu
 def _notices(row: DeviceStatus, event_type: str, registry_type: str | None) -> list[ChangeNotice]:
     """Every row change goes to the `device_status` topic (`deviceStatusChanged`, with the last
     event type); a change by Device events also to `device` (`deviceChanged`)."""
-    data = status_to_json(row)
+    data = functools.cache(functools.partial(status_to_json, row))  # one body, if any is read
     topics = [("device_status", event_type)]
     if registry_type is not None:
         topics.insert(0, ("device", registry_type))
+    key = str(row.device_id)
     return [
-        ChangeNotice(
-            tenant_id=row.tenant_id,
-            topic=topic,
-            key=str(row.device_id),
-            position=row.position,
-            event_type=kind,
-            data=data,
-        )
+        LazyChangeNotice(row.tenant_id, topic, key, row.position, kind, data)
         for topic, kind in topics
     ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import struct
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
-from read_side.notifications import ChangeNotice
+from read_side.notifications import ChangeNotice, LazyChangeNotice
 from read_side.paging import Page
 from read_side.telemetry.batch import DeviceBatch, MessageKey, RawEntry, notice_data
 from read_side.telemetry.row import (
@@ -75,13 +76,13 @@ def telemetry_topic(device_id: UUID) -> str:
 def batch_notice(batch: DeviceBatch, event_type: str) -> ChangeNotice:
     """The `telemetry` change notice of a batch as the model applied it: what the projection
     publishes after its commit and what a resumed subscription's backfill shows."""
-    return ChangeNotice(
-        tenant_id=batch.tenant_id,
-        topic=telemetry_topic(batch.device_id),
-        key=str(batch.device_id),
-        position=batch.position,
-        event_type=event_type,
-        data=notice_data(batch),
+    return LazyChangeNotice(  # its body is built only if a subscriber reads it
+        batch.tenant_id,
+        telemetry_topic(batch.device_id),
+        str(batch.device_id),
+        batch.position,
+        event_type,
+        functools.partial(notice_data, batch),
     )
 
 
