@@ -178,7 +178,10 @@ class EnvelopeMapper(Mapper[UUID]):
         timestamp = state.pop("timestamp", None)
         occurred_at = timestamp if isinstance(timestamp, datetime) else _parse(timestamp)
         recorded_at = _parse(meta.get("recorded_at")) or occurred_at
-        return EventEnvelope(
+        # Every consumer decodes every event it handles: the frozen dataclass's `__init__` (13
+        # fields set through `object.__setattr__`) is skipped, its fields set in one update.
+        envelope = object.__new__(EventEnvelope)
+        envelope.__dict__.update(
             event_id=UUID(meta["event_id"]) if meta.get("event_id") else _legacy_id(stored_event),
             tenant_id=str(meta.get("tenant_id", "")),
             stream_id=str(stored_event.originator_id),
@@ -193,6 +196,7 @@ class EnvelopeMapper(Mapper[UUID]):
             payload=state,
             position=stored_event.id if isinstance(stored_event, Notification) else None,
         )
+        return envelope
 
 
 def tenant_of(mapper: EnvelopeMapper, stored_event: StoredEvent) -> str:

@@ -8,6 +8,7 @@ import io
 import re
 import tokenize
 from collections.abc import Iterator
+from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ import projections.device_status
 import projections.notifier
 import projections.telemetry
 import projections.users
-from event_store.envelope import EventMetadata, recording_as
+from event_store.envelope import EventEnvelope, EventMetadata, recording_as
 from write_side.alert_rules import RULE_EVENTS, AlertRule
 from write_side.alerts import ALERT_EVENTS, Alert
 from write_side.application import FleetApplication
@@ -163,7 +164,16 @@ def test_an_event_recorded_by_the_application_carries_its_name() -> None:
             DeviceService(app).register(RegisterDevice(name="pump", device_type="pump"), meta)
         (notification,) = app.recorder.select_notifications(start=1, limit=10)
         assert notification.topic == DEVICE_REGISTERED.topic
-        assert app.envelope_mapper.to_envelope(notification).type == DEVICE_REGISTERED.type
+        envelope = app.envelope_mapper.to_envelope(notification)
+        assert envelope.type == DEVICE_REGISTERED.type
+        # built without the dataclass's __init__: every field set, none more, and as frozen
+        assert envelope == EventEnvelope(
+            **{f.name: getattr(envelope, f.name) for f in fields(envelope)}
+        )
+        assert set(vars(envelope)) == {f.name for f in fields(EventEnvelope)}
+        assert (envelope.tenant_id, envelope.actor, envelope.position) == ("acme", "user:alice", 1)
+        with pytest.raises(FrozenInstanceError):
+            envelope.version = 2  # type: ignore[misc]
     finally:
         app.close()
 
