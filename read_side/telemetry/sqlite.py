@@ -15,8 +15,9 @@ Tables (in the read-models file; device ids as hex, times as epoch ms / s):
   together (and a rebuild starts from empty tables), so an event's rows are never there before
   it is applied.
 - `telemetry_rollups`: one row per (tenant, device, metric, resolution, bucket start) with
-  min, max, sum, count; each event's contribution to a row is added by one upsert
-  (`ON CONFLICT DO UPDATE`), in feed order.
+  min, max, sum, count; each event's contribution to a row is added in feed order: by one
+  upsert (`ON CONFLICT DO UPDATE`) where one event of the batch touches the row, else by one
+  read, the additions in Python and one write (`RollupWrites`).
 
 Both reads are one index range scan: readings by (tenant, device, metric, at_ms, message_id),
 rollups by (tenant, device, metric, resolution, start_s); `first + 1` rows tell whether there
@@ -88,7 +89,7 @@ _ADD_ROLLUP = (
     "sum = r.sum + excluded.sum, count = r.count + excluded.count"
 )
 _ROLLUP_KEY = "tenant_id = ? AND device_id = ? AND metric = ? AND resolution = ? AND start_s = ?"
-_GET_ROLLUP = f"SELECT min, max, sum, count FROM {ROLLUPS_TABLE} WHERE {_ROLLUP_KEY}"  # noqa: S608
+_GET_ROLLUP = f"SELECT min, max, sum, count FROM {ROLLUPS_TABLE} WHERE {_ROLLUP_KEY}"  # noqa: S608 - constant
 _SET_ROLLUP = (
     f"INSERT OR REPLACE INTO {ROLLUPS_TABLE} "  # noqa: S608 - constant name
     "(tenant_id, device_id, metric, resolution, start_s, min, max, sum, count) "
