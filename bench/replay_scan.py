@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import multiprocessing
 import os
 import resource
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 from dynamodb_local import dynamodb_local  # noqa: E402
 
 from audit.replay import order  # noqa: E402
+from bench.replay import apart  # noqa: E402 - each way in a forked process of its own
 from fleetwatch.settings import Settings  # noqa: E402
 from fleetwatch.wiring import application_env, open_read_model  # noqa: E402
 from read_side.dynamodb_snapshot import Row, SortedRows, _scan  # noqa: E402
@@ -117,25 +117,6 @@ def _rss_mib() -> float:
     with open("/proc/self/status") as status:
         line = next(line for line in status if line.startswith("VmRSS:"))
     return int(line.split()[1]) / 1024
-
-
-def apart(target: Callable[..., None], *args: Any) -> dict[str, Any]:
-    with multiprocessing.Manager() as manager:
-        out = manager.dict()
-        process = multiprocessing.get_context("fork").Process(
-            target=_into, args=(target, out, *args)
-        )
-        process.start()
-        process.join()
-        if process.exitcode != 0:
-            raise SystemExit(f"{args[-1]} failed ({process.exitcode})")
-        return dict(out)
-
-
-def _into(target: Callable[..., None], out: Any, *args: Any) -> None:
-    figures: dict[str, Any] = {}
-    target(*args, figures)
-    out.update(figures)
 
 
 def main() -> dict[str, Any]:
