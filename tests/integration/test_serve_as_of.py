@@ -1,10 +1,12 @@
 """`fleetwatch serve --as-of` (docs/audit.md 19.2), on SQLite and DynamoDB Local: the API over
 the read models `fleetwatch replay --to P --keep` kept shows them as of P (a device's name
-before its rename), refuses every command with `READ_ONLY` and records nothing but the read of
-the trail, ingests nothing, and will not start on a kept store that lacks a model."""
+before its rename), refuses every command (a firmware upload too, its image not kept)
+with `READ_ONLY` and records nothing but the read of the trail, ingests nothing, and will not
+start on a kept store that lacks a model."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from fleetwatch.bootstrap import build_system
 from fleetwatch.cli import app
 from fleetwatch.settings import Settings
 from ingestion.settings import IngestSettings
+from tests.e2e.firmware_upload_client import CONTENT_TYPE, body
 from tests.integration.test_replay import settings as settings  # noqa: PLC0414 - each store
 from tests.integration.test_replay import workload
 
@@ -46,7 +49,7 @@ def gql(client: TestClient, token: str, query: str, **variables: Any) -> dict[st
     return response.json()  # type: ignore[no-any-return]
 
 
-def test_kept_read_models_served_read_only(settings: Settings) -> None:
+def test_kept_read_models_served_read_only(settings: Settings, tmp_path: Path) -> None:
     system = build_system(settings, IngestSettings(ingest_flush_ms=5))
     system.start()
     try:
@@ -58,7 +61,10 @@ def test_kept_read_models_served_read_only(settings: Settings) -> None:
     assert renamed is not None
     where = kept_where(kept(renamed - 1))
 
-    as_of = settings.model_copy(update={"as_of_read_models": where, "jwt_secret": SECRET})
+    blobs = tmp_path / "blobs"
+    as_of = settings.model_copy(
+        update={"as_of_read_models": where, "jwt_secret": SECRET, "blob_dir": blobs}
+    )
     served = build_system(as_of)
     served.start()  # starts nothing: no worker, no ingestion
     try:
@@ -82,6 +88,14 @@ def test_kept_read_models_served_read_only(settings: Settings) -> None:
             assert (rest.status_code, rest.json()["error"]["code"]) == (403, "READ_ONLY")
             ingest = client.post("/ingest", json={"messages": []})
             assert ingest.status_code == 503
+            image = body([("firmwareVersion", "9.9.9"), ("deviceTypes", "pump")], [b"\x7f" * 4096])
+            firmware = client.post(
+                "/firmware/upload",
+                content=b"".join(image),
+                headers={"Authorization": token, "Content-Type": CONTENT_TYPE},
+            )  # received, then refused: the image stored meanwhile is removed again
+            assert (firmware.status_code, firmware.json()["error"]["code"]) == (403, "READ_ONLY")
+            assert [p for p in blobs.rglob("*") if p.is_file()] == []
             assert served.event_log.head() == head  # nothing recorded
 
             history = gql(client, token, EVENTS)
