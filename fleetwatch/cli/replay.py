@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Annotated
@@ -21,6 +22,7 @@ from rich.progress import (
 from rich.text import Text
 
 from audit.replay import format_key
+from fleetwatch.as_of import kept_where
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.cli.common import err, fail
 from fleetwatch.replay import ModelReplay, replay_models
@@ -131,6 +133,9 @@ def replay(
     if keep:
         what = f"as of @{results[0].position}" if to is not None else "replayed"
         err.print(f"kept: the read models {what} in {where}", markup=False, soft_wrap=True)
+        served = shlex.quote(kept_where(where))
+        command = f"browse them read only: fleetwatch serve --as-of {served}"
+        err.print(command, markup=False, soft_wrap=True)
     if not all(result.comparison.equal for result in results):
         raise typer.Exit(code=1)
 

@@ -4,6 +4,7 @@ projection's back is named, model and key, with exit code 1."""
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 import time
 import uuid
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from event_store.dynamodb.client import create_client
 from event_store.envelope import EventMetadata
+from fleetwatch.as_of import kept_where
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.cli import app
 from fleetwatch.replay_build import ScratchDatastore
@@ -145,9 +147,23 @@ def test_replay_proves_each_read_model_and_names_a_changed_row(settings: Setting
     # Kept (no --to): the replayed model, at the checkpoint it was compared at, DIFF or not.
     kept = runner.invoke(app, ["replay", "--keep", "--models", "device_status"])
     assert kept.exit_code == 1, kept.output
-    where = kept.stderr.split("kept: the read models replayed in ", 1)[1].strip()
+    where = kept_in(kept.stderr, "replayed")
+    browse = next(line for line in kept.stderr.splitlines() if line.startswith("browse them"))
+    assert shlex.split(browse.split(": ", 1)[1]) == [
+        "fleetwatch",
+        "serve",
+        "--as-of",
+        kept_where(where),
+    ]
     assert as_of(settings, where).get("acme", device).name == "p1b"  # not "tampered"
     assert scratch_left(settings) == []  # kept is not scratch
+
+
+def kept_in(stderr: str, what: str) -> str:
+    """Where the replay said it kept the read models (`what`: "replayed", or "as of @")."""
+    line = next(line for line in stderr.splitlines() if line.startswith("kept: "))
+    assert line.startswith(f"kept: the read models {what}"), line
+    return line.split(" in ", 1)[1].strip()
 
 
 def scratch_left(settings: Settings) -> list[str]:

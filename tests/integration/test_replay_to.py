@@ -12,7 +12,7 @@ from fleetwatch.cli import app
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import READ_MODELS
 from ingestion.settings import IngestSettings
-from tests.integration.test_replay import as_of, scratch_left, workload
+from tests.integration.test_replay import as_of, kept_in, scratch_left, workload
 from tests.integration.test_replay import settings as settings  # noqa: PLC0414 - each store
 
 runner = CliRunner()
@@ -80,6 +80,6 @@ def test_replay_to_a_position_or_an_instant_compares_two_replays(settings: Setti
         app, ["replay", "--to", str(renamed - 1), "--models", "device_status", "--keep"]
     )
     assert kept.exit_code == 0, kept.output
-    where = kept.stderr.split("kept: the read models as of @", 1)[1].split(" in ", 1)[1].strip()
+    where = kept_in(kept.stderr, "as of @")
     assert as_of(settings, where).get("acme", p1).name == "p1"  # the name it had then
     assert scratch_left(settings) == []  # the second replay is gone, the kept one is not scratch

@@ -21,8 +21,8 @@ from fleetwatch.cli import app
 from fleetwatch.settings import Settings
 from ingestion.settings import IngestSettings
 from tests.e2e.firmware_upload_client import CONTENT_TYPE, body
+from tests.integration.test_replay import kept_in, workload
 from tests.integration.test_replay import settings as settings  # noqa: PLC0414 - each store
-from tests.integration.test_replay import workload
 
 runner = CliRunner()
 SECRET = "as-of-test-secret-of-sufficient-length"
@@ -38,7 +38,7 @@ def kept(position: int, *models: str) -> str:
     chosen = ["--models", ",".join(models)] if models else []
     result = runner.invoke(app, ["replay", "--to", str(position), "--keep", *chosen])
     assert result.exit_code == 0, result.output
-    return result.stderr.split("kept: the read models as of @", 1)[1].split(" in ", 1)[1].strip()
+    return kept_in(result.stderr, "as of @")
 
 
 def gql(client: TestClient, token: str, query: str, **variables: Any) -> dict[str, Any]:
