@@ -145,7 +145,7 @@ _FIELDS = frozenset(f.name for f in fields(DeviceStatus))
 def _replace(row: DeviceStatus, **changes: Any) -> DeviceStatus:
     """`dataclasses.replace(row, **changes)` without running the frozen `__init__` again: every
     telemetry event makes a new row, and `replace` cost as much as the rest of `evolve_telemetry`
-    together (it sets all 25 fields one by one through `object.__setattr__`). The rows are
+    together (it sets all 23 fields one by one through `object.__setattr__`). The rows are
     immutable values, so sharing the unchanged fields' objects is what `replace` does too."""
     if not changes.keys() <= _FIELDS:
         raise TypeError(f"DeviceStatus has no field {sorted(changes.keys() - _FIELDS)}")
