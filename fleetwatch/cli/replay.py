@@ -22,7 +22,6 @@ from rich.progress import (
 from rich.text import Text
 
 from audit.replay import format_key
-from fleetwatch.as_of import kept_where
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.cli.common import err, fail
 from fleetwatch.replay import ModelReplay, replay_models
@@ -113,11 +112,11 @@ def replay(
                     results = replay_dynamodb(
                         system.app, system.views, names, report, pause, keep=prefix
                     )
-                    where = f"DynamoDB tables {settings.dynamodb_table_prefix}{prefix}*"
+                    where = f"{settings.dynamodb_table_prefix}{prefix}"
                 else:
                     folder = settings.read_models_path.parent / run if keep else None
                     results = replay_models(system.app, settings, names, report, keep=folder)
-                    where = f"{folder}/<model>.sqlite3"
+                    where = str(folder)
     finally:
         system.close()
     for result in results:
@@ -132,9 +131,10 @@ def replay(
         err.print(f"  {right:<9} {comparison.right_row}", markup=False)
     if keep:
         what = f"as of @{results[0].position}" if to is not None else "replayed"
-        err.print(f"kept: the read models {what} in {where}", markup=False, soft_wrap=True)
-        served = shlex.quote(kept_where(where))
-        command = f"browse them read only: fleetwatch serve --as-of {served}"
+        dynamodb = settings.store == "dynamodb"
+        shown = f"DynamoDB tables {where}*" if dynamodb else f"{where}/<model>.sqlite3"
+        err.print(f"kept: the read models {what} in {shown}", markup=False, soft_wrap=True)
+        command = f"browse them read only: fleetwatch serve --as-of {shlex.quote(where)}"
         err.print(command, markup=False, soft_wrap=True)
     if not all(result.comparison.equal for result in results):
         raise typer.Exit(code=1)
@@ -158,7 +158,8 @@ def _replay_to(
     system: System, settings: Settings, names: Sequence[str], to: str, report: Report,
     *, keep: bool,
 ) -> tuple[list[ModelReplay], str]:  # fmt: skip
-    """`--to`: the results of the two replays, and where the kept one is (with `keep`)."""
+    """`--to`: the results of the two replays, and where the kept one is (with `keep`: its
+    directory, or its table prefix)."""
     try:
         position = resolve_to(system.app, to)
     except BadPosition as e:
@@ -169,8 +170,8 @@ def _replay_to(
         results = replay_twice_dynamodb(
             system.app, system.views, names, position, progress=report, keep=prefix
         )
-        return results, f"DynamoDB tables {settings.dynamodb_table_prefix}{prefix}*"
+        return results, f"{settings.dynamodb_table_prefix}{prefix}"
     directory = settings.read_models_path.parent
     folder = directory / run if keep else None
     results = replay_twice(system.app, directory, names, position, progress=report, keep=folder)
-    return results, f"{folder}/<model>.sqlite3"
+    return results, str(folder)
