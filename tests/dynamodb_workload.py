@@ -2,10 +2,11 @@
 test_dynamodb_fault_workload.py in several processes at once).
 
 Each thread owns a few streams and appends to them one call at a time (1-3 events), through
-the real DynamoDB recorder with faults injected at its boto3 client at random (seeded). It
-records what each call reported: the notification ids, or the error. After an error the same
-versions are tried again, as an application reloading the aggregate would: if the error was
-true, they are free. The parent process then holds the reports against the store.
+the real DynamoDB recorder with faults injected at its boto3 client (each kind once, then at
+random, seeded). It records what each call reported: the notification ids, or the error.
+After an error the same versions are tried again, as an application reloading the aggregate
+would: if the error was true, they are free. The parent process then holds the reports
+against the store.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from event_store.dynamodb import DynamoDBApplicationRecorder, DynamoDBFactory
-from tests.dynamodb_faults import FaultInjector
+from tests.dynamodb_faults import KINDS, FaultInjector
 
 STREAMS_PER_THREAD = 3
 
@@ -46,7 +47,9 @@ def run_writer(
     )
     recorder = factory.application_recorder()
     assert isinstance(recorder, DynamoDBApplicationRecorder)
-    injector = FaultInjector(factory.client, rates=rates, seed=seed)
+    # Each kind once first (surely seen, whatever the draws), then at random.
+    injector = FaultInjector(factory.client, rates=rates, seed=seed, carry=True)
+    injector.then(*(kind for kind in KINDS if rates.get(kind)))
     reports: list[dict[str, Any]] = []
     lock = threading.Lock()
     start = threading.Barrier(threads)

@@ -3,9 +3,10 @@
 Each process runs `tests.dynamodb_workload.run_writer`: three threads appending to their own
 streams through the real recorder, with timeouts after commit, 500s after commit, throttling,
 timeouts before sending and TransactionConflicts on the feed head injected at its boto3 client
-(a fixed seed per process, about 16 % of the transactions). Then every call's reported outcome
-is held against what the store holds: the feed is gap-free, nothing is stored twice, every
-reported id holds the events of its call, and nothing is stored that no call reported stored.
+(each kind once, then at random with a fixed seed per process, about 16 % of the
+transactions). Then every call's reported outcome is held against what the store holds: the
+feed is gap-free, nothing is stored twice, every reported id holds the events of its call,
+and nothing is stored that no call reported stored.
 """
 
 from __future__ import annotations
