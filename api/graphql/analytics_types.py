@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from api.analytics import AnalyticsResultPublic, PointPublic, SeriesPublic
+from api.analytics import AnalyticsLayout, AnalyticsResultPublic, PointPublic, SeriesPublic
 from api.graphql.derive import part_type
 from read_side.analytics import Aggregation, GroupBy, Source, TimeBucket
 
@@ -13,6 +13,7 @@ strawberry.enum(Source, name="AnalyticsSource")
 strawberry.enum(TimeBucket, name="AnalyticsBucket")
 strawberry.enum(Aggregation, name="AnalyticsAggregation")
 strawberry.enum(GroupBy, name="AnalyticsGroupBy")
+strawberry.enum(AnalyticsLayout)
 part_type(PointPublic, "AnalyticsPoint")
 part_type(SeriesPublic, "AnalyticsSeries")
 part_type(AnalyticsResultPublic, "AnalyticsResult")

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from uuid import UUID
 
 from read_side.analytics.plan import ROLLUP_RESOLUTION, Aggregation, AnalyticsQuery, GroupBy
-from read_side.analytics.result import Point, Series
+from read_side.analytics.result import Series
 from read_side.telemetry import MAX_HISTORY_PAGE, Bucket, HistoryQuery, TelemetryReader
 
 __all__ = ["query_rollups"]
@@ -21,7 +21,7 @@ def query_rollups(
     names = query.aggregations
     if query.group_by is GroupBy.DEVICE:
         return [
-            Series(device, metric, [_point(b, names) for b in buckets])
+            _series(device, metric, buckets, names)
             for device in devices
             for metric in query.metrics
             if (buckets := list(_buckets(reader, tenant_id, query, device, metric)))
@@ -34,8 +34,7 @@ def query_rollups(
                 key = int(b.start.timestamp())
                 merged[key] = b if (m := merged.get(key)) is None else _merge(m, b)
         if merged:
-            points = [_point(merged[key], names) for key in sorted(merged)]
-            fleet.append(Series(None, metric, points))
+            fleet.append(_series(None, metric, [merged[key] for key in sorted(merged)], names))
     return fleet
 
 
@@ -61,12 +60,21 @@ def _merge(a: Bucket, b: Bucket) -> Bucket:
                   a.sum + b.sum, a.count + b.count)  # fmt: skip
 
 
-def _point(bucket: Bucket, names: Sequence[Aggregation]) -> Point:
-    values: dict[str, float | None] = {
-        Aggregation.MIN: bucket.min,
-        Aggregation.MAX: bucket.max,
-        Aggregation.AVG: bucket.avg,
-        Aggregation.SUM: bucket.sum,
-        Aggregation.COUNT: float(bucket.count),
-    }
-    return Point(bucket.start, {name.value: values[name] for name in names})
+def _series(
+    device: UUID | None, metric: str, buckets: list[Bucket], names: Sequence[Aggregation]
+) -> Series:
+    columns: dict[str, list[float | None]] = {}
+    for name in names:
+        if name is Aggregation.MIN:
+            columns[name.value] = [b.min for b in buckets]
+        elif name is Aggregation.MAX:
+            columns[name.value] = [b.max for b in buckets]
+        elif name is Aggregation.AVG:
+            columns[name.value] = [b.avg for b in buckets]
+        elif name is Aggregation.SUM:
+            columns[name.value] = [b.sum for b in buckets]
+        elif name is Aggregation.COUNT:
+            columns[name.value] = [float(b.count) for b in buckets]
+        else:  # the planner sends only what the rollups keep
+            raise ValueError(f"the rollups do not keep {name.value}")
+    return Series(device, metric, [b.start for b in buckets], columns)

@@ -56,6 +56,19 @@ def shown(answer: dict[str, Any]) -> list[Any]:
     ]  # fmt: skip
 
 
+def columns_shown(answer: dict[str, Any]) -> list[Any]:
+    """The series of the columns layout, as `shown` gives the points layout's."""
+    for s in answer["series"]:
+        assert s["points"] is None
+        assert all(len(column) == len(s["starts"]) for column in s["columns"].values())
+    return [
+        (s["deviceId"], s["metric"],
+         [(datetime.fromisoformat(start), {name: col[i] for name, col in s["columns"].items()})
+          for i, start in enumerate(s["starts"])])
+        for s in answer["series"]
+    ]  # fmt: skip
+
+
 def test_query_over_rollups_and_parquet_tenant_scoped_and_budgeted(
     api_client: TestClient, api_system: System, tokens: Tokens
 ) -> None:
@@ -94,6 +107,9 @@ def test_query_over_rollups_and_parquet_tenant_scoped_and_budgeted(
         input={"metrics": ["temp"], "from": T0.isoformat(), "to": T0.isoformat(), "bucket": "DAY"},
     )
     assert refused["errors"][0]["extensions"]["field"] == "to"
+    in_columns = answered(ask(api_client, token, deviceIds=north, layout="columns"))
+    assert in_columns["source"] == "rollups"
+    assert columns_shown(in_columns) == shown(by_rollups)
     by_parquet = answered(ask(api_client, token, deviceIds=north,
                               aggregations=["min", "max", "avg", "count", "p50"]))  # fmt: skip
     assert by_parquet["source"] == "parquet"
@@ -101,6 +117,22 @@ def test_query_over_rollups_and_parquet_tenant_scoped_and_budgeted(
         for p in s["points"]:
             assert p["values"].pop("p50") == p["values"]["avg"]  # evenly spaced values
     assert sorted(by_parquet["series"], key=str) == sorted(by_rollups["series"], key=str)
+    parquet_columns = answered(ask(api_client, token, deviceIds=north, layout="columns",
+                                   aggregations=["min", "max", "avg", "count", "p50"]))  # fmt: skip
+    assert parquet_columns["source"] == "parquet"
+    for s in parquet_columns["series"]:
+        assert s["columns"].pop("p50") == s["columns"]["avg"]  # evenly spaced values
+    assert sorted(columns_shown(parquet_columns)) == sorted(shown(by_rollups))
+    columns_query = QUERY.replace("points { start values }", "starts columns points { start }")
+    over_graphql = gql(api_client, token, columns_query, input={
+        "deviceIds": north, "metrics": ["temp"], "from": T0.isoformat(),
+        "to": (T0 + timedelta(hours=3)).isoformat(), "bucket": "HOUR", "layout": "COLUMNS",
+        "aggregations": ["MIN", "MAX", "AVG", "COUNT", "P50"]})  # fmt: skip
+    graphql_columns = over_graphql["data"]["analyticsQuery"]
+    assert graphql_columns["source"] == "PARQUET"
+    for s in graphql_columns["series"]:
+        s["columns"].pop("p50")
+    assert sorted(columns_shown(graphql_columns)) == sorted(shown(by_rollups))
 
     fleet = answered(ask(api_client, token, deviceIds=[], groupBy="fleet", bucket="day",
                          aggregations=["count", "max", "p99"]))  # fmt: skip
@@ -108,6 +140,11 @@ def test_query_over_rollups_and_parquet_tenant_scoped_and_budgeted(
     assert [
         (s["deviceId"], [p["values"]["count"] for p in s["points"]]) for s in fleet["series"]
     ] == [(None, [18])]
+    fleet_columns = answered(ask(api_client, token, deviceIds=[], groupBy="fleet", bucket="day",
+                                 aggregations=["count", "max", "p99"],
+                                 layout="columns"))  # fmt: skip
+    assert fleet_columns["source"] == "parquet"
+    assert columns_shown(fleet_columns) == shown(fleet)
     tagged = answered(ask(api_client, token, tag="north", groupBy="fleet", bucket="day"))
     assert tagged["source"] == "rollups"
     assert tagged["series"][0]["points"][0]["values"]["count"] == 18
@@ -123,3 +160,4 @@ def test_query_over_rollups_and_parquet_tenant_scoped_and_budgeted(
     assert "max_range" in too_long["message"]
     assert problem(ask(api_client, token, aggregations=["p42"]), 422)["field"] == "aggregations"
     assert problem(ask(api_client, token, deviceIds=[]), 422)["field"] == "groupBy"
+    assert problem(ask(api_client, token, deviceIds=north, layout="rows"), 422)["field"] == "layout"
