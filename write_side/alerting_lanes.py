@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from write_side.alert_rules import RuleVersion
 from write_side.rule_compiled import EvaluationState, Prepared, Series, prepare
@@ -74,7 +75,7 @@ class Lanes:
     once and given to every watch holding it. Everything else (another state, a rule or device
     changed since, an extreme that may raise) is evaluated rule by rule, in the rules' order."""
 
-    key: tuple[int, ...]  # ids of the rules the lanes were built for, in order
+    key: tuple[RuleVersion, ...]  # the rules the lanes were built for, in order
     device: DeviceFacts
     lanes: list[_Lane]
     others: list[int]  # indexes of the rules no lane takes
@@ -82,15 +83,15 @@ class Lanes:
     @classmethod
     def build(
         cls,
-        key: tuple[int, ...],
+        key: tuple[RuleVersion, ...],
         device: DeviceFacts,
         rules: list[RuleVersion],
-        known: dict[int, Watch],
+        known: dict[UUID, Watch],
     ) -> Lanes:
         lanes: dict[tuple[str | None, int], _Lane] = {}
         others = []
         for index, rule in enumerate(rules):
-            watch = known.get(id(rule))
+            watch = known.get(rule.rule_id)
             prepared = prepare(rule)
             if watch is None or watch.rule is not rule or not prepared.quiet:
                 others.append(index)

@@ -24,6 +24,7 @@ from write_side.alerting_watch import (
     OpenAlert,
     RecordRepeat,
     Watch,
+    WatchTable,
 )
 from write_side.alerts import alert_id
 from write_side.rule_compiled import (
@@ -51,14 +52,11 @@ __all__ = [
 @dataclass
 class AlertingPolicy:
     recent: RecentIds = field(default_factory=RecentIds)  # per device, to skip redeliveries
-    watches: dict[tuple[UUID, UUID], Watch] = field(default_factory=dict)
+    # By (rule id, device id). A device's watch of a rule is used as it is only while
+    # `watch.rule is rule` (the very `RuleVersion` object given, whose compiled form `prepare`
+    # keeps on the rule; a retired watch has no rule) and `watch.device is device`.
+    watches: WatchTable = field(default_factory=WatchTable)
     _by_alert: dict[UUID, Watch] = field(default_factory=dict)
-    # Per device: id(rule) -> the watch that adopted that very `RuleVersion` object (whose
-    # compiled form `prepare` keeps on the rule). An entry is used only while `watch.rule is
-    # rule` (a watch keeps its rule alive, so the id is not reused meanwhile; a retired watch
-    # has no rule). The watch alone, not a (watch, compiled) tuple: 56 bytes less per (rule,
-    # device) pair, a million of them at 10,000 devices and 100 rules (issue 14).
-    _known: dict[UUID, dict[int, Watch]] = field(default_factory=dict)
     # Per device: its quiet threshold rules grouped by metric and side (see `Lanes`).
     _lanes: dict[UUID, Lanes] = field(default_factory=dict)
     # The watches `handle_tick` visits: those whose rule is time-based (absence, for-duration).
@@ -85,10 +83,8 @@ class AlertingPolicy:
         newest = max((r.at for r in readings), default=None)
         commands: list[AlertCommand] = []
         series: dict[str | None, Series] = {}  # the readings of each metric, sorted once
-        known = self._known.get(device_id)
-        if known is None:
-            known = self._known[device_id] = {}
-        key = tuple(map(id, rules))
+        known = self.watches.of_device(device_id)
+        key = tuple(rules)  # compared by identity first, element by element
         lanes = self._lanes.get(device_id) if self.shortcuts else None
         if lanes is not None and lanes.key == key and lanes.device is device:
             remaining: Iterable[int] = lanes.run(device, readings, series)
@@ -96,11 +92,12 @@ class AlertingPolicy:
             lanes, remaining = None, range(len(rules))
         for index in remaining:
             rule = rules[index]
-            watch = known.get(id(rule))
+            watch = known.get(rule.rule_id)
             if watch is None or watch.rule is not rule or watch.device is not device:
-                watch = self._adopt(rule, device, known, newest, commands)
+                watch = self._adopt(rule, device, watch, newest, commands)
                 if watch is None:
                     continue
+                known = self.watches.of_device(device_id)  # created with the first watch
             # Else this very rule and device were adopted by this (live) watch after `_applies`
             # held, and both are frozen: nothing to check or sync.
             prepared = prepare(rule)
@@ -125,20 +122,18 @@ class AlertingPolicy:
         self,
         rule: RuleVersion,
         device: DeviceFacts,
-        known: dict[int, Watch],
+        found: Watch | None,
         newest: datetime | None,
         commands: list[AlertCommand],
     ) -> Watch | None:
-        """The watch of (rule, device), synced to this rule; None (and its open alert resolved)
-        when the rule does not apply to the device."""
-        found = self.watches.get((rule.rule_id, device.device_id))
+        """The watch of (rule, device) (`found`: the one kept), synced to this rule; None (and
+        its open alert resolved) when the rule does not apply to the device."""
         if not _applies(rule, device):
             if found and newest:
                 commands += self._retire(found, newest, "the rule no longer applies")
             return None
         watch = found or self._watch(rule.rule_id, device)
         self._sync(watch, rule, device)
-        known[id(rule)] = watch
         return watch
 
     def handle_tick(self, now: datetime) -> list[AlertCommand]:
@@ -162,7 +157,6 @@ class AlertingPolicy:
     def handle_rule_revised(self, rule: RuleVersion, at: datetime) -> list[AlertCommand]:
         """Adopt the revision; resolve the open alerts of devices it no longer applies to."""
         commands: list[AlertCommand] = []
-        self._known.clear()
         self._lanes.clear()
         for watch in [w for w in self.watches.values() if w.rule_id == rule.rule_id]:
             if _applies(rule, watch.device):
@@ -251,7 +245,6 @@ class AlertingPolicy:
         self, which: Callable[[tuple[UUID, UUID]], bool], at: datetime, note: str
     ) -> list[AlertCommand]:
         commands: list[AlertCommand] = []
-        self._known.clear()
         self._lanes.clear()
         for key in [k for k in self.watches if which(k)]:
             self._timed.pop(key, None)
