@@ -39,7 +39,8 @@ from projections.alerting_index import RuleIndex  # noqa: E402
 from write_side.alert_rules import AlertRule  # noqa: E402
 from write_side.alerting_policy import AlertingPolicy, DeviceFacts  # noqa: E402
 from write_side.telemetry import BatchEntry, Reading, TelemetryBatch  # noqa: E402
-from write_side.telemetry_log import DEDUP_WINDOW, DEDUP_WINDOW_SECONDS, Telemetry  # noqa: E402
+from write_side.telemetry_log import Telemetry  # noqa: E402
+from write_side.telemetry_window import DEDUP_WINDOW, DEDUP_WINDOW_SECONDS  # noqa: E402
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 

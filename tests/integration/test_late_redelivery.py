@@ -30,7 +30,8 @@ from tests.integration.test_telemetry_projection import (
     record,
 )
 from write_side.ingestion import Submission
-from write_side.telemetry_log import DEDUP_WINDOW, telemetry_id
+from write_side.telemetry_log import telemetry_id
+from write_side.telemetry_window import DEDUP_WINDOW
 
 COUNT = 1100
 assert COUNT > DEDUP_WINDOW  # m0 and m5 have left the window

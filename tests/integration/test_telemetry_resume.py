@@ -19,7 +19,8 @@ from fleetwatch.system import System, build_system
 from ingestion.settings import IngestSettings
 from write_side.commands import RegisterDevice
 from write_side.telemetry import BatchEntry, Reading
-from write_side.telemetry_log import DEDUP_WINDOW_SECONDS, Telemetry, telemetry_id
+from write_side.telemetry_log import Telemetry, telemetry_id
+from write_side.telemetry_window import DEDUP_WINDOW_SECONDS
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -10,13 +11,8 @@ from eventsourcing.domain import Snapshot
 from event_store.envelope import EventMetadata
 from write_side.application import FleetApplication
 from write_side.telemetry import BatchEntry, Reading, TelemetryBatch
-from write_side.telemetry_log import (
-    DEDUP_WINDOW,
-    DEDUP_WINDOW_SECONDS,
-    MAX_ENTRIES_PER_EVENT,
-    Telemetry,
-    telemetry_id,
-)
+from write_side.telemetry_log import MAX_ENTRIES_PER_EVENT, Telemetry, telemetry_id
+from write_side.telemetry_window import DEDUP_WINDOW, DEDUP_WINDOW_SECONDS
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DEVICE = uuid.uuid4()
@@ -98,8 +94,8 @@ def test_the_window_is_bounded_by_device_time_for_a_device_that_sends_rarely() -
     telemetry.collect_events()
     newest = 10 * 719
     assert len(telemetry.recent) == DEDUP_WINDOW_SECONDS // 10 + 1
-    assert telemetry.batch_latest is not None
-    assert len(telemetry.batch_latest) == len(telemetry.recent)  # one message per batch
+    assert telemetry.batch_times is not None
+    assert len(telemetry.batch_times) == len(telemetry.recent)  # one message per batch
     assert telemetry.has_seen(f"m{719 - DEDUP_WINDOW_SECONDS // 10}")
     assert not telemetry.has_seen(f"m{718 - DEDUP_WINDOW_SECONDS // 10}")
     assert telemetry.late_after() == T0 + timedelta(seconds=newest - DEDUP_WINDOW_SECONDS - 10)
@@ -183,8 +179,8 @@ def test_the_watermark_moves_only_with_the_batches_that_leave() -> None:
     telemetry = past_the_window()
     telemetry.record([entry(f"x{i}", 200 + i / 10) for i in range(100)], T0, "mqtt")
     assert telemetry.late_after() == T0 + timedelta(seconds=19.9)  # m100..m199 left now
-    assert telemetry.batch_latest is not None
-    assert len(telemetry.batch_latest) <= DEDUP_WINDOW // 100 + 1
+    assert telemetry.batch_times is not None
+    assert len(telemetry.batch_times) <= DEDUP_WINDOW // 100 + 1
 
 
 def test_the_watermark_is_kept_by_snapshots() -> None:
@@ -192,7 +188,8 @@ def test_the_watermark_is_kept_by_snapshots() -> None:
     restored = Snapshot.take(telemetry).mutate(None)
     assert isinstance(restored, Telemetry)
     assert restored.late_after() == telemetry.late_after()
-    assert restored.batch_latest == telemetry.batch_latest
+    assert restored.batch_times == telemetry.batch_times
+    assert restored.batch_times_from == telemetry.batch_times_from
     restored.record([entry(f"y{i}", 300 + i / 10) for i in range(100)], T0, "mqtt")
     assert restored.late_after() == T0 + timedelta(seconds=19.9)
 
@@ -200,18 +197,20 @@ def test_the_watermark_is_kept_by_snapshots() -> None:
 def test_a_snapshot_from_before_the_watermark_still_loads_and_bounds_what_it_forgot() -> None:
     telemetry = past_the_window()
     snapshot = Snapshot.take(telemetry)
-    for name in ("covered_after", "batch_latest"):  # as snapshots taken before this change
-        del snapshot.state[name]
+    for name in ("covered_after", "batch_times", "batch_times_from"):  # as snapshots taken
+        del snapshot.state[name]  # before the watermark
     old = snapshot.mutate(None)
     assert isinstance(old, Telemetry)
-    assert old.batch_latest is None  # the class defaults
+    assert old.batch_times is None  # the class defaults
+    assert old.batch_latest is None
     assert old.covered_after is None
     bound = T0 + timedelta(minutes=5)  # its last receipt, plus the skew validation allows
     assert old.late_after() == bound
     assert [e.message_id for e in old.unvouched([entry("m0"), entry("new", 301)])] == ["m0"]
     old.record([entry(f"z{i}", 120 + i / 10) for i in range(100)], T0, "mqtt")
     assert old.late_after() == bound  # a batch of unknown time left: bounded the same way
-    assert old.batch_latest == {"12": (T0 + timedelta(seconds=129.9)).isoformat()}
+    assert old.batch_times == [(T0 + timedelta(seconds=129.9)).isoformat()]
+    assert old.batch_times_from == 12
 
 
 def test_the_watermark_survives_a_stored_snapshot_and_its_encoding() -> None:
@@ -227,5 +226,32 @@ def test_the_watermark_survives_a_stored_snapshot_and_its_encoding() -> None:
     loaded = app.load_telemetry(telemetry.id)
     assert isinstance(loaded, Telemetry)
     assert loaded.late_after() == telemetry.late_after() == T0 + timedelta(seconds=7.9)
-    assert loaded.batch_latest == telemetry.batch_latest
+    assert loaded.batch_times == telemetry.batch_times
     assert [e.message_id for e in loaded.unvouched([entry("m0"), entry("m80", 8)])] == ["m0"]
+
+
+def test_a_snapshot_holding_the_batch_times_as_a_dict_loads_and_goes_on_alike() -> None:
+    """Snapshots taken before `batch_times` hold `batch_latest`, batch number (str) -> newest
+    device time: taken on, the stream decides and forgets exactly as one that never changed."""
+    telemetry = past_the_window()
+    snapshot = Snapshot.take(copy.deepcopy(telemetry))  # shares no state with `telemetry`
+    times, first = snapshot.state.pop("batch_times"), snapshot.state.pop("batch_times_from")
+    assert len(times) > 1
+    snapshot.state["batch_latest"] = {str(first + i): t for i, t in enumerate(times)}
+    old = snapshot.mutate(None)
+    assert isinstance(old, Telemetry)
+    assert old.batch_times is None
+    assert old.late_after() == telemetry.late_after()
+    for k in range(3):  # the next batches: ids old and new, times moving past the window
+        batch = [entry("m3", 0.3), entry(f"n{k}", 150 * (k + 1)), entry(f"o{k}", 100 * k)]
+        assert old.unvouched(batch) == telemetry.unvouched(batch)
+        old.record(batch, T0, "mqtt")
+        telemetry.record(batch, T0, "mqtt")
+        assert late_flags(old) == late_flags(telemetry)
+        assert old.late_after() == telemetry.late_after()
+        assert list(old.recent) == list(telemetry.recent)
+    assert old.batch_latest is None
+    assert (old.batch_times, old.batch_times_from) == (
+        telemetry.batch_times,
+        telemetry.batch_times_from,
+    )
