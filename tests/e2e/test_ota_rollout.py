@@ -155,21 +155,22 @@ def test_a_rollout_over_mqtt_pauses_resumes_and_survives_a_kill(
 
             follower = asyncio.create_task(follow())
             orchestrator.start()
-            await until(lambda: fleet.received >= KILL_AFTER, within=60)
+            await until(lambda: fleet.received >= KILL_AFTER, within=120)
             times["killed"] = datetime.now(UTC)
             orchestrator.kill()
             await asyncio.sleep(0.5)
             times["restarted"] = datetime.now(UTC)
             orchestrator.start()
-            await until(lambda: paused_by_threshold(progress) or follower.done(), within=60)
+            await until(lambda: paused_by_threshold(progress) or follower.done(), within=120)
             fleet.broken = False  # the fix
             await graphql(url, operator, RESUME, input={"id": created["id"]})
-            await until(lambda: status_of(progress) == "COMPLETED" or follower.done(), within=90)
+            await until(lambda: status_of(progress) == "COMPLETED" or follower.done(), within=180)
             follower.cancel()
         return str(created["id"])
 
     try:
-        deployment = UUID(run_and_return(scenario, within=170))
+        # Patience, not pace: a loaded 2-core CI machine took over 90 s to complete once.
+        deployment = UUID(run_and_return(scenario, within=400))
     except BaseException:
         print(orchestrator.tail(), fleet.received, fleet.errors[:5], progress[-1:])
         raise

@@ -82,7 +82,7 @@ def test_a_quiesced_model_stands_still_then_is_taken_back(live: tuple[System, Sy
             still = worker.checkpoint()
             renamed = renames.count
             time.sleep(2 * INTERVAL + 1.0)  # renewed meanwhile, renames going on
-            assert renames.count > renamed + 10
+            assert renames.count > renamed + 3  # (10 once: a loaded CI machine made 9)
             assert worker.checkpoint() == still  # nothing committed to the model
         renames.end()
         head = running.event_log.head()
