@@ -97,7 +97,6 @@ class AlertingPolicy:
                 watch = self._adopt(rule, device, watch, newest, commands)
                 if watch is None:
                     continue
-                known = self.watches.of_device(device_id)  # created with the first watch
             # Else this very rule and device were adopted by this (live) watch after `_applies`
             # held, and both are frozen: nothing to check or sync.
             prepared = prepare(rule)

@@ -83,9 +83,12 @@ class WatchTable(MutableMapping[tuple[UUID, UUID], Watch]):
         self._count = 0
 
     def of_device(self, device_id: UUID) -> dict[UUID, Watch]:
-        """The device's watches by rule id (created empty; the caller adds through the table)."""
+        """The device's watches by rule id, as the table holds them (created empty): a watch
+        added through the table is in it. Read only: add and remove through the table."""
         found = self._devices.get(device_id)
-        return {} if found is None else found
+        if found is None:
+            found = self._devices[device_id] = {}
+        return found
 
     def __getitem__(self, key: tuple[UUID, UUID]) -> Watch:
         return self._devices[key[1]][key[0]]

@@ -5,7 +5,7 @@ buckets the rollups keep."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from uuid import UUID
 
 from read_side.analytics.plan import ROLLUP_RESOLUTION, Aggregation, AnalyticsQuery, GroupBy
@@ -63,18 +63,16 @@ def _merge(a: Bucket, b: Bucket) -> Bucket:
 def _series(
     device: UUID | None, metric: str, buckets: list[Bucket], names: Sequence[Aggregation]
 ) -> Series:
-    columns: dict[str, list[float | None]] = {}
-    for name in names:
-        if name is Aggregation.MIN:
-            columns[name.value] = [b.min for b in buckets]
-        elif name is Aggregation.MAX:
-            columns[name.value] = [b.max for b in buckets]
-        elif name is Aggregation.AVG:
-            columns[name.value] = [b.avg for b in buckets]
-        elif name is Aggregation.SUM:
-            columns[name.value] = [b.sum for b in buckets]
-        elif name is Aggregation.COUNT:
-            columns[name.value] = [float(b.count) for b in buckets]
-        else:  # the planner sends only what the rollups keep
-            raise ValueError(f"the rollups do not keep {name.value}")
+    """The buckets in columns (`KeyError`: an aggregation the rollups do not keep; the planner
+    sends only those they do)."""
+    columns = {name.value: [_VALUE[name](b) for b in buckets] for name in names}
     return Series(device, metric, [b.start for b in buckets], columns)
+
+
+_VALUE: dict[Aggregation, Callable[[Bucket], float | None]] = {
+    Aggregation.MIN: lambda b: b.min,
+    Aggregation.MAX: lambda b: b.max,
+    Aggregation.AVG: lambda b: b.avg,
+    Aggregation.SUM: lambda b: b.sum,
+    Aggregation.COUNT: lambda b: float(b.count),
+}
