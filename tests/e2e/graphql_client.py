@@ -28,7 +28,11 @@ from fleetwatch.bootstrap import System
 from read_side.fanout_memory import InProcessFanout
 
 PROTOCOL = "graphql-transport-ws"
-WAIT = 5.0
+# The longest a test waits for a message or a condition (a bound, never a pause: a message
+# that arrives ends the wait). 5 s was once not enough on a two-core CI machine running four
+# test workers (stop 28: a resumed telemetry subscription's batch; the same test passes in
+# 2-3 s alone, and under two busy processes).
+WAIT = 15.0
 # One HTTP request: a mutation may wait 2 s for its read model (READ_YOUR_WRITES_TIMEOUT) and
 # four test workers share two cores, so 5 s was once not enough (CI, stop 22). A hang is still
 # caught by the scenario's own bound (`run(..., within)`).
