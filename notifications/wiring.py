@@ -13,8 +13,6 @@ import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import httpx
-
 from notifications.dispatcher import Backoff, Dispatcher
 from notifications.outbox import Outbox
 from notifications.outbox_sqlite import SQLiteOutbox
@@ -69,6 +67,8 @@ def build_senders(
 
         senders["sms"] = SNSSmsSender.connect(region, endpoint_url)
     if "fcm" in chosen:
+        import httpx  # here: only the fcm sender needs it
+
         from notifications.fcm import FCMPushSender, ServiceAccountTokens
 
         if not fcm_project_id or fcm_credentials_file is None:

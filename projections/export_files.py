@@ -21,8 +21,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import duckdb
-
 from ota.port import CHUNK_SIZE, BlobWriter
 from projections.report import ReportRow
 from projections.report_html import render
@@ -73,6 +71,8 @@ class ParquetFile:
         self.blob, self.size = blob, 0
         self.names = [name for name, _ in columns]
         self._dir = Path(tempfile.mkdtemp(prefix="fleetwatch-export-"))
+        import duckdb  # here, not at import: most processes never query (0.3 s)
+
         self._con = duckdb.connect(str(self._dir / "stage.duckdb"))
         self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         self._con.execute(f"SET temp_directory = '{self._dir / 'spill'}'")

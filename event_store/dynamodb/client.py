@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import boto3
-from botocore.config import Config
-
 Item = dict[str, dict[str, Any]]
 """A DynamoDB item in boto3 *client* format, e.g. ``{"pk": {"S": "x"}, "sk": {"N": "1"}}``."""
 
@@ -86,6 +83,9 @@ def create_client(endpoint_url: str | None, region: str) -> DynamoDBClient:
     their own bounded retries on top, for the errors it does not retry (e.g. cancelled
     transactions) and for those that outlast its attempts.
     """
+    import boto3  # here, not at import: 0.7 s every process would pay, DynamoDB or not
+    from botocore.config import Config
+
     config = Config(
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,

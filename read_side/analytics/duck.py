@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import duckdb
-
 from read_side.analytics.files import ParquetFiles
 from read_side.analytics.plan import Aggregation, AnalyticsQuery, Budgets, GroupBy, TimeBucket
 from read_side.analytics.result import Series
@@ -130,6 +128,8 @@ class _Instants(dict[int, datetime]):
 
 
 def run_budgeted(sql: str, params: dict[str, Any], max_seconds: float) -> list[tuple[Any, ...]]:
+    import duckdb  # here, not at import: most processes never query (0.3 s)
+
     with duckdb.connect() as con:
         timer = threading.Timer(max_seconds, con.interrupt)
         timer.start()

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
-import duckdb
-
 from read_side.telemetry.batch import DeviceBatch
 from read_side.telemetry.row import epoch_ms
 
@@ -116,6 +114,8 @@ class ParquetFiles:
         staging.parent.mkdir(parents=True, exist_ok=True)
         pattern = f"part-{first:012d}-{last:012d}_{{i}}"
         target_dir = str(staging).replace("'", "''")
+        import duckdb  # here, not at import: most processes never query (0.3 s)
+
         with duckdb.connect() as con:
             con.execute(_STAGE, {name: getattr(rows, name) for name in _COLUMNS})
             con.execute(

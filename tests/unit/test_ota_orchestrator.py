@@ -21,9 +21,9 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from hypothesis import event as hypothesis_event
@@ -89,6 +89,9 @@ def sqlite_env(directory: str) -> dict[str, str]:
     }
 
 
+_T = TypeVar("_T")
+
+
 class Fleet(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -97,6 +100,8 @@ class Fleet(RuleBasedStateMachine):
         self.devices: list[UUID] = []
         self.deployments: list[UUID] = []
         self.plans: dict[UUID, dict[str, Any]] = {}
+        self._memo_head: int | None = None
+        self._memo: dict[Any, Any] = {}
         for _ in range(4):
             self.devices.append(self.world.register())
             self.world.report_version(self.devices[-1], OLD)
@@ -358,9 +363,25 @@ class Fleet(RuleBasedStateMachine):
 
     def _executions(self) -> list[Any]:
         """Every execution the store holds (found by their `Queued` events in the feed)."""
+        return self._as_of_head("executions", self._read_executions)
+
+    def _read_executions(self) -> list[Any]:
         feed = self.world.app.recorder.select_notifications(start=0, limit=1_000_000)
         ids = [UUID(str(n.originator_id)) for n in feed if n.topic.endswith(".Queued")]
         return [self.world.execution(e) for e in ids]
+
+    def _as_of_head(self, key: Any, read: Callable[[], _T]) -> _T:
+        """What `read` returns, read again only once the feed has moved: the store changes
+        only by appending, so a read at the same head reads the same (the checks after each
+        step ask for every execution and stream many times; loading them each time made this
+        test take a minute)."""
+        head = self._head()
+        if self._memo_head != head:
+            self._memo_head, self._memo = head, {}
+        if key not in self._memo:
+            self._memo[key] = read()
+        found: _T = self._memo[key]
+        return found
 
     def _notified(self) -> Counter[UUID]:
         counts: Counter[UUID] = Counter()
@@ -376,7 +397,7 @@ class Fleet(RuleBasedStateMachine):
 
     def _stream(self, stream: UUID) -> list[Any]:
         log = EventLog(self.world.app.recorder, self.world.app.envelope_mapper)
-        return list(log.read_stream(stream))
+        return self._as_of_head(stream, lambda: list(log.read_stream(stream)))
 
 
 Fleet.TestCase.settings = settings(max_examples=30, stateful_step_count=30, deadline=None)
