@@ -230,7 +230,8 @@ def build_system(
     sweeper = build_upload_sweeper(ota_services, readers["firmware"], timers)
     fire = fire_timers(sweeper.fire, ota.projection.fire)  # unconfirmed uploads, deployments
     ota_loops = build_ota_loops(ota_schedule, settings, fire, render, wakeup)
-    workers["parquet"] = build_parquet(app, settings, readers["device_status"])
+    parquet = workers["parquet"] = build_parquet(app, settings, readers["device_status"])
+    views["parquet"] = parquet.projection
     exports = build_exports(
         app, settings, readers["device_status"], ota_services.blobs, readers["exports"],
         reports=(readers["alerts"], readers["firmware"]),

@@ -157,6 +157,7 @@ PROJECTIONS = (
     "deployments",
     "dashboard",
     "exports",
+    "parquet",
 )
 # Workers that share one thread, one read and one decode of the feed (`projections.group`).
 # The dashboard reads every telemetry batch too (its ingest rates, firmware versions).

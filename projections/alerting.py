@@ -43,10 +43,10 @@ from eventsourcing.persistence import ApplicationRecorder, ProcessRecorder, Trac
 
 from event_store.envelope import EnvelopeMapper, EventEnvelope, EventMetadata
 from event_store.state_snapshots import StateSnapshots
-from event_store.tracking import AlreadyTracked
+from event_store.tracking import AlreadyTracked, delete_tracking
 from projections.alerting_facts import AlertFacts
 from projections.alerting_index import RuleIndex
-from projections.alerting_recording import AlertRecording, PendingCommand, delete_tracking
+from projections.alerting_recording import AlertRecording, PendingCommand
 from projections.alerting_snapshot import capture, restore
 from read_side.notifications import ChangeNotice
 from write_side.alert_rules import RULE_CREATED, RULE_DELETED, RULE_REVISED, AlertRule

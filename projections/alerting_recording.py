@@ -124,13 +124,3 @@ class AlertRecording:
         except AggregateNotFoundError:
             return None
         return alert if isinstance(alert, Alert) else None
-
-
-def delete_tracking(recorder: ProcessRecorder, application_name: str) -> None:
-    delete = getattr(recorder, "delete_tracking", None)
-    if delete is not None:  # DynamoDB
-        delete(application_name)
-        return
-    datastore = getattr(recorder, "datastore", None)
-    with datastore.transaction(commit=True) as c:  # type: ignore[union-attr]
-        c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))

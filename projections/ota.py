@@ -31,9 +31,8 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, ProcessRecorder, Tracking
 
 from event_store.envelope import EnvelopeMapper, EventEnvelope, EventMetadata
-from event_store.tracking import AlreadyTracked
+from event_store.tracking import AlreadyTracked, delete_tracking
 from ota.schedule import UPLOAD_EXPIRY, Timer, TimerStore
-from projections.alerting_recording import delete_tracking
 from projections.ota_decisions import joined_by_version
 from projections.ota_state import DeploymentFacts, OtaState
 from projections.ota_steps import OtaSteps

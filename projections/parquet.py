@@ -26,6 +26,7 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from event_store.envelope import EventEnvelope
 from event_store.feed_wake import FeedWake
+from event_store.tracking import delete_tracking
 from projections.batching import BatchingProjectionWorker
 from read_side.analytics.files import ParquetFiles, TelemetryRows
 from read_side.notifications import ChangeNotice
@@ -70,6 +71,16 @@ class ParquetProjection:
         self.since = 0.0
         self.types: dict[tuple[str, UUID], str] = {}
         self.swept = False
+
+    def reset(self, application_name: str) -> None:
+        """Forget the checkpoint, then delete every file (here and in the mirror), so the
+        worker, rewound, writes the tree again from the feed's start (`fleetwatch projections
+        rebuild parquet`). In that order: after a crash between the two, the worker resumes
+        from zero and its first flush sweeps every file above 0 (all of them) anyway."""
+        delete_tracking(self.checkpoints, application_name)
+        gone = self.files.sweep_after(0)  # every file's first position is at least 1
+        self.discard()
+        log.info("parquet: rebuilding; deleted %d files", len(gone))
 
     def handles(self, topic: str) -> bool:
         return topic == BATCH_TOPIC

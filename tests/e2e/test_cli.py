@@ -26,6 +26,7 @@ from fleetwatch.settings import DEV_JWT_SECRET, Settings
 from read_side.device_status import DeviceFilter
 from tests.e2e.conftest import free_port
 from tests.e2e.graphql_client import subscribe_frame, sync_session
+from tests.integration.test_parquet_writer import record, stored
 from write_side.alert_commands import DeleteAlertRule
 from write_side.alert_service import AlertService
 from write_side.commands import RegisterDevice, UpdateDevice
@@ -118,6 +119,26 @@ def test_projections_rebuild_replays_the_feed_to_an_identical_model(sqlite_env: 
         assert system.devices.list("acme", DeviceFilter(), 100, None).items == before
     finally:
         system.close()
+
+
+def test_projections_rebuild_parquet_writes_the_analytics_files_again(sqlite_env: Settings) -> None:
+    """The Parquet tree, a file of it lost: rebuilt from the feed, each reading once."""
+    system = build_system(sqlite_env)
+    meta = EventMetadata("acme", "user:alice")
+    device = system.device_service.register(RegisterDevice(name="b", device_type="boiler"), meta)
+    system.workers["device_status"].catch_up()  # the writer takes device types from it
+    expected = record(system.app, "acme", device.aggregate.id, 0, 5)
+    expected |= record(system.app, "acme", device.aggregate.id, 5, 5)
+    system.workers["parquet"].catch_up()
+    root = sqlite_env.analytics_path
+    assert set(stored(root)) == expected
+    next(iter(root.rglob("*.parquet"))).unlink()
+    system.close()
+
+    result = runner.invoke(app, ["projections", "rebuild", "parquet"])
+    assert result.exit_code == 0, result.output
+    assert "parquet: 2 events replayed" in result.output  # it reads telemetry batches only
+    assert sorted(stored(root)) == sorted(expected)
 
 
 def test_projections_status_shows_who_runs_each_worker_and_a_rebuild_waits_for_it(

@@ -194,3 +194,50 @@ def test_the_writer_is_mirrored_when_a_bucket_is_set(moto_url: str, tmp_path: Pa
     assert mirror.sweep_after(1) == []  # its first position is covered by the checkpoint
     assert mirror.sweep_after(0) == [key]  # above the checkpoint: swept
     assert mirror.sweep_after(0) == []
+
+
+@pytest.fixture
+def store_app(store_settings: Settings) -> Iterator[FleetApplication]:
+    """The application on either store (SQLite, DynamoDB Local): the writer's checkpoint too."""
+    application = FleetApplication(env=application_env(store_settings))
+    yield application
+    application.close()
+
+
+@pytest.mark.parametrize("mirrored", [False, True], ids=["local", "local+s3"])
+def test_a_rebuild_writes_the_tree_again_from_the_feed(
+    store_app: FleetApplication, tmp_path: Path, mirrored: bool, request: pytest.FixtureRequest
+) -> None:
+    """`fleetwatch projections rebuild parquet` (`System.rebuild`: reset, rewind, catch up) on
+    a tree that went wrong below its checkpoint (a file lost, a stray copy of another): every
+    reading once again, here and in the bucket, and the checkpoint (in the store's tracking
+    table) forgotten, then at the head."""
+    app = store_app
+    root = tmp_path / "analytics"
+    mirror = s3_mirror(request.getfixturevalue("moto_url")) if mirrored else None
+    files = ParquetFiles(root, mirror)
+    expected: Expected = set()
+    for tenant in ("acme", "umbrella/eu"):
+        for start in (0, 5, 10):
+            expected |= record(app, tenant, uuid.uuid4(), start, 5)
+    checkpoints = app.factory.tracking_recorder()
+    writer = worker(app, files, checkpoints, every=20)
+    writer.catch_up()
+    assert set(stored(root)) == expected
+    placed = sorted(root.rglob("*.parquet"))
+    assert len(placed) > 2
+    placed[0].unlink()  # lost
+    stray = placed[1].with_name("part-000000000001-000000000001_7.parquet")
+    stray.write_bytes(placed[1].read_bytes())  # a copy, below the checkpoint: never swept
+    assert set(stored(root)) != expected or len(stored(root)) != len(expected)
+
+    writer.projection.reset(writer.tracking_name)
+    assert checkpoints.max_tracking_id(writer.tracking_name) is None
+    assert not list(root.rglob("*.parquet"))
+    writer.rewind()
+    writer.catch_up()
+    again = stored(root)
+    assert sorted(again) == sorted(expected)  # each reading once
+    assert writer.checkpoint() == app.recorder.max_notification_id()
+    if mirror is not None:
+        assert sorted(download(mirror, tmp_path / "s3-copy")) == sorted(expected)
