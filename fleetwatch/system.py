@@ -212,7 +212,6 @@ def build_system(
     alerting = workers["alerting"] = build_alerting(
         app, snapshot_interval=settings.alerting_snapshot_interval
     )
-    views["alerting"] = alerting.projection
     notifying = build_notifications(app, settings, readers["users"], workers["users"])
     workers["notifier"] = notifying.notifier
     wakeup = Wakeup()  # timers stored in this process wake its timer loop
@@ -231,7 +230,7 @@ def build_system(
     fire = fire_timers(sweeper.fire, ota.projection.fire)  # unconfirmed uploads, deployments
     ota_loops = build_ota_loops(ota_schedule, settings, fire, render, wakeup)
     parquet = workers["parquet"] = build_parquet(app, settings, readers["device_status"])
-    views["parquet"] = parquet.projection
+    views |= {"alerting": alerting.projection, "parquet": parquet.projection}  # rebuildable too
     exports = build_exports(
         app, settings, readers["device_status"], ota_services.blobs, readers["exports"],
         reports=(readers["alerts"], readers["firmware"]),
