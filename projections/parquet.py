@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -31,6 +32,7 @@ from projections.batching import BatchingProjectionWorker
 from read_side.analytics.files import ParquetFiles, TelemetryRows
 from read_side.notifications import ChangeNotice
 from read_side.telemetry import fold
+from read_side.telemetry.batch import DeviceBatch, MessageKey, RawEntry, without_repeats
 from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,8 @@ class ParquetProjection:
     ) -> list[ChangeNotice]:
         """Buffer the batches' readings (and `tracking` as the checkpoint to commit with
         them); flush when `flush_readings` are buffered."""
-        batches = [fold(envelope) for envelope in envelopes]
+        written = partial(self._written, tracking.application_name)
+        batches = without_repeats([fold(envelope) for envelope in envelopes], written)
         self._learn_types({(b.tenant_id, b.device_id) for b in batches})
         if self.pending is None:
             self.first_position = batches[0].position if batches else tracking.notification_id
@@ -132,6 +135,25 @@ class ParquetProjection:
         self.checkpoints.insert_tracking(pending)
         self.flushes += 1
         self.rows, self.pending, self.types = TelemetryRows(), None, {}
+
+    def _written(self, name: str, batch: DeviceBatch, entries: list[RawEntry]) -> set[MessageKey]:
+        """Which late `entries` of `batch` repeat a message already written for the device:
+        buffered here, or in a committed file (so a query over the files counts a reading
+        once, as the rollups do: `without_repeats`)."""
+        keys = {(e.at_ms, e.message_id) for e in entries}
+        tenant, device, rows = batch.tenant_id, str(batch.device_id), self.rows
+        found = {
+            (at, message)
+            for t, d, at, message in zip(
+                rows.tenant_id, rows.device_id, rows.ts_ms, rows.message_id, strict=True
+            )
+            if d == device and t == tenant and (at, message) in keys
+        }
+        rest = keys - found
+        if rest:
+            committed = self.checkpoints.max_tracking_id(name) or 0
+            found |= self.files.written(tenant, device, rest, committed)
+        return found
 
     def _learn_types(self, devices: set[tuple[str, UUID]]) -> None:
         unknown: dict[str, list[UUID]] = {}

@@ -87,15 +87,20 @@ class DeviceBatch:
         return sum(len(e.metrics) for e in self.entries)
 
     def without(self, repeats: set[MessageKey]) -> DeviceBatch:
-        """The batch without the entries of `repeats`, its rollups summed again (pure)."""
+        """The batch without the entries of `repeats`, its rollups summed again, the late marks
+        of the entries kept kept (the Parquet files hold them) (pure)."""
+        late = set(self.late)
         kept = [
-            (entry, status)
-            for entry, status in zip(self.entries, self.status, strict=True)
+            (entry, status, index in late)
+            for index, (entry, status) in enumerate(zip(self.entries, self.status, strict=True))
             if (entry.at_ms, entry.message_id) not in repeats
         ]
-        entries = tuple(entry for entry, _ in kept)
-        status = tuple(status for _, status in kept)
-        return replace(self, entries=entries, status=status, rollups=rollup(entries), late=())
+        entries = tuple(entry for entry, _, _ in kept)
+        status = tuple(status for _, status, _ in kept)
+        still_late = tuple(i for i, (_, _, was_late) in enumerate(kept) if was_late)
+        return replace(
+            self, entries=entries, status=status, rollups=rollup(entries), late=still_late
+        )
 
 
 MessageKey = tuple[int, str]  # device time (epoch ms), message id
