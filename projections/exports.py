@@ -27,12 +27,12 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 from event_store.envelope import EventEnvelope, EventMetadata
 from ota.errors import BlobTooLarge
 from ota.port import BlobStore
-from projections.export_files import open_file
+from projections.export_files import ChunkedFile, ParquetFile, open_file
 from projections.export_sources import COLUMNS, ExportSources, ReportsUnavailable
 from read_side.notifications import ChangeNotice
 from write_side.errors import DomainError
 from write_side.export_service import ExportFile, ExportService
-from write_side.exports import EXPORT_REQUESTED, Export, ExportFinished
+from write_side.exports import EXPORT_REQUESTED, Export, ExportFinished, ExportKind
 
 log = logging.getLogger(__name__)
 ACTOR = "system:exports"
@@ -86,28 +86,52 @@ class Exporter:
         return done
 
     def _write(self, export: Export, meta: EventMetadata, progress: Progress | None) -> ExportFile:
-        budgets, rows, chunks = self.budgets, 0, 0
+        budgets = self.budgets
         with self.blobs.open_writer(export.tenant_id, max_bytes=budgets.max_bytes) as blob:
             file = open_file(export.format, blob, COLUMNS[export.kind], heading(export))
             try:
-                for chunk in self.sources.chunks(export, budgets.chunk_rows):
-                    rows += len(chunk)
-                    if rows > budgets.max_rows:
-                        raise ExportBudgetExceeded(
-                            f"budget max_rows: the export has more than {budgets.max_rows} "
-                            "rows; narrow the range or the devices"
-                        )
-                    file.add(chunk)
-                    chunks += 1
-                    if chunks % budgets.progress_every == 0:
-                        saved = self.service.progress(export.id, rows, file.size, meta)
-                        if progress is not None:
-                            progress(saved.aggregate)
+                query = None
+                if isinstance(file, ParquetFile) and export.kind is ExportKind.TELEMETRY:
+                    query = self.sources.telemetry_query(export)
+                if isinstance(file, ParquetFile) and query is not None:
+                    # DuckDB writes the rows into the file itself: one progress event
+                    rows = file.copy(*query, limit=budgets.max_rows + 1)
+                    self._within(rows)
+                    self._progress(export, rows, 0, meta, progress)
+                else:
+                    rows = self._add_chunks(export, file, meta, progress)
                 file.finish()
             finally:
                 file.close()
             info = blob.commit()
         return ExportFile(info.key, rows, info.size, info.sha256 or "")
+
+    def _add_chunks(
+        self, export: Export, file: ChunkedFile, meta: EventMetadata, progress: Progress | None
+    ) -> int:
+        """The rows of the export's source added to `file` chunk by chunk; how many."""
+        budgets, rows = self.budgets, 0
+        for chunks, chunk in enumerate(self.sources.chunks(export, budgets.chunk_rows), 1):
+            rows += len(chunk)
+            self._within(rows)
+            file.add(chunk)
+            if chunks % budgets.progress_every == 0:
+                self._progress(export, rows, file.size, meta, progress)
+        return rows
+
+    def _progress(
+        self, export: Export, rows: int, size: int, meta: EventMetadata, progress: Progress | None
+    ) -> None:
+        saved = self.service.progress(export.id, rows, size, meta)
+        if progress is not None:
+            progress(saved.aggregate)
+
+    def _within(self, rows: int) -> None:
+        if rows > self.budgets.max_rows:
+            raise ExportBudgetExceeded(
+                f"budget max_rows: the export has more than {self.budgets.max_rows} rows; "
+                "narrow the range or the devices"
+            )
 
 
 def heading(export: Export) -> tuple[str, str]:
