@@ -1,5 +1,6 @@
-"""Exports (docs/analytics.md 20.5): `POST /analytics/export` (202, GraphQL `requestExport`)
-and `GET /analytics/exports/{exportId}` (GraphQL `export`), declared once for both wires; a
+"""Exports (docs/analytics.md 20.5): `POST /analytics/export` (202, GraphQL `requestExport`),
+`GET /analytics/exports/{exportId}` (GraphQL `export`) and the tenant's exports newest first,
+`GET /analytics/exports` (GraphQL `exports`), declared once for both wires; a
 month's fleet report (20.4), `POST /analytics/reports` (GraphQL `requestReport`), is an export
 of kind `report`, followed and fetched the same way.
 
@@ -17,7 +18,7 @@ from uuid import UUID
 
 import strawberry
 from fastapi import Path
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.auth import Permission
 from api.command_path import run_command
@@ -25,11 +26,26 @@ from api.device_view import View
 from api.firmware_rows import ReadModelUnavailable
 from api.graphql.scalars import Long
 from api.inputs import Input
-from api.operations import MUTATION, QUERY, Arg, Call, GraphQL, Operation, Rest, parse_id
+from api.operations import (
+    MUTATION,
+    PAGE_ARGS,
+    QUERY,
+    Arg,
+    Call,
+    GraphQL,
+    Operation,
+    Paged,
+    Rest,
+    parse_id,
+)
 from api.ports import ExportsSlice, FleetSystem
 from api.rest.errors import not_found
+from api.rest.models import ItemsPage
 from ota.port import BlobStore
-from read_side.exports import ExportRow
+from read_side.alerts.port import encode_cursor
+from read_side.alerts.rows import time_key
+from read_side.exports import EXPORTS_CURSOR, ExportFilter, ExportRow
+from read_side.paging import Page
 from write_side.application import Saved
 from write_side.errors import InvalidInput
 from write_side.export_service import RequestExport
@@ -77,6 +93,20 @@ class ReportRequestBody(Input):
             raise InvalidInput(f"{self.month} has not begun", "month")
         ids, kind = tuple(self.device_ids), ExportKind.REPORT
         return RequestExport(kind, self.format, start, end, ids, tag=self.tag)
+
+
+class ExportsQuery(Input):
+    """Which of the tenant's exports a listing shows (all by default), newest first: REST's
+    query, GraphQL's `ExportsFilter`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: ExportKind | None = None
+    status: ExportStatus | None = None
+
+    def criteria(self) -> ExportFilter:
+        kind = None if self.kind is None else self.kind.value
+        return ExportFilter(kind, None if self.status is None else self.status.value)
 
 
 class ExportLinkPublic(View):
@@ -149,6 +179,22 @@ async def request_export(call: Call) -> ExportPublic:
     return ExportPublic.of(row, call.system.blobs)
 
 
+class ExportsPage(ItemsPage[ExportPublic]):
+    pass
+
+
+async def list_exports(call: Call) -> Page[ExportPublic]:
+    """A page of the tenant's exports, each with its link once completed."""
+    page = await call.page(exports_of(call.system).reader.exports, call.shape.criteria())
+    blobs = call.system.blobs
+    return Page([ExportPublic.of(row, blobs) for row in page.items], page.next_cursor)
+
+
+def listed_cursor(export: ExportPublic) -> str:
+    """The cursor after an export of a listing (`export_key`, from the fields shown)."""
+    return encode_cursor(EXPORTS_CURSOR, f"{time_key(export.requested_at)}#{export.id.hex}")
+
+
 async def get_export(call: Call) -> ExportPublic | None:
     row = await call.read(exports_of(call.system).reader.get, call["id"])
     return None if row is None else ExportPublic.of(row, call.system.blobs)
@@ -176,6 +222,14 @@ OPERATIONS = (
             responses=not_found("device"),
         ),
         graphql=GraphQL("request_report", MUTATION, input="RequestReportInput"),
+    ),
+    Operation(
+        "list_exports", EXPORT, list_exports, ExportPublic, shape=ExportsQuery, args=PAGE_ARGS,
+        paged=Paged(lambda shown: shown, listed_cursor, ExportsPage),
+        rest=Rest("GET", "/analytics/exports",
+                  "The tenant's exports and reports, newest first (each with its link once "
+                  "completed)", shape_in="query", etag=False),
+        graphql=GraphQL("exports", QUERY, input="ExportsFilter"),
     ),
     Operation(
         "get_export", EXPORT, get_export, ExportPublic, args=(EXPORT_ID,),

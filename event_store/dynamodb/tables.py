@@ -84,11 +84,17 @@ def _describe(client: DynamoDBClient, table_name: str) -> dict[str, Any] | None:
 
 
 def _wait_active(client: DynamoDBClient, table_name: str, timeout: float) -> dict[str, Any]:
+    """The table's description once it and every index of it are ACTIVE."""
     deadline = time.monotonic() + timeout
     delay = 0.05
     while True:
         table = _describe(client, table_name)
-        if table is not None and table.get("TableStatus") == "ACTIVE":
+        indexes = (table or {}).get("GlobalSecondaryIndexes", [])
+        if (
+            table is not None
+            and table.get("TableStatus") == "ACTIVE"
+            and all(i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes)
+        ):
             return table
         if time.monotonic() > deadline:
             msg = f"DynamoDB table {table_name} not ACTIVE after {timeout:.0f} s"
@@ -124,8 +130,32 @@ def ensure_table(
     if existing != _key_schema(spec):
         msg = f"DynamoDB table {table_name} exists with key schema {existing}"
         raise ProgrammingError(msg)
+    _add_missing_indexes(client, spec, table, timeout)
     with _ensured_lock:
         _ensured.add(cache_key)
+
+
+def _add_missing_indexes(
+    client: DynamoDBClient, spec: Mapping[str, Any], table: Mapping[str, Any], timeout: float
+) -> None:
+    """Give a table made before an index was added to its spec that index (UpdateTable, one
+    index a call as DynamoDB requires), and wait until it is ACTIVE (backfilled). Another
+    process adding it meanwhile is no error."""
+    have = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+    for index in spec.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in have:
+            continue
+        with translated_errors():
+            try:
+                client.update_table(
+                    TableName=spec["TableName"],
+                    AttributeDefinitions=spec["AttributeDefinitions"],
+                    GlobalSecondaryIndexUpdates=[{"Create": index}],
+                )
+            except ClientError as e:
+                if "already exists" not in str(e) and error_code(e) != "ResourceInUseException":
+                    raise
+            _wait_active(client, str(spec["TableName"]), timeout)
 
 
 def ensure_tables(client: DynamoDBClient, specs: Iterable[Mapping[str, Any]]) -> None:

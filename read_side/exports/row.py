@@ -4,12 +4,14 @@ export completed (the link is made from it when asked, so it never goes stale in
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-__all__ = ["ExportRow", "progress_data"]
+from read_side.alerts.rows import time_key
+
+__all__ = ["ExportRow", "export_key", "progress_data"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,19 @@ class ExportRow:
     version: int  # the export stream's version absorbed (the row's guard)
     updated_at: datetime
     tag: str | None = None  # a report's scope: the devices of this tag (None: all, or the ids)
+    # The listing's sort key, newest first (`export_key`), stored for the stores to order by;
+    # always made from the fields (a value given, e.g. by `replace` or a store, is ignored).
+    requested_key: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "requested_key", export_key(self))
+
+
+def export_key(row: ExportRow) -> str:
+    """A tenant's exports are listed newest first by this key (request time, then id) on both
+    stores; their cursors carry it. `time_key`'s fixed-width UTC text: text order is time
+    order."""
+    return f"{time_key(row.requested_at)}#{row.export_id.hex}"
 
 
 def progress_data(row: ExportRow) -> dict[str, Any]:

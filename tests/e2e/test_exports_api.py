@@ -149,3 +149,61 @@ def test_export_over_rest_and_graphql_with_progress(
     )
     assert foreign["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert exports_stored(api_system) == 5 + 1  # REST's export: requested, 3 chunks, completed
+
+
+LIST = """query($filter: ExportsFilter, $first: Int!, $after: String) {
+  exports(filter: $filter, first: $first, after: $after) {
+    edges { cursor node { id kind status link { url } } } pageInfo { hasNextPage endCursor } } }"""
+
+
+def test_the_tenants_exports_are_listed_newest_first_over_rest_and_graphql(
+    api_client: TestClient, api_system: System, tokens: Tokens
+) -> None:
+    """`GET /analytics/exports` and GraphQL `exports`: the tenant's own, newest first, paged
+    and filtered, each completed one with its link; a bad cursor or status is refused by name,
+    a viewer is refused, another tenant sees none."""
+    tenant = new_tenant()
+    operator, viewer = tokens(tenant, "operator"), tokens(tenant, "viewer")
+    made = []
+    for kind in ("events", "telemetry", "events"):
+        accepted = api_client.post(
+            "/analytics/export", json=body([], kind=kind), headers=auth(operator)
+        )
+        assert accepted.status_code == 202, accepted.text
+        made.append(accepted.json()["id"])
+    newest_first = made[::-1]
+
+    def ended() -> bool:
+        got = api_client.get("/analytics/exports?first=10", headers=auth(operator)).json()
+        return [e["id"] for e in got["items"]] == newest_first and all(
+            e["status"] == "COMPLETED" for e in got["items"]
+        )
+
+    run(lambda: until(ended, within=30))  # the exporter runs them, the model shows them
+    first = api_client.get("/analytics/exports?first=2", headers=auth(operator)).json()
+    assert [e["id"] for e in first["items"]] == newest_first[:2]
+    assert all(e["link"]["url"].startswith("/firmware/blobs/") for e in first["items"])
+    after = first["nextCursor"]
+    rest = api_client.get(f"/analytics/exports?first=2&after={after}", headers=auth(operator))
+    assert ([e["id"] for e in rest.json()["items"]], rest.json()["nextCursor"]) == (made[:1], None)
+    telemetry = api_client.get("/analytics/exports?kind=telemetry", headers=auth(operator))
+    assert [e["id"] for e in telemetry.json()["items"]] == [made[1]]
+
+    listed = gql(api_client, operator, LIST, first=2, filter={"kind": "EVENTS"})["data"]
+    edges = listed["exports"]["edges"]
+    assert [e["node"]["id"] for e in edges] == [made[2], made[0]]
+    assert listed["exports"]["pageInfo"]["hasNextPage"] is False
+
+    bad = problem(api_client.get("/analytics/exports?after=nope", headers=auth(operator)), 422)
+    assert bad["field"] == "after"
+    assert (
+        problem(api_client.get("/analytics/exports?status=DONE", headers=auth(operator)), 422)[
+            "field"
+        ]
+        == "status"
+    )
+    refused = gql(api_client, operator, LIST, first=2, after="nope")
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert api_client.get("/analytics/exports", headers=auth(viewer)).status_code == 403
+    other = tokens(new_tenant(), "operator")
+    assert api_client.get("/analytics/exports", headers=auth(other)).json()["items"] == []

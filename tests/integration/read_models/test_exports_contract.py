@@ -1,7 +1,7 @@
 """Contract of `ExportsReader` (docs/analytics.md 20.5), run on SQLite and DynamoDB Local:
 `get` answers the tenant's own row equal field for field to what the view wrote (optional
 fields None or set), None for an unknown export or another tenant's; a row of a higher version
-replaces the old one; a reset empties it."""
+replaces the old one; a reset empties it; `exports` lists the tenant's newest first."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import pytest
 
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import application_env, open_read_model
-from read_side.exports import ExportRow, ExportsReader
+from read_side.exports import ExportFilter, ExportRow, ExportsReader
 from tests.integration.read_models.conftest import Checkpoints
 from write_side.application import FleetApplication
+from write_side.errors import InvalidInput
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PLUS_TWO = timezone(timedelta(hours=2))
@@ -83,3 +84,38 @@ def test_a_reset_empties_the_model(contract_settings: Settings) -> None:
         assert view.max_tracking_id("exports-reset") is None
     finally:
         app.close()
+
+
+def test_a_listing_is_the_tenants_own_newest_first_filtered_and_paged(model: Model) -> None:
+    """`exports(tenant, criteria, first, after)`: newest first by request time (then id),
+    only the tenant's, by kind and status, pages that join up; a bad cursor is INVALID_INPUT."""
+    tenant = f"list-{uuid.uuid4().hex[:6]}"
+    made = [
+        row(tenant, requested_at=T0 + timedelta(minutes=i), kind=kind, status=status)
+        for i, (kind, status) in enumerate(
+            [("telemetry", "COMPLETED"), ("events", "FAILED"), ("report", "COMPLETED"),
+             ("telemetry", "REQUESTED"), ("telemetry", "COMPLETED")]
+        )
+    ]  # fmt: skip
+    same_time = row(tenant, requested_at=made[2].requested_at.astimezone(PLUS_TWO), kind="events")
+    model.view.save_many([*made, same_time, row("other-tenant")], model.checkpoints.next())
+    newest_first = sorted([*made, same_time], key=lambda r: r.requested_key, reverse=True)
+    assert newest_first[0] == made[4]
+
+    seen, after = [], None
+    while True:
+        page = model.reader.exports(tenant, ExportFilter(), 2, after)
+        seen += page.items
+        if (after := page.next_cursor) is None:
+            break
+        assert len(page.items) == 2
+    assert seen == newest_first
+
+    telemetry = model.reader.exports(tenant, ExportFilter(kind="telemetry"), 10, None).items
+    assert telemetry == [made[4], made[3], made[0]]
+    done = model.reader.exports(tenant, ExportFilter("telemetry", "COMPLETED"), 10, None)
+    assert (done.items, done.next_cursor) == ([made[4], made[0]], None)
+    assert model.reader.exports("nobody", ExportFilter(), 10, None).items == []
+    with pytest.raises(InvalidInput) as bad:
+        model.reader.exports(tenant, ExportFilter(), 10, "not-a-cursor")
+    assert bad.value.field == "after"
