@@ -27,7 +27,6 @@ from api.alert_view import (
     RuleScopePublic,
     TimelineEntryPublic,
 )
-from api.app import create_app
 from api.graphql.alert_types import Alert, AlertChange, AlertRule, AlertTimelineEntry
 from read_side import alerts as read_model
 from read_side.alerts import AlertRow, AlertRuleRow, TimelineEntry, from_record, to_record
@@ -37,6 +36,7 @@ from tests.unit.views import (
     openapi_properties,
     same_times,
     schema_showing,
+    the_app,
     wire_names,
 )
 from write_side import severity
@@ -128,12 +128,12 @@ def test_the_rules_graphql_types_have_exactly_the_definitions_fields_but_the_jso
 
 
 def test_the_openapi_document_has_exactly_the_definitions_fields() -> None:
-    assert list(openapi_properties(create_app(None), "AlertPublic")) == wire_names(AlertPublic)
-    assert list(openapi_properties(create_app(None), "TimelineEntryPublic")) == wire_names(
+    assert list(openapi_properties(the_app(), "AlertPublic")) == wire_names(AlertPublic)
+    assert list(openapi_properties(the_app(), "TimelineEntryPublic")) == wire_names(
         TimelineEntryPublic
     )
     for model in (AlertRulePublic, *RULE_PARTS):
-        assert list(openapi_properties(create_app(None), model.__name__)) == wire_names(model)
+        assert list(openapi_properties(the_app(), model.__name__)) == wire_names(model)
 
 
 def test_both_adapters_carry_the_definitions_descriptions() -> None:
@@ -143,7 +143,7 @@ def test_both_adapters_carry_the_definitions_descriptions() -> None:
         (AlertRulePublic, "AlertRule"),
         *RULE_PARTS.items(),
     ):
-        openapi = openapi_properties(create_app(None), model.__name__)
+        openapi = openapi_properties(the_app(), model.__name__)
         graphql = graphql_fields(graphql_name)
         for name, info in model.model_fields.items():
             if info.description is None:

@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 from pydantic import Field
 from pydantic.alias_generators import to_camel
 
-from api.app import create_app
 from api.device_view import (
     DeviceCreate,
     DeviceDecommission,
@@ -41,6 +40,7 @@ from tests.unit.views import (
     openapi_properties,
     same_times,
     schema_showing,
+    the_app,
     wire_names,
 )
 from write_side.severity import SEVERITIES, severity_rank
@@ -89,11 +89,11 @@ def test_the_graphql_device_type_has_exactly_the_definitions_fields() -> None:
 
 
 def test_the_openapi_document_has_exactly_the_definitions_fields() -> None:
-    assert set(openapi_properties(create_app(None), "DevicePublic")) == WIRE_NAMES
+    assert set(openapi_properties(the_app(), "DevicePublic")) == WIRE_NAMES
 
 
 def test_both_adapters_carry_the_definitions_descriptions() -> None:
-    openapi = openapi_properties(create_app(None), "DevicePublic")
+    openapi = openapi_properties(the_app(), "DevicePublic")
     graphql = graphql_fields("Device")
     for name, info in DevicePublic.model_fields.items():
         if info.description is None or name == "last_values":  # lastValues: its own resolver
@@ -203,7 +203,7 @@ def test_the_graphql_inputs_take_exactly_the_shapes_fields(
 
 def test_the_rest_bodies_are_the_shapes() -> None:
     for model in (DeviceCreate, DeviceUpdate):
-        openapi = openapi_properties(create_app(None), model.__name__)
+        openapi = openapi_properties(the_app(), model.__name__)
         assert set(openapi) == set(wire_names(model))
 
 

@@ -4,6 +4,7 @@ schema that shows one value, and JSON compared with times as instants."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,15 @@ def graphql_input_fields(type_name: str) -> dict[str, Any]:
     graphql_type = build_schema()._schema.get_type(type_name)
     assert isinstance(graphql_type, GraphQLInputObjectType)
     return dict(graphql_type.fields)
+
+
+@functools.cache
+def the_app() -> FastAPI:
+    """The real app without a system, made once per process: FastAPI keeps its OpenAPI
+    document once made (`app.openapi()`), which took about a second to make each time."""
+    from api.app import create_app
+
+    return create_app(None)
 
 
 def openapi_properties(app: FastAPI, component: str) -> dict[str, Any]:
