@@ -5,7 +5,8 @@ on the export's stream (`ExportService`).
 `Exporter.run` is the whole job, also run in process by `fleetwatch export`: it skips an
 export already final (a restart after `Completed` recorded and before the checkpoint), streams
 the rows (`projections.export_sources`) into a chunked file (`projections.export_files`),
-records `Progressed` every `progress_every` chunks (never more than one per chunk), stops at
+records `Progressed` every `progress_every` chunks (never more than one per chunk; a
+telemetry export as Parquet is written by DuckDB at once, `ParquetFile.copy`: one), stops at
 the budget `max_rows` or `max_bytes` with `Failed` naming it (the blob written so far is
 aborted), and records `Completed` with the blob's key. An unexpected error fails the export
 too (its reason says so), so a request never stays pending behind a poisoned event.
