@@ -43,8 +43,7 @@ from api.rest.errors import not_found
 from api.rest.models import ItemsPage
 from ota.port import BlobStore
 from read_side.alerts.port import encode_cursor
-from read_side.alerts.rows import time_key
-from read_side.exports import EXPORTS_CURSOR, ExportFilter, ExportRow
+from read_side.exports import EXPORTS_CURSOR, ExportFilter, ExportRow, listing_key
 from read_side.paging import Page
 from write_side.application import Saved
 from write_side.errors import InvalidInput
@@ -192,7 +191,7 @@ async def list_exports(call: Call) -> Page[ExportPublic]:
 
 def listed_cursor(export: ExportPublic) -> str:
     """The cursor after an export of a listing (`export_key`, from the fields shown)."""
-    return encode_cursor(EXPORTS_CURSOR, f"{time_key(export.requested_at)}#{export.id.hex}")
+    return encode_cursor(EXPORTS_CURSOR, listing_key(export.requested_at, export.id))
 
 
 async def get_export(call: Call) -> ExportPublic | None:

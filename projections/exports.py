@@ -91,11 +91,11 @@ class Exporter:
         with self.blobs.open_writer(export.tenant_id, max_bytes=budgets.max_bytes) as blob:
             file = open_file(export.format, blob, COLUMNS[export.kind], heading(export))
             try:
-                query = None
-                if isinstance(file, ParquetFile) and export.kind is ExportKind.TELEMETRY:
-                    query = self.sources.telemetry_query(export)
-                if isinstance(file, ParquetFile) and query is not None:
-                    # DuckDB writes the rows into the file itself: one progress event
+                if (
+                    isinstance(file, ParquetFile)
+                    and export.kind is ExportKind.TELEMETRY
+                    and (query := self.sources.telemetry_query(export)) is not None
+                ):  # DuckDB writes the rows into the file itself: one progress event
                     rows = file.copy(*query, limit=budgets.max_rows + 1)
                     self._within(rows)
                     self._progress(export, rows, 0, meta, progress)

@@ -17,13 +17,13 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
 from read_side.telemetry.batch import DeviceBatch
-from read_side.telemetry.row import epoch_ms
+from read_side.telemetry.row import epoch_ms, from_epoch_ms
 
 __all__ = ["FILE_NAME", "Mirror", "ParquetFiles", "TelemetryRows", "partition_dir"]
 
@@ -138,9 +138,9 @@ class ParquetFiles:
         if not self.root.is_dir():
             return
         for path in self.root.glob("tenant_id=*/day=*/part-*.parquet"):
-            match = FILE_NAME.match(path.name)
-            if match:
-                yield path, int(match[1]), int(match[2])
+            positions = _positions(path.name)
+            if positions is not None:
+                yield path, *positions
 
     def sweep_after(self, checkpoint: int) -> list[str]:
         """Delete the files of flushes whose checkpoint never committed (first position above
@@ -160,12 +160,12 @@ class ParquetFiles:
         committed file holds: a file whose first position is at most `committed` (one above
         is a flush whose checkpoint never committed, swept before the next flush). Only the
         partitions of the keys' days are read; for late entries, which are rare."""
-        days = sorted({_day_of(ms) for ms, _ in keys})
+        days = sorted({from_epoch_ms(ms).date() for ms, _ in keys})
         paths = [
             path
             for day in days
             for path in self.tenant_files(tenant_id, day, day)
-            if int(FILE_NAME.match(Path(path).name)[1]) <= committed  # type: ignore[index]
+            if (positions := _positions(Path(path).name)) and positions[0] <= committed
         ]
         if not paths:
             return set()
@@ -195,6 +195,7 @@ class ParquetFiles:
 _COLUMNS = tuple(TelemetryRows.__dataclass_fields__)
 
 
-def _day_of(ms: int) -> date:
-    """The UTC day of a device time in epoch milliseconds (the partition its readings are in)."""
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).date()
+def _positions(name: str) -> tuple[int, int] | None:
+    """The first and last feed positions a file's name gives (None: not one of the files)."""
+    match = FILE_NAME.match(name)
+    return None if match is None else (int(match[1]), int(match[2]))

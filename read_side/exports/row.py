@@ -11,7 +11,7 @@ from uuid import UUID
 
 from read_side.alerts.rows import time_key
 
-__all__ = ["ExportRow", "export_key", "progress_data"]
+__all__ = ["ExportRow", "export_key", "listing_key", "progress_data"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,14 @@ class ExportRow:
 
 
 def export_key(row: ExportRow) -> str:
-    """A tenant's exports are listed newest first by this key (request time, then id) on both
-    stores; their cursors carry it. `time_key`'s fixed-width UTC text: text order is time
-    order."""
-    return f"{time_key(row.requested_at)}#{row.export_id.hex}"
+    """A tenant's exports are listed newest first by this key on both stores; their cursors
+    carry it."""
+    return listing_key(row.requested_at, row.export_id)
+
+
+def listing_key(requested_at: datetime, export_id: UUID) -> str:
+    """Request time, then id: `time_key`'s fixed-width UTC text, so text order is time order."""
+    return f"{time_key(requested_at)}#{export_id.hex}"
 
 
 def progress_data(row: ExportRow) -> dict[str, Any]:

@@ -27,9 +27,15 @@ class SQLiteExportsView(SQLiteRowsView[ExportRow], ExportsView):
     TABLE, ROWS, KEY = TABLE, SQLITE_ROWS, ("tenant_id", "export_id")
 
     def _create_table(self, c: SQLiteCursor) -> None:
-        """The table and its listing index; rows of a file made before `requested_key` get
-        theirs (made from their fields, as every row makes it)."""
+        """The table and its listing index; when the column is new to a table made before it,
+        the rows already there get their key (made from their fields, as every row makes
+        it): a scan once, not at every start."""
+        c.execute(f"PRAGMA table_info({TABLE})")
+        had = {row["name"] for row in c.fetchall()}
         super()._create_table(c)
+        c.execute(_INDEX)
+        if not had or "requested_key" in had:
+            return
         c.execute(f"{_SELECT} WHERE requested_key IS NULL OR requested_key = ''")
         keyed = [(export_key(row), row.tenant_id, row.export_id.hex)
                  for row in map(SQLITE_ROWS.from_row, c.fetchall())]  # fmt: skip
@@ -37,7 +43,6 @@ class SQLiteExportsView(SQLiteRowsView[ExportRow], ExportsView):
             f"UPDATE {TABLE} SET requested_key = ? WHERE tenant_id = ? AND export_id = ?",  # noqa: S608
             keyed,
         )
-        c.execute(_INDEX)
 
 
 class SQLiteExportsReader(ExportsReader):
