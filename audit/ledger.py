@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from eventsourcing.persistence import Tracking
 
 from audit.canonical import GENESIS, Meta, StoredRecord, event_hash
-from audit.checkpoints import Checkpoint, SigningKey
+from audit.checkpoints import Checkpoint
+from audit.keys import KeyRing
 from audit.ledger_port import LedgerCommit, LedgerEntry, LedgerStore, StreamHead, TenantHead
 from audit.merkle import frontier_append, frontier_root
 from event_store.tracking import AlreadyTracked
@@ -35,14 +36,14 @@ class Ledger:
     def __init__(
         self,
         store: LedgerStore,
-        key: SigningKey,
+        keys: KeyRing,
         meta_of: Callable[[StoredRecord], Meta],
         *,
         checkpoint_interval: float = 60.0,
         clock: Clock = _now,
     ) -> None:
         self.store = store
-        self.key = key
+        self.keys = keys
         self.meta_of = meta_of
         self.checkpoint_interval = timedelta(seconds=checkpoint_interval)
         self.clock = clock
@@ -107,9 +108,10 @@ class Ledger:
         self.store.commit(commit, tracking)
 
     def sign(self, head: TenantHead, when: datetime | None = None) -> Checkpoint:
-        """A signed checkpoint of the tenant's log as `head` has it."""
+        """A signed checkpoint of the tenant's log as `head` has it, by the tenant's key."""
         root = frontier_root(head.frontier)
-        return self.key.sign(head.tenant_id, head.size, root, head.position, when or self.clock())
+        key = self.keys.signer(head.tenant_id)
+        return key.sign(head.tenant_id, head.size, root, head.position, when or self.clock())
 
     def checkpoint_now(self) -> list[Checkpoint]:
         """Sign and store a checkpoint of every tenant's log as it is now (on demand). The

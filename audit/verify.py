@@ -4,7 +4,8 @@ Events are matched by identity (stream, version), never by position alone, and e
 names its kind: **edited** (the hash recomputed from the stored bytes differs), **deleted**
 (ledgered, no longer stored), **inserted** (stored, not ledgered, where the ledger has looked),
 **reordered** (outside the longest run of events whose feed order agrees with the ledger's).
-The ledger itself must agree with its last signed checkpoint, per tenant.
+The ledger itself must agree with every signed checkpoint of each tenant, and each must be
+signed by a key trusted for its tenant (`audit.keys.KeyRing`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from audit.canonical import GENESIS, Meta, StoredRecord, event_hash
-from audit.checkpoints import Checkpoint, verify_checkpoint
+from audit.checkpoints import Checkpoint
+from audit.keys import KeyRing
 from audit.ledger_port import LedgerEntry
-from audit.merkle import root
+from audit.merkle import prefix_roots
 
 Kind = Literal["edited", "deleted", "inserted", "reordered", "ledger"]
 Identity = tuple[str, int]
@@ -61,7 +63,7 @@ def verify(
     ledger: Ledgered,
     feed: Sequence[StoredRecord],
     meta_of: Callable[[StoredRecord], Meta],
-    public_key: bytes,
+    keys: KeyRing,
     streams: Mapping[str, Sequence[StoredRecord]] | None = None,
 ) -> Report:
     """Compare the feed (and, where the store keeps them apart, the streams) with the ledger."""
@@ -100,7 +102,7 @@ def verify(
     report.findings += _reordered(feed, by_identity)
     if streams is not None:
         _check_streams(streams, by_identity, stored, report, check)
-    report.findings += _check_logs(ledger, public_key)
+    report.findings += _check_logs(ledger, keys)
     return report
 
 
@@ -175,25 +177,27 @@ def _check_streams(
         report.findings.append(Finding("inserted", key[0], key[1], None, detail))
 
 
-def _check_logs(ledger: Ledgered, public_key: bytes) -> list[Finding]:
-    """Each tenant's log: contiguous, and hashing to its last checkpoint's signed root."""
+def _check_logs(ledger: Ledgered, keys: KeyRing) -> list[Finding]:
+    """Each tenant's log: contiguous, and hashing to the root of each of its checkpoints, each
+    signed by a key trusted for the tenant (one pass over the log for all of them)."""
     found: list[Finding] = []
     for tenant_id, log in sorted(ledger.logs.items()):
         label = f"tenant {tenant_id!r}"
         if [e.log_index for e in log] != list(range(len(log))):
             found.append(Finding("ledger", label, None, None, "the log's indexes have gaps"))
             continue
-        checkpoints = ledger.checkpoints.get(tenant_id) or ()
-        if not checkpoints:
-            continue
-        last = checkpoints[-1]
-        if not verify_checkpoint(last, public_key):
-            detail = f"checkpoint of size {last.tree_size}: the signature does not verify"
-            found.append(Finding("ledger", label, None, last.position, detail))
-        elif last.tree_size > len(log):
-            detail = f"checkpoint of size {last.tree_size}; the log has {len(log)} entries"
-            found.append(Finding("ledger", label, None, last.position, detail))
-        elif root([e.hash for e in log[: last.tree_size]]) != last.root:
-            detail = f"the log does not hash to its signed root of size {last.tree_size}"
-            found.append(Finding("ledger", label, None, last.position, detail))
+        checkpoints = sorted(ledger.checkpoints.get(tenant_id) or (), key=lambda c: c.tree_size)
+        roots = prefix_roots([e.hash for e in log], {c.tree_size for c in checkpoints})
+        for checkpoint in checkpoints:
+            size = checkpoint.tree_size
+            wrong = keys.check(checkpoint)
+            if wrong is not None:
+                detail = f"checkpoint of size {size}: {wrong}"
+                found.append(Finding("ledger", label, None, checkpoint.position, detail))
+            if size not in roots:
+                detail = f"checkpoint of size {size}; the log has {len(log)} entries"
+                found.append(Finding("ledger", label, None, checkpoint.position, detail))
+            elif roots[size] != checkpoint.root:
+                detail = f"the log does not hash to its signed root of size {size}"
+                found.append(Finding("ledger", label, None, checkpoint.position, detail))
     return found

@@ -1,6 +1,6 @@
 """The ledger's wiring (docs/audit.md section 19.4): its store on the configured event store
 (SQLite: its own file, `Settings.ledger_path`; DynamoDB: table `{prefix}ledger`), the signing
-key from the settings, its worker, and the verification of the store against it."""
+keys from the settings (`key_ring`), its worker, and the verification of the store against it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from audit.canonical import StoredRecord
 from audit.checkpoints import SigningKey
 from audit.export import export_lines
+from audit.keys import KeyRing, parse_key_ring
 from audit.ledger import Ledger
 from audit.ledger_dynamodb import DynamoDBLedger
 from audit.ledger_port import LedgerStore
@@ -32,11 +33,23 @@ _datastores: weakref.WeakKeyDictionary[FleetApplication, SQLiteDatastore] = (
 
 
 def signing_key(settings: Settings) -> SigningKey:
-    """The checkpoints' key: `FLEETWATCH_AUDIT_SIGNING_KEY`, or the development key."""
+    """The system's key: `FLEETWATCH_AUDIT_SIGNING_KEY`, or the development key."""
     if settings.audit_signing_key:
-        return SigningKey.from_base64(settings.audit_signing_key)
+        try:
+            return SigningKey.from_base64(settings.audit_signing_key)
+        except ValueError as e:
+            raise ValueError(f"FLEETWATCH_AUDIT_SIGNING_KEY: {e}") from None
     seed = f"fleetwatch-audit-development-key\n{settings.jwt_secret}".encode()
     return SigningKey(hashlib.sha256(seed).digest())
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    """The checkpoints' keys: the system's, the tenants' own
+    (`FLEETWATCH_AUDIT_TENANT_SIGNING_KEYS`) and the retired public keys still trusted
+    (`FLEETWATCH_AUDIT_RETIRED_KEYS`); ValueError naming a bad one."""
+    return parse_key_ring(
+        signing_key(settings), settings.audit_tenant_signing_keys, settings.audit_retired_keys
+    )
 
 
 def open_ledger(app: FleetApplication, settings: Settings) -> LedgerStore:
@@ -65,7 +78,7 @@ def close_ledger(app: FleetApplication) -> None:
 def build_ledger(app: FleetApplication, settings: Settings, store: LedgerStore) -> LedgerWorker:
     ledger = Ledger(
         store,
-        signing_key(settings),
+        key_ring(settings),
         meta_decoder(app.envelope_mapper),
         checkpoint_interval=settings.audit_checkpoint_interval,
     )
@@ -94,25 +107,29 @@ def verify_store(app: FleetApplication, settings: Settings, worker: LedgerWorker
         covered=store.max_tracking_id(worker.tracking_name) or 0,
     )
     feed, streams = _stored(app)
-    meta_of, public_key = meta_decoder(app.envelope_mapper), signing_key(settings).public_key
-    return verify(ledgered, feed, meta_of, public_key, streams)
+    return verify(ledgered, feed, meta_decoder(app.envelope_mapper), key_ring(settings), streams)
 
 
 def export_tenant(
     app: FleetApplication, settings: Settings, worker: LedgerWorker, tenant_id: str
 ) -> list[str]:
-    """The auditor's export of the tenant's log up to its last signed checkpoint (19.5);
-    ValueError when the tenant has none."""
+    """The auditor's export of the tenant's log up to its last signed checkpoint (19.5), with
+    the public key that signed it; ValueError when the tenant has none, or when that key is not
+    one of the keys trusted for the tenant (`fleetwatch audit verify` names it)."""
     store = worker.ledger.store
     checkpoints = store.checkpoints(tenant_id)
     if not checkpoints:
         raise ValueError(f"tenant {tenant_id!r} has no signed checkpoint yet")
+    last = checkpoints[-1]
+    public_key = key_ring(settings).trusted(tenant_id).get(last.key_id)
+    if public_key is None:
+        msg = f"the last checkpoint of tenant {tenant_id!r} is signed by key {last.key_id}"
+        raise ValueError(f"{msg}, which is not trusted for it (current or retired)")
     feed, _streams = _stored(app)
     stored = {(r.stream_id, r.version): r for r in feed}
     meta_of = meta_decoder(app.envelope_mapper)
-    public_key = signing_key(settings).public_key
     log = store.entries(tenant_id)
-    return list(export_lines(checkpoints[-1], public_key, log, stored, meta_of))
+    return list(export_lines(last, public_key, log, stored, meta_of))
 
 
 def prove(

@@ -117,14 +117,18 @@ class Settings(BaseSettings):
     ota_timer_max_idle: float = Field(default=10.0, gt=0)
 
     # Tamper evidence (docs/audit.md section 19.4): the ledger's SQLite file (default: beside
-    # `sqlite_path`, named `<stem>-ledger<suffix>`), the checkpoints' ed25519 key (base64 of a
-    # 32-byte seed; unset: a development key derived from the JWT secret, never for production)
+    # `sqlite_path`, named `<stem>-ledger<suffix>`), the system's ed25519 key for checkpoints
+    # (base64 of a 32-byte seed; unset: a development key derived from the JWT secret, never
+    # for production), tenants' own keys (JSON: tenant -> base64 seed), the retired public keys
+    # still trusted (JSON: tenant, or "*" for the system's -> list of base64 raw public keys)
     # and the seconds between two checkpoints the ledger signs for a tenant whose log grew.
     # Personal data's keys wrapped by this AWS KMS key (id, ARN or alias; docs/audit.md 19.7):
     # unset, they are stored as they are (in their own file or table).
     personal_keys_kms_key: str | None = None
     sqlite_ledger_path: Path | None = None
     audit_signing_key: str | None = None
+    audit_tenant_signing_keys: dict[str, str] = Field(default_factory=dict)
+    audit_retired_keys: dict[str, list[str]] = Field(default_factory=dict)
     audit_checkpoint_interval: float = Field(default=60.0, ge=0)
 
     @property

@@ -14,6 +14,7 @@ import typer
 
 from fleetwatch.cli.admin import credential_app, token_app, user_app
 from fleetwatch.cli.audit import audit_app
+from fleetwatch.cli.common import check_settings
 from fleetwatch.cli.export import export, report
 from fleetwatch.cli.replay import replay
 from fleetwatch.cli.serving import demo, ingest_app, serve, simulate
@@ -22,6 +23,7 @@ from fleetwatch.cli.stores import dynamodb_app, events, projections_app
 __all__ = ["app"]
 
 app = typer.Typer(help="Fleetwatch: IoT fleet monitoring backend.", no_args_is_help=True)
+app.callback()(check_settings)  # before every command
 app.command()(serve)
 app.command()(events)
 app.command()(replay)

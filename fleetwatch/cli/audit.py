@@ -6,20 +6,24 @@ first) and prints one line per finding: exit code 0 when the history is intact, 
 not. `checkpoint` brings the ledger up to the feed's head and signs a checkpoint of every
 tenant's log. `prove` prints an inclusion or a consistency proof as JSON. `export` writes a
 tenant's log up to its last checkpoint, with the stored events and their proofs, for
-`scripts/verify_audit_export.py`.
+`scripts/verify_audit_export.py`. `keys` prints the checkpoints' keys as configured (what
+auditors pin), or with `--generate` a new key to configure.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from audit.checkpoints import SEED_BYTES, SigningKey, key_id
+from audit.keys import SYSTEM, public_text
 from fleetwatch.bootstrap import build_system
 from fleetwatch.cli.common import console, fail
-from fleetwatch.ledger import export_tenant, prove, verify_store
+from fleetwatch.ledger import export_tenant, key_ring, prove, verify_store
 from fleetwatch.settings import Settings
 
 audit_app = typer.Typer(help="Tamper evidence of the event history.", no_args_is_help=True)
@@ -37,11 +41,11 @@ def verify() -> None:
     finally:
         system.close()
     for finding in report.findings:
-        console.print(str(finding), markup=False, highlight=False)
+        print(finding)  # one line each, however wide the terminal
     summary = f"{report.checked} ledgered events checked, {len(report.findings)} findings"
     if report.pending:
         summary += f", {report.pending} events after the ledger's position not covered yet"
-    console.print(summary, markup=False, highlight=False)
+    print(summary)
     if report.findings:
         raise typer.Exit(code=1)
 
@@ -57,8 +61,7 @@ def checkpoint() -> None:
     finally:
         system.close()
     for c in signed:
-        line = f"tenant {c.tenant_id!r}: size {c.tree_size} root {c.root.hex()} key {c.key_id}"
-        console.print(line, markup=False, highlight=False)
+        print(f"tenant {c.tenant_id!r}: size {c.tree_size} root {c.root.hex()} key {c.key_id}")
 
 
 @audit_app.command("export")
@@ -104,3 +107,29 @@ def prove_command(
     finally:
         system.close()
     print(json.dumps(proof, indent=2))
+
+
+@audit_app.command("keys")
+def keys(
+    generate: Annotated[
+        bool, typer.Option("--generate", help="Print a new key's seed, id and public key.")
+    ] = False,
+) -> None:
+    """Print the checkpoints' keys as configured, one per line: whose checkpoints each signs
+    (or that it is retired and still trusted), its key id and its public key (base64), which
+    is what auditors pin. With --generate: a new random key, its seed (the secret to put in
+    FLEETWATCH_AUDIT_SIGNING_KEY or FLEETWATCH_AUDIT_TENANT_SIGNING_KEYS), id and public key."""
+    if generate:
+        seed = os.urandom(SEED_BYTES)
+        new = SigningKey(seed)
+        print(f"seed {public_text(seed)}\nkey id {new.key_id}")
+        print(f"public key {public_text(new.public_key)}")
+        return
+    ring = key_ring(Settings())
+    lines = [("system", "signs", ring.system.public_key)]
+    lines += [(f"tenant {t!r}", "signs", k.public_key) for t, k in sorted(ring.tenants.items())]
+    for owner, retired in sorted(ring.retired.items()):
+        whose = "system" if owner == SYSTEM else f"tenant {owner!r}"
+        lines += [(whose, "retired", key) for key in retired]
+    for whose, role, public_key in lines:  # print: one line each, however wide the terminal
+        print(f"{whose} {role} {key_id(public_key)} {public_text(public_key)}")

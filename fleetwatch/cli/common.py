@@ -22,6 +22,31 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def check_settings() -> None:
+    """Settings the environment gives that cannot be read (a bad value, a bad audit key) end
+    the command with one line naming them, before it starts anything."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from fleetwatch.ledger import key_ring
+    from fleetwatch.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        fields = "; ".join(
+            f"FLEETWATCH_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}"
+            for error in e.errors()
+        )
+        raise fail(f"bad settings: {fields}") from None
+    except SettingsError as e:
+        raise fail(f"bad settings: {e}") from None
+    try:
+        key_ring(settings)
+    except ValueError as e:
+        raise fail(f"bad audit keys: {e}") from None
+
+
 def start(system: System) -> None:
     """`system.start()`; a setting it refuses (an unknown projection name) ends the command."""
     try:

@@ -14,6 +14,7 @@ from eventsourcing.persistence import Tracking
 
 from audit.canonical import Meta, StoredRecord, meta_from_state
 from audit.checkpoints import Checkpoint, SigningKey, verify_checkpoint
+from audit.keys import KeyRing, parse_key_ring, public_text
 from audit.ledger import Ledger
 from audit.ledger_port import LedgerCommit, LedgerEntry, LedgerStore, StreamHead, TenantHead
 from audit.merkle import root, verify_inclusion
@@ -22,6 +23,7 @@ from audit.verify import Ledgered, Report, verify
 from event_store.tracking import AlreadyTracked
 
 KEY = SigningKey(bytes(range(32)))
+KEYS = KeyRing(KEY)
 NAME = "app>ledger"
 
 
@@ -93,13 +95,13 @@ FEED = [
 
 def _ledger(records: list[StoredRecord], max_actions: int | None = None) -> MemoryLedger:
     store = MemoryLedger(max_actions)
-    Ledger(store, KEY, meta_of, checkpoint_interval=0).append(records, NAME)
+    Ledger(store, KEYS, meta_of, checkpoint_interval=0).append(records, NAME)
     return store
 
 
 def _verify(store: MemoryLedger, feed: list[StoredRecord]) -> Report:
     ledgered = Ledgered(store.logs, store.signed, store.tracked)
-    return verify(ledgered, feed, meta_of, KEY.public_key)
+    return verify(ledgered, feed, meta_of, KEYS)
 
 
 def test_a_clean_history_verifies_with_one_log_per_tenant() -> None:
@@ -183,7 +185,7 @@ def test_a_rewritten_ledger_fails_its_signed_checkpoint() -> None:
 
 def test_proofs_of_inclusion_and_consistency_hold_against_the_signed_roots() -> None:
     store = MemoryLedger()
-    ledger = Ledger(store, KEY, meta_of, checkpoint_interval=3600)
+    ledger = Ledger(store, KEYS, meta_of, checkpoint_interval=3600)
     ledger.append(FEED[:3], NAME)  # t1's first checkpoint: size 2
     ledger.append(FEED[3:], NAME)
     ledger.checkpoint_now()  # t1: size 4
@@ -202,3 +204,88 @@ def test_proofs_of_inclusion_and_consistency_hold_against_the_signed_roots() -> 
     # proof from size 2 is built from the leaves after it).
     store.logs["t1"][3] = replace(log[3], hash=bytes(32))
     assert consistency(store.logs["t1"], signed, 2, 4)["verified"] is False
+
+
+TENANT_KEY = SigningKey(bytes(range(100, 132)))
+NEW_KEY = SigningKey(bytes(range(200, 232)))
+
+
+def _findings(store: MemoryLedger, keys: KeyRing) -> list[tuple[str, str]]:
+    ledgered = Ledgered(store.logs, store.signed, store.tracked)
+    return [(f.stream_id, f.detail) for f in verify(ledgered, FEED, meta_of, keys).findings]
+
+
+def test_a_tenant_with_its_own_key_has_its_checkpoints_signed_by_it_and_only_it() -> None:
+    keys = KeyRing(KEY, {"t1": TENANT_KEY})
+    store = MemoryLedger()
+    Ledger(store, keys, meta_of, checkpoint_interval=0).append(FEED, NAME)
+    assert {c.key_id for c in store.signed["t1"]} == {TENANT_KEY.key_id}
+    assert {c.key_id for c in store.signed["t2"]} == {KEY.key_id}
+    assert _findings(store, keys) == []
+    # The tenant's key is not trusted for another tenant: t2's checkpoint signed by it fails.
+    head = TenantHead("t2", 2, (), 6)
+    forged = Ledger(MemoryLedger(), KeyRing(TENANT_KEY), meta_of).sign(head)
+    store.signed["t2"].append(replace(forged, root=root([e.hash for e in store.logs["t2"]])))
+    assert _findings(store, keys) == [
+        (
+            "tenant 't2'",
+            f"checkpoint of size 2: signed by key {TENANT_KEY.key_id}, which is neither the "
+            "tenant's nor the system's (current or retired)",
+        )
+    ]
+
+
+def test_after_a_rotation_the_old_checkpoints_verify_while_their_key_is_listed_retired() -> None:
+    store = MemoryLedger()
+    Ledger(store, KeyRing(KEY, {"t1": TENANT_KEY}), meta_of).append(FEED[:3], NAME)
+    rotated = KeyRing(NEW_KEY, {"t1": NEW_KEY})
+    Ledger(store, rotated, meta_of, checkpoint_interval=0).append(FEED[3:], NAME)
+    assert [c.key_id for c in store.signed["t1"]] == [TENANT_KEY.key_id, NEW_KEY.key_id]
+    assert [c.key_id for c in store.signed["t2"]] == [KEY.key_id, NEW_KEY.key_id]
+    unknown = {(f[0], f[1].split(",")[0]) for f in _findings(store, rotated)}
+    assert unknown == {
+        ("tenant 't1'", f"checkpoint of size 2: signed by key {TENANT_KEY.key_id}"),
+        ("tenant 't2'", f"checkpoint of size 1: signed by key {KEY.key_id}"),
+    }
+    retired = {"t1": (TENANT_KEY.public_key,), "*": (KEY.public_key,)}
+    assert _findings(store, KeyRing(NEW_KEY, {"t1": NEW_KEY}, retired)) == []
+    # Retired for another tenant only, t1's old key verifies nothing of t1's.
+    elsewhere = {"t2": (TENANT_KEY.public_key,), "*": (KEY.public_key,)}
+    assert len(_findings(store, KeyRing(NEW_KEY, {"t1": NEW_KEY}, elsewhere))) == 1
+
+
+def test_every_checkpoint_is_checked_not_only_the_last() -> None:
+    store = MemoryLedger()
+    ledger = Ledger(store, KEYS, meta_of, checkpoint_interval=0)
+    for record in FEED:
+        ledger.append([record], NAME)
+    assert [c.tree_size for c in store.signed["t1"]] == [1, 2, 3, 4]
+    first, second = store.signed["t1"][:2]
+    store.signed["t1"][0] = replace(first, signature=bytes(64))
+    store.signed["t1"][1] = replace(second, root=bytes(32))
+    assert _findings(store, KEYS) == [
+        (
+            "tenant 't1'",
+            f"checkpoint of size 1: the signature does not verify with key {KEY.key_id}",
+        ),
+        (
+            "tenant 't1'",
+            "checkpoint of size 2: the signature does not verify with key " + KEY.key_id,
+        ),
+        ("tenant 't1'", "the log does not hash to its signed root of size 2"),
+    ]
+
+
+def test_bad_keys_in_the_settings_are_named() -> None:
+    with pytest.raises(ValueError, match="the signing key of tenant 'acme': not base64"):
+        parse_key_ring(KEY, {"acme": "not a key"}, {})
+    with pytest.raises(ValueError, match="the signing key of tenant 'acme': an ed25519 seed is 32"):
+        parse_key_ring(KEY, {"acme": public_text(bytes(16))}, {})
+    with pytest.raises(ValueError, match="a retired key of the system, 'AAAA': not base64 of a 32"):
+        parse_key_ring(KEY, {}, {"*": ["AAAA"]})
+    ring = parse_key_ring(
+        KEY, {"acme": public_text(bytes(32))}, {"b": [public_text(KEY.public_key)]}
+    )
+    assert ring.signer("acme").key_id == SigningKey(bytes(32)).key_id
+    assert ring.signer("b") is KEY
+    assert set(ring.trusted("b")) == {KEY.key_id}

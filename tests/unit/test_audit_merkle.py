@@ -19,6 +19,7 @@ from audit.merkle import (
     inclusion_proof,
     leaf_hash,
     node_hash,
+    prefix_roots,
     root,
     verify_consistency,
     verify_inclusion,
@@ -100,3 +101,12 @@ def test_the_frontier_gives_the_root_of_every_size(leaves: list[bytes]) -> None:
         frontier = frontier_append(size, frontier, leaf)
         assert frontier_root(frontier) == root(leaves[: size + 1])
         assert len(frontier) == bin(size + 1).count("1")
+
+
+@given(leaves_st, st.data())
+def test_prefix_roots_are_the_roots_of_the_prefixes_asked_for(
+    leaves: list[bytes], data: st.DataObject
+) -> None:
+    sizes = data.draw(st.sets(st.integers(0, len(leaves) + 2)))
+    roots = prefix_roots(leaves, sizes)
+    assert roots == {size: root(leaves[:size]) for size in sizes if size <= len(leaves)}
