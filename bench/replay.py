@@ -117,7 +117,8 @@ def ours(settings: Settings, head: int, out: dict[str, Any]) -> None:
     try:
         with tempfile.TemporaryDirectory(dir=settings.sqlite_path.parent) as scratch:
             started = time.perf_counter()
-            positions = rebuild(system.app, Path(scratch), [m.name for m in READ_MODELS], head)
+            names = [m.name for m in READ_MODELS]
+            positions = rebuild(system.app, settings, Path(scratch), names, head)
             wall = time.perf_counter() - started
     finally:
         system.close()

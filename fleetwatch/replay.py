@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from audit.replay import Comparison, compare
-from fleetwatch.replay_build import Progress, copy_file, fan_out, scratch_workers
+from fleetwatch.replay_build import Progress, copy_file, fan_out_split, scratch_workers
 from fleetwatch.settings import Settings
 from projections.batching import BatchingProjectionWorker
 from read_side.sqlite_snapshot import Scalar, model_tables, snapshot
@@ -63,10 +63,11 @@ def replay_models(
     keep: Path | None = None,
 ) -> list[ModelReplay]:
     """Replay each of `names` (read models of `fleetwatch.wiring`) into scratch and compare.
-    The bulk, up to each live checkpoint read first, reads the feed once for all of them
-    (`fleetwatch.replay_build.fan_out`). `keep`: a new directory the replayed models are
-    copied to, `{name}.sqlite3` each, each at the live checkpoint it was compared at, whether
-    it matched or not (a DIFF's replayed rows are there to be read)."""
+    The bulk, up to each live checkpoint read first, reads the feed once per process for the
+    models that process builds (`fleetwatch.replay_build.fan_out_split`). `keep`: a new
+    directory the replayed models are copied to, `{name}.sqlite3` each, each at the live
+    checkpoint it was compared at, whether it matched or not (a DIFF's replayed rows are there
+    to be read)."""
     live = settings.read_models_path
     scratch = Path(tempfile.mkdtemp(prefix="replay-", dir=live.parent))
     try:
@@ -76,7 +77,8 @@ def replay_models(
             for name, worker in workers.items():
                 with snapshot(live, tables[name], worker.tracking_name) as current:
                     first[name] = current.checkpoint
-            fan_out(app, workers, first, progress)  # outside the live read transactions
+            # outside the live read transactions; the models split between processes
+            fan_out_split(app, settings, scratch, workers, first, progress=progress)
             results = [
                 _compare(live, scratch / f"{name}.sqlite3", name, tables[name], workers[name])
                 for name in names

@@ -25,7 +25,8 @@ from pathlib import Path
 from audit.replay import compare
 from event_store.envelope import META_KEY
 from fleetwatch.replay import ModelReplay, kept
-from fleetwatch.replay_build import PAGE, Progress, copy_file, fan_out, scratch_workers
+from fleetwatch.replay_build import PAGE, Progress, copy_file, fan_out_split, scratch_workers
+from fleetwatch.settings import Settings
 from read_side.sqlite_snapshot import model_tables, snapshot
 from write_side.application import FleetApplication
 
@@ -75,7 +76,7 @@ def position_at(app: FleetApplication, instant: datetime, head: int) -> int:
 
 def replay_twice(
     app: FleetApplication,
-    directory: Path,
+    settings: Settings,
     names: Sequence[str],
     position: int,
     *,
@@ -83,17 +84,19 @@ def replay_twice(
     keep: Path | None = None,
 ) -> list[ModelReplay]:
     """Build each of `names` up to `position` twice (pages of `PAGE`, then of `SECOND_PAGE`),
-    in scratch under `directory` (removed at the end), and compare the two, model by model.
+    in scratch beside the read models (removed at the end), each build's models split between
+    processes (`fan_out_split`), and compare the two, model by model.
     `keep`: a new directory the first build's files are copied to, `{name}.sqlite3` each: the
     read models as of `position` (docs/audit.md 19.2)."""
-    scratch = Path(tempfile.mkdtemp(prefix="replay-", dir=directory))
+    scratch = Path(tempfile.mkdtemp(prefix="replay-", dir=settings.read_models_path.parent))
     try:
         first, second = scratch / "first", scratch / "second"
         tracking: dict[str, str] = {}
         for folder, page in ((first, PAGE), (second, SECOND_PAGE)):
             folder.mkdir()
             with scratch_workers(app, folder, names) as workers:
-                fan_out(app, workers, dict.fromkeys(names, position), progress, page)
+                up_to = dict.fromkeys(names, position)
+                fan_out_split(app, settings, folder, workers, up_to, progress=progress, page=page)
                 tracking |= {name: worker.tracking_name for name, worker in workers.items()}
         results = []
         for name in names:

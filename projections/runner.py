@@ -96,6 +96,13 @@ class ProjectionWorker:
         with self._moved:
             self._position = 0
 
+    def skip_to(self, position: int) -> None:
+        """Stand at `position` (never back): what lies before it was applied to this worker's
+        view by another process (a replay's scratch build split between processes)."""
+        with self._moved:
+            self._position = max(self._position, position)
+            self._moved.notify_all()
+
     def apply(self, notification: Notification) -> None:
         """Apply one notification (or skip it) and advance the position."""
         if self.projection.handles(notification.topic):

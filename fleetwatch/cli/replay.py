@@ -173,5 +173,5 @@ def _replay_to(
         return results, f"{settings.dynamodb_table_prefix}{prefix}"
     directory = settings.read_models_path.parent
     folder = directory / run if keep else None
-    results = replay_twice(system.app, directory, names, position, progress=report, keep=folder)
+    results = replay_twice(system.app, settings, names, position, progress=report, keep=folder)
     return results, str(folder)
