@@ -16,6 +16,7 @@ Here, not in `projections`, because the views that store a batch live in this pa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -79,8 +80,13 @@ class DeviceBatch:
     transport: str
     entries: tuple[RawEntry, ...]
     status: tuple[Mapping[str, Any], ...]  # each entry's status fields, in entry order
-    rollups: Mapping[RollupKey, Stats]
     late: tuple[int, ...] = ()  # indexes of the entries the stream marked late
+
+    @functools.cached_property
+    def rollups(self) -> Mapping[RollupKey, Stats]:
+        """What the entries add to each (metric, resolution, bucket): made when first asked
+        (the SQLite view adds a one-message batch's values without it)."""
+        return rollup(self.entries)
 
     @property
     def reading_count(self) -> int:
@@ -98,9 +104,7 @@ class DeviceBatch:
         entries = tuple(entry for entry, _, _ in kept)
         status = tuple(status for _, status, _ in kept)
         still_late = tuple(i for i, (_, _, was_late) in enumerate(kept) if was_late)
-        return replace(
-            self, entries=entries, status=status, rollups=rollup(entries), late=still_late
-        )
+        return replace(self, entries=entries, status=status, late=still_late)
 
 
 MessageKey = tuple[int, str]  # device time (epoch ms), message id
@@ -200,7 +204,6 @@ def fold(envelope: EventEnvelope) -> DeviceBatch:
         transport=str(payload.get("transport", "")),
         entries=entries,
         status=tuple(dict(e.get("status") or {}) for e in raw),
-        rollups=rollup(entries),
         late=tuple(i for i, e in enumerate(raw) if e.get("late")),
     )
 

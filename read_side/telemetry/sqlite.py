@@ -17,7 +17,7 @@ Tables (in the read-models file; device ids as hex, times as epoch ms / s):
 - `telemetry_rollups`: one row per (tenant, device, metric, resolution, bucket start) with
   min, max, sum, count; each event's contribution to a row is added in feed order: by one
   upsert (`ON CONFLICT DO UPDATE`) where one event of the batch touches the row, else by one
-  read, the additions in Python and one write (`RollupWrites`).
+  read, the additions in Python and one write (`read_side.telemetry.sqlite_rows`).
 
 Both reads are one index range scan: readings by (tenant, device, metric, at_ms, message_id),
 rollups by (tenant, device, metric, resolution, start_s); `first + 1` rows tell whether there
@@ -37,7 +37,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from event_store.sqlite import SQLiteTrackingRecorder
 from read_side.paging import Page
-from read_side.telemetry.batch import DeviceBatch, MessageKey, RawEntry, Stats, without_repeats
+from read_side.telemetry.batch import DeviceBatch, MessageKey, RawEntry, without_repeats
 from read_side.telemetry.port import (
     HistoryQuery,
     TelemetryReader,
@@ -50,10 +50,10 @@ from read_side.telemetry.row import (
     BUCKET_SECONDS,
     Bucket,
     RawReading,
-    Resolution,
     epoch_ms,
     from_epoch_ms,
 )
+from read_side.telemetry.sqlite_rows import RollupRowKey, RollupWrites, Summary, rows_of
 
 READINGS_TABLE = "telemetry_readings"
 ROLLUPS_TABLE = "telemetry_rollups"
@@ -95,53 +95,6 @@ _SET_ROLLUP = (
     "(tenant_id, device_id, metric, resolution, start_s, min, max, sum, count) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_RESOLUTION = {resolution: resolution.value for resolution in Resolution}
-
-RollupRowKey = tuple[str, str, str, str, int]  # tenant, device hex, metric, resolution, start_s
-
-
-class RollupWrites:
-    """Each event's contribution to each rollup row, in feed order, written so that a row ends
-    up with the same numbers bit for bit however the events are grouped into batches: the sum
-    is order-sensitive in floating point, so row + c1 + c2 must be added in that order.
-
-    A row one event of the batch touches gets that contribution by one upsert (`added`): where
-    every event is a different device's, nothing is read. A row several events touch (a busy
-    device, or a rebuild's page holding many events per device) is read once, the
-    contributions are added to it in Python in feed order, and it is written once (`merged`):
-    one read and one write instead of an upsert per event."""
-
-    def __init__(self) -> None:
-        self.by_row: dict[RollupRowKey, list[Stats]] = {}  # each row's contributions, in order
-
-    @property
-    def added(self) -> list[tuple[Any, ...]]:
-        """The upserts of the rows one contribution touches."""
-        return [
-            (*key, s.min, s.max, s.sum, s.count)
-            for key, (s, *more) in self.by_row.items()
-            if not more
-        ]
-
-    def merged(self, cursor: Any) -> list[tuple[Any, ...]]:
-        """The rows several contributions touch, as they stand after them all (read now)."""
-        rows: list[tuple[Any, ...]] = []
-        for key, contributions in self.by_row.items():
-            if len(contributions) == 1:
-                continue
-            cursor.execute(_GET_ROLLUP, key)
-            found = cursor.fetchone()
-            if found is None:
-                first = contributions[0]
-                low, high, total, count = first.min, first.max, first.sum, first.count
-            else:
-                low, high, total, count = found
-            for stats in contributions[found is None :]:
-                low, high = min(low, stats.min), max(high, stats.max)  # as SQLite's min(), max()
-                total += stats.sum
-                count += stats.count
-            rows.append((*key, low, high, total, count))
-        return rows
 
 
 def stored_keys(
@@ -160,6 +113,12 @@ def stored_keys(
         cursor.execute(statement, (tenant_id, device_hex, metric, at_ms, message_id, *below))
         if cursor.fetchone() is not None:
             found.add((at_ms, message_id))
+    return found
+
+
+def _read_rollup(cursor: Any, key: RollupRowKey) -> Summary | None:
+    cursor.execute(_GET_ROLLUP, key)
+    found: Summary | None = cursor.fetchone()
     return found
 
 
@@ -196,16 +155,16 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
 
     def apply(self, batches: Sequence[DeviceBatch], tracking: Tracking) -> Sequence[DeviceBatch]:
         late = any(batch.late for batch in batches)
-        readings, rollups = ([], RollupWrites()) if late else _rows(batches)
+        readings, rollups = ([], RollupWrites()) if late else rows_of(batches)
         kept = batches
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
             if late:  # rows built once the repeats are dropped, from what the rows say now
                 kept = without_repeats(batches, functools.partial(_stored_before, c))
-                readings, rollups = _rows(kept)
+                readings, rollups = rows_of(kept)
             c.executemany(_INSERT_READING, readings)
             c.executemany(_ADD_ROLLUP, rollups.added)
-            c.executemany(_SET_ROLLUP, rollups.merged(c))
+            c.executemany(_SET_ROLLUP, rollups.merged(functools.partial(_read_rollup, c)))
         return kept
 
     def reset(self, application_name: str) -> None:
@@ -213,24 +172,6 @@ class SQLiteTelemetryView(SQLiteTrackingRecorder, TelemetryView):
             c.execute(f"DELETE FROM {READINGS_TABLE}")  # noqa: S608 - constant name
             c.execute(f"DELETE FROM {ROLLUPS_TABLE}")  # noqa: S608 - constant name
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
-
-
-def _rows(batches: Sequence[DeviceBatch]) -> tuple[list[tuple[Any, ...]], RollupWrites]:
-    """The readings' rows, and each event's contribution to each rollup row (feed order)."""
-    readings: list[tuple[Any, ...]] = []
-    rollups = RollupWrites()
-    by_row = rollups.by_row.setdefault
-    for batch in batches:
-        tenant, device = batch.tenant_id, batch.device_id.hex
-        version = batch.version
-        readings.extend(
-            (tenant, device, metric, entry.at_ms, entry.message_id, value, version)
-            for entry in batch.entries
-            for metric, value in entry.metrics.items()
-        )
-        for (metric, resolution, start_s), stats in batch.rollups.items():
-            by_row((tenant, device, metric, _RESOLUTION[resolution], start_s), []).append(stats)
-    return readings, rollups
 
 
 class SQLiteTelemetryReader(TelemetryReader):

@@ -12,7 +12,7 @@ from pathlib import Path
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
-from read_side.telemetry.batch import DeviceBatch, RawEntry, rollup
+from read_side.telemetry.batch import DeviceBatch, RawEntry
 from read_side.telemetry.sqlite import SQLiteTelemetryReader, SQLiteTelemetryView
 
 BEFORE_VERSIONS = (
@@ -28,7 +28,6 @@ def batch(device: uuid.UUID, version: int, *entries: RawEntry) -> DeviceBatch:
     return DeviceBatch(
         tenant_id="acme", device_id=device, version=version, position=version, received_at=T0,
         transport="http", entries=entries, status=tuple({} for _ in entries),
-        rollups=rollup(entries),
     )  # fmt: skip
 
 
