@@ -1,7 +1,7 @@
 """Rebuilding every read model from the feed (`fleetwatch replay`, docs/audit.md 19.6), beside
 the `eventsourcing` library's own projection runner on the same events, in the same run.
 
-    .venv/bin/python bench/replay.py [--events 1000000] [--devices 500]
+    .venv/bin/python bench/replay.py [--events 1000000] [--devices 500] [--processes N]
 
 Feed, on the embedded default (SQLite), built through the write side (not timed): one user's
 profile, one threshold rule (temperature > 80 on pumps), `--devices` pumps registered with
@@ -14,13 +14,16 @@ catches up, so `Alert.Raised` / `Alert.Resolved` events are interleaved in the f
 Ours: every read model of `fleetwatch.wiring.READ_MODELS` (all eight) rebuilt into scratch
 SQLite files from position zero to the head (`fleetwatch.replay_build.rebuild`, what `fleetwatch
 replay` does before comparing; the comparison with the live rows is left out), with the garbage
-collector tuned as `fleetwatch replay` tunes it (`fleetwatch.runtime.tune_gc`). Baseline: the
+collector tuned as `fleetwatch replay` tunes it (`fleetwatch.runtime.tune_gc`), the models split
+between `--processes` processes (default 0: as many as the CPUs this process may use, as
+`fleetwatch replay` does; 1: all in one). Baseline: the
 library's `ProjectionRunner` (its `ApplicationSubscription` over the same store file, our
 application class so the same mapper decodes the events) with a minimal projection, one row per
 stream (last topic and version) and the tracking record in one transaction per event (the
 library's `SQLiteTrackingRecorder`), timed until it has tracked the head, with the interpreter's
 default collector, as the library runs. Measured: events/s (events in the feed / wall), wall,
-peak RSS of each (each in its own process, so one's memory does not count in the other's).
+peak RSS of each (each in its own process, so one's memory does not count in the other's; ours
+also gives the largest peak of the processes it forked, `children_peak_rss_mib`).
 Prints one JSON document, then a table.
 """
 
@@ -48,7 +51,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder  # noqa: E402
 
 from event_store.envelope import EventMetadata  # noqa: E402
 from fleetwatch.bootstrap import build_system  # noqa: E402
-from fleetwatch.replay_build import rebuild  # noqa: E402
+from fleetwatch.replay_build import cpus, rebuild, split  # noqa: E402
 from fleetwatch.runtime import tune_gc  # noqa: E402
 from fleetwatch.settings import Settings  # noqa: E402
 from fleetwatch.wiring import READ_MODELS  # noqa: E402
@@ -111,18 +114,24 @@ def feed(settings: Settings, events: int, devices: int) -> int:
         system.close()
 
 
-def ours(settings: Settings, head: int, out: dict[str, Any]) -> None:
+def ours(settings: Settings, head: int, processes: int, out: dict[str, Any]) -> None:
     system = build_system(settings)
     tune_gc()  # as `fleetwatch replay` does
+    names = [m.name for m in READ_MODELS]
+    used = len(split(names, processes or cpus()))
     try:
         with tempfile.TemporaryDirectory(dir=settings.sqlite_path.parent) as scratch:
             started = time.perf_counter()
-            names = [m.name for m in READ_MODELS]
-            positions = rebuild(system.app, settings, Path(scratch), names, head)
+            positions = rebuild(
+                system.app, settings, Path(scratch), names, head, processes=processes or None
+            )
             wall = time.perf_counter() - started
     finally:
         system.close()
-    out |= _figures(head, wall) | {"models": len(positions)}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    out |= _figures(head, wall) | {"models": len(positions), "processes": used}
+    if used > 1:
+        out["children_peak_rss_mib"] = round(children, 1)
 
 
 class LastEventView(SQLiteTrackingRecorder):
@@ -210,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--devices", type=int, default=500)
+    parser.add_argument("--processes", type=int, default=0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(store="sqlite", sqlite_path=Path(tmp) / "fleet.sqlite3",
@@ -219,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         result: dict[str, Any] = {"benchmark": "replay", "store": "sqlite", "events": head,
                                   "devices": args.devices,
                                   "feed_s": round(time.perf_counter() - started, 1)}  # fmt: skip
-        result["ours"] = apart(ours, settings, head)
+        result["ours"] = apart(ours, settings, head, args.processes)
         result["library"] = apart(library, settings, head)
     result["ours/library"] = round(
         result["ours"]["events_per_s"] / result["library"]["events_per_s"], 2
@@ -234,11 +244,14 @@ def table(result: Mapping[str, Any]) -> str:
     lines = [f"sqlite events={result['events']:<10,}{'':<30}{'events/s':>10}{'wall s':>9}"
              f"{'peak RSS MiB':>14}  vs library"]  # fmt: skip
     base = result["library"]["events_per_s"]
-    for name, label in (("ours", f"ours: all {result['ours']['models']} read models rebuilt"),
+    mine = result["ours"]
+    for name, label in (("ours", f"ours: {mine['models']} models, {mine['processes']} process(es)"),
                         ("library", "library ProjectionRunner, 1 row/stream")):  # fmt: skip
         row = result[name]
+        forked = row.get("children_peak_rss_mib")  # this process's peak / its children's
+        rss = f"{row['peak_rss_mib']}" + ("" if forked is None else f"/{forked}")
         lines.append(f"{'':<18}{label:<40}{row['events_per_s']:>10,}{row['wall_s']:>9}"
-                     f"{row['peak_rss_mib']:>14}  {row['events_per_s'] / base:.2f}x")  # fmt: skip
+                     f"{rss:>14}  {row['events_per_s'] / base:.2f}x")  # fmt: skip
     return "\n".join(lines)
 
 

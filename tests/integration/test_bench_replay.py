@@ -14,3 +14,8 @@ def test_bench_replay_runs_on_a_tiny_feed() -> None:
     assert result["ours"]["events_per_s"] > 0
     assert result["library"]["events_per_s"] > 0
     assert "library ProjectionRunner" in table
+    if result["ours"]["processes"] > 1:  # split between processes: their memory is given too
+        assert result["ours"]["children_peak_rss_mib"] > 0
+    alone, _ = run_bench("replay.py", "--events", "1500", "--devices", "20", "--processes", "1")
+    assert (alone["ours"]["processes"], alone["ours"]["models"]) == (1, len(READ_MODELS))
+    assert "children_peak_rss_mib" not in alone["ours"]
