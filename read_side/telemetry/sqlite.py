@@ -17,7 +17,7 @@ Tables (in the read-models file; device ids as hex, times as epoch ms / s):
 - `telemetry_rollups`: one row per (tenant, device, metric, resolution, bucket start) with
   min, max, sum, count; each event's contribution to a row is added in feed order: by one
   upsert (`ON CONFLICT DO UPDATE`) where one event of the batch touches the row, else by one
-  read, the additions in Python and one write (`read_side.telemetry.sqlite_rows`).
+  read, the additions in Python and one write (`read_side.telemetry.rollup_writes`).
 
 Both reads are one index range scan: readings by (tenant, device, metric, at_ms, message_id),
 rollups by (tenant, device, metric, resolution, start_s); `first + 1` rows tell whether there
@@ -46,6 +46,7 @@ from read_side.telemetry.port import (
     encode_bucket_cursor,
     readings_page,
 )
+from read_side.telemetry.rollup_writes import RollupRowKey, RollupWrites, Summary, rows_of
 from read_side.telemetry.row import (
     BUCKET_SECONDS,
     Bucket,
@@ -53,7 +54,6 @@ from read_side.telemetry.row import (
     epoch_ms,
     from_epoch_ms,
 )
-from read_side.telemetry.sqlite_rows import RollupRowKey, RollupWrites, Summary, rows_of
 
 READINGS_TABLE = "telemetry_readings"
 ROLLUPS_TABLE = "telemetry_rollups"
