@@ -182,7 +182,7 @@ def frontier_root(frontier: Sequence[bytes]) -> bytes:
 
 def prefix_roots(leaves: Sequence[bytes], sizes: Collection[int]) -> dict[int, bytes]:
     """MTH(D[:size]) of the hashed leaves for each of `sizes` at most their number, in one
-    pass (the frontier): every checkpoint of a log checked in O(n log n), not O(n) each."""
+    pass (the frontier): a log's c checkpoints checked in O(n + c log n), not O(n) each."""
     wanted = {size for size in sizes if 0 <= size <= len(leaves)}
     roots = {0: EMPTY_ROOT} if 0 in wanted else {}
     frontier: list[bytes] = []

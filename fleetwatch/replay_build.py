@@ -11,7 +11,7 @@ once per page, as its live worker does per batch.
 A replay is a batch job: `fan_out_split` splits the models between as many processes as this
 process may use CPUs (`split`, by their measured cost), each reading the feed once for its own
 models (this process runs the first group). On 2 cores the telemetry model alone costs about
-as much as the seven others together, so two processes take about 0.55 of one's time
+as much as the seven others together, so two processes take about 0.6 of one's time
 (docs/audit.md 19.6).
 """
 
@@ -205,6 +205,8 @@ def fan_out_split(
         if progress is not None:
             progress(name, position, end)
         drain()
+        if _failed(children):  # stop now, not after this process's own models
+            raise RuntimeError(f"the replay failed in its process: {_failed(children)}")
 
     try:
         own = {name: workers[name] for name in groups[0]}
@@ -219,12 +221,17 @@ def fan_out_split(
             if child.is_alive():
                 child.terminate()
                 child.join()
-    failed = [child.name for child in children if child.exitcode != 0]
+    failed = _failed(children)  # every child has ended here
     if failed:
-        raise RuntimeError(f"the replay failed in its process: {'; '.join(failed)}")
+        raise RuntimeError(f"the replay failed in its process: {failed}")
     for group in groups[1:]:
         for name in group:
             workers[name].skip_to(reached[name])
+
+
+def _failed(children: Sequence[Any]) -> str:
+    """The names of the processes that ended with an error, "; "-joined ("" for none)."""
+    return "; ".join(c.name for c in children if c.exitcode not in (None, 0))
 
 
 def _build_apart(
