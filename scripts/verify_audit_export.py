@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Verify a Fleetwatch auditor's export offline (docs/audit.md section 19.5).
 
-Usage: python verify_audit_export.py EXPORT.jsonl [--key-id KEY_ID]
+Usage: python verify_audit_export.py EXPORT.jsonl [--key-id KEY_ID ...]
 
 Standalone on purpose: the Python standard library and the `cryptography` package only, no
 import of the project, so an auditor can read all of it. It checks
 
-- the checkpoint's ed25519 signature (and, with --key-id, that the key is the one published);
+- the checkpoint's ed25519 signature (and, with --key-id, that the key is one published: give
+  it once per key the auditor trusts, e.g. a tenant's current key and the one it rotated from);
 - per event: the stored bytes' SHA-256 against the envelope, the envelope's tenant, the leaf
   hash SHA-256(0x00 || canonical envelope) and its inclusion proof against the signed root
   (RFC 9162 section 2.1.3.2), increasing feed positions, and each stream's hash chain (`prev`
@@ -63,14 +64,15 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], roo
     return sn == 0 and r == root
 
 
-def check_checkpoint(cp: dict[str, Any], key_id: str | None) -> list[str]:
+def check_checkpoint(cp: dict[str, Any], key_ids: list[str] | None) -> list[str]:
     public_key = base64.b64decode(cp["public_key"])
     failures = []
     found_id = hashlib.sha256(public_key).hexdigest()[:16]
     if found_id != cp["key_id"]:
         failures.append(f"checkpoint: key id {cp['key_id']} is not the key's ({found_id})")
-    if key_id is not None and found_id != key_id:
-        failures.append(f"checkpoint: signed by key {found_id}, not the published {key_id}")
+    if key_ids and found_id not in key_ids:
+        published = " or ".join(key_ids)
+        failures.append(f"checkpoint: signed by key {found_id}, not the published {published}")
     body = "\n".join(
         (
             CHECKPOINT_FORMAT,
@@ -117,12 +119,12 @@ def check_event(
     return failures
 
 
-def verify_export(lines: list[str], key_id: str | None = None) -> tuple[list[str], str]:
+def verify_export(lines: list[str], key_ids: list[str] | None = None) -> tuple[list[str], str]:
     """The failures, and a summary."""
     cp = json.loads(lines[0])
     if cp.get("kind") != "checkpoint":
         return ["the first line is not the checkpoint"], ""
-    failures = check_checkpoint(cp, key_id)
+    failures = check_checkpoint(cp, key_ids)
     root = bytes.fromhex(cp["root"])
     chains: dict[str, tuple[int, str]] = {}
     indexes, last_position = [], 0
@@ -147,7 +149,11 @@ def verify_export(lines: list[str], key_id: str | None = None) -> tuple[list[str
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Verify a Fleetwatch auditor's export.")
     parser.add_argument("export", help="the export file (JSON lines)")
-    parser.add_argument("--key-id", help="the published key id the checkpoint must carry")
+    parser.add_argument(
+        "--key-id",
+        action="append",
+        help="a published key id the checkpoint may be signed by (repeatable)",
+    )
     args = parser.parse_args(argv)
     try:
         with open(args.export, encoding="utf-8") as f:

@@ -54,8 +54,9 @@ def _signers(output: str) -> dict[str, str]:
     return {line.split("'")[1]: line.rsplit(" ", 1)[1] for line in output.splitlines()}
 
 
-def _verifier(path: Path, key_id: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(VERIFIER), str(path), "--key-id", key_id]
+def _verifier(path: Path, *key_ids: str) -> subprocess.CompletedProcess[str]:
+    pinned = [arg for key_id in key_ids for arg in ("--key-id", key_id)]
+    command = [sys.executable, str(VERIFIER), str(path), *pinned]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -109,6 +110,10 @@ def test_tenant_keys_sign_verify_rotate_and_retire(
     assert _signers(_cli("audit", "checkpoint"))["acme"] == second["id"]
     _cli("audit", "export", "acme", "--out", str(export))
     assert _verifier(export, second["id"]).returncode == 0
+    # An auditor pinning the tenant's keys across the rotation accepts the export either way.
+    assert _verifier(export, first["id"], second["id"]).returncode == 0
+    refused = _verifier(export, first["id"], system_id)
+    assert f"not the published {first['id']} or {system_id}" in refused.stdout
 
 
 @pytest.mark.parametrize(
