@@ -205,8 +205,9 @@ def fan_out_split(
         if progress is not None:
             progress(name, position, end)
         drain()
-        if _failed(children):  # stop now, not after this process's own models
-            raise RuntimeError(f"the replay failed in its process: {_failed(children)}")
+        failed = _failed(children)
+        if failed:  # stop now, not after this process's own models
+            raise RuntimeError(f"the replay failed in its process: {failed}")
 
     try:
         own = {name: workers[name] for name in groups[0]}
