@@ -18,6 +18,7 @@ from event_store.own_tables import own_tables_recorder
 from event_store.state_snapshots import SQLiteStateSnapshots, StateSnapshots
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import MODELS_BY_NAME
+from ingestion.mqtt_session import MqttTls
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from notifications.wiring import build_dispatcher, build_outbox, build_senders
@@ -196,6 +197,8 @@ def build_ota_loops(
     fire: Fire,
     render: Render,
     wakeup: Wakeup | None = None,
+    *,
+    tls: MqttTls | None = None,
 ) -> OtaLoops:
     """The timer loop (firing into the orchestrator's `fire`, woken by the timers announced
     to `wakeup`) and the job dispatcher: it publishes `render`ed documents through
@@ -209,7 +212,14 @@ def build_ota_loops(
     if settings.ota_mqtt_url is not None:
         from ota.mqtt_jobs import MqttDeviceJobs
 
-        publisher = MqttDeviceJobs(settings.ota_mqtt_url, client_id=settings.ota_mqtt_client_id)
+        files = tls or MqttTls()
+        publisher = MqttDeviceJobs(
+            settings.ota_mqtt_url,
+            client_id=settings.ota_mqtt_client_id,
+            ca_file=files.ca_file,
+            cert_file=files.cert_file,
+            key_file=files.key_file,
+        )
     jobs = JobDispatcher(store, publisher, render, poll_interval=poll)
     return OtaLoops(timers, jobs, publisher)
 

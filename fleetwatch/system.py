@@ -217,18 +217,15 @@ def build_system(
     wakeup = Wakeup()  # timers stored in this process wake its timer loop
     workers["ota_schedule"], ota_schedule = build_ota_schedule(app, wakeup)
     channel = notice_channel(settings)  # http without a publisher: devices poll jobs/next
-    ota = workers["ota"] = build_ota(
-        app,
-        AnnouncedTimers(ota_schedule, wakeup),
-        ota_services.deployment_service,
-        channel=channel,
-    )
+    timers = AnnouncedTimers(ota_schedule, wakeup)
+    ota = workers["ota"] = build_ota(app, timers, ota_services.deployment_service, channel=channel)
     ledger = workers["ledger"] = build_ledger(app, settings, open_ledger(app, settings))
     render = ota_services.documents.render_notice
-    timers = AnnouncedTimers(ota_schedule, wakeup)
     sweeper = build_upload_sweeper(ota_services, readers["firmware"], timers)
     fire = fire_timers(sweeper.fire, ota.projection.fire)  # unconfirmed uploads, deployments
-    ota_loops = build_ota_loops(ota_schedule, settings, fire, render, wakeup)
+    ota_loops = build_ota_loops(
+        ota_schedule, settings, fire, render, wakeup, tls=ingest_settings.mqtt_tls()
+    )
     parquet = workers["parquet"] = build_parquet(app, settings, readers["device_status"])
     views |= {"alerting": alerting.projection, "parquet": parquet.projection}  # rebuildable too
     exports = build_exports(

@@ -55,5 +55,7 @@ def build_ingestion(
         client_id=ingest.mqtt_client_id,
         shared_group=ingest.mqtt_shared_group,
         receive_maximum=ingest.mqtt_receive_maximum,
+        tls=ingest.mqtt_tls(),
+        device_auth=ingest.mqtt_device_auth,
     )
     return service, mqtt

@@ -53,6 +53,8 @@ def build_ota_services(
             ingest.mqtt_url,
             client_id=f"{ingest.mqtt_client_id}-jobs",
             shared_group=ingest.mqtt_shared_group,
+            tls=ingest.mqtt_tls(),
+            device_auth=ingest.mqtt_device_auth,
         )
     return OtaServices(firmware, deployments, blobs, documents, device_jobs, jobs_mqtt)
 

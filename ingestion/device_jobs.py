@@ -142,12 +142,14 @@ class DeviceJobService:
         self.documents = documents
         self.blobs = blobs
 
-    def authenticate(self, device_id: UUID, token: object) -> DeviceAccess:
+    def authenticate(self, device_id: UUID, token: object, *, proven: bool = False) -> DeviceAccess:
+        """The device's access when `token` is its current one, or when the channel `proven`
+        the device id (an MQTT listener that checked the device's certificate)."""
         access = self.directory.lookup(device_id)
-        denied = check_access(access, device_id, token)
+        denied = check_access(access, device_id, token, proven=proven)
         if denied in (AccessDenied.UNAUTHENTICATED, AccessDenied.UNKNOWN_DEVICE):
             access = self.directory.lookup(device_id, max_age=REFRESH_AFTER_S)
-            denied = check_access(access, device_id, token)
+            denied = check_access(access, device_id, token, proven=proven)
         if denied is not None or access is None:
             raise DeviceDenied(denied or AccessDenied.UNKNOWN_DEVICE)
         return access

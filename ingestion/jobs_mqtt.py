@@ -2,26 +2,28 @@
 `devices/+/jobs/+/update` (QoS 1) answering each update on the same topic plus `/accepted`
 (`{seq, duplicate}`) or `/rejected` (`{seq, code, field, message}`), QoS 1.
 
-Authenticated as telemetry over MQTT is (`ingestion/mqtt.py`): our Mosquitto proves nothing
-about a publisher, so the payload carries the device's token (`"token"`), which must be the
-current credential of the device the topic names; the tenant is that device's. The payload
-names no device. An update is decided and committed before the answer is published and before
-paho acknowledges the message (its PUBACK follows `on_message`), so a crash before the commit
-leaves the message in our persistent session for redelivery, and a redelivered update is a
-duplicate `seq` (answered `duplicate: true`, stored once). An unexpected failure (the store
-down) is answered `UNAVAILABLE`: the device sends the same `seq` again later.
+Authenticated as telemetry over MQTT is (`ingestion/mqtt.py`, `device_auth`): with `"token"`
+the payload carries the device's token (`"token"`), which must be the current credential of the
+device the topic names; with `"certificate"` the broker proved the topic's device and no token
+is needed. The tenant is that device's. The payload names no device.
+
+An update is decided and committed before the answer is published and before paho
+acknowledges the message (its PUBACK follows `on_message`), so a crash before the commit leaves
+the message in our persistent session for redelivery, and a redelivered update is a duplicate
+`seq` (answered `duplicate: true`, stored once). An unexpected failure (the store down) is
+answered `UNAVAILABLE`: the device sends the same `seq` again later.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 
 from ingestion.device_jobs import DeviceJobService, parse_body, parse_device_id, parse_update
-from ingestion.mqtt_session import MqttSubscriber
+from ingestion.mqtt_session import MqttSubscriber, MqttTls
 from write_side.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -38,14 +40,18 @@ class JobUpdatesSubscriber(MqttSubscriber):
         client_id: str = "fleetwatch-jobs",
         topic_root: str = "devices",
         shared_group: str | None = "fleetwatch",
+        tls: MqttTls | None = None,
+        device_auth: Literal["token", "certificate"] = "token",
     ) -> None:
         self.service = service
         self.answered = 0
+        self.proven = device_auth == "certificate"
         super().__init__(
             url,
             client_id=client_id,
             topic=f"{topic_root}/+/jobs/+/update",
             shared_group=shared_group,
+            tls=tls,
         )
 
     def _on_message(self, client: mqtt.Client, _: Any, message: mqtt.MQTTMessage) -> None:
@@ -60,7 +66,8 @@ class JobUpdatesSubscriber(MqttSubscriber):
         seq = _seq(payload)
         try:
             body = parse_body(payload)
-            access = self.service.authenticate(parse_device_id(device), body.get("token"))
+            device_id = parse_device_id(device)
+            access = self.service.authenticate(device_id, body.get("token"), proven=self.proven)
             command = parse_update(access.device_id, execution, body, token=True)
             return True, self.service.report(access, command).to_json()
         except DomainError as e:

@@ -11,10 +11,14 @@ DUP set, when a subscriber with the same client id connects again; the device's 
 stream then drops it if it was stored after all. Acks of messages received on an earlier
 connection are dropped (their packet ids belong to that connection; the broker resends them).
 
-Authentication: our Mosquitto allows anonymous clients and checks no ACL, so it proves nothing;
-each message carries the device's token in its JSON payload (`"token"`), and the device id in the
-topic must equal the payload's `device_id`. (A production broker would also authenticate the
-connection, e.g. MQTT username = device id, password = token, via an auth plugin.)
+Authentication, `device_auth`:
+- `"token"` (the default): the broker proves nothing (our development Mosquitto lets anonymous
+  clients in), so each message carries the device's token in its JSON payload (`"token"`), and
+  the device id in the topic must equal the payload's `device_id`.
+- `"certificate"`: the broker proved the topic's device (docs/ingestion.md: certificates: a TLS
+  listener that requires a certificate signed by the fleet's CA, whose common name is the device
+  id, and an ACL letting it write `devices/<its id>/telemetry` only), so no token is needed; the
+  device must still be registered and active, and the payload's `device_id` the topic's.
 
 Backpressure: when the service's buffer is full, `on_message` blocks paho's network thread, so
 the broker stops sending once our in-flight window (`Receive Maximum`, 1,000 by default) is full
@@ -28,12 +32,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 
 from ingestion.buffer import IngestService
-from ingestion.mqtt_session import MqttSubscriber
+from ingestion.mqtt_session import MqttSubscriber, MqttTls
 from write_side.ingestion import Submission
 
 log = logging.getLogger(__name__)
@@ -58,8 +62,11 @@ class MqttIngestor(MqttSubscriber):
         topic_root: str = "devices",
         shared_group: str | None = "fleetwatch",
         receive_maximum: int = 1000,
+        tls: MqttTls | None = None,
+        device_auth: Literal["token", "certificate"] = "token",
     ) -> None:
         self.service = service
+        self.proven = device_auth == "certificate"
         self.received = 0
         self.acked = 0
         self._lock = threading.Lock()
@@ -72,6 +79,7 @@ class MqttIngestor(MqttSubscriber):
             shared_group=shared_group,
             manual_ack=True,
             receive_maximum=receive_maximum,
+            tls=tls,
         )
 
     def _on_session(self) -> None:
@@ -86,6 +94,7 @@ class MqttIngestor(MqttSubscriber):
             payload=bytes(message.payload),
             transport="mqtt",
             channel_device_id=parts[-2] if len(parts) >= 3 else "",
+            channel_proven=self.proven,
         )
         with self._lock:
             slot = _Slot(message.mid, self._generation)

@@ -13,14 +13,20 @@ group's messages (Mosquitto queues them for the absent member, then drops what e
 `max_queued_messages`), which only that client id coming back receives. A process that stops
 for good (a replica scaled away, a client id not used again) must have its session ended:
 `end_session` (`fleetwatch ingest end-session`).
+
+`mqtts://host:port` connects over TLS (`MqttTls`: the CA of the broker's certificate, and this
+client's own certificate where the broker requires one, docs/ingestion.md: certificates); a user
+and password in the URL are the connection's credentials.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -31,6 +37,42 @@ from paho.mqtt.reasoncodes import ReasonCode
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 3600
+
+
+@dataclass(frozen=True)
+class MqttTls:
+    """TLS files for an `mqtts://` broker: the CA that signed the broker's certificate (None:
+    the system's CAs), and this client's certificate and key (where the broker requires one)."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+def new_client(
+    url: str, client_id: str, tls: MqttTls | None = None, *, manual_ack: bool = False
+) -> mqtt.Client:
+    """A paho MQTT v5 client for `url` (`mqtt://` or `mqtts://`, credentials from the URL)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("mqtt", "mqtts"):
+        raise ValueError(f"an MQTT URL is mqtt:// or mqtts://, not {parsed.scheme}://")
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=MQTTProtocolVersion.MQTTv5,
+        manual_ack=manual_ack,
+    )
+    if parsed.username:
+        password = unquote(parsed.password) if parsed.password else None
+        client.username_pw_set(unquote(parsed.username), password)
+    if parsed.scheme == "mqtts":
+        files = tls or MqttTls()
+        client.tls_set(
+            ca_certs=str(files.ca_file) if files.ca_file else None,
+            certfile=str(files.cert_file) if files.cert_file else None,
+            keyfile=str(files.key_file) if files.key_file else None,
+        )
+    return client
 
 
 class MqttSubscriber:
@@ -45,18 +87,14 @@ class MqttSubscriber:
         shared_group: str | None,
         manual_ack: bool = False,
         receive_maximum: int | None = None,
+        tls: MqttTls | None = None,
     ) -> None:
         self.host, self.port = broker_address(url)
         self.topic = topic
         self.subscription = f"$share/{shared_group}/{topic}" if shared_group else topic
         self.connected = threading.Event()  # set once connected AND subscribed (SUBACK)
         self._receive_maximum = receive_maximum
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-            manual_ack=manual_ack,
-        )
+        self.client = new_client(url, client_id, tls, manual_ack=manual_ack)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -69,7 +107,13 @@ class MqttSubscriber:
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         if self._receive_maximum is not None:
             props.ReceiveMaximum = self._receive_maximum
-        self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
+        try:
+            self.client.connect(
+                self.host, self.port, keepalive=30, clean_start=False, properties=props
+            )
+        except OSError as e:  # refused, or a TLS handshake the broker failed
+            msg = f"MQTT broker at {self.host}:{self.port} did not accept the connection: {e}"
+            raise ConnectionError(msg) from e
         self.client.loop_start()
         if not self.connected.wait(timeout):
             self.stop()
@@ -100,13 +144,13 @@ class MqttSubscriber:
         raise NotImplementedError
 
 
-def end_session(url: str, client_id: str, timeout: float = 10.0) -> bool:
+def end_session(
+    url: str, client_id: str, timeout: float = 10.0, tls: MqttTls | None = None
+) -> bool:
     """End the broker's session of `client_id` (connect with clean start, session expiry 0,
     disconnect): it leaves its shared subscriptions and what was queued for it is discarded.
     False when the broker did not accept the connection in time."""
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-    )
+    client = new_client(url, client_id, tls)
     accepted = threading.Event()
     client.on_connect = lambda *args: accepted.set() if not args[3].is_failure else None
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -121,6 +165,8 @@ def end_session(url: str, client_id: str, timeout: float = 10.0) -> bool:
 
 
 def broker_address(url: str) -> tuple[str, int]:
-    """Host and port of `mqtt://host:port` (127.0.0.1 and 1883 when absent)."""
+    """Host and port of `mqtt://host:port` (127.0.0.1, and 1883 or for mqtts:// 8883, when
+    absent)."""
     parsed = urlparse(url)
-    return parsed.hostname or "127.0.0.1", parsed.port or 1883
+    default = 8883 if parsed.scheme == "mqtts" else 1883
+    return parsed.hostname or "127.0.0.1", parsed.port or default

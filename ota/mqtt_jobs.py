@@ -4,8 +4,10 @@
 stays pending and the dispatcher tries again.
 
 The URL is `mqtt://host:port` or `mqtts://host:port` (TLS with the system's CAs, or
-`ca_file`); a user and password in the URL (`mqtts://fleetwatch:secret@broker:8883`) are the
-connection's credentials. The broker sees our client id; several dispatchers need distinct ids.
+`ca_file`, and our own certificate, `cert_file` and `key_file`, where the broker requires one:
+docs/ingestion.md: certificates); a user and password in the URL
+(`mqtts://fleetwatch:secret@broker:8883`) are the connection's credentials. The broker sees
+our client id; several dispatchers need distinct ids.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class MqttDeviceJobs:
         topic_root: str = "devices",
         timeout: float = 10.0,
         ca_file: Path | None = None,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
     ) -> None:
         parsed = urlparse(url)
         if parsed.scheme not in ("mqtt", "mqtts"):
@@ -69,7 +73,11 @@ class MqttDeviceJobs:
                 unquote(parsed.username), unquote(parsed.password) if parsed.password else None
             )
         if tls:
-            self.client.tls_set(ca_certs=str(ca_file) if ca_file else None)
+            self.client.tls_set(
+                ca_certs=str(ca_file) if ca_file else None,
+                certfile=str(cert_file) if cert_file else None,
+                keyfile=str(key_file) if key_file else None,
+            )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *_: self.connected.clear()
         self.client.on_publish = self._on_publish

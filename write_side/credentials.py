@@ -130,15 +130,23 @@ def check_access(
     device_id: UUID,
     token: object,
     trusted_tenant: str | None = None,
+    *,
+    proven: bool = False,
 ) -> AccessDenied | None:
     """None when the message may be stored for `device_id`.
 
     `trusted_tenant` is set only by transports that authenticated the device themselves (AWS IoT
     Core: X.509 certificate bound to the client id); then no token is needed, but the device must
-    still exist in that tenant and be active. Otherwise the token must be the device's current
-    one. Unknown devices are reported only to callers holding a well-formed token for that id.
+    still exist in that tenant and be active. `proven`: the transport proved the device id (a
+    broker that checked the device's certificate, whose name is the id) but not the tenant;
+    then the device must exist, in its own tenant, and be active. Otherwise the token must be
+    the device's current one. Unknown devices are reported only to callers holding a
+    well-formed token for that id.
     """
-    if trusted_tenant is None:
+    if proven:
+        if access is None:
+            return AccessDenied.UNKNOWN_DEVICE
+    elif trusted_tenant is None:
         parts = token if isinstance(token, TokenParts) else parse_token(token)
         if parts is None or parts.device_id != device_id:
             return AccessDenied.UNAUTHENTICATED

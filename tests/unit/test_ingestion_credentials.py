@@ -78,6 +78,14 @@ def test_a_trusted_transport_needs_no_token_but_the_right_tenant() -> None:
     assert denied is AccessDenied.DEVICE_DECOMMISSIONED
 
 
+def test_a_proven_device_needs_no_token_and_keeps_its_own_tenant() -> None:
+    assert check_access(access(), DEVICE, None, proven=True) is None
+    assert check_access(None, DEVICE, None, proven=True) is AccessDenied.UNKNOWN_DEVICE
+    retired = access(decommissioned=True)
+    assert check_access(retired, DEVICE, None, proven=True) is AccessDenied.DEVICE_DECOMMISSIONED
+    assert check_access(access(), DEVICE, "not a token") is AccessDenied.UNAUTHENTICATED
+
+
 def test_directory_caches_known_and_briefly_unknown_devices() -> None:
     now = [0.0]
     loads: list[uuid.UUID] = []

@@ -204,6 +204,38 @@ def test_trusted_transports_name_the_tenant(fleet: Fleet) -> None:
     assert [r.status for r in fleet.ingest(ok, wrong)] == ["accepted", "rejected"]
 
 
+def test_a_proven_channel_needs_no_token_but_its_own_device(fleet: Fleet) -> None:
+    """A broker that checked the device's certificate proves the topic's device: no token, the
+    device's own tenant; the message must still be that device's, and the device registered."""
+    (device, _), (other, _) = fleet.device("acme"), fleet.device("other")
+    unknown = uuid.uuid4()
+
+    def proven(device_id: uuid.UUID, message_id: str, topic: uuid.UUID | None = None) -> Submission:
+        channel = str(topic or device_id)
+        return Submission(
+            message(device_id, message_id), "mqtt", channel_device_id=channel, channel_proven=True
+        )
+
+    results = fleet.ingest(
+        proven(device, "a"),
+        proven(other, "b"),
+        proven(other, "c", topic=device),  # another device's message on this device's topic
+        proven(unknown, "d"),
+        Submission(message(device, "e"), "mqtt", channel_device_id=str(device)),  # not proven
+        Submission(message(device, "f"), "mqtt", channel_proven=True),  # no channel: no proof
+    )
+    assert [(r.status, r.code) for r in results] == [
+        ("accepted", None),
+        ("accepted", None),
+        ("rejected", "UNAUTHENTICATED"),
+        ("rejected", "UNKNOWN_DEVICE"),
+        ("rejected", "UNAUTHENTICATED"),
+        ("rejected", "UNAUTHENTICATED"),
+    ]
+    assert fleet.stored_entries("acme", device) == ["a"]
+    assert fleet.stored_entries("other", other) == ["b"]
+
+
 def test_groups_hold_one_tenant_and_a_bounded_number_of_devices(fleet: Fleet) -> None:
     handler = fleet.new_handler(max_streams_per_call=2)
     devices = [fleet.device("acme") for _ in range(3)] + [fleet.device("other")]

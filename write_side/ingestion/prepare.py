@@ -61,17 +61,18 @@ def prepare_submission(
         detail = "the topic names another device than the message"
         return MessageResult.rejected(AccessDenied.UNAUTHENTICATED, detail, message_id, device_id)
     token: object = submission.token or raw.get("token")
-    if submission.trusted_tenant is None:
+    proven = submission.channel_proven and channel is not None
+    if submission.trusted_tenant is None and not proven:
         token = parse_token(token)
         if token is None or token.device_id != device_id:
             detail = "a valid device token for this device is required"
             code = AccessDenied.UNAUTHENTICATED
             return MessageResult.rejected(code, detail, message_id, device_id)
     access = directory.lookup(device_id)
-    denied = check_access(access, device_id, token, submission.trusted_tenant)
+    denied = check_access(access, device_id, token, submission.trusted_tenant, proven=proven)
     if denied in _MAYBE_STALE:  # issued or registered a moment ago? ask the store again
         access = directory.lookup(device_id, max_age=REFRESH_AFTER_S)
-        denied = check_access(access, device_id, token, submission.trusted_tenant)
+        denied = check_access(access, device_id, token, submission.trusted_tenant, proven=proven)
     if denied is not None or access is None:
         code = denied or AccessDenied.UNKNOWN_DEVICE
         return MessageResult.rejected(code, _DENIED[code], message_id, device_id)

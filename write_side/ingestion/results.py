@@ -116,6 +116,9 @@ class Submission(NamedTuple):
     token: str | None = None  # from the transport (HTTP header); else the payload's "token"
     channel_device_id: str | None = None  # the device the channel names (MQTT/IoT Core topic)
     trusted_tenant: str | None = None  # set only when the transport authenticated the device
+    # Set only when the broker proved that the channel's device sent it (an MQTT listener that
+    # requires a device certificate and lets a device publish on its own topic only).
+    channel_proven: bool = False
 
 
 class Pending(NamedTuple):
