@@ -1,6 +1,6 @@
 """The operators' command line: `fleetwatch serve | demo | token issue | dynamodb create-tables |
-projections rebuild | events | replay | export | report | audit verify | user erase`. Bad input
-exits with code 2 and a one-line error, no traceback.
+projections rebuild | events | replay | export | report | audit verify | user erase | mqtt`.
+Bad input exits with code 2 and a one-line error, no traceback.
 
 A package by command group: `serving` (the long-running processes), `stores` (tables, read
 models, the feed), `admin` (tokens and credentials), `audit` (tamper evidence), `replay` (the
@@ -16,6 +16,7 @@ from fleetwatch.cli.admin import credential_app, token_app, user_app
 from fleetwatch.cli.audit import audit_app
 from fleetwatch.cli.common import check_settings
 from fleetwatch.cli.export import export, report
+from fleetwatch.cli.mqtt import mqtt_app
 from fleetwatch.cli.replay import replay
 from fleetwatch.cli.serving import demo, ingest_app, serve, simulate
 from fleetwatch.cli.stores import dynamodb_app, events, projections_app
@@ -38,3 +39,4 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(credential_app, name="credential")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(mqtt_app, name="mqtt")

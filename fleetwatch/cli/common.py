@@ -17,8 +17,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def fail(message: str) -> typer.Exit:
-    """Bad input: a one-line error on stderr and exit code 2, no traceback."""
-    err.print(f"[bold red]error:[/] {message}")
+    """Bad input: a one-line error on stderr and exit code 2, no traceback (one line in a pipe
+    or a file too: never wrapped at the console's width)."""
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -30,12 +31,16 @@ def check_settings() -> None:
 
     from fleetwatch.ledger import key_ring
     from fleetwatch.settings import Settings
+    from ingestion.settings import IngestSettings
 
     try:
         settings = Settings()
+        IngestSettings()
     except ValidationError as e:
         fields = "; ".join(
             f"FLEETWATCH_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}"
+            if error["loc"]
+            else error["msg"].removeprefix("Value error, ")
             for error in e.errors()
         )
         raise fail(f"bad settings: {fields}") from None
