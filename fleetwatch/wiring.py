@@ -211,6 +211,14 @@ def application_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def make_tables_made_on_first_use(app: FleetApplication) -> None:
+    """Make now the tables a system otherwise makes only when first used (the telemetry
+    snapshots' table: `FleetApplication.telemetry_repository`), so a store whose tables were
+    all made beforehand (`fleetwatch dynamodb create-tables`, scripts/table_census.py, the CDK
+    app) runs with FLEETWATCH_CREATE_TABLES=false. Needs CREATE_TABLE on."""
+    _ = app.telemetry_repository
+
+
 def build_fanout(settings: Settings) -> Fanout:
     if settings.redis_url:
         from read_side.fanout_redis import RedisFanout

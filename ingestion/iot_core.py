@@ -1,6 +1,7 @@
 """AWS IoT Core transport: `handle(service, event)` for the events of a topic rule.
 
-Rule: `SELECT *, topic(2) AS device_id, clientid() AS client_id FROM 'devices/+/telemetry'`.
+Rule: `RULE_SQL`, `SELECT *, topic(2) AS device_id, clientid() AS client_id FROM
+'devices/+/telemetry'` (the CDK app deploys this one: infra/edges.py).
 IoT Core authenticated the device (X.509 certificate; an IoT policy binds the client id
 `{tenant}_{device_id}` to its own topic), so the handler trusts `client_id` instead of a token:
 the tenant is the part before the last `_`, and the device id after it must be the message's.
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from ingestion.buffer import IngestService
 
 COMMIT_TIMEOUT_S = 25.0
+# The topic rule this handler reads the events of: `device_id` and `client_id` are its aliases.
+RULE_SQL = "SELECT *, topic(2) AS device_id, clientid() AS client_id FROM 'devices/+/telemetry'"
 
 
 def handle(service: IngestService, event: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from fleetwatch.lease_keeper import lease_of
 from fleetwatch.runtime import tune_gc
 from fleetwatch.settings import Settings
 from fleetwatch.supervisor import LeaseHeld
+from fleetwatch.wiring import make_tables_made_on_first_use
 
 dynamodb_app = typer.Typer(help="DynamoDB tables.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read-model projections.", no_args_is_help=True)
@@ -42,6 +43,7 @@ def dynamodb_create_tables(
     settings = Settings().model_copy(update=updates)
     system = build_system(settings)  # creates every missing table, waiting until ACTIVE
     try:
+        make_tables_made_on_first_use(system.app)
         client = system.views["device_status"].client  # type: ignore[attr-defined]
         pages = client.get_paginator("list_tables").paginate()  # 100 names a page
         names = [

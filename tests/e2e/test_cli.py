@@ -23,6 +23,7 @@ from fleetwatch.bootstrap import build_system
 from fleetwatch.cli import app
 from fleetwatch.demo import RULES, seed_rules
 from fleetwatch.settings import DEV_JWT_SECRET, Settings
+from infra.config import table_specs
 from read_side.device_status import DeviceFilter
 from tests.e2e.conftest import free_port
 from tests.e2e.graphql_client import subscribe_frame, sync_session
@@ -200,8 +201,12 @@ def test_dynamodb_create_tables(
         ],
     )
     assert result.exit_code == 0, result.output
+    made = {line.removeprefix(table_prefix) for line in result.output.splitlines()[1:]}
     for table in ("events", "tracking", "device_status", "ota_timers", "ota_outbox"):
-        assert f"{table_prefix}{table}" in result.output
+        assert table in made
+    # every table the deployment makes (infra/tables.json, the census), those made on first use
+    # too: a system started with FLEETWATCH_CREATE_TABLES=false then finds them all
+    assert made == {spec["TableName"] for spec in table_specs()}
 
 
 def test_projections_run_applies_the_feed_in_its_own_process_and_stops_on_sigterm(

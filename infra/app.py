@@ -1,0 +1,85 @@
+"""The CDK app: `python -m infra.app` (what `cdk.json` runs), one stack per stage.
+
+Context (`cdk synth -c key=value`): `stage` (dev, staging or prod; default: all three),
+`asset` (the Lambda code: a directory `scripts/package_lambda` built; default
+`build/lambda`). Nothing is looked up in an account at synth time: the stacks are
+environment-agnostic, and `cdk deploy` with the credentials of the target account puts them
+there (README, "Deploy to AWS").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from infra.alarms import build_alarms
+from infra.config import STAGES, Stage, function_environment, stage
+from infra.edges import build_http_api, build_iot, build_users
+from infra.functions import build_functions
+from infra.storage import build_storage
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ASSET = ROOT / "build" / "lambda"
+
+
+def build_stack(app: Any, which: Stage, asset: Path) -> Any:
+    stack = cdk.Stack(
+        app,
+        which.stack_name,
+        description=f"Fleetwatch IoT fleet monitoring, stage {which.name}",
+        termination_protection=which.retain,
+    )
+    cdk.Tags.of(stack).add("fleetwatch:stage", which.name)
+    storage = build_storage(stack, which)
+    users = build_users(stack, which)
+    environment = function_environment(
+        which,
+        region=cdk.Aws.REGION,
+        user_pool_id=users.pool.user_pool_id,
+        user_pool_client_id=users.client.user_pool_client_id,
+        blob_bucket=storage.blobs.bucket_name,
+        analytics_bucket=storage.analytics.bucket_name,
+        kms_key_arn=storage.key.key_arn,
+    )
+    functions = build_functions(stack, which, storage, asset, environment)
+    http_api = build_http_api(stack, which, users, functions.api)
+    build_iot(stack, which, functions.ingest, functions.dead_letters["ingest"], storage.key)
+    build_alarms(
+        stack,
+        which,
+        functions={
+            "api": functions.api,
+            "ingest": functions.ingest,
+            "projector": functions.projector,
+        },
+        http_api=http_api,
+        tables=storage.tables,
+        dead_letters=functions.dead_letters,
+        key=storage.key,
+    )
+    cdk.CfnOutput(stack, "HttpApiUrl", value=http_api.api_endpoint)
+    cdk.CfnOutput(stack, "UserPoolId", value=users.pool.user_pool_id)
+    cdk.CfnOutput(stack, "UserPoolClientId", value=users.client.user_pool_client_id)
+    return stack
+
+
+def build_app(outdir: str | None = None, context: dict[str, str] | None = None) -> Any:
+    app = cdk.App(outdir=outdir, context=context)
+    name = app.node.try_get_context("stage")
+    names = [str(name)] if name else list(STAGES)
+    asset = Path(str(app.node.try_get_context("asset") or DEFAULT_ASSET))
+    if not asset.is_dir():
+        raise SystemExit(f"no Lambda asset at {asset}: run scripts/package_lambda first")
+    for each in names:
+        build_stack(app, stage(each), asset)
+    return app
+
+
+def main() -> None:
+    build_app().synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The stages of a deployment and what differs between them, and the data the stacks are made
+from. Pure: no CDK here, so tests and the census import it without starting jsii."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STAGES = ("dev", "staging", "prod")
+TABLES_FILE = Path(__file__).with_name("tables.json")
+FEED_TABLE = "events"  # the table whose stream wakes the projectors
+ROLES = ("viewer", "operator", "admin", "auditor")  # Cognito groups = the API's roles
+# Routes the API function authenticates itself (device tokens, presigned URLs), or open.
+DEVICE_ROUTES = (
+    ("/ingest", "POST"),
+    ("/devices/{deviceId}/jobs/next", "GET"),
+    ("/devices/{deviceId}/jobs/{executionId}/updates", "POST"),
+    ("/firmware/{firmwareId}/image", "GET"),
+    ("/firmware/blobs/{proxy+}", "GET"),
+    ("/health", "GET"),
+)
+# What each function's code reads and writes, by table name without the prefix ("*": all).
+# Ingestion's writes are measured (tests/integration/test_infra_access.py: its events and the
+# telemetry streams' snapshots); every function reads every table (each builds the whole system,
+# which describes every table it opens). The API is the composition root of every command; the
+# projector writes the read models, their checkpoints and what their workers keep, so both
+# write every table until a workload covering each read model is measured.
+ACCESS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "api": (("*",), ("*",)),
+    "ingest": (("*",), ("events", "snapshots")),
+    "projector": (("*",), ("*",)),
+}
+
+
+def table_specs() -> list[dict[str, Any]]:
+    """The census of the tables the code makes (CreateTable's key schema, attributes and
+    indexes; names without the prefix)."""
+    specs: list[dict[str, Any]] = json.loads(TABLES_FILE.read_text())
+    return specs
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What a stage decides. `retain`: tables, buckets and the key outlive the stack (and
+    tables are protected from deletion); `telemetry_via_kinesis`: the IoT rule writes to a
+    Kinesis stream that a function reads in batches (else it invokes the function once per
+    message)."""
+
+    name: str
+    retain: bool
+    telemetry_via_kinesis: bool
+    log_retention_days: int
+    api_memory_mb: int = 1024
+    ingest_memory_mb: int = 1024
+    projector_memory_mb: int = 1024
+    sweep_minutes: int = 1  # the projectors' catch-up sweep
+    iterator_age_alarm_s: int = 60  # the stream's oldest record waiting this long: alarm
+
+    @property
+    def table_prefix(self) -> str:
+        return f"fleetwatch_{self.name}_"
+
+    @property
+    def stack_name(self) -> str:
+        return f"Fleetwatch-{self.name}"
+
+
+def stage(name: str) -> Stage:
+    """The stage called `name`; a ValueError naming the known ones otherwise."""
+    if name == "dev":
+        return Stage("dev", retain=False, telemetry_via_kinesis=False, log_retention_days=7)
+    if name == "staging":
+        return Stage("staging", retain=False, telemetry_via_kinesis=True, log_retention_days=30)
+    if name == "prod":
+        return Stage("prod", retain=True, telemetry_via_kinesis=True, log_retention_days=365)
+    raise ValueError(f"unknown stage {name!r}: one of {', '.join(STAGES)}")
+
+
+def function_environment(
+    stage: Stage,
+    *,
+    region: str,
+    user_pool_id: str,
+    user_pool_client_id: str,
+    blob_bucket: str,
+    analytics_bucket: str,
+    kms_key_arn: str,
+) -> dict[str, str]:
+    """The settings (FLEETWATCH_*) every function of the stage runs with: DynamoDB with the
+    stage's table prefix (tables made by the stack, never by the code), no projections inside
+    the API or ingestion (the projector function runs them), users' JWTs from the stage's
+    Cognito pool (ID tokens: they carry `custom:tenant_id`), blobs and analytics in S3,
+    personal data keys wrapped by the stage's KMS key."""
+    issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+    return {
+        "FLEETWATCH_STORE": "dynamodb",
+        "FLEETWATCH_DYNAMODB_TABLE_PREFIX": stage.table_prefix,
+        "FLEETWATCH_CREATE_TABLES": "false",
+        "FLEETWATCH_RUN_PROJECTIONS": "false",
+        "FLEETWATCH_JWKS_URL": f"{issuer}/.well-known/jwks.json",
+        "FLEETWATCH_JWT_ISSUER": issuer,
+        "FLEETWATCH_JWT_AUDIENCE": user_pool_client_id,
+        "FLEETWATCH_TENANT_CLAIM": "custom:tenant_id",
+        "FLEETWATCH_ROLES_CLAIM": "cognito:groups",
+        "FLEETWATCH_BLOB_STORE": "s3",
+        "FLEETWATCH_FIRMWARE_BUCKET": blob_bucket,
+        "FLEETWATCH_ANALYTICS_BUCKET": analytics_bucket,
+        "FLEETWATCH_PERSONAL_KEYS_KMS_KEY": kms_key_arn,
+    }

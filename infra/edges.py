@@ -1,0 +1,202 @@
+"""Where the world reaches the stage: the HTTP API (people, through Cognito; devices, with
+their own tokens), and IoT Core (devices with X.509 certificates).
+
+HTTP API (API Gateway v2) -> the `api` function (Mangum). Every route needs a Cognito ID token
+(the JWT authorizer: issuer the stage's user pool, audience its app client; the function checks
+the token again against the pool's JWKS) except the devices' routes, which the function
+authenticates by device token (`Authorization: Device ...`) or presigned URL, and `/health`.
+GraphQL queries and mutations work over it; subscriptions need the WebSocket API (issue 15
+item 4, not built).
+
+IoT Core: the rule `SELECT *, topic(2) AS device_id, clientid() AS client_id FROM
+'devices/+/telemetry'` (ingestion/iot_core.py) invokes the `ingest` function per message, or,
+where the stage says so, writes to a Kinesis stream (partition key the device) that the
+function reads in batches, reporting the records it could not commit (`batchItemFailures`)
+and bisecting a failing batch; a record that still fails lands in the dead letters. The
+devices' IoT policy lets a thing connect only as itself (client id = thing name
+`{tenant}_{device id}`) and publish only on its own telemetry topic (the thing's `device_id`
+attribute); on AWS devices take their OTA jobs over HTTP (`GET /devices/{id}/jobs/next`): no
+function serves the MQTT job topics there yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_iot as iot
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+
+from infra.config import DEVICE_ROUTES, ROLES, Stage
+from ingestion.iot_core import RULE_SQL
+
+TELEMETRY_SQL = RULE_SQL  # the rule whose events ingestion/iot_core.py reads
+
+
+@dataclass(frozen=True)
+class Users:
+    pool: Any  # cognito.UserPool
+    client: Any  # cognito.UserPoolClient
+
+
+def build_users(scope: Any, stage: Stage) -> Users:
+    """The stage's Cognito user pool: no self sign-up (admins invite), sign-in by email, a
+    tenant per user (`custom:tenant_id`, immutable), groups for the roles."""
+    pool = cognito.UserPool(
+        scope,
+        "Users",
+        self_sign_up_enabled=False,
+        sign_in_aliases=cognito.SignInAliases(email=True),
+        custom_attributes={"tenant_id": cognito.StringAttribute(mutable=False)},
+        password_policy=cognito.PasswordPolicy(min_length=12),
+        mfa=cognito.Mfa.OPTIONAL,
+        mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
+        account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+        removal_policy=cdk.RemovalPolicy.RETAIN if stage.retain else cdk.RemovalPolicy.DESTROY,
+    )
+    client = pool.add_client(
+        "Frontend",
+        auth_flows=cognito.AuthFlow(user_srp=True),
+        prevent_user_existence_errors=True,
+        generate_secret=False,
+    )
+    for role in ROLES:
+        cognito.CfnUserPoolGroup(
+            scope, f"Group{role.title()}", user_pool_id=pool.user_pool_id, group_name=role
+        )
+    return Users(pool, client)
+
+
+def build_http_api(scope: Any, stage: Stage, users: Users, api_function: Any) -> Any:
+    integration = integrations.HttpLambdaIntegration("Api", api_function)
+    authorizer = authorizers.HttpUserPoolAuthorizer(
+        "Cognito", users.pool, user_pool_clients=[users.client]
+    )
+    api = apigw.HttpApi(
+        scope,
+        "HttpApi",
+        api_name=f"fleetwatch-{stage.name}",
+        default_integration=integration,
+        default_authorizer=authorizer,
+        create_default_stage=True,
+    )
+    for path, method in DEVICE_ROUTES:
+        api.add_routes(
+            path=path,
+            methods=[apigw.HttpMethod(method)],
+            integration=integration,
+            authorizer=apigw.HttpNoneAuthorizer(),
+        )
+    return api
+
+
+def build_iot(scope: Any, stage: Stage, ingest: Any, dead_letters: Any, key: Any) -> Any:
+    """The telemetry rule (to the function, or through Kinesis) with its error action, and the
+    devices' policy. Returns the Kinesis stream, or None."""
+    rule_role = iam.Role(
+        scope,
+        "IotRuleRole",
+        assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
+        description=f"Fleetwatch {stage.name}: the telemetry rule's actions",
+    )
+    rule_errors = sqs.Queue(
+        scope,
+        "IotRuleErrors",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(14),
+    )
+    rule_errors.grant_send_messages(rule_role)
+    stream = None
+    if stage.telemetry_via_kinesis:
+        stream = kinesis.Stream(
+            scope,
+            "Telemetry",
+            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            encryption=kinesis.StreamEncryption.KMS,
+            encryption_key=key,
+            retention_period=cdk.Duration.hours(24),
+        )
+        stream.grant_write(rule_role)
+        action = iot.CfnTopicRule.ActionProperty(
+            kinesis=iot.CfnTopicRule.KinesisActionProperty(
+                stream_name=stream.stream_name,
+                role_arn=rule_role.role_arn,
+                partition_key="${topic(2)}",
+            )
+        )
+        ingest.add_event_source(
+            sources.KinesisEventSource(
+                stream,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=500,
+                max_batching_window=cdk.Duration.seconds(1),
+                report_batch_item_failures=True,
+                bisect_batch_on_error=True,
+                retry_attempts=5,
+                on_failure=sources.SqsDlq(dead_letters),
+            )
+        )
+    else:
+        action = iot.CfnTopicRule.ActionProperty(
+            lambda_=iot.CfnTopicRule.LambdaActionProperty(function_arn=ingest.function_arn)
+        )
+    rule = iot.CfnTopicRule(
+        scope,
+        "TelemetryRule",
+        topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
+            sql=TELEMETRY_SQL,
+            aws_iot_sql_version="2016-03-23",
+            rule_disabled=False,
+            actions=[action],
+            error_action=iot.CfnTopicRule.ActionProperty(
+                sqs=iot.CfnTopicRule.SqsActionProperty(
+                    queue_url=rule_errors.queue_url, role_arn=rule_role.role_arn
+                )
+            ),
+        ),
+    )
+    if stream is None:
+        ingest.add_permission(
+            "IotInvoke",
+            principal=iam.ServicePrincipal("iot.amazonaws.com"),
+            source_arn=rule.attr_arn,
+            source_account=cdk.Aws.ACCOUNT_ID,
+        )
+    _device_policy(scope)
+    return stream
+
+
+def _device_policy(scope: Any) -> None:
+    arn = f"arn:{cdk.Aws.PARTITION}:iot:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
+    device = "${iot:Connection.Thing.Attributes[device_id]}"
+    iot.CfnPolicy(
+        scope,
+        "DevicePolicy",
+        policy_document={
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "iot:Connect",
+                    "Resource": f"{arn}:client/${{iot:Connection.Thing.ThingName}}",
+                    "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}},
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": "iot:Publish",
+                    "Resource": f"{arn}:topic/devices/{device}/telemetry",
+                },
+            ],
+        },
+    )

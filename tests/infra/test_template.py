@@ -1,0 +1,371 @@
+"""The synthesised stacks (issue 15 items 1 and 2): linted, and checked resource by resource with
+`aws_cdk.assertions` and the template's JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.config import ACCESS, DEVICE_ROUTES, FEED_TABLE, ROLES, stage, table_specs
+from ingestion.iot_core import RULE_SQL
+
+from .conftest import ROOT, STAGES
+
+STAGE_PARAMS = pytest.mark.parametrize("name", STAGES)
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def function_id(template: dict[str, Any], handler: str) -> str:
+    [found] = [
+        k
+        for k, v in resources(template, "AWS::Lambda::Function").items()
+        if v["Properties"].get("Handler") == handler
+    ]
+    return found
+
+
+def test_cfn_lint_passes_every_stage(cdk_out: Path) -> None:
+    """cfn-lint's rules (the resource specification, properties, references) on the three
+    templates. W3005 is ignored: CDK adds a DependsOn on a role the function's GetAtt already
+    orders, which cfn-lint calls redundant."""
+    files = sorted(str(p) for p in cdk_out.glob("*.template.json"))
+    assert len(files) == 3
+    lint = ROOT / ".venv" / "bin" / "cfn-lint"
+    done = subprocess.run(
+        [str(lint), "--ignore-checks", "W3005", "--", *files],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_synthesised_without_account_or_region_lookups(cdk_out: Path) -> None:
+    manifest = json.loads((cdk_out / "manifest.json").read_text())
+    assert not manifest.get("missing"), "a context lookup needs an account"
+    for name in STAGES:
+        artifact = manifest["artifacts"][f"Fleetwatch-{name}"]
+        assert artifact["environment"] == "aws://unknown-account/unknown-region"
+        text = (cdk_out / f"Fleetwatch-{name}.template.json").read_text()
+        assert not re.search(r"\b\d{12}\b", text), "an account id is written in the template"
+
+
+@STAGE_PARAMS
+def test_every_table_the_code_makes_is_deployed_protected_and_encrypted(
+    templates: dict[str, dict[str, Any]], name: str
+) -> None:
+    template, which = templates[name], stage(name)
+    tables = {
+        v["Properties"]["TableName"]: v
+        for v in resources(template, "AWS::DynamoDB::Table").values()
+    }
+    specs = table_specs()
+    assert sorted(tables) == sorted(f"{which.table_prefix}{s['TableName']}" for s in specs)
+    for spec in specs:
+        table = tables[f"{which.table_prefix}{spec['TableName']}"]
+        props = table["Properties"]
+        assert props["KeySchema"] == spec["KeySchema"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["SSESpecification"]["SSEEnabled"] is True
+        assert props["SSESpecification"]["SSEType"] == "KMS"
+        indexes = {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes", [])}
+        assert sorted(indexes) == sorted(
+            i["IndexName"] for i in spec.get("GlobalSecondaryIndexes", [])
+        )
+        for index in spec.get("GlobalSecondaryIndexes", []):
+            assert indexes[index["IndexName"]]["KeySchema"] == index["KeySchema"]
+        streamed = spec["TableName"] == FEED_TABLE
+        assert ("StreamSpecification" in props) == streamed
+        assert table["DeletionPolicy"] == ("Retain" if which.retain else "Delete")
+        assert props.get("DeletionProtectionEnabled", False) is which.retain
+
+
+def test_the_feed_streams_keys_only_to_the_projector(templates: dict[str, dict[str, Any]]) -> None:
+    from aws_cdk.assertions import Match, Template  # here: it starts jsii (Node.js)
+
+    for name in STAGES:
+        template = Template.from_json(templates[name])
+        template.has_resource_properties(
+            "AWS::DynamoDB::Table",
+            {
+                "TableName": f"{stage(name).table_prefix}{FEED_TABLE}",
+                "StreamSpecification": {"StreamViewType": "KEYS_ONLY"},
+            },
+        )
+        projector = function_id(templates[name], "fleetwatch.lambdas.projector_handler")
+        template.has_resource_properties(
+            "AWS::Lambda::EventSourceMapping",
+            {
+                "FunctionName": {"Ref": projector},
+                "EventSourceArn": Match.any_value(),
+                "StartingPosition": "LATEST",
+                "BatchSize": 100,
+                "MaximumBatchingWindowInSeconds": 1,
+                "MaximumRetryAttempts": 2,
+                "BisectBatchOnFunctionError": False,
+                "ParallelizationFactor": 1,
+                "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
+            },
+        )
+
+
+def test_a_schedule_sweeps_the_projectors(templates: dict[str, dict[str, Any]]) -> None:
+    template = templates["dev"]
+    [schedule] = resources(template, "AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == "rate(1 minute)"
+    projector = function_id(template, "fleetwatch.lambdas.projector_handler")
+    assert props["Target"]["Arn"] == {"Fn::GetAtt": [projector, "Arn"]}
+    assert "DeadLetterConfig" in props["Target"]
+    role = props["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    actions = _role_actions(template, role)
+    assert "lambda:InvokeFunction" in actions
+    assert not any(a.startswith("dynamodb:") for a in actions)
+
+
+def test_telemetry_goes_through_kinesis_where_the_stage_says(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    from aws_cdk.assertions import Match, Template
+
+    for name in STAGES:
+        template = templates[name]
+        [rule] = resources(template, "AWS::IoT::TopicRule").values()
+        payload = rule["Properties"]["TopicRulePayload"]
+        assert payload["Sql"] == RULE_SQL
+        assert "Sqs" in payload["ErrorAction"]
+        [action] = payload["Actions"]
+        ingest = function_id(template, "fleetwatch.lambdas.iot_core_handler")
+        mappings = [
+            m["Properties"]
+            for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+            if m["Properties"]["FunctionName"] == {"Ref": ingest}
+        ]
+        if stage(name).telemetry_via_kinesis:
+            assert action["Kinesis"]["PartitionKey"] == "${topic(2)}"
+            [mapping] = mappings
+            assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+            assert mapping["BisectBatchOnFunctionError"] is True
+            assert "OnFailure" in mapping["DestinationConfig"]
+            assert len(resources(template, "AWS::Kinesis::Stream")) == 1
+        else:
+            assert action["Lambda"]["FunctionArn"] == {"Fn::GetAtt": [ingest, "Arn"]}
+            assert mappings == []
+            Template.from_json(template).has_resource_properties(
+                "AWS::Lambda::Permission",
+                {"Principal": "iot.amazonaws.com", "FunctionName": Match.any_value()},
+            )
+
+
+def test_devices_may_publish_only_on_their_own_topic(templates: dict[str, dict[str, Any]]) -> None:
+    [policy] = resources(templates["prod"], "AWS::IoT::Policy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    publish = [s for s in statements if s["Action"] == "iot:Publish"]
+    assert len(publish) == 1
+    text = json.dumps(publish[0]["Resource"])
+    assert "devices/${iot:Connection.Thing.Attributes[device_id]}/telemetry" in text
+    assert "*" not in text.replace("${iot:", "")
+    connect = [s for s in statements if s["Action"] == "iot:Connect"]
+    assert "client/${iot:Connection.Thing.ThingName}" in json.dumps(connect[0]["Resource"])
+
+
+def test_the_http_api_needs_a_cognito_token_but_on_the_device_routes(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    template = templates["prod"]
+    [api] = resources(template, "AWS::ApiGatewayV2::Api").values()
+    assert api["Properties"]["ProtocolType"] == "HTTP"
+    [authorizer_id] = resources(template, "AWS::ApiGatewayV2::Authorizer")
+    authorizer = template["Resources"][authorizer_id]["Properties"]
+    assert authorizer["AuthorizerType"] == "JWT"
+    issuer = json.dumps(authorizer["JwtConfiguration"]["Issuer"])
+    assert "cognito-idp." in issuer
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in resources(template, "AWS::ApiGatewayV2::Route").values()
+    }
+    assert routes["$default"]["AuthorizationType"] == "JWT"
+    assert routes["$default"]["AuthorizerId"] == {"Ref": authorizer_id}
+    for path, method in DEVICE_ROUTES:
+        route = routes[f"{method} {path}"]
+        assert route.get("AuthorizationType", "NONE") == "NONE"
+    assert len(routes) == len(DEVICE_ROUTES) + 1
+
+
+def test_the_user_pool_carries_tenants_and_roles(templates: dict[str, dict[str, Any]]) -> None:
+    template = templates["prod"]
+    [pool] = resources(template, "AWS::Cognito::UserPool").values()
+    props = pool["Properties"]
+    assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    schema = {a["Name"]: a for a in props["Schema"]}
+    assert schema["tenant_id"]["Mutable"] is False
+    groups = {
+        g["Properties"]["GroupName"]
+        for g in resources(template, "AWS::Cognito::UserPoolGroup").values()
+    }
+    assert groups == set(ROLES)
+    env = _function(template, "fleetwatch.lambdas.api_handler")["Environment"]["Variables"]
+    assert env["FLEETWATCH_TENANT_CLAIM"] == "custom:tenant_id"
+    assert env["FLEETWATCH_ROLES_CLAIM"] == "cognito:groups"
+    assert env["FLEETWATCH_CREATE_TABLES"] == "false"
+    assert env["FLEETWATCH_DYNAMODB_TABLE_PREFIX"] == stage("prod").table_prefix
+
+
+@STAGE_PARAMS
+def test_every_function_is_traced_logged_and_has_a_role_of_its_own(
+    templates: dict[str, dict[str, Any]], name: str
+) -> None:
+    template = templates[name]
+    functions = resources(template, "AWS::Lambda::Function")
+    ours = {
+        k: v
+        for k, v in functions.items()
+        if v["Properties"].get("Handler", "").startswith("fleetwatch.")
+    }
+    assert len(ours) == 3
+    roles = [v["Properties"]["Role"]["Fn::GetAtt"][0] for v in ours.values()]
+    assert len(set(roles)) == 3
+    for fn in ours.values():
+        props = fn["Properties"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["Runtime"] == "python3.12"
+        group = template["Resources"][props["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert group["Properties"]["RetentionInDays"] == stage(name).log_retention_days
+
+
+def test_roles_grant_what_each_function_uses_and_no_wildcard(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    template = templates["prod"]
+    prefix = stage("prod").table_prefix
+    table_ids = {
+        v["Properties"]["TableName"].removeprefix(prefix): k
+        for k, v in resources(template, "AWS::DynamoDB::Table").items()
+    }
+    for policy in _policies(template):
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Action"] != "*"
+            assert statement.get("Resource") != "*" or _allowed_on_any_resource(statement)
+    for name, handler in (
+        ("ingest", "fleetwatch.lambdas.iot_core_handler"),
+        ("projector", "fleetwatch.lambdas.projector_handler"),
+        ("api", "fleetwatch.lambdas.api_handler"),
+    ):
+        role = _function(template, handler)["Role"]["Fn::GetAtt"][0]
+        written = _tables_with(template, role, "dynamodb:PutItem", table_ids)
+        read = _tables_with(template, role, "dynamodb:Query", table_ids)
+        _reads, writes = ACCESS[name]
+        expected = set(table_ids) if "*" in writes else set(writes)
+        assert written == expected, name
+        assert read == set(table_ids), name
+
+
+def test_alarms_cover_functions_api_tables_streams_and_dead_letters(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    template = templates["prod"]
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    [topic] = resources(template, "AWS::SNS::Topic")
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+    metrics = json.dumps([a["Properties"] for a in alarms.values()])
+    for metric in ("Errors", "IteratorAge", "5xx", "ReadThrottleEvents", "WriteThrottleEvents",
+                   "ApproximateNumberOfMessagesVisible"):  # fmt: skip
+        assert f'"{metric}"' in metrics, metric
+    queues = resources(template, "AWS::SQS::Queue")
+    tables = resources(template, "AWS::DynamoDB::Table")
+    # a function's errors (3), iterator ages (2), the API, a table each, a dead-letter queue each
+    dead_letter_queues = len(queues) - 1  # the IoT rule's error queue has no alarm of its own
+    assert len(alarms) == 3 + 2 + 1 + len(tables) + dead_letter_queues
+
+
+def test_buckets_are_private_encrypted_and_tls_only(templates: dict[str, dict[str, Any]]) -> None:
+    template = templates["prod"]
+    buckets = resources(template, "AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for bucket_id, bucket in buckets.items():
+        props = bucket["Properties"]
+        [rule] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert bucket["DeletionPolicy"] == "Retain"
+        policies = [
+            p["Properties"]["PolicyDocument"]["Statement"]
+            for p in resources(template, "AWS::S3::BucketPolicy").values()
+            if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+        ]
+        denies = [s for statements in policies for s in statements if s["Effect"] == "Deny"]
+        assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
+    assert all(
+        b["DeletionPolicy"] == "Delete"
+        for b in resources(templates["dev"], "AWS::S3::Bucket").values()
+    )
+
+
+def _function(template: dict[str, Any], handler: str) -> dict[str, Any]:
+    props: dict[str, Any] = template["Resources"][function_id(template, handler)]["Properties"]
+    return props
+
+
+def _policies(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """Inline policies, and the managed ones CDK moves statements to past the inline limit."""
+    return [
+        *resources(template, "AWS::IAM::Policy").values(),
+        *resources(template, "AWS::IAM::ManagedPolicy").values(),
+    ]
+
+
+def _policies_of(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for p in _policies(template)
+        if {"Ref": role} in p["Properties"].get("Roles", [])
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _role_actions(template: dict[str, Any], role: str) -> set[str]:
+    found: set[str] = set()
+    for statement in _policies_of(template, role):
+        actions = statement["Action"]
+        found |= {actions} if isinstance(actions, str) else set(actions)
+    return found
+
+
+def _tables_with(
+    template: dict[str, Any], role: str, action: str, table_ids: dict[str, str]
+) -> set[str]:
+    """The tables (names without the prefix) on which `role` may do `action`."""
+    names = {v: k for k, v in table_ids.items()}
+    found: set[str] = set()
+    for statement in _policies_of(template, role):
+        actions = statement["Action"]
+        if action not in ([actions] if isinstance(actions, str) else actions):
+            continue
+        for resource in json.dumps(statement["Resource"]).split('"Fn::GetAtt": [')[1:]:
+            logical = resource.split('"')[1]
+            if logical in names:
+                found.add(names[logical])
+    return found
+
+
+def _allowed_on_any_resource(statement: dict[str, Any]) -> bool:
+    """Actions IAM grants only on `*`: X-Ray's (tracing), DynamoDB's ListStreams (the stream's
+    event source mapping)."""
+    actions = statement["Action"]
+    listed = [actions] if isinstance(actions, str) else actions
+    return all(a.startswith("xray:") or a == "dynamodb:ListStreams" for a in listed)
