@@ -46,6 +46,8 @@ class IngestSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _certificates_need_tls(self) -> Self:
+        if self.mqtt_url is not None and urlparse(self.mqtt_url).scheme not in ("mqtt", "mqtts"):
+            raise ValueError("FLEETWATCH_MQTT_URL is mqtt://host:port or mqtts://host:port")
         if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
             msg = "FLEETWATCH_MQTT_CERT_FILE and FLEETWATCH_MQTT_KEY_FILE go together"
             raise ValueError(msg)

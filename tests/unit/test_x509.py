@@ -72,5 +72,7 @@ def test_settings_refuse_half_a_client_certificate_or_certificates_without_tls()
         IngestSettings(mqtt_url="mqtt://broker:1883", mqtt_device_auth="certificate")
     with pytest.raises(ValidationError, match="needs an mqtts://"):
         IngestSettings(mqtt_device_auth="certificate")
+    with pytest.raises(ValidationError, match="mqtt://host:port or mqtts://"):
+        IngestSettings(mqtt_url="tcp://broker:1883")
     ok = IngestSettings(mqtt_url="mqtts://broker", mqtt_device_auth="certificate")
     assert ok.mqtt_tls() == MqttTls()
