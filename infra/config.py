@@ -21,17 +21,32 @@ DEVICE_ROUTES = (
     ("/firmware/blobs/{proxy+}", "GET"),
     ("/health", "GET"),
 )
-# What each function's code reads and writes, by table name without the prefix ("*": all).
-# Ingestion's writes are measured (tests/integration/test_infra_access.py: its events and the
-# telemetry streams' snapshots); every function reads every table (each builds the whole system,
-# which describes every table it opens). The API is the composition root of every command; the
-# projector writes the read models, their checkpoints and what their workers keep, so both
-# write every table until a workload covering each read model is measured.
+# The tables of the write side and of the workers that are not read models (the audit ledger,
+# the notification and OTA outboxes and timers, process managers' state): created by
+# event_store, audit, notifications and ota, never by a read model's package (`signing_keys`
+# is the firmware model's: the releases' signing keys).
+NOT_READ_MODELS = (
+    "events", "snapshots", "personal_keys", "state_snapshots", "ledger",
+    "notification_outbox", "ota_outbox", "ota_timers",
+)  # fmt: skip
+# What each function's code reads and writes, by table name without the prefix ("*": all,
+# "!name": but that one). Every function reads every table (each builds the whole system,
+# which describes every table it opens). Writes, measured by
+# tests/integration/test_infra_access.py: ingestion its events and the telemetry streams'
+# snapshots; the projector (the read models) no table of `NOT_READ_MODELS`. The API is the
+# composition root of every command and writes every table.
 ACCESS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "api": (("*",), ("*",)),
     "ingest": (("*",), ("events", "snapshots")),
-    "projector": (("*",), ("*",)),
+    "projector": (("*",), ("*", *(f"!{name}" for name in NOT_READ_MODELS))),
 }
+
+
+def writable(access: tuple[str, ...], table: str) -> bool:
+    """Whether `table` is among the writes `access` lists ("*", names, "!name")."""
+    if f"!{table}" in access:
+        return False
+    return "*" in access or table in access
 
 
 def table_specs() -> list[dict[str, Any]]:

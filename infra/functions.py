@@ -29,7 +29,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 
-from infra.config import ACCESS, FEED_TABLE, Stage
+from infra.config import ACCESS, FEED_TABLE, Stage, writable
 from infra.storage import Storage
 
 _RETENTION = {
@@ -118,9 +118,9 @@ def _grant_tables(
     fn: Any, storage: Storage, reads: tuple[str, ...], writes: tuple[str, ...]
 ) -> None:
     for name, table in storage.tables.items():
-        if "*" in writes or name in writes:
+        if writable(writes, name):
             table.grant_read_write_data(fn)
-        elif "*" in reads or name in reads:
+        elif writable(reads, name):
             table.grant_read_data(fn)
 
 

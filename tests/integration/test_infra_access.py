@@ -26,12 +26,15 @@ from fleetwatch.bootstrap import build_system
 from fleetwatch.lambdas import project
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import READ_MODELS, make_tables_made_on_first_use
-from infra.config import ACCESS, TABLES_FILE
+from infra.config import ACCESS, TABLES_FILE, writable
 from ingestion import iot_core
 from ingestion.settings import IngestSettings
+from write_side.alert_commands import CreateAlertRule
+from write_side.alert_rules import RuleDefinition, Scope, Threshold
 from write_side.commands import RegisterDevice
 from write_side.credentials import IssueDeviceCredential
 from write_side.telemetry_log import SNAPSHOT_INTERVAL
+from write_side.user_commands import UpdateMyProfile
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -108,6 +111,16 @@ def test_ingestion_and_projectors_write_only_what_their_roles_may(
     device = setup.device_service.register(RegisterDevice(name="pump", device_type="pump"), META)
     device_id = device.aggregate.id
     token = setup.device_service.issue_credential(IssueDeviceCredential(device_id=device_id), META)
+    # more read models' events for the projector: an alert rule, a user with personal data
+    definition = RuleDefinition(
+        name="hot",
+        scope=Scope(device_id=device_id),
+        severity="warning",
+        condition=Threshold(metric="temperature", op=">", value=80),
+    )
+    setup.alert_service.create_rule(CreateAlertRule(definition=definition), META)
+    profile = UpdateMyProfile(email="alice@example.com", display_name="Alice")
+    setup.user_service.update_my_profile("alice", profile, META)
     setup.close()
 
     calls.recording = True
@@ -133,7 +146,8 @@ def test_ingestion_and_projectors_write_only_what_their_roles_may(
         ingest.close()
     ingest_writes = calls.written()
     assert {"events", "snapshots"} <= ingest_writes  # the telemetry and a snapshot stored
-    assert ingest_writes <= set(ACCESS["ingest"][1]), ingest_writes
+    refused = {t for t in ingest_writes if not writable(ACCESS["ingest"][1], t)}
+    assert not refused, refused
 
     calls.seen.clear()
     projector = build_system(_settings(dynamodb_endpoint, table_prefix, create=False))
@@ -143,6 +157,12 @@ def test_ingestion_and_projectors_write_only_what_their_roles_may(
         projector.close()
     assert all(p > 0 for p in positions.values())
     projector_writes = calls.written()
-    assert {"tracking", "device_status", "telemetry_raw"} <= projector_writes
-    allowed = ACCESS["projector"][1]
-    assert "*" in allowed or projector_writes <= set(allowed), projector_writes
+    assert {
+        "tracking",
+        "device_status",
+        "telemetry_raw",
+        "alert_rules",
+        "users",
+    } <= projector_writes
+    refused = {t for t in projector_writes if not writable(ACCESS["projector"][1], t)}
+    assert not refused, refused
