@@ -2,6 +2,10 @@
 while the execution environment is warm. They live here, not in `api` or `ingestion`, because
 they build the system: those packages only take a built one (no import cycle, issue 11).
 
+Each builds its system on its first invocation from the environment, after `load_secrets`
+(`fleetwatch.secrets`: the settings in the secret `FLEETWATCH_SECRETS` names, such as the audit
+signing key).
+
 - `api_handler`: the HTTP API (API Gateway REST or HTTP API, or a function URL), Mangum over
   `create_app`. Configured from the function's environment (`FLEETWATCH_STORE=dynamodb`,
   `FLEETWATCH_RUN_PROJECTIONS=false`: projections run as their own long-lived worker or
@@ -31,6 +35,7 @@ from typing import Any
 from mangum import Mangum
 
 from api.app import create_app
+from fleetwatch.secrets import load_secrets
 from fleetwatch.settings import Settings
 from fleetwatch.system import System, build_system
 from fleetwatch.wiring import READ_MODELS
@@ -51,6 +56,7 @@ def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _adapter  # noqa: PLW0603 - one application per warm execution environment
     with _api_lock:
         if _adapter is None:
+            load_secrets()
             system = build_system(Settings())
             system.start()
             _adapter = Mangum(create_app(system), lifespan="off")
@@ -65,6 +71,7 @@ def _ingest_service() -> IngestService:
     global _ingest  # noqa: PLW0603 - the per-container cache Lambda handlers rely on
     with _ingest_lock:
         if _ingest is None:
+            load_secrets()
             system = build_system()  # from FLEETWATCH_* environment variables
             assert system.ingest is not None
             system.ingest.start()
@@ -83,6 +90,7 @@ def projector_handler(event: Mapping[str, Any], context: object = None) -> dict[
     global _projectors  # noqa: PLW0603 - one system per warm execution environment
     with _projector_lock:
         if _projectors is None:
+            load_secrets()
             _projectors = build_system(Settings())  # started nothing: no thread, no lease
         system = _projectors
         names = system.settings.projection_names or [m.name for m in READ_MODELS]

@@ -7,8 +7,10 @@
   (EventBridge Scheduler, every `sweep_minutes`): the catch-up sweep that sets right a
   wake-up the stream lost.
 
-Each function has its own role, granted what its code uses (`ACCESS`): the API reads and
-writes every table; ingestion and the projector are measured by
+The settings that are secrets (the audit checkpoints' key, derived from a seed Secrets Manager
+generates) are in one secret, read by each function at its cold start (`FLEETWATCH_SECRETS`,
+fleetwatch/secrets.py). Each function has its own role, granted what its code uses (`ACCESS`):
+the API reads and writes every table; ingestion and the projector are measured by
 tests/integration/test_infra_access.py against DynamoDB Local. Tracing is X-Ray (active), logs
 go to a group per function with the stage's retention. Failed stream batches and schedule
 invocations land in a dead-letter queue each (alarmed in `alarms.py`).
@@ -27,6 +29,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 
 from infra.config import ACCESS, FEED_TABLE, Stage, writable
@@ -53,6 +56,20 @@ def build_functions(
 ) -> Functions:
     code = lambda_.Code.from_asset(str(asset))
     key = storage.key
+    secret = secretsmanager.Secret(
+        scope,
+        "Secrets",
+        description=f"Fleetwatch {stage.name}: settings that are secrets (fleetwatch/secrets.py)",
+        encryption_key=key,
+        generate_secret_string=secretsmanager.SecretStringGenerator(
+            secret_string_template="{}",
+            generate_string_key="FLEETWATCH_AUDIT_SIGNING_SEED",
+            password_length=64,
+            exclude_punctuation=True,
+        ),
+        removal_policy=cdk.RemovalPolicy.RETAIN if stage.retain else cdk.RemovalPolicy.DESTROY,
+    )
+    environment = {**environment, "FLEETWATCH_SECRETS": secret.secret_arn}
     dead_letters = {
         name: sqs.Queue(
             scope,
@@ -98,6 +115,7 @@ def build_functions(
             )
         )
         _grant_tables(fn, storage, *ACCESS[name])
+        secret.grant_read(fn)
         return fn
 
     api = function("api", "fleetwatch.lambdas.api_handler", stage.api_memory_mb, 29)

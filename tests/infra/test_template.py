@@ -379,3 +379,28 @@ def _allowed_on_any_resource(statement: dict[str, Any]) -> bool:
     actions = statement["Action"]
     listed = [actions] if isinstance(actions, str) else actions
     return all(a.startswith("xray:") or a == "dynamodb:ListStreams" for a in listed)
+
+
+def test_every_function_reads_the_stage_secret_and_only_it(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    template = templates["prod"]
+    [(secret_id, secret)] = resources(template, "AWS::SecretsManager::Secret").items()
+    generate = secret["Properties"]["GenerateSecretString"]
+    assert generate["GenerateStringKey"] == "FLEETWATCH_AUDIT_SIGNING_SEED"
+    assert generate["PasswordLength"] >= 64
+    assert "KmsKeyId" in secret["Properties"]
+    for handler in (
+        "fleetwatch.lambdas.api_handler",
+        "fleetwatch.lambdas.iot_core_handler",
+        "fleetwatch.lambdas.projector_handler",
+    ):
+        fn = _function(template, handler)
+        assert fn["Environment"]["Variables"]["FLEETWATCH_SECRETS"] == {"Ref": secret_id}
+        role = fn["Role"]["Fn::GetAtt"][0]
+        reads = [
+            s
+            for s in _policies_of(template, role)
+            if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
+        ]
+        assert [s["Resource"] for s in reads] == [{"Ref": secret_id}]
