@@ -92,6 +92,9 @@ def projector_handler(event: Mapping[str, Any], context: object = None) -> dict[
         if _projectors is None:
             load_secrets()
             _projectors = build_system(Settings())  # started nothing: no thread, no lease
+            bind = getattr(_projectors.fanout, "bind", None)
+            if bind is not None:  # the gateway's fan-out runs subscriptions on this system
+                bind(_projectors)
         system = _projectors
         names = system.settings.projection_names or [m.name for m in READ_MODELS]
         log.info("woken by %d records", len(event.get("Records") or ()))

@@ -39,10 +39,14 @@ class Settings(BaseSettings):
     # record of a read of the trail.
     as_of_read_models: str | None = None
 
-    # Fan-out of change notifications to subscriptions: in-process unless REDIS_URL is set.
+    # Fan-out of change notifications to subscriptions: in-process unless REDIS_URL is set, or,
+    # in the projector function on AWS, to the subscriptions stored through API Gateway's
+    # WebSocket API: its `@connections` endpoint (https://{api}.execute-api.{region}.amazonaws.com
+    # /{stage}; fleetwatch/ws_gateway.py).
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("FLEETWATCH_REDIS_URL", "REDIS_URL")
     )
+    ws_gateway_endpoint: str | None = None
 
     # Live GraphQL subscriptions executed once per group of identical ones (document,
     # variables, tenant, roles), the result sent to every member (issue 14); false: once per

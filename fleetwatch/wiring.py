@@ -211,15 +211,24 @@ def application_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def make_tables_made_on_first_use(app: FleetApplication) -> None:
+def make_tables_made_on_first_use(app: FleetApplication, settings: Settings | None = None) -> None:
     """Make now the tables a system otherwise makes only when first used (the telemetry
-    snapshots' table: `FleetApplication.telemetry_repository`), so a store whose tables were
-    all made beforehand (`fleetwatch dynamodb create-tables`, scripts/table_census.py, the CDK
-    app) runs with FLEETWATCH_CREATE_TABLES=false. Needs CREATE_TABLE on."""
+    snapshots' table: `FleetApplication.telemetry_repository`; on DynamoDB, given `settings`,
+    the WebSocket gateway's connections and subscriptions), so a store whose tables were all
+    made beforehand (`fleetwatch dynamodb create-tables`, scripts/table_census.py, the CDK app)
+    runs with FLEETWATCH_CREATE_TABLES=false. Needs CREATE_TABLE on."""
     _ = app.telemetry_repository
+    if settings is not None and settings.store == "dynamodb":
+        from fleetwatch.ws_gateway import gateway_store
+
+        gateway_store(settings)
 
 
 def build_fanout(settings: Settings) -> Fanout:
+    if settings.ws_gateway_endpoint:
+        from fleetwatch.ws_gateway import GatewayFanout
+
+        return GatewayFanout(settings)
     if settings.redis_url:
         from read_side.fanout_redis import RedisFanout
 

@@ -16,7 +16,7 @@ import aws_cdk as cdk
 
 from infra.alarms import build_alarms
 from infra.config import STAGES, Stage, function_environment, stage
-from infra.edges import build_http_api, build_iot, build_users
+from infra.edges import build_http_api, build_iot, build_users, build_websocket_api
 from infra.functions import build_functions
 from infra.storage import build_storage
 
@@ -45,6 +45,7 @@ def build_stack(app: Any, which: Stage, asset: Path) -> Any:
     )
     functions = build_functions(stack, which, storage, asset, environment)
     http_api = build_http_api(stack, which, users, functions.api)
+    ws_stage = build_websocket_api(stack, which, functions.websocket, functions.projector)
     build_iot(stack, which, functions.ingest, functions.dead_letters["ingest"], storage.key)
     build_alarms(
         stack,
@@ -53,6 +54,7 @@ def build_stack(app: Any, which: Stage, asset: Path) -> Any:
             "api": functions.api,
             "ingest": functions.ingest,
             "projector": functions.projector,
+            "websocket": functions.websocket,
         },
         http_api=http_api,
         tables=storage.tables,
@@ -60,6 +62,7 @@ def build_stack(app: Any, which: Stage, asset: Path) -> Any:
         key=storage.key,
     )
     cdk.CfnOutput(stack, "HttpApiUrl", value=http_api.api_endpoint)
+    cdk.CfnOutput(stack, "WebSocketUrl", value=ws_stage.url)
     cdk.CfnOutput(stack, "UserPoolId", value=users.pool.user_pool_id)
     cdk.CfnOutput(stack, "UserPoolClientId", value=users.client.user_pool_client_id)
     return stack

@@ -35,11 +35,16 @@ NOT_READ_MODELS = (
 # tests/integration/test_infra_access.py: ingestion its events and the telemetry streams'
 # snapshots; the projector (the read models) no table of `NOT_READ_MODELS`. The API is the
 # composition root of every command and writes every table.
+# The WebSocket function writes the gateway's connections and subscriptions (by design: it
+# commits nothing; not measured).
 ACCESS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "api": (("*",), ("*",)),
     "ingest": (("*",), ("events", "snapshots")),
     "projector": (("*",), ("*", *(f"!{name}" for name in NOT_READ_MODELS))),
+    "websocket": (("*",), ("ws_connections", "ws_subscriptions")),
 }
+# Tables whose rows expire: DynamoDB's TTL on this attribute (epoch seconds).
+TTL_ATTRIBUTES = {"ws_connections": "expires_at", "ws_subscriptions": "expires_at"}
 
 
 def writable(access: tuple[str, ...], table: str) -> bool:

@@ -5,8 +5,8 @@ HTTP API (API Gateway v2) -> the `api` function (Mangum). Every route needs a Co
 (the JWT authorizer: issuer the stage's user pool, audience its app client; the function checks
 the token again against the pool's JWKS) except the devices' routes, which the function
 authenticates by device token (`Authorization: Device ...`) or presigned URL, and `/health`.
-GraphQL queries and mutations work over it; subscriptions need the WebSocket API (issue 15
-item 4, not built).
+GraphQL queries and mutations work over it; subscriptions go through the WebSocket API
+(`build_websocket_api`, fleetwatch/ws_gateway.py).
 
 IoT Core: the rule `SELECT *, topic(2) AS device_id, clientid() AS client_id FROM
 'devices/+/telemetry'` (ingestion/iot_core.py) invokes the `ingest` function per message, or,
@@ -97,6 +97,28 @@ def build_http_api(scope: Any, stage: Stage, users: Users, api_function: Any) ->
             authorizer=apigw.HttpNoneAuthorizer(),
         )
     return api
+
+
+def build_websocket_api(scope: Any, stage: Stage, websocket: Any, projector: Any) -> Any:
+    """The GraphQL WebSocket API (graphql-transport-ws): `$connect`, `$disconnect` and every
+    message to the `websocket` function; the projector posts changes to its connections
+    (`FLEETWATCH_WS_GATEWAY_ENDPOINT`). Both may manage its connections. Returns its stage."""
+    integration = integrations.WebSocketLambdaIntegration("Subscriptions", websocket)
+    api = apigw.WebSocketApi(
+        scope,
+        "WebSocketApi",
+        api_name=f"fleetwatch-{stage.name}-subscriptions",
+        connect_route_options=apigw.WebSocketRouteOptions(integration=integration),
+        disconnect_route_options=apigw.WebSocketRouteOptions(integration=integration),
+        default_route_options=apigw.WebSocketRouteOptions(integration=integration),
+    )
+    ws_stage = apigw.WebSocketStage(
+        scope, "WebSocketStage", web_socket_api=api, stage_name=stage.name, auto_deploy=True
+    )
+    for fn in (websocket, projector):
+        ws_stage.grant_management_api_access(fn)
+    projector.add_environment("FLEETWATCH_WS_GATEWAY_ENDPOINT", ws_stage.callback_url)
+    return ws_stage
 
 
 def build_iot(scope: Any, stage: Stage, ingest: Any, dead_letters: Any, key: Any) -> Any:

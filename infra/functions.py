@@ -2,6 +2,7 @@
 
 - `api`: `fleetwatch.lambdas.api_handler` (the HTTP API through Mangum);
 - `ingest`: `fleetwatch.lambdas.iot_core_handler` (IoT Core rule events, or Kinesis batches);
+- `websocket`: `fleetwatch.ws_gateway.websocket_handler` (the WebSocket API's routes);
 - `projector`: `fleetwatch.lambdas.projector_handler`, woken by the events table's stream
   (records never read: the handler reads the feed from its checkpoints) and by a schedule
   (EventBridge Scheduler, every `sweep_minutes`): the catch-up sweep that sets right a
@@ -48,6 +49,7 @@ class Functions:
     api: Any  # lambda_.Function
     ingest: Any
     projector: Any
+    websocket: Any  # GraphQL subscriptions through API Gateway's WebSocket API
     dead_letters: dict[str, Any]  # name -> sqs.Queue
 
 
@@ -123,13 +125,16 @@ def build_functions(
     projector = function(
         "projector", "fleetwatch.lambdas.projector_handler", stage.projector_memory_mb, 300
     )
+    websocket = function(
+        "websocket", "fleetwatch.ws_gateway.websocket_handler", stage.api_memory_mb, 29
+    )
     storage.blobs.grant_read_write(api)
     storage.analytics.grant_read(api)
     storage.analytics.grant_read_write(projector)
-    for fn in (api, projector):
+    for fn in (api, projector, websocket):
         key.grant_encrypt_decrypt(fn)  # personal data keys (FLEETWATCH_PERSONAL_KEYS_KMS_KEY)
     _wake_projector(scope, stage, storage, projector, dead_letters)
-    return Functions(api, ingest, projector, dead_letters)
+    return Functions(api, ingest, projector, websocket, dead_letters)
 
 
 def _grant_tables(

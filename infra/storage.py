@@ -3,8 +3,8 @@
 The tables are `tables.json`, the census of what the code makes (scripts/table_census.py; a
 test fails when the code and the file differ): on-demand, point-in-time recovery, encrypted
 with the stage's key. The events table streams keys only: the projector is woken by a record
-and never reads it (fleetwatch/lambdas.py). No table of ours has rows that expire today, so
-none has a TTL attribute.
+and never reads it (fleetwatch/lambdas.py). The WebSocket gateway's connections and
+subscriptions expire (`TTL_ATTRIBUTES`): a connection the gateway ended without `$disconnect`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from infra.config import FEED_TABLE, Stage, table_specs
+from infra.config import FEED_TABLE, TTL_ATTRIBUTES, Stage, table_specs
 
 _TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -83,6 +83,7 @@ def _table(scope: Any, stage: Stage, spec: dict[str, Any], key: Any, removal: An
             point_in_time_recovery_enabled=True
         ),
         stream=dynamodb.StreamViewType.KEYS_ONLY if name == FEED_TABLE else None,
+        time_to_live_attribute=TTL_ATTRIBUTES.get(name),
         deletion_protection=stage.retain,
         removal_policy=removal,
         **_keys(spec, spec["KeySchema"]),

@@ -37,7 +37,7 @@ def census(endpoint_url: str, region: str = "us-east-1") -> list[dict[str, Any]]
     )
     system = build_system(settings)
     system.start()
-    make_tables_made_on_first_use(system.app)
+    make_tables_made_on_first_use(system.app, settings)
     system.close()
     client = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
     names: list[str] = []

@@ -43,7 +43,7 @@ def dynamodb_create_tables(
     settings = Settings().model_copy(update=updates)
     system = build_system(settings)  # creates every missing table, waiting until ACTIVE
     try:
-        make_tables_made_on_first_use(system.app)
+        make_tables_made_on_first_use(system.app, settings)
         client = system.views["device_status"].client  # type: ignore[attr-defined]
         pages = client.get_paginator("list_tables").paginate()  # 100 names a page
         names = [

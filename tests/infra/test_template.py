@@ -17,6 +17,7 @@ from infra.config import (
     FEED_TABLE,
     NOT_READ_MODELS,
     ROLES,
+    TTL_ATTRIBUTES,
     stage,
     table_specs,
     writable,
@@ -191,8 +192,11 @@ def test_the_http_api_needs_a_cognito_token_but_on_the_device_routes(
     templates: dict[str, dict[str, Any]],
 ) -> None:
     template = templates["prod"]
-    [api] = resources(template, "AWS::ApiGatewayV2::Api").values()
-    assert api["Properties"]["ProtocolType"] == "HTTP"
+    [http_id] = [
+        k
+        for k, v in resources(template, "AWS::ApiGatewayV2::Api").items()
+        if v["Properties"]["ProtocolType"] == "HTTP"
+    ]
     [authorizer_id] = resources(template, "AWS::ApiGatewayV2::Authorizer")
     authorizer = template["Resources"][authorizer_id]["Properties"]
     assert authorizer["AuthorizerType"] == "JWT"
@@ -201,6 +205,7 @@ def test_the_http_api_needs_a_cognito_token_but_on_the_device_routes(
     routes = {
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in resources(template, "AWS::ApiGatewayV2::Route").values()
+        if r["Properties"]["ApiId"] == {"Ref": http_id}
     }
     assert routes["$default"]["AuthorizationType"] == "JWT"
     assert routes["$default"]["AuthorizerId"] == {"Ref": authorizer_id}
@@ -240,9 +245,9 @@ def test_every_function_is_traced_logged_and_has_a_role_of_its_own(
         for k, v in functions.items()
         if v["Properties"].get("Handler", "").startswith("fleetwatch.")
     }
-    assert len(ours) == 3
+    assert len(ours) == 4
     roles = [v["Properties"]["Role"]["Fn::GetAtt"][0] for v in ours.values()]
-    assert len(set(roles)) == 3
+    assert len(set(roles)) == 4
     for fn in ours.values():
         props = fn["Properties"]
         assert props["TracingConfig"] == {"Mode": "Active"}
@@ -268,6 +273,7 @@ def test_roles_grant_what_each_function_uses_and_no_wildcard(
         ("ingest", "fleetwatch.lambdas.iot_core_handler"),
         ("projector", "fleetwatch.lambdas.projector_handler"),
         ("api", "fleetwatch.lambdas.api_handler"),
+        ("websocket", "fleetwatch.ws_gateway.websocket_handler"),
     ):
         role = _function(template, handler)["Role"]["Fn::GetAtt"][0]
         written = _tables_with(template, role, "dynamodb:PutItem", table_ids)
@@ -293,9 +299,9 @@ def test_alarms_cover_functions_api_tables_streams_and_dead_letters(
         assert f'"{metric}"' in metrics, metric
     queues = resources(template, "AWS::SQS::Queue")
     tables = resources(template, "AWS::DynamoDB::Table")
-    # a function's errors (3), iterator ages (2), the API, a table each, a dead-letter queue each
+    # a function's errors (4), iterator ages (2), the API, a table each, a dead-letter queue each
     dead_letter_queues = len(queues) - 1  # the IoT rule's error queue has no alarm of its own
-    assert len(alarms) == 3 + 2 + 1 + len(tables) + dead_letter_queues
+    assert len(alarms) == 4 + 2 + 1 + len(tables) + dead_letter_queues
 
 
 def test_buckets_are_private_encrypted_and_tls_only(templates: dict[str, dict[str, Any]]) -> None:
@@ -394,6 +400,7 @@ def test_every_function_reads_the_stage_secret_and_only_it(
         "fleetwatch.lambdas.api_handler",
         "fleetwatch.lambdas.iot_core_handler",
         "fleetwatch.lambdas.projector_handler",
+        "fleetwatch.ws_gateway.websocket_handler",
     ):
         fn = _function(template, handler)
         assert fn["Environment"]["Variables"]["FLEETWATCH_SECRETS"] == {"Ref": secret_id}
@@ -404,3 +411,44 @@ def test_every_function_reads_the_stage_secret_and_only_it(
             if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
         ]
         assert [s["Resource"] for s in reads] == [{"Ref": secret_id}]
+
+
+def test_subscriptions_go_through_the_websocket_api(templates: dict[str, dict[str, Any]]) -> None:
+    """Both API protocols; the WebSocket routes to its function, which with the projector may
+    post to its connections; the projector is told where; the gateway's rows expire."""
+    template = templates["prod"]
+    protocols = sorted(
+        a["Properties"]["ProtocolType"]
+        for a in resources(template, "AWS::ApiGatewayV2::Api").values()
+    )
+    assert protocols == ["HTTP", "WEBSOCKET"]
+    [ws_id] = [
+        k
+        for k, v in resources(template, "AWS::ApiGatewayV2::Api").items()
+        if v["Properties"]["ProtocolType"] == "WEBSOCKET"
+    ]
+    routes = {
+        r["Properties"]["RouteKey"]
+        for r in resources(template, "AWS::ApiGatewayV2::Route").values()
+        if r["Properties"]["ApiId"] == {"Ref": ws_id}
+    }
+    assert routes == {"$connect", "$disconnect", "$default"}
+    for handler in (
+        "fleetwatch.ws_gateway.websocket_handler",
+        "fleetwatch.lambdas.projector_handler",
+    ):
+        role = _function(template, handler)["Role"]["Fn::GetAtt"][0]
+        assert "execute-api:ManageConnections" in _role_actions(template, role), handler
+    projector = _function(template, "fleetwatch.lambdas.projector_handler")
+    endpoint = json.dumps(projector["Environment"]["Variables"]["FLEETWATCH_WS_GATEWAY_ENDPOINT"])
+    assert ws_id in endpoint
+    prefix = stage("prod").table_prefix
+    ttl = {
+        v["Properties"]["TableName"].removeprefix(prefix): v["Properties"].get(
+            "TimeToLiveSpecification"
+        )
+        for v in resources(template, "AWS::DynamoDB::Table").values()
+    }
+    for name, attribute in TTL_ATTRIBUTES.items():
+        assert ttl[name] == {"AttributeName": attribute, "Enabled": True}
+    assert all(spec is None for name, spec in ttl.items() if name not in TTL_ATTRIBUTES)
