@@ -25,40 +25,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 from api.auth import Principal, Unauthenticated, authenticate
 from api.graphql.gateway_runs import (
-    GatewayConnections,
-    GatewayStore,
+    NOT_ON_GATEWAY,
+    GatewayParts,
     GatewaySubscription,
     RunFanout,
     frame,
+    root_fields,
     run_once,
     send_error,
     send_result,
     without_cursor,
 )
-from api.ports import FleetSystem
 
 CONNECTION_TTL_S = 2 * 3600 + 300  # the gateway ends a connection after 2 hours
 
 
-class GatewayProtocol:
+class GatewayProtocol(GatewayParts):
     """One connection's messages; `schema` the API's, `system` the built system."""
-
-    def __init__(
-        self,
-        system: FleetSystem,
-        schema: Any,
-        store: GatewayStore,
-        connections: GatewayConnections,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.system, self.schema, self.store = system, schema, store
-        self.connections, self.clock = connections, clock
 
     def connect(self, connection_id: str) -> None:
         self.store.open(connection_id, self.clock() + CONNECTION_TTL_S)
@@ -118,13 +105,24 @@ class GatewayProtocol:
         operation_name = payload.get("operationName")
         if not isinstance(query, str) or not isinstance(variables, (dict, type(None))):
             return self._end(connection_id)
+        if root_fields(query) & NOT_ON_GATEWAY:
+            send_error(self.connections, connection_id, operation_id, "NOT_ON_GATEWAY",
+                       "this subscription is not served through the gateway")  # fmt: skip
+            self.connections.post(connection_id, frame({"type": "complete", "id": operation_id}))
+            return None
         fanout = RunFanout()
         subscription = (
             query,
             variables,
             operation_name if isinstance(operation_name, str) else None,
         )
-        results = asyncio.run(run_once(self.schema, self.system, subscription, caller, fanout))
+        try:
+            results = asyncio.run(run_once(self.schema, self.system, subscription, caller, fanout))
+        except TimeoutError:
+            send_error(self.connections, connection_id, operation_id, "TIMEOUT",
+                       "the subscription did not start in time")  # fmt: skip
+            self.connections.post(connection_id, frame({"type": "complete", "id": operation_id}))
+            return None
         for result in results:
             if not send_result(self.connections, connection_id, operation_id, result):
                 return self.store.close(connection_id)

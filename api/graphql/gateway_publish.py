@@ -5,13 +5,11 @@ result posted to every member; the gone removed, the expired told."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from api.graphql.gateway_runs import (
-    GatewayConnections,
-    GatewayStore,
+    GatewayParts,
     GatewaySubscription,
     RunFanout,
     run_once,
@@ -19,24 +17,11 @@ from api.graphql.gateway_runs import (
     send_result,
 )
 from api.graphql.shared import group_key, group_principal
-from api.ports import FleetSystem
 from read_side.notifications import ChangeNotice, ChangePublisher
 
 
-class GatewayPublisher(ChangePublisher):
+class GatewayPublisher(GatewayParts, ChangePublisher):
     """Change notices to the stored subscriptions of their tenant and topic."""
-
-    def __init__(
-        self,
-        system: FleetSystem,
-        schema: Any,
-        store: GatewayStore,
-        connections: GatewayConnections,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.system, self.schema, self.store = system, schema, store
-        self.connections, self.clock = connections, clock
-        self.posted = 0
 
     def publish(self, notice: ChangeNotice) -> None:
         members = self.store.subscribers(notice.tenant_id, notice.topic)
@@ -68,7 +53,6 @@ class GatewayPublisher(ChangePublisher):
         )
         for member in live:
             for result in results:
-                self.posted += 1
                 if not send_result(
                     self.connections, member.connection_id, member.operation_id, result
                 ):

@@ -5,8 +5,10 @@ resolver subscribes to and yields the one notice given, if any: `RunFanout`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -19,6 +21,10 @@ from api.ports import FleetSystem
 from read_side.notifications import ChangeNotice, Fanout
 
 MAX_FRAME = 128 * 1024  # API Gateway's WebSocket frame limit
+# Subscriptions that do not take their changes from the fan-out: `events` reads the feed itself
+# and waits at its head, which an invocation can not do.
+NOT_ON_GATEWAY = frozenset({"events"})
+RUN_TIMEOUT_S = 20.0  # one run's longest (a backfill), within the function's 29 s
 
 
 @dataclass(frozen=True)
@@ -113,12 +119,32 @@ async def run_once(
     """The results of one run (an error result when the document is refused)."""
     query, variables, operation_name = subscription
     context = GraphQLContext(cast(FleetSystem, _System(system, fanout)), caller)
-    result = await schema.subscribe(
-        query, variable_values=variables, context_value=context, operation_name=operation_name
-    )
-    if not hasattr(result, "__aiter__"):
-        return [result]
-    return [item async for item in result]
+
+    async def run() -> list[Any]:
+        result = await schema.subscribe(
+            query, variable_values=variables, context_value=context, operation_name=operation_name
+        )
+        if not hasattr(result, "__aiter__"):
+            return [result]
+        return [item async for item in result]
+
+    return await asyncio.wait_for(run(), RUN_TIMEOUT_S)
+
+
+def root_fields(query: str) -> set[str]:
+    """The root field names of the document's operations (empty when it does not parse: the
+    schema then says why)."""
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError:
+        return set()
+    return {
+        selection.name.value
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        for selection in definition.selection_set.selections
+        if isinstance(selection, FieldNode)
+    }
 
 
 def without_cursor(query: str) -> tuple[str, set[str]]:
@@ -145,6 +171,22 @@ def without_cursor(query: str) -> tuple[str, set[str]]:
         )
         object.__setattr__(definition, "variable_definitions", definitions)
     return print_ast(document), dropped
+
+
+class GatewayParts:
+    """What the protocol and the publisher are built of: the system, the schema, the store,
+    the gateway's `@connections`, a clock (epoch seconds)."""
+
+    def __init__(
+        self,
+        system: FleetSystem,
+        schema: Any,
+        store: GatewayStore,
+        connections: GatewayConnections,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.system, self.schema, self.store = system, schema, store
+        self.connections, self.clock = connections, clock
 
 
 def send_result(

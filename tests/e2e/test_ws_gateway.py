@@ -89,6 +89,26 @@ async def session(url: str, bearer: str) -> ClientConnection:
     return ws
 
 
+async def subscribe_status(
+    ws: ClientConnection, variables: dict[str, Any] | None = None, tenant: str = "acme"
+) -> None:
+    """Subscribe (operation "1") to the tenant's device status changes, and wait until the
+    gateway's store holds it (the protocol has no acknowledgement of a subscribe)."""
+    store = ws_gateway.gateway_store(Settings())
+
+    def connections() -> set[str]:
+        return {s.connection_id for s in store.subscribers(tenant, "device_status")}
+
+    before = await asyncio.to_thread(connections)
+    payload = {"query": STATUS, "variables": variables or {}}
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+    for _ in range(200):
+        if await asyncio.to_thread(connections) - before:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("the subscription was not stored")
+
+
 def changes(system: System, name: str) -> None:
     system.device_service.register(RegisterDevice(name=name, device_type="pump"), META)
     project(system, ["device_status"])
@@ -99,8 +119,7 @@ def test_subscribe_receive_ping_and_complete(gateway: StandInGateway, projector:
         ws = await session(gateway.url, token())
         await ws.send(json.dumps({"type": "ping"}))
         assert await receive(ws) == {"type": "pong"}
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": STATUS}}))
-        await asyncio.sleep(0.2)
+        await subscribe_status(ws)
         await asyncio.to_thread(changes, projector, "pump-1")
         message = await receive(ws)
         assert message["id"] == "1"
@@ -122,8 +141,7 @@ def test_subscribe_receive_ping_and_complete(gateway: StandInGateway, projector:
 def test_another_tenant_sees_nothing(gateway: StandInGateway, projector: System) -> None:
     async def scenario() -> None:
         ws = await session(gateway.url, token(tenant="globex"))
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": STATUS}}))
-        await asyncio.sleep(0.2)
+        await subscribe_status(ws, tenant="globex")
         await asyncio.to_thread(changes, projector, "pump-1")
         with pytest.raises(TimeoutError):
             await receive(ws, wait=1)
@@ -137,16 +155,13 @@ def test_resume_with_the_cursor_after_the_gateway_ended_the_connection(
 ) -> None:
     async def scenario() -> None:
         ws = await session(gateway.url, token())
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": STATUS}}))
-        await asyncio.sleep(0.2)
+        await subscribe_status(ws)
         await asyncio.to_thread(changes, projector, "pump-1")
         cursor = (await receive(ws))["payload"]["data"]["deviceStatusChanged"]["position"]
         await ws.close()  # the 2-hour limit, say
         await asyncio.to_thread(changes, projector, "pump-2")  # while away
         ws = await session(gateway.url, token())
-        variables = {"after": str(cursor)}
-        subscribe = {"query": STATUS, "variables": variables}
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        await subscribe_status(ws, {"after": str(cursor)})
         missed = (await receive(ws))["payload"]["data"]["deviceStatusChanged"]
         assert missed["device"]["name"] == "pump-2"
         assert missed["position"] > cursor
@@ -167,8 +182,7 @@ def test_a_connection_gone_without_disconnect_is_cleaned_up_on_410(
 
     async def scenario() -> None:
         ws = await session(gateway.url, token())
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": STATUS}}))
-        await asyncio.sleep(0.2)
+        await subscribe_status(ws)
         assert len(store.subscribers("acme", "device_status")) == 1
         gateway.lose_disconnects = True
         await ws.close()
@@ -216,5 +230,24 @@ def test_only_graphql_transport_ws_is_accepted(gateway: StandInGateway) -> None:
     async def scenario() -> None:
         with pytest.raises(InvalidStatus):
             await connect(gateway.url, subprotocols=["graphql-ws"])  # type: ignore[list-item]
+
+    asyncio.run(scenario())
+
+
+def test_the_events_trail_is_not_served_through_the_gateway(gateway: StandInGateway) -> None:
+    """It reads the feed itself and waits at its head: an invocation can not; it is refused
+    at once, and the connection stays."""
+
+    async def scenario() -> None:
+        ws = await session(gateway.url, token(("auditor",)))
+        query = {"query": "subscription { events { cursor type } }"}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": query}))
+        error = await receive(ws)
+        assert error["type"] == "error"
+        assert error["payload"][0]["extensions"]["code"] == "NOT_ON_GATEWAY"
+        assert await receive(ws) == {"type": "complete", "id": "1"}
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await receive(ws) == {"type": "pong"}
+        await ws.close()
 
     asyncio.run(scenario())
