@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -134,6 +135,10 @@ def test_subscribe_receive_ping_and_complete(gateway: StandInGateway, projector:
         await ws.close()
 
     asyncio.run(scenario())
+    for _ in range(100):  # the gateway tells the handler of the close after the client closed
+        if "$disconnect" in gateway.invocations:
+            break
+        time.sleep(0.05)
     assert gateway.invocations[0] == "$connect"
     assert gateway.invocations[-1] == "$disconnect"
 
