@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -26,6 +26,9 @@ from api.ports import FleetSystem
 from event_store.dynamodb.client import create_client
 from fleetwatch.settings import Settings
 from read_side.notifications import ChangeNotice, ChangeSubscriber, Fanout
+
+if TYPE_CHECKING:
+    from fleetwatch.system import System
 
 SUBPROTOCOL = "graphql-transport-ws"
 
@@ -83,7 +86,7 @@ class GatewayFanout(Fanout):
 
 _lock = threading.Lock()
 _protocols: dict[str, GatewayProtocol] = {}
-_system: FleetSystem | None = None
+_system: System | None = None
 
 
 def websocket_handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
@@ -98,7 +101,7 @@ def websocket_handler(event: Mapping[str, Any], context: object = None) -> dict[
         if _system is None:
             load_secrets()
             _system = build_system(Settings())
-        settings = Settings()
+        settings = _system.settings  # read once per warm environment, not per message
         endpoint = settings.ws_gateway_endpoint or (
             f"https://{request.get('domainName')}/{request.get('stage')}"
         )

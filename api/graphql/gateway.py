@@ -61,9 +61,10 @@ class GatewayProtocol(GatewayParts):
         kind = message.get("type") if isinstance(message, dict) else None
         if not isinstance(message, dict) or not isinstance(kind, str):
             return self._end(connection_id)
-        is_open, caller = self.store.caller(connection_id)
-        if not is_open:
+        connection = self.store.connection(connection_id)
+        if connection is None:
             return self._end(connection_id)
+        expires_at, caller = connection
         if kind == "ping":
             self.connections.post(connection_id, frame({"type": "pong"}))
         elif kind == "pong":
@@ -71,7 +72,7 @@ class GatewayProtocol(GatewayParts):
         elif kind == "connection_init":
             self._init(connection_id, caller, message.get("payload"))
         elif kind == "subscribe" and caller is not None:
-            self._subscribe(connection_id, caller, message)
+            self._subscribe(connection_id, caller, expires_at, message)
         elif kind == "complete" and caller is not None and isinstance(message.get("id"), str):
             self.store.unsubscribe(connection_id, message["id"])
         else:
@@ -95,7 +96,9 @@ class GatewayProtocol(GatewayParts):
         self.connections.post(connection_id, frame({"type": "connection_ack"}))
         return None
 
-    def _subscribe(self, connection_id: str, caller: Principal, message: dict[str, Any]) -> None:
+    def _subscribe(
+        self, connection_id: str, caller: Principal, expires_at: float, message: dict[str, Any]
+    ) -> None:
         operation_id, payload = message.get("id"), message.get("payload")
         if not isinstance(operation_id, str) or not isinstance(payload, dict):
             return self._end(connection_id)
@@ -139,7 +142,7 @@ class GatewayProtocol(GatewayParts):
         for topic in dict.fromkeys(fanout.topics):
             self.store.subscribe(
                 GatewaySubscription(
-                    connection_id, operation_id, caller.tenant_id, topic, *live, caller
+                    connection_id, operation_id, caller.tenant_id, topic, *live, caller, expires_at
                 )
             )
         return None

@@ -83,16 +83,15 @@ class DynamoDBGatewayStore:
             ExpressionAttributeValues={":c": {"S": _caller_json(caller)}},
         )
 
-    def caller(self, connection_id: str) -> tuple[bool, Principal | None]:
+    def connection(self, connection_id: str) -> tuple[float, Principal | None] | None:
         item = get_one(self.client, self.connections, {"connection_id": {"S": connection_id}})
         if item is None or float(item[TTL_ATTRIBUTE]["N"]) <= self.clock():
-            return False, None
+            return None
         caller = item.get("caller")
-        return True, _caller(caller["S"]) if caller else None
+        return float(item[TTL_ATTRIBUTE]["N"]), _caller(caller["S"]) if caller else None
 
     def subscribe(self, subscription: GatewaySubscription) -> None:
         s = subscription
-        _, expires = self._connection_expiry(s.connection_id)
         item: dict[str, Any] = {
             "connection_id": {"S": s.connection_id},
             "member": {"S": f"{s.operation_id}#{s.topic}"},
@@ -104,17 +103,11 @@ class DynamoDBGatewayStore:
             "query": {"S": s.query},
             "variables": {"S": json.dumps(s.variables)},
             "caller": {"S": _caller_json(s.caller)},
-            TTL_ATTRIBUTE: {"N": str(int(expires))},
+            TTL_ATTRIBUTE: {"N": str(int(s.expires_at))},
         }
         if s.operation_name is not None:
             item["operation_name"] = {"S": s.operation_name}
         self.client.put_item(TableName=self.subscriptions, Item=item)
-
-    def _connection_expiry(self, connection_id: str) -> tuple[bool, float]:
-        item = get_one(self.client, self.connections, {"connection_id": {"S": connection_id}})
-        if item is None:
-            return False, self.clock()
-        return True, float(item[TTL_ATTRIBUTE]["N"])
 
     def _members(self, connection_id: str, operation_id: str | None = None) -> list[dict[str, Any]]:
         """A connection's subscription items (of one operation, when given), consistent."""
@@ -175,6 +168,7 @@ class DynamoDBGatewayStore:
                         variables=json.loads(item["variables"]["S"]),
                         operation_name=item.get("operation_name", {}).get("S"),
                         caller=_caller(item["caller"]["S"]),
+                        expires_at=float(item[TTL_ATTRIBUTE]["N"]),
                     )
                 )
         return found

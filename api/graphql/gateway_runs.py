@@ -39,13 +39,15 @@ class GatewaySubscription:
     variables: dict[str, Any] | None
     operation_name: str | None
     caller: Principal
+    expires_at: float  # the connection's (epoch seconds): the gateway ends it then
 
 
 class GatewayStore(Protocol):
     def open(self, connection_id: str, expires_at: float) -> None: ...
     def authenticate(self, connection_id: str, caller: Principal) -> None: ...
-    def caller(self, connection_id: str) -> tuple[bool, Principal | None]:
-        """(whether the connection is open, its caller once `connection_init` was accepted)."""
+    def connection(self, connection_id: str) -> tuple[float, Principal | None] | None:
+        """An open connection's end (epoch seconds) and its caller once `connection_init` was
+        accepted; None when it is not open."""
         ...
 
     def subscribe(self, subscription: GatewaySubscription) -> None: ...

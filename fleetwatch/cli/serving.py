@@ -186,9 +186,11 @@ def ingest_end_session(
     `<id>-jobs`): while they exist the broker queues their share of the devices' messages for
     them (up to an hour). Exit code 1 when the broker did not answer."""
     from ingestion.mqtt_session import end_session
+    from ingestion.settings import IngestSettings
 
+    tls = IngestSettings().mqtt_tls()  # an mqtts:// broker: the process's own certificate
     for name in (client_id, f"{client_id}-jobs"):
-        if not end_session(url, name):
+        if not end_session(url, name, tls=tls):
             console.print(f"the broker at {url} did not accept the connection")
             raise typer.Exit(1)
         console.print(f"ended the session of {name!r}")
