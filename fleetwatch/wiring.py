@@ -125,6 +125,11 @@ READ_MODELS: tuple[ReadModel, ...] = (
 # the blob store and records their progress; never rebuilt, nor waited for: an export runs for
 # minutes).
 CONSUMERS = ("alerting", "notifier", "ota_schedule", "ota", "ledger", "parquet", "exporter")
+# On AWS (fleetwatch.lambdas): the projector function runs the read models, then the notifier
+# (which waits for the users model: caught up just before it, in the same invocation); the
+# processes function runs the other consumers.
+LAMBDA_PROJECTOR = (*(model.name for model in READ_MODELS), "notifier")
+LAMBDA_PROCESSES = tuple(name for name in CONSUMERS if name != "notifier")
 # Every worker, in the order the system keeps (starts, waits for, reports) them.
 WORKERS = (
     "device_status",

@@ -31,6 +31,7 @@ def build_alarms(
     tables: dict[str, Any],
     dead_letters: dict[str, Any],
     key: Any,
+    emulated: bool = False,
 ) -> Any:
     topic = sns.Topic(
         scope, "Alarms", display_name=f"Fleetwatch {stage.name} alarms", master_key=key
@@ -57,7 +58,7 @@ def build_alarms(
             1,
             f"the {name} function failed",
         )
-    for name in ("projector", "ingest"):
+    for name in ("projector", "processes", "ingest"):
         if name in functions:
             alarm(
                 f"{name.title()}IteratorAge",
@@ -72,7 +73,7 @@ def build_alarms(
         1,
         "the HTTP API answered 5xx",
     )
-    for name, table in tables.items():
+    for name, table in ({} if emulated else tables).items():  # an emulator: no metric math
         throttled = cloudwatch.MathExpression(
             expression="r + w",
             using_metrics={

@@ -2,9 +2,12 @@
 
 Context (`cdk synth -c key=value`): `stage` (dev, staging or prod; default: all three),
 `asset` (the Lambda code: a directory `scripts/package_lambda` built; default
-`build/lambda`). Nothing is looked up in an account at synth time: the stacks are
-environment-agnostic, and `cdk deploy` with the credentials of the target account puts them
-there (README, "Deploy to AWS").
+`build/lambda`), `notifySenders` and `sesFrom` (`infra.config.Notify`), and `emulator`: the
+base URL of a local emulator the stack is deployed to (`scripts/local_deploy`), which serves
+the pool's keys and the WebSocket API's `@connections` under its own address and evaluates no
+metric math (the throttling alarms are left out). Nothing is looked up in an account at
+synth time: the stacks are environment-agnostic, and `cdk deploy` with the credentials of the
+target account puts them there (README, "Deploy to AWS").
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from infra.alarms import build_alarms
-from infra.config import STAGES, Stage, function_environment, stage
+from infra.config import STAGES, Notify, Stage, emulator_url, function_environment, stage
 from infra.edges import build_http_api, build_iot, build_users, build_websocket_api
 from infra.functions import build_functions
 from infra.storage import build_storage
@@ -24,7 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ASSET = ROOT / "build" / "lambda"
 
 
-def build_stack(app: Any, which: Stage, asset: Path) -> Any:
+def build_stack(
+    app: Any, which: Stage, asset: Path, notify: Notify, emulator: str | None = None
+) -> Any:
     stack = cdk.Stack(
         app,
         which.stack_name,
@@ -42,10 +47,15 @@ def build_stack(app: Any, which: Stage, asset: Path) -> Any:
         blob_bucket=storage.blobs.bucket_name,
         analytics_bucket=storage.analytics.bucket_name,
         kms_key_arn=storage.key.key_arn,
+        emulator=emulator,
     )
-    functions = build_functions(stack, which, storage, asset, environment)
+    functions = build_functions(
+        stack, which, storage, asset, environment=environment, notify=notify
+    )
     http_api = build_http_api(stack, which, users, functions.api)
-    ws_stage = build_websocket_api(stack, which, functions.websocket, functions.projector)
+    ws_stage = build_websocket_api(
+        stack, which, functions.websocket, functions.projector, emulator=emulator
+    )
     build_iot(stack, which, functions.ingest, functions.dead_letters["ingest"], storage.key)
     build_alarms(
         stack,
@@ -54,12 +64,15 @@ def build_stack(app: Any, which: Stage, asset: Path) -> Any:
             "api": functions.api,
             "ingest": functions.ingest,
             "projector": functions.projector,
+            "processes": functions.processes,
+            "scheduled": functions.scheduled,
             "websocket": functions.websocket,
         },
         http_api=http_api,
         tables=storage.tables,
         dead_letters=functions.dead_letters,
         key=storage.key,
+        emulated=emulator is not None,
     )
     cdk.CfnOutput(stack, "HttpApiUrl", value=http_api.api_endpoint)
     cdk.CfnOutput(stack, "WebSocketUrl", value=ws_stage.url)
@@ -75,8 +88,15 @@ def build_app(outdir: str | None = None, context: dict[str, str] | None = None) 
     asset = Path(str(app.node.try_get_context("asset") or DEFAULT_ASSET))
     if not asset.is_dir():
         raise SystemExit(f"no Lambda asset at {asset}: run scripts/package_lambda first")
+    try:
+        notify = Notify.parse(
+            app.node.try_get_context("notifySenders"), app.node.try_get_context("sesFrom")
+        )
+        emulator = emulator_url(app.node.try_get_context("emulator"))
+    except ValueError as e:
+        raise SystemExit(f"context: {e}") from None
     for each in names:
-        build_stack(app, stage(each), asset)
+        build_stack(app, stage(each), asset, notify, emulator)
     return app
 
 

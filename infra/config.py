@@ -32,17 +32,32 @@ NOT_READ_MODELS = (
 # What each function's code reads and writes, by table name without the prefix ("*": all,
 # "!name": but that one). Every function reads every table (each builds the whole system,
 # which describes every table it opens). Writes, measured by
-# tests/integration/test_infra_access.py: ingestion its events and the telemetry streams'
-# snapshots; the projector (the read models) no table of `NOT_READ_MODELS`. The API is the
-# composition root of every command and writes every table.
-# The WebSocket function writes the gateway's connections and subscriptions (by design: it
-# commits nothing; not measured).
+# tests/integration/test_infra_access.py (what it saw must be listed here): ingestion its
+# events and the telemetry streams' snapshots; the projector (the read models and the
+# notifier) no table of `NOT_READ_MODELS` but the notifier's outbox; the processes function
+# (alerting, OTA, the ledger, Parquet, the exporter) the events its process managers decide,
+# their checkpoints, state snapshots, the ledger, the OTA timers and notices; the scheduled
+# function (notifications, offline detection) the outbox and the offline transitions. The API
+# is the composition root of every command and writes every table. The WebSocket function
+# writes the gateway's connections and subscriptions (by design: it commits nothing; not
+# measured).
+PROCESSES_WRITES = (
+    "events", "snapshots", "state_snapshots", "tracking", "ledger", "ota_timers", "ota_outbox",
+)  # fmt: skip
 ACCESS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "api": (("*",), ("*",)),
     "ingest": (("*",), ("events", "snapshots")),
-    "projector": (("*",), ("*", *(f"!{name}" for name in NOT_READ_MODELS))),
+    "projector": (
+        ("*",),
+        ("*", *(f"!{name}" for name in NOT_READ_MODELS if name != "notification_outbox")),
+    ),
+    "processes": (("*",), PROCESSES_WRITES),
+    "scheduled": (("*",), ("events", "snapshots", "notification_outbox")),
     "websocket": (("*",), ("ws_connections", "ws_subscriptions")),
 }
+# The notification senders a stack may configure (context `notifySenders`): "log" (a log line
+# each, the default), SES for email (needs context `sesFrom`, a verified identity), SNS for SMS.
+STACK_SENDERS = ("log", "ses", "sns")
 # Tables whose rows expire: DynamoDB's TTL on this attribute (epoch seconds).
 TTL_ATTRIBUTES = {"ws_connections": "expires_at", "ws_subscriptions": "expires_at"}
 
@@ -87,6 +102,46 @@ class Stage:
         return f"Fleetwatch-{self.name}"
 
 
+@dataclass(frozen=True)
+class Notify:
+    """How the scheduled function delivers the outbox's notifications."""
+
+    senders: tuple[str, ...] = ("log",)
+    ses_from: str | None = None
+
+    @classmethod
+    def parse(cls, senders: str | None, ses_from: str | None) -> Notify:
+        """From the app's context; a ValueError naming what is wrong."""
+        names = tuple(s.strip() for s in (senders or "log").split(",") if s.strip())
+        unknown = sorted(set(names) - set(STACK_SENDERS))
+        if unknown or not names:
+            raise ValueError(f"notifySenders: {unknown or names} not of {', '.join(STACK_SENDERS)}")
+        if "ses" in names and not ses_from:
+            raise ValueError("notifySenders ses needs sesFrom, a verified SES identity")
+        return cls(names, ses_from or None)
+
+    def environment(self, region: str) -> dict[str, str]:
+        found = {"FLEETWATCH_NOTIFY_SENDERS": ",".join(self.senders)}
+        found["FLEETWATCH_NOTIFY_REGION"] = region
+        if self.ses_from:
+            found["FLEETWATCH_SES_FROM"] = self.ses_from
+        return found
+
+
+def emulator_url(value: object) -> str | None:
+    """The context `emulator`: the base URL of the local emulator a stack is deployed to
+    (`scripts/local_deploy`: ministack), or None for AWS. A ValueError for anything but
+    http://host:port."""
+    if value is None or value == "":
+        return None
+    text = str(value).rstrip("/")
+    scheme, _, rest = text.partition("://")
+    host, _, port = rest.partition(":")
+    if scheme != "http" or not host or not port.isdigit() or "/" in rest:
+        raise ValueError(f"emulator: {value!r} is not http://host:port")
+    return text
+
+
 def stage(name: str) -> Stage:
     """The stage called `name`; a ValueError naming the known ones otherwise."""
     if name == "dev":
@@ -107,19 +162,22 @@ def function_environment(
     blob_bucket: str,
     analytics_bucket: str,
     kms_key_arn: str,
+    emulator: str | None = None,
 ) -> dict[str, str]:
     """The settings (FLEETWATCH_*) every function of the stage runs with: DynamoDB with the
     stage's table prefix (tables made by the stack, never by the code), no projections inside
     the API or ingestion (the projector function runs them), users' JWTs from the stage's
     Cognito pool (ID tokens: they carry `custom:tenant_id`), blobs and analytics in S3,
-    personal data keys wrapped by the stage's KMS key."""
+    personal data keys wrapped by the stage's KMS key. `emulator` (a local deployment's base
+    URL): the pool's keys from the emulator, which signs its tokens with the real issuer."""
     issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+    jwks = f"{emulator}/{user_pool_id}" if emulator else issuer
     return {
         "FLEETWATCH_STORE": "dynamodb",
         "FLEETWATCH_DYNAMODB_TABLE_PREFIX": stage.table_prefix,
         "FLEETWATCH_CREATE_TABLES": "false",
         "FLEETWATCH_RUN_PROJECTIONS": "false",
-        "FLEETWATCH_JWKS_URL": f"{issuer}/.well-known/jwks.json",
+        "FLEETWATCH_JWKS_URL": f"{jwks}/.well-known/jwks.json",
         "FLEETWATCH_JWT_ISSUER": issuer,
         "FLEETWATCH_JWT_AUDIENCE": user_pool_client_id,
         "FLEETWATCH_TENANT_CLAIM": "custom:tenant_id",

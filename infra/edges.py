@@ -99,7 +99,9 @@ def build_http_api(scope: Any, stage: Stage, users: Users, api_function: Any) ->
     return api
 
 
-def build_websocket_api(scope: Any, stage: Stage, websocket: Any, projector: Any) -> Any:
+def build_websocket_api(
+    scope: Any, stage: Stage, websocket: Any, projector: Any, *, emulator: str | None = None
+) -> Any:
     """The GraphQL WebSocket API (graphql-transport-ws): `$connect`, `$disconnect` and every
     message to the `websocket` function; the projector posts changes to its connections
     (`FLEETWATCH_WS_GATEWAY_ENDPOINT`). Both may manage its connections. Returns its stage."""
@@ -117,7 +119,12 @@ def build_websocket_api(scope: Any, stage: Stage, websocket: Any, projector: Any
     )
     for fn in (websocket, projector):
         ws_stage.grant_management_api_access(fn)
-    projector.add_environment("FLEETWATCH_WS_GATEWAY_ENDPOINT", ws_stage.callback_url)
+    if emulator is None:
+        projector.add_environment("FLEETWATCH_WS_GATEWAY_ENDPOINT", ws_stage.callback_url)
+    else:  # the emulator's @connections: under its own address, not the API's domain
+        local = f"{emulator}/_aws/execute-api/{api.api_id}/{stage.name}"
+        for fn in (websocket, projector):
+            fn.add_environment("FLEETWATCH_WS_GATEWAY_ENDPOINT", local)
     return ws_stage
 
 

@@ -3,10 +3,16 @@
 - `api`: `fleetwatch.lambdas.api_handler` (the HTTP API through Mangum);
 - `ingest`: `fleetwatch.lambdas.iot_core_handler` (IoT Core rule events, or Kinesis batches);
 - `websocket`: `fleetwatch.ws_gateway.websocket_handler` (the WebSocket API's routes);
-- `projector`: `fleetwatch.lambdas.projector_handler`, woken by the events table's stream
-  (records never read: the handler reads the feed from its checkpoints) and by a schedule
-  (EventBridge Scheduler, every `sweep_minutes`): the catch-up sweep that sets right a
-  wake-up the stream lost.
+- `projector`: `fleetwatch.lambdas.projector_handler` (the read models and the notifier),
+  woken by the events table's stream (records never read: the handler reads the feed from
+  its checkpoints) and by a schedule (EventBridge Scheduler, every `sweep_minutes`): the
+  catch-up sweep that sets right a wake-up the stream lost;
+- `processes`: `fleetwatch.lambdas.processes_handler` (alerting, the OTA orchestrator and its
+  timers, the ledger, Parquet, the exporter), woken the same two ways (the stream's second
+  and last reader: DynamoDB Streams serves two per shard); its sweep is also the alerting
+  process's tick and the OTA timers' turn;
+- `scheduled`: `fleetwatch.lambdas.scheduled_handler` (the outbox's notifications through
+  the senders `Notify` names, offline detection), every minute.
 
 The settings that are secrets (the audit checkpoints' key, derived from a seed Secrets Manager
 generates) are in one secret, read by each function at its cold start (`FLEETWATCH_SECRETS`,
@@ -33,7 +39,8 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 
-from infra.config import ACCESS, FEED_TABLE, Stage, writable
+from fleetwatch.wiring import LAMBDA_PROCESSES, LAMBDA_PROJECTOR
+from infra.config import ACCESS, FEED_TABLE, Notify, Stage, writable
 from infra.storage import Storage
 
 _RETENTION = {
@@ -49,12 +56,20 @@ class Functions:
     api: Any  # lambda_.Function
     ingest: Any
     projector: Any
+    processes: Any
+    scheduled: Any
     websocket: Any  # GraphQL subscriptions through API Gateway's WebSocket API
     dead_letters: dict[str, Any]  # name -> sqs.Queue
 
 
 def build_functions(
-    scope: Any, stage: Stage, storage: Storage, asset: Path, environment: dict[str, str]
+    scope: Any,
+    stage: Stage,
+    storage: Storage,
+    asset: Path,
+    *,
+    environment: dict[str, str],
+    notify: Notify,
 ) -> Functions:
     code = lambda_.Code.from_asset(str(asset))
     key = storage.key
@@ -81,10 +96,10 @@ def build_functions(
             enforce_ssl=True,
             retention_period=cdk.Duration.days(14),
         )
-        for name in ("ingest", "projector", "sweep")
+        for name in ("ingest", "projector", "processes", "sweep")
     }
 
-    def function(name: str, handler: str, memory: int, timeout_s: int) -> Any:
+    def function(name: str, handler: str, memory: int, timeout_s: int, **extra: str) -> Any:
         role = iam.Role(
             scope,
             f"{name.title()}Role",
@@ -107,7 +122,7 @@ def build_functions(
             memory_size=memory,
             timeout=cdk.Duration.seconds(timeout_s),
             tracing=lambda_.Tracing.ACTIVE,
-            environment=environment,
+            environment={**environment, **extra},
             role=role,
             log_group=log_group,
         )
@@ -122,19 +137,43 @@ def build_functions(
 
     api = function("api", "fleetwatch.lambdas.api_handler", stage.api_memory_mb, 29)
     ingest = function("ingest", "fleetwatch.lambdas.iot_core_handler", stage.ingest_memory_mb, 60)
+    memory = stage.projector_memory_mb
     projector = function(
-        "projector", "fleetwatch.lambdas.projector_handler", stage.projector_memory_mb, 300
+        "projector",
+        "fleetwatch.lambdas.projector_handler",
+        memory,
+        300,
+        FLEETWATCH_PROJECTIONS=",".join(LAMBDA_PROJECTOR),
+    )
+    processes = function(
+        "processes",
+        "fleetwatch.lambdas.processes_handler",
+        memory,
+        900,  # an export runs for minutes
+        FLEETWATCH_PROJECTIONS=",".join(LAMBDA_PROCESSES),
+    )
+    scheduled = function(
+        "scheduled",
+        "fleetwatch.lambdas.scheduled_handler",
+        memory,
+        120,
+        **notify.environment(cdk.Aws.REGION),
     )
     websocket = function(
         "websocket", "fleetwatch.ws_gateway.websocket_handler", stage.api_memory_mb, 29
     )
     storage.blobs.grant_read_write(api)
     storage.analytics.grant_read(api)
-    storage.analytics.grant_read_write(projector)
-    for fn in (api, projector, websocket):
+    storage.blobs.grant_read_write(processes)  # the exporter's files
+    storage.analytics.grant_read_write(processes)  # Parquet's, read by exports too
+    for fn in (api, projector, processes, scheduled, websocket):
         key.grant_encrypt_decrypt(fn)  # personal data keys (FLEETWATCH_PERSONAL_KEYS_KMS_KEY)
-    _wake_projector(scope, stage, storage, projector, dead_letters)
-    return Functions(api, ingest, projector, websocket, dead_letters)
+    _grant_senders(scope, notify, scheduled)
+    for fn in (projector, processes):
+        _wake(scope, stage, storage, fn, dead_letters)
+    what = "Send the outbox's notifications; mark silent devices offline"
+    _schedule(scope, "ScheduledWork", scheduled, dead_letters["sweep"], 1, what)
+    return Functions(api, ingest, projector, processes, scheduled, websocket, dead_letters)
 
 
 def _grant_tables(
@@ -147,13 +186,47 @@ def _grant_tables(
             table.grant_read_data(fn)
 
 
-def _wake_projector(
-    scope: Any, stage: Stage, storage: Storage, projector: Any, dead_letters: dict[str, Any]
+def _grant_senders(scope: Any, notify: Notify, fn: Any) -> None:
+    """SES's SendEmail from the configured identity (the address's or its domain's), SNS's
+    Publish for SMS (a phone number is no resource: IAM takes `*` for it, denied on topics)."""
+    if "ses" in notify.senders:
+        assert notify.ses_from is not None
+        domain = notify.ses_from.rpartition("@")[2]
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["ses:SendEmail", "ses:SendRawEmail"],
+                resources=[
+                    cdk.Arn.format(
+                        cdk.ArnComponents(service="ses", resource="identity", resource_name=n),
+                        cdk.Stack.of(scope),
+                    )
+                    for n in dict.fromkeys((notify.ses_from, domain))
+                ],
+            )
+        )
+    if "sns" in notify.senders:
+        fn.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=["sns:Publish"],
+                resources=[
+                    cdk.Arn.format(
+                        cdk.ArnComponents(service="sns", resource="*"), cdk.Stack.of(scope)
+                    )
+                ],
+            )
+        )
+
+
+def _wake(
+    scope: Any, stage: Stage, storage: Storage, fn: Any, dead_letters: dict[str, Any]
 ) -> None:
     """The stream of the events table (a record wakes it; batches of up to 100 within a
     second, so a burst is one invocation; retried twice, never bisected: the records are not
     read, a retry is simply another wake-up), and the scheduled sweep."""
-    projector.add_event_source(
+    name = fn.node.id.removesuffix("Function").lower()
+    fn.add_event_source(
         sources.DynamoEventSource(
             storage.tables[FEED_TABLE],
             starting_position=lambda_.StartingPosition.LATEST,
@@ -162,32 +235,41 @@ def _wake_projector(
             retry_attempts=2,
             bisect_batch_on_error=False,
             parallelization_factor=1,
-            on_failure=sources.SqsDlq(dead_letters["projector"]),
+            on_failure=sources.SqsDlq(dead_letters[name]),
         )
     )
+    what = f"Catch the {name} function's workers up, whatever wake-up the stream lost"
+    _schedule(scope, f"{name.title()}Sweep", fn, dead_letters["sweep"], stage.sweep_minutes, what)
+
+
+def _schedule(  # noqa: PLR0917 - the schedule's parts, each once
+    scope: Any, name: str, fn: Any, dead_letters: Any, minutes: int, description: str
+) -> None:
+    """EventBridge Scheduler invoking `fn` every `minutes`, through a role of its own that
+    may only invoke it and send to the dead letters."""
     invoker = iam.Role(
         scope,
-        "SweepSchedulerRole",
+        f"{name}SchedulerRole",
         assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
-        description=f"Fleetwatch {stage.name}: the scheduler invokes the projector's sweep",
+        description=f"Fleetwatch: the scheduler invokes {fn.node.id} ({name})",
     )
-    projector.grant_invoke(invoker)
-    dead_letters["sweep"].grant_send_messages(invoker)
+    fn.grant_invoke(invoker)
+    dead_letters.grant_send_messages(invoker)
     scheduler.CfnSchedule(
         scope,
-        "ProjectorSweep",
-        description="Catch every projector up, whatever wake-up the stream lost",
-        schedule_expression=_rate(stage.sweep_minutes),
+        name,
+        description=description,
+        schedule_expression=_rate(minutes),
         flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
         target=scheduler.CfnSchedule.TargetProperty(
-            arn=projector.function_arn,
+            arn=fn.function_arn,
             role_arn=invoker.role_arn,
-            input=json.dumps({"source": "fleetwatch.sweep"}),
+            input=json.dumps({"source": "fleetwatch.schedule"}),
             retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                 maximum_event_age_in_seconds=300, maximum_retry_attempts=2
             ),
             dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
-                arn=dead_letters["sweep"].queue_arn
+                arn=dead_letters.queue_arn
             ),
         ),
     )

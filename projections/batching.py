@@ -95,6 +95,18 @@ class BatchingProjectionWorker(ProjectionWorker):
         """Go back to the checkpoint (at a (re)start, and after a failure)."""
         self._position = self.checkpoint()
 
+    def refresh(self) -> None:
+        """Before a catch-up where no thread runs the worker (a Lambda invocation, warm or
+        cold): stand at the stored checkpoint, which another invocation may have moved."""
+        self.resume()
+
+    def distrust_state(self) -> None:
+        """A catch-up failed part-way: the next `refresh` starts again from the checkpoint."""
+
+    def housekeeping(self) -> None:
+        """Periodic work, now (the alerting worker's tick; recording a position that batches
+        which decided nothing moved); none here."""
+
     def housekeeping_if_due(self) -> None:
         """Periodic work between batches, when there is any (the alerting worker's ticks)."""
 
@@ -198,6 +210,16 @@ class RebuildingWorker(BatchingProjectionWorker):
         count = self.projection.rebuild(self.recorder, self.mapper, self._position)
         self._state_at = self._position
         return count
+
+    def refresh(self) -> None:
+        """Keep the state a warm invocation left when the stored checkpoint is not past it
+        (nothing decided elsewhere since); else rebuild it from the checkpoint."""
+        stored = self.checkpoint()
+        if self._state_at is None or self._position != self._state_at or stored > self._state_at:
+            self.resume()
+
+    def distrust_state(self) -> None:
+        self._state_at = None
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         if self.projection.built_to is None or self._state_at != self._position:

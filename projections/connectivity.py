@@ -20,14 +20,19 @@ one started again. `ConnectivityWatch` runs with the projection workers (`fleetw
 
 So two deciders (this and an ingestion process) never record two offline transitions for one
 silence. State: in memory, rebuilt at every start (no checkpoint).
+
+Where nothing runs between invocations (AWS: the scheduled function), `sweep` takes its
+candidates from the device-status model instead (the devices it shows online, silent past
+their timeout by its `last_seen_at`) and decides each the same way; no state at all.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Literal
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Notification
@@ -35,18 +40,21 @@ from eventsourcing.persistence import IntegrityError, Notification
 from event_store.envelope import EventMetadata
 from event_store.ids import new_uuid4
 from ota.schedule_loops import Loop
+from read_side.device_status.row import DeviceStatus
 from write_side.application import FleetApplication
-from write_side.credentials import DeviceAccess
+from write_side.credentials import DeviceAccess, own_heartbeat_timeout
 from write_side.telemetry_log import (
     TELEMETRY_BATCH_RECORDED,
     TELEMETRY_DEVICE_CAME_ONLINE,
     TELEMETRY_DEVICE_WENT_OFFLINE,
+    telemetry_id,
 )
 
 log = logging.getLogger(__name__)
 ACTOR = "system:connectivity"
 _ALIVE = frozenset({TELEMETRY_BATCH_RECORDED.topic, TELEMETRY_DEVICE_CAME_ONLINE.topic})
 _CAME, _WENT = TELEMETRY_DEVICE_CAME_ONLINE.topic, TELEMETRY_DEVICE_WENT_OFFLINE.topic
+Decision = Literal["marked", "gone", "race"] | float
 
 
 def own_timeouts(access: Callable[[UUID], DeviceAccess | None]) -> Callable[[UUID], int | None]:
@@ -128,25 +136,47 @@ class ConnectivityWatch(Loop):
             timeout = self.timeouts.get(stream, self.timeout_s)
             if now - seen <= timeout:
                 continue
-            telemetry = self.app.load_telemetry(stream)
-            if telemetry is None or telemetry.online is not True:
+            decided = self._decide(stream, timeout)
+            if isinstance(decided, float):
+                self.seen[stream] = now - decided  # the stream's own receipt
+            elif decided != "race":  # a race: decide again next turn
                 self.seen.pop(stream, None)
-                continue
-            at = self.clock()
-            if not telemetry.check_heartbeat(at, timeout):
-                last = telemetry.last_received_at
-                silent = 0.0 if last is None else (at - last).total_seconds()
-                self.seen[stream] = now - max(silent, 0.0)  # the stream's own receipt
-                continue
-            meta = EventMetadata(telemetry.tenant_id, ACTOR, new_uuid4().hex)
-            try:
-                self.app.save_telemetry([telemetry], meta)
-            except IntegrityError:
-                continue  # a batch, or another decider, got there first: decide again
-            self.seen.pop(stream, None)
-            marked += 1
+                marked += decided == "marked"
         self.marked += marked
         return marked
+
+    def sweep(self, candidates: Iterable[DeviceStatus]) -> int:
+        """Where no process follows the feed (a scheduled function): record
+        `DeviceWentOffline` for those of the devices a read model shows online whose last
+        batch (as the model saw it) is older than their timeout, each decided on its stream as
+        `check` decides; how many."""
+        marked, at = 0, self.clock()
+        for row in candidates:
+            timeout = own_heartbeat_timeout(row.metadata) or self.timeout_s
+            if row.last_seen_at is None or (at - row.last_seen_at).total_seconds() <= timeout:
+                continue
+            stream = telemetry_id(row.tenant_id, row.device_id)
+            marked += self._decide(stream, timeout) == "marked"
+        self.marked += marked
+        return marked
+
+    def _decide(self, stream: UUID, timeout: int) -> Decision:
+        """Decide one stream on its freshly loaded `Telemetry`: "marked" (offline recorded),
+        "gone" (not online, or no such stream), "race" (a batch or another decider committed
+        first), or how many seconds it has been silent (within its timeout)."""
+        telemetry = self.app.load_telemetry(stream)
+        if telemetry is None or telemetry.online is not True:
+            return "gone"
+        at = self.clock()
+        if not telemetry.check_heartbeat(at, timeout):
+            last = telemetry.last_received_at
+            return max(0.0 if last is None else (at - last).total_seconds(), 0.0)
+        meta = EventMetadata(telemetry.tenant_id, ACTOR, new_uuid4().hex)
+        try:
+            self.app.save_telemetry([telemetry], meta)
+        except IntegrityError:
+            return "race"
+        return "marked"
 
     def _read(
         self, after: int, stop: int | None, topics: tuple[str, ...]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventsourcing.persistence import Tracking
+
 from projections.batching import RebuildingWorker
 from projections.ota import OtaProcess
 
@@ -24,3 +26,9 @@ class OtaWorker(RebuildingWorker):
     def resume(self) -> None:
         self.rebuild_state()
         self.projection.reconcile_all()
+
+    def housekeeping(self) -> None:
+        """Record the position that batches which decided nothing moved (a Lambda invocation,
+        after its catch-up), so that the next warm invocation finds the stored checkpoint
+        where its state stands and keeps the state (`RebuildingWorker.refresh`)."""
+        self.projection.record_position(Tracking(self.tracking_name, self._position))

@@ -26,7 +26,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -104,6 +104,17 @@ class AccessDenied(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     UNKNOWN_DEVICE = "UNKNOWN_DEVICE"
     DEVICE_DECOMMISSIONED = "DEVICE_DECOMMISSIONED"
+
+
+def own_heartbeat_timeout(metadata: Mapping[str, str]) -> int | None:
+    """A device's own heartbeat timeout from its metadata (`HEARTBEAT_METADATA_KEY`); None
+    when absent or not a plain positive whole number of seconds (ASCII digits, at most a
+    year)."""
+    value = metadata.get(HEARTBEAT_METADATA_KEY, "")
+    if not (value.isascii() and value.isdigit()):
+        return None
+    seconds = int(value)
+    return seconds if 0 < seconds <= 366 * 24 * 3600 else None
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from event_store.envelope import EventMetadata
 from write_side.application import FleetApplication, Saved, check_version
 from write_side.commands import DecommissionDevice, RegisterDevice, UpdateDevice
 from write_side.credentials import (
-    HEARTBEAT_METADATA_KEY,
     DeviceAccess,
     IssueDeviceCredential,
     RevokeDeviceCredential,
     new_credential,
+    own_heartbeat_timeout,
 )
 from write_side.devices import Device
 
@@ -90,21 +90,11 @@ class DeviceService:
         device = self.app.find(Device, None, device_id)
         if device is None:
             return None
-        timeout = device.metadata.get(HEARTBEAT_METADATA_KEY, "")
         return DeviceAccess(
             device_id=device.id,
             tenant_id=device.tenant_id,
             decommissioned=device.is_decommissioned,
             credential_id=device.credential_id,
             credential_hash=device.credential_hash,
-            heartbeat_timeout_s=_positive_seconds(timeout),
+            heartbeat_timeout_s=own_heartbeat_timeout(device.metadata),
         )
-
-
-def _positive_seconds(value: str) -> int | None:
-    """A device's own heartbeat timeout from its metadata; None when absent or not a plain
-    positive whole number of seconds (ASCII digits, at most a year)."""
-    if not (value.isascii() and value.isdigit()):
-        return None
-    seconds = int(value)
-    return seconds if 0 < seconds <= 366 * 24 * 3600 else None

@@ -18,7 +18,7 @@ The alert links have no such guard: they are only read to place later alert even
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -116,6 +116,23 @@ class DynamoDBDeviceStatusReader(DeviceStatusReader):
         page = items[:first]
         more = len(items) > first
         return Page(page, encode_cursor(page[-1].device_id) if more and page else None)
+
+    def online(self) -> Iterator[DeviceStatus]:
+        """A Scan filtered on `online` (eventually consistent: the sweep decides on the
+        device's own stream), page by page: the whole table's read units, every call."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "#online = :online",  # a reserved word
+            "ExpressionAttributeNames": {"#online": "online"},
+            "ExpressionAttributeValues": {":online": {"BOOL": True}},
+        }
+        while True:
+            response = self.client.scan(**kwargs)
+            yield from (ITEMS.from_item(item) for item in response.get("Items", []))
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            kwargs["ExclusiveStartKey"] = last_key
 
 
 class DynamoDBDeviceStatusView(DynamoDBTrackingRecorder, DeviceStatusView):

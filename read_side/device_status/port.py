@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -88,6 +88,12 @@ class DeviceStatusReader(ABC):
         self, tenant_id: str, device_filter: DeviceFilter, first: int, after: str | None
     ) -> Page[DeviceStatus]:
         """Up to `first` devices of the tenant matching the filter, after the cursor."""
+
+    @abstractmethod
+    def online(self) -> Iterator[DeviceStatus]:
+        """Every tenant's devices the model shows online, in no set order, read page by page
+        (the offline sweep's candidates where no process follows the feed: the scheduled
+        function, `fleetwatch.lambdas.scheduled_handler`). Reads the whole model."""
 
 
 class DeviceStatusView(ABC):

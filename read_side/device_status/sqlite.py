@@ -4,7 +4,7 @@ and its reader (read-only transactions), side by side so the table's SQL lives i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +30,7 @@ _IN_CHUNK = 500  # bound parameters per IN list (SQLite's limit is 999 on old bu
 _SELECT = f"SELECT {', '.join(SQLITE_ROWS.names)} FROM {DEVICE_STATUS_TABLE}"  # noqa: S608
 _CASEFOLD = "fleetwatch_casefold"  # `nameContains` folds case as `DeviceFilter.matches` does
 _UPSERT = SQLITE_ROWS.upsert(DEVICE_STATUS_TABLE)
+_ONLINE_PAGE = 1000
 
 
 class SQLiteDeviceStatusView(SQLiteTrackingRecorder, DeviceStatusView):
@@ -138,3 +139,19 @@ class SQLiteDeviceStatusReader(DeviceStatusReader):
         items = [SQLITE_ROWS.from_row(row) for row in rows[:first]]
         more = len(rows) > first
         return Page(items, encode_cursor(items[-1].device_id) if more and items else None)
+
+    def online(self) -> Iterator[DeviceStatus]:
+        """Keyset pages of `_ONLINE_PAGE` rows, each its own read."""
+        after = ("", "")
+        while True:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(
+                    f"{_SELECT} WHERE online = 1 AND (tenant_id, device_id) > (?, ?) "
+                    "ORDER BY tenant_id, device_id LIMIT ?",
+                    (*after, _ONLINE_PAGE),
+                )
+                rows = [SQLITE_ROWS.from_row(row) for row in c.fetchall()]
+            yield from rows
+            if len(rows) < _ONLINE_PAGE:
+                return
+            after = (rows[-1].tenant_id, rows[-1].device_id.hex)

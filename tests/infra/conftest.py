@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+SES_FROM = "alerts@fleet.example"  # the synthesised stacks send email from it
 CDK_BIN = ROOT / "scripts" / "cdk" / "node_modules" / ".bin"
 STAGES = ("dev", "staging", "prod")
 
@@ -59,6 +60,10 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     "-q",
                     "-c",
                     f"asset={asset}",
+                    "-c",
+                    "notifySenders=ses,sns",
+                    "-c",
+                    f"sesFrom={SES_FROM}",
                     "-o",
                     str(out),
                 ],

@@ -24,9 +24,17 @@ from infra.config import (
 )
 from ingestion.iot_core import RULE_SQL
 
-from .conftest import ROOT, STAGES
+from .conftest import ROOT, SES_FROM, STAGES
 
 STAGE_PARAMS = pytest.mark.parametrize("name", STAGES)
+HANDLERS = {  # each function's, by its name in `ACCESS`
+    "api": "fleetwatch.lambdas.api_handler",
+    "ingest": "fleetwatch.lambdas.iot_core_handler",
+    "projector": "fleetwatch.lambdas.projector_handler",
+    "processes": "fleetwatch.lambdas.processes_handler",
+    "scheduled": "fleetwatch.lambdas.scheduled_handler",
+    "websocket": "fleetwatch.ws_gateway.websocket_handler",
+}
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -111,35 +119,80 @@ def test_the_feed_streams_keys_only_to_the_projector(templates: dict[str, dict[s
                 "StreamSpecification": {"StreamViewType": "KEYS_ONLY"},
             },
         )
-        projector = function_id(templates[name], "fleetwatch.lambdas.projector_handler")
-        template.has_resource_properties(
-            "AWS::Lambda::EventSourceMapping",
-            {
-                "FunctionName": {"Ref": projector},
-                "EventSourceArn": Match.any_value(),
-                "StartingPosition": "LATEST",
-                "BatchSize": 100,
-                "MaximumBatchingWindowInSeconds": 1,
-                "MaximumRetryAttempts": 2,
-                "BisectBatchOnFunctionError": False,
-                "ParallelizationFactor": 1,
-                "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
-            },
-        )
+        for handler in FEED_HANDLERS:  # the stream's two readers, its limit per shard
+            template.has_resource_properties(
+                "AWS::Lambda::EventSourceMapping",
+                {
+                    "FunctionName": {"Ref": function_id(templates[name], handler)},
+                    "EventSourceArn": Match.any_value(),
+                    "StartingPosition": "LATEST",
+                    "BatchSize": 100,
+                    "MaximumBatchingWindowInSeconds": 1,
+                    "MaximumRetryAttempts": 2,
+                    "BisectBatchOnFunctionError": False,
+                    "ParallelizationFactor": 1,
+                    "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
+                },
+            )
+        streamed = [
+            m
+            for m in resources(templates[name], "AWS::Lambda::EventSourceMapping").values()
+            if "DynamoDB" in json.dumps(m["Properties"]["EventSourceArn"])
+            or "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])
+        ]
+        assert len(streamed) == 2
 
 
-def test_a_schedule_sweeps_the_projectors(templates: dict[str, dict[str, Any]]) -> None:
+FEED_HANDLERS = ("fleetwatch.lambdas.projector_handler", "fleetwatch.lambdas.processes_handler")
+
+
+def test_schedules_sweep_the_feed_functions_and_run_the_clock_work(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    """Every minute: each feed function's sweep (its catch-up; the alerting tick and the OTA
+    timers for the processes function) and the scheduled function (notifications, offline).
+    Each through a role that may invoke its function and send to the dead letters only."""
     template = templates["dev"]
-    [schedule] = resources(template, "AWS::Scheduler::Schedule").values()
-    props = schedule["Properties"]
-    assert props["ScheduleExpression"] == "rate(1 minute)"
-    projector = function_id(template, "fleetwatch.lambdas.projector_handler")
-    assert props["Target"]["Arn"] == {"Fn::GetAtt": [projector, "Arn"]}
-    assert "DeadLetterConfig" in props["Target"]
-    role = props["Target"]["RoleArn"]["Fn::GetAtt"][0]
-    actions = _role_actions(template, role)
-    assert "lambda:InvokeFunction" in actions
-    assert not any(a.startswith("dynamodb:") for a in actions)
+    schedules = resources(template, "AWS::Scheduler::Schedule").values()
+    targets = {s["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0]: s["Properties"]
+               for s in schedules}  # fmt: skip
+    handlers = (*FEED_HANDLERS, "fleetwatch.lambdas.scheduled_handler")
+    assert set(targets) == {function_id(template, h) for h in handlers}
+    for function, props in targets.items():
+        assert props["ScheduleExpression"] == "rate(1 minute)"
+        assert "DeadLetterConfig" in props["Target"]
+        role = props["Target"]["RoleArn"]["Fn::GetAtt"][0]
+        actions = _role_actions(template, role)
+        assert actions <= {"lambda:InvokeFunction", "sqs:SendMessage", "sqs:GetQueueAttributes",
+                           "sqs:GetQueueUrl", "kms:Decrypt", "kms:Encrypt",
+                           "kms:ReEncrypt*", "kms:GenerateDataKey*"}, actions  # fmt: skip
+        statements = _policies_of(template, role)
+        invoked = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+        assert invoked
+        assert all(function in json.dumps(s["Resource"]) for s in invoked)
+
+
+def test_the_scheduled_function_sends_through_ses_and_sns_only(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    template = templates["prod"]
+    scheduled = _function(template, "fleetwatch.lambdas.scheduled_handler")
+    env = scheduled["Environment"]["Variables"]
+    assert (env["FLEETWATCH_NOTIFY_SENDERS"], env["FLEETWATCH_SES_FROM"]) == ("ses,sns", SES_FROM)
+    role = scheduled["Role"]["Fn::GetAtt"][0]
+    ses = [s for s in _policies_of(template, role) if "ses:SendEmail" in s["Action"]]
+    [statement] = ses
+    resources_text = json.dumps(statement["Resource"])
+    assert f"identity/{SES_FROM}" in resources_text
+    assert "identity/fleet.example" in resources_text
+    sns = [s for s in _policies_of(template, role) if "sns:Publish" in json.dumps(s["Action"])]
+    assert sorted(s["Effect"] for s in sns) == ["Allow", "Deny"]  # phone numbers, no topic
+    [deny] = [s for s in sns if s["Effect"] == "Deny"]
+    assert ":sns:" in json.dumps(deny["Resource"])
+    for handler in ("fleetwatch.lambdas.api_handler", *FEED_HANDLERS):
+        other = _function(template, handler)["Role"]["Fn::GetAtt"][0]
+        actions = _role_actions(template, other)
+        assert not any(a.startswith(("ses:", "sns:")) for a in actions), handler
 
 
 def test_telemetry_goes_through_kinesis_where_the_stage_says(
@@ -245,9 +298,9 @@ def test_every_function_is_traced_logged_and_has_a_role_of_its_own(
         for k, v in functions.items()
         if v["Properties"].get("Handler", "").startswith("fleetwatch.")
     }
-    assert len(ours) == 4
+    assert len(ours) == len(HANDLERS)
     roles = [v["Properties"]["Role"]["Fn::GetAtt"][0] for v in ours.values()]
-    assert len(set(roles)) == 4
+    assert len(set(roles)) == len(HANDLERS)
     for fn in ours.values():
         props = fn["Properties"]
         assert props["TracingConfig"] == {"Mode": "Active"}
@@ -269,12 +322,8 @@ def test_roles_grant_what_each_function_uses_and_no_wildcard(
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             assert statement["Action"] != "*"
             assert statement.get("Resource") != "*" or _allowed_on_any_resource(statement)
-    for name, handler in (
-        ("ingest", "fleetwatch.lambdas.iot_core_handler"),
-        ("projector", "fleetwatch.lambdas.projector_handler"),
-        ("api", "fleetwatch.lambdas.api_handler"),
-        ("websocket", "fleetwatch.ws_gateway.websocket_handler"),
-    ):
+    assert set(HANDLERS) == set(ACCESS)
+    for name, handler in HANDLERS.items():
         role = _function(template, handler)["Role"]["Fn::GetAtt"][0]
         written = _tables_with(template, role, "dynamodb:PutItem", table_ids)
         read = _tables_with(template, role, "dynamodb:Query", table_ids)
@@ -282,7 +331,7 @@ def test_roles_grant_what_each_function_uses_and_no_wildcard(
         assert written == expected, name
         assert read == set(table_ids), name
         if name == "projector":
-            assert not written & set(NOT_READ_MODELS)
+            assert written & set(NOT_READ_MODELS) == {"notification_outbox"}
 
 
 def test_alarms_cover_functions_api_tables_streams_and_dead_letters(
@@ -299,9 +348,9 @@ def test_alarms_cover_functions_api_tables_streams_and_dead_letters(
         assert f'"{metric}"' in metrics, metric
     queues = resources(template, "AWS::SQS::Queue")
     tables = resources(template, "AWS::DynamoDB::Table")
-    # a function's errors (4), iterator ages (2), the API, a table each, a dead-letter queue each
+    # a function's errors, iterator ages (3), the API, a table each, a dead-letter queue each
     dead_letter_queues = len(queues) - 1  # the IoT rule's error queue has no alarm of its own
-    assert len(alarms) == 4 + 2 + 1 + len(tables) + dead_letter_queues
+    assert len(alarms) == len(HANDLERS) + 3 + 1 + len(tables) + dead_letter_queues
 
 
 def test_buckets_are_private_encrypted_and_tls_only(templates: dict[str, dict[str, Any]]) -> None:
@@ -381,10 +430,12 @@ def _tables_with(
 
 def _allowed_on_any_resource(statement: dict[str, Any]) -> bool:
     """Actions IAM grants only on `*`: X-Ray's (tracing), DynamoDB's ListStreams (the stream's
-    event source mapping)."""
+    event source mapping), SNS's Publish to a phone number (SMS; topics denied beside it)."""
     actions = statement["Action"]
     listed = [actions] if isinstance(actions, str) else actions
-    return all(a.startswith("xray:") or a == "dynamodb:ListStreams" for a in listed)
+    return all(
+        a.startswith("xray:") or a in ("dynamodb:ListStreams", "sns:Publish") for a in listed
+    )
 
 
 def test_every_function_reads_the_stage_secret_and_only_it(
@@ -396,12 +447,7 @@ def test_every_function_reads_the_stage_secret_and_only_it(
     assert generate["GenerateStringKey"] == "FLEETWATCH_AUDIT_SIGNING_SEED"
     assert generate["PasswordLength"] >= 64
     assert "KmsKeyId" in secret["Properties"]
-    for handler in (
-        "fleetwatch.lambdas.api_handler",
-        "fleetwatch.lambdas.iot_core_handler",
-        "fleetwatch.lambdas.projector_handler",
-        "fleetwatch.ws_gateway.websocket_handler",
-    ):
+    for handler in HANDLERS.values():
         fn = _function(template, handler)
         assert fn["Environment"]["Variables"]["FLEETWATCH_SECRETS"] == {"Ref": secret_id}
         role = fn["Role"]["Fn::GetAtt"][0]

@@ -2,9 +2,11 @@
 
 - the tables: `infra/tables.json` is the census of the tables a started system makes
   (scripts/table_census.py); a table added to the code and not to the app fails here;
-- the roles: the ingestion and projector functions' code, run as the functions run it
-  (tables made beforehand, no projections in ingestion), writes only the tables their roles
-  may write (`infra.functions.ACCESS`). Every DynamoDB call is observed at the boto3 boundary.
+- the roles: the ingestion, processes, projector and scheduled functions' code, run as the
+  functions run it (tables made beforehand, no projections in ingestion; a reading over a
+  rule's threshold so that an alert is raised, queued and sent), writes only the tables their
+  roles may write (`infra.config.ACCESS`). Every DynamoDB call is observed at the boto3
+  boundary.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import pytest
 
 from event_store.envelope import EventMetadata
 from fleetwatch.bootstrap import build_system
-from fleetwatch.lambdas import project
+from fleetwatch.lambdas import SCHEDULED, project, run_scheduled
 from fleetwatch.settings import Settings
-from fleetwatch.wiring import READ_MODELS, make_tables_made_on_first_use
+from fleetwatch.wiring import LAMBDA_PROCESSES, LAMBDA_PROJECTOR, make_tables_made_on_first_use
 from infra.config import ACCESS, TABLES_FILE, writable
 from ingestion import iot_core
 from ingestion.settings import IngestSettings
@@ -102,7 +104,7 @@ def _settings(endpoint: str, prefix: str, *, create: bool) -> Settings:
     )
 
 
-def test_ingestion_and_projectors_write_only_what_their_roles_may(
+def test_each_function_writes_only_what_its_role_may(
     dynamodb_endpoint: str, table_prefix: str, calls: Calls
 ) -> None:
     setup = build_system(_settings(dynamodb_endpoint, table_prefix, create=True))
@@ -135,7 +137,7 @@ def test_ingestion_and_projectors_write_only_what_their_roles_may(
                 "device_id": str(device_id),
                 "message_id": f"m{i}",
                 "timestamp": datetime.now(UTC).isoformat(),
-                "metrics": {"temperature": 21.5},
+                "metrics": {"temperature": 21.5 if i < SNAPSHOT_INTERVAL else 90.0},
                 "token": token.token,
             }
             assert iot_core.handle(ingest.ingest, message)["results"][0]["status"] == "accepted"
@@ -150,19 +152,45 @@ def test_ingestion_and_projectors_write_only_what_their_roles_may(
     assert not refused, refused
 
     calls.seen.clear()
+    processes = build_system(_settings(dynamodb_endpoint, table_prefix, create=False))
+    try:
+        project(processes, LAMBDA_PROCESSES)
+        run_scheduled(processes, ["ota_timers"])
+    finally:
+        processes.close()
+    processes_writes = calls.written()
+    assert {"events", "ledger", "tracking"} <= processes_writes  # the alert, its ledger entry
+    refused = {t for t in processes_writes if not writable(ACCESS["processes"][1], t)}
+    assert not refused, refused
+
+    calls.seen.clear()
     projector = build_system(_settings(dynamodb_endpoint, table_prefix, create=False))
     try:
-        positions = project(projector, [m.name for m in READ_MODELS])["positions"]
+        positions = project(projector, LAMBDA_PROJECTOR)["positions"]
     finally:
         projector.close()
     assert all(p > 0 for p in positions.values())
     projector_writes = calls.written()
+
+    calls.seen.clear()
+    scheduled = build_system(_settings(dynamodb_endpoint, table_prefix, create=False))
+    try:
+        done = run_scheduled(scheduled, SCHEDULED)
+    finally:
+        scheduled.close()
+    assert done["notifications"]["sent"] == 1
+    scheduled_writes = calls.written()
+    assert "notification_outbox" in scheduled_writes
+    refused = {t for t in scheduled_writes if not writable(ACCESS["scheduled"][1], t)}
+    assert not refused, refused
     assert {
         "tracking",
         "device_status",
         "telemetry_raw",
         "alert_rules",
+        "alerts",
         "users",
+        "notification_outbox",  # the alert's email to alice
     } <= projector_writes
     refused = {t for t in projector_writes if not writable(ACCESS["projector"][1], t)}
     assert not refused, refused

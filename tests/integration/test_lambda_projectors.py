@@ -21,7 +21,7 @@ from fleetwatch import lambdas
 from fleetwatch.bootstrap import System, build_system
 from fleetwatch.lambdas import ProjectorsFailed, project, projector_handler
 from fleetwatch.settings import Settings
-from fleetwatch.wiring import READ_MODELS
+from fleetwatch.wiring import LAMBDA_PROJECTOR
 from read_side.device_status.port import DeviceStatusReader
 from read_side.telemetry.port import HistoryQuery
 from read_side.telemetry.row import Resolution
@@ -31,7 +31,7 @@ from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED, Telemetry
 
 META = EventMetadata("acme", "user:alice")
 T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
-NAMES = [m.name for m in READ_MODELS]
+NAMES = list(LAMBDA_PROJECTOR)  # the read models, then the notifier
 RAW, DAY = Resolution.RAW, Resolution.DAY
 
 
@@ -61,10 +61,10 @@ def environment(store_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> It
         if name in {"store", "sqlite_path", "dynamodb_endpoint_url", "dynamodb_table_prefix"}:
             monkeypatch.setenv(f"FLEETWATCH_{name.upper()}", str(value))
     monkeypatch.setenv("FLEETWATCH_RUN_PROJECTIONS", "false")
-    monkeypatch.setattr(lambdas, "_projectors", None)
+    monkeypatch.setattr(lambdas, "_warm", {})
     yield store_settings
-    if lambdas._projectors is not None:
-        lambdas._projectors.close()
+    for system in lambdas._warm.values():
+        system.close()
 
 
 def writes(system: System, devices: list[UUID], minute: int) -> None:
@@ -138,9 +138,8 @@ def test_wake_ups_in_any_order_or_none_apply_every_event_once(environment: Setti
                 except BaseException as e:  # reported by the assertion below
                     results.append(e)
 
-            threads = [
-                threading.Thread(target=invoke, args=(s,)) for s in (lambdas._projectors, other)
-            ]
+            warm = lambdas._warm["projector"]
+            threads = [threading.Thread(target=invoke, args=(s,)) for s in (warm, other)]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -159,7 +158,7 @@ def test_a_projector_stops_on_a_bad_event_and_the_others_go_on(
     settings = Settings(store="sqlite", sqlite_path=tmp_path / "fleet.sqlite3")
     monkeypatch.setenv("FLEETWATCH_SQLITE_PATH", str(settings.sqlite_path))
     monkeypatch.setenv("FLEETWATCH_RUN_PROJECTIONS", "false")
-    monkeypatch.setattr(lambdas, "_projectors", None)
+    monkeypatch.setattr(lambdas, "_warm", {})
     writer = build_system(settings)
     try:
         device = writer.device_service.register(RegisterDevice(name="d", device_type="p"), META)
@@ -177,14 +176,13 @@ def test_a_projector_stops_on_a_bad_event_and_the_others_go_on(
                 projector_handler(SCHEDULED)
             named = {n for n in NAMES if f"{n} (MapperDeserialisationError" in str(failed.value)}
             assert named == readers
-            assert lambdas._projectors is not None
-            positions = {n: lambdas._projectors.workers[n].position for n in NAMES}
+            positions = {n: lambdas._warm["projector"].workers[n].position for n in NAMES}
             assert all(positions[n] < bad for n in readers)  # before it, never past it
             assert all(positions[n] == writer.event_log.head() for n in set(NAMES) - readers)
     finally:
         writer.close()
-        if lambdas._projectors is not None:
-            lambdas._projectors.close()
+        for system in lambdas._warm.values():
+            system.close()
 
 
 def test_a_name_that_is_not_a_projector_is_refused(environment: Settings) -> None:
