@@ -2,7 +2,8 @@
 
 Context (`cdk synth -c key=value`): `stage` (dev, staging or prod; default: all three),
 `asset` (the Lambda code: a directory `scripts/package_lambda` built; default
-`build/lambda`), `notifySenders` and `sesFrom` (`infra.config.Notify`), and `emulator`: the
+`build/lambda`), `notifySenders` and `sesFrom` (`infra.config.Notify`), `telemetryWindow`
+(seconds the Kinesis mapping gathers telemetry, `Stage.telemetry_window_s`), and `emulator`: the
 base URL of a local emulator the stack is deployed to (`scripts/local_deploy`), which serves
 the pool's keys and the WebSocket API's `@connections` under its own address and evaluates no
 metric math (the throttling alarms are left out). Nothing is looked up in an account at
@@ -12,13 +13,22 @@ target account puts them there (README, "Deploy to AWS").
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 
 from infra.alarms import build_alarms
-from infra.config import STAGES, Notify, Stage, emulator_url, function_environment, stage
+from infra.config import (
+    STAGES,
+    Notify,
+    Stage,
+    emulator_url,
+    function_environment,
+    stage,
+    telemetry_window,
+)
 from infra.edges import build_http_api, build_iot, build_users, build_websocket_api
 from infra.functions import build_functions
 from infra.storage import build_storage
@@ -93,10 +103,14 @@ def build_app(outdir: str | None = None, context: dict[str, str] | None = None) 
             app.node.try_get_context("notifySenders"), app.node.try_get_context("sesFrom")
         )
         emulator = emulator_url(app.node.try_get_context("emulator"))
+        window = telemetry_window(app.node.try_get_context("telemetryWindow"))
     except ValueError as e:
         raise SystemExit(f"context: {e}") from None
     for each in names:
-        build_stack(app, stage(each), asset, notify, emulator)
+        which = stage(each)
+        if window is not None:
+            which = replace(which, telemetry_window_s=window)
+        build_stack(app, which, asset, notify, emulator)
     return app
 
 

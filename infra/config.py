@@ -91,6 +91,12 @@ class Stage:
     ingest_memory_mb: int = 1024
     projector_memory_mb: int = 1024
     sweep_minutes: int = 1  # the projectors' catch-up sweep
+    # Seconds the Kinesis mapping gathers telemetry before invoking ingestion (staging, prod):
+    # a device's messages of the window become one event, so one feed takes about
+    # 22 commits/s x 38 devices x the window devices at once a second (docs/event-store.md
+    # 6.5): 5 s, about 4,000 devices; 20 s (`-c telemetryWindow=20`), 10,000 and more. The
+    # read models, alerts included, are as late as the window.
+    telemetry_window_s: int = 5
     iterator_age_alarm_s: int = 60  # the stream's oldest record waiting this long: alarm
 
     @property
@@ -140,6 +146,16 @@ def emulator_url(value: object) -> str | None:
     if scheme != "http" or not host or not port.isdigit() or "/" in rest:
         raise ValueError(f"emulator: {value!r} is not http://host:port")
     return text
+
+
+def telemetry_window(value: object) -> int | None:
+    """The context `telemetryWindow` (seconds, 0-300, the mapping's range), or None."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if not text.isdigit() or not 0 <= int(text) <= 300:
+        raise ValueError(f"telemetryWindow: {value!r} is not a whole number of seconds, 0-300")
+    return int(text)
 
 
 def stage(name: str) -> Stage:

@@ -87,7 +87,9 @@ async def smoke(endpoint: str, outputs: dict[str, str]) -> None:
         print(f"smoke: device {device_id} registered, credential issued (HTTP API)")
         ws_url = f"{endpoint.replace('http', 'ws', 1)}/_aws/execute-api/"
         ws_url += f"{api_id(outputs['WebSocketUrl'])}/dev"
-        async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        # a cold $connect builds the function's system: tens of seconds on a busy machine
+        protocols: Any = ["graphql-transport-ws"]
+        async with connect(ws_url, subprotocols=protocols, open_timeout=120) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": {"token": token}}))
             ack = json.loads(await asyncio.wait_for(ws.recv(), 30))
             if ack.get("type") != "connection_ack":

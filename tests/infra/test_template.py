@@ -217,6 +217,9 @@ def test_telemetry_goes_through_kinesis_where_the_stage_says(
             assert action["Kinesis"]["PartitionKey"] == "${topic(2)}"
             [mapping] = mappings
             assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+            # a device's messages of the window in one event (bench/kinesis_batch.py)
+            assert mapping["BatchSize"] == 10_000
+            assert mapping["MaximumBatchingWindowInSeconds"] == stage(name).telemetry_window_s
             assert mapping["BisectBatchOnFunctionError"] is True
             assert "OnFailure" in mapping["DestinationConfig"]
             assert len(resources(template, "AWS::Kinesis::Stream")) == 1

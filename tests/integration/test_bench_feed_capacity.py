@@ -1,5 +1,6 @@
-"""`bench/feed_latency.py` and `bench/write_cost.py` run end to end on a few commits (smoke
-tests, seconds each, each on a DynamoDB Local of its own): their JSON and their tables."""
+"""`bench/feed_latency.py`, `bench/write_cost.py` and `bench/kinesis_batch.py` run end to end on
+a few commits (smoke tests, seconds each, each on a DynamoDB Local of its own): their JSON and
+their tables."""
 
 from __future__ import annotations
 
@@ -37,3 +38,16 @@ def test_bench_write_cost_counts_the_commits_and_the_projectors() -> None:
     # a message costs less when ten of a device share an event
     assert ten["rows"]["total"]["wru"] < one["rows"]["total"]["wru"] / 3
     assert "| total |" in table
+
+
+def test_bench_kinesis_batch_puts_a_devices_messages_in_one_event() -> None:
+    result, table = run_bench(
+        "kinesis_batch.py", "--devices", "12", "--per-device", "1,5", "--latency", "0"
+    )
+    one, five = result["rows"]
+    assert (one["records"], five["records"]) == (12, 60)
+    assert one["messages_per_event"] == 1.0
+    assert five["messages_per_event"] == 5.0  # each device's five messages: one event
+    assert five["commits"] == one["commits"] >= 1  # the same devices: the same commits
+    assert five["cpu_us_per_message"] > 0
+    assert "| 0 | 5 | 60 |" in table
