@@ -35,6 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 from dynamodb_local import dynamodb_local  # noqa: E402
 
+from bench.round_trip import RoundTrip  # noqa: E402
 from event_store.envelope import EventMetadata  # noqa: E402
 from fleetwatch.settings import Settings  # noqa: E402
 from fleetwatch.wiring import application_env, make_tables_made_on_first_use  # noqa: E402
@@ -44,22 +45,6 @@ from write_side.telemetry_log import Telemetry  # noqa: E402
 
 META = EventMetadata("bench", "device:bench")
 MAX_STREAMS = 49  # a stream head and a commit item each, plus the feed's: 100 actions
-
-
-class Requests:
-    """Delays every DynamoDB request by `latency` seconds and counts them."""
-
-    def __init__(self, client: Any) -> None:
-        self.latency = 0.0
-        self.count = 0
-        self._lock = threading.Lock()
-        client.meta.events.register("before-send.dynamodb", self._before_send)
-
-    def _before_send(self, **_: Any) -> None:
-        with self._lock:
-            self.count += 1
-        if self.latency:
-            time.sleep(self.latency)
 
 
 def run(app: FleetApplication, writers: int, streams: int, seconds: float) -> dict[str, Any]:
@@ -121,11 +106,11 @@ def main() -> None:
         )
         app = FleetApplication(env=application_env(settings))
         make_tables_made_on_first_use(app)
-        requests = Requests(app.factory.client)  # type: ignore[attr-defined]
+        requests = RoundTrip(app.factory.client)  # type: ignore[attr-defined]
         run(app, 1, args.streams, 1.0)  # warm up
         for latency in latencies:
             for writers in writer_counts:
-                requests.latency, requests.count = latency / 1000, 0
+                requests.reset(latency)
                 row = run(app, writers, args.streams, args.seconds)
                 per_commit = requests.count / max(row["commits"], 1)
                 row |= {

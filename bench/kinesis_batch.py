@@ -28,7 +28,6 @@ import argparse
 import base64
 import json
 import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 from dynamodb_local import dynamodb_local  # noqa: E402
 
+from bench.round_trip import RoundTrip  # noqa: E402
 from event_store.envelope import EventMetadata  # noqa: E402
 from fleetwatch.bootstrap import build_system  # noqa: E402
 from fleetwatch.settings import Settings  # noqa: E402
@@ -52,25 +52,6 @@ TENANT = "bench"
 META = EventMetadata(TENANT, "user:bench")
 KINESIS_MAX_BATCH = 10_000  # records an event source mapping hands over at most
 PER_COMMIT = 40  # devices registered per commit
-
-
-class Requests:
-    """Delays every DynamoDB request by `latency` seconds; counts the transactions."""
-
-    def __init__(self, client: Any) -> None:
-        self.latency = 0.0
-        self.transactions = 0
-        self._lock = threading.Lock()
-        client.meta.events.register("before-send.dynamodb", self._before_send)
-        client.meta.events.register("before-call.dynamodb.TransactWriteItems", self._transact)
-
-    def _before_send(self, **_: Any) -> None:
-        if self.latency:
-            time.sleep(self.latency)
-
-    def _transact(self, **_: Any) -> None:
-        with self._lock:
-            self.transactions += 1
 
 
 def batch(devices: list[uuid.UUID], per_device: int, round_id: str) -> dict[str, Any]:
@@ -94,11 +75,11 @@ def batch(devices: list[uuid.UUID], per_device: int, round_id: str) -> dict[str,
 
 
 def run(
-    system: Any, requests: Requests, devices: list[uuid.UUID], per_device: int
+    system: Any, requests: RoundTrip, devices: list[uuid.UUID], per_device: int
 ) -> dict[str, Any]:
     event = batch(devices, per_device, uuid.uuid4().hex[:8])
     head = system.app.recorder.max_notification_id() or 0
-    requests.transactions = 0
+    requests.reset(1000 * requests.latency)
     cpu, started = time.process_time(), time.perf_counter()
     answer = iot_core.handle(system.ingest, event)
     seconds = time.perf_counter() - started
@@ -158,11 +139,11 @@ def main() -> None:
         )
         assert function.ingest is not None
         function.ingest.start()
-        requests = Requests(function.app.factory.client)  # type: ignore[attr-defined]
+        requests = RoundTrip(function.app.factory.client)  # type: ignore[attr-defined]
         try:
             run(function, requests, devices, 1)  # warm up: every device online, looked up
             for latency in latencies:
-                requests.latency = latency / 1000
+                requests.reset(latency)
                 rows.extend(
                     {"latency_ms": latency} | run(function, requests, devices, per_device)
                     for per_device in shapes

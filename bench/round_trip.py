@@ -1,0 +1,38 @@
+"""The round trip to DynamoDB, modelled on DynamoDB Local for the benches that measure against it
+(`feed_latency.py`, `kinesis_batch.py`; docs/event-store.md 6.5): every request a client sends
+is delayed by `latency` seconds at the boto3 boundary (botocore's `before-send` event: the
+request then goes to DynamoDB Local as it is), and counted, the transactions apart."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+
+class RoundTrip:
+    """Delays every DynamoDB request of `client` by `latency` seconds; counts the requests
+    (`count`) and the TransactWriteItems among them (`transactions`)."""
+
+    def __init__(self, client: Any) -> None:
+        self.latency = 0.0
+        self.count = 0
+        self.transactions = 0
+        self._lock = threading.Lock()
+        client.meta.events.register("before-send.dynamodb", self._before_send)
+        client.meta.events.register("before-call.dynamodb.TransactWriteItems", self._transact)
+
+    def reset(self, latency_ms: float) -> None:
+        """Counts from zero, each request delayed by `latency_ms` from now on."""
+        with self._lock:
+            self.latency, self.count, self.transactions = latency_ms / 1000, 0, 0
+
+    def _before_send(self, **_: Any) -> None:
+        with self._lock:
+            self.count += 1
+        if self.latency:
+            time.sleep(self.latency)
+
+    def _transact(self, **_: Any) -> None:
+        with self._lock:
+            self.transactions += 1
