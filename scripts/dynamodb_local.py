@@ -55,7 +55,11 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None
 
 @contextlib.contextmanager
 def dynamodb_local(port: int | None = None, timeout: float = 30.0) -> Iterator[str]:
-    """Run DynamoDB Local in memory for the duration of the block; yield its endpoint URL."""
+    """Run DynamoDB Local in memory for the duration of the block; yield its endpoint URL.
+    Sets placeholder AWS credentials where the environment has none: boto3 signs every
+    request, and DynamoDB Local accepts any key (the benches run on a machine without AWS)."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     jar = EMULATOR_DIR / "DynamoDBLocal.jar"
     if not jar.exists():
         raise DynamoDBLocalUnavailable(
@@ -96,7 +100,6 @@ def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8000
     with dynamodb_local(port) as url:
         print(f"DynamoDB Local at {url} (Ctrl-C to stop)", flush=True)
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         with contextlib.suppress(KeyboardInterrupt):
             while True:
                 time.sleep(3600)
