@@ -8,7 +8,12 @@ deployed to the emulator, through its public edges only:
    the topic rule hands to the ingestion function;
 5. the stream wakes the projector: the device's status shows the reading (HTTP API), and the
    subscriber is sent the change;
-6. with an alert rule and the user's email, a reading over the threshold: the processes
+6. bad input on each path changes nothing and is told: a malformed device over the HTTP API is
+   a 422 with its code, a subscription to a field that does not exist is an `error` of that
+   operation only (the connection and the other subscription go on), and telemetry that is
+   not JSON or carries a wrong token, published before the good message, leaves the device's
+   status with the good reading only;
+7. with an alert rule and the user's email, a reading over the threshold: the processes
    function raises the alert (HTTP API), the projector's notifier queues the email, and the
    scheduled function sends it (EventBridge Scheduler, every minute: the outbox row marked
    sent within 90 s; the stage's sender writes a log line).
@@ -26,7 +31,7 @@ import json
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -81,6 +86,11 @@ async def smoke(endpoint: str, outputs: dict[str, str]) -> None:
         timeout=30,
     )
     async with http:
+        bad = await http.post("/devices", json={"name": "", "deviceType": "pump"})
+        code = bad.json()["error"].get("code") if bad.status_code == 422 else None
+        if code is None:
+            raise SmokeFailed(f"a device without a name: {bad.status_code} {bad.text[:200]}")
+        print(f"smoke: a device without a name refused over the HTTP API: 422 {code}")
         registered = await call(http, "POST", "/devices", {"name": "pump-1", "deviceType": "pump"})
         device_id = registered["id"]
         credential = await call(http, "POST", f"/devices/{device_id}/credentials", None)
@@ -97,27 +107,59 @@ async def smoke(endpoint: str, outputs: dict[str, str]) -> None:
             await ws.send(
                 json.dumps({"id": "1", "type": "subscribe", "payload": {"query": STATUS}})
             )
+            nope = {"query": "subscription { noSuchField }"}
+            await ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": nope}))
+            refused = await frame_of(ws, "2")  # the status changes of "1" may come first
+            if refused.get("type") != "error":
+                raise SmokeFailed(f"a subscription to no field was answered {refused}")
             await asyncio.sleep(2)  # the subscribe is stored by its own invocation
-            print("smoke: subscribed to device status over the WebSocket API")
-            publish(boto3.client("iot-data", **clients), device_id, credential["token"])
+            print("smoke: subscribed to device status over the WebSocket API (a bad one refused)")
+            iot = boto3.client("iot-data", **clients)
+            topic = f"devices/{device_id}/telemetry"
+            iot.publish(topic=topic, qos=1, payload=b"{not json")
+            publish(iot, device_id, "not-the-devices-token", value=99.0, message_id="x")
+            publish(iot, device_id, credential["token"])
             print(f"smoke: telemetry published on devices/{device_id}/telemetry (IoT rule)")
             change = await next_change(ws, device_id)
             print(f"smoke: the subscriber was sent {change['eventType']} for the device")
         status = await wait_for_reading(http, device_id)
         print(f"smoke: the device's status shows the reading: {status}")
-        await call(http, "PUT", "/users/me", {"email": email})
-        rule = {
-            "name": "Too hot",
-            "scope": {"deviceId": device_id},
-            "severity": "critical",
-            "condition": {"kind": "threshold", "metric": "temperature", "op": ">", "value": 80},
-        }
-        await call(http, "POST", "/alert-rules", rule)
-        publish(boto3.client("iot-data", **clients), device_id, credential["token"], 91.0, "m2")
-        alert_id = await wait_for_alert(http, device_id)
-        print(f"smoke: a reading of 91 raised alert {alert_id} (processes function)")
-        sent = wait_for_sent(boto3.client("dynamodb", **clients), alert_id, email)
-        print(f"smoke: its email to {email} was queued and sent (scheduled function): {sent}")
+        await alert_to_email(http, clients, device_id, credential["token"], email)
+
+
+async def alert_to_email(
+    http: httpx.AsyncClient, clients: dict[str, str], device_id: str, token: str, email: str
+) -> None:
+    """Step 7: a rule, the user's email, a reading over the threshold; then the device's
+    history holds the good messages only (the bad ones of step 6 stored nothing)."""
+    await call(http, "PUT", "/users/me", {"email": email})
+    rule = {
+        "name": "Too hot",
+        "scope": {"deviceId": device_id},
+        "severity": "critical",
+        "condition": {"kind": "threshold", "metric": "temperature", "op": ">", "value": 80},
+    }
+    await call(http, "POST", "/alert-rules", rule)
+    publish(
+        boto3.client("iot-data", **clients),
+        device_id,
+        token,
+        value=91.0,
+        message_id="m2",
+    )
+    alert_id = await wait_for_alert(http, device_id)
+    print(f"smoke: a reading of 91 raised alert {alert_id} (processes function)")
+    sent = wait_for_sent(boto3.client("dynamodb", **clients), alert_id, email)
+    print(f"smoke: its email to {email} was queued and sent (scheduled function): {sent}")
+    now = datetime.now(UTC)
+    span = {"from": f"{now - timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}",
+            "to": f"{now + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}"}  # fmt: skip
+    query = "&".join(f"{k}={v}" for k, v in {"metric": "temperature", **span}.items())
+    history = await call(http, "GET", f"/devices/{device_id}/history?{query}", None)
+    stored = sorted((r["messageId"], r["value"]) for r in history["readings"])
+    if stored != [("m1", 21.5), ("m2", 91.0)]:
+        raise SmokeFailed(f"the device's history holds {stored}")
+    print(f"smoke: its history holds the good messages only: {stored}")
 
 
 def sign_in(cognito: Any, outputs: dict[str, str]) -> tuple[str, str]:
@@ -156,7 +198,12 @@ async def call(http: httpx.AsyncClient, method: str, path: str, body: Any) -> An
 
 
 def publish(
-    iot: Any, device_id: str, token: str, value: float = 21.5, message_id: str = "m1"
+    iot: Any,
+    device_id: str,
+    token: str,
+    *,
+    value: float = 21.5,
+    message_id: str = "m1",
 ) -> None:
     message = {
         "device_id": device_id,
@@ -166,6 +213,16 @@ def publish(
         "token": token,
     }
     iot.publish(topic=f"devices/{device_id}/telemetry", qos=1, payload=json.dumps(message))
+
+
+async def frame_of(ws: Any, operation_id: str) -> dict[str, Any]:
+    """The next frame of the operation (others' frames passed over)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while (left := deadline - time.monotonic()) > 0:
+        frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), left))
+        if frame.get("id") == operation_id:
+            return frame
+    raise SmokeFailed(f"nothing came for operation {operation_id} in {TIMEOUT_S:.0f} s")
 
 
 async def next_change(ws: Any, device_id: str) -> dict[str, Any]:
@@ -179,8 +236,8 @@ async def next_change(ws: Any, device_id: str) -> dict[str, Any]:
         if frame.get("type") == "ping":
             await ws.send(json.dumps({"type": "pong"}))
             continue
-        if frame.get("type") != "next":
-            raise SmokeFailed(f"the subscriber was sent {frame}")
+        if frame.get("type") != "next" or frame.get("id") != "1":
+            raise SmokeFailed(f"the subscriber was sent {frame}")  # after "2"'s error: nothing
         change: dict[str, Any] = frame["payload"]["data"]["deviceStatusChanged"]
         if change["device"]["id"] == device_id and change["device"]["lastValues"]:
             return change
@@ -192,6 +249,9 @@ async def wait_for_reading(http: httpx.AsyncClient, device_id: str) -> dict[str,
     while time.monotonic() < deadline:
         device = await call(http, "GET", f"/devices/{device_id}", None)
         if device.get("lastValues"):
+            values = [v["value"] for v in device["lastValues"]]
+            if values != [21.5]:  # the one with a wrong token must not count
+                raise SmokeFailed(f"the device's status shows {device['lastValues']}")
             return {"online": device.get("online"), "lastValues": device["lastValues"]}
         await asyncio.sleep(1)
     raise SmokeFailed(f"the device's status showed no reading in {TIMEOUT_S:.0f} s")

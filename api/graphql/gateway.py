@@ -108,10 +108,9 @@ class GatewayProtocol(GatewayParts):
         operation_name = payload.get("operationName")
         if not isinstance(query, str) or not isinstance(variables, (dict, type(None))):
             return self._end(connection_id)
-        if root_fields(query) & NOT_ON_GATEWAY:
+        if root_fields(query) & NOT_ON_GATEWAY:  # an `error` ends the operation: no `complete`
             send_error(self.connections, connection_id, operation_id, "NOT_ON_GATEWAY",
                        "this subscription is not served through the gateway")  # fmt: skip
-            self.connections.post(connection_id, frame({"type": "complete", "id": operation_id}))
             return None
         fanout = RunFanout()
         subscription = (
@@ -124,17 +123,19 @@ class GatewayProtocol(GatewayParts):
         except TimeoutError:
             send_error(self.connections, connection_id, operation_id, "TIMEOUT",
                        "the subscription did not start in time")  # fmt: skip
-            self.connections.post(connection_id, frame({"type": "complete", "id": operation_id}))
             return None
         for result in results:
-            if not send_result(self.connections, connection_id, operation_id, result):
+            sent = send_result(self.connections, connection_id, operation_id, result)
+            if sent == "gone":
                 return self.store.close(connection_id)
-        errors = any(result.errors for result in results)
-        if not fanout.topics or errors:
-            if not errors and not fanout.topics:
-                send_error(self.connections, connection_id, operation_id, "NOT_ON_GATEWAY",
-                       "this subscription is not served through the gateway")  # fmt: skip
+            if sent == "error":
+                return None  # the operation ended with it
+        if any(result.errors for result in results):  # sent as `next`: the run ends here
             self.connections.post(connection_id, frame({"type": "complete", "id": operation_id}))
+            return None
+        if not fanout.topics:
+            send_error(self.connections, connection_id, operation_id, "NOT_ON_GATEWAY",
+                       "this subscription is not served through the gateway")  # fmt: skip
             return None
         live_query, dropped = without_cursor(query)
         live_variables = {k: v for k, v in (variables or {}).items() if k not in dropped}

@@ -53,8 +53,12 @@ class GatewayPublisher(GatewayParts, ChangePublisher):
         )
         for member in live:
             for result in results:
-                if not send_result(
+                sent = send_result(
                     self.connections, member.connection_id, member.operation_id, result
-                ):
+                )
+                if sent == "gone":
                     self.store.close(member.connection_id)  # 410: gone without $disconnect
+                    break
+                if sent == "error":  # the operation ended (too large): nothing follows
+                    self.store.unsubscribe(member.connection_id, member.operation_id)
                     break

@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 from graphql import FieldNode, OperationDefinitionNode, VariableNode, parse, print_ast
 from graphql.error import GraphQLSyntaxError
@@ -191,19 +191,24 @@ class GatewayParts:
         self.connections, self.clock = connections, clock
 
 
+Sent = Literal["next", "error", "gone"]
+
+
 def send_result(
     connections: GatewayConnections, connection_id: str, operation_id: str, result: Any
-) -> bool:
-    """The result as a `next` frame (an error frame when it is over the gateway's limit);
-    False when the connection is gone."""
+) -> Sent:
+    """The result as a `next` frame, or an `error` frame when it has errors and no data (a
+    refused document) or is over the gateway's limit: an `error` ends the operation, nothing
+    follows it, not even `complete` (graphql-transport-ws). "gone": the connection is."""
     if result.errors and result.data is None:
         errors = frame({"type": "error", "id": operation_id, "payload": _payload(result)["errors"]})
-        return connections.post(connection_id, errors)
+        return "error" if connections.post(connection_id, errors) else "gone"
     data = frame({"type": "next", "id": operation_id, "payload": _payload(result)})
     if len(data) > MAX_FRAME:
         message = f"the change is {len(data)} bytes, over the gateway's {MAX_FRAME}"
-        return send_error(connections, connection_id, operation_id, "PAYLOAD_TOO_LARGE", message)
-    return connections.post(connection_id, data)
+        sent = send_error(connections, connection_id, operation_id, "PAYLOAD_TOO_LARGE", message)
+        return "error" if sent else "gone"
+    return "next" if connections.post(connection_id, data) else "gone"
 
 
 def send_error(

@@ -1,7 +1,8 @@
 """The opt-in local deployment (issue 15 item 7; docs/operations.md 15.1): `scripts/local_deploy`
 deploys the stage dev to the emulator and runs its smoke test through the stack's edges (a
 Cognito sign-in, a device over the HTTP API, telemetry through the IoT rule, the status
-projected and pushed to a WebSocket subscriber, an alert raised, queued and sent).
+projected and pushed to a WebSocket subscriber, bad input refused on each of those paths with
+nothing changed, an alert raised, queued and sent).
 
 Where the emulator is installed (`.emulator/venv`, which the script's first run makes), it runs;
 elsewhere (a fresh clone, CI) it is skipped, saying how to opt in."""
@@ -18,12 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 MINISTACK = ROOT / ".emulator" / "venv" / "bin" / "ministack"
 STEPS = (
     "signed in through Cognito",
+    "a device without a name refused over the HTTP API: 422 BAD_USER_INPUT",
     "registered, credential issued",
-    "subscribed to device status",
+    "subscribed to device status over the WebSocket API (a bad one refused)",
     "the subscriber was sent",
     "the device's status shows the reading",
     "raised alert",
     "was queued and sent",
+    "its history holds the good messages only",
     "smoke: passed",
 )
 
