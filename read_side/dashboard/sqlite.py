@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from event_store.sqlite import SQLiteTrackingRecorder
+from event_store.sqlite_transactions import immediate_transaction
 from event_store.tracking import AlreadyTracked
 from read_side.dashboard.keys import KeyRange
 from read_side.dashboard.port import CheckpointMoved, DashboardReader, DashboardView
@@ -60,9 +61,10 @@ class SQLiteDashboardView(SQLiteTrackingRecorder, DashboardView):
 
     def commit(self, commit: DashboardCommit) -> None:
         name = commit.tracking.application_name
-        with self.datastore.transaction(commit=True) as c:
-            # Read in the transaction that writes: SQLite serializes it with any other writer
-            # (a write after another connection's commit fails, it is never applied stale).
+        with immediate_transaction(self.datastore) as c:
+            # Read in the transaction that writes, which holds the write lock from its start:
+            # another connection's writer is waited for, and its commit then seen here (so
+            # this one is refused, never applied stale).
             c.execute(
                 "SELECT MAX(notification_id) FROM tracking WHERE application_name = ?", (name,)
             )
