@@ -2,20 +2,29 @@
 
 `AnalyticsQueryBody` is the request, `AnalyticsResultPublic` the answer, in the layout the
 request names (`points`: an object per bucket; `columns`: per series the starts and a list per
-aggregation, about a tenth of the bytes and of the server's time); the call validates the
-body into the read side's `AnalyticsQuery` (typed errors naming the field and the budget) and
-asks the system's `AnalyticsService` in a worker thread. GraphQL's `analyticsQuery(input:)`
-is the same entry (its types: `api.graphql.analytics_types`; a point's values are `JSON`).
+aggregation, about a tenth of the bytes); the call validates the body into the read side's
+`AnalyticsQuery` (typed errors naming the field and the budget) and asks the system's
+`AnalyticsService` in a worker thread. GraphQL's `analyticsQuery(input:)` is the same entry
+(its types: `api.graphql.analytics_types`; a point's values are `JSON`).
+
+The call answers an `AnalyticsAnswer`: GraphQL shows it as the model (`public`), REST sends it
+encoded straight from the result's columns (`encoded`), the JSON the model would give with no
+model made per bucket (21,600 `PointPublic`s took 0.16 s, 4.5-5 us each however made, more
+than the DuckDB query under them); the model stays REST's declared answer (OpenAPI).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from anyio import to_thread
+from fastapi import Response
 from pydantic import Field
+from pydantic_core import to_json
 
 from api.auth import Permission
 from api.device_view import View
@@ -35,6 +44,7 @@ from write_side.errors import DomainError
 
 __all__ = [
     "OPERATIONS",
+    "AnalyticsAnswer",
     "AnalyticsLayout",
     "AnalyticsQueryBody",
     "AnalyticsResultPublic",
@@ -127,11 +137,45 @@ def _series(series: Series, layout: AnalyticsLayout) -> SeriesPublic:
     return SeriesPublic(device_id=series.device_id, metric=series.metric, points=points)
 
 
+@dataclass(frozen=True)
+class AnalyticsAnswer:
+    """The service's result and the layout asked for it."""
+
+    result: AnalyticsResult
+    layout: AnalyticsLayout
+
+    def public(self) -> AnalyticsResultPublic:
+        return AnalyticsResultPublic.of(self.result, self.layout)
+
+    def encoded(self) -> bytes:
+        """`public()`'s JSON as REST sends it (by alias, nulls kept, a non-finite float as null),
+        made from plain values by pydantic's own encoder (so datetimes and ids read the same)."""
+        series = [_encodable(s, self.layout) for s in self.result.series]
+        return to_json({"source": self.result.source.value, "series": series}, inf_nan_mode="null")
+
+
+def _encodable(series: Series, layout: AnalyticsLayout) -> dict[str, Any]:
+    shown: dict[str, Any] = {"deviceId": series.device_id, "metric": series.metric}
+    if layout is AnalyticsLayout.COLUMNS:
+        return shown | {"points": None, "starts": series.starts, "columns": series.columns}
+    names = list(series.columns)
+    rows = zip(*series.columns.values(), strict=True)
+    points = [
+        {"start": start, "values": dict(zip(names, values, strict=True))}
+        for start, values in zip(series.starts, rows, strict=True)
+    ]
+    return shown | {"points": points, "starts": None, "columns": None}
+
+
+def _rest_json(call: Call, answer: AnalyticsAnswer) -> Response:
+    return Response(answer.encoded(), media_type="application/json")
+
+
 class AnalyticsUnavailable(DomainError):
     code = "UNAVAILABLE"
 
 
-async def analytics_query(call: Call) -> AnalyticsResultPublic:
+async def analytics_query(call: Call) -> AnalyticsAnswer:
     """Buckets of the selected devices' metrics over `[from, to)`; from the rollups when they
     suffice (min/max/avg/sum/count by minute, hour or day over at most 20 device x metric
     reads), else from the Parquet files (DuckDB)."""
@@ -140,17 +184,17 @@ async def analytics_query(call: Call) -> AnalyticsResultPublic:
         raise AnalyticsUnavailable("analytics is not configured in this process")
     query = call.shape.checked()
     result = await to_thread.run_sync(service.query, call.caller.tenant_id, query)
-    return AnalyticsResultPublic.of(result, call.shape.layout)
+    return AnalyticsAnswer(result, call.shape.layout)
 
 
 OPERATIONS = (
     Operation(
         "analytics_query", Permission.READ_DEVICES, analytics_query, AnalyticsResultPublic,
-        shape=AnalyticsQueryBody,
+        shape=AnalyticsQueryBody, view=AnalyticsAnswer.public,
         rest=Rest(
             "POST", "/analytics/query",
             "Telemetry of devices, a tag, a type or the fleet: buckets and aggregations",
-            etag=False, responses=not_found("device"),
+            etag=False, responses=not_found("device"), answer=_rest_json,
         ),
         graphql=GraphQL("analytics_query", QUERY, input="AnalyticsQueryInput"),
     ),

@@ -150,6 +150,9 @@ class Operation:
     many: bool = False  # `run` answers a list of `output`s (a short one: no paging)
     rest: Rest | None = None
     graphql: GraphQL | None = None
+    # `run`'s answer as the output model where `run` answers something else, cheaper to send
+    # (REST's `answer` then encodes it itself: `api.analytics.AnalyticsAnswer`)
+    view: Callable[[Any], BaseModel] | None = None
 
 
 def parse_id(what: str) -> Callable[[Any, str], UUID]:

@@ -24,7 +24,10 @@ alternating (medians reported):
 Aggregations min, max, avg, count. Baseline: a fresh `duckdb.connect()` running the plain
 statement (`parquet_sql`: a row per bucket, what one would run on the files directly; the service
 runs it wrapped in `series_sql`, DuckDB building each series' lists) with the same parameters,
-`fetchall()`. Prints JSON, then a table.
+`fetchall()`. The process's collector is tuned as `fleetwatch serve` tunes it
+(`fleetwatch.runtime.tune_gc`: with the default thresholds a full collection over the system's
+objects fell now and then inside a 21,600-point answer, 0.04 s -> 0.16 s to parse it). Prints
+JSON, then a table.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from api.app import create_app  # noqa: E402
 from api.auth import issue_token  # noqa: E402
 from event_store.envelope import EventMetadata  # noqa: E402
 from fleetwatch.bootstrap import System, build_system  # noqa: E402
+from fleetwatch.runtime import tune_gc  # noqa: E402
 from fleetwatch.settings import Settings  # noqa: E402
 from read_side.analytics import (  # noqa: E402
     Aggregation,
@@ -174,6 +178,7 @@ def run(args: argparse.Namespace, root: Path, work: Path) -> dict[str, Any]:
         result |= generate(root, sorted(str(d) for d in named), args.days)
         token = issue_token(settings, "bench", TENANT, ["viewer"], 3600)
         client = TestClient(create_app(system))
+        tune_gc()  # as `fleetwatch serve` does once the system is built
         end = T0 + timedelta(days=args.days)
         body = {"metrics": list(METRICS), "from": T0.isoformat(), "to": end.isoformat(),
                 "aggregations": list(AGGREGATIONS)}  # fmt: skip

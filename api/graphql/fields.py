@@ -66,7 +66,9 @@ def _resolver(op: Operation, gql: GraphQL) -> Any:
             return connection(result, lambda row: output(view=item(row)), cursor)
         if op.many:
             return [output(view=shown) for shown in result]
-        return None if result is None else output(view=result)
+        if result is None:
+            return None
+        return output(view=result if op.view is None else op.view(result))
 
     resolve.__name__ = gql.name
     resolve.__signature__ = Signature(  # type: ignore[attr-defined]
