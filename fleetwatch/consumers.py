@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.persistence import TrackingRecorder
@@ -23,7 +23,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.outbox import Outbox
 from notifications.wiring import build_dispatcher, build_outbox, build_senders
 from ota.s3 import s3_client
-from ota.schedule import TimerStore
+from ota.schedule import DeviceJobs, TimerStore
 from ota.schedule_loops import Fire, JobDispatcher, Render, TimerLoop, Wakeup
 from ota.schedule_rows import ScheduleStore
 from ota.schedule_wiring import build_schedule_store
@@ -45,9 +45,6 @@ from write_side.application import FleetApplication
 from write_side.deployment_service import DeploymentService
 from write_side.deployment_states import Channel
 from write_side.firmware_service import FirmwareService
-
-if TYPE_CHECKING:
-    from ota.mqtt_jobs import MqttDeviceJobs
 
 log = logging.getLogger(__name__)
 RECIPIENTS_TIMEOUT = 2.0  # seconds the notifier waits for the users model per batch
@@ -165,6 +162,12 @@ def build_ota_schedule(
     return worker, store
 
 
+class JobPublisher(DeviceJobs, Protocol):
+    """The job dispatcher's publisher, closed with the system."""
+
+    def close(self) -> None: ...
+
+
 class PolledJobs:
     """The `DeviceJobs` of a system without a broker: devices poll `GET jobs/next`, which
     answers the same document, so an `mqtt` notice left from a run with a broker is passed
@@ -183,12 +186,39 @@ class OtaLoops:
 
     timers: TimerLoop
     jobs: JobDispatcher
-    publisher: MqttDeviceJobs | PolledJobs
+    publisher: JobPublisher
 
 
 def notice_channel(settings: Settings) -> Channel:
-    """How the orchestrator's `Notified` tells devices, decided once from the settings."""
-    return "http" if settings.ota_mqtt_url is None else "mqtt"
+    """How the orchestrator's `Notified` tells devices, decided once from the settings: over
+    MQTT where a broker or IoT Core takes job documents, else devices poll."""
+    if settings.ota_mqtt_url is None and settings.ota_iot_endpoint is None:
+        return "http"
+    return "mqtt"
+
+
+def job_publisher(settings: Settings, tls: MqttTls | None = None) -> JobPublisher:
+    """`MqttDeviceJobs` to the broker of `FLEETWATCH_OTA_MQTT_URL`, `IotCoreDeviceJobs` through
+    `FLEETWATCH_OTA_IOT_ENDPOINT`, or, with neither, `PolledJobs`. ValueError for both."""
+    if settings.ota_mqtt_url is not None and settings.ota_iot_endpoint is not None:
+        raise ValueError("set FLEETWATCH_OTA_MQTT_URL or FLEETWATCH_OTA_IOT_ENDPOINT, not both")
+    if settings.ota_iot_endpoint is not None:
+        from ota.iot_jobs import IotCoreDeviceJobs, IotDataClient
+
+        data = IotDataClient(settings.ota_iot_endpoint, settings.dynamodb_region)
+        return IotCoreDeviceJobs(data)
+    if settings.ota_mqtt_url is None:
+        return PolledJobs()
+    from ota.mqtt_jobs import MqttDeviceJobs
+
+    files = tls or MqttTls()
+    return MqttDeviceJobs(
+        settings.ota_mqtt_url,
+        client_id=settings.ota_mqtt_client_id,
+        ca_file=files.ca_file,
+        cert_file=files.cert_file,
+        key_file=files.key_file,
+    )
 
 
 def build_ota_loops(
@@ -201,25 +231,14 @@ def build_ota_loops(
     tls: MqttTls | None = None,
 ) -> OtaLoops:
     """The timer loop (firing into the orchestrator's `fire`, woken by the timers announced
-    to `wakeup`) and the job dispatcher: it publishes `render`ed documents through
-    `MqttDeviceJobs` when `FLEETWATCH_OTA_MQTT_URL` is set; without it every notice is `http`
-    and marked for polling."""
+    to `wakeup`) and the job dispatcher: it publishes `render`ed documents through the
+    settings' `job_publisher`; without a broker every notice is `http` and marked for
+    polling."""
     poll = settings.ota_poll_interval
     timers = TimerLoop(store, fire, poll_interval=poll, max_idle=settings.ota_timer_max_idle)
     if wakeup is not None:
         wakeup.listen(timers.notify)
-    publisher: MqttDeviceJobs | PolledJobs = PolledJobs()
-    if settings.ota_mqtt_url is not None:
-        from ota.mqtt_jobs import MqttDeviceJobs
-
-        files = tls or MqttTls()
-        publisher = MqttDeviceJobs(
-            settings.ota_mqtt_url,
-            client_id=settings.ota_mqtt_client_id,
-            ca_file=files.ca_file,
-            cert_file=files.cert_file,
-            key_file=files.key_file,
-        )
+    publisher = job_publisher(settings, tls)
     jobs = JobDispatcher(store, publisher, render, poll_interval=poll)
     return OtaLoops(timers, jobs, publisher)
 

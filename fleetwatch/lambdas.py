@@ -29,7 +29,12 @@ signing key).
   time-based rules are judged at least at every sweep). A process manager keeps its state
   while the environment is warm and the stored checkpoint is not past it (`refresh`). Where
   the OTA orchestrator ran and caught up, its due timers are fired next (`TimerLoop.drain`:
-  waves, timeouts, unconfirmed uploads), on the state it has just brought to the head.
+  waves, timeouts, unconfirmed uploads), on the state it has just brought to the head, then
+  the job notices it queued are sent (`JobDispatcher.drain`: through IoT Core where
+  `FLEETWATCH_OTA_IOT_ENDPOINT` is set, else marked for polling).
+- `iot_jobs_handler`: the devices' job updates through IoT Core (the rule
+  `ingestion.iot_jobs.JOBS_RULE_SQL`, one update per invocation), decided by the system's
+  `DeviceJobService` and answered on the update's topic through IoT Core's data plane.
 - `scheduled_handler`: the work that waits on the clock, not on the feed (EventBridge
   Scheduler, every minute): the notifications due in the outbox sent (`Dispatcher.drain`),
   and offline detection over the devices the device-status model shows online
@@ -51,8 +56,9 @@ from fleetwatch.secrets import load_secrets
 from fleetwatch.settings import Settings
 from fleetwatch.system import System, build_system
 from fleetwatch.wiring import LAMBDA_PROCESSES, LAMBDA_PROJECTOR
-from ingestion import iot_core
+from ingestion import iot_core, iot_jobs
 from ingestion.buffer import IngestService
+from ota.iot_jobs import DESCRIBE, IotDataClient
 from projections.batching import BatchingProjectionWorker
 
 _api_lock = threading.Lock()
@@ -63,7 +69,8 @@ _ingest: IngestService | None = None
 # environment: built at the first invocation, with nothing started (no thread, no lease).
 _warm_lock = threading.Lock()
 _warm: dict[str, System] = {}
-_runs = {name: threading.Lock() for name in ("projector", "processes", "scheduled")}
+_answers: IotDataClient | None = None  # the jobs function's answers go out through it
+_runs = {name: threading.Lock() for name in ("projector", "processes", "scheduled", "jobs")}
 log = logging.getLogger(__name__)
 
 
@@ -92,6 +99,18 @@ def _ingest_service() -> IngestService:
             system.ingest.start()
             _ingest = system.ingest
         return _ingest
+
+
+def iot_jobs_handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    """One job update from the IoT rule: decided, stored once, answered on its topic."""
+    global _answers  # noqa: PLW0603 - the data plane's client, one per warm environment
+    system = warm_system("jobs")
+    with _runs["jobs"]:
+        assert system.device_jobs is not None
+        if _answers is None:
+            endpoint = system.settings.ota_iot_endpoint or DESCRIBE
+            _answers = IotDataClient(endpoint, system.settings.dynamodb_region)
+        return iot_jobs.handle(system.device_jobs, _answers.publish, event)
 
 
 class ProjectorsFailed(RuntimeError):
@@ -131,7 +150,7 @@ def _catch_up(function: str, event: Mapping[str, Any], default: Sequence[str]) -
         log.info("woken by %d records", len(event.get("Records") or ()))
         done = project(system, names)
         if "ota" in names:  # its state is at the head: the timers decide on it
-            done |= run_scheduled(system, ["ota_timers"])
+            done |= run_scheduled(system, ["ota_timers", "ota_jobs"])
         return done
 
 
@@ -164,7 +183,7 @@ class ScheduledWorkFailed(RuntimeError):
     """Some scheduled tasks raised; the others ran."""
 
 
-SCHEDULED_TASKS = ("notifications", "ota_timers", "offline")
+SCHEDULED_TASKS = ("notifications", "ota_timers", "ota_jobs", "offline")
 SCHEDULED = ("notifications", "offline")  # the scheduled function's; the timers: above
 
 
@@ -203,5 +222,8 @@ def _run_task(system: System, task: str) -> Any:
     if task == "ota_timers":
         assert system.ota_timers is not None
         return {"fired": system.ota_timers.drain()}
+    if task == "ota_jobs":
+        assert system.ota_jobs is not None
+        return vars(system.ota_jobs.drain())
     assert system.connectivity is not None
     return {"offline": system.connectivity.sweep(system.devices.online())}

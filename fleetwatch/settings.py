@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # dispatcher (and of the timer loop after a failure), and the longest the idle timer loop
     # sleeps without reading its store (a timer stored by another process is seen then).
     ota_mqtt_url: str | None = None  # mqtt://host:port, or mqtts://user:password@host:port
+    # Or AWS IoT Core's data endpoint (https://...-ats.iot.<region>.amazonaws.com), or
+    # `describe` (asked of IoT once): job documents through IoT Core (`ota.iot_jobs`).
+    ota_iot_endpoint: str | None = None
     ota_mqtt_client_id: str = "fleetwatch-jobs"
     ota_poll_interval: float = Field(default=1.0, gt=0)
     ota_timer_max_idle: float = Field(default=10.0, gt=0)

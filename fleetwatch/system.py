@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from event_store.log import EventLog
 from fleetwatch.as_of import read_only
 from fleetwatch.consumers import (
-    PolledJobs,
+    JobPublisher,
     build_alerting,
     build_notifications,
     build_ota,
@@ -80,7 +80,6 @@ from write_side.user_service import UserService
 if TYPE_CHECKING:
     from ingestion.jobs_mqtt import JobUpdatesSubscriber
     from ingestion.mqtt import MqttIngestor
-    from ota.mqtt_jobs import MqttDeviceJobs
 
 
 @dataclass
@@ -113,7 +112,7 @@ class System:
     connectivity: ConnectivityWatch | None = None
     ota_timers: TimerLoop | None = None  # fires due rows into the orchestrator, where it runs
     ota_jobs: JobDispatcher | None = None  # tells devices of their jobs, where `ota` runs
-    ota_publisher: MqttDeviceJobs | PolledJobs | None = None  # the job dispatcher's
+    ota_publisher: JobPublisher | None = None  # the job dispatcher's
     firmware: FirmwareReader | None = None  # releases, signing keys (docs/firmware.md 12.7)
     deployments: DeploymentsReader | None = None  # deployments, executions, compliance (12.7)
     ledger: LedgerWorker | None = None  # hash chains, Merkle logs, checkpoints (audit.md 19.4)

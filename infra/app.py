@@ -66,7 +66,14 @@ def build_stack(
     ws_stage = build_websocket_api(
         stack, which, functions.websocket, functions.projector, emulator=emulator
     )
-    build_iot(stack, which, functions.ingest, functions.dead_letters["ingest"], storage.key)
+    build_iot(
+        stack,
+        which,
+        functions.ingest,
+        functions.jobs,
+        functions.dead_letters["ingest"],
+        storage.key,
+    )
     build_alarms(
         stack,
         which,
@@ -77,6 +84,7 @@ def build_stack(
             "processes": functions.processes,
             "scheduled": functions.scheduled,
             "websocket": functions.websocket,
+            "jobs": functions.jobs,
         },
         http_api=http_api,
         tables=storage.tables,

@@ -54,6 +54,7 @@ ACCESS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "processes": (("*",), PROCESSES_WRITES),
     "scheduled": (("*",), ("events", "snapshots", "notification_outbox")),
     "websocket": (("*",), ("ws_connections", "ws_subscriptions")),
+    "jobs": (("*",), ("events",)),
 }
 # The notification senders a stack may configure (context `notifySenders`): "log" (a log line
 # each, the default), SES for email (needs context `sesFrom`, a verified identity), SNS for SMS.
@@ -184,8 +185,10 @@ def function_environment(
     stage's table prefix (tables made by the stack, never by the code), no projections inside
     the API or ingestion (the projector function runs them), users' JWTs from the stage's
     Cognito pool (ID tokens: they carry `custom:tenant_id`), blobs and analytics in S3,
-    personal data keys wrapped by the stage's KMS key. `emulator` (a local deployment's base
-    URL): the pool's keys from the emulator, which signs its tokens with the real issuer."""
+    personal data keys wrapped by the stage's KMS key, OTA job documents through IoT Core (its
+    data endpoint asked of IoT at the first publish: `describe`). `emulator` (a local
+    deployment's base URL): the pool's keys from the emulator, which signs its tokens with the
+    real issuer, and its IoT data plane."""
     issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
     jwks = f"{emulator}/{user_pool_id}" if emulator else issuer
     return {
@@ -202,4 +205,5 @@ def function_environment(
         "FLEETWATCH_FIRMWARE_BUCKET": blob_bucket,
         "FLEETWATCH_ANALYTICS_BUCKET": analytics_bucket,
         "FLEETWATCH_PERSONAL_KEYS_KMS_KEY": kms_key_arn,
+        "FLEETWATCH_OTA_IOT_ENDPOINT": emulator or "describe",
     }

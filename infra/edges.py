@@ -13,10 +13,13 @@ IoT Core: the rule `SELECT *, topic(2) AS device_id, clientid() AS client_id FRO
 where the stage says so, writes to a Kinesis stream (partition key the device) that the
 function reads in batches, reporting the records it could not commit (`batchItemFailures`)
 and bisecting a failing batch; a record that still fails lands in the dead letters. The
-devices' IoT policy lets a thing connect only as itself (client id = thing name
-`{tenant}_{device id}`) and publish only on its own telemetry topic (the thing's `device_id`
-attribute); on AWS devices take their OTA jobs over HTTP (`GET /devices/{id}/jobs/next`): no
-function serves the MQTT job topics there yet.
+rule `JOBS_RULE_SQL` (ingestion/iot_jobs.py) invokes the `jobs` function per OTA job update a
+device publishes on `devices/{device}/jobs/{execution}/update`; it answers on that topic plus
+`/accepted` or `/rejected`, and the processes function publishes job documents to
+`devices/{device}/jobs/notify` (ota/iot_jobs.py). The devices' IoT policy lets a thing connect
+only as itself (client id = thing name `{tenant}_{device id}`), publish only on its own
+telemetry and job-update topics (the thing's `device_id` attribute), and subscribe to and
+receive only its own job topics.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from aws_cdk import aws_sqs as sqs
 
 from infra.config import DEVICE_ROUTES, ROLES, Stage
 from ingestion.iot_core import RULE_SQL
+from ingestion.iot_jobs import JOBS_RULE_SQL
 
 TELEMETRY_SQL = RULE_SQL  # the rule whose events ingestion/iot_core.py reads
 
@@ -134,9 +138,12 @@ def build_websocket_api(
 KINESIS_BATCH = 10_000
 
 
-def build_iot(scope: Any, stage: Stage, ingest: Any, dead_letters: Any, key: Any) -> Any:
-    """The telemetry rule (to the function, or through Kinesis) with its error action, and the
-    devices' policy. Returns the Kinesis stream, or None."""
+def build_iot(  # noqa: PLR0917 - the stage's IoT parts, each once
+    scope: Any, stage: Stage, ingest: Any, jobs: Any, dead_letters: Any, key: Any
+) -> Any:
+    """The telemetry rule (to the function, or through Kinesis) and the job updates' rule (to
+    the jobs function), with their error action, and the devices' policy. Returns the Kinesis
+    stream, or None."""
     rule_role = iam.Role(
         scope,
         "IotRuleRole",
@@ -202,14 +209,38 @@ def build_iot(scope: Any, stage: Stage, ingest: Any, dead_letters: Any, key: Any
         ),
     )
     if stream is None:
-        ingest.add_permission(
-            "IotInvoke",
-            principal=iam.ServicePrincipal("iot.amazonaws.com"),
-            source_arn=rule.attr_arn,
-            source_account=cdk.Aws.ACCOUNT_ID,
-        )
+        _invoked_by(ingest, "IotInvoke", rule)
+    jobs_rule = iot.CfnTopicRule(
+        scope,
+        "JobUpdatesRule",
+        topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
+            sql=JOBS_RULE_SQL,
+            aws_iot_sql_version="2016-03-23",
+            rule_disabled=False,
+            actions=[
+                iot.CfnTopicRule.ActionProperty(
+                    lambda_=iot.CfnTopicRule.LambdaActionProperty(function_arn=jobs.function_arn)
+                )
+            ],
+            error_action=iot.CfnTopicRule.ActionProperty(
+                sqs=iot.CfnTopicRule.SqsActionProperty(
+                    queue_url=rule_errors.queue_url, role_arn=rule_role.role_arn
+                )
+            ),
+        ),
+    )
+    _invoked_by(jobs, "IotJobsInvoke", jobs_rule)
     _device_policy(scope)
     return stream
+
+
+def _invoked_by(fn: Any, name: str, rule: Any) -> None:
+    fn.add_permission(
+        name,
+        principal=iam.ServicePrincipal("iot.amazonaws.com"),
+        source_arn=rule.attr_arn,
+        source_account=cdk.Aws.ACCOUNT_ID,
+    )
 
 
 def _device_policy(scope: Any) -> None:
@@ -230,7 +261,27 @@ def _device_policy(scope: Any) -> None:
                 {
                     "Effect": "Allow",
                     "Action": "iot:Publish",
-                    "Resource": f"{arn}:topic/devices/{device}/telemetry",
+                    "Resource": [
+                        f"{arn}:topic/devices/{device}/telemetry",
+                        f"{arn}:topic/devices/{device}/jobs/*/update",
+                    ],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": "iot:Subscribe",
+                    "Resource": [
+                        f"{arn}:topicfilter/devices/{device}/jobs/notify",
+                        f"{arn}:topicfilter/devices/{device}/jobs/+/update/+",
+                    ],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": "iot:Receive",
+                    "Resource": [
+                        f"{arn}:topic/devices/{device}/jobs/notify",
+                        f"{arn}:topic/devices/{device}/jobs/*/update/accepted",
+                        f"{arn}:topic/devices/{device}/jobs/*/update/rejected",
+                    ],
                 },
             ],
         },

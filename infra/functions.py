@@ -12,7 +12,9 @@
   and last reader: DynamoDB Streams serves two per shard); its sweep is also the alerting
   process's tick and the OTA timers' turn;
 - `scheduled`: `fleetwatch.lambdas.scheduled_handler` (the outbox's notifications through
-  the senders `Notify` names, offline detection), every minute.
+  the senders `Notify` names, offline detection), every minute;
+- `jobs`: `fleetwatch.lambdas.iot_jobs_handler` (the devices' OTA job updates from the IoT
+  rule, answered on their topics); `processes` publishes the job documents (`_grant_iot`).
 
 The settings that are secrets (the audit checkpoints' key, derived from a seed Secrets Manager
 generates) are in one secret, read by each function at its cold start (`FLEETWATCH_SECRETS`,
@@ -59,6 +61,7 @@ class Functions:
     processes: Any
     scheduled: Any
     websocket: Any  # GraphQL subscriptions through API Gateway's WebSocket API
+    jobs: Any  # the devices' job updates through IoT Core
     dead_letters: dict[str, Any]  # name -> sqs.Queue
 
 
@@ -162,6 +165,9 @@ def build_functions(
     websocket = function(
         "websocket", "fleetwatch.ws_gateway.websocket_handler", stage.api_memory_mb, 29
     )
+    jobs = function("jobs", "fleetwatch.lambdas.iot_jobs_handler", stage.ingest_memory_mb, 30)
+    _grant_iot(processes, "devices/*/jobs/notify")
+    _grant_iot(jobs, "devices/*/jobs/*/update/accepted", "devices/*/jobs/*/update/rejected")
     storage.blobs.grant_read_write(api)
     storage.analytics.grant_read(api)
     storage.blobs.grant_read_write(processes)  # the exporter's files
@@ -173,7 +179,17 @@ def build_functions(
         _wake(scope, stage, storage, fn, dead_letters)
     what = "Send the outbox's notifications; mark silent devices offline"
     _schedule(scope, "ScheduledWork", scheduled, dead_letters["sweep"], 1, what)
-    return Functions(api, ingest, projector, processes, scheduled, websocket, dead_letters)
+    return Functions(api, ingest, projector, processes, scheduled, websocket, jobs, dead_letters)
+
+
+def _grant_iot(fn: Any, *topics: str) -> None:
+    """IoT Core's Publish on `topics` (of the stage's account and region), and the lookup of
+    the account's data endpoint (`describe`: IAM has no narrower resource for it)."""
+    arn = f"arn:{cdk.Aws.PARTITION}:iot:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:topic"
+    fn.add_to_role_policy(
+        iam.PolicyStatement(actions=["iot:Publish"], resources=[f"{arn}/{t}" for t in topics])
+    )
+    fn.add_to_role_policy(iam.PolicyStatement(actions=["iot:DescribeEndpoint"], resources=["*"]))
 
 
 def _grant_tables(

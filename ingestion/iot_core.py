@@ -70,7 +70,7 @@ def _submission(message: object) -> Submission:
     raw = dict(message)
     client_id = raw.pop("client_id", None)
     topic_device = raw.get("device_id")
-    tenant, device = _trusted_identity(client_id)
+    tenant, device = trusted_identity(client_id)
     return Submission(
         raw,
         "iot-core",
@@ -79,7 +79,7 @@ def _submission(message: object) -> Submission:
     )
 
 
-def _trusted_identity(client_id: object) -> tuple[str | None, str | None]:
+def trusted_identity(client_id: object) -> tuple[str | None, str | None]:
     """(tenant, device id) from a client id `{tenant}_{device uuid}`; (None, None) unless both
     parts are there and the device part is a UUID (then the payload's token must prove it)."""
     if not isinstance(client_id, str):

@@ -17,16 +17,13 @@ answered `UNAVAILABLE`: the device sends the same `seq` again later.
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 
-from ingestion.device_jobs import DeviceJobService, parse_body, parse_device_id, parse_update
+from ingestion.device_jobs import DeviceJobService
+from ingestion.job_updates import answer_update
 from ingestion.mqtt_session import MqttSubscriber, MqttTls
-from write_side.errors import DomainError
-
-log = logging.getLogger(__name__)
 
 
 class JobUpdatesSubscriber(MqttSubscriber):
@@ -63,27 +60,4 @@ class JobUpdatesSubscriber(MqttSubscriber):
 
     def handle(self, device: str, execution: str, payload: bytes) -> tuple[bool, dict[str, Any]]:
         """(accepted, the answer's body) for one update published on the device's topic."""
-        seq = _seq(payload)
-        try:
-            body = parse_body(payload)
-            device_id = parse_device_id(device)
-            access = self.service.authenticate(device_id, body.get("token"), proven=self.proven)
-            command = parse_update(access.device_id, execution, body, token=True)
-            return True, self.service.report(access, command).to_json()
-        except DomainError as e:
-            field = getattr(e, "field", None)
-            return False, {"seq": seq, "code": e.code, "field": field, "message": e.message}
-        except Exception:  # the store down, a bug: never lose the thread; the device retries
-            log.exception("job update on %s/%s not handled", device, execution)
-            message = "the update could not be handled now; send it again"
-            return False, {"seq": seq, "code": "UNAVAILABLE", "field": None, "message": message}
-
-
-def _seq(payload: bytes) -> int | None:
-    """The update's `seq` for the answer, when the payload has one."""
-    try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    seq = body.get("seq") if isinstance(body, dict) else None
-    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+        return answer_update(self.service, device, execution, payload, proven=self.proven)

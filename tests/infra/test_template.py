@@ -23,6 +23,7 @@ from infra.config import (
     writable,
 )
 from ingestion.iot_core import RULE_SQL
+from ingestion.iot_jobs import JOBS_RULE_SQL
 
 from .conftest import ROOT, SES_FROM, STAGES
 
@@ -34,6 +35,7 @@ HANDLERS = {  # each function's, by its name in `ACCESS`
     "processes": "fleetwatch.lambdas.processes_handler",
     "scheduled": "fleetwatch.lambdas.scheduled_handler",
     "websocket": "fleetwatch.ws_gateway.websocket_handler",
+    "jobs": "fleetwatch.lambdas.iot_jobs_handler",
 }
 
 
@@ -202,9 +204,9 @@ def test_telemetry_goes_through_kinesis_where_the_stage_says(
 
     for name in STAGES:
         template = templates[name]
-        [rule] = resources(template, "AWS::IoT::TopicRule").values()
-        payload = rule["Properties"]["TopicRulePayload"]
-        assert payload["Sql"] == RULE_SQL
+        rules = resources(template, "AWS::IoT::TopicRule").values()
+        [payload] = [r["Properties"]["TopicRulePayload"] for r in rules
+                     if r["Properties"]["TopicRulePayload"]["Sql"] == RULE_SQL]  # fmt: skip
         assert "Sqs" in payload["ErrorAction"]
         [action] = payload["Actions"]
         ingest = function_id(template, "fleetwatch.lambdas.iot_core_handler")
@@ -235,11 +237,18 @@ def test_telemetry_goes_through_kinesis_where_the_stage_says(
 def test_devices_may_publish_only_on_their_own_topic(templates: dict[str, dict[str, Any]]) -> None:
     [policy] = resources(templates["prod"], "AWS::IoT::Policy").values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    publish = [s for s in statements if s["Action"] == "iot:Publish"]
-    assert len(publish) == 1
-    text = json.dumps(publish[0]["Resource"])
-    assert "devices/${iot:Connection.Thing.Attributes[device_id]}/telemetry" in text
-    assert "*" not in text.replace("${iot:", "")
+    own = "devices/${iot:Connection.Thing.Attributes[device_id]}"
+
+    def topics(action: str) -> list[str]:
+        [statement] = [s for s in statements if s["Action"] == action]
+        return [_topic(r) for r in statement["Resource"]]
+
+    # its telemetry and its job updates (`*`: any execution of its own)
+    assert topics("iot:Publish") == [f"{own}/telemetry", f"{own}/jobs/*/update"]
+    assert topics("iot:Subscribe") == [f"{own}/jobs/notify", f"{own}/jobs/+/update/+"]
+    assert topics("iot:Receive") == [
+        f"{own}/jobs/notify", f"{own}/jobs/*/update/accepted", f"{own}/jobs/*/update/rejected"
+    ]  # fmt: skip
     connect = [s for s in statements if s["Action"] == "iot:Connect"]
     assert "client/${iot:Connection.Thing.ThingName}" in json.dumps(connect[0]["Resource"])
 
@@ -433,11 +442,14 @@ def _tables_with(
 
 def _allowed_on_any_resource(statement: dict[str, Any]) -> bool:
     """Actions IAM grants only on `*`: X-Ray's (tracing), DynamoDB's ListStreams (the stream's
-    event source mapping), SNS's Publish to a phone number (SMS; topics denied beside it)."""
+    event source mapping), SNS's Publish to a phone number (SMS; topics denied beside it),
+    IoT's DescribeEndpoint (the account's data endpoint, for OTA jobs)."""
     actions = statement["Action"]
     listed = [actions] if isinstance(actions, str) else actions
     return all(
-        a.startswith("xray:") or a in ("dynamodb:ListStreams", "sns:Publish") for a in listed
+        a.startswith("xray:")
+        or a in ("dynamodb:ListStreams", "sns:Publish", "iot:DescribeEndpoint")
+        for a in listed
     )
 
 
@@ -501,3 +513,47 @@ def test_subscriptions_go_through_the_websocket_api(templates: dict[str, dict[st
     for name, attribute in TTL_ATTRIBUTES.items():
         assert ttl[name] == {"AttributeName": attribute, "Enabled": True}
     assert all(spec is None for name, spec in ttl.items() if name not in TTL_ATTRIBUTES)
+
+
+@STAGE_PARAMS
+def test_ota_jobs_go_through_iot_core(templates: dict[str, dict[str, Any]], name: str) -> None:
+    """The job updates' rule invokes the jobs function; the processes function may publish job
+    documents on the notify topics only, the jobs function its answers only; both find the
+    data endpoint at run time (`describe`), and every function agrees on the channel."""
+    template = templates[name]
+    jobs = function_id(template, HANDLERS["jobs"])
+    [payload] = [r["Properties"]["TopicRulePayload"]
+                 for r in resources(template, "AWS::IoT::TopicRule").values()
+                 if r["Properties"]["TopicRulePayload"]["Sql"] == JOBS_RULE_SQL]  # fmt: skip
+    [action] = payload["Actions"]
+    assert action["Lambda"]["FunctionArn"] == {"Fn::GetAtt": [jobs, "Arn"]}
+    assert "Sqs" in payload["ErrorAction"]
+    invokes = [p["Properties"] for p in resources(template, "AWS::Lambda::Permission").values()
+               if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [jobs, "Arn"]}]  # fmt: skip
+    assert [p["Principal"] for p in invokes] == ["iot.amazonaws.com"]
+    published = {}
+    for handler in HANDLERS.values():
+        fn = _function(template, handler)
+        assert fn["Environment"]["Variables"]["FLEETWATCH_OTA_IOT_ENDPOINT"] == "describe"
+        role = fn["Role"]["Fn::GetAtt"][0]
+        published[handler] = sorted(
+            _topic(resource)
+            for statement in _policies_of(template, role)
+            if "iot:Publish" in _listed(statement["Action"])
+            for resource in _listed(statement["Resource"])
+        )
+    assert published.pop(HANDLERS["processes"]) == ["devices/*/jobs/notify"]
+    assert published.pop(HANDLERS["jobs"]) == [
+        "devices/*/jobs/*/update/accepted", "devices/*/jobs/*/update/rejected"
+    ]  # fmt: skip
+    assert all(topics == [] for topics in published.values())  # no other function publishes
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _topic(resource: Any) -> str:
+    """The topic (or filter) of an IoT ARN the template joins from its account's parts."""
+    last = resource["Fn::Join"][1][-1] if isinstance(resource, dict) else resource
+    return str(re.split(r":topic(?:filter)?/", last, maxsplit=1)[1])

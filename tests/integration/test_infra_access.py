@@ -4,9 +4,9 @@
   (scripts/table_census.py); a table added to the code and not to the app fails here;
 - the roles: the ingestion, processes, projector and scheduled functions' code, run as the
   functions run it (tables made beforehand, no projections in ingestion; a reading over a
-  rule's threshold so that an alert is raised, queued and sent), writes only the tables their
-  roles may write (`infra.config.ACCESS`). Every DynamoDB call is observed at the boto3
-  boundary.
+  rule's threshold so that an alert is raised, queued and sent), and the jobs function's (a
+  device's job update through IoT Core), writes only the tables their roles may write
+  (`infra.config.ACCESS`). Every DynamoDB call is observed at the boto3 boundary.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from fleetwatch.lambdas import SCHEDULED, project, run_scheduled
 from fleetwatch.settings import Settings
 from fleetwatch.wiring import LAMBDA_PROCESSES, LAMBDA_PROJECTOR, make_tables_made_on_first_use
 from infra.config import ACCESS, TABLES_FILE, writable
-from ingestion import iot_core
+from ingestion import iot_core, iot_jobs
 from ingestion.settings import IngestSettings
 from write_side.alert_commands import CreateAlertRule
 from write_side.alert_rules import RuleDefinition, Scope, Threshold
@@ -41,6 +41,8 @@ from write_side.user_commands import UpdateMyProfile
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from table_census import census  # noqa: E402
+
+from tests.integration.device_jobs_fixtures import job, update  # noqa: E402
 
 pytestmark = pytest.mark.dynamodb
 META = EventMetadata("acme", "user:alice")
@@ -155,7 +157,7 @@ def test_each_function_writes_only_what_its_role_may(
     processes = build_system(_settings(dynamodb_endpoint, table_prefix, create=False))
     try:
         project(processes, LAMBDA_PROCESSES)
-        run_scheduled(processes, ["ota_timers"])
+        run_scheduled(processes, ["ota_timers", "ota_jobs"])
     finally:
         processes.close()
     processes_writes = calls.written()
@@ -193,4 +195,36 @@ def test_each_function_writes_only_what_its_role_may(
         "notification_outbox",  # the alert's email to alice
     } <= projector_writes
     refused = {t for t in projector_writes if not writable(ACCESS["projector"][1], t)}
+    assert not refused, refused
+
+
+def test_the_jobs_function_writes_only_what_its_role_may(
+    dynamodb_endpoint: str, table_prefix: str, calls: Calls, tmp_path: Path
+) -> None:
+    settings = _settings(dynamodb_endpoint, table_prefix, create=True)
+    settings = settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
+    setup = build_system(settings)
+    setup.start()
+    make_tables_made_on_first_use(setup.app)
+    taken = job(setup, channel="mqtt")
+    setup.close()
+
+    calls.recording = True
+    jobs = build_system(settings.model_copy(update={"create_tables": False}))
+    answers: list[tuple[str, bytes]] = []
+    try:
+        assert jobs.device_jobs is not None
+        event = update(1, "downloading") | {
+            "device_id": str(taken.device_id),
+            "execution_id": str(taken.execution_id),
+            "client_id": f"acme_{taken.device_id}",
+        }
+        done = iot_jobs.handle(jobs.device_jobs, lambda *answer: answers.append(answer), event)
+    finally:
+        jobs.close()
+    assert done["answer"] == {"seq": 1, "duplicate": False}
+    assert len(answers) == 1
+    jobs_writes = calls.written()
+    assert "events" in jobs_writes  # the execution's update
+    refused = {t for t in jobs_writes if not writable(ACCESS["jobs"][1], t)}
     assert not refused, refused
