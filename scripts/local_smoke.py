@@ -16,7 +16,10 @@ deployed to the emulator, through its public edges only:
 7. with an alert rule and the user's email, a reading over the threshold: the processes
    function raises the alert (HTTP API), the projector's notifier queues the email, and the
    scheduled function sends it (EventBridge Scheduler, every minute: the outbox row marked
-   sent within 90 s; the stage's sender writes a log line).
+   sent within 90 s; the stage's sender writes a log line);
+8. an OTA job through IoT Core (scripts/local_smoke_ota.py): a release uploaded and deployed
+   to the device, its job document published by the processes function, the device's update
+   through the jobs rule applied, one with a wrong token refused.
 
 Each step prints one line; the first failure exits 1 naming it. Usage:
     .venv/bin/python scripts/local_smoke.py --endpoint http://127.0.0.1:4599 \
@@ -38,6 +41,7 @@ from urllib.parse import urlparse
 
 import boto3
 import httpx
+from local_smoke_ota import ota_job
 from websockets.asyncio.client import connect
 
 STACK = "Fleetwatch-dev"
@@ -125,6 +129,10 @@ async def smoke(endpoint: str, outputs: dict[str, str]) -> None:
         status = await wait_for_reading(http, device_id)
         print(f"smoke: the device's status shows the reading: {status}")
         await alert_to_email(http, clients, device_id, credential["token"], email)
+        try:
+            await ota_job(http, call, clients, device_id, credential["token"])
+        except RuntimeError as e:
+            raise SmokeFailed(str(e)) from e
 
 
 async def alert_to_email(

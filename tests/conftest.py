@@ -76,12 +76,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def dynamodb_endpoint() -> Iterator[str]:
-    """The URL of a DynamoDB Local started for this test session (in memory)."""
+    """The URL of a DynamoDB Local started for this test session (in memory, the JVM of a
+    short run: `QUICK_JVM`)."""
     url = os.environ.get("FLEETWATCH_TEST_DYNAMODB_URL")
     if url:
         yield url
         return
-    with dynamodb_local() as started:
+    with dynamodb_local(quick=True) as started:
         yield started
 
 
