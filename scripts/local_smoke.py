@@ -18,12 +18,13 @@ deployed to the emulator, through its public edges only:
    scheduled function sends it (EventBridge Scheduler, every minute: the outbox row marked
    sent within 90 s; the stage's sender writes a log line);
 8. an OTA job through IoT Core (scripts/local_smoke_ota.py): a release uploaded and deployed
-   to the device, its job document published by the processes function, the device's update
-   through the jobs rule applied, one with a wrong token refused.
+   to the device; the device, an MQTT client of the emulator's broker, is sent the job
+   document (processes function), its update through the jobs rule is accepted and applied,
+   another client's with a wrong token rejected.
 
 Each step prints one line; the first failure exits 1 naming it. Usage:
     .venv/bin/python scripts/local_smoke.py --endpoint http://127.0.0.1:4599 \
-        --outputs build/local-outputs.json
+        --mqtt-port 4600 --outputs build/local-outputs.json
 """
 
 from __future__ import annotations
@@ -59,10 +60,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", required=True, help="the emulator, http://host:port")
     parser.add_argument("--outputs", required=True, help="cdk deploy --outputs-file")
+    parser.add_argument("--mqtt-port", type=int, default=8883, help="the emulator's IoT broker")
     args = parser.parse_args()
     outputs = json.loads(Path(args.outputs).read_text())[STACK]
     try:
-        asyncio.run(smoke(args.endpoint.rstrip("/"), outputs))
+        asyncio.run(smoke(args.endpoint.rstrip("/"), outputs, args.mqtt_port))
     except SmokeFailed as e:
         print(f"smoke: FAILED: {e}", file=sys.stderr)
         return 1
@@ -75,7 +77,7 @@ def api_id(url: str) -> str:
     return (urlparse(url).hostname or "").split(".", 1)[0]
 
 
-async def smoke(endpoint: str, outputs: dict[str, str]) -> None:
+async def smoke(endpoint: str, outputs: dict[str, str], mqtt_port: int) -> None:
     clients = {  # the emulator's: any key will do
         "endpoint_url": endpoint,
         "region_name": "us-east-1",
@@ -130,7 +132,7 @@ async def smoke(endpoint: str, outputs: dict[str, str]) -> None:
         print(f"smoke: the device's status shows the reading: {status}")
         await alert_to_email(http, clients, device_id, credential["token"], email)
         try:
-            await ota_job(http, call, clients, device_id, credential["token"])
+            await ota_job(http, call, mqtt_port, TENANT, device_id, credential["token"])
         except RuntimeError as e:
             raise SmokeFailed(str(e)) from e
 
