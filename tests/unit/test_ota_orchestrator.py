@@ -241,7 +241,7 @@ class Fleet(RuleBasedStateMachine):
     @invariant()
     def promotions_follow_the_thresholds_and_reverts_the_policy(self) -> None:
         for deployment in self.deployments:
-            d = self.world.deployment(deployment)
+            d = self._deployment(deployment)
             for event in self._events(deployment, "Deployment.WavePromoted"):
                 tally = WaveTally(event["members"], event["succeeded"], event["failed"])
                 assert judge_wave(tally, d.plan.waves[event["wave"]]).verdict is Verdict.PROMOTE
@@ -271,7 +271,7 @@ class Fleet(RuleBasedStateMachine):
         for e in executions:
             if e.purpose != "install":
                 continue
-            d = self.world.deployment(e.deployment_id)
+            d = self._deployment(e.deployment_id)
             policy = d.plan.rollback.on_execution_failure is not LEAVE
             ends = [x for x in self._stream(e.id) if x.type.rsplit(".", 1)[-1] in _ENDS_WITH_REVERT]
             for end in ends:
@@ -295,7 +295,7 @@ class Fleet(RuleBasedStateMachine):
                 for e in self._executions()
                 if e.deployment_id == deployment and e.purpose == "install"
             ]
-            if started and not self.world.deployment(deployment).target.dynamic:
+            if started and not self._deployment(deployment).target.dynamic:
                 assert len(installs) == started[0]["targets"]
             assert sum(Counter(e.execution.state for e in installs).values()) == len(installs)
 
@@ -305,7 +305,7 @@ class Fleet(RuleBasedStateMachine):
         queued install (those CANCELED, nobody joins) and completes once no install is active;
         a snapshot one is never finishing."""
         for deployment in self.deployments:
-            d = self.world.deployment(deployment)
+            d = self._deployment(deployment)
             finished = self._events(deployment, "Deployment.Finished")
             assert d.target.dynamic or not finished
             if d.target.dynamic and d.status is Status.COMPLETED:
@@ -347,7 +347,7 @@ class Fleet(RuleBasedStateMachine):
         quiet = {
             d
             for d in self.deployments
-            if self.world.deployment(d).status in QUIET or self.world.deployment(d).finishing
+            if self._deployment(d).status in QUIET or self._deployment(d).finishing
         }
         before = self._notified()
         yield
@@ -369,6 +369,12 @@ class Fleet(RuleBasedStateMachine):
         feed = self.world.app.recorder.select_notifications(start=0, limit=1_000_000)
         ids = [UUID(str(n.originator_id)) for n in feed if n.topic.endswith(".Queued")]
         return [self.world.execution(e) for e in ids]
+
+    def _deployment(self, deployment: UUID) -> Any:
+        """The deployment as the store holds it (read once per head, never changed here)."""
+        return self._as_of_head(
+            ("deployment", deployment), lambda: self.world.deployment(deployment)
+        )
 
     def _as_of_head(self, key: Any, read: Callable[[], _T]) -> _T:
         """What `read` returns, read again only once the feed has moved: the store changes
