@@ -117,24 +117,7 @@ class AnalyticsResultPublic(View):
     def of(
         cls, result: AnalyticsResult, layout: AnalyticsLayout = AnalyticsLayout.POINTS
     ) -> AnalyticsResultPublic:
-        return cls(source=result.source, series=[_series(s, layout) for s in result.series])
-
-
-def _series(series: Series, layout: AnalyticsLayout) -> SeriesPublic:
-    if layout is AnalyticsLayout.COLUMNS:
-        return SeriesPublic(
-            device_id=series.device_id,
-            metric=series.metric,
-            starts=series.starts,
-            columns=series.columns,
-        )
-    names = list(series.columns)
-    rows = zip(*series.columns.values(), strict=True)
-    points = [
-        PointPublic(start=start, values=dict(zip(names, values, strict=True)))
-        for start, values in zip(series.starts, rows, strict=True)
-    ]
-    return SeriesPublic(device_id=series.device_id, metric=series.metric, points=points)
+        return cls.model_validate(_encodable(result, layout))
 
 
 @dataclass(frozen=True)
@@ -149,12 +132,19 @@ class AnalyticsAnswer:
 
     def encoded(self) -> bytes:
         """`public()`'s JSON as REST sends it (by alias, nulls kept, a non-finite float as null),
-        made from plain values by pydantic's own encoder (so datetimes and ids read the same)."""
-        series = [_encodable(s, self.layout) for s in self.result.series]
-        return to_json({"source": self.result.source.value, "series": series}, inf_nan_mode="null")
+        made from the same plain values by pydantic's own encoder (datetimes and ids read the
+        same), with no model made."""
+        return to_json(_encodable(self.result, self.layout), inf_nan_mode="null")
 
 
-def _encodable(series: Series, layout: AnalyticsLayout) -> dict[str, Any]:
+def _encodable(result: AnalyticsResult, layout: AnalyticsLayout) -> dict[str, Any]:
+    """The answer as plain values by the models' aliases: what the model validates (GraphQL)
+    and what REST encodes as it is."""
+    series = [_series(s, layout) for s in result.series]
+    return {"source": result.source.value, "series": series}
+
+
+def _series(series: Series, layout: AnalyticsLayout) -> dict[str, Any]:
     shown: dict[str, Any] = {"deviceId": series.device_id, "metric": series.metric}
     if layout is AnalyticsLayout.COLUMNS:
         return shown | {"points": None, "starts": series.starts, "columns": series.columns}
