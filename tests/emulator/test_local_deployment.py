@@ -2,7 +2,8 @@
 deploys the stage dev to the emulator and runs its smoke test through the stack's edges (a
 Cognito sign-in, a device over the HTTP API, telemetry through the IoT rule, the status
 projected and pushed to a WebSocket subscriber, bad input refused on each of those paths with
-nothing changed, an alert raised, queued and sent).
+nothing changed, an alert raised, queued and sent, an OTA job taken over MQTT: the job document
+sent to the device, its update accepted, an impostor's rejected).
 
 Collected only where the emulator is installed (`.emulator/venv`, which the script's first run
 makes; tests/emulator/conftest.py); there it must pass."""
@@ -26,15 +27,23 @@ STEPS = (
     "raised alert",
     "was queued and sent",
     "its history holds the good messages only",
+    "the device was sent job",
+    "was accepted by the jobs function (IoT rule), one with a wrong token rejected UNAUTHENTICATED",
     "smoke: passed",
 )
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port free with the next one (the emulator's IoT broker listens there)."""
+    while True:
+        with socket.socket() as s, socket.socket() as after:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+            try:
+                after.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
 
 
 @pytest.mark.timeout(900)
