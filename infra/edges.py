@@ -193,45 +193,36 @@ def build_iot(  # noqa: PLR0917 - the stage's IoT parts, each once
         action = iot.CfnTopicRule.ActionProperty(
             lambda_=iot.CfnTopicRule.LambdaActionProperty(function_arn=ingest.function_arn)
         )
-    rule = iot.CfnTopicRule(
-        scope,
-        "TelemetryRule",
-        topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
-            sql=TELEMETRY_SQL,
-            aws_iot_sql_version="2016-03-23",
-            rule_disabled=False,
-            actions=[action],
-            error_action=iot.CfnTopicRule.ActionProperty(
-                sqs=iot.CfnTopicRule.SqsActionProperty(
-                    queue_url=rule_errors.queue_url, role_arn=rule_role.role_arn
-                )
-            ),
-        ),
+    errors = iot.CfnTopicRule.ActionProperty(
+        sqs=iot.CfnTopicRule.SqsActionProperty(
+            queue_url=rule_errors.queue_url, role_arn=rule_role.role_arn
+        )
     )
+    rule = _rule(scope, "TelemetryRule", TELEMETRY_SQL, action, errors)
     if stream is None:
         _invoked_by(ingest, "IotInvoke", rule)
-    jobs_rule = iot.CfnTopicRule(
-        scope,
-        "JobUpdatesRule",
-        topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
-            sql=JOBS_RULE_SQL,
-            aws_iot_sql_version="2016-03-23",
-            rule_disabled=False,
-            actions=[
-                iot.CfnTopicRule.ActionProperty(
-                    lambda_=iot.CfnTopicRule.LambdaActionProperty(function_arn=jobs.function_arn)
-                )
-            ],
-            error_action=iot.CfnTopicRule.ActionProperty(
-                sqs=iot.CfnTopicRule.SqsActionProperty(
-                    queue_url=rule_errors.queue_url, role_arn=rule_role.role_arn
-                )
-            ),
-        ),
+    to_jobs = iot.CfnTopicRule.ActionProperty(
+        lambda_=iot.CfnTopicRule.LambdaActionProperty(function_arn=jobs.function_arn)
     )
+    jobs_rule = _rule(scope, "JobUpdatesRule", JOBS_RULE_SQL, to_jobs, errors)
     _invoked_by(jobs, "IotJobsInvoke", jobs_rule)
     _device_policy(scope)
     return stream
+
+
+def _rule(scope: Any, name: str, sql: str, action: Any, errors: Any) -> Any:
+    """A topic rule of `sql` (IoT SQL 2016-03-23) to `action`, its failures to `errors`."""
+    return iot.CfnTopicRule(
+        scope,
+        name,
+        topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
+            sql=sql,
+            aws_iot_sql_version="2016-03-23",
+            rule_disabled=False,
+            actions=[action],
+            error_action=errors,
+        ),
+    )
 
 
 def _invoked_by(fn: Any, name: str, rule: Any) -> None:
