@@ -71,7 +71,7 @@ def build_stack(
         which,
         functions.ingest,
         functions.jobs,
-        functions.dead_letters["ingest"],
+        functions.dead_letters,
         storage.key,
     )
     build_alarms(

@@ -36,6 +36,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 
@@ -139,11 +140,12 @@ KINESIS_BATCH = 10_000
 
 
 def build_iot(  # noqa: PLR0917 - the stage's IoT parts, each once
-    scope: Any, stage: Stage, ingest: Any, jobs: Any, dead_letters: Any, key: Any
+    scope: Any, stage: Stage, ingest: Any, jobs: Any, dead_letters: dict[str, Any], key: Any
 ) -> Any:
     """The telemetry rule (to the function, or through Kinesis) and the job updates' rule (to
-    the jobs function), with their error action, and the devices' policy. Returns the Kinesis
-    stream, or None."""
+    the jobs function), with their error action, and the devices' policy. A rule's invocation
+    of a function is asynchronous: retried twice, then sent to the function's dead letters.
+    Returns the Kinesis stream, or None."""
     rule_role = iam.Role(
         scope,
         "IotRuleRole",
@@ -186,7 +188,7 @@ def build_iot(  # noqa: PLR0917 - the stage's IoT parts, each once
                 report_batch_item_failures=True,
                 bisect_batch_on_error=True,
                 retry_attempts=5,
-                on_failure=sources.SqsDlq(dead_letters),
+                on_failure=sources.SqsDlq(dead_letters["ingest"]),
             )
         )
     else:
@@ -200,12 +202,12 @@ def build_iot(  # noqa: PLR0917 - the stage's IoT parts, each once
     )
     rule = _rule(scope, "TelemetryRule", TELEMETRY_SQL, action, errors)
     if stream is None:
-        _invoked_by(ingest, "IotInvoke", rule)
+        _invoked_by(ingest, "IotInvoke", rule, dead_letters["ingest"])
     to_jobs = iot.CfnTopicRule.ActionProperty(
         lambda_=iot.CfnTopicRule.LambdaActionProperty(function_arn=jobs.function_arn)
     )
     jobs_rule = _rule(scope, "JobUpdatesRule", JOBS_RULE_SQL, to_jobs, errors)
-    _invoked_by(jobs, "IotJobsInvoke", jobs_rule)
+    _invoked_by(jobs, "IotJobsInvoke", jobs_rule, dead_letters["jobs"])
     _device_policy(scope)
     return stream
 
@@ -225,12 +227,19 @@ def _rule(scope: Any, name: str, sql: str, action: Any, errors: Any) -> Any:
     )
 
 
-def _invoked_by(fn: Any, name: str, rule: Any) -> None:
+def _invoked_by(fn: Any, name: str, rule: Any, dead_letters: Any) -> None:
+    """`rule` may invoke `fn`; an event that still fails after Lambda's two retries (within an
+    hour) goes to `dead_letters`, alarmed, instead of being dropped."""
     fn.add_permission(
         name,
         principal=iam.ServicePrincipal("iot.amazonaws.com"),
         source_arn=rule.attr_arn,
         source_account=cdk.Aws.ACCOUNT_ID,
+    )
+    fn.configure_async_invoke(
+        retry_attempts=2,
+        max_event_age=cdk.Duration.hours(1),
+        on_failure=destinations.SqsDestination(dead_letters),
     )
 
 

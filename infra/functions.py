@@ -99,7 +99,7 @@ def build_functions(
             enforce_ssl=True,
             retention_period=cdk.Duration.days(14),
         )
-        for name in ("ingest", "projector", "processes", "sweep")
+        for name in ("ingest", "jobs", "projector", "processes", "sweep")
     }
 
     def function(name: str, handler: str, memory: int, timeout_s: int, **extra: str) -> Any:

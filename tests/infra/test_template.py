@@ -531,6 +531,17 @@ def test_ota_jobs_go_through_iot_core(templates: dict[str, dict[str, Any]], name
     invokes = [p["Properties"] for p in resources(template, "AWS::Lambda::Permission").values()
                if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [jobs, "Arn"]}]  # fmt: skip
     assert [p["Principal"] for p in invokes] == ["iot.amazonaws.com"]
+    # an update the function still fails on after two retries goes to its dead letters
+    configs = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
+               for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()}  # fmt: skip
+    ingest = function_id(template, HANDLERS["ingest"])
+    invoked = {jobs} if stage(name).telemetry_via_kinesis else {jobs, ingest}
+    assert set(configs) == invoked  # the functions IoT rules invoke (ingest: where no Kinesis)
+    for config in configs.values():
+        assert config["MaximumRetryAttempts"] == 2
+        destination = config["DestinationConfig"]["OnFailure"]["Destination"]
+        assert destination["Fn::GetAtt"][1] == "Arn"
+        assert template["Resources"][destination["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue"
     published = {}
     for handler in HANDLERS.values():
         fn = _function(template, handler)
