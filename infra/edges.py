@@ -266,13 +266,11 @@ def _device_policy(scope: Any) -> None:
                         f"{arn}:topic/devices/{device}/jobs/*/update",
                     ],
                 },
-                {
+                {  # any filter under its own jobs (an execution's answers, or `+`); what it
+                    # may receive is the next statement's
                     "Effect": "Allow",
                     "Action": "iot:Subscribe",
-                    "Resource": [
-                        f"{arn}:topicfilter/devices/{device}/jobs/notify",
-                        f"{arn}:topicfilter/devices/{device}/jobs/+/update/+",
-                    ],
+                    "Resource": [f"{arn}:topicfilter/devices/{device}/jobs/*"],
                 },
                 {
                     "Effect": "Allow",
