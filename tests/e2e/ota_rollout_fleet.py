@@ -124,10 +124,12 @@ class Fleet:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request, sent again once when the server closed a kept-alive connection just as
-        it was reused (a device retries; updates are idempotent by their sequence number)."""
+        it was reused: seen as the server's disconnect, or as a reset of the connection
+        (`ReadError`, ECONNRESET; fresh-clone CI, stop 33). A device retries; updates are
+        idempotent by their sequence number, and a range of the image is read again."""
         try:
             return self.http.request(method, path, **kwargs)
-        except httpx.RemoteProtocolError:
+        except (httpx.RemoteProtocolError, httpx.ReadError):
             return self.http.request(method, path, **kwargs)
 
     def close(self) -> None:
