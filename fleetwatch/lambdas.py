@@ -58,7 +58,7 @@ from fleetwatch.system import System, build_system
 from fleetwatch.wiring import LAMBDA_PROCESSES, LAMBDA_PROJECTOR
 from ingestion import iot_core, iot_jobs
 from ingestion.buffer import IngestService
-from ota.iot_jobs import DESCRIBE, IotDataClient
+from ota.iot_jobs import IotCoreDeviceJobs
 from projections.batching import BatchingProjectionWorker
 
 _api_lock = threading.Lock()
@@ -69,7 +69,6 @@ _ingest: IngestService | None = None
 # environment: built at the first invocation, with nothing started (no thread, no lease).
 _warm_lock = threading.Lock()
 _warm: dict[str, System] = {}
-_answers: IotDataClient | None = None  # the jobs function's answers go out through it
 _runs = {name: threading.Lock() for name in ("projector", "processes", "scheduled", "jobs")}
 log = logging.getLogger(__name__)
 
@@ -102,15 +101,16 @@ def _ingest_service() -> IngestService:
 
 
 def iot_jobs_handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
-    """One job update from the IoT rule: decided, stored once, answered on its topic."""
-    global _answers  # noqa: PLW0603 - the data plane's client, one per warm environment
+    """One job update from the IoT rule: decided, stored once, answered on its topic through
+    the data plane client the system's job publisher holds (`FLEETWATCH_OTA_IOT_ENDPOINT`)."""
     system = warm_system("jobs")
     with _runs["jobs"]:
         assert system.device_jobs is not None
-        if _answers is None:
-            endpoint = system.settings.ota_iot_endpoint or DESCRIBE
-            _answers = IotDataClient(endpoint, system.settings.dynamodb_region)
-        return iot_jobs.handle(system.device_jobs, _answers.publish, event)
+        if system.settings.ota_iot_endpoint is None:
+            raise RuntimeError("the jobs function needs FLEETWATCH_OTA_IOT_ENDPOINT (IoT Core)")
+        publisher = system.ota_publisher
+        assert isinstance(publisher, IotCoreDeviceJobs)  # `job_publisher` of that setting
+        return iot_jobs.handle(system.device_jobs, publisher.data.publish, event)
 
 
 class ProjectorsFailed(RuntimeError):

@@ -18,16 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from notifications.aws import aws_client
 from ota.mqtt_jobs import JobNotDelivered, encode
 
 DESCRIBE = "describe"  # FLEETWATCH_OTA_IOT_ENDPOINT: ask IoT for the account's data endpoint
-_CONFIG = Config(
-    connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"}
-)
 
 
 class IotDataClient:
@@ -45,14 +41,12 @@ class IotDataClient:
                 url = self.endpoint
                 try:
                     if url == DESCRIBE:
-                        iot = boto3.client("iot", region_name=self.region, config=_CONFIG)
+                        iot = aws_client("iot", self.region)
                         found = iot.describe_endpoint(endpointType="iot:Data-ATS")
                         url = f"https://{found['endpointAddress']}"
                 except (BotoCoreError, ClientError) as e:
                     raise JobNotDelivered(f"the IoT data endpoint is unknown: {e}") from e
-                self._client = boto3.client(
-                    "iot-data", region_name=self.region, endpoint_url=url, config=_CONFIG
-                )
+                self._client = aws_client("iot-data", self.region, url)
             return self._client
 
     def publish(self, topic: str, payload: bytes) -> None:

@@ -62,7 +62,6 @@ def functions(
         return built[name]
 
     monkeypatch.setattr(lambdas, "_warm", {})
-    monkeypatch.setattr(lambdas, "_answers", None)
     yield function
     for system in built.values():
         system.close()
