@@ -33,11 +33,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
-from dynamodb_local import dynamodb_local  # noqa: E402
 
-from bench.round_trip import RoundTrip  # noqa: E402
+from bench.round_trip import RoundTrip, local_dynamodb  # noqa: E402
 from event_store.envelope import EventMetadata  # noqa: E402
-from fleetwatch.settings import Settings  # noqa: E402
 from fleetwatch.wiring import application_env, make_tables_made_on_first_use  # noqa: E402
 from write_side.application import FleetApplication  # noqa: E402
 from write_side.telemetry import BatchEntry, Reading  # noqa: E402
@@ -98,12 +96,7 @@ def main() -> None:
     latencies = [float(x) for x in args.latency.split(",")]
     writer_counts = [int(x) for x in args.writers.split(",")]
     rows = []
-    with dynamodb_local() as url:
-        settings = Settings(
-            store="dynamodb",
-            dynamodb_endpoint_url=url,
-            dynamodb_table_prefix=f"b{uuid.uuid4().hex[:6]}_",
-        )
+    with local_dynamodb() as settings:
         app = FleetApplication(env=application_env(settings))
         make_tables_made_on_first_use(app)
         requests = RoundTrip(app.factory.client)  # type: ignore[attr-defined]

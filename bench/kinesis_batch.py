@@ -37,12 +37,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
-from dynamodb_local import dynamodb_local  # noqa: E402
 
-from bench.round_trip import RoundTrip  # noqa: E402
+from bench.round_trip import RoundTrip, local_dynamodb  # noqa: E402
 from event_store.envelope import EventMetadata  # noqa: E402
 from fleetwatch.bootstrap import build_system  # noqa: E402
-from fleetwatch.settings import Settings  # noqa: E402
 from fleetwatch.wiring import make_tables_made_on_first_use  # noqa: E402
 from ingestion import iot_core  # noqa: E402
 from ingestion.settings import IngestSettings  # noqa: E402
@@ -116,13 +114,7 @@ def main() -> None:
         parser.error(f"--devices x --per-device: at most {KINESIS_MAX_BATCH} records a batch")
     latencies = [float(x) for x in args.latency.split(",")]
     rows = []
-    with dynamodb_local() as url:
-        settings = Settings(
-            store="dynamodb",
-            dynamodb_endpoint_url=url,
-            dynamodb_table_prefix=f"b{uuid.uuid4().hex[:6]}_",
-            run_projections=False,
-        )
+    with local_dynamodb(run_projections=False) as settings:
         setup = build_system(settings)
         make_tables_made_on_first_use(setup.app)
         registered = [

@@ -1,13 +1,21 @@
 """The round trip to DynamoDB, modelled on DynamoDB Local for the benches that measure against it
 (`feed_latency.py`, `kinesis_batch.py`; docs/event-store.md 6.5): every request a client sends
 is delayed by `latency` seconds at the boto3 boundary (botocore's `before-send` event: the
-request then goes to DynamoDB Local as it is), and counted, the transactions apart."""
+request then goes to DynamoDB Local as it is), and counted, the transactions apart. And the
+DynamoDB Local those benches and `write_cost.py` run on (`local_dynamodb`)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
+
+from dynamodb_local import dynamodb_local
+
+from fleetwatch.settings import Settings
 
 
 class RoundTrip:
@@ -36,3 +44,16 @@ class RoundTrip:
     def _transact(self, **_: Any) -> None:
         with self._lock:
             self.transactions += 1
+
+
+@contextlib.contextmanager
+def local_dynamodb(**settings: Any) -> Iterator[Settings]:
+    """Settings on a DynamoDB Local started for the run (`scripts/dynamodb_local.py`), its tables
+    under a fresh prefix; `settings`: more of them (`run_projections=False`)."""
+    with dynamodb_local() as url:
+        yield Settings(
+            store="dynamodb",
+            dynamodb_endpoint_url=url,
+            dynamodb_table_prefix=f"b{uuid.uuid4().hex[:6]}_",
+            **settings,
+        )

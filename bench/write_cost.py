@@ -31,12 +31,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
-from dynamodb_local import dynamodb_local  # noqa: E402
-
+from bench.round_trip import local_dynamodb  # noqa: E402
 from event_store.envelope import EventMetadata  # noqa: E402
 from fleetwatch.bootstrap import build_system  # noqa: E402
 from fleetwatch.lambdas import project  # noqa: E402
-from fleetwatch.settings import Settings  # noqa: E402
 from fleetwatch.wiring import READ_MODELS, make_tables_made_on_first_use  # noqa: E402
 from write_side.telemetry import BatchEntry, Reading  # noqa: E402
 from write_side.telemetry_log import Telemetry  # noqa: E402
@@ -192,13 +190,7 @@ def main() -> None:
     if not 1 <= args.devices <= 49:
         parser.error("--devices: 1 to 49 (one commit)")
     capacity = Capacity()
-    with dynamodb_local() as url:
-        settings = Settings(
-            store="dynamodb",
-            dynamodb_endpoint_url=url,
-            dynamodb_table_prefix=f"c{uuid.uuid4().hex[:6]}_",
-            run_projections=False,
-        )
+    with local_dynamodb(run_projections=False) as settings:
         system = build_system(settings)
         make_tables_made_on_first_use(system.app)
         project(system, [m.name for m in READ_MODELS])  # checkpoints exist before measuring
