@@ -109,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     n, m = args.devices, args.messages
     built, stream_bytes = measured(lambda: streams(n, m, args.interval))
-    window = len(built[0].recent)
+    window = len(built[0].window)
     assert window == min(m, DEDUP_WINDOW, int(DEDUP_WINDOW_SECONDS / args.interval) + 1)
     del built
     _, plain = measured(

@@ -27,6 +27,7 @@ from event_store.personal_data import MemoryPersonalKeys, PersonalDataCipher, Pe
 from event_store.transcoder import FastJSONTranscoder
 from write_side.errors import ConcurrencyConflict, NotFound
 from write_side.telemetry_log import SNAPSHOT_INTERVAL, Telemetry
+from write_side.telemetry_window import IdWindowAsDict
 from write_side.users import PERSONAL_FIELDS
 
 A = TypeVar("A", bound=Aggregate)
@@ -53,6 +54,7 @@ class FleetApplication(Application[UUID]):
     def construct_transcoder(self) -> Transcoder:
         transcoder = FastJSONTranscoder()  # the library's format, decoded faster
         self.register_transcodings(transcoder)
+        transcoder.register(IdWindowAsDict())  # in telemetry streams' snapshots
         return transcoder
 
     def construct_mapper(self) -> Mapper[UUID]:

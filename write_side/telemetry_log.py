@@ -26,6 +26,7 @@ version, so two processes can never record contradicting transitions (optimistic
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import uuid
 from collections.abc import Iterator, Sequence
@@ -39,11 +40,12 @@ from write_side.event_names import event_name, name_of
 from write_side.telemetry import BatchEntry, TelemetryBatch
 from write_side.telemetry_window import (
     DEDUP_WINDOW,
-    adopt,
+    IdWindow,
     cutoff_of,
-    evict,
-    legacy_bound,
-    old_front,
+    digest,
+    seconds_of,
+    upcast_window,
+    watermark_of,
 )
 from write_side.uuids import FLEETWATCH_NS
 
@@ -62,17 +64,13 @@ def telemetry_id(tenant_id: str, device_id: UUID) -> UUID:
 class Telemetry(Aggregate):
     """The recorded telemetry and connectivity of one device."""
 
-    # Class-level defaults: a snapshot taken before these existed still loads (`adopt`).
+    # Snapshots of class version 1 held the window's ids as a dict of strings: upcast.
+    class_version = 2
+    upcast_v1_v2 = staticmethod(upcast_window)
+
+    # Class-level defaults: a snapshot taken before these existed still loads.
     covered_after: datetime | None = None  # newest device time whose id left the window
-    # The newest device time (ISO; None: no entries) of each batch from `batch_times_from` to
-    # the last (`batches`), oldest first: those with ids in the window, the first of them on.
-    # A list rather than a dict by batch number: 51 KB less per device sending every second
-    # (a cached stream of the ingestion process, up to 20,000 of them; issue 14).
-    batch_times: list[str | None] | None = None
-    batch_times_from = 1
-    # Snapshots taken before `batch_times` hold the same as a dict: batch number (str) -> time.
-    batch_latest: dict[str, str] | None = None
-    legacy_batches = 0  # batches recorded before the restored snapshot, times unknown
+    legacy_batches = 0  # batches recorded before a restored old snapshot, times unknown
     legacy_bound: datetime | None = None  # a bound of those batches' device times
     newest_at: str | None = None  # the newest device time recorded (ISO): the window's clock
 
@@ -84,26 +82,18 @@ class Telemetry(Aggregate):
     def __init__(self, tenant_id: str, device_id: UUID) -> None:
         self.tenant_id = tenant_id
         self.device_id = device_id
-        self.recent: dict[str, int] = {}  # message id -> batch number, oldest first
+        self.window = IdWindow()  # the message ids remembered (`write_side.telemetry_window`)
         self.batches = 0
         self.last_received_at: datetime | None = None
         self.online: bool | None = None  # None until the first batch
         self.offline_since: datetime | None = None
-        self.batch_times = []
-        self.batch_times_from = 1
 
     def has_seen(self, message_id: str) -> bool:
-        return message_id in self.recent
+        return digest(message_id) in self.window
 
     def late_after(self) -> datetime | None:
         """The watermark: an unknown message with a device time at or before it may have left
         the window (None: the window has forgotten nothing, every unknown message is new)."""
-        if (
-            self.batch_times is None
-            and self.batch_latest is None
-            and len(self.recent) >= DEDUP_WINDOW
-        ):
-            return legacy_bound(self)  # restored from an old snapshot of a full window
         return self.covered_after
 
     def unvouched(self, entries: Sequence[BatchEntry]) -> list[BatchEntry]:
@@ -112,8 +102,8 @@ class Telemetry(Aggregate):
         watermark = self.late_after()
         if watermark is None or not entries or min(map(_ENTRY_AT, entries)) > watermark:
             return []
-        recent = self.recent
-        return [e for e in entries if e.at <= watermark and e.message_id not in recent]
+        window = self.window
+        return [e for e in entries if e.at <= watermark and digest(e.message_id) not in window]
 
     def record(
         self, entries: Sequence[BatchEntry], received_at: datetime, transport: str
@@ -121,8 +111,9 @@ class Telemetry(Aggregate):
         """Record the entries not seen before (duplicates in `entries` count once); returns
         them. Records nothing when nothing is new."""
         fresh: dict[str, BatchEntry] = {}
+        window = self.window
         for entry in entries:
-            if entry.message_id not in self.recent and entry.message_id not in fresh:
+            if entry.message_id not in fresh and digest(entry.message_id) not in window:
                 fresh[entry.message_id] = entry
         if not fresh:
             return []
@@ -174,25 +165,24 @@ class Telemetry(Aggregate):
 
         def apply(self, aggregate: Aggregate) -> None:
             t = _telemetry(aggregate)
-            times = t.batch_times
-            if times is None:  # restored from an older snapshot
-                times = adopt(t)
             t.batches += 1
-            batch = t.batches
-            recent = t.recent
+            window = t.window
             entries = self.entries
-            for entry in entries:
-                recent[entry["message_id"]] = batch
             cutoff = None
-            newest = None
+            newest = math.nan
             if entries:  # UTC ISO strings (`to_payload`) order as their times do
-                newest = max(map(_AT, entries))
-                if t.newest_at is None or newest > t.newest_at:
-                    t.newest_at = newest
-                cutoff = cutoff_of(t.newest_at)
-            times.append(newest)
-            if len(recent) > DEDUP_WINDOW or (cutoff is not None and old_front(t, cutoff)):
-                evict(t, recent, times, cutoff)
+                latest = max(map(_AT, entries))
+                if t.newest_at is None or latest > t.newest_at:
+                    t.newest_at = latest
+                newest = seconds_of(latest)
+                # The window's clock is the newest device time recorded.
+                cutoff = cutoff_of(newest if latest == t.newest_at else seconds_of(t.newest_at))
+            # `record` gives no id the window remembers.
+            window.add(t.batches, [digest(e["message_id"]) for e in entries], newest)
+            if len(window) > DEDUP_WINDOW or (
+                cutoff is not None and window.front_older_than(cutoff)
+            ):
+                _forget(t, window.evict(cutoff))
             if t.last_received_at is None or self.received_at > t.last_received_at:
                 t.last_received_at = self.received_at
 
@@ -214,6 +204,22 @@ class Telemetry(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             t = _telemetry(aggregate)
             t.online, t.offline_since = False, self.detected_at
+
+
+def _forget(t: Telemetry, left: list[tuple[int, float]]) -> None:
+    """Move the watermark to the newest device time of the batches whose ids left the window
+    (a batch of unknown time from before an old snapshot: that snapshot's bound)."""
+    watermark = t.covered_after
+    for batch, newest in left:
+        if not math.isnan(newest):
+            at = watermark_of(newest)
+        elif batch <= t.legacy_batches and t.legacy_bound is not None:
+            at = t.legacy_bound
+        else:
+            continue
+        if watermark is None or at > watermark:
+            watermark = at
+    t.covered_after = watermark
 
 
 def _telemetry(aggregate: Aggregate) -> Telemetry:

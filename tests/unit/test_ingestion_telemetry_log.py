@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import copy
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from eventsourcing.domain import Snapshot
 
-from event_store.envelope import EventMetadata
+from event_store.envelope import EventMetadata, recording_as
 from write_side.application import FleetApplication
 from write_side.telemetry import BatchEntry, Reading, TelemetryBatch
 from write_side.telemetry_log import MAX_ENTRIES_PER_EVENT, Telemetry, telemetry_id
-from write_side.telemetry_window import DEDUP_WINDOW, DEDUP_WINDOW_SECONDS
+from write_side.telemetry_window import DEDUP_WINDOW, DEDUP_WINDOW_SECONDS, seconds_of
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DEVICE = uuid.uuid4()
@@ -79,7 +81,7 @@ def test_the_window_of_message_ids_is_bounded() -> None:
     telemetry = stream()
     for start in range(0, DEDUP_WINDOW + 100, 100):
         telemetry.record([entry(f"m{i}") for i in range(start, start + 100)], T0, "mqtt")
-    assert len(telemetry.recent) == DEDUP_WINDOW
+    assert len(telemetry.window) == DEDUP_WINDOW
     assert not telemetry.has_seen("m0")  # the documented bound of idempotency
     assert telemetry.has_seen(f"m{DEDUP_WINDOW + 99}")
 
@@ -93,9 +95,8 @@ def test_the_window_is_bounded_by_device_time_for_a_device_that_sends_rarely() -
         telemetry.record([entry(f"m{k}", 10 * k)], T0, "mqtt")
     telemetry.collect_events()
     newest = 10 * 719
-    assert len(telemetry.recent) == DEDUP_WINDOW_SECONDS // 10 + 1
-    assert telemetry.batch_times is not None
-    assert len(telemetry.batch_times) == len(telemetry.recent)  # one message per batch
+    assert len(telemetry.window) == DEDUP_WINDOW_SECONDS // 10 + 1
+    assert len(telemetry.window.times) == len(telemetry.window)  # one message per batch
     assert telemetry.has_seen(f"m{719 - DEDUP_WINDOW_SECONDS // 10}")
     assert not telemetry.has_seen(f"m{718 - DEDUP_WINDOW_SECONDS // 10}")
     assert telemetry.late_after() == T0 + timedelta(seconds=newest - DEDUP_WINDOW_SECONDS - 10)
@@ -111,7 +112,8 @@ def test_a_batch_older_than_the_window_leaves_whole_and_the_count_bound_still_ho
     telemetry.record([entry(f"b{i}", 1) for i in range(DEDUP_WINDOW)], T0, "mqtt")  # count
     assert not any(telemetry.has_seen(f"a{i}") for i in range(10))
     telemetry.record([entry("c", DEDUP_WINDOW_SECONDS + 2)], T0, "mqtt")  # the b's are old now
-    assert list(telemetry.recent) == ["c"]
+    assert len(telemetry.window) == 1
+    assert telemetry.has_seen("c")
     assert telemetry.late_after() == T0 + timedelta(seconds=1)
 
 
@@ -179,8 +181,7 @@ def test_the_watermark_moves_only_with_the_batches_that_leave() -> None:
     telemetry = past_the_window()
     telemetry.record([entry(f"x{i}", 200 + i / 10) for i in range(100)], T0, "mqtt")
     assert telemetry.late_after() == T0 + timedelta(seconds=19.9)  # m100..m199 left now
-    assert telemetry.batch_times is not None
-    assert len(telemetry.batch_times) <= DEDUP_WINDOW // 100 + 1
+    assert len(telemetry.window.times) <= DEDUP_WINDOW // 100 + 1
 
 
 def test_the_watermark_is_kept_by_snapshots() -> None:
@@ -188,29 +189,45 @@ def test_the_watermark_is_kept_by_snapshots() -> None:
     restored = Snapshot.take(telemetry).mutate(None)
     assert isinstance(restored, Telemetry)
     assert restored.late_after() == telemetry.late_after()
-    assert restored.batch_times == telemetry.batch_times
-    assert restored.batch_times_from == telemetry.batch_times_from
+    assert restored.window == telemetry.window
     restored.record([entry(f"y{i}", 300 + i / 10) for i in range(100)], T0, "mqtt")
     assert restored.late_after() == T0 + timedelta(seconds=19.9)
 
 
+# `past_the_window()` as snapshots of class version 1 held it: the ids as strings, by batch.
+PAST_RECENT = {f"m{i}": i // 100 + 1 for i in range(1100 - DEDUP_WINDOW, 1100)}
+PAST_TIMES = [(T0 + timedelta(seconds=(100 * k + 99) / 10)).isoformat() for k in range(11)]
+
+
+def version_1(telemetry: Telemetry, recent: dict[str, int], **times: Any) -> Snapshot:
+    """A snapshot of `telemetry` in class version 1's form: `recent` and, as given, the
+    batches' times (`batch_times` and `batch_times_from`, or `batch_latest`, or none)."""
+    snapshot = Snapshot.take(copy.deepcopy(telemetry))  # shares no state with `telemetry`
+    del snapshot.state["window"], snapshot.state["class_version"]
+    if not times:  # from before the watermark
+        for name in ("covered_after", "newest_at", "legacy_batches", "legacy_bound"):
+            snapshot.state.pop(name, None)
+    snapshot.state["recent"] = dict(recent)
+    snapshot.state.update(times)
+    return snapshot
+
+
 def test_a_snapshot_from_before_the_watermark_still_loads_and_bounds_what_it_forgot() -> None:
     telemetry = past_the_window()
-    snapshot = Snapshot.take(telemetry)
-    for name in ("covered_after", "batch_times", "batch_times_from"):  # as snapshots taken
-        del snapshot.state[name]  # before the watermark
-    old = snapshot.mutate(None)
+    old = version_1(telemetry, PAST_RECENT).mutate(None)
     assert isinstance(old, Telemetry)
-    assert old.batch_times is None  # the class defaults
-    assert old.batch_latest is None
-    assert old.covered_after is None
+    assert old.has_seen("m76")
+    assert old.has_seen("m1099")
+    assert not old.has_seen("m75")
     bound = T0 + timedelta(minutes=5)  # its last receipt, plus the skew validation allows
-    assert old.late_after() == bound
+    assert (old.legacy_batches, old.legacy_bound) == (11, bound)
+    assert old.late_after() == bound  # its window was full: it may have forgotten ids
     assert [e.message_id for e in old.unvouched([entry("m0"), entry("new", 301)])] == ["m0"]
     old.record([entry(f"z{i}", 120 + i / 10) for i in range(100)], T0, "mqtt")
     assert old.late_after() == bound  # a batch of unknown time left: bounded the same way
-    assert old.batch_times == [(T0 + timedelta(seconds=129.9)).isoformat()]
-    assert old.batch_times_from == 12
+    assert old.window.first == 2  # m76..m175 left
+    assert old.window.times[-1] == seconds_of((T0 + timedelta(seconds=129.9)).isoformat())
+    assert all(math.isnan(t) for t in old.window.times[:-1])  # the batches of unknown time
 
 
 def test_the_watermark_survives_a_stored_snapshot_and_its_encoding() -> None:
@@ -226,32 +243,45 @@ def test_the_watermark_survives_a_stored_snapshot_and_its_encoding() -> None:
     loaded = app.load_telemetry(telemetry.id)
     assert isinstance(loaded, Telemetry)
     assert loaded.late_after() == telemetry.late_after() == T0 + timedelta(seconds=7.9)
-    assert loaded.batch_times == telemetry.batch_times
+    assert loaded.window == telemetry.window
     assert [e.message_id for e in loaded.unvouched([entry("m0"), entry("m80", 8)])] == ["m0"]
 
 
-def test_a_snapshot_holding_the_batch_times_as_a_dict_loads_and_goes_on_alike() -> None:
-    """Snapshots taken before `batch_times` hold `batch_latest`, batch number (str) -> newest
-    device time: taken on, the stream decides and forgets exactly as one that never changed."""
+def test_snapshots_of_class_version_1_load_and_go_on_alike() -> None:
+    """Snapshots taken before `IdWindow` hold the ids as strings (`recent`) and the batches'
+    times as a list (`batch_times`) or, older, as a dict keyed by the batch number as a string
+    (`batch_latest`): upcast, the stream decides and forgets exactly as one that never changed."""
     telemetry = past_the_window()
-    snapshot = Snapshot.take(copy.deepcopy(telemetry))  # shares no state with `telemetry`
-    times, first = snapshot.state.pop("batch_times"), snapshot.state.pop("batch_times_from")
-    assert len(times) > 1
-    snapshot.state["batch_latest"] = {str(first + i): t for i, t in enumerate(times)}
-    old = snapshot.mutate(None)
-    assert isinstance(old, Telemetry)
-    assert old.batch_times is None
-    assert old.late_after() == telemetry.late_after()
-    for k in range(3):  # the next batches: ids old and new, times moving past the window
-        batch = [entry("m3", 0.3), entry(f"n{k}", 150 * (k + 1)), entry(f"o{k}", 100 * k)]
-        assert old.unvouched(batch) == telemetry.unvouched(batch)
-        old.record(batch, T0, "mqtt")
-        telemetry.record(batch, T0, "mqtt")
-        assert late_flags(old) == late_flags(telemetry)
-        assert old.late_after() == telemetry.late_after()
-        assert list(old.recent) == list(telemetry.recent)
-    assert old.batch_latest is None
-    assert (old.batch_times, old.batch_times_from) == (
-        telemetry.batch_times,
-        telemetry.batch_times_from,
-    )
+    listed = version_1(telemetry, PAST_RECENT, batch_times=PAST_TIMES, batch_times_from=1)
+    keyed = {str(b + 1): t for b, t in enumerate(PAST_TIMES)}
+    for snapshot in (listed, version_1(telemetry, PAST_RECENT, batch_latest=keyed)):
+        old = snapshot.mutate(None)
+        assert isinstance(old, Telemetry)
+        current = copy.deepcopy(telemetry)
+        assert old.window == current.window
+        assert old.late_after() == current.late_after()
+        for k in range(3):  # the next batches: ids old and new, times moving past the window
+            batch = [entry("m3", 0.3), entry(f"n{k}", 150 * (k + 1)), entry(f"o{k}", 100 * k)]
+            assert old.unvouched(batch) == current.unvouched(batch)
+            old.record(batch, T0, "mqtt")
+            current.record(batch, T0, "mqtt")
+            assert late_flags(old) == late_flags(current)
+            assert old.late_after() == current.late_after()
+            assert old.window == current.window
+
+
+def test_a_stored_snapshot_of_class_version_1_is_upcast_when_loaded() -> None:
+    app = FleetApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    telemetry = Telemetry(tenant_id="acme", device_id=DEVICE)
+    for start in range(0, 1100, 100):  # `past_the_window()`'s batches, saved
+        telemetry.record([entry(f"m{i}", i / 10) for i in range(start, start + 100)], T0, "mqtt")
+    meta = EventMetadata("acme", "system:ingestion")
+    app.save_telemetry([telemetry], meta)
+    store = app.telemetry_repository.snapshot_store
+    assert store is not None
+    with recording_as(meta):
+        store.put([version_1(telemetry, PAST_RECENT, batch_times=PAST_TIMES, batch_times_from=1)])
+    loaded = app.load_telemetry(telemetry.id)
+    assert isinstance(loaded, Telemetry)
+    assert loaded.window == telemetry.window
+    assert loaded.late_after() == telemetry.late_after() == T0 + timedelta(seconds=9.9)
