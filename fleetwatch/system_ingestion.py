@@ -35,6 +35,7 @@ def build_ingestion(
         directory,
         heartbeat_timeout_s=ingest.heartbeat_timeout,
         max_streams_per_call=40 if dynamodb else 500,  # DynamoDB: 100 actions per transaction
+        max_cached_streams=ingest.ingest_cached_streams,
         history=history,
     )
     service = IngestService(

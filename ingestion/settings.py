@@ -41,6 +41,11 @@ class IngestSettings(BaseSettings):
     # 0: never wait.
     ingest_max_consumer_lag_ms: int = Field(default=1000, ge=0)
     ingest_flush_devices: int | None = None  # default: 500 on SQLite, 40 on DynamoDB
+    # Telemetry streams the committing thread keeps loaded (least recently used go): a stream
+    # missing from it is loaded from the store (its snapshot and the events since). About
+    # 1.5 KB for a device sending every minute, 10 KB every second, 34 KB at ten a second
+    # (bench/memory.py, docs/ingestion.md): raise it for fleets of more devices than this.
+    ingest_cached_streams: int = Field(default=20_000, ge=1)
     heartbeat_timeout: int = Field(default=300, ge=1)  # seconds of silence before offline
     heartbeat_interval: float = Field(default=5.0, gt=0)  # seconds between offline checks
 

@@ -12,6 +12,9 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from event_store.envelope import EventMetadata
+from fleetwatch.settings import Settings
+from fleetwatch.system_ingestion import build_ingestion
+from ingestion.settings import IngestSettings
 from write_side.application import FleetApplication
 from write_side.commands import DecommissionDevice, RegisterDevice
 from write_side.credentials import DeviceDirectory, IssueDeviceCredential
@@ -331,6 +334,39 @@ def test_streams_are_snapshotted_and_load_from_the_snapshot(fleet: Fleet) -> Non
     assert isinstance(loaded, Telemetry)
     assert loaded.version == 122
     assert loaded.has_seen("m0")
+
+
+@pytest.mark.parametrize(("cached", "loads"), [(2, 4), (3, 3)])
+def test_the_stream_cache_is_bounded_and_a_stream_it_let_go_reloads_its_window(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch, cached: int, loads: int
+) -> None:
+    """`max_cached_streams` (`FLEETWATCH_INGEST_CACHED_STREAMS`): past it the least recently
+    used stream goes and is loaded again when its device sends, its window of ids with it."""
+    handler = fleet.new_handler(max_cached_streams=cached)
+    loaded: list[uuid.UUID] = []
+    load = fleet.app.load_telemetry
+
+    def counted(stream_id: uuid.UUID) -> Telemetry | None:
+        loaded.append(stream_id)
+        return load(stream_id)
+
+    monkeypatch.setattr(fleet.app, "load_telemetry", counted)
+    devices = [fleet.device() for _ in range(3)]
+    for device, token in devices:
+        fleet.ingest(Submission(message(device, "m1"), "http", token), handler=handler)
+    first, token = devices[0]
+    again = fleet.ingest(Submission(message(first, "m1"), "http", token), handler=handler)
+    assert [r.status for r in again] == ["duplicate"]
+    assert len(loaded) == loads  # the first device's stream twice when only 2 are kept
+    assert fleet.stored_entries("acme", first) == ["m1"]
+
+
+def test_the_setting_bounds_the_cache_of_the_handler_the_system_builds(fleet: Fleet) -> None:
+    directory = DeviceDirectory(fleet.devices.access)
+    ingest = IngestSettings(ingest_cached_streams=7)
+    service, _ = build_ingestion(fleet.app, Settings(), ingest, directory)
+    assert service is not None
+    assert service.handler.max_cached_streams == 7
 
 
 @pytest.mark.parametrize(
