@@ -12,7 +12,7 @@ device once its windows are full, measured with tracemalloc (Python's own alloca
 - `alerting`: the `AlertingPolicy` after every device sent `--messages` messages (batches of
   10) with `--rules` threshold rules scoped to all of them (none raising), and again with one
   rule; per (rule, device) pair = the difference over `(rules - 1) x devices`, per device = the
-  one-rule figure minus one pair (its id window of `recent_message_ids` and its facts).
+  one-rule figure minus one pair (its window of recent ids, `RecentIds`, and its facts).
 
 Baseline, same run: the same message ids as a plain `set` of strings per device (the least a
 window of that many ids can take in Python). Prints one JSON document, then a table.

@@ -45,6 +45,8 @@ from ingestion.iot_core import RULE_SQL
 from ingestion.iot_jobs import JOBS_RULE_SQL
 
 TELEMETRY_SQL = RULE_SQL  # the rule whose events ingestion/iot_core.py reads
+# IoT Core's resources in the stage's account and region (`:topic/...`, `:topicfilter/...`).
+IOT_ARN = f"arn:{cdk.Aws.PARTITION}:iot:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,7 @@ def _invoked_by(fn: Any, name: str, rule: Any, dead_letters: Any) -> None:
 
 
 def _device_policy(scope: Any) -> None:
-    arn = f"arn:{cdk.Aws.PARTITION}:iot:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
+    arn = IOT_ARN
     device = "${iot:Connection.Thing.Attributes[device_id]}"
     iot.CfnPolicy(
         scope,

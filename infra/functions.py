@@ -43,6 +43,7 @@ from aws_cdk import aws_sqs as sqs
 
 from fleetwatch.wiring import LAMBDA_PROCESSES, LAMBDA_PROJECTOR
 from infra.config import ACCESS, FEED_TABLE, Notify, Stage, writable
+from infra.edges import IOT_ARN
 from infra.storage import Storage
 
 _RETENTION = {
@@ -185,9 +186,10 @@ def build_functions(
 def _grant_iot(fn: Any, *topics: str) -> None:
     """IoT Core's Publish on `topics` (of the stage's account and region), and the lookup of
     the account's data endpoint (`describe`: IAM has no narrower resource for it)."""
-    arn = f"arn:{cdk.Aws.PARTITION}:iot:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:topic"
     fn.add_to_role_policy(
-        iam.PolicyStatement(actions=["iot:Publish"], resources=[f"{arn}/{t}" for t in topics])
+        iam.PolicyStatement(
+            actions=["iot:Publish"], resources=[f"{IOT_ARN}:topic/{t}" for t in topics]
+        )
     )
     fn.add_to_role_policy(iam.PolicyStatement(actions=["iot:DescribeEndpoint"], resources=["*"]))
 

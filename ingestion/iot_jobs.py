@@ -22,7 +22,7 @@ from uuid import UUID
 
 from ingestion.device_jobs import DeviceJobService
 from ingestion.iot_core import trusted_identity
-from ingestion.job_updates import answer_update
+from ingestion.job_updates import answer_topic, answer_update
 
 log = logging.getLogger(__name__)
 JOBS_RULE_SQL = (
@@ -47,8 +47,7 @@ def handle(service: DeviceJobService, publish: Publish, event: Mapping[str, Any]
     accepted, answer = answer_update(
         service, device, execution, payload, proven=proven, tenant=tenant if proven else None
     )
-    suffix = "accepted" if accepted else "rejected"
-    topic = f"devices/{device}/jobs/{execution}/update/{suffix}"
+    topic = answer_topic(f"devices/{device}/jobs/{execution}/update", accepted)
     publish(topic, json.dumps(answer).encode())
     return {"answered": True, "topic": topic, "answer": answer}
 

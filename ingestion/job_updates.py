@@ -62,6 +62,11 @@ def _check_tenant(access: DeviceAccess, tenant: str | None) -> None:
         raise DeviceDenied(AccessDenied.UNAUTHENTICATED)
 
 
+def answer_topic(update_topic: str, accepted: bool) -> str:
+    """Where an update's answer goes: its topic plus `/accepted` or `/rejected`."""
+    return f"{update_topic}/{'accepted' if accepted else 'rejected'}"
+
+
 def update_seq(payload: bytes) -> int | None:
     """The update's `seq` for the answer, when the payload has one."""
     try:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import paho.mqtt.client as mqtt
 
 from ingestion.device_jobs import DeviceJobService
-from ingestion.job_updates import answer_update
+from ingestion.job_updates import answer_topic, answer_update
 from ingestion.mqtt_session import MqttSubscriber, MqttTls
 
 
@@ -54,8 +54,7 @@ class JobUpdatesSubscriber(MqttSubscriber):
     def _on_message(self, client: mqtt.Client, _: Any, message: mqtt.MQTTMessage) -> None:
         parts = message.topic.split("/")  # {root...}/{device}/jobs/{execution}/update
         accepted, answer = self.handle(parts[-4], parts[-2], bytes(message.payload))
-        suffix = "accepted" if accepted else "rejected"
-        client.publish(f"{message.topic}/{suffix}", json.dumps(answer), qos=1)
+        client.publish(answer_topic(message.topic, accepted), json.dumps(answer), qos=1)
         self.answered += 1
 
     def handle(self, device: str, execution: str, payload: bytes) -> tuple[bool, dict[str, Any]]:
