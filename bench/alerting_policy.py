@@ -1,7 +1,7 @@
 """Alerting hot path, in memory: CPU per message of the policy and of the process manager.
 
     .venv/bin/python bench/alerting_policy.py [--devices 1000] [--rules 100] [--messages 3]
-        [--rounds 5] [--profile]
+        [--rounds 5] [--profile] [--fired]
 
 Workload (as `bench/ingest.py`): `--rules` threshold rules scoped to the devices' type, a third
 on each of temperature, humidity and battery, none ever raising; `--devices` devices; each round
@@ -10,6 +10,9 @@ gives every device one batch of `--messages` messages of those 3 metrics, one se
 - `policy`: `AlertingPolicy.handle_readings` with the rules the `RuleIndex` picks (pure).
 - `process`: `AlertingProcess.process_batch` over `Telemetry.BatchRecorded` envelopes (payload
   parsing, rule index, policy; no commands, so no I/O), 50 events per call as the worker does.
+- `--fired`: before the warm-up, each device sends a message raising every rule, which the
+  warm-up batch clears: every pair fired once (an explicit watch each) and is quiet again. The
+  policy path only.
 
 Prints one JSON document: microseconds per message and per (rule, batch) evaluation.
 """
@@ -78,6 +81,12 @@ def run_policy(devices: list[DeviceFacts], index: RuleIndex, args: argparse.Name
     policy = AlertingPolicy()
     batches = [[batch(d, r, args.messages) for d in devices] for r in range(args.rounds + 1)]
     for d, b in zip(devices, batches[0], strict=True):  # warm-up: create the watches
+        if args.fired:  # every rule raises, then the warm-up batch clears it
+            at = T0 - timedelta(seconds=1)
+            extreme = zip(METRICS, (1e9, 1e9, -1e9), strict=True)
+            readings = tuple(Reading(m, v, at) for m, v in extreme)
+            hot = TelemetryBatch(d.device_id, (BatchEntry("hot", at, readings),))
+            assert policy.handle_readings(index.rules_for(d, METRICS), d, hot)
         policy.handle_readings(index.rules_for(d, METRICS), d, b)
     started = time.perf_counter()
     for round_batches in batches[1:]:
@@ -130,6 +139,11 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3, help="messages per batch")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile the process path")
+    parser.add_argument(
+        "--fired",
+        action="store_true",
+        help="every (rule, device) pair raised and cleared once before (the policy path only)",
+    )
     args = parser.parse_args()
     devices = [
         DeviceFacts(uuid.uuid4(), TENANT, "bench", frozenset({"bench"}))
@@ -145,10 +159,11 @@ def main() -> None:
     evaluations = args.devices * args.rounds * args.rules
     result: dict[str, Any] = {"devices": args.devices, "rules": args.rules}
     result["messages_per_batch"] = args.messages
-    for name, run in (
-        ("policy", lambda: run_policy(devices, index, args)),
-        ("process", lambda: run_process(devices, args.rules, args)),
-    ):
+    result["fired"] = args.fired
+    runs = [("policy", lambda: run_policy(devices, index, args))]
+    if not args.fired:  # (the process would apply the alert commands: I/O)
+        runs.append(("process", lambda: run_process(devices, args.rules, args)))
+    for name, run in runs:
         if args.profile and name == "process":
             profiler = cProfile.Profile()
             profiler.enable()

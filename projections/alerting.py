@@ -248,9 +248,9 @@ class AlertingProcess(AlertFacts, AlertRecording):
     def _tenant_of(self, command: PolicyCommand) -> str:
         if isinstance(command, OpenAlert):
             return command.tenant_id
-        for watch in self.policy.watches.values():
-            if watch.open_alert == command.alert_id:
-                return watch.device.tenant_id
+        watch = self.policy.watch_of_alert(command.alert_id)
+        if watch is not None:
+            return watch.device.tenant_id
         alert = self._load(command.alert_id, None)
         return "" if alert is None else alert.tenant_id  # no alert: the command records nothing
 

@@ -90,7 +90,7 @@ class AlertFacts:
             if old is not None and SEVERITY_RANK[severity] > SEVERITY_RANK[old.definition.severity]:
                 commands += [
                     EscalateAlert(w.open_alert, severity, at)
-                    for w in self.policy.watches.values()
+                    for w in self.policy.open_watches()
                     if w.rule_id == rule_id and w.open_alert is not None
                 ]
         if self._live and isinstance(rule.definition.condition, Absence):

@@ -57,15 +57,16 @@ def capture(policy: AlertingPolicy, index: RuleIndex, position: int) -> bytes:
     compressor = zlib.compressobj(1)
     parts = [compressor.compress(orjson.dumps(header) + b"\n")]
     chunk: list[list[Any]] = []
-    for w in policy.watches.values():
-        rule, device = rules.get(w.rule_id), devices.get(w.device.device_id)
-        if rule is None or device is None:
-            continue  # a deleted rule's or a removed device's: dropped with it already
-        alert = None if w.open_alert is None else str(w.open_alert)
-        chunk.append([rule, device, w.rule is not None, w.episode, alert, _state(w.state)])
-        if len(chunk) == CHUNK:
-            parts.append(compressor.compress(orjson.dumps(chunk) + b"\n"))
-            chunk = []
+    for watches in policy.watches.per_device():  # a device's by rule (implicit or not)
+        for w in sorted(watches, key=lambda w: rules.get(w.rule_id, -1)):
+            rule, device = rules.get(w.rule_id), devices.get(w.device.device_id)
+            if rule is None or device is None:
+                continue  # a deleted rule's or a removed device's: dropped with it already
+            alert = None if w.open_alert is None else str(w.open_alert)
+            chunk.append([rule, device, w.rule is not None, w.episode, alert, _state(w.state)])
+            if len(chunk) == CHUNK:
+                parts.append(compressor.compress(orjson.dumps(chunk) + b"\n"))
+                chunk = []
     if chunk:
         parts.append(compressor.compress(orjson.dumps(chunk) + b"\n"))
     parts.append(compressor.flush())

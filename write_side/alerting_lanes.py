@@ -1,11 +1,20 @@
-"""How many rules of one device get through an event quickly (see `Lanes`): the alerting
-policy's shortcuts for quiet states, each giving exactly what `evaluate_series` would give
-(`AlertingPolicy(shortcuts=False)` evaluates every rule in full; a hypothesis test compares)."""
+"""A device's quiet rules, held without a watch each and moved through an event together: the
+alerting policy's shortcut for quiet states, giving exactly what `evaluate_series` would give
+(`AlertingPolicy(shortcuts=False)` evaluates every rule in full; a hypothesis test compares).
+
+A `LanePlan` groups the quiet threshold and for-duration rules of a rules list (a device's
+`RuleIndex` answer) per metric and side, with the extreme value that would raise any of them.
+It depends on the rules only, so devices given the same list share one plan. Per device,
+`QuietPairs` holds one evaluation state per lane: the state of every rule of the lane that has
+no watch of its own (an *implicit* pair: episode 0, no open alert, the plan's rule, the
+device's facts, that state). 100 fleet-wide rules over 100,000 devices are ten million pairs,
+and most of them never see a reading that could raise (issue 14): a watch each took 176 bytes,
+1.6 GiB. `write_side.alerting_table.WatchTable` makes a pair's watch when something needs one.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
 from write_side.alert_rules import RuleVersion
@@ -14,41 +23,33 @@ from write_side.rule_evaluation import evaluate_series, is_quiet
 from write_side.telemetry import Reading
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
     from write_side.alerting_watch import DeviceFacts, Watch
+
+_PLANS_KEPT = 1024  # plans remembered for sharing (a device keeps its own in any case)
+_Sorted = tuple[bool, list[tuple[int, "Watch"]], list[tuple[int, "Watch | None"]]]
 
 
 class _Lane:
-    """The quiet threshold / for-duration rules of one device on one metric and one side (1:
-    raised by high values, -1: by low ones), with the value a series' extreme must reach to
-    raise any of them."""
+    """The quiet threshold / for-duration rules of a plan on one metric and one side (1: raised
+    by high values, -1: by low ones), with the value a series' extreme must reach to raise any
+    of them."""
 
-    __slots__ = (
-        "indexes",
-        "limit_exclusive",
-        "limit_inclusive",
-        "metric",
-        "rules",
-        "side",
-        "watches",
-    )
+    __slots__ = ("indexes", "limit_exclusive", "limit_inclusive", "metric", "rules", "side")
 
     def __init__(self, metric: str | None, side: int) -> None:
         self.metric, self.side = metric, side
-        # Per rule of the lane, three lists rather than a tuple per rule (a (rule, device)
-        # pair is 345 bytes with the policy's other savings, 451 before): its index in the
-        # device's rules, the rule, its watch.
-        self.indexes: list[int] = []
+        self.indexes: list[int] = []  # of each rule in the plan's rules list
         self.rules: list[RuleVersion] = []
-        self.watches: list[Watch] = []
         # side 1: no rule raises iff extreme <= limit_exclusive ('>') and < limit_inclusive
         # ('>='); side -1: iff extreme >= limit_exclusive ('<') and > limit_inclusive ('<=').
         infinity = float("inf") * side
         self.limit_exclusive, self.limit_inclusive = infinity, infinity
 
-    def add(self, index: int, rule: RuleVersion, watch: Watch, prepared: Prepared) -> None:
+    def add(self, index: int, rule: RuleVersion, prepared: Prepared) -> None:
         self.indexes.append(index)
         self.rules.append(rule)
-        self.watches.append(watch)
         pick = min if self.side > 0 else max
         assert prepared.raising is not None
         if prepared.raising.op in (">", "<"):
@@ -65,73 +66,139 @@ class _Lane:
         return low is not None and low >= self.limit_exclusive and low > self.limit_inclusive
 
 
-@dataclass
-class Lanes:
-    """A device's many quiet rules, moved through an event together instead of one by one.
+class LanePlan:
+    """The lanes of one rules list (`key`, in order), shared by the devices given that list."""
 
-    Rules of a device that saw the same readings hold one (shared) quiet state object; when a
-    series raises none of the rules of a lane, `evaluate_series` would advance that shared state
-    the same way for each of them (only `last_seen` and the watermark move), so it is advanced
-    once and given to every watch holding it. Everything else (another state, a rule or device
-    changed since, an extreme that may raise) is evaluated rule by rule, in the rules' order."""
+    __slots__ = ("key", "lane_of", "lanes", "others")
 
-    key: tuple[RuleVersion, ...]  # the rules the lanes were built for, in order
-    device: DeviceFacts
-    lanes: list[_Lane]
-    others: list[int]  # indexes of the rules no lane takes
+    _shared: ClassVar[dict[tuple[int, ...], LanePlan]] = {}  # by the ids of the key's rules
 
-    @classmethod
-    def build(
-        cls,
-        key: tuple[RuleVersion, ...],
-        device: DeviceFacts,
-        rules: list[RuleVersion],
-        known: dict[UUID, Watch],
-    ) -> Lanes:
+    def __init__(self, key: tuple[RuleVersion, ...]) -> None:
+        self.key = key
         lanes: dict[tuple[str | None, int], _Lane] = {}
-        others = []
-        for index, rule in enumerate(rules):
-            watch = known.get(rule.rule_id)
+        self.others: list[int] = []  # indexes of the rules no lane takes
+        self.lane_of: dict[UUID, tuple[int, RuleVersion]] = {}  # rule id -> lane number, rule
+        ids = [r.rule_id for r in key]  # a rule id given twice is evaluated one by one
+        twice = {i for i in ids if ids.count(i) > 1} if len(set(ids)) < len(ids) else set()
+        for index, rule in enumerate(key):
             prepared = prepare(rule)
-            if watch is None or watch.rule is not rule or not prepared.quiet:
-                others.append(index)
+            if not prepared.quiet or rule.rule_id in twice:
+                self.others.append(index)
                 continue
             lane = lanes.get((prepared.metric, prepared.quiet))
             if lane is None:
                 lane = lanes[prepared.metric, prepared.quiet] = _Lane(
                     prepared.metric, prepared.quiet
                 )
-            lane.add(index, rule, watch, prepared)
-        return cls(key, device, list(lanes.values()), others)
+            lane.add(index, rule, prepared)
+        self.lanes = list(lanes.values())
+        for number, lane in enumerate(self.lanes):
+            for rule in lane.rules:
+                self.lane_of[rule.rule_id] = number, rule
+
+    @classmethod
+    def of(cls, key: tuple[RuleVersion, ...]) -> LanePlan:
+        """The plan of `key`, shared with the devices given the same rules (the plan holds its
+        rules, so their ids stay theirs while it is remembered)."""
+        ids = tuple(map(id, key))
+        plan = cls._shared.get(ids)
+        if plan is None:
+            if len(cls._shared) >= _PLANS_KEPT:
+                cls._shared.clear()
+            plan = cls._shared[ids] = cls(key)
+        return plan
+
+
+class QuietPairs:
+    """A device's implicit pairs: per lane of its plan, the state of the lane's rules that have
+    no watch (in the device's `known`) and are not `excluded` (rules of the plan the device has
+    no pair with: not applying when the plan was taken, or deleted since)."""
+
+    __slots__ = ("by_lane", "device", "excluded", "plan", "states")
+
+    def __init__(self, plan: LanePlan, device: DeviceFacts) -> None:
+        self.plan, self.device = plan, device
+        self.states: list[EvaluationState | None] = [None] * len(plan.lanes)
+        self.excluded: frozenset[UUID] = frozenset()
+        # Per lane, its rules sorted by what `run` does with them (`_sort`): made again after
+        # the device's watches or exclusions changed (the table sets None), so a batch looks
+        # up no rule id (a UUID's hash is a Python method: 100 of them per batch showed).
+        self.by_lane: list[_Sorted] | None = None
+
+    def implicit(
+        self, rule_id: UUID, known: Mapping[UUID, Watch]
+    ) -> tuple[int, RuleVersion] | None:
+        """The lane number and rule of the pair with `rule_id` when it is implicit."""
+        found = self.plan.lane_of.get(rule_id)
+        if found is None or rule_id in known or rule_id in self.excluded:
+            return None
+        return found
+
+    def pairs(self, known: Mapping[UUID, Watch]) -> Iterator[tuple[RuleVersion, int]]:
+        """The implicit pairs' rules, with their lane numbers."""
+        excluded = self.excluded
+        for number, lane in enumerate(self.plan.lanes):
+            for rule in lane.rules:
+                if rule.rule_id not in known and rule.rule_id not in excluded:
+                    yield rule, number
 
     def run(
-        self, device: DeviceFacts, readings: list[Reading], series: dict[str | None, Series]
+        self,
+        known: Mapping[UUID, Watch],
+        readings: list[Reading],
+        series: dict[str | None, Series],
     ) -> list[int]:
-        """Move what the lanes can; the indexes of the rules left to evaluate, in order."""
-        remaining = list(self.others)
-        for lane in self.lanes:
+        """Move the pairs of the lanes a series is quiet through: the implicit ones and the
+        watches holding the lane's state (riders: pairs that fired once, quiet again). The
+        indexes (in the plan's key) of the rules left to evaluate one by one, in order."""
+        plan, states = self.plan, self.states
+        remaining = list(plan.others)
+        lanes = self.by_lane
+        if lanes is None:
+            lanes = self.by_lane = self._sort(known)
+        for number, lane in enumerate(plan.lanes):
             mine = series.get(lane.metric)
             if mine is None:
                 mine = series[lane.metric] = Series(readings, lane.metric)
-            shared = lane.watches[0].state
-            if not (lane.quiet_through(mine) and is_quiet(shared)):
+            shared = states[number]
+            # (no readings of the metric: evaluation leaves every state as it is)
+            if mine.readings and not (lane.quiet_through(mine) and is_quiet(shared)):
                 remaining += lane.indexes
                 continue
-            advanced: EvaluationState | None = None
-            for index, rule, watch in zip(lane.indexes, lane.rules, lane.watches, strict=True):
-                if (
-                    watch.state is not shared
-                    or watch.rule is not rule
-                    or watch.device is not device
-                ):
+            implicit, candidates, others = lanes[number]
+            riders: list[Watch] = []
+            for index, watch in candidates:
+                if watch.state is shared:
+                    riders.append(watch)
+                else:
                     remaining.append(index)
-                    continue
-                if advanced is None:
-                    advanced, decisions = evaluate_series(prepare(rule), shared, mine)
-                    assert not decisions  # quiet through the series: nothing to decide
-                watch.state = advanced
+            remaining += [index for index, _ in others]
+            if implicit or riders:
+                advanced, decisions = evaluate_series(prepare(lane.rules[0]), shared, mine)
+                assert not decisions  # quiet through the series: nothing to decide
+                states[number] = advanced
+                for watch in riders:
+                    watch.state = advanced
         remaining.sort()
         return remaining
+
+    def _sort(self, known: Mapping[UUID, Watch]) -> list[_Sorted]:
+        """Per lane: whether it has implicit pairs; the watches that may ride it (the plan's
+        rule and the device's facts: they ride while they hold the lane's state); the rest (a
+        watch of another rule or facts, or None: an excluded pair), by index in the key."""
+        sorted_: list[_Sorted] = []
+        for lane in self.plan.lanes:
+            implicit, candidates, others = False, [], []
+            for index, rule in zip(lane.indexes, lane.rules, strict=True):
+                watch = known.get(rule.rule_id)
+                if watch is None and rule.rule_id not in self.excluded:
+                    implicit = True
+                elif watch is not None and watch.rule is rule and watch.device is self.device:
+                    candidates.append((index, watch))
+                else:
+                    others.append((index, watch))
+            sorted_.append((implicit, candidates, others))
+        return sorted_
 
 
 def advanced_already(

@@ -21,8 +21,9 @@ from datetime import datetime
 from uuid import UUID
 
 from write_side.alert_rules import RuleVersion
+from write_side.alerting_watch import Watch
 from write_side.rule_compiled import EvaluationState, prepare
-from write_side.telemetry import BatchEntry
+from write_side.telemetry import BatchEntry, TelemetryBatch
 
 
 @dataclass
@@ -111,3 +112,21 @@ def unpassed(
 
 def _reached(at: datetime, watermark: datetime | None) -> bool:
     return watermark is not None and at <= watermark
+
+
+def fresh_entries(
+    recent: RecentIds,
+    watches: Mapping[tuple[UUID, UUID], Watch],
+    rules: list[RuleVersion],
+    batch: TelemetryBatch,
+    late: frozenset[str],
+) -> list[BatchEntry]:
+    """The batch's entries not seen recently, late ones without the readings a watch of the
+    device passed (its watermark on their metric)."""
+    device_id = batch.device_id
+    fresh = [e for e in batch.entries if recent.first_time(device_id, e.message_id)]
+    if not late:
+        return fresh
+    states = ((r, watches.get((r.rule_id, device_id))) for r in rules)
+    passed = watermarks((r, w.state) for r, w in states if w is not None)
+    return unpassed(fresh, late, passed)

@@ -9,14 +9,15 @@ No I/O: the caller persists what the commands say and feeds back what others did
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
 from write_side.alert_rules import Absence, ForDuration, RuleVersion
-from write_side.alerting_lanes import Lanes, advanced_already
-from write_side.alerting_late import RecentIds, unpassed, watermarks
+from write_side.alerting_lanes import advanced_already
+from write_side.alerting_late import RecentIds, fresh_entries
+from write_side.alerting_table import WatchTable
 from write_side.alerting_watch import (
     AlertCommand,
     AutoResolve,
@@ -24,19 +25,21 @@ from write_side.alerting_watch import (
     OpenAlert,
     RecordRepeat,
     Watch,
-    WatchTable,
+    applies,
+    open_next,
+    semantics,
 )
-from write_side.alerts import alert_id
 from write_side.rule_compiled import (
     Decision,
     EvaluationState,
+    Prepared,
     Raise,
     Repeat,
     Series,
     prepare,
 )
-from write_side.rule_evaluation import evaluate_series, tick
-from write_side.telemetry import BatchEntry, TelemetryBatch
+from write_side.rule_evaluation import evaluate_series, is_quiet, tick
+from write_side.telemetry import TelemetryBatch
 
 __all__ = [
     "AlertCommand",
@@ -54,14 +57,13 @@ class AlertingPolicy:
     recent: RecentIds = field(default_factory=RecentIds)  # per device, to skip redeliveries
     # By (rule id, device id). A device's watch of a rule is used as it is only while
     # `watch.rule is rule` (the very `RuleVersion` object given, whose compiled form `prepare`
-    # keeps on the rule; a retired watch has no rule) and `watch.device is device`.
+    # keeps on the rule; a retired watch has no rule) and `watch.device is device`. A device's
+    # quiet pairs are held without a watch each (implicit, `alerting_lanes.QuietPairs`).
     watches: WatchTable = field(default_factory=WatchTable)
     _by_alert: dict[UUID, Watch] = field(default_factory=dict)
-    # Per device: its quiet threshold rules grouped by metric and side (see `Lanes`).
-    _lanes: dict[UUID, Lanes] = field(default_factory=dict)
-    # The watches `handle_tick` visits: those whose rule is time-based (absence, for-duration).
-    # A tick used to walk every watch: 100 threshold rules x 10,000 devices are a million
-    # watches walked once a second for nothing (issue 14).
+    # The explicit watches `handle_tick` visits: those whose rule is time-based (absence,
+    # for-duration; an implicit pair is quiet, so a tick would leave it as it is). A tick used
+    # to walk every watch: a million watches walked once a second for nothing (issue 14).
     _timed: dict[tuple[UUID, UUID], Watch] = field(default_factory=dict)
     shortcuts: bool = True  # False: evaluate every rule in full (tests compare the two)
 
@@ -78,44 +80,69 @@ class AlertingPolicy:
             raise ValueError("the batch is not the device's")
         device_id = device.device_id
         rules = list(rules)
-        fresh = self._fresh(rules, device_id, batch, late)
+        fresh = fresh_entries(self.recent, self.watches, rules, batch, late)
         readings = [r for e in fresh for r in e.readings]
         newest = max((r.at for r in readings), default=None)
         commands: list[AlertCommand] = []
         series: dict[str | None, Series] = {}  # the readings of each metric, sorted once
         known = self.watches.of_device(device_id)
         key = tuple(rules)  # compared by identity first, element by element
-        lanes = self._lanes.get(device_id) if self.shortcuts else None
-        if lanes is not None and lanes.key == key and lanes.device is device:
-            remaining: Iterable[int] = lanes.run(device, readings, series)
+        quiet = self.watches.quiet_of(device_id) if self.shortcuts else None
+        if quiet is not None and quiet.plan.key == key and quiet.device is device:
+            remaining = quiet.run(known, readings, series)
         else:
-            lanes, remaining = None, range(len(rules))
+            self._pin_device(device_id)
+            quiet, remaining = None, list(range(len(rules)))
+        unsettled = False  # whether a watch may now join its lane (`_compact`)
         for index in remaining:
             rule = rules[index]
             watch = known.get(rule.rule_id)
+            if watch is None and quiet is not None:
+                watch = self._pin(rule.rule_id, device_id)  # an implicit pair's
             if watch is None or watch.rule is not rule or watch.device is not device:
                 watch = self._adopt(rule, device, watch, newest, commands)
                 if watch is None:
                     continue
-            # Else this very rule and device were adopted by this (live) watch after `_applies`
+            # Else this very rule and device were adopted by this (live) watch after `applies`
             # held, and both are frozen: nothing to check or sync.
             prepared = prepare(rule)
             mine = series.get(prepared.metric)
             if mine is None:
                 mine = series[prepared.metric] = Series(readings, prepared.metric)
-            old = watch.state
-            shared = advanced_already(prepared, old, mine) if self.shortcuts else None
-            if shared is not None:
-                watch.state = shared
-                continue
-            state, decisions = evaluate_series(prepared, old, mine)
-            if decisions:
-                commands += self._apply(watch, rule, state, decisions)
-            else:
-                watch.state = state
-        if lanes is None and self.shortcuts:
-            self._lanes[device_id] = Lanes.build(key, device, rules, known)
+            commands += self._evaluate(watch, rule, prepared, mine)
+            if quiet is not None and not unsettled and is_quiet(watch.state):
+                unsettled = rule.rule_id in quiet.plan.lane_of
+        if self.shortcuts and (quiet is None or unsettled):
+            self._compact(device_id, key, device)
         return commands
+
+    def _evaluate(
+        self, watch: Watch, rule: RuleVersion, prepared: Prepared, series: Series
+    ) -> list[AlertCommand]:
+        shared = advanced_already(prepared, watch.state, series) if self.shortcuts else None
+        if shared is not None:
+            watch.state = shared
+            return []
+        state, decisions = evaluate_series(prepared, watch.state, series)
+        if decisions:
+            return self._apply(watch, rule, state, decisions)
+        watch.state = state
+        return []
+
+    def _pin(self, rule_id: UUID, device_id: UUID) -> Watch | None:
+        """The implicit pair's watch, made explicit (None: not an implicit pair)."""
+        watch = self.watches.pin(rule_id, device_id)
+        if watch is not None:
+            self._time(watch)
+        return watch
+
+    def _pin_device(self, device_id: UUID) -> None:
+        for watch in self.watches.pin_device(device_id):
+            self._time(watch)
+
+    def _compact(self, device_id: UUID, key: tuple[RuleVersion, ...], device: DeviceFacts) -> None:
+        for watch in self.watches.compact(device_id, key, device):
+            self._timed.pop((watch.rule_id, device_id), None)
 
     def _adopt(
         self,
@@ -127,7 +154,7 @@ class AlertingPolicy:
     ) -> Watch | None:
         """The watch of (rule, device) (`found`: the one kept), synced to this rule; None (and
         its open alert resolved) when the rule does not apply to the device."""
-        if not _applies(rule, device):
+        if not applies(rule, device):
             if found and newest:
                 commands += self._retire(found, newest, "the rule no longer applies")
             return None
@@ -146,35 +173,57 @@ class AlertingPolicy:
 
     def restore(self, watches: Iterable[Watch]) -> None:
         """Take the watches of a snapshot (`projections.alerting_snapshot`) into an empty
-        policy: their states, episodes and open alerts as they were."""
+        policy: their states, episodes and open alerts as they were. The quiet ones are held
+        as implicit pairs at once (a device's first batch then plans its rules anew)."""
+        devices: dict[UUID, DeviceFacts] = {}
         for watch in watches:
-            self.watches[watch.rule_id, watch.device.device_id] = watch
+            device_id = watch.device.device_id
+            if device_id not in devices:
+                devices[device_id] = watch.device
+                self._pin_device(device_id)
+            self.watches[watch.rule_id, device_id] = watch
             if watch.open_alert is not None:
                 self._by_alert[watch.open_alert] = watch
             self._time(watch)
+        if not self.shortcuts:
+            return
+        for device_id, device in devices.items():
+            known = self.watches.of_device(device_id)
+            self._compact(device_id, tuple(w.rule for w in known.values() if w.rule), device)
 
     def handle_rule_revised(self, rule: RuleVersion, at: datetime) -> list[AlertCommand]:
         """Adopt the revision; resolve the open alerts of devices it no longer applies to."""
         commands: list[AlertCommand] = []
-        self._lanes.clear()
-        for watch in [w for w in self.watches.values() if w.rule_id == rule.rule_id]:
-            if _applies(rule, watch.device):
+        for pinned in self.watches.pin_rule(rule.rule_id):
+            self._time(pinned)
+        for watch in self.watches.of_rule(rule.rule_id):
+            if applies(rule, watch.device):
                 self._sync(watch, rule, watch.device)
             else:
                 commands += self._retire(watch, at, "the rule no longer applies")
         return commands
 
     def handle_rule_deleted(self, rule_id: UUID, at: datetime) -> list[AlertCommand]:
-        return self._drop(lambda key: key[0] == rule_id, at, "the rule was deleted")
+        return self._drop(self.watches.drop_rule(rule_id), at, "the rule was deleted")
 
     def handle_device_removed(self, device_id: UUID, at: datetime) -> list[AlertCommand]:
         """A decommissioned device: resolve its open alerts and forget it."""
         self.recent.forget(device_id)
-        return self._drop(lambda key: key[1] == device_id, at, "the device was removed")
+        return self._drop(self.watches.drop_device(device_id), at, "the device was removed")
+
+    def open_watches(self) -> list[Watch]:
+        """The watches with an open alert."""
+        return [w for a, w in self._by_alert.items() if w.open_alert == a]
+
+    def watch_of_alert(self, alert: UUID) -> Watch | None:
+        """The watch whose open alert `alert` is."""
+        watch = self._by_alert.get(alert)
+        return watch if watch is not None and watch.open_alert == alert else None
 
     def note_opened(self, rule_id: UUID, device: DeviceFacts, episode: int, alert: UUID) -> None:
         """An `Alert.Raised` (to rebuild after a restart; echoes of our own opens are ignored)."""
-        watch = self.watches.get((rule_id, device.device_id)) or self._watch(rule_id, device)
+        key = (rule_id, device.device_id)
+        watch = self._pin(*key) or self.watches.get(key) or self._watch(rule_id, device)
         if episode > watch.episode:
             watch.episode, watch.open_alert = episode, alert
             watch.state = replace(watch.state or EvaluationState(), active=True)
@@ -196,7 +245,7 @@ class AlertingPolicy:
     def _sync(self, watch: Watch, rule: RuleVersion, device: DeviceFacts) -> None:
         """Adopt a new revision; a changed condition restarts evaluation (keeping `active`)."""
         old, state = watch.rule, watch.state
-        if old and state and old.revision != rule.revision and _semantics(old) != _semantics(rule):
+        if old and state and old.revision != rule.revision and semantics(old) != semantics(rule):
             watch.state = EvaluationState(active=state.active, since=state.since)
         watch.rule, watch.device = rule, device
         self._time(watch)
@@ -217,7 +266,8 @@ class AlertingPolicy:
         commands: list[AlertCommand] = []
         for d in decisions:
             if isinstance(d, Raise | Repeat) and watch.open_alert is None:
-                commands.append(self._open(watch, rule, d.value, d.at))
+                commands.append(opened := open_next(watch, rule, d.value, d.at))
+                self._by_alert[opened.alert_id] = watch
             elif isinstance(d, Raise | Repeat):
                 if d.value is not None and watch.open_alert is not None:
                     commands.append(RecordRepeat(watch.open_alert, d.value, d.at))
@@ -226,28 +276,11 @@ class AlertingPolicy:
                 self.note_resolved(watch.open_alert)
         return commands
 
-    def _open(
-        self, watch: Watch, rule: RuleVersion, value: float | None, at: datetime
-    ) -> OpenAlert:
-        device = watch.device
-        watch.episode += 1
-        watch.open_alert = alert_id(device.tenant_id, rule.rule_id, device.device_id, watch.episode)
-        self._by_alert[watch.open_alert] = watch
-        raising = rule.definition.raise_comparison
-        lowest = raising is not None and raising.op in ("<", "<=")
-        return OpenAlert(
-            watch.open_alert, device.tenant_id, rule.rule_id, rule.revision, device.device_id,
-            watch.episode, rule.definition.severity, value, at, "lowest" if lowest else "highest",
-        )  # fmt: skip
-
-    def _drop(
-        self, which: Callable[[tuple[UUID, UUID]], bool], at: datetime, note: str
-    ) -> list[AlertCommand]:
+    def _drop(self, dropped: list[Watch], at: datetime, note: str) -> list[AlertCommand]:
+        """Retire watches the table no longer holds (implicit pairs had no open alert)."""
         commands: list[AlertCommand] = []
-        self._lanes.clear()
-        for key in [k for k in self.watches if which(k)]:
-            self._timed.pop(key, None)
-            commands += self._retire(self.watches.pop(key), at, note)
+        for watch in dropped:
+            commands += self._retire(watch, at, note)
         return commands
 
     def _retire(self, watch: Watch, at: datetime, note: str) -> list[AlertCommand]:
@@ -258,31 +291,3 @@ class AlertingPolicy:
             return []
         self.note_resolved(opened)
         return [AutoResolve(opened, None, at, note)]
-
-    def _fresh(
-        self,
-        rules: list[RuleVersion],
-        device_id: UUID,
-        batch: TelemetryBatch,
-        late: frozenset[str],
-    ) -> list[BatchEntry]:
-        """The entries not seen recently, late ones without the readings a watch passed."""
-        fresh = [e for e in batch.entries if self.recent.first_time(device_id, e.message_id)]
-        if not late:
-            return fresh
-        states = ((r, self.watches.get((r.rule_id, device_id))) for r in rules)
-        passed = watermarks((r, w.state) for r, w in states if w is not None)
-        return unpassed(fresh, late, passed)
-
-
-def _applies(rule: RuleVersion, device: DeviceFacts) -> bool:
-    d = rule.definition
-    return (
-        rule.tenant_id == device.tenant_id
-        and d.enabled
-        and d.matches_scope(device.device_id, device.device_type, device.tags)
-    )
-
-
-def _semantics(rule: RuleVersion) -> tuple[object, ...]:
-    return rule.definition.condition, rule.definition.clear_comparison

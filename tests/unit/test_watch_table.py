@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from write_side.alerting_watch import DeviceFacts, Watch, WatchTable
+from write_side.alerting_table import WatchTable
+from write_side.alerting_watch import DeviceFacts, Watch
 
 
 def test_a_mapping_by_rule_and_device_held_per_device() -> None:
