@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from write_side.alerting_watch import DeviceFacts, Watch
 
 _PLANS_KEPT = 1024  # plans remembered for sharing (a device keeps its own in any case)
-_Sorted = tuple[bool, list[tuple[int, "Watch"]], list[tuple[int, "Watch | None"]]]
+# Per lane: has implicit pairs; its riders' indexes and watches (two lists: no tuple per
+# pair); the indexes of its other rules.
+_Sorted = tuple[bool, list[int], list["Watch"], list[int]]
+_ALL_IMPLICIT: _Sorted = (True, [], [], [])  # shared (never changed): most lanes of most devices
 
 
 class _Lane:
@@ -165,14 +168,14 @@ class QuietPairs:
             if mine.readings and not (lane.quiet_through(mine) and is_quiet(shared)):
                 remaining += lane.indexes
                 continue
-            implicit, candidates, others = lanes[number]
+            implicit, indexes, candidates, others = lanes[number]
             riders: list[Watch] = []
-            for index, watch in candidates:
+            for index, watch in zip(indexes, candidates, strict=True):
                 if watch.state is shared:
                     riders.append(watch)
                 else:
                     remaining.append(index)
-            remaining += [index for index, _ in others]
+            remaining += others
             if implicit or riders:
                 advanced, decisions = evaluate_series(prepare(lane.rules[0]), shared, mine)
                 assert not decisions  # quiet through the series: nothing to decide
@@ -188,16 +191,23 @@ class QuietPairs:
         watch of another rule or facts, or None: an excluded pair), by index in the key."""
         sorted_: list[_Sorted] = []
         for lane in self.plan.lanes:
-            implicit, candidates, others = False, [], []
+            implicit = False
+            indexes: list[int] = []
+            candidates: list[Watch] = []
+            others: list[int] = []
             for index, rule in zip(lane.indexes, lane.rules, strict=True):
                 watch = known.get(rule.rule_id)
                 if watch is None and rule.rule_id not in self.excluded:
                     implicit = True
                 elif watch is not None and watch.rule is rule and watch.device is self.device:
-                    candidates.append((index, watch))
+                    indexes.append(index)
+                    candidates.append(watch)
                 else:
-                    others.append((index, watch))
-            sorted_.append((implicit, candidates, others))
+                    others.append(index)
+            if implicit and not indexes and not others:
+                sorted_.append(_ALL_IMPLICIT)
+            else:
+                sorted_.append((implicit, indexes, candidates, others))
         return sorted_
 
 
