@@ -5,8 +5,9 @@ Per device a plan is computed once (and again when the tenant's rules or the dev
 the tenant's enabled rules whose scope matches the device, by metric, plus its absence rules
 (they apply to every batch: any reading restarts their timer). A batch is then evaluated
 against the absence rules and the rules of the metrics it carries, not against every rule of
-the tenant (the benchmark runs 100 rules). After a device's tags or type change, its next batch
-is evaluated against all the tenant's rules, so the policy retires the pairs that no longer apply.
+the tenant (the benchmark runs 100 rules). Devices in the scope of the same rules share one plan.
+After a device's tags or type change, its next batch is evaluated against all the tenant's rules,
+so the policy retires the pairs that no longer apply.
 No I/O.
 """
 
@@ -34,6 +35,9 @@ class RuleIndex:
     _by_tenant: dict[str, dict[UUID, RuleVersion]] = field(default_factory=dict)
     _generation: dict[str, int] = field(default_factory=dict)
     _plans: dict[UUID, _Plan] = field(default_factory=dict)
+    # Plans by (tenant, generation, the ids of the rules in the device's scope): the devices a
+    # tenant's rules treat alike share one (1.3 KB per device each, issue 14: 100,000 devices).
+    _shared: dict[tuple[str, int, tuple[int, ...]], _Plan] = field(default_factory=dict)
     _rescope: set[UUID] = field(default_factory=set)
 
     def put_rule(self, rule: RuleVersion) -> None:
@@ -85,20 +89,25 @@ class RuleIndex:
         plan = self._plans.get(device.device_id)
         if plan is not None and plan.generation == generation:
             return plan
-        plan = _Plan(generation, {}, [])
-        for rule in self.tenant_rules(device.tenant_id):
-            d = rule.definition
-            if not d.enabled or not d.matches_scope(
-                device.device_id, device.device_type, device.tags
-            ):
-                continue
-            condition = d.condition
-            if isinstance(condition, Absence):
-                plan.always.append(rule)
-            else:
-                plan.by_metric.setdefault(condition.metric, []).append(rule)
+        scoped = [
+            rule
+            for rule in self.tenant_rules(device.tenant_id)
+            if rule.definition.enabled
+            and rule.definition.matches_scope(device.device_id, device.device_type, device.tags)
+        ]
+        key = (device.tenant_id, generation, tuple(map(id, scoped)))  # (the plan holds them)
+        plan = self._shared.get(key)
+        if plan is None:
+            plan = self._shared[key] = _Plan(generation, {}, [])
+            for rule in scoped:
+                condition = rule.definition.condition
+                if isinstance(condition, Absence):
+                    plan.always.append(rule)
+                else:
+                    plan.by_metric.setdefault(condition.metric, []).append(rule)
         self._plans[device.device_id] = plan
         return plan
 
     def _bump(self, tenant_id: str) -> None:
         self._generation[tenant_id] = self._generation.get(tenant_id, 0) + 1
+        self._shared = {k: plan for k, plan in self._shared.items() if k[0] != tenant_id}

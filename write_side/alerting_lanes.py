@@ -6,10 +6,11 @@ A `LanePlan` groups the quiet threshold and for-duration rules of a rules list (
 `RuleIndex` answer) per metric and side, with the extreme value that would raise any of them.
 It depends on the rules only, so devices given the same list share one plan. Per device,
 `QuietPairs` holds one evaluation state per lane: the state of every rule of the lane that has
-no watch of its own (an *implicit* pair: episode 0, no open alert, the plan's rule, the
-device's facts, that state). 100 fleet-wide rules over 100,000 devices are ten million pairs,
-and most of them never see a reading that could raise (issue 14): a watch each took 176 bytes,
-1.6 GiB. `write_side.alerting_table.WatchTable` makes a pair's watch when something needs one.
+no watch of its own (an *implicit* pair: no open alert, the plan's rule, the device's facts,
+that state, and its episode count: 0 or kept in `QuietPairs.episodes`). 100 fleet-wide rules
+over 100,000 devices are ten million pairs, and most of them never see a reading that could
+raise (issue 14): a watch each took 176 bytes, 1.6 GiB. `write_side.alerting_table.WatchTable`
+makes a pair's watch when something needs one.
 """
 
 from __future__ import annotations
@@ -117,12 +118,15 @@ class QuietPairs:
     no watch (in the device's `known`) and are not `excluded` (rules of the plan the device has
     no pair with: not applying when the plan was taken, or deleted since)."""
 
-    __slots__ = ("by_lane", "device", "excluded", "plan", "states")
+    __slots__ = ("by_lane", "device", "episodes", "excluded", "plan", "states")
 
     def __init__(self, plan: LanePlan, device: DeviceFacts) -> None:
         self.plan, self.device = plan, device
         self.states: list[EvaluationState | None] = [None] * len(plan.lanes)
         self.excluded: frozenset[UUID] = frozenset()
+        # The episode counts of the implicit pairs that fired before (None: none has): such a
+        # pair needs no watch once quiet again, 155 bytes each where an entry here takes ~40.
+        self.episodes: dict[UUID, int] | None = None
         # Per lane, its rules sorted by what `run` does with them (`_sort`): made again after
         # the device's watches or exclusions changed (the table sets None), so a batch looks
         # up no rule id (a UUID's hash is a Python method: 100 of them per batch showed).
@@ -152,7 +156,7 @@ class QuietPairs:
         series: dict[str | None, Series],
     ) -> list[int]:
         """Move the pairs of the lanes a series is quiet through: the implicit ones and the
-        watches holding the lane's state (riders: pairs that fired once, quiet again). The
+        watches holding the lane's state (riders: an open alert, yet a quiet state). The
         indexes (in the plan's key) of the rules left to evaluate one by one, in order."""
         plan, states = self.plan, self.states
         remaining = list(plan.others)

@@ -2,8 +2,9 @@
 device's quiet pairs kept without a watch each (`write_side.alerting_lanes`). No I/O.
 
 A pair is *explicit* (a `Watch` in the device's dict, `of_device`) or *implicit* (a rule of the
-device's `QuietPairs` plan with no watch and not excluded: its watch would be episode 0, no open
-alert, the plan's rule, the plan's device facts and its lane's state). Reading the table
+device's `QuietPairs` plan with no watch and not excluded: its watch would have no open alert,
+the plan's rule, the plan's device facts, its lane's state and its episode count: 0, or what
+`QuietPairs.episodes` keeps for a pair that fired before). Reading the table
 (`get`, `[]`, `values`, `items`) gives an implicit pair's watch made for the occasion: change a
 watch only after `pin`, which makes it explicit. `compact` turns explicit pairs that are as an
 implicit one would be back into implicit ones.
@@ -73,6 +74,8 @@ class WatchTable(MutableMapping[tuple[UUID, UUID], Watch]):
             quiet.by_lane = None
             if rule_id in quiet.excluded:
                 quiet.excluded = quiet.excluded - {rule_id}
+            if quiet.episodes:
+                quiet.episodes.pop(rule_id, None)  # the watch counts them now
         self.of_device(device_id)[rule_id] = watch
 
     def __contains__(self, key: object) -> bool:
@@ -98,6 +101,8 @@ class WatchTable(MutableMapping[tuple[UUID, UUID], Watch]):
         if quiet is not None and rule_id in quiet.plan.lane_of:
             quiet.excluded = quiet.excluded | {rule_id}  # not implicit now it has no watch
             quiet.by_lane = None
+            if quiet.episodes:
+                quiet.episodes.pop(rule_id, None)
         self._count -= 1
         self._forget_if_empty(device_id)
 
@@ -138,6 +143,8 @@ class WatchTable(MutableMapping[tuple[UUID, UUID], Watch]):
             return None
         watch = known[rule_id] = _implicit(quiet, found[1], found[0])
         quiet.by_lane = None
+        if quiet.episodes:
+            quiet.episodes.pop(rule_id, None)  # the watch counts them now
         return watch
 
     def pin_device(self, device_id: UUID) -> list[Watch]:
@@ -190,8 +197,9 @@ class WatchTable(MutableMapping[tuple[UUID, UUID], Watch]):
 
         Per lane, the quiet pairs join the lane's state: the implicit pairs' one, or when there
         are none, the first quiet watch's. A state equal to it joins too (after a snapshot
-        restore the states are equal, not one object). A watch that joins but fired before
-        (its episode counts) or has an open alert stays, holding the lane's state (a rider)."""
+        restore the states are equal, not one object). A watch that joins is let go, its episode
+        count kept in `QuietPairs.episodes` when it fired before; one with an open alert stays,
+        holding the lane's state (a rider)."""
         known = self.of_device(device_id)
         quiet = self._quiet.get(device_id)
         if quiet is not None and (quiet.plan.key != key or quiet.device is not device):
@@ -200,28 +208,9 @@ class WatchTable(MutableMapping[tuple[UUID, UUID], Watch]):
             quiet = QuietPairs(LanePlan.of(key), device)
             quiet.excluded = frozenset(r for r in quiet.plan.lane_of if r not in known)
             self._quiet[device_id] = quiet
-        excluded = quiet.excluded
         let_go: list[Watch] = []
         for number, lane in enumerate(quiet.plan.lanes):
-            has_implicit = any(
-                r.rule_id not in known and r.rule_id not in excluded for r in lane.rules
-            )
-            target = quiet.states[number] if has_implicit else _NOTHING
-            for rule in lane.rules:
-                watch = known.get(rule.rule_id)
-                if watch is None or not _joins(watch, rule, device, excluded):
-                    continue
-                if target is _NOTHING:
-                    target = watch.state
-                if watch.state is not target and watch.state != target:
-                    continue
-                if watch.episode == 0 and watch.open_alert is None:
-                    del known[rule.rule_id]
-                    let_go.append(watch)
-                else:
-                    watch.state = target
-            if target is not _NOTHING:
-                quiet.states[number] = target
+            let_go += _compact_lane(quiet, number, lane.rules, known)
         if let_go:  # a dict keeps its size when emptied: 4.6 KB per device once it held 100
             self._devices[device_id] = dict(known)
         quiet.by_lane = None
@@ -238,6 +227,36 @@ class WatchTable(MutableMapping[tuple[UUID, UUID], Watch]):
             self._quiet.pop(device_id, None)
 
 
+def _compact_lane(
+    quiet: QuietPairs, number: int, rules: list[RuleVersion], known: dict[UUID, Watch]
+) -> list[Watch]:
+    """`WatchTable.compact` for one lane of the device's plan; the watches let go."""
+    excluded, device = quiet.excluded, quiet.device
+    has_implicit = any(r.rule_id not in known and r.rule_id not in excluded for r in rules)
+    target = quiet.states[number] if has_implicit else _NOTHING
+    let_go: list[Watch] = []
+    for rule in rules:
+        watch = known.get(rule.rule_id)
+        if watch is None or not _joins(watch, rule, device, excluded):
+            continue
+        if target is _NOTHING:
+            target = watch.state
+        if watch.state is not target and watch.state != target:
+            continue
+        if watch.open_alert is not None:
+            watch.state = target  # it rides the lane
+            continue
+        del known[rule.rule_id]
+        let_go.append(watch)
+        if watch.episode:
+            if quiet.episodes is None:
+                quiet.episodes = {}
+            quiet.episodes[rule.rule_id] = watch.episode
+    if target is not _NOTHING:
+        quiet.states[number] = target
+    return let_go
+
+
 def _joins(watch: Watch, rule: RuleVersion, device: DeviceFacts, excluded: frozenset[UUID]) -> bool:
     """Whether the watch may hold its lane's state (the lane's rule and device, quiet)."""
     return (
@@ -249,7 +268,8 @@ def _joins(watch: Watch, rule: RuleVersion, device: DeviceFacts, excluded: froze
 
 
 def _implicit(quiet: QuietPairs, rule: RuleVersion, number: int) -> Watch:
-    return Watch(rule.rule_id, quiet.device, rule, quiet.states[number])
+    episode = quiet.episodes.get(rule.rule_id, 0) if quiet.episodes else 0
+    return Watch(rule.rule_id, quiet.device, rule, quiet.states[number], episode)
 
 
 class _Values(ValuesView[Watch]):

@@ -74,3 +74,22 @@ def test_after_a_device_changes_its_next_batch_meets_all_its_tenants_rules_once(
     assert index.devices_of("acme") == [moved]
     index.remove_device(moved.device_id)
     assert index.devices_of("acme") == []
+
+
+def test_devices_in_the_scope_of_the_same_rules_share_one_plan() -> None:
+    pumps = [DeviceFacts(uuid.uuid4(), "acme", "pump", frozenset({"north"})) for _ in range(3)]
+    temp, north = rule("temp"), rule("temp", scope={"tag": "north"})
+    index = RuleIndex()
+    for r in (temp, north):
+        index.put_rule(r)
+    for device in [*pumps, VALVE]:
+        index.put_device(device)
+    assert all(ids(index.rules_for(p, {"temp"})) == {temp.rule_id, north.rule_id} for p in pumps)
+    assert len({id(index._plans[p.device_id]) for p in pumps}) == 1
+    assert ids(index.rules_for(VALVE, {"temp"})) == set()  # another scope: its own plan
+    assert index._plans[VALVE.device_id] is not index._plans[pumps[0].device_id]
+
+    later = rule("temp")  # a new rule: every plan of the tenant is made again
+    index.put_rule(later)
+    assert later.rule_id in ids(index.rules_for(pumps[0], {"temp"}))
+    assert len(index._shared) == 1  # the older plans are not kept for sharing
