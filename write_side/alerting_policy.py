@@ -1,7 +1,8 @@
 """The pure core of the alerting process manager: telemetry in, alert commands out.
 
-Per (rule, device) it keeps a `Watch`: the evaluation state, the episode number and the open
-alert, so there is at most one open alert per pair; a recurrence gets the next episode (and so a
+Per (rule, device) it keeps the evaluation state, the episode number and the open alert (a
+`Watch`, or for a quiet pair its lane's state: `write_side.alerting_lanes`), so there is at most
+one open alert per pair; a recurrence gets the next episode (and so a
 new deterministic alert id). Readings of a message id seen recently for the device are skipped.
 Past that window, a redelivery comes back marked late by its stream: `write_side.alerting_late`.
 No I/O: the caller persists what the commands say and feeds back what others did (`note_*`).
