@@ -35,6 +35,7 @@ FORMAT = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 CHUNK = 10_000  # watches per line
+_NONE: Any = object()
 _PIECE = 1 << 20  # compressed bytes decompressed at a time
 
 
@@ -58,12 +59,16 @@ def capture(policy: AlertingPolicy, index: RuleIndex, position: int) -> bytes:
     parts = [compressor.compress(orjson.dumps(header) + b"\n")]
     chunk: list[list[Any]] = []
     for watches in policy.watches.per_device():  # a device's by rule (implicit or not)
+        encoded: dict[int, list[Any] | None] = {}  # by state: a lane's pairs share theirs
         for w in sorted(watches, key=lambda w: rules.get(w.rule_id, -1)):
             rule, device = rules.get(w.rule_id), devices.get(w.device.device_id)
             if rule is None or device is None:
                 continue  # a deleted rule's or a removed device's: dropped with it already
             alert = None if w.open_alert is None else str(w.open_alert)
-            chunk.append([rule, device, w.rule is not None, w.episode, alert, _state(w.state)])
+            state = encoded.get(id(w.state), _NONE)
+            if state is _NONE:
+                state = encoded[id(w.state)] = _state(w.state)
+            chunk.append([rule, device, w.rule is not None, w.episode, alert, state])
             if len(chunk) == CHUNK:
                 parts.append(compressor.compress(orjson.dumps(chunk) + b"\n"))
                 chunk = []
@@ -96,11 +101,15 @@ def restore(data: bytes) -> tuple[int, RuleIndex, AlertingPolicy]:
     policy = AlertingPolicy()
     for line in lines:  # a chunk at a time: the document is never held whole
         watches = []
+        decoded: dict[bytes, EvaluationState | None] = {}  # equal states: one object
         for rule, device, has_rule, episode, open_alert, state in orjson.loads(line):
             version = rules[rule]
             alert = None if open_alert is None else UUID(open_alert)
             rule_version = version if has_rule else None
-            evaluation = _evaluation(state)
+            text = orjson.dumps(state)
+            evaluation = decoded.get(text, _NONE)
+            if evaluation is _NONE:
+                evaluation = decoded[text] = _evaluation(state)
             watch = Watch(
                 version.rule_id, devices[device], rule_version, evaluation, episode, alert
             )
