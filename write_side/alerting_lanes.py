@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from write_side.alerting_watch import DeviceFacts, Watch
 
 _PLANS_KEPT = 1024  # plans remembered for sharing (a device keeps its own in any case)
-# Per lane: has implicit pairs; its riders' indexes and watches (two lists: no tuple per
-# pair); the indexes of its other rules.
-_Sorted = tuple[bool, list[int], list["Watch"], list[int]]
-_ALL_IMPLICIT: _Sorted = (True, [], [], [])  # shared (never changed): most lanes of most devices
+# Per lane: whether it has implicit pairs; the indexes of its other rules (a watch each, or
+# excluded), evaluated one by one.
+_Sorted = tuple[bool, list[int]]
+_ALL_IMPLICIT: _Sorted = (True, [])  # shared (never changed): most lanes of most devices
 
 
 class _Lane:
@@ -149,15 +149,22 @@ class QuietPairs:
                 if rule.rule_id not in known and rule.rule_id not in excluded:
                     yield rule, number
 
+    def watched(self, rule_id: UUID) -> None:
+        """A watch holds the pair from now on (it counts its episodes)."""
+        self.by_lane = None
+        if rule_id in self.excluded:
+            self.excluded = self.excluded - {rule_id}
+        if self.episodes:
+            self.episodes.pop(rule_id, None)
+
     def run(
         self,
         known: Mapping[UUID, Watch],
         readings: list[Reading],
         series: dict[str | None, Series],
     ) -> list[int]:
-        """Move the pairs of the lanes a series is quiet through: the implicit ones and the
-        watches holding the lane's state (riders: an open alert, yet a quiet state). The
-        indexes (in the plan's key) of the rules left to evaluate one by one, in order."""
+        """Move the implicit pairs of the lanes a series is quiet through; the indexes (in the
+        plan's key) of the rules left to evaluate one by one, in order."""
         plan, states = self.plan, self.states
         remaining = list(plan.others)
         lanes = self.by_lane
@@ -172,46 +179,27 @@ class QuietPairs:
             if mine.readings and not (lane.quiet_through(mine) and is_quiet(shared)):
                 remaining += lane.indexes
                 continue
-            implicit, indexes, candidates, others = lanes[number]
-            riders: list[Watch] = []
-            for index, watch in zip(indexes, candidates, strict=True):
-                if watch.state is shared:
-                    riders.append(watch)
-                else:
-                    remaining.append(index)
+            implicit, others = lanes[number]
             remaining += others
-            if implicit or riders:
+            if implicit:
                 advanced, decisions = evaluate_series(prepare(lane.rules[0]), shared, mine)
                 assert not decisions  # quiet through the series: nothing to decide
                 states[number] = advanced
-                for watch in riders:
-                    watch.state = advanced
         remaining.sort()
         return remaining
 
     def _sort(self, known: Mapping[UUID, Watch]) -> list[_Sorted]:
-        """Per lane: whether it has implicit pairs; the watches that may ride it (the plan's
-        rule and the device's facts: they ride while they hold the lane's state); the rest (a
-        watch of another rule or facts, or None: an excluded pair), by index in the key."""
+        """Per lane: whether it has implicit pairs, and the indexes (in the key) of the rest."""
         sorted_: list[_Sorted] = []
         for lane in self.plan.lanes:
             implicit = False
-            indexes: list[int] = []
-            candidates: list[Watch] = []
             others: list[int] = []
             for index, rule in zip(lane.indexes, lane.rules, strict=True):
-                watch = known.get(rule.rule_id)
-                if watch is None and rule.rule_id not in self.excluded:
-                    implicit = True
-                elif watch is not None and watch.rule is rule and watch.device is self.device:
-                    indexes.append(index)
-                    candidates.append(watch)
-                else:
+                if rule.rule_id in known or rule.rule_id in self.excluded:
                     others.append(index)
-            if implicit and not indexes and not others:
-                sorted_.append(_ALL_IMPLICIT)
-            else:
-                sorted_.append((implicit, indexes, candidates, others))
+                else:
+                    implicit = True
+            sorted_.append(_ALL_IMPLICIT if implicit and not others else (implicit, others))
         return sorted_
 
 

@@ -71,11 +71,7 @@ class WatchTable(MutableMapping[tuple[UUID, UUID], Watch]):
             self._count += 1
         quiet = self._quiet.get(device_id)
         if quiet is not None:
-            quiet.by_lane = None
-            if rule_id in quiet.excluded:
-                quiet.excluded = quiet.excluded - {rule_id}
-            if quiet.episodes:
-                quiet.episodes.pop(rule_id, None)  # the watch counts them now
+            quiet.watched(rule_id)
         self.of_device(device_id)[rule_id] = watch
 
     def __contains__(self, key: object) -> bool:
@@ -128,10 +124,6 @@ class WatchTable(MutableMapping[tuple[UUID, UUID], Watch]):
         """The watches, an implicit pair's made for the reader."""
         return _Values(self)
 
-    def explicit(self) -> Iterator[Watch]:
-        for known in list(self._devices.values()):
-            yield from list(known.values())
-
     def pin(self, rule_id: UUID, device_id: UUID) -> Watch | None:
         """The implicit pair's watch, made explicit (None: the pair is not implicit)."""
         quiet = self._quiet.get(device_id)
@@ -142,9 +134,7 @@ class WatchTable(MutableMapping[tuple[UUID, UUID], Watch]):
         if found is None:
             return None
         watch = known[rule_id] = _implicit(quiet, found[1], found[0])
-        quiet.by_lane = None
-        if quiet.episodes:
-            quiet.episodes.pop(rule_id, None)  # the watch counts them now
+        quiet.watched(rule_id)
         return watch
 
     def pin_device(self, device_id: UUID) -> list[Watch]:
@@ -198,8 +188,7 @@ class WatchTable(MutableMapping[tuple[UUID, UUID], Watch]):
         Per lane, the quiet pairs join the lane's state: the implicit pairs' one, or when there
         are none, the first quiet watch's. A state equal to it joins too (after a snapshot
         restore the states are equal, not one object). A watch that joins is let go, its episode
-        count kept in `QuietPairs.episodes` when it fired before; one with an open alert stays,
-        holding the lane's state (a rider)."""
+        count kept in `QuietPairs.episodes` when it fired before; one with an open alert stays."""
         known = self.of_device(device_id)
         quiet = self._quiet.get(device_id)
         if quiet is not None and (quiet.plan.key != key or quiet.device is not device):
@@ -243,9 +232,6 @@ def _compact_lane(
             target = watch.state
         if watch.state is not target and watch.state != target:
             continue
-        if watch.open_alert is not None:
-            watch.state = target  # it rides the lane
-            continue
         del known[rule.rule_id]
         let_go.append(watch)
         if watch.episode:
@@ -258,9 +244,10 @@ def _compact_lane(
 
 
 def _joins(watch: Watch, rule: RuleVersion, device: DeviceFacts, excluded: frozenset[UUID]) -> bool:
-    """Whether the watch may hold its lane's state (the lane's rule and device, quiet)."""
+    """Whether the watch may become implicit (the lane's rule and device, quiet, no alert open)."""
     return (
-        watch.rule is rule
+        watch.open_alert is None
+        and watch.rule is rule
         and watch.device is device
         and is_quiet(watch.state)
         and rule.rule_id not in excluded
