@@ -75,7 +75,9 @@ def woken_by_commits(recorder: object) -> Iterator[FeedWake]:
     notifier = getattr(recorder, "notifier", None)
     feed = None if notifier is not None else getattr(recorder, "feed_state", None)
     complete = notifier is not None and bool(notifier.watched)
-    wake = FeedWake(None if feed is None else feed.head, complete=complete)
+    # SQLite: the known head is this process's log of commits, which its watcher keeps
+    head = getattr(recorder, "commits", None) if notifier is not None else feed and feed.head
+    wake = FeedWake(head, complete=complete)
     if notifier is not None:
         notifier.listen(wake.event, watch=True)
     elif feed is not None:

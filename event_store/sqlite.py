@@ -128,6 +128,7 @@ class SQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         self.notifier = commit_notifier(datastore)
+        self.commits = self.notifier.commits(events_table_name)  # read by workers (topics)
         self._insert_statements: dict[int, str] = {}
 
     def insert_events(
@@ -135,7 +136,9 @@ class SQLiteApplicationRecorder(es_sqlite.SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         insert = super().insert_events
         notification_ids = waiting_out_table_locks(self, lambda: insert(stored_events, **kwargs))
-        self.notifier.notify()  # After the commit: the transaction has ended.
+        # After the commit: the transaction has ended.
+        self.commits.add(notification_ids or (), (s.topic for s in stored_events))
+        self.notifier.notify()
         return notification_ids
 
     def select_notifications(

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 from eventsourcing import sqlite as es_sqlite
 from eventsourcing.persistence import OperationalError
 
+from event_store.commit_log import CommitLog
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ class CommitNotifier:
         self._connect: Callable[[], sqlite3.Connection] | None = None
         self._head_sql = ""
         self._thread: threading.Thread | None = None
+        self._logs: dict[str, CommitLog] = {}  # events table -> this process's commits to it
+        self._watched_log: CommitLog | None = None
 
     @property
     def watched(self) -> bool:
@@ -64,6 +68,7 @@ class CommitNotifier:
             if self._connect is None and not self._memory:
                 self._connect = connect
                 self._head_sql = f"SELECT MAX(rowid) FROM {events_table}"  # noqa: S608
+                self._watched_log = self.commits(events_table)  # the head it keeps known
 
     def listen(self, event: threading.Event, *, watch: bool = False) -> None:
         """Set `event` on this process's commits and, with `watch`, on other connections'."""
@@ -81,6 +86,14 @@ class CommitNotifier:
             if not any(self._listeners.values()):
                 self._cond.notify_all()  # the watcher ends now rather than after its interval
 
+    def commits(self, events_table: str) -> CommitLog:
+        """This process's latest commits of events to `events_table` (`CommitLog`)."""
+        with self._cond:
+            log = self._logs.get(events_table)
+            if log is None:
+                log = self._logs[events_table] = CommitLog()
+            return log
+
     def notify(self) -> None:
         with self._cond:
             listeners = list(self._listeners)
@@ -96,6 +109,7 @@ class CommitNotifier:
                 with self._cond:
                     if not any(self._listeners.values()):
                         self._thread = None
+                        self._observe(None)  # nobody watches: the head is unknown again
                         return
                     connect = self._connect
                     self._cond.wait(WATCH_INTERVAL)
@@ -109,15 +123,22 @@ class CommitNotifier:
                     if connection is not None:
                         connection.close()
                     connection, seen, moved, failing = None, None, True, True
+                    self._observe(None)
                 else:
                     if failing:
                         log.info("Watching the feed's file again")
                     failing = False
+                    if moved:
+                        self._observe(seen[1] or 0)
                 if moved:
                     self.notify()
         finally:
             if connection is not None:
                 connection.close()
+
+    def _observe(self, head: int | None) -> None:
+        if self._watched_log is not None:
+            self._watched_log.observe(head)
 
 
 def _look(

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, Tracking
 
+from event_store.commit_log import CommitLog
 from event_store.envelope import EnvelopeMapper, EventEnvelope
 from event_store.feed_wake import FeedWake, woken_by_commits
 from event_store.tracking import AlreadyTracked
@@ -58,6 +59,9 @@ class BatchingProjectionWorker(ProjectionWorker):
         listed = tuple(getattr(projection, "topics", ()))
         skips = getattr(self.recorder, "visible_up_to_head", False)
         self.topics: tuple[str, ...] = listed if skips else ()
+        # This process's latest commits (SQLite), passed over where they hold none of `topics`.
+        self._commits: CommitLog | None = getattr(self.recorder, "commits", None)
+        self._topic_set = frozenset(self.topics)
 
     def apply_batch(
         self,
@@ -156,6 +160,18 @@ class BatchingProjectionWorker(ProjectionWorker):
                 self._moved.notify_all()
         return len(batch)
 
+    def pass_unread_commits(self) -> None:
+        """Move the position, with no read, over this process's latest commits of events
+        that hold none of `topics` (`event_store.commit_log`): a commit of a device's rename
+        woke every worker of the process, and each read the feed twice for nothing."""
+        if self._commits is None or not self.topics:
+            return
+        passed = self._commits.passable(self._position, self._topic_set)
+        if passed > self._position:
+            with self._moved:
+                self._position = max(self._position, passed)
+                self._moved.notify_all()
+
     def _run(self) -> None:
         with woken_by_commits(self.recorder) as wake:
             self._wake = wake
@@ -170,8 +186,9 @@ class BatchingProjectionWorker(ProjectionWorker):
 
     def _follow(self, wake: FeedWake) -> None:
         while not self._stopping.is_set():
+            self.pass_unread_commits()
             if not wake.worth_reading(self._position):
-                pass  # DynamoDB: the known head is not above the position
+                pass  # the known head is not above the position
             elif self.topics:
                 head = self.recorder.max_notification_id() or 0
                 if head > self._position:

@@ -199,6 +199,7 @@ class ParquetWorker(BatchingProjectionWorker):
     def _follow(self, wake: FeedWake) -> None:
         while not self._stopping.is_set():
             read = 0
+            self.pass_unread_commits()
             if wake.worth_reading(self._position):
                 head = self.recorder.max_notification_id() or 0
                 if head > self._position:

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import Environment
 
-from event_store import sqlite_files
+from event_store import feed_wake, sqlite_files
 from event_store.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from projections.batching import BatchingProjectionWorker
 from projections.group import WorkerGroup
@@ -189,3 +190,91 @@ def test_without_a_watcher_idle_workers_poll(path: Path) -> None:
             woken.clear()
     finally:
         notifier.unlisten(woken)
+
+
+class OnlyA(Seen):
+    """`Seen` that reads and handles topic "a" only (the store skips the others for it)."""
+
+    topics = ("a",)
+
+    def handles(self, topic: str) -> bool:
+        return topic == "a"
+
+
+def commit_here(recorder: SQLiteApplicationRecorder, topic: str, count: int = 1) -> None:
+    """Events committed through a recorder of this process (its commit log hears of them)."""
+    stored = [StoredEvent(uuid.uuid4(), 1, topic, b"{}") for _ in range(count)]
+    recorder.insert_events(stored)
+
+
+def test_a_filtering_worker_passes_this_process_commits_of_other_topics_unread(
+    path: Path, recorder: SQLiteApplicationRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that reads topic "a" passes over this process's commits of "b" with no read
+    (`event_store.commit_log`), reads a commit of "a", and reads another process's commit of
+    "b", which this process cannot tell the topics of. A worker that reads every topic reads
+    each commit once (its position then stands at the head this process knows: no second,
+    empty read before it rests)."""
+    monkeypatch.setattr(feed_wake, "SAFETY_READ_INTERVAL", 120.0)  # no safety read counted
+    app = application(path)
+    reads = Reads(app.recorder)
+    mapper = app.envelope_mapper
+    filtering, every = OnlyA("a"), Seen("all")
+    workers = [
+        BatchingProjectionWorker(
+            p, checkpoints=p, recorder=app.recorder, mapper=mapper, upstream_name=app.name
+        )
+        for p in (filtering, every)
+    ]
+    try:
+        for worker in workers:
+            worker.start()
+        commit_here(recorder, "b")
+        assert all(w.wait_for(1, timeout=5.0) for w in workers)
+        time.sleep(0.3)  # the watcher's first look has made the head known
+        workers.pop().stop()  # the filtering worker alone from here
+        before = reads.count
+        for n in range(2, 12):
+            commit_here(recorder, "b", 2)
+            assert workers[0].wait_for(2 * n - 1, timeout=2.0)
+        assert reads.count == before  # ten commits passed over, none read
+        commit_here(recorder, "a")  # 22
+        assert workers[0].wait_for(22, timeout=2.0)
+        read_a = reads.count - before
+        commit_elsewhere(path)  # 23, topic "t"
+        assert workers[0].wait_for(23, timeout=2.0)
+        read_theirs = reads.count - before - read_a
+    finally:
+        for worker in workers:
+            worker.stop()
+        app.close()
+    assert read_a >= 1
+    assert read_theirs >= 1
+    assert filtering.checkpoint == 22  # it handled the "a" event, none of the others
+
+
+def test_a_worker_reads_each_of_this_process_commits_once(
+    path: Path, recorder: SQLiteApplicationRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feed_wake, "SAFETY_READ_INTERVAL", 120.0)
+    app = application(path)
+    reads = Reads(app.recorder)
+    every = Seen("all")
+    worker = BatchingProjectionWorker(
+        every, checkpoints=every, recorder=app.recorder, mapper=app.envelope_mapper,
+        upstream_name=app.name,
+    )  # fmt: skip
+    try:
+        worker.start()
+        commit_here(recorder, "b")
+        assert worker.wait_for(1, timeout=5.0)
+        time.sleep(0.3)  # the watcher's first look has made the head known
+        before = reads.count
+        for n in range(2, 12):
+            commit_here(recorder, "b")
+            assert worker.wait_for(n, timeout=2.0)
+            time.sleep(0.02)
+    finally:
+        worker.stop()
+        app.close()
+    assert reads.count - before == 10  # one select each (it used to read again, finding none)
