@@ -44,6 +44,7 @@ from api.graphql import audit as audit_types  # noqa: F401
 from api.graphql import firmware_upload as firmware_upload_types  # noqa: F401
 from api.graphql.alerts import AlertSubscription
 from api.graphql.audit_follow import AuditSubscription
+from api.graphql.checked import CheckedDocuments
 from api.graphql.context import GraphQLContext
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.exports import ExportSubscription
@@ -141,6 +142,7 @@ class FleetSchema(Schema):
 
 def build_schema(shared: SharedSubscriptions | None = None) -> FleetSchema:
     """The schema; `shared`: its live subscriptions executed once per group."""
+    checked = CheckedDocuments()  # documents parsed and found valid before
     schema = FleetSchema(
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS),
@@ -151,6 +153,7 @@ def build_schema(shared: SharedSubscriptions | None = None) -> FleetSchema:
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             ErrorCodes,
+            checked.extension,
         ],
     )
     schema.shared = shared
