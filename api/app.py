@@ -42,6 +42,11 @@ def create_app(system: FleetSystem) -> FastAPI:
     )
     app.state.system = system
     install_error_handlers(app)
+    # GraphQL first: a request is matched against the routes in order, and /graphql carries
+    # most requests (matched after the 67 REST routes, each of its requests paid ~0.25 ms).
+    graphql = FleetGraphQLRouter(system)
+    app.state.shared_subscriptions = graphql.shared  # their groups (None: not shared)
+    app.include_router(graphql)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(router_of(devices.OPERATIONS, "devices"))
@@ -60,7 +65,4 @@ def create_app(system: FleetSystem) -> FastAPI:
     app.include_router(router_of(exports.OPERATIONS, "analytics"))
     app.include_router(ingest_router_for(system))
     app.include_router(jobs_router_for(system))
-    graphql = FleetGraphQLRouter(system)
-    app.state.shared_subscriptions = graphql.shared  # their groups (None: not shared)
-    app.include_router(graphql)
     return app
