@@ -164,10 +164,13 @@ PROJECTIONS = (
     "exports",
     "parquet",
 )
-# Workers that share one thread, one read and one decode of the feed (`projections.group`).
-# The dashboard reads every telemetry batch too (its ingest rates, firmware versions).
+# Workers that share one thread, one read and one decode of the feed (`projections.group`):
+# those that read every telemetry batch. The dashboard (its ingest rates, firmware versions),
+# the deployments model and the OTA orchestrator (reported versions, the health gate's metric)
+# read them too: alone, the last two took 21 and 27 us a message at fleet shape, most of it
+# their own read and decode of each batch (`bench/stages.py --devices 2000`).
 WORKER_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("device_status", "telemetry", "alerting", "dashboard"),
+    ("device_status", "telemetry", "alerting", "dashboard", "deployments", "ota"),
 )
 
 MODELS_BY_NAME = {model.name: model for model in READ_MODELS}

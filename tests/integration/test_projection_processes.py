@@ -54,7 +54,7 @@ def test_each_runs_its_workers_and_waits_for_the_others_through_their_checkpoint
     telemetry, others = pair
     assert [w.projection.name for g in telemetry.groups for w in g.workers] == ["telemetry"]
     assert [w.projection.name for g in others.groups for w in g.workers] == [
-        "device_status", "alerting", "dashboard",
+        "device_status", "alerting", "dashboard", "deployments", "ota",
     ]  # fmt: skip
     saved = telemetry.device_service.register(RegisterDevice(name="p", device_type="pump"), META)
     device = saved.aggregate.id
