@@ -4,47 +4,48 @@ Clients send the same few documents again and again (a frontend's queries, a dev
 graphql-core parsed and validated each request anew, about 3-4 ms of CPU for a mutation on
 this schema: more than the command it runs. Validation depends only on the document and the
 schema (the limits on depth, aliases and tokens are constants here), never on variables, so
-a text that validated with no error validates so again. Invalid documents are not remembered
-(checked every time, their errors made afresh). Both memories are bounded LRUs (`MAXSIZE`
-texts), one per schema; a document text is at most `MAX_TOKENS` tokens.
+a text that validated with no error validates so again: its parsed document is kept and used
+as it is. Texts that do not parse or validate are not kept (checked every time, their errors
+made afresh), so only valid documents take memory: at most `MAXSIZE` per schema, the least
+recently used going first. A document of `MAX_TOKENS` tokens parses to about 0.7 MiB, so the
+bound is about 45 MiB; a frontend's documents are a few KiB each.
 strawberry's own `ParserCache`/`ValidationCache` key the validation by the rule classes,
-which the limit extensions make anew for every request, so they would never hit.
+which the limit extensions make anew for every request, so they would never hit, and their
+parse cache keeps any text that parses, valid or not.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from functools import lru_cache
+from collections.abc import Iterator
 from threading import Lock
-from typing import Any
 
-from graphql import DocumentNode, parse
+from graphql import DocumentNode
 from strawberry.extensions import SchemaExtension
 
-MAXSIZE = 256
+MAXSIZE = 64
 
 
 class CheckedDocuments:
-    """One schema's memory of parsed documents and of texts found valid."""
+    """One schema's memory of the documents it found valid, by their text."""
 
     def __init__(self, maxsize: int = MAXSIZE) -> None:
-        self.parse: Callable[..., DocumentNode] = lru_cache(maxsize=maxsize)(parse)
-        self._valid: OrderedDict[str, None] = OrderedDict()
+        self._valid: OrderedDict[str, DocumentNode] = OrderedDict()
         self._maxsize = maxsize
         self._lock = Lock()
 
-    def valid(self, text: str) -> bool:
+    def document(self, text: str) -> DocumentNode | None:
+        """The parsed document of `text`, if it was found valid (and is still remembered)."""
         with self._lock:
-            if text in self._valid:
+            document = self._valid.get(text)
+            if document is not None:
                 self._valid.move_to_end(text)
-                return True
-            return False
+            return document
 
-    def found_valid(self, text: str) -> None:
+    def found_valid(self, text: str, document: DocumentNode) -> None:
         with self._lock:
-            self._valid[text] = None
+            self._valid[text] = document
+            self._valid.move_to_end(text)
             while len(self._valid) > self._maxsize:
                 self._valid.popitem(last=False)
 
@@ -53,27 +54,27 @@ class CheckedDocuments:
 
 
 class RememberedChecks(SchemaExtension):
-    """Parses through the memory, and skips validating a text found valid before."""
+    """Takes a remembered text's document (no parse, no validation); remembers a new one once
+    strawberry has parsed it and found it valid."""
 
     def __init__(self, checked: CheckedDocuments) -> None:
         super().__init__()
         self.checked = checked
+        self.known = False
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is None and context.query:
-            options: Any = context.parse_options
-            # A text that does not parse: strawberry parses it again, and reports the error.
-            with contextlib.suppress(Exception):
-                context.graphql_document = self.checked.parse(context.query, **options)
+            document = self.checked.document(context.query)
+            if document is not None:
+                context.graphql_document, self.known = document, True
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        text = context.query
-        known = text is not None and self.checked.valid(text)
-        if known:
+        if self.known:
             context.pre_execution_errors = []  # strawberry then skips its validation
         yield
-        if text is not None and not known and context.pre_execution_errors == []:
-            self.checked.found_valid(text)
+        text, document = context.query, context.graphql_document
+        if not self.known and text and document is not None and context.pre_execution_errors == []:
+            self.checked.found_valid(text, document)

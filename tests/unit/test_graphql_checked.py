@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from graphql import parse
 from strawberry.schema import schema as strawberry_schema
 
 from api.graphql.checked import CheckedDocuments
@@ -55,10 +56,11 @@ def test_invalid_texts_are_refused_every_time(validations: list[str]) -> None:
 
 def test_the_memory_keeps_the_latest_texts() -> None:
     checked = CheckedDocuments(maxsize=2)
-    for text in ("a", "b", "c"):
-        checked.found_valid(text)
-    assert not checked.valid("a")
-    assert checked.valid("b")  # now the latest
-    checked.found_valid("d")
-    assert checked.valid("b")
-    assert not checked.valid("c")
+    documents = {text: parse(f"{{ {text} }}") for text in "abcd"}
+    for text in "abc":
+        checked.found_valid(text, documents[text])
+    assert checked.document("a") is None
+    assert checked.document("b") is documents["b"]  # now the latest
+    checked.found_valid("d", documents["d"])
+    assert checked.document("b") is documents["b"]
+    assert checked.document("c") is None
