@@ -37,6 +37,7 @@ class CommitLog:
         self._remembered = remembered
         self._local = 0  # the highest id this process committed
         self._observed: int | None = None  # the known head; None: unknown
+        self._topic_sets: dict[frozenset[str], frozenset[str]] = {}  # one object per set
 
     def add(self, ids: Sequence[int], topics: Iterable[str]) -> None:
         """A commit of the events with these notification ids (consecutive) and topics."""
@@ -45,8 +46,11 @@ class CommitLog:
         first, last = ids[0], ids[-1]
         if last - first + 1 != len(ids):
             return  # not one consecutive range: not remembered (readers read it)
-        entry = (last, frozenset(topics))
+        held = frozenset(topics)
         with self._lock:
+            if len(self._topic_sets) < self._remembered:
+                held = self._topic_sets.setdefault(held, held)
+            entry = (last, held)
             self._local = max(self._local, last)
             if self._observed is not None:
                 self._observed = max(self._observed, last)

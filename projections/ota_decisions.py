@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from projections.ota_state import DeploymentFacts, DeviceFacts, ExecutionFacts, OtaState
+from projections.ota_devices import DeviceFacts
+from projections.ota_state import DeploymentFacts, ExecutionFacts, OtaState
 from write_side.deployment_health import Cohort
 from write_side.deployment_rate import free_slots, next_slot
 from write_side.deployment_states import ACTIVE, FINISHED, ExecutionState

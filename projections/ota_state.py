@@ -13,13 +13,15 @@ own commit, changes nothing.
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict, deque
+import sys
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from event_store.envelope import EventEnvelope
+from projections.ota_devices import DeviceFacts, metadata_of
 from write_side.alerts import ALERT_RAISED
 from write_side.deployment_executions import DeploymentExecution
 from write_side.deployment_plan import DeploymentPlan
@@ -29,10 +31,10 @@ from write_side.deployments import Deployment
 from write_side.devices import DEVICE_DECOMMISSIONED, DEVICE_REGISTERED, DEVICE_UPDATED
 from write_side.event_names import type_prefix
 from write_side.firmware import FIRMWARE_UPLOAD_REQUESTED, FIRMWARE_WITHDRAWN
+from write_side.interned import tag_set
 from write_side.telemetry_log import TELEMETRY_BATCH_RECORDED
 
 S = ExecutionState
-SAMPLES_PER_DEVICE = 2000  # recent metric samples and alert raises kept per device
 _DEPLOYMENT, _EXECUTION = type_prefix(Deployment), type_prefix(DeploymentExecution)
 _STATUS_OF = {
     "Started": DeploymentStatus.RUNNING,
@@ -55,21 +57,6 @@ _STATE_OF = {
     "RetryAbandoned": S.FAILED,
     "Notified": S.NOTIFIED,
 }
-
-
-@dataclass
-class DeviceFacts:
-    tenant_id: str
-    device_type: str
-    tags: frozenset[str]
-    metadata: dict[str, str]
-    name: str = ""  # for a target filter's `name_contains`
-    decommissioned: bool = False
-    version: str | None = None  # the firmware version last reported
-    alerts: deque[datetime] = field(default_factory=lambda: deque(maxlen=SAMPLES_PER_DEVICE))
-    samples: deque[tuple[datetime, str, float]] = field(
-        default_factory=lambda: deque(maxlen=SAMPLES_PER_DEVICE)
-    )
 
 
 @dataclass
@@ -149,7 +136,7 @@ class OtaState:
         elif kind == ALERT_RAISED.type:
             device = self.devices.get(UUID(str(payload["device_id"])))
             if device is not None:
-                device.alerts.append(datetime.fromisoformat(payload["at"]))
+                device.note_alert(datetime.fromisoformat(payload["at"]))
         elif kind == FIRMWARE_UPLOAD_REQUESTED.type:
             self.firmware_types[envelope.stream_id] = tuple(payload["device_types"])
             revisions = payload.get("hardware_revisions")
@@ -169,18 +156,12 @@ class OtaState:
                 at = datetime.fromisoformat(entry["at"])
                 for metric, value in entry["metrics"].items():
                     if metric in self.gate_metrics:
-                        device.samples.append((at, metric, float(value)))
+                        device.note_sample(at, metric, float(value))
 
     def _device(self, envelope: EventEnvelope) -> None:
         device_id, payload = UUID(envelope.stream_id), envelope.payload
         if envelope.type == DEVICE_REGISTERED.type and device_id not in self.devices:
-            self.devices[device_id] = DeviceFacts(
-                envelope.tenant_id,
-                str(payload["device_type"]),
-                frozenset(payload.get("tags") or ()),
-                dict(payload.get("metadata") or {}),
-                str(payload.get("name") or ""),
-            )
+            self.devices[device_id] = DeviceFacts.of_registered(envelope.tenant_id, payload)
             return
         device = self.devices.get(device_id)
         if device is None or envelope.type == DEVICE_REGISTERED.type:
@@ -191,11 +172,11 @@ class OtaState:
         if payload.get("name") is not None:
             device.name = str(payload["name"])
         if payload.get("device_type") is not None:
-            device.device_type = str(payload["device_type"])
+            device.device_type = sys.intern(str(payload["device_type"]))
         if payload.get("tags") is not None:
-            device.tags = frozenset(payload["tags"])
+            device.tags = tag_set(payload["tags"])
         if payload.get("metadata") is not None:
-            device.metadata = dict(payload["metadata"])
+            device.metadata = metadata_of(payload["metadata"])
 
     def _deployment(self, envelope: EventEnvelope) -> None:
         name, payload = envelope.type.split(".", 1)[1], envelope.payload

@@ -9,21 +9,31 @@ commands, the rule index) and its lanes; the policy module re-exports them, so
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from write_side.alert_rules import RuleVersion
 from write_side.alerts import PeakMode, alert_id
+from write_side.interned import tag_set
 from write_side.rule_compiled import EvaluationState
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeviceFacts:
+    """One per registered device in the alerting manager's index: slots, and the tenant, the
+    type and the tag set shared (`write_side.interned`: one object per distinct value)."""
+
     device_id: UUID
     tenant_id: str
     device_type: str
     tags: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tenant_id", sys.intern(self.tenant_id))
+        object.__setattr__(self, "device_type", sys.intern(self.device_type))
+        object.__setattr__(self, "tags", tag_set(self.tags))
 
 
 @dataclass(frozen=True)
