@@ -162,8 +162,8 @@ class BatchingProjectionWorker(ProjectionWorker):
 
     def pass_unread_commits(self) -> None:
         """Move the position, with no read, over this process's latest commits of events
-        that hold none of `topics` (`event_store.commit_log`): a commit of a device's rename
-        woke every worker of the process, and each read the feed twice for nothing."""
+        that hold none of `topics` (`event_store.commit_log`): a device's rename woke every
+        worker of the process, and each filtered one read the feed three times for nothing."""
         if self._commits is None or not self.topics:
             return
         passed = self._commits.passable(self._position, self._topic_set)
