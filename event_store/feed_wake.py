@@ -75,8 +75,12 @@ def woken_by_commits(recorder: object) -> Iterator[FeedWake]:
     notifier = getattr(recorder, "notifier", None)
     feed = None if notifier is not None else getattr(recorder, "feed_state", None)
     complete = notifier is not None and bool(notifier.watched)
-    # SQLite: the known head is this process's log of commits, which its watcher keeps
-    head = getattr(recorder, "commits", None) if notifier is not None else feed and feed.head
+    # The known head: SQLite's is this process's log of commits (its watcher keeps it),
+    # DynamoDB's the head poller's.
+    if notifier is not None:
+        head = getattr(recorder, "commits", None)
+    else:
+        head = None if feed is None else feed.head
     wake = FeedWake(head, complete=complete)
     if notifier is not None:
         notifier.listen(wake.event, watch=True)

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from write_side.alert_rules import Absence, RuleVersion
 from write_side.alerting_policy import DeviceFacts
+from write_side.alerting_watch import applies
 
 
 @dataclass
@@ -89,12 +90,7 @@ class RuleIndex:
         plan = self._plans.get(device.device_id)
         if plan is not None and plan.generation == generation:
             return plan
-        scoped = [
-            rule
-            for rule in self.tenant_rules(device.tenant_id)
-            if rule.definition.enabled
-            and rule.definition.matches_scope(device.device_id, device.device_type, device.tags)
-        ]
+        scoped = [rule for rule in self.tenant_rules(device.tenant_id) if applies(rule, device)]
         key = (device.tenant_id, generation, tuple(map(id, scoped)))  # (the plan holds them)
         plan = self._shared.get(key)
         if plan is None:
